@@ -1,0 +1,63 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as schema from './schema/index.ts';
+
+export type Schema = typeof schema;
+/** What every query function takes: the same type whichever driver is underneath. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export type DbDriver = 'pglite' | 'postgres';
+
+export type DbHandle = {
+  db: Db;
+  driver: DbDriver;
+  /** Where the data lives: the PGlite folder, or the server URL without its password. */
+  location: string;
+  close(): Promise<void>;
+};
+
+export type DbOptions = {
+  /** A postgres:// URL; when absent, embedded PGlite. */
+  databaseUrl?: string | undefined;
+  /** PGlite's data folder; `memory://` keeps it in memory. */
+  pgliteDir?: string;
+  /** Pool size for the server driver. */
+  maxConnections?: number;
+};
+
+export async function openDb(options: DbOptions): Promise<DbHandle> {
+  if (options.databaseUrl) {
+    const client = postgres(options.databaseUrl, {
+      max: options.maxConnections ?? 10,
+      onnotice: () => {},
+      // Fail fast when the server is down instead of queueing requests forever.
+      connect_timeout: 10,
+    });
+    const db = drizzlePostgres({ client, schema }) as unknown as Db;
+    return {
+      db,
+      driver: 'postgres',
+      location: redact(options.databaseUrl),
+      close: () => client.end({ timeout: 5 }),
+    };
+  }
+  const dir = options.pgliteDir ?? 'memory://';
+  if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
+  const client = await PGlite.create(dir);
+  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  return { db, driver: 'pglite', location: dir, close: () => client.close() };
+}
+
+/** The embedded database's folder under DATA_DIR. */
+export const pgliteDirFor = (dataDir: string) => join(dataDir, 'pglite');
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}

@@ -1,0 +1,15 @@
+export { type Db, type DbDriver, type DbHandle, type DbOptions, openDb, pgliteDirFor } from './client.ts';
+export { readiness, type Readiness } from './health.ts';
+export { appliedMigrationCount, expectedMigrations, migrate } from './migrate.ts';
+export {
+  type ApiKey,
+  type ApiKeyView,
+  createApiKey,
+  findActiveKey,
+  hashToken,
+  listApiKeys,
+  revokeApiKey,
+  touchApiKey,
+} from './queries/api-keys.ts';
+export * as schema from './schema/index.ts';
+export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
