@@ -1,5 +1,5 @@
 export { type Db, type DbDriver, type DbHandle, type DbOptions, openDb, pgliteDirFor } from './client.ts';
-export { readiness, type Readiness } from './health.ts';
+export { type Readiness, readiness } from './health.ts';
 export { appliedMigrationCount, expectedMigrations, migrate } from './migrate.ts';
 export {
   type ApiKey,
@@ -11,5 +11,5 @@ export {
   revokeApiKey,
   touchApiKey,
 } from './queries/api-keys.ts';
-export * as schema from './schema/index.ts';
 export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
+export * as schema from './schema/index.ts';

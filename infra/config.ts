@@ -27,7 +27,11 @@ const envSchema = z.object({
   INFERENCE_URLS: urlList.optional(),
   LOG_LEVEL: z.enum(logLevels).default('info'),
   /** Largest JSON request body accepted, in bytes. Uploads have their own limit. */
-  MAX_JSON_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  MAX_JSON_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** Largest upload (multipart audio), in bytes. */
   MAX_UPLOAD_BYTES: z.coerce
     .number()

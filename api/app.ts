@@ -1,0 +1,76 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { Hono } from 'hono';
+import { html } from 'hono/html';
+import { requestId } from 'hono/request-id';
+import pino, { type Logger } from 'pino';
+import type { Db } from '../db/index.ts';
+import { ApiError, errorResponse, onError } from './errors.ts';
+import { createMetrics, type HttpMetrics } from './metrics.ts';
+import { limitBodies } from './middleware/body-limit.ts';
+import { observe } from './middleware/observe.ts';
+import { docsRoutes } from './routes/docs.ts';
+import { healthRoutes } from './routes/health.ts';
+import { keyRoutes } from './routes/keys.ts';
+import { validationHook } from './validation.ts';
+
+export type AppDeps = {
+  db: Db;
+  logger?: Logger;
+  metrics?: HttpMetrics;
+  limits?: { maxJsonBytes: number; maxUploadBytes: number };
+  /** Accepted as an admin key: the secret the server shares with the key CLI (local-admin.ts). */
+  localSecret?: string;
+};
+
+export const API_VERSION = '0.1.0';
+
+/** The one app factory: the server and every test build the API through it. */
+export function createApp(deps: AppDeps) {
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  const metrics = deps.metrics ?? createMetrics();
+  const limits = deps.limits ?? { maxJsonBytes: 1024 * 1024, maxUploadBytes: 512 * 1024 * 1024 };
+
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.use(requestId());
+  app.use(observe({ logger, metrics }));
+  app.use(limitBodies(limits));
+  app.onError(onError(logger));
+  app.notFound((c) => errorResponse(c, new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.route('/', healthRoutes(deps));
+  app.route('/', keyRoutes(deps));
+
+  const openApiConfig = {
+    openapi: '3.1.0',
+    info: {
+      title: 'XTTS voice studio',
+      version: API_VERSION,
+      description:
+        'Personal voices with XTTS-v2: datasets, fine-tuning, listener-chosen checkpoints, streamed synthesis.',
+    },
+  };
+  app.doc31('/openapi.json', openApiConfig);
+  app.route(
+    '/',
+    docsRoutes(() => app.getOpenAPI31Document(openApiConfig) as never),
+  );
+  app.route(
+    '/',
+    new Hono()
+      .get('/metrics', async (c) => {
+        c.header('Content-Type', metrics.registry.contentType);
+        return c.body(await metrics.registry.metrics());
+      })
+      .get('/', (c) =>
+        c.html(html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>XTTS voice studio</title></head>
+<body style="font:16px system-ui;max-width:40rem;margin:3rem auto">
+<h1>XTTS voice studio</h1><p>Personal voices with XTTS-v2, the checkpoint chosen by listeners.</p>
+<ul><li><a href="/docs">API documentation</a></li><li><a href="/healthz">Health</a> · <a href="/readyz">Readiness</a> · <a href="/metrics">Metrics</a></li></ul>
+</body></html>`),
+      ),
+  );
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

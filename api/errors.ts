@@ -1,0 +1,107 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+
+/**
+ * Every error code the API answers with, and its status. Codes are stable: clients may
+ * switch on them. Add new ones here, never reuse one for another meaning.
+ */
+export const errorStatus = {
+  VALIDATION_FAILED: 400,
+  MALFORMED_JSON: 400,
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  INVALID_API_KEY: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  NOT_READY: 503,
+  OVERLOADED: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export type ErrorBody = {
+  code: ErrorCode;
+  message: string;
+  requestId: string;
+  /** The request field at fault, as a dotted path (`body.scope`, `query.limit`). */
+  field?: string;
+  details?: unknown;
+};
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly details: unknown;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra: { field?: string; details?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.code = code;
+    this.field = extra.field;
+    this.details = extra.details;
+    this.headers = extra.headers ?? {};
+  }
+
+  get status(): ContentfulStatusCode {
+    return errorStatus[this.code];
+  }
+}
+
+const httpExceptionCodes: Partial<Record<number, ErrorCode>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'NOT_READY',
+};
+
+/** Translates whatever was thrown into the one error shape. Unknown errors are 500 and logged. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    // Hono's JSON validator throws this exact message when the body does not parse.
+    if (err.status === 400 && err.message.startsWith('Malformed JSON')) {
+      return new ApiError('MALFORMED_JSON', 'The request body is not valid JSON', { field: 'body' });
+    }
+    const code = httpExceptionCodes[err.status];
+    if (code) return new ApiError(code, err.message || code.toLowerCase().replaceAll('_', ' '));
+  }
+  return new ApiError('INTERNAL', 'Internal server error');
+}
+
+export function errorResponse(c: Context, err: ApiError): Response {
+  const body: ErrorBody = {
+    code: err.code,
+    message: err.message,
+    requestId: (c.get('requestId') as string | undefined) ?? '',
+  };
+  if (err.field !== undefined) body.field = err.field;
+  if (err.details !== undefined) body.details = err.details;
+  for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+  return c.json(body, err.status);
+}
+
+export const onError = (logger: Logger) => (err: Error, c: Context) => {
+  const apiError = toApiError(err);
+  if (apiError.code === 'INTERNAL') {
+    logger.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
+  }
+  return errorResponse(c, apiError);
+};

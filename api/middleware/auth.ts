@@ -1,0 +1,57 @@
+import { createMiddleware } from 'hono/factory';
+import { type ApiKeyScope, type ApiKeyView, type Db, findActiveKey, touchApiKey } from '../../db/index.ts';
+import { ApiError } from '../errors.ts';
+import { secretMatches } from '../local-admin.ts';
+
+export type AuthVariables = { apiKey: ApiKeyView };
+
+/** The principal of the key CLI talking to its own server (see local-admin.ts). */
+const localAdmin: ApiKeyView = {
+  id: '00000000-0000-0000-0000-000000000000',
+  name: 'local admin (CLI)',
+  scope: 'admin',
+  prefix: 'local_',
+  createdAt: new Date(0),
+  lastUsedAt: null,
+  revokedAt: null,
+};
+
+/** An admin key may do anything a synth key may. */
+const grants: Record<ApiKeyScope, readonly ApiKeyScope[]> = { admin: ['admin', 'synth'], synth: ['synth'] };
+
+/**
+ * Requires a Bearer API key with `scope`: none or an unknown/revoked one is 401, a key
+ * without the scope is 403.
+ */
+export function requireScope(options: { db: Db; scope: ApiKeyScope; localSecret?: string | undefined }) {
+  return createMiddleware<{ Variables: AuthVariables }>(async function requireScope(c, next) {
+    const header = c.req.header('authorization');
+    if (!header) {
+      throw new ApiError('UNAUTHORIZED', 'An API key is required: send "Authorization: Bearer <key>"', {
+        field: 'header.authorization',
+        headers: { 'WWW-Authenticate': 'Bearer' },
+      });
+    }
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    if (token && options.localSecret && secretMatches(options.localSecret, token)) {
+      c.set('apiKey', localAdmin);
+      return next();
+    }
+    const key = token ? await findActiveKey(options.db, token) : undefined;
+    if (!key) {
+      throw new ApiError('INVALID_API_KEY', 'The API key is unknown or revoked', {
+        field: 'header.authorization',
+        headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+      });
+    }
+    if (!grants[key.scope].includes(options.scope)) {
+      throw new ApiError(
+        'FORBIDDEN',
+        `This key's scope "${key.scope}" does not allow this; it needs "${options.scope}"`,
+      );
+    }
+    c.set('apiKey', key);
+    await touchApiKey(options.db, key.id);
+    await next();
+  });
+}

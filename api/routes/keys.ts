@@ -1,0 +1,94 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { apiKeyScopes, createApiKey, type Db, listApiKeys, revokeApiKey } from '../../db/index.ts';
+import { ApiError } from '../errors.ts';
+import { requireScope } from '../middleware/auth.ts';
+import { errorResponses, jsonBody, validationHook } from '../validation.ts';
+
+const ApiKey = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    scope: z.enum(apiKeyScopes),
+    prefix: z.string().openapi({ description: 'The first characters of the token, to recognise it' }),
+    createdAt: z.iso.datetime(),
+    lastUsedAt: z.iso.datetime().nullable(),
+    revokedAt: z.iso.datetime().nullable(),
+  })
+  .openapi('ApiKey');
+
+const CreateApiKey = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100),
+    scope: z.enum(apiKeyScopes),
+  })
+  .openapi('CreateApiKey');
+
+const KeyId = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+
+const security = [{ bearer: [] }];
+
+const list = createRoute({
+  method: 'get',
+  path: '/v1/keys',
+  tags: ['keys'],
+  summary: 'List API keys (never their tokens)',
+  security,
+  responses: {
+    200: { description: 'Keys', content: { 'application/json': { schema: z.object({ data: z.array(ApiKey) }) } } },
+    ...errorResponses(401, 403),
+  },
+});
+
+const create = createRoute({
+  method: 'post',
+  path: '/v1/keys',
+  tags: ['keys'],
+  summary: 'Create an API key; its token is shown in this response only',
+  security,
+  request: { body: jsonBody(CreateApiKey) },
+  responses: {
+    201: {
+      description: 'Created',
+      content: { 'application/json': { schema: z.object({ key: ApiKey, token: z.string() }) } },
+    },
+    ...errorResponses(400, 401, 403, 413, 415),
+  },
+});
+
+const revoke = createRoute({
+  method: 'delete',
+  path: '/v1/keys/{id}',
+  tags: ['keys'],
+  summary: 'Revoke an API key; requests with it get 401 from then on',
+  security,
+  request: { params: KeyId },
+  responses: {
+    200: { description: 'Revoked', content: { 'application/json': { schema: ApiKey } } },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+type KeyRow = Awaited<ReturnType<typeof listApiKeys>>[number];
+const toJson = (k: KeyRow) => ({
+  ...k,
+  createdAt: k.createdAt.toISOString(),
+  lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+  revokedAt: k.revokedAt?.toISOString() ?? null,
+});
+
+export function keyRoutes(deps: { db: Db; localSecret?: string | undefined }) {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.use('/v1/keys', requireScope({ db: deps.db, scope: 'admin', localSecret: deps.localSecret }));
+  app.use('/v1/keys/*', requireScope({ db: deps.db, scope: 'admin', localSecret: deps.localSecret }));
+  return app
+    .openapi(list, async (c) => c.json({ data: (await listApiKeys(deps.db)).map(toJson) }, 200))
+    .openapi(create, async (c) => {
+      const { key, token } = await createApiKey(deps.db, c.req.valid('json'));
+      return c.json({ key: toJson(key), token }, 201);
+    })
+    .openapi(revoke, async (c) => {
+      const key = await revokeApiKey(deps.db, c.req.valid('param').id);
+      if (!key) throw new ApiError('NOT_FOUND', 'No API key with that id', { field: 'path.id' });
+      return c.json(toJson(key), 200);
+    });
+}
