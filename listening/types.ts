@@ -6,24 +6,24 @@
  * or the real recording used as an anchor.
  */
 export type ItemId = string;
-export type Side = "left" | "right";
+export type Side = 'left' | 'right';
 
 /** Every answer carries its timing, so quality control can tell listening from clicking. */
 export interface TimedAnswer {
-	raterId: string;
-	/** Milliseconds from the trial being shown to the answer being submitted. */
-	responseMs: number;
-	/** Total length of the audio the trial asks the rater to hear, in milliseconds. */
-	audioMs: number;
+  raterId: string;
+  /** Milliseconds from the trial being shown to the answer being submitted. */
+  responseMs: number;
+  /** Total length of the audio the trial asks the rater to hear, in milliseconds. */
+  audioMs: number;
 }
 
 /** One A/B preference: which of two renderings of the same sentence sounded better. */
 export interface PreferenceVote extends TimedAnswer {
-	kind: "ab";
-	sentenceId: string;
-	left: ItemId;
-	right: ItemId;
-	choice: Side | "tie";
+  kind: 'ab';
+  sentenceId: string;
+  left: ItemId;
+  right: ItemId;
+  choice: Side | 'tie';
 }
 
 /**
@@ -31,10 +31,10 @@ export interface PreferenceVote extends TimedAnswer {
  * rendering sounds like the real speaker's reference recording, on the scale the page uses.
  */
 export interface ScoreVote extends TimedAnswer {
-	kind: "mos" | "similarity";
-	sentenceId: string;
-	item: ItemId;
-	score: number;
+  kind: 'mos' | 'similarity';
+  sentenceId: string;
+  item: ItemId;
+  score: number;
 }
 
 /**
@@ -42,15 +42,15 @@ export interface ScoreVote extends TimedAnswer {
  * the real one sits on `expected`. "trap": the audio itself instructs which side to pick.
  */
 export interface CheckAnswer extends TimedAnswer {
-	kind: "gold" | "trap";
-	expected: Side;
-	choice: Side | "tie";
+  kind: 'gold' | 'trap';
+  expected: Side;
+  choice: Side | 'tie';
 }
 
 export type Answer = PreferenceVote | ScoreVote | CheckAnswer;
 
 /** A closed interval [low, high]. */
 export interface Interval {
-	low: number;
-	high: number;
+  low: number;
+  high: number;
 }

@@ -9,127 +9,123 @@
  * The generator is seeded, so the same votes and seed give the same intervals; store the
  * seed with the audit record.
  */
-import { createRng, type Rng } from "../rng.ts";
-import type { Interval, ItemId, PreferenceVote } from "../types.ts";
+import { createRng, type Rng } from '../rng.ts';
+import type { Interval, ItemId, PreferenceVote } from '../types.ts';
 import {
-	type BradleyTerryFit,
-	type BradleyTerryOptions,
-	type Comparison,
-	fitBradleyTerry,
-	tallyComparisons,
-	toComparisons,
-} from "./bradley-terry.ts";
+  type BradleyTerryFit,
+  type BradleyTerryOptions,
+  type Comparison,
+  fitBradleyTerry,
+  tallyComparisons,
+  toComparisons,
+} from './bradley-terry.ts';
 
 export interface BootstrapOptions extends BradleyTerryOptions {
-	replicates?: number;
-	level?: number;
-	seed?: string | number;
-	unit?: "vote" | "rater";
+  replicates?: number;
+  level?: number;
+  seed?: string | number;
+  unit?: 'vote' | 'rater';
 }
 
 export interface BradleyTerryEstimate {
-	item: ItemId;
-	logStrength: number;
-	strength: number;
-	/** Percentile interval of the log-strength. */
-	ci: Interval;
-	/** Share of replicates in which this item had the highest strength. */
-	probabilityBest: number;
-	/** Comparisons this item took part in. */
-	votes: number;
+  item: ItemId;
+  logStrength: number;
+  strength: number;
+  /** Percentile interval of the log-strength. */
+  ci: Interval;
+  /** Share of replicates in which this item had the highest strength. */
+  probabilityBest: number;
+  /** Comparisons this item took part in. */
+  votes: number;
 }
 
 export interface BradleyTerrySummary {
-	fit: BradleyTerryFit;
-	estimates: BradleyTerryEstimate[];
-	replicates: number;
-	level: number;
-	seed: string;
-	unit: "vote" | "rater";
+  fit: BradleyTerryFit;
+  estimates: BradleyTerryEstimate[];
+  replicates: number;
+  level: number;
+  seed: string;
+  unit: 'vote' | 'rater';
 }
 
 /** Linear-interpolated sample quantile (type 7, the R and NumPy default) of sorted values. */
 export function quantileSorted(sorted: readonly number[], q: number): number {
-	if (sorted.length === 0) return Number.NaN;
-	const h = (sorted.length - 1) * q;
-	const lo = Math.floor(h);
-	const hi = Math.ceil(h);
-	const a = sorted[lo] as number;
-	return a + (h - lo) * ((sorted[hi] as number) - a);
+  if (sorted.length === 0) return Number.NaN;
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.ceil(h);
+  const a = sorted[lo] as number;
+  return a + (h - lo) * ((sorted[hi] as number) - a);
 }
 
 function resample(groups: readonly Comparison[][], rng: Rng): Comparison[] {
-	const out: Comparison[] = [];
-	for (let g = 0; g < groups.length; g++)
-		out.push(...(groups[rng.int(groups.length)] as Comparison[]));
-	return out;
+  const out: Comparison[] = [];
+  for (let g = 0; g < groups.length; g++) out.push(...(groups[rng.int(groups.length)] as Comparison[]));
+  return out;
 }
 
 export function bootstrapBradleyTerry(
-	votes: readonly PreferenceVote[],
-	items: readonly ItemId[] = [],
-	options: BootstrapOptions = {},
+  votes: readonly PreferenceVote[],
+  items: readonly ItemId[] = [],
+  options: BootstrapOptions = {},
 ): BradleyTerrySummary {
-	const replicates = options.replicates ?? 1000;
-	const level = options.level ?? 0.95;
-	const unit = options.unit ?? "vote";
-	const rng = createRng(options.seed ?? "bradley-terry-bootstrap");
-	const { items: list, comparisons } = toComparisons(votes, items);
-	const fit = fitBradleyTerry(tallyComparisons(list, comparisons), options);
+  const replicates = options.replicates ?? 1000;
+  const level = options.level ?? 0.95;
+  const unit = options.unit ?? 'vote';
+  const rng = createRng(options.seed ?? 'bradley-terry-bootstrap');
+  const { items: list, comparisons } = toComparisons(votes, items);
+  const fit = fitBradleyTerry(tallyComparisons(list, comparisons), options);
 
-	let groups: Comparison[][];
-	if (unit === "rater") {
-		const byRater = new Map<string, Comparison[]>();
-		votes.forEach((v, i) => {
-			const group = byRater.get(v.raterId) ?? [];
-			group.push(comparisons[i] as Comparison);
-			byRater.set(v.raterId, group);
-		});
-		// Sorted so the result does not depend on the order votes arrived in.
-		groups = [...byRater.entries()]
-			.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-			.map(([, g]) => g);
-	} else {
-		groups = comparisons.map((c) => [c]);
-	}
+  let groups: Comparison[][];
+  if (unit === 'rater') {
+    const byRater = new Map<string, Comparison[]>();
+    votes.forEach((v, i) => {
+      const group = byRater.get(v.raterId) ?? [];
+      group.push(comparisons[i] as Comparison);
+      byRater.set(v.raterId, group);
+    });
+    // Sorted so the result does not depend on the order votes arrived in.
+    groups = [...byRater.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, g]) => g);
+  } else {
+    groups = comparisons.map((c) => [c]);
+  }
 
-	const samples = list.map(() => [] as number[]);
-	const best = list.map(() => 0);
-	for (let r = 0; r < replicates && groups.length > 0; r++) {
-		const rep = fitBradleyTerry(tallyComparisons(list, resample(groups, rng)), {
-			...options,
-			start: fit.rawStrength,
-		});
-		let top = 0;
-		rep.logStrength.forEach((x, i) => {
-			(samples[i] as number[]).push(x);
-			if (x > (rep.logStrength[top] as number)) top = i;
-		});
-		best[top] = (best[top] as number) + 1;
-	}
-	const votesPer = list.map(() => 0);
-	for (const c of comparisons) {
-		votesPer[c.a] = (votesPer[c.a] as number) + 1;
-		votesPer[c.b] = (votesPer[c.b] as number) + 1;
-	}
-	const tail = (1 - level) / 2;
-	const estimates = list.map((item, i) => {
-		const sorted = (samples[i] as number[]).sort((a, b) => a - b);
-		return {
-			item,
-			logStrength: fit.logStrength[i] as number,
-			strength: fit.strength[i] as number,
-			ci:
-				sorted.length > 0
-					? {
-							low: quantileSorted(sorted, tail),
-							high: quantileSorted(sorted, 1 - tail),
-						}
-					: { low: -Infinity, high: Infinity },
-			probabilityBest:
-				sorted.length > 0 ? (best[i] as number) / sorted.length : Number.NaN,
-			votes: votesPer[i] as number,
-		};
-	});
-	return { fit, estimates, replicates, level, seed: rng.seed, unit };
+  const samples = list.map(() => [] as number[]);
+  const best = list.map(() => 0);
+  for (let r = 0; r < replicates && groups.length > 0; r++) {
+    const rep = fitBradleyTerry(tallyComparisons(list, resample(groups, rng)), {
+      ...options,
+      start: fit.rawStrength,
+    });
+    let top = 0;
+    rep.logStrength.forEach((x, i) => {
+      (samples[i] as number[]).push(x);
+      if (x > (rep.logStrength[top] as number)) top = i;
+    });
+    best[top] = (best[top] as number) + 1;
+  }
+  const votesPer = list.map(() => 0);
+  for (const c of comparisons) {
+    votesPer[c.a] = (votesPer[c.a] as number) + 1;
+    votesPer[c.b] = (votesPer[c.b] as number) + 1;
+  }
+  const tail = (1 - level) / 2;
+  const estimates = list.map((item, i) => {
+    const sorted = (samples[i] as number[]).sort((a, b) => a - b);
+    return {
+      item,
+      logStrength: fit.logStrength[i] as number,
+      strength: fit.strength[i] as number,
+      ci:
+        sorted.length > 0
+          ? {
+              low: quantileSorted(sorted, tail),
+              high: quantileSorted(sorted, 1 - tail),
+            }
+          : { low: -Infinity, high: Infinity },
+      probabilityBest: sorted.length > 0 ? (best[i] as number) / sorted.length : Number.NaN,
+      votes: votesPer[i] as number,
+    };
+  });
+  return { fit, estimates, replicates, level, seed: rng.seed, unit };
 }
