@@ -9,7 +9,7 @@ type Issue = z.core.$ZodIssue;
 function fieldOf(target: string, issue: Issue): string {
   const path = [...issue.path];
   if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path.push(issue.keys[0]);
-  const where = target === 'json' || target === 'form' ? 'body' : target;
+  const where = target === 'json' || target === 'form' ? 'body' : target === 'param' ? 'path' : target;
   return [where, ...path.map(String)].join('.');
 }
 

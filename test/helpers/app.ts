@@ -1,0 +1,29 @@
+import { createAdaptorServer } from '@hono/node-server';
+import supertest from 'supertest';
+import { createApp } from '../../api/index.ts';
+import { createApiKey } from '../../db/index.ts';
+import { openTestDb, type TestDb } from './db.ts';
+
+/** The app on a fresh migrated database, a supertest agent on it, and one key of each scope. */
+export async function testApp(options: { maxJsonBytes?: number } = {}) {
+  const db: TestDb = await openTestDb();
+  const app = createApp({
+    db: db.db,
+    limits: { maxJsonBytes: options.maxJsonBytes ?? 64 * 1024, maxUploadBytes: 1024 * 1024 },
+  });
+  const server = createAdaptorServer({ fetch: app.fetch });
+  const request = supertest(server);
+  const admin = (await createApiKey(db.db, { name: 'test admin', scope: 'admin' })).token;
+  const synth = (await createApiKey(db.db, { name: 'test synth', scope: 'synth' })).token;
+  return {
+    app,
+    db,
+    request,
+    tokens: { admin, synth },
+    auth: (token: string) => ({ Authorization: `Bearer ${token}` }),
+    close: async () => {
+      server.close();
+      await db.dispose();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { freshDatabase } from './helpers/db.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const run = promisify(execFile);
+
+type Started = { child: ChildProcess; url: string; output: () => string; ms: number };
+
+/** Starts the server as `npm start` does and waits until /healthz answers 200. */
+async function start(env: Record<string, string>): Promise<Started> {
+  const t0 = performance.now();
+  // The child inherits this environment (PATH, the node binary's location) plus the test's settings.
+  const child = spawn(process.execPath, ['api/server.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
+    if (url) {
+      const res = await fetch(`${url}/healthz`).catch(() => undefined);
+      if (res?.status === 200) return { child, url, output: () => out, ms: performance.now() - t0 };
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server did not answer /healthz within 10 s:\n${out}`);
+}
+
+async function stop(s: Started): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => s.child.once('exit', (code) => resolve(code)));
+  s.child.kill('SIGTERM');
+  return exited;
+}
+
+describe('npm start', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'xtts-start-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('answers /healthz within 10 s, creates keys while running, and restarts on its data', async () => {
+    const fresh = await freshDatabase();
+    const env = { DATA_DIR: dataDir, ...(fresh.url ? { DATABASE_URL: fresh.url } : {}) };
+    try {
+      const first = await start(env);
+      assert.ok(first.ms < 10_000, `healthy after ${first.ms} ms`);
+      assert.match(first.output(), /npm run keys -- create --scope admin/, 'it says how to create the first key');
+
+      const created = await run(
+        process.execPath,
+        ['api/cli/keys.ts', 'create', '--scope', 'admin', '--name', 'first'],
+        {
+          cwd: root,
+          env: { ...process.env, ...env },
+        },
+      );
+      const token = /(xvs_\S+)/.exec(created.stdout)?.[1];
+      assert.ok(token, created.stdout);
+      const keys = await fetch(`${first.url}/v1/keys`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(keys.status, 200);
+
+      if (!fresh.url) {
+        // The embedded database belongs to one process: a second server on it is refused.
+        const second = await run(process.execPath, ['api/server.ts'], {
+          cwd: root,
+          env: { ...process.env, ...env },
+        }).catch((e: { code: number; stderr: string }) => e);
+        assert.notEqual((second as { code: number }).code ?? 0, 0);
+        assert.match((second as { stderr: string }).stderr, /in use by another server/);
+      }
+      assert.equal(await stop(first), 0, 'a clean exit on SIGTERM');
+
+      // Restart: migrations are a no-op and the key is still there.
+      const again = await start(env);
+      const ready = await (await fetch(`${again.url}/readyz`)).json();
+      assert.equal(ready.ok, true);
+      const still = await fetch(`${again.url}/v1/keys`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(still.status, 200);
+      assert.doesNotMatch(again.output(), /No admin API key yet/);
+      await stop(again);
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
