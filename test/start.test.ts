@@ -86,7 +86,7 @@ describe('npm start', () => {
 
       // Restart: migrations are a no-op and the key is still there.
       const again = await start(env);
-      const ready = await (await fetch(`${again.url}/readyz`)).json();
+      const ready = (await (await fetch(`${again.url}/readyz`)).json()) as { ok: boolean };
       assert.equal(ready.ok, true);
       const still = await fetch(`${again.url}/v1/keys`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(still.status, 200);
