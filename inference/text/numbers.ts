@@ -1,0 +1,136 @@
+/**
+ * Per-language number words with the shapes Python num2words gives the reference
+ * (`num2words(x, lang=...)`): cardinals, ordinals and floats. English is a direct port
+ * (numbers-en.ts); the other languages use n2words, a JavaScript descendant of num2words
+ * whose cardinals and ordinals agree with it on the reference tokenizer's test sentences.
+ * Float reading is not n2words': num2words reads the fraction differently per language
+ * (digit by digit, as an integer, or with a fraction noun), so that part is ported here.
+ */
+import * as ar from 'n2words/ar-SA';
+import * as cs from 'n2words/cs-CZ';
+import * as de from 'n2words/de-DE';
+import * as es from 'n2words/es-ES';
+import * as fr from 'n2words/fr-FR';
+import * as hi from 'n2words/hi-IN';
+import * as hu from 'n2words/hu-HU';
+import * as it from 'n2words/it-IT';
+import * as ja from 'n2words/ja-JP';
+import * as ko from 'n2words/ko-KR';
+import * as nl from 'n2words/nl-NL';
+import * as pl from 'n2words/pl-PL';
+import * as pt from 'n2words/pt-PT';
+import * as ru from 'n2words/ru-RU';
+import * as tr from 'n2words/tr-TR';
+import * as zh from 'n2words/zh-Hans-CN';
+import type { BaseLanguage } from './languages.ts';
+import { englishCardinal, englishOrdinal } from './numbers-en.ts';
+
+export type NumberSpeller = {
+  cardinal(n: bigint): string;
+  ordinal(n: bigint): string;
+  /** `digits` is the float's shortest decimal text, e.g. "12.5" (Python's `str(float)`). */
+  decimal(digits: string): string;
+};
+
+type N2w = {
+  toCardinal(v: number | string | bigint): string;
+  toOrdinal(v: number | string | bigint): string;
+};
+
+/**
+ * num2words base `to_cardinal_float`: integer part, point word, then each digit. The base
+ * `to_cardinal` sends an integer-valued float (12.0) down the integer path ("twelve");
+ * Italian's own float reader does not ("dodici virgola zero").
+ */
+function digitwise(card: (n: bigint) => string, point: string, wholeAsInteger = true) {
+  return (digits: string): string => {
+    const [int = '0', frac = ''] = digits.split('.');
+    if (wholeAsInteger && /^0*$/.test(frac)) return card(BigInt(int));
+    const words = [...frac].map((d) => card(BigInt(d)));
+    return [card(BigInt(int)), point, ...words].join(' ');
+  };
+}
+
+/** num2words PL/RU/CZ: the fraction is read as one integer after its leading zeros. */
+function integerFraction(card: (n: bigint) => string, point: string, zero: string) {
+  return (digits: string): string => {
+    const [int = '0', frac = '0'] = digits.split('.');
+    const zeros = frac.length - frac.replace(/^0+/, '').length;
+    const tail = `${`${zero} `.repeat(zeros)}${card(BigInt(frac))}`;
+    return `${card(BigInt(int))} ${point} ${tail}`;
+  };
+}
+
+// num2words HU: "tizenkettő egész öt tized" — the fraction as a count of tenths, hundredths...
+const HU_FRACTIONS = ['tized', 'század', 'ezred', 'tízezred', 'százezred', 'milliomod'];
+function hungarianDecimal(digits: string): string {
+  const [int = '0', frac = '0'] = digits.split('.');
+  const noun = HU_FRACTIONS[frac.length - 1] ?? `${'0'.repeat(frac.length)}-ad`;
+  return `${hu.toCardinal(BigInt(int))} egész ${hu.toCardinal(BigInt(frac))} ${noun}`;
+}
+
+// num2words AR reads a float like a currency amount with an empty unit: the integer, the
+// empty unit (hence the double space), " , " and the fraction as hundredths.
+function arabicDecimal(digits: string): string {
+  const [int = '0', frac = '0'] = digits.split('.');
+  const hundredths = BigInt(Math.round(Number(`0.${frac}`) * 100));
+  return `${ar.toCardinal(BigInt(int))}  , ${ar.toCardinal(hundredths)}`;
+}
+
+function fromN2words(lib: N2w, decimal?: (digits: string) => string): NumberSpeller {
+  const cardinal = (n: bigint) => lib.toCardinal(n);
+  return {
+    cardinal,
+    ordinal: (n) => lib.toOrdinal(n),
+    decimal: decimal ?? ((d) => lib.toCardinal(d)),
+  };
+}
+
+const card = (lib: N2w) => (n: bigint) => lib.toCardinal(n);
+
+// Chinese: n2words defaults to financial numerals (壹拾贰); the reference's TextNorm writes
+// everyday ones and drops the leading 一 of 10–19 (十二, not 一十二).
+function zhCardinal(n: bigint): string {
+  return zh.toCardinal(n, { formal: false }).replace(/^一十/, '十');
+}
+
+const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
+  en: { cardinal: englishCardinal, ordinal: englishOrdinal, decimal: digitwise(englishCardinal, 'point') },
+  es: fromN2words(es, digitwise(card(es), 'punto')),
+  fr: fromN2words(fr, digitwise(card(fr), 'virgule')),
+  de: fromN2words(de, digitwise(card(de), 'Komma')),
+  it: fromN2words(it, digitwise(card(it), 'virgola', false)),
+  pt: fromN2words(pt, digitwise(card(pt), 'vírgula')),
+  nl: fromN2words(nl, digitwise(card(nl), 'komma')),
+  pl: fromN2words(pl, integerFraction(card(pl), 'przecinek', 'zero')),
+  ru: fromN2words(ru, integerFraction(card(ru), 'запятая', 'ноль')),
+  cs: fromN2words(cs, integerFraction(card(cs), 'celá', 'nula')),
+  tr: fromN2words(tr, digitwise(card(tr), 'virgül')),
+  hu: fromN2words(hu, hungarianDecimal),
+  ar: fromN2words(ar, arabicDecimal),
+  // ko and hi floats: num2words' readings ("십이 점 다섯", "साढ़े बारह") follow rules not
+  // ported here; n2words' plain "point" reading is used instead (a known difference).
+  ko: fromN2words(ko),
+  hi: fromN2words(hi),
+  ja: fromN2words(ja),
+  zh: {
+    cardinal: zhCardinal,
+    ordinal: (n) => `第${zhCardinal(n)}`,
+    decimal: (d) => {
+      const [int = '0', frac = ''] = d.split('.');
+      const digits = [...frac].map((c) => '零一二三四五六七八九'[Number(c)]).join('');
+      return frac ? `${zhCardinal(BigInt(int))}点${digits}` : zhCardinal(BigInt(int));
+    },
+  },
+};
+
+export function numberSpeller(lang: BaseLanguage): NumberSpeller {
+  return SPELLERS[lang];
+}
+
+/** Python's `str(float(text))` digits for a decimal like "012.50" → "12.5"; "12.0" stays. */
+export function pythonFloatDigits(text: string): string {
+  const value = Number(text);
+  const s = String(value);
+  return Number.isInteger(value) ? `${s}.0` : s;
+}
