@@ -13,3 +13,4 @@ export {
 } from './queries/api-keys.ts';
 export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
 export * as schema from './schema/index.ts';
+export { createScratchDatabase } from './scratch.ts';

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
-import { type DbHandle, migrate, openDb } from '../../db/index.ts';
+import { createScratchDatabase, type DbHandle, migrate, openDb } from '../../db/index.ts';
 import { loadConfig } from '../../infra/index.ts';
 
 /**
@@ -11,18 +9,7 @@ import { loadConfig } from '../../infra/index.ts';
 export async function freshDatabase(): Promise<{ url: string | undefined; drop(): Promise<void> }> {
   const serverUrl = loadConfig().databaseUrl;
   if (!serverUrl) return { url: undefined, drop: async () => {} };
-  const name = `xtts_test_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
+  return createScratchDatabase(serverUrl);
 }
 
 export type TestDb = DbHandle & { url: string | undefined; dispose(): Promise<void> };
