@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sentences, splitSentences } from './sentences.ts';
+
+test('sentences end after . ! ? once a non-punctuation character follows', () => {
+  assert.deepEqual(sentences('Hello there. How are you?! Fine.'), ['Hello there.', 'How are you?!', 'Fine.']);
+});
+
+test('decimals and common titles do not end a sentence', () => {
+  assert.deepEqual(sentences('Mr. Smith paid 3.50 today. Then left.'), ['Mr. Smith paid 3.50 today.', 'Then left.']);
+});
+
+test('closing quotes stay with their sentence', () => {
+  assert.deepEqual(sentences('He said "stop." Then ran.'), ['He said "stop."', 'Then ran.']);
+});
+
+test('Chinese full stops end sentences without spaces', () => {
+  assert.deepEqual(sentences('你好。今天很好！是吗？'), ['你好。', '今天很好！', '是吗？']);
+});
+
+test('a text shorter than the limit is returned whole (left-stripped)', () => {
+  assert.deepEqual(splitSentences('  One. Two.', 'en'), ['One. Two.']);
+});
+
+test('sentences are packed up to the limit; the limit itself is allowed', () => {
+  // limit 20: "aaaa. bbbb." is 11 chars, + " cccc dddd." would be 22 > 20
+  const text = 'aaaa. bbbb. cccc dddd. e.';
+  assert.deepEqual(splitSentences(text, 'en', 20), ['aaaa. bbbb.', 'cccc dddd. e.']);
+});
+
+test('a sentence longer than the limit is wrapped at the limit', () => {
+  const text = 'one two three four five six seven.';
+  assert.deepEqual(splitSentences(text, 'en', 10), ['one two', 'three four', 'five six', 'seven.']);
+});
+
+test('the per-language limit applies (ja is 71)', () => {
+  const ja = 'あ'.repeat(40) + '。' + 'い'.repeat(40) + '。';
+  assert.deepEqual(splitSentences(ja, 'ja'), [`${'あ'.repeat(40)}。`, `${'い'.repeat(40)}。`]);
+});
