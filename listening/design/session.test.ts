@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { createRng } from '../rng.ts';
 import { balancedSwaps } from './orientation.ts';
-import { type AbTrial, blindView, designSession, type SessionRequest, trialKey } from './session.ts';
+import { type AbTrial, blindView, designSession, isCheckTrial, type SessionRequest, trialKey } from './session.ts';
 
 const items = ['base', 'c1', 'c2', 'c3', 'c4'];
 const allPairs = items.flatMap((a, i) => items.slice(i + 1).map((b) => ({ a, b, trials: 10 })));
@@ -66,7 +66,7 @@ test('property: a session never repeats a sentence/pair, respects history, and b
 test('gold and trap checks are side-balanced and spread through the session', () => {
   const s = designSession(request());
   assert.equal(s.trials.length, 24 + 10 + 8);
-  const gold = s.trials.filter((t) => t.kind === 'gold');
+  const gold = s.trials.filter(isCheckTrial).filter((t) => t.kind === 'gold');
   assert.equal(gold.filter((t) => t.expected === 'left').length, 3);
   // The k-th of 8 checks comes after floor(k*34/8) and at most floor((k+1)*34/8) main trials.
   let main = 0;

@@ -38,6 +38,10 @@ export interface CheckTrial {
 
 export type Trial = AbTrial | RatingTrial | CheckTrial;
 
+export function isCheckTrial(t: Trial): t is CheckTrial {
+  return t.kind === 'gold' || t.kind === 'trap';
+}
+
 export interface SessionRequest {
   raterId: string;
   seed: string | number;
