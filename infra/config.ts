@@ -42,6 +42,9 @@ const envSchema = z.object({
   PYTHON: z.string().min(1).default('python3'),
 });
 
+/** Every variable the configuration reads. */
+export const configVariables: readonly string[] = Object.keys(envSchema.shape);
+
 export type Config = {
   nodeEnv: 'development' | 'production' | 'test';
   host: string;
@@ -65,9 +68,8 @@ export class ConfigError extends Error {
  * Empty strings count as unset, so `DATABASE_URL= npm start` means "embedded".
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const known = Object.keys(envSchema.shape);
   const input: Record<string, string> = {};
-  for (const key of known) {
+  for (const key of configVariables) {
     const value = env[key];
     if (value !== undefined && value !== '') input[key] = value;
   }
