@@ -1,0 +1,100 @@
+"""A GPT-2 decoder stack whose state-dict names match Hugging Face's GPT2Model
+(`h.{i}.ln_1`, `h.{i}.attn.c_attn`, ..., `ln_f`), written here so the project needs no
+`transformers`. XTTS removes GPT-2's token and position tables (positions are added outside),
+so neither `wte` nor `wpe` exists. The KV cache is explicit and stacked, [layers, B, heads, S, 64],
+because that is what crosses the ONNX boundary."""
+import math
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class Conv1D(nn.Module):
+    """GPT-2's linear layer: weight stored [in, out], y = x·W + b."""
+
+    def __init__(self, n_in: int, n_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_in, n_out).normal_(std=0.02))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, x):
+        return torch.matmul(x, self.weight) + self.bias
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads, self.dim = heads, dim
+        self.c_attn = Conv1D(dim, 3 * dim)
+        self.c_proj = Conv1D(dim, dim)
+
+    def forward(self, x, past_k: Optional[torch.Tensor], past_v: Optional[torch.Tensor], causal: bool):
+        b, t, _ = x.shape
+        dh = self.dim // self.heads
+        q, k, v = self.c_attn(x).split(self.dim, dim=2)
+        q = q.view(b, t, self.heads, dh).transpose(1, 2)
+        k = k.view(b, t, self.heads, dh).transpose(1, 2)
+        v = v.view(b, t, self.heads, dh).transpose(1, 2)
+        if past_k is not None:
+            k = torch.cat([past_k, k], dim=2)
+            v = torch.cat([past_v, v], dim=2)
+        w = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(dh)
+        if causal:
+            # Prefill starts from an empty cache, so the mask is the square lower triangle.
+            # Built from index comparisons rather than tril() so every runtime has the kernels.
+            s = k.shape[2]
+            rows = torch.arange(t, device=x.device).unsqueeze(1) + (s - t)
+            keep = torch.arange(s, device=x.device).unsqueeze(0) <= rows
+            w = w.masked_fill(~keep, torch.finfo(w.dtype).min)
+        # HF upcasts the softmax for fp16; do the same so fp16 graphs stay close to fp32.
+        a = torch.softmax(w.float(), dim=-1).to(v.dtype)
+        o = torch.matmul(a, v).transpose(1, 2).reshape(b, t, self.dim)
+        return self.c_proj(o), k, v
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.c_fc = Conv1D(dim, 4 * dim)
+        self.c_proj = Conv1D(4 * dim, dim)
+
+    def forward(self, x):
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))  # GPT-2's gelu_new
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim, eps=1e-5)
+        self.attn = Attention(dim, heads)
+        self.ln_2 = nn.LayerNorm(dim, eps=1e-5)
+        self.mlp = MLP(dim)
+
+    def forward(self, x, past_k, past_v, causal: bool):
+        a, k, v = self.attn(self.ln_1(x), past_k, past_v, causal)
+        x = x + a
+        x = x + self.mlp(self.ln_2(x))
+        return x, k, v
+
+
+class GPT2Stack(nn.Module):
+    def __init__(self, layers: int, dim: int, heads: int):
+        super().__init__()
+        self.h = nn.ModuleList([Block(dim, heads) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(dim, eps=1e-5)
+
+    def forward(self, x, past_k: Optional[torch.Tensor] = None, past_v: Optional[torch.Tensor] = None
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x: [B, T, D] input embeddings. past_k/v: [L, B, H, S, dh] or None (then causal prefill).
+        Returns ln_f(h), present_k, present_v ([L, B, H, S+T, dh])."""
+        causal = past_k is None
+        ks, vs = [], []
+        for i, block in enumerate(self.h):
+            pk = None if past_k is None else past_k[i]
+            pv = None if past_v is None else past_v[i]
+            x, k, v = block(x, pk, pv, causal)
+            ks.append(k)
+            vs.append(v)
+        return self.ln_f(x), torch.stack(ks), torch.stack(vs)

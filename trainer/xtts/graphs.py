@@ -1,0 +1,125 @@
+"""The exported graphs as small wrapper modules over the model, and their traced export.
+
+Every graph has batch 1. GPT graphs exist in fp32 and fp16; fp16 graphs keep float32 at their
+interface except for the KV cache, which never leaves the runtime's hands (TypeScript only passes it
+from prefill to decode and from one decode run to the next)."""
+import io
+from typing import Dict, Sequence, Tuple
+
+import onnx
+import torch
+from torch import nn
+
+from .model import Xtts
+from .onnx_tools import decode_loop, to_float16
+from .sampler import Sampler
+
+OPSET = 17
+
+
+class CondEncoder(nn.Module):
+    def __init__(self, m: Xtts):
+        super().__init__()
+        self.gpt = m.gpt
+
+    def forward(self, mel):
+        return self.gpt.style_embedding(mel)
+
+
+class SpeakerEncoder(nn.Module):
+    def __init__(self, m: Xtts):
+        super().__init__()
+        self.enc = m.hifigan_decoder.speaker_encoder
+
+    def forward(self, wav16k):
+        return self.enc(wav16k)
+
+
+class Prefill(nn.Module):
+    def __init__(self, m: Xtts):
+        super().__init__()
+        self.gpt = m.gpt
+
+    def forward(self, cond, text_ids):
+        return self.gpt.prefill(cond, text_ids)
+
+
+class Step(nn.Module):
+    def __init__(self, m: Xtts):
+        super().__init__()
+        self.gpt = m.gpt
+
+    def forward(self, token, pos, past_k, past_v):
+        return self.gpt.decode_step(token, pos, past_k, past_v)
+
+
+class Hifigan(nn.Module):
+    def __init__(self, m: Xtts):
+        super().__init__()
+        self.dec = m.hifigan_decoder
+
+    def forward(self, latents, speaker):
+        return self.dec(latents, speaker)
+
+
+def _export(module: nn.Module, args: Tuple, inputs: Sequence[str], outputs: Sequence[str],
+            dynamic: Dict[str, Dict[int, str]]) -> onnx.ModelProto:
+    # The wrapper must be in eval mode: the exporter restores the wrapper's mode afterwards, and a fresh
+    # nn.Module is in training mode, which would leave the model's BatchNorms using batch statistics.
+    module.eval()
+    buf = io.BytesIO()
+    kw = dict(input_names=list(inputs), output_names=list(outputs), dynamic_axes=dynamic, opset_version=OPSET,
+              do_constant_folding=True)
+    if int(torch.__version__.split(".")[0]) >= 2:
+        kw["dynamo"] = False  # the TorchScript exporter: the dynamo one handles these loops differently
+    with torch.no_grad():
+        torch.onnx.export(module, args, buf, **kw)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def export_graphs(m: Xtts, want: Sequence[str]) -> Dict[str, onnx.ModelProto]:
+    """want: names among cond_encoder, speaker_encoder, hifigan, gpt_prefill, gpt_decode. Returns
+    {file stem: model}, GPT graphs as `<name>_fp32` and `<name>_fp16`."""
+    s = m.sizes
+    d, L, H = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
+    dh = d // H
+    out: Dict[str, onnx.ModelProto] = {}
+    if "cond_encoder" in want:
+        out["cond_encoder"] = _export(CondEncoder(m), (torch.randn(1, 80, 120),), ["mel"], ["cond"],
+                                      {"mel": {2: "frames"}})
+    if "speaker_encoder" in want:
+        out["speaker_encoder"] = _export(SpeakerEncoder(m), (torch.randn(1, 16000) * 0.1,), ["wav16k"], ["speaker"],
+                                         {"wav16k": {1: "samples"}})
+    if "hifigan" in want:
+        out["hifigan"] = _export(Hifigan(m), (torch.randn(1, 12, d), torch.randn(1, s.d_vector_dim, 1)),
+                                 ["latents", "speaker"], ["wav"], {"latents": {1: "codes"}, "wav": {2: "samples"}})
+    kv_dyn = lambda name, ax: {3: ax}
+    prefill = step = None
+    if "gpt_prefill" in want:
+        prefill = _export(Prefill(m), (torch.randn(1, s.perceiver_latents, d), torch.tensor([[1, 2, 3, 4]])),
+                          ["cond", "text_ids"], ["logits", "latent", "present_k", "present_v"],
+                          {"text_ids": {1: "text"}, "present_k": kv_dyn("k", "prompt"), "present_v": kv_dyn("v", "prompt")})
+        out["gpt_prefill_fp32"] = prefill
+    if "gpt_decode" in want:
+        pk = torch.randn(L, 1, H, 7, dh)
+        step = _export(Step(m), (torch.tensor([3]), torch.tensor([1]), pk, torch.randn_like(pk)),
+                       ["token", "pos", "past_k", "past_v"], ["logits_next", "latent_next", "present_k", "present_v"],
+                       {"past_k": {3: "past"}, "past_v": {3: "past"}, "present_k": {3: "total"},
+                        "present_v": {3: "total"}})
+        v = s.gpt_num_audio_tokens
+        sampler = _export(Sampler(), (torch.randn(1, v), torch.zeros(1, v, dtype=torch.bool), torch.tensor(0.5),
+                                      torch.tensor(1.0), torch.tensor(50), torch.tensor(0.9), torch.tensor(2.0)),
+                          ["logits", "seen", "u", "temperature", "top_k", "top_p", "repetition_penalty"],
+                          ["token", "seen_next"], {})
+        out["gpt_decode_fp32"] = decode_loop(_copy(sampler), _copy(step), onnx.TensorProto.FLOAT, "gpt_decode")
+        step16 = to_float16(_copy(step), keep_f32=["logits_next", "latent_next"])
+        out["gpt_decode_fp16"] = decode_loop(_copy(sampler), step16, onnx.TensorProto.FLOAT16, "gpt_decode")
+    if prefill is not None:
+        out["gpt_prefill_fp16"] = to_float16(_copy(prefill), keep_f32=["cond", "logits", "latent"])
+    return out
+
+
+def _copy(m: onnx.ModelProto) -> onnx.ModelProto:
+    c = onnx.ModelProto()
+    c.CopyFrom(m)
+    return c
