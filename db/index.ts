@@ -14,3 +14,26 @@ export {
 export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
 export * as schema from './schema/index.ts';
 export { createScratchDatabase } from './scratch.ts';
+export {
+  type Checkpoint,
+  defaultBaseCheckpoint,
+  findCheckpointByPackage,
+  getCheckpoint,
+  insertCheckpoint,
+  listCheckpoints,
+  type NewCheckpoint,
+} from './queries/checkpoints.ts';
+export {
+  deleteVoice,
+  findVoice,
+  getConditioning,
+  getVoice,
+  insertVoice,
+  listVoiceClips,
+  listVoices,
+  putConditioning,
+  updateVoice,
+  type Voice,
+  type VoiceClip,
+  type VoiceConditioningRow,
+} from './queries/voices.ts';
