@@ -1,0 +1,47 @@
+/**
+ * Bytes of a wav/flac/mp3/ogg file → mono float32 samples in [-1, 1], the way the
+ * reference's `load_audio` gets them (torchaudio.load, channels averaged). Decoding is
+ * audio-decode's, which detects the container from the bytes.
+ */
+import decode, { type AudioData } from 'audio-decode';
+import { AudioInputError } from './errors.ts';
+
+export type Mono = { samples: Float32Array; sampleRate: number };
+
+// Magic numbers of the containers we accept: RIFF/WAVE, fLaC, OggS, ID3 or an MPEG sync.
+function sniff(bytes: Uint8Array): 'wav' | 'flac' | 'ogg' | 'mp3' | null {
+  const ascii = (o: number, n: number) => String.fromCharCode(...bytes.subarray(o, o + n));
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WAVE') return 'wav';
+  if (ascii(0, 4) === 'fLaC') return 'flac';
+  if (ascii(0, 4) === 'OggS') return 'ogg';
+  if (ascii(0, 3) === 'ID3') return 'mp3';
+  if (bytes[0] === 0xff && ((bytes[1] ?? 0) & 0xe0) === 0xe0) return 'mp3';
+  return null;
+}
+
+export async function decodeAudio(bytes: Uint8Array): Promise<Mono> {
+  if (bytes.length < 12 || sniff(bytes) === null) {
+    throw new AudioInputError('AUDIO_NOT_AUDIO', 'not a wav, flac, mp3 or ogg file');
+  }
+  let decoded: AudioData;
+  try {
+    decoded = await decode(bytes);
+  } catch (cause) {
+    throw new AudioInputError('AUDIO_CORRUPT', `could not decode audio: ${(cause as Error).message}`, { cause });
+  }
+  const channels = decoded?.channelData ?? [];
+  const first = channels[0];
+  if (!first || !(decoded.sampleRate > 0)) throw new AudioInputError('AUDIO_CORRUPT', 'decoder returned no audio');
+  return { samples: mixToMono(channels), sampleRate: decoded.sampleRate };
+}
+
+/** Mean of the channels (torch.mean over the channel axis). */
+export function mixToMono(channels: readonly Float32Array[]): Float32Array {
+  const first = channels[0];
+  if (!first) return new Float32Array(0);
+  if (channels.length === 1) return first;
+  const out = new Float32Array(first.length);
+  for (const ch of channels) for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + (ch[i] ?? 0);
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / channels.length;
+  return out;
+}

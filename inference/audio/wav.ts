@@ -1,0 +1,37 @@
+/** PCM16 output: a RIFF/WAVE file, or the bare little-endian samples for streaming. */
+
+/** Float [-1, 1] → int16 little-endian bytes, clipped, rounded to nearest. */
+export function toPcm16(samples: Float32Array): Uint8Array {
+  const out = new Uint8Array(samples.length * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < samples.length; i++) {
+    const v = Math.max(-1, Math.min(1, samples[i] as number));
+    view.setInt16(i * 2, Math.round(v < 0 ? v * 32768 : v * 32767), true);
+  }
+  return out;
+}
+
+/** A mono 16-bit PCM WAV file. */
+export function encodeWav(samples: Float32Array, sampleRate: number): Uint8Array {
+  const data = toPcm16(samples);
+  const out = new Uint8Array(44 + data.length);
+  const view = new DataView(out.buffer);
+  const ascii = (offset: number, s: string) => {
+    for (let i = 0; i < s.length; i++) out[offset + i] = s.charCodeAt(i);
+  };
+  ascii(0, 'RIFF');
+  view.setUint32(4, 36 + data.length, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  view.setUint32(16, 16, true); // fmt chunk size
+  view.setUint16(20, 1, true); // PCM
+  view.setUint16(22, 1, true); // mono
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, sampleRate * 2, true); // byte rate
+  view.setUint16(32, 2, true); // block align
+  view.setUint16(34, 16, true); // bits per sample
+  ascii(36, 'data');
+  view.setUint32(40, data.length, true);
+  out.set(data, 44);
+  return out;
+}
