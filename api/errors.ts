@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
+import { EngineError, type EngineErrorCode } from '../inference/index.ts';
 
 /**
  * Every error code the API answers with, and its status. Codes are stable: clients may
@@ -16,12 +17,25 @@ export const errorStatus = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  VOICE_NOT_FOUND: 404,
+  CHECKPOINT_NOT_FOUND: 404,
+  MODEL_NOT_FOUND: 404,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  TEXT_EMPTY: 400,
+  TEXT_TOO_LONG: 400,
+  LANGUAGE_UNSUPPORTED: 400,
+  AUDIO_INVALID: 422,
+  AUDIO_TOO_SHORT: 422,
+  AUDIO_SILENT: 422,
+  MODEL_CORRUPT: 422,
+  MODEL_FORMAT_UNSUPPORTED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  ENGINE_FAILED: 502,
   NOT_READY: 503,
+  MODEL_NOT_READY: 503,
   OVERLOADED: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
@@ -72,9 +86,33 @@ const httpExceptionCodes: Partial<Record<number, ErrorCode>> = {
   503: 'NOT_READY',
 };
 
+/** Engine failures by code; the rest (VOICE_MISMATCH, CANCELLED) are the server's own fault. */
+const engineCodes: Partial<Record<EngineErrorCode, ErrorCode>> = {
+  TEXT_EMPTY: 'TEXT_EMPTY',
+  TEXT_TOO_LONG: 'TEXT_TOO_LONG',
+  LANGUAGE_UNSUPPORTED: 'LANGUAGE_UNSUPPORTED',
+  AUDIO_INVALID: 'AUDIO_INVALID',
+  AUDIO_TOO_SHORT: 'AUDIO_TOO_SHORT',
+  AUDIO_SILENT: 'AUDIO_SILENT',
+  MODEL_NOT_FOUND: 'MODEL_NOT_READY',
+  MODEL_CORRUPT: 'MODEL_NOT_READY',
+  MODEL_FORMAT_UNSUPPORTED: 'MODEL_NOT_READY',
+  ENGINE_OVERLOADED: 'OVERLOADED',
+  ENGINE_FAILED: 'ENGINE_FAILED',
+};
+
 /** Translates whatever was thrown into the one error shape. Unknown errors are 500 and logged. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof EngineError) {
+    const code = engineCodes[err.code];
+    if (code) {
+      return new ApiError(code, err.message, {
+        ...(err.field ? { field: `body.${err.field}` } : {}),
+        ...(code === 'OVERLOADED' ? { headers: { 'Retry-After': '1' } } : {}),
+      });
+    }
+  }
   if (err instanceof HTTPException) {
     // Hono's JSON validator throws this exact message when the body does not parse.
     if (err.status === 400 && err.message.startsWith('Malformed JSON')) {

@@ -45,7 +45,7 @@ describe('API keys and scopes', () => {
 
     const revoked = await t.request.delete(`/v1/keys/${key.id}`).set(t.auth(t.tokens.admin));
     assert.equal(revoked.status, 200);
-    assert.ok(revoked.body.revokedAt);
+    assert.ok(revoked.body.revoked_at);
 
     const after = await t.request.get('/v1/keys').set(t.auth(token));
     assert.equal(after.status, 401);

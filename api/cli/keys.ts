@@ -48,6 +48,25 @@ async function directOps(config: Config): Promise<Ops> {
   };
 }
 
+type KeyJson = {
+  id: string;
+  name: string;
+  scope: ApiKeyScope;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+};
+const fromJson = (k: KeyJson): ApiKeyView => ({
+  id: k.id,
+  name: k.name,
+  scope: k.scope,
+  prefix: k.prefix,
+  createdAt: new Date(k.created_at),
+  lastUsedAt: k.last_used_at ? new Date(k.last_used_at) : null,
+  revokedAt: k.revoked_at ? new Date(k.revoked_at) : null,
+});
+
 function serverOps(url: string, secret: string): Ops {
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(url + path, {
@@ -61,9 +80,15 @@ function serverOps(url: string, secret: string): Ops {
     return json;
   };
   return {
-    create: async (name, scope) => (await call('POST', '/v1/keys', { name, scope })) as never,
-    list: async () => ((await call('GET', '/v1/keys')) as { data: ApiKeyView[] }).data,
-    revoke: async (id) => (await call('DELETE', `/v1/keys/${encodeURIComponent(id)}`)) as never,
+    create: async (name, scope) => {
+      const body = (await call('POST', '/v1/keys', { name, scope })) as { key: KeyJson; token: string };
+      return { key: fromJson(body.key), token: body.token };
+    },
+    list: async () => ((await call('GET', '/v1/keys')) as { data: KeyJson[] }).data.map(fromJson),
+    revoke: async (id) => {
+      const body = (await call('DELETE', `/v1/keys/${encodeURIComponent(id)}`)) as KeyJson | undefined;
+      return body ? fromJson(body) : undefined;
+    },
     close: async () => {},
   };
 }
@@ -101,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'list': {
         for (const k of await ops.list()) {
-          const state = k.revokedAt ? `revoked ${new Date(k.revokedAt).toISOString()}` : 'active';
+          const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active';
           console.log(`${k.id}  ${k.scope.padEnd(5)}  ${k.prefix}…  ${state}  ${k.name}`);
         }
         return 0;

@@ -10,9 +10,9 @@ const ApiKey = z
     name: z.string(),
     scope: z.enum(apiKeyScopes),
     prefix: z.string().openapi({ description: 'The first characters of the token, to recognise it' }),
-    createdAt: z.iso.datetime(),
-    lastUsedAt: z.iso.datetime().nullable(),
-    revokedAt: z.iso.datetime().nullable(),
+    created_at: z.iso.datetime(),
+    last_used_at: z.iso.datetime().nullable(),
+    revoked_at: z.iso.datetime().nullable(),
   })
   .openapi('ApiKey');
 
@@ -70,10 +70,13 @@ const revoke = createRoute({
 
 type KeyRow = Awaited<ReturnType<typeof listApiKeys>>[number];
 const toJson = (k: KeyRow) => ({
-  ...k,
-  createdAt: k.createdAt.toISOString(),
-  lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
-  revokedAt: k.revokedAt?.toISOString() ?? null,
+  id: k.id,
+  name: k.name,
+  scope: k.scope,
+  prefix: k.prefix,
+  created_at: k.createdAt.toISOString(),
+  last_used_at: k.lastUsedAt?.toISOString() ?? null,
+  revoked_at: k.revokedAt?.toISOString() ?? null,
 });
 
 export function keyRoutes(deps: { db: Db; localSecret?: string | undefined }) {

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { type Checkpoint, type Db, findCheckpointByPackage, insertCheckpoint } from '../../db/index.ts';
+import { ApiError } from '../errors.ts';
+
+/** The model package format this API reads (manifest.json's `format_version`). */
+export const PACKAGE_FORMAT_VERSION = 1;
+
+export type PackageSummary = {
+  dir: string;
+  /** sha256 of manifest.json: the key of cached voice conditioning. */
+  key: string;
+  kind: 'base' | 'fine-tuned';
+  languages: string[];
+};
+
+/** Reads a package's manifest, checking what the API relies on. */
+export async function readPackage(dir: string): Promise<PackageSummary> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(join(dir, 'manifest.json'));
+  } catch {
+    throw new ApiError('MODEL_NOT_FOUND', `No model package at ${dir} (manifest.json is missing)`, {
+      field: 'body.package_path',
+    });
+  }
+  let manifest: { format_version?: unknown; kind?: unknown; languages?: unknown };
+  try {
+    manifest = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ApiError('MODEL_CORRUPT', `${dir}/manifest.json is not valid JSON`, { field: 'body.package_path' });
+  }
+  if (manifest.format_version !== PACKAGE_FORMAT_VERSION) {
+    throw new ApiError(
+      'MODEL_FORMAT_UNSUPPORTED',
+      `${dir}: package format ${String(manifest.format_version)} is not supported (this server reads ${PACKAGE_FORMAT_VERSION})`,
+      { field: 'body.package_path' },
+    );
+  }
+  return {
+    dir,
+    key: createHash('sha256').update(bytes).digest('hex'),
+    kind: manifest.kind === 'fine-tuned' ? 'fine-tuned' : 'base',
+    languages: Array.isArray(manifest.languages) ? manifest.languages.map(String) : [],
+  };
+}
+
+/** Model packages live under MODEL_DIR; a path outside it is refused. */
+export function packagePathIn(modelDir: string, path: string): string {
+  const root = resolve(modelDir);
+  const full = resolve(root, path);
+  if (full !== root && !full.startsWith(root + sep)) {
+    throw new ApiError('VALIDATION_FAILED', `body.package_path: must be inside the model folder (${root})`, {
+      field: 'body.package_path',
+    });
+  }
+  return full;
+}
+
+/** Registers a package as a checkpoint; registering the same folder again returns the existing row. */
+export async function registerPackage(
+  db: Db,
+  dir: string,
+  meta: {
+    name: string;
+    runId?: string | null;
+    step?: number | null;
+    trainLoss?: number | null;
+    evalLoss?: number | null;
+  },
+): Promise<{ checkpoint: Checkpoint; created: boolean }> {
+  const pkg = await readPackage(dir);
+  const existing = await findCheckpointByPackage(db, dir);
+  if (existing) return { checkpoint: existing, created: false };
+  const checkpoint = await insertCheckpoint(db, {
+    name: meta.name,
+    runId: meta.runId ?? null,
+    step: meta.step ?? null,
+    trainLoss: meta.trainLoss ?? null,
+    evalLoss: meta.evalLoss ?? null,
+    packagePath: dir,
+    packageKey: pkg.key,
+    status: 'ready',
+  });
+  return { checkpoint, created: true };
+}
+
+/**
+ * Registers every base package found directly under MODEL_DIR (a folder with a manifest.json),
+ * so a freshly pulled model is usable without an API call. Returns what was added.
+ */
+export async function registerModelDir(db: Db, modelDir: string): Promise<Checkpoint[]> {
+  let entries: string[];
+  try {
+    entries = (await readdir(modelDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [];
+  }
+  const added: Checkpoint[] = [];
+  for (const name of entries.sort()) {
+    const dir = join(resolve(modelDir), name);
+    try {
+      const pkg = await readPackage(dir);
+      if (pkg.kind !== 'base') continue;
+      const { checkpoint, created } = await registerPackage(db, dir, { name });
+      if (created) added.push(checkpoint);
+    } catch {
+      // Not a package (or not one this server reads): leave it alone.
+    }
+  }
+  return added;
+}
