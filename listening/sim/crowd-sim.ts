@@ -2,6 +2,9 @@
  * Runs the simulated crowd under the adaptive and the fixed (uniform over all pairs) design
  * with the same seeds and prints what each cost and what it decided.
  *
+ * Then a null crowd, where every checkpoint is exactly as good as the incumbent, measures how
+ * often the rule promotes anyway despite adaptive sampling and a look after every round.
+ *
  *   node listening/sim/crowd-sim.ts [runs=10]
  */
 import { type CrowdResult, DEFAULT_CROWD, runCrowd } from './crowd.ts';
@@ -40,3 +43,21 @@ const f = mean((summary.fixed ?? []).map((r) => r.answers));
 console.log(
   `adaptive allocation used ${(100 * (1 - a / f)).toFixed(1)}% fewer answers than the fixed design (${a.toFixed(0)} vs ${f.toFixed(0)})`,
 );
+
+const nullTruth = Object.fromEntries(Object.keys(truth).map((k) => [k, 0]));
+let falsePromotions = 0;
+for (let seed = 1; seed <= runs; seed++) {
+  const r = runCrowd({
+    ...DEFAULT_CROWD,
+    truth: nullTruth,
+    seed: `null-${seed}`,
+    design: 'adaptive',
+    maxAnswers: 6000,
+  });
+  if (r.winner) falsePromotions++;
+  const why = r.decision && !r.decision.promote ? r.decision.reason : '';
+  console.log(
+    `null seed ${String(seed).padStart(2)} winner=${r.winner ?? `none (${why})`} answers=${r.answers} rounds=${r.rounds}`,
+  );
+}
+console.log(`null crowd (all equal): ${falsePromotions}/${runs} runs promoted a checkpoint`);

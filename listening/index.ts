@@ -1,0 +1,42 @@
+/**
+ * The listening test's statistics and decisions, as pure functions over plain arrays of
+ * answers. Typical flow for one training run:
+ *
+ *   const stats = computeStatistics(answers, { items, bootstrap: { seed } });
+ *   const next = allocateTrials({ bradleyTerry: stats.bradleyTerry, headToHead: stats.headToHead, incumbent, candidates, budget });
+ *   const session = designSession({ raterId, seed, sentences, pairs: next.pairs, abTrials: 20, goldIds, trapIds, gold: 6, trap: 2, seen });
+ *   const decision = decidePromotion({ bradleyTerry: stats.bradleyTerry, headToHead: stats.headToHead, totalVotes: stats.validPreferenceVotes, incumbent, candidates });
+ *
+ * `decision.audit` is JSON-serialisable and meant to be stored as it is.
+ */
+
+export type { Allocation, AllocationInput, AllocationPolicy, PairAllocation } from './design/allocation.ts';
+export { allocateTrials, DEFAULT_ALLOCATION_POLICY } from './design/allocation.ts';
+export { balancedSides, balancedSwaps } from './design/orientation.ts';
+export type { AbTrial, CheckTrial, RatingTrial, Session, SessionRequest, Trial } from './design/session.ts';
+export { blindView, designSession, isCheckTrial, trialKey } from './design/session.ts';
+export type { Rng } from './rng.ts';
+export { createRng, shuffled } from './rng.ts';
+export type { BootstrapOptions, BradleyTerryEstimate, BradleyTerrySummary } from './stats/bootstrap.ts';
+export { bootstrapBradleyTerry } from './stats/bootstrap.ts';
+export type { BradleyTerryFit, BradleyTerryOptions, PreferenceTally } from './stats/bradley-terry.ts';
+export { fitBradleyTerry, preferenceProbability, tallyPreferences } from './stats/bradley-terry.ts';
+export type { MeanSummary, WelchResult } from './stats/mean-interval.ts';
+export { meanInterval, welchTTest } from './stats/mean-interval.ts';
+export type { HeadToHead, RatingComparison } from './stats/pairwise.ts';
+export { findHeadToHead, headToHead, pairwiseRatings } from './stats/pairwise.ts';
+export type {
+  NoPromotionReason,
+  PromotionAudit,
+  PromotionDecision,
+  PromotionInput,
+  PromotionPolicy,
+} from './stats/promotion.ts';
+export { DEFAULT_PROMOTION_POLICY, decidePromotion } from './stats/promotion.ts';
+export type { FlagReason, QualityPolicy, RaterReport, ValidVotes } from './stats/quality-control.ts';
+export { assessRaters, DEFAULT_QUALITY_POLICY, isTooFast, validVotes } from './stats/quality-control.ts';
+export { holmAdjust, signTest } from './stats/significance.ts';
+export type { ItemRatings, ListeningStatistics, StatisticsOptions } from './stats/summary.ts';
+export { computeStatistics } from './stats/summary.ts';
+export { studentTCdf, studentTQuantile } from './stats/t-dist.ts';
+export type { Answer, CheckAnswer, Interval, ItemId, PreferenceVote, ScoreVote, Side, TimedAnswer } from './types.ts';
