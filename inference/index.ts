@@ -1,3 +1,10 @@
+export { decodeAudio } from './audio/decode.ts';
+
+export { type AudioErrorCode, AudioInputError } from './audio/errors.ts';
+export { conditioningMel } from './audio/mel.ts';
+export { GPT_SAMPLE_RATE, loadReference, SPEAKER_SAMPLE_RATE, toSpeakerRate } from './audio/reference.ts';
+export { resample } from './audio/resample.ts';
+export { encodeWav, toPcm16 } from './audio/wav.ts';
 export {
   type AudioChunk,
   type Engine,
@@ -11,3 +18,26 @@ export {
   voiceFromBytes,
   voiceToBytes,
 } from './engine/types.ts';
+export {
+  type GenerationConfig,
+  type GenerationConfigInput,
+  GenerationConfigSchema,
+  generationConfig,
+} from './generation/config.ts';
+export { HostKvCache, type KvCache, type KvStep, type PastKv } from './generation/kv-cache.ts';
+export { referenceInputIds } from './generation/logits-processors.ts';
+export type { RngState } from './generation/rng.ts';
+export { Sampler } from './generation/sampler.ts';
+export {
+  firstStop,
+  maxNewTokens,
+  repeatRun,
+  type StoppingCriterion,
+  type StopReason,
+  stopToken,
+  tooLongForText,
+} from './generation/stopping.ts';
+export { preprocessText } from './text/cleaners.ts';
+export { charLimit, LANGUAGES, type Language, UnsupportedLanguageError } from './text/languages.ts';
+export { splitSentences } from './text/sentences.ts';
+export { MAX_TEXT_TOKENS, TextTooLongError, VoiceTokenizer } from './text/tokenizer.ts';
