@@ -1,4 +1,6 @@
+export { decodeAudio, type Mono } from './audio/decode.ts';
 export type { AudioErrorCode } from './audio/errors.ts';
+export { AudioInputError } from './audio/errors.ts';
 export { conditioningMel } from './audio/mel.ts';
 export { GPT_SAMPLE_RATE, loadReference, SPEAKER_SAMPLE_RATE, toSpeakerRate } from './audio/reference.ts';
 export { resample } from './audio/resample.ts';
@@ -39,5 +41,3 @@ export { preprocessText } from './text/cleaners.ts';
 export { charLimit, LANGUAGES, type Language, UnsupportedLanguageError } from './text/languages.ts';
 export { splitSentences } from './text/sentences.ts';
 export { MAX_TEXT_TOKENS, TextTooLongError, VoiceTokenizer } from './text/tokenizer.ts';
-export { decodeAudio, type Mono } from './audio/decode.ts';
-export { AudioInputError } from './audio/errors.ts';
