@@ -1,0 +1,111 @@
+/**
+ * One sentence's code generation: prefill, then decode runs of `runCodes` codes until the stop
+ * code, the length limit (602 codes) or, when asked, the babble guard. The seeded RNG is owned
+ * here and advanced by exactly one draw per generated code, so the codes for a seed do not
+ * depend on how the decode was cut into runs (streaming and non-streaming agree).
+ */
+import { Rng, type RngState } from '../generation/rng.ts';
+import {
+  firstStop,
+  repeatRun,
+  type StoppingCriterion,
+  type StopReason,
+  tooLongForText,
+} from '../generation/stopping.ts';
+import { type DecodeSettings, type Gpt, GptKvCache } from './gpt.ts';
+
+export type BabbleGuard = { maxRepeatRun: number; maxCodesPerTextToken: number };
+
+export type GenerateOptions = {
+  settings: DecodeSettings;
+  rng: UniformSource;
+  /** Codes per decode run (the streaming chunk size). */
+  runCodes: number;
+  maxCodes: number;
+  babbleGuard: BabbleGuard | null;
+  /** Checked between runs; throwing from it ends generation. */
+  checkCancelled?: () => void;
+};
+
+export type CodeRun = {
+  /** New codes of this run (the stop code included when it came). */
+  codes: number[];
+  /** Their latents, [codes.length * width]. */
+  latents: Float32Array;
+  width: number;
+  done: boolean;
+  reason: StopReason | null;
+};
+
+/** Largest float32 below 1: a uniform that rounds up to 1.0 would select past the last kept code. */
+const BELOW_ONE = 0.99999994;
+
+/**
+ * The sampler's seeded RNG, as the uniforms the decode graph draws with. A run takes uniforms
+ * for its maximum length but commits only as many draws as codes it produced.
+ */
+export class UniformSource {
+  private rng: Rng;
+  constructor(seed: number | RngState) {
+    this.rng = typeof seed === 'number' ? Rng.fromSeed(seed) : Rng.fromState(seed);
+  }
+  get state(): RngState {
+    return this.rng.state;
+  }
+  peek(n: number): Float32Array {
+    const r = Rng.fromState(this.rng.state);
+    const u = new Float32Array(n);
+    for (let i = 0; i < n; i++) u[i] = Math.min(r.next(), BELOW_ONE);
+    return u;
+  }
+  advance(used: number): void {
+    for (let i = 0; i < used; i++) this.rng.next();
+  }
+}
+
+export async function* generateCodes(
+  gpt: Gpt,
+  cond: { data: Float32Array; shape: readonly number[] },
+  textIds: readonly number[],
+  o: GenerateOptions,
+): AsyncGenerator<CodeRun, void, void> {
+  const { cache } = await gpt.prefill(cond.data, cond.shape, textIds);
+  const criteria: StoppingCriterion[] = o.babbleGuard
+    ? [repeatRun(o.babbleGuard.maxRepeatRun), tooLongForText(textIds.length, o.babbleGuard.maxCodesPerTextToken)]
+    : [];
+  const all: number[] = [];
+  try {
+    while (true) {
+      o.checkCancelled?.();
+      const n = Math.min(o.runCodes, o.maxCodes - all.length);
+      const run = await gpt.decode(cache, o.rng.peek(n), o.settings);
+      let codes = run.codes;
+      let reason: StopReason | null = null;
+      // The guard looks at every prefix; the first that trips it ends the sentence there.
+      for (let i = 0; i < codes.length && criteria.length > 0; i++) {
+        all.push(codes[i] as number);
+        reason = firstStop(criteria, all);
+        if (reason) {
+          codes = codes.slice(0, i + 1);
+          break;
+        }
+      }
+      if (criteria.length === 0) all.push(...codes);
+      o.rng.advance(codes.length);
+      if (!reason && codes.at(-1) === gpt.stopCode) reason = 'stop_token';
+      if (!reason && all.length >= o.maxCodes) reason = 'max_new_tokens';
+      yield {
+        codes,
+        latents: run.latents.subarray(0, codes.length * run.width),
+        width: run.width,
+        done: reason !== null,
+        reason,
+      };
+      if (reason) return;
+    }
+  } finally {
+    cache.dispose();
+  }
+}
+
+export { GptKvCache };

@@ -1,0 +1,91 @@
+/**
+ * HiFi-GAN: GPT latents [T, width] and the speaker embedding → 24 kHz waveform, with the
+ * reference's speed control (latents stretched in time by 1/speed before the vocoder).
+ *
+ * With `buckets`, inputs are padded up to one of a few fixed lengths so that cuDNN searches
+ * convolution algorithms once per bucket rather than once per length. The pad repeats the last
+ * latent, which keeps the graph's linear upsampling exact up to the real length, but the
+ * convolutions then see that pad instead of zeros, so the last ~0.05 s differ slightly from an
+ * unpadded run: exact-parity runs leave buckets off.
+ */
+import { type Session, tensor } from '../runtime/index.ts';
+
+export const DEFAULT_BUCKETS: readonly number[] = [32, 64, 128, 256, 384, 512, 640];
+
+/** PyTorch's F.interpolate(mode='linear', align_corners=False, scale_factor=s) over time. */
+export function stretchLatents(latents: Float32Array, frames: number, width: number, scale: number): Float32Array {
+  const outFrames = Math.floor(frames * scale);
+  const out = new Float32Array(outFrames * width);
+  // PyTorch maps output to input coordinates with 1/scale_factor in the tensor's dtype.
+  const inv = Math.fround(1 / scale);
+  for (let j = 0; j < outFrames; j++) {
+    const src = Math.max(0, Math.fround(Math.fround(inv * (j + 0.5)) - 0.5));
+    const i0 = Math.floor(src);
+    const i1 = i0 < frames - 1 ? i0 + 1 : i0;
+    const l1 = Math.fround(src - i0);
+    const l0 = Math.fround(1 - l1);
+    for (let c = 0; c < width; c++) {
+      out[j * width + c] = l0 * (latents[i0 * width + c] as number) + l1 * (latents[i1 * width + c] as number);
+    }
+  }
+  return out;
+}
+
+/** Samples the graph makes from T latents: 256 × floor(4T · 24000 / 22050). */
+export function outputSamples(frames: number, hop = 256, inRate = 22050, outRate = 24000, codeHop = 1024): number {
+  return hop * Math.floor(((codeHop / hop) * frames * outRate) / inRate);
+}
+
+export function bucketFor(frames: number, buckets: readonly number[]): number {
+  for (const b of buckets) if (b >= frames) return b;
+  // Past the largest bucket: multiples of 128, still a small set of shapes.
+  return Math.ceil(frames / 128) * 128;
+}
+
+export class Hifigan {
+  readonly session: Session;
+  readonly buckets: readonly number[] | null;
+  /** Lengths fed so far: with buckets on, this stays small. */
+  readonly shapesSeen = new Set<number>();
+
+  constructor(session: Session, buckets: readonly number[] | null) {
+    this.session = session;
+    this.buckets = buckets;
+  }
+
+  /** latents: [frames * width]; speaker: [d] (fed as [1, d, 1]). */
+  async decode(
+    latents: Float32Array,
+    frames: number,
+    width: number,
+    speaker: Float32Array,
+    speed = 1,
+  ): Promise<Float32Array> {
+    let x = latents.subarray(0, frames * width);
+    let t = frames;
+    if (speed !== 1) {
+      const scale = 1 / Math.max(speed, 0.05);
+      x = stretchLatents(x, t, width, scale);
+      t = Math.floor(t * scale);
+    }
+    if (t === 0) return new Float32Array(0);
+    const fed = this.buckets ? bucketFor(t, this.buckets) : t;
+    if (fed > t) {
+      const padded = new Float32Array(fed * width);
+      padded.set(x);
+      const last = x.subarray((t - 1) * width, t * width);
+      for (let i = t; i < fed; i++) padded.set(last, i * width);
+      x = padded;
+    }
+    this.shapesSeen.add(fed);
+    const out = await this.session.run({
+      latents: tensor('float32', x, [1, fed, width]),
+      speaker: tensor('float32', speaker, [1, speaker.length, 1]),
+    });
+    const wav = out.wav;
+    if (!wav) throw new Error('hifigan returned no wav');
+    const data = wav.data as Float32Array;
+    const want = outputSamples(t);
+    return data.length > want ? data.slice(0, want) : data;
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * Model package loader: reads manifest.json, refuses unknown format versions, checks every file
+ * it uses against the manifest's sha256, resolves a fine-tuned package's base for the graphs it
+ * shares, and opens the ONNX sessions. Every failure is an EngineError with a MODEL_* code, so
+ * the API can tell "not there" from "damaged" from "too new".
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { EngineError } from '../engine/types.ts';
+import { type Device, openSession, type Session } from '../runtime/index.ts';
+import { VoiceTokenizer } from '../text/tokenizer.ts';
+import { type Manifest, ManifestSchema, SUPPORTED_FORMAT_VERSIONS } from './manifest.ts';
+
+export type Precision = 'fp32' | 'fp16';
+
+export type PackageOptions = {
+  device?: Device;
+  deviceId?: number;
+  /** GPT graph precision; fp32 by default on CPU (parity), fp16 on CUDA. */
+  precision?: Precision;
+  intraOpThreads?: number;
+  /** Hash every file used against the manifest (default). Off only for trusted, already-checked copies. */
+  verify?: boolean;
+};
+
+export type ModelPackage = {
+  dir: string;
+  /** sha256 of manifest.json: voices computed with this package carry it. */
+  key: string;
+  manifest: Manifest;
+  /** The base package's manifest for a fine-tuned package, else the package's own. */
+  baseManifest: Manifest;
+  precision: Precision;
+  device: Device;
+  tokenizer: VoiceTokenizer;
+  melStats: Float32Array;
+  sessions: {
+    condEncoder: Session;
+    speakerEncoder: Session;
+    hifigan: Session;
+    prefill: Session;
+    decode: Session;
+  };
+  release(): Promise<void>;
+};
+
+const SHARED = ['cond_encoder', 'speaker_encoder', 'hifigan'] as const;
+
+async function readManifest(dir: string): Promise<{ manifest: Manifest; key: string }> {
+  const path = join(dir, 'manifest.json');
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch {
+    const dirThere = await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    throw new EngineError('MODEL_NOT_FOUND', dirThere ? `${dir}: no manifest.json` : `${dir}: no such model package`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw new EngineError('MODEL_CORRUPT', `${path}: not valid JSON (${(e as Error).message})`);
+  }
+  const version = (json as { format_version?: unknown } | null)?.format_version;
+  if (!(SUPPORTED_FORMAT_VERSIONS as readonly unknown[]).includes(version)) {
+    throw new EngineError(
+      'MODEL_FORMAT_UNSUPPORTED',
+      `${path}: format_version ${JSON.stringify(version)} is not one this engine reads (${SUPPORTED_FORMAT_VERSIONS.join(', ')})`,
+    );
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new EngineError('MODEL_CORRUPT', `${path}: ${first?.path.join('.') ?? ''}: ${first?.message ?? 'invalid'}`);
+  }
+  return { manifest: parsed.data, key: createHash('sha256').update(raw).digest('hex') };
+}
+
+export function sha256File(path: string): Promise<string> {
+  return new Promise((ok, fail) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (d) => h.update(d))
+      .on('error', fail)
+      .on('end', () => ok(h.digest('hex')));
+  });
+}
+
+/** Checks one file of a package against its manifest entry; returns its path. */
+async function checkedFile(dir: string, m: Manifest, file: string, verify: boolean): Promise<string> {
+  const entry = m.files[file];
+  const path = join(dir, file);
+  if (!entry) throw new EngineError('MODEL_CORRUPT', `${dir}: manifest lists no sha256 for ${file}`);
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size < 0) throw new EngineError('MODEL_NOT_FOUND', `${path}: missing from the model package`);
+  if (size !== entry.bytes)
+    throw new EngineError('MODEL_CORRUPT', `${path}: ${size} bytes, manifest says ${entry.bytes}`);
+  if (verify) {
+    const got = await sha256File(path);
+    if (got !== entry.sha256)
+      throw new EngineError('MODEL_CORRUPT', `${path}: sha256 ${got} does not match the manifest`);
+  }
+  return path;
+}
+
+/** The exporter writes the base's absolute path; packages get copied, so also look beside this one. */
+async function findBase(dir: string, base: NonNullable<Manifest['base']>): Promise<string> {
+  const candidates = [
+    isAbsolute(base.path) ? base.path : resolve(dir, base.path),
+    join(dirname(dir), basename(base.path)),
+  ];
+  for (const c of candidates) {
+    const there = await stat(join(c, 'manifest.json')).then(
+      () => true,
+      () => false,
+    );
+    if (there) return c;
+  }
+  throw new EngineError(
+    'MODEL_NOT_FOUND',
+    `${dir}: base package ${base.path} not found (looked in ${candidates.join(', ')})`,
+  );
+}
+
+export async function loadPackage(dirIn: string, options: PackageOptions = {}): Promise<ModelPackage> {
+  const dir = resolve(dirIn);
+  const device = options.device ?? 'cpu';
+  const precision = options.precision ?? (device === 'cuda' ? 'fp16' : 'fp32');
+  const verify = options.verify ?? true;
+  const { manifest, key } = await readManifest(dir);
+
+  let baseDir = dir;
+  let baseManifest = manifest;
+  if (manifest.kind === 'fine-tuned') {
+    if (!manifest.base) throw new EngineError('MODEL_CORRUPT', `${dir}: fine-tuned package without a base`);
+    baseDir = await findBase(dir, manifest.base);
+    const b = await readManifest(baseDir);
+    if (b.key !== manifest.base.manifest_sha256) {
+      throw new EngineError(
+        'MODEL_CORRUPT',
+        `${baseDir}: is not the base this package was exported against (manifest sha256 differs)`,
+      );
+    }
+    baseManifest = b.manifest;
+  }
+
+  const graphPath = async (name: string): Promise<string> => {
+    const own = manifest.graphs[name];
+    if (own) return checkedFile(dir, manifest, own.file, verify);
+    const shared = baseManifest.graphs[name];
+    if (shared && baseDir !== dir) return checkedFile(baseDir, baseManifest, shared.file, verify);
+    throw new EngineError('MODEL_CORRUPT', `${dir}: manifest has no graph ${name}`);
+  };
+
+  const vocabPath = await checkedFile(dir, manifest, manifest.vocab, verify);
+  const melPath = await checkedFile(dir, manifest, manifest.mel_stats, verify);
+  let tokenizer: VoiceTokenizer;
+  let melStats: Float32Array;
+  try {
+    tokenizer = VoiceTokenizer.fromJson(await readFile(vocabPath, 'utf8'));
+    const stats = JSON.parse(await readFile(melPath, 'utf8')) as unknown;
+    if (!Array.isArray(stats) || stats.length !== 80 || !stats.every((v) => typeof v === 'number' && v !== 0))
+      throw new Error('expected 80 non-zero numbers');
+    melStats = Float32Array.from(stats as number[]);
+  } catch (e) {
+    throw new EngineError('MODEL_CORRUPT', `${dir}: vocab or mel_stats unreadable (${(e as Error).message})`);
+  }
+
+  const paths = {
+    condEncoder: await graphPath('cond_encoder'),
+    speakerEncoder: await graphPath(SHARED[1]),
+    hifigan: await graphPath(SHARED[2]),
+    prefill: await graphPath(`gpt_prefill_${precision}`),
+    decode: await graphPath(`gpt_decode_${precision}`),
+  };
+  const opened: Session[] = [];
+  const open = async (path: string) => {
+    try {
+      const s = await openSession(path, {
+        device,
+        ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
+        ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+      });
+      opened.push(s);
+      return s;
+    } catch (e) {
+      await Promise.all(opened.map((s) => s.release()));
+      // A file that matched its sha256 but will not open is a runtime problem (e.g. no CUDA provider).
+      throw new EngineError(verify ? 'ENGINE_FAILED' : 'MODEL_CORRUPT', (e as Error).message);
+    }
+  };
+  const sessions = {
+    condEncoder: await open(paths.condEncoder),
+    speakerEncoder: await open(paths.speakerEncoder),
+    hifigan: await open(paths.hifigan),
+    prefill: await open(paths.prefill),
+    decode: await open(paths.decode),
+  };
+  return {
+    dir,
+    key,
+    manifest,
+    baseManifest,
+    precision,
+    device,
+    tokenizer,
+    melStats,
+    sessions,
+    release: async () => {
+      await Promise.all(opened.map((s) => s.release()));
+    },
+  };
+}

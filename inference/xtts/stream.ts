@@ -1,0 +1,95 @@
+/**
+ * Streaming: turns a growing sequence of GPT latents into audio chunks that join without gaps.
+ *
+ * The reference (`inference_stream`) re-runs HiFi-GAN on *all* latents so far every 20 codes,
+ * so the cost of a sentence grows with the square of its length, and it never emits the last
+ * 1024 samples. Here each new chunk decodes only a window: the new latents plus enough earlier
+ * ones that the window's left edge (where the vocoder sees zero padding) lies well before the
+ * first sample it contributes. As in the reference, the last `overlap` samples of a window wait
+ * for the next one (they lacked right context) and are crossfaded linearly into it; the final
+ * window is emitted to its end.
+ */
+
+export type StreamOptions = {
+  /** Samples held back from each window and crossfaded into the next (reference: 1024). */
+  overlap: number;
+  /** Audio before the first emitted sample that each window decodes and throws away. */
+  leftContext: number;
+  /** Output samples per GPT code: 1024 × 24000 / 22050. */
+  samplesPerCode: number;
+};
+
+export const DEFAULT_STREAM: StreamOptions = {
+  overlap: 1024,
+  leftContext: 4096,
+  samplesPerCode: (1024 * 24000) / 22050,
+};
+
+/** Decodes latents [frames * width] of codes [start, start + frames) to audio. */
+export type WindowDecoder = (latents: Float32Array, frames: number) => Promise<Float32Array>;
+
+export class StreamChunker {
+  readonly width: number;
+  readonly options: StreamOptions;
+  private readonly decodeWindow: WindowDecoder;
+  private latents: Float32Array;
+  private frames = 0;
+  /** Global samples emitted so far. */
+  private emitted = 0;
+  /** Held-back samples [emitted, emitted + tail.length) from the last window. */
+  private tail = new Float32Array(0);
+  /** Windows decoded and their code counts (what the tests and the bench look at). */
+  readonly windows: { start: number; frames: number }[] = [];
+
+  constructor(width: number, decodeWindow: WindowDecoder, options: StreamOptions = DEFAULT_STREAM) {
+    this.width = width;
+    this.decodeWindow = decodeWindow;
+    this.options = options;
+    this.latents = new Float32Array(64 * width);
+  }
+
+  get samplesEmitted(): number {
+    return this.emitted;
+  }
+
+  private offset(code: number): number {
+    return Math.round(code * this.options.samplesPerCode);
+  }
+
+  /** Adds latents of new codes; decodes a window and returns the samples now final. */
+  async push(latents: Float32Array, frames: number, final: boolean): Promise<Float32Array> {
+    this.append(latents, frames);
+    if (this.frames === 0) return new Float32Array(0);
+    const { overlap, leftContext, samplesPerCode } = this.options;
+    const start = Math.max(0, Math.floor((this.emitted - leftContext) / samplesPerCode));
+    const n = this.frames - start;
+    const audio = await this.decodeWindow(this.latents.slice(start * this.width, this.frames * this.width), n);
+    this.windows.push({ start, frames: n });
+    const base = this.offset(start);
+    const end = base + audio.length;
+    const emitEnd = final ? end : Math.max(this.emitted, end - overlap);
+    const out = new Float32Array(Math.max(0, emitEnd - this.emitted));
+    for (let i = 0; i < out.length; i++) out[i] = audio[this.emitted - base + i] ?? 0;
+    // Crossfade the held-back samples (fading out) into the new audio (fading in).
+    const fade = Math.min(this.tail.length, out.length);
+    const denom = Math.max(1, this.tail.length - 1);
+    for (let i = 0; i < fade; i++) {
+      const a = i / denom;
+      out[i] = (this.tail[i] as number) * (1 - a) + (out[i] as number) * a;
+    }
+    this.tail = final ? new Float32Array(0) : audio.slice(Math.max(0, emitEnd - base), end - base);
+    this.emitted = emitEnd;
+    return out;
+  }
+
+  private append(latents: Float32Array, frames: number): void {
+    const need = (this.frames + frames) * this.width;
+    if (need > this.latents.length) {
+      const grown = new Float32Array(Math.max(need, this.latents.length * 2));
+      grown.set(this.latents.subarray(0, this.frames * this.width));
+      this.latents = grown;
+    }
+    this.latents.set(latents.subarray(0, frames * this.width), this.frames * this.width);
+    this.frames += frames;
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * One loaded model package and everything that runs on it: voices from reference clips, text to
+ * sentences to token ids, code generation, HiFi-GAN, streaming. It runs on the thread that calls
+ * it (onnxruntime's run() blocks that thread), which is why the engine keeps it in a worker.
+ */
+import { AudioInputError } from '../audio/errors.ts';
+import { loadReference } from '../audio/reference.ts';
+import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from '../engine/types.ts';
+import { UnsupportedLanguageError } from '../text/languages.ts';
+import { splitSentences } from '../text/sentences.ts';
+import { TextTooLongError } from '../text/tokenizer.ts';
+import { type BabbleGuard, generateCodes, UniformSource } from './generate.ts';
+import { Gpt } from './gpt.ts';
+import { DEFAULT_BUCKETS, Hifigan } from './hifigan.ts';
+import { loadPackage, type ModelPackage, type PackageOptions } from './package.ts';
+import { DEFAULT_STREAM, StreamChunker } from './stream.ts';
+import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
+
+export type XttsOptions = PackageOptions & {
+  /** HiFi-GAN input lengths: 'auto' pads to DEFAULT_BUCKETS on CUDA only (CPU stays exact). */
+  hifiganBuckets?: 'auto' | readonly number[] | null;
+  /** Codes per decode run while streaming: the first chunk comes after this many (reference: 20). */
+  streamChunkCodes?: number;
+  /** Codes per decode run without streaming (the cache crosses the runtime once per run). */
+  renderRunCodes?: number;
+  /** Zero samples between sentences (the reference's TTS API uses 10000 at 24 kHz). */
+  sentencePauseSamples?: number;
+  /** Longer texts are refused (TEXT_TOO_LONG) rather than occupying a worker for hours. */
+  maxTextChars?: number;
+};
+
+export type SynthesisInput = {
+  text: string;
+  language: string;
+  voice: VoiceConditioning;
+  params?: Partial<SynthesisParams> | undefined;
+};
+
+export const DEFAULT_BABBLE_GUARD: BabbleGuard = { maxRepeatRun: 40, maxCodesPerTextToken: 12 };
+
+/** Maps the text and audio modules' errors to the engine's stable codes. */
+export function toEngineError(e: unknown): EngineError {
+  if (e instanceof EngineError) return e;
+  if (e instanceof UnsupportedLanguageError) return new EngineError('LANGUAGE_UNSUPPORTED', e.message, 'language');
+  if (e instanceof TextTooLongError) return new EngineError('TEXT_TOO_LONG', e.message, 'text');
+  if (e instanceof AudioInputError) {
+    const code = e.code === 'AUDIO_TOO_SHORT' || e.code === 'AUDIO_SILENT' ? e.code : 'AUDIO_INVALID';
+    return new EngineError(code, e.message);
+  }
+  return new EngineError('ENGINE_FAILED', (e as Error)?.message ?? String(e));
+}
+
+export class Xtts {
+  readonly pkg: ModelPackage;
+  readonly gpt: Gpt;
+  readonly hifigan: Hifigan;
+  readonly options: Required<
+    Pick<XttsOptions, 'streamChunkCodes' | 'renderRunCodes' | 'sentencePauseSamples' | 'maxTextChars'>
+  >;
+
+  private constructor(pkg: ModelPackage, options: XttsOptions) {
+    this.pkg = pkg;
+    const t = pkg.manifest.tokens;
+    this.gpt = new Gpt(pkg.sessions.prefill, pkg.sessions.decode, {
+      audioStart: t.audio_start,
+      audioStop: t.audio_stop,
+      vocab: pkg.manifest.model.config.gpt_num_audio_tokens,
+    });
+    const b = options.hifiganBuckets ?? 'auto';
+    this.hifigan = new Hifigan(
+      pkg.sessions.hifigan,
+      b === 'auto' ? (pkg.device === 'cuda' ? DEFAULT_BUCKETS : null) : b,
+    );
+    this.options = {
+      streamChunkCodes: options.streamChunkCodes ?? 20,
+      renderRunCodes: options.renderRunCodes ?? 100,
+      sentencePauseSamples: options.sentencePauseSamples ?? 10000,
+      maxTextChars: options.maxTextChars ?? 10000,
+    };
+  }
+
+  static async load(dir: string, options: XttsOptions = {}): Promise<Xtts> {
+    return new Xtts(await loadPackage(dir, options), options);
+  }
+
+  get sampleRate(): number {
+    return this.pkg.manifest.sample_rates.output;
+  }
+
+  release(): Promise<void> {
+    return this.pkg.release();
+  }
+
+  /** A voice from encoded clips (wav, flac, mp3, ogg); each clip's errors name it (`clips.0`). */
+  async computeVoice(clips: readonly Uint8Array[], options: VoiceOptions = {}): Promise<VoiceConditioning> {
+    if (clips.length === 0) throw new EngineError('AUDIO_INVALID', 'no reference clip given', 'clips');
+    const audio: Float32Array[] = [];
+    for (const [i, bytes] of clips.entries()) {
+      try {
+        audio.push(await loadReference(bytes, { maxSeconds: this.pkg.manifest.generation.max_ref_len }));
+      } catch (e) {
+        const err = toEngineError(e);
+        throw new EngineError(err.code, `clip ${i}: ${err.message}`, `clips.${i}`);
+      }
+    }
+    return computeVoiceFromAudio(this.pkg, audio, options);
+  }
+
+  /** Sampling settings: the request's, else the package's config.json defaults. */
+  params(p: Partial<SynthesisParams> = {}): SynthesisParams {
+    const g = this.pkg.manifest.generation;
+    const speed = p.speed ?? 1;
+    const out: SynthesisParams = {
+      temperature: p.temperature ?? g.temperature,
+      topK: p.topK ?? g.top_k,
+      topP: p.topP ?? g.top_p,
+      repetitionPenalty: p.repetitionPenalty ?? g.repetition_penalty,
+      lengthPenalty: p.lengthPenalty ?? g.length_penalty,
+      speed: Math.min(4, Math.max(0.25, speed)),
+      seed: p.seed ?? 0,
+      babbleGuard: p.babbleGuard ?? false,
+    };
+    if (
+      !(out.temperature > 0) ||
+      !(out.topP > 0 && out.topP <= 1) ||
+      !(out.repetitionPenalty > 0) ||
+      !Number.isFinite(speed)
+    )
+      throw new EngineError('ENGINE_FAILED', `invalid sampling parameters ${JSON.stringify(p)}`, 'params');
+    if (!Number.isSafeInteger(out.seed))
+      throw new EngineError('ENGINE_FAILED', `seed must be an integer`, 'params.seed');
+    return out;
+  }
+
+  /** Text → sentences (split only past the language's character limit, as the reference) → [START] ids [STOP]. */
+  sentenceIds(text: string, language: string): number[][] {
+    if (!this.pkg.manifest.languages.includes(language.toLowerCase()))
+      throw new EngineError('LANGUAGE_UNSUPPORTED', `language '${language}' is not in this model package`, 'language');
+    if (text.trim().length === 0) throw new EngineError('TEXT_EMPTY', 'text is empty', 'text');
+    if (text.length > this.options.maxTextChars)
+      throw new EngineError(
+        'TEXT_TOO_LONG',
+        `text has ${text.length} characters; at most ${this.options.maxTextChars}`,
+        'text',
+      );
+    const t = this.pkg.manifest.tokens;
+    const out: number[][] = [];
+    try {
+      for (const s of splitSentences(text, language)) {
+        if (s.trim().length === 0) continue;
+        const ids = this.pkg.tokenizer.encode(s, language);
+        out.push([t.text_start, ...ids, t.text_stop]);
+      }
+    } catch (e) {
+      throw toEngineError(e);
+    }
+    if (out.length === 0) throw new EngineError('TEXT_EMPTY', 'text has nothing to speak', 'text');
+    return out;
+  }
+
+  checkVoice(v: VoiceConditioning): void {
+    const c = this.pkg.manifest.model.config;
+    const condLen = c.perceiver_latents * c.gpt_n_model_channels;
+    if (v.packageKey !== this.pkg.key)
+      throw new EngineError('VOICE_MISMATCH', 'voice was computed with another model package', 'voice');
+    if (v.gptCondLatent.length !== condLen || v.speakerEmbedding.length !== c.d_vector_dim)
+      throw new EngineError('VOICE_MISMATCH', 'voice tensors do not fit this model package', 'voice');
+  }
+
+  private generation(
+    voice: VoiceConditioning,
+    ids: number[],
+    p: SynthesisParams,
+    rng: UniformSource,
+    runCodes: number,
+    cancelled?: () => void,
+  ) {
+    return generateCodes(this.gpt, { data: voice.gptCondLatent, shape: voice.gptCondShape }, ids, {
+      settings: { temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty },
+      rng,
+      runCodes,
+      maxCodes: this.pkg.manifest.tokens.max_audio_codes,
+      babbleGuard: p.babbleGuard ? DEFAULT_BABBLE_GUARD : null,
+      ...(cancelled ? { checkCancelled: cancelled } : {}),
+    });
+  }
+
+  /** Streams audio chunk by chunk: the first after `streamChunkCodes` codes of the first sentence. */
+  async *stream(input: SynthesisInput, checkCancelled?: () => void): AsyncGenerator<AudioChunk, void, void> {
+    this.checkVoice(input.voice);
+    const p = this.params(input.params);
+    const sentences = this.sentenceIds(input.text, input.language);
+    const rng = new UniformSource(p.seed);
+    const sampleRate = this.sampleRate;
+    let index = 0;
+    let pending: Float32Array | null = null; // held so the last chunk can be marked final
+    for (const [si, ids] of sentences.entries()) {
+      let chunker: StreamChunker | null = null;
+      if (si > 0 && this.options.sentencePauseSamples > 0) {
+        if (pending) yield { samples: pending, sampleRate, index: index++, final: false };
+        pending = new Float32Array(this.options.sentencePauseSamples);
+      }
+      for await (const run of this.generation(
+        input.voice,
+        ids,
+        p,
+        rng,
+        this.options.streamChunkCodes,
+        checkCancelled,
+      )) {
+        chunker ??= new StreamChunker(
+          run.width,
+          (lat, n) => this.hifigan.decode(lat, n, run.width, input.voice.speakerEmbedding, p.speed),
+          { ...DEFAULT_STREAM, samplesPerCode: DEFAULT_STREAM.samplesPerCode / p.speed },
+        );
+        const samples = await chunker.push(run.latents, run.codes.length, run.done);
+        if (samples.length === 0) continue;
+        if (pending) yield { samples: pending, sampleRate, index: index++, final: false };
+        pending = samples;
+      }
+    }
+    yield { samples: pending ?? new Float32Array(0), sampleRate, index, final: true };
+  }
+
+  /** The whole utterance at once: per sentence, HiFi-GAN over all its latents (the reference's inference()). */
+  async render(
+    input: SynthesisInput,
+    checkCancelled?: () => void,
+  ): Promise<{ samples: Float32Array; sampleRate: number; codes: number[][] }> {
+    this.checkVoice(input.voice);
+    const p = this.params(input.params);
+    const sentences = this.sentenceIds(input.text, input.language);
+    const rng = new UniformSource(p.seed);
+    const parts: Float32Array[] = [];
+    const codes: number[][] = [];
+    for (const [si, ids] of sentences.entries()) {
+      const runs: Float32Array[] = [];
+      const sentenceCodes: number[] = [];
+      let width = 0;
+      for await (const run of this.generation(input.voice, ids, p, rng, this.options.renderRunCodes, checkCancelled)) {
+        runs.push(run.latents.slice());
+        sentenceCodes.push(...run.codes);
+        width = run.width;
+      }
+      const latents = new Float32Array(sentenceCodes.length * width);
+      let at = 0;
+      for (const r of runs) {
+        latents.set(r, at);
+        at += r.length;
+      }
+      checkCancelled?.();
+      if (si > 0) parts.push(new Float32Array(this.options.sentencePauseSamples));
+      parts.push(
+        await this.hifigan.decode(latents, sentenceCodes.length, width, input.voice.speakerEmbedding, p.speed),
+      );
+      codes.push(sentenceCodes);
+    }
+    const total = parts.reduce((n, x) => n + x.length, 0);
+    const samples = new Float32Array(total);
+    let at = 0;
+    for (const x of parts) {
+      samples.set(x, at);
+      at += x.length;
+    }
+    return { samples, sampleRate: this.sampleRate, codes };
+  }
+}
