@@ -1,20 +1,31 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import { html } from 'hono/html';
 import { requestId } from 'hono/request-id';
 import pino, { type Logger } from 'pino';
 import type { Db } from '../db/index.ts';
+import type { Engine } from '../inference/index.ts';
 import { ApiError, errorResponse, onError } from './errors.ts';
 import { createMetrics, type HttpMetrics } from './metrics.ts';
 import { limitBodies } from './middleware/body-limit.ts';
 import { observe } from './middleware/observe.ts';
+import { checkpointRoutes } from './routes/checkpoints.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { speechRoutes } from './routes/speech.ts';
+import { voiceRoutes } from './routes/voices.ts';
 import { validationHook } from './validation.ts';
 
 export type AppDeps = {
   db: Db;
+  /** The synthesis engine (in-process or the pod pool); without it synthesis answers 503. */
+  engine?: Engine;
+  /** Where uploads and rendered audio live, and where model packages are. */
+  dataDir?: string;
+  modelDir?: string;
   logger?: Logger;
   metrics?: HttpMetrics;
   limits?: { maxJsonBytes: number; maxUploadBytes: number };
@@ -38,8 +49,14 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => errorResponse(c, new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  const dataDir = deps.dataDir ?? join(tmpdir(), 'xtts-studio');
+  const modelDir = deps.modelDir ?? join(dataDir, 'models');
+  const shared = { db: deps.db, engine: deps.engine, dataDir, localSecret: deps.localSecret };
   app.route('/', healthRoutes(deps));
   app.route('/', keyRoutes(deps));
+  app.route('/', checkpointRoutes({ ...shared, modelDir }));
+  app.route('/', voiceRoutes(shared));
+  app.route('/', speechRoutes({ ...shared, metrics }));
 
   const openApiConfig = {
     openapi: '3.1.0',

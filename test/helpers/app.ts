@@ -2,14 +2,20 @@ import { createAdaptorServer } from '@hono/node-server';
 import supertest from 'supertest';
 import { createApp } from '../../api/index.ts';
 import { createApiKey } from '../../db/index.ts';
+import type { Engine } from '../../inference/index.ts';
 import { openTestDb, type TestDb } from './db.ts';
 
 /** The app on a fresh migrated database, a supertest agent on it, and one key of each scope. */
-export async function testApp(options: { maxJsonBytes?: number } = {}) {
+export async function testApp(
+  options: { maxJsonBytes?: number; engine?: Engine; dataDir?: string; modelDir?: string } = {},
+) {
   const db: TestDb = await openTestDb();
   const app = createApp({
     db: db.db,
-    limits: { maxJsonBytes: options.maxJsonBytes ?? 64 * 1024, maxUploadBytes: 1024 * 1024 },
+    limits: { maxJsonBytes: options.maxJsonBytes ?? 64 * 1024, maxUploadBytes: 8 * 1024 * 1024 },
+    ...(options.engine ? { engine: options.engine } : {}),
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.modelDir ? { modelDir: options.modelDir } : {}),
   });
   const server = createAdaptorServer({ fetch: app.fetch });
   const request = supertest(server);

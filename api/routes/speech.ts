@@ -1,0 +1,306 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { type Db, listCheckpoints } from '../../db/index.ts';
+import type { Engine, SynthesisParams } from '../../inference/index.ts';
+import { ApiError } from '../errors.ts';
+import type { HttpMetrics } from '../metrics.ts';
+import { requireScope } from '../middleware/auth.ts';
+import { type AudioFormat, audioFormats, contentTypes } from '../synthesis/formats.ts';
+import {
+  audioByteStream,
+  encoderFor,
+  type PreparedSpeech,
+  prepareSpeech,
+  type StreamStats,
+  wholeAudio,
+} from '../synthesis/speech.ts';
+import { errorResponses, jsonBody, validationHook } from '../validation.ts';
+
+/** Text longer than this is refused before any work; the engine splits what it accepts into sentences. */
+export const MAX_TEXT_CHARS = 20_000;
+
+const sampling = {
+  temperature: z.number().gt(0).max(5).optional(),
+  top_k: z.number().int().min(1).max(2000).optional(),
+  top_p: z.number().gt(0).max(1).optional(),
+  repetition_penalty: z.number().min(1).max(50).optional(),
+  length_penalty: z.number().min(0).max(10).optional(),
+  speed: z.number().min(0.25).max(4).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
+};
+
+const TtsRequest = z
+  .strictObject({
+    text: z.string().min(1).max(MAX_TEXT_CHARS),
+    voice: z.string().min(1).max(200).openapi({ description: 'A voice id or name' }),
+    language: z.string().min(2).max(10).optional().openapi({ description: "Defaults to the voice's language" }),
+    format: z.enum(audioFormats).default('wav'),
+    stream: z.boolean().default(false),
+    stream_format: z.enum(['audio', 'sse']).default('audio').openapi({
+      description:
+        'With stream: raw audio bytes as they are made, or server-sent events carrying base64 chunks and timings',
+    }),
+    ...sampling,
+    babble_guard: z.boolean().optional(),
+  })
+  .openapi('TtsRequest');
+
+/** OpenAI's request shape; `model` may name a checkpoint id to render with it directly. */
+const SpeechRequest = z
+  .object({
+    model: z.string().min(1).max(100).openapi({ example: 'xtts-v2' }),
+    input: z.string().min(1).max(MAX_TEXT_CHARS),
+    voice: z.string().min(1).max(200),
+    response_format: z.enum(['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm']).default('mp3'),
+    speed: z.number().min(0.25).max(4).optional(),
+    instructions: z.string().max(4096).optional(),
+    stream_format: z.enum(['audio', 'sse']).default('audio'),
+    // Extensions beyond OpenAI's fields, for reproducible renders.
+    seed: sampling.seed,
+    language: z.string().min(2).max(10).optional(),
+  })
+  .openapi('SpeechRequest');
+
+const audioContent = Object.fromEntries(
+  Object.values(contentTypes).map((t) => [t, { schema: z.string().openapi({ format: 'binary' }) }]),
+);
+
+const tts = createRoute({
+  method: 'post',
+  path: '/v1/tts',
+  tags: ['synthesis'],
+  summary: 'Text to speech with a voice; streamed with `stream`',
+  security: [{ bearer: [] }],
+  request: { body: jsonBody(TtsRequest) },
+  responses: {
+    200: { description: 'Audio (or text/event-stream)', content: audioContent },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 422, 503),
+  },
+});
+
+const speech = createRoute({
+  method: 'post',
+  path: '/v1/audio/speech',
+  tags: ['synthesis'],
+  summary: 'OpenAI-compatible speech: the official clients work against it with their baseURL pointed here',
+  security: [{ bearer: [] }],
+  request: { body: jsonBody(SpeechRequest) },
+  responses: {
+    200: { description: 'Audio, streamed as it is made', content: audioContent },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 422, 503),
+  },
+});
+
+const models = createRoute({
+  method: 'get',
+  path: '/v1/models',
+  tags: ['synthesis'],
+  summary: 'Models, OpenAI-style: `xtts-v2` (each voice with its promoted checkpoint) and every ready checkpoint',
+  security: [{ bearer: [] }],
+  responses: {
+    200: {
+      description: 'Models',
+      content: {
+        'application/json': {
+          schema: z.object({
+            object: z.literal('list'),
+            data: z.array(
+              z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() }),
+            ),
+          }),
+        },
+      },
+    },
+    ...errorResponses(401, 403),
+  },
+});
+
+/** Model names that mean "the voice's own checkpoint". */
+const aliasModels = new Set(['xtts-v2', 'xtts', 'tts-1', 'tts-1-hd', 'gpt-4o-mini-tts']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export type SpeechRouteDeps = {
+  db: Db;
+  engine: Engine | undefined;
+  dataDir: string;
+  metrics: HttpMetrics;
+  localSecret?: string | undefined;
+};
+
+export function speechRoutes(deps: SpeechRouteDeps) {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  const synth = requireScope({ db: deps.db, scope: 'synth', localSecret: deps.localSecret });
+  app.use('/v1/tts', synth);
+  app.use('/v1/audio/speech', synth);
+  app.use('/v1/models', synth);
+
+  const done = (route: string, format: string) => (stats: StreamStats, error?: unknown) => {
+    deps.metrics.ttsRequests.inc({ route, format, outcome: error ? 'error' : 'ok' });
+    deps.metrics.ttsFirstAudio.observe({ route }, stats.firstChunkMs / 1000);
+    if (!error && stats.audioSeconds > 0) {
+      deps.metrics.ttsRealTimeFactor.observe({ route }, stats.elapsedMs / 1000 / stats.audioSeconds);
+    }
+  };
+
+  return app
+    .openapi(tts, async (c) => {
+      const b = c.req.valid('json');
+      const params: Partial<SynthesisParams> = definedOnly({
+        temperature: b.temperature,
+        topK: b.top_k,
+        topP: b.top_p,
+        repetitionPenalty: b.repetition_penalty,
+        lengthPenalty: b.length_penalty,
+        speed: b.speed,
+        seed: b.seed,
+        babbleGuard: b.babble_guard,
+      });
+      encoderFor(b.format); // refuse an unavailable format before any work
+      const prepared = await prepareSpeech(deps, {
+        text: b.text,
+        voice: b.voice,
+        language: b.language,
+        params,
+        fields: { text: 'text', voice: 'voice' },
+      });
+      return respond(c, prepared, b.format, b.stream ? b.stream_format : 'whole', done('/v1/tts', b.format));
+    })
+    .openapi(speech, async (c) => {
+      const b = c.req.valid('json');
+      if (b.response_format === 'aac' || b.response_format === 'flac') {
+        throw new ApiError(
+          'VALIDATION_FAILED',
+          `body.response_format: ${b.response_format} is not supported; use mp3, opus, wav or pcm`,
+          {
+            field: 'body.response_format',
+          },
+        );
+      }
+      let checkpointId: string | undefined;
+      if (!aliasModels.has(b.model)) {
+        if (!UUID.test(b.model)) {
+          throw new ApiError(
+            'VALIDATION_FAILED',
+            `body.model: "${b.model}" is not a model; use xtts-v2 or a checkpoint id (GET /v1/models)`,
+            {
+              field: 'body.model',
+            },
+          );
+        }
+        checkpointId = b.model;
+      }
+      const format: AudioFormat = b.response_format;
+      encoderFor(format);
+      const prepared = await prepareSpeech(deps, {
+        text: b.input,
+        voice: b.voice,
+        language: b.language,
+        checkpointId,
+        params: definedOnly({ speed: b.speed, seed: b.seed }),
+        fields: { text: 'input', voice: 'voice' },
+      });
+      // OpenAI streams speech as it is made; so does this route.
+      return respond(c, prepared, format, b.stream_format, done('/v1/audio/speech', format));
+    })
+    .openapi(models, async (c) => {
+      const checkpoints = (await listCheckpoints(deps.db)).filter((k) => k.status === 'ready');
+      const created = Math.floor(Date.now() / 1000);
+      return c.json(
+        {
+          object: 'list' as const,
+          data: [
+            { id: 'xtts-v2', object: 'model' as const, created, owned_by: 'xtts-voice-studio' },
+            ...checkpoints.map((k) => ({
+              id: k.id,
+              object: 'model' as const,
+              created: Math.floor(k.createdAt.getTime() / 1000),
+              owned_by: k.name,
+            })),
+          ],
+        },
+        200,
+      );
+    });
+}
+
+function respond(
+  c: Context,
+  prepared: PreparedSpeech,
+  format: AudioFormat,
+  mode: 'whole' | 'audio' | 'sse',
+  onEnd: (stats: StreamStats, error?: unknown) => void,
+) {
+  c.header('X-Seed', String(prepared.seed));
+  c.header('X-Checkpoint-Id', prepared.checkpointId);
+  c.header('X-Sample-Rate', String(prepared.sampleRate));
+  if (mode === 'whole') {
+    return wholeAudio(prepared, format).then(({ bytes, stats }) => {
+      onEnd(stats);
+      c.header('Content-Type', contentTypes[format]);
+      return c.body(bytes as Uint8Array<ArrayBuffer>, 200);
+    });
+  }
+  if (mode === 'sse') return sseResponse(c, prepared, format, onEnd);
+  c.header('Content-Type', contentTypes[format]);
+  c.header('Cache-Control', 'no-store');
+  return c.body(audioByteStream(prepared, encoderFor(format), onEnd), 200);
+}
+
+/**
+ * Server-sent events in OpenAI's shape: `speech.audio.delta` events with base64 audio, then
+ * `speech.audio.done` with timings.
+ */
+function sseResponse(
+  c: Context,
+  prepared: PreparedSpeech,
+  format: AudioFormat,
+  onEnd: (stats: StreamStats, error?: unknown) => void,
+) {
+  const bytes = audioByteStream(prepared, encoderFor(format), (stats, error) => {
+    final = stats;
+    onEnd(stats, error);
+  });
+  let final: StreamStats | undefined;
+  const reader = bytes.getReader();
+  const enc = new TextEncoder();
+  const event = (data: unknown) => enc.encode(`data: ${JSON.stringify(data)}\n\n`);
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const r = await reader.read().catch((err) => {
+        controller.error(err);
+        return undefined;
+      });
+      if (!r) return;
+      if (r.done) {
+        const s = final ?? { audioSeconds: 0, elapsedMs: 0, firstChunkMs: 0 };
+        controller.enqueue(
+          event({
+            type: 'speech.audio.done',
+            timings: {
+              first_audio_ms: Math.round(s.firstChunkMs),
+              elapsed_ms: Math.round(s.elapsedMs),
+              audio_seconds: s.audioSeconds,
+              real_time_factor: s.audioSeconds > 0 ? s.elapsedMs / 1000 / s.audioSeconds : null,
+            },
+          }),
+        );
+        controller.close();
+        return;
+      }
+      controller.enqueue(event({ type: 'speech.audio.delta', audio: Buffer.from(r.value).toString('base64') }));
+    },
+    cancel: () => reader.cancel(),
+  });
+  c.header('Content-Type', 'text/event-stream');
+  c.header('Cache-Control', 'no-store');
+  return c.body(body, 200);
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

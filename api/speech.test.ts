@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createAdaptorServer } from '@hono/node-server';
+import OpenAI from 'openai';
+import { testApp } from '../test/helpers/app.ts';
+import { espeakWav, manifestOnlyPackage, parseWav } from '../test/helpers/speech.ts';
+import { toneEngine } from '../test/helpers/tone-engine.ts';
+
+type T = Awaited<ReturnType<typeof testApp>>;
+
+async function withVoice(t: T, modelDir: string): Promise<string> {
+  manifestOnlyPackage(modelDir, 'base');
+  await t.request.post('/v1/checkpoints').set(t.auth(t.tokens.admin)).send({ name: 'base', package_path: 'base' });
+  const res = await t.request
+    .post('/v1/voices')
+    .set(t.auth(t.tokens.admin))
+    .field('name', 'ada')
+    .field('language', 'en')
+    .attach('clips', Buffer.from(espeakWav('Hello there, this is my voice.')), 'ada.wav');
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.id;
+}
+
+/** Reads a response body as bytes, in order (supertest's default parsers do not cover audio). */
+const binary = (res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) => {
+  const parts: Buffer[] = [];
+  res.on('data', (d: Buffer) => parts.push(d));
+  res.on('end', () => cb(null, Buffer.concat(parts)));
+};
+
+describe('synthesis: /v1/tts', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'xtts-tts-'));
+  let t: T;
+  let voiceId: string;
+  before(async () => {
+    t = await testApp({ engine: toneEngine({ chunkSamples: 2400 }), dataDir, modelDir: join(dataDir, 'models') });
+    voiceId = await withVoice(t, join(dataDir, 'models'));
+  });
+  after(async () => {
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const tts = (body: object, token = t.tokens.synth) =>
+    t.request
+      .post('/v1/tts')
+      .set(t.auth(token))
+      .send(body)
+      .buffer(true)
+      .parse(binary as never);
+
+  it('renders a whole WAV with exact sizes, reproducibly from its seed', async () => {
+    const res = await tts({ text: 'Twenty characters!!', voice: 'ada', seed: 7 });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'audio/wav');
+    assert.equal(res.headers['x-seed'], '7');
+    const wav = parseWav(res.body);
+    assert.equal(wav.sampleRate, 24000);
+    assert.equal(wav.channels, 1);
+    assert.equal(wav.bitsPerSample, 16);
+    assert.equal(wav.dataBytes, res.body.length - 44);
+    assert.equal(wav.samples.length, 2 * 2400, 'two chunks of the tone engine');
+    const again = await tts({ text: 'Twenty characters!!', voice: voiceId, seed: 7 });
+    assert.deepEqual(again.body, res.body, 'same seed, same bytes (voice by id or name)');
+    const other = await tts({ text: 'Twenty characters!!', voice: 'ada', seed: 8 });
+    assert.notDeepEqual(other.body, res.body);
+  });
+
+  it('reports a random seed when none is given, which renders the same audio again', async () => {
+    const res = await tts({ text: 'Some words to say.', voice: 'ada' });
+    const seed = Number(res.headers['x-seed']);
+    assert.ok(Number.isInteger(seed));
+    const again = await tts({ text: 'Some words to say.', voice: 'ada', seed });
+    assert.deepEqual(again.body, res.body);
+  });
+
+  it('streams the same audio chunk by chunk, and raw PCM', async () => {
+    const whole = await tts({ text: 'A longer sentence to stream out.', voice: 'ada', seed: 3 });
+    const streamed = await tts({ text: 'A longer sentence to stream out.', voice: 'ada', seed: 3, stream: true });
+    assert.equal(streamed.status, 200);
+    assert.equal(streamed.headers['transfer-encoding'], 'chunked');
+    assert.deepEqual(streamed.body.subarray(44), whole.body.subarray(44), 'same samples');
+    const pcm = await tts({
+      text: 'A longer sentence to stream out.',
+      voice: 'ada',
+      seed: 3,
+      format: 'pcm',
+      stream: true,
+    });
+    assert.equal(pcm.headers['content-type'], 'audio/L16');
+    assert.deepEqual(pcm.body, whole.body.subarray(44));
+  });
+
+  it('sends server-sent events with base64 chunks and timings', async () => {
+    const res = await t.request
+      .post('/v1/tts')
+      .set(t.auth(t.tokens.synth))
+      .send({ text: 'Events for a browser.', voice: 'ada', seed: 3, format: 'pcm', stream: true, stream_format: 'sse' })
+      .buffer(true)
+      .parse(binary as never);
+    assert.equal(res.headers['content-type'], 'text/event-stream');
+    const events = res.body
+      .toString()
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e: string) => JSON.parse(e.replace(/^data: /, '')));
+    const deltas = events.filter((e: { type: string }) => e.type === 'speech.audio.delta');
+    assert.ok(deltas.length >= 2);
+    const done = events.at(-1);
+    assert.equal(done.type, 'speech.audio.done');
+    assert.ok(done.timings.audio_seconds > 0);
+    const whole = await tts({ text: 'Events for a browser.', voice: 'ada', seed: 3, format: 'pcm' });
+    assert.deepEqual(Buffer.concat(deltas.map((d: { audio: string }) => Buffer.from(d.audio, 'base64'))), whole.body);
+  });
+
+  it('answers bad requests with the field named', async () => {
+    const cases: [object, number, string, string][] = [
+      [{ text: 'hi', voice: 'nobody' }, 404, 'VOICE_NOT_FOUND', 'body.voice'],
+      [{ text: '', voice: 'ada' }, 400, 'VALIDATION_FAILED', 'body.text'],
+      [{ text: '   ', voice: 'ada' }, 400, 'TEXT_EMPTY', 'body.text'],
+      [{ text: 'x'.repeat(20_001), voice: 'ada' }, 400, 'VALIDATION_FAILED', 'body.text'],
+      [{ text: 'hi', voice: 'ada', language: 'xx' }, 400, 'LANGUAGE_UNSUPPORTED', 'body.language'],
+      [{ text: 'hi', voice: 'ada', temperature: -1 }, 400, 'VALIDATION_FAILED', 'body.temperature'],
+      [{ text: 'hi', voice: 'ada', format: 'aiff' }, 400, 'VALIDATION_FAILED', 'body.format'],
+      [{ text: 'hi', voice: 'ada', volume: 11 }, 400, 'VALIDATION_FAILED', 'body.volume'],
+    ];
+    for (const [body, status, code, field] of cases) {
+      const res = await t.request.post('/v1/tts').set(t.auth(t.tokens.synth)).send(body);
+      assert.equal(res.status, status, JSON.stringify(body));
+      assert.equal(res.body.code, code, JSON.stringify(body));
+      assert.equal(res.body.field, field, JSON.stringify(body));
+    }
+  });
+
+  it('needs a key', async () => {
+    assert.equal((await t.request.post('/v1/tts').send({ text: 'hi', voice: 'ada' })).status, 401);
+  });
+
+  it('counts requests, first-audio time and real-time factor in /metrics', async () => {
+    const text = (await t.request.get('/metrics')).text;
+    assert.match(text, /tts_requests_total\{route="\/v1\/tts",format="wav",outcome="ok"\} [1-9]/);
+    assert.match(text, /tts_time_to_first_audio_seconds_count\{route="\/v1\/tts"\} [1-9]/);
+    assert.match(text, /tts_real_time_factor_count\{route="\/v1\/tts"\} [1-9]/);
+  });
+});
+
+describe('synthesis: OpenAI-compatible /v1/audio/speech', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'xtts-openai-'));
+  let t: T;
+  let baseURL: string;
+  let server: ReturnType<typeof createAdaptorServer>;
+  before(async () => {
+    t = await testApp({ engine: toneEngine(), dataDir, modelDir: join(dataDir, 'models') });
+    await withVoice(t, join(dataDir, 'models'));
+    server = createAdaptorServer({ fetch: t.app.fetch });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  after(async () => {
+    server.close();
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the official openai client, WAV and PCM', async () => {
+    const client = new OpenAI({ apiKey: t.tokens.synth, baseURL });
+    const wav = await client.audio.speech.create({
+      model: 'tts-1',
+      voice: 'ada',
+      input: 'Hello from the client.',
+      response_format: 'wav',
+    });
+    const bytes = new Uint8Array(await wav.arrayBuffer());
+    assert.equal(wav.headers.get('content-type'), 'audio/wav');
+    const parsed = parseWav(bytes);
+    assert.equal(parsed.sampleRate, 24000);
+    assert.ok(parsed.samples.length > 0);
+    const pcm = await client.audio.speech.create({
+      model: 'xtts-v2',
+      voice: 'ada',
+      input: 'Hello from the client.',
+      response_format: 'pcm',
+    });
+    assert.equal((await pcm.arrayBuffer()).byteLength % 2, 0);
+    const models = await client.models.list();
+    assert.ok(models.data.some((m) => m.id === 'xtts-v2'));
+  });
+
+  it('maps errors to what the client raises', async () => {
+    const client = new OpenAI({ apiKey: t.tokens.synth, baseURL, maxRetries: 0 });
+    await assert.rejects(
+      client.audio.speech.create({ model: 'tts-1', voice: 'nobody', input: 'hi', response_format: 'wav' }),
+      (err: { status?: number }) => err.status === 404,
+    );
+    await assert.rejects(
+      client.audio.speech.create({ model: 'tts-1', voice: 'ada', input: 'hi', response_format: 'aac' }),
+      (err: { status?: number }) => err.status === 400,
+    );
+    const badKey = new OpenAI({ apiKey: 'xvs_wrong', baseURL, maxRetries: 0 });
+    await assert.rejects(
+      badKey.audio.speech.create({ model: 'tts-1', voice: 'ada', input: 'hi' }),
+      (err: { status?: number }) => err.status === 401,
+    );
+  });
+});
+
+describe('synthesis: failures while streaming', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'xtts-fail-'));
+  let t: T;
+  let engine: ReturnType<typeof toneEngine>;
+  let port: number;
+  let server: ReturnType<typeof createAdaptorServer>;
+  before(async () => {
+    engine = toneEngine({ failAfterChunks: 2, chunkDelayMs: 20 });
+    t = await testApp({ engine, dataDir, modelDir: join(dataDir, 'models') });
+    await withVoice(t, join(dataDir, 'models'));
+    server = createAdaptorServer({ fetch: t.app.fetch });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    server.close();
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const post = (
+    body: object,
+    onResponse?: (res: import('node:http').IncomingMessage, req: import('node:http').ClientRequest) => void,
+  ) =>
+    new Promise<{ status: number; bytes: number; error?: string }>((resolve) => {
+      const req = httpRequest(
+        {
+          port,
+          host: '127.0.0.1',
+          method: 'POST',
+          path: '/v1/tts',
+          headers: { ...t.auth(t.tokens.synth), 'content-type': 'application/json' },
+        },
+        (res) => {
+          let bytes = 0;
+          res.on('data', (d: Buffer) => {
+            bytes += d.length;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+          res.on('error', (e) => resolve({ status: res.statusCode ?? 0, bytes, error: e.message }));
+          res.on('aborted', () => resolve({ status: res.statusCode ?? 0, bytes, error: 'aborted' }));
+          onResponse?.(res, req);
+        },
+      );
+      req.on('error', (e) => resolve({ status: 0, bytes: 0, error: e.message }));
+      req.end(JSON.stringify(body));
+    });
+
+  it('ends the transfer with an error when the engine fails after audio was sent', async () => {
+    const r = await post({ text: 'x'.repeat(100), voice: 'ada', stream: true, format: 'pcm' });
+    assert.equal(r.status, 200);
+    assert.ok(r.bytes > 0, 'some audio arrived first');
+    assert.ok(r.error, 'the client sees a broken transfer, not a clean end');
+  });
+
+  it('answers JSON when the engine fails before any audio', async () => {
+    const failing = toneEngine({ failAfterChunks: 0 });
+    const t2 = await testApp({ engine: failing, dataDir, modelDir: join(dataDir, 'models') });
+    try {
+      await withVoice(t2, join(dataDir, 'models'));
+      const res = await t2.request
+        .post('/v1/tts')
+        .set(t2.auth(t2.tokens.synth))
+        .send({ text: 'hello', voice: 'ada', stream: true });
+      assert.equal(res.status, 502);
+      assert.equal(res.body.code, 'ENGINE_FAILED');
+    } finally {
+      await t2.close();
+    }
+  });
+});
