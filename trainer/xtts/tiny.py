@@ -16,7 +16,8 @@ from .sentences import SENTENCES
 from .vocab import build_vocab
 
 TINY_OVERRIDES = {
-    "gpt_layers": 2, "gpt_n_model_channels": 64, "gpt_n_heads": 4, "decoder_input_dim": 64, "d_vector_dim": 16,
+    "gpt_layers": 2, "gpt_n_model_channels": 32, "gpt_n_heads": 2, "decoder_input_dim": 32, "d_vector_dim": 16,
+    "gpt_max_audio_tokens": 60, "gpt_max_text_tokens": 60,
     "cond_encoder_blocks": 2, "perceiver_heads": 2, "perceiver_dim_head": 16,
     "hifigan_upsample_initial_channel": 32, "speaker_encoder_num_filters": [8, 8, 16, 16],
     "speaker_encoder_layers": [1, 1, 1, 1], "dvae_hidden_dim": 16, "dvae_codebook_dim": 16,
