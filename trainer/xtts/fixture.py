@@ -1,0 +1,129 @@
+"""Regenerates test/fixtures/tiny: a random-weight tiny model (seed 1234) exported and checked as a
+model package, plus reference outputs for fixed inputs.
+
+usage: python3 -m xtts.fixture [FIXTURE_DIR]
+
+Reference numbers that come from other libraries are recomputed when those libraries are installed
+and otherwise kept from the committed files, after checking they belong to the same inputs:
+token ids (Hugging Face `tokenizers`, from vocab.json) and audio features (torchaudio, from ref.wav).
+Model outputs come from this project's PyTorch modules, which trainer/xtts/coqui_parity.py checks
+against Coqui's classes."""
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+from .cases import greedy_params, run_decode
+from .checkpoint import read_model_folder
+from .export import export_package
+from .tiny import write_model_folder
+
+SEED = 1234
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DIR = os.path.join(HERE, "..", "..", "test", "fixtures", "tiny")
+MAX_CODES = 40
+
+
+def _sha(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _f32(folder: str, name: str, t: torch.Tensor, meta: dict) -> None:
+    a = t.detach().cpu().float().numpy()
+    a.astype("<f4").tofile(os.path.join(folder, name))
+    meta[name] = {"shape": list(a.shape), "dtype": "float32"}
+
+
+def _external_refs(model_dir: str, ref_dir: str, wav: str) -> None:
+    vocab = os.path.join(model_dir, "vocab.json")
+    try:
+        from .token_ids import compute
+        ids = compute(vocab)
+        with open(os.path.join(ref_dir, "token_ids.json"), "w", encoding="utf-8") as f:
+            json.dump(ids, f, ensure_ascii=False, indent=1)
+    except ImportError:
+        with open(os.path.join(ref_dir, "token_ids.json"), encoding="utf-8") as f:
+            if json.load(f)["vocab_sha256"] != _sha(vocab):
+                raise SystemExit("token_ids.json was made for another vocab.json; rerun where `tokenizers` is installed")
+    try:
+        from .reference_features import main as features
+        features(wav, ref_dir)
+    except ImportError:
+        with open(os.path.join(ref_dir, "features.json")) as f:
+            meta = json.load(f)
+        if meta.get("wav_sha256", _sha(wav)) != _sha(wav):
+            raise SystemExit("features.json was made for another ref.wav; rerun where torchaudio is installed")
+
+
+@torch.no_grad()
+def model_refs(model_dir: str, ref_dir: str, tokens: dict) -> dict:
+    _cfg, s, m, _d, _tok = read_model_folder(model_dir)
+    meta = {}
+    with open(os.path.join(ref_dir, "features.json")) as f:
+        feat = json.load(f)
+    logmel = torch.from_numpy(np.fromfile(os.path.join(ref_dir, "cond_logmel.f32"), "<f4").reshape(feat["cond_logmel"]["shape"]))
+    wav16 = torch.from_numpy(np.fromfile(os.path.join(ref_dir, "wav16k.f32"), "<f4"))[None]
+    mel = (logmel / m.mel_stats[:, None])[None]  # one chunk: the whole 3.3 s clip is under gpt_cond_chunk_len... see json
+    cond = m.gpt.style_embedding(mel)
+    _f32(ref_dir, "cond_latent.f32", cond, meta)
+    spk = m.hifigan_decoder.speaker_encoder(wav16)
+    _f32(ref_dir, "speaker.f32", spk, meta)
+    en = next(r for r in tokens["sentences"] if r["lang"] == "en")
+    ids = torch.tensor([[s.gpt_start_text_token] + en["ids"] + [s.gpt_stop_text_token]])
+    logits, latent, k, v = m.gpt.prefill(cond, ids)
+    _f32(ref_dir, "logits0.f32", logits, meta)
+    seen = torch.zeros(1, s.gpt_num_audio_tokens, dtype=torch.bool)
+    out = run_decode(m, logits, latent, torch.tensor([1]), seen, k, v, greedy_params(s.gpt_stop_audio_token, MAX_CODES),
+                     MAX_CODES)
+    codes = out["codes"]
+    latents = m.gpt.latents_for_codes(cond, ids, codes)
+    _f32(ref_dir, "latents.f32", latents, meta)
+    wav = m.hifigan_decoder(latents, spk.unsqueeze(-1))
+    _f32(ref_dir, "wav24k.f32", wav, meta)
+    return {
+        "seed": SEED, "files": meta,
+        "conditioning": "cond_latent = style_embedding(cond_logmel / mel_stats) over the whole clip as one chunk "
+                        "(3.29 s, shorter than one 4 s chunk)",
+        "speaker": "speaker = speaker_encoder(wav16k), L2-normalised [1, d_vector]",
+        "text": {"lang": "en", "normalised": en["normalised"], "text_ids": ids[0].tolist()},
+        "greedy": {"rule": "argmax of the logits (top_k 1, no repetition penalty), stop at audio_stop or "
+                           f"{MAX_CODES} codes", "codes": codes[0].tolist()},
+        "latents": "latents_for_codes(cond, text_ids, codes) [1, n, D]: the full-recompute latents",
+        "wav24k": "hifigan(latents, speaker[..., None]) [1, 1, samples] at 24 kHz",
+    }
+
+
+def main(fixture_dir: str) -> None:
+    fixture_dir = os.path.abspath(fixture_dir)
+    ref_dir = os.path.join(fixture_dir, "reference")
+    os.makedirs(ref_dir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="xtts-tiny-")
+    try:
+        model_dir = os.path.join(work, "model")
+        write_model_folder(model_dir, "tiny", SEED)
+        wav = os.path.join(fixture_dir, "ref.wav")
+        _external_refs(model_dir, ref_dir, wav)
+        with open(os.path.join(ref_dir, "features.json")) as f:
+            feat = json.load(f)
+        feat["wav_sha256"] = _sha(wav)
+        with open(os.path.join(ref_dir, "features.json"), "w") as f:
+            json.dump(feat, f, indent=1)
+        with open(os.path.join(ref_dir, "token_ids.json"), encoding="utf-8") as f:
+            tokens = json.load(f)
+        refs = model_refs(model_dir, ref_dir, tokens)
+        with open(os.path.join(ref_dir, "reference.json"), "w") as f:
+            json.dump(refs, f, indent=1)
+        export_package(model_dir, os.path.join(fixture_dir, "package"), force=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {fixture_dir}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_DIR)
