@@ -37,6 +37,9 @@ export {
   stopToken,
   tooLongForText,
 } from './generation/stopping.ts';
+export { Limiter } from './pod/limiter.ts';
+export { createPodPool, type PodState, type PoolOptions } from './pod/pool.ts';
+export { createPodApp, type PodOptions } from './pod/server.ts';
 export { preprocessText } from './text/cleaners.ts';
 export { charLimit, LANGUAGES, type Language, UnsupportedLanguageError } from './text/languages.ts';
 export { splitSentences } from './text/sentences.ts';
