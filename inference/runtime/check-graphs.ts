@@ -57,10 +57,18 @@ function numbers(t: Tensor): Float64Array {
 
 function compare(got: Tensor | undefined, want: Tensor, spec: TensorFile): OutputReport {
   const atol = spec.atol ?? 0;
-  if (!got) return { name: spec.name, shape: [], maxAbsErr: Number.POSITIVE_INFINITY, atol, ok: false, note: 'missing' };
+  if (!got)
+    return { name: spec.name, shape: [], maxAbsErr: Number.POSITIVE_INFINITY, atol, ok: false, note: 'missing' };
   const shape = [...got.dims];
   if (shape.join(',') !== want.dims.join(',')) {
-    return { name: spec.name, shape, maxAbsErr: Number.POSITIVE_INFINITY, atol, ok: false, note: `expected shape [${want.dims.join(', ')}]` };
+    return {
+      name: spec.name,
+      shape,
+      maxAbsErr: Number.POSITIVE_INFINITY,
+      atol,
+      ok: false,
+      note: `expected shape [${want.dims.join(', ')}]`,
+    };
   }
   const a = numbers(got);
   const b = numbers(want);

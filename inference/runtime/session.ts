@@ -55,7 +55,9 @@ export interface Session {
 }
 
 function info(meta: readonly ort.InferenceSession.ValueMetadata[]): ValueInfo[] {
-  return meta.map((m) => (m.isTensor ? { name: m.name, dtype: m.type, shape: m.shape } : { name: m.name, dtype: '?', shape: [] }));
+  return meta.map((m) =>
+    m.isTensor ? { name: m.name, dtype: m.type, shape: m.shape } : { name: m.name, dtype: '?', shape: [] },
+  );
 }
 
 /** Returns the problems with a feed (empty when it fits): missing or extra names, wrong dtypes,
@@ -68,7 +70,8 @@ export function checkFeeds(inputs: readonly ValueInfo[], feeds: Feeds): string[]
       problems.push(`missing input '${want.name}' (${want.dtype} [${want.shape.join(', ')}])`);
       continue;
     }
-    if (want.dtype !== '?' && got.type !== want.dtype) problems.push(`'${want.name}' is ${got.type}, graph wants ${want.dtype}`);
+    if (want.dtype !== '?' && got.type !== want.dtype)
+      problems.push(`'${want.name}' is ${got.type}, graph wants ${want.dtype}`);
     if (want.shape.length > 0 || got.dims.length === 0) {
       const fixedMismatch = want.shape.some((d, i) => typeof d === 'number' && d > 0 && got.dims[i] !== d);
       if (got.dims.length !== want.shape.length || fixedMismatch)
@@ -125,7 +128,11 @@ export function tensor(dtype: DType, data: ArrayLike<number> | ArrayLike<bigint>
     case 'int32':
       return new ort.Tensor('int32', Int32Array.from(data as ArrayLike<number>), dims);
     case 'int64':
-      return new ort.Tensor('int64', BigInt64Array.from(Array.from(data as ArrayLike<number | bigint>, (v) => BigInt(v))), dims);
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(Array.from(data as ArrayLike<number | bigint>, (v) => BigInt(v))),
+        dims,
+      );
     case 'bool':
       return new ort.Tensor('bool', Uint8Array.from(data as ArrayLike<number>), dims);
     case 'float16':
