@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
 import OpenAI from 'openai';
+import { decodeAudio } from '../inference/index.ts';
 import { testApp } from '../test/helpers/app.ts';
 import { espeakWav, manifestOnlyPackage, parseWav } from '../test/helpers/speech.ts';
 import { toneEngine } from '../test/helpers/tone-engine.ts';
@@ -186,6 +187,20 @@ describe('synthesis: OpenAI-compatible /v1/audio/speech', () => {
       response_format: 'pcm',
     });
     assert.equal((await pcm.arrayBuffer()).byteLength % 2, 0);
+    // Each compressed format decodes back to speech-length audio.
+    for (const format of ['mp3', 'opus'] as const) {
+      const res = await client.audio.speech.create({
+        model: 'tts-1',
+        voice: 'ada',
+        input: 'Hello from the client.',
+        response_format: format,
+      });
+      const body = new Uint8Array(await res.arrayBuffer());
+      assert.equal(res.headers.get('content-type'), format === 'mp3' ? 'audio/mpeg' : 'audio/ogg; codecs=opus');
+      const decoded = await decodeAudio(body);
+      const seconds = decoded.samples.length / decoded.sampleRate;
+      assert.ok(Math.abs(seconds - parsed.samples.length / 24000) < 0.1, `${format}: ${seconds} s`);
+    }
     const models = await client.models.list();
     assert.ok(models.data.some((m) => m.id === 'xtts-v2'));
   });

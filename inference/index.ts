@@ -6,6 +6,15 @@ export { GPT_SAMPLE_RATE, loadReference, SPEAKER_SAMPLE_RATE, toSpeakerRate } fr
 export { resample } from './audio/resample.ts';
 export { encodeWav, toPcm16 } from './audio/wav.ts';
 export {
+  AUDIO_FORMATS,
+  type AudioFormat,
+  CONTENT_TYPES,
+  createEncoder,
+  type EncoderOptions,
+  encodeAudio,
+  type StreamEncoder,
+} from './encode/encoders.ts';
+export {
   type AudioChunk,
   type Engine,
   EngineError,

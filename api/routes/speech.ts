@@ -8,7 +8,6 @@ import { requireScope } from '../middleware/auth.ts';
 import { type AudioFormat, audioFormats, contentTypes } from '../synthesis/formats.ts';
 import {
   audioByteStream,
-  encoderFor,
   type PreparedSpeech,
   prepareSpeech,
   type StreamStats,
@@ -160,7 +159,6 @@ export function speechRoutes(deps: SpeechRouteDeps) {
         seed: b.seed,
         babbleGuard: b.babble_guard,
       });
-      encoderFor(b.format); // refuse an unavailable format before any work
       const prepared = await prepareSpeech(deps, {
         text: b.text,
         voice: b.voice,
@@ -195,7 +193,6 @@ export function speechRoutes(deps: SpeechRouteDeps) {
         checkpointId = b.model;
       }
       const format: AudioFormat = b.response_format;
-      encoderFor(format);
       const prepared = await prepareSpeech(deps, {
         text: b.input,
         voice: b.voice,
@@ -248,7 +245,7 @@ function respond(
   if (mode === 'sse') return sseResponse(c, prepared, format, onEnd);
   c.header('Content-Type', contentTypes[format]);
   c.header('Cache-Control', 'no-store');
-  return c.body(audioByteStream(prepared, encoderFor(format), onEnd), 200);
+  return c.body(audioByteStream(prepared, format, onEnd), 200);
 }
 
 /**
@@ -261,7 +258,7 @@ function sseResponse(
   format: AudioFormat,
   onEnd: (stats: StreamStats, error?: unknown) => void,
 ) {
-  const bytes = audioByteStream(prepared, encoderFor(format), (stats, error) => {
+  const bytes = audioByteStream(prepared, format, (stats, error) => {
     final = stats;
     onEnd(stats, error);
   });

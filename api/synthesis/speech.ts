@@ -2,14 +2,7 @@ import { randomInt } from 'node:crypto';
 import { type Db, findVoice, getCheckpoint, type Voice } from '../../db/index.ts';
 import type { AudioChunk, Engine, SynthesisParams } from '../../inference/index.ts';
 import { ApiError } from '../errors.ts';
-import {
-  type AudioFormat,
-  contentTypes,
-  pcmEncoder,
-  type StreamEncoder,
-  wavHeader,
-  wavStreamEncoder,
-} from './formats.ts';
+import { type AudioFormat, contentTypes, createEncoder, encodeAudio } from './formats.ts';
 import { checkpointOf, conditioningFor, requireEngine } from './voices.ts';
 
 export type SpeechDeps = { db: Db; engine: Engine | undefined; dataDir: string };
@@ -96,19 +89,6 @@ function renameTextField(err: unknown, textField: string): unknown {
   return err;
 }
 
-export function encoderFor(format: AudioFormat): StreamEncoder {
-  switch (format) {
-    case 'wav':
-      return wavStreamEncoder();
-    case 'pcm':
-      return pcmEncoder();
-    default:
-      throw new ApiError('VALIDATION_FAILED', `format: ${format} is not available on this server`, {
-        field: 'body.format',
-      });
-  }
-}
-
 export type StreamStats = { audioSeconds: number; elapsedMs: number; firstChunkMs: number };
 
 /**
@@ -118,11 +98,11 @@ export type StreamStats = { audioSeconds: number; elapsedMs: number; firstChunkM
  */
 export function audioByteStream(
   speech: PreparedSpeech,
-  encoder: StreamEncoder,
+  format: AudioFormat,
   onEnd: (stats: StreamStats, error?: unknown) => void,
 ): ReadableStream<Uint8Array> {
+  const encoder = createEncoder(format, speech.sampleRate);
   let samples = 0;
-  let started = false;
   const finish = (error?: unknown) =>
     onEnd(
       {
@@ -136,22 +116,19 @@ export function audioByteStream(
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        if (!started) {
-          started = true;
-          const header = encoder.start(speech.sampleRate);
-          if (header.length) controller.enqueue(header);
-        }
         const chunk = pending ?? (await nextChunk(speech));
         pending = undefined;
         if (!chunk) {
-          const tail = encoder.finish();
+          const tail = encoder.end();
           if (tail.length) controller.enqueue(tail);
           controller.close();
           finish();
           return;
         }
         samples += chunk.samples.length;
-        controller.enqueue(encoder.encode(chunk.samples));
+        const bytes = encoder.push(chunk.samples);
+        // An encoder filling a frame may have nothing yet; an empty chunk would end nothing but is noise.
+        if (bytes.length) controller.enqueue(bytes);
       } catch (err) {
         speech.abort.abort();
         finish(err);
@@ -176,31 +153,24 @@ export async function wholeAudio(
   speech: PreparedSpeech,
   format: AudioFormat,
 ): Promise<{ bytes: Uint8Array; stats: StreamStats }> {
-  const parts: Uint8Array[] = [];
-  const encoder = encoderFor(format);
-  let samples = 0;
+  const parts: Float32Array[] = [];
   let chunk = speech.first;
   while (chunk) {
-    samples += chunk.samples.length;
-    parts.push(encoder.encode(chunk.samples));
+    parts.push(chunk.samples);
     chunk = await nextChunk(speech);
   }
-  parts.push(encoder.finish());
-  const dataBytes = parts.reduce((n, p) => n + p.length, 0);
-  const head = format === 'wav' ? wavHeader(speech.sampleRate, dataBytes) : encoder.start(speech.sampleRate);
-  const bytes = new Uint8Array(head.length + dataBytes);
-  bytes.set(head);
-  let at = head.length;
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
   for (const p of parts) {
-    bytes.set(p, at);
+    all.set(p, at);
     at += p.length;
   }
   const stats = {
-    audioSeconds: samples / speech.sampleRate,
+    audioSeconds: all.length / speech.sampleRate,
     elapsedMs: performance.now() - speech.startedAt,
     firstChunkMs: speech.firstChunkMs,
   };
-  return { bytes, stats };
+  return { bytes: encodeAudio(format, all, speech.sampleRate), stats };
 }
 
 export { contentTypes };
