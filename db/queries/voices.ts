@@ -6,11 +6,12 @@ export type Voice = typeof voices.$inferSelect;
 export type VoiceClip = typeof voiceClips.$inferSelect;
 export type VoiceConditioningRow = typeof voiceConditioning.$inferSelect;
 
-/** Creates a voice with its clips in one transaction: a failure stores neither. */
+/** Creates a voice with its clips (and conditioning) in one transaction: a failure stores none of them. */
 export async function insertVoice(
   db: Db,
   voice: typeof voices.$inferInsert,
   clips: Omit<typeof voiceClips.$inferInsert, 'voiceId'>[],
+  conditioning?: Omit<typeof voiceConditioning.$inferInsert, 'voiceId'>,
 ): Promise<{ voice: Voice; clips: VoiceClip[] }> {
   return db.transaction(async (tx) => {
     const [row] = await tx.insert(voices).values(voice).returning();
@@ -21,6 +22,7 @@ export async function insertVoice(
           .values(clips.map((c) => ({ ...c, voiceId: row.id })))
           .returning()
       : [];
+    if (conditioning) await tx.insert(voiceConditioning).values({ ...conditioning, voiceId: row.id });
     return { voice: row, clips: clipRows };
   });
 }
