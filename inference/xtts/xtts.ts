@@ -4,7 +4,6 @@
  * it (onnxruntime's run() blocks that thread), which is why the engine keeps it in a worker.
  */
 import { AudioInputError } from '../audio/errors.ts';
-import { loadReference } from '../audio/reference.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from '../engine/types.ts';
 import { UnsupportedLanguageError } from '../text/languages.ts';
 import { splitSentences } from '../text/sentences.ts';
@@ -13,6 +12,7 @@ import { type BabbleGuard, generateCodes, UniformSource } from './generate.ts';
 import { Gpt } from './gpt.ts';
 import { DEFAULT_BUCKETS, Hifigan } from './hifigan.ts';
 import { loadPackage, type ModelPackage, type PackageOptions } from './package.ts';
+import { referenceAudio } from './reference-audio.ts';
 import { DEFAULT_STREAM, StreamChunker } from './stream.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
 
@@ -27,6 +27,8 @@ export type XttsOptions = PackageOptions & {
   sentencePauseSamples?: number;
   /** Longer texts are refused (TEXT_TOO_LONG) rather than occupying a worker for hours. */
   maxTextChars?: number;
+  /** Codes per sentence at most; the package's limit (602) when unset or larger. */
+  maxAudioCodes?: number;
 };
 
 export type SynthesisInput = {
@@ -55,7 +57,7 @@ export class Xtts {
   readonly gpt: Gpt;
   readonly hifigan: Hifigan;
   readonly options: Required<
-    Pick<XttsOptions, 'streamChunkCodes' | 'renderRunCodes' | 'sentencePauseSamples' | 'maxTextChars'>
+    Pick<XttsOptions, 'streamChunkCodes' | 'renderRunCodes' | 'sentencePauseSamples' | 'maxTextChars' | 'maxAudioCodes'>
   >;
 
   private constructor(pkg: ModelPackage, options: XttsOptions) {
@@ -76,6 +78,7 @@ export class Xtts {
       renderRunCodes: options.renderRunCodes ?? 100,
       sentencePauseSamples: options.sentencePauseSamples ?? 10000,
       maxTextChars: options.maxTextChars ?? 10000,
+      maxAudioCodes: Math.min(options.maxAudioCodes ?? Number.POSITIVE_INFINITY, pkg.manifest.tokens.max_audio_codes),
     };
   }
 
@@ -97,7 +100,7 @@ export class Xtts {
     const audio: Float32Array[] = [];
     for (const [i, bytes] of clips.entries()) {
       try {
-        audio.push(await loadReference(bytes, { maxSeconds: this.pkg.manifest.generation.max_ref_len }));
+        audio.push(await referenceAudio(bytes, this.pkg.manifest.generation.max_ref_len));
       } catch (e) {
         const err = toEngineError(e);
         throw new EngineError(err.code, `clip ${i}: ${err.message}`, `clips.${i}`);
@@ -149,6 +152,13 @@ export class Xtts {
       for (const s of splitSentences(text, language)) {
         if (s.trim().length === 0) continue;
         const ids = this.pkg.tokenizer.encode(s, language);
+        // The reference asserts fewer text tokens than gpt_max_text_tokens (402; smaller in tiny packages).
+        if (ids.length >= t.max_text_tokens)
+          throw new EngineError(
+            'TEXT_TOO_LONG',
+            `a sentence has ${ids.length} tokens; this model takes fewer than ${t.max_text_tokens}`,
+            'text',
+          );
         out.push([t.text_start, ...ids, t.text_stop]);
       }
     } catch (e) {
@@ -179,7 +189,7 @@ export class Xtts {
       settings: { temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty },
       rng,
       runCodes,
-      maxCodes: this.pkg.manifest.tokens.max_audio_codes,
+      maxCodes: this.options.maxAudioCodes,
       babbleGuard: p.babbleGuard ? DEFAULT_BABBLE_GUARD : null,
       ...(cancelled ? { checkCancelled: cancelled } : {}),
     });

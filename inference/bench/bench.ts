@@ -1,0 +1,191 @@
+/**
+ * Inference benchmark for the tiny and the full-size random-weight model packages:
+ * load time, voice (conditioning) time, ms per decode step (Loop runs of 20 and of 100 codes:
+ * the first is the streaming run, and the gap between them is what moving the KV cache in and
+ * out of each run costs), real-time factor, time to first audio chunk.
+ *
+ *   node inference/bench/bench.ts [--device cpu|cuda] [--precision fp32|fp16] [--only tiny|full]
+ *                                 [--codes N] [--threads N] [--torch] [--json OUT.json]
+ *                                 [--python PYTHON_WITH_TORCH]
+ *
+ * Packages are built on first use under .data/bench/ with the trainer's exporter (python3 with
+ * torch and onnx). --torch also times the PyTorch modules on the same device in the same run
+ * (python3 -m xtts.bench_torch, see the trainer), so GPU figures sit beside their baseline.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { encodeWav } from '../audio/wav.ts';
+import { UniformSource } from '../xtts/generate.ts';
+import { Xtts, type XttsOptions } from '../xtts/xtts.ts';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const { values: args } = parseArgs({
+  options: {
+    device: { type: 'string', default: 'cpu' },
+    precision: { type: 'string' },
+    only: { type: 'string' },
+    codes: { type: 'string', default: '100' },
+    threads: { type: 'string' },
+    torch: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    python: { type: 'string', default: 'python3' },
+  },
+});
+const device = args.device === 'cuda' ? 'cuda' : 'cpu';
+const precision: 'fp16' | 'fp32' | undefined =
+  args.precision === 'fp16' || args.precision === 'fp32' ? args.precision : undefined;
+const codes = Number(args.codes);
+const python = args.python;
+
+function run(cmd: string, argv: string[], cwd: string): string {
+  const r = spawnSync(cmd, argv, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}): ${r.error?.message ?? ''}`);
+  return r.stdout;
+}
+
+/** Builds (once) the random-weight model folder and its package with the trainer's exporter. */
+function ensurePackage(kind: 'tiny' | 'full'): { pkg: string; model: string } {
+  const base = join(root, '.data', 'bench');
+  const model = join(base, `${kind}-model`);
+  const pkg = join(base, `${kind}-pkg`);
+  const trainer = join(root, 'trainer');
+  if (!existsSync(join(model, 'config.json'))) {
+    console.error(`building the ${kind} random-weight model in ${model}`);
+    run(python, ['-m', 'xtts.tiny', kind, model], trainer);
+  }
+  if (!existsSync(join(pkg, 'manifest.json'))) {
+    console.error(`exporting ${model} to ${pkg} (the full-size export takes minutes)`);
+    run(python, ['-m', 'xtts.export', model, pkg, '--device', device], trainer);
+  }
+  return { pkg, model };
+}
+
+const ms = (t0: number) => performance.now() - t0;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN;
+
+/** A 6 s voice-like reference clip: the fixture's when present, else a synthetic one. */
+function referenceClip(): Uint8Array {
+  const fixture = join(root, 'test', 'fixtures', 'tiny', 'ref.wav');
+  if (existsSync(fixture)) return readFileSync(fixture);
+  const sr = 22050;
+  const x = Float32Array.from({ length: 6 * sr }, (_, i) => {
+    const t = i / sr;
+    return 0.3 * Math.sin(2 * Math.PI * (140 + 20 * Math.sin(3 * t)) * t) * (0.6 + 0.4 * Math.sin(2 * Math.PI * 3 * t));
+  });
+  return encodeWav(x, sr);
+}
+
+async function decodeMsPerCode(
+  x: Xtts,
+  voice: Awaited<ReturnType<Xtts['computeVoice']>>,
+  runCodes: number,
+  total: number,
+) {
+  const ids = x.sentenceIds('Hello, world! This is a test.', 'en')[0] as number[];
+  const { cache } = await x.gpt.prefill(voice.gptCondLatent, voice.gptCondShape, ids);
+  const rng = new UniformSource(1);
+  const p = x.params({});
+  const settings = { temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty };
+  const times: number[] = [];
+  let made = 0;
+  let kvBytes = 0;
+  while (made < total) {
+    const t0 = performance.now();
+    const r = await x.gpt.decode(cache, rng.peek(Math.min(runCodes, total - made)), settings);
+    times.push(ms(t0) / Math.max(1, r.codes.length));
+    rng.advance(r.codes.length);
+    made += r.codes.length;
+    kvBytes = cache.bytes;
+    if (r.codes.at(-1) === x.gpt.stopCode) break;
+  }
+  cache.dispose();
+  return { msPerCode: median(times), codes: made, kvMiB: kvBytes / 2 ** 20 };
+}
+
+async function benchPackage(kind: 'tiny' | 'full') {
+  const { pkg, model } = ensurePackage(kind);
+  const opts: XttsOptions = {
+    device,
+    ...(precision ? { precision } : {}),
+    ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
+    maxAudioCodes: codes,
+    // Random weights never stop on their own: cap the sentence so every run makes the same audio length.
+  };
+  let t0 = performance.now();
+  const x = await Xtts.load(pkg, opts);
+  const loadMs = ms(t0);
+  const clip = referenceClip();
+  await x.computeVoice([clip]); // warm-up
+  t0 = performance.now();
+  const voice = await x.computeVoice([clip]);
+  const voiceMs = ms(t0);
+  await decodeMsPerCode(x, voice, 20, 20); // warm-up
+  const total = x.options.maxAudioCodes;
+  const run20 = await decodeMsPerCode(x, voice, 20, total);
+  const run100 = await decodeMsPerCode(x, voice, 100, total);
+  const req = { text: 'Hello, world! This is a test.', language: 'en', voice, params: { seed: 1 } };
+  t0 = performance.now();
+  const rendered = await x.render(req);
+  const renderMs = ms(t0);
+  const audioS = rendered.samples.length / rendered.sampleRate;
+  t0 = performance.now();
+  let ttfa = Number.NaN;
+  let streamed = 0;
+  for await (const c of x.stream(req)) {
+    if (Number.isNaN(ttfa)) ttfa = ms(t0);
+    streamed += c.samples.length;
+  }
+  const streamMs = ms(t0);
+  await x.release();
+  const row = {
+    package: kind,
+    device,
+    precision: x.pkg.precision,
+    loadMs,
+    voiceMs,
+    msPerCodeRun20: run20.msPerCode,
+    msPerCodeRun100: run100.msPerCode,
+    kvMiBAtEnd: run100.kvMiB,
+    codes: rendered.codes[0]?.length ?? 0,
+    audioSeconds: audioS,
+    rtfRender: renderMs / 1000 / audioS,
+    rtfStream: streamMs / 1000 / (streamed / rendered.sampleRate),
+    firstChunkMs: ttfa,
+    torch: args.torch ? torchBaseline(model) : undefined,
+  };
+  return row;
+}
+
+/** The PyTorch modules on the same device, timed by the trainer's script (prints one JSON object). */
+function torchBaseline(model: string): unknown {
+  if (!existsSync(join(root, 'trainer', 'xtts', 'bench_torch.py')))
+    return 'not measured: trainer/xtts/bench_torch.py missing';
+  try {
+    const out = run(
+      python,
+      ['-m', 'xtts.bench_torch', model, '--device', device, '--codes', String(codes)],
+      join(root, 'trainer'),
+    );
+    return JSON.parse(out.trim().split('\n').at(-1) ?? '{}');
+  } catch (e) {
+    return `failed: ${(e as Error).message}`;
+  }
+}
+
+const rows = [];
+for (const kind of ['tiny', 'full'] as const) {
+  if (args.only && args.only !== kind) continue;
+  const row = await benchPackage(kind);
+  rows.push(row);
+  const f = (v: number, d = 1) => v.toFixed(d);
+  console.log(
+    `${kind.padEnd(4)} ${row.device}/${row.precision}: load ${f(row.loadMs, 0)} ms, voice ${f(row.voiceMs, 0)} ms, ` +
+      `decode ${f(row.msPerCodeRun20, 2)} ms/code (runs of 20) ${f(row.msPerCodeRun100, 2)} ms/code (runs of 100), ` +
+      `RTF ${f(row.rtfRender, 3)} whole / ${f(row.rtfStream, 3)} streamed (${row.codes} codes, ${f(row.audioSeconds, 2)} s), ` +
+      `first chunk ${f(row.firstChunkMs, 0)} ms`,
+  );
+  if (row.torch !== undefined) console.log(`     PyTorch same device: ${JSON.stringify(row.torch)}`);
+}
+if (args.json) writeFileSync(args.json, JSON.stringify(rows, null, 1));
