@@ -39,6 +39,8 @@ export interface LocalEngine extends Engine {
   render(request: SynthesisRequest): Promise<Rendered>;
   /** Opens a package in every worker ahead of the first request; rejects with MODEL_* errors. */
   preload(packageDir: string): Promise<void>;
+  /** Workers replaced after dying (a job's error never counts: those keep their worker). */
+  readonly restarts: number;
 }
 
 type Sink = {
@@ -57,6 +59,7 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
   const voices = new Map<string, VoiceConditioning>();
   let nextId = 1;
   let closed = false;
+  let restarts = 0;
 
   const spawn = (i: number): Slot => {
     const cancel = new SharedArrayBuffer(4);
@@ -73,6 +76,7 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
       slot.job = null;
       job?.sink.reject(new EngineError('ENGINE_FAILED', `inference worker stopped (exit ${code})`));
       if (!closed) {
+        restarts++;
         slots[i] = spawn(i);
         pump();
       }
@@ -142,7 +146,11 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
           sink.reject(new EngineError('CANCELLED', 'request was cancelled'));
         }
         const slot = slots.find((s) => s.job === job);
-        if (slot) Atomics.store(slot.cancel, 0, request.id);
+        if (slot) {
+          // The caller hears at once; the worker stops at its next check and stays busy until then.
+          Atomics.store(slot.cancel, 0, request.id);
+          sink.reject(new EngineError('CANCELLED', 'request was cancelled'));
+        }
       },
       { once: true },
     );
@@ -188,6 +196,7 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     let finished = false;
     try {
       while (true) {
+        if (signal?.aborted) throw new EngineError('CANCELLED', 'request was cancelled');
         const c = buffered.shift();
         if (c) {
           yield c;
@@ -238,6 +247,9 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     },
     async preload(packageDir) {
       await Promise.all(slots.map((_, i) => call<void>({ kind: 'load', id: nextId++, packageDir }, undefined, i)));
+    },
+    get restarts() {
+      return restarts;
     },
     stats(): EngineStats {
       const packages = new Set(slots.flatMap((s) => [...s.packages]));

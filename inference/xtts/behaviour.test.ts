@@ -1,0 +1,115 @@
+/** Generation guards, HiFi-GAN buckets and speed, and the streaming windows, on the tiny fixture package. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { VoiceConditioning } from '../engine/types.ts';
+import { type CodeRun, generateCodes, UniformSource } from './generate.ts';
+import { bucketFor, DEFAULT_BUCKETS, Hifigan, outputSamples, stretchLatents } from './hifigan.ts';
+import { DEFAULT_STREAM, StreamChunker } from './stream.ts';
+import { Xtts } from './xtts.ts';
+
+const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
+const text = 'Hello, world! This is a test.';
+
+describe('engine behaviour (tiny fixture)', () => {
+  let x: Xtts;
+  let voice: VoiceConditioning;
+  let ids: number[];
+  before(async () => {
+    x = await Xtts.load(join(fixture, 'package'));
+    voice = await x.computeVoice([readFileSync(join(fixture, 'ref.wav'))]);
+    ids = x.sentenceIds(text, 'en')[0] as number[];
+  });
+  after(() => x.release());
+
+  const generate = async (runCodes: number, babble: { maxRepeatRun: number; maxCodesPerTextToken: number } | null) => {
+    const runs: CodeRun[] = [];
+    const p = x.params({ seed: 3 });
+    for await (const r of generateCodes(x.gpt, { data: voice.gptCondLatent, shape: voice.gptCondShape }, ids, {
+      settings: { temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty },
+      rng: new UniformSource(3),
+      runCodes,
+      maxCodes: x.pkg.manifest.tokens.max_audio_codes,
+      babbleGuard: babble,
+    }))
+      runs.push(r);
+    return runs;
+  };
+
+  it('the length guard ends a sentence at the package limit, and sampling does not depend on run size', async () => {
+    const a = await generate(20, null);
+    const b = await generate(9, null);
+    const codes = (rs: CodeRun[]) => rs.flatMap((r) => r.codes);
+    assert.deepEqual(codes(a), codes(b));
+    const last = a.at(-1) as CodeRun;
+    assert.ok(last.done);
+    if (last.reason === 'max_new_tokens') assert.equal(codes(a).length, x.pkg.manifest.tokens.max_audio_codes);
+    else assert.equal(last.reason, 'stop_token');
+  });
+
+  it('the babble guard cuts a run short where it trips, and is off by default', async () => {
+    const runs = await generate(20, { maxRepeatRun: 40, maxCodesPerTextToken: 0.5 });
+    const n = runs.reduce((k, r) => k + r.codes.length, 0);
+    assert.equal(n, Math.ceil(ids.length * 0.5));
+    assert.equal(runs.at(-1)?.reason, 'too_long_for_text');
+    assert.equal(runs.at(-1)?.latents.length, (runs.at(-1)?.codes.length ?? 0) * (runs[0]?.width ?? 0));
+    assert.equal(x.params({}).babbleGuard, false);
+  });
+
+  it('HiFi-GAN buckets: few shapes, same length, differences only near the end', async () => {
+    const [run] = await generate(37, null);
+    const lat = (run as CodeRun).latents;
+    const spk = voice.speakerEmbedding;
+    const exact = await x.hifigan.decode(lat, 37, 32, spk);
+    const bucketed = new Hifigan(x.pkg.sessions.hifigan, DEFAULT_BUCKETS);
+    const padded = await bucketed.decode(lat, 37, 32, spk);
+    assert.equal(padded.length, exact.length);
+    assert.equal(padded.length, outputSamples(37));
+    let early = 0;
+    for (let i = 0; i < exact.length - 4096; i++)
+      early = Math.max(early, Math.abs((exact[i] as number) - (padded[i] as number)));
+    assert.ok(early < 1e-5, `before the last 4096 samples: ${early}`);
+    for (const n of [3, 19, 20, 26, 33]) await bucketed.decode(lat, n, 32, spk);
+    assert.deepEqual(
+      [...bucketed.shapesSeen].sort((a, b) => a - b),
+      [32, 64],
+    );
+    assert.equal(bucketFor(700, DEFAULT_BUCKETS), 768);
+  });
+
+  it('speed stretches the latents as F.interpolate(linear) does', () => {
+    const lat = Float32Array.from([0, 10, 20, 30]); // 4 frames, width 1
+    // scale 2 (speed 0.5): source = (j + 0.5) / 2 - 0.5, clamped at 0 and at the last frame.
+    assert.deepEqual([...stretchLatents(lat, 4, 1, 2)], [0, 2.5, 7.5, 12.5, 17.5, 22.5, 27.5, 30]);
+    // scale 0.5 (speed 2): source = 2j + 0.5.
+    assert.deepEqual([...stretchLatents(lat, 4, 1, 0.5)], [5, 25]);
+  });
+
+  it('a faster voice is shorter', async () => {
+    const [run] = await generate(30, null);
+    const lat = (run as CodeRun).latents;
+    const normal = await x.hifigan.decode(lat, 30, 32, voice.speakerEmbedding);
+    const fast = await x.hifigan.decode(lat, 30, 32, voice.speakerEmbedding, 2);
+    assert.equal(fast.length, outputSamples(15));
+    assert.ok(fast.length < normal.length / 1.9);
+  });
+
+  it('streaming decodes windows of new latents plus a little context, not everything so far', async () => {
+    const runs = await generate(20, null);
+    const windows: number[] = [];
+    const chunker = new StreamChunker(32, (l, n) => {
+      windows.push(n);
+      return x.hifigan.decode(l, n, 32, voice.speakerEmbedding);
+    });
+    let total = 0;
+    for (const r of runs) total += (await chunker.push(r.latents, r.codes.length, r.done)).length;
+    const context = Math.ceil(DEFAULT_STREAM.leftContext / DEFAULT_STREAM.samplesPerCode) + 2;
+    assert.ok(
+      windows.every((n) => n <= 20 + context),
+      `windows ${windows}`,
+    );
+    const codes = runs.reduce((k, r) => k + r.codes.length, 0);
+    assert.ok(Math.abs(total - outputSamples(codes)) <= 256, `${total} vs ${outputSamples(codes)}`);
+  });
+});
