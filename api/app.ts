@@ -15,6 +15,7 @@ import { checkpointRoutes } from './routes/checkpoints.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { type ListeningAppDeps, listeningAdmin, listeningCrowd } from './routes/listening/index.ts';
 import { speechRoutes } from './routes/speech.ts';
 import { voiceRoutes } from './routes/voices.ts';
 import { validationHook } from './validation.ts';
@@ -31,6 +32,8 @@ export type AppDeps = {
   limits?: { maxJsonBytes: number; maxUploadBytes: number };
   /** Accepted as an admin key: the secret the server shares with the key CLI (local-admin.ts). */
   localSecret?: string;
+  /** Stimulus storage and rendering for listening tests, and the crowd's rate limits. */
+  listening?: ListeningAppDeps;
 };
 
 export const API_VERSION = '0.1.0';
@@ -57,6 +60,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', checkpointRoutes({ ...shared, modelDir }));
   app.route('/', voiceRoutes(shared));
   app.route('/', speechRoutes({ ...shared, metrics }));
+  app.route('/', listeningAdmin({ ...deps, dataDir }));
+  app.route('/', listeningCrowd({ ...deps, dataDir }));
 
   const openApiConfig = {
     openapi: '3.1.0',

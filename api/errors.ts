@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import { EngineError, type EngineErrorCode } from '../inference/index.ts';
+import { ListeningError } from '../listening/index.ts';
 
 /**
  * Every error code the API answers with, and its status. Codes are stable: clients may
@@ -37,6 +38,19 @@ export const errorStatus = {
   NOT_READY: 503,
   MODEL_NOT_READY: 503,
   OVERLOADED: 503,
+  TEST_NOT_FOUND: 404,
+  TEST_NOT_OPEN: 409,
+  TEST_CLOSED: 409,
+  TEST_NOT_READY: 409,
+  INVITATION_NOT_FOUND: 404,
+  RATER_TOKEN_INVALID: 401,
+  HEADPHONE_CHECK_REQUIRED: 409,
+  TRIAL_NOT_FOUND: 404,
+  VOTE_REJECTED: 409,
+  SESSION_INCOMPLETE: 409,
+  PROMOTION_NOT_JUSTIFIED: 409,
+  NOTHING_TO_ROLL_BACK: 409,
+  RENDERER_NOT_CONFIGURED: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;
@@ -104,6 +118,13 @@ const engineCodes: Partial<Record<EngineErrorCode, ErrorCode>> = {
 /** Translates whatever was thrown into the one error shape. Unknown errors are 500 and logged. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  // Listening codes are API codes by construction (listening/service/errors.ts).
+  if (err instanceof ListeningError) {
+    return new ApiError(err.code, err.message, {
+      ...(err.field ? { field: err.field } : {}),
+      ...(err.details !== undefined ? { details: err.details } : {}),
+    });
+  }
   if (err instanceof EngineError) {
     const code = engineCodes[err.code];
     if (code) {

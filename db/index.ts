@@ -11,9 +11,6 @@ export {
   revokeApiKey,
   touchApiKey,
 } from './queries/api-keys.ts';
-export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
-export * as schema from './schema/index.ts';
-export { createScratchDatabase } from './scratch.ts';
 export {
   type Checkpoint,
   defaultBaseCheckpoint,
@@ -23,6 +20,49 @@ export {
   listCheckpoints,
   type NewCheckpoint,
 } from './queries/checkpoints.ts';
+export {
+  type Condition,
+  completeRater,
+  countRaters,
+  countVotes,
+  findRaterByTokenHash,
+  findRaterByWorker,
+  findTestByInviteCode,
+  flagRater,
+  getListeningTest,
+  getRater,
+  getStimulus,
+  getTrial,
+  insertListeningTest,
+  insertRater,
+  insertTrials,
+  insertVote,
+  type ListeningTest,
+  listConditions,
+  listListeningTests,
+  listRaters,
+  listStimuli,
+  listVoteRecords,
+  type NewTrial,
+  nextTrial,
+  putStimulus,
+  type Rater,
+  raterProgress,
+  type Stimulus,
+  type TestStatus,
+  type TrialRow,
+  transitionTest,
+  updateRater,
+  type VoteRecord,
+  type VoteRow,
+} from './queries/listening.ts';
+export {
+  listPromotions,
+  type Promotion,
+  type PromotionOutcome,
+  promoteCheckpoint,
+  rollbackPromotion,
+} from './queries/promotions.ts';
 export {
   deleteVoice,
   findVoice,
@@ -37,3 +77,6 @@ export {
   type VoiceClip,
   type VoiceConditioningRow,
 } from './queries/voices.ts';
+export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
+export * as schema from './schema/index.ts';
+export { createScratchDatabase } from './scratch.ts';

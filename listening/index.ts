@@ -10,13 +10,57 @@
  * `decision.audit` is JSON-serialisable and meant to be stored as it is.
  */
 
+export {
+  completedPage,
+  finishPage,
+  headphonePage,
+  instructionsPage,
+  messagePage,
+  trialPage,
+} from './crowd/pages.ts';
 export type { Allocation, AllocationInput, AllocationPolicy, PairAllocation } from './design/allocation.ts';
 export { allocateTrials, DEFAULT_ALLOCATION_POLICY } from './design/allocation.ts';
 export { balancedSides, balancedSwaps } from './design/orientation.ts';
 export type { AbTrial, CheckTrial, RatingTrial, Session, SessionRequest, Trial } from './design/session.ts';
 export { blindView, designSession, isCheckTrial, trialKey } from './design/session.ts';
+export { itemsCsv, resultsJson, toSnake, votesCsv } from './report/export.ts';
+export { resultsPage } from './report/page.ts';
 export type { Rng } from './rng.ts';
 export { createRng, shuffled } from './rng.ts';
+export type { Clip } from './service/audio.ts';
+export { degrade, HEADPHONE_QUESTIONS, headphoneAnswers, headphoneQuestionWav } from './service/audio.ts';
+export type { AudioStore } from './service/audio-store.ts';
+export { fileAudioStore, memoryAudioStore } from './service/audio-store.ts';
+export { configOf, type TestConfig, TRAP_TEXTS, type TrialKind } from './service/config.ts';
+export { ListeningError, type ListeningErrorCode } from './service/errors.ts';
+export { autoPromote, promoteFromTest, promotionHistory, rollbackVoice } from './service/promote.ts';
+export { computeResults, incumbentOf, type TestResults, toAnswers } from './service/results.ts';
+export { ADAPTIVE_AFTER_VOTES, planSession } from './service/session-plan.ts';
+export {
+  authenticateRater,
+  castVote,
+  completeSession,
+  findInvitation,
+  joinTest,
+  type RaterContext,
+  type SessionState,
+  sessionState,
+  submitHeadphoneCheck,
+  type TrialView,
+  trialAudio,
+} from './service/sessions.ts';
+export {
+  type CreateTestInput,
+  closeTest,
+  createTest,
+  getTest,
+  type ListeningDeps,
+  openTest,
+  putRecording,
+  type RenderStimulus,
+  renderPlan,
+  renderSome,
+} from './service/tests.ts';
 export type { BootstrapOptions, BradleyTerryEstimate, BradleyTerrySummary } from './stats/bootstrap.ts';
 export { bootstrapBradleyTerry } from './stats/bootstrap.ts';
 export type { BradleyTerryFit, BradleyTerryOptions, PreferenceTally } from './stats/bradley-terry.ts';

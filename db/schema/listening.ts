@@ -20,9 +20,12 @@ export const listeningTests = pgTable('listening_tests', {
   closedAt: timestamp('closed_at', { withTimezone: true }),
 });
 
-export const conditionKinds = ['checkpoint', 'base', 'real', 'degraded'] as const;
+export const conditionKinds = ['checkpoint', 'base', 'real', 'degraded', 'trap'] as const;
 
-/** What is being compared: a checkpoint, or an anchor (base model, real or degraded recording). */
+/**
+ * What is being compared: a checkpoint, or an anchor (base model, real or degraded recording).
+ * 'trap' holds the spoken attention-check instructions, which are never compared.
+ */
 export const conditions = pgTable(
   'listening_conditions',
   {
@@ -105,6 +108,8 @@ export const trials = pgTable(
     referenceStimulus: uuid('reference_stimulus').references(() => stimuli.id, { onDelete: 'cascade' }),
     /** For gold and trap trials: the answer a careful rater gives. */
     expected: text('expected'),
+    /** When the trial was first shown: the server's own measure of how long the rater took. */
+    servedAt: timestamp('served_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('trials_rater_position_idx').on(t.raterId, t.position)],

@@ -1,0 +1,206 @@
+/**
+ * The crowd's side: no API key. An invitation link leads to consent, consent makes a rater
+ * session whose unguessable token is the capability for everything after it. The token
+ * travels in the path, not a cookie, because crowd platforms often frame the study page and
+ * frames commonly lose third-party cookies; pages send no Referer so it does not leak onward.
+ */
+import { type Context, Hono } from 'hono';
+import { z } from 'zod';
+import type { Db } from '../../../db/index.ts';
+import {
+  type AudioStore,
+  authenticateRater,
+  castVote,
+  completedPage,
+  completeSession,
+  findInvitation,
+  finishPage,
+  HEADPHONE_QUESTIONS,
+  headphonePage,
+  headphoneQuestionWav,
+  instructionsPage,
+  joinTest,
+  ListeningError,
+  messagePage,
+  type SessionState,
+  sessionState,
+  submitHeadphoneCheck,
+  trialAudio,
+  trialPage,
+} from '../../../listening/index.ts';
+import { ApiError, toApiError } from '../../errors.ts';
+import { clientAddress, rateLimit } from '../../middleware/rate-limit.ts';
+
+export type CrowdLimits = {
+  /** Sessions started per client address per minute. */
+  joinsPerMinute: number;
+  /** Requests per rater token per minute (votes, pages, audio). */
+  requestsPerMinute: number;
+};
+
+export const DEFAULT_CROWD_LIMITS: CrowdLimits = { joinsPerMinute: 20, requestsPerMinute: 240 };
+
+const VoteBody = z.strictObject({
+  answer: z.string().max(8),
+  played_ms: z.number().int().min(0).max(3_600_000).optional(),
+  page_ms: z.number().int().min(0).optional(),
+});
+
+const stateJson = (s: SessionState) =>
+  s.step === 'trial'
+    ? {
+        step: s.step,
+        trial: {
+          trial_id: s.trial.trialId,
+          task: s.trial.task,
+          slots: s.trial.slots,
+          audio: Object.fromEntries(s.trial.slots.map((slot) => [slot, `/listen/audio/${s.trial.trialId}/${slot}`])),
+          position: s.trial.position,
+          total: s.trial.total,
+        },
+      }
+    : s.step === 'done'
+      ? { step: s.step, completion_code: s.completionCode, answered: s.answered, total: s.total }
+      : { step: s.step };
+
+const wantsHtml = (c: Context) => (c.req.header('accept') ?? '').includes('text/html');
+
+export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?: CrowdLimits | undefined }) {
+  const { db } = deps;
+  const limits = deps.limits ?? DEFAULT_CROWD_LIMITS;
+  const app = new Hono();
+  app.use('/listen/*', async (c, next) => {
+    await next();
+    c.header('Referrer-Policy', 'no-referrer');
+    c.header('X-Robots-Tag', 'noindex');
+    if (!c.res.headers.get('Cache-Control')) c.header('Cache-Control', 'no-store');
+  });
+  // Pages show a readable page for the errors a rater can meet; JSON clients get the usual error body.
+  app.onError((err, c) => {
+    const e = toApiError(err);
+    if (!wantsHtml(c) || e.code === 'INTERNAL') throw err;
+    return c.html(messagePage(e.code === 'TEST_CLOSED' ? 'This test has ended' : 'Sorry', e.message), e.status);
+  });
+  app.use(
+    '/listen/s/:token/*',
+    rateLimit({ max: limits.requestsPerMinute, windowMs: 60_000, key: (c) => c.req.param('token') }),
+  );
+  app.use(
+    '/listen/s/:token',
+    rateLimit({ max: limits.requestsPerMinute, windowMs: 60_000, key: (c) => c.req.param('token') }),
+  );
+  const joinLimit = rateLimit({ max: limits.joinsPerMinute, windowMs: 60_000, key: clientAddress });
+
+  const rater = (c: Context) => authenticateRater(db, c.req.param('token') ?? '');
+  const workerIdOf = (v: unknown) => (typeof v === 'string' && /^[\w.@:-]{1,128}$/.test(v) ? v : undefined);
+
+  app.get('/listen/i/:code', async (c) => {
+    const test = await findInvitation(db, c.req.param('code'));
+    return c.html(
+      instructionsPage({
+        name: test.name,
+        action: c.req.path,
+        workerId: workerIdOf(c.req.query('worker_id')),
+        kinds: test.kinds,
+      }),
+    );
+  });
+
+  app.post('/listen/i/:code', joinLimit, async (c) => {
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const body = Object.keys(form).length ? form : await c.req.json().catch(() => ({}));
+    if ((body as Record<string, unknown>).consent !== 'yes' && (body as Record<string, unknown>).consent !== true) {
+      throw new ApiError('VALIDATION_FAILED', 'Consent is needed to take part', { field: 'body.consent' });
+    }
+    const { token, resumed } = await joinTest(
+      db,
+      c.req.param('code'),
+      workerIdOf((body as Record<string, unknown>).worker_id),
+    );
+    const url = `/listen/s/${token}`;
+    if (wantsHtml(c)) return c.redirect(url, 303);
+    return c.json({ token, session_url: url, resumed }, 201);
+  });
+
+  app.get('/listen/s/:token', async (c) => {
+    const ctx = await rater(c);
+    const state = await sessionState(db, ctx);
+    if (!wantsHtml(c)) return c.json(stateJson(state));
+    const token = c.req.param('token');
+    switch (state.step) {
+      case 'headphones':
+        return c.html(headphonePage(token));
+      case 'screened-out':
+        return c.html(
+          messagePage('Thank you', 'This test needs headphones, and the check did not succeed, so it ends here.'),
+        );
+      case 'trial':
+        return c.html(trialPage(token, state.trial));
+      case 'done':
+        return c.html(
+          state.completionCode ? completedPage(state.completionCode) : finishPage(token, state.answered, state.total),
+        );
+    }
+  });
+
+  app.get('/listen/s/:token/headphones/:file', async (c) => {
+    const ctx = await rater(c);
+    const q = /^(\d)\.wav$/.exec(c.req.param('file'))?.[1];
+    if (q === undefined || Number(q) >= HEADPHONE_QUESTIONS) throw new ApiError('NOT_FOUND', 'No such sound');
+    return c.body(headphoneQuestionWav(ctx.rater.id, Number(q)) as Uint8Array<ArrayBuffer>, 200, {
+      'Content-Type': 'audio/wav',
+    });
+  });
+
+  app.post('/listen/s/:token/headphones', async (c) => {
+    const ctx = await rater(c);
+    const isForm = (c.req.header('content-type') ?? '').includes('form');
+    const body: Record<string, unknown> = isForm ? await c.req.parseBody() : await c.req.json().catch(() => ({}));
+    const answers = Array.isArray(body.answers)
+      ? body.answers.map(Number)
+      : Array.from({ length: HEADPHONE_QUESTIONS }, (_, q) => Number(body[`q${q}`]));
+    const { passed } = await submitHeadphoneCheck(db, ctx, answers);
+    if (isForm) return c.redirect(`/listen/s/${c.req.param('token')}`, 303);
+    return c.json({ passed });
+  });
+
+  app.post('/listen/s/:token/trials/:trialId/vote', async (c) => {
+    const ctx = await rater(c);
+    const trialId = z.uuid().safeParse(c.req.param('trialId'));
+    if (!trialId.success)
+      throw new ListeningError('TRIAL_NOT_FOUND', 'No such trial in this session', { field: 'path.trial_id' });
+    const parsed = VoteBody.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) {
+      const field = `body.${parsed.error.issues[0]?.path.join('.') || 'answer'}`;
+      throw new ApiError('VALIDATION_FAILED', `${field}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { field });
+    }
+    const { vote, duplicate } = await castVote(db, ctx, trialId.data, {
+      answer: parsed.data.answer,
+      playedMs: parsed.data.played_ms,
+    });
+    return c.json({ vote_id: vote.id, trial_id: vote.trialId, answer: vote.answer, duplicate }, duplicate ? 200 : 201);
+  });
+
+  app.post('/listen/s/:token/complete', async (c) => {
+    const ctx = await rater(c);
+    const { completionCode } = await completeSession(db, ctx);
+    if (wantsHtml(c) || (c.req.header('content-type') ?? '').includes('form')) {
+      return c.redirect(`/listen/s/${c.req.param('token')}`, 303);
+    }
+    return c.json({ completion_code: completionCode });
+  });
+
+  app.get('/listen/audio/:trialId/:slot', async (c) => {
+    const trialId = z.uuid().safeParse(c.req.param('trialId'));
+    if (!trialId.success) throw new ListeningError('TRIAL_NOT_FOUND', 'No such audio', { field: 'path.trial_id' });
+    const key = await trialAudio(db, trialId.data, c.req.param('slot'));
+    const bytes = await deps.audio.get(key);
+    if (!bytes) throw new ApiError('NOT_FOUND', 'The audio file is missing');
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      'Content-Type': 'audio/wav',
+      'Cache-Control': 'private, max-age=3600',
+    });
+  });
+
+  return app;
+}

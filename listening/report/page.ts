@@ -1,0 +1,110 @@
+/**
+ * The admin's results page: tables and SVG interval plots, server-rendered, no script.
+ * Every value passes through hono/html escaping.
+ */
+import { html, raw } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import type { TestResults } from '../service/results.ts';
+import { itemRows } from './export.ts';
+
+type Row = { label: string; value: number; low: number; high: number; highlight: boolean };
+
+const fmt = (v: number | null | undefined, digits = 2) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
+
+/** Horizontal point-and-interval plot; infinite ends are clipped to the axis and drawn as arrows. */
+export function intervalPlot(title: string, rows: Row[], axis: { min: number; max: number }) {
+  const width = 640;
+  const left = 220;
+  const right = 20;
+  const rowH = 28;
+  const height = 40 + rows.length * rowH;
+  const x = (v: number) =>
+    left + ((Math.min(axis.max, Math.max(axis.min, v)) - axis.min) / (axis.max - axis.min)) * (width - left - right);
+  const ticks = Array.from({ length: 5 }, (_, i) => axis.min + ((axis.max - axis.min) * i) / 4);
+  return html`<figure>
+<svg role="img" aria-label="${title}" viewBox="0 0 ${width} ${height}" width="100%" style="max-width:${width}px">
+<title>${title}</title>
+${ticks.map((t) => html`<line x1="${x(t)}" x2="${x(t)}" y1="10" y2="${height - 20}" stroke="#ddd"/><text x="${x(t)}" y="${height - 4}" font-size="11" text-anchor="middle">${fmt(t, 1)}</text>`)}
+${rows.map((r, i) => {
+  const y = 26 + i * rowH;
+  const finite = Number.isFinite(r.value);
+  return html`<g><text x="${left - 8}" y="${y + 4}" font-size="12" text-anchor="end">${r.label}</text>
+<line x1="${x(r.low)}" x2="${x(r.high)}" y1="${y}" y2="${y}" stroke="${r.highlight ? '#b5179e' : '#333'}" stroke-width="2"/>
+${finite ? html`<circle cx="${x(r.value)}" cy="${y}" r="5" fill="${r.highlight ? '#b5179e' : '#1f6feb'}"><title>${r.label}: ${fmt(r.value)} [${fmt(r.low)}, ${fmt(r.high)}]</title></circle>` : ''}</g>`;
+})}
+</svg><figcaption>${title}</figcaption></figure>`;
+}
+
+function extent(rows: Row[], fallback: { min: number; max: number }) {
+  const vals = rows.flatMap((r) => [r.low, r.high, r.value]).filter(Number.isFinite);
+  if (vals.length === 0) return fallback;
+  const min = Math.min(...vals);
+  const max = Math.max(...vals);
+  const pad = (max - min) * 0.1 || 1;
+  return { min: min - pad, max: max + pad };
+}
+
+export function resultsPage(r: TestResults): HtmlEscapedString | Promise<HtmlEscapedString> {
+  const items = itemRows(r);
+  const label = new Map(r.conditions.map((c) => [c.id, c.label]));
+  const bt: Row[] = items
+    .filter((i) => i.naturalness_bt)
+    .map((i) => ({
+      label: i.label,
+      value: i.naturalness_bt?.log_strength ?? Number.NaN,
+      low: i.naturalness_bt?.ci_low ?? Number.NaN,
+      high: i.naturalness_bt?.ci_high ?? Number.NaN,
+      highlight: i.incumbent,
+    }));
+  const mos: Row[] = items
+    .filter((i) => i.mos.n > 0)
+    .map((i) => ({
+      label: i.label,
+      value: i.mos.mean ?? Number.NaN,
+      low: i.mos.ci_low ?? 1,
+      high: i.mos.ci_high ?? 5,
+      highlight: i.incumbent,
+    }));
+  const sim: Row[] = items
+    .filter((i) => i.similarity.n > 0)
+    .map((i) => ({
+      label: i.label,
+      value: i.similarity.mean ?? Number.NaN,
+      low: i.similarity.ci_low ?? 1,
+      high: i.similarity.ci_high ?? 5,
+      highlight: i.incumbent,
+    }));
+  const d = r.decision;
+  const base = `/v1/listening/tests/${r.test.id}`;
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Results: ${r.test.name}</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}</style></head>
+<body><main>
+<h1>Results: ${r.test.name}</h1>
+<p>Status <strong>${r.test.status}</strong> · ${r.votes} votes stored, ${r.naturalness.excludedVotes + r.flaggedVotes} excluded (flagged, unverified or too fast) ·
+raters ${r.raters.total} (${r.raters.completed} completed, ${r.raters.flagged} flagged)</p>
+<p id="decision">${d ? (d.promote ? html`The promotion rule names <strong>${label.get(d.winner) ?? d.winner}</strong>.` : html`The promotion rule names no winner yet: <strong>${d.reason}</strong>.`) : 'No incumbent to compare with.'}</p>
+<p>Export: <a href="${base}/results">JSON</a> · <a href="${base}/results.csv">CSV (conditions)</a> · <a href="${base}/results.csv?table=votes">CSV (every vote)</a></p>
+<h2>Preference (Bradley–Terry, 95% bootstrap intervals)</h2>
+${intervalPlot('Bradley–Terry log-strength, naturalness A/B', bt, extent(bt, { min: -2, max: 2 }))}
+<table><caption>Conditions</caption><thead><tr><th scope="col">condition</th><th scope="col">BT log-strength</th><th scope="col">95% interval</th><th scope="col">P(best)</th><th scope="col">A/B votes</th><th scope="col">MOS (n)</th><th scope="col">MOS 95% CI</th><th scope="col">similarity (n)</th><th scope="col">similarity 95% CI</th></tr></thead>
+<tbody>${items.map(
+    (
+      i,
+    ) => html`<tr><th scope="row">${i.label}${i.incumbent ? ' (current)' : ''}</th><td>${fmt(i.naturalness_bt?.log_strength)}</td><td>[${fmt(i.naturalness_bt?.ci_low)}, ${fmt(i.naturalness_bt?.ci_high)}]</td><td>${fmt(i.naturalness_bt?.probability_best)}</td><td>${i.naturalness_bt?.votes ?? 0}</td>
+<td>${fmt(i.mos.mean)} (${i.mos.n})</td><td>[${fmt(i.mos.ci_low)}, ${fmt(i.mos.ci_high)}]</td><td>${fmt(i.similarity.mean)} (${i.similarity.n})</td><td>[${fmt(i.similarity.ci_low)}, ${fmt(i.similarity.ci_high)}]</td></tr>`,
+  )}</tbody></table>
+<table><caption>Head to head (sign test, Holm-adjusted)</caption><thead><tr><th scope="col">pair</th><th scope="col">wins</th><th scope="col">ties</th><th scope="col">p</th><th scope="col">p (Holm)</th></tr></thead>
+<tbody>${r.naturalness.headToHead.map(
+    (h) =>
+      html`<tr><th scope="row">${label.get(h.a) ?? h.a} vs ${label.get(h.b) ?? h.b}</th><td>${h.winsA}–${h.winsB}</td><td>${h.ties}</td><td>${fmt(h.p, 4)}</td><td>${fmt(h.pHolm, 4)}</td></tr>`,
+  )}</tbody></table>
+${mos.length ? html`<h2>MOS (ACR 1–5), 95% confidence intervals</h2>${intervalPlot('Mean opinion score', mos, { min: 1, max: 5 })}` : ''}
+${sim.length ? html`<h2>Speaker similarity (1–5), 95% confidence intervals</h2>${intervalPlot('Speaker similarity', sim, { min: 1, max: 5 })}` : ''}
+<h2>Raters</h2>
+<table><caption>Quality control</caption><thead><tr><th scope="col">rater</th><th scope="col">status</th><th scope="col">reasons</th></tr></thead>
+<tbody>${r.naturalness.raters.map((q) => html`<tr><th scope="row">${q.raterId.slice(0, 8)}</th><td>${q.status}</td><td>${q.reasons.join(', ') || '–'}</td></tr>`)}</tbody></table>
+${raw('')}
+</main></body></html>`;
+}
