@@ -14,6 +14,7 @@ export {
   encodeAudio,
   type StreamEncoder,
 } from './encode/encoders.ts';
+export { createEngine, type EngineOptions, type LocalEngine, type Rendered } from './engine/engine.ts';
 export {
   type AudioChunk,
   type Engine,
@@ -53,3 +54,5 @@ export { preprocessText } from './text/cleaners.ts';
 export { charLimit, LANGUAGES, type Language, UnsupportedLanguageError } from './text/languages.ts';
 export { splitSentences } from './text/sentences.ts';
 export { MAX_TEXT_TOKENS, TextTooLongError, VoiceTokenizer } from './text/tokenizer.ts';
+export { loadPackage, type ModelPackage, type PackageOptions, type Precision } from './xtts/package.ts';
+export { type SynthesisInput, Xtts, type XttsOptions } from './xtts/xtts.ts';
