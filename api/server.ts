@@ -1,9 +1,11 @@
 import { serve } from '@hono/node-server';
 import pino from 'pino';
-import { listApiKeys, migrate, openDb, pgliteDirFor } from '../db/index.ts';
+import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } from '../db/index.ts';
+import { createEngine, createPodPool, type Engine } from '../inference/index.ts';
 import { type Config, ConfigError, loadConfig } from '../infra/index.ts';
 import { createApp } from './app.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
+import { registerModelDir } from './synthesis/packages.ts';
 
 /** Starts the API on the given config; resolves once it listens. */
 export async function startServer(config: Config) {
@@ -12,8 +14,14 @@ export async function startServer(config: Config) {
   const lock = config.databaseUrl ? undefined : takeLock(config.dataDir);
   const handle = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir) });
   await migrate(handle, config.databaseUrl);
+  const registered = await registerModelDir(handle.db, config.modelDir);
+  for (const k of registered) logger.info({ checkpoint: k.id, package: k.packagePath }, 'registered model package');
+  const engine = createEngineFor(config);
   const app = createApp({
     db: handle.db,
+    engine,
+    dataDir: config.dataDir,
+    modelDir: config.modelDir,
     logger,
     limits: { maxJsonBytes: config.maxJsonBodyBytes, maxUploadBytes: config.maxUploadBytes },
     ...(lock ? { localSecret: lock.secret } : {}),
@@ -30,12 +38,22 @@ export async function startServer(config: Config) {
   const close = () => {
     closing ??= (async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await engine.close();
       await handle.close();
       lock?.release();
     })();
     return closing;
   };
-  return { url, app, handle, logger, close };
+  return { url, app, handle, logger, engine, close };
+}
+
+/** Pods when INFERENCE_URLS names them, else the engine in this process (worker threads). */
+function createEngineFor(config: Config): Engine {
+  const i = config.inference;
+  if (config.inferenceUrls.length > 0) {
+    return createPodPool({ urls: config.inferenceUrls, perPod: i.perPod, queue: i.queue, timeoutMs: i.timeoutMs });
+  }
+  return createEngine({ device: i.device, workers: i.workers, maxQueue: i.queue });
 }
 
 async function main() {
@@ -62,8 +80,14 @@ async function main() {
   const { url, handle, close, logger } = started;
   const keys = await listApiKeys(handle.db);
   const where = handle.driver === 'pglite' ? `embedded PGlite in ${handle.location}` : `Postgres at ${handle.location}`;
-  console.log(`\nXTTS voice studio is listening on ${url}  (database: ${where})`);
-  console.log(`  API docs:  ${url}/docs    health: ${url}/healthz`);
+  const inference = config.inferenceUrls.length
+    ? `${config.inferenceUrls.length} inference pod(s)`
+    : `in-process engine on ${config.inference.device}`;
+  console.log(`\nXTTS voice studio is listening on ${url}  (database: ${where}; ${inference})`);
+  console.log(`  Try a voice: ${url}/    API docs: ${url}/docs    health: ${url}/healthz`);
+  if (!(await defaultBaseCheckpoint(handle.db))) {
+    console.log(`  No model package yet: \`npm run model:pull\` fetches XTTS-v2 into ${config.modelDir}.`);
+  }
   if (!keys.some((k) => k.scope === 'admin' && !k.revokedAt)) {
     console.log('  No admin API key yet. Create one (the server may keep running):');
     console.log('    npm run keys -- create --scope admin --name me\n');

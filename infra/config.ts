@@ -25,6 +25,16 @@ const envSchema = z.object({
   MODEL_DIR: z.string().min(1).optional(),
   /** Inference pods; when unset the engine runs in-process. */
   INFERENCE_URLS: urlList.optional(),
+  /** Where the in-process engine (or a pod's) runs: onnxruntime's CPU or CUDA provider. */
+  INFERENCE_DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** Worker threads of the in-process engine (or a pod's), each with its own sessions. */
+  INFERENCE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  /** Requests allowed to wait for the engine (or, with pods, for a free pod); beyond it, 503. */
+  INFERENCE_QUEUE: z.coerce.number().int().min(0).max(10_000).default(16),
+  /** With pods: requests the API sends to one pod at once. */
+  INFERENCE_PER_POD: z.coerce.number().int().min(1).max(256).default(2),
+  /** With pods: longest wait for a pod's first byte, and between two chunks. */
+  INFERENCE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   LOG_LEVEL: z.enum(logLevels).default('info'),
   /** Largest JSON request body accepted, in bytes. Uploads have their own limit. */
   MAX_JSON_BODY_BYTES: z.coerce
@@ -38,8 +48,10 @@ const envSchema = z.object({
     .int()
     .positive()
     .default(512 * 1024 * 1024),
-  /** Python interpreter holding torch, for model export and training. */
-  PYTHON: z.string().min(1).default('python3'),
+  /** Python interpreter holding torch, for model export and training (default: Debian's /usr/bin/python3 if present). */
+  PYTHON: z.string().min(1).optional(),
+  /** The Hugging Face hub that `npm run model:pull` downloads XTTS-v2 from. */
+  HF_ENDPOINT: z.url({ protocol: /^https?$/ }).default('https://huggingface.co'),
 });
 
 /** Every variable the configuration reads. */
@@ -53,10 +65,12 @@ export type Config = {
   dataDir: string;
   modelDir: string;
   inferenceUrls: string[];
+  inference: { device: 'cpu' | 'cuda'; workers: number; queue: number; perPod: number; timeoutMs: number };
   logLevel: (typeof logLevels)[number];
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
-  python: string;
+  python: string | undefined;
+  hfEndpoint: string;
 };
 
 export class ConfigError extends Error {
@@ -91,9 +105,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     modelDir: resolve(e.MODEL_DIR ?? `${dataDir}/models`),
     inferenceUrls: e.INFERENCE_URLS ?? [],
+    inference: {
+      device: e.INFERENCE_DEVICE,
+      workers: e.INFERENCE_WORKERS,
+      queue: e.INFERENCE_QUEUE,
+      perPod: e.INFERENCE_PER_POD,
+      timeoutMs: e.INFERENCE_TIMEOUT_MS,
+    },
     logLevel: e.LOG_LEVEL,
     maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     python: e.PYTHON,
+    hfEndpoint: e.HF_ENDPOINT.replace(/\/$/, ''),
   };
+}
+
+/**
+ * The environment for a child process: this process's own (PATH, HOME, locale) plus `extra`.
+ * Kept here so that this module stays the only reader of the environment.
+ */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
+  return { ...process.env, ...extra };
 }

@@ -1,1 +1,1 @@
-export { type Config, ConfigError, configVariables, loadConfig } from './config.ts';
+export { type Config, ConfigError, childEnv, configVariables, loadConfig } from './config.ts';

@@ -9,6 +9,7 @@ import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { loadConfig } from '../../infra/index.ts';
 import { importModel } from './import.ts';
 
 export const MODEL_FILES = ['model.pth', 'dvae.pth', 'mel_stats.pth', 'vocab.json', 'config.json'] as const;
@@ -84,14 +85,16 @@ function flag(args: string[], name: string): string | undefined {
 
 if (import.meta.main) {
   const args = process.argv.slice(2);
-  const out = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
-  if (!out) {
+  if (args.includes('--help')) {
     console.error(
-      'usage: npm run model:pull -- <out package dir> [--hub URL] [--repo coqui/XTTS-v2] [--cache DIR] [--no-export]',
+      'usage: npm run model:pull -- [<out package dir>, default MODEL_DIR/xtts-v2] [--hub URL] [--repo coqui/XTTS-v2] [--cache DIR] [--no-export]',
     );
     process.exit(2);
   }
-  const hub = (flag(args, '--hub') ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/$/, '');
+  const config = loadConfig();
+  const out =
+    args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? join(config.modelDir, 'xtts-v2');
+  const hub = (flag(args, '--hub') ?? config.hfEndpoint).replace(/\/$/, '');
   const repo = flag(args, '--repo') ?? 'coqui/XTTS-v2';
   const revision = flag(args, '--revision') ?? 'main';
   const dest = flag(args, '--cache') ?? `${out}.download`;

@@ -4,11 +4,13 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childEnv, loadConfig } from '../../infra/index.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export function pythonBinary(): string {
-  if (process.env.PYTHON) return process.env.PYTHON;
+  const configured = loadConfig().python;
+  if (configured) return configured;
   return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 }
 
@@ -21,13 +23,9 @@ export interface PythonResult {
 /** Runs `python -m <module> ...args`; output is collected and, with echo, also passed through. */
 export function runPython(module: string, args: readonly string[], echo = false): Promise<PythonResult> {
   return new Promise((done, fail) => {
-    const env = {
-      ...process.env,
-      PYTHONPATH: [join(repoRoot, 'trainer'), process.env.PYTHONPATH].filter(Boolean).join(':'),
-      PYTHONWARNINGS: process.env.PYTHONWARNINGS ?? 'ignore',
-      NODE: process.env.NODE ?? process.execPath,
-    };
-    const child = spawn(pythonBinary(), ['-m', module, ...args], { cwd: repoRoot, env });
+    // trainer/ goes first on sys.path; the graph checker runs on this very node binary.
+    const env = childEnv({ PYTHONPATH: join(repoRoot, 'trainer'), NODE: process.execPath });
+    const child = spawn(pythonBinary(), ['-W', 'ignore', '-m', module, ...args], { cwd: repoRoot, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {

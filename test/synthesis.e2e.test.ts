@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { createAdaptorServer } from '@hono/node-server';
+import OpenAI from 'openai';
+import { registerModelDir } from '../api/index.ts';
+import { createEngine, createPodPool, decodeAudio, type Engine } from '../inference/index.ts';
+import { childEnv } from '../infra/index.ts';
+import { testApp } from './helpers/app.ts';
+import { parseWav } from './helpers/speech.ts';
+import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
+
+/**
+ * The synthesis API on the real engine and the tiny fixture package: model registration, a
+ * voice from a real clip, every output format through the official OpenAI client, and inference
+ * pods in processes of their own, one of them killed mid-stream.
+ */
+const root = new URL('..', import.meta.url).pathname;
+
+async function apiOn(engine: Engine) {
+  const dirs = dataDirWithTinyModel();
+  const t = await testApp({ engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir });
+  const registered = await registerModelDir(t.db.db, dirs.modelDir);
+  assert.equal(registered.length, 1, 'the tiny package is found in MODEL_DIR and registered');
+  const voice = await t.request
+    .post('/v1/voices')
+    .set(t.auth(t.tokens.admin))
+    .field('name', 'tiny-voice')
+    .field('language', 'en')
+    .attach('clips', Buffer.from(tinyReferenceClip()), 'ref.wav');
+  assert.equal(voice.status, 201, JSON.stringify(voice.body));
+  const server = createAdaptorServer({ fetch: t.app.fetch });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  return {
+    t,
+    baseURL,
+    client: new OpenAI({ apiKey: t.tokens.synth, baseURL, maxRetries: 0 }),
+    close: async () => {
+      server.close();
+      await t.close();
+      rmSync(dirs.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const binary = (res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) => {
+  const parts: Buffer[] = [];
+  res.on('data', (d: Buffer) => parts.push(d));
+  res.on('end', () => cb(null, Buffer.concat(parts)));
+};
+
+describe('synthesis on the tiny model, in-process engine', () => {
+  const engine = createEngine({ workers: 1 });
+  let api: Awaited<ReturnType<typeof apiOn>>;
+  before(async () => {
+    api = await apiOn(engine);
+  });
+  after(async () => {
+    await api.close();
+    await engine.close();
+  });
+
+  it('renders a valid 24 kHz WAV, the same bytes for the same seed', async () => {
+    const tts = (seed: number) =>
+      api.t.request
+        .post('/v1/tts')
+        .set(api.t.auth(api.t.tokens.synth))
+        .send({ text: 'Hello world, this is a test.', voice: 'tiny-voice', seed })
+        .buffer(true)
+        .parse(binary as never);
+    const a = await tts(11);
+    assert.equal(a.status, 200, a.body.toString().slice(0, 300));
+    const wav = parseWav(a.body);
+    assert.equal(wav.sampleRate, 24000);
+    assert.ok(wav.samples.length > 2400, `${wav.samples.length} samples`);
+    assert.deepEqual((await tts(11)).body, a.body);
+    const streamed = await api.t.request
+      .post('/v1/tts')
+      .set(api.t.auth(api.t.tokens.synth))
+      .send({ text: 'Hello world, this is a test.', voice: 'tiny-voice', seed: 11, stream: true })
+      .buffer(true)
+      .parse(binary as never);
+    assert.deepEqual(streamed.body.subarray(44), a.body.subarray(44), 'streamed audio equals the whole render');
+  });
+
+  it('serves every response format to the official openai client', async () => {
+    const lengths: Record<string, number> = {};
+    for (const format of ['wav', 'pcm', 'mp3', 'opus'] as const) {
+      const res = await api.client.audio.speech.create({
+        model: 'xtts-v2',
+        voice: 'tiny-voice',
+        input: 'Testing one two.',
+        response_format: format,
+        seed: 5,
+      } as never);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (format === 'pcm') lengths[format] = bytes.length / 2 / 24000;
+      else {
+        const audio = await decodeAudio(bytes);
+        lengths[format] = audio.samples.length / audio.sampleRate;
+      }
+    }
+    const wav = lengths.wav ?? 0;
+    assert.ok(wav > 0.1);
+    for (const [format, seconds] of Object.entries(lengths)) {
+      assert.ok(Math.abs(seconds - wav) < 0.1, `${format}: ${seconds} s against wav ${wav} s`);
+    }
+  });
+
+  it('refuses bad input with clear errors and keeps serving', async () => {
+    const bad = [
+      { text: 'x'.repeat(20_001), voice: 'tiny-voice' },
+      { text: 'hello', voice: 'tiny-voice', language: 'tlh' },
+      { text: '   ', voice: 'tiny-voice' },
+    ];
+    for (const body of bad) {
+      const res = await api.t.request.post('/v1/tts').set(api.t.auth(api.t.tokens.synth)).send(body);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+    }
+    const ok = await api.t.request
+      .post('/v1/tts')
+      .set(api.t.auth(api.t.tokens.synth))
+      .send({ text: 'Still here.', voice: 'tiny-voice' });
+    assert.equal(ok.status, 200);
+  });
+});
+
+async function startPod(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['inference/pod/main.ts'], {
+    cwd: root,
+    env: childEnv({ PORT: '0', HOST: '127.0.0.1', INFERENCE_WORKERS: '1' }),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`pod exited ${code}: ${out}`)));
+  });
+  return { url, child };
+}
+
+describe('synthesis on the tiny model through two inference pods', () => {
+  let pods: { url: string; child: ChildProcess }[];
+  let pool: ReturnType<typeof createPodPool>;
+  let api: Awaited<ReturnType<typeof apiOn>>;
+  before(async () => {
+    pods = await Promise.all([startPod(), startPod()]);
+    pool = createPodPool({
+      urls: pods.map((p) => p.url),
+      perPod: 1,
+      queue: 8,
+      timeoutMs: 20_000,
+      healthIntervalMs: 250,
+    });
+    api = await apiOn(pool);
+  });
+  after(async () => {
+    await api.close();
+    await pool.close();
+    for (const p of pods) p.child.kill('SIGKILL');
+  });
+
+  it('gives the same audio as the in-process engine for the same seed', async () => {
+    const local = createEngine({ workers: 1 });
+    try {
+      const body = {
+        model: 'xtts-v2',
+        voice: 'tiny-voice',
+        input: 'Same seed, same audio.',
+        response_format: 'pcm',
+        seed: 3,
+      };
+      const viaPods = new Uint8Array(await (await api.client.audio.speech.create(body as never)).arrayBuffer());
+      const localApi = await apiOn(local);
+      try {
+        const inProcess = new Uint8Array(
+          await (await localApi.client.audio.speech.create(body as never)).arrayBuffer(),
+        );
+        assert.deepEqual(viaPods, inProcess);
+      } finally {
+        await localApi.close();
+      }
+    } finally {
+      await local.close();
+    }
+  });
+});
