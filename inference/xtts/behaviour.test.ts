@@ -113,3 +113,26 @@ describe('engine behaviour (tiny fixture)', () => {
     assert.ok(Math.abs(total - outputSamples(codes)) <= 256, `${total} vs ${outputSamples(codes)}`);
   });
 });
+
+describe('long text', () => {
+  it('is split into sentences that fit the model, joined by pauses of silence', async () => {
+    const x = await Xtts.load(join(fixture, 'package'), { maxAudioCodes: 8, sentencePauseSamples: 2400 });
+    try {
+      const long = Array.from({ length: 12 }, (_, i) => `This is sentence number ${i + 1} of a longer text.`).join(' ');
+      const pieces = x.sentenceIds(long, 'en');
+      assert.ok(pieces.length >= 2, `${pieces.length} pieces`);
+      assert.ok(pieces.every((p) => p.length - 2 < x.pkg.manifest.tokens.max_text_tokens));
+      const voice = await x.computeVoice([readFileSync(join(fixture, 'ref.wav'))]);
+      const r = await x.render({ text: long, language: 'en', voice });
+      const per = outputSamples(8);
+      assert.equal(r.samples.length, pieces.length * per + (pieces.length - 1) * 2400);
+      const pause = r.samples.subarray(per, per + 2400);
+      assert.ok(pause.every((v) => v === 0));
+      let streamed = 0;
+      for await (const c of x.stream({ text: long, language: 'en', voice })) streamed += c.samples.length;
+      assert.ok(Math.abs(streamed - r.samples.length) <= 256 * pieces.length);
+    } finally {
+      await x.release();
+    }
+  });
+});

@@ -148,19 +148,27 @@ export class Xtts {
       );
     const t = this.pkg.manifest.tokens;
     const out: number[][] = [];
-    try {
-      for (const s of splitSentences(text, language)) {
-        if (s.trim().length === 0) continue;
-        const ids = this.pkg.tokenizer.encode(s, language);
-        // The reference asserts fewer text tokens than gpt_max_text_tokens (402; smaller in tiny packages).
-        if (ids.length >= t.max_text_tokens)
-          throw new EngineError(
-            'TEXT_TOO_LONG',
-            `a sentence has ${ids.length} tokens; this model takes fewer than ${t.max_text_tokens}`,
-            'text',
-          );
-        out.push([t.text_start, ...ids, t.text_stop]);
+    // The reference asserts fewer text tokens than gpt_max_text_tokens (402; fewer in tiny packages).
+    // A piece over it is split again at half the length (sentences first, then words) rather than refused.
+    const encode = (piece: string): void => {
+      let ids: number[] | null = null;
+      try {
+        ids = this.pkg.tokenizer.encode(piece, language);
+      } catch (e) {
+        if (!(e instanceof TextTooLongError)) throw e;
       }
+      if (ids && ids.length < t.max_text_tokens) {
+        out.push([t.text_start, ...ids, t.text_stop]);
+        return;
+      }
+      const half = Math.floor(Array.from(piece).length / 2);
+      const parts = half > 0 ? splitSentences(piece, language, half).filter((p) => p.trim().length > 0) : [];
+      if (parts.length < 2)
+        throw new EngineError('TEXT_TOO_LONG', `'${piece.slice(0, 40)}' is too long for this model`, 'text');
+      for (const p of parts) encode(p);
+    };
+    try {
+      for (const s of splitSentences(text, language)) if (s.trim().length > 0) encode(s);
     } catch (e) {
       throw toEngineError(e);
     }
