@@ -118,7 +118,8 @@ export async function openedTest(t: ListeningTestApp, body: Record<string, unkno
       ...body,
     });
   if (created.status !== 201) throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`);
-  for (const [i, text] of SENTENCES.entries()) {
+  const texts = (body.sentences as { text: string }[] | undefined)?.map((x) => x.text) ?? SENTENCES;
+  for (const [i, text] of texts.entries()) {
     const wav = await espeak(text, { voice: 'en-us', speed: 150 });
     const res = await t.request
       .put(`/v1/listening/tests/${created.body.id}/recordings/${i}`)

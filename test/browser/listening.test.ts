@@ -1,0 +1,135 @@
+/**
+ * A rater's whole path and the admin's results page in a real browser (Debian's chromium,
+ * headless), against the app on a real HTTP port. espeak-ng speech stands in for rendered
+ * checkpoints and for the speaker's recordings.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { schema } from '../../db/index.ts';
+import { headphoneAnswers } from '../../listening/index.ts';
+import { type ListeningTestApp, listeningTestApp, openedTest } from '../helpers/listening.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+describe('listening test in a browser', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed` }, () => {
+  let t: ListeningTestApp;
+  let browser: BrowserContext;
+  let base: string;
+  let profile: string;
+  before(async () => {
+    t = await listeningTestApp();
+    await new Promise<void>((resolve) => t.server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(t.server.address() as AddressInfo).port}`;
+    profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
+    // A fresh profile folder each run (Playwright passes it as --user-data-dir).
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 390, height: 844 }, // a phone
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--mute-audio',
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await t.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('walks a rater from the invitation to the completion code, refusing votes until playback ends', async () => {
+    const test = await openedTest(t, {
+      sentences: [{ text: 'Yes.' }, { text: 'No.' }, { text: 'Good.' }],
+      trials_per_rater: { ab_naturalness: 2, mos: 1 },
+      gold_per_rater: 1,
+      trap_per_rater: 1,
+    });
+    const page = await browser.newPage();
+    await page.goto(`${base}${test.invite_url}?worker_id=W-browser`);
+    assert.match(await page.locator('h1').innerText(), /Listening test/);
+    assert.match(await page.content(), /headphones/i);
+    // Keyboard only: the consent box and the start button.
+    await page.locator('input[name=consent]').focus();
+    await page.keyboard.press('Space');
+    await page.locator('#start').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/listen\/s\/lrt_/);
+    assert.match(await page.locator('h1').innerText(), /Headphone check/);
+
+    const [rater] = await t.db.db.select().from(schema.raters).where(eq(schema.raters.workerId, 'W-browser'));
+    assert.ok(rater);
+    assert.equal(await page.locator('#submit').isDisabled(), true, 'cannot continue before listening');
+    const answers = headphoneAnswers(rater.id);
+    for (const [q, answer] of answers.entries()) {
+      await page.locator('button.play').nth(q).click();
+      await page.locator(`#status-${q}`).filter({ hasText: 'played' }).waitFor({ timeout: 10_000 });
+      await page.locator(`input[name=q${q}][value="${answer}"]`).check();
+    }
+    await page.locator('#submit').click();
+    await page.waitForSelector('#question');
+
+    const storedVotes = async () =>
+      (await t.db.db.select().from(schema.votes).where(eq(schema.votes.raterId, rater.id))).length;
+    let answered = 0;
+    for (;;) {
+      if (!(await page.locator('#question').count())) break;
+      const progress = await page.locator('progress').getAttribute('value');
+      assert.equal(Number(progress), answered);
+      const votes = page.locator('button.vote');
+      assert.ok(await votes.first().isDisabled(), 'voting is locked before playback');
+      // A key press and a forced click before playback store nothing.
+      await page.keyboard.press('a');
+      await page.keyboard.press('4');
+      await votes.first().click({ force: true });
+      await page.waitForTimeout(150);
+      assert.equal(await storedVotes(), answered);
+
+      const plays = page.locator('button.play');
+      const n = await plays.count();
+      for (let i = 0; i < n; i++) {
+        await plays.nth(i).click();
+        await page.locator('[data-heard=true]').nth(i).waitFor({ timeout: 15_000 });
+        if (i < n - 1) assert.ok(await votes.first().isDisabled(), 'still locked until every clip has ended');
+      }
+      assert.equal(await votes.first().isDisabled(), false);
+      const first = (await votes.first().getAttribute('data-key')) ?? '';
+      // Answer by keyboard: the shortcut printed on the first choice; the page reloads when stored.
+      await Promise.all([page.waitForEvent('load'), page.keyboard.press(first)]);
+      answered++;
+      assert.equal(await storedVotes(), answered);
+    }
+    assert.match(await page.locator('h1').innerText(), /All done/);
+    await page.locator('#finish').click();
+    const code = (await page.locator('#completion-code').innerText()).trim();
+    assert.match(code, /^[0-9A-F]{12}$/);
+    const [done] = await t.db.db.select().from(schema.raters).where(eq(schema.raters.id, rater.id));
+    assert.equal(done?.completionCode, code);
+    assert.equal(await storedVotes(), answered);
+    await page.close();
+
+    const report = await browser.newPage();
+    await report.setExtraHTTPHeaders(t.auth(t.tokens.admin));
+    const res = await report.goto(`${base}/v1/listening/tests/${test.id}/report`);
+    assert.equal(res?.status(), 200);
+    assert.match(await report.locator('h1').innerText(), /Results/);
+    assert.ok((await report.locator('svg[role=img] circle').count()) >= 1, 'an interval plot with points');
+    const rows = await report.locator('table').first().locator('tbody tr').count();
+    assert.equal(rows, 4, 'two checkpoints, the base model and the real recording');
+    assert.match(await report.locator('#decision').innerText(), /no winner yet|names/);
+    await report.close();
+  });
+});
