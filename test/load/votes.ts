@@ -51,7 +51,8 @@ const call = async (method: string, path: string, body?: unknown, headers: Recor
     headers: { 'content-type': 'application/json', ...headers },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  const json = await res.json();
+  // biome-ignore lint/suspicious/noExplicitAny: response bodies of several shapes, checked by use
+  const json: any = await res.json();
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
 };
