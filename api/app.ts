@@ -2,7 +2,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Hono } from 'hono';
-import { html } from 'hono/html';
 import { requestId } from 'hono/request-id';
 import pino, { type Logger } from 'pino';
 import type { Db } from '../db/index.ts';
@@ -14,10 +13,12 @@ import { observe } from './middleware/observe.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
+import { homeRoutes } from './routes/home.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { type ListeningAppDeps, listeningAdmin, listeningCrowd } from './routes/listening/index.ts';
 import { speechRoutes } from './routes/speech.ts';
 import { voiceRoutes } from './routes/voices.ts';
+import { stimulusRenderer } from './synthesis/render.ts';
 import { validationHook } from './validation.ts';
 
 export type AppDeps = {
@@ -60,8 +61,13 @@ export function createApp(deps: AppDeps) {
   app.route('/', checkpointRoutes({ ...shared, modelDir }));
   app.route('/', voiceRoutes(shared));
   app.route('/', speechRoutes({ ...shared, metrics }));
-  app.route('/', listeningAdmin({ ...deps, dataDir }));
-  app.route('/', listeningCrowd({ ...deps, dataDir }));
+  // Stimuli render through the same path as /v1/tts unless a test supplies its own renderer.
+  const listening = {
+    ...deps.listening,
+    renderStimulus: deps.listening?.renderStimulus ?? (deps.engine ? stimulusRenderer(shared) : undefined),
+  };
+  app.route('/', listeningAdmin({ ...deps, dataDir, listening }));
+  app.route('/', listeningCrowd({ ...deps, dataDir, listening }));
 
   const openApiConfig = {
     openapi: '3.1.0',
@@ -79,19 +85,12 @@ export function createApp(deps: AppDeps) {
   );
   app.route(
     '/',
-    new Hono()
-      .get('/metrics', async (c) => {
-        c.header('Content-Type', metrics.registry.contentType);
-        return c.body(await metrics.registry.metrics());
-      })
-      .get('/', (c) =>
-        c.html(html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>XTTS voice studio</title></head>
-<body style="font:16px system-ui;max-width:40rem;margin:3rem auto">
-<h1>XTTS voice studio</h1><p>Personal voices with XTTS-v2, the checkpoint chosen by listeners.</p>
-<ul><li><a href="/docs">API documentation</a></li><li><a href="/healthz">Health</a> · <a href="/readyz">Readiness</a> · <a href="/metrics">Metrics</a></li></ul>
-</body></html>`),
-      ),
+    new Hono().get('/metrics', async (c) => {
+      c.header('Content-Type', metrics.registry.contentType);
+      return c.body(await metrics.registry.metrics());
+    }),
   );
+  app.route('/', homeRoutes());
   return app;
 }
 

@@ -148,6 +148,25 @@ async function nextChunk(speech: PreparedSpeech): Promise<AudioChunk | undefined
   return r.done ? undefined : r.value;
 }
 
+/** Every chunk of a synthesis, joined. */
+export async function collectSamples(
+  chunks: AsyncIterable<AudioChunk>,
+): Promise<{ samples: Float32Array; sampleRate: number }> {
+  const parts: Float32Array[] = [];
+  let sampleRate = 24000;
+  for await (const c of chunks) {
+    parts.push(c.samples);
+    sampleRate = c.sampleRate;
+  }
+  const samples = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    samples.set(p, at);
+    at += p.length;
+  }
+  return { samples, sampleRate };
+}
+
 /** Renders everything, then answers with exact sizes (a WAV header that states its length). */
 export async function wholeAudio(
   speech: PreparedSpeech,
