@@ -191,4 +191,33 @@ describe('synthesis on the tiny model through two inference pods', () => {
       await local.close();
     }
   });
+
+  it('a pod killed mid-stream: that client gets a clean error, the next requests go to the other pod', async () => {
+    // About two minutes of audio: the pod is still generating long after the first chunk arrives.
+    const text = 'A long sentence that keeps the pod busy for a while. '.repeat(40);
+    const res = await fetch(`${api.baseURL}/tts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.t.tokens.synth}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ text, voice: 'tiny-voice', stream: true, format: 'pcm' }),
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    assert.equal((await reader.read()).done, false, 'audio is streaming');
+    const busy = pool.pods().find((p) => p.inflight === 1);
+    assert.ok(busy, 'one pod is streaming');
+    pods.find((p) => p.url === busy.url)?.child.kill('SIGKILL');
+    await assert.rejects(async () => {
+      for (;;) if ((await reader.read()).done) break;
+    }, 'the transfer breaks instead of ending as if complete');
+    for (let i = 0; i < 3; i++) {
+      const ok = await api.client.audio.speech.create({
+        model: 'xtts-v2',
+        voice: 'tiny-voice',
+        input: 'Still speaking.',
+        response_format: 'wav',
+      });
+      assert.equal(parseWav(new Uint8Array(await ok.arrayBuffer())).sampleRate, 24000);
+    }
+    assert.equal(pool.pods().find((p) => p.url === busy.url)?.healthy, false);
+  });
 });

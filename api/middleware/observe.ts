@@ -18,7 +18,8 @@ export function observe(options: { logger: Logger; metrics: HttpMetrics }) {
       {
         requestId: c.get('requestId'),
         method: c.req.method,
-        path: c.req.path,
+        // The route pattern, not the path: crowd paths carry rater tokens, which must not reach logs.
+        route,
         status: c.res.status,
         ms: seconds * 1000,
       },
