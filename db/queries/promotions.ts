@@ -63,7 +63,7 @@ export async function rollbackPromotion(db: Db, voiceId: string, actor: string):
       .where(eq(promotions.voiceId, voiceId))
       .orderBy(desc(promotions.createdAt))
       .limit(1);
-    if (!last || last.action !== 'promote' || !last.fromCheckpointId || last.toCheckpointId !== voice.checkpointId) {
+    if (last?.action !== 'promote' || !last.fromCheckpointId || last.toCheckpointId !== voice.checkpointId) {
       return { ok: false, reason: 'nothing-to-roll-back', current: voice.checkpointId } as const;
     }
     await tx

@@ -38,7 +38,12 @@ export async function findVoice(db: Db, idOrName: string): Promise<Voice | undef
     const byId = await getVoice(db, idOrName);
     if (byId) return byId;
   }
-  const [row] = await db.select().from(voices).where(eq(voices.name, idOrName)).orderBy(desc(voices.createdAt)).limit(1);
+  const [row] = await db
+    .select()
+    .from(voices)
+    .where(eq(voices.name, idOrName))
+    .orderBy(desc(voices.createdAt))
+    .limit(1);
   return row;
 }
 

@@ -34,6 +34,6 @@ test('a sentence longer than the limit is wrapped at the limit', () => {
 });
 
 test('the per-language limit applies (ja is 71)', () => {
-  const ja = 'あ'.repeat(40) + '。' + 'い'.repeat(40) + '。';
+  const ja = `${'あ'.repeat(40)}。${'い'.repeat(40)}。`;
   assert.deepEqual(splitSentences(ja, 'ja'), [`${'あ'.repeat(40)}。`, `${'い'.repeat(40)}。`]);
 });
