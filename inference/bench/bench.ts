@@ -139,11 +139,17 @@ async function benchPackage(kind: 'tiny' | 'full') {
   }
   const streamMs = ms(t0);
   await x.release();
+  // Most of a full-size load is hashing ~3 GB against the manifest; without it, session creation only.
+  t0 = performance.now();
+  const unverified = await Xtts.load(pkg, { ...opts, verify: false });
+  const loadUnverifiedMs = ms(t0);
+  await unverified.release();
   const row = {
     package: kind,
     device,
     precision: x.pkg.precision,
     loadMs,
+    loadUnverifiedMs,
     voiceMs,
     msPerCodeRun20: run20.msPerCode,
     msPerCodeRun100: run100.msPerCode,
@@ -181,7 +187,7 @@ for (const kind of ['tiny', 'full'] as const) {
   rows.push(row);
   const f = (v: number, d = 1) => v.toFixed(d);
   console.log(
-    `${kind.padEnd(4)} ${row.device}/${row.precision}: load ${f(row.loadMs, 0)} ms, voice ${f(row.voiceMs, 0)} ms, ` +
+    `${kind.padEnd(4)} ${row.device}/${row.precision}: load ${f(row.loadMs, 0)} ms (${f(row.loadUnverifiedMs, 0)} without sha256), voice ${f(row.voiceMs, 0)} ms, ` +
       `decode ${f(row.msPerCodeRun20, 2)} ms/code (runs of 20) ${f(row.msPerCodeRun100, 2)} ms/code (runs of 100), ` +
       `RTF ${f(row.rtfRender, 3)} whole / ${f(row.rtfStream, 3)} streamed (${row.codes} codes, ${f(row.audioSeconds, 2)} s), ` +
       `first chunk ${f(row.firstChunkMs, 0)} ms`,
