@@ -39,7 +39,9 @@ describe('crowd sessions and votes (espeak-ng speech stands in for rendered chec
     const { token, raterId } = await joinAsRater(t, test.invite_url, { passHeadphones: false });
     assert.equal((await state(token)).body.step, 'headphones');
     const [trial] = await t.db.db.select().from(trials).where(eq(trials.raterId, raterId)).limit(1);
-    const vote = await t.request.post(`/listen/s/${token}/trials/${trial?.id}/vote`).send({ answer: 'a' });
+    // A well-formed answer for the trial's kind, so only "not shown yet" can refuse it.
+    const answer = trial?.kind.startsWith('ab_') ? 'a' : '3';
+    const vote = await t.request.post(`/listen/s/${token}/trials/${trial?.id}/vote`).send({ answer });
     assert.equal(vote.status, 409);
     assert.equal(vote.body.code, 'VOTE_REJECTED', 'an unshown trial cannot be voted on');
     const hp = await t.request.post(`/listen/s/${token}/headphones`).send({ answers: [9, 9, 9] });
