@@ -5,6 +5,7 @@
  * (a native crash) fails only its current job and is replaced.
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { XttsOptions } from '../xtts/xtts.ts';
 import type { JobRequest, WorkerReply } from './protocol.ts';
@@ -65,8 +66,10 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     const cancel = new SharedArrayBuffer(4);
     const { workers: _w, deviceIds, maxQueue: _q, maxPackages, voiceCacheSize: _v, ...xtts } = options;
     const deviceId = (deviceIds ?? [0])[i % (deviceIds?.length || 1)] ?? 0;
+    // Each CPU worker gets its share of the cores; onnxruntime would otherwise give every one all of them.
+    const intraOpThreads = xtts.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / count));
     const worker = new Worker(new URL('./worker.ts', import.meta.url), {
-      workerData: { xtts: { ...xtts, deviceId }, maxPackages: maxPackages ?? 2, cancel },
+      workerData: { xtts: { ...xtts, deviceId, intraOpThreads }, maxPackages: maxPackages ?? 2, cancel },
     });
     const slot: Slot = { worker, cancel: new Int32Array(cancel), job: null, ready: false, packages: new Set() };
     worker.on('message', (m: WorkerReply) => onReply(slot, m));

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { VoiceConditioning } from '../engine/types.ts';
+import { referenceInputIds, softmax } from '../generation/logits-processors.ts';
+import { draw, Sampler } from '../generation/sampler.ts';
 import { type CodeRun, generateCodes, UniformSource } from './generate.ts';
 import { bucketFor, DEFAULT_BUCKETS, Hifigan, outputSamples, stretchLatents } from './hifigan.ts';
 import { DEFAULT_STREAM, StreamChunker } from './stream.ts';
@@ -131,6 +133,39 @@ describe('long text', () => {
       let streamed = 0;
       for await (const c of x.stream({ text: long, language: 'en', voice })) streamed += c.samples.length;
       assert.ok(Math.abs(streamed - r.samples.length) <= 256 * pieces.length);
+    } finally {
+      await x.release();
+    }
+  });
+});
+
+describe('in-graph sampling', () => {
+  it('picks the code that the TypeScript logits processors and inverse-CDF draw pick, for the same uniform', async () => {
+    const x = await Xtts.load(join(fixture, 'package'));
+    try {
+      const voice = await x.computeVoice([readFileSync(join(fixture, 'ref.wav'))]);
+      const ids = x.sentenceIds(text, 'en')[0] as number[];
+      const settings = { temperature: 0.75, topK: 50, topP: 0.85, repetitionPenalty: 5 };
+      const sampler = new Sampler({
+        temperature: 0.75,
+        top_k: 50,
+        top_p: 0.85,
+        repetition_penalty: 5,
+        do_sample: true,
+        seed: 0,
+      });
+      let agree = 0;
+      const trials = 24;
+      for (let i = 0; i < trials; i++) {
+        const u = (i + 0.5) / trials;
+        const { cache, logits } = await x.gpt.prefill(voice.gptCondLatent, voice.gptCondShape, ids);
+        const inGraph = (await x.gpt.decode(cache, Float32Array.of(u), settings)).codes[0];
+        cache.dispose();
+        const l = Float32Array.from(logits);
+        for (const p of sampler.processors) p(l, referenceInputIds(ids.length + 32, 1024, []));
+        if (inGraph === draw(softmax(l), u)) agree++;
+      }
+      assert.equal(agree, trials);
     } finally {
       await x.release();
     }
