@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { loadReference } from '../audio/reference.ts';
 import { generateCodes, UniformSource } from './generate.ts';
 import { greedy } from './gpt.ts';
-import { referenceAudio } from './reference-audio.ts';
 import { melTensorData, speakerEmbedding } from './voice.ts';
 import { Xtts } from './xtts.ts';
 
@@ -41,7 +41,7 @@ describe('parity with the PyTorch reference (tiny fixture, fp32, CPU)', () => {
   const codes = reference.greedy.codes;
   before(async () => {
     x = await Xtts.load(join(fixture, 'package'), { maxAudioCodes: codes.length });
-    ref22k = await referenceAudio(readFileSync(join(fixture, 'ref.wav')), 30);
+    ref22k = await loadReference(readFileSync(join(fixture, 'ref.wav')), { maxSeconds: 30 });
   });
   after(() => x.release());
 

@@ -4,6 +4,7 @@
  * it (onnxruntime's run() blocks that thread), which is why the engine keeps it in a worker.
  */
 import { AudioInputError } from '../audio/errors.ts';
+import { loadReference } from '../audio/reference.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from '../engine/types.ts';
 import { UnsupportedLanguageError } from '../text/languages.ts';
 import { splitSentences } from '../text/sentences.ts';
@@ -12,7 +13,6 @@ import { type BabbleGuard, generateCodes, UniformSource } from './generate.ts';
 import { Gpt } from './gpt.ts';
 import { DEFAULT_BUCKETS, Hifigan } from './hifigan.ts';
 import { loadPackage, type ModelPackage, type PackageOptions } from './package.ts';
-import { referenceAudio } from './reference-audio.ts';
 import { DEFAULT_STREAM, StreamChunker } from './stream.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
 
@@ -100,7 +100,7 @@ export class Xtts {
     const audio: Float32Array[] = [];
     for (const [i, bytes] of clips.entries()) {
       try {
-        audio.push(await referenceAudio(bytes, this.pkg.manifest.generation.max_ref_len));
+        audio.push(await loadReference(bytes, { maxSeconds: this.pkg.manifest.generation.max_ref_len }));
       } catch (e) {
         const err = toEngineError(e);
         throw new EngineError(err.code, `clip ${i}: ${err.message}`, `clips.${i}`);
