@@ -25,6 +25,8 @@ export type AppDeps = {
   db: Db;
   /** The synthesis engine (in-process or the pod pool); without it synthesis answers 503. */
   engine?: Engine;
+  /** Syntheses admitted at once (engine capacity plus queue); beyond it, 503 before any work. */
+  maxInFlight?: number;
   /** Where uploads and rendered audio live, and where model packages are. */
   dataDir?: string;
   modelDir?: string;
@@ -60,7 +62,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', keyRoutes(deps));
   app.route('/', checkpointRoutes({ ...shared, modelDir }));
   app.route('/', voiceRoutes(shared));
-  app.route('/', speechRoutes({ ...shared, metrics }));
+  app.route('/', speechRoutes({ ...shared, metrics, maxInFlight: deps.maxInFlight }));
   // Stimuli render through the same path as /v1/tts unless a test supplies its own renderer.
   const listening = {
     ...deps.listening,

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } from '../db/index.ts';
@@ -17,9 +18,12 @@ export async function startServer(config: Config) {
   const registered = await registerModelDir(handle.db, config.modelDir);
   for (const k of registered) logger.info({ checkpoint: k.id, package: k.packagePath }, 'registered model package');
   const engine = createEngineFor(config);
+  const i = config.inference;
+  const capacity = config.inferenceUrls.length ? config.inferenceUrls.length * i.perPod : i.workers;
   const app = createApp({
     db: handle.db,
     engine,
+    maxInFlight: capacity + i.queue,
     dataDir: config.dataDir,
     modelDir: config.modelDir,
     logger,
@@ -53,7 +57,9 @@ function createEngineFor(config: Config): Engine {
   if (config.inferenceUrls.length > 0) {
     return createPodPool({ urls: config.inferenceUrls, perPod: i.perPod, queue: i.queue, timeoutMs: i.timeoutMs });
   }
-  return createEngine({ device: i.device, workers: i.workers, maxQueue: i.queue });
+  // In the API process, leave a core to the event loop: HTTP, the database and streaming.
+  const intraOpThreads = i.threads ?? Math.max(1, Math.floor((availableParallelism() - 1) / i.workers));
+  return createEngine({ device: i.device, workers: i.workers, maxQueue: i.queue, intraOpThreads });
 }
 
 async function main() {

@@ -293,3 +293,45 @@ describe('synthesis: failures while streaming', () => {
     }
   });
 });
+
+describe('synthesis: admission under overload', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'xtts-admit-'));
+  let t: T;
+  before(async () => {
+    t = await testApp({
+      engine: toneEngine({ chunkDelayMs: 100 }),
+      dataDir,
+      modelDir: join(dataDir, 'models'),
+      maxInFlight: 1,
+    });
+    await withVoice(t, join(dataDir, 'models'));
+  });
+  after(async () => {
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const tts = (voice = 'ada') =>
+    t.request
+      .post('/v1/tts')
+      .set(t.auth(t.tokens.synth))
+      .send({ text: 'x'.repeat(30), voice, stream: true });
+
+  it('answers 503 with Retry-After at once beyond capacity, and frees the slot when the audio ends', async () => {
+    const first = tts().then((r) => r); // supertest sends on then()
+    await new Promise((r) => setTimeout(r, 50)); // the first holds the only slot
+    const t0 = performance.now();
+    const refused = await tts();
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.code, 'OVERLOADED');
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.ok(performance.now() - t0 < 100, 'refused without waiting');
+    assert.equal((await first).status, 200);
+    assert.equal((await tts()).status, 200, 'the slot came back');
+  });
+
+  it('frees the slot when the answer is an error', async () => {
+    assert.equal((await tts('nobody')).status, 404);
+    assert.equal((await t.request.post('/v1/tts').send({ text: 'hi', voice: 'ada' })).status, 401);
+    assert.equal((await tts()).status, 200);
+  });
+});

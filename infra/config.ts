@@ -29,6 +29,8 @@ const envSchema = z.object({
   INFERENCE_DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
   /** Worker threads of the in-process engine (or a pod's), each with its own sessions. */
   INFERENCE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
+  INFERENCE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   /** Requests allowed to wait for the engine (or, with pods, for a free pod); beyond it, 503. */
   INFERENCE_QUEUE: z.coerce.number().int().min(0).max(10_000).default(16),
   /** With pods: requests the API sends to one pod at once. */
@@ -65,7 +67,14 @@ export type Config = {
   dataDir: string;
   modelDir: string;
   inferenceUrls: string[];
-  inference: { device: 'cpu' | 'cuda'; workers: number; queue: number; perPod: number; timeoutMs: number };
+  inference: {
+    device: 'cpu' | 'cuda';
+    workers: number;
+    threads: number | undefined;
+    queue: number;
+    perPod: number;
+    timeoutMs: number;
+  };
   logLevel: (typeof logLevels)[number];
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
@@ -108,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     inference: {
       device: e.INFERENCE_DEVICE,
       workers: e.INFERENCE_WORKERS,
+      threads: e.INFERENCE_THREADS,
       queue: e.INFERENCE_QUEUE,
       perPod: e.INFERENCE_PER_POD,
       timeoutMs: e.INFERENCE_TIMEOUT_MS,

@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { type Db, listCheckpoints } from '../../db/index.ts';
-import type { Engine, SynthesisParams } from '../../inference/index.ts';
+import { type Engine, Limiter, type SynthesisParams } from '../../inference/index.ts';
 import { ApiError } from '../errors.ts';
 import type { HttpMetrics } from '../metrics.ts';
 import { requireScope } from '../middleware/auth.ts';
@@ -14,6 +15,13 @@ import {
   wholeAudio,
 } from '../synthesis/speech.ts';
 import { errorResponses, jsonBody, validationHook } from '../validation.ts';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Frees the request's synthesis slot (see `admit`); safe to call more than once. */
+    synthesisSlot: () => void;
+  }
+}
 
 /** Text longer than this is refused before any work; the engine splits what it accepts into sentences. */
 export const MAX_TEXT_CHARS = 20_000;
@@ -125,6 +133,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type SpeechRouteDeps = {
   db: Db;
+  /** Syntheses admitted at once; more are answered 503 before any work. Unlimited when unset. */
+  maxInFlight?: number | undefined;
   engine: Engine | undefined;
   dataDir: string;
   metrics: HttpMetrics;
@@ -134,11 +144,33 @@ export type SpeechRouteDeps = {
 export function speechRoutes(deps: SpeechRouteDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   const synth = requireScope({ db: deps.db, scope: 'synth', localSecret: deps.localSecret });
-  app.use('/v1/tts', synth);
-  app.use('/v1/audio/speech', synth);
   app.use('/v1/models', synth);
 
-  const done = (route: string, format: string) => (stats: StreamStats, error?: unknown) => {
+  /**
+   * Admission before any work, even before the key is checked: beyond `maxInFlight` syntheses
+   * (what the engine runs plus its queue) a request is answered 503 at once without touching
+   * the database, so overload costs the server almost nothing and memory stays bounded by the
+   * queue. The slot is freed when the audio ends, or as soon as the answer is not audio.
+   */
+  const admission = deps.maxInFlight ? new Limiter(deps.maxInFlight, 0) : undefined;
+  const admit = createMiddleware(async function admit(c, next) {
+    const slot = admission ? admission.acquire() : Promise.resolve(() => {});
+    if (!slot) {
+      throw new ApiError('OVERLOADED', 'The server is synthesising at capacity; retry shortly', {
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    const release = await slot;
+    c.set('synthesisSlot', release);
+    await next();
+    if (c.res.status !== 200) release();
+  });
+  const speak = async (input: Parameters<typeof prepareSpeech>[1]) => prepareSpeech(deps, input);
+  app.use('/v1/tts', admit, synth);
+  app.use('/v1/audio/speech', admit, synth);
+
+  const done = (route: string, format: string, release: () => void) => (stats: StreamStats, error?: unknown) => {
+    release();
     deps.metrics.ttsRequests.inc({ route, format, outcome: error ? 'error' : 'ok' });
     deps.metrics.ttsFirstAudio.observe({ route }, stats.firstChunkMs / 1000);
     if (!error && stats.audioSeconds > 0) {
@@ -159,14 +191,15 @@ export function speechRoutes(deps: SpeechRouteDeps) {
         seed: b.seed,
         babbleGuard: b.babble_guard,
       });
-      const prepared = await prepareSpeech(deps, {
+      const release = c.get('synthesisSlot');
+      const prepared = await speak({
         text: b.text,
         voice: b.voice,
         language: b.language,
         params,
         fields: { text: 'text', voice: 'voice' },
       });
-      return respond(c, prepared, b.format, b.stream ? b.stream_format : 'whole', done('/v1/tts', b.format));
+      return respond(c, prepared, b.format, b.stream ? b.stream_format : 'whole', done('/v1/tts', b.format, release));
     })
     .openapi(speech, async (c) => {
       const b = c.req.valid('json');
@@ -193,7 +226,8 @@ export function speechRoutes(deps: SpeechRouteDeps) {
         checkpointId = b.model;
       }
       const format: AudioFormat = b.response_format;
-      const prepared = await prepareSpeech(deps, {
+      const release = c.get('synthesisSlot');
+      const prepared = await speak({
         text: b.input,
         voice: b.voice,
         language: b.language,
@@ -202,7 +236,7 @@ export function speechRoutes(deps: SpeechRouteDeps) {
         fields: { text: 'input', voice: 'voice' },
       });
       // OpenAI streams speech as it is made; so does this route.
-      return respond(c, prepared, format, b.stream_format, done('/v1/audio/speech', format));
+      return respond(c, prepared, format, b.stream_format, done('/v1/audio/speech', format, release));
     })
     .openapi(models, async (c) => {
       const checkpoints = (await listCheckpoints(deps.db)).filter((k) => k.status === 'ready');
@@ -236,11 +270,17 @@ function respond(
   c.header('X-Checkpoint-Id', prepared.checkpointId);
   c.header('X-Sample-Rate', String(prepared.sampleRate));
   if (mode === 'whole') {
-    return wholeAudio(prepared, format).then(({ bytes, stats }) => {
-      onEnd(stats);
-      c.header('Content-Type', contentTypes[format]);
-      return c.body(bytes as Uint8Array<ArrayBuffer>, 200);
-    });
+    return wholeAudio(prepared, format).then(
+      ({ bytes, stats }) => {
+        onEnd(stats);
+        c.header('Content-Type', contentTypes[format]);
+        return c.body(bytes as Uint8Array<ArrayBuffer>, 200);
+      },
+      (err) => {
+        onEnd({ audioSeconds: 0, elapsedMs: 0, firstChunkMs: prepared.firstChunkMs }, err);
+        throw err;
+      },
+    );
   }
   if (mode === 'sse') return sseResponse(c, prepared, format, onEnd);
   c.header('Content-Type', contentTypes[format]);

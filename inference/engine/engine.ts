@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { XttsOptions } from '../xtts/xtts.ts';
-import type { JobRequest, WorkerReply } from './protocol.ts';
+import type { JobRequest, WorkerCommand, WorkerReply } from './protocol.ts';
 import {
   type AudioChunk,
   type Engine,
@@ -258,10 +258,28 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
       const packages = new Set(slots.flatMap((s) => [...s.packages]));
       return { active: slots.filter((s) => s.job).length, queued: queue.length, packages: [...packages] };
     },
+    /**
+     * Stops every worker: running jobs are cancelled, then each worker releases its sessions
+     * and exits by itself. Terminating a thread inside onnxruntime's run() aborts the whole
+     * process, so termination is only the fallback for a worker that does not exit in time.
+     */
     async close() {
       closed = true;
       for (const j of queue.splice(0)) j.sink.reject(new EngineError('CANCELLED', 'engine closed'));
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      await Promise.all(
+        slots.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              if (s.job) Atomics.store(s.cancel, 0, s.job.request.id);
+              const fallback = setTimeout(() => void s.worker.terminate().then(() => resolve()), 10_000);
+              s.worker.once('exit', () => {
+                clearTimeout(fallback);
+                resolve();
+              });
+              s.worker.postMessage({ kind: 'close' } satisfies WorkerCommand);
+            }),
+        ),
+      );
     },
   };
 }

@@ -25,6 +25,9 @@ export type JobRequest =
     }
   | { kind: 'load'; id: number; packageDir: string };
 
+/** Finish the current job, release every session, and exit. */
+export type WorkerCommand = { kind: 'close' };
+
 export type WorkerReply =
   | { kind: 'ready' }
   | { kind: 'loaded'; packageDir: string; loaded: boolean }

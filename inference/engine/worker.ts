@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toEngineError, Xtts } from '../xtts/xtts.ts';
-import type { JobRequest, WorkerInit, WorkerReply } from './protocol.ts';
+import type { JobRequest, WorkerCommand, WorkerInit, WorkerReply } from './protocol.ts';
 import { EngineError } from './types.ts';
 
 const init = workerData as WorkerInit;
@@ -71,8 +71,19 @@ async function run(job: JobRequest): Promise<void> {
   send({ kind: 'done', id: job.id });
 }
 
-port.on('message', (job: JobRequest) => {
-  run(job).catch((e: unknown) => {
+let current: Promise<void> = Promise.resolve();
+
+port.on('message', (message: JobRequest | WorkerCommand) => {
+  if (message.kind === 'close') {
+    void current.finally(async () => {
+      for (const p of packages.values()) await (await p.catch(() => undefined))?.release();
+      packages.clear();
+      port.close(); // nothing is left to keep the thread alive: it exits
+    });
+    return;
+  }
+  const job = message;
+  current = run(job).catch((e: unknown) => {
     const err = toEngineError(e);
     send({ kind: 'error', id: job.id, code: err.code, message: err.message, field: err.field });
   });

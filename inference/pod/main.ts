@@ -14,8 +14,8 @@ try {
   console.error(err.message);
   process.exit(78);
 }
-const { device, workers, queue } = config.inference;
-const engine = createEngine({ device, workers, maxQueue: queue });
+const { device, workers, queue, threads } = config.inference;
+const engine = createEngine({ device, workers, maxQueue: queue, ...(threads ? { intraOpThreads: threads } : {}) });
 const app = createPodApp(engine, { concurrency: workers, queue });
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
   console.log(`inference pod listening on http://${config.host}:${info.port} (${device}, ${workers} worker(s))`);

@@ -7,7 +7,7 @@ import { openTestDb, type TestDb } from './db.ts';
 
 /** The app on a fresh migrated database, a supertest agent on it, and one key of each scope. */
 export async function testApp(
-  options: { maxJsonBytes?: number; engine?: Engine; dataDir?: string; modelDir?: string } = {},
+  options: { maxJsonBytes?: number; engine?: Engine; dataDir?: string; modelDir?: string; maxInFlight?: number } = {},
 ) {
   const db: TestDb = await openTestDb();
   const app = createApp({
@@ -16,6 +16,7 @@ export async function testApp(
     ...(options.engine ? { engine: options.engine } : {}),
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.modelDir ? { modelDir: options.modelDir } : {}),
+    ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
   });
   const server = createAdaptorServer({ fetch: app.fetch });
   const request = supertest(server);
