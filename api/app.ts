@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 import type { Db } from '../db/index.ts';
 import type { Engine } from '../inference/index.ts';
 import { ApiError, errorResponse, onError } from './errors.ts';
-import { createMetrics, type HttpMetrics } from './metrics.ts';
+import { createMetrics, type HttpMetrics, observeEngine } from './metrics.ts';
 import { limitBodies } from './middleware/body-limit.ts';
 import { observe } from './middleware/observe.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
@@ -45,6 +45,7 @@ export const API_VERSION = '0.1.0';
 export function createApp(deps: AppDeps) {
   const logger = deps.logger ?? pino({ level: 'silent' });
   const metrics = deps.metrics ?? createMetrics();
+  if (deps.engine) observeEngine(metrics.registry, deps.engine);
   const limits = deps.limits ?? { maxJsonBytes: 1024 * 1024, maxUploadBytes: 512 * 1024 * 1024 };
 
   const app = new OpenAPIHono({ defaultHook: validationHook });

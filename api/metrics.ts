@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Engine, PodState } from '../inference/index.ts';
 
 export type HttpMetrics = {
   registry: Registry;
@@ -48,4 +49,47 @@ export function createMetrics(): HttpMetrics {
     registers: [registry],
   });
   return { registry, requests, duration, ttsRequests, ttsFirstAudio, ttsRealTimeFactor };
+}
+
+/**
+ * Engine gauges, read when Prometheus scrapes: requests generating and waiting, and with
+ * inference pods, each pod's requests in flight and health.
+ */
+export function observeEngine(registry: Registry, engine: Engine & { pods?: () => PodState[] }): void {
+  new Gauge({
+    name: 'inference_active_requests',
+    help: 'Syntheses generating now',
+    registers: [registry],
+    collect() {
+      this.set(engine.stats().active);
+    },
+  });
+  new Gauge({
+    name: 'inference_queue_depth',
+    help: 'Syntheses waiting for the engine (or, with pods, for a free pod)',
+    registers: [registry],
+    collect() {
+      this.set(engine.stats().queued);
+    },
+  });
+  const pods = engine.pods?.bind(engine);
+  if (!pods) return;
+  new Gauge({
+    name: 'inference_pod_inflight',
+    help: 'Requests in flight to each inference pod',
+    labelNames: ['pod'] as const,
+    registers: [registry],
+    collect() {
+      for (const p of pods()) this.set({ pod: p.url }, p.inflight);
+    },
+  });
+  new Gauge({
+    name: 'inference_pod_healthy',
+    help: 'Whether each inference pod passes its health check (1) or not (0)',
+    labelNames: ['pod'] as const,
+    registers: [registry],
+    collect() {
+      for (const p of pods()) this.set({ pod: p.url }, p.healthy ? 1 : 0);
+    },
+  });
 }

@@ -219,5 +219,9 @@ describe('synthesis on the tiny model through two inference pods', () => {
       assert.equal(parseWav(new Uint8Array(await ok.arrayBuffer())).sampleRate, 24000);
     }
     assert.equal(pool.pods().find((p) => p.url === busy.url)?.healthy, false);
+    const metrics = await (await fetch(`${api.baseURL.replace(/\/v1$/, '')}/metrics`)).text();
+    assert.match(metrics, new RegExp(`inference_pod_healthy\\{pod="${busy.url}"\\} 0`));
+    assert.match(metrics, /inference_pod_inflight\{pod="http:[^"]+"\} \d/);
+    assert.match(metrics, /inference_queue_depth \d/);
   });
 });
