@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } from '../db/index.ts';
-import { createEngine, createPodPool, type Engine } from '../inference/index.ts';
+import { createEngine, createPodPool, type Engine, engineOptions } from '../inference/index.ts';
 import { type Config, ConfigError, loadConfig } from '../infra/index.ts';
 import { createApp } from './app.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
@@ -59,7 +59,7 @@ function createEngineFor(config: Config): Engine {
   }
   // In the API process, leave a core to the event loop: HTTP, the database and streaming.
   const intraOpThreads = i.threads ?? Math.max(1, Math.floor((availableParallelism() - 1) / i.workers));
-  return createEngine({ device: i.device, workers: i.workers, maxQueue: i.queue, intraOpThreads });
+  return createEngine({ ...engineOptions(config), intraOpThreads });
 }
 
 async function main() {

@@ -14,7 +14,7 @@ export {
   encodeAudio,
   type StreamEncoder,
 } from './encode/encoders.ts';
-export { createEngine, type EngineOptions, type LocalEngine, type Rendered } from './engine/engine.ts';
+export { createEngine, type EngineOptions, engineOptions, type LocalEngine, type Rendered } from './engine/engine.ts';
 export {
   type AudioChunk,
   type Engine,

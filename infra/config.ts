@@ -33,6 +33,10 @@ const envSchema = z.object({
   INFERENCE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   /** Requests allowed to wait for the engine (or, with pods, for a free pod); beyond it, 503. */
   INFERENCE_QUEUE: z.coerce.number().int().min(0).max(10_000).default(16),
+  /** Model packages each engine worker keeps open, least recently used released first. */
+  INFERENCE_MAX_PACKAGES: z.coerce.number().int().min(1).max(64).default(4),
+  /** Memory for open packages per engine worker, in MB of graph weights; unset means no limit beyond the count. */
+  INFERENCE_PACKAGE_BUDGET_MB: z.coerce.number().int().min(1).optional(),
   /** With pods: requests the API sends to one pod at once. */
   INFERENCE_PER_POD: z.coerce.number().int().min(1).max(256).default(2),
   /** With pods: longest wait for a pod's first byte, and between two chunks. */
@@ -71,6 +75,8 @@ export type Config = {
     device: 'cpu' | 'cuda';
     workers: number;
     threads: number | undefined;
+    maxPackages: number;
+    packageBudgetBytes: number | undefined;
     queue: number;
     perPod: number;
     timeoutMs: number;
@@ -118,6 +124,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       device: e.INFERENCE_DEVICE,
       workers: e.INFERENCE_WORKERS,
       threads: e.INFERENCE_THREADS,
+      maxPackages: e.INFERENCE_MAX_PACKAGES,
+      packageBudgetBytes:
+        e.INFERENCE_PACKAGE_BUDGET_MB === undefined ? undefined : e.INFERENCE_PACKAGE_BUDGET_MB * 1024 * 1024,
       queue: e.INFERENCE_QUEUE,
       perPod: e.INFERENCE_PER_POD,
       timeoutMs: e.INFERENCE_TIMEOUT_MS,

@@ -28,6 +28,8 @@ export type EngineOptions = Omit<XttsOptions, 'deviceId'> & {
   maxQueue?: number;
   /** Packages each worker keeps open (default 2). */
   maxPackages?: number;
+  /** Bytes of graphs each worker keeps open (default: no limit beyond maxPackages). */
+  packageBudgetBytes?: number;
   /** Voices remembered by (package, clips) so a repeated reference is not encoded again (default 64). */
   voiceCacheSize?: number;
 };
@@ -52,6 +54,28 @@ type Sink = {
 type Job = { request: JobRequest; sink: Sink; signal?: AbortSignal | undefined; target?: number };
 type Slot = { worker: Worker; cancel: Int32Array; job: Job | null; ready: boolean; packages: Set<string> };
 
+/** Engine options from the INFERENCE_* settings (infra/config.ts), shared by the API and pods. */
+export function engineOptions(config: { inference: InferenceConfig }): EngineOptions {
+  const i = config.inference;
+  return {
+    device: i.device,
+    workers: i.workers,
+    maxQueue: i.queue,
+    maxPackages: i.maxPackages,
+    ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
+    ...(i.threads ? { intraOpThreads: i.threads } : {}),
+  };
+}
+
+type InferenceConfig = {
+  device: 'cpu' | 'cuda';
+  workers: number;
+  queue: number;
+  maxPackages: number;
+  packageBudgetBytes: number | undefined;
+  threads: number | undefined;
+};
+
 export function createEngine(options: EngineOptions = {}): LocalEngine {
   const count = Math.max(1, options.workers ?? 1);
   const maxQueue = options.maxQueue ?? 16;
@@ -64,12 +88,25 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
 
   const spawn = (i: number): Slot => {
     const cancel = new SharedArrayBuffer(4);
-    const { workers: _w, deviceIds, maxQueue: _q, maxPackages, voiceCacheSize: _v, ...xtts } = options;
+    const {
+      workers: _w,
+      deviceIds,
+      maxQueue: _q,
+      maxPackages,
+      packageBudgetBytes,
+      voiceCacheSize: _v,
+      ...xtts
+    } = options;
     const deviceId = (deviceIds ?? [0])[i % (deviceIds?.length || 1)] ?? 0;
     // Each CPU worker gets its share of the cores; onnxruntime would otherwise give every one all of them.
     const intraOpThreads = xtts.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / count));
     const worker = new Worker(new URL('./worker.ts', import.meta.url), {
-      workerData: { xtts: { ...xtts, deviceId, intraOpThreads }, maxPackages: maxPackages ?? 2, cancel },
+      workerData: {
+        xtts: { ...xtts, deviceId, intraOpThreads },
+        maxPackages: maxPackages ?? 2,
+        packageBudgetBytes: packageBudgetBytes ?? Number.POSITIVE_INFINITY,
+        cancel,
+      },
     });
     const slot: Slot = { worker, cancel: new Int32Array(cancel), job: null, ready: false, packages: new Set() };
     worker.on('message', (m: WorkerReply) => onReply(slot, m));

@@ -8,6 +8,8 @@ export type WorkerInit = {
   xtts: XttsOptions;
   /** Packages kept open per worker; the least recently used beyond this is released. */
   maxPackages: number;
+  /** Bytes of graphs a worker keeps open; least recently used packages are released beyond it. */
+  packageBudgetBytes: number;
   /** Int32 slot the engine sets to a job id to cancel it; read without waiting for the event loop. */
   cancel: SharedArrayBuffer;
 };

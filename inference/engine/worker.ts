@@ -18,6 +18,11 @@ function send(m: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(m, transfer);
 }
 
+async function openBytes(): Promise<number> {
+  const open = await Promise.all([...packages.values()].map((p) => p.then((x) => x.bytes).catch(() => 0)));
+  return open.reduce((a, b) => a + b, 0);
+}
+
 async function model(dir: string): Promise<Xtts> {
   let p = packages.get(dir);
   if (p) {
@@ -30,7 +35,8 @@ async function model(dir: string): Promise<Xtts> {
   try {
     const x = await p;
     send({ kind: 'loaded', packageDir: dir, loaded: true });
-    while (packages.size > init.maxPackages) {
+    // Least recently used first, never the one just asked for: by count, then by memory.
+    while (packages.size > 1 && (packages.size > init.maxPackages || (await openBytes()) > init.packageBudgetBytes)) {
       const [oldDir, old] = packages.entries().next().value as [string, Promise<Xtts>];
       packages.delete(oldDir);
       send({ kind: 'loaded', packageDir: oldDir, loaded: false });

@@ -3,7 +3,7 @@
 // checkpoint is picked up without a restart; each worker keeps the most recently used ones open.
 import { serve } from '@hono/node-server';
 import { ConfigError, loadConfig } from '../../infra/index.ts';
-import { createEngine } from '../engine/engine.ts';
+import { createEngine, engineOptions } from '../engine/engine.ts';
 import { createPodApp } from './server.ts';
 
 let config: ReturnType<typeof loadConfig>;
@@ -14,8 +14,8 @@ try {
   console.error(err.message);
   process.exit(78);
 }
-const { device, workers, queue, threads } = config.inference;
-const engine = createEngine({ device, workers, maxQueue: queue, ...(threads ? { intraOpThreads: threads } : {}) });
+const { device, workers, queue } = config.inference;
+const engine = createEngine(engineOptions(config));
 const app = createPodApp(engine, { concurrency: workers, queue });
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
   console.log(`inference pod listening on http://${config.host}:${info.port} (${device}, ${workers} worker(s))`);

@@ -36,6 +36,8 @@ export type ModelPackage = {
   device: Device;
   tokenizer: VoiceTokenizer;
   melStats: Float32Array;
+  /** Bytes of the graphs it opened: about the memory its sessions hold (the weights). */
+  bytes: number;
   sessions: {
     condEncoder: Session;
     speakerEncoder: Session;
@@ -204,6 +206,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     prefill: await open(paths.prefill),
     decode: await open(paths.decode),
   };
+  const sizes = await Promise.all(Object.values(paths).map((p) => stat(p).then((s) => s.size)));
   return {
     dir,
     key,
@@ -213,6 +216,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     device,
     tokenizer,
     melStats,
+    bytes: sizes.reduce((a, b) => a + b, 0),
     sessions,
     release: async () => {
       await Promise.all(opened.map((s) => s.release()));

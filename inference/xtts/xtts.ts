@@ -90,6 +90,11 @@ export class Xtts {
     return this.pkg.manifest.sample_rates.output;
   }
 
+  /** About the memory this package's sessions hold. */
+  get bytes(): number {
+    return this.pkg.bytes;
+  }
+
   release(): Promise<void> {
     return this.pkg.release();
   }
