@@ -2,6 +2,7 @@ import { desc, eq } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { promotions } from '../schema/promotions.ts';
 import { voices } from '../schema/voices.ts';
+import { defaultBaseCheckpoint } from './checkpoints.ts';
 
 export type Promotion = typeof promotions.$inferSelect;
 
@@ -63,9 +64,14 @@ export async function rollbackPromotion(db: Db, voiceId: string, actor: string):
       .where(eq(promotions.voiceId, voiceId))
       .orderBy(desc(promotions.createdAt))
       .limit(1);
-    if (last?.action !== 'promote' || !last.fromCheckpointId || last.toCheckpointId !== voice.checkpointId) {
+    if (last?.action !== 'promote' || last.toCheckpointId !== voice.checkpointId) {
       return { ok: false, reason: 'nothing-to-roll-back', current: voice.checkpointId } as const;
     }
+    // A voice's first promotion comes from no checkpoint of its own (it spoke with the default
+    // base model): rolling it back restores exactly that, and the record names the base it
+    // speaks with again.
+    const to = last.fromCheckpointId ?? (await defaultBaseCheckpoint(tx))?.id;
+    if (!to) return { ok: false, reason: 'nothing-to-roll-back', current: voice.checkpointId } as const;
     await tx
       .update(voices)
       .set({ checkpointId: last.fromCheckpointId, updatedAt: new Date() })
@@ -76,7 +82,7 @@ export async function rollbackPromotion(db: Db, voiceId: string, actor: string):
         voiceId: voice.id,
         action: 'rollback',
         fromCheckpointId: voice.checkpointId,
-        toCheckpointId: last.fromCheckpointId,
+        toCheckpointId: to,
         testId: last.testId,
         statistics: { rolledBack: last.id },
         actor,

@@ -23,8 +23,29 @@ export async function normaliseClip(
     throw new ListeningError('AUDIO_INVALID', `Could not decode the audio: ${(err as Error).message}`, { field });
   }
   if (mono.samples.length === 0) throw new ListeningError('AUDIO_INVALID', 'The audio is empty', { field });
-  const wav = encodeWav(mono.samples, mono.sampleRate);
+  // Re-encoding PCM16 is not lossless (decoding divides by 32768, encoding positive samples
+  // multiplies by 32767), so a rendered stimulus that already is a plain mono PCM16 WAV is kept
+  // as it is: listeners hear exactly what synthesis with the same seed produces.
+  const wav = isPlainMonoPcm16(bytes) ? bytes : encodeWav(mono.samples, mono.sampleRate);
   return { ...mono, wav, sha256: sha256(wav), durationS: mono.samples.length / mono.sampleRate };
+}
+
+/** A 44-byte-header RIFF/WAVE, PCM 16-bit mono, data chunk straight after fmt: what encodeWav writes. */
+function isPlainMonoPcm16(bytes: Uint8Array): boolean {
+  if (bytes.length < 44) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (at: number) => String.fromCharCode(...bytes.subarray(at, at + 4));
+  return (
+    tag(0) === 'RIFF' &&
+    tag(8) === 'WAVE' &&
+    tag(12) === 'fmt ' &&
+    view.getUint32(16, true) === 16 &&
+    view.getUint16(20, true) === 1 &&
+    view.getUint16(22, true) === 1 &&
+    view.getUint16(34, true) === 16 &&
+    tag(36) === 'data' &&
+    view.getUint32(40, true) === bytes.length - 44
+  );
 }
 
 /**
