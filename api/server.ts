@@ -6,7 +6,7 @@ import { createEngine, createPodPool, type Engine, engineOptions } from '../infe
 import { type Config, ConfigError, loadConfig } from '../infra/index.ts';
 import { createApp } from './app.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
-import { registerModelDir } from './synthesis/packages.ts';
+import { reconcileCheckpointKinds, registerModelDir } from './synthesis/packages.ts';
 
 /** Starts the API on the given config; resolves once it listens. */
 export async function startServer(config: Config) {
@@ -15,6 +15,7 @@ export async function startServer(config: Config) {
   const lock = config.databaseUrl ? undefined : takeLock(config.dataDir);
   const handle = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir) });
   await migrate(handle, config.databaseUrl);
+  await reconcileCheckpointKinds(handle.db);
   const registered = await registerModelDir(handle.db, config.modelDir);
   for (const k of registered) logger.info({ checkpoint: k.id, package: k.packagePath }, 'registered model package');
   const engine = createEngineFor(config);

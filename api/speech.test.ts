@@ -71,6 +71,19 @@ describe('synthesis: /v1/tts', () => {
     assert.notDeepEqual(other.body, res.body);
   });
 
+  it('keeps speaking with the base model when a fine-tuned checkpoint is registered later', async () => {
+    const base = (await t.request.get('/v1/checkpoints').set(t.auth(t.tokens.admin))).body.data[0];
+    assert.equal(base.kind, 'base');
+    manifestOnlyPackage(join(dataDir, 'models'), 'run-1-step-500', ['en'], 'fine-tuned');
+    const ft = await t.request
+      .post('/v1/checkpoints')
+      .set(t.auth(t.tokens.admin))
+      .send({ name: 'run-1', package_path: 'run-1-step-500', step: 500 });
+    assert.equal(ft.body.kind, 'fine-tuned');
+    const res = await tts({ text: 'Which model speaks?', voice: 'ada', seed: 1 });
+    assert.equal(res.headers['x-checkpoint-id'], base.id, 'only a promotion moves a voice off its base');
+  });
+
   it('reports a random seed when none is given, which renders the same audio again', async () => {
     const res = await tts({ text: 'Some words to say.', voice: 'ada' });
     const seed = Number(res.headers['x-seed']);

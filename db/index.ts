@@ -19,6 +19,7 @@ export {
   insertCheckpoint,
   listCheckpoints,
   type NewCheckpoint,
+  setCheckpointKind,
 } from './queries/checkpoints.ts';
 export {
   type Condition,

@@ -9,6 +9,7 @@ const CheckpointJson = z
   .object({
     id: z.uuid(),
     name: z.string(),
+    kind: z.enum(['base', 'fine-tuned']),
     run_id: z.uuid().nullable(),
     step: z.number().int().nullable(),
     train_loss: z.number().nullable(),
@@ -37,6 +38,7 @@ const security = [{ bearer: [] }];
 export const checkpointJson = (k: Checkpoint) => ({
   id: k.id,
   name: k.name,
+  kind: k.kind,
   run_id: k.runId,
   step: k.step,
   train_loss: k.trainLoss,

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { type Checkpoint, type Db, findCheckpointByPackage, insertCheckpoint } from '../../db/index.ts';
+import {
+  type Checkpoint,
+  type Db,
+  findCheckpointByPackage,
+  insertCheckpoint,
+  listCheckpoints,
+  setCheckpointKind,
+} from '../../db/index.ts';
 import { ApiError } from '../errors.ts';
 
 /** The model package format this API reads (manifest.json's `format_version`). */
@@ -79,11 +86,32 @@ export async function registerPackage(
     step: meta.step ?? null,
     trainLoss: meta.trainLoss ?? null,
     evalLoss: meta.evalLoss ?? null,
+    kind: pkg.kind,
     packagePath: dir,
     packageKey: pkg.key,
     status: 'ready',
   });
   return { checkpoint, created: true };
+}
+
+/**
+ * Brings each registered checkpoint's kind in line with its package manifest: rows written
+ * before the kind was recorded got a default, and only the manifest knows the truth.
+ */
+export async function reconcileCheckpointKinds(db: Db): Promise<number> {
+  let fixed = 0;
+  for (const k of await listCheckpoints(db)) {
+    if (!k.packagePath) continue;
+    const kind = await readPackage(k.packagePath).then(
+      (p) => p.kind,
+      () => undefined,
+    );
+    if (kind && kind !== k.kind) {
+      await setCheckpointKind(db, k.id, kind);
+      fixed++;
+    }
+  }
+  return fixed;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { checkpoints } from '../schema/checkpoints.ts';
 
@@ -29,13 +29,17 @@ export async function listCheckpoints(db: Db, filter: { runId?: string } = {}): 
     .orderBy(desc(checkpoints.createdAt));
 }
 
-/** The newest ready base-model checkpoint (no training run): what a new voice starts on. */
+/** The newest ready base model: what a voice speaks with until a checkpoint is promoted for it. */
 export async function defaultBaseCheckpoint(db: Db): Promise<Checkpoint | undefined> {
   const [row] = await db
     .select()
     .from(checkpoints)
-    .where(and(isNull(checkpoints.runId), eq(checkpoints.status, 'ready')))
+    .where(and(eq(checkpoints.kind, 'base'), eq(checkpoints.status, 'ready')))
     .orderBy(desc(checkpoints.createdAt))
     .limit(1);
   return row;
+}
+
+export async function setCheckpointKind(db: Db, id: string, kind: Checkpoint['kind']): Promise<void> {
+  await db.update(checkpoints).set({ kind }).where(eq(checkpoints.id, id));
 }

@@ -3,6 +3,8 @@ import { createdAt } from './common.ts';
 import { trainingRuns } from './training.ts';
 
 export const checkpointStatuses = ['exporting', 'ready', 'failed'] as const;
+/** From the package manifest: a base model, or a fine-tuned GPT that shares a base's other graphs. */
+export const checkpointKinds = ['base', 'fine-tuned'] as const;
 
 /**
  * A checkpoint is a model package: the base model (no run) or one step of a training run,
@@ -14,6 +16,7 @@ export const checkpoints = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     runId: uuid('run_id').references(() => trainingRuns.id, { onDelete: 'set null' }),
     name: text('name').notNull(),
+    kind: text('kind', { enum: checkpointKinds }).notNull().default('fine-tuned'),
     step: integer('step'),
     trainLoss: real('train_loss'),
     evalLoss: real('eval_loss'),

@@ -75,7 +75,12 @@ export async function listeningTestApp(
   const request = supertest(server);
   const admin = (await createApiKey(db.db, { name: 'test admin', scope: 'admin' })).token;
   const synth = (await createApiKey(db.db, { name: 'test synth', scope: 'synth' })).token;
-  const base = await insertCheckpoint(db.db, { name: 'XTTS-v2 base', status: 'ready', packagePath: '/m/base' });
+  const base = await insertCheckpoint(db.db, {
+    name: 'XTTS-v2 base',
+    kind: 'base',
+    status: 'ready',
+    packagePath: '/m/base',
+  });
   const ckpts = [
     await insertCheckpoint(db.db, { name: 'run-1', step: 1, status: 'ready', packagePath: '/m/s1' }),
     await insertCheckpoint(db.db, { name: 'run-1', step: 2, status: 'ready', packagePath: '/m/s2' }),

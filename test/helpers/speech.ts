@@ -16,10 +16,15 @@ export function espeakWav(text: string, voice = 'en'): Uint8Array {
 }
 
 /** A model-package folder holding only a manifest: enough for code that reads manifests. */
-export function manifestOnlyPackage(modelDir: string, name: string, languages = ['en', 'de', 'fr']): string {
+export function manifestOnlyPackage(
+  modelDir: string,
+  name: string,
+  languages = ['en', 'de', 'fr'],
+  kind: 'base' | 'fine-tuned' = 'base',
+): string {
   const dir = join(modelDir, name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format_version: 1, kind: 'base', languages }));
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format_version: 1, kind, languages }));
   return dir;
 }
 

@@ -57,7 +57,7 @@ const call = async (method: string, path: string, body?: unknown, headers: Recor
   return json;
 };
 
-const baseCkpt = await insertCheckpoint(db.db, { name: 'base', status: 'ready' });
+const baseCkpt = await insertCheckpoint(db.db, { name: 'base', kind: 'base', status: 'ready' });
 const ckpts = await Promise.all(
   [1, 2, 3].map((step) => insertCheckpoint(db.db, { name: 'run', step, status: 'ready' })),
 );

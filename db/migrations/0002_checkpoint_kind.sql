@@ -1,0 +1,1 @@
+ALTER TABLE "checkpoints" ADD COLUMN "kind" text DEFAULT 'fine-tuned' NOT NULL;
