@@ -140,12 +140,11 @@ describe('the listening-test journey on the tiny model (espeak-ng speech as the 
       assert.equal(res.body.status, 'ready');
       return res.body.id as string;
     };
-    // The base goes last: checkpoint rows do not record a package's kind, so the newest
-    // checkpoint without a training run is taken for the default base model, and a fine-tuned
-    // package imported after the base would become every unpromoted voice's model.
+    // The base first, as a user would: the fine-tuned packages registered after it must not
+    // become the model of voices that nothing was promoted for.
+    ids.base = await register('tiny base', 'tiny-base');
     ids.a = await register('run-1', 'run-1-step-500', 500);
     ids.b = await register('run-1', 'run-1-step-1000', 1000);
-    ids.base = await register('tiny base', 'tiny-base');
     const models = await t.request.get('/v1/models').set(t.auth(t.tokens.synth));
     assert.deepEqual(
       models.body.data.map((m: { id: string }) => m.id).sort(),
