@@ -6,11 +6,13 @@ import { after, before, describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
 import OpenAI from 'openai';
 import { registerModelDir } from '../api/index.ts';
+import { promoteCheckpoint } from '../db/index.ts';
 import { createEngine, createPodPool, decodeAudio, type Engine } from '../inference/index.ts';
 import { childEnv } from '../infra/index.ts';
 import { testApp } from './helpers/app.ts';
 import { parseWav } from './helpers/speech.ts';
 import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
+import { tinyFineTunedPackages } from './helpers/tiny-checkpoints.ts';
 
 /**
  * The synthesis API on the real engine and the tiny fixture package: model registration, a
@@ -36,6 +38,7 @@ async function apiOn(engine: Engine) {
   const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   return {
     t,
+    dirs,
     baseURL,
     client: new OpenAI({ apiKey: t.tokens.synth, baseURL, maxRetries: 0 }),
     close: async () => {
@@ -190,6 +193,54 @@ describe('synthesis on the tiny model through two inference pods', () => {
     } finally {
       await local.close();
     }
+  });
+
+  it('picks up a newly promoted checkpoint without restarting the pods', async () => {
+    const [ftDir] = await tinyFineTunedPackages(api.dirs.modelDir, api.dirs.packageDir, [
+      { name: 'run-1-step-800', seed: 8, scale: 0.05 },
+    ]);
+    const registered = await api.t.request
+      .post('/v1/checkpoints')
+      .set(api.t.auth(api.t.tokens.admin))
+      .send({ name: 'run-1', package_path: 'run-1-step-800', step: 800 });
+    assert.equal(registered.status, 201);
+    assert.equal(registered.body.kind, 'fine-tuned');
+    const body = {
+      model: 'xtts-v2',
+      voice: 'tiny-voice',
+      input: 'Which checkpoint is speaking?',
+      response_format: 'pcm',
+      seed: 2,
+    };
+    const before = await api.client.audio.speech.create(body as never).asResponse();
+    const baseId = before.headers.get('x-checkpoint-id');
+    const baseAudio = new Uint8Array(await before.arrayBuffer());
+    const pids = pods.map((p) => p.child.pid);
+
+    const [voice] = (await api.t.request.get('/v1/voices').set(api.t.auth(api.t.tokens.synth))).body.data;
+    const promoted = await promoteCheckpoint(api.t.db.db, {
+      voiceId: voice.id,
+      expectedFrom: null,
+      to: registered.body.id,
+      testId: null,
+      statistics: {},
+      actor: 'test',
+    });
+    assert.equal(promoted.ok, true);
+
+    const after = await api.client.audio.speech.create(body as never).asResponse();
+    assert.equal(after.headers.get('x-checkpoint-id'), registered.body.id);
+    assert.notEqual(after.headers.get('x-checkpoint-id'), baseId);
+    assert.notDeepEqual(new Uint8Array(await after.arrayBuffer()), baseAudio, 'another checkpoint, other audio');
+    assert.deepEqual(
+      pods.map((p) => p.child.pid),
+      pids,
+      'the same pod processes',
+    );
+    const loaded = await Promise.all(
+      pods.map(async (p) => ((await (await fetch(`${p.url}/healthz`)).json()) as { packages: string[] }).packages),
+    );
+    assert.ok(ftDir && loaded.flat().includes(ftDir), 'a pod loaded the promoted package on demand');
   });
 
   it('a pod killed mid-stream: that client gets a clean error, the next requests go to the other pod', async () => {
