@@ -101,8 +101,9 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
             onnx.checker.check_model(g)
             onnx.save(g, os.path.join(tmp, f"{stem}.onnx"))
         export_s = time.time() - t0
-        with open(os.path.join(tmp, "vocab.json"), "w", encoding="utf-8") as f:
-            json.dump(tok, f, ensure_ascii=False)
+        # The vocabulary is copied byte for byte, so reference token ids made from the model
+        # folder's file (named by its sha256) also name the package's.
+        shutil.copyfile(os.path.join(model_dir, "vocab.json"), os.path.join(tmp, "vocab.json"))
         with open(os.path.join(tmp, "mel_stats.json"), "w") as f:
             json.dump([float(x) for x in model.mel_stats.tolist()], f)
         # Check: PyTorch reference on the same device as the runtime check when possible.
