@@ -93,6 +93,7 @@ def bench(model_dir: str, device: str, codes: int, repeat: int) -> dict:
     timer = Timer(dev)
     t0 = time.perf_counter()
     cfg, s, model, _dvae, tok = read_model_folder(model_dir)
+    codes = min(codes, s.max_gen_audio_tokens)  # as the engine caps a sentence (the position table ends there)
     model.to(dev)
     timer.sync()
     load_ms = (time.perf_counter() - t0) * 1000
