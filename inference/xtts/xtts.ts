@@ -68,7 +68,8 @@ export class Xtts {
       audioStop: t.audio_stop,
       vocab: pkg.manifest.model.config.gpt_num_audio_tokens,
     });
-    const b = options.hifiganBuckets ?? 'auto';
+    // `null` asks for no padding (exact parity); only an absent option means 'auto'.
+    const b = options.hifiganBuckets === undefined ? 'auto' : options.hifiganBuckets;
     this.hifigan = new Hifigan(
       pkg.sessions.hifigan,
       b === 'auto' ? (pkg.device === 'cuda' ? DEFAULT_BUCKETS : null) : b,
