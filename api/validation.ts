@@ -58,3 +58,11 @@ export function errorResponses(...statuses: number[]) {
   }
   return out;
 }
+
+/** A sampler seed: the same (checkpoint, text, voice, seed) renders the same audio. */
+export const Seed = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
+  .openapi({ description: 'Seed of the sampler: the same seed renders the same audio again' });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -8,8 +8,8 @@ import OpenAI from 'openai';
 import { registerModelDir } from '../api/index.ts';
 import { promoteCheckpoint } from '../db/index.ts';
 import { createEngine, createPodPool, decodeAudio, type Engine } from '../inference/index.ts';
-import { childEnv } from '../infra/index.ts';
 import { testApp } from './helpers/app.ts';
+import { spawnServer } from './helpers/process.ts';
 import { parseWav } from './helpers/speech.ts';
 import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
 import { tinyFineTunedPackages } from './helpers/tiny-checkpoints.ts';
@@ -19,7 +19,7 @@ import { tinyFineTunedPackages } from './helpers/tiny-checkpoints.ts';
  * voice from a real clip, every output format through the official OpenAI client, and inference
  * pods in processes of their own, one of them killed mid-stream.
  */
-const root = new URL('..', import.meta.url).pathname;
+const _root = new URL('..', import.meta.url).pathname;
 
 async function apiOn(engine: Engine) {
   const dirs = dataDirWithTinyModel();
@@ -131,23 +131,7 @@ describe('synthesis on the tiny model, in-process engine', () => {
   });
 });
 
-async function startPod(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['inference/pod/main.ts'], {
-    cwd: root,
-    env: childEnv({ PORT: '0', HOST: '127.0.0.1', INFERENCE_WORKERS: '1' }),
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`pod exited ${code}: ${out}`)));
-  });
-  return { url, child };
-}
+const startPod = () => spawnServer(['inference/pod/main.ts'], { PORT: '0', HOST: '127.0.0.1', INFERENCE_WORKERS: '1' });
 
 describe('synthesis on the tiny model through two inference pods', () => {
   let pods: { url: string; child: ChildProcess }[];

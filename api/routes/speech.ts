@@ -14,7 +14,7 @@ import {
   type StreamStats,
   wholeAudio,
 } from '../synthesis/speech.ts';
-import { errorResponses, jsonBody, validationHook } from '../validation.ts';
+import { errorResponses, jsonBody, Seed, validationHook } from '../validation.ts';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -33,12 +33,7 @@ const sampling = {
   repetition_penalty: z.number().min(1).max(50).optional(),
   length_penalty: z.number().min(0).max(10).optional(),
   speed: z.number().min(0.25).max(4).optional(),
-  seed: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1)
-    .optional(),
+  seed: Seed.optional(),
 };
 
 const TtsRequest = z

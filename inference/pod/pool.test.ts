@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
+import { spawnServer } from '../../test/helpers/process.ts';
 import { manifestOnlyPackage } from '../../test/helpers/speech.ts';
 import { toneEngine } from '../../test/helpers/tone-engine.ts';
 import { type AudioChunk, type Engine, EngineError, type VoiceConditioning } from '../engine/types.ts';
@@ -13,7 +13,7 @@ import { Limiter } from './limiter.ts';
 import { createPodPool } from './pool.ts';
 import { createPodApp } from './server.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
+const _root = new URL('../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'xtts-pool-'));
 const pkg = manifestOnlyPackage(dir, 'base');
 const voice: VoiceConditioning = {
@@ -37,22 +37,7 @@ async function inProcessPod(engine: Engine, concurrency = 4, queue = 4) {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
 }
 
-async function processPod(delayMs: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['test/helpers/pod-process.ts', String(delayMs)], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once('exit', () => reject(new Error(`pod exited: ${out}`)));
-  });
-  return { url, child };
-}
+const processPod = (delayMs: number) => spawnServer(['test/helpers/pod-process.ts', String(delayMs)]);
 
 async function drain(chunks: AsyncIterable<AudioChunk>): Promise<number> {
   let samples = 0;

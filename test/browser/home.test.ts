@@ -3,28 +3,25 @@
  * from the list, text, and audio played as it streams from the real engine on the tiny model.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { registerModelDir } from '../../api/index.ts';
 import { createEngine } from '../../inference/index.ts';
 import { testApp } from '../helpers/app.ts';
+import { chromiumMissing, launchChromium } from '../helpers/browser.ts';
 import { dataDirWithTinyModel, tinyReferenceClip } from '../helpers/tiny.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-describe('the try-a-voice page', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed` }, () => {
+describe('the try-a-voice page', { skip: chromiumMissing }, () => {
   const engine = createEngine({ workers: 1 });
   const dirs = dataDirWithTinyModel();
   let t: Awaited<ReturnType<typeof testApp>>;
   let server: ReturnType<typeof createAdaptorServer>;
   let browser: BrowserContext;
   let base: string;
-  const profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
+  let chromium: Awaited<ReturnType<typeof launchChromium>>;
   before(async () => {
     t = await testApp({ engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir });
     await registerModelDir(t.db.db, dirs.modelDir);
@@ -38,29 +35,14 @@ describe('the try-a-voice page', { skip: existsSync(CHROMIUM) ? false : `${CHROM
     server = createAdaptorServer({ fetch: t.app.fetch });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--mute-audio',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    chromium = await launchChromium();
+    browser = chromium.browser;
   });
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     server?.close();
     await t.close();
     await engine.close();
-    rmSync(profile, { recursive: true, force: true });
     rmSync(dirs.dataDir, { recursive: true, force: true });
   });
 

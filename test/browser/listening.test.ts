@@ -4,51 +4,30 @@
  * checkpoints and for the speaker's recordings.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { schema } from '../../db/index.ts';
 import { headphoneAnswers } from '../../listening/index.ts';
+import { chromiumMissing, launchChromium } from '../helpers/browser.ts';
 import { type ListeningTestApp, listeningTestApp, openedTest } from '../helpers/listening.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-describe('listening test in a browser', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed` }, () => {
+describe('listening test in a browser', { skip: chromiumMissing }, () => {
   let t: ListeningTestApp;
   let browser: BrowserContext;
   let base: string;
-  let profile: string;
+  let chromium: Awaited<ReturnType<typeof launchChromium>>;
   before(async () => {
     t = await listeningTestApp();
     await new Promise<void>((resolve) => t.server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(t.server.address() as AddressInfo).port}`;
-    profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-    // A fresh profile folder each run (Playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 390, height: 844 }, // a phone
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--mute-audio',
-      ],
-    });
+    chromium = await launchChromium({ viewport: { width: 390, height: 844 } }); // a phone
+    browser = chromium.browser;
   });
   after(async () => {
-    await browser?.close();
+    await chromium?.close();
     await t.close();
-    rmSync(profile, { recursive: true, force: true });
   });
 
   it('walks a rater from the invitation to the completion code, refusing votes until playback ends', async () => {

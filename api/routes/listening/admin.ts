@@ -28,7 +28,7 @@ import {
 } from '../../../listening/index.ts';
 import { ApiError } from '../../errors.ts';
 import { requireScope } from '../../middleware/auth.ts';
-import { errorResponses, jsonBody, validationHook } from '../../validation.ts';
+import { errorResponses, jsonBody, Seed, validationHook } from '../../validation.ts';
 
 const kinds = ['ab_naturalness', 'ab_similarity', 'mos', 'similarity'] as const;
 const count = z.number().int().min(0).max(200);
@@ -43,12 +43,7 @@ const CreateTest = z
       .array(
         z.strictObject({
           text: z.string().trim().min(1).max(400),
-          seed: z
-            .number()
-            .int()
-            .min(0)
-            .max(2 ** 31 - 1)
-            .optional(),
+          seed: Seed.optional(),
         }),
       )
       .min(1)
