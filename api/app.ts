@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps) {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   const dataDir = deps.dataDir ?? join(tmpdir(), 'xtts-studio');
   const modelDir = deps.modelDir ?? join(dataDir, 'models');
-  const shared = { db: deps.db, engine: deps.engine, dataDir, localSecret: deps.localSecret };
+  const shared = { db: deps.db, engine: deps.engine, dataDir, modelDir, localSecret: deps.localSecret };
   app.route('/', healthRoutes(deps));
   app.route('/', keyRoutes(deps));
   app.route('/', checkpointRoutes({ ...shared, modelDir }));

@@ -130,3 +130,32 @@ describe('voices', () => {
     assert.ok(!stored().includes(id));
   });
 });
+
+describe('a model placed in MODEL_DIR while the server runs', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'xtts-late-model-'));
+  const modelDir = join(dataDir, 'models');
+  let t: Awaited<ReturnType<typeof testApp>>;
+  before(async () => {
+    t = await testApp({ engine: toneEngine(), dataDir, modelDir });
+  });
+  after(async () => {
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('is found when the first voice needs it, without a restart or a registration call', async () => {
+    manifestOnlyPackage(modelDir, 'xtts-v2');
+    const res = await t.request
+      .post('/v1/voices')
+      .set(t.auth(t.tokens.admin))
+      .field('name', 'late')
+      .field('language', 'en')
+      .attach('clips', Buffer.from(espeakWav('Just in time.')), 'late.wav');
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const checkpoints = await t.request.get('/v1/checkpoints').set(t.auth(t.tokens.admin));
+    assert.deepEqual(
+      checkpoints.body.data.map((k: { name: string; kind: string }) => [k.name, k.kind]),
+      [['xtts-v2', 'base']],
+    );
+  });
+});

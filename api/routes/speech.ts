@@ -132,6 +132,7 @@ export type SpeechRouteDeps = {
   maxInFlight?: number | undefined;
   engine: Engine | undefined;
   dataDir: string;
+  modelDir?: string | undefined;
   metrics: HttpMetrics;
   localSecret?: string | undefined;
 };

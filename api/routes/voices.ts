@@ -124,7 +124,13 @@ const remove = createRoute({
   responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 401, 403, 404) },
 });
 
-export type VoiceRouteDeps = { db: Db; engine: Engine | undefined; dataDir: string; localSecret?: string | undefined };
+export type VoiceRouteDeps = {
+  db: Db;
+  engine: Engine | undefined;
+  dataDir: string;
+  modelDir?: string | undefined;
+  localSecret?: string | undefined;
+};
 
 export function voiceRoutes(deps: VoiceRouteDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });

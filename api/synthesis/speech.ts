@@ -3,9 +3,9 @@ import { type Db, findVoice, getCheckpoint, type Voice } from '../../db/index.ts
 import type { AudioChunk, Engine, SynthesisParams } from '../../inference/index.ts';
 import { ApiError } from '../errors.ts';
 import { type AudioFormat, contentTypes, createEncoder, encodeAudio } from './formats.ts';
-import { checkpointOf, conditioningFor, requireEngine } from './voices.ts';
+import { checkpointOf, conditioningFor, requireEngine, type VoiceDeps } from './voices.ts';
 
-export type SpeechDeps = { db: Db; engine: Engine | undefined; dataDir: string };
+export type SpeechDeps = VoiceDeps;
 
 export type SpeechInput = {
   text: string;
@@ -43,7 +43,7 @@ export async function prepareSpeech(deps: SpeechDeps, input: SpeechInput): Promi
   }
   const checkpoint = input.checkpointId
     ? await getCheckpoint(deps.db, input.checkpointId)
-    : await checkpointOf(deps.db, voice);
+    : await checkpointOf(deps.db, voice, deps.modelDir);
   if (!checkpoint) {
     throw new ApiError('CHECKPOINT_NOT_FOUND', `No checkpoint with id ${input.checkpointId}`, { field: 'body.model' });
   }

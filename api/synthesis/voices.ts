@@ -23,11 +23,17 @@ import {
   voiceToBytes,
 } from '../../inference/index.ts';
 import { ApiError } from '../errors.ts';
-import { readPackage } from './packages.ts';
+import { readPackage, registerModelDir } from './packages.ts';
 
 export type Upload = { filename: string; bytes: Uint8Array };
 
-export type VoiceDeps = { db: Db; engine: Engine | undefined; dataDir: string };
+export type VoiceDeps = {
+  db: Db;
+  engine: Engine | undefined;
+  dataDir: string;
+  /** Where base packages are looked for when none is registered yet (e.g. pulled while running). */
+  modelDir?: string | undefined;
+};
 
 const voicesDir = (dataDir: string) => join(dataDir, 'voices');
 
@@ -36,9 +42,21 @@ export function requireEngine(engine: Engine | undefined): Engine {
   return engine;
 }
 
-/** The checkpoint a voice speaks with: its promoted one, else the newest base model. */
-export async function checkpointOf(db: Db, voice: Pick<Voice, 'checkpointId'>): Promise<Checkpoint> {
-  const checkpoint = voice.checkpointId ? await getCheckpoint(db, voice.checkpointId) : await defaultBaseCheckpoint(db);
+/**
+ * The checkpoint a voice speaks with: its promoted one, else the newest base model. With none
+ * registered yet, MODEL_DIR is looked at once more, so a model pulled while the server runs is
+ * used without a restart.
+ */
+export async function checkpointOf(
+  db: Db,
+  voice: Pick<Voice, 'checkpointId'>,
+  modelDir?: string | undefined,
+): Promise<Checkpoint> {
+  let checkpoint = voice.checkpointId ? await getCheckpoint(db, voice.checkpointId) : await defaultBaseCheckpoint(db);
+  if (!checkpoint && !voice.checkpointId && modelDir) {
+    await registerModelDir(db, modelDir);
+    checkpoint = await defaultBaseCheckpoint(db);
+  }
   if (!checkpoint?.packagePath || checkpoint.status !== 'ready') {
     throw new ApiError(
       'MODEL_NOT_READY',
@@ -68,7 +86,7 @@ export async function createVoice(
   input: { name: string; language: string; description?: string | undefined; clips: Upload[] },
 ): Promise<{ voice: Voice; clips: VoiceClip[] }> {
   const engine = requireEngine(deps.engine);
-  const checkpoint = await checkpointOf(deps.db, { checkpointId: null });
+  const checkpoint = await checkpointOf(deps.db, { checkpointId: null }, deps.modelDir);
   const pkg = await readPackage(checkpoint.packagePath!);
   if (pkg.languages.length && !pkg.languages.includes(input.language)) {
     throw new ApiError(

@@ -28,9 +28,23 @@ export interface PullOptions {
   dest: string;
 }
 
+/** fetch, with a message that says which URL failed and why (fetch alone says only "fetch failed"). */
+async function get(url: string): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(
+      `could not reach ${url} (${cause?.code ?? cause?.message ?? (e as Error).message}). Without network access, ` +
+        'copy the XTTS-v2 files (model.pth, dvae.pth, mel_stats.pth, vocab.json, config.json) to this machine ' +
+        'and run `npm run model:import -- <that folder> <package folder>`',
+    );
+  }
+}
+
 async function listing(o: PullOptions): Promise<Map<string, TreeEntry>> {
   const url = `${o.hub}/api/models/${o.repo}/tree/${encodeURIComponent(o.revision)}`;
-  const res = await fetch(url);
+  const res = await get(url);
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const entries = (await res.json()) as TreeEntry[];
   return new Map(entries.map((e) => [e.path, e]));
@@ -39,7 +53,7 @@ async function listing(o: PullOptions): Promise<Map<string, TreeEntry>> {
 /** The digest the hub publishes for a file: sha256 of the content for LFS files, git's blob sha1 otherwise. */
 async function download(o: PullOptions, entry: TreeEntry, to: string): Promise<void> {
   const url = `${o.hub}/${o.repo}/resolve/${encodeURIComponent(o.revision)}/${entry.path}`;
-  const res = await fetch(url);
+  const res = await get(url);
   if (!res.ok || !res.body) throw new Error(`${url}: HTTP ${res.status}`);
   const expectedSize = entry.lfs?.size ?? entry.size;
   const hash = entry.lfs ? createHash('sha256') : createHash('sha1').update(`blob ${expectedSize}\0`);
