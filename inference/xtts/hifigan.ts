@@ -53,6 +53,17 @@ export class Hifigan {
     this.buckets = buckets;
   }
 
+  /**
+   * Runs every bucket once on silence-like input, so cuDNN's algorithm search for each shape
+   * happens at load time instead of inside a listener's first request. No-op without buckets.
+   */
+  async warmUp(width: number, speakerDim: number): Promise<number> {
+    if (!this.buckets) return 0;
+    const speaker = new Float32Array(speakerDim);
+    for (const b of this.buckets) await this.decode(new Float32Array(b * width), b, width, speaker);
+    return this.buckets.length;
+  }
+
   /** latents: [frames * width]; speaker: [d] (fed as [1, d, 1]). */
   async decode(
     latents: Float32Array,

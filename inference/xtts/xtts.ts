@@ -17,6 +17,8 @@ import { DEFAULT_STREAM, StreamChunker } from './stream.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
 
 export type XttsOptions = PackageOptions & {
+  /** Run HiFi-GAN once per bucket at load (default), so no request pays for cuDNN's search. */
+  warmUp?: boolean;
   /** HiFi-GAN input lengths: 'auto' pads to DEFAULT_BUCKETS on CUDA only (CPU stays exact). */
   hifiganBuckets?: 'auto' | readonly number[] | null;
   /** Codes per decode run while streaming: the first chunk comes after this many (reference: 20). */
@@ -84,7 +86,12 @@ export class Xtts {
   }
 
   static async load(dir: string, options: XttsOptions = {}): Promise<Xtts> {
-    return new Xtts(await loadPackage(dir, options), options);
+    const x = new Xtts(await loadPackage(dir, options), options);
+    if (options.warmUp ?? true) {
+      const c = x.pkg.manifest.model.config;
+      await x.hifigan.warmUp(c.gpt_n_model_channels, c.d_vector_dim);
+    }
+    return x;
   }
 
   get sampleRate(): number {
