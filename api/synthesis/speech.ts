@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { type Db, findVoice, getCheckpoint, type Voice } from '../../db/index.ts';
-import type { AudioChunk, Engine, SynthesisParams } from '../../inference/index.ts';
+import { findVoice, getCheckpoint, type Voice } from '../../db/index.ts';
+import type { AudioChunk, SynthesisParams } from '../../inference/index.ts';
 import { ApiError } from '../errors.ts';
 import { type AudioFormat, contentTypes, createEncoder, encodeAudio } from './formats.ts';
 import { checkpointOf, conditioningFor, requireEngine, type VoiceDeps } from './voices.ts';
