@@ -35,6 +35,36 @@ describe('deployment files', () => {
     assert.equal(container.livenessProbe?.httpGet.path, '/healthz');
   });
 
+  it('the GPU pods use valid variables, probe /healthz, ask for a GPU, and the API lists them', () => {
+    const set = docs('./k8s/pods.yaml').find((d) => d.kind === 'StatefulSet');
+    const [container] = set.spec.template.spec.containers as (Container & {
+      resources: { limits: Record<string, unknown> };
+    })[];
+    assert.ok(container);
+    for (const e of container.env ?? []) assert.ok(configVariables.includes(e.name), `${e.name} is a config variable`);
+    const literal = Object.fromEntries((container.env ?? []).filter((e) => e.value).map((e) => [e.name, e.value]));
+    assert.equal(loadConfig(literal).inference.device, 'cuda');
+    assert.equal(container.readinessProbe?.httpGet.path, '/healthz');
+    assert.equal(container.resources.limits['nvidia.com/gpu'], 1);
+    const api = docs('./k8s/api.yaml').find((d) => d.kind === 'Deployment');
+    const apiEnv = Object.fromEntries(
+      (api.spec.template.spec.containers[0].env as { name: string; value?: string }[])
+        .filter((e) => e.value)
+        .map((e) => [e.name, e.value]),
+    );
+    const urls = loadConfig({ ...apiEnv, DATABASE_URL: 'postgres://u:p@db:5432/s' }).inferenceUrls;
+    assert.equal(urls.length, set.spec.replicas, 'one URL per pod replica');
+    for (const [i, u] of urls.entries())
+      assert.equal(u, `http://${set.metadata.name}-${i}.${set.spec.serviceName}:8080`);
+  });
+
+  it('the pod image runs the pod entry point on CUDA', () => {
+    const file = read('./docker/pod-cuda.Dockerfile');
+    assert.match(file, /CMD \["node", "inference\/pod\/main\.ts"\]/);
+    assert.match(file, /INFERENCE_DEVICE=cuda/);
+    assert.match(file, /onnxruntime\.linux-x64-gpu@0\.4\.9/);
+  });
+
   it('the API image runs the server entry point and listens on all interfaces', () => {
     const file = read('./docker/api.Dockerfile');
     assert.match(file, /CMD \["node", "api\/server\.ts"\]/);
