@@ -76,6 +76,7 @@ export const engineErrorCodes = [
   'TEXT_EMPTY',
   'TEXT_TOO_LONG',
   'LANGUAGE_UNSUPPORTED',
+  'PARAMS_INVALID',
   'AUDIO_INVALID',
   'AUDIO_TOO_SHORT',
   'AUDIO_SILENT',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { VoiceConditioning } from '../engine/types.ts';
+import { EngineError, type VoiceConditioning } from '../engine/types.ts';
 import { referenceInputIds, softmax } from '../generation/logits-processors.ts';
 import { draw, Sampler } from '../generation/sampler.ts';
 import { type CodeRun, generateCodes, UniformSource } from './generate.ts';
@@ -24,6 +24,23 @@ describe('engine behaviour (tiny fixture)', () => {
     ids = x.sentenceIds(text, 'en')[0] as number[];
   });
   after(() => x.release());
+
+  it('refuses sampling settings it cannot use with PARAMS_INVALID, naming them', () => {
+    for (const bad of [
+      { temperature: 0 },
+      { topP: 1.5 },
+      { repetitionPenalty: -1 },
+      { seed: 0.5 },
+      { speed: Number.NaN },
+    ]) {
+      assert.throws(
+        () => x.params(bad),
+        (e: unknown) => e instanceof EngineError && e.code === 'PARAMS_INVALID' && /^params/.test(e.field ?? ''),
+        JSON.stringify(bad),
+      );
+    }
+    assert.equal(x.params({ speed: 9 }).speed, 4, 'speed is clamped to 0.25–4');
+  });
 
   const generate = async (runCodes: number, babble: { maxRepeatRun: number; maxCodesPerTextToken: number } | null) => {
     const runs: CodeRun[] = [];

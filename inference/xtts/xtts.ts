@@ -142,9 +142,9 @@ export class Xtts {
       !(out.repetitionPenalty > 0) ||
       !Number.isFinite(speed)
     )
-      throw new EngineError('ENGINE_FAILED', `invalid sampling parameters ${JSON.stringify(p)}`, 'params');
+      throw new EngineError('PARAMS_INVALID', `invalid sampling parameters ${JSON.stringify(p)}`, 'params');
     if (!Number.isSafeInteger(out.seed))
-      throw new EngineError('ENGINE_FAILED', `seed must be an integer`, 'params.seed');
+      throw new EngineError('PARAMS_INVALID', 'seed must be an integer', 'params.seed');
     return out;
   }
 
