@@ -97,6 +97,24 @@ describe('engine behaviour (tiny fixture)', () => {
     assert.equal(bucketFor(700, DEFAULT_BUCKETS), 768);
   });
 
+  it('HiFi-GAN buckets with a session each: every session sees one shape, the audio is the same', async () => {
+    const [run] = await generate(37, null);
+    const lat = (run as CodeRun).latents;
+    const spk = voice.speakerEmbedding;
+    const shared = new Hifigan(x.pkg.sessions.hifigan, DEFAULT_BUCKETS);
+    let opened = 0;
+    const perBucket = new Hifigan(x.pkg.sessions.hifigan, DEFAULT_BUCKETS, () => {
+      opened++;
+      return x.pkg.openHifigan();
+    });
+    for (const n of [20, 37, 5, 37]) {
+      assert.deepEqual(await perBucket.decode(lat, n, 32, spk), await shared.decode(lat, n, 32, spk), `${n} codes`);
+    }
+    assert.equal(opened, 1, 'bucket 32 uses the package session; bucket 64 opened one; nothing reopened');
+    assert.equal(await perBucket.warmUp(32, spk.length), DEFAULT_BUCKETS.length);
+    assert.equal(opened, DEFAULT_BUCKETS.length - 1, 'a session for every other bucket');
+  });
+
   it('speed stretches the latents as F.interpolate(linear) does', () => {
     const lat = Float32Array.from([0, 10, 20, 30]); // 4 frames, width 1
     // scale 2 (speed 0.5): source = (j + 0.5) / 2 - 0.5, clamped at 0 and at the last frame.

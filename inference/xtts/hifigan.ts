@@ -3,7 +3,10 @@
  * reference's speed control (latents stretched in time by 1/speed before the vocoder).
  *
  * With `buckets`, inputs are padded up to one of a few fixed lengths so that cuDNN searches
- * convolution algorithms once per bucket rather than once per length. The pad repeats the last
+ * convolution algorithms once per bucket rather than once per length. onnxruntime's CUDA Conv
+ * keeps the plan of the last input shape only (measured on an H100: about 1 s whenever the length
+ * differs from the previous call's, 5 ms when it does not), so each bucket gets a session of its
+ * own, and every session keeps seeing one shape. The pad repeats the last
  * latent, which keeps the graph's linear upsampling exact up to the real length, but the
  * convolutions then see that pad instead of zeros, so the last ~0.05 s differ slightly from an
  * unpadded run: exact-parity runs leave buckets off.
@@ -47,18 +50,35 @@ export class Hifigan {
   readonly buckets: readonly number[] | null;
   /** Lengths fed so far: with buckets on, this stays small. */
   readonly shapesSeen = new Set<number>();
+  /** With buckets: one session per bucket (opened on first use); lengths past the last share one. */
+  private readonly perBucket = new Map<number, Promise<Session>>();
+  private readonly openMore: (() => Promise<Session>) | undefined;
 
-  constructor(session: Session, buckets: readonly number[] | null) {
+  constructor(session: Session, buckets: readonly number[] | null, openMore?: () => Promise<Session>) {
     this.session = session;
     this.buckets = buckets;
+    this.openMore = openMore;
+  }
+
+  private sessionFor(fed: number): Promise<Session> {
+    const last = this.buckets?.at(-1);
+    if (!this.buckets || !this.openMore || last === undefined) return Promise.resolve(this.session);
+    const key = fed > last ? -1 : fed;
+    let s = this.perBucket.get(key);
+    if (!s) {
+      // The first bucket used takes the package's own session; the others open their own.
+      s = this.perBucket.size === 0 ? Promise.resolve(this.session) : this.openMore();
+      this.perBucket.set(key, s);
+    }
+    return s;
   }
 
   /**
-   * Runs every bucket once on silence-like input, so cuDNN's algorithm search for each shape
-   * happens at load time instead of inside a listener's first request. No-op without buckets.
+   * Opens and runs every bucket's session once, so the per-shape setup happens at load time
+   * instead of inside a listener's first request. No-op without buckets.
    */
   async warmUp(width: number, speakerDim: number): Promise<number> {
-    if (!this.buckets) return 0;
+    if (!this.buckets || !this.openMore) return 0;
     const speaker = new Float32Array(speakerDim);
     for (const b of this.buckets) await this.decode(new Float32Array(b * width), b, width, speaker);
     return this.buckets.length;
@@ -89,7 +109,8 @@ export class Hifigan {
       x = padded;
     }
     this.shapesSeen.add(fed);
-    const out = await this.session.run({
+    const session = await this.sessionFor(fed);
+    const out = await session.run({
       latents: tensor('float32', x, [1, fed, width]),
       speaker: tensor('float32', speaker, [1, speaker.length, 1]),
     });

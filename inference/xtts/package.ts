@@ -45,6 +45,8 @@ export type ModelPackage = {
     prefill: Session;
     decode: Session;
   };
+  /** Another session of the HiFi-GAN graph (released with the package); see Hifigan's buckets. */
+  openHifigan(): Promise<Session>;
   release(): Promise<void>;
 };
 
@@ -218,6 +220,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     melStats,
     bytes: sizes.reduce((a, b) => a + b, 0),
     sessions,
+    openHifigan: () => open(paths.hifigan),
     release: async () => {
       await Promise.all(opened.map((s) => s.release()));
     },

@@ -17,7 +17,7 @@ import { DEFAULT_STREAM, StreamChunker } from './stream.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
 
 export type XttsOptions = PackageOptions & {
-  /** Run HiFi-GAN once per bucket at load (default), so no request pays for cuDNN's search. */
+  /** On CUDA, open and run HiFi-GAN's session for each bucket at load (default), so no request pays its setup. */
   warmUp?: boolean;
   /** HiFi-GAN input lengths: 'auto' pads to DEFAULT_BUCKETS on CUDA only (CPU stays exact). */
   hifiganBuckets?: 'auto' | readonly number[] | null;
@@ -75,6 +75,7 @@ export class Xtts {
     this.hifigan = new Hifigan(
       pkg.sessions.hifigan,
       b === 'auto' ? (pkg.device === 'cuda' ? DEFAULT_BUCKETS : null) : b,
+      pkg.device === 'cuda' ? () => pkg.openHifigan() : undefined,
     );
     this.options = {
       streamChunkCodes: options.streamChunkCodes ?? 20,
