@@ -1,17 +1,25 @@
 // Runs the Python side of model packaging (trainer/xtts) with trainer/ on PYTHONPATH. The
-// interpreter is $PYTHON, else Debian's /usr/bin/python3 (which carries python3-torch), else python3.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// interpreter is $PYTHON, else the first of Debian's /usr/bin/python3 (which carries
+// python3-torch) and the python3 on PATH that can import torch.
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childEnv, loadConfig } from '../../infra/index.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+let found: string | undefined;
+
 export function pythonBinary(): string {
   const configured = loadConfig().python;
   if (configured) return configured;
-  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  // Hosts often carry several interpreters (a distribution's, a virtual environment's) and only
+  // one of them has torch: ask each once, and remember the answer.
+  found ??=
+    ['/usr/bin/python3', 'python3'].find(
+      (py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0,
+    ) ?? 'python3';
+  return found;
 }
 
 export interface PythonResult {
