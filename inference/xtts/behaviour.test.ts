@@ -111,7 +111,7 @@ describe('engine behaviour (tiny fixture)', () => {
       assert.deepEqual(await perBucket.decode(lat, n, 32, spk), await shared.decode(lat, n, 32, spk), `${n} codes`);
     }
     assert.equal(opened, 1, 'bucket 32 uses the package session; bucket 64 opened one; nothing reopened');
-    assert.equal(await perBucket.warmUp(32, spk.length), DEFAULT_BUCKETS.length);
+    assert.equal(await perBucket.warmUp(32, spk.length, DEFAULT_BUCKETS.length), DEFAULT_BUCKETS.length);
     assert.equal(opened, DEFAULT_BUCKETS.length - 1, 'a session for every other bucket');
   });
 

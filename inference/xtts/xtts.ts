@@ -17,7 +17,7 @@ import { DEFAULT_STREAM, StreamChunker } from './stream.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
 
 export type XttsOptions = PackageOptions & {
-  /** On CUDA, open and run HiFi-GAN's session for each bucket at load (default), so no request pays its setup. */
+  /** On CUDA, open and run the streaming buckets' HiFi-GAN sessions at load (default), so no stream pays their setup. */
   warmUp?: boolean;
   /** HiFi-GAN input lengths: 'auto' pads to DEFAULT_BUCKETS on CUDA only (CPU stays exact). */
   hifiganBuckets?: 'auto' | readonly number[] | null;
@@ -224,13 +224,20 @@ export class Xtts {
     const sentences = this.sentenceIds(input.text, input.language);
     const rng = new UniformSource(p.seed);
     const sampleRate = this.sampleRate;
+    const lastSentence = sentences.length - 1;
     let index = 0;
-    let pending: Float32Array | null = null; // held so the last chunk can be marked final
+    let ended = false;
+    // Each chunk leaves as soon as it exists: the last one is known from the generator's own
+    // `done`, so nothing is held back (holding one back would double the time to first audio).
     for (const [si, ids] of sentences.entries()) {
       let chunker: StreamChunker | null = null;
       if (si > 0 && this.options.sentencePauseSamples > 0) {
-        if (pending) yield { samples: pending, sampleRate, index: index++, final: false };
-        pending = new Float32Array(this.options.sentencePauseSamples);
+        yield {
+          samples: new Float32Array(this.options.sentencePauseSamples),
+          sampleRate,
+          index: index++,
+          final: false,
+        };
       }
       for await (const run of this.generation(
         input.voice,
@@ -246,12 +253,13 @@ export class Xtts {
           { ...DEFAULT_STREAM, samplesPerCode: DEFAULT_STREAM.samplesPerCode / p.speed },
         );
         const samples = await chunker.push(run.latents, run.codes.length, run.done);
-        if (samples.length === 0) continue;
-        if (pending) yield { samples: pending, sampleRate, index: index++, final: false };
-        pending = samples;
+        const final = si === lastSentence && run.done;
+        if (samples.length === 0 && !final) continue;
+        yield { samples, sampleRate, index: index++, final };
+        ended ||= final;
       }
     }
-    yield { samples: pending ?? new Float32Array(0), sampleRate, index, final: true };
+    if (!ended) yield { samples: new Float32Array(0), sampleRate, index, final: true };
   }
 
   /** The whole utterance at once: per sentence, HiFi-GAN over all its latents (the reference's inference()). */
