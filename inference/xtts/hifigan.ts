@@ -52,9 +52,9 @@ export class Hifigan {
   readonly shapesSeen = new Set<number>();
   /** With buckets: one session per bucket (opened on first use); lengths past the last share one. */
   private readonly perBucket = new Map<number, Promise<Session>>();
-  private readonly openMore: (() => Promise<Session>) | undefined;
+  private readonly openMore: ((bucket: number) => Promise<Session>) | undefined;
 
-  constructor(session: Session, buckets: readonly number[] | null, openMore?: () => Promise<Session>) {
+  constructor(session: Session, buckets: readonly number[] | null, openMore?: (bucket: number) => Promise<Session>) {
     this.session = session;
     this.buckets = buckets;
     this.openMore = openMore;
@@ -66,8 +66,7 @@ export class Hifigan {
     const key = fed > last ? -1 : fed;
     let s = this.perBucket.get(key);
     if (!s) {
-      // The first bucket used takes the package's own session; the others open their own.
-      s = this.perBucket.size === 0 ? Promise.resolve(this.session) : this.openMore();
+      s = this.openMore(key);
       this.perBucket.set(key, s);
     }
     return s;

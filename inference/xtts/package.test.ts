@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EngineError } from '../engine/types.ts';
-import { loadPackage } from './package.ts';
+import { loadPackage, openSessionCount } from './package.ts';
 
 const fixturePkg = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny', 'package');
 
@@ -101,10 +101,19 @@ describe('model package loader', () => {
     // The exporter writes the base's absolute path at export time; here it has since moved.
     m.base = { path: '/elsewhere/base', manifest_sha256: sha(baseManifest), graphs: ['hifigan', 'speaker_encoder'] };
     writeFileSync(join(ft, 'manifest.json'), JSON.stringify(m));
+    const open0 = openSessionCount();
     const p = await loadPackage(ft);
     assert.ok(p.sessions.hifigan.path.startsWith(base));
     assert.ok(p.sessions.decode.path.startsWith(ft));
+    assert.equal(openSessionCount() - open0, 5);
+    // The base loaded beside it shares the speaker encoder and HiFi-GAN sessions: 3 more, not 5.
+    const b = await loadPackage(base);
+    assert.equal(openSessionCount() - open0, 8);
+    assert.equal(b.sessions.hifigan.path, p.sessions.hifigan.path);
     await p.release();
+    assert.equal(openSessionCount() - open0, 5, 'the shared sessions stay for the base');
+    await b.release();
+    assert.equal(openSessionCount() - open0, 0);
 
     // A different base (its manifest hash differs) is refused.
     editManifest(base, (bm) => {

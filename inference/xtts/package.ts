@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { EngineError } from '../engine/types.ts';
-import { type Device, openSession, type Session } from '../runtime/index.ts';
+import { type Device, openSession, type Session, type SessionOptions } from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
 import { type Manifest, ManifestSchema, SUPPORTED_FORMAT_VERSIONS } from './manifest.ts';
 
@@ -45,12 +45,54 @@ export type ModelPackage = {
     prefill: Session;
     decode: Session;
   };
-  /** Another session of the HiFi-GAN graph (released with the package); see Hifigan's buckets. */
-  openHifigan(): Promise<Session>;
+  /** The HiFi-GAN graph's session for one padding bucket (released with the package); see Hifigan. */
+  openHifigan(bucket: number): Promise<Session>;
   release(): Promise<void>;
 };
 
 const SHARED = ['cond_encoder', 'speaker_encoder', 'hifigan'] as const;
+
+/**
+ * Sessions of this thread, shared by every package that opens the same graph file the same way:
+ * a fine-tuned checkpoint uses its base's speaker encoder and HiFi-GAN, and loading it must not
+ * load those again (memory, and on CUDA about a second of setup per HiFi-GAN bucket). `slot`
+ * tells apart sessions of one graph kept for different input shapes.
+ */
+const sharedSessions = new Map<string, { session: Promise<Session>; refs: number }>();
+
+async function acquireSession(path: string, slot: number | undefined, options: SessionOptions): Promise<Session> {
+  const key = JSON.stringify([path, slot ?? null, options.device, options.deviceId ?? 0, options.intraOpThreads ?? 0]);
+  let entry = sharedSessions.get(key);
+  if (!entry) {
+    entry = { session: openSession(path, options), refs: 0 };
+    sharedSessions.set(key, entry);
+  }
+  entry.refs++;
+  let session: Session;
+  try {
+    session = await entry.session;
+  } catch (e) {
+    if (--entry.refs === 0) sharedSessions.delete(key);
+    throw e;
+  }
+  const held = entry;
+  let released = false;
+  return {
+    ...session,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--held.refs > 0) return;
+      sharedSessions.delete(key);
+      await session.release();
+    },
+  };
+}
+
+/** Sessions open in this thread, with how many packages hold each (for tests and stats). */
+export function openSessionCount(): number {
+  return sharedSessions.size;
+}
 
 async function readManifest(dir: string): Promise<{ manifest: Manifest; key: string }> {
   const path = join(dir, 'manifest.json');
@@ -186,9 +228,9 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     decode: await graphPath(`gpt_decode_${precision}`),
   };
   const opened: Session[] = [];
-  const open = async (path: string) => {
+  const open = async (path: string, slot?: number) => {
     try {
-      const s = await openSession(path, {
+      const s = await acquireSession(path, slot, {
         device,
         ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
         ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
@@ -220,7 +262,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     melStats,
     bytes: sizes.reduce((a, b) => a + b, 0),
     sessions,
-    openHifigan: () => open(paths.hifigan),
+    openHifigan: (bucket: number) => open(paths.hifigan, bucket),
     release: async () => {
       await Promise.all(opened.map((s) => s.release()));
     },

@@ -75,7 +75,7 @@ export class Xtts {
     this.hifigan = new Hifigan(
       pkg.sessions.hifigan,
       b === 'auto' ? (pkg.device === 'cuda' ? DEFAULT_BUCKETS : null) : b,
-      pkg.device === 'cuda' ? () => pkg.openHifigan() : undefined,
+      pkg.device === 'cuda' ? (bucket) => pkg.openHifigan(bucket) : undefined,
     );
     this.options = {
       streamChunkCodes: options.streamChunkCodes ?? 20,
