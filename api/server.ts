@@ -8,6 +8,10 @@ import { createApp } from './app.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
 import { reconcileCheckpointKinds, registerModelDir } from './synthesis/packages.ts';
 
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+}
+
 /** Starts the API on the given config; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = pino({ level: config.logLevel });
@@ -31,9 +35,22 @@ export async function startServer(config: Config) {
     limits: { maxJsonBytes: config.maxJsonBodyBytes, maxUploadBytes: config.maxUploadBytes },
     ...(lock ? { localSecret: lock.secret } : {}),
   });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
-  });
+  let server: ReturnType<typeof serve>;
+  try {
+    server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (err) {
+    // Nothing listens: give back what was opened, so the data folder stays usable.
+    await engine.close();
+    await handle.close();
+    lock?.release();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new PortInUseError(`${config.host}:${config.port} is in use (another server?): stop it, or set PORT`);
+    }
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
@@ -78,7 +95,7 @@ async function main() {
   try {
     started = await startServer(config);
   } catch (err) {
-    if (err instanceof DataDirInUseError) {
+    if (err instanceof DataDirInUseError || err instanceof PortInUseError) {
       console.error(err.message);
       process.exit(1);
     }

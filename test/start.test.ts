@@ -82,6 +82,14 @@ describe('npm start', () => {
         assert.notEqual((second as { code: number }).code ?? 0, 0);
         assert.match((second as { stderr: string }).stderr, /in use by another server/);
       }
+      // A port already taken: a clear message, and the data folder left usable for the next start.
+      const busyPort = new URL(first.url).port;
+      const clash = await run(process.execPath, ['api/server.ts'], {
+        cwd: root,
+        env: { ...process.env, ...env, DATA_DIR: mkdtempSync(join(tmpdir(), 'xtts-clash-')), PORT: busyPort },
+      }).catch((e: { code: number; stderr: string }) => e);
+      assert.equal((clash as { code: number }).code, 1);
+      assert.match((clash as { stderr: string }).stderr, /is in use \(another server\?\): stop it, or set PORT/);
       assert.equal(await stop(first), 0, 'a clean exit on SIGTERM');
 
       // Restart: migrations are a no-op and the key is still there.
