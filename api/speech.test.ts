@@ -9,7 +9,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import OpenAI from 'openai';
 import { decodeAudio } from '../inference/index.ts';
 import { testApp } from '../test/helpers/app.ts';
-import { espeakWav, manifestOnlyPackage, parseWav } from '../test/helpers/speech.ts';
+import { binaryBody, espeakWav, manifestOnlyPackage, parseWav } from '../test/helpers/speech.ts';
 import { toneEngine } from '../test/helpers/tone-engine.ts';
 
 type T = Awaited<ReturnType<typeof testApp>>;
@@ -26,13 +26,6 @@ async function withVoice(t: T, modelDir: string): Promise<string> {
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return res.body.id;
 }
-
-/** Reads a response body as bytes, in order (supertest's default parsers do not cover audio). */
-const binary = (res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) => {
-  const parts: Buffer[] = [];
-  res.on('data', (d: Buffer) => parts.push(d));
-  res.on('end', () => cb(null, Buffer.concat(parts)));
-};
 
 describe('synthesis: /v1/tts', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'xtts-tts-'));
@@ -52,7 +45,7 @@ describe('synthesis: /v1/tts', () => {
       .set(t.auth(token))
       .send(body)
       .buffer(true)
-      .parse(binary as never);
+      .parse(binaryBody as never);
 
   it('renders a whole WAV with exact sizes, reproducibly from its seed', async () => {
     const res = await tts({ text: 'Twenty characters!!', voice: 'ada', seed: 7 });
@@ -115,7 +108,7 @@ describe('synthesis: /v1/tts', () => {
       .set(t.auth(t.tokens.synth))
       .send({ text: 'Events for a browser.', voice: 'ada', seed: 3, format: 'pcm', stream: true, stream_format: 'sse' })
       .buffer(true)
-      .parse(binary as never);
+      .parse(binaryBody as never);
     assert.equal(res.headers['content-type'], 'text/event-stream');
     const events = res.body
       .toString()

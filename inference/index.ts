@@ -14,6 +14,7 @@ export {
   encodeAudio,
   type StreamEncoder,
 } from './encode/encoders.ts';
+export { collectSamples } from './engine/collect.ts';
 export { createEngine, type EngineOptions, engineOptions, type LocalEngine, type Rendered } from './engine/engine.ts';
 export {
   type AudioChunk,

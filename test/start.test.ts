@@ -1,45 +1,34 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { childEnv } from '../infra/index.ts';
 import { freshDatabase } from './helpers/db.ts';
+import { spawnServer } from './helpers/process.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const run = promisify(execFile);
 
 type Started = { child: ChildProcess; url: string; output: () => string; ms: number };
 
-/** Starts the server as `npm start` does and waits until /healthz answers 200. */
+/** Starts the server as `npm start` does and waits until /healthz answers 200, within 10 s. */
 async function start(env: Record<string, string>): Promise<Started> {
   const t0 = performance.now();
-  // The child inherits this environment (PATH, the node binary's location) plus the test's settings.
-  const child = spawn(process.execPath, ['api/server.ts'], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    out += d;
-  });
   const deadline = Date.now() + 10_000;
+  const late = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error('server printed no URL within 10 s')), 10_000).unref(),
+  );
+  const server = await Promise.race([spawnServer(['api/server.ts'], { PORT: '0', LOG_LEVEL: 'warn', ...env }), late]);
   while (Date.now() < deadline) {
-    const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
-    if (url) {
-      const res = await fetch(`${url}/healthz`).catch(() => undefined);
-      if (res?.status === 200) return { child, url, output: () => out, ms: performance.now() - t0 };
-    }
-    if (child.exitCode !== null) break;
+    const res = await fetch(`${server.url}/healthz`).catch(() => undefined);
+    if (res?.status === 200) return { ...server, ms: performance.now() - t0 };
     await new Promise((r) => setTimeout(r, 50));
   }
-  child.kill('SIGKILL');
-  throw new Error(`server did not answer /healthz within 10 s:\n${out}`);
+  server.child.kill('SIGKILL');
+  throw new Error(`server did not answer /healthz within 10 s:\n${server.output()}`);
 }
 
 async function stop(s: Started): Promise<number | null> {
@@ -65,7 +54,7 @@ describe('npm start', () => {
         ['api/cli/keys.ts', 'create', '--scope', 'admin', '--name', 'first'],
         {
           cwd: root,
-          env: { ...process.env, ...env },
+          env: childEnv(env),
         },
       );
       const token = /(xvs_\S+)/.exec(created.stdout)?.[1];
@@ -77,7 +66,7 @@ describe('npm start', () => {
         // The embedded database belongs to one process: a second server on it is refused.
         const second = await run(process.execPath, ['api/server.ts'], {
           cwd: root,
-          env: { ...process.env, ...env },
+          env: childEnv(env),
         }).catch((e: { code: number; stderr: string }) => e);
         assert.notEqual((second as { code: number }).code ?? 0, 0);
         assert.match((second as { stderr: string }).stderr, /in use by another server/);
@@ -86,7 +75,7 @@ describe('npm start', () => {
       const busyPort = new URL(first.url).port;
       const clash = await run(process.execPath, ['api/server.ts'], {
         cwd: root,
-        env: { ...process.env, ...env, DATA_DIR: mkdtempSync(join(tmpdir(), 'xtts-clash-')), PORT: busyPort },
+        env: childEnv({ ...env, DATA_DIR: mkdtempSync(join(tmpdir(), 'xtts-clash-')), PORT: busyPort }),
       }).catch((e: { code: number; stderr: string }) => e);
       assert.equal((clash as { code: number }).code, 1);
       assert.match((clash as { stderr: string }).stderr, /is in use \(another server\?\): stop it, or set PORT/);

@@ -10,7 +10,7 @@ import { promoteCheckpoint } from '../db/index.ts';
 import { createEngine, createPodPool, decodeAudio, type Engine } from '../inference/index.ts';
 import { testApp } from './helpers/app.ts';
 import { spawnServer } from './helpers/process.ts';
-import { parseWav } from './helpers/speech.ts';
+import { binaryBody, parseWav } from './helpers/speech.ts';
 import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
 import { tinyFineTunedPackages } from './helpers/tiny-checkpoints.ts';
 
@@ -49,12 +49,6 @@ async function apiOn(engine: Engine) {
   };
 }
 
-const binary = (res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) => {
-  const parts: Buffer[] = [];
-  res.on('data', (d: Buffer) => parts.push(d));
-  res.on('end', () => cb(null, Buffer.concat(parts)));
-};
-
 describe('synthesis on the tiny model, in-process engine', () => {
   const engine = createEngine({ workers: 1 });
   let api: Awaited<ReturnType<typeof apiOn>>;
@@ -73,7 +67,7 @@ describe('synthesis on the tiny model, in-process engine', () => {
         .set(api.t.auth(api.t.tokens.synth))
         .send({ text: 'Hello world, this is a test.', voice: 'tiny-voice', seed })
         .buffer(true)
-        .parse(binary as never);
+        .parse(binaryBody as never);
     const a = await tts(11);
     assert.equal(a.status, 200, a.body.toString().slice(0, 300));
     const wav = parseWav(a.body);
@@ -85,7 +79,7 @@ describe('synthesis on the tiny model, in-process engine', () => {
       .set(api.t.auth(api.t.tokens.synth))
       .send({ text: 'Hello world, this is a test.', voice: 'tiny-voice', seed: 11, stream: true })
       .buffer(true)
-      .parse(binary as never);
+      .parse(binaryBody as never);
     assert.deepEqual(streamed.body.subarray(44), a.body.subarray(44), 'streamed audio equals the whole render');
   });
 

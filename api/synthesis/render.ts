@@ -1,6 +1,5 @@
 import type { Checkpoint, Voice } from '../../db/index.ts';
-import { encodeAudio } from '../../inference/index.ts';
-import { collectSamples } from './speech.ts';
+import { collectSamples, encodeAudio } from '../../inference/index.ts';
 import { conditioningFor, requireEngine, type VoiceDeps } from './voices.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { findVoice, getCheckpoint, type Voice } from '../../db/index.ts';
-import type { AudioChunk, SynthesisParams } from '../../inference/index.ts';
+import { type AudioChunk, collectSamples, type SynthesisParams } from '../../inference/index.ts';
 import { ApiError } from '../errors.ts';
 import { type AudioFormat, contentTypes, createEncoder, encodeAudio } from './formats.ts';
 import { checkpointOf, conditioningFor, requireEngine, type VoiceDeps } from './voices.ts';
@@ -148,23 +148,9 @@ async function nextChunk(speech: PreparedSpeech): Promise<AudioChunk | undefined
   return r.done ? undefined : r.value;
 }
 
-/** Every chunk of a synthesis, joined. */
-export async function collectSamples(
-  chunks: AsyncIterable<AudioChunk>,
-): Promise<{ samples: Float32Array; sampleRate: number }> {
-  const parts: Float32Array[] = [];
-  let sampleRate = 24000;
-  for await (const c of chunks) {
-    parts.push(c.samples);
-    sampleRate = c.sampleRate;
-  }
-  const samples = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    samples.set(p, at);
-    at += p.length;
-  }
-  return { samples, sampleRate };
+/** The prepared speech's chunks, the first one included, in order. */
+async function* remaining(speech: PreparedSpeech): AsyncGenerator<AudioChunk> {
+  for (let chunk = speech.first; chunk; chunk = await nextChunk(speech)) yield chunk;
 }
 
 /** Renders everything, then answers with exact sizes (a WAV header that states its length). */
@@ -172,24 +158,13 @@ export async function wholeAudio(
   speech: PreparedSpeech,
   format: AudioFormat,
 ): Promise<{ bytes: Uint8Array; stats: StreamStats }> {
-  const parts: Float32Array[] = [];
-  let chunk = speech.first;
-  while (chunk) {
-    parts.push(chunk.samples);
-    chunk = await nextChunk(speech);
-  }
-  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
+  const { samples } = await collectSamples(remaining(speech));
   const stats = {
-    audioSeconds: all.length / speech.sampleRate,
+    audioSeconds: samples.length / speech.sampleRate,
     elapsedMs: performance.now() - speech.startedAt,
     firstChunkMs: speech.firstChunkMs,
   };
-  return { bytes: encodeAudio(format, all, speech.sampleRate), stats };
+  return { bytes: encodeAudio(format, samples, speech.sampleRate), stats };
 }
 
 export { contentTypes };

@@ -57,24 +57,19 @@ export function resultsPage(r: TestResults): HtmlEscapedString | Promise<HtmlEsc
       high: i.naturalness_bt?.ci_high ?? Number.NaN,
       highlight: i.incumbent,
     }));
-  const mos: Row[] = items
-    .filter((i) => i.mos.n > 0)
-    .map((i) => ({
-      label: i.label,
-      value: i.mos.mean ?? Number.NaN,
-      low: i.mos.ci_low ?? 1,
-      high: i.mos.ci_high ?? 5,
-      highlight: i.incumbent,
-    }));
-  const sim: Row[] = items
-    .filter((i) => i.similarity.n > 0)
-    .map((i) => ({
-      label: i.label,
-      value: i.similarity.mean ?? Number.NaN,
-      low: i.similarity.ci_low ?? 1,
-      high: i.similarity.ci_high ?? 5,
-      highlight: i.incumbent,
-    }));
+  // 1–5 ratings: an interval not yet computed spans the whole scale.
+  const ratingRows = (kind: 'mos' | 'similarity'): Row[] =>
+    items
+      .filter((i) => i[kind].n > 0)
+      .map((i) => ({
+        label: i.label,
+        value: i[kind].mean ?? Number.NaN,
+        low: i[kind].ci_low ?? 1,
+        high: i[kind].ci_high ?? 5,
+        highlight: i.incumbent,
+      }));
+  const mos = ratingRows('mos');
+  const sim = ratingRows('similarity');
   const d = r.decision;
   const base = `/v1/listening/tests/${r.test.id}`;
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

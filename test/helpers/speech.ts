@@ -41,3 +41,10 @@ export function parseWav(bytes: Uint8Array) {
     samples: new Int16Array(bytes.buffer.slice(bytes.byteOffset + 44, bytes.byteOffset + bytes.byteLength)),
   };
 }
+
+/** A supertest parser that keeps the body as bytes, in order (its default parsers do not cover audio). */
+export function binaryBody(res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void): void {
+  const parts: Buffer[] = [];
+  res.on('data', (d: Buffer) => parts.push(d));
+  res.on('end', () => cb(null, Buffer.concat(parts)));
+}
