@@ -81,3 +81,16 @@ export {
 export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
 export * as schema from './schema/index.ts';
 export { createScratchDatabase } from './scratch.ts';
+export {
+  cancelledJob,
+  claimJob,
+  completeJob,
+  enqueueJob,
+  failJob,
+  getJob,
+  heartbeatJob,
+  type Job,
+  type Lease,
+  requestCancel,
+  requeueJob,
+} from './queries/jobs.ts';

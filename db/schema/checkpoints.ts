@@ -17,6 +17,7 @@ export const checkpoints = pgTable(
     runId: uuid('run_id').references(() => trainingRuns.id, { onDelete: 'set null' }),
     name: text('name').notNull(),
     kind: text('kind', { enum: checkpointKinds }).notNull().default('fine-tuned'),
+    epoch: integer('epoch'),
     step: integer('step'),
     trainLoss: real('train_loss'),
     evalLoss: real('eval_loss'),

@@ -1,7 +1,8 @@
-// Runs the Python side of model packaging (trainer/xtts) with trainer/ on PYTHONPATH. The
-// interpreter is $PYTHON, else the first of Debian's /usr/bin/python3 (which carries
-// python3-torch) and the python3 on PATH that can import torch.
+// Runs the trainer's Python side (model packaging, datasets, training) with trainer/ on
+// PYTHONPATH. The interpreter is $PYTHON, else the project's environment (.venv, made by
+// trainer/env/setup.sh from pinned versions), else the first python3 that can import torch.
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childEnv, loadConfig } from '../../infra/index.ts';
@@ -15,6 +16,8 @@ export function pythonBinary(): string {
   if (configured) return configured;
   // Hosts often carry several interpreters (a distribution's, a virtual environment's) and only
   // one of them has torch: ask each once, and remember the answer.
+  const venv = join(repoRoot, '.venv', 'bin', 'python');
+  if (existsSync(venv)) return venv;
   found ??=
     ['/usr/bin/python3', 'python3'].find(
       (py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0,
