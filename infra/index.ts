@@ -1,1 +1,2 @@
 export { type Config, ConfigError, childEnv, configVariables, loadConfig } from './config.ts';
+export { localStorage, type Storage, StorageError } from './storage.ts';

@@ -14,7 +14,7 @@
  * never completes twice and never disappears.
  */
 import { randomUUID } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { jobs } from '../schema/training.ts';
 
@@ -45,23 +45,33 @@ export async function getJob(db: Db, id: number): Promise<Job | undefined> {
   return row;
 }
 
+async function jobsById(db: Db, ids: number[]): Promise<Job[]> {
+  return ids.length ? db.select().from(jobs).where(inArray(jobs.id, ids)) : [];
+}
+
 /**
  * Claims the oldest runnable job of the given kinds: a queued one whose time has come, or a
  * running one whose lease expired (its worker died). Jobs that already used every attempt
- * are failed first, so a job that kills its workers does not loop forever.
+ * are failed first, so a job that kills its workers does not loop forever; they are returned
+ * as `expired`, for the caller to mark what they were building as failed.
  */
 export async function claimJob(
   db: Db,
   opts: { workerId: string; kinds: readonly string[]; leaseMs: number },
-): Promise<{ job: Job; lease: Lease } | undefined> {
+): Promise<{ job: Job; lease: Lease; expired: Job[] } | { job?: undefined; expired: Job[] }> {
   const kinds = sql.join(
     opts.kinds.map((k) => sql`${k}`),
     sql`, `,
   );
-  await db.execute(sql`
+  const expired = await db.execute(sql`
     update jobs set status = 'failed', locked_by = null, finished_at = now(), updated_at = now(),
       last_error = coalesce(last_error, '') || 'the worker stopped answering on every attempt (' || attempts || ')'
-    where status = 'running' and lease_until < now() and attempts >= max_attempts and kind in (${kinds})`);
+    where status = 'running' and lease_until < now() and attempts >= max_attempts and kind in (${kinds})
+    returning id`);
+  const expiredJobs = await jobsById(
+    db,
+    rowsOf(expired).map((r) => Number(r.id)),
+  );
   const token = `${opts.workerId}/${randomUUID()}`;
   const leaseSeconds = opts.leaseMs / 1000;
   const claimed = await db.execute(sql`
@@ -76,10 +86,9 @@ export async function claimJob(
       limit 1)
     returning id`);
   const id = rowsOf(claimed)[0]?.id;
-  if (id === undefined) return undefined;
-  const job = await getJob(db, Number(id));
-  if (!job) return undefined;
-  return { job, lease: { jobId: job.id, token, attempt: job.attempts } };
+  const job = id === undefined ? undefined : await getJob(db, Number(id));
+  if (!job) return { expired: expiredJobs };
+  return { job, lease: { jobId: job.id, token, attempt: job.attempts }, expired: expiredJobs };
 }
 
 /**
