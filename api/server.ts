@@ -4,7 +4,12 @@ import pino from 'pino';
 import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } from '../db/index.ts';
 import { createEngine, createPodPool, type Engine, engineOptions } from '../inference/index.ts';
 import { type Config, ConfigError, loadConfig } from '../infra/index.ts';
+import { join } from 'node:path';
+import { fileAudioStore } from '../listening/index.ts';
+import { localStorage } from '../infra/index.ts';
 import { createApp } from './app.ts';
+import { startJobWorkers } from './jobs.ts';
+import { stimulusRenderer } from './synthesis/render.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
 import { reconcileCheckpointKinds, registerModelDir } from './synthesis/packages.ts';
 
@@ -51,6 +56,17 @@ export async function startServer(config: Config) {
     }
     throw err;
   }
+  // Dataset builds and training runs: workers in this process share the queue with any others.
+  const workers = startJobWorkers({
+    db: handle.db,
+    storage: localStorage(config.dataDir),
+    modelDir: config.modelDir,
+    logger,
+    audio: fileAudioStore(join(config.dataDir, 'listening')),
+    renderStimulus: stimulusRenderer({ db: handle.db, engine, dataDir: config.dataDir, modelDir: config.modelDir }),
+    count: config.jobWorkers,
+    leaseMs: config.jobLeaseMs,
+  });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
@@ -60,13 +76,15 @@ export async function startServer(config: Config) {
   const close = () => {
     closing ??= (async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // A running job goes back to the queue; the next start (or another worker) resumes it.
+      await Promise.all(workers.map((w) => w.stop()));
       await engine.close();
       await handle.close();
       lock?.release();
     })();
     return closing;
   };
-  return { url, app, handle, logger, engine, close };
+  return { url, app, handle, logger, engine, workers, close };
 }
 
 /** Pods when INFERENCE_URLS names them, else the engine in this process (worker threads). */

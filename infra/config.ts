@@ -54,6 +54,16 @@ const envSchema = z.object({
     .int()
     .positive()
     .default(512 * 1024 * 1024),
+  /** Largest dataset upload (long recordings or an LJSpeech archive), in bytes; streamed to storage, never buffered. */
+  MAX_DATASET_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(8 * 1024 * 1024 * 1024),
+  /** Job workers (dataset builds, training runs) this process runs; `npm start` runs one by default. */
+  JOB_WORKERS: z.coerce.number().int().min(0).max(64).default(1),
+  /** How long a worker's claim on a job lasts without a heartbeat; a job of a dead worker is resumed after it. */
+  JOB_LEASE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
   /** Python interpreter holding torch, for model export and training (default: Debian's /usr/bin/python3 if present). */
   PYTHON: z.string().min(1).optional(),
   /** The Hugging Face hub that `npm run model:pull` downloads XTTS-v2 from. */
@@ -84,8 +94,11 @@ export type Config = {
   logLevel: (typeof logLevels)[number];
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
+  maxDatasetUploadBytes: number;
   python: string | undefined;
   hfEndpoint: string;
+  jobWorkers: number;
+  jobLeaseMs: number;
 };
 
 export class ConfigError extends Error {
@@ -134,8 +147,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    maxDatasetUploadBytes: e.MAX_DATASET_UPLOAD_BYTES,
     python: e.PYTHON,
     hfEndpoint: e.HF_ENDPOINT.replace(/\/$/, ''),
+    jobWorkers: e.JOB_WORKERS,
+    jobLeaseMs: e.JOB_LEASE_MS,
   };
 }
 

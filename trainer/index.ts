@@ -1,2 +1,7 @@
-// Model packages: the PyTorch side (trainer/xtts, Python) driven from TypeScript.
+// The trainer side driven from TypeScript: model packaging (trainer/xtts, Python), and the job
+// worker that runs dataset builds (trainer/dataset) and training runs (trainer/finetune).
+export { DATASET_BUILD_JOB, datasetBuildHandler, datasetKeys } from './jobs/dataset-build.ts';
+export { runTrainerCommand, type TrainerEvent, type TrainerResult } from './jobs/python-process.ts';
+export { baseWeightsFor, type CheckpointMeta, TRAINING_RUN_JOB, trainingRunHandler } from './jobs/training-run.ts';
+export { type JobContext, JobError, type JobHandler, startWorker, type Worker } from './jobs/worker.ts';
 export { importModel, MODEL_FILES, type PullOptions, pull, pythonBinary, runPython } from './model-package/index.ts';

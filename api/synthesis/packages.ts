@@ -72,9 +72,11 @@ export async function registerPackage(
   meta: {
     name: string;
     runId?: string | null;
+    epoch?: number | null;
     step?: number | null;
     trainLoss?: number | null;
     evalLoss?: number | null;
+    trainingConfig?: Record<string, unknown> | null;
   },
 ): Promise<{ checkpoint: Checkpoint; created: boolean }> {
   const pkg = await readPackage(dir);
@@ -83,7 +85,9 @@ export async function registerPackage(
   const checkpoint = await insertCheckpoint(db, {
     name: meta.name,
     runId: meta.runId ?? null,
+    epoch: meta.epoch ?? null,
     step: meta.step ?? null,
+    trainingConfig: meta.trainingConfig ?? null,
     trainLoss: meta.trainLoss ?? null,
     evalLoss: meta.evalLoss ?? null,
     kind: pkg.kind,

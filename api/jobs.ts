@@ -1,0 +1,134 @@
+/**
+ * The studio's job workers, wired to what they need: storage, the model folder, checkpoint
+ * registration and, when a run succeeds, a blind listening test of its checkpoints. The server
+ * (`npm start`) runs them in-process; `npm run worker` runs them alone against a Postgres server.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import {
+  clipIncluded,
+  type Db,
+  getVoice,
+  listCheckpoints,
+  listDatasetClips,
+  type TrainingRun,
+  updateRun,
+} from '../db/index.ts';
+import type { Storage } from '../infra/index.ts';
+import {
+  type AudioStore,
+  createTest,
+  type ListeningDeps,
+  openTest,
+  putRecording,
+  type RenderStimulus,
+  renderSome,
+} from '../listening/index.ts';
+import {
+  type CheckpointMeta,
+  DATASET_BUILD_JOB,
+  datasetBuildHandler,
+  type JobHandler,
+  startWorker,
+  TRAINING_RUN_JOB,
+  trainingRunHandler,
+  type Worker,
+} from '../trainer/index.ts';
+import { registerPackage } from './synthesis/packages.ts';
+
+export type JobDeps = {
+  db: Db;
+  storage: Storage;
+  modelDir: string;
+  logger: Logger;
+  audio: AudioStore;
+  renderStimulus?: RenderStimulus | undefined;
+};
+
+/** How many held-out sentences an automatic test uses at most (each rendered by every checkpoint). */
+const MAX_TEST_SENTENCES = 10;
+
+type LoopConfig = {
+  auto_create?: boolean;
+  auto_promote?: boolean;
+  sentences?: string[];
+  trials_per_rater?: Record<string, number>;
+};
+
+/**
+ * Puts a finished run's checkpoints before listeners: a blind test for the run's voice with every
+ * checkpoint of the run, the voice's current checkpoint and the base model, on the dataset's
+ * held-out (eval) sentences, whose real recordings are the real-speaker anchor. Rendered and
+ * opened at once; with auto-promotion the preferred checkpoint becomes the voice's.
+ */
+export async function createRunListeningTest(deps: JobDeps, run: TrainingRun): Promise<string | undefined> {
+  const loop = (run.config.listening_test ?? {}) as LoopConfig;
+  if (loop.auto_create === false || !run.voiceId) return undefined;
+  const voice = await getVoice(deps.db, run.voiceId);
+  if (!voice) return undefined;
+  const checkpoints = (await listCheckpoints(deps.db, { runId: run.id })).filter((c) => c.status === 'ready');
+  if (checkpoints.length === 0) return undefined;
+  const ids = checkpoints.map((c) => c.id);
+  if (voice.checkpointId && !ids.includes(voice.checkpointId)) ids.push(voice.checkpointId);
+  const evalClips = (await listDatasetClips(deps.db, run.datasetId, { split: 'eval' })).filter(clipIncluded);
+  const train = (await listDatasetClips(deps.db, run.datasetId, { split: 'train' })).filter(clipIncluded);
+  // Held-out first; a dataset too small to hold any out lends train clips as references.
+  const references = [...evalClips, ...train].slice(0, MAX_TEST_SENTENCES);
+  const sentences = loop.sentences?.length
+    ? loop.sentences.map((text) => ({ text }))
+    : references.map((c) => ({ text: c.text }));
+  const ldeps: ListeningDeps = { db: deps.db, audio: deps.audio, renderStimulus: deps.renderStimulus };
+  const { test } = await createTest(deps.db, {
+    voiceId: voice.id,
+    name: `${run.name}: checkpoints by ear`,
+    checkpointIds: ids.slice(0, 20),
+    baseCheckpointId: run.baseCheckpointId ?? undefined,
+    sentences,
+    trialsPerRater: { ab_naturalness: 20, ab_similarity: 0, mos: 0, similarity: 0, ...loop.trials_per_rater },
+    goldPerRater: 4,
+    trapPerRater: 2,
+    autoPromote: loop.auto_promote ?? false,
+  });
+  await updateRun(deps.db, run.id, { listeningTestId: test.id });
+  if (!loop.sentences?.length) {
+    for (const [i, clip] of references.entries()) {
+      await putRecording(ldeps, test.id, i, new Uint8Array(await readFile(deps.storage.localPath(clip.path))));
+    }
+  }
+  if (!deps.renderStimulus) return test.id; // rendered and opened later by a process with an engine
+  for (;;) {
+    const r = await renderSome(ldeps, test.id, 8);
+    if (r.remaining === 0) break;
+  }
+  await openTest(deps.db, test.id);
+  return test.id;
+}
+
+export function jobHandlers(deps: JobDeps): Record<string, JobHandler> {
+  return {
+    [DATASET_BUILD_JOB]: datasetBuildHandler({ storage: deps.storage }),
+    [TRAINING_RUN_JOB]: trainingRunHandler({
+      storage: deps.storage,
+      modelDir: deps.modelDir,
+      registerCheckpoint: async (db: Db, dir: string, meta: CheckpointMeta) =>
+        (await registerPackage(db, dir, meta)).checkpoint,
+      onRunSucceeded: async (_db, run) => {
+        const id = await createRunListeningTest(deps, run);
+        if (id) deps.logger.info({ run: run.id, test: id }, 'listening test created for the run');
+      },
+    }),
+  };
+}
+
+export function startJobWorkers(deps: JobDeps & { count: number; pollMs?: number; leaseMs?: number }): Worker[] {
+  const handlers = jobHandlers(deps);
+  return Array.from({ length: deps.count }, () =>
+    startWorker({
+      db: deps.db,
+      handlers,
+      logger: deps.logger,
+      ...(deps.pollMs ? { pollMs: deps.pollMs } : {}),
+      ...(deps.leaseMs ? { leaseMs: deps.leaseMs } : {}),
+    }),
+  );
+}

@@ -1,0 +1,176 @@
+/**
+ * A job worker: claims jobs of the kinds it has handlers for, keeps their lease alive while a
+ * handler runs, and records how each ended. Any number of workers (threads of `npm start` on
+ * the embedded database, `npm run worker` processes on a Postgres server) share one queue.
+ *
+ * A handler writes its own results and completes the job in one transaction (so a worker that
+ * lost its lease writes nothing); the worker handles what is common: the lease, cancellation,
+ * retries and the final failure.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { cancelledJob, claimJob, type Db, failJob, heartbeatJob, type Job, type Lease } from '../../db/index.ts';
+
+/** A failure that another attempt cannot fix (bad input, a dataset with no usable clips). */
+export class JobError extends Error {
+  override name = 'JobError';
+  readonly code: string;
+  readonly retry: boolean;
+  constructor(code: string, message: string, opts: { retry?: boolean } = {}) {
+    super(message);
+    this.code = code;
+    this.retry = opts.retry ?? false;
+  }
+}
+
+export type JobContext = {
+  db: Db;
+  job: Job;
+  lease: Lease;
+  logger: Logger;
+  /** Aborted when an owner cancels the job (reason 'cancel') or the lease is lost ('lost'). */
+  signal: AbortSignal;
+  /** Stores progress on the job row; also renews the lease. */
+  report(progress: Record<string, unknown>): Promise<void>;
+};
+
+export type JobHandler = {
+  /** Runs the job. Completes it itself (completeJob in its results' transaction), or throws. */
+  run(ctx: JobContext): Promise<void>;
+  /** The job ended without success for good: mark what it was building as failed. */
+  failed(db: Db, job: Job, code: string, message: string): Promise<void>;
+};
+
+export type WorkerOptions = {
+  db: Db;
+  handlers: Record<string, JobHandler>;
+  logger: Logger;
+  workerId?: string;
+  leaseMs?: number;
+  pollMs?: number;
+};
+
+export type Worker = {
+  readonly id: string;
+  /**
+   * Stops claiming. A running job is stopped too and goes back to the queue (`abortRunning`,
+   * the default); without it, the job's lease runs out and another worker resumes it.
+   */
+  stop(opts?: { abortRunning?: boolean }): Promise<void>;
+  /** Resolves when no job is running. */
+  idle(): Promise<void>;
+};
+
+export function startWorker(opts: WorkerOptions): Worker {
+  const id = opts.workerId ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const pollMs = opts.pollMs ?? 1000;
+  const kinds = Object.keys(opts.handlers);
+  const logger = opts.logger.child({ worker: id });
+  let stopping = false;
+  let current: { controller: AbortController; done: Promise<void> } | undefined;
+  let wake: (() => void) | undefined;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+
+  async function runOne(job: Job, lease: Lease, controller: AbortController): Promise<void> {
+    const handler = opts.handlers[job.kind];
+    if (!handler) return;
+    const log = logger.child({ job: job.id, kind: job.kind, attempt: lease.attempt });
+    let lastProgress: Record<string, unknown> | undefined;
+    const beat = async () => {
+      const state = await heartbeatJob(opts.db, lease, leaseMs, lastProgress).catch((err) => {
+        log.warn({ err }, 'heartbeat failed');
+        return 'ok' as const; // a passing database error: the lease still has time
+      });
+      if (state !== 'ok' && !controller.signal.aborted) controller.abort(state);
+    };
+    const timer = setInterval(beat, Math.max(50, Math.floor(leaseMs / 3)));
+    const ctx: JobContext = {
+      db: opts.db,
+      job,
+      lease,
+      logger: log,
+      signal: controller.signal,
+      report: async (progress) => {
+        lastProgress = progress;
+      },
+    };
+    log.info('job started');
+    try {
+      await handler.run(ctx);
+      log.info('job finished');
+    } catch (err) {
+      if (controller.signal.reason === 'lost') {
+        log.warn('lease lost: another worker has the job; nothing written');
+      } else if (controller.signal.reason === 'cancel') {
+        if (await cancelledJob(opts.db, lease)) await handler.failed(opts.db, job, 'CANCELLED', 'Cancelled by its owner');
+        log.info('job cancelled');
+      } else {
+        const e = err instanceof JobError ? err : undefined;
+        const code = e?.code ?? 'JOB_FAILED';
+        const message = (err as Error).message ?? String(err);
+        // Stopped by a shutdown: back to the queue at once, to be resumed by the next worker.
+        const shutdown = controller.signal.reason === 'shutdown';
+        const ended = await failJob(opts.db, lease, `${code}: ${message}`, {
+          retry: shutdown || (e ? e.retry : true),
+          retryInMs: shutdown ? 0 : 5000,
+        });
+        log.warn({ err, ended }, 'job failed');
+        if (ended === 'failed') await handler.failed(opts.db, job, code, message);
+      }
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  const loop = (async () => {
+    while (!stopping) {
+      let claimed: Awaited<ReturnType<typeof claimJob>> | undefined;
+      try {
+        claimed = await claimJob(opts.db, { workerId: id, kinds, leaseMs });
+        for (const gone of claimed.expired) {
+          await opts.handlers[gone.kind]?.failed(
+            opts.db,
+            gone,
+            'WORKER_LOST',
+            'The job stopped on every attempt (its worker was killed or stopped answering)',
+          );
+        }
+      } catch (err) {
+        if (stopping) break;
+        logger.warn({ err }, 'claiming a job failed; retrying');
+      }
+      if (claimed?.job) {
+        const controller = new AbortController();
+        const done = runOne(claimed.job, claimed.lease, controller);
+        current = { controller, done };
+        await done;
+        current = undefined;
+        continue;
+      }
+      if (!stopping) await sleep(pollMs);
+    }
+  })();
+
+  return {
+    id,
+    async stop(stopOpts = {}) {
+      stopping = true;
+      wake?.();
+      if (current && (stopOpts.abortRunning ?? true)) current.controller.abort('shutdown');
+      await loop;
+    },
+    async idle() {
+      await current?.done;
+    },
+  };
+}
