@@ -1,17 +1,16 @@
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } from '../db/index.ts';
 import { createEngine, createPodPool, type Engine, engineOptions } from '../inference/index.ts';
-import { type Config, ConfigError, loadConfig } from '../infra/index.ts';
-import { join } from 'node:path';
+import { type Config, ConfigError, loadConfig, localStorage } from '../infra/index.ts';
 import { fileAudioStore } from '../listening/index.ts';
-import { localStorage } from '../infra/index.ts';
 import { createApp } from './app.ts';
 import { startJobWorkers } from './jobs.ts';
-import { stimulusRenderer } from './synthesis/render.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
 import { reconcileCheckpointKinds, registerModelDir } from './synthesis/packages.ts';
+import { stimulusRenderer } from './synthesis/render.ts';
 
 export class PortInUseError extends Error {
   override name = 'PortInUseError';

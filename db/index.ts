@@ -21,6 +21,39 @@ export {
   type NewCheckpoint,
   setCheckpointKind,
 } from './queries/checkpoints.ts';
+export { type DatasetClipSummary, datasetClipSummary, listMetricsAfter } from './queries/dataset-views.ts';
+export {
+  clipIncluded,
+  createDatasetWithBuild,
+  DATASET_BUILD_JOB,
+  type Dataset,
+  type DatasetClip,
+  type DatasetRecording,
+  deleteDataset,
+  failDataset,
+  finishDatasetBuild,
+  getDataset,
+  getDatasetClip,
+  listDatasetClips,
+  listDatasetRecordings,
+  listDatasets,
+  type NewDatasetClip,
+  setDatasetProgress,
+  updateDatasetClip,
+} from './queries/datasets.ts';
+export {
+  cancelledJob,
+  claimJob,
+  completeJob,
+  enqueueJob,
+  failJob,
+  getJob,
+  heartbeatJob,
+  type Job,
+  type Lease,
+  requestCancel,
+  requeueJob,
+} from './queries/jobs.ts';
 export {
   type Condition,
   completeRater,
@@ -65,6 +98,19 @@ export {
   rollbackPromotion,
 } from './queries/promotions.ts';
 export {
+  addMetrics,
+  createRunWithJob,
+  finishRun,
+  getRun,
+  listMetrics,
+  listRuns,
+  type NewTrainingMetric,
+  TRAINING_RUN_JOB,
+  type TrainingMetric,
+  type TrainingRun,
+  updateRun,
+} from './queries/training.ts';
+export {
   deleteVoice,
   findVoice,
   getConditioning,
@@ -81,48 +127,3 @@ export {
 export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
 export * as schema from './schema/index.ts';
 export { createScratchDatabase } from './scratch.ts';
-export {
-  cancelledJob,
-  claimJob,
-  completeJob,
-  enqueueJob,
-  failJob,
-  getJob,
-  heartbeatJob,
-  type Job,
-  type Lease,
-  requestCancel,
-  requeueJob,
-} from './queries/jobs.ts';
-export {
-  clipIncluded,
-  createDatasetWithBuild,
-  DATASET_BUILD_JOB,
-  type Dataset,
-  type DatasetClip,
-  type DatasetRecording,
-  deleteDataset,
-  failDataset,
-  finishDatasetBuild,
-  getDataset,
-  getDatasetClip,
-  listDatasetClips,
-  listDatasetRecordings,
-  listDatasets,
-  type NewDatasetClip,
-  setDatasetProgress,
-  updateDatasetClip,
-} from './queries/datasets.ts';
-export {
-  addMetrics,
-  createRunWithJob,
-  finishRun,
-  getRun,
-  listMetrics,
-  listRuns,
-  type NewTrainingMetric,
-  TRAINING_RUN_JOB,
-  type TrainingMetric,
-  type TrainingRun,
-  updateRun,
-} from './queries/training.ts';

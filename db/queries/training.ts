@@ -86,10 +86,7 @@ export async function finishRun(
   return db.transaction(async (tx) => {
     const ok = outcome === 'succeeded' ? await completeJob(tx as Db, lease) : await cancelledJob(tx as Db, lease);
     if (!ok) return false;
-    await tx
-      .update(trainingRuns)
-      .set({ status: outcome, finishedAt: sql`now()` })
-      .where(eq(trainingRuns.id, id));
+    await tx.update(trainingRuns).set({ status: outcome, finishedAt: sql`now()` }).where(eq(trainingRuns.id, id));
     return true;
   });
 }

@@ -112,9 +112,13 @@ export function datasetBuildHandler(deps: { storage: Storage }): JobHandler {
       }
       if (result.code !== 0 || !result.done) {
         // A crash, not bad input: worth another attempt (the cache keeps finished transcriptions).
-        throw new JobError('BUILD_CRASHED', `the dataset builder exited with ${result.code ?? result.signal}: ${tail(result.stderrTail)}`, {
-          retry: true,
-        });
+        throw new JobError(
+          'BUILD_CRASHED',
+          `the dataset builder exited with ${result.code ?? result.signal}: ${tail(result.stderrTail)}`,
+          {
+            retry: true,
+          },
+        );
       }
 
       const built = JSON.parse(await readFile(join(outDir, 'clips.json'), 'utf8')) as BuiltClip[];

@@ -31,11 +31,15 @@ export function runTrainerCommand(
 ): Promise<TrainerResult> {
   return new Promise((resolve, reject) => {
     const env = childEnv({ PYTHONPATH: join(repoRoot, 'trainer'), NODE: process.execPath, ...opts.env });
-    const child = spawn(pythonBinary(), ['-u', '-W', 'ignore', join(repoRoot, 'trainer', 'job_entry.py'), module, ...args], {
-      cwd: repoRoot,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      pythonBinary(),
+      ['-u', '-W', 'ignore', join(repoRoot, 'trainer', 'job_entry.py'), module, ...args],
+      {
+        cwd: repoRoot,
+        env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     let error: TrainerEvent | undefined;
     let done: TrainerEvent | undefined;
@@ -47,7 +51,7 @@ export function runTrainerCommand(
       try {
         event = JSON.parse(line) as TrainerEvent;
       } catch {
-        stderr = (stderr + `[stdout] ${line}\n`).slice(-STDERR_TAIL);
+        stderr = `${stderr}[stdout] ${line}\n`.slice(-STDERR_TAIL);
         return;
       }
       if (event.event === 'error') error = event;

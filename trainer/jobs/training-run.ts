@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import {
   addMetrics,
   clipIncluded,
-  type Db,
   type DatasetClip,
+  type Db,
   finishRun,
   getDataset,
   getRun,
@@ -165,7 +165,8 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
         return;
       }
       if (ctx.signal.aborted) throw new JobError('STOPPED', `the run stopped (${String(ctx.signal.reason)})`);
-      if (result.error) throw new JobError(String(result.error.code ?? 'TRAINING_FAILED'), String(result.error.message));
+      if (result.error)
+        throw new JobError(String(result.error.code ?? 'TRAINING_FAILED'), String(result.error.message));
       if (result.code !== 0 || !result.done) {
         // A crash (killed, out of host memory): another attempt resumes from the last checkpoint.
         const tail = result.stderrTail.trim().split('\n').slice(-5).join(' | ');

@@ -10,7 +10,16 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { cancelledJob, claimJob, type Db, failJob, heartbeatJob, type Job, type Lease } from '../../db/index.ts';
+import {
+  cancelledJob,
+  claimJob,
+  type Db,
+  failJob,
+  getJob,
+  heartbeatJob,
+  type Job,
+  type Lease,
+} from '../../db/index.ts';
 
 /** A failure that another attempt cannot fix (bad input, a dataset with no usable clips). */
 export class JobError extends Error {
@@ -107,12 +116,26 @@ export function startWorker(opts: WorkerOptions): Worker {
     log.info('job started');
     try {
       await handler.run(ctx);
-      log.info('job finished');
+      if (controller.signal.reason === 'cancel') {
+        // Stopped by its owner; a handler that recorded the cancellation itself already ended the job.
+        if (await cancelledJob(opts.db, lease))
+          await handler.failed(opts.db, job, 'CANCELLED', 'Cancelled by its owner');
+        log.info('job cancelled');
+      } else if ((await getJob(opts.db, job.id))?.lockedBy === lease.token) {
+        // A handler must end its job; one that returned without doing so is a bug, not a success.
+        const ended = await failJob(opts.db, lease, 'JOB_FAILED: the handler returned without completing', {
+          retry: false,
+        });
+        if (ended === 'failed') await handler.failed(opts.db, job, 'JOB_FAILED', 'The job ended without a result');
+      } else {
+        log.info('job finished');
+      }
     } catch (err) {
       if (controller.signal.reason === 'lost') {
         log.warn('lease lost: another worker has the job; nothing written');
       } else if (controller.signal.reason === 'cancel') {
-        if (await cancelledJob(opts.db, lease)) await handler.failed(opts.db, job, 'CANCELLED', 'Cancelled by its owner');
+        if (await cancelledJob(opts.db, lease))
+          await handler.failed(opts.db, job, 'CANCELLED', 'Cancelled by its owner');
         log.info('job cancelled');
       } else {
         const e = err instanceof JobError ? err : undefined;
