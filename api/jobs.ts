@@ -104,12 +104,13 @@ export async function createRunListeningTest(deps: JobDeps, run: TrainingRun): P
   return test.id;
 }
 
-export function jobHandlers(deps: JobDeps): Record<string, JobHandler> {
+export function jobHandlers(deps: JobDeps & { trainerGpus?: number }): Record<string, JobHandler> {
   return {
     [DATASET_BUILD_JOB]: datasetBuildHandler({ storage: deps.storage }),
     [TRAINING_RUN_JOB]: trainingRunHandler({
       storage: deps.storage,
       modelDir: deps.modelDir,
+      gpus: deps.trainerGpus ?? 1,
       registerCheckpoint: async (db: Db, dir: string, meta: CheckpointMeta) =>
         (await registerPackage(db, dir, meta)).checkpoint,
       onRunSucceeded: async (_db, run) => {
@@ -120,13 +121,26 @@ export function jobHandlers(deps: JobDeps): Record<string, JobHandler> {
   };
 }
 
-export function startJobWorkers(deps: JobDeps & { count: number; pollMs?: number; leaseMs?: number }): Worker[] {
-  const handlers = jobHandlers(deps);
+export function startJobWorkers(
+  deps: JobDeps & {
+    count: number;
+    /** The job kinds these workers claim (a Kubernetes launcher takes training runs elsewhere). */
+    kinds?: readonly string[];
+    trainerGpus?: number;
+    pollMs?: number;
+    leaseMs?: number;
+    stopWhenIdle?: boolean;
+  },
+): Worker[] {
+  const all = jobHandlers(deps);
+  const handlers = Object.fromEntries(Object.entries(all).filter(([k]) => !deps.kinds || deps.kinds.includes(k)));
+  if (Object.keys(handlers).length === 0) return [];
   return Array.from({ length: deps.count }, () =>
     startWorker({
       db: deps.db,
       handlers,
       logger: deps.logger,
+      ...(deps.stopWhenIdle ? { stopWhenIdle: true } : {}),
       ...(deps.pollMs ? { pollMs: deps.pollMs } : {}),
       ...(deps.leaseMs ? { leaseMs: deps.leaseMs } : {}),
     }),

@@ -6,6 +6,7 @@ import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } fro
 import { createEngine, createPodPool, type Engine, engineOptions } from '../inference/index.ts';
 import { type Config, ConfigError, loadConfig, localStorage } from '../infra/index.ts';
 import { fileAudioStore } from '../listening/index.ts';
+import { kubernetesLauncherOptions, startKubernetesLauncher } from '../trainer/index.ts';
 import { createApp } from './app.ts';
 import { startJobWorkers } from './jobs.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
@@ -64,8 +65,15 @@ export async function startServer(config: Config) {
     audio: fileAudioStore(join(config.dataDir, 'listening')),
     renderStimulus: stimulusRenderer({ db: handle.db, engine, dataDir: config.dataDir, modelDir: config.modelDir }),
     count: config.jobWorkers,
+    kinds: config.jobKinds,
+    trainerGpus: config.trainerGpus,
     leaseMs: config.jobLeaseMs,
   });
+  // At scale, each training run becomes a Kubernetes Job whose pod runs a worker for it.
+  const launcher =
+    config.trainingLauncher === 'kubernetes'
+      ? startKubernetesLauncher({ db: handle.db, logger, ...kubernetesLauncherOptions(config) })
+      : undefined;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
@@ -77,6 +85,7 @@ export async function startServer(config: Config) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // A running job goes back to the queue; the next start (or another worker) resumes it.
       await Promise.all(workers.map((w) => w.stop()));
+      await launcher?.stop();
       await engine.close();
       await handle.close();
       lock?.release();

@@ -42,24 +42,28 @@ async function main() {
     audio: fileAudioStore(join(config.dataDir, 'listening')),
     renderStimulus: stimulusRenderer({ db: handle.db, engine, dataDir: config.dataDir, modelDir: config.modelDir }),
     count: Math.max(1, config.jobWorkers),
+    kinds: config.jobKinds,
+    trainerGpus: config.trainerGpus,
     leaseMs: config.jobLeaseMs,
+    stopWhenIdle: config.workerExitWhenIdle,
   });
-  logger.info({ workers: workers.map((w) => w.id) }, 'job workers started');
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      logger.info({ signal }, 'stopping: running jobs go back to the queue');
-      Promise.all(workers.map((w) => w.stop()))
-        .then(() => engine.close())
-        .then(() => handle.close())
-        .then(
-          () => process.exit(0),
-          (err) => {
-            logger.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-    });
-  }
+  logger.info({ workers: workers.map((w) => w.id), kinds: config.jobKinds }, 'job workers started');
+  const shutdown = (why: string) => {
+    logger.info({ why }, 'stopping: running jobs go back to the queue');
+    Promise.all(workers.map((w) => w.stop()))
+      .then(() => engine.close())
+      .then(() => handle.close())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => shutdown(signal));
+  // A worker started for one Kubernetes Job ends once the queue has nothing more for it.
+  if (config.workerExitWhenIdle) Promise.all(workers.map((w) => w.done)).then(() => shutdown('idle'));
 }
 
 if (import.meta.main) await main();

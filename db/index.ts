@@ -41,6 +41,7 @@ export {
   setDatasetProgress,
   updateDatasetClip,
 } from './queries/datasets.ts';
+export { type JobLaunch, listUnlaunchedJobs, recordJobLaunch, type UnlaunchedJob } from './queries/job-launch.ts';
 export {
   cancelledJob,
   claimJob,

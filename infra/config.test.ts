@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.ts';
+
+const kube = {
+  TRAINING_LAUNCHER: 'kubernetes',
+  K8S_TRAINER_IMAGE: 'reg/trainer:1',
+  DATABASE_URL: 'postgres://u:p@db:5432/studio',
+};
 
 describe('loadConfig', () => {
   it('gives the embedded defaults on an empty environment', () => {
@@ -23,19 +31,75 @@ describe('loadConfig', () => {
     assert.deepEqual(c.inferenceUrls, ['http://a:8000', 'http://b:8000']);
   });
 
-  const bad: [string, string][] = [
+  it('gives the job and Kubernetes defaults: every kind claimed, trainings run locally', () => {
+    const c = loadConfig({ K8S_SERVICE_ACCOUNT_DIR: join(tmpdir(), 'no-such-service-account') });
+    assert.deepEqual(c.jobKinds, ['dataset.build', 'training.run']);
+    assert.equal(c.workerExitWhenIdle, false);
+    assert.equal(c.trainingLauncher, 'local');
+    assert.equal(c.trainerGpus, 1);
+    assert.deepEqual(c.kubernetes, {
+      apiUrl: 'https://kubernetes.default.svc',
+      namespace: 'default',
+      trainerImage: undefined,
+      trainerGpus: 1,
+      serviceAccountDir: join(tmpdir(), 'no-such-service-account'),
+    });
+    assert.equal(loadConfig({}).kubernetes.serviceAccountDir, '/var/run/secrets/kubernetes.io/serviceaccount');
+  });
+
+  it("takes the namespace from the pod's service-account folder unless K8S_NAMESPACE names one", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sa-'));
+    try {
+      writeFileSync(join(dir, 'namespace'), 'voice-studio\n');
+      assert.equal(loadConfig({ K8S_SERVICE_ACCOUNT_DIR: dir }).kubernetes.namespace, 'voice-studio');
+      assert.equal(loadConfig({ K8S_SERVICE_ACCOUNT_DIR: dir, K8S_NAMESPACE: 'other' }).kubernetes.namespace, 'other');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('parses JOB_KINDS, WORKER_EXIT_WHEN_IDLE and the launcher', () => {
+    assert.deepEqual(loadConfig({ JOB_KINDS: ' training.run ,' }).jobKinds, ['training.run']);
+    assert.equal(loadConfig({ WORKER_EXIT_WHEN_IDLE: 'true' }).workerExitWhenIdle, true);
+    assert.equal(loadConfig({ WORKER_EXIT_WHEN_IDLE: '1' }).workerExitWhenIdle, true);
+    assert.equal(loadConfig({ WORKER_EXIT_WHEN_IDLE: 'false' }).workerExitWhenIdle, false);
+    const k = loadConfig({ ...kube, K8S_TRAINER_GPUS: '4' });
+    assert.equal(k.trainingLauncher, 'kubernetes');
+    // The Jobs train; the process's own workers keep to dataset builds.
+    assert.deepEqual(k.jobKinds, ['dataset.build']);
+    assert.equal(k.kubernetes.trainerImage, 'reg/trainer:1');
+    assert.equal(k.kubernetes.trainerGpus, 4);
+    assert.equal(loadConfig({ K8S_API_URL: 'https://10.0.0.1:6443/' }).kubernetes.apiUrl, 'https://10.0.0.1:6443');
+  });
+
+  const bad: [string, string, Record<string, string>?][] = [
     ['PORT', 'eighty'],
     ['PORT', '70000'],
     ['DATABASE_URL', 'mysql://localhost/db'],
     ['LOG_LEVEL', 'loud'],
     ['INFERENCE_URLS', 'http://a:8000,not a url'],
     ['MAX_JSON_BODY_BYTES', '-1'],
+    ['JOB_KINDS', 'dataset.build,training.walk'],
+    ['JOB_KINDS', ','],
+    ['WORKER_EXIT_WHEN_IDLE', 'yes'],
+    ['TRAINING_LAUNCHER', 'slurm'],
+    ['K8S_API_URL', 'kubernetes.default.svc'],
+    ['K8S_NAMESPACE', 'Voice_Studio'],
+    ['K8S_TRAINER_IMAGE', 'reg/trainer 1'],
+    ['K8S_TRAINER_GPUS', '0'],
+    ['K8S_TRAINER_GPUS', 'two'],
+    ['TRAINER_GPUS', '1.5'],
+    ['JOB_KINDS', 'dataset.build,training.run', kube],
+    ['K8S_TRAINER_IMAGE', '', kube],
+    ['TRAINING_LAUNCHER', 'kubernetes', { ...kube, DATABASE_URL: '' }],
   ];
-  for (const [name, value] of bad) {
-    it(`fails fast naming ${name} when it is ${JSON.stringify(value)}`, () => {
+  for (const [name, value, extra] of bad) {
+    const what = extra ? ` with ${JSON.stringify(extra)}` : '';
+    it(`fails fast naming ${name} when it is ${JSON.stringify(value)}${what}`, () => {
       assert.throws(
-        () => loadConfig({ [name]: value }),
-        (err: unknown) => err instanceof ConfigError && err.message.includes(`${name}:`),
+        () => loadConfig({ ...extra, [name]: value }),
+        (err: unknown) =>
+          err instanceof ConfigError && err.message.split('\n').some((line) => line.trim().startsWith(`${name}:`)),
       );
     });
   }

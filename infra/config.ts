@@ -1,7 +1,15 @@
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The job kinds a worker can claim (trainer/jobs: DATASET_BUILD_JOB, TRAINING_RUN_JOB). */
+export const jobKinds = ['dataset.build', 'training.run'] as const;
+export type JobKind = (typeof jobKinds)[number];
+
+/** `true`/`false` (or `1`/`0`): z.coerce.boolean would read the string "false" as true. */
+const flag = z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1');
 
 /** Comma-separated list of base URLs, e.g. `http://pod-a:8000,http://pod-b:8000`. */
 const urlList = z
@@ -64,6 +72,36 @@ const envSchema = z.object({
   JOB_WORKERS: z.coerce.number().int().min(0).max(64).default(1),
   /** How long a worker's claim on a job lasts without a heartbeat; a job of a dead worker is resumed after it. */
   JOB_LEASE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
+  /** Job kinds this process's workers claim, comma-separated (default: all; with TRAINING_LAUNCHER=kubernetes, dataset.build). */
+  JOB_KINDS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((k) => k.trim())
+        .filter((k) => k.length > 0),
+    )
+    .pipe(z.array(z.enum(jobKinds)).min(1))
+    .optional(),
+  /** A worker process exits as soon as a claim finds nothing (a Kubernetes Job's pod, started for one run). */
+  WORKER_EXIT_WHEN_IDLE: flag.default(false),
+  /** Where training runs execute: `local` (any worker claiming training.run) or `kubernetes` (one Job per run). */
+  TRAINING_LAUNCHER: z.enum(['local', 'kubernetes']).default('local'),
+  /** The Kubernetes API the launcher creates Jobs through (in a pod: the cluster's own). */
+  K8S_API_URL: z.url({ protocol: /^https?$/ }).default('https://kubernetes.default.svc'),
+  /** Namespace of the trainer Jobs; default: the pod's own (service-account namespace file), else `default`. */
+  K8S_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a DNS-1123 label (lowercase letters, digits, -)')
+    .optional(),
+  /** Container image of the trainer Jobs (infra/docker/trainer-cuda.Dockerfile); needed with TRAINING_LAUNCHER=kubernetes. */
+  K8S_TRAINER_IMAGE: z.string().regex(/^\S+$/, 'an image reference without spaces').optional(),
+  /** GPUs each trainer Job asks for (nvidia.com/gpu); its trainer runs one process per GPU. */
+  K8S_TRAINER_GPUS: z.coerce.number().int().min(1).max(16).default(1),
+  /** The mounted service-account folder: token, ca.crt and namespace of the pod. */
+  K8S_SERVICE_ACCOUNT_DIR: z.string().min(1).default('/var/run/secrets/kubernetes.io/serviceaccount'),
+  /** GPUs one training run uses on this host; above 1 the trainer runs under torchrun with that many processes. */
+  TRAINER_GPUS: z.coerce.number().int().min(1).max(16).default(1),
   /** Python interpreter holding torch, for model export and training (default: Debian's /usr/bin/python3 if present). */
   PYTHON: z.string().min(1).optional(),
   /** The Hugging Face hub that `npm run model:pull` downloads XTTS-v2 from. */
@@ -99,6 +137,17 @@ export type Config = {
   hfEndpoint: string;
   jobWorkers: number;
   jobLeaseMs: number;
+  jobKinds: JobKind[];
+  workerExitWhenIdle: boolean;
+  trainingLauncher: 'local' | 'kubernetes';
+  trainerGpus: number;
+  kubernetes: {
+    apiUrl: string;
+    namespace: string;
+    trainerImage: string | undefined;
+    trainerGpus: number;
+    serviceAccountDir: string;
+  };
 };
 
 export class ConfigError extends Error {
@@ -116,14 +165,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value !== '') input[key] = value;
   }
   const parsed = envSchema.safeParse(input);
+  const fail = (issues: { name: string; message: string }[]) => {
+    const lines = issues.map(({ name, message }) => `${name}: ${message} (got ${JSON.stringify(input[name])})`);
+    return new ConfigError(`Invalid environment variable${lines.length > 1 ? 's' : ''}:\n  ${lines.join('\n  ')}`);
+  };
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? '?');
-      return `${name}: ${issue.message} (got ${JSON.stringify(input[name])})`;
-    });
-    throw new ConfigError(`Invalid environment variable${lines.length > 1 ? 's' : ''}:\n  ${lines.join('\n  ')}`);
+    throw fail(parsed.error.issues.map((i) => ({ name: String(i.path[0] ?? '?'), message: i.message })));
   }
   const e = parsed.data;
+  const kubernetes = e.TRAINING_LAUNCHER === 'kubernetes';
+  // With the Kubernetes launcher every run gets a Job of its own; a local worker claiming
+  // training.run as well would race those Jobs' pods for the runs (and train without a GPU).
+  const kinds: JobKind[] = e.JOB_KINDS ?? (kubernetes ? ['dataset.build'] : [...jobKinds]);
+  if (kubernetes && kinds.includes('training.run')) {
+    throw fail([{ name: 'JOB_KINDS', message: 'must leave out training.run when TRAINING_LAUNCHER=kubernetes' }]);
+  }
+  if (kubernetes && !e.DATABASE_URL) {
+    // The Jobs' pods reach the queue over the network; the embedded database lives in this process.
+    throw fail([{ name: 'TRAINING_LAUNCHER', message: 'kubernetes needs DATABASE_URL (a Postgres server)' }]);
+  }
+  if (kubernetes && !e.K8S_TRAINER_IMAGE) {
+    throw fail([{ name: 'K8S_TRAINER_IMAGE', message: 'required when TRAINING_LAUNCHER=kubernetes' }]);
+  }
   const dataDir = resolve(e.DATA_DIR);
   return {
     nodeEnv: e.NODE_ENV,
@@ -152,7 +215,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     hfEndpoint: e.HF_ENDPOINT.replace(/\/$/, ''),
     jobWorkers: e.JOB_WORKERS,
     jobLeaseMs: e.JOB_LEASE_MS,
+    jobKinds: kinds,
+    workerExitWhenIdle: e.WORKER_EXIT_WHEN_IDLE,
+    trainingLauncher: e.TRAINING_LAUNCHER,
+    trainerGpus: e.TRAINER_GPUS,
+    kubernetes: {
+      apiUrl: e.K8S_API_URL.replace(/\/$/, ''),
+      namespace: e.K8S_NAMESPACE ?? podNamespace(e.K8S_SERVICE_ACCOUNT_DIR) ?? 'default',
+      trainerImage: e.K8S_TRAINER_IMAGE,
+      trainerGpus: e.K8S_TRAINER_GPUS,
+      serviceAccountDir: e.K8S_SERVICE_ACCOUNT_DIR,
+    },
   };
+}
+
+/** In a pod, the namespace it runs in: Kubernetes mounts it beside the service-account token. */
+function podNamespace(serviceAccountDir: string): string | undefined {
+  const file = join(serviceAccountDir, 'namespace');
+  if (!existsSync(file)) return undefined;
+  return readFileSync(file, 'utf8').trim() || undefined;
 }
 
 /**

@@ -1,2 +1,10 @@
-export { type Config, ConfigError, childEnv, configVariables, loadConfig } from './config.ts';
+export {
+  type Config,
+  ConfigError,
+  childEnv,
+  configVariables,
+  type JobKind,
+  jobKinds,
+  loadConfig,
+} from './config.ts';
 export { localStorage, type Storage, StorageError } from './storage.ts';

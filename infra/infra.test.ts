@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { trainerJobManifest } from '../trainer/index.ts';
 import { configVariables, loadConfig } from './config.ts';
 
 /**
@@ -69,5 +70,110 @@ describe('deployment files', () => {
     const file = read('./docker/api.Dockerfile');
     assert.match(file, /CMD \["node", "api\/server\.ts"\]/);
     assert.match(file, /HOST=0\.0\.0\.0/);
+  });
+});
+
+/** The repository files an entry point imports, following relative imports of .ts files. */
+function importClosure(entry: string): string[] {
+  const root = new URL('../', import.meta.url);
+  const seen = new Set<string>();
+  const todo = [entry];
+  for (let file = todo.pop(); file !== undefined; file = todo.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const source = readFileSync(new URL(file, root), 'utf8');
+    for (const m of source.matchAll(/(?:from|import)\s*\(?\s*['"](\.[^'"]+\.ts)['"]/g)) {
+      todo.push(new URL(m[1]!, new URL(file, root)).pathname.slice(root.pathname.length));
+    }
+  }
+  return [...seen];
+}
+
+/** The repository paths a Dockerfile copies into its final image (`COPY src… dest`, not `--from`). */
+function copiedPaths(dockerfile: string): string[] {
+  const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  return [...final.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+}
+
+describe('container images', () => {
+  const images: [string, string][] = [
+    ['api.Dockerfile', 'api/server.ts'],
+    ['pod-cuda.Dockerfile', 'inference/pod/main.ts'],
+    ['trainer-cuda.Dockerfile', 'api/worker.ts'],
+  ];
+  for (const [image, entry] of images) {
+    it(`${image} holds every module ${entry} imports`, () => {
+      const copied = copiedPaths(read(`./docker/${image}`));
+      const missing = importClosure(entry).filter((f) => !copied.some((c) => f === c || f.startsWith(`${c}/`)));
+      assert.deepEqual(missing, []);
+    });
+  }
+
+  it('the trainer image runs the worker on the CUDA base of the pod image, with the CUDA build of the pinned torch', () => {
+    const file = read('./docker/trainer-cuda.Dockerfile');
+    const base = (f: string) => f.match(/^FROM (nvidia\/cuda:\S+)$/m)?.[1];
+    assert.ok(base(file));
+    assert.equal(base(file), base(read('./docker/pod-cuda.Dockerfile')));
+    assert.match(file, /COPY --from=deps \/usr\/local\/bin\/node \/usr\/local\/bin\/node/);
+    assert.match(file, /npm ci --omit=dev/);
+    const pin = read('../trainer/env/requirements.txt').match(/^torch==(\S+)$/m)?.[1];
+    assert.ok(pin);
+    assert.ok(file.includes(`--index-url https://download.pytorch.org/whl/cu130 torch==${pin}`));
+    assert.match(file, /-r trainer\/env\/requirements\.txt/);
+    assert.match(file, /CMD \["node", "api\/worker\.ts"\]/);
+  });
+});
+
+describe('training runs as Kubernetes Jobs', () => {
+  type Env = { name: string; value?: string };
+  const trainer = docs('./k8s/trainer.yaml');
+  const api = docs('./k8s/api.yaml').find((d) => d.kind === 'Deployment');
+  const apiEnv = Object.fromEntries(
+    (api.spec.template.spec.containers[0].env as Env[]).filter((e) => e.value).map((e) => [e.name, e.value]),
+  );
+
+  it('the API launches Jobs and its own workers leave training.run to them', () => {
+    const config = loadConfig({ ...apiEnv, DATABASE_URL: 'postgres://u:p@db:5432/s' });
+    assert.equal(config.trainingLauncher, 'kubernetes');
+    assert.deepEqual(config.jobKinds, ['dataset.build']);
+    assert.ok(config.kubernetes.trainerImage);
+    const account = trainer.find((d) => d.kind === 'ServiceAccount');
+    assert.equal(api.spec.template.spec.serviceAccountName, account.metadata.name);
+  });
+
+  it("the Role lets the API's service account create Jobs in its namespace", () => {
+    const role = trainer.find((d) => d.kind === 'Role');
+    const binding = trainer.find((d) => d.kind === 'RoleBinding');
+    const rules = role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    assert.ok(
+      rules.some((r) => r.apiGroups.includes('batch') && r.resources.includes('jobs') && r.verbs.includes('create')),
+    );
+    assert.deepEqual(binding.roleRef, {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: role.metadata.name,
+    });
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: api.spec.template.spec.serviceAccountName }]);
+  });
+
+  it('the reference Job is what the launcher creates with the API’s settings, and sets only config variables', () => {
+    const job = trainer.find((d) => d.kind === 'Job');
+    const config = loadConfig({ ...apiEnv, DATABASE_URL: 'postgres://u:p@db:5432/s' });
+    const expected = trainerJobManifest(
+      { id: 42, attempt: 1 },
+      { image: config.kubernetes.trainerImage ?? '', gpus: config.kubernetes.trainerGpus },
+    );
+    assert.deepEqual(job, JSON.parse(JSON.stringify(expected)));
+    const [container] = job.spec.template.spec.containers as { env: Env[] }[];
+    assert.ok(container);
+    for (const e of container.env) assert.ok(configVariables.includes(e.name), `${e.name} is a config variable`);
+    const secret = (api.spec.template.spec.containers[0].env as { name: string; valueFrom?: unknown }[]).find(
+      (e) => e.name === 'DATABASE_URL',
+    );
+    assert.deepEqual(
+      container.env.find((e) => e.name === 'DATABASE_URL'),
+      secret,
+      'the same Secret as the API',
+    );
   });
 });

@@ -1,6 +1,18 @@
 // The trainer side driven from TypeScript: model packaging (trainer/xtts, Python), and the job
 // worker that runs dataset builds (trainer/dataset) and training runs (trainer/finetune).
 export { DATASET_BUILD_JOB, datasetBuildHandler, datasetKeys } from './jobs/dataset-build.ts';
+export {
+  createKubernetesJob,
+  KubernetesApiError,
+  kubernetesLauncherOptions,
+  type Launcher,
+  type LauncherOptions,
+  launchTrainingJobs,
+  startKubernetesLauncher,
+  type TrainerJobManifest,
+  type TrainerJobOptions,
+  trainerJobManifest,
+} from './jobs/kubernetes.ts';
 export { runTrainerCommand, type TrainerEvent, type TrainerResult } from './jobs/python-process.ts';
 export { baseWeightsFor, type CheckpointMeta, TRAINING_RUN_JOB, trainingRunHandler } from './jobs/training-run.ts';
 export { type JobContext, JobError, type JobHandler, startWorker, type Worker } from './jobs/worker.ts';

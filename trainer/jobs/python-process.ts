@@ -27,7 +27,13 @@ const STDERR_TAIL = 4000;
 export function runTrainerCommand(
   module: string,
   args: readonly string[],
-  opts: { signal?: AbortSignal; onEvent?: (e: TrainerEvent) => void | Promise<void>; env?: Record<string, string> },
+  opts: {
+    signal?: AbortSignal;
+    onEvent?: (e: TrainerEvent) => void | Promise<void>;
+    env?: Record<string, string>;
+    /** Processes to start with torchrun (one per GPU, DDP); 1 or unset runs one plain process. */
+    processes?: number;
+  },
 ): Promise<TrainerResult> {
   return new Promise((resolve, reject) => {
     const env = childEnv({ PYTHONPATH: join(repoRoot, 'trainer'), NODE: process.execPath, ...opts.env });

@@ -38,6 +38,8 @@ export type TrainingDeps = {
   storage: Storage;
   /** Where the run's checkpoint packages are exported (inside MODEL_DIR, so they can be served). */
   modelDir: string;
+  /** GPUs this worker trains on: more than one runs the trainer under torchrun (DDP). */
+  gpus?: number;
   /** Registers an exported package as a checkpoint; registering it again returns the same row. */
   registerCheckpoint(db: Db, packageDir: string, meta: CheckpointMeta): Promise<{ id: string }>;
   /** Called once a run succeeded: puts its checkpoints before listeners. Failures are logged, not fatal. */
@@ -111,6 +113,7 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
       let lastProgressWrite = 0;
       const result = await runTrainerCommand('finetune.train', [specPath], {
         signal: ctx.signal,
+        processes: deps.gpus ?? 1,
         onEvent: async (e) => {
           if (e.event === 'progress') {
             const progress = { ...e } as Record<string, unknown>;

@@ -58,6 +58,8 @@ export type WorkerOptions = {
   workerId?: string;
   leaseMs?: number;
   pollMs?: number;
+  /** End the loop when a claim finds nothing to do (a worker started for one Kubernetes Job). */
+  stopWhenIdle?: boolean;
 };
 
 export type Worker = {
@@ -69,6 +71,8 @@ export type Worker = {
   stop(opts?: { abortRunning?: boolean }): Promise<void>;
   /** Resolves when no job is running. */
   idle(): Promise<void>;
+  /** Resolves when the loop has ended (after stop(), or when idle with `stopWhenIdle`). */
+  readonly done: Promise<void>;
 };
 
 export function startWorker(opts: WorkerOptions): Worker {
@@ -172,6 +176,7 @@ export function startWorker(opts: WorkerOptions): Worker {
         if (stopping) break;
         logger.warn({ err }, 'claiming a job failed; retrying');
       }
+      if (claimed && !claimed.job && opts.stopWhenIdle) break;
       if (claimed?.job) {
         const controller = new AbortController();
         const done = runOne(claimed.job, claimed.lease, controller);
@@ -195,5 +200,6 @@ export function startWorker(opts: WorkerOptions): Worker {
     async idle() {
       await current?.done;
     },
+    done: loop,
   };
 }
