@@ -6,18 +6,23 @@ import { requestId } from 'hono/request-id';
 import pino, { type Logger } from 'pino';
 import type { Db } from '../db/index.ts';
 import type { Engine } from '../inference/index.ts';
+import { localStorage, type Storage } from '../infra/index.ts';
 import { ApiError, errorResponse, onError } from './errors.ts';
 import { createMetrics, type HttpMetrics, observeEngine } from './metrics.ts';
 import { limitBodies } from './middleware/body-limit.ts';
 import { observe } from './middleware/observe.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
+import { datasetRoutesApp } from './routes/datasets.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { type ListeningAppDeps, listeningAdmin, listeningCrowd } from './routes/listening/index.ts';
 import { speechRoutes } from './routes/speech.ts';
+import { studioPages } from './routes/studio-pages.ts';
+import { trainingRoutes } from './routes/training.ts';
 import { voiceRoutes } from './routes/voices.ts';
+import { urlSigner } from './signed-urls.ts';
 import { stimulusRenderer } from './synthesis/render.ts';
 import { validationHook } from './validation.ts';
 
@@ -32,7 +37,14 @@ export type AppDeps = {
   modelDir?: string;
   logger?: Logger;
   metrics?: HttpMetrics;
-  limits?: { maxJsonBytes: number; maxUploadBytes: number };
+  /** `maxDatasetUploadBytes` (default 8 GiB) caps dataset uploads, which are streamed, not buffered. */
+  limits?: { maxJsonBytes: number; maxUploadBytes: number; maxDatasetUploadBytes?: number };
+  /** Recordings, built datasets and training files; a folder under `dataDir` when left out. */
+  storage?: Storage;
+  /** How often dataset and training-run event streams look at their rows (ms, default 500). */
+  eventsPollMs?: number;
+  /** Secret of the signed URLs the owner pages embed (audio, events, downloads); random per process when left out. */
+  urlSecret?: Uint8Array;
   /** Accepted as an admin key: the secret the server shares with the key CLI (local-admin.ts). */
   localSecret?: string;
   /** Stimulus storage and rendering for listening tests, and the crowd's rate limits. */
@@ -51,7 +63,7 @@ export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use(requestId());
   app.use(observe({ logger, metrics }));
-  app.use(limitBodies(limits));
+  app.use(limitBodies({ ...limits, streamedUploads: ['/v1/datasets'] }));
   app.onError(onError(logger));
   app.notFound((c) => errorResponse(c, new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
 
@@ -63,6 +75,16 @@ export function createApp(deps: AppDeps) {
   app.route('/', keyRoutes(deps));
   app.route('/', checkpointRoutes({ ...shared, modelDir }));
   app.route('/', voiceRoutes(shared));
+  const studio = {
+    db: deps.db,
+    storage: deps.storage ?? localStorage(dataDir),
+    signer: urlSigner(deps.urlSecret),
+    pollMs: deps.eventsPollMs,
+    localSecret: deps.localSecret,
+  };
+  app.route('/', datasetRoutesApp({ ...studio, maxUploadBytes: limits.maxDatasetUploadBytes ?? 8 * 1024 ** 3 }));
+  app.route('/', trainingRoutes(studio));
+  app.route('/', studioPages(studio));
   app.route('/', speechRoutes({ ...shared, metrics, maxInFlight: deps.maxInFlight }));
   // Stimuli render through the same path as /v1/tts unless a test supplies its own renderer.
   const listening = {

@@ -51,6 +51,17 @@ export const errorStatus = {
   PROMOTION_NOT_JUSTIFIED: 409,
   NOTHING_TO_ROLL_BACK: 409,
   RENDERER_NOT_CONFIGURED: 503,
+  DATASET_NOT_FOUND: 404,
+  DATASET_NOT_READY: 409,
+  DATASET_IN_USE: 409,
+  CLIP_NOT_FOUND: 404,
+  RUN_NOT_FOUND: 404,
+  RUN_NOT_RESUMABLE: 409,
+  RUN_NOT_CANCELLABLE: 409,
+  AUDIO_UNSUPPORTED: 415,
+  ARCHIVE_UNSUPPORTED: 415,
+  UPLOAD_EMPTY: 400,
+  DISK_FULL: 507,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

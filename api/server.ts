@@ -28,6 +28,7 @@ export async function startServer(config: Config) {
   const registered = await registerModelDir(handle.db, config.modelDir);
   for (const k of registered) logger.info({ checkpoint: k.id, package: k.packagePath }, 'registered model package');
   const engine = createEngineFor(config);
+  const storage = localStorage(config.dataDir);
   const i = config.inference;
   const capacity = config.inferenceUrls.length ? config.inferenceUrls.length * i.perPod : i.workers;
   const app = createApp({
@@ -37,7 +38,13 @@ export async function startServer(config: Config) {
     dataDir: config.dataDir,
     modelDir: config.modelDir,
     logger,
-    limits: { maxJsonBytes: config.maxJsonBodyBytes, maxUploadBytes: config.maxUploadBytes },
+    limits: {
+      maxJsonBytes: config.maxJsonBodyBytes,
+      maxUploadBytes: config.maxUploadBytes,
+      maxDatasetUploadBytes: config.maxDatasetUploadBytes,
+    },
+    storage,
+    ...(config.urlSecret ? { urlSecret: new TextEncoder().encode(config.urlSecret) } : {}),
     ...(lock ? { localSecret: lock.secret } : {}),
   });
   let server: ReturnType<typeof serve>;
@@ -59,7 +66,7 @@ export async function startServer(config: Config) {
   // Dataset builds and training runs: workers in this process share the queue with any others.
   const workers = startJobWorkers({
     db: handle.db,
-    storage: localStorage(config.dataDir),
+    storage,
     modelDir: config.modelDir,
     logger,
     audio: fileAudioStore(join(config.dataDir, 'listening')),

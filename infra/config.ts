@@ -68,6 +68,11 @@ const envSchema = z.object({
     .int()
     .positive()
     .default(8 * 1024 * 1024 * 1024),
+  /**
+   * Key that signs the short-lived links the owner pages put in <audio> tags and event streams;
+   * random per process when unset, so set the same value on every API replica.
+   */
+  URL_SECRET: z.string().min(16).optional(),
   /** Job workers (dataset builds, training runs) this process runs; `npm start` runs one by default. */
   JOB_WORKERS: z.coerce.number().int().min(0).max(64).default(1),
   /** How long a worker's claim on a job lasts without a heartbeat; a job of a dead worker is resumed after it. */
@@ -136,6 +141,7 @@ export type Config = {
   python: string | undefined;
   hfEndpoint: string;
   jobWorkers: number;
+  urlSecret: string | undefined;
   jobLeaseMs: number;
   jobKinds: JobKind[];
   workerExitWhenIdle: boolean;
@@ -214,6 +220,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     python: e.PYTHON,
     hfEndpoint: e.HF_ENDPOINT.replace(/\/$/, ''),
     jobWorkers: e.JOB_WORKERS,
+    urlSecret: e.URL_SECRET,
     jobLeaseMs: e.JOB_LEASE_MS,
     jobKinds: kinds,
     workerExitWhenIdle: e.WORKER_EXIT_WHEN_IDLE,

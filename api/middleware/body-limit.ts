@@ -5,15 +5,19 @@ import { ApiError } from '../errors.ts';
 /**
  * Caps request bodies: uploads (multipart) get `maxUploadBytes`, everything else `maxJsonBytes`.
  * The limit is enforced while reading, so an oversized body is never buffered whole.
+ * Multipart bodies to `streamedUploads` (exact paths) skip the generic cap: those routes stream
+ * the body to storage themselves and enforce their own, larger, limit while doing so.
  */
-export function limitBodies(options: { maxJsonBytes: number; maxUploadBytes: number }) {
+export function limitBodies(options: { maxJsonBytes: number; maxUploadBytes: number; streamedUploads?: string[] }) {
   const tooLarge = (max: number) => () => {
     throw new ApiError('PAYLOAD_TOO_LARGE', `The request body is larger than ${max} bytes`, { field: 'body' });
   };
   const json = bodyLimit({ maxSize: options.maxJsonBytes, onError: tooLarge(options.maxJsonBytes) });
   const upload = bodyLimit({ maxSize: options.maxUploadBytes, onError: tooLarge(options.maxUploadBytes) });
+  const streamed = new Set(options.streamedUploads ?? []);
   return createMiddleware(async function limitBodies(c, next) {
     const type = c.req.header('content-type') ?? '';
-    return type.toLowerCase().startsWith('multipart/form-data') ? upload(c, next) : json(c, next);
+    if (!type.toLowerCase().startsWith('multipart/form-data')) return json(c, next);
+    return streamed.has(c.req.path) ? next() : upload(c, next);
   });
 }

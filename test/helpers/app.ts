@@ -7,12 +7,25 @@ import { openTestDb, type TestDb } from './db.ts';
 
 /** The app on a fresh migrated database, a supertest agent on it, and one key of each scope. */
 export async function testApp(
-  options: { maxJsonBytes?: number; engine?: Engine; dataDir?: string; modelDir?: string; maxInFlight?: number } = {},
+  options: {
+    maxJsonBytes?: number;
+    engine?: Engine;
+    dataDir?: string;
+    modelDir?: string;
+    maxInFlight?: number;
+    maxDatasetUploadBytes?: number;
+    eventsPollMs?: number;
+  } = {},
 ) {
   const db: TestDb = await openTestDb();
   const app = createApp({
     db: db.db,
-    limits: { maxJsonBytes: options.maxJsonBytes ?? 64 * 1024, maxUploadBytes: 8 * 1024 * 1024 },
+    limits: {
+      maxJsonBytes: options.maxJsonBytes ?? 64 * 1024,
+      maxUploadBytes: 8 * 1024 * 1024,
+      ...(options.maxDatasetUploadBytes ? { maxDatasetUploadBytes: options.maxDatasetUploadBytes } : {}),
+    },
+    ...(options.eventsPollMs ? { eventsPollMs: options.eventsPollMs } : {}),
     ...(options.engine ? { engine: options.engine } : {}),
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.modelDir ? { modelDir: options.modelDir } : {}),

@@ -104,7 +104,10 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
         language: dataset.language,
         export_dir: join(deps.modelDir, 'runs', run.id),
         name: run.name,
-        config: run.config,
+        // What happens after training (the listening test) is the studio's business, not the trainer's.
+        config: Object.fromEntries(
+          Object.entries(run.config).filter(([k]) => k !== 'listening_test' && k !== 'base_model_dir'),
+        ),
       };
       const specPath = join(runDir, 'spec.json');
       await writeFile(specPath, JSON.stringify(spec, null, 1));

@@ -1,0 +1,58 @@
+/** The owner's training-run page: live loss curves with checkpoints marked, each checkpoint playable; cancel and resume. */
+import { html } from 'hono/html';
+import type { Checkpoint, TrainingMetric, TrainingRun } from '../../db/index.ts';
+import type { UrlSigner } from '../signed-urls.ts';
+import { layout } from './layout.ts';
+import { lineChart } from './plots.ts';
+
+/** The sentence every checkpoint speaks on this page: the same text and seed, so they compare by ear. */
+export const SAMPLE_SENTENCE = 'The quick brown fox jumps over the lazy dog, and then it rests in the warm sun.';
+const f = (v: number | null | undefined, d = 3) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d);
+
+export function lossCurves(metrics: TrainingMetric[], checkpoints: Checkpoint[]) {
+  const series = (kind: 'train' | 'eval', name: string, color: string) => ({
+    name,
+    color,
+    points: metrics
+      .filter((m) => m.kind === kind && m.loss !== null)
+      .map((m) => [m.step, m.loss as number] as [number, number]),
+  });
+  return lineChart(
+    'Loss per step',
+    [series('train', 'train loss', '#1f6feb'), series('eval', 'eval loss', '#e36209')],
+    checkpoints.filter((k) => k.step !== null).map((k) => ({ x: k.step as number, label: `e${k.epoch ?? '?'}` })),
+    { x: 'step', y: 'loss' },
+  );
+}
+
+export function checkpointRow(k: Checkpoint) {
+  return html`<tr data-checkpoint="${k.id}"><td>${k.name}</td><td class="n">${k.epoch ?? '–'}</td><td class="n">${k.step ?? '–'}</td>
+<td class="n">${f(k.trainLoss)}</td><td class="n">${f(k.evalLoss)}</td><td>${k.status}</td>
+<td><button type="button" class="play" ${k.status === 'ready' ? '' : 'disabled'}>Play</button></td></tr>`;
+}
+
+export function runPage(run: TrainingRun, metrics: TrainingMetric[], checkpoints: Checkpoint[], signer: UrlSigner) {
+  const base = `/v1/training-runs/${run.id}`;
+  const p = (run.progress ?? {}) as Record<string, number | undefined>;
+  const lastId = metrics.reduce((m, r) => Math.max(m, r.id), 0);
+  const body = html`<h1>Training run: ${run.name}</h1>
+<p>Status <span class="status" id="status">${run.status}</span> ·
+<a href="/datasets/${run.datasetId}">dataset</a> · base package ${run.basePackage}</p>
+${run.error ? html`<p role="alert"><strong>${run.errorCode ?? 'FAILED'}</strong>: ${run.error}</p>` : ''}
+<section id="run" data-run="${run.id}" data-events="${signer.sign(`${base}/events`)}" data-after="${lastId}"
+ data-curves="${signer.sign(`/training-runs/${run.id}/curves`)}">
+<p id="progress">step ${p.step ?? '–'} · epoch ${p.epoch ?? '–'} · loss ${f(p.loss)} (text ${f(p.loss_text)}, mel ${f(p.loss_mel)}) ·
+${f(p.samples_per_s, 1)} samples/s · GPU ${f(p.gpu_mem_mb, 0)} MB · ETA ${p.eta_s === undefined ? '–' : `${Math.round(p.eta_s / 60)} min`}</p>
+<p><button type="button" id="cancel">Cancel</button> <button type="button" id="resume">Resume</button>
+<label>Admin key (kept in this browser) <input id="key" type="password" autocomplete="off"></label></p>
+<div id="curves">${lossCurves(metrics, checkpoints)}</div>
+</section>
+<h2>Checkpoints</h2>
+<p><label>Voice <input id="voice" type="text" value="${run.voiceId ?? ''}" placeholder="voice id or name"></label>
+<label>Sentence <input id="sentence" type="text" value="${SAMPLE_SENTENCE}"></label></p>
+<table class="checkpoints"><thead><tr><th>checkpoint</th><th>epoch</th><th>step</th><th>train loss</th><th>eval loss</th><th>status</th><th></th></tr></thead>
+<tbody id="checkpoint-rows">${checkpoints.map(checkpointRow)}</tbody></table>
+<p><audio id="player" controls></audio></p>`;
+  return layout(`Training run: ${run.name}`, body);
+}

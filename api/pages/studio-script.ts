@@ -1,0 +1,127 @@
+/**
+ * The owner pages' script, served as /assets/studio.js (pages carry no inline script). Edits
+ * and actions send the admin key typed into the page (kept in localStorage, as on `/`); audio,
+ * event streams and downloads use the signed URLs the page was rendered with.
+ */
+export const studioScript = `'use strict';
+const $ = (id) => document.getElementById(id);
+const keyInput = $('key');
+if (keyInput) {
+  keyInput.value = localStorage.getItem('xtts-key') || '';
+  keyInput.addEventListener('change', () => localStorage.setItem('xtts-key', keyInput.value.trim()));
+}
+const headers = (json) => {
+  const h = { authorization: 'Bearer ' + (keyInput ? keyInput.value.trim() : '') };
+  if (json) h['content-type'] = 'application/json';
+  return h;
+};
+async function call(method, url, body) {
+  const res = await fetch(url, { method, headers: headers(body !== undefined), body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(data.message || 'HTTP ' + res.status);
+  return data;
+}
+const report = (err) => alert(err.message);
+
+const live = $('live');
+if (live) {
+  const id = live.dataset.dataset;
+  if (!['ready', 'failed'].includes($('status').textContent)) {
+    const es = new EventSource(live.dataset.events);
+    es.addEventListener('progress', (e) => {
+      const p = JSON.parse(e.data);
+      $('status').textContent = p.status;
+      if (p.fraction !== null) $('fraction').value = p.fraction;
+      $('stage').textContent = [p.stage, p.message].filter(Boolean).join(': ');
+    });
+    for (const end of ['done', 'failed']) es.addEventListener(end, () => { es.close(); location.reload(); });
+  }
+  for (const row of document.querySelectorAll('tr[data-clip]')) {
+    const url = '/v1/datasets/' + id + '/clips/' + row.dataset.clip;
+    row.querySelector('.save').addEventListener('click', () =>
+      call('PATCH', url, { text: row.querySelector('.text').value }).then(() => { row.querySelector('.save').textContent = 'Saved'; }, report));
+    const toggle = row.querySelector('.toggle');
+    toggle.addEventListener('click', () => {
+      const exclude = toggle.dataset.excluded === 'true';
+      // Restoring goes back to the build's decision, or overrides it for a clip the build dropped.
+      const excluded = exclude ? true : row.dataset.status === 'dropped' ? false : null;
+      call('PATCH', url, { excluded }).then((clip) => {
+        toggle.dataset.excluded = clip.included ? 'true' : 'false';
+        toggle.textContent = clip.included ? 'Exclude' : 'Restore';
+        row.className = clip.included ? 'in' : 'out';
+      }, report);
+    });
+  }
+}
+
+const run = $('run');
+if (run) {
+  const id = run.dataset.run;
+  let timer = 0;
+  const redraw = () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const res = await fetch(run.dataset.curves);
+      if (res.ok) $('curves').innerHTML = await res.text();
+    }, 1000);
+  };
+  const fmt = (v, d) => (typeof v === 'number' ? v.toFixed(d) : '–');
+  const upsert = (k) => {
+    let row = document.querySelector('tr[data-checkpoint="' + k.id + '"]');
+    if (!row) {
+      row = document.createElement('tr');
+      row.dataset.checkpoint = k.id;
+      $('checkpoint-rows').append(row);
+    }
+    row.replaceChildren(...[k.name, k.epoch ?? '–', k.step ?? '–', fmt(k.train_loss, 3), fmt(k.eval_loss, 3), k.status].map((v) => {
+      const td = document.createElement('td'); td.textContent = String(v); return td;
+    }));
+    const td = document.createElement('td'); const b = document.createElement('button');
+    b.type = 'button'; b.className = 'play'; b.textContent = 'Play'; b.disabled = k.status !== 'ready';
+    td.append(b); row.append(td);
+  };
+  let es;
+  const listen = () => {
+    if (es) es.close();
+    es = new EventSource(run.dataset.events + '&after=' + run.dataset.after);
+    es.addEventListener('progress', (e) => {
+      const p = JSON.parse(e.data);
+      $('status').textContent = p.status;
+      $('progress').textContent = 'step ' + (p.step ?? '–') + ' · epoch ' + (p.epoch ?? '–') + ' · loss ' + fmt(p.loss, 3) +
+        ' (text ' + fmt(p.loss_text, 3) + ', mel ' + fmt(p.loss_mel, 3) + ')' +
+        ' · ' + fmt(p.samples_per_s, 1) + ' samples/s · GPU ' + fmt(p.gpu_mem_mb, 0) + ' MB · ETA ' +
+        (typeof p.eta_s === 'number' ? Math.round(p.eta_s / 60) + ' min' : '–');
+    });
+    es.addEventListener('metrics', (e) => {
+      const points = JSON.parse(e.data).points;
+      run.dataset.after = points[points.length - 1].id;
+      redraw();
+    });
+    es.addEventListener('checkpoint', (e) => { upsert(JSON.parse(e.data)); redraw(); });
+    for (const end of ['done', 'failed', 'cancelled']) {
+      es.addEventListener(end, (e) => { $('status').textContent = JSON.parse(e.data).status; es.close(); });
+    }
+  };
+  listen();
+  $('cancel').addEventListener('click', () =>
+    call('POST', '/v1/training-runs/' + id + '/cancel').then((r) => { $('status').textContent = r.status; }, report));
+  $('resume').addEventListener('click', () =>
+    call('POST', '/v1/training-runs/' + id + '/resume').then((r) => { $('status').textContent = r.status; listen(); }, report));
+  document.addEventListener('click', async (e) => {
+    const button = e.target.closest('button.play');
+    if (!button) return;
+    button.disabled = true;
+    try {
+      // The same sentence and seed for every checkpoint, so that they differ only by the checkpoint.
+      const res = await fetch('/v1/audio/speech', {
+        method: 'POST', headers: headers(true),
+        body: JSON.stringify({ model: button.closest('tr').dataset.checkpoint, voice: $('voice').value.trim(),
+          input: $('sentence').value, response_format: 'wav', seed: 0 }),
+      });
+      if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || 'HTTP ' + res.status);
+      $('player').src = URL.createObjectURL(await res.blob());
+      await $('player').play();
+    } catch (err) { report(err); } finally { button.disabled = false; }
+  });
+}
+`;

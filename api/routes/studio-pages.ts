@@ -1,0 +1,63 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import {
+  type Db,
+  datasetClipSummary,
+  getDataset,
+  getRun,
+  listCheckpoints,
+  listDatasetClips,
+  listMetrics,
+} from '../../db/index.ts';
+import { ApiError } from '../errors.ts';
+import { requireScope } from '../middleware/auth.ts';
+import { datasetPage } from '../pages/dataset-page.ts';
+import { lossCurves, runPage } from '../pages/run-page.ts';
+import { studioScript } from '../pages/studio-script.ts';
+import { signedOr, type UrlSigner } from '../signed-urls.ts';
+import { byStep } from '../training/views.ts';
+
+/**
+ * The owner pages for datasets and training runs, server-rendered. Like the listening report,
+ * they are reached with the admin key (a cookie sign-in is still to come); what the browser
+ * then fetches by itself carries a signed URL.
+ */
+export function studioPages(deps: { db: Db; signer: UrlSigner; localSecret?: string | undefined }) {
+  const { db } = deps;
+  const app = new Hono();
+  const admin = requireScope({ db, scope: 'admin', localSecret: deps.localSecret });
+  app.use('/datasets/*', admin);
+  app.use('/training-runs/*', signedOr(deps.signer, admin));
+  const uuid = (value: string) => {
+    const id = z.uuid().safeParse(value);
+    if (!id.success) throw new ApiError('VALIDATION_FAILED', 'path.id: not a uuid', { field: 'path.id' });
+    return id.data;
+  };
+  const run = async (id: string) => {
+    const r = await getRun(db, uuid(id));
+    if (!r) throw new ApiError('RUN_NOT_FOUND', 'No training run with that id', { field: 'path.id' });
+    return r;
+  };
+
+  app.get('/assets/studio.js', (c) =>
+    c.body(studioScript, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' }),
+  );
+  app.get('/datasets/:id', async (c) => {
+    const d = await getDataset(db, uuid(c.req.param('id')));
+    if (!d) throw new ApiError('DATASET_NOT_FOUND', 'No dataset with that id', { field: 'path.id' });
+    const [clips, summary] = await Promise.all([listDatasetClips(db, d.id), datasetClipSummary(db, d.id)]);
+    return c.html(datasetPage(d, clips, summary, deps.signer));
+  });
+  app.get('/training-runs/:id', async (c) => {
+    const r = await run(c.req.param('id'));
+    const [metrics, checkpoints] = await Promise.all([listMetrics(db, r.id), listCheckpoints(db, { runId: r.id })]);
+    return c.html(runPage(r, metrics, byStep(checkpoints), deps.signer));
+  });
+  // The curves alone, for the page to redraw as points arrive.
+  app.get('/training-runs/:id/curves', async (c) => {
+    const r = await run(c.req.param('id'));
+    const [metrics, checkpoints] = await Promise.all([listMetrics(db, r.id), listCheckpoints(db, { runId: r.id })]);
+    return c.html(lossCurves(metrics, byStep(checkpoints)));
+  });
+  return app;
+}

@@ -1,0 +1,52 @@
+/**
+ * A training run's options: Coqui's XTTS-v2 GPT recipe as defaults (trainer/finetune/spec.py
+ * holds the same names), plus what happens to the checkpoints afterwards (`listening_test`,
+ * read by the job worker, not by the trainer).
+ */
+import { z } from '@hono/zod-openapi';
+import { Seed } from '../validation.ts';
+
+const count = z.number().int().min(0).max(200);
+
+export const ListeningTestOptions = z
+  .strictObject({
+    auto_create: z.boolean().default(true),
+    auto_promote: z.boolean().default(false),
+    sentences: z
+      .array(z.strictObject({ text: z.string().trim().min(1).max(400), seed: Seed.optional() }))
+      .min(1)
+      .max(200)
+      .optional(),
+    trials_per_rater: z
+      .strictObject({
+        ab_naturalness: count.optional(),
+        ab_similarity: count.optional(),
+        mos: count.optional(),
+        similarity: count.optional(),
+      })
+      .optional(),
+  })
+  .openapi('RunListeningTestOptions');
+
+export const TrainingOptions = z
+  .strictObject({
+    lr: z.number().gt(0).max(1).default(5e-6),
+    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.96]),
+    eps: z.number().gt(0).max(1).default(1e-8),
+    weight_decay: z.number().min(0).max(1).default(0.01),
+    batch_size: z.number().int().min(1).max(512).default(3),
+    grad_accum: z.number().int().min(1).max(10_000).default(84),
+    epochs: z.number().int().min(1).max(10_000).default(10),
+    save_every_steps: z.number().int().min(0).default(0).openapi({ description: '0: a checkpoint per epoch only' }),
+    max_wav_length: z.number().int().min(1).default(255995).openapi({ description: 'In samples at 22.05 kHz' }),
+    max_text_tokens: z.number().int().min(1).max(10_000).default(200),
+    seed: Seed.default(0),
+    precision: z.enum(['fp32', 'bf16', 'fp16']).default('fp32'),
+    gradient_checkpointing: z.boolean().default(false),
+    prompt_masking: z.enum(['intended', 'coqui', 'off']).default('intended'),
+    device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+    milestones: z.array(z.number().int().min(1)).max(100).default([900000, 2700000, 5400000]),
+    gamma: z.number().gt(0).max(1).default(0.5),
+    listening_test: ListeningTestOptions.default(ListeningTestOptions.parse({})),
+  })
+  .openapi('TrainingOptions');
