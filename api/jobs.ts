@@ -51,7 +51,7 @@ const MAX_TEST_SENTENCES = 10;
 type LoopConfig = {
   auto_create?: boolean;
   auto_promote?: boolean;
-  sentences?: string[];
+  sentences?: { text: string; seed?: number }[];
   trials_per_rater?: Record<string, number>;
 };
 
@@ -74,9 +74,7 @@ export async function createRunListeningTest(deps: JobDeps, run: TrainingRun): P
   const train = (await listDatasetClips(deps.db, run.datasetId, { split: 'train' })).filter(clipIncluded);
   // Held-out first; a dataset too small to hold any out lends train clips as references.
   const references = [...evalClips, ...train].slice(0, MAX_TEST_SENTENCES);
-  const sentences = loop.sentences?.length
-    ? loop.sentences.map((text) => ({ text }))
-    : references.map((c) => ({ text: c.text }));
+  const sentences = loop.sentences?.length ? loop.sentences : references.map((c) => ({ text: c.text }));
   const ldeps: ListeningDeps = { db: deps.db, audio: deps.audio, renderStimulus: deps.renderStimulus };
   const { test } = await createTest(deps.db, {
     voiceId: voice.id,

@@ -81,7 +81,7 @@ describe('training runs', () => {
     assert.equal(c.grad_accum, 84);
     assert.equal(c.batch_size, 3);
     assert.equal(c.max_wav_length, 255995);
-    assert.equal(c.prompt_masking, 'intended');
+    assert.equal(c.prompt_masking, 'coqui');
     assert.deepEqual(c.milestones, [900000, 2700000, 5400000]);
     assert.deepEqual(c.listening_test, { auto_create: true, auto_promote: true });
     assert.deepEqual(res.body.checkpoints, []);

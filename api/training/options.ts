@@ -43,7 +43,10 @@ export const TrainingOptions = z
     seed: Seed.default(0),
     precision: z.enum(['fp32', 'bf16', 'fp16']).default('fp32'),
     gradient_checkpointing: z.boolean().default(false),
-    prompt_masking: z.enum(['intended', 'coqui', 'off']).default('intended'),
+    prompt_masking: z.enum(['coqui', 'intended', 'off']).default('coqui').openapi({
+      description:
+        "coqui: Coqui's recipe as written (what every published XTTS-v2 fine-tune trained with); intended: the per-item masking its comments describe; off: no masking",
+    }),
     device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
     milestones: z.array(z.number().int().min(1)).max(100).default([900000, 2700000, 5400000]),
     gamma: z.number().gt(0).max(1).default(0.5),

@@ -23,7 +23,8 @@ import { type JobContext, JobError, type JobHandler } from './worker.ts';
 /** A clip as the builder writes it in clips.json. */
 type BuiltClip = {
   id: string;
-  file: string;
+  /** null for an imported clip whose audio could not be read (dropped, AUDIO_UNREADABLE). */
+  file: string | null;
   recording?: string | null;
   start_s?: number | null;
   end_s?: number | null;
@@ -126,7 +127,7 @@ export function datasetBuildHandler(deps: { storage: Storage }): JobHandler {
       const sampleRate = Number((report.options as { sample_rate?: number } | undefined)?.sample_rate ?? 22050);
       const clips: NewDatasetClip[] = built.map((c) => ({
         clipKey: c.id,
-        path: `${keys.build}/${c.file}`,
+        path: c.file ? `${keys.build}/${c.file}` : '',
         recording: c.recording ?? null,
         startS: finite(c.start_s),
         endS: finite(c.end_s),
