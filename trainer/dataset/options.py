@@ -26,6 +26,8 @@ class AsrOptions:
     url: str | None = None  # openai backend: base URL ending in /v1
     api_key: str | None = None
     beam_size: int = 5
+    # Windows decoded at once; 0: 32 on CUDA (faster-whisper's batched pipeline), 1 on the CPU.
+    batch_size: int = 0
 
 
 @dataclass
