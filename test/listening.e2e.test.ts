@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { findRaterByTokenHash, listConditions, listStimuli } from '../db/index.ts';
 import { collectSamples, createEngine, encodeAudio } from '../inference/index.ts';
-import { createRng } from '../listening/index.ts';
 import { testApp } from './helpers/app.ts';
+import { CROWD_WAVES, type Oracle, type Participation, sha256, takePart } from './helpers/crowd.ts';
 import { hashToken } from './helpers/listening.ts';
 import { binaryBody, espeakWav, parseWav } from './helpers/speech.ts';
 import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
@@ -35,33 +34,6 @@ const SENTENCES = [
 // (randomly seeded) trial design hands each rater; with 12 it fell short in one of eight runs.
 const AB_TRIALS = 20;
 
-type Oracle = Map<string, { kind: string; conditionId: string; sentenceIndex: number }>;
-type Listener = 'honest' | 'always-left' | 'random-fast' | 'loudspeakers';
-
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/**
- * The quiet tone of a headphone-check question. Through headphones each ear hears its own
- * channel, so the tone with the least energy in one channel is the quiet one. Over
- * loudspeakers the channels sum in the air and the antiphase tone cancels, so a listener
- * without headphones hears that one as the quietest, which is what the check catches.
- */
-function quietestTone(wav: Uint8Array, over: 'headphones' | 'loudspeakers'): number {
-  const { channels, samples } = parseWav(wav);
-  assert.equal(channels, 2, 'the headphone check is stereo');
-  const frames = samples.length / 2;
-  const third = Math.floor(frames / 3);
-  const energy = [0, 0, 0];
-  for (let i = 0; i < frames; i++) {
-    const left = samples[2 * i] as number;
-    const right = samples[2 * i + 1] as number;
-    const heard = over === 'headphones' ? left : left + right;
-    const tone = Math.min(2, Math.floor(i / third));
-    energy[tone] = (energy[tone] as number) + heard * heard;
-  }
-  return energy.indexOf(Math.min(...energy));
-}
-
 describe('the listening-test journey on the tiny model (espeak-ng speech as the real recordings)', () => {
   const engine = createEngine({ workers: 1 });
   const dirs = dataDirWithTinyModel('tiny-base');
@@ -71,7 +43,7 @@ describe('the listening-test journey on the tiny model (espeak-ng speech as the 
   let invite = '';
   let oracle: Oracle;
   const conditionOf: Record<string, string> = {};
-  const raters: { listener: Listener; token: string }[] = [];
+  const raters: Participation[] = [];
   /** Stimuli of checkpoint B as the crowd heard them, by sentence index. */
   const heardB = new Map<number, Uint8Array>();
   let beforePromotion: Buffer;
@@ -231,103 +203,25 @@ describe('the listening-test journey on the tiny model (espeak-ng speech as the 
     assert.equal(oracle.size, 3 * 3 + 3 * 2 + 2, 'rendered, real and degraded, trap');
   });
 
-  /** One rater's session through the crowd endpoints, from the invitation to the completion code. */
-  async function takePart(ctx: TestContext, listener: Listener, index: number) {
-    const rng = createRng(`rater/${index}`);
-    const joined = await t.request.post(invite).send({ consent: true, worker_id: `W-${index}` });
-    assert.equal(joined.status, 201, JSON.stringify(joined.body));
-    const token: string = joined.body.token;
-    raters.push({ listener, token });
-    const state = async () => {
-      const res = await t.request.get(`/listen/s/${token}`).set('Accept', 'application/json');
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      return res.body;
-    };
-    assert.equal((await state()).step, 'headphones');
-
-    const answers: number[] = [];
-    for (let q = 0; q < 3; q++) {
-      const wav = await t.request
-        .get(`/listen/s/${token}/headphones/${q}.wav`)
-        .buffer(true)
-        .parse(binaryBody as never);
-      assert.equal(wav.status, 200);
-      answers.push(quietestTone(wav.body, listener === 'loudspeakers' ? 'loudspeakers' : 'headphones'));
-      ctx.mock.timers.tick(5000);
-    }
-    const check = await t.request.post(`/listen/s/${token}/headphones`).send({ answers });
-    assert.equal(check.status, 200);
-    assert.equal(check.body.passed, listener !== 'loudspeakers', `${listener}: headphone check`);
-    if (listener === 'loudspeakers') {
-      assert.equal((await state()).step, 'screened-out');
-      return;
-    }
-
-    for (;;) {
-      const s = await state();
-      if (s.step !== 'trial') break;
-      const { trial } = s;
-      assert.equal(trial.task, 'ab_naturalness');
-      const heard: { kind: string; conditionId: string; sentenceIndex: number; seconds: number }[] = [];
-      for (const slot of ['a', 'b'] as const) {
-        const audio = await t.request
-          .get(trial.audio[slot])
-          .buffer(true)
-          .parse(binaryBody as never);
-        assert.equal(audio.status, 200);
-        const clip = oracle.get(sha256(audio.body));
-        assert.ok(clip, 'the crowd hears exactly the stored stimuli');
-        const wav = parseWav(audio.body);
-        heard.push({ ...clip, seconds: wav.samples.length / wav.sampleRate });
-        if (clip.conditionId === conditionOf.b) heardB.set(clip.sentenceIndex, new Uint8Array(audio.body));
-      }
-      const [a, b] = heard as [(typeof heard)[0], (typeof heard)[0]];
-      let answer: 'a' | 'b';
-      let listenMs = 1000 * (a.seconds + b.seconds) + 1500;
-      if (listener === 'always-left') answer = 'a';
-      else if (listener === 'random-fast') {
-        answer = rng.next() < 0.5 ? 'a' : 'b';
-        listenMs = 400;
-      } else if (a.kind === 'trap' || b.kind === 'trap') {
-        // The spoken instruction: trap sentence 0 asks for sample A, 1 for sample B.
-        const trap = a.kind === 'trap' ? a : b;
-        answer = trap.sentenceIndex === 0 ? 'a' : 'b';
-      } else if (a.kind === 'degraded' || b.kind === 'degraded') {
-        // A gold trial: the real recording against its degraded copy.
-        answer = a.kind === 'real' ? 'a' : 'b';
-      } else {
-        // The real recording sounds best, then B, then A, then the base; one time in ten
-        // an honest listener hears it the other way round.
-        const rank: Record<string, number> = {
-          [conditionOf.real as string]: 4,
-          [conditionOf.b as string]: 3,
-          [conditionOf.a as string]: 2,
-          [conditionOf.base as string]: 1,
-        };
-        const better = (rank[a.conditionId] ?? 0) > (rank[b.conditionId] ?? 0) ? 'a' : 'b';
-        answer = rng.next() < 0.9 ? better : better === 'a' ? 'b' : 'a';
-        honestPreferences++;
-      }
-      ctx.mock.timers.tick(listenMs);
-      const vote = await t.request
-        .post(`/listen/s/${token}/trials/${trial.trial_id}/vote`)
-        .send({ answer, played_ms: Math.round(listenMs) });
-      assert.equal(vote.status, 201, JSON.stringify(vote.body));
-    }
-    const done = await t.request.post(`/listen/s/${token}/complete`).send({});
-    assert.equal(done.status, 200, JSON.stringify(done.body));
-    assert.match(done.body.completion_code, /^[0-9A-F]{12}$/);
-  }
-
   it('a scripted crowd of 16 joins through the invitation and votes through the crowd endpoints', async (ctx) => {
     ctx.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    // The real recording sounds best, then B, then A, then the base.
+    const rank: Record<string, number> = {
+      [conditionOf.real as string]: 4,
+      [conditionOf.b as string]: 3,
+      [conditionOf.a as string]: 2,
+      [conditionOf.base as string]: 1,
+    };
     // Two waves: the second joins once there are enough votes for adaptive allocation.
-    const waves: Listener[][] = [
-      ['honest', 'honest', 'always-left', 'honest', 'honest', 'random-fast', 'honest', 'loudspeakers', 'honest'],
-      ['honest', 'random-fast', 'honest', 'honest', 'always-left', 'honest', 'honest'],
-    ];
     let index = 0;
-    for (const wave of waves) for (const listener of wave) await takePart(ctx, listener, index++);
+    for (const wave of CROWD_WAVES) {
+      for (const listener of wave) {
+        const p = await takePart(t.request, ctx, { invite, oracle, rank, listener, index: index++ });
+        raters.push(p);
+        honestPreferences += p.honestPreferences;
+        for (const h of p.heard) if (h.conditionId === conditionOf.b) heardB.set(h.sentenceIndex, h.bytes);
+      }
+    }
     assert.equal(raters.length, 16);
   });
 

@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { startJobWorkers } from '../api/jobs.ts';
+import { stimulusRenderer } from '../api/synthesis/render.ts';
+import { createEngine } from '../inference/index.ts';
+import { localStorage } from '../infra/index.ts';
+import { fileAudioStore } from '../listening/index.ts';
+import { runPython, type Worker } from '../trainer/index.ts';
+import { testApp } from './helpers/app.ts';
+import { CROWD_WAVES, type Participation, stimulusOracle, takePart } from './helpers/crowd.ts';
+import { binaryBody } from './helpers/speech.ts';
+import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
+import { TINY_FIXTURE_SEED } from './helpers/tiny-checkpoints.ts';
+
+/**
+ * The studio's whole journey on the tiny model, through the HTTP API and the real job worker:
+ * a speaker's recording (espeak-ng) → a dataset built by the Python builder with the bundled
+ * small Whisper → a fine-tuning run of the tiny model's GPT by the Python trainer → each epoch's
+ * checkpoint exported, registered and speaking through /v1/audio/speech → a blind listening test
+ * created, rendered and opened by the studio itself → a scripted crowd → automatic promotion →
+ * the voice speaking with the promoted checkpoint. Runs on PGlite, and on Postgres in CI.
+ */
+
+// Short sentences: the tiny model's position table holds about 2.7 s of audio codes, so its
+// dataset is cut to 1-2.6 s clips (min_s/max_s below) instead of the 3-11.6 s a real model takes.
+const SPEECH = [
+  'Good morning.',
+  'I would like tea.',
+  'The rain has stopped.',
+  'Please close the door.',
+  'My brother is here.',
+  'The bread is warm.',
+  'We walked home.',
+  'Thank you so much.',
+  'The birds are singing.',
+  'It is getting late.',
+  'See you tomorrow.',
+  'The garden is green.',
+];
+
+const espeakRecording = (dir: string): Buffer => {
+  // One long recording with sentence pauses, as a speaker would read a page.
+  const path = join(dir, 'reading.wav');
+  const text = SPEECH.join(' ');
+  const r = spawnSync('espeak-ng', ['-v', 'en-us', '-s', '150', '-g', '12', '-w', path, text]);
+  assert.equal(r.status, 0, String(r.stderr));
+  return readFileSync(path);
+};
+
+describe('recordings → dataset → fine-tuning run → listening test → promoted voice (tiny model)', () => {
+  const engine = createEngine({ workers: 1 });
+  const dirs = dataDirWithTinyModel('tiny');
+  const scratch = mkdtempSync(join(tmpdir(), 'journey-'));
+  let t: Awaited<ReturnType<typeof testApp>>;
+  let workers: Worker[] = [];
+  const ids = { base: '', voice: '', dataset: '', run: '', test: '' };
+  let checkpoints: Array<{ id: string; epoch: number; step: number; eval_loss: number | null }> = [];
+  const admin = () => t.auth(t.tokens.admin);
+  const speech = (body: Record<string, unknown>) =>
+    t.request
+      .post('/v1/audio/speech')
+      .set(t.auth(t.tokens.synth))
+      .send(body)
+      .buffer(true)
+      .parse(binaryBody as never);
+  const waitFor = async <T>(what: string, poll: () => Promise<T | undefined>, seconds: number): Promise<T> => {
+    for (let i = 0; i < seconds * 4; i++) {
+      const v = await poll();
+      if (v !== undefined) return v;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`${what}: not within ${seconds} s`);
+  };
+
+  before(async () => {
+    // The PyTorch weights the tiny package was exported from, where `model:pull` keeps them.
+    const made = await runPython('xtts.tiny', [
+      'tiny',
+      `${dirs.packageDir}.download`,
+      '--seed',
+      String(TINY_FIXTURE_SEED),
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    t = await testApp({ engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir, eventsPollMs: 100 });
+    workers = startJobWorkers({
+      db: t.db.db,
+      storage: localStorage(dirs.dataDir),
+      modelDir: dirs.modelDir,
+      logger: pino({ level: 'silent' }),
+      audio: fileAudioStore(join(dirs.dataDir, 'listening')),
+      renderStimulus: stimulusRenderer({ db: t.db.db, engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir }),
+      count: 1,
+      pollMs: 100,
+    });
+  });
+  after(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await t?.close();
+    await engine.close();
+    rmSync(dirs.dataDir, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('registers the base model and creates a voice', async () => {
+    const base = await t.request.post('/v1/checkpoints').set(admin()).send({ name: 'tiny base', package_path: 'tiny' });
+    assert.equal(base.status, 201, JSON.stringify(base.body));
+    ids.base = base.body.id;
+    const voice = await t.request
+      .post('/v1/voices')
+      .set(admin())
+      .field('name', 'june')
+      .field('language', 'en')
+      .attach('clips', Buffer.from(tinyReferenceClip()), 'ref.wav');
+    assert.equal(voice.status, 201, JSON.stringify(voice.body));
+    ids.voice = voice.body.id;
+  });
+
+  it('builds a dataset from the recording with the real builder and the bundled Whisper', async () => {
+    const options = {
+      asr: { model: 'tiny.en-bundled', device: 'cpu' },
+      min_s: 1,
+      max_s: 2.6,
+      eval_fraction: 0.25,
+      seed: 3,
+    };
+    const res = await t.request
+      .post('/v1/datasets')
+      .set(admin())
+      .field('name', 'june reads')
+      .field('language', 'en')
+      .field('chunker', 'sentence')
+      .field('options', JSON.stringify(options))
+      .attach('recordings', espeakRecording(scratch), 'reading.wav');
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    ids.dataset = res.body.id;
+    const ready = await waitFor(
+      'dataset ready',
+      async () => {
+        const d = await t.request.get(`/v1/datasets/${ids.dataset}`).set(admin());
+        assert.notEqual(d.body.status, 'failed', JSON.stringify(d.body));
+        return d.body.status === 'ready' ? d.body : undefined;
+      },
+      300,
+    );
+    const clips = await t.request.get(`/v1/datasets/${ids.dataset}/clips?status=kept`).set(admin());
+    assert.equal(clips.status, 200);
+    const kept = clips.body.data as Array<{ duration_s: number; split: string }>;
+    assert.ok(kept.length >= 4, `${kept.length} clips kept: ${JSON.stringify(ready.report ?? ready)}`);
+    for (const c of kept) assert.ok(c.duration_s >= 1 && c.duration_s <= 2.6, JSON.stringify(c));
+    assert.ok(kept.some((c) => c.split === 'eval') && kept.some((c) => c.split === 'train'));
+  });
+
+  it('fine-tunes the tiny GPT: every epoch is a registered checkpoint, and the eval loss falls', async () => {
+    const res = await t.request
+      .post('/v1/training-runs')
+      .set(admin())
+      .send({
+        dataset_id: ids.dataset,
+        voice_id: ids.voice,
+        name: 'june-1',
+        options: {
+          epochs: 2,
+          batch_size: 2,
+          grad_accum: 1,
+          lr: 1e-3,
+          seed: 7,
+          device: 'cpu',
+          listening_test: {
+            auto_promote: true,
+            trials_per_rater: { ab_naturalness: 20 },
+            // A crowd of 16 instead of hundreds: the evidence thresholds scaled to it; alpha as shipped.
+            promotion_policy: { min_total_votes: 100, min_votes_per_item: 30, min_head_to_head: 12 },
+          },
+        },
+      });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    ids.run = res.body.id;
+    const run = await waitFor(
+      'run succeeded',
+      async () => {
+        const r = await t.request.get(`/v1/training-runs/${ids.run}`).set(admin());
+        assert.ok(!['failed', 'cancelled'].includes(r.body.status), JSON.stringify(r.body));
+        return r.body.status === 'succeeded' && r.body.listening_test_id ? r.body : undefined;
+      },
+      600,
+    );
+    checkpoints = [...run.checkpoints].sort((a, b) => a.step - b.step);
+    assert.deepEqual(
+      checkpoints.map((c) => c.epoch),
+      [1, 2],
+      'one checkpoint per epoch',
+    );
+    const metrics = await t.request.get(`/v1/training-runs/${ids.run}/metrics`).set(admin());
+    const evals = (metrics.body.eval as Array<{ step: number; loss: number }>).sort((a, b) => a.step - b.step);
+    assert.ok(evals.length >= 2, JSON.stringify(metrics.body));
+    assert.ok((evals.at(-1)?.loss ?? 0) < (evals[0]?.loss ?? 0), `eval loss falls: ${JSON.stringify(evals)}`);
+    ids.test = run.listening_test_id;
+  });
+
+  it('each checkpoint speaks through /v1/audio/speech, differently from the base', async () => {
+    const input = 'Every checkpoint can be heard.';
+    assert.equal(checkpoints.length, 2);
+    const base = await speech({ model: ids.base, voice: 'june', input, response_format: 'pcm', seed: 5 });
+    assert.equal(base.status, 200);
+    for (const c of checkpoints) {
+      const r = await speech({ model: c.id, voice: 'june', input, response_format: 'pcm', seed: 5 });
+      assert.equal(r.status, 200, String(r.body));
+      assert.equal(r.headers['x-checkpoint-id'], c.id);
+      assert.ok(r.body.length > 1000);
+      assert.notDeepEqual(r.body, base.body, `checkpoint of epoch ${c.epoch} sounds different from the base`);
+    }
+  });
+
+  it('the run put its checkpoints, the base and the real recordings in an open blind test; a crowd promotes the last epoch', async (ctx) => {
+    // The worker renders every stimulus on the engine, then opens the test.
+    const test = await waitFor(
+      'listening test open',
+      async () => {
+        const r = await t.request.get(`/v1/listening/tests/${ids.test}`).set(admin());
+        assert.equal(r.status, 200);
+        return r.body.status === 'open' ? r : undefined;
+      },
+      300,
+    );
+    const conditionOf = new Map<string | null, string>();
+    for (const c of test.body.conditions as Array<{ id: string; kind: string; checkpoint_id: string | null }>) {
+      conditionOf.set(c.kind === 'checkpoint' || c.kind === 'base' ? c.checkpoint_id : c.kind, c.id);
+    }
+    for (const c of checkpoints) assert.ok(conditionOf.has(c.id), `epoch ${c.epoch} is in the test`);
+    assert.ok(conditionOf.has(ids.base) && conditionOf.has('real'));
+    const last = checkpoints.at(-1)!;
+    // Honest listeners hear the real speaker best, then the last epoch, then the first, then the base.
+    const rank: Record<string, number> = {
+      [conditionOf.get('real')!]: 4,
+      [conditionOf.get(last.id)!]: 3,
+      [conditionOf.get(checkpoints[0]!.id)!]: 2,
+      [conditionOf.get(ids.base)!]: 1,
+    };
+    const oracle = await stimulusOracle(t.db.db, ids.test);
+    ctx.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const raters: Participation[] = [];
+    let index = 0;
+    for (const wave of CROWD_WAVES) {
+      for (const listener of wave) {
+        raters.push(
+          await takePart(t.request, ctx, { invite: test.body.invite_url, oracle, rank, listener, index: index++ }),
+        );
+      }
+    }
+    ctx.mock.timers.reset();
+    const results = await t.request.get(`/v1/listening/tests/${ids.test}/results`).set(admin());
+    assert.equal(results.body.decision.promote, true, JSON.stringify(results.body.decision));
+    assert.equal(results.body.decision.winner, conditionOf.get(last.id));
+    const closed = await t.request.post(`/v1/listening/tests/${ids.test}/close`).set(admin());
+    assert.equal(closed.status, 200, JSON.stringify(closed.body));
+    assert.equal(closed.body.promotion?.to_checkpoint_id, last.id);
+    assert.equal(closed.body.promotion?.actor, 'auto');
+  });
+
+  it('the voice now speaks with the promoted checkpoint', async () => {
+    const last = checkpoints.at(-1)!;
+    const voice = await t.request.get(`/v1/voices/${ids.voice}`).set(admin());
+    assert.equal(voice.body.checkpoint_id, last.id);
+    const input = 'The promoted checkpoint speaks.';
+    const viaVoice = await speech({ model: 'xtts-v2', voice: 'june', input, response_format: 'pcm', seed: 42 });
+    assert.equal(viaVoice.status, 200);
+    assert.equal(viaVoice.headers['x-checkpoint-id'], last.id);
+    const direct = await speech({ model: last.id, voice: 'june', input, response_format: 'pcm', seed: 42 });
+    assert.deepEqual(viaVoice.body, direct.body);
+    writeFileSync(join(scratch, 'promoted.pcm'), viaVoice.body);
+  });
+});
