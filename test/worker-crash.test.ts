@@ -28,8 +28,7 @@ import {
   pgliteDirFor,
 } from '../db/index.ts';
 import { loadConfig, localStorage } from '../infra/index.ts';
-import { makeRecordings, type Recording } from '../trainer/dataset/fixture.ts';
-import { datasetKeys } from '../trainer/jobs/dataset-build.ts';
+import { datasetKeys, makeRecordings, type Recording } from '../trainer/index.ts';
 import { freshDatabase } from './helpers/db.ts';
 import {
   alive,

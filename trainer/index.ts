@@ -1,5 +1,8 @@
 // The trainer side driven from TypeScript: model packaging (trainer/xtts, Python), and the job
 // worker that runs dataset builds (trainer/dataset) and training runs (trainer/finetune).
+
+// Synthetic speech with known words and planted faults, for the dataset tests and bench:dataset.
+export { makeRecordings, type Recording } from './dataset/fixture.ts';
 export { DATASET_BUILD_JOB, datasetBuildHandler, datasetKeys } from './jobs/dataset-build.ts';
 export {
   createKubernetesJob,
