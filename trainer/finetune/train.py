@@ -56,8 +56,20 @@ def _prepare(spec: dict):
     return rt, model, dvae, train, ev, enc.stop
 
 
+def _disk_full(dirs) -> bool:
+    import shutil
+    for d in dirs:
+        while d and not os.path.isdir(d):
+            d = os.path.dirname(d)
+        # Less than what one tiny checkpoint needs: nothing more can be written there.
+        if d and shutil.disk_usage(d).free < 4 * 2 ** 20:
+            return True
+    return False
+
+
 def main(argv) -> int:
     claim_stdout()
+    spec_dirs: list = []
     if len(argv) != 1:
         emit("error", code="DATASET_INVALID", message="usage: python -m finetune.train SPEC.json")
         return 2
@@ -70,6 +82,7 @@ def main(argv) -> int:
             spec = load_spec(argv[0])
         except SpecError as e:
             raise UserError("DATASET_INVALID", str(e)) from None
+        spec_dirs = [spec["run_dir"], spec["export_dir"]]
         rt, model, dvae, train, ev, stop = _prepare(spec)
         os.makedirs(spec["run_dir"], exist_ok=True)
         os.makedirs(spec["export_dir"], exist_ok=True)
@@ -89,10 +102,12 @@ def main(argv) -> int:
             emit("error", code="OUT_OF_MEMORY", message=str(e).split("\n")[0] +
                  " (lower batch_size and raise grad_accum, or enable gradient_checkpointing / bf16)")
             return 2
-        # torch.save reports a full disk as "PytorchStreamWriter failed writing file ...", without errno.
+        # torch.save reports a full disk without an errno, in several wordings ("PytorchStreamWriter
+        # failed writing file", "iostream error", "unexpected pos"): so a failed write on a disk
+        # that has (almost) no room left is a full disk, whatever the message.
         if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in str(e) \
-                or "failed writing file" in str(e) or "file write failed" in str(e):
-            emit("error", code="DISK_FULL", message=str(e))
+                or "failed writing file" in str(e) or "file write failed" in str(e) or _disk_full(spec_dirs):
+            emit("error", code="DISK_FULL", message=f"The disk is full: {str(e).splitlines()[0] if str(e) else e!r}")
             return 2
         traceback.print_exc(file=sys.stderr)
         emit("error", code="INTERNAL", message=f"{type(e).__name__}: {e}")

@@ -2,7 +2,7 @@
 // a small espeak-ng dataset, a few epochs, every checkpoint exported as a package the engine loads,
 // kill-and-resume equality, and the user errors. Needs espeak-ng and sox on the host.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -251,4 +251,36 @@ test('a base package that is not the export of the base model fails with BASE_MI
   const r2 = await train(spec('mismatch2', { epochs: 1 }, { base_package: pkg }));
   assert.equal((r2.events.at(-1) as Event).code, 'BASE_MISMATCH');
   assert.match((r2.events.at(-1) as Event).message as string, /gpt_layers/);
+});
+
+/** A small tmpfs (root only): a real full disk. undefined where mounting is not allowed. */
+function smallDisk(bytes: number): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'full-disk-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir]);
+  if (r.status === 0) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  return undefined;
+}
+
+test('a disk that fills up ends the run with DISK_FULL and leaves no half-written checkpoint or package', async (t) => {
+  const disk = smallDisk(768 * 1024);
+  if (!disk) return t.skip('needs root to mount a small tmpfs');
+  try {
+    const path = spec('full', { epochs: 1 }, { run_dir: join(disk, 'run'), export_dir: join(disk, 'exports') });
+    const r = await train(path);
+    assert.equal(r.code, 2, r.stderr.slice(-2000));
+    const err = first(r.events, 'error');
+    assert.equal(err.code, 'DISK_FULL', JSON.stringify(err));
+    assert.deepEqual(of(r.events, 'checkpoint'), [], 'no checkpoint was announced');
+    const exported = existsSync(join(disk, 'exports')) ? readdirSync(join(disk, 'exports')) : [];
+    assert.deepEqual(exported, [], 'no package, whole or partial');
+    const ckdir = join(disk, 'run', 'checkpoints');
+    const complete = existsSync(ckdir)
+      ? readdirSync(ckdir).filter((n) => !n.includes('.tmp') && !n.startsWith('.'))
+      : [];
+    assert.deepEqual(complete, [], 'no checkpoint folder under its final name');
+  } finally {
+    spawnSync('umount', [disk]);
+    rmSync(disk, { recursive: true, force: true });
+  }
 });
