@@ -28,3 +28,11 @@ export async function openTestDb(options: { migrated?: boolean } = {}): Promise<
     },
   };
 }
+
+/**
+ * For test files that touch no database (the Python trainer, the exporter): the suite runs twice
+ * in CI, on PGlite and on Postgres, and these need to run once. Pass as `{ skip: EMBEDDED_PASS_ONLY }`.
+ */
+export const EMBEDDED_PASS_ONLY: string | false = loadConfig().databaseUrl
+  ? 'touches no database: runs in the embedded-database pass'
+  : false;
