@@ -35,6 +35,7 @@ import {
   type Worker,
 } from '../trainer/index.ts';
 import { registerPackage } from './synthesis/packages.ts';
+import { promotionPolicyOf } from './validation.ts';
 
 export type JobDeps = {
   db: Db;
@@ -53,7 +54,7 @@ type LoopConfig = {
   auto_promote?: boolean;
   sentences?: { text: string; seed?: number }[];
   trials_per_rater?: Record<string, number>;
-  promotion_policy?: { min_total_votes?: number; min_votes_per_item?: number; min_head_to_head?: number; alpha?: number };
+  promotion_policy?: Parameters<typeof promotionPolicyOf>[0];
 };
 
 /**
@@ -87,12 +88,7 @@ export async function createRunListeningTest(deps: JobDeps, run: TrainingRun): P
     goldPerRater: 4,
     trapPerRater: 2,
     autoPromote: loop.auto_promote ?? false,
-    promotionPolicy: loop.promotion_policy && {
-      ...(loop.promotion_policy.min_total_votes ? { minTotalVotes: loop.promotion_policy.min_total_votes } : {}),
-      ...(loop.promotion_policy.min_votes_per_item ? { minVotesPerItem: loop.promotion_policy.min_votes_per_item } : {}),
-      ...(loop.promotion_policy.min_head_to_head ? { minHeadToHead: loop.promotion_policy.min_head_to_head } : {}),
-      ...(loop.promotion_policy.alpha ? { alpha: loop.promotion_policy.alpha } : {}),
-    },
+    promotionPolicy: promotionPolicyOf(loop.promotion_policy),
   });
   await updateRun(deps.db, run.id, { listeningTestId: test.id });
   if (!loop.sentences?.length) {

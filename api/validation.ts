@@ -66,3 +66,24 @@ export const Seed = z
   .min(0)
   .max(2 ** 31 - 1)
   .openapi({ description: 'Seed of the sampler: the same seed renders the same audio again' });
+
+/** The promotion rule's evidence thresholds as the API takes them (snake_case), each optional. */
+export const PromotionPolicyInput = z
+  .strictObject({
+    min_total_votes: z.number().int().min(1).optional(),
+    min_votes_per_item: z.number().int().min(1).optional(),
+    min_head_to_head: z.number().int().min(1).optional(),
+    alpha: z.number().gt(0).lt(1).optional(),
+  })
+  .openapi('PromotionPolicyInput');
+
+/** Those thresholds in the listening module's terms; what is left out keeps the rule's default. */
+export function promotionPolicyOf(p: z.infer<typeof PromotionPolicyInput> | undefined) {
+  if (!p) return undefined;
+  return {
+    ...(p.min_total_votes ? { minTotalVotes: p.min_total_votes } : {}),
+    ...(p.min_votes_per_item ? { minVotesPerItem: p.min_votes_per_item } : {}),
+    ...(p.min_head_to_head ? { minHeadToHead: p.min_head_to_head } : {}),
+    ...(p.alpha ? { alpha: p.alpha } : {}),
+  };
+}

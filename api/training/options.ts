@@ -4,7 +4,7 @@
  * read by the job worker, not by the trainer).
  */
 import { z } from '@hono/zod-openapi';
-import { Seed } from '../validation.ts';
+import { PromotionPolicyInput, Seed } from '../validation.ts';
 
 const count = z.number().int().min(0).max(200);
 
@@ -25,15 +25,9 @@ export const ListeningTestOptions = z
         similarity: count.optional(),
       })
       .optional(),
-    promotion_policy: z
-      .strictObject({
-        min_total_votes: z.number().int().min(1).optional(),
-        min_votes_per_item: z.number().int().min(1).optional(),
-        min_head_to_head: z.number().int().min(1).optional(),
-        alpha: z.number().gt(0).lt(1).optional(),
-      })
-      .optional()
-      .openapi({ description: "The promotion rule's evidence thresholds; the listening defaults when left out" }),
+    promotion_policy: PromotionPolicyInput.optional().openapi({
+      description: "The promotion rule's evidence thresholds; the listening defaults when left out",
+    }),
   })
   .openapi('RunListeningTestOptions');
 

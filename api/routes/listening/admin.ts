@@ -28,7 +28,14 @@ import {
 } from '../../../listening/index.ts';
 import { ApiError } from '../../errors.ts';
 import { requireScope } from '../../middleware/auth.ts';
-import { errorResponses, jsonBody, Seed, validationHook } from '../../validation.ts';
+import {
+  errorResponses,
+  jsonBody,
+  PromotionPolicyInput,
+  promotionPolicyOf,
+  Seed,
+  validationHook,
+} from '../../validation.ts';
 
 const kinds = ['ab_naturalness', 'ab_similarity', 'mos', 'similarity'] as const;
 const count = z.number().int().min(0).max(200);
@@ -57,14 +64,7 @@ const CreateTest = z
     gold_per_rater: count.default(4),
     trap_per_rater: count.default(2),
     auto_promote: z.boolean().default(false),
-    promotion_policy: z
-      .strictObject({
-        min_total_votes: z.number().int().min(1).optional(),
-        min_votes_per_item: z.number().int().min(1).optional(),
-        min_head_to_head: z.number().int().min(1).optional(),
-        alpha: z.number().gt(0).lt(1).optional(),
-      })
-      .optional(),
+    promotion_policy: PromotionPolicyInput.optional(),
   })
   .openapi('CreateListeningTest');
 
@@ -292,12 +292,7 @@ export function listeningAdminRoutes(deps: ListeningDeps & { localSecret?: strin
         goldPerRater: b.gold_per_rater,
         trapPerRater: b.trap_per_rater,
         autoPromote: b.auto_promote,
-        promotionPolicy: b.promotion_policy && {
-          ...(b.promotion_policy.min_total_votes ? { minTotalVotes: b.promotion_policy.min_total_votes } : {}),
-          ...(b.promotion_policy.min_votes_per_item ? { minVotesPerItem: b.promotion_policy.min_votes_per_item } : {}),
-          ...(b.promotion_policy.min_head_to_head ? { minHeadToHead: b.promotion_policy.min_head_to_head } : {}),
-          ...(b.promotion_policy.alpha ? { alpha: b.promotion_policy.alpha } : {}),
-        },
+        promotionPolicy: promotionPolicyOf(b.promotion_policy),
       });
       return c.json(await view(test), 201);
     })
