@@ -132,10 +132,20 @@ describe('training runs as Kubernetes Jobs', () => {
     (api.spec.template.spec.containers[0].env as Env[]).filter((e) => e.value).map((e) => [e.name, e.value]),
   );
 
-  it('the API launches Jobs and its own workers leave training.run to them', () => {
+  it('the API launches Jobs and runs no workers: the dataset workers, on the trainer image, build datasets', () => {
     const config = loadConfig({ ...apiEnv, DATABASE_URL: 'postgres://u:p@db:5432/s' });
     assert.equal(config.trainingLauncher, 'kubernetes');
-    assert.deepEqual(config.jobKinds, ['dataset.build']);
+    assert.equal(config.jobWorkers, 0, 'the API image has no Python: its workers could build nothing');
+    const workers = docs('./k8s/dataset-workers.yaml').find((d) => d.kind === 'Deployment');
+    const [w] = workers.spec.template.spec.containers as (Container & { image: string; args: string[] })[];
+    assert.ok(w);
+    for (const e of w.env ?? []) assert.ok(configVariables.includes(e.name), `${e.name} is a config variable`);
+    const wEnv = Object.fromEntries((w.env ?? []).filter((e) => e.value).map((e) => [e.name, e.value]));
+    const wConfig = loadConfig({ ...wEnv, DATABASE_URL: 'postgres://u:p@db:5432/s' });
+    assert.deepEqual(wConfig.jobKinds, ['dataset.build']);
+    assert.ok(wConfig.jobWorkers >= 1);
+    assert.equal(w.image, config.kubernetes.trainerImage, 'the trainer image, which has the Python side');
+    assert.deepEqual(w.args, ['node', 'api/worker.ts']);
     assert.ok(config.kubernetes.trainerImage);
     const account = trainer.find((d) => d.kind === 'ServiceAccount');
     assert.equal(api.spec.template.spec.serviceAccountName, account.metadata.name);
