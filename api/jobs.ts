@@ -51,6 +51,8 @@ const MAX_TEST_SENTENCES = 10;
 
 type LoopConfig = {
   auto_create?: boolean;
+  /** Also a test every K epochs while training goes on (each with the checkpoints so far). */
+  every_epochs?: number;
   auto_promote?: boolean;
   sentences?: { text: string; seed?: number }[];
   trials_per_rater?: Record<string, number>;
@@ -63,12 +65,18 @@ type LoopConfig = {
  * held-out (eval) sentences, whose real recordings are the real-speaker anchor. Rendered and
  * opened at once; with auto-promotion the preferred checkpoint becomes the voice's.
  */
-export async function createRunListeningTest(deps: JobDeps, run: TrainingRun): Promise<string | undefined> {
+export async function createRunListeningTest(
+  deps: JobDeps,
+  run: TrainingRun,
+  upToEpoch?: number,
+): Promise<string | undefined> {
   const loop = (run.config.listening_test ?? {}) as LoopConfig;
   if (loop.auto_create === false || !run.voiceId) return undefined;
   const voice = await getVoice(deps.db, run.voiceId);
   if (!voice) return undefined;
-  const checkpoints = (await listCheckpoints(deps.db, { runId: run.id })).filter((c) => c.status === 'ready');
+  const checkpoints = (await listCheckpoints(deps.db, { runId: run.id })).filter(
+    (c) => c.status === 'ready' && (upToEpoch === undefined || (c.epoch ?? 0) <= upToEpoch),
+  );
   if (checkpoints.length === 0) return undefined;
   const ids = checkpoints.map((c) => c.id);
   if (voice.checkpointId && !ids.includes(voice.checkpointId)) ids.push(voice.checkpointId);
@@ -80,7 +88,7 @@ export async function createRunListeningTest(deps: JobDeps, run: TrainingRun): P
   const ldeps: ListeningDeps = { db: deps.db, audio: deps.audio, renderStimulus: deps.renderStimulus };
   const { test } = await createTest(deps.db, {
     voiceId: voice.id,
-    name: `${run.name}: checkpoints by ear`,
+    name: upToEpoch === undefined ? `${run.name}: checkpoints by ear` : `${run.name}: epochs 1–${upToEpoch} by ear`,
     checkpointIds: ids.slice(0, 20),
     baseCheckpointId: run.baseCheckpointId ?? undefined,
     sentences,
@@ -90,7 +98,8 @@ export async function createRunListeningTest(deps: JobDeps, run: TrainingRun): P
     autoPromote: loop.auto_promote ?? false,
     promotionPolicy: promotionPolicyOf(loop.promotion_policy),
   });
-  await updateRun(deps.db, run.id, { listeningTestId: test.id });
+  // The run links to its final test; interim ones are found by voice.
+  if (upToEpoch === undefined) await updateRun(deps.db, run.id, { listeningTestId: test.id });
   if (!loop.sentences?.length) {
     for (const [i, clip] of references.entries()) {
       await putRecording(ldeps, test.id, i, new Uint8Array(await readFile(deps.storage.localPath(clip.path))));
@@ -112,8 +121,18 @@ export function jobHandlers(deps: JobDeps & { trainerGpus?: number }): Record<st
       storage: deps.storage,
       modelDir: deps.modelDir,
       gpus: deps.trainerGpus ?? 1,
-      registerCheckpoint: async (db: Db, dir: string, meta: CheckpointMeta) =>
-        (await registerPackage(db, dir, meta)).checkpoint,
+      registerCheckpoint: async (db: Db, dir: string, meta: CheckpointMeta) => {
+        const { checkpoint, created } = await registerPackage(db, dir, meta);
+        return { id: checkpoint.id, created };
+      },
+      onEpochCheckpoint: async (_db, run, epoch) => {
+        const k = (run.config.listening_test as LoopConfig | undefined)?.every_epochs;
+        const last = Number(run.config.epochs ?? 0);
+        // The last epoch's test is the one made when the run ends.
+        if (!k || epoch % k !== 0 || epoch >= last) return;
+        const id = await createRunListeningTest(deps, run, epoch);
+        if (id) deps.logger.info({ run: run.id, test: id, epoch }, 'listening test created for the epochs so far');
+      },
       onRunSucceeded: async (_db, run) => {
         const id = await createRunListeningTest(deps, run);
         if (id) deps.logger.info({ run: run.id, test: id }, 'listening test created for the run');

@@ -171,6 +171,8 @@ describe('recordings → dataset → fine-tuning run → listening test → prom
           device: 'cpu',
           listening_test: {
             auto_promote: true,
+            // Listeners can start on epoch 1 while epoch 2 trains.
+            every_epochs: 1,
             trials_per_rater: { ab_naturalness: 20 },
             // A crowd of 16 instead of hundreds: the evidence thresholds scaled to it; alpha as shipped.
             promotion_policy: { min_total_votes: 100, min_votes_per_item: 30, min_head_to_head: 12 },
@@ -199,6 +201,28 @@ describe('recordings → dataset → fine-tuning run → listening test → prom
     assert.ok(evals.length >= 2, JSON.stringify(metrics.body));
     assert.ok((evals.at(-1)?.loss ?? 0) < (evals[0]?.loss ?? 0), `eval loss falls: ${JSON.stringify(evals)}`);
     ids.test = run.listening_test_id;
+  });
+
+  it('opened a test of the first epoch while training went on, and the final test of every epoch', async () => {
+    const interim = await waitFor(
+      'interim test open',
+      async () => {
+        const r = await t.request.get(`/v1/listening/tests?voice_id=${ids.voice}`).set(admin());
+        const tests = r.body.data as Array<{
+          id: string;
+          status: string;
+          conditions: { checkpoint_id: string | null }[];
+        }>;
+        assert.equal(tests.length, 2, JSON.stringify(tests.map((x) => x.id)));
+        const other = tests.find((x) => x.id !== ids.test);
+        return other?.status === 'open' ? other : undefined;
+      },
+      300,
+    );
+    const inIt = (test: { conditions: { checkpoint_id: string | null }[] }, id: string) =>
+      test.conditions.some((c) => c.checkpoint_id === id);
+    assert.ok(inIt(interim, checkpoints[0]!.id), 'epoch 1 is in the interim test');
+    assert.ok(!inIt(interim, checkpoints[1]!.id), 'epoch 2 did not exist yet');
   });
 
   it('each checkpoint speaks through /v1/audio/speech, differently from the base', async () => {

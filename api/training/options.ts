@@ -12,6 +12,9 @@ export const ListeningTestOptions = z
   .strictObject({
     auto_create: z.boolean().default(true),
     auto_promote: z.boolean().default(false),
+    every_epochs: z.number().int().min(1).max(1000).optional().openapi({
+      description: 'Also open a test every K epochs while training goes on, with the checkpoints so far',
+    }),
     sentences: z
       .array(z.strictObject({ text: z.string().trim().min(1).max(400), seed: Seed.optional() }))
       .min(1)

@@ -41,9 +41,14 @@ export type TrainingDeps = {
   /** GPUs this worker trains on: more than one runs the trainer under torchrun (DDP). */
   gpus?: number;
   /** Registers an exported package as a checkpoint; registering it again returns the same row. */
-  registerCheckpoint(db: Db, packageDir: string, meta: CheckpointMeta): Promise<{ id: string }>;
+  registerCheckpoint(db: Db, packageDir: string, meta: CheckpointMeta): Promise<{ id: string; created: boolean }>;
   /** Called once a run succeeded: puts its checkpoints before listeners. Failures are logged, not fatal. */
   onRunSucceeded?(db: Db, run: TrainingRun): Promise<void>;
+  /**
+   * Called when an epoch's checkpoint is registered, while training goes on (not awaited by the
+   * trainer: listeners can start on early epochs). Failures are logged, not fatal.
+   */
+  onEpochCheckpoint?(db: Db, run: TrainingRun, epoch: number): Promise<void>;
 };
 
 /** The PyTorch weights a package was exported from: `model:pull` keeps them beside it as `<package>.download`. */
@@ -154,7 +159,7 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
           } else if (e.event === 'checkpoint' && typeof e.package === 'string') {
             const epoch = Number(e.epoch ?? 0);
             const step = Number(e.step ?? 0);
-            await deps.registerCheckpoint(ctx.db, e.package, {
+            const { created } = await deps.registerCheckpoint(ctx.db, e.package, {
               name: `${run.name} · epoch ${epoch} · step ${step}`,
               runId: run.id,
               epoch,
@@ -163,6 +168,12 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
               evalLoss: num(e.eval_loss),
               trainingConfig: run.config,
             });
+            // An epoch's end (not a mid-epoch save), new (a resumed run announces its old ones again).
+            if (deps.onEpochCheckpoint && created && num(e.eval_loss) !== null) {
+              deps.onEpochCheckpoint(ctx.db, run, epoch).catch((err) => {
+                ctx.logger.error({ err, epoch }, "putting the epoch's checkpoints before listeners failed");
+              });
+            }
           }
         },
       });
