@@ -17,7 +17,7 @@ import {
   setDatasetProgress,
 } from '../../db/index.ts';
 import type { Storage } from '../../infra/index.ts';
-import { runTrainerCommand } from './python-process.ts';
+import { missingPythonModule, runTrainerCommand } from './python-process.ts';
 import { type JobContext, JobError, type JobHandler } from './worker.ts';
 
 /** A clip as the builder writes it in clips.json. */
@@ -111,6 +111,8 @@ export function datasetBuildHandler(deps: { storage: Storage }): JobHandler {
         const file = typeof result.error.file === 'string' ? ` (${result.error.file})` : '';
         throw new JobError(String(result.error.code ?? 'BUILD_FAILED'), `${String(result.error.message)}${file}`);
       }
+      const missing = result.code !== 0 ? missingPythonModule(result.stderrTail) : undefined;
+      if (missing) throw new JobError('PYTHON_ENV_MISSING', missing);
       if (result.code !== 0 || !result.done) {
         // A crash, not bad input: worth another attempt (the cache keeps finished transcriptions).
         throw new JobError(

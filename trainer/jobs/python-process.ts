@@ -94,3 +94,14 @@ export function runTrainerCommand(
     });
   });
 }
+
+/**
+ * The message for a trainer command that could not even import its modules: the Python
+ * environment is missing or incomplete, which no retry fixes.
+ */
+export function missingPythonModule(stderrTail: string): string | undefined {
+  // An import inside a module says ModuleNotFoundError with quotes; a missing module itself, ImportError.
+  const m = /(?:ModuleNotFoundError|ImportError): No module named '?([\w.]+)'?/.exec(stderrTail);
+  if (!m) return undefined;
+  return `the trainer's Python environment lacks the module '${m[1]}': run \`npm run setup:python\` (or set PYTHON to an interpreter that has it)`;
+}

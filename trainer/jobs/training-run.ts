@@ -21,7 +21,7 @@ import {
   updateRun,
 } from '../../db/index.ts';
 import type { Storage } from '../../infra/index.ts';
-import { runTrainerCommand } from './python-process.ts';
+import { missingPythonModule, runTrainerCommand } from './python-process.ts';
 import { type JobContext, JobError, type JobHandler } from './worker.ts';
 
 export type CheckpointMeta = {
@@ -184,6 +184,8 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
       if (ctx.signal.aborted) throw new JobError('STOPPED', `the run stopped (${String(ctx.signal.reason)})`);
       if (result.error)
         throw new JobError(String(result.error.code ?? 'TRAINING_FAILED'), String(result.error.message));
+      const missing = result.code !== 0 ? missingPythonModule(result.stderrTail) : undefined;
+      if (missing) throw new JobError('PYTHON_ENV_MISSING', missing);
       if (result.code !== 0 || !result.done) {
         // A crash (killed, out of host memory): another attempt resumes from the last checkpoint.
         const tail = result.stderrTail.trim().split('\n').slice(-5).join(' | ');

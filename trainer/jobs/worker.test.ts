@@ -95,3 +95,17 @@ describe('job workers', () => {
     await w.stop();
   });
 });
+
+describe('a trainer command without its Python modules', () => {
+  it('says which module is missing and how to set the environment up', async () => {
+    const { missingPythonModule } = await import('./python-process.ts');
+    const r = await runTrainerCommand('no_such_trainer_module_xyz', [], {});
+    assert.notEqual(r.code, 0);
+    assert.match(missingPythonModule(r.stderrTail) ?? '', /no_such_trainer_module_xyz.*npm run setup:python/);
+    assert.match(
+      missingPythonModule("ModuleNotFoundError: No module named 'faster_whisper'") ?? '',
+      /'faster_whisper'/,
+    );
+    assert.equal(missingPythonModule('Traceback: ValueError: bad'), undefined);
+  });
+});
