@@ -6,7 +6,7 @@ import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } fro
 import { createEngine, createPodPool, type Engine, engineOptions } from '../inference/index.ts';
 import { type Config, ConfigError, loadConfig, localStorage } from '../infra/index.ts';
 import { fileAudioStore } from '../listening/index.ts';
-import { kubernetesLauncherOptions, startKubernetesLauncher } from '../trainer/index.ts';
+import { kubernetesLauncherOptions, projectPythonReady, startKubernetesLauncher } from '../trainer/index.ts';
 import { createApp } from './app.ts';
 import { startJobWorkers } from './jobs.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
@@ -144,6 +144,9 @@ async function main() {
   console.log(`  Try a voice: ${url}/    API docs: ${url}/docs    health: ${url}/healthz`);
   if (!(await defaultBaseCheckpoint(handle.db))) {
     console.log(`  No model package yet: \`npm run model:pull\` fetches XTTS-v2 into ${config.modelDir}.`);
+  }
+  if (!config.python && !projectPythonReady()) {
+    console.log("  Datasets and training need the trainer's Python environment: `npm run setup:python` (once).");
   }
   if (!keys.some((k) => k.scope === 'admin' && !k.revokedAt)) {
     console.log('  No admin API key yet. Create one (the server may keep running):');

@@ -19,4 +19,12 @@ export {
 export { runTrainerCommand, type TrainerEvent, type TrainerResult } from './jobs/python-process.ts';
 export { baseWeightsFor, type CheckpointMeta, TRAINING_RUN_JOB, trainingRunHandler } from './jobs/training-run.ts';
 export { type JobContext, JobError, type JobHandler, startWorker, type Worker } from './jobs/worker.ts';
-export { importModel, MODEL_FILES, type PullOptions, pull, pythonBinary, runPython } from './model-package/index.ts';
+export {
+  importModel,
+  MODEL_FILES,
+  type PullOptions,
+  projectPythonReady,
+  pull,
+  pythonBinary,
+  runPython,
+} from './model-package/index.ts';

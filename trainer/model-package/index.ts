@@ -1,3 +1,3 @@
 export { importModel } from './import.ts';
 export { MODEL_FILES, type PullOptions, pull } from './pull.ts';
-export { pythonBinary, runPython } from './python.ts';
+export { projectPythonReady, pythonBinary, runPython } from './python.ts';

@@ -51,3 +51,6 @@ export function runPython(module: string, args: readonly string[], echo = false)
     child.on('close', (code) => done({ code: code ?? 1, stdout, stderr }));
   });
 }
+
+/** Whether the project's own Python environment (.venv, `npm run setup:python`) exists. */
+export const projectPythonReady = () => existsSync(join(repoRoot, '.venv', 'bin', 'python'));
