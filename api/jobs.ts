@@ -4,6 +4,7 @@
  * (`npm start`) runs them in-process; `npm run worker` runs them alone against a Postgres server.
  */
 import { readFile } from 'node:fs/promises';
+import type { z } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import {
   clipIncluded,
@@ -35,6 +36,7 @@ import {
   type Worker,
 } from '../trainer/index.ts';
 import { registerPackage } from './synthesis/packages.ts';
+import type { ListeningTestOptions } from './training/options.ts';
 import { promotionPolicyOf } from './validation.ts';
 
 export type JobDeps = {
@@ -49,15 +51,8 @@ export type JobDeps = {
 /** How many held-out sentences an automatic test uses at most (each rendered by every checkpoint). */
 const MAX_TEST_SENTENCES = 10;
 
-type LoopConfig = {
-  auto_create?: boolean;
-  /** Also a test every K epochs while training goes on (each with the checkpoints so far). */
-  every_epochs?: number;
-  auto_promote?: boolean;
-  sentences?: { text: string; seed?: number }[];
-  trials_per_rater?: Record<string, number>;
-  promotion_policy?: Parameters<typeof promotionPolicyOf>[0];
-};
+/** What a run's stored config says about its listening tests (see api/training/options.ts). */
+type LoopConfig = Partial<z.infer<typeof ListeningTestOptions>>;
 
 /**
  * Puts a finished run's checkpoints before listeners: a blind test for the run's voice with every

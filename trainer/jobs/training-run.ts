@@ -16,6 +16,7 @@ import {
   getDataset,
   getRun,
   listDatasetClips,
+  type NewTrainingMetric,
   TRAINING_RUN_JOB,
   type TrainingRun,
   updateRun,
@@ -57,6 +58,19 @@ export function baseWeightsFor(basePackage: string, configured?: unknown): strin
 }
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** A trainer's progress or eval event as a loss-curve row; what an event does not carry stays null. */
+const metricOf = (kind: 'train' | 'eval', e: Record<string, unknown>): NewTrainingMetric => ({
+  kind,
+  step: Number(e.step ?? 0),
+  epoch: Number(e.epoch ?? 0),
+  loss: num(e.loss),
+  lossText: num(e.loss_text),
+  lossMel: num(e.loss_mel),
+  lr: num(e.lr),
+  samplesPerS: num(e.samples_per_s),
+  gpuMemMb: num(e.gpu_mem_mb),
+});
 
 /** Writes the dataset as the trainer reads it: the owner's edits and exclusions applied. */
 async function writeDatasetSnapshot(dir: string, wavsDir: string, clips: DatasetClip[]): Promise<number> {
@@ -127,35 +141,14 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
             const progress = { ...e } as Record<string, unknown>;
             delete progress.event;
             await ctx.report(progress);
-            await addMetrics(ctx.db, run.id, [
-              {
-                kind: 'train',
-                step: Number(e.step ?? 0),
-                epoch: Number(e.epoch ?? 0),
-                loss: num(e.loss),
-                lossText: num(e.loss_text),
-                lossMel: num(e.loss_mel),
-                lr: num(e.lr),
-                samplesPerS: num(e.samples_per_s),
-                gpuMemMb: num(e.gpu_mem_mb),
-              },
-            ]);
+            await addMetrics(ctx.db, run.id, [metricOf('train', e)]);
             const now = Date.now();
             if (now - lastProgressWrite > 300) {
               lastProgressWrite = now;
               await updateRun(ctx.db, run.id, { progress });
             }
           } else if (e.event === 'eval') {
-            await addMetrics(ctx.db, run.id, [
-              {
-                kind: 'eval',
-                step: Number(e.step ?? 0),
-                epoch: Number(e.epoch ?? 0),
-                loss: num(e.loss),
-                lossText: num(e.loss_text),
-                lossMel: num(e.loss_mel),
-              },
-            ]);
+            await addMetrics(ctx.db, run.id, [metricOf('eval', e)]);
           } else if (e.event === 'checkpoint' && typeof e.package === 'string') {
             const epoch = Number(e.epoch ?? 0);
             const step = Number(e.step ?? 0);
