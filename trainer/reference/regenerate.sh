@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Regenerates test/fixtures/coqui-text/reference.json from Coqui's own XTTS-v2 tokenizer:
+# a throwaway virtual environment with the pinned packages of requirements.txt, the coqui-tts wheel
+# unpacked (not installed) beside it, then coqui_text.py. Needs Python 3.10+ and PyPI.
+# usage: bash trainer/reference/regenerate.sh   (COQUI_REF_VENV picks the environment's folder)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+venv="${COQUI_REF_VENV:-${TMPDIR:-/tmp}/coqui-ref-venv}"
+coqui_version="0.27.2"
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q -r "$here/requirements.txt"
+src="$(mktemp -d)"
+trap 'rm -rf "$src"' EXIT
+"$venv/bin/pip" download -q --no-deps "coqui-tts==$coqui_version" -d "$src"
+"$venv/bin/python" -m zipfile -e "$src/coqui_tts-$coqui_version-py3-none-any.whl" "$src/wheel"
+cd "$root"
+"$venv/bin/python" "$here/coqui_text.py" "$src/wheel" test/fixtures/tiny/package/vocab.json \
+  test/fixtures/coqui-text/reference.json
