@@ -1,33 +1,64 @@
 /**
- * Chinese: numbers to characters, then characters to pinyin in the reference's form
- * (pypinyin TONE3: tone digit after each syllable, 5 for the neutral tone, ü as "v",
- * syllables and everything else concatenated with no separator).
+ * Chinese characters to pinyin in the reference's form: pypinyin TONE3 without tone sandhi
+ * (tone digit after each syllable, 5 for the neutral tone, ü as "v", syllables and everything
+ * else concatenated with no separator). Numbers were already written as characters by the
+ * reference's TextNorm (chinese-textnorm.ts).
  *
- * Pinyin comes from pinyin-pro, whose phrase dictionary picks readings for polyphonic
- * characters; pypinyin's dictionary may choose differently for rare words.
- *
- * The reference's number step is `zh_num2words.TextNorm`, a large Chinese text normaliser
- * (dates, money, phone numbers, fractions, quantifier-dependent readings, "两" for 2).
- * Ported here: percentages, decimals and integers, read as everyday numerals. Not
- * ported: dates, phone numbers, fractions, digit-by-digit codes and 两.
+ * Pinyin comes from pinyin-pro. Where pypinyin's phrase dictionary reads a phrase differently
+ * from pinyin-pro's (4,569 of its 47,111 phrases, many with the sandhi of 一 and 不 written in:
+ * 一百 yì bǎi, 一个 yí gè, 不是 bú shì), pypinyin's reading wins: dict/zh-phrases.json holds those
+ * phrases, made from pypinyin's dictionary (MIT) by trainer/reference/zh_phrases.py. Phrases
+ * without 一/不 go into pinyin-pro's custom dictionary; with tone sandhi off pinyin-pro always
+ * reads 一 as yī and 不 as bù, so phrases with them are matched here first (longest first).
+ * pypinyin's own segmentation of a sentence can still differ from this one.
  */
-import { pinyin } from 'pinyin-pro';
-import { numberSpeller } from './numbers.ts';
+import { readFileSync } from 'node:fs';
+import { convert, customPinyin, pinyin } from 'pinyin-pro';
+import { escapeRegExp } from './pyregex.ts';
 
-const zh = numberSpeller('zh');
+const PHRASES = JSON.parse(readFileSync(new URL('./dict/zh-phrases.json', import.meta.url), 'utf8')) as Record<
+  string,
+  string
+>;
 
-function spellNumber(text: string): string {
-  return text.includes('.') ? zh.decimal(text) : zh.cardinal(BigInt(text));
+/** "yì bǎi" → "yi4bai3"; the neutral tone as 5, ü as v. */
+function tone3(marked: string): string {
+  return convert(marked, { format: 'symbolToNum' })
+    .split(' ')
+    .map((s) => s.replace(/^([a-zü]+)0?$/, (_m, base: string) => `${base}${/[1-4]$/.test(s) ? '' : '5'}`))
+    .map((s) => s.replace(/^([a-zü]+[1-4]).*$/, '$1').replaceAll('ü', 'v'))
+    .join('');
 }
 
-export function chineseNumbers(text: string): string {
-  return text
-    .replace(/(\d+(?:\.\d+)?)[%％]/g, (_m, n: string) => `百分之${spellNumber(n)}`)
-    .replace(/\d+(?:\.\d+)?/g, (m) => spellNumber(m));
+const SANDHI: Record<string, string> = {};
+const CUSTOM: Record<string, string> = {};
+for (const [phrase, reading] of Object.entries(PHRASES)) {
+  if (/[一不]/.test(phrase)) SANDHI[phrase] = tone3(reading);
+  else CUSTOM[phrase] = reading;
+}
+// pinyin-pro's custom dictionary is module-wide; only this module uses pinyin-pro.
+customPinyin(CUSTOM);
+const SANDHI_RE = new RegExp(
+  Object.keys(SANDHI)
+    .sort((a, b) => b.length - a.length)
+    .map(escapeRegExp)
+    .join('|'),
+  'gu',
+);
+
+function plainPinyin(text: string): string {
+  if (!text) return '';
+  const syllables = pinyin(text, { toneType: 'num', type: 'array', v: true, nonZh: 'consecutive', toneSandhi: false });
+  // pinyin-pro writes the neutral tone as 0; pypinyin's neutral_tone_with_five writes 5.
+  return syllables.map((s) => s.replace(/^([a-zv]+)0$/, '$15')).join('');
 }
 
 export function chineseToPinyin(text: string): string {
-  const syllables = pinyin(text, { toneType: 'num', type: 'array', v: true, nonZh: 'consecutive' });
-  // pinyin-pro writes the neutral tone as 0; pypinyin's neutral_tone_with_five writes 5.
-  return syllables.map((s) => s.replace(/^([a-zv]+)0$/, '$15')).join('');
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(SANDHI_RE)) {
+    out += plainPinyin(text.slice(last, m.index)) + SANDHI[m[0]];
+    last = m.index + m[0].length;
+  }
+  return out + plainPinyin(text.slice(last));
 }

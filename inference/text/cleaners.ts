@@ -3,7 +3,8 @@
  * pipeline that runs before BPE.
  */
 import { expandAbbreviations } from './abbreviations.ts';
-import { chineseNumbers, chineseToPinyin } from './chinese.ts';
+import { chineseToPinyin } from './chinese.ts';
+import { chineseTextNorm } from './chinese-textnorm.ts';
 import { expandNumbers } from './expand-numbers.ts';
 import { japaneseCleaners } from './japanese.ts';
 import { romanizeKorean } from './korean.ts';
@@ -18,7 +19,7 @@ export function multilingualCleaners(text: string, lang: Exclude<BaseLanguage, '
   let out = text.replaceAll('"', '');
   if (lang === 'tr') out = out.replaceAll('İ', 'i').replaceAll('Ö', 'ö').replaceAll('Ü', 'ü');
   out = out.toLowerCase();
-  out = lang === 'zh' ? chineseNumbers(out) : expandNumbers(out, lang);
+  out = lang === 'zh' ? chineseTextNorm(out) : expandNumbers(out, lang);
   out = expandAbbreviations(out, lang);
   out = expandSymbols(out, lang);
   return collapseWhitespace(out);

@@ -39,7 +39,7 @@ const MIN_AGREEMENT: Record<string, number> = {
   nl: 68.1,
   cs: 67.7,
   ar: 31.3,
-  'zh-cn': 0,
+  'zh-cn': 99.5,
   hu: 80.9,
   ko: 65.9,
   ja: 0,
