@@ -7,6 +7,7 @@
  * currency expansion for the rest of the text (its bare `except: pass`).
  */
 import type { BaseLanguage } from './languages.ts';
+import { czechPlural } from './num2words-cs.ts';
 import type { NumberSpeller } from './numbers.ts';
 
 export type Currency = 'GBP' | 'USD' | 'EUR';
@@ -134,11 +135,16 @@ const TABLES: Partial<Record<BaseLanguage, CurrencyTable>> = {
   },
   nl: {
     separator: ',',
-    plural: oneOrMany,
+    // num2words NL always takes the first form
+    plural: () => 0,
     forms: {
       EUR: [
         ['euro', 'euro'],
         ['cent', 'cent'],
+      ],
+      GBP: [
+        ['pond', 'pond'],
+        ['penny', 'pence'],
       ],
       USD: [
         ['dollar', 'dollar'],
@@ -148,7 +154,7 @@ const TABLES: Partial<Record<BaseLanguage, CurrencyTable>> = {
   },
   pl: {
     separator: ',',
-    plural: slavicPlural,
+    plural: czechPlural,
     forms: {
       EUR: [
         ['euro', 'euro', 'euro'],
@@ -158,15 +164,11 @@ const TABLES: Partial<Record<BaseLanguage, CurrencyTable>> = {
         ['dolar amerykański', 'dolary amerykańskie', 'dolarów amerykańskich'],
         ['cent', 'centy', 'centów'],
       ],
-      GBP: [
-        ['funt szterling', 'funty szterlingi', 'funtów szterlingów'],
-        ['pens', 'pensy', 'pensów'],
-      ],
     },
   },
   cs: {
     separator: ',',
-    plural: slavicPlural,
+    plural: czechPlural,
     forms: {
       EUR: [
         ['euro', 'euro', 'euro'],

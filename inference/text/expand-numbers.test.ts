@@ -93,5 +93,6 @@ test("a currency num2words lacks skips every remaining currency, as the referenc
 });
 
 test("tr skips decimals; the ordinal regex then reads '12,5' digits as numbers", () => {
-  assert.equal(expandNumbers('12,5', 'tr'), 'on iki,beş');
+  // Coqui's tokenizer with num2words 0.5.14 gives 'oniki,beş' (Turkish words run together)
+  assert.equal(expandNumbers('12,5', 'tr'), 'oniki,beş');
 });

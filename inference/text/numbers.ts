@@ -16,13 +16,14 @@ import * as hu from 'n2words/hu-HU';
 import * as it from 'n2words/it-IT';
 import * as ja from 'n2words/ja-JP';
 import * as ko from 'n2words/ko-KR';
-import * as nl from 'n2words/nl-NL';
 import * as pl from 'n2words/pl-PL';
 import * as pt from 'n2words/pt-PT';
 import * as ru from 'n2words/ru-RU';
-import * as tr from 'n2words/tr-TR';
 import * as zh from 'n2words/zh-Hans-CN';
 import type { BaseLanguage } from './languages.ts';
+import { czechCardinal } from './num2words-cs.ts';
+import { dutch } from './num2words-nl.ts';
+import { turkishCardinal, turkishOrdinal } from './num2words-tr.ts';
 import { englishCardinal, englishOrdinal } from './numbers-en.ts';
 
 export type NumberSpeller = {
@@ -101,11 +102,17 @@ const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
   de: fromN2words(de, digitwise(card(de), 'Komma')),
   it: fromN2words(it, digitwise(card(it), 'virgola', false)),
   pt: fromN2words(pt, digitwise(card(pt), 'vírgula')),
-  nl: fromN2words(nl, digitwise(card(nl), 'komma')),
+  nl: dutch,
   pl: fromN2words(pl, integerFraction(card(pl), 'przecinek', 'zero')),
   ru: fromN2words(ru, integerFraction(card(ru), 'запятая', 'ноль')),
-  cs: fromN2words(cs, integerFraction(card(cs), 'celá', 'nula')),
-  tr: fromN2words(tr, digitwise(card(tr), 'virgül')),
+  cs: {
+    cardinal: czechCardinal,
+    // num2words has no Czech ordinals (the reference raises on "1. "); n2words' ordinal is read.
+    ordinal: (n) => cs.toOrdinal(n),
+    decimal: integerFraction(czechCardinal, 'celá', 'nula'),
+  },
+  // Turkish decimals never reach num2words (the reference skips them for tr).
+  tr: { cardinal: turkishCardinal, ordinal: turkishOrdinal, decimal: digitwise(turkishCardinal, 'virgül') },
   hu: fromN2words(hu, hungarianDecimal),
   ar: fromN2words(ar, arabicDecimal),
   // ko and hi floats: num2words' readings ("십이 점 다섯", "साढ़े बारह") follow rules not
