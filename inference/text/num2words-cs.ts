@@ -62,7 +62,7 @@ export function czechCardinal(n: bigint): string {
     if (i > 0) {
       const forms = THOUSANDS[i];
       if (!forms) throw new RangeError(`number too large: ${n}`);
-      words.push(forms[czechPlural(BigInt(x))]);
+      words.push(forms[czechPlural(BigInt(x))] as string);
     }
   }
   return words.join(' ');
