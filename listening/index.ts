@@ -18,6 +18,7 @@ export {
   messagePage,
   trialPage,
 } from './crowd/pages.ts';
+export { CROWD_ASSETS, CROWD_CSP } from './crowd/player.ts';
 export type { Allocation, AllocationInput, AllocationPolicy, PairAllocation } from './design/allocation.ts';
 export { allocateTrials, DEFAULT_ALLOCATION_POLICY } from './design/allocation.ts';
 export { balancedSides, balancedSwaps } from './design/orientation.ts';
@@ -31,6 +32,7 @@ export type { Clip } from './service/audio.ts';
 export { degrade, HEADPHONE_QUESTIONS, headphoneAnswers, headphoneQuestionWav } from './service/audio.ts';
 export type { AudioStore } from './service/audio-store.ts';
 export { fileAudioStore, memoryAudioStore } from './service/audio-store.ts';
+export { PAD_BLOCK, unpadWav } from './service/padding.ts';
 export { configOf, type TestConfig, TRAP_TEXTS, type TrialKind } from './service/config.ts';
 export { ListeningError, type ListeningErrorCode } from './service/errors.ts';
 export { autoPromote, promoteFromTest, promotionHistory, rollbackVoice } from './service/promote.ts';

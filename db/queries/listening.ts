@@ -237,6 +237,8 @@ export type VoteRecord = {
   voteId: string;
   raterId: string;
   raterFlagged: boolean;
+  /** When the rater finished their session; null while it is still going. */
+  raterCompletedAt: Date | null;
   trialId: string;
   kind: TrialRow['kind'];
   role: TrialRow['role'];
@@ -258,6 +260,7 @@ export async function listVoteRecords(db: Db, filter: { testId: string; raterId?
       voteId: votes.id,
       raterId: votes.raterId,
       flaggedAt: raters.flaggedAt,
+      raterCompletedAt: raters.completedAt,
       trialId: trials.id,
       kind: trials.kind,
       role: trials.role,

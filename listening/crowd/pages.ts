@@ -60,7 +60,7 @@ ${questions.map(
   (q) => html`<fieldset><legend>Sound ${q + 1}</legend>
 <button type="button" class="play" data-src="${base}/headphones/${q}.wav" aria-describedby="status-${q}">Play sound ${q + 1}</button>
 <span id="status-${q}" class="hint" aria-live="polite">not played yet</span>
-<div>${Array.from({ length: HEADPHONE_TONES }, (_, t) => html`<label style="margin-right:1rem"><input type="radio" name="q${q}" value="${t}" required> Tone ${t + 1}</label>`)}</div>
+<div>${Array.from({ length: HEADPHONE_TONES }, (_, t) => html`<label class="tone"><input type="radio" name="q${q}" value="${t}" required> Tone ${t + 1}</label>`)}</div>
 </fieldset>`,
 )}
 <button type="submit" class="vote" id="submit" disabled>Continue</button>

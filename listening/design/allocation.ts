@@ -1,61 +1,64 @@
 /**
- * Adaptive allocation: where the next A/B trials should go.
+ * Adaptive allocation: where the next A/B trials should go, driven by the promotion rule itself
+ * (stats/promotion.ts), so allocation and rule always agree on whether the test is over.
  *
- * Policy:
- * - The leader is the contestant (incumbent or candidate) with the highest Bradley–Terry
- *   strength.
- * - A contender is a contestant whose interval still overlaps the leader's
- *   (its upper bound ≥ the leader's lower bound). Items clearly behind get no more
- *   targeted trials: more votes on them cannot change which checkpoint is promoted.
- * - While the leader is not the incumbent and has not yet significantly beaten it head to
- *   head, the incumbent is a contender too, because the promotion rule needs that direct
- *   comparison.
- * - Trials are handed out one at a time to the leader-vs-contender pair with the highest
- *   priority, weight / (votes already on the pair + 1), where weight is the share of the
- *   contender's interval that lies above the leader's lower bound (at least 0.05), and 1 for
- *   the incumbent while its comparison is pending. Pairs with few votes and much overlap come
- *   first; every assignment lowers that pair's priority, so the budget spreads.
- * - `explorationShare` of the budget (default 10%) goes to the least-compared pairs among all
- *   contestants, so an early wrong leader is still caught and the comparison graph stays
- *   connected.
- * - When no contender is left the test is settled and nothing is allocated.
+ * - The test is settled exactly when the rule has decided: a promotion, or every candidate out
+ *   (futile, or less like the speaker). Until then trials keep coming, whatever the intervals
+ *   look like; allocation never stops a test the rule cannot yet decide.
+ * - The rule compares each candidate with the incumbent head to head and counts raters, so a
+ *   rater's naturalness trials concentrate on `focus` (candidate, incumbent) pairs of candidates
+ *   still in play, drawn with priority (chance of beating the incumbent under the Bradley–Terry
+ *   fit, squared) / (votes the pair already has + 1): promising pairs first, every vote lowering
+ *   a pair's priority so raters spread over the candidates.
+ * - `explorationShare` of the budget (default 10 %) goes to the least-compared pairs among all
+ *   contestants, so the ranking among eligible candidates (which picks the winner when several
+ *   pass) rests on direct comparisons and an early wrong ordering is still corrected.
+ * - Similarity trials go to one of the rater's focus candidates whose similarity gate is still
+ *   open: the gate matters only for candidates that may win on naturalness.
  */
-import type { BradleyTerryEstimate, BradleyTerrySummary } from '../stats/bootstrap.ts';
+import type { Rng } from '../rng.ts';
+import type { BradleyTerryFit } from '../stats/bradley-terry.ts';
 import { findHeadToHead, type HeadToHead } from '../stats/pairwise.ts';
+import type { PromotionDecision } from '../stats/promotion.ts';
 import type { ItemId } from '../types.ts';
 
 export interface AllocationInput {
-  bradleyTerry: BradleyTerrySummary;
+  decision: PromotionDecision;
+  fit: BradleyTerryFit;
   headToHead: readonly HeadToHead[];
+  /** Head-to-head counts of the similarity A/B votes. */
+  similarityHeadToHead?: readonly HeadToHead[];
   incumbent: ItemId;
   candidates: readonly ItemId[];
-  /** Number of A/B trials to hand out. */
+  /** Naturalness A/B trials to hand out. */
   budget: number;
+  /** Similarity A/B trials to hand out. */
+  similarityBudget?: number;
+  /** Draws which pairs this rater focuses on; without it the highest-priority pairs are taken. */
+  rng?: Rng;
 }
 
 export interface AllocationPolicy {
   explorationShare: number;
-  /** Significance level at which the leader counts as having beaten the incumbent. */
-  alpha: number;
+  /** Candidate pairs one rater's naturalness trials concentrate on (similarity trials: the first of them). */
+  focus: number;
 }
 
-export const DEFAULT_ALLOCATION_POLICY: Readonly<AllocationPolicy> = Object.freeze({
-  explorationShare: 0.1,
-  alpha: 0.01,
-});
+export const DEFAULT_ALLOCATION_POLICY: Readonly<AllocationPolicy> = Object.freeze({ explorationShare: 0.1, focus: 2 });
 
 export interface PairAllocation {
   a: ItemId;
   b: ItemId;
   trials: number;
-  why: 'contender' | 'incumbent' | 'exploration';
+  why: 'versus-incumbent' | 'exploration';
 }
 
 export interface Allocation {
-  leader: ItemId | null;
-  contenders: ItemId[];
+  /** Candidates the rule has not yet ruled out. */
+  active: ItemId[];
   settled: boolean;
   pairs: PairAllocation[];
+  similarityPairs: PairAllocation[];
 }
 
 function pairVotes(table: readonly HeadToHead[], a: ItemId, b: ItemId): number {
@@ -63,77 +66,124 @@ function pairVotes(table: readonly HeadToHead[], a: ItemId, b: ItemId): number {
   return row ? row.winsA + row.winsB + row.ties : 0;
 }
 
+function strengthOf(fit: BradleyTerryFit, item: ItemId): number {
+  const i = fit.items.indexOf(item);
+  return i < 0 ? 0 : (fit.logStrength[i] as number);
+}
+
+/**
+ * The pairs one rater concentrates on, drawn in proportion to priority without replacement.
+ * Several votes of one rater on the same pair make that rater's net preference (the unit the
+ * rule counts) precise; votes spread thinly over every pair would each carry little.
+ */
+function pickFocus(active: ItemId[], priority: (c: ItemId) => number, count: number, rng?: Rng): ItemId[] {
+  const pool = active.map((c) => ({ c, w: priority(c) }));
+  const out: ItemId[] = [];
+  while (out.length < count && pool.length > 0) {
+    let index = 0;
+    if (rng) {
+      const total = pool.reduce((sum, p) => sum + p.w, 0);
+      let r = rng.next() * total;
+      while (index < pool.length - 1 && r >= (pool[index] as { w: number }).w) r -= (pool[index++] as { w: number }).w;
+    } else {
+      pool.forEach((p, i) => {
+        if (p.w > (pool[index] as { w: number }).w) index = i;
+      });
+    }
+    out.push((pool[index] as { c: ItemId }).c);
+    pool.splice(index, 1);
+  }
+  return out;
+}
+
+/** Hands out `budget` trials one at a time to the pair with the highest weight / (votes + 1). */
+function spread(
+  weights: Map<ItemId, number>,
+  incumbent: ItemId,
+  table: readonly HeadToHead[],
+  budget: number,
+): PairAllocation[] {
+  const planned = new Map<ItemId, number>();
+  for (let t = 0; t < budget && weights.size > 0; t++) {
+    let best: ItemId | undefined;
+    let bestPriority = -1;
+    for (const [c, w] of weights) {
+      const priority = w / (pairVotes(table, c, incumbent) + (planned.get(c) ?? 0) + 1);
+      if (priority > bestPriority) {
+        bestPriority = priority;
+        best = c;
+      }
+    }
+    if (best === undefined) break;
+    planned.set(best, (planned.get(best) ?? 0) + 1);
+  }
+  return [...planned.entries()].map(([c, trials]) => ({ a: c, b: incumbent, trials, why: 'versus-incumbent' }));
+}
+
 export function allocateTrials(
   input: AllocationInput,
   policy: AllocationPolicy = DEFAULT_ALLOCATION_POLICY,
 ): Allocation {
-  const contestantIds = new Set([input.incumbent, ...input.candidates]);
-  const contestants = input.bradleyTerry.estimates.filter((e) => contestantIds.has(e.item));
-  if (contestants.length < 2 || input.budget <= 0) {
-    return { leader: contestants[0]?.item ?? null, contenders: [], settled: contestants.length < 2, pairs: [] };
+  const verdicts = input.decision.audit.candidates;
+  const active = verdicts.filter((v) => v.status === 'collecting' || v.status === 'eligible').map((v) => v.item);
+  if (input.decision.settled || active.length === 0) {
+    return { active, settled: true, pairs: [], similarityPairs: [] };
   }
-  const leader = contestants.reduce((best, e) => (e.logStrength > best.logStrength ? e : best));
-  const weights = new Map<ItemId, { weight: number; why: PairAllocation['why'] }>();
-  for (const e of contestants) {
-    if (e.item === leader.item || e.ci.high < leader.ci.low) continue;
-    weights.set(e.item, { weight: overlapWeight(e, leader), why: 'contender' });
-  }
-  if (leader.item !== input.incumbent) {
-    const row = findHeadToHead(input.headToHead, leader.item, input.incumbent);
-    const leaderWins = row ? (row.a === leader.item ? row.winsA > row.winsB : row.winsB > row.winsA) : false;
-    if (!row || !leaderWins || row.pHolm >= policy.alpha) weights.set(input.incumbent, { weight: 1, why: 'incumbent' });
-  }
-  const contenders = [...weights.keys()];
-  if (contenders.length === 0) return { leader: leader.item, contenders, settled: true, pairs: [] };
-
-  const counts = new Map<string, PairAllocation>();
-  const add = (a: ItemId, b: ItemId, why: PairAllocation['why']): void => {
-    const key = JSON.stringify([a, b, why]);
-    const row = counts.get(key) ?? { a, b, trials: 0, why };
-    row.trials++;
-    counts.set(key, row);
-  };
-  const planned = new Map<ItemId, number>();
+  const incumbentStrength = strengthOf(input.fit, input.incumbent);
+  // Chance of beating the incumbent under the current fit, floored so no active pair starves.
+  const promise = (c: ItemId) => Math.max(0.05, 1 / (1 + Math.exp(incumbentStrength - strengthOf(input.fit, c))));
+  // Priority: squared promise (leaders first) over the votes the pair already has.
+  const priority = (c: ItemId) => promise(c) ** 2 / (pairVotes(input.headToHead, c, input.incumbent) + 1);
+  // The leader (highest strength still in play) is always in focus: its pair is the one most
+  // likely to decide the test; the rest of the focus is drawn by priority.
+  const leader = active.reduce((best, c) => (strengthOf(input.fit, c) > strengthOf(input.fit, best) ? c : best));
+  const focus = [
+    leader,
+    ...pickFocus(
+      active.filter((c) => c !== leader),
+      priority,
+      Math.min(policy.focus, active.length) - 1,
+      input.rng,
+    ),
+  ];
+  const natural = new Map(focus.map((c) => [c, 1]));
   const explore = Math.round(input.budget * policy.explorationShare);
-  for (let t = 0; t < input.budget - explore; t++) {
-    let bestItem = contenders[0] as ItemId;
-    let bestPriority = -1;
-    for (const c of contenders) {
-      const n = pairVotes(input.headToHead, leader.item, c) + (planned.get(c) ?? 0);
-      const priority = (weights.get(c)?.weight ?? 0) / (n + 1);
-      if (priority > bestPriority) {
-        bestPriority = priority;
-        bestItem = c;
-      }
-    }
-    planned.set(bestItem, (planned.get(bestItem) ?? 0) + 1);
-    add(leader.item, bestItem, weights.get(bestItem)?.why ?? 'contender');
-  }
-  const allPairs: Array<[ItemId, ItemId]> = [];
-  const ids = contestants.map((e) => e.item);
-  for (let i = 0; i < ids.length; i++)
-    for (let j = i + 1; j < ids.length; j++) allPairs.push([ids[i] as ItemId, ids[j] as ItemId]);
-  const explored = new Map<string, number>();
-  for (let t = 0; t < explore; t++) {
-    let pick = allPairs[0] as [ItemId, ItemId];
-    let fewest = Infinity;
-    for (const p of allPairs) {
-      const n = pairVotes(input.headToHead, p[0], p[1]) + (explored.get(JSON.stringify(p)) ?? 0);
-      if (n < fewest) {
-        fewest = n;
-        pick = p;
-      }
-    }
-    explored.set(JSON.stringify(pick), (explored.get(JSON.stringify(pick)) ?? 0) + 1);
-    add(pick[0], pick[1], 'exploration');
-  }
-  return { leader: leader.item, contenders, settled: false, pairs: [...counts.values()] };
-}
+  const pairs = spread(natural, input.incumbent, [], input.budget - explore);
 
-/** Share of the contender's interval above the leader's lower bound, floored at 0.05. */
-function overlapWeight(contender: BradleyTerryEstimate, leader: BradleyTerryEstimate): number {
-  const width = contender.ci.high - contender.ci.low;
-  if (!(width > 0) || !Number.isFinite(width)) return 1;
-  const above = contender.ci.high - Math.max(leader.ci.low, contender.ci.low);
-  return Math.min(1, Math.max(0.05, above / width));
+  const contestants = [input.incumbent, ...input.candidates];
+  const explored = new Map<string, PairAllocation>();
+  for (let t = 0; t < explore; t++) {
+    let pick: [ItemId, ItemId] | undefined;
+    let fewest = Infinity;
+    for (let i = 0; i < contestants.length; i++) {
+      for (let j = i + 1; j < contestants.length; j++) {
+        const a = contestants[i] as ItemId;
+        const b = contestants[j] as ItemId;
+        const n = pairVotes(input.headToHead, a, b) + (explored.get(JSON.stringify([a, b]))?.trials ?? 0);
+        if (n < fewest) {
+          fewest = n;
+          pick = [a, b];
+        }
+      }
+    }
+    if (!pick) break;
+    const key = JSON.stringify(pick);
+    const row = explored.get(key) ?? { a: pick[0], b: pick[1], trials: 0, why: 'exploration' as const };
+    row.trials++;
+    explored.set(key, row);
+  }
+
+  // Similarity trials: the focus candidate whose gate is still open and that leads on priority.
+  const gateOpen = new Set(
+    verdicts
+      .filter((v) => v.similarity.measured !== 'none' && !(v.similarity.nonInferiority?.rejected ?? false))
+      .map((v) => v.item),
+  );
+  const similarityTarget = focus.find((c) => gateOpen.has(c)) ?? focus[0];
+  const similarityBudget = input.similarityBudget ?? 0;
+  const similarityPairs: PairAllocation[] =
+    similarityTarget !== undefined && similarityBudget > 0
+      ? [{ a: similarityTarget, b: input.incumbent, trials: similarityBudget, why: 'versus-incumbent' }]
+      : [];
+  return { active, settled: false, pairs: [...pairs, ...explored.values()], similarityPairs };
 }

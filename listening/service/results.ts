@@ -10,13 +10,14 @@ import {
   getVoice,
   type ListeningTest,
   listConditions,
+  listStimuli,
   listVoteRecords,
   type VoteRecord,
 } from '../../db/index.ts';
 import { decidePromotion, type PromotionDecision } from '../stats/promotion.ts';
 import { computeStatistics, type ListeningStatistics } from '../stats/summary.ts';
 import type { Answer, Side } from '../types.ts';
-import { configOf } from './config.ts';
+import { configOf, policyOf, type TestConfig } from './config.ts';
 
 const side = (answer: string): Side | 'tie' => (answer === 'a' ? 'left' : answer === 'b' ? 'right' : 'tie');
 
@@ -71,21 +72,32 @@ export function incumbentOf(conditions: Condition[], voiceCheckpointId: string |
   return (current ?? conditions.find((c) => c.kind === 'base'))?.id ?? null;
 }
 
-export async function computeResults(
-  db: Db,
-  test: ListeningTest,
-  options: { replicates?: number } = {},
-): Promise<TestResults> {
-  const conditions = await listConditions(db, test.id);
-  const records = await listVoteRecords(db, { testId: test.id });
+export type Evaluation = Pick<TestResults, 'naturalness' | 'likeness' | 'decision'>;
+
+/**
+ * From stored votes to statistics and the promotion decision, with no database: the service
+ * and the simulated crowd (sim/crowd.ts) both call this, so the simulator tests exactly what
+ * production decides.
+ *
+ * Rater quality is judged once per rater over all their answers (checks, A/B, ratings) and
+ * applies to both families; the decision sees only raters who are trusted and have completed
+ * their session, in the order they completed.
+ */
+export function evaluateVotes(
+  records: readonly VoteRecord[],
+  context: {
+    conditions: readonly Pick<Condition, 'id' | 'kind'>[];
+    config: TestConfig;
+    incumbent: string | null;
+    /** Whether the test can measure similarity (it has real recordings to play as the reference). */
+    similarityMeasured: boolean;
+    /** Bootstrap replicates for the report's Bradley–Terry intervals (0: point fits only). */
+    replicates: number;
+  },
+): Evaluation {
   const counted = records.filter((r) => !r.raterFlagged);
-  const comparable = conditions.filter((c) => c.kind === 'checkpoint' || c.kind === 'base' || c.kind === 'real');
-  const config = configOf(test);
-  const bootstrap = {
-    seed: `${config.seed}/bootstrap`,
-    replicates: options.replicates ?? 1000,
-    unit: 'rater' as const,
-  };
+  const comparable = context.conditions.filter((c) => c.kind === 'checkpoint' || c.kind === 'base' || c.kind === 'real');
+  const bootstrap = { seed: `${context.config.seed}/bootstrap`, replicates: context.replicates, unit: 'rater' as const };
   const naturalness = computeStatistics(toAnswers(counted, 'naturalness'), {
     items: comparable.map((c) => c.id),
     bootstrap,
@@ -93,31 +105,70 @@ export async function computeResults(
   const likeness = computeStatistics(toAnswers(counted, 'likeness'), {
     items: comparable.filter((c) => c.kind !== 'real').map((c) => c.id),
     bootstrap,
+    raters: naturalness.raters,
   });
-  const voice = await getVoice(db, test.voiceId);
+  const incumbent = context.incumbent;
+  if (!incumbent) return { naturalness, likeness, decision: null };
+
+  const trusted = new Set(naturalness.raters.filter((q) => q.status === 'trusted').map((q) => q.raterId));
+  const completedAt = new Map<string, number>();
+  for (const r of counted) if (r.raterCompletedAt) completedAt.set(r.raterId, r.raterCompletedAt.getTime());
+  const order = [...completedAt.entries()]
+    .filter(([id]) => trusted.has(id))
+    .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([id]) => id);
+  const done = new Set(order);
+  const perRater = context.config.trials_per_rater;
+  const use = perRater.ab_similarity > 0 ? 'ab' : perRater.similarity > 0 ? 'ratings' : null;
+  const decision = decidePromotion(
+    {
+      naturalness: naturalness.valid.preferences.filter((v) => done.has(v.raterId)),
+      similarity:
+        use && context.similarityMeasured
+          ? {
+              use,
+              ab: likeness.valid.preferences.filter((v) => done.has(v.raterId)),
+              ratings: naturalness.valid.scores.filter((v) => done.has(v.raterId)),
+            }
+          : null,
+      raterOrder: order,
+      bradleyTerry: naturalness.bradleyTerry.fit,
+      incumbent,
+      candidates: context.conditions.filter((c) => c.kind === 'checkpoint' && c.id !== incumbent).map((c) => c.id),
+    },
+    policyOf(context.config),
+  );
+  return { naturalness, likeness, decision };
+}
+
+export async function computeResults(
+  db: Db,
+  test: ListeningTest,
+  options: { replicates?: number } = {},
+): Promise<TestResults> {
+  const [conditions, records, stimuli, voice] = await Promise.all([
+    listConditions(db, test.id),
+    listVoteRecords(db, { testId: test.id }),
+    listStimuli(db, test.id),
+    getVoice(db, test.voiceId),
+  ]);
   const incumbent = incumbentOf(conditions, voice?.checkpointId ?? null);
-  const decision = incumbent
-    ? decidePromotion(
-        {
-          bradleyTerry: naturalness.bradleyTerry,
-          headToHead: naturalness.headToHead,
-          totalVotes: naturalness.validPreferenceVotes,
-          incumbent,
-          candidates: conditions.filter((c) => c.kind === 'checkpoint').map((c) => c.id),
-        },
-        config.promotion_policy,
-      )
-    : null;
+  const real = new Set(conditions.filter((c) => c.kind === 'real').map((c) => c.id));
+  const evaluation = evaluateVotes(records, {
+    conditions,
+    config: configOf(test),
+    incumbent,
+    similarityMeasured: stimuli.some((s) => real.has(s.conditionId)),
+    replicates: options.replicates ?? 1000,
+  });
   return {
     test,
     conditions,
     raters: await countRaters(db, test.id),
     votes: records.length,
-    flaggedVotes: records.length - counted.length,
-    naturalness,
-    likeness,
+    flaggedVotes: records.filter((r) => r.raterFlagged).length,
+    ...evaluation,
     incumbent,
-    decision,
     records,
   };
 }

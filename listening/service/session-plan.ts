@@ -6,8 +6,8 @@ import type { Condition, NewTrial, Stimulus } from '../../db/index.ts';
 import { allocateTrials } from '../design/allocation.ts';
 import { designSession, type Trial } from '../design/session.ts';
 import { createRng, type Rng } from '../rng.ts';
-import type { ListeningStatistics } from '../stats/summary.ts';
 import type { TestConfig } from './config.ts';
+import type { Evaluation } from './results.ts';
 
 export type PlanInput = {
   testId: string;
@@ -15,8 +15,8 @@ export type PlanInput = {
   config: TestConfig;
   conditions: Condition[];
   stimuli: Stimulus[];
-  /** Current statistics and incumbent: with enough votes, A/B trials go where doubt remains. */
-  stats?: ListeningStatistics | undefined;
+  /** Current statistics, decision and incumbent: with enough votes, A/B trials go where the rule still needs them. */
+  evaluation?: Evaluation | undefined;
   incumbent?: string | undefined;
 };
 
@@ -60,19 +60,30 @@ export function planSession(input: PlanInput): { trials: NewTrial[]; allocation:
 
   const contestants = [...candidates, ...(base ? [base] : [])];
   const perRater = config.trials_per_rater;
+  const incumbent = input.incumbent;
+  const rivals = incumbent ? contestants.filter((c) => c !== incumbent) : [];
   let naturalPairs = allPairs([...contestants, ...(real && recorded.length ? [real] : [])], perRater.ab_naturalness);
+  // The similarity gate compares each candidate with the incumbent, so that is where those trials go.
+  let similarityPairs = incumbent
+    ? rivals.map((c) => ({ a: c, b: incumbent, trials: perRater.ab_similarity }))
+    : allPairs(contestants, perRater.ab_similarity);
   let allocation: 'even' | 'adaptive' = 'even';
-  const stats = input.stats;
-  if (stats && input.incumbent && stats.validPreferenceVotes >= ADAPTIVE_AFTER_VOTES) {
+  const evaluation = input.evaluation;
+  if (evaluation?.decision && incumbent && evaluation.naturalness.validPreferenceVotes >= ADAPTIVE_AFTER_VOTES) {
     const next = allocateTrials({
-      bradleyTerry: stats.bradleyTerry,
-      headToHead: stats.headToHead,
-      incumbent: input.incumbent,
-      candidates,
+      decision: evaluation.decision,
+      fit: evaluation.naturalness.bradleyTerry.fit,
+      headToHead: evaluation.naturalness.headToHead,
+      similarityHeadToHead: evaluation.likeness.headToHead,
+      incumbent,
+      candidates: rivals,
       budget: perRater.ab_naturalness,
+      similarityBudget: perRater.ab_similarity,
+      rng: rng.fork('allocation'),
     });
-    if (next.pairs.length > 0) {
+    if (!next.settled && next.pairs.length > 0) {
       naturalPairs = next.pairs;
+      if (next.similarityPairs.length > 0) similarityPairs = next.similarityPairs;
       allocation = 'adaptive';
     }
   }
@@ -94,9 +105,10 @@ export function planSession(input: PlanInput): { trials: NewTrial[]; allocation:
           raterId: input.raterId,
           seed: `${seed}/similarity`,
           sentences,
-          pairs: allPairs(contestants, perRater.ab_similarity),
+          pairs: similarityPairs,
           abTrials: perRater.ab_similarity,
-          ratings: { kind: 'similarity', items: contestants, count: perRater.similarity },
+          // The real recording is rated too (against another of its sentences): the anchor at the top of the scale.
+          ratings: { kind: 'similarity', items: [...contestants, ...(real ? [real] : [])], count: perRater.similarity },
           goldIds: [],
           trapIds: [],
           gold: 0,

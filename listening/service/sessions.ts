@@ -29,8 +29,10 @@ import {
 } from '../../db/index.ts';
 import { assessRaters } from '../stats/quality-control.ts';
 import { HEADPHONE_QUESTIONS, headphoneAnswers } from './audio.ts';
+import type { AudioStore } from './audio-store.ts';
 import { configOf } from './config.ts';
 import { ListeningError } from './errors.ts';
+import { paddedSize, padWav } from './padding.ts';
 import { computeResults, toAnswers } from './results.ts';
 import { planSession } from './session-plan.ts';
 
@@ -81,7 +83,7 @@ export async function joinTest(
     config: configOf(test),
     conditions,
     stimuli,
-    stats: results.naturalness,
+    evaluation: results,
     incumbent: results.incumbent ?? undefined,
   });
   await insertTrials(db, plan.trials);
@@ -196,7 +198,8 @@ export async function castVote(
   if (!created && vote.answer !== input.answer) {
     throw new ListeningError('VOTE_REJECTED', 'This trial already has a different answer', { field: 'body.answer' });
   }
-  if (created && trial.role !== 'normal') await checkRater(db, ctx);
+  // Also on a retry: the first attempt may have stored the vote and lost its connection before this.
+  if (trial.role !== 'normal') await checkRater(db, ctx);
   return { vote, duplicate: !created };
 }
 
@@ -219,19 +222,28 @@ export async function completeSession(db: Db, ctx: RaterContext): Promise<{ comp
   return { completionCode: done?.completionCode ?? code };
 }
 
-/** The audio of one slot of a shown trial: the trial id itself is the capability. */
-export async function trialAudio(db: Db, trialId: string, slot: string): Promise<string> {
+/**
+ * The audio of one slot of a shown trial: the trial id itself is the capability. Every slot of
+ * the trial is read and served at the same padded size (padding.ts), so the answer takes the
+ * same work and has the same length whichever slot is asked for.
+ */
+export async function trialAudio(db: Db, audio: AudioStore, trialId: string, slot: string): Promise<Uint8Array> {
   const trial = await getTrial(db, trialId);
-  const id =
-    slot === 'a'
-      ? trial?.stimulusA
-      : slot === 'b'
-        ? trial?.stimulusB
-        : slot === 'ref'
-          ? trial?.referenceStimulus
-          : null;
-  if (!trial?.servedAt || !id) throw new ListeningError('TRIAL_NOT_FOUND', 'No such audio', { field: 'path.trial_id' });
-  const stimulus = await getStimulus(db, id);
-  if (!stimulus) throw new ListeningError('TRIAL_NOT_FOUND', 'No such audio', { field: 'path.trial_id' });
-  return stimulus.audioPath;
+  if (!trial?.servedAt) throw new ListeningError('TRIAL_NOT_FOUND', 'No such audio', { field: 'path.trial_id' });
+  const slots = { a: trial.stimulusA, b: trial.stimulusB, ref: trial.referenceStimulus } as Record<string, string | null>;
+  if (!Object.hasOwn(slots, slot) || !slots[slot]) {
+    throw new ListeningError('TRIAL_NOT_FOUND', 'No such audio', { field: 'path.trial_id' });
+  }
+  const present = Object.entries(slots).filter((e): e is [string, string] => e[1] !== null);
+  const clips = await Promise.all(
+    present.map(async ([name, id]) => {
+      const stimulus = await getStimulus(db, id);
+      const bytes = stimulus ? await audio.get(stimulus.audioPath) : undefined;
+      return { name, bytes };
+    }),
+  );
+  const size = paddedSize(clips.map((c) => c.bytes?.length ?? 0));
+  const mine = clips.find((c) => c.name === slot)?.bytes;
+  if (!mine) throw new ListeningError('TRIAL_NOT_FOUND', 'The audio file is missing', { field: 'path.trial_id' });
+  return padWav(mine, size);
 }

@@ -3,9 +3,11 @@ import { test } from 'node:test';
 import type { PreferenceVote, ScoreVote } from '../types.ts';
 import { findHeadToHead, headToHead, pairwiseRatings } from './pairwise.ts';
 
+let nextRater = 0;
+// Each vote from its own rater, so rater counts equal vote counts and the p-values are checkable by hand.
 const v = (left: string, right: string, choice: PreferenceVote['choice']): PreferenceVote => ({
   kind: 'ab',
-  raterId: 'r',
+  raterId: `r${nextRater++}`,
   sentenceId: 's',
   left,
   right,
@@ -29,22 +31,36 @@ test('head-to-head counts wins whichever side the item was shown on', () => {
   // Holm with m = 2: 0.021484 * 2 = 0.042969, then max(0.042969, 0.03125) = 0.042969.
   assert.ok(Math.abs((xy?.pHolm ?? 0) - 0.0429688) < 1e-6);
   assert.ok(Math.abs((findHeadToHead(table, 'x', 'z')?.pHolm ?? 0) - 0.0429688) < 1e-6);
+  assert.deepEqual([xy?.ratersA, xy?.ratersB], [9, 1]);
 });
 
-test('rating comparisons run Welch per pair with Holm', () => {
-  const s = (item: string, score: number): ScoreVote => ({
+test('the sign test counts raters: ten votes of one rater are one rater', () => {
+  const one = (choice: PreferenceVote['choice']) => ({ ...v('x', 'y', choice), raterId: 'prolific' });
+  const table = headToHead([...Array.from({ length: 10 }, () => one('left')), v('x', 'y', 'right')]);
+  const row = findHeadToHead(table, 'x', 'y');
+  assert.deepEqual([row?.winsA, row?.winsB, row?.ratersA, row?.ratersB], [10, 1, 1, 1]);
+  assert.equal(row?.p, 1);
+});
+
+test('rating comparisons are paired over raters, Holm-adjusted', () => {
+  const s = (item: string, score: number, rater: number): ScoreVote => ({
     kind: 'mos',
-    raterId: 'r',
+    raterId: `r${rater}`,
     sentenceId: 's',
     item,
     score,
     responseMs: 1,
     audioMs: 1,
   });
-  const votes = [...[1, 2, 3, 4, 5].map((x) => s('p', x)), ...[2, 4, 6, 8, 10].map((x) => s('q', x)), s('lonely', 3)];
+  const votes = [
+    ...[1, 2, 3, 4, 5].map((x, r) => s('p', x, r)),
+    ...[2, 4, 6, 8, 10].map((x, r) => s('q', x, r)),
+    s('lonely', 3, 9),
+  ];
   const rows = pairwiseRatings(votes, 'mos');
-  assert.equal(rows.length, 1);
-  // Same data as the hand-computed Welch example: t = -1.89737.
-  assert.ok(Math.abs((rows[0]?.t ?? 0) + 1.89737) < 1e-5);
+  assert.equal(rows.length, 1, 'lonely shares no rater with p or q');
+  // Per-rater differences p − q: −1, −2, −3, −4, −5: mean −3, sd √2.5, se √0.5, t = −3 / √0.5.
+  assert.ok(Math.abs((rows[0]?.t ?? 0) + 3 / Math.sqrt(0.5)) < 1e-9);
+  assert.deepEqual([rows[0]?.df, rows[0]?.raters], [4, 5]);
   assert.equal(rows[0]?.pHolm, rows[0]?.p);
 });

@@ -1,10 +1,15 @@
 /**
- * Head-to-head significance for every pair of items: exact sign tests on A/B votes and
- * Welch t-tests on ratings, each family Holm-corrected across all its pairs.
+ * Head-to-head tables for every pair of items, rater-aware: the A/B sign test counts raters
+ * (those who preferred a on balance against those who preferred b), not votes, and ratings are
+ * compared by each rater's own difference between the two items (a paired t-test over raters).
+ * Each family is Holm-corrected across its pairs. These are descriptive, one-look tests for the
+ * report; the promotion decision uses the sequential tests in promotion.ts.
  */
 import type { ItemId, PreferenceVote, ScoreVote } from '../types.ts';
-import { welchTTest } from './mean-interval.ts';
+import { meanInterval } from './mean-interval.ts';
+import { raterPairOutcomes, raterRatingDifferences } from './raters.ts';
 import { holmAdjust, signTest } from './significance.ts';
+import { studentTCdf } from './t-dist.ts';
 
 export interface HeadToHead {
   a: ItemId;
@@ -12,7 +17,10 @@ export interface HeadToHead {
   winsA: number;
   winsB: number;
   ties: number;
-  /** Exact two-sided sign test, ties dropped. */
+  /** Raters who preferred a on balance, and b on balance (raters with a draw are left out). */
+  ratersA: number;
+  ratersB: number;
+  /** Exact two-sided sign test over raters. */
   p: number;
   /** Holm-adjusted across all pairs in the table. */
   pHolm: number;
@@ -31,8 +39,17 @@ export function headToHead(votes: readonly PreferenceVote[]): HeadToHead[] {
     else row.winsB++;
     table.set(key, row);
   }
-  const rows = [...table.values()].sort((x, y) => (x.a === y.a ? cmp(x.b, y.b) : cmp(x.a, y.a)));
-  const ps = rows.map((r) => signTest(r.winsA, r.winsB));
+  const rows = [...table.values()]
+    .sort((x, y) => (x.a === y.a ? cmp(x.b, y.b) : cmp(x.a, y.a)))
+    .map((r) => {
+      const outcomes = raterPairOutcomes(votes, r.a, r.b);
+      return {
+        ...r,
+        ratersA: outcomes.filter((o) => o.wins > o.losses).length,
+        ratersB: outcomes.filter((o) => o.wins < o.losses).length,
+      };
+    });
+  const ps = rows.map((r) => signTest(r.ratersA, r.ratersB));
   const adjusted = holmAdjust(ps);
   return rows.map((r, i) => ({ ...r, p: ps[i] as number, pHolm: adjusted[i] as number }));
 }
@@ -50,30 +67,31 @@ export function findHeadToHead(table: readonly HeadToHead[], x: ItemId, y: ItemI
 export interface RatingComparison {
   a: ItemId;
   b: ItemId;
-  /** mean(a) − mean(b). */
+  /** Mean over raters of (their mean rating of a − their mean rating of b). */
   difference: number;
+  /** Raters who rated both. */
+  raters: number;
   t: number;
   df: number;
   p: number;
   pHolm: number;
 }
 
-/** Welch t-tests between every pair of items with at least two ratings each, for one kind of rating. */
+/** Paired t-tests over raters between every pair of items that at least two raters rated both of. */
 export function pairwiseRatings(votes: readonly ScoreVote[], kind: ScoreVote['kind']): RatingComparison[] {
-  const byItem = new Map<ItemId, number[]>();
-  for (const v of votes) {
-    if (v.kind !== kind) continue;
-    const list = byItem.get(v.item) ?? [];
-    list.push(v.score);
-    byItem.set(v.item, list);
-  }
-  const items = [...byItem.keys()].filter((i) => (byItem.get(i)?.length ?? 0) >= 2).sort(cmp);
+  const items = [...new Set(votes.filter((v) => v.kind === kind).map((v) => v.item))].sort(cmp);
   const rows: Omit<RatingComparison, 'pHolm'>[] = [];
   for (let i = 0; i < items.length; i++) {
     for (let j = i + 1; j < items.length; j++) {
       const a = items[i] as ItemId;
       const b = items[j] as ItemId;
-      rows.push({ a, b, ...welchTTest(byItem.get(a) ?? [], byItem.get(b) ?? []) });
+      const diffs = raterRatingDifferences(votes, kind, a, b).map((d) => d.difference);
+      if (diffs.length < 2) continue;
+      const s = meanInterval(diffs);
+      const t = s.se > 0 ? s.mean / s.se : s.mean === 0 ? 0 : Math.sign(s.mean) * Infinity;
+      const df = diffs.length - 1;
+      const p = s.se > 0 ? Math.min(1, 2 * studentTCdf(-Math.abs(t), df)) : s.mean === 0 ? 1 : 0;
+      rows.push({ a, b, difference: s.mean, raters: diffs.length, t, df, p });
     }
   }
   const adjusted = holmAdjust(rows.map((r) => r.p));

@@ -1,66 +1,90 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decidePromotion, type PromotionInput } from './promotion.ts';
-import { h2h, summaryOf } from './test-fixtures.ts';
+import type { PreferenceVote } from '../types.ts';
+import { DEFAULT_PROMOTION_POLICY, decidePromotion, type PromotionInput } from './promotion.ts';
+import { fitOf, raterVotes } from './test-fixtures.ts';
 
-// ckpt-2 has the best point estimate but few votes and a wide interval;
-// ckpt-3 has the best lower bound. "real" is an anchor and may not be promoted.
-const bt = summaryOf([
-  ['base', -0.5, -0.7, -0.3, 300],
-  ['ckpt-1', 0, -0.2, 0.2, 300],
-  ['ckpt-2', 0.6, -0.4, 1.6, 40],
-  ['ckpt-3', 0.4, 0.25, 0.55, 300],
-  ['real', 1.5, 1.3, 1.7, 300],
+const fit = fitOf([
+  ['base', -0.3],
+  ['c1', 0],
+  ['c2', 0.4],
 ]);
+
+function crowd(raters: number, x: string, y: string, wins: number, losses: number): PreferenceVote[] {
+  return Array.from({ length: raters }, (_, r) => raterVotes(`r${r}`, x, y, wins, losses)).flat();
+}
+const order = (n: number) => Array.from({ length: n }, (_, r) => `r${r}`);
+
 const input = (over: Partial<PromotionInput> = {}): PromotionInput => ({
-  bradleyTerry: bt,
-  headToHead: [h2h('ckpt-3', 'base', 70, 30, 0.001)],
-  totalVotes: 600,
+  naturalness: [],
+  similarity: null,
+  raterOrder: order(20),
+  bradleyTerry: fit,
   incumbent: 'base',
-  candidates: ['ckpt-1', 'ckpt-2', 'ckpt-3'],
+  candidates: ['c1', 'c2'],
   ...over,
 });
 
-test('promotes the candidate with the best lower bound after a significant win', () => {
-  const d = decidePromotion(input());
+test('twenty raters who each prefer c2 8 times in 10 promote it, with the numbers in the audit', () => {
+  const d = decidePromotion(input({ naturalness: crowd(20, 'c2', 'base', 8, 2) }));
   assert.ok(d.promote);
-  assert.equal(d.winner, 'ckpt-3');
-  assert.deepEqual(
-    d.audit.ranking.map((r) => r.item),
-    ['ckpt-3', 'ckpt-1', 'ckpt-2', 'base'],
-  );
-  assert.deepEqual(d.audit.headToHead, { wins: 70, losses: 30, ties: 0, p: 0.001, pHolm: 0.001 });
+  assert.equal(d.winner, 'c2');
+  const c2 = d.audit.candidates.find((c) => c.item === 'c2');
+  assert.equal(c2?.naturalness.superiority.raters, 20);
+  assert.ok(Math.abs((c2?.naturalness.superiority.mean ?? 0) - 0.6) < 1e-12);
+  // Two candidates: Bonferroni, wealth must reach 2 / 0.01.
+  assert.ok(Math.abs((c2?.naturalness.superiority.threshold ?? 0) - Math.log(200)) < 1e-12);
+  assert.ok((c2?.naturalness.share.ci.low ?? 0) > 0.5);
+  assert.equal(d.audit.raters, 20);
 });
 
-test('needs enough votes', () => {
-  const d = decidePromotion(input({ totalVotes: 150 }));
-  assert.ok(!d.promote && d.reason === 'too-few-votes');
+test('one prolific rater cannot carry a promotion: the rater, not the vote, is the unit', () => {
+  // 200 to 0 from one rater and 5 to 5 from nineteen others: 295 to 95 counted per vote,
+  // which an exact sign test per vote would call overwhelming.
+  const votes = [...raterVotes('r0', 'c2', 'base', 200, 0), ...crowd(20, 'c2', 'base', 5, 5).filter((v) => v.raterId !== 'r0')];
+  const d = decidePromotion(input({ naturalness: votes }));
+  assert.equal(d.promote, false);
+  assert.equal(d.promote ? '' : d.reason, 'collecting');
 });
 
-test('keeps the incumbent when it ranks first', () => {
-  const d = decidePromotion(input({ incumbent: 'ckpt-3', candidates: ['ckpt-1', 'ckpt-2'] }));
-  assert.ok(!d.promote && d.reason === 'incumbent-ranks-first');
+test('fewer raters than minRaters decide nothing, however one-sided', () => {
+  const d = decidePromotion(input({ naturalness: crowd(7, 'c2', 'base', 10, 0), raterOrder: order(7) }));
+  assert.equal(d.promote, false);
+  assert.equal(DEFAULT_PROMOTION_POLICY.minRaters, 8);
 });
 
-test('an item below the vote minimum is not eligible', () => {
-  const d = decidePromotion(input(), { minTotalVotes: 200, minVotesPerItem: 301, minHeadToHead: 20, alpha: 0.01 });
-  assert.ok(!d.promote && d.reason === 'no-eligible-candidate');
+test('more natural but clearly less like the speaker: never promoted, and the test settles', () => {
+  const naturalness = [...crowd(20, 'c2', 'base', 9, 1), ...crowd(20, 'c1', 'base', 2, 8)];
+  const ab = crowd(20, 'c2', 'base', 1, 9).concat(crowd(20, 'c1', 'base', 5, 5));
+  const d = decidePromotion(input({ naturalness, similarity: { use: 'ab', ab, ratings: [] } }));
+  assert.equal(d.promote, false);
+  const c2 = d.audit.candidates.find((c) => c.item === 'c2');
+  assert.equal(c2?.naturalness.superiority.rejected, true);
+  assert.equal(c2?.status, 'less-similar');
+  assert.equal(d.audit.candidates.find((c) => c.item === 'c1')?.status, 'futile');
+  assert.deepEqual([d.settled, d.promote ? '' : d.reason], [true, 'futile']);
 });
 
-test('a win that is not significant after Holm does not promote', () => {
-  const d = decidePromotion(input({ headToHead: [h2h('ckpt-3', 'base', 70, 30, 0.02)] }));
-  assert.ok(!d.promote && d.reason === 'not-significant');
-  assert.equal(d.audit.top, 'ckpt-3');
+test('a test that measures similarity promotes only once similarity has been shown not worse', () => {
+  const naturalness = crowd(20, 'c2', 'base', 9, 1);
+  const waiting = decidePromotion(input({ naturalness, similarity: { use: 'ab', ab: [], ratings: [] } }));
+  assert.equal(waiting.promote, false);
+  assert.equal(waiting.settled, false);
+  const ab = crowd(20, 'c2', 'base', 5, 5);
+  const shown = decidePromotion(input({ naturalness, similarity: { use: 'ab', ab, ratings: [] } }));
+  assert.ok(shown.promote);
+  assert.equal(shown.audit.candidates.find((c) => c.item === 'c2')?.similarity.measured, 'ab');
 });
 
-test('too few direct comparisons, or losing them, do not promote', () => {
-  const few = decidePromotion(input({ headToHead: [h2h('base', 'ckpt-3', 2, 10, 0.001)] }));
-  assert.ok(!few.promote && few.reason === 'too-few-head-to-head');
-  const loses = decidePromotion(input({ headToHead: [h2h('base', 'ckpt-3', 60, 40, 0.001)] }));
-  assert.ok(!loses.promote && loses.reason === 'loses-to-incumbent');
+test('when every candidate loses, the test settles without a promotion', () => {
+  const naturalness = [...crowd(20, 'c2', 'base', 2, 8), ...crowd(20, 'c1', 'base', 3, 7)];
+  const d = decidePromotion(input({ naturalness }));
+  assert.deepEqual([d.promote, d.settled], [false, true]);
 });
 
-test('the audit record survives a JSON round trip', () => {
-  const d = decidePromotion(input());
-  assert.deepEqual(JSON.parse(JSON.stringify(d)), d);
+test('between two eligible candidates the stronger by Bradley–Terry wins', () => {
+  const naturalness = [...crowd(20, 'c2', 'base', 9, 1), ...crowd(20, 'c1', 'base', 9, 1)];
+  const d = decidePromotion(input({ naturalness }));
+  assert.ok(d.promote);
+  assert.equal(d.winner, 'c2');
 });

@@ -1,121 +1,256 @@
 /**
- * The promotion rule: a pure function from statistics to a decision and the numbers that
- * justify it, meant to be stored verbatim as the audit record.
+ * The promotion rule: a pure function from the trusted raters' answers to a decision and the
+ * numbers that justify it, stored verbatim as the audit record.
  *
- * 1. Enough evidence: at least `minTotalVotes` valid A/B votes overall.
- * 2. Rank the incumbent and every candidate with at least `minVotesPerItem` votes by the
- *    lower bound of its Bradley–Terry bootstrap interval: an item ranks high only when the
- *    listeners are confidently positive about it, not when a few lucky votes inflate its
- *    point estimate.
- * 3. If the incumbent ranks first, keep it.
- * 4. Otherwise the top candidate must beat the incumbent head to head: at least
- *    `minHeadToHead` direct votes, more wins than losses, and a Holm-adjusted sign-test
- *    p-value below `alpha`. Only the top candidate is tested, so there is no fishing for a
- *    lower-ranked one that happens to pass.
+ * For a personal voice "better" means two things: listeners prefer the candidate's naturalness
+ * to the voice's current checkpoint (the incumbent), and it is not noticeably less like the
+ * speaker. Each is a sequential test over raters (see raters.ts for why the rater is the unit
+ * and e-process.ts for the tests), run on each candidate against the incumbent directly:
  *
- * `alpha` defaults to 0.01 rather than 0.05: the rule is evaluated repeatedly as votes come
- * in, and each look is another chance of a false promotion; 0.01 keeps the family-wise
- * rate near 5% for up to five looks (Bonferroni). For a fresh voice the incumbent is the
- * base model, so a fine-tune must be heard to beat what the voice would get without one.
+ * 1. Naturalness, superiority. Each rater with A/B naturalness votes on (candidate, incumbent)
+ *    gives y = (wins − losses) / (wins + losses) in [−1, 1]. H0: the crowd's mean y ≤ 0. The
+ *    betting test rejects when its wealth reaches m / alpha (m candidates: Bonferroni, so
+ *    picking whichever candidate crosses first is covered).
+ * 2. Similarity, non-inferiority. Each rater's net preference for the candidate in A/B
+ *    similarity trials (which of the two sounds more like the speaker's real recording, the
+ *    anchor played as the reference), or when the test has no A/B similarity trials, their mean
+ *    similarity rating of the candidate minus that of the incumbent. H0: the crowd's mean ≤
+ *    −margin (worse by more than the margin). Rejected at 1 / similarityAlpha, per candidate:
+ *    the gate only matters for a candidate that also wins on naturalness. When the test
+ *    measures no similarity at all the gate cannot be applied; the audit says so.
+ * 3. A candidate that passes both is eligible; the eligible one with the highest Bradley–Terry
+ *    strength (all naturalness votes) is promoted.
+ * 4. Futility: a candidate is out when a betting test shows its naturalness gain is below
+ *    `futilityEffect` (H0: mean y ≥ futilityEffect rejected at futilityAlpha), or its similarity
+ *    is worse than the margin (H0: mean ≥ −margin rejected the other way). When every candidate
+ *    is out the test is settled with no promotion: further votes could not change that.
+ *
+ * Only raters whose session is complete enter, in the order they completed: a rater's number is
+ * then final, which the sequential tests need. Every rater-quality flag depends only on the
+ * rater's own answers and is blind to which side they preferred (quality-control.ts), so
+ * excluding raters cannot tilt a test. Votes before `minRaters` raters have voted on a pair
+ * decide nothing, so a handful of early raters cannot settle a test either way.
+ *
+ * Valid at any look: the tests reject only when their wealth crosses 1/α, whose probability
+ * under H0 is at most α over the whole, unbounded sequence of looks (Ville's inequality), so
+ * evaluating the rule after every vote, or an admin pressing "promote" at any moment, keeps the
+ * false-promotion rate at or below `alpha`.
  */
-import type { Interval, ItemId } from '../types.ts';
-import type { BradleyTerrySummary } from './bootstrap.ts';
-import { findHeadToHead, type HeadToHead } from './pairwise.ts';
+import type { ItemId, PreferenceVote, ScoreVote } from '../types.ts';
+import type { BradleyTerryFit } from './bradley-terry.ts';
+import { type BettingResult, bettingTest } from './e-process.ts';
+import {
+  type ClusteredMean,
+  clusteredMean,
+  netPreference,
+  pairShare,
+  raterPairOutcomes,
+  raterRatingDifferences,
+} from './raters.ts';
 
 export interface PromotionPolicy {
-  minTotalVotes: number;
-  minVotesPerItem: number;
-  minHeadToHead: number;
+  /** Family-wise false-promotion rate on naturalness, over all candidates and all looks. */
   alpha: number;
+  /** Non-inferiority margin on the A/B similarity net preference (−1…1): 0.2 = preferred 40 % of the time. */
+  similarityMargin: number;
+  /** The same margin for similarity ratings, in scale points (1–5). */
+  similarityRatingMargin: number;
+  /** Error rate of the similarity gate (passing a candidate worse than the margin). */
+  similarityAlpha: number;
+  /** Smallest naturalness gain (net preference) worth promoting; below it a candidate is futile. */
+  futilityEffect: number;
+  /** Chance of dropping a candidate as futile when its gain is at least `futilityEffect`. */
+  futilityAlpha: number;
+  /** Raters with votes on a pair before that pair can decide anything. */
+  minRaters: number;
 }
 
 export const DEFAULT_PROMOTION_POLICY: Readonly<PromotionPolicy> = Object.freeze({
-  minTotalVotes: 200,
-  minVotesPerItem: 30,
-  minHeadToHead: 20,
   alpha: 0.01,
+  similarityMargin: 0.2,
+  similarityRatingMargin: 0.25,
+  similarityAlpha: 0.05,
+  futilityEffect: 0.2,
+  futilityAlpha: 0.05,
+  minRaters: 8,
 });
 
 export interface PromotionInput {
-  bradleyTerry: BradleyTerrySummary;
-  headToHead: readonly HeadToHead[];
-  /** Valid A/B votes the statistics were computed from. */
-  totalVotes: number;
+  /** Trusted, complete raters' A/B naturalness votes. */
+  naturalness: readonly PreferenceVote[];
+  /**
+   * Their similarity answers and which kind the gate uses (A/B when the test has A/B similarity
+   * trials, else ratings), or null when the test measures no similarity.
+   */
+  similarity: { use: 'ab' | 'ratings'; ab: readonly PreferenceVote[]; ratings: readonly ScoreVote[] } | null;
+  /** Complete raters in the order they completed. */
+  raterOrder: readonly string[];
+  /** Point fit over all naturalness votes, to rank eligible candidates. */
+  bradleyTerry: BradleyTerryFit;
   incumbent: ItemId;
   /** Checkpoints that may be promoted (anchors such as the real recording are not). */
   candidates: readonly ItemId[];
 }
 
-export type NoPromotionReason =
-  | 'too-few-votes'
-  | 'no-eligible-candidate'
-  | 'incumbent-ranks-first'
-  | 'too-few-head-to-head'
-  | 'loses-to-incumbent'
-  | 'not-significant';
+export type NoPromotionReason = 'no-candidates' | 'collecting' | 'futile';
 
-export interface RankedItem {
+export interface TestRecord {
+  raters: number;
+  /** Mean of the per-rater numbers the test bets on. */
+  mean: number;
+  logWealth: number;
+  maxLogWealth: number;
+  /** log of the wealth needed to reject. */
+  threshold: number;
+  rejected: boolean;
+}
+
+export interface CandidateVerdict {
   item: ItemId;
   logStrength: number;
-  ci: Interval;
-  votes: number;
-  eligible: boolean;
+  naturalness: {
+    /** Share of wins against the incumbent, clustered by rater, with its 95 % interval. */
+    share: ClusteredMean;
+    superiority: TestRecord;
+    futility: TestRecord;
+  };
+  similarity: {
+    measured: 'ab' | 'ratings' | 'none';
+    /** A/B: share of "more like the speaker"; ratings: per-rater difference from the incumbent. */
+    summary: ClusteredMean | null;
+    nonInferiority: TestRecord | null;
+    inferiority: TestRecord | null;
+  };
+  status: 'eligible' | 'collecting' | 'futile' | 'less-similar';
 }
 
 export interface PromotionAudit {
   policy: PromotionPolicy;
-  totalVotes: number;
   incumbent: ItemId;
-  ranking: RankedItem[];
-  top: ItemId | null;
-  /** The top candidate against the incumbent, from the top candidate's side. */
-  headToHead: { wins: number; losses: number; ties: number; p: number; pHolm: number } | null;
-  bootstrap: { seed: string; replicates: number; level: number; unit: string };
+  raters: number;
+  candidates: CandidateVerdict[];
+  method: string;
 }
 
 export type PromotionDecision =
-  | { promote: true; winner: ItemId; audit: PromotionAudit }
-  | { promote: false; reason: NoPromotionReason; audit: PromotionAudit };
+  | { promote: true; settled: true; winner: ItemId; audit: PromotionAudit }
+  | { promote: false; settled: boolean; reason: NoPromotionReason; audit: PromotionAudit };
+
+export const PROMOTION_METHOD =
+  'per-rater betting e-processes (Waudby-Smith & Ramdas 2024), Bonferroni over candidates; similarity non-inferiority against the incumbent with the real recording as reference';
+
+function record(r: BettingResult, mean: number, alpha: number, minRaters: number): TestRecord {
+  const threshold = Math.log(1 / alpha);
+  return {
+    raters: r.n,
+    mean,
+    logWealth: r.logWealth,
+    maxLogWealth: r.maxLogWealth,
+    threshold,
+    rejected: r.n >= minRaters && r.maxLogWealth >= threshold,
+  };
+}
+
+const meanOf = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
 
 export function decidePromotion(
   input: PromotionInput,
   policy: PromotionPolicy = DEFAULT_PROMOTION_POLICY,
 ): PromotionDecision {
-  const bt = input.bradleyTerry;
-  const contestants = new Set([input.incumbent, ...input.candidates]);
-  const ranking: RankedItem[] = bt.estimates
-    .filter((e) => contestants.has(e.item))
-    .map((e) => ({
-      item: e.item,
-      logStrength: e.logStrength,
-      ci: e.ci,
-      votes: e.votes,
-      eligible: e.votes >= policy.minVotesPerItem,
-    }))
-    .sort((x, y) => y.ci.low - x.ci.low || y.logStrength - x.logStrength);
+  const m = Math.max(1, input.candidates.length);
+  const order = input.raterOrder;
+  const strength = new Map(input.bradleyTerry.items.map((id, i) => [id, input.bradleyTerry.logStrength[i] as number]));
+  const verdicts = input.candidates.map((c): CandidateVerdict => {
+    const outcomes = raterPairOutcomes(input.naturalness, c, input.incumbent, order);
+    const ys = outcomes.map(netPreference);
+    const superiority = record(
+      bettingTest(ys, { null: 0, direction: 'greater', lo: -1, hi: 1 }),
+      meanOf(ys),
+      policy.alpha / m,
+      policy.minRaters,
+    );
+    const futility = record(
+      bettingTest(ys, { null: policy.futilityEffect, direction: 'less', lo: -1, hi: 1 }),
+      meanOf(ys),
+      policy.futilityAlpha,
+      policy.minRaters,
+    );
+    const similarity = similarityVerdict(input, c, policy);
+    const futile = futility.rejected;
+    const lessSimilar = similarity.inferiority?.rejected ?? false;
+    const similar = similarity.measured === 'none' || (similarity.nonInferiority?.rejected ?? false);
+    return {
+      item: c,
+      logStrength: strength.get(c) ?? Number.NaN,
+      naturalness: { share: pairShare(outcomes), superiority, futility },
+      similarity,
+      status: futile ? 'futile' : lessSimilar ? 'less-similar' : superiority.rejected && similar ? 'eligible' : 'collecting',
+    };
+  });
   const audit: PromotionAudit = {
     policy: { ...policy },
-    totalVotes: input.totalVotes,
     incumbent: input.incumbent,
-    ranking,
-    top: null,
-    headToHead: null,
-    bootstrap: { seed: bt.seed, replicates: bt.replicates, level: bt.level, unit: bt.unit },
+    raters: order.length,
+    candidates: verdicts,
+    method: PROMOTION_METHOD,
   };
-  const no = (reason: NoPromotionReason): PromotionDecision => ({ promote: false, reason, audit });
+  if (verdicts.length === 0) return { promote: false, settled: true, reason: 'no-candidates', audit };
+  const eligible = verdicts
+    .filter((v) => v.status === 'eligible')
+    .sort((a, b) => b.logStrength - a.logStrength || b.naturalness.superiority.mean - a.naturalness.superiority.mean);
+  const winner = eligible[0];
+  if (winner) return { promote: true, settled: true, winner: winner.item, audit };
+  if (verdicts.every((v) => v.status === 'futile' || v.status === 'less-similar')) {
+    return { promote: false, settled: true, reason: 'futile', audit };
+  }
+  return { promote: false, settled: false, reason: 'collecting', audit };
+}
 
-  if (input.totalVotes < policy.minTotalVotes) return no('too-few-votes');
-  const top = ranking.find((r) => r.eligible && (r.item === input.incumbent || input.candidates.includes(r.item)));
-  if (!top) return no('no-eligible-candidate');
-  audit.top = top.item;
-  if (top.item === input.incumbent) return no('incumbent-ranks-first');
-
-  const row = findHeadToHead(input.headToHead, top.item, input.incumbent);
-  const wins = row ? (row.a === top.item ? row.winsA : row.winsB) : 0;
-  const losses = row ? (row.a === top.item ? row.winsB : row.winsA) : 0;
-  audit.headToHead = { wins, losses, ties: row?.ties ?? 0, p: row?.p ?? 1, pHolm: row?.pHolm ?? 1 };
-  if (wins + losses < policy.minHeadToHead) return no('too-few-head-to-head');
-  if (wins <= losses) return no('loses-to-incumbent');
-  if (audit.headToHead.pHolm >= policy.alpha) return no('not-significant');
-  return { promote: true, winner: top.item, audit };
+function similarityVerdict(
+  input: PromotionInput,
+  c: ItemId,
+  policy: PromotionPolicy,
+): CandidateVerdict['similarity'] {
+  const sim = input.similarity;
+  if (!sim) return { measured: 'none', summary: null, nonInferiority: null, inferiority: null };
+  const order = input.raterOrder;
+  const abOutcomes = raterPairOutcomes(sim.ab, c, input.incumbent, order);
+  if (sim.use === 'ab') {
+    const ys = abOutcomes.map(netPreference);
+    const bounds = { lo: -1, hi: 1, null: -policy.similarityMargin };
+    return {
+      measured: 'ab',
+      summary: pairShare(abOutcomes),
+      nonInferiority: record(
+        bettingTest(ys, { ...bounds, direction: 'greater' }),
+        meanOf(ys),
+        policy.similarityAlpha,
+        policy.minRaters,
+      ),
+      inferiority: record(
+        bettingTest(ys, { ...bounds, direction: 'less' }),
+        meanOf(ys),
+        policy.futilityAlpha,
+        policy.minRaters,
+      ),
+    };
+  }
+  const diffs = raterRatingDifferences(sim.ratings, 'similarity', c, input.incumbent, order).map((d) => d.difference);
+  const bounds = { lo: -4, hi: 4, null: -policy.similarityRatingMargin };
+  return {
+    measured: 'ratings',
+    summary: clusteredMean(diffs.map((d) => [d])),
+    nonInferiority: record(
+      bettingTest(diffs, { ...bounds, direction: 'greater' }),
+      meanOf(diffs),
+      policy.similarityAlpha,
+      policy.minRaters,
+    ),
+    inferiority: record(
+      bettingTest(diffs, { ...bounds, direction: 'less' }),
+      meanOf(diffs),
+      policy.futilityAlpha,
+      policy.minRaters,
+    ),
+  };
 }

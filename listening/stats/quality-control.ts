@@ -15,7 +15,7 @@
  *   honest rater's left share is Binomial(n, ½). With ≥ 12 two-sided answers (A/B, gold and
  *   trap, ties dropped), an exact sign test with p < 0.001 flags; always-left over 20
  *   answers gives p ≈ 2·10⁻⁶.
- * - straight-lining: 10 or more ratings all identical.
+ * - straight-lining: 8 or more ratings all identical (the default session has 8).
  * A rater with no check answer yet is "unverified": not accused of anything, but not counted.
  */
 import type { Answer, CheckAnswer, PreferenceVote, ScoreVote } from '../types.ts';
@@ -46,7 +46,7 @@ export const DEFAULT_QUALITY_POLICY: Readonly<QualityPolicy> = Object.freeze({
   maxFastShare: 0.25,
   sideBiasAlpha: 0.001,
   minSideBiasAnswers: 12,
-  straightLiningMin: 10,
+  straightLiningMin: 8,
   minChecks: 1,
 });
 

@@ -3,26 +3,30 @@
  * first, then MOS and similarity intervals, Bradley–Terry strengths with bootstrap
  * intervals, and Holm-corrected pairwise tests, all over trusted raters' votes only.
  */
-import type { Answer, ItemId, ScoreVote } from '../types.ts';
+import type { Answer, ItemId } from '../types.ts';
 import { type BootstrapOptions, type BradleyTerrySummary, bootstrapBradleyTerry } from './bootstrap.ts';
-import { type MeanSummary, meanInterval } from './mean-interval.ts';
 import { type HeadToHead, headToHead, pairwiseRatings, type RatingComparison } from './pairwise.ts';
 import {
   assessRaters,
   DEFAULT_QUALITY_POLICY,
   type QualityPolicy,
   type RaterReport,
+  type ValidVotes,
   validVotes,
 } from './quality-control.ts';
+import { type ClusteredMean, itemRating } from './raters.ts';
 
 export interface ItemRatings {
   item: ItemId;
-  mos: MeanSummary;
-  similarity: MeanSummary;
+  /** Clustered by rater (raters.ts). */
+  mos: ClusteredMean;
+  similarity: ClusteredMean;
 }
 
 export interface ListeningStatistics {
   raters: RaterReport[];
+  /** Trusted raters' A/B votes and ratings: what every statistic here is computed from. */
+  valid: ValidVotes;
   validPreferenceVotes: number;
   validScoreVotes: number;
   excludedVotes: number;
@@ -38,20 +42,19 @@ export interface StatisticsOptions {
   items?: readonly ItemId[];
   quality?: QualityPolicy;
   bootstrap?: BootstrapOptions;
-}
-
-function scoresOf(votes: readonly ScoreVote[], item: ItemId, kind: ScoreVote['kind']): number[] {
-  return votes.filter((v) => v.item === item && v.kind === kind).map((v) => v.score);
+  /** Rater reports judged elsewhere (over all of a rater's answers); when absent, judged from these answers. */
+  raters?: readonly RaterReport[];
 }
 
 export function computeStatistics(answers: readonly Answer[], options: StatisticsOptions = {}): ListeningStatistics {
   const policy = options.quality ?? DEFAULT_QUALITY_POLICY;
-  const raters = assessRaters(answers, policy);
+  const raters = options.raters ? [...options.raters] : assessRaters(answers, policy);
   const valid = validVotes(answers, raters, policy);
   const bradleyTerry = bootstrapBradleyTerry(valid.preferences, options.items ?? [], options.bootstrap);
   const items = [...new Set([...bradleyTerry.fit.items, ...valid.scores.map((s) => s.item)])];
   return {
     raters,
+    valid,
     validPreferenceVotes: valid.preferences.length,
     validScoreVotes: valid.scores.length,
     excludedVotes: valid.excluded,
@@ -59,8 +62,8 @@ export function computeStatistics(answers: readonly Answer[], options: Statistic
     headToHead: headToHead(valid.preferences),
     ratings: items.map((item) => ({
       item,
-      mos: meanInterval(scoresOf(valid.scores, item, 'mos')),
-      similarity: meanInterval(scoresOf(valid.scores, item, 'similarity')),
+      mos: itemRating(valid.scores, item, 'mos'),
+      similarity: itemRating(valid.scores, item, 'similarity'),
     })),
     mosComparisons: pairwiseRatings(valid.scores, 'mos'),
     similarityComparisons: pairwiseRatings(valid.scores, 'similarity'),

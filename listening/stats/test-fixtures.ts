@@ -1,36 +1,32 @@
-/** Hand-built statistics for testing decisions without running a fit. */
-import type { BradleyTerrySummary } from './bootstrap.ts';
-import type { HeadToHead } from './pairwise.ts';
+/** Hand-built inputs for testing decisions without running a crowd. */
+import type { PreferenceVote } from '../types.ts';
+import type { BradleyTerryFit } from './bradley-terry.ts';
 
-export function summaryOf(
-  rows: Array<[item: string, logStrength: number, low: number, high: number, votes: number]>,
-): BradleyTerrySummary {
+export function fitOf(rows: Array<[item: string, logStrength: number]>): BradleyTerryFit {
   return {
-    fit: {
-      items: rows.map((r) => r[0]),
-      logStrength: rows.map((r) => r[1]),
-      strength: rows.map((r) => Math.exp(r[1])),
-      rawStrength: rows.map((r) => Math.exp(r[1])),
-      iterations: 1,
-      converged: true,
-    },
-    estimates: rows.map(([item, logStrength, low, high, votes]) => ({
-      item,
-      logStrength,
-      strength: Math.exp(logStrength),
-      ci: { low, high },
-      probabilityBest: Number.NaN,
-      votes,
-    })),
-    replicates: 1000,
-    level: 0.95,
-    seed: 'fixture',
-    unit: 'vote',
+    items: rows.map((r) => r[0]),
+    logStrength: rows.map((r) => r[1]),
+    strength: rows.map((r) => Math.exp(r[1])),
+    rawStrength: rows.map((r) => Math.exp(r[1])),
+    iterations: 1,
+    converged: true,
   };
 }
 
-export function h2h(a: string, b: string, winsA: number, winsB: number, pHolm: number): HeadToHead {
-  return a < b
-    ? { a, b, winsA, winsB, ties: 0, p: pHolm, pHolm }
-    : { a: b, b: a, winsA: winsB, winsB: winsA, ties: 0, p: pHolm, pHolm };
+/** `wins` votes for x and `losses` for y by one rater, x shown on the left and right in turn. */
+export function raterVotes(raterId: string, x: string, y: string, wins: number, losses: number): PreferenceVote[] {
+  const out: PreferenceVote[] = [];
+  const base = { kind: 'ab' as const, raterId, sentenceId: 's', responseMs: 9000, audioMs: 7000 };
+  for (let i = 0; i < wins + losses; i++) {
+    const xWins = i < wins;
+    const xLeft = i % 2 === 0;
+    out.push({
+      ...base,
+      sentenceId: `s${i}`,
+      left: xLeft ? x : y,
+      right: xLeft ? y : x,
+      choice: xWins === xLeft ? 'left' : 'right',
+    });
+  }
+  return out;
 }
