@@ -38,7 +38,7 @@ const MIN_AGREEMENT: Record<string, number> = {
   ru: 80.9,
   nl: 100,
   cs: 100,
-  ar: 31.3,
+  ar: 100,
   'zh-cn': 99.5,
   hu: 80.9,
   ko: 65.9,

@@ -7,8 +7,9 @@
  * currency expansion for the rest of the text (its bare `except: pass`).
  */
 import type { BaseLanguage } from './languages.ts';
+import { arabic } from './num2words-ar.ts';
 import { czechPlural } from './num2words-cs.ts';
-import type { NumberSpeller } from './numbers.ts';
+import { type NumberSpeller, pythonFloatDigits } from './numbers.ts';
 
 export type Currency = 'GBP' | 'USD' | 'EUR';
 
@@ -228,6 +229,12 @@ export function spellCurrency(
   lang: BaseLanguage,
   speller: NumberSpeller,
 ): string {
+  if (lang === 'ar') {
+    // num2words AR: riyals and halalas whatever the currency; whole amounts keep their form
+    const amount = Number(amountText);
+    if (!Number.isFinite(amount)) throw new CurrencyNotSupportedError(lang, currency);
+    return arabic.currency(pythonFloatDigits(amountText));
+  }
   const table = TABLES[lang];
   const forms = table?.forms[currency];
   if (!table || !forms) throw new CurrencyNotSupportedError(lang, currency);

@@ -6,7 +6,6 @@
  * Float reading is not n2words': num2words reads the fraction differently per language
  * (digit by digit, as an integer, or with a fraction noun), so that part is ported here.
  */
-import * as ar from 'n2words/ar-SA';
 import * as cs from 'n2words/cs-CZ';
 import * as de from 'n2words/de-DE';
 import * as es from 'n2words/es-ES';
@@ -21,6 +20,7 @@ import * as pt from 'n2words/pt-PT';
 import * as ru from 'n2words/ru-RU';
 import * as zh from 'n2words/zh-Hans-CN';
 import type { BaseLanguage } from './languages.ts';
+import { arabic } from './num2words-ar.ts';
 import { czechCardinal } from './num2words-cs.ts';
 import { dutch } from './num2words-nl.ts';
 import { turkishCardinal, turkishOrdinal } from './num2words-tr.ts';
@@ -70,14 +70,6 @@ function hungarianDecimal(digits: string): string {
   return `${hu.toCardinal(BigInt(int))} egész ${hu.toCardinal(BigInt(frac))} ${noun}`;
 }
 
-// num2words AR reads a float like a currency amount with an empty unit: the integer, the
-// empty unit (hence the double space), " , " and the fraction as hundredths.
-function arabicDecimal(digits: string): string {
-  const [int = '0', frac = '0'] = digits.split('.');
-  const hundredths = BigInt(Math.round(Number(`0.${frac}`) * 100));
-  return `${ar.toCardinal(BigInt(int))}  , ${ar.toCardinal(hundredths)}`;
-}
-
 function fromN2words(lib: N2w, decimal?: (digits: string) => string): NumberSpeller {
   const cardinal = (n: bigint) => lib.toCardinal(n);
   return {
@@ -114,7 +106,7 @@ const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
   // Turkish decimals never reach num2words (the reference skips them for tr).
   tr: { cardinal: turkishCardinal, ordinal: turkishOrdinal, decimal: digitwise(turkishCardinal, 'virgül') },
   hu: fromN2words(hu, hungarianDecimal),
-  ar: fromN2words(ar, arabicDecimal),
+  ar: { cardinal: arabic.cardinal, ordinal: arabic.ordinal, decimal: arabic.decimal },
   // ko and hi floats: num2words' readings ("십이 점 다섯", "साढ़े बारह") follow rules not
   // ported here; n2words' plain "point" reading is used instead (a known difference).
   ko: fromN2words(ko),
