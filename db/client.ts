@@ -28,6 +28,11 @@ export type DbOptions = {
   pgliteDir?: string;
   /** Pool size for the server driver. */
   maxConnections?: number;
+  /**
+   * An empty cluster to start the embedded database from instead of running initdb in it
+   * (`pgliteTemplate()`); only for a folder that holds no database yet.
+   */
+  pgliteTemplate?: Blob;
 };
 
 export async function openDb(options: DbOptions): Promise<DbHandle> {
@@ -48,7 +53,7 @@ export async function openDb(options: DbOptions): Promise<DbHandle> {
   }
   const dir = options.pgliteDir ?? 'memory://';
   if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
-  const client = await PGlite.create(dir);
+  const client = await PGlite.create(dir, options.pgliteTemplate ? { loadDataDir: options.pgliteTemplate } : {});
   const db = drizzlePglite({ client, schema }) as unknown as Db;
   return { db, driver: 'pglite', location: dir, close: () => client.close() };
 }

@@ -1,6 +1,7 @@
 export { type Db, type DbDriver, type DbHandle, type DbOptions, openDb, pgliteDirFor } from './client.ts';
 export { type Readiness, readiness } from './health.ts';
 export { appliedMigrationCount, expectedMigrations, migrate } from './migrate.ts';
+export { pgliteTemplate } from './pglite-template.ts';
 export {
   type ApiKey,
   type ApiKeyView,

@@ -1,4 +1,4 @@
-import { createScratchDatabase, type DbHandle, migrate, openDb } from '../../db/index.ts';
+import { createScratchDatabase, type DbHandle, migrate, openDb, pgliteTemplate } from '../../db/index.ts';
 import { loadConfig } from '../../infra/index.ts';
 
 /**
@@ -12,12 +12,21 @@ export async function freshDatabase(): Promise<{ url: string | undefined; drop()
   return createScratchDatabase(serverUrl);
 }
 
+/** Where the embedded pass keeps its initdb'd empty cluster between test files (see pgliteTemplate). */
+const templateCache = new URL('../../node_modules/.cache/xtts-voice-studio/', import.meta.url).pathname;
+
 export type TestDb = DbHandle & { url: string | undefined; dispose(): Promise<void> };
 
 /** Opens (and by default migrates) a fresh database; `dispose` closes and drops it. */
 export async function openTestDb(options: { migrated?: boolean } = {}): Promise<TestDb> {
   const fresh = await freshDatabase();
-  const handle = await openDb({ databaseUrl: fresh.url, pgliteDir: 'memory://', maxConnections: 4 });
+  const handle = await openDb({
+    databaseUrl: fresh.url,
+    pgliteDir: 'memory://',
+    maxConnections: 4,
+    // Every embedded test database starts as the same freshly initdb'd cluster; loading it skips initdb.
+    ...(fresh.url ? {} : { pgliteTemplate: await pgliteTemplate(templateCache) }),
+  });
   if (options.migrated ?? true) await migrate(handle, fresh.url);
   return {
     ...handle,
