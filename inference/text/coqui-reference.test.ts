@@ -35,7 +35,7 @@ const MIN_AGREEMENT: Record<string, number> = {
   pt: 96.3,
   pl: 100,
   tr: 100,
-  ru: 80.9,
+  ru: 100,
   nl: 100,
   cs: 100,
   ar: 100,

@@ -23,6 +23,7 @@ import type { BaseLanguage } from './languages.ts';
 import { arabic } from './num2words-ar.ts';
 import { czechCardinal } from './num2words-cs.ts';
 import { dutch } from './num2words-nl.ts';
+import { russianDecimal, russianOrdinal } from './num2words-ru.ts';
 import { turkishCardinal, turkishOrdinal } from './num2words-tr.ts';
 import { englishCardinal, englishOrdinal } from './numbers-en.ts';
 
@@ -96,7 +97,7 @@ const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
   pt: fromN2words(pt, digitwise(card(pt), 'vírgula')),
   nl: dutch,
   pl: fromN2words(pl, integerFraction(card(pl), 'przecinek', 'zero')),
-  ru: fromN2words(ru, integerFraction(card(ru), 'запятая', 'ноль')),
+  ru: { cardinal: card(ru), ordinal: russianOrdinal, decimal: russianDecimal },
   cs: {
     cardinal: czechCardinal,
     // num2words has no Czech ordinals (the reference raises on "1. "); n2words' ordinal is read.
