@@ -40,7 +40,7 @@ const MIN_AGREEMENT: Record<string, number> = {
   cs: 100,
   ar: 100,
   'zh-cn': 99.5,
-  hu: 80.9,
+  hu: 100,
   ko: 65.9,
   ja: 0,
   hi: 100,

@@ -167,6 +167,19 @@ const TABLES: Partial<Record<BaseLanguage, CurrencyTable>> = {
       ],
     },
   },
+  // num2words HU takes the generic European forms
+  hu: {
+    separator: ',',
+    plural: oneOrMany,
+    forms: {
+      EUR: [['euro', 'euro'], CENTS],
+      USD: [['dollar', 'dollars'], CENTS],
+      GBP: [
+        ['pound sterling', 'pounds sterling'],
+        ['penny', 'pence'],
+      ],
+    },
+  },
   cs: {
     separator: ',',
     plural: czechPlural,

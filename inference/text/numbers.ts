@@ -22,6 +22,7 @@ import * as zh from 'n2words/zh-Hans-CN';
 import type { BaseLanguage } from './languages.ts';
 import { arabic } from './num2words-ar.ts';
 import { czechCardinal } from './num2words-cs.ts';
+import { hungarianDecimal, hungarianOrdinal } from './num2words-hu.ts';
 import { dutch } from './num2words-nl.ts';
 import { russianDecimal, russianOrdinal } from './num2words-ru.ts';
 import { turkishCardinal, turkishOrdinal } from './num2words-tr.ts';
@@ -63,14 +64,6 @@ function integerFraction(card: (n: bigint) => string, point: string, zero: strin
   };
 }
 
-// num2words HU: "tizenkettő egész öt tized" — the fraction as a count of tenths, hundredths...
-const HU_FRACTIONS = ['tized', 'század', 'ezred', 'tízezred', 'százezred', 'milliomod'];
-function hungarianDecimal(digits: string): string {
-  const [int = '0', frac = '0'] = digits.split('.');
-  const noun = HU_FRACTIONS[frac.length - 1] ?? `${'0'.repeat(frac.length)}-ad`;
-  return `${hu.toCardinal(BigInt(int))} egész ${hu.toCardinal(BigInt(frac))} ${noun}`;
-}
-
 function fromN2words(lib: N2w, decimal?: (digits: string) => string): NumberSpeller {
   const cardinal = (n: bigint) => lib.toCardinal(n);
   return {
@@ -106,7 +99,7 @@ const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
   },
   // Turkish decimals never reach num2words (the reference skips them for tr).
   tr: { cardinal: turkishCardinal, ordinal: turkishOrdinal, decimal: digitwise(turkishCardinal, 'virgül') },
-  hu: fromN2words(hu, hungarianDecimal),
+  hu: { cardinal: card(hu), ordinal: hungarianOrdinal, decimal: hungarianDecimal },
   ar: { cardinal: arabic.cardinal, ordinal: arabic.ordinal, decimal: arabic.decimal },
   // ko and hi floats: num2words' readings ("십이 점 다섯", "साढ़े बारह") follow rules not
   // ported here; n2words' plain "point" reading is used instead (a known difference).
