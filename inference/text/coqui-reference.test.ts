@@ -41,7 +41,7 @@ const MIN_AGREEMENT: Record<string, number> = {
   ar: 100,
   'zh-cn': 99.5,
   hu: 100,
-  ko: 65.9,
+  ko: 100,
   ja: 0,
   hi: 100,
 };

@@ -248,6 +248,13 @@ export function spellCurrency(
     if (!Number.isFinite(amount)) throw new CurrencyNotSupportedError(lang, currency);
     return arabic.currency(pythonFloatDigits(amountText));
   }
+  if (lang === 'ko') {
+    // num2words KO knows only dollars here: "<units without spaces>달러 <cents>센트", zero cents kept
+    const amount = Number(amountText);
+    if (currency !== 'USD' || !Number.isFinite(amount)) throw new CurrencyNotSupportedError(lang, currency);
+    const cents = BigInt(Math.round(Number((amount * 100).toFixed(6))));
+    return `${speller.cardinal(cents / 100n).replaceAll(' ', '')}달러 ${speller.cardinal(cents % 100n)}센트`;
+  }
   const table = TABLES[lang];
   const forms = table?.forms[currency];
   if (!table || !forms) throw new CurrencyNotSupportedError(lang, currency);

@@ -23,6 +23,7 @@ import type { BaseLanguage } from './languages.ts';
 import { arabic } from './num2words-ar.ts';
 import { czechCardinal } from './num2words-cs.ts';
 import { hungarianDecimal, hungarianOrdinal } from './num2words-hu.ts';
+import { koreanDecimal, koreanOrdinal } from './num2words-ko.ts';
 import { dutch } from './num2words-nl.ts';
 import { russianDecimal, russianOrdinal } from './num2words-ru.ts';
 import { turkishCardinal, turkishOrdinal } from './num2words-tr.ts';
@@ -101,9 +102,9 @@ const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
   tr: { cardinal: turkishCardinal, ordinal: turkishOrdinal, decimal: digitwise(turkishCardinal, 'virgül') },
   hu: { cardinal: card(hu), ordinal: hungarianOrdinal, decimal: hungarianDecimal },
   ar: { cardinal: arabic.cardinal, ordinal: arabic.ordinal, decimal: arabic.decimal },
-  // ko and hi floats: num2words' readings ("십이 점 다섯", "साढ़े बारह") follow rules not
-  // ported here; n2words' plain "point" reading is used instead (a known difference).
-  ko: fromN2words(ko),
+  // num2words has no Hindi: the reference raises on any number in Hindi text. The engine reads
+  // n2words' Hindi words instead (the README's table).
+  ko: { cardinal: card(ko), ordinal: koreanOrdinal, decimal: koreanDecimal },
   hi: fromN2words(hi),
   ja: fromN2words(ja),
   zh: {
