@@ -31,7 +31,7 @@ const MIN_AGREEMENT: Record<string, number> = {
   es: 95,
   fr: 100,
   de: 100,
-  it: 91.8,
+  it: 100,
   pt: 96.3,
   pl: 100,
   tr: 100,

@@ -12,7 +12,6 @@ import * as es from 'n2words/es-ES';
 import * as fr from 'n2words/fr-FR';
 import * as hi from 'n2words/hi-IN';
 import * as hu from 'n2words/hu-HU';
-import * as it from 'n2words/it-IT';
 import * as ja from 'n2words/ja-JP';
 import * as ko from 'n2words/ko-KR';
 import * as pl from 'n2words/pl-PL';
@@ -23,6 +22,7 @@ import type { BaseLanguage } from './languages.ts';
 import { arabic } from './num2words-ar.ts';
 import { czechCardinal } from './num2words-cs.ts';
 import { hungarianDecimal, hungarianOrdinal } from './num2words-hu.ts';
+import { italianCardinal, italianDecimal, italianOrdinal } from './num2words-it.ts';
 import { koreanDecimal, koreanOrdinal } from './num2words-ko.ts';
 import { dutch } from './num2words-nl.ts';
 import { russianDecimal, russianOrdinal } from './num2words-ru.ts';
@@ -87,7 +87,7 @@ const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
   es: fromN2words(es, digitwise(card(es), 'punto')),
   fr: fromN2words(fr, digitwise(card(fr), 'virgule')),
   de: fromN2words(de, digitwise(card(de), 'Komma')),
-  it: fromN2words(it, digitwise(card(it), 'virgola', false)),
+  it: { cardinal: italianCardinal, ordinal: italianOrdinal, decimal: italianDecimal },
   pt: fromN2words(pt, digitwise(card(pt), 'vírgula')),
   nl: dutch,
   pl: fromN2words(pl, integerFraction(card(pl), 'przecinek', 'zero')),
