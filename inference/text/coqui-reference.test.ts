@@ -28,7 +28,7 @@ const tokenizer = VoiceTokenizer.fromJson(vocabText);
  */
 const MIN_AGREEMENT: Record<string, number> = {
   en: 100,
-  es: 95,
+  es: 100,
   fr: 100,
   de: 100,
   it: 100,

@@ -9,6 +9,7 @@
 import type { BaseLanguage } from './languages.ts';
 import { arabic } from './num2words-ar.ts';
 import { czechPlural } from './num2words-cs.ts';
+import { spanishCurrencyWords } from './num2words-es.ts';
 import { italianCurrencyWords } from './num2words-it.ts';
 import { type NumberSpeller, pythonFloatDigits } from './numbers.ts';
 
@@ -269,7 +270,7 @@ export function spellCurrency(
   const unitName = unit[table.plural(left)] ?? unit.at(-1);
   const subName = sub[table.plural(right)] ?? sub.at(-1);
   let text = `${speller.cardinal(left)} ${unitName}${table.separator} ${speller.cardinal(right)} ${subName}`;
-  if (lang === 'es') text = text.replace(/(^|\s)uno(?= )/gu, '$1un');
+  if (lang === 'es') text = spanishCurrencyWords(text, currency);
   if (lang === 'it') text = italianCurrencyWords(text, currency);
   if (Number.isInteger(amount)) {
     const cut = text.lastIndexOf(AND_EQUIVALENTS[lang] ?? ', ');

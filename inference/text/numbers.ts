@@ -8,7 +8,6 @@
  */
 import * as cs from 'n2words/cs-CZ';
 import * as de from 'n2words/de-DE';
-import * as es from 'n2words/es-ES';
 import * as fr from 'n2words/fr-FR';
 import * as hi from 'n2words/hi-IN';
 import * as hu from 'n2words/hu-HU';
@@ -21,6 +20,7 @@ import * as zh from 'n2words/zh-Hans-CN';
 import type { BaseLanguage } from './languages.ts';
 import { arabic } from './num2words-ar.ts';
 import { czechCardinal } from './num2words-cs.ts';
+import { spanishCardinal, spanishDecimal, spanishOrdinal } from './num2words-es.ts';
 import { hungarianDecimal, hungarianOrdinal } from './num2words-hu.ts';
 import { italianCardinal, italianDecimal, italianOrdinal } from './num2words-it.ts';
 import { koreanDecimal, koreanOrdinal } from './num2words-ko.ts';
@@ -84,7 +84,7 @@ function zhCardinal(n: bigint): string {
 
 const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
   en: { cardinal: englishCardinal, ordinal: englishOrdinal, decimal: digitwise(englishCardinal, 'point') },
-  es: fromN2words(es, digitwise(card(es), 'punto')),
+  es: { cardinal: spanishCardinal, ordinal: spanishOrdinal, decimal: spanishDecimal },
   fr: fromN2words(fr, digitwise(card(fr), 'virgule')),
   de: fromN2words(de, digitwise(card(de), 'Komma')),
   it: { cardinal: italianCardinal, ordinal: italianOrdinal, decimal: italianDecimal },
