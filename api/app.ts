@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import pino, { type Logger } from 'pino';
 import type { Db } from '../db/index.ts';
-import type { Engine } from '../inference/index.ts';
+import { type AudioSandbox, createAudioSandbox, type Engine } from '../inference/index.ts';
 import { localStorage, type Storage } from '../infra/index.ts';
 import { ApiError, errorResponse, onError } from './errors.ts';
 import { createMetrics, type HttpMetrics, observeEngine } from './metrics.ts';
@@ -49,6 +49,8 @@ export type AppDeps = {
   localSecret?: string;
   /** Stimulus storage and rendering for listening tests, and the crowd's rate limits. */
   listening?: ListeningAppDeps;
+  /** Where uploaded audio is decoded and checked; one of the app's own when left out. */
+  audio?: AudioSandbox;
 };
 
 export const API_VERSION = '0.1.0';
@@ -63,7 +65,8 @@ export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use(requestId());
   app.use(observe({ logger, metrics }));
-  app.use(limitBodies({ ...limits, streamedUploads: ['/v1/datasets'] }));
+  // These routes stream multipart bodies to disk and count them against their own limits.
+  app.use(limitBodies({ ...limits, streamedUploads: ['/v1/datasets', '/v1/voices', '/v1/listening/tests/*'] }));
   app.onError(onError(logger));
   app.notFound((c) => errorResponse(c, new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
 
@@ -71,10 +74,11 @@ export function createApp(deps: AppDeps) {
   const dataDir = deps.dataDir ?? join(tmpdir(), 'xtts-studio');
   const modelDir = deps.modelDir ?? join(dataDir, 'models');
   const shared = { db: deps.db, engine: deps.engine, dataDir, modelDir, localSecret: deps.localSecret };
+  const audio = deps.audio ?? createAudioSandbox();
   app.route('/', healthRoutes(deps));
   app.route('/', keyRoutes(deps));
   app.route('/', checkpointRoutes({ ...shared, modelDir }));
-  app.route('/', voiceRoutes(shared));
+  app.route('/', voiceRoutes({ ...shared, audio, maxUploadBytes: limits.maxUploadBytes }));
   const studio = {
     db: deps.db,
     storage: deps.storage ?? localStorage(dataDir),
@@ -91,7 +95,10 @@ export function createApp(deps: AppDeps) {
     ...deps.listening,
     renderStimulus: deps.listening?.renderStimulus ?? (deps.engine ? stimulusRenderer(shared) : undefined),
   };
-  app.route('/', listeningAdmin({ ...deps, dataDir, listening }));
+  app.route(
+    '/',
+    listeningAdmin({ ...deps, dataDir, listening, audioSandbox: audio, maxUploadBytes: limits.maxUploadBytes }),
+  );
   app.route('/', listeningCrowd({ ...deps, dataDir, listening }));
 
   const openApiConfig = {

@@ -62,6 +62,12 @@ export const errorStatus = {
   ARCHIVE_UNSUPPORTED: 415,
   UPLOAD_EMPTY: 400,
   DISK_FULL: 507,
+  AUDIO_HEADER_INVALID: 422,
+  AUDIO_NOT_FINITE: 422,
+  AUDIO_NO_SPEECH: 422,
+  AUDIO_TOO_LONG: 422,
+  AUDIO_TOO_COMPLEX: 422,
+  SYNTHESIS_INVALID: 502,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;
@@ -125,6 +131,7 @@ const engineCodes: Partial<Record<EngineErrorCode, ErrorCode>> = {
   MODEL_FORMAT_UNSUPPORTED: 'MODEL_NOT_READY',
   ENGINE_OVERLOADED: 'OVERLOADED',
   ENGINE_FAILED: 'ENGINE_FAILED',
+  OUTPUT_INVALID: 'SYNTHESIS_INVALID',
 };
 
 /** Translates whatever was thrown into the one error shape. Unknown errors are 500 and logged. */

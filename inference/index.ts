@@ -1,10 +1,27 @@
-export { decodeAudio, type Mono } from './audio/decode.ts';
+export { type AudioWarning, analyseReference, type ReferenceReport } from './audio/analyse.ts';
+export { type DecodeOptions, decodeAudio, decodeSource, type Mono, VOICE_CONTAINERS } from './audio/decode.ts';
 export type { AudioErrorCode } from './audio/errors.ts';
 export { AudioInputError } from './audio/errors.ts';
 export { conditioningMel } from './audio/mel.ts';
+export type { AudioInput, PreparedReference } from './audio/prepare.ts';
+export {
+  type AudioInfo,
+  type ByteSource,
+  bufferSource,
+  type Container,
+  probeAudio,
+  sniffContainer,
+} from './audio/probe.ts';
 export { GPT_SAMPLE_RATE, loadReference, SPEAKER_SAMPLE_RATE, toSpeakerRate } from './audio/reference.ts';
 export { resample } from './audio/resample.ts';
-export { encodeWav, toPcm16 } from './audio/wav.ts';
+export {
+  type AudioSandbox,
+  type AudioSandboxOptions,
+  createAudioSandbox,
+  SandboxBusyError,
+  SandboxCancelledError,
+} from './audio/sandbox.ts';
+export { encodeFloatWav, encodeWav, toPcm16 } from './audio/wav.ts';
 export {
   AUDIO_FORMATS,
   type AudioFormat,

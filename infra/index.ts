@@ -7,4 +7,5 @@ export {
   jobKinds,
   loadConfig,
 } from './config.ts';
+export { type Limits, limits } from './limits.ts';
 export { localStorage, type Storage, StorageError } from './storage.ts';

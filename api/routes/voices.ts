@@ -9,13 +9,15 @@ import {
   type Voice,
   type VoiceClip,
 } from '../../db/index.ts';
-import type { Engine } from '../../inference/index.ts';
+import type { AudioSandbox, Engine } from '../../inference/index.ts';
+import { limits } from '../../infra/index.ts';
 import { ApiError } from '../errors.ts';
 import { requireScope } from '../middleware/auth.ts';
-import { createVoice, removeVoiceFiles, type Upload } from '../synthesis/voices.ts';
+import { receiveUpload } from '../synthesis/upload.ts';
+import { createVoice, removeVoiceFiles, voicesDir } from '../synthesis/voices.ts';
 import { errorResponses, jsonBody, validationHook } from '../validation.ts';
 
-const MAX_CLIPS = 10;
+const MAX_CLIPS = limits.upload.maxVoiceClips;
 
 const Clip = z.object({ id: z.uuid(), duration_s: z.number(), sample_rate: z.number().int() }).openapi('VoiceClip');
 const VoiceJson = z
@@ -31,19 +33,27 @@ const VoiceJson = z
   })
   .openapi('Voice');
 
-const file = z.custom<File>((v) => v instanceof File, { message: 'expected an audio file' });
-const CreateVoice = z
-  .object({
-    name: z.string().trim().min(1).max(100),
-    language: z.string().trim().min(2).max(10).openapi({ example: 'en' }),
-    description: z.string().max(1000).optional(),
-    clips: z.union([file, z.array(file).min(1).max(MAX_CLIPS)]).openapi({
+const VoiceFields = z.object({
+  name: z.string().trim().min(1).max(100),
+  language: z.string().trim().min(2).max(10).openapi({ example: 'en' }),
+  description: z.string().max(1000).optional(),
+});
+const CreateVoice = VoiceFields.extend({
+  clips: z
+    .array(z.string())
+    .min(1)
+    .max(MAX_CLIPS)
+    .openapi({
       type: 'array',
       items: { type: 'string', format: 'binary' },
-      description: 'Reference clips (wav, flac, mp3, ogg)',
+      description:
+        `Reference clips (wav, flac, mp3, ogg), at most ${MAX_CLIPS}, streamed to disk. Each must hold speech ` +
+        `(at least ${limits.audio.minSpeechSeconds} s); headers are checked (${limits.audio.minSampleRate}–${limits.audio.maxSampleRate} Hz, ` +
+        `1–${limits.audio.maxChannels} channels); NaN or infinite samples are refused; a clip longer than ` +
+        `${limits.audio.referenceSeconds} s is cut to its ${limits.audio.referenceSeconds} s with the most speech ` +
+        `(only its first ${limits.audio.maxAnalysisSeconds} s are examined).`,
     }),
-  })
-  .openapi('CreateVoice');
+}).openapi('CreateVoice');
 
 const UpdateVoice = z
   .strictObject({
@@ -55,6 +65,32 @@ const UpdateVoice = z
 
 const VoiceId = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
 const security = [{ bearer: [] }];
+
+const Reference = z
+  .object({
+    clip: z.number().int(),
+    examined_s: z.number(),
+    speech_s: z.number(),
+    kept: z.object({ start_s: z.number(), end_s: z.number() }),
+    trimmed: z.boolean(),
+    peak_dbfs: z.number(),
+    snr_db: z.number(),
+    clipped_fraction: z.number(),
+  })
+  .openapi('VoiceReferenceReport');
+const Warning = z
+  .object({
+    field: z.string(),
+    code: z.enum(['CLIPPING', 'NOISY', 'LOW_LEVEL', 'TRIMMED', 'READ_IN_PART']),
+    message: z.string(),
+  })
+  .openapi('AudioWarning');
+const CreatedVoiceJson = VoiceJson.extend({
+  references: z.array(Reference).openapi({ description: 'What was found in each clip, and the stretch kept' }),
+  warnings: z
+    .array(Warning)
+    .openapi({ description: 'Why the voice may sound worse than it could: clipping, noise, trimming' }),
+}).openapi('CreatedVoice');
 
 const toJson = (v: Voice, clips?: VoiceClip[]) => ({
   id: v.id,
@@ -75,7 +111,7 @@ const create = createRoute({
   security,
   request: { body: { required: true, content: { 'multipart/form-data': { schema: CreateVoice } } } },
   responses: {
-    201: { description: 'Created', content: { 'application/json': { schema: VoiceJson } } },
+    201: { description: 'Created', content: { 'application/json': { schema: CreatedVoiceJson } } },
     ...errorResponses(400, 401, 403, 413, 415, 422, 503),
   },
 });
@@ -127,6 +163,8 @@ const remove = createRoute({
 export type VoiceRouteDeps = {
   db: Db;
   engine: Engine | undefined;
+  audio: AudioSandbox;
+  maxUploadBytes: number;
   dataDir: string;
   modelDir?: string | undefined;
   localSecret?: string | undefined;
@@ -140,21 +178,38 @@ export function voiceRoutes(deps: VoiceRouteDeps) {
   app.on('GET', ['/v1/voices', '/v1/voices/*'], synth);
 
   const notFound = () => new ApiError('VOICE_NOT_FOUND', 'No voice with that id', { field: 'path.id' });
-  return app
-    .openapi(create, async (c) => {
-      const body = c.req.valid('form');
-      const files = Array.isArray(body.clips) ? body.clips : [body.clips];
-      const clips: Upload[] = await Promise.all(
-        files.map(async (f) => ({ filename: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })),
+  // Clips are streamed to disk, not parsed into memory by a validator: the route is documented
+  // from its schema and handled here.
+  app.openAPIRegistry.registerPath(create);
+  app.post(create.path, async (c) => {
+    const upload = await receiveUpload(c.req.raw, {
+      root: voicesDir(deps.dataDir),
+      maxBytes: deps.maxUploadBytes,
+      fileFields: { clips: MAX_CLIPS },
+      textFields: ['name', 'language', 'description'],
+    });
+    try {
+      const parsed = VoiceFields.safeParse(upload.fields);
+      if (!parsed.success) validationHook({ success: false, error: parsed.error, target: 'form' } as never, c as never);
+      const body = parsed.data as z.infer<typeof VoiceFields>;
+      const clips = upload.files.map((f) => ({ filename: f.filename, path: f.path }));
+      if (clips.length === 0) {
+        throw new ApiError('VALIDATION_FAILED', 'body.clips: at least one audio file', { field: 'body.clips' });
+      }
+      const created = await createVoice(
+        { ...deps },
+        { name: body.name, language: body.language, description: body.description, clips },
+        c.req.raw.signal,
       );
-      const { voice, clips: rows } = await createVoice(deps, {
-        name: body.name,
-        language: body.language,
-        description: body.description,
-        clips,
-      });
-      return c.json(toJson(voice, rows), 201);
-    })
+      return c.json(
+        { ...toJson(created.voice, created.clips), references: created.references, warnings: created.warnings },
+        201,
+      );
+    } finally {
+      await upload.discard();
+    }
+  });
+  return app
     .openapi(list, async (c) => c.json({ data: (await listVoices(deps.db)).map((v) => toJson(v)) }, 200))
     .openapi(get, async (c) => {
       const voice = await getVoice(deps.db, c.req.valid('param').id);

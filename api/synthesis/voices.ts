@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   type Checkpoint,
   type Db,
@@ -15,17 +15,21 @@ import {
 } from '../../db/index.ts';
 import {
   AudioInputError,
-  decodeAudio,
+  type AudioSandbox,
   type Engine,
   EngineError,
+  type PreparedReference,
+  SandboxBusyError,
+  SandboxCancelledError,
   type VoiceConditioning,
   voiceFromBytes,
   voiceToBytes,
 } from '../../inference/index.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, type ErrorCode } from '../errors.ts';
 import { readPackage, registerModelDir } from './packages.ts';
 
-export type Upload = { filename: string; bytes: Uint8Array };
+/** An uploaded clip, already on disk (streamed there by upload.ts). */
+export type Upload = { filename: string; path: string };
 
 export type VoiceDeps = {
   db: Db;
@@ -35,7 +39,7 @@ export type VoiceDeps = {
   modelDir?: string | undefined;
 };
 
-const voicesDir = (dataDir: string) => join(dataDir, 'voices');
+export const voicesDir = (dataDir: string) => join(dataDir, 'voices');
 
 export function requireEngine(engine: Engine | undefined): Engine {
   if (!engine) throw new ApiError('MODEL_NOT_READY', 'No inference engine is configured on this server');
@@ -66,14 +70,36 @@ export async function checkpointOf(
   return checkpoint;
 }
 
-/** Engine errors about one clip name it as `body.clips.N`. */
-function clipError(err: unknown, index: number): never {
+/** The API code of an audio input error: most keep their own; undecodable input is AUDIO_INVALID. */
+export function audioErrorCode(err: AudioInputError): ErrorCode {
+  return err.code === 'AUDIO_NOT_AUDIO' || err.code === 'AUDIO_CORRUPT' ? 'AUDIO_INVALID' : err.code;
+}
+
+/** Sandbox failures as API errors naming the field at fault. */
+export function audioInputError(err: unknown, field: string): never {
   if (err instanceof AudioInputError) {
-    const code = err.code === 'AUDIO_TOO_SHORT' || err.code === 'AUDIO_SILENT' ? err.code : 'AUDIO_INVALID';
-    throw new ApiError(code, `clips[${index}]: ${err.message}`, { field: `body.clips.${index}` });
+    throw new ApiError(audioErrorCode(err), `${field}: ${err.message}`, { field });
   }
+  if (err instanceof SandboxBusyError) {
+    throw new ApiError('OVERLOADED', err.message, { headers: { 'Retry-After': '5' } });
+  }
+  if (err instanceof SandboxCancelledError) throw new ApiError('NOT_READY', err.message);
   throw err;
 }
+
+export type ReferenceJson = {
+  clip: number;
+  examined_s: number;
+  speech_s: number;
+  kept: { start_s: number; end_s: number };
+  trimmed: boolean;
+  peak_dbfs: number;
+  snr_db: number;
+  clipped_fraction: number;
+};
+export type WarningJson = { field: string; code: string; message: string };
+
+const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 
 /**
  * Creates a voice: checks and measures every clip, computes its conditioning with the base
@@ -82,9 +108,10 @@ function clipError(err: unknown, index: number): never {
  * so a failed upload leaves nothing behind.
  */
 export async function createVoice(
-  deps: VoiceDeps,
+  deps: VoiceDeps & { audio: AudioSandbox },
   input: { name: string; language: string; description?: string | undefined; clips: Upload[] },
-): Promise<{ voice: Voice; clips: VoiceClip[] }> {
+  signal?: AbortSignal,
+): Promise<{ voice: Voice; clips: VoiceClip[]; references: ReferenceJson[]; warnings: WarningJson[] }> {
   const engine = requireEngine(deps.engine);
   const checkpoint = await checkpointOf(deps.db, { checkpointId: null }, deps.modelDir);
   const pkg = await readPackage(checkpoint.packagePath!);
@@ -97,17 +124,34 @@ export async function createVoice(
       },
     );
   }
-  const measured = await Promise.all(
-    input.clips.map(async (clip, i) => {
-      const audio = await decodeAudio(clip.bytes).catch((err) => clipError(err, i));
-      return { ...clip, durationS: audio.samples.length / audio.sampleRate, sampleRate: audio.sampleRate };
-    }),
+  // Decoded and checked in the audio sandbox, one after the other (its workers are few); what
+  // is kept is each clip's best speech as a 22,050 Hz float WAV, which the engine then reads.
+  const measured: PreparedReference[] = [];
+  for (const [i, clip] of input.clips.entries()) {
+    measured.push(
+      await deps.audio
+        .prepareReference({ path: clip.path }, signal)
+        .catch((err) => audioInputError(err, `body.clips.${i}`)),
+    );
+  }
+  const references = measured.map((m, i) => ({
+    clip: i,
+    examined_s: round(m.report.examinedS),
+    speech_s: round(m.report.speechS),
+    kept: { start_s: round(m.report.kept.startS), end_s: round(m.report.kept.endS) },
+    trimmed: m.report.trimmed,
+    peak_dbfs: round(m.report.peakDbfs, 1),
+    snr_db: round(m.report.snrDb, 1),
+    clipped_fraction: round(m.report.clippedFraction, 5),
+  }));
+  const warnings = measured.flatMap((m, i) =>
+    m.report.warnings.map((w) => ({ field: `body.clips.${i}`, code: w.code, message: `clips[${i}]: ${w.message}` })),
   );
   let conditioning: VoiceConditioning;
   try {
     conditioning = await engine.computeVoice(
       checkpoint.packagePath!,
-      measured.map((c) => c.bytes),
+      measured.map((c) => c.wav),
     );
   } catch (err) {
     if (err instanceof EngineError && err.field?.startsWith('clips.')) {
@@ -129,11 +173,11 @@ export async function createVoice(
   try {
     const clips = await Promise.all(
       measured.map(async (c, i) => {
-        const file = `${i}${safeExt(c.filename)}`;
-        await writeFile(join(tmpDir, file), c.bytes);
+        const file = `${i}.wav`;
+        await writeFile(join(tmpDir, file), c.wav);
         return {
           path: join(finalDir, file),
-          sha256: createHash('sha256').update(c.bytes).digest('hex'),
+          sha256: createHash('sha256').update(c.wav).digest('hex'),
           durationS: c.durationS,
           sampleRate: c.sampleRate,
         };
@@ -142,7 +186,7 @@ export async function createVoice(
     await rename(tmpDir, finalDir);
     const bytes = voiceToBytes(conditioning);
     try {
-      return await insertVoice(
+      const created = await insertVoice(
         deps.db,
         { id, name: input.name, language: input.language, description: input.description ?? null },
         clips,
@@ -154,6 +198,7 @@ export async function createVoice(
           speakerShape: conditioning.speakerShape,
         },
       );
+      return { ...created, references, warnings };
     } catch (err) {
       await rm(finalDir, { recursive: true, force: true });
       throw err;
@@ -161,11 +206,6 @@ export async function createVoice(
   } finally {
     await rm(tmpDir, { recursive: true, force: true });
   }
-}
-
-function safeExt(filename: string): string {
-  const ext = extname(filename).toLowerCase();
-  return /^\.(wav|flac|mp3|ogg|oga|opus|m4a)$/.test(ext) ? ext : '.audio';
 }
 
 /**

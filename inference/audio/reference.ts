@@ -3,6 +3,7 @@
  * to 22050 Hz, clipped to [-1, 1], cut to `maxSeconds` — and refused with a typed error
  * when it cannot condition a voice (too short, silent).
  */
+import { limits } from '../../infra/index.ts';
 import { decodeAudio } from './decode.ts';
 import { AudioInputError } from './errors.ts';
 import { clip, resample } from './resample.ts';
@@ -10,7 +11,7 @@ import { clip, resample } from './resample.ts';
 export const GPT_SAMPLE_RATE = 22050;
 export const SPEAKER_SAMPLE_RATE = 16000;
 /** The reference skips conditioning chunks shorter than 0.33 s; a shorter clip has none. */
-export const MIN_REFERENCE_SECONDS = 0.33;
+export const MIN_REFERENCE_SECONDS = limits.audio.minReferenceSeconds;
 /** Peak below this (−60 dBFS) is treated as silence. */
 export const SILENCE_PEAK = 1e-3;
 
@@ -31,9 +32,11 @@ export function checkReference(samples: Float32Array, sampleRate: number): void 
 
 /** Bytes of an audio file → 22050 Hz mono reference (max_ref_len 30 s in the released config). */
 export async function loadReference(bytes: Uint8Array, options: ReferenceOptions = {}): Promise<Float32Array> {
-  const { samples, sampleRate } = await decodeAudio(bytes);
+  const seconds = options.maxSeconds ?? limits.audio.referenceSeconds;
+  // A second past the cut is decoded so the resampler's filter sees what it would in the whole file.
+  const { samples, sampleRate } = await decodeAudio(bytes, { maxSeconds: seconds + 1 });
   const at22k = clip(resample(samples, sampleRate, GPT_SAMPLE_RATE));
-  const max = Math.floor((options.maxSeconds ?? 30) * GPT_SAMPLE_RATE);
+  const max = Math.floor(seconds * GPT_SAMPLE_RATE);
   const cut = at22k.length > max ? at22k.subarray(0, max) : at22k;
   checkReference(cut, GPT_SAMPLE_RATE);
   return cut;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { resample } from './resample.ts';
+import { resample, resampleDirect } from './resample.ts';
 
 const tone = (hz: number, rate: number, seconds: number, amp = 0.5) =>
   Float32Array.from({ length: Math.round(rate * seconds) }, (_, i) => amp * Math.sin((2 * Math.PI * hz * i) / rate));
@@ -58,4 +58,28 @@ test('same rate is a no-op; bad rates are refused', () => {
   assert.equal(resample(x, 16000, 16000), x);
   assert.throws(() => resample(x, 0, 16000));
   assert.throws(() => resample(x, 22050.5, 16000));
+});
+
+test('a rate pair too large for a table is filtered sample by sample with the same coefficients', () => {
+  const x = Float32Array.from({ length: 20_000 }, (_, i) => Math.sin(i * 0.013) + 0.3 * Math.sin(i * 0.41));
+  for (const [from, to] of [
+    [48000, 22050],
+    [8000, 22050],
+    [22050, 16000],
+  ] as const) {
+    const table = resample(x, from, to);
+    const each = resampleDirect(x, from, to);
+    assert.equal(each.length, table.length);
+    let worst = 0;
+    for (let i = 0; i < table.length; i++)
+      worst = Math.max(worst, Math.abs((table[i] as number) - (each[i] as number)));
+    assert.ok(worst < 1e-6, `${from} → ${to}: ${worst}`);
+  }
+  // 44101 → 22050 does not reduce: a table would hold 22050 × 44,000 doubles; this returns at once.
+  const odd = resample(x, 44101, 22050);
+  assert.equal(odd.length, Math.ceil((20_000 * 22050) / 44101));
+  assert.ok(odd.every(Number.isFinite));
+  for (let j = 100; j < odd.length - 100; j += 997) {
+    assert.ok(Math.abs((odd[j] as number) - direct(x, 44101, 22050, j)) < 1e-5, `sample ${j}`);
+  }
 });

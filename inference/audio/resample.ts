@@ -4,6 +4,9 @@
  * references to 22050 Hz and the speaker-encoder input to 16000 Hz. Ported rather than
  * taken from libsamplerate so conditioning inputs match the reference's filter exactly;
  * the kernel is a polyphase filter over the reduced rate ratio (22050→16000 = 441:320).
+ * A ratio that does not reduce (44101→22050) would make that table gigabytes (phases × taps
+ * grows with the product of the rates), so past a small size the same filter is evaluated
+ * for each output sample instead: memory proportional to the output, same coefficients.
  */
 
 function gcd(a: number, b: number): number {
@@ -13,33 +16,67 @@ function gcd(a: number, b: number): number {
 type Kernel = { phases: Float64Array[]; width: number; orig: number; next: number };
 
 const kernels = new Map<string, Kernel>();
+const KERNELS_KEPT = 16;
+/** Coefficients (phases × taps) a precomputed table may hold: 2 M doubles, 16 MB. */
+const MAX_TABLE = 2 ** 21;
+const LOWPASS_WIDTH = 6;
+const ROLLOFF = 0.99;
 
-function sincKernel(origFreq: number, newFreq: number, lowpassWidth = 6, rolloff = 0.99): Kernel {
-  const key = `${origFreq}:${newFreq}`;
-  const cached = kernels.get(key);
-  if (cached) return cached;
+function geometry(origFreq: number, newFreq: number) {
   const g = gcd(origFreq, newFreq);
   const orig = origFreq / g;
   const next = newFreq / g;
-  const baseFreq = Math.min(orig, next) * rolloff;
-  const width = Math.ceil((lowpassWidth * orig) / baseFreq);
-  const taps = 2 * width + orig;
-  const scale = baseFreq / orig;
+  const baseFreq = Math.min(orig, next) * ROLLOFF;
+  const width = Math.ceil((LOWPASS_WIDTH * orig) / baseFreq);
+  return { orig, next, baseFreq, width, taps: 2 * width + orig, scale: baseFreq / orig };
+}
+
+function coefficient(t: number, scale: number): number {
+  const c = Math.max(-LOWPASS_WIDTH, Math.min(LOWPASS_WIDTH, t));
+  const window = Math.cos((c * Math.PI) / LOWPASS_WIDTH / 2) ** 2;
+  const x = c * Math.PI;
+  return (x === 0 ? 1 : Math.sin(x) / x) * window * scale;
+}
+
+function sincKernel(origFreq: number, newFreq: number): Kernel {
+  const key = `${origFreq}:${newFreq}`;
+  const cached = kernels.get(key);
+  if (cached) return cached;
+  const { orig, next, baseFreq, width, taps, scale } = geometry(origFreq, newFreq);
   const phases: Float64Array[] = [];
   for (let p = 0; p < next; p++) {
     const k = new Float64Array(taps);
-    for (let i = 0; i < taps; i++) {
-      let t = (-p / next + (i - width) / orig) * baseFreq;
-      t = Math.max(-lowpassWidth, Math.min(lowpassWidth, t));
-      const window = Math.cos((t * Math.PI) / lowpassWidth / 2) ** 2;
-      const x = t * Math.PI;
-      k[i] = (x === 0 ? 1 : Math.sin(x) / x) * window * scale;
-    }
+    for (let i = 0; i < taps; i++) k[i] = coefficient((-p / next + (i - width) / orig) * baseFreq, scale);
     phases.push(k);
   }
   const kernel = { phases, width, orig, next };
   kernels.set(key, kernel);
+  if (kernels.size > KERNELS_KEPT) kernels.delete(kernels.keys().next().value as string);
   return kernel;
+}
+
+/** The same filter as the table, its coefficients computed where they are needed. */
+export function resampleDirect(samples: Float32Array, fromRate: number, toRate: number): Float32Array {
+  const { orig, next, baseFreq, width, taps, scale } = geometry(fromRate, toRate);
+  const n = samples.length;
+  const outLength = Math.ceil((next * n) / orig);
+  const out = new Float32Array(outLength);
+  // Only taps whose |t| < LOWPASS_WIDTH contribute; the rest of a table row is zeros.
+  const reach = Math.ceil((LOWPASS_WIDTH * orig) / baseFreq) + 1;
+  for (let j = 0; j < outLength; j++) {
+    const block = Math.floor(j / next);
+    const p = j % next;
+    const start = block * orig - width;
+    const centre = block * orig + Math.round((p * orig) / next);
+    const lo = Math.max(0, -start, centre - reach - start);
+    const hi = Math.min(taps, n - start, centre + reach - start + 1);
+    let acc = 0;
+    for (let i = lo; i < hi; i++) {
+      acc += coefficient((-p / next + (i - width) / orig) * baseFreq, scale) * (samples[start + i] as number);
+    }
+    out[j] = acc;
+  }
+  return out;
 }
 
 export function resample(samples: Float32Array, fromRate: number, toRate: number): Float32Array {
@@ -47,6 +84,8 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
     throw new RangeError(`sample rates must be positive integers: ${fromRate} → ${toRate}`);
   }
   if (fromRate === toRate) return samples;
+  const size = geometry(fromRate, toRate);
+  if (size.next * size.taps > MAX_TABLE) return resampleDirect(samples, fromRate, toRate);
   const { phases, width, orig, next } = sincKernel(fromRate, toRate);
   const n = samples.length;
   const outLength = Math.ceil((next * n) / orig);

@@ -35,3 +35,27 @@ export function encodeWav(samples: Float32Array, sampleRate: number): Uint8Array
   out.set(data, 44);
   return out;
 }
+
+/** A mono 32-bit float WAV file: what a prepared voice reference is stored as (no requantising). */
+export function encodeFloatWav(samples: Float32Array, sampleRate: number): Uint8Array {
+  const out = new Uint8Array(44 + samples.length * 4);
+  const view = new DataView(out.buffer);
+  const ascii = (offset: number, s: string) => {
+    for (let i = 0; i < s.length; i++) out[offset + i] = s.charCodeAt(i);
+  };
+  ascii(0, 'RIFF');
+  view.setUint32(4, 36 + samples.length * 4, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 3, true); // IEEE float
+  view.setUint16(22, 1, true);
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, sampleRate * 4, true);
+  view.setUint16(32, 4, true);
+  view.setUint16(34, 32, true);
+  ascii(36, 'data');
+  view.setUint32(40, samples.length * 4, true);
+  for (let i = 0; i < samples.length; i++) view.setFloat32(44 + i * 4, samples[i] as number, true);
+  return out;
+}

@@ -86,6 +86,8 @@ export const engineErrorCodes = [
   'VOICE_MISMATCH',
   'ENGINE_OVERLOADED',
   'ENGINE_FAILED',
+  /** The model's output was non-finite or silent: refused rather than served. */
+  'OUTPUT_INVALID',
   'CANCELLED',
 ] as const;
 export type EngineErrorCode = (typeof engineErrorCodes)[number];

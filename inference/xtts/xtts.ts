@@ -3,6 +3,8 @@
  * sentences to token ids, code generation, HiFi-GAN, streaming. It runs on the thread that calls
  * it (onnxruntime's run() blocks that thread), which is why the engine keeps it in a worker.
  */
+
+import { limits } from '../../infra/index.ts';
 import { AudioInputError } from '../audio/errors.ts';
 import { loadReference } from '../audio/reference.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from '../engine/types.ts';
@@ -81,7 +83,7 @@ export class Xtts {
       streamChunkCodes: options.streamChunkCodes ?? 20,
       renderRunCodes: options.renderRunCodes ?? 100,
       sentencePauseSamples: options.sentencePauseSamples ?? 10000,
-      maxTextChars: options.maxTextChars ?? 10000,
+      maxTextChars: options.maxTextChars ?? limits.text.maxChars,
       maxAudioCodes: Math.min(options.maxAudioCodes ?? Number.POSITIVE_INFINITY, pkg.manifest.tokens.max_audio_codes),
     };
   }
@@ -120,7 +122,11 @@ export class Xtts {
         throw new EngineError(err.code, `clip ${i}: ${err.message}`, `clips.${i}`);
       }
     }
-    return computeVoiceFromAudio(this.pkg, audio, options);
+    const voice = await computeVoiceFromAudio(this.pkg, audio, options);
+    if (!allFinite(voice.gptCondLatent) || !allFinite(voice.speakerEmbedding)) {
+      throw new EngineError('AUDIO_INVALID', 'the clips give a non-finite conditioning', 'clips');
+    }
+    return voice;
   }
 
   /** Sampling settings: the request's, else the package's config.json defaults. */
@@ -197,6 +203,8 @@ export class Xtts {
       throw new EngineError('VOICE_MISMATCH', 'voice was computed with another model package', 'voice');
     if (v.gptCondLatent.length !== condLen || v.speakerEmbedding.length !== c.d_vector_dim)
       throw new EngineError('VOICE_MISMATCH', 'voice tensors do not fit this model package', 'voice');
+    if (!allFinite(v.gptCondLatent) || !allFinite(v.speakerEmbedding))
+      throw new EngineError('VOICE_MISMATCH', 'voice tensors hold non-finite values', 'voice');
   }
 
   private generation(
@@ -227,6 +235,7 @@ export class Xtts {
     const lastSentence = sentences.length - 1;
     let index = 0;
     let ended = false;
+    const guard = new OutputGuard();
     // Each chunk leaves as soon as it exists: the last one is known from the generator's own
     // `done`, so nothing is held back (holding one back would double the time to first audio).
     for (const [si, ids] of sentences.entries()) {
@@ -255,11 +264,15 @@ export class Xtts {
         const samples = await chunker.push(run.latents, run.codes.length, run.done);
         const final = si === lastSentence && run.done;
         if (samples.length === 0 && !final) continue;
+        guard.check(samples, final);
         yield { samples, sampleRate, index: index++, final };
         ended ||= final;
       }
     }
-    if (!ended) yield { samples: new Float32Array(0), sampleRate, index, final: true };
+    if (!ended) {
+      guard.check(new Float32Array(0), true);
+      yield { samples: new Float32Array(0), sampleRate, index, final: true };
+    }
   }
 
   /** The whole utterance at once: per sentence, HiFi-GAN over all its latents (the reference's inference()). */
@@ -295,6 +308,8 @@ export class Xtts {
       );
       codes.push(sentenceCodes);
     }
+    const guard = new OutputGuard();
+    for (const [i, x] of parts.entries()) guard.check(x, i === parts.length - 1);
     const total = parts.reduce((n, x) => n + x.length, 0);
     const samples = new Float32Array(total);
     let at = 0;
@@ -303,5 +318,30 @@ export class Xtts {
       at += x.length;
     }
     return { samples, sampleRate: this.sampleRate, codes };
+  }
+}
+
+function allFinite(x: Float32Array): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i] as number)) return false;
+  return true;
+}
+
+/**
+ * Refuses output no one should hear as a success: a non-finite sample (the chunk is stopped
+ * before it leaves), or an utterance that ends having never risen above silence. Streamed,
+ * the error ends the transfer; whole, it is the response.
+ */
+class OutputGuard {
+  private peak = 0;
+  check(samples: Float32Array, final: boolean): void {
+    for (let i = 0; i < samples.length; i++) {
+      const v = samples[i] as number;
+      if (!Number.isFinite(v)) throw new EngineError('OUTPUT_INVALID', 'the model produced non-finite audio');
+      const a = Math.abs(v);
+      if (a > this.peak) this.peak = a;
+    }
+    if (final && this.peak < limits.synthesis.silencePeak) {
+      throw new EngineError('OUTPUT_INVALID', 'the model produced only silence');
+    }
   }
 }

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import {
   type ApiKeyView,
@@ -7,12 +9,16 @@ import {
   listListeningTests,
   type Promotion,
 } from '../../../db/index.ts';
+import { type AudioSandbox, encodeWav } from '../../../inference/index.ts';
 import {
   autoPromote,
   closeTest,
   computeResults,
   configOf,
   createTest,
+  DEFAULT_GOLD_PER_RATER,
+  DEFAULT_TRAP_PER_RATER,
+  DEFAULT_TRIALS_PER_RATER,
   getTest,
   itemsCsv,
   type ListeningDeps,
@@ -28,6 +34,8 @@ import {
 } from '../../../listening/index.ts';
 import { ApiError } from '../../errors.ts';
 import { requireScope } from '../../middleware/auth.ts';
+import { receiveUpload } from '../../synthesis/upload.ts';
+import { audioInputError } from '../../synthesis/voices.ts';
 import {
   errorResponses,
   jsonBody,
@@ -56,13 +64,13 @@ const CreateTest = z
       .min(1)
       .max(200),
     trials_per_rater: z.strictObject({
-      ab_naturalness: count.default(20),
-      ab_similarity: count.default(0),
-      mos: count.default(0),
-      similarity: count.default(0),
+      ab_naturalness: count.default(DEFAULT_TRIALS_PER_RATER.ab_naturalness),
+      ab_similarity: count.default(DEFAULT_TRIALS_PER_RATER.ab_similarity),
+      mos: count.default(DEFAULT_TRIALS_PER_RATER.mos),
+      similarity: count.default(DEFAULT_TRIALS_PER_RATER.similarity),
     }),
-    gold_per_rater: count.default(4),
-    trap_per_rater: count.default(2),
+    gold_per_rater: count.default(DEFAULT_GOLD_PER_RATER),
+    trap_per_rater: count.default(DEFAULT_TRAP_PER_RATER),
     auto_promote: z.boolean().default(false),
     promotion_policy: PromotionPolicyInput.optional(),
   })
@@ -238,7 +246,15 @@ const routes = {
   }),
 };
 
-export function listeningAdminRoutes(deps: ListeningDeps & { localSecret?: string | undefined }) {
+export type ListeningAdminDeps = ListeningDeps & {
+  localSecret?: string | undefined;
+  /** Where uploaded recordings are decoded and checked. */
+  audioSandbox: AudioSandbox;
+  maxUploadBytes: number;
+  dataDir: string;
+};
+
+export function listeningAdminRoutes(deps: ListeningAdminDeps) {
   const { db } = deps;
   const app = new OpenAPIHono({ defaultHook: validationHook });
   const auth = requireScope({ db, scope: 'admin', localSecret: deps.localSecret });
@@ -255,16 +271,31 @@ export function listeningAdminRoutes(deps: ListeningDeps & { localSecret?: strin
     }
     const id = z.uuid().safeParse(c.req.param('id'));
     if (!id.success) throw new ApiError('VALIDATION_FAILED', 'path.id: not a uuid', { field: 'path.id' });
-    // Multipart, like every upload here, so the upload size limit applies rather than JSON's.
-    const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const file = body.audio;
-    if (!(file instanceof File)) {
-      throw new ApiError('VALIDATION_FAILED', 'body.audio: a multipart file field with the recording', {
-        field: 'body.audio',
-      });
+    // Multipart, streamed to disk; decoded and checked in the audio sandbox, never on this thread.
+    const upload = await receiveUpload(c.req.raw, {
+      root: join(deps.dataDir, 'listening'),
+      maxBytes: deps.maxUploadBytes,
+      fileFields: { audio: 1 },
+      textFields: [],
+    });
+    try {
+      const file = upload.files[0];
+      if (!file) {
+        throw new ApiError('VALIDATION_FAILED', 'body.audio: a multipart file field with the recording', {
+          field: 'body.audio',
+        });
+      }
+      const audio = await deps.audioSandbox
+        .decode({ path: file.path }, c.req.raw.signal)
+        .catch((err) => audioInputError(err, 'body.audio'));
+      // A plain mono PCM16 WAV is kept byte for byte; anything else becomes one.
+      const original = new Uint8Array(await readFile(file.path));
+      const bytes = isPlainMonoPcm16(original) ? original : encodeWav(audio.samples, audio.sampleRate);
+      const stimulus = await putRecording(deps, id.data, index, bytes);
+      return c.json({ sentence_index: index, sha256: stimulus.sha256, duration_s: stimulus.durationS }, 200);
+    } finally {
+      await upload.discard();
     }
-    const stimulus = await putRecording(deps, id.data, index, new Uint8Array(await file.arrayBuffer()));
-    return c.json({ sentence_index: index, sha256: stimulus.sha256, duration_s: stimulus.durationS }, 200);
   });
 
   app.get('/v1/listening/tests/:id/results.csv', async (c) => {
@@ -330,4 +361,22 @@ async function uuidParam(value: string): Promise<string> {
   const id = z.uuid().safeParse(value);
   if (!id.success) throw new ApiError('VALIDATION_FAILED', 'path.id: not a uuid', { field: 'path.id' });
   return id.data;
+}
+
+/** A 44-byte-header RIFF/WAVE, PCM 16-bit mono, its data chunk straight after fmt and filling the file. */
+function isPlainMonoPcm16(b: Uint8Array): boolean {
+  if (b.length < 46) return false;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const tag = (at: number) => String.fromCharCode(...b.subarray(at, at + 4));
+  return (
+    tag(0) === 'RIFF' &&
+    tag(8) === 'WAVE' &&
+    tag(12) === 'fmt ' &&
+    v.getUint32(16, true) === 16 &&
+    v.getUint16(20, true) === 1 &&
+    v.getUint16(22, true) === 1 &&
+    v.getUint16(34, true) === 16 &&
+    tag(36) === 'data' &&
+    v.getUint32(40, true) === b.length - 44
+  );
 }

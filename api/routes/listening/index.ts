@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Db } from '../../../db/index.ts';
+import type { AudioSandbox } from '../../../inference/index.ts';
 import { type AudioStore, fileAudioStore, type RenderStimulus } from '../../../listening/index.ts';
 import { listeningAdminRoutes } from './admin.ts';
 import { type CrowdLimits, listeningCrowdRoutes } from './crowd.ts';
@@ -12,15 +13,19 @@ export type ListeningAppDeps = {
 };
 
 type Deps = { db: Db; dataDir: string; localSecret?: string | undefined; listening?: ListeningAppDeps | undefined };
+type AdminDeps = Deps & { audioSandbox: AudioSandbox; maxUploadBytes: number };
 
 /** Stimuli live under DATA_DIR/listening unless another store is given. */
 const audioOf = (deps: Deps): AudioStore => deps.listening?.audio ?? fileAudioStore(join(deps.dataDir, 'listening'));
 
 /** Listening-test administration (admin key), part of the OpenAPI document. */
-export function listeningAdmin(deps: Deps) {
+export function listeningAdmin(deps: AdminDeps) {
   return listeningAdminRoutes({
     db: deps.db,
     audio: audioOf(deps),
+    audioSandbox: deps.audioSandbox,
+    maxUploadBytes: deps.maxUploadBytes,
+    dataDir: deps.dataDir,
     renderStimulus: deps.listening?.renderStimulus,
     localSecret: deps.localSecret,
   });

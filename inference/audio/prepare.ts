@@ -1,0 +1,87 @@
+/**
+ * Uploaded audio made safe to keep: a voice reference (decoded, checked, cut to its best
+ * speech, stored as a 22,050 Hz float WAV the engine reads without surprises) and a plain
+ * decode for recordings that are kept whole. These run inside the audio sandbox's worker
+ * (sandbox.ts); they read files a piece at a time, never whole.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { limits } from '../../infra/index.ts';
+import { analyseReference, type ReferenceReport } from './analyse.ts';
+import { decodeSource } from './decode.ts';
+import { AudioInputError } from './errors.ts';
+import { type ByteSource, bufferSource } from './probe.ts';
+import { GPT_SAMPLE_RATE } from './reference.ts';
+import { resample } from './resample.ts';
+import { encodeFloatWav } from './wav.ts';
+
+export type AudioInput = { path: string } | { bytes: Uint8Array };
+
+export type PreparedReference = {
+  /** The reference to store and condition on: mono float WAV at 22,050 Hz. */
+  wav: Uint8Array;
+  /** The upload's own sample rate. */
+  sampleRate: number;
+  /** Seconds kept. */
+  durationS: number;
+  report: ReferenceReport;
+};
+
+/** Opens a file for piecewise reads; the caller closes it. */
+export function fileSource(path: string): ByteSource & { close(): void } {
+  const fd = openSync(path, 'r');
+  const size = fstatSync(fd).size;
+  return {
+    size,
+    read(offset, length) {
+      const n = Math.max(0, Math.min(length, size - offset));
+      const out = new Uint8Array(n);
+      let got = 0;
+      while (got < n) {
+        const r = readSync(fd, out, got, n - got, offset + got);
+        if (r === 0) break;
+        got += r;
+      }
+      return got < n ? out.subarray(0, got) : out;
+    },
+    close: () => closeSync(fd),
+  };
+}
+
+function withSource<T>(input: AudioInput, use: (src: ByteSource) => Promise<T>): Promise<T> {
+  if ('bytes' in input) return use(bufferSource(input.bytes));
+  const src = fileSource(input.path);
+  return use(src).finally(() => src.close());
+}
+
+export async function prepareReference(input: AudioInput, deadline: number): Promise<PreparedReference> {
+  return withSource(input, async (src) => {
+    const decoded = await decodeSource(src, { deadline });
+    const report = analyseReference(decoded.samples, decoded.sampleRate, { truncated: decoded.truncated, deadline });
+    const from = Math.floor(report.kept.startS * decoded.sampleRate);
+    const to = Math.min(decoded.samples.length, Math.ceil(report.kept.endS * decoded.sampleRate));
+    const kept = resample(decoded.samples.subarray(from, to), decoded.sampleRate, GPT_SAMPLE_RATE);
+    return {
+      wav: encodeFloatWav(kept, GPT_SAMPLE_RATE),
+      sampleRate: decoded.sampleRate,
+      durationS: kept.length / GPT_SAMPLE_RATE,
+      report,
+    };
+  });
+}
+
+/** Decoded mono audio of a recording kept whole: one longer than the analysis limit is refused. */
+export async function decodeWhole(
+  input: AudioInput,
+  deadline: number,
+): Promise<{ samples: Float32Array; sampleRate: number }> {
+  return withSource(input, async (src) => {
+    const d = await decodeSource(src, { deadline });
+    if (d.truncated) {
+      throw new AudioInputError(
+        'AUDIO_TOO_LONG',
+        `the recording is longer than ${limits.audio.maxAnalysisSeconds} s (or ${limits.audio.maxAnalysisSamples} samples)`,
+      );
+    }
+    return { samples: d.samples, sampleRate: d.sampleRate };
+  });
+}

@@ -1,0 +1,35 @@
+/** The audio sandbox's worker thread: one job at a time, errors sent back with their codes. */
+import { parentPort } from 'node:worker_threads';
+import { AudioInputError } from './errors.ts';
+import { decodeWhole, prepareReference } from './prepare.ts';
+import type { SandboxJob, SandboxReply } from './sandbox.ts';
+
+const port = parentPort;
+if (!port) throw new Error('sandbox-worker.ts runs only as a worker thread');
+
+port.on('message', async (job: SandboxJob) => {
+  const deadline = performance.now() + job.budgetMs;
+  try {
+    if (job.kind === 'reference') {
+      const r = await prepareReference(job.input, deadline);
+      port.postMessage({ id: job.id, ok: true, kind: 'reference', result: r } satisfies SandboxReply, [
+        r.wav.buffer as ArrayBuffer,
+      ]);
+    } else {
+      const r = await decodeWhole(job.input, deadline);
+      port.postMessage({ id: job.id, ok: true, kind: 'decode', result: r } satisfies SandboxReply, [
+        r.samples.buffer as ArrayBuffer,
+      ]);
+    }
+  } catch (e) {
+    const audio = e instanceof AudioInputError;
+    port.postMessage({
+      id: job.id,
+      ok: false,
+      code: audio ? e.code : 'AUDIO_CORRUPT',
+      message: audio ? e.message : `could not read the audio: ${(e as Error)?.message ?? String(e)}`,
+    } satisfies SandboxReply);
+  }
+});
+
+port.postMessage({ ready: true });
