@@ -32,7 +32,7 @@ const MIN_AGREEMENT: Record<string, number> = {
   fr: 100,
   de: 100,
   it: 100,
-  pt: 96.3,
+  pt: 100,
   pl: 100,
   tr: 100,
   ru: 100,

@@ -11,6 +11,7 @@ import { arabic } from './num2words-ar.ts';
 import { czechPlural } from './num2words-cs.ts';
 import { spanishCurrencyWords } from './num2words-es.ts';
 import { italianCurrencyWords } from './num2words-it.ts';
+import { portugueseCurrencyWords } from './num2words-pt.ts';
 import { type NumberSpeller, pythonFloatDigits } from './numbers.ts';
 
 export type Currency = 'GBP' | 'USD' | 'EUR';
@@ -271,6 +272,7 @@ export function spellCurrency(
   const subName = sub[table.plural(right)] ?? sub.at(-1);
   let text = `${speller.cardinal(left)} ${unitName}${table.separator} ${speller.cardinal(right)} ${subName}`;
   if (lang === 'es') text = spanishCurrencyWords(text, currency);
+  if (lang === 'pt') text = portugueseCurrencyWords(text, unit[1] as string);
   if (lang === 'it') text = italianCurrencyWords(text, currency);
   if (Number.isInteger(amount)) {
     const cut = text.lastIndexOf(AND_EQUIVALENTS[lang] ?? ', ');

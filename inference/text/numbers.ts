@@ -14,7 +14,6 @@ import * as hu from 'n2words/hu-HU';
 import * as ja from 'n2words/ja-JP';
 import * as ko from 'n2words/ko-KR';
 import * as pl from 'n2words/pl-PL';
-import * as pt from 'n2words/pt-PT';
 import * as ru from 'n2words/ru-RU';
 import * as zh from 'n2words/zh-Hans-CN';
 import type { BaseLanguage } from './languages.ts';
@@ -25,6 +24,7 @@ import { hungarianDecimal, hungarianOrdinal } from './num2words-hu.ts';
 import { italianCardinal, italianDecimal, italianOrdinal } from './num2words-it.ts';
 import { koreanDecimal, koreanOrdinal } from './num2words-ko.ts';
 import { dutch } from './num2words-nl.ts';
+import { portugueseCardinal, portugueseDecimal, portugueseOrdinal } from './num2words-pt.ts';
 import { russianDecimal, russianOrdinal } from './num2words-ru.ts';
 import { turkishCardinal, turkishOrdinal } from './num2words-tr.ts';
 import { englishCardinal, englishOrdinal } from './numbers-en.ts';
@@ -88,7 +88,7 @@ const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
   fr: fromN2words(fr, digitwise(card(fr), 'virgule')),
   de: fromN2words(de, digitwise(card(de), 'Komma')),
   it: { cardinal: italianCardinal, ordinal: italianOrdinal, decimal: italianDecimal },
-  pt: fromN2words(pt, digitwise(card(pt), 'vírgula')),
+  pt: { cardinal: portugueseCardinal, ordinal: portugueseOrdinal, decimal: portugueseDecimal },
   nl: dutch,
   pl: fromN2words(pl, integerFraction(card(pl), 'przecinek', 'zero')),
   ru: { cardinal: card(ru), ordinal: russianOrdinal, decimal: russianDecimal },
