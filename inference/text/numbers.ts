@@ -1,21 +1,20 @@
 /**
- * Per-language number words with the shapes Python num2words gives the reference
- * (`num2words(x, lang=...)`): cardinals, ordinals and floats. English is a direct port
- * (numbers-en.ts); the other languages use n2words, a JavaScript descendant of num2words
- * whose cardinals and ordinals agree with it on the reference tokenizer's test sentences.
- * Float reading is not n2words': num2words reads the fraction differently per language
- * (digit by digit, as an integer, or with a fraction noun), so that part is ported here.
+ * Per-language number words with the shapes Python num2words 0.5.14 gives the reference
+ * (`num2words(x, lang=...)`): cardinals, ordinals and floats. n2words (npm, a JavaScript
+ * descendant of num2words) is used where its words equal num2words' on the reference corpus
+ * (test/fixtures/coqui-text): fr, de, pl, ru and hu/ko cardinals, Turkish words. Elsewhere it
+ * joins, spells or inflects differently (Dutch compounds, Czech hundreds, Italian contractions,
+ * Arabic "و ", Spanish accents...), so num2words' own rules are ported in num2words-*.ts.
+ * Hindi is not in num2words at all (the reference raises); n2words' Hindi is read instead.
  */
 import * as cs from 'n2words/cs-CZ';
 import * as de from 'n2words/de-DE';
 import * as fr from 'n2words/fr-FR';
 import * as hi from 'n2words/hi-IN';
 import * as hu from 'n2words/hu-HU';
-import * as ja from 'n2words/ja-JP';
 import * as ko from 'n2words/ko-KR';
 import * as pl from 'n2words/pl-PL';
 import * as ru from 'n2words/ru-RU';
-import * as zh from 'n2words/zh-Hans-CN';
 import type { BaseLanguage } from './languages.ts';
 import { arabic } from './num2words-ar.ts';
 import { czechCardinal } from './num2words-cs.ts';
@@ -76,13 +75,10 @@ function fromN2words(lib: N2w, decimal?: (digits: string) => string): NumberSpel
 
 const card = (lib: N2w) => (n: bigint) => lib.toCardinal(n);
 
-// Chinese: n2words defaults to financial numerals (壹拾贰); the reference's TextNorm writes
-// everyday ones and drops the leading 一 of 10–19 (十二, not 一十二).
-function zhCardinal(n: bigint): string {
-  return zh.toCardinal(n, { formal: false }).replace(/^一十/, '十');
-}
+/** Chinese numbers go through TextNorm (chinese-textnorm.ts), Japanese ones stay digits (cutlet). */
+export type SpelledLanguage = Exclude<BaseLanguage, 'zh' | 'ja'>;
 
-const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
+const SPELLERS: Record<SpelledLanguage, NumberSpeller> = {
   en: { cardinal: englishCardinal, ordinal: englishOrdinal, decimal: digitwise(englishCardinal, 'point') },
   es: { cardinal: spanishCardinal, ordinal: spanishOrdinal, decimal: spanishDecimal },
   fr: fromN2words(fr, digitwise(card(fr), 'virgule')),
@@ -102,23 +98,13 @@ const SPELLERS: Record<BaseLanguage, NumberSpeller> = {
   tr: { cardinal: turkishCardinal, ordinal: turkishOrdinal, decimal: digitwise(turkishCardinal, 'virgül') },
   hu: { cardinal: card(hu), ordinal: hungarianOrdinal, decimal: hungarianDecimal },
   ar: { cardinal: arabic.cardinal, ordinal: arabic.ordinal, decimal: arabic.decimal },
+  ko: { cardinal: card(ko), ordinal: koreanOrdinal, decimal: koreanDecimal },
   // num2words has no Hindi: the reference raises on any number in Hindi text. The engine reads
   // n2words' Hindi words instead (the README's table).
-  ko: { cardinal: card(ko), ordinal: koreanOrdinal, decimal: koreanDecimal },
   hi: fromN2words(hi),
-  ja: fromN2words(ja),
-  zh: {
-    cardinal: zhCardinal,
-    ordinal: (n) => `第${zhCardinal(n)}`,
-    decimal: (d) => {
-      const [int = '0', frac = ''] = d.split('.');
-      const digits = [...frac].map((c) => '零一二三四五六七八九'[Number(c)]).join('');
-      return frac ? `${zhCardinal(BigInt(int))}点${digits}` : zhCardinal(BigInt(int));
-    },
-  },
 };
 
-export function numberSpeller(lang: BaseLanguage): NumberSpeller {
+export function numberSpeller(lang: SpelledLanguage): NumberSpeller {
   return SPELLERS[lang];
 }
 
