@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } from '../db/index.ts';
-import { createEngine, createPodPool, type Engine, engineOptions } from '../inference/index.ts';
-import { type Config, ConfigError, loadConfig, localStorage } from '../infra/index.ts';
+import { createAudioSandbox, createEngine, createPodPool, type Engine, engineOptions } from '../inference/index.ts';
+import { type Config, ConfigError, limits, loadConfig, localStorage } from '../infra/index.ts';
 import { fileAudioStore } from '../listening/index.ts';
 import { kubernetesLauncherOptions, projectPythonReady, startKubernetesLauncher } from '../trainer/index.ts';
 import { createApp } from './app.ts';
@@ -28,6 +28,7 @@ export async function startServer(config: Config) {
   const registered = await registerModelDir(handle.db, config.modelDir);
   for (const k of registered) logger.info({ checkpoint: k.id, package: k.packagePath }, 'registered model package');
   const engine = createEngineFor(config);
+  const audio = createAudioSandbox();
   const storage = localStorage(config.dataDir);
   const i = config.inference;
   const capacity = config.inferenceUrls.length ? config.inferenceUrls.length * i.perPod : i.workers;
@@ -44,6 +45,7 @@ export async function startServer(config: Config) {
       maxDatasetUploadBytes: config.maxDatasetUploadBytes,
     },
     storage,
+    audio,
     ...(config.urlSecret ? { urlSecret: new TextEncoder().encode(config.urlSecret) } : {}),
     ...(lock ? { localSecret: lock.secret } : {}),
   });
@@ -55,6 +57,7 @@ export async function startServer(config: Config) {
     });
   } catch (err) {
     // Nothing listens: give back what was opened, so the data folder stays usable.
+    await audio.close();
     await engine.close();
     await handle.close();
     lock?.release();
@@ -89,7 +92,15 @@ export async function startServer(config: Config) {
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // No new connections; uploads being checked are cancelled; idle keep-alive connections
+      // go now, and whatever still streams is cut once half the grace period has passed.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await audio.close();
+      const http = server as unknown as { closeIdleConnections?(): void; closeAllConnections?(): void };
+      http.closeIdleConnections?.();
+      const cut = setTimeout(() => http.closeAllConnections?.(), limits.shutdown.graceMs / 2);
+      await closed;
+      clearTimeout(cut);
       // A running job goes back to the queue; the next start (or another worker) resumes it.
       await Promise.all(workers.map((w) => w.stop()));
       await launcher?.stop();
@@ -155,6 +166,11 @@ async function main() {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'shutting down');
+      // Whatever is still running (a stuck job, a worker inside a native call), the process ends in bounded time.
+      setTimeout(() => {
+        logger.error({ graceMs: limits.shutdown.graceMs }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, limits.shutdown.graceMs).unref();
       close().then(
         () => process.exit(0),
         (err) => {

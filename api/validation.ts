@@ -13,6 +13,9 @@ function fieldOf(target: string, issue: Issue): string {
   return [where, ...path.map(String)].join('.');
 }
 
+/** Request fields that carry text to synthesise (limits.text.maxChars). */
+const SPOKEN_TEXT = new Set(['text', 'input']);
+
 /**
  * The hook every route's validator calls: a failed validation becomes a 400 naming the
  * first field at fault, with every issue in `details`.
@@ -25,7 +28,9 @@ export const validationHook: Hook<unknown, Env, string, unknown> = (result, _c) 
   const message = first
     ? `${field}: ${first.code === 'unrecognized_keys' ? 'unknown field' : first.message}`
     : `${field}: invalid`;
-  throw new ApiError('VALIDATION_FAILED', message, {
+  // Text to speak over the limit is TEXT_TOO_LONG here as in the engine: one limit, one code.
+  const tooLong = first?.code === 'too_big' && first.origin === 'string' && SPOKEN_TEXT.has(String(first.path.at(-1)));
+  throw new ApiError(tooLong ? 'TEXT_TOO_LONG' : 'VALIDATION_FAILED', message, {
     field,
     details: issues.map((i) => ({ field: fieldOf(result.target, i), message: i.message, code: i.code })),
   });
@@ -70,20 +75,47 @@ export const Seed = z
 /** The promotion rule's evidence thresholds as the API takes them (snake_case), each optional. */
 export const PromotionPolicyInput = z
   .strictObject({
-    min_total_votes: z.number().int().min(1).optional(),
-    min_votes_per_item: z.number().int().min(1).optional(),
-    min_head_to_head: z.number().int().min(1).optional(),
-    alpha: z.number().gt(0).lt(1).optional(),
+    alpha: z.number().gt(0).lt(0.5).optional().openapi({
+      description: 'False-promotion rate on naturalness, over all candidates and all looks (default 0.01)',
+    }),
+    similarity_margin: z.number().min(0).lt(1).optional().openapi({
+      description:
+        'Non-inferiority margin on the similarity A/B net preference, −1…1 (default 0.2: preferred 40 % of the time)',
+    }),
+    similarity_rating_margin: z.number().min(0).max(4).optional().openapi({
+      description: 'The same margin for similarity ratings, in scale points (default 0.25)',
+    }),
+    similarity_alpha: z.number().gt(0).lt(0.5).optional().openapi({
+      description: 'Chance of passing a candidate less similar than the margin (default 0.05)',
+    }),
+    futility_effect: z.number().gt(0).lt(1).optional().openapi({
+      description: 'Smallest naturalness gain (net preference) worth a promotion (default 0.2)',
+    }),
+    futility_alpha: z.number().gt(0).lt(0.5).optional().openapi({
+      description: 'Chance of dropping a candidate whose gain is at least futility_effect (default 0.05)',
+    }),
+    min_raters: z.number().int().min(1).max(1000).optional().openapi({
+      description: 'Raters with votes on a pair before it can decide anything (default 8)',
+    }),
   })
   .openapi('PromotionPolicyInput');
 
 /** Those thresholds in the listening module's terms; what is left out keeps the rule's default. */
 export function promotionPolicyOf(p: z.infer<typeof PromotionPolicyInput> | undefined) {
   if (!p) return undefined;
-  return {
-    ...(p.min_total_votes ? { minTotalVotes: p.min_total_votes } : {}),
-    ...(p.min_votes_per_item ? { minVotesPerItem: p.min_votes_per_item } : {}),
-    ...(p.min_head_to_head ? { minHeadToHead: p.min_head_to_head } : {}),
-    ...(p.alpha ? { alpha: p.alpha } : {}),
-  };
+  const names = {
+    alpha: 'alpha',
+    similarity_margin: 'similarityMargin',
+    similarity_rating_margin: 'similarityRatingMargin',
+    similarity_alpha: 'similarityAlpha',
+    futility_effect: 'futilityEffect',
+    futility_alpha: 'futilityAlpha',
+    min_raters: 'minRaters',
+  } as const;
+  const out: Partial<Record<(typeof names)[keyof typeof names], number>> = {};
+  for (const [key, name] of Object.entries(names) as [keyof typeof names, (typeof names)[keyof typeof names]][]) {
+    const v = p[key];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
 }

@@ -9,8 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
+import { AudioInputError, probeAudio } from '../../inference/index.ts';
 import { type Storage, StorageError } from '../../infra/index.ts';
 import { ApiError } from '../errors.ts';
+import { audioErrorCode } from '../synthesis/voices.ts';
 
 export type StoredFile = {
   id: string;
@@ -34,6 +36,8 @@ export type DatasetUpload = {
 const TEXT_FIELDS = new Set(['name', 'language', 'chunker', 'options']);
 const MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024;
 const HEAD_BYTES = 262; // enough for tar's "ustar" magic at offset 257
+/** Of a recording, enough to check its headers (probe.ts) before storing anything. */
+const AUDIO_HEAD_BYTES = 64 * 1024;
 
 const ascii = (b: Buffer, at: number, s: string) => b.subarray(at, at + s.length).toString('latin1') === s;
 
@@ -64,7 +68,7 @@ export const safeName = (name: string) =>
     .slice(-100) || 'file';
 
 /** Reads the first `n` bytes and gives back a stream that replays them followed by the rest. */
-async function peek(stream: Readable, n: number): Promise<{ head: Buffer; body: Readable }> {
+async function peek(stream: Readable, n: number): Promise<{ head: Buffer; body: Readable; ended: boolean }> {
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const chunks: Buffer[] = [];
   let length = 0;
@@ -88,7 +92,7 @@ async function peek(stream: Readable, n: number): Promise<{ head: Buffer; body: 
       yield r.value;
     }
   }
-  return { head, body: Readable.from(replay()) };
+  return { head, body: Readable.from(replay()), ended };
 }
 
 async function readText(stream: Readable, field: string): Promise<string> {
@@ -104,6 +108,26 @@ async function readText(stream: Readable, field: string): Promise<string> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The recording's headers against the sane ranges (sample rate, channels, bit depth, claimed
+ * sizes), from its first bytes: a forged header is refused now, not when a build decodes it.
+ */
+function checkAudioHead(head: Buffer, ended: boolean, field: string, filename: string): void {
+  const bytes = new Uint8Array(head.buffer, head.byteOffset, head.byteLength);
+  try {
+    probeAudio(
+      {
+        size: ended ? bytes.length : Number.POSITIVE_INFINITY,
+        read: (offset, length) => bytes.subarray(offset, Math.min(bytes.length, offset + length)),
+      },
+      ['wav', 'flac', 'ogg', 'mp3', 'aac', 'm4a'],
+    );
+  } catch (err) {
+    if (!(err instanceof AudioInputError)) throw err;
+    throw new ApiError(audioErrorCode(err), `${field}: "${filename}": ${err.message}`, { field });
+  }
 }
 
 const invalid = (field: string, message: string) =>
@@ -159,7 +183,7 @@ export async function receiveDatasetUpload(
   });
 
   const store = async (stream: Readable, field: string, filename: string, kind: 'audio' | 'archive') => {
-    const { head, body } = await peek(stream, HEAD_BYTES);
+    const { head, body, ended } = await peek(stream, kind === 'audio' ? AUDIO_HEAD_BYTES : HEAD_BYTES);
     if (head.length === 0) throw new ApiError('UPLOAD_EMPTY', `${field}: "${filename}" is empty`, { field });
     if (kind === 'audio' && !audioKind(head)) {
       throw new ApiError(
@@ -168,6 +192,7 @@ export async function receiveDatasetUpload(
         { field },
       );
     }
+    if (kind === 'audio') checkAudioHead(head, ended, field, filename);
     if (kind === 'archive' && !archiveKind(head)) {
       throw new ApiError('ARCHIVE_UNSUPPORTED', `${field}: "${filename}" is not a zip, tar or tar.gz archive`, {
         field,

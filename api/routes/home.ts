@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { html, raw } from 'hono/html';
+import { limits } from '../../infra/index.ts';
 
 /**
  * The page at `/`: pick a voice, type, hear it as it is made. Audio arrives as server-sent
@@ -27,7 +28,7 @@ export function homeRoutes() {
  <label for="voice">Voice</label>
  <select id="voice" required><option value="">— enter a key to list voices —</option></select>
  <label for="text">Text</label>
- <textarea id="text" required maxlength="20000">Hello! This is my own voice, made from my recordings.</textarea>
+ <textarea id="text" required maxlength="${limits.text.maxChars}">Hello! This is my own voice, made from my recordings.</textarea>
  <div class="row">
   <div><label for="speed">Speed</label><input id="speed" type="number" min="0.25" max="4" step="0.05" value="1"></div>
   <div><label for="seed">Seed <small>(empty: random)</small></label><input id="seed" type="number" min="0" step="1"></div>

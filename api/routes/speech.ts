@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { type Db, listCheckpoints } from '../../db/index.ts';
 import { type Engine, Limiter, type SynthesisParams } from '../../inference/index.ts';
+import { limits } from '../../infra/index.ts';
 import { ApiError } from '../errors.ts';
 import type { HttpMetrics } from '../metrics.ts';
 import { requireScope } from '../middleware/auth.ts';
@@ -23,8 +24,8 @@ declare module 'hono' {
   }
 }
 
-/** Text longer than this is refused before any work; the engine splits what it accepts into sentences. */
-export const MAX_TEXT_CHARS = 20_000;
+/** Text longer than this is refused before any work (TEXT_TOO_LONG); the engine has the same limit. */
+export const MAX_TEXT_CHARS = limits.text.maxChars;
 
 const sampling = {
   temperature: z.number().gt(0).max(5).optional(),
