@@ -1,12 +1,296 @@
 /**
- * Japanese: the reference romanises with cutlet (MeCab + UniDic morphological analysis,
- * Hepburn, particles は/へ as "wa"/"e", foreign spellings for katakana loanwords), then
- * lowercases. No maintained npm library reproduces cutlet: this converts kana with
- * wanakana (Hepburn) and leaves kanji unchanged, so Japanese text with kanji, particles
- * or loanwords tokenizes differently from the reference. Treat Japanese as unfaithful.
+ * Japanese as the reference romanises it: cutlet (Hepburn, particles は/へ read "wa"/"e", words
+ * separated by spaces except before auxiliaries, suffixes and punctuation), then lowercased.
+ *
+ * cutlet analyses the sentence with MeCab and UniDic; no npm package ships UniDic, so the words
+ * and their readings come from kuromoji (@sglkc/kuromoji, the maintained fork, with its bundled
+ * IPADIC), and cutlet's rules are ported on top: its kana table and exceptions
+ * (dict/cutlet.json, made from cutlet by trainer/reference/cutlet_tables.py), sokuon and long
+ * vowels, its spacing rules with IPADIC's parts of speech mapped to UniDic's. What cannot match:
+ * UniDic's foreign spellings of loanwords (cutlet writes コーヒー as "coffee", here "koohii"),
+ * and words the two dictionaries cut or read differently (私: watakushi in UniDic, watashi here).
  */
-import { toRomaji } from 'wanakana';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
+type KuromojiToken = {
+  surface_form: string;
+  pos: string;
+  pos_detail_1: string;
+  pos_detail_2: string;
+  reading?: string;
+  pronunciation?: string;
+  word_type: 'KNOWN' | 'UNKNOWN';
+};
+type KuromojiTokenizer = { tokenize(text: string): KuromojiToken[] };
+
+const CUTLET = JSON.parse(readFileSync(new URL('./dict/cutlet.json', import.meta.url), 'utf8')) as {
+  hepburn: Record<string, string>;
+  exceptions: Record<string, string>;
+};
+const TABLE = CUTLET.hepburn;
+const SUTEGANA = 'ゃゅょぁぃぅぇぉ';
+const ODORI = '々〃ゝゞヽゞ';
+const UNVOICED = 'かきくけこさしすせそたちつてとはひふへほ';
+const VOICED = 'がぎぐげござじずぜぞだぢづでどばびぶべぼ';
+
+let tokenizer: KuromojiTokenizer | undefined;
+
+/**
+ * kuromoji's dictionary loaded synchronously (its builder only has an asynchronous API; the
+ * dictionary classes it fills are used directly, with the same files and buffers). Loaded on
+ * the first Japanese sentence: about 100 MB and a second of start-up that other languages skip.
+ */
+function kuromoji(): KuromojiTokenizer {
+  if (tokenizer) return tokenizer;
+  const require = createRequire(import.meta.url);
+  const root = dirname(require.resolve('@sglkc/kuromoji/package.json'));
+  const DynamicDictionaries = require('@sglkc/kuromoji/src/dict/DynamicDictionaries.js');
+  const Tokenizer = require('@sglkc/kuromoji/src/Tokenizer.js');
+  const file = (name: string): ArrayBuffer => new Uint8Array(gunzipSync(readFileSync(join(root, 'dict', name)))).buffer;
+  const dic = new DynamicDictionaries();
+  dic.loadTrie(new Int32Array(file('base.dat.gz')), new Int32Array(file('check.dat.gz')));
+  dic.loadTokenInfoDictionaries(
+    new Uint8Array(file('tid.dat.gz')),
+    new Uint8Array(file('tid_pos.dat.gz')),
+    new Uint8Array(file('tid_map.dat.gz')),
+  );
+  dic.loadConnectionCosts(new Int16Array(file('cc.dat.gz')));
+  dic.loadUnknownDictionaries(
+    new Uint8Array(file('unk.dat.gz')),
+    new Uint8Array(file('unk_pos.dat.gz')),
+    new Uint8Array(file('unk_map.dat.gz')),
+    new Uint8Array(file('unk_char.dat.gz')),
+    new Uint32Array(file('unk_compat.dat.gz')),
+    new Uint8Array(file('unk_invoke.dat.gz')),
+  );
+  tokenizer = new Tokenizer(dic) as KuromojiTokenizer;
+  return tokenizer;
+}
+
+/** A word with the UniDic-style features cutlet reads. */
+type Word = {
+  surface: string;
+  /** UniDic pos1: 名詞, 動詞, 助詞, 助動詞, 補助記号, 接尾辞, 接頭辞... */
+  pos1: string;
+  pos2: string;
+  kana: string;
+  pron: string;
+  unknown: boolean;
+  /** whitespace before the word in the input (MeCab's white_space) */
+  space: boolean;
+};
+
+// Counters that UniDic files as suffixes after a number (read with no space: "91nin", "1ka"),
+// with UniDic's reading; the other counters (年, 月, 回, 時...) are nouns there as in IPADIC.
+const SUFFIX_COUNTERS: Record<string, string> = {
+  人: 'ニン',
+  位: 'イ',
+  日: 'カ',
+  個: 'コ',
+  枚: 'マイ',
+  匹: 'ヒキ',
+  歳: 'サイ',
+  冊: 'サツ',
+  つ: 'ツ',
+  目: 'メ',
+};
+// Words UniDic reads otherwise than IPADIC, where it matters often
+const UNIDIC_READINGS: Record<string, string> = { 私: 'ワタクシ' };
+// Symbols UniDic knows one by one (補助記号) where IPADIC leaves a run of them unknown; a run
+// with any other symbol (" ' , - ; [ ] ^ _ ...) stays one unknown word in UniDic too (checked with
+// fugashi and unidic-lite).
+const UNIDIC_SYMBOLS = new Set('!#$%&()*+./:<=>?@{|}~、。「」『』・…‥°€£');
+const SYMBOL_RUN = /^[\p{P}\p{S}]+$/u;
+
+function splitSymbols(t: KuromojiToken): KuromojiToken[] {
+  if (t.word_type !== 'UNKNOWN' || !SYMBOL_RUN.test(t.surface_form)) return [t];
+  const chars = [...t.surface_form];
+  if (!chars.every((c) => UNIDIC_SYMBOLS.has(c))) return [{ ...t, pos: '記号' }];
+  return chars.map((c) => ({ ...t, surface_form: c, pos: '記号', word_type: 'KNOWN' }));
+}
+// Adverbs IPADIC keeps whole that UniDic cuts into a noun and the particle に (checked with
+// fugashi and unidic-lite)
+const UNIDIC_SPLITS: Record<string, Array<[string, string]>> = {
+  本当に: [
+    ['本当', 'ホントウ'],
+    ['に', 'ニ'],
+  ],
+  同時に: [
+    ['同時', 'ドウジ'],
+    ['に', 'ニ'],
+  ],
+  互いに: [
+    ['互い', 'タガイ'],
+    ['に', 'ニ'],
+  ],
+};
+
+/** IPADIC's part of speech as UniDic names it, where cutlet's rules look at it. */
+function unidicPos(t: KuromojiToken): string {
+  if (t.pos === '記号' && t.word_type === 'KNOWN') return '補助記号';
+  if (t.pos === '記号') return '記号';
+  if (t.pos === '接頭詞') return '接頭辞';
+  // IPADIC files suffixes under nouns and verbs; counters (年, 人) are nouns in UniDic
+  if (t.pos_detail_1 === '接尾' && t.pos_detail_2 !== '助数詞') return '接尾辞';
+  return t.pos;
+}
+
+function words(text: string): Word[] {
+  const out: Word[] = [];
+  let space = false;
+  const tokens = kuromoji()
+    .tokenize(text)
+    .flatMap(splitSymbols)
+    .flatMap((t): KuromojiToken[] =>
+      (UNIDIC_SPLITS[t.surface_form] ?? [[t.surface_form, '']]).map(([surface, reading], i, parts) =>
+        parts.length === 1
+          ? t
+          : i === 0
+            ? { ...t, surface_form: surface, pos: '名詞', pos_detail_1: '一般', reading, pronunciation: reading }
+            : { ...t, surface_form: surface, pos: '助詞', pos_detail_1: '格助詞', reading, pronunciation: reading },
+      ),
+    );
+  for (const t of tokens) {
+    if (/^\s+$/u.test(t.surface_form)) {
+      space = true;
+      continue;
+    }
+    const afterNumber = /\p{Nd}$/u.test(out.at(-1)?.surface ?? '');
+    const counter = afterNumber ? SUFFIX_COUNTERS[t.surface_form] : undefined;
+    let kana = UNIDIC_READINGS[t.surface_form] ?? (t.reading && t.reading !== '*' ? t.reading : '');
+    if (counter) kana = counter;
+    else if (afterNumber && t.surface_form === '月') kana = 'ガツ';
+    out.push({
+      surface: t.surface_form,
+      pos1: counter ? '接尾辞' : unidicPos(t),
+      pos2: t.pos_detail_1,
+      kana,
+      pron: t.pronunciation ?? '',
+      unknown: t.word_type === 'UNKNOWN',
+      space,
+    });
+    space = false;
+  }
+  return out;
+}
+
+/** jaconv.kata2hira */
+function kataToHira(text: string): string {
+  return text.replace(/[\u30a1-\u30f6]/gu, (c) => String.fromCodePoint((c.codePointAt(0) as number) - 0x60));
+}
+
+function single(pk: string | undefined, kk: string, nk: string | undefined): string {
+  if (ODORI.includes(kk)) {
+    if ('ゝヽ'.includes(kk)) return pk ?? '';
+    if ('ゞヾ'.includes(kk)) {
+      if (!pk) return '';
+      const i = UNVOICED.indexOf(pk);
+      return i === -1 ? '' : (TABLE[VOICED[i] as string] ?? '');
+    }
+    return '';
+  }
+  if (pk && TABLE[pk + kk] !== undefined) return TABLE[pk + kk] as string;
+  if (nk && TABLE[kk + nk] !== undefined) return '';
+  if (nk && SUTEGANA.includes(nk)) {
+    if (kk === 'っ') return '';
+    return (TABLE[kk] ?? '').slice(0, -1) + (TABLE[nk] ?? '');
+  }
+  if (SUTEGANA.includes(kk)) return '';
+  if (kk === 'ー') return pk && TABLE[pk] !== undefined ? (TABLE[pk] as string).slice(-1) : '-';
+  if (kk === 'っ') {
+    if (!nk) return 'っ';
+    if (nk === 'ち') return 't';
+    if ('あいうえおっ'.includes(nk)) return '-';
+    return (TABLE[nk] ?? '').slice(0, 1);
+  }
+  if (kk === 'ん') return nk && 'あいうえおやゆよ'.includes(nk) ? "n'" : 'n';
+  // cutlet raises (KeyError) on a kana missing from its table; such a character is dropped
+  return TABLE[kk] ?? '';
+}
+
+/** cutlet `map_kana` */
+function mapKana(kana: string): string {
+  const cs = [...kana];
+  return cs.map((c, i) => single(cs[i - 1], c, cs[i + 1])).join('');
+}
+
+// Python str.isascii
+const isAscii = (s: string) => [...s].every((c) => (c.codePointAt(0) as number) < 0x80);
+// Python str.isdigit (for the digits NFKC leaves)
+const isDigit = (s: string) => /^\p{Nd}+$/u.test(s);
+
+/** cutlet `romaji_word` */
+function romajiWord(w: Word): string {
+  if (CUTLET.exceptions[w.surface] !== undefined) return CUTLET.exceptions[w.surface] as string;
+  if (isDigit(w.surface)) return w.surface;
+  if (isAscii(w.surface)) return w.surface;
+  if (w.surface === '€' || w.surface === '¥') return '';
+  if (w.unknown) {
+    if (/^[\u3041-\u309f\u30a0-\u30ffー]+$/u.test(w.surface)) return mapKana(kataToHira(w.surface));
+    return '?'.repeat([...w.surface].length);
+  }
+  if (w.pos1 === '補助記号') return TABLE[w.surface] ?? '';
+  if (w.pos1 === '助詞' && w.pron === 'ワ') return 'wa';
+  if (w.pos1 === '助詞' && w.pron === 'エ') return 'e';
+  if (w.kana) return mapKana(kataToHira(w.kana));
+  return w.surface;
+}
+
+type Token = { surface: string; space: boolean };
+
+/** cutlet `romaji_tokens` (capitalisation left out: the reference lowercases the result). */
+function romajiTokens(ws: Word[]): Token[] {
+  const out: Token[] = [];
+  ws.forEach((word, wi) => {
+    const po = out.at(-1);
+    const nw = ws[wi + 1];
+    if (word.surface === "'" && nw && /^[A-Za-z]/u.test(nw.surface) && !nw.space && !word.space) {
+      if (po) po.space = false;
+      out.push({ surface: word.surface, space: false });
+      return;
+    }
+    const roma = romajiWord(word);
+    if (roma && po?.surface.endsWith('っ')) po.surface = po.surface.slice(0, -1) + roma[0];
+    const tok: Token = { surface: roma, space: false };
+    // Python `x in "「『"` and `roma in "(["` are substring tests: "" matches too
+    if ('「『'.includes(word.surface) || '(['.includes(roma)) {
+      if (po) po.space = true;
+      out.push(tok);
+      return;
+    }
+    if (roma === '/') {
+      out.push(tok);
+      return;
+    }
+    if (isAscii(word.surface) && nw && isAscii(nw.surface)) {
+      out.push({ surface: word.surface, space: nw.space });
+      return;
+    }
+    out.push(tok);
+    if (word.pos1 === '接頭辞') return;
+    if (nw && (nw.pos1 === '補助記号' || nw.pos1 === '接尾辞')) return;
+    if (nw && nw.surface === ',') return;
+    // Python `pos2 in ("接続助詞")` tests a substring of the string
+    if (nw && '接続助詞'.includes(nw.pos2)) return;
+    if (isDigit(word.surface) && nw && isDigit(nw.surface)) return;
+    if (nw && ['動詞', '助動詞', '形容詞'].includes(word.pos1) && nw.pos1 === '助動詞' && nw.surface !== 'です') return;
+    tok.space = true;
+  });
+  for (const tok of out) tok.surface = tok.surface.replaceAll('っ', '');
+  return out;
+}
+
+/** cutlet `romaji` (NFKC, which also folds full-width Latin and half-width kana), lowercased. */
 export function japaneseCleaners(text: string): string {
-  return toRomaji(text).toLowerCase();
+  if (!text) return '';
+  const normalised = text.normalize('NFKC');
+  const tokens = romajiTokens(words(normalised));
+  return tokens
+    .map((t) => `${t.surface}${t.space ? ' ' : ''}`)
+    .join('')
+    .trim()
+    .toLowerCase();
 }
