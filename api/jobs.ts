@@ -19,6 +19,9 @@ import type { Storage } from '../infra/index.ts';
 import {
   type AudioStore,
   createTest,
+  DEFAULT_GOLD_PER_RATER,
+  DEFAULT_TRAP_PER_RATER,
+  DEFAULT_TRIALS_PER_RATER,
   type ListeningDeps,
   openTest,
   putRecording,
@@ -87,9 +90,9 @@ export async function createRunListeningTest(
     checkpointIds: ids.slice(0, 20),
     baseCheckpointId: run.baseCheckpointId ?? undefined,
     sentences,
-    trialsPerRater: { ab_naturalness: 20, ab_similarity: 0, mos: 0, similarity: 0, ...loop.trials_per_rater },
-    goldPerRater: 4,
-    trapPerRater: 2,
+    trialsPerRater: { ...DEFAULT_TRIALS_PER_RATER, ...loop.trials_per_rater },
+    goldPerRater: DEFAULT_GOLD_PER_RATER,
+    trapPerRater: DEFAULT_TRAP_PER_RATER,
     autoPromote: loop.auto_promote ?? false,
     promotionPolicy: promotionPolicyOf(loop.promotion_policy),
   });

@@ -2,10 +2,9 @@
  * The listening test's statistics and decisions, as pure functions over plain arrays of
  * answers. Typical flow for one training run:
  *
- *   const stats = computeStatistics(answers, { items, bootstrap: { seed } });
- *   const next = allocateTrials({ bradleyTerry: stats.bradleyTerry, headToHead: stats.headToHead, incumbent, candidates, budget });
+ *   const { naturalness, likeness, decision } = evaluateVotes(records, { conditions, config, incumbent, similarityMeasured, replicates });
+ *   const next = allocateTrials({ decision, fit: naturalness.bradleyTerry.fit, headToHead: naturalness.headToHead, incumbent, candidates, budget });
  *   const session = designSession({ raterId, seed, sentences, pairs: next.pairs, abTrials: 20, goldIds, trapIds, gold: 6, trap: 2, seen });
- *   const decision = decidePromotion({ bradleyTerry: stats.bradleyTerry, headToHead: stats.headToHead, totalVotes: stats.validPreferenceVotes, incumbent, candidates });
  *
  * `decision.audit` is JSON-serialisable and meant to be stored as it is.
  */
@@ -32,11 +31,27 @@ export type { Clip } from './service/audio.ts';
 export { degrade, HEADPHONE_QUESTIONS, headphoneAnswers, headphoneQuestionWav } from './service/audio.ts';
 export type { AudioStore } from './service/audio-store.ts';
 export { fileAudioStore, memoryAudioStore } from './service/audio-store.ts';
-export { PAD_BLOCK, unpadWav } from './service/padding.ts';
-export { configOf, type TestConfig, TRAP_TEXTS, type TrialKind } from './service/config.ts';
+export {
+  configOf,
+  DEFAULT_GOLD_PER_RATER,
+  DEFAULT_TRAP_PER_RATER,
+  DEFAULT_TRIALS_PER_RATER,
+  policyOf,
+  type TestConfig,
+  TRAP_TEXTS,
+  type TrialKind,
+} from './service/config.ts';
 export { ListeningError, type ListeningErrorCode } from './service/errors.ts';
+export { PAD_BLOCK, unpadWav } from './service/padding.ts';
 export { autoPromote, promoteFromTest, promotionHistory, rollbackVoice } from './service/promote.ts';
-export { computeResults, incumbentOf, type TestResults, toAnswers } from './service/results.ts';
+export {
+  computeResults,
+  type Evaluation,
+  evaluateVotes,
+  incumbentOf,
+  type TestResults,
+  toAnswers,
+} from './service/results.ts';
 export { ADAPTIVE_AFTER_VOTES, planSession } from './service/session-plan.ts';
 export {
   authenticateRater,
@@ -67,20 +82,23 @@ export type { BootstrapOptions, BradleyTerryEstimate, BradleyTerrySummary } from
 export { bootstrapBradleyTerry } from './stats/bootstrap.ts';
 export type { BradleyTerryFit, BradleyTerryOptions, PreferenceTally } from './stats/bradley-terry.ts';
 export { fitBradleyTerry, preferenceProbability, tallyPreferences } from './stats/bradley-terry.ts';
+export { type BettingResult, bettingTest, rejects } from './stats/e-process.ts';
 export type { MeanSummary, WelchResult } from './stats/mean-interval.ts';
 export { meanInterval, welchTTest } from './stats/mean-interval.ts';
 export type { HeadToHead, RatingComparison } from './stats/pairwise.ts';
 export { findHeadToHead, headToHead, pairwiseRatings } from './stats/pairwise.ts';
 export type {
+  CandidateVerdict,
   NoPromotionReason,
   PromotionAudit,
   PromotionDecision,
   PromotionInput,
   PromotionPolicy,
 } from './stats/promotion.ts';
-export { DEFAULT_PROMOTION_POLICY, decidePromotion } from './stats/promotion.ts';
+export { DEFAULT_PROMOTION_POLICY, decidePromotion, PROMOTION_METHOD } from './stats/promotion.ts';
 export type { FlagReason, QualityPolicy, RaterReport, ValidVotes } from './stats/quality-control.ts';
 export { assessRaters, DEFAULT_QUALITY_POLICY, isTooFast, validVotes } from './stats/quality-control.ts';
+export { type ClusteredMean, clusteredMean, itemRating, pairShare, raterPairOutcomes } from './stats/raters.ts';
 export { holmAdjust, signTest } from './stats/significance.ts';
 export type { ItemRatings, ListeningStatistics, StatisticsOptions } from './stats/summary.ts';
 export { computeStatistics } from './stats/summary.ts';

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { findRaterByTokenHash, listConditions, listStimuli } from '../db/index.ts';
 import { collectSamples, createEngine, encodeAudio } from '../inference/index.ts';
 import { testApp } from './helpers/app.ts';
-import { CROWD_WAVES, type Oracle, type Participation, sha256, takePart } from './helpers/crowd.ts';
+import { CROWD_SIZE, CROWD_WAVES, type Oracle, type Participation, sha256, takePart } from './helpers/crowd.ts';
 import { hashToken } from './helpers/listening.ts';
 import { binaryBody, espeakWav, parseWav } from './helpers/speech.ts';
 import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
@@ -152,12 +152,10 @@ describe('the listening-test journey on the tiny model (espeak-ng speech as the 
         checkpoint_ids: [ids.a, ids.b],
         base_checkpoint_id: ids.base,
         sentences: SENTENCES,
-        trials_per_rater: { ab_naturalness: AB_TRIALS },
+        trials_per_rater: { ab_naturalness: AB_TRIALS, ab_similarity: 4, mos: 2, similarity: 2 },
         gold_per_rater: 4,
         trap_per_rater: 2,
         auto_promote: true,
-        // A crowd of 16 instead of hundreds: the evidence thresholds scaled to it; alpha as shipped.
-        promotion_policy: { min_total_votes: 100, min_votes_per_item: 30, min_head_to_head: 12 },
       });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     ids.test = created.body.id;
@@ -203,7 +201,7 @@ describe('the listening-test journey on the tiny model (espeak-ng speech as the 
     assert.equal(oracle.size, 3 * 3 + 3 * 2 + 2, 'rendered, real and degraded, trap');
   });
 
-  it('a scripted crowd of 16 joins through the invitation and votes through the crowd endpoints', async (ctx) => {
+  it('a scripted crowd joins through the invitation and votes through the crowd endpoints', async (ctx) => {
     ctx.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     // The real recording sounds best, then B, then A, then the base.
     const rank: Record<string, number> = {
@@ -222,7 +220,7 @@ describe('the listening-test journey on the tiny model (espeak-ng speech as the 
         for (const h of p.heard) if (h.conditionId === conditionOf.b) heardB.set(h.sentenceIndex, h.bytes);
       }
     }
-    assert.equal(raters.length, 16);
+    assert.equal(raters.length, CROWD_SIZE);
   });
 
   it('flags the cheaters and names checkpoint B as the winner', async () => {
@@ -238,7 +236,7 @@ describe('the listening-test journey on the tiny model (espeak-ng speech as the 
     const results = await t.request.get(`/v1/listening/tests/${ids.test}/results`).set(admin());
     assert.equal(results.status, 200);
     const r = results.body;
-    assert.deepEqual(r.raters, { total: 16, completed: 15, flagged: 5 });
+    assert.deepEqual(r.raters, { total: CROWD_SIZE, completed: CROWD_SIZE - 1, flagged: 5 });
     assert.equal(r.incumbent, conditionOf.base);
     assert.ok(honestPreferences >= 6 * AB_TRIALS, `${honestPreferences} honest preferences`);
     assert.equal(r.valid_preference_votes, honestPreferences, 'every honest A/B vote counts, no other');
@@ -258,7 +256,13 @@ describe('the listening-test journey on the tiny model (espeak-ng speech as the 
     assert.equal(p.test_id, ids.test);
     assert.equal(p.statistics.winner.checkpoint_id, ids.b);
     assert.equal(p.statistics.incumbent.checkpoint_id, ids.base);
-    assert.ok(p.statistics.audit.headToHead.pHolm < 0.01, JSON.stringify(p.statistics.audit.headToHead));
+    // The audit keeps the numbers: B's betting wealth over raters reached the threshold for α = 0.01
+    // over both checkpoints and every look, and B was shown no less like the speaker.
+    const verdict = p.statistics.audit.candidates.find((c: { item: string }) => c.item === conditionOf.b);
+    const nat = verdict.naturalness.superiority;
+    assert.ok(nat.max_log_wealth >= Math.log(2 / 0.01) && nat.rejected, JSON.stringify(nat));
+    assert.equal(verdict.similarity.non_inferiority.rejected, true);
+    assert.equal(p.statistics.audit.policy.alpha, 0.01, 'alpha as shipped');
 
     const history = await t.request.get(`/v1/listening/promotions?voice_id=${ids.voice}`).set(admin());
     assert.deepEqual(

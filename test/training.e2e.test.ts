@@ -173,9 +173,7 @@ describe('recordings → dataset → fine-tuning run → listening test → prom
             auto_promote: true,
             // Listeners can start on epoch 1 while epoch 2 trains.
             every_epochs: 1,
-            trials_per_rater: { ab_naturalness: 20 },
-            // A crowd of 16 instead of hundreds: the evidence thresholds scaled to it; alpha as shipped.
-            promotion_policy: { min_total_votes: 100, min_votes_per_item: 30, min_head_to_head: 12 },
+            trials_per_rater: { ab_naturalness: 20, ab_similarity: 4, mos: 2, similarity: 2 },
           },
         },
       });

@@ -17,7 +17,8 @@ export type RateLimitOptions = {
  * `max × replicas` (a shared store would be needed to be exact).
  */
 export function rateLimit(options: RateLimitOptions) {
-  const now = options.now ?? Date.now;
+  // Read the clock at each request (not a reference captured now), so a replaced Date.now is seen.
+  const now = options.now ?? (() => Date.now());
   const windows = new Map<string, { start: number; count: number }>();
   return createMiddleware(async function rateLimit(c, next) {
     const key = options.key(c);

@@ -41,7 +41,10 @@ test('while the rule is collecting, trials go to candidate-versus-incumbent pair
     assert.equal(a.settled, false);
     const targeted = a.pairs.filter((p) => p.why === 'versus-incumbent');
     assert.equal(targeted.length, 2, 'two focus pairs');
-    assert.ok(targeted.some((p) => p.a === 'c2' && p.b === 'base'), 'the leader c2 is in focus');
+    assert.ok(
+      targeted.some((p) => p.a === 'c2' && p.b === 'base'),
+      'the leader c2 is in focus',
+    );
     assert.equal(
       a.pairs.reduce((s, p) => s + p.trials, 0),
       20,
@@ -53,18 +56,39 @@ test('while the rule is collecting, trials go to candidate-versus-incumbent pair
 test('a futile candidate gets no more targeted trials', () => {
   const decision = decide(crowd('c1', 1, 9));
   assert.equal(decision.audit.candidates.find((c) => c.item === 'c1')?.status, 'futile');
-  const a = allocateTrials({ decision, fit, headToHead: [], incumbent: 'base', candidates: ['c1', 'c2', 'c3'], budget: 20 });
+  const a = allocateTrials({
+    decision,
+    fit,
+    headToHead: [],
+    incumbent: 'base',
+    candidates: ['c1', 'c2', 'c3'],
+    budget: 20,
+  });
   assert.deepEqual(a.active.sort(), ['c2', 'c3']);
   assert.ok(!a.pairs.some((p) => p.why === 'versus-incumbent' && p.a === 'c1'));
 });
 
 test('allocation stops exactly when the rule has decided, never before', () => {
   const undecided = decide(crowd('c2', 6, 4, 3));
-  const a = allocateTrials({ decision: undecided, fit, headToHead: [], incumbent: 'base', candidates: ['c1', 'c2', 'c3'], budget: 20 });
+  const a = allocateTrials({
+    decision: undecided,
+    fit,
+    headToHead: [],
+    incumbent: 'base',
+    candidates: ['c1', 'c2', 'c3'],
+    budget: 20,
+  });
   assert.equal(undecided.settled, false);
   assert.equal(a.settled, false);
   const decided = decide(crowd('c2', 9, 1));
   assert.ok(decided.promote);
-  const b = allocateTrials({ decision: decided, fit, headToHead: [], incumbent: 'base', candidates: ['c1', 'c2', 'c3'], budget: 20 });
+  const b = allocateTrials({
+    decision: decided,
+    fit,
+    headToHead: [],
+    incumbent: 'base',
+    candidates: ['c1', 'c2', 'c3'],
+    budget: 20,
+  });
   assert.deepEqual([b.settled, b.pairs.length], [true, 0]);
 });

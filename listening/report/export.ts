@@ -18,10 +18,10 @@ export function toSnake(value: unknown): unknown {
   return value;
 }
 
-const mean = (m: MeanSummary | undefined) =>
+const mean = (m: (MeanSummary & { raters?: number }) | undefined) =>
   m
-    ? { n: m.n, mean: m.mean, ci_low: m.ci.low, ci_high: m.ci.high }
-    : { n: 0, mean: null, ci_low: null, ci_high: null };
+    ? { n: m.n, raters: m.raters ?? null, mean: m.mean, ci_low: m.ci.low, ci_high: m.ci.high }
+    : { n: 0, raters: 0, mean: null, ci_low: null, ci_high: null };
 
 /** One row per compared condition, every statistic side by side. */
 export function itemRows(r: TestResults) {
@@ -71,11 +71,19 @@ export function resultsJson(r: TestResults) {
     likenessHeadToHead: r.likeness.headToHead,
     mosComparisons: r.naturalness.mosComparisons,
     similarityComparisons: r.naturalness.similarityComparisons,
-    quality: r.naturalness.raters.map((q) => ({ raterId: q.raterId, status: q.status, reasons: q.reasons })),
+    quality: r.naturalness.raters.map((q) => ({
+      raterId: q.raterId,
+      status: q.status,
+      reasons: q.reasons,
+      gold: q.gold,
+      trap: q.trap,
+      fast: q.fast,
+      side: q.side,
+    })),
     decision: d
       ? d.promote
-        ? { promote: true, winner: d.winner, audit: d.audit }
-        : { promote: false, reason: d.reason, audit: d.audit }
+        ? { promote: true, settled: true, winner: d.winner, audit: d.audit }
+        : { promote: false, settled: d.settled, reason: d.reason, audit: d.audit }
       : null,
   }) as Record<string, unknown>;
 }

@@ -10,6 +10,7 @@ import {
   promoteCheckpoint,
   rollbackPromotion,
 } from '../../db/index.ts';
+import { toSnake } from '../report/export.ts';
 import { ListeningError } from './errors.ts';
 import { computeResults } from './results.ts';
 import { getTest } from './tests.ts';
@@ -37,7 +38,7 @@ export async function promoteFromTest(db: Db, testId: string, actor: string): Pr
     to: winner.checkpointId,
     testId: test.id,
     statistics: {
-      audit: decision.audit,
+      audit: toSnake(decision.audit),
       winner: { condition: winner.id, label: winner.label, checkpoint_id: winner.checkpointId },
       incumbent: incumbent
         ? { condition: incumbent.id, label: incumbent.label, checkpoint_id: incumbent.checkpointId }

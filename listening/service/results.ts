@@ -10,6 +10,7 @@ import {
   getVoice,
   type ListeningTest,
   listConditions,
+  listRaters,
   listStimuli,
   listVoteRecords,
   type VoteRecord,
@@ -62,6 +63,8 @@ export type TestResults = {
   incumbent: string | null;
   decision: PromotionDecision | null;
   records: VoteRecord[];
+  /** Raters flagged in the database (headphone check, checks failed while voting), with the stored reason. */
+  flaggedRaters: { raterId: string; reason: string }[];
 };
 
 /** The condition the voice speaks with now, else the base model: what a candidate must beat. */
@@ -96,8 +99,14 @@ export function evaluateVotes(
   },
 ): Evaluation {
   const counted = records.filter((r) => !r.raterFlagged);
-  const comparable = context.conditions.filter((c) => c.kind === 'checkpoint' || c.kind === 'base' || c.kind === 'real');
-  const bootstrap = { seed: `${context.config.seed}/bootstrap`, replicates: context.replicates, unit: 'rater' as const };
+  const comparable = context.conditions.filter(
+    (c) => c.kind === 'checkpoint' || c.kind === 'base' || c.kind === 'real',
+  );
+  const bootstrap = {
+    seed: `${context.config.seed}/bootstrap`,
+    replicates: context.replicates,
+    unit: 'rater' as const,
+  };
   const naturalness = computeStatistics(toAnswers(counted, 'naturalness'), {
     items: comparable.map((c) => c.id),
     bootstrap,
@@ -146,11 +155,12 @@ export async function computeResults(
   test: ListeningTest,
   options: { replicates?: number } = {},
 ): Promise<TestResults> {
-  const [conditions, records, stimuli, voice] = await Promise.all([
+  const [conditions, records, stimuli, voice, raterRows] = await Promise.all([
     listConditions(db, test.id),
     listVoteRecords(db, { testId: test.id }),
     listStimuli(db, test.id),
     getVoice(db, test.voiceId),
+    listRaters(db, test.id),
   ]);
   const incumbent = incumbentOf(conditions, voice?.checkpointId ?? null);
   const real = new Set(conditions.filter((c) => c.kind === 'real').map((c) => c.id));
@@ -170,5 +180,8 @@ export async function computeResults(
     ...evaluation,
     incumbent,
     records,
+    flaggedRaters: raterRows
+      .filter((r) => r.flaggedAt)
+      .map((r) => ({ raterId: r.id, reason: r.flagReason ?? 'flagged' })),
   };
 }

@@ -75,8 +75,8 @@ export async function joinTest(
     consentedAt: new Date(),
   });
   const [conditions, stimuli] = await Promise.all([listConditions(db, test.id), listStimuli(db, test.id)]);
-  // Adaptive allocation looks at the votes so far; fewer bootstrap replicates keep joining quick.
-  const results = await computeResults(db, test, { replicates: 200 });
+  // Adaptive allocation follows the rule's state; it needs no bootstrap intervals.
+  const results = await computeResults(db, test, { replicates: 0 });
   const plan = planSession({
     testId: test.id,
     raterId: rater.id,

@@ -131,13 +131,23 @@ export function runCrowd(config: CrowdConfig): CrowdResult {
   const items = Object.keys(config.truth);
   const truth: Record<string, ItemTruth> = { ...config.truth, real: REAL };
   const conditions: Condition[] = [
-    ...items.map((id) => ({ id, testId: 't', kind: id === 'base' ? 'base' : 'checkpoint', checkpointId: null, label: id })),
+    ...items.map((id) => ({
+      id,
+      testId: 't',
+      kind: id === 'base' ? 'base' : 'checkpoint',
+      checkpointId: null,
+      label: id,
+    })),
     { id: 'real', testId: 't', kind: 'real', checkpointId: null, label: 'real' },
     { id: 'degraded', testId: 't', kind: 'degraded', checkpointId: null, label: 'degraded' },
     { id: 'trap', testId: 't', kind: 'trap', checkpointId: null, label: 'trap' },
   ] as Condition[];
   const stimuli = conditions.flatMap((c) =>
-    Array.from({ length: c.kind === 'trap' ? 2 : sentences }, (_, s) => ({ id: `${c.id}/${s}`, conditionId: c.id, sentenceIndex: s })),
+    Array.from({ length: c.kind === 'trap' ? 2 : sentences }, (_, s) => ({
+      id: `${c.id}/${s}`,
+      conditionId: c.id,
+      sentenceIndex: s,
+    })),
   ) as Stimulus[];
   const stimulus = new Map(stimuli.map((s) => [s.id, s]));
   const testConfig: TestConfig = {
@@ -258,8 +268,7 @@ function answer(
     else if (kind !== 'honest' || lapse) value = pick(0.5);
     else {
       const field = trial.kind === 'ab_naturalness' ? 'naturalness' : 'likeness';
-      const score = (id: string) =>
-        (truth[id]?.[field] ?? 0) + (rater.taste.get(id)?.[field] ?? 0);
+      const score = (id: string) => (truth[id]?.[field] ?? 0) + (rater.taste.get(id)?.[field] ?? 0);
       value = pick(sigmoid(score(a.conditionId) - score((b as Stimulus).conditionId) + rater.side));
     }
   } else {

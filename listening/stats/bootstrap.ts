@@ -95,9 +95,7 @@ export function bootstrapBradleyTerry(
       byRater.set(v.raterId, group);
     });
     // Sorted so the result does not depend on the order votes arrived in.
-    groups = [...byRater.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, g]) => cellsOf(k, g));
+    groups = [...byRater.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, g]) => cellsOf(k, g));
   } else {
     groups = comparisons.map((c) => cellsOf(k, [c]));
   }

@@ -123,8 +123,7 @@ export function fitWinMatrix(
   options: BradleyTerryOptions = {},
 ): BradleyTerryFit {
   const prior = options.prior ?? 0.5;
-  const pi =
-    prior > 0 ? newtonFit(items.length, wins, prior, options) : mmFit(items.length, wins, options);
+  const pi = prior > 0 ? newtonFit(items.length, wins, prior, options) : mmFit(items.length, wins, options);
   return finish(items, pi.strength, pi.iterations, pi.converged);
 }
 

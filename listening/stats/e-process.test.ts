@@ -40,7 +40,7 @@ test('a real effect is found, and the mirror test does not find it', () => {
   let found = 0;
   let mirrored = 0;
   for (let run = 0; run < 200; run++) {
-    const ys = Array.from({ length: 150 }, () => (rng.next() < 0.7 ? 1 : -1)); // mean 0.4
+    const ys = Array.from({ length: 200 }, () => (rng.next() < 0.7 ? 1 : -1)); // mean 0.4
     if (rejects(bettingTest(ys, greater), 0.01)) found++;
     if (rejects(bettingTest(ys, { ...greater, direction: 'less' }), 0.01)) mirrored++;
   }

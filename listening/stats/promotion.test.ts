@@ -41,7 +41,10 @@ test('twenty raters who each prefer c2 8 times in 10 promote it, with the number
 test('one prolific rater cannot carry a promotion: the rater, not the vote, is the unit', () => {
   // 200 to 0 from one rater and 5 to 5 from nineteen others: 295 to 95 counted per vote,
   // which an exact sign test per vote would call overwhelming.
-  const votes = [...raterVotes('r0', 'c2', 'base', 200, 0), ...crowd(20, 'c2', 'base', 5, 5).filter((v) => v.raterId !== 'r0')];
+  const votes = [
+    ...raterVotes('r0', 'c2', 'base', 200, 0),
+    ...crowd(20, 'c2', 'base', 5, 5).filter((v) => v.raterId !== 'r0'),
+  ];
   const d = decidePromotion(input({ naturalness: votes }));
   assert.equal(d.promote, false);
   assert.equal(d.promote ? '' : d.reason, 'collecting');

@@ -184,7 +184,13 @@ export function decidePromotion(
       logStrength: strength.get(c) ?? Number.NaN,
       naturalness: { share: pairShare(outcomes), superiority, futility },
       similarity,
-      status: futile ? 'futile' : lessSimilar ? 'less-similar' : superiority.rejected && similar ? 'eligible' : 'collecting',
+      status: futile
+        ? 'futile'
+        : lessSimilar
+          ? 'less-similar'
+          : superiority.rejected && similar
+            ? 'eligible'
+            : 'collecting',
     };
   });
   const audit: PromotionAudit = {
@@ -206,11 +212,7 @@ export function decidePromotion(
   return { promote: false, settled: false, reason: 'collecting', audit };
 }
 
-function similarityVerdict(
-  input: PromotionInput,
-  c: ItemId,
-  policy: PromotionPolicy,
-): CandidateVerdict['similarity'] {
+function similarityVerdict(input: PromotionInput, c: ItemId, policy: PromotionPolicy): CandidateVerdict['similarity'] {
   const sim = input.similarity;
   if (!sim) return { measured: 'none', summary: null, nonInferiority: null, inferiority: null };
   const order = input.raterOrder;

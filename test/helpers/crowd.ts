@@ -12,7 +12,7 @@ import type { TestContext } from 'node:test';
 import type supertest from 'supertest';
 import type { Db } from '../../db/index.ts';
 import { listConditions, listStimuli } from '../../db/index.ts';
-import { createRng } from '../../listening/index.ts';
+import { createRng, unpadWav } from '../../listening/index.ts';
 import { binaryBody, parseWav } from './speech.ts';
 
 export type Listener = 'honest' | 'always-left' | 'random-fast' | 'loudspeakers';
@@ -114,24 +114,33 @@ export async function takePart(
     const s = await state();
     if (s.step !== 'trial') break;
     const { trial } = s;
-    assert.equal(trial.task, 'ab_naturalness');
-    const heard: Array<Clip & { seconds: number }> = [];
-    for (const slot of ['a', 'b'] as const) {
+    assert.ok(['ab_naturalness', 'ab_similarity', 'mos', 'similarity'].includes(trial.task), trial.task);
+    const heard: Record<string, Clip & { seconds: number }> = {};
+    for (const slot of Object.keys(trial.audio)) {
       const audio = await request
         .get(trial.audio[slot])
         .buffer(true)
         .parse(binaryBody as never);
       assert.equal(audio.status, 200);
-      const clip = opts.oracle.get(sha256(audio.body));
+      // Clips are served padded to one size per trial; what plays is exactly the stored clip.
+      const bytes = unpadWav(new Uint8Array(audio.body));
+      const clip = opts.oracle.get(sha256(bytes));
       assert.ok(clip, 'the crowd hears exactly the stored stimuli');
-      const wav = parseWav(audio.body);
-      heard.push({ ...clip, seconds: wav.samples.length / wav.sampleRate });
-      out.heard.push({ ...clip, bytes: new Uint8Array(audio.body) });
+      const wav = parseWav(bytes);
+      heard[slot] = { ...clip, seconds: wav.samples.length / wav.sampleRate };
+      if (slot !== 'ref') out.heard.push({ ...clip, bytes });
     }
-    const [a, b] = heard as [(typeof heard)[0], (typeof heard)[0]];
-    let answer: 'a' | 'b';
-    let listenMs = 1000 * (a.seconds + b.seconds) + 1500;
-    if (listener === 'always-left') answer = 'a';
+    const a = heard.a as Clip & { seconds: number };
+    const b = heard.b;
+    let answer: string;
+    let listenMs = 1000 * Object.values(heard).reduce((sum, h) => sum + h.seconds, 0) + 1500;
+    const flip = (x: 'a' | 'b') => (x === 'a' ? 'b' : 'a');
+    if (!b) {
+      // A rating: the rank sets it (1–5); cheaters give the middle of the scale.
+      const rank = opts.rank[a.conditionId] ?? 0;
+      answer = listener === 'honest' ? String(Math.min(5, Math.max(1, rank + 1))) : '3';
+      if (listener === 'random-fast') listenMs = 400;
+    } else if (listener === 'always-left') answer = 'a';
     else if (listener === 'random-fast') {
       answer = rng.next() < 0.5 ? 'a' : 'b';
       listenMs = 400;
@@ -143,9 +152,10 @@ export async function takePart(
       // A gold trial: the real recording against its degraded copy.
       answer = a.kind === 'real' ? 'a' : 'b';
     } else {
+      // Naturalness and likeness to the speaker follow the same ranking here.
       const better = (opts.rank[a.conditionId] ?? 0) > (opts.rank[b.conditionId] ?? 0) ? 'a' : 'b';
-      answer = rng.next() < 0.9 ? better : better === 'a' ? 'b' : 'a';
-      out.honestPreferences++;
+      answer = rng.next() < 0.9 ? better : flip(better);
+      if (trial.task === 'ab_naturalness') out.honestPreferences++;
     }
     ctx.mock.timers.tick(listenMs);
     const vote = await request
@@ -159,8 +169,14 @@ export async function takePart(
   return out;
 }
 
-/** The crowd both journeys use: 16 raters in two waves, 11 honest and 5 cheaters of three kinds. */
+/**
+ * The crowd both journeys use: 24 raters in three waves, 19 honest and 5 cheaters of three
+ * kinds. The rule counts raters, not votes, and must hold its false-promotion rate at any look,
+ * so it needs about fifteen honest raters on the deciding pair (see the README).
+ */
 export const CROWD_WAVES: Listener[][] = [
   ['honest', 'honest', 'always-left', 'honest', 'honest', 'random-fast', 'honest', 'loudspeakers', 'honest'],
   ['honest', 'random-fast', 'honest', 'honest', 'always-left', 'honest', 'honest'],
+  ['honest', 'honest', 'honest', 'honest', 'honest', 'honest', 'honest', 'honest'],
 ];
+export const CROWD_SIZE = CROWD_WAVES.flat().length;
