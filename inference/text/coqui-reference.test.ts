@@ -39,10 +39,10 @@ const MIN_AGREEMENT: Record<string, number> = {
   nl: 100,
   cs: 100,
   ar: 100,
-  'zh-cn': 99.5,
+  'zh-cn': 97.7,
   hu: 100,
   ko: 100,
-  ja: 98.6,
+  ja: 97,
   hi: 100,
 };
 

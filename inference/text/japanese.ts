@@ -6,9 +6,9 @@
  * and their readings come from kuromoji (@sglkc/kuromoji, the maintained fork, with its bundled
  * IPADIC), and cutlet's rules are ported on top: its kana table and exceptions
  * (dict/cutlet.json, made from cutlet by trainer/reference/cutlet_tables.py), sokuon and long
- * vowels, its spacing rules with IPADIC's parts of speech mapped to UniDic's. What cannot match:
- * UniDic's foreign spellings of loanwords (cutlet writes コーヒー as "coffee", here "koohii"),
- * and words the two dictionaries cut or read differently (私: watakushi in UniDic, watashi here).
+ * vowels, its spacing rules with IPADIC's parts of speech mapped to UniDic's, and UniDic's
+ * English spellings of loanwords (コーヒー → "coffee", dict/unidic-foreign.json.gz). What cannot
+ * match: words the two dictionaries cut or read differently beyond the tables below.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -31,6 +31,18 @@ const CUTLET = JSON.parse(readFileSync(new URL('./dict/cutlet.json', import.meta
   exceptions: Record<string, string>;
 };
 const TABLE = CUTLET.hepburn;
+let foreign: Record<string, string> | undefined;
+/** UniDic's spellings of katakana loanwords (dict/unidic-foreign.json.gz, by trainer/reference/unidic_foreign.py). */
+function foreignSpelling(surface: string): string | undefined {
+  foreign ??= (
+    JSON.parse(
+      gunzipSync(readFileSync(new URL('./dict/unidic-foreign.json.gz', import.meta.url))).toString('utf8'),
+    ) as {
+      spellings: Record<string, string>;
+    }
+  ).spellings;
+  return foreign[surface];
+}
 const SUTEGANA = 'ゃゅょぁぃぅぇぉ';
 const ODORI = '々〃ゝゞヽゞ';
 const UNVOICED = 'かきくけこさしすせそたちつてとはひふへほ';
@@ -98,7 +110,7 @@ const SUFFIX_COUNTERS: Record<string, string> = {
   目: 'メ',
 };
 // Words UniDic reads otherwise than IPADIC, where it matters often
-const UNIDIC_READINGS: Record<string, string> = { 私: 'ワタクシ' };
+const UNIDIC_READINGS: Record<string, string> = { 私: 'ワタクシ', 明日: 'アス' };
 // Symbols UniDic knows one by one (補助記号) where IPADIC leaves a run of them unknown; a run
 // with any other symbol (" ' , - ; [ ] ^ _ ...) stays one unknown word in UniDic too (checked with
 // fugashi and unidic-lite).
@@ -111,21 +123,37 @@ function splitSymbols(t: KuromojiToken): KuromojiToken[] {
   if (!chars.every((c) => UNIDIC_SYMBOLS.has(c))) return [{ ...t, pos: '記号' }];
   return chars.map((c) => ({ ...t, surface_form: c, pos: '記号', word_type: 'KNOWN' }));
 }
-// Adverbs IPADIC keeps whole that UniDic cuts into a noun and the particle に (checked with
-// fugashi and unidic-lite)
-const UNIDIC_SPLITS: Record<string, Array<[string, string]>> = {
-  本当に: [
-    ['本当', 'ホントウ'],
-    ['に', 'ニ'],
+// Words IPADIC keeps whole that UniDic cuts into shorter units (compound particles and
+// conjunctions, 曜日, 何時...), as UniDic cuts and reads them: [surface, reading, pos1, pos2]
+// (checked with fugashi and unidic-lite).
+type Unit = [string, string, string, string];
+const P = (s: string, r: string, pos2 = '格助詞'): Unit => [s, r, '助詞', pos2];
+const N = (s: string, r: string): Unit => [s, r, '名詞', '普通名詞'];
+const UNIDIC_SPLITS: Record<string, Unit[]> = {
+  本当に: [N('本当', 'ホントウ'), P('に', 'ニ')],
+  同時に: [N('同時', 'ドウジ'), P('に', 'ニ')],
+  互いに: [N('互い', 'タガイ'), P('に', 'ニ')],
+  ので: [P('の', 'ノ', '準体助詞'), ['で', 'デ', '助動詞', '*']],
+  のに: [P('の', 'ノ', '準体助詞'), P('に', 'ニ')],
+  かも: [P('か', 'カ', '副助詞'), P('も', 'モ', '係助詞')],
+  けれども: [P('けれど', 'ケレド', '接続助詞'), P('も', 'モ', '係助詞')],
+  について: [P('に', 'ニ'), ['つい', 'ツイ', '動詞', '一般'], P('て', 'テ', '接続助詞')],
+  として: [P('と', 'ト'), ['し', 'シ', '動詞', '非自立可能'], P('て', 'テ', '接続助詞')],
+  それでは: [['それ', 'ソレ', '代名詞', '*'], P('で', 'デ'), P('は', 'ハ', '係助詞')],
+  ですから: [['です', 'デス', '助動詞', '*'], P('から', 'カラ', '接続助詞')],
+  ところで: [N('ところ', 'トコロ'), P('で', 'デ')],
+  もう少し: [
+    ['もう', 'モウ', '副詞', '*'],
+    ['少し', 'スコシ', '副詞', '*'],
   ],
-  同時に: [
-    ['同時', 'ドウジ'],
-    ['に', 'ニ'],
-  ],
-  互いに: [
-    ['互い', 'タガイ'],
-    ['に', 'ニ'],
-  ],
+  日本語: [['日本', 'ニッポン', '名詞', '固有名詞'], N('語', 'ゴ')],
+  何時: [['何', 'ナン', '名詞', '数詞'], N('時', 'ジ')],
+  ...Object.fromEntries(
+    Object.entries({ 月: 'ゲツ', 火: 'カ', 水: 'スイ', 木: 'モク', 金: 'キン', 土: 'ド', 日: 'ニチ' }).map(([d, r]) => [
+      `${d}曜日`,
+      [N(`${d}曜`, `${r}ヨウ`), N('日', 'ヒ')],
+    ]),
+  ),
 };
 
 /** IPADIC's part of speech as UniDic names it, where cutlet's rules look at it. */
@@ -144,18 +172,24 @@ function words(text: string): Word[] {
   const tokens = kuromoji()
     .tokenize(text)
     .flatMap(splitSymbols)
-    .flatMap((t): KuromojiToken[] =>
-      (UNIDIC_SPLITS[t.surface_form] ?? [[t.surface_form, '']]).map(([surface, reading], i, parts) =>
-        parts.length === 1
-          ? t
-          : i === 0
-            ? { ...t, surface_form: surface, pos: '名詞', pos_detail_1: '一般', reading, pronunciation: reading }
-            : { ...t, surface_form: surface, pos: '助詞', pos_detail_1: '格助詞', reading, pronunciation: reading },
-      ),
-    );
+    .flatMap((t, i, all): KuromojiToken[] => {
+      // a month after a number that IPADIC glued to the next word (2月払い): UniDic's 月 + the rest
+      const prev = all[i - 1]?.surface_form ?? '';
+      if (!/\p{Nd}$/u.test(prev) || !t.surface_form.startsWith('月') || t.surface_form.length < 2) return [t];
+      const month: KuromojiToken = { ...t, surface_form: '月', pos: '名詞', pos_detail_1: '一般', reading: 'ガツ' };
+      return [month, ...kuromoji().tokenize(t.surface_form.slice(1)).flatMap(splitSymbols)];
+    });
   for (const t of tokens) {
     if (/^\s+$/u.test(t.surface_form)) {
       space = true;
+      continue;
+    }
+    const units = UNIDIC_SPLITS[t.surface_form];
+    if (units) {
+      for (const [surface, kana, pos1, pos2] of units) {
+        out.push({ surface, pos1, pos2, kana, pron: kana, unknown: false, space });
+        space = false;
+      }
       continue;
     }
     const afterNumber = /\p{Nd}$/u.test(out.at(-1)?.surface ?? '');
@@ -228,6 +262,9 @@ function romajiWord(w: Word): string {
   if (isDigit(w.surface)) return w.surface;
   if (isAscii(w.surface)) return w.surface;
   if (w.surface === '€' || w.surface === '¥') return '';
+  // cutlet takes UniDic's foreign spelling of a loanword; UniDic knows many IPADIC does not
+  const spelling = foreignSpelling(w.surface);
+  if (spelling !== undefined) return spelling;
   if (w.unknown) {
     if (/^[\u3041-\u309f\u30a0-\u30ffー]+$/u.test(w.surface)) return mapKana(kataToHira(w.surface));
     return '?'.repeat([...w.surface].length);
@@ -253,6 +290,7 @@ function romajiTokens(ws: Word[]): Token[] {
       return;
     }
     const roma = romajiWord(word);
+    const isForeign = foreignSpelling(word.surface) !== undefined;
     if (roma && po?.surface.endsWith('っ')) po.surface = po.surface.slice(0, -1) + roma[0];
     const tok: Token = { surface: roma, space: false };
     // Python `x in "「『"` and `roma in "(["` are substring tests: "" matches too
@@ -273,6 +311,7 @@ function romajiTokens(ws: Word[]): Token[] {
     if (word.pos1 === '接頭辞') return;
     if (nw && (nw.pos1 === '補助記号' || nw.pos1 === '接尾辞')) return;
     if (nw && nw.surface === ',') return;
+    if (isForeign && roma.endsWith('-')) return;
     // Python `pos2 in ("接続助詞")` tests a substring of the string
     if (nw && '接続助詞'.includes(nw.pos2)) return;
     if (isDigit(word.surface) && nw && isDigit(nw.surface)) return;
