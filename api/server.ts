@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } from '../db/index.ts';
@@ -154,7 +155,18 @@ async function main() {
   console.log(`\nXTTS voice studio is listening on ${url}  (database: ${where}; ${inference})`);
   console.log(`  Try a voice: ${url}/    API docs: ${url}/docs    health: ${url}/healthz`);
   if (!(await defaultBaseCheckpoint(handle.db))) {
-    console.log(`  No model package yet: \`npm run model:pull\` fetches XTTS-v2 into ${config.modelDir}.`);
+    // Paths as the reader would type them in the folder the server was started from.
+    const shown = (p: string) => {
+      const r = relative(process.cwd(), p);
+      return r && !r.startsWith('..') && !isAbsolute(r) ? r : p;
+    };
+    const tiny = join(import.meta.dirname, '..', 'test', 'fixtures', 'tiny', 'package');
+    const models = shown(config.modelDir);
+    console.log(`  No model package yet: \`npm run model:pull\` fetches XTTS-v2 into ${models}.`);
+    if (existsSync(tiny)) {
+      console.log('  Offline, the tiny random-weight test model (it speaks noise) runs everything end to end:');
+      console.log(`    mkdir -p ${models} && cp -r ${shown(tiny)} ${models}/tiny`);
+    }
   }
   if (!config.python && !projectPythonReady()) {
     console.log("  Datasets and training need the trainer's Python environment: `npm run setup:python` (once).");
