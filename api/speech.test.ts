@@ -303,9 +303,10 @@ describe('synthesis: failures while streaming', () => {
 describe('synthesis: admission under overload', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'xtts-admit-'));
   let t: T;
+  const engine = toneEngine({ chunkDelayMs: 100 });
   before(async () => {
     t = await testApp({
-      engine: toneEngine({ chunkDelayMs: 100 }),
+      engine,
       dataDir,
       modelDir: join(dataDir, 'models'),
       maxInFlight: 1,
@@ -328,7 +329,8 @@ describe('synthesis: admission under overload', () => {
       firstDone = true; // supertest sends on then()
       return r;
     });
-    await new Promise((r) => setTimeout(r, 50)); // the first holds the only slot
+    // The first holds the only slot once the engine speaks for it (however long a loaded machine takes to get there).
+    while (engine.stats().active === 0) await new Promise((r) => setTimeout(r, 5));
     const refused = await tts();
     assert.equal(refused.status, 503);
     assert.equal(refused.body.code, 'OVERLOADED');
