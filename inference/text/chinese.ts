@@ -16,10 +16,12 @@ import { readFileSync } from 'node:fs';
 import { convert, customPinyin, pinyin } from 'pinyin-pro';
 import { escapeRegExp } from './pyregex.ts';
 
-const PHRASES = JSON.parse(readFileSync(new URL('./dict/zh-phrases.json', import.meta.url), 'utf8')) as Record<
-  string,
-  string
->;
+const PYPINYIN = JSON.parse(readFileSync(new URL('./dict/zh-phrases.json', import.meta.url), 'utf8')) as {
+  phrases: Record<string, string>;
+  /** characters whose default reading in pypinyin differs from pinyin-pro's */
+  chars: Record<string, string>;
+};
+const PHRASES = PYPINYIN.phrases;
 
 /** "yì bǎi" → "yi4bai3"; the neutral tone as 5, ü as v. */
 function tone3(marked: string): string {
@@ -33,7 +35,7 @@ function tone3(marked: string): string {
 const SANDHI: Record<string, string> = {};
 const CUSTOM: Record<string, string> = {};
 for (const [phrase, reading] of Object.entries(PHRASES)) {
-  if (/[一不]/.test(phrase)) SANDHI[phrase] = tone3(reading);
+  if (/[一不]/.test(phrase) || /(^|\s)[a-zü]+$|(^|\s)[a-zü]+\s/u.test(reading)) SANDHI[phrase] = tone3(reading);
   else CUSTOM[phrase] = reading;
 }
 // pinyin-pro's custom dictionary is module-wide; only this module uses pinyin-pro.
@@ -46,11 +48,26 @@ const SANDHI_RE = new RegExp(
   'gu',
 );
 
+const ownTone = new Map<string, string>();
+/** A character's reading on its own as pypinyin gives it, TONE3 ("le5" for 了). */
+function characterReading(c: string): string {
+  let r = ownTone.get(c);
+  if (r === undefined) {
+    r = tone3(PYPINYIN.chars[c] ?? pinyin(c, { toneSandhi: false }));
+    ownTone.set(c, r);
+  }
+  return r;
+}
+
 function plainPinyin(text: string): string {
   if (!text) return '';
-  const syllables = pinyin(text, { toneType: 'num', type: 'array', v: true, nonZh: 'consecutive', toneSandhi: false });
-  // pinyin-pro writes the neutral tone as 0; pypinyin's neutral_tone_with_five writes 5.
-  return syllables.map((s) => s.replace(/^([a-zv]+)0$/, '$15')).join('');
+  return pinyin(text, { type: 'all', toneSandhi: false })
+    .map((s) => {
+      if (!s.isZh) return s.origin;
+      if (s.num === 0) return characterReading(s.origin);
+      return tone3(s.pinyin);
+    })
+    .join('');
 }
 
 export function chineseToPinyin(text: string): string {

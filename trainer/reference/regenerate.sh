@@ -18,8 +18,8 @@ trap 'rm -rf "$src"' EXIT
 "$venv/bin/pip" download -q --no-deps "coqui-tts==$coqui_version" -d "$src"
 "$venv/bin/python" -m zipfile -e "$src/coqui_tts-$coqui_version-py3-none-any.whl" "$src/wheel"
 cd "$root"
-"$venv/bin/python" "$here/zh_phrases.py" > "$src/phrases.json"
-node trainer/reference/zh-phrases.ts "$src/phrases.json" inference/text/dict/zh-phrases.json
+"$venv/bin/python" "$here/zh_phrases.py" > "$src/pypinyin.json"
+node trainer/reference/zh-phrases.ts "$src/pypinyin.json" inference/text/dict/zh-phrases.json
 "$venv/bin/python" "$here/cutlet_tables.py" > inference/text/dict/cutlet.json
 "$venv/bin/python" "$here/unidic_foreign.py" inference/text/dict/unidic-foreign.json.gz
 "$venv/bin/python" "$here/coqui_text.py" "$src/wheel" test/fixtures/tiny/package/vocab.json \

@@ -1,15 +1,31 @@
-// Keeps the phrases of pypinyin's dictionary (argv[2], from zh_phrases.py) that pinyin-pro, with tone
-// sandhi off, reads otherwise, and writes them to inference/text/dict/zh-phrases.json (argv[3]).
-// usage: node trainer/reference/zh-phrases.ts PHRASES_JSON OUT_JSON
+// From pypinyin's dictionary (argv[2], made by zh_phrases.py), keeps what the engine needs where
+// pinyin-pro (tone sandhi off) reads otherwise: the phrases pinyin-pro reads differently, the phrases
+// pypinyin reads with a neutral tone (the engine reads a neutral tone only there), and the characters
+// whose default reading differs; writes them to inference/text/dict/zh-phrases.json (argv[3]).
+// usage: node trainer/reference/zh-phrases.ts PYPINYIN_JSON OUT_JSON
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pinyin } from 'pinyin-pro';
 
 const [input, output] = process.argv.slice(2);
-if (!input || !output) throw new Error('usage: node trainer/reference/zh-phrases.ts PHRASES_JSON OUT_JSON');
-const phrases = JSON.parse(readFileSync(input, 'utf8')) as Record<string, string>;
-const differing: Record<string, string> = {};
-for (const [phrase, reading] of Object.entries(phrases)) {
-  if (pinyin(phrase, { type: 'array', toneSandhi: false }).join(' ') !== reading) differing[phrase] = reading;
+if (!input || !output) throw new Error('usage: node trainer/reference/zh-phrases.ts PYPINYIN_JSON OUT_JSON');
+const source = JSON.parse(readFileSync(input, 'utf8')) as {
+  phrases: Record<string, string>;
+  chars: Record<string, string>;
+};
+const TONED = /[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ]/u;
+const phrases: Record<string, string> = {};
+for (const [phrase, reading] of Object.entries(source.phrases)) {
+  const neutral = reading.split(' ').some((syllable) => !TONED.test(syllable));
+  if (neutral || pinyin(phrase, { type: 'array', toneSandhi: false }).join(' ') !== reading) phrases[phrase] = reading;
 }
-writeFileSync(output, `${JSON.stringify(differing, null, 2)}\n`);
-console.log(`${Object.keys(differing).length} of ${Object.keys(phrases).length} phrases differ -> ${output}`);
+const chars: Record<string, string> = {};
+for (const [c, reading] of Object.entries(source.chars)) {
+  // the common ideographs (U+4E00–U+9FFF); rarer ones are left to pinyin-pro
+  const cp = c.codePointAt(0) as number;
+  if (cp >= 0x4e00 && cp <= 0x9fff && pinyin(c, { toneSandhi: false }) !== reading) chars[c] = reading;
+}
+writeFileSync(output, `${JSON.stringify({ phrases, chars }, null, 2)}\n`);
+console.log(
+  `${Object.keys(phrases).length} of ${Object.keys(source.phrases).length} phrases, ` +
+    `${Object.keys(chars).length} of ${Object.keys(source.chars).length} characters kept -> ${output}`,
+);
