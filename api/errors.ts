@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../db/index.ts';
 import { EngineError, type EngineErrorCode } from '../inference/index.ts';
 import { ListeningError } from '../listening/index.ts';
 
@@ -38,6 +39,7 @@ export const errorStatus = {
   NOT_READY: 503,
   MODEL_NOT_READY: 503,
   OVERLOADED: 503,
+  DATABASE_UNAVAILABLE: 503,
   TEST_NOT_FOUND: 404,
   TEST_NOT_OPEN: 409,
   TEST_CLOSED: 409,
@@ -48,6 +50,8 @@ export const errorStatus = {
   TRIAL_NOT_FOUND: 404,
   VOTE_REJECTED: 409,
   SESSION_INCOMPLETE: 409,
+  COMPLETION_CODE_UNKNOWN: 404,
+  COMPLETION_CODE_USED: 409,
   PROMOTION_NOT_JUSTIFIED: 409,
   NOTHING_TO_ROLL_BACK: 409,
   RENDERER_NOT_CONFIGURED: 503,
@@ -153,6 +157,13 @@ export function toApiError(err: unknown): ApiError {
       });
     }
   }
+  if (isDatabaseUnavailable(err)) {
+    // Nothing was acknowledged: the client may send the same request again (votes and the
+    // other writes a client retries are idempotent).
+    return new ApiError('DATABASE_UNAVAILABLE', 'The database is unavailable; retry shortly', {
+      headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_S) },
+    });
+  }
   if (err instanceof HTTPException) {
     // Hono's JSON validator throws this exact message when the body does not parse.
     if (err.status === 400 && err.message.startsWith('Malformed JSON')) {
@@ -163,6 +174,9 @@ export function toApiError(err: unknown): ApiError {
   }
   return new ApiError('INTERNAL', 'Internal server error');
 }
+
+/** Seconds a client is asked to wait before retrying while the database is away. */
+export const DATABASE_RETRY_AFTER_S = 1;
 
 export function errorResponse(c: Context, err: ApiError): Response {
   const body: ErrorBody = {
@@ -179,7 +193,9 @@ export function errorResponse(c: Context, err: ApiError): Response {
 export const onError = (logger: Logger) => (err: Error, c: Context) => {
   const apiError = toApiError(err);
   if (apiError.code === 'INTERNAL') {
-    logger.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
+    logger.error({ err, requestId: c.get('requestId'), route: c.req.routePath }, 'unhandled error');
+  } else if (apiError.code === 'DATABASE_UNAVAILABLE') {
+    logger.warn({ requestId: c.get('requestId'), route: c.req.routePath, err }, 'database unavailable');
   }
   return errorResponse(c, apiError);
 };

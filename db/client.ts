@@ -40,8 +40,10 @@ export async function openDb(options: DbOptions): Promise<DbHandle> {
     const client = postgres(options.databaseUrl, {
       max: options.maxConnections ?? 10,
       onnotice: () => {},
-      // Fail fast when the server is down instead of queueing requests forever.
-      connect_timeout: 10,
+      // Fail fast when the server is down instead of queueing requests forever. postgres.js
+      // 3.4.9 can also hold a query until this runs out when the server closed a connection
+      // during its startup (a server shutting down or refusing the database), so it is short.
+      connect_timeout: 5,
     });
     const db = drizzlePostgres({ client, schema }) as unknown as Db;
     return {

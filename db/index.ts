@@ -1,4 +1,5 @@
 export { type Db, type DbDriver, type DbHandle, type DbOptions, openDb, pgliteDirFor } from './client.ts';
+export { isDatabaseUnavailable } from './errors.ts';
 export { type Readiness, readiness } from './health.ts';
 export { appliedMigrationCount, expectedMigrations, migrate } from './migrate.ts';
 export { pgliteTemplate } from './pglite-template.ts';
@@ -84,6 +85,7 @@ export {
   putStimulus,
   type Rater,
   raterProgress,
+  redeemCompletion,
   type Stimulus,
   type TestStatus,
   type TrialRow,
@@ -128,4 +130,4 @@ export {
 } from './queries/voices.ts';
 export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
 export * as schema from './schema/index.ts';
-export { createScratchDatabase } from './scratch.ts';
+export { createScratchDatabase, databaseInterruptions } from './scratch.ts';

@@ -60,6 +60,7 @@ export {
   findInvitation,
   joinTest,
   type RaterContext,
+  redeemCompletionCode,
   type SessionState,
   sessionState,
   submitHeadphoneCheck,

@@ -132,20 +132,32 @@ export async function completeJob(db: Db, lease: Lease): Promise<boolean> {
 /**
  * Records a failure. `retry` puts the job back in the queue (after `retryInMs`) while it has
  * attempts left; otherwise, or for errors that another try cannot fix, it fails for good.
+ * `refundAttempt` requeues it without using up an attempt: the job did nothing wrong (the
+ * database went away under it), so an outage never exhausts a job's attempts.
  * Returns the status the job ended in, or undefined when the lease was lost.
  */
 export async function failJob(
   db: Db,
   lease: Lease,
   error: string,
-  opts: { retry: boolean; retryInMs?: number },
+  opts: { retry: boolean; retryInMs?: number; refundAttempt?: boolean },
 ): Promise<'queued' | 'failed' | undefined> {
+  const refund = opts.retry && opts.refundAttempt === true;
   const [row] = await db
     .update(jobs)
     .set({
-      status: opts.retry ? sql`case when attempts < max_attempts then 'queued' else 'failed' end` : 'failed',
+      status: refund
+        ? 'queued'
+        : opts.retry
+          ? sql`case when attempts < max_attempts then 'queued' else 'failed' end`
+          : 'failed',
+      ...(refund ? { attempts: sql`greatest(${jobs.attempts} - 1, 0)` } : {}),
       runAt: sql`now() + make_interval(secs => ${(opts.retryInMs ?? 5000) / 1000})`,
-      finishedAt: opts.retry ? sql`case when attempts < max_attempts then null else now() end` : sql`now()`,
+      finishedAt: refund
+        ? null
+        : opts.retry
+          ? sql`case when attempts < max_attempts then null else now() end`
+          : sql`now()`,
       lockedBy: null,
       leaseUntil: null,
       lastError: error,

@@ -165,6 +165,32 @@ export async function completeRater(db: Db, id: string, code: string): Promise<R
   return getRater(db, id);
 }
 
+/**
+ * Redeems a completion code of a test, once: the first call for a (code, worker) marks it and
+ * returns the rater; a code already redeemed is 'used'; an unknown code, or a worker id other
+ * than the rater's, is 'unknown' (the same answer, so it reveals nothing).
+ */
+export async function redeemCompletion(
+  db: Db,
+  testId: string,
+  code: string,
+  workerId: string | undefined,
+): Promise<{ rater: Rater; outcome: 'redeemed' } | { outcome: 'used' | 'unknown' }> {
+  const match = and(
+    eq(raters.testId, testId),
+    eq(raters.completionCode, code),
+    workerId === undefined ? undefined : eq(raters.workerId, workerId),
+  );
+  const [row] = await db
+    .update(raters)
+    .set({ completionRedeemedAt: new Date() })
+    .where(and(match, isNull(raters.completionRedeemedAt)))
+    .returning();
+  if (row) return { rater: row, outcome: 'redeemed' };
+  const [seen] = await db.select({ id: raters.id }).from(raters).where(match).limit(1);
+  return { outcome: seen ? 'used' : 'unknown' };
+}
+
 export async function insertTrials(db: Db, rows: NewTrial[]): Promise<TrialRow[]> {
   if (rows.length === 0) return [];
   return db.insert(trials).values(rows).returning();

@@ -75,7 +75,9 @@ export const raters = pgTable(
     consentedAt: timestamp('consented_at', { withTimezone: true }),
     headphoneCheckPassedAt: timestamp('headphone_check_passed_at', { withTimezone: true }),
     completedAt: timestamp('completed_at', { withTimezone: true }),
-    completionCode: text('completion_code'),
+    /** Unguessable (100 random bits) and unique; redeemed once, when the owner checks it (redeemCompletionCode). */
+    completionCode: text('completion_code').unique(),
+    completionRedeemedAt: timestamp('completion_redeemed_at', { withTimezone: true }),
     /** Flagged raters keep their votes, which the statistics then leave out. */
     flaggedAt: timestamp('flagged_at', { withTimezone: true }),
     flagReason: text('flag_reason'),

@@ -23,6 +23,7 @@ import {
   nextTrial,
   type Rater,
   raterProgress,
+  redeemCompletion,
   type TrialRow,
   updateRater,
   type VoteRow,
@@ -217,9 +218,49 @@ export async function completeSession(db: Db, ctx: RaterContext): Promise<{ comp
   if (!ctx.rater.headphoneCheckPassedAt || p.answered < p.total) {
     throw new ListeningError('SESSION_INCOMPLETE', `${p.total - p.answered} trials are still unanswered`);
   }
-  const code = randomBytes(6).toString('hex').toUpperCase();
-  const done = await completeRater(db, ctx.rater.id, code);
-  return { completionCode: done?.completionCode ?? code };
+  const done = await completeRater(db, ctx.rater.id, newCompletionCode());
+  if (!done?.completionCode) throw new Error('completion code not stored');
+  return { completionCode: done.completionCode };
+}
+
+/** Crockford's base32: no I, L, O or U, so a code read aloud or retyped survives. */
+const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const COMPLETION_CODE_LENGTH = 20;
+
+/** 20 symbols of 5 random bits: 100 bits, not guessable; unique per rater by a database constraint. */
+function newCompletionCode(): string {
+  const bytes = randomBytes(COMPLETION_CODE_LENGTH);
+  return Array.from(bytes, (b) => CODE_ALPHABET[b & 31]).join('');
+}
+
+/** A code as a person may type it: any case, spaces or dashes, O for 0, I or L for 1. */
+export function normaliseCompletionCode(input: string): string {
+  return input.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+}
+
+/**
+ * The owner checks a code a crowd worker handed in: valid once. With `workerId` the code must
+ * also be that worker's own, so a code passed on to someone else is refused.
+ */
+export async function redeemCompletionCode(db: Db, testId: string, code: string, workerId?: string): Promise<Rater> {
+  const normalised = normaliseCompletionCode(code);
+  const result =
+    normalised.length === COMPLETION_CODE_LENGTH
+      ? await redeemCompletion(db, testId, normalised, workerId)
+      : ({ outcome: 'unknown' } as const);
+  if (result.outcome === 'used') {
+    throw new ListeningError('COMPLETION_CODE_USED', 'This completion code was already redeemed', {
+      field: 'body.code',
+    });
+  }
+  if (result.outcome !== 'redeemed') {
+    throw new ListeningError(
+      'COMPLETION_CODE_UNKNOWN',
+      workerId ? 'No such completion code for this worker in this test' : 'No such completion code in this test',
+      { field: 'body.code' },
+    );
+  }
+  return result.rater;
 }
 
 /**
@@ -230,7 +271,10 @@ export async function completeSession(db: Db, ctx: RaterContext): Promise<{ comp
 export async function trialAudio(db: Db, audio: AudioStore, trialId: string, slot: string): Promise<Uint8Array> {
   const trial = await getTrial(db, trialId);
   if (!trial?.servedAt) throw new ListeningError('TRIAL_NOT_FOUND', 'No such audio', { field: 'path.trial_id' });
-  const slots = { a: trial.stimulusA, b: trial.stimulusB, ref: trial.referenceStimulus } as Record<string, string | null>;
+  const slots = { a: trial.stimulusA, b: trial.stimulusB, ref: trial.referenceStimulus } as Record<
+    string,
+    string | null
+  >;
   if (!Object.hasOwn(slots, slot) || !slots[slot]) {
     throw new ListeningError('TRIAL_NOT_FOUND', 'No such audio', { field: 'path.trial_id' });
   }

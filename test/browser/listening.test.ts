@@ -38,6 +38,26 @@ describe('listening test in a browser', { skip: chromiumMissing }, () => {
       trap_per_rater: 1,
     });
     const page = await browser.newPage();
+    // Everything the page loads, and anything the browser refuses under the pages' CSP.
+    const requested: string[] = [];
+    const refused: string[] = [];
+    page.on('request', (r) => requested.push(r.url()));
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text());
+    });
+    page.on('pageerror', (e) => refused.push(e.message));
+    // The first vote is stored, but its acknowledgement is lost (a 503, as while the database
+    // restarts): the page sends the same answer again, which the server acknowledges as that vote.
+    let voteRequests = 0;
+    await page.route('**/vote', async (route) => {
+      if (voteRequests++ > 0) return route.continue();
+      await route.fetch();
+      await route.fulfill({
+        status: 503,
+        headers: { 'content-type': 'application/json', 'retry-after': '1' },
+        body: JSON.stringify({ code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable; retry shortly' }),
+      });
+    });
     await page.goto(`${base}${test.invite_url}?worker_id=W-browser`);
     assert.match(await page.locator('h1').innerText(), /Listening test/);
     assert.match(await page.content(), /headphones/i);
@@ -94,10 +114,21 @@ describe('listening test in a browser', { skip: chromiumMissing }, () => {
     assert.match(await page.locator('h1').innerText(), /All done/);
     await page.locator('#finish').click();
     const code = (await page.locator('#completion-code').innerText()).trim();
-    assert.match(code, /^[0-9A-F]{12}$/);
+    assert.match(code, /^[0-9A-HJKMNP-TV-Z]{20}$/);
     const [done] = await t.db.db.select().from(schema.raters).where(eq(schema.raters.id, rater.id));
     assert.equal(done?.completionCode, code);
-    assert.equal(await storedVotes(), answered);
+    assert.equal(await storedVotes(), answered, 'the vote whose acknowledgement was lost is stored once');
+    assert.equal(voteRequests, answered + 1, 'one retry, for the lost acknowledgement');
+    assert.deepEqual(refused, [], 'the CSP refused nothing the pages use');
+    assert.deepEqual(
+      requested.filter((u) => !u.startsWith(`${base}/`)),
+      [],
+      'no request leaves the origin',
+    );
+    assert.ok(
+      requested.some((u) => u.includes('/listen/assets/')),
+      'the script and style are served files',
+    );
     await page.close();
 
     const report = await browser.newPage();

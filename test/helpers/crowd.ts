@@ -165,7 +165,7 @@ export async function takePart(
   }
   const done = await request.post(`/listen/s/${token}/complete`).send({});
   assert.equal(done.status, 200, JSON.stringify(done.body));
-  assert.match(done.body.completion_code, /^[0-9A-F]{12}$/);
+  assert.match(done.body.completion_code, /^[0-9A-HJKMNP-TV-Z]{20}$/);
   return out;
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createAdaptorServer } from '@hono/node-server';
 import supertest from 'supertest';
-import { createApp } from '../../api/index.ts';
+import { type CrowdLimits, createApp } from '../../api/index.ts';
 import { type Checkpoint, createApiKey, findRaterByTokenHash, insertCheckpoint, insertVoice } from '../../db/index.ts';
 import { headphoneAnswers, memoryAudioStore } from '../../listening/index.ts';
 import { openTestDb } from './db.ts';
@@ -57,9 +57,7 @@ export const SENTENCES = [
   'Every cloud has a silver lining.',
 ];
 
-export async function listeningTestApp(
-  options: { crowdLimits?: { joinsPerMinute: number; requestsPerMinute: number } } = {},
-) {
+export async function listeningTestApp(options: { crowdLimits?: CrowdLimits } = {}) {
   const db = await openTestDb();
   const audio = memoryAudioStore();
   const app = createApp({

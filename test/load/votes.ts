@@ -1,160 +1,151 @@
 /**
  * Load run of vote submission: many raters at once, each fetching its next trial and voting,
- * through the real HTTP stack and database. Ends by checking that the votes stored equal the
- * votes the server acknowledged (201), and prints the rate.
+ * through the real HTTP stack and database, retrying as the crowd page does (the same answer
+ * again after a 503 or a dropped connection). Ends by checking that the votes stored equal the
+ * votes the server acknowledged, each exactly once, and prints the figures.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:votes
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:votes -- --restart-db
  *
- * Without DATABASE_URL it runs on embedded PGlite (one connection; much slower). Stimuli are
- * short generated tones: the audio plays no part in voting, and no model is run.
+ * `--restart-db` restarts the PostgreSQL server of DATABASE_URL (the Debian cluster listening on
+ * its port, with pg_ctlcluster; run as root or postgres) once a third of the votes are in,
+ * while a job holds a lease on the queue; it also reports how long /readyz said "not ready",
+ * and that the job finished. Without DATABASE_URL it runs on embedded PGlite (one connection;
+ * much slower, and there is no server to restart). Stimuli are short generated tones: the
+ * audio plays no part in voting, and no model is run.
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
-// @ts-expect-error autocannon ships no types
-import autocannon from 'autocannon';
-import { eq } from 'drizzle-orm';
-import { createApp } from '../../api/index.ts';
-import { createApiKey, insertCheckpoint, insertVoice, schema } from '../../db/index.ts';
-import { encodeWav } from '../../inference/index.ts';
-import { headphoneAnswers, memoryAudioStore } from '../../listening/index.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { completeJob, enqueueJob, getJob, isDatabaseUnavailable } from '../../db/index.ts';
+import { loadConfig } from '../../infra/index.ts';
+import { type JobHandler, startWorker } from '../../trainer/index.ts';
 import { openTestDb } from '../helpers/db.ts';
-import { hashToken } from '../helpers/listening.ts';
+import { compareStored, voteLoadApp, voteUntilDone, watchReadiness } from '../helpers/vote-load.ts';
 
 const RATERS = 40;
-const CONNECTIONS = 40;
 const VOTES_PER_RATER = 80;
 const SENTENCES = 60;
 
-const tone = (hz: number) => {
-  const s = new Float32Array(8000);
-  for (let i = 0; i < s.length; i++) s[i] = 0.2 * Math.sin((2 * Math.PI * hz * i) / 16000);
-  return encodeWav(s, 16000);
-};
-
-const db = await openTestDb();
-const app = createApp({
-  db: db.db,
-  listening: {
-    audio: memoryAudioStore(),
-    renderStimulus: async (checkpoint) => tone(200 + 50 * (checkpoint.step ?? 0)),
-    crowdLimits: { joinsPerMinute: 1_000_000, requestsPerMinute: 1_000_000 },
-  },
-});
-const server = createAdaptorServer({ fetch: app.fetch });
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-const admin = { Authorization: `Bearer ${(await createApiKey(db.db, { name: 'bench', scope: 'admin' })).token}` };
-const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(base + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: response bodies of several shapes, checked by use
-  const json: any = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-};
-
-const baseCkpt = await insertCheckpoint(db.db, { name: 'base', kind: 'base', status: 'ready' });
-const ckpts = await Promise.all(
-  [1, 2, 3].map((step) => insertCheckpoint(db.db, { name: 'run', step, status: 'ready' })),
-);
-const { voice } = await insertVoice(db.db, { name: 'bench', language: 'en', checkpointId: baseCkpt.id }, []);
-const test = await call(
-  'POST',
-  '/v1/listening/tests',
-  {
-    voice_id: voice.id,
-    name: 'bench',
-    checkpoint_ids: ckpts.map((c) => c.id),
-    base_checkpoint_id: baseCkpt.id,
-    sentences: Array.from({ length: SENTENCES }, (_, i) => ({ text: `Sentence ${i}.` })),
-    trials_per_rater: { ab_naturalness: VOTES_PER_RATER, mos: 0 },
-    gold_per_rater: 0,
-    trap_per_rater: 0,
-  },
-  admin,
-);
-while ((await call('POST', `/v1/listening/tests/${test.id}/render`, { max: 500 }, admin)).remaining > 0);
-await call('POST', `/v1/listening/tests/${test.id}/open`, undefined, admin);
-
-const tokens: string[] = [];
-for (let i = 0; i < RATERS; i++) {
-  const { token } = await call('POST', test.invite_url, { consent: true });
-  const [rater] = await db.db
-    .select()
-    .from(schema.raters)
-    .where(eq(schema.raters.tokenHash, hashToken(token)));
-  await call('POST', `/listen/s/${token}/headphones`, { answers: headphoneAnswers(rater?.id ?? '') });
-  tokens.push(token);
+const run = promisify(execFile);
+const restartDb = process.argv.includes('--restart-db');
+const serverUrl = loadConfig().databaseUrl;
+if (restartDb && !serverUrl) {
+  console.error('--restart-db needs DATABASE_URL: a PostgreSQL server on this machine to restart');
+  process.exit(2);
 }
 
-let acknowledged = 0;
-let duplicates = 0;
-let failed = 0;
-let nextRater = 0;
-const started = performance.now();
-const result = await autocannon({
-  url: base,
-  connections: CONNECTIONS,
-  amount: 2 * RATERS * (VOTES_PER_RATER - 5),
-  requests: [
-    {
-      method: 'GET',
-      setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
-        context.token ??= tokens[nextRater++ % tokens.length];
-        return { ...req, path: `/listen/s/${context.token}`, headers: { accept: 'application/json' } };
-      },
-      onResponse: (_status: number, body: string, context: Record<string, unknown>) => {
-        const state = JSON.parse(body);
-        context.trial = state.step === 'trial' ? state.trial : undefined;
-      },
-    },
-    {
-      method: 'POST',
-      setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
-        const trial = context.trial as { trial_id: string } | undefined;
-        return {
-          ...req,
-          path: `/listen/s/${context.token}/trials/${trial?.trial_id ?? '00000000-0000-4000-8000-000000000000'}/vote`,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ answer: Math.random() < 0.5 ? 'a' : 'b', played_ms: 1000 }),
-        };
-      },
-      onResponse: (status: number) => {
-        if (status === 201) acknowledged++;
-        else if (status === 200) duplicates++;
-        else failed++;
-      },
-    },
-  ],
+/** The Debian cluster (version, name) listening on the port of DATABASE_URL. */
+async function clusterOf(url: string): Promise<[string, string]> {
+  const port = new URL(url).port || '5432';
+  const { stdout } = await run('pg_lsclusters', ['--no-header']);
+  const row = stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((cols) => cols[2] === port);
+  if (!row?.[0] || !row[1]) throw new Error(`no PostgreSQL cluster on port ${port} (pg_lsclusters)`);
+  return [row[0], row[1]];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function retried<T>(query: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await query();
+    } catch (err) {
+      if (attempt >= 50 || !isDatabaseUnavailable(err)) throw err;
+      await sleep(200);
+    }
+  }
+}
+
+const cluster = restartDb ? await clusterOf(serverUrl as string) : undefined;
+const db = await openTestDb();
+const load = await voteLoadApp(db, { raters: RATERS, votesPerRater: VOTES_PER_RATER, sentences: SENTENCES });
+
+// A job that runs through the whole load (and the restart), renewing its lease, then completes.
+let holding = true;
+const handler: JobHandler = {
+  async run(ctx) {
+    while (holding) {
+      await ctx.report({ at: Date.now() });
+      await sleep(100);
+    }
+    await ctx.db.transaction(async (tx) => {
+      if (!(await completeJob(tx as never, ctx.lease))) tx.rollback();
+    });
+  },
+  async failed() {},
+};
+const job = await enqueueJob(db.db, { kind: 'bench.hold', payload: {} });
+const worker = startWorker({
+  db: db.db,
+  handlers: { 'bench.hold': handler },
+  logger: pino({ level: 'silent' }),
+  pollMs: 50,
+  leaseMs: 3000,
 });
-const seconds = (performance.now() - started) / 1000;
-const stored = (await db.db.select().from(schema.votes)).length;
+
+const total = RATERS * VOTES_PER_RATER;
+let restart: Promise<{ seconds: number; output: string }> | undefined;
+const ready = watchReadiness(load.base, 50);
+const result = await voteUntilDone(load.base, load.tokens, {
+  maxWaitMs: 600_000,
+  onAck: (n) => {
+    if (cluster && !restart && n >= total / 3) {
+      const started = performance.now();
+      restart = run('pg_ctlcluster', [cluster[0], cluster[1], 'restart']).then(({ stdout, stderr }) => ({
+        seconds: (performance.now() - started) / 1000,
+        output: (stdout + stderr).trim(),
+      }));
+    }
+  },
+});
+const restarted = await restart;
+const readiness = await ready.stop();
+holding = false;
+let jobStatus: string | undefined;
+for (let i = 0; i < 200; i++) {
+  jobStatus = (await retried(() => getJob(db.db, job.id)))?.status;
+  if (jobStatus === 'done') break;
+  await sleep(100);
+}
+await worker.stop();
+const stored = await retried(() => compareStored(db, load.testId, result.acks));
+const finalJob = await retried(() => getJob(db.db, job.id));
 console.log(
   JSON.stringify(
     {
       database: db.url ? 'postgres' : 'pglite',
-      connections: CONNECTIONS,
+      restart_db: restarted ? { cluster: cluster?.join('/'), seconds: Number(restarted.seconds.toFixed(2)) } : false,
       raters: RATERS,
-      acknowledged_votes: acknowledged,
-      duplicate_acks: duplicates,
-      refused: failed,
-      stored_votes: stored,
-      seconds: Number(seconds.toFixed(2)),
-      votes_per_second: Number((acknowledged / seconds).toFixed(1)),
-      requests_per_second: result.requests.average,
-      latency_ms: { p50: result.latency.p50, p99: result.latency.p99 },
-      errors: result.errors,
-      non_2xx: result.non2xx,
+      votes_expected: total,
+      acknowledged_votes: stored.acknowledged,
+      stored_votes: stored.stored,
+      acknowledged_not_stored: stored.missing,
+      stored_not_acknowledged: stored.unacknowledged,
+      duplicates: stored.duplicates,
+      conflicting_acknowledgements: result.conflictingAcks,
+      refused: result.refused.length,
+      retried_503: result.retried503,
+      retried_network_errors: result.networkErrors,
+      requests: result.requests,
+      seconds: Number(result.seconds.toFixed(2)),
+      votes_per_second: Number((stored.acknowledged / result.seconds).toFixed(1)),
+      readyz: readiness,
+      job_through_restart: { status: finalJob?.status, attempts: finalJob?.attempts },
     },
     null,
     2,
   ),
 );
-server.close();
+await load.close();
 await db.dispose();
-assert.equal(stored, acknowledged, 'every acknowledged vote is stored, and nothing else');
-assert.ok(acknowledged > 0, 'some votes went through');
+assert.equal(stored.acknowledged, total, 'every vote was acknowledged in the end');
+assert.equal(stored.missing, 0, 'every acknowledged vote is stored');
+assert.equal(stored.duplicates, 0, 'no vote is stored twice');
+assert.equal(stored.stored, stored.acknowledged, 'acknowledged = stored');
+assert.equal(result.conflictingAcks, 0, 'a retried vote is acknowledged as the same vote');
+assert.equal(finalJob?.status, 'done', 'the job running through the load finished');
+if (restarted) assert.ok(readiness.sawNotReady && readiness.readyAtEnd, '/readyz went not ready and came back');

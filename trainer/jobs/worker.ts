@@ -17,6 +17,7 @@ import {
   failJob,
   getJob,
   heartbeatJob,
+  isDatabaseUnavailable,
   type Job,
   type Lease,
 } from '../../db/index.ts';
@@ -94,10 +95,34 @@ export function startWorker(opts: WorkerOptions): Worker {
       };
     });
 
+  /**
+   * The worker's own bookkeeping writes (how a job ended) while the database may be away: retried
+   * with backoff for as long as the lease lasts. Past it another worker may hold the job, and the
+   * fencing token makes a late write a no-op anyway, so giving up then loses nothing: the job is
+   * claimed again once its lease has run out.
+   */
+  async function persist<T>(what: string, log: Logger, write: () => Promise<T>): Promise<T | undefined> {
+    const deadline = Date.now() + leaseMs;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 5000)) {
+      try {
+        return await write();
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || Date.now() + wait > deadline) {
+          log.error({ err }, `${what} could not be recorded; the job is resumed when its lease runs out`);
+          return undefined;
+        }
+        log.warn({ err }, `${what}: the database is unavailable; retrying`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
   async function runOne(job: Job, lease: Lease, controller: AbortController): Promise<void> {
     const handler = opts.handlers[job.kind];
     if (!handler) return;
     const log = logger.child({ job: job.id, kind: job.kind, attempt: lease.attempt });
+    const markFailed = (code: string, message: string) =>
+      persist('marking the job failed', log, () => handler.failed(opts.db, job, code, message));
     let lastProgress: Record<string, unknown> | undefined;
     const beat = async () => {
       const state = await heartbeatJob(opts.db, lease, leaseMs, lastProgress).catch((err) => {
@@ -122,15 +147,15 @@ export function startWorker(opts: WorkerOptions): Worker {
       await handler.run(ctx);
       if (controller.signal.reason === 'cancel') {
         // Stopped by its owner; a handler that recorded the cancellation itself already ended the job.
-        if (await cancelledJob(opts.db, lease))
-          await handler.failed(opts.db, job, 'CANCELLED', 'Cancelled by its owner');
+        if (await persist('the cancellation', log, () => cancelledJob(opts.db, lease)))
+          await markFailed('CANCELLED', 'Cancelled by its owner');
         log.info('job cancelled');
-      } else if ((await getJob(opts.db, job.id))?.lockedBy === lease.token) {
+      } else if ((await persist('the job state', log, () => getJob(opts.db, job.id)))?.lockedBy === lease.token) {
         // A handler must end its job; one that returned without doing so is a bug, not a success.
-        const ended = await failJob(opts.db, lease, 'JOB_FAILED: the handler returned without completing', {
-          retry: false,
-        });
-        if (ended === 'failed') await handler.failed(opts.db, job, 'JOB_FAILED', 'The job ended without a result');
+        const ended = await persist('the failure', log, () =>
+          failJob(opts.db, lease, 'JOB_FAILED: the handler returned without completing', { retry: false }),
+        );
+        if (ended === 'failed') await markFailed('JOB_FAILED', 'The job ended without a result');
       } else {
         log.info('job finished');
       }
@@ -138,21 +163,34 @@ export function startWorker(opts: WorkerOptions): Worker {
       if (controller.signal.reason === 'lost') {
         log.warn('lease lost: another worker has the job; nothing written');
       } else if (controller.signal.reason === 'cancel') {
-        if (await cancelledJob(opts.db, lease))
-          await handler.failed(opts.db, job, 'CANCELLED', 'Cancelled by its owner');
+        if (await persist('the cancellation', log, () => cancelledJob(opts.db, lease)))
+          await markFailed('CANCELLED', 'Cancelled by its owner');
         log.info('job cancelled');
+      } else if (isDatabaseUnavailable(err)) {
+        // The database went away under the job: back to the queue without using an attempt; the
+        // handler resumes from what it had stored.
+        const ended = await persist('the requeue', log, () =>
+          failJob(opts.db, lease, `DATABASE_UNAVAILABLE: ${(err as Error).message}`, {
+            retry: true,
+            retryInMs: 1000,
+            refundAttempt: true,
+          }),
+        );
+        log.warn({ err, ended }, 'the database went away during the job; requeued');
       } else {
         const e = err instanceof JobError ? err : undefined;
         const code = e?.code ?? 'JOB_FAILED';
         const message = (err as Error).message ?? String(err);
         // Stopped by a shutdown: back to the queue at once, to be resumed by the next worker.
         const shutdown = controller.signal.reason === 'shutdown';
-        const ended = await failJob(opts.db, lease, `${code}: ${message}`, {
-          retry: shutdown || (e ? e.retry : true),
-          retryInMs: shutdown ? 0 : 5000,
-        });
+        const ended = await persist('the failure', log, () =>
+          failJob(opts.db, lease, `${code}: ${message}`, {
+            retry: shutdown || (e ? e.retry : true),
+            retryInMs: shutdown ? 0 : 5000,
+          }),
+        );
         log.warn({ err, ended }, 'job failed');
-        if (ended === 'failed') await handler.failed(opts.db, job, code, message);
+        if (ended === 'failed') await markFailed(code, message);
       }
     } finally {
       clearInterval(timer);
@@ -160,10 +198,13 @@ export function startWorker(opts: WorkerOptions): Worker {
   }
 
   const loop = (async () => {
+    // Consecutive failed claims (the database is away): the wait grows to 10 s, then stays.
+    let failures = 0;
     while (!stopping) {
       let claimed: Awaited<ReturnType<typeof claimJob>> | undefined;
       try {
         claimed = await claimJob(opts.db, { workerId: id, kinds, leaseMs });
+        failures = 0;
         for (const gone of claimed.expired) {
           await opts.handlers[gone.kind]?.failed(
             opts.db,
@@ -174,18 +215,22 @@ export function startWorker(opts: WorkerOptions): Worker {
         }
       } catch (err) {
         if (stopping) break;
-        logger.warn({ err }, 'claiming a job failed; retrying');
+        failures++;
+        logger.warn({ err, failures }, 'claiming a job failed; retrying');
       }
       if (claimed && !claimed.job && opts.stopWhenIdle) break;
       if (claimed?.job) {
         const controller = new AbortController();
-        const done = runOne(claimed.job, claimed.lease, controller);
+        // runOne records every ending itself; anything it still throws is logged, never fatal.
+        const done = runOne(claimed.job, claimed.lease, controller).catch((err) =>
+          logger.error({ err, job: claimed.job?.id }, 'job bookkeeping failed'),
+        );
         current = { controller, done };
         await done;
         current = undefined;
         continue;
       }
-      if (!stopping) await sleep(pollMs);
+      if (!stopping) await sleep(failures ? Math.min(10_000, pollMs * 2 ** Math.min(failures, 10)) : pollMs);
     }
   })();
 

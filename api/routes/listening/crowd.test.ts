@@ -133,7 +133,7 @@ describe('crowd sessions and votes (espeak-ng speech stands in for rendered chec
     }
     const done = await t.request.post(`/listen/s/${token}/complete`).send({});
     assert.equal(done.status, 200);
-    assert.match(done.body.completion_code, /^[0-9A-F]{12}$/);
+    assert.match(done.body.completion_code, /^[0-9A-HJKMNP-TV-Z]{20}$/);
     const twice = await t.request.post(`/listen/s/${token}/complete`).send({});
     assert.equal(twice.body.completion_code, done.body.completion_code);
   });

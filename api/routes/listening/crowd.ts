@@ -6,10 +6,12 @@
  */
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import type { Db } from '../../../db/index.ts';
+import { type Db, isDatabaseUnavailable } from '../../../db/index.ts';
 import {
   type AudioStore,
   authenticateRater,
+  CROWD_ASSETS,
+  CROWD_CSP,
   castVote,
   completedPage,
   completeSession,
@@ -34,11 +36,20 @@ import { clientAddress, rateLimit } from '../../middleware/rate-limit.ts';
 export type CrowdLimits = {
   /** Sessions started per client address per minute. */
   joinsPerMinute: number;
-  /** Requests per rater token per minute (votes, pages, audio). */
+  /** Requests per rater token per minute (votes, pages). */
   requestsPerMinute: number;
+  /**
+   * Requests per client address per minute to anything under /listen (audio included). Higher
+   * than one rater needs: several raters may share an address (a lab, a carrier's NAT).
+   */
+  addressRequestsPerMinute?: number;
 };
 
-export const DEFAULT_CROWD_LIMITS: CrowdLimits = { joinsPerMinute: 20, requestsPerMinute: 240 };
+export const DEFAULT_CROWD_LIMITS: CrowdLimits = {
+  joinsPerMinute: 20,
+  requestsPerMinute: 240,
+  addressRequestsPerMinute: 1200,
+};
 
 const VoteBody = z.strictObject({
   answer: z.string().max(8),
@@ -63,6 +74,16 @@ const stateJson = (s: SessionState) =>
       ? { step: s.step, completion_code: s.completionCode, answered: s.answered, total: s.total }
       : { step: s.step };
 
+/** Runs `work` again once when the database connection dropped under it (idempotent work only). */
+async function onceMoreIfDatabaseAway<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    return work();
+  }
+}
+
 const wantsHtml = (c: Context) => (c.req.header('accept') ?? '').includes('text/html');
 
 export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?: CrowdLimits | undefined }) {
@@ -73,14 +94,34 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
     await next();
     c.header('Referrer-Policy', 'no-referrer');
     c.header('X-Robots-Tag', 'noindex');
+    c.header('Content-Security-Policy', CROWD_CSP);
+    c.header('X-Content-Type-Options', 'nosniff');
     if (!c.res.headers.get('Cache-Control')) c.header('Cache-Control', 'no-store');
   });
   // Pages show a readable page for the errors a rater can meet; JSON clients get the usual error body.
   app.onError((err, c) => {
     const e = toApiError(err);
     if (!wantsHtml(c) || e.code === 'INTERNAL') throw err;
+    for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
     return c.html(messagePage(e.code === 'TEST_CLOSED' ? 'This test has ended' : 'Sorry', e.message), e.status);
   });
+  // The page's script and style: immutable files, named by their content, exempt from the limits.
+  app.get('/listen/assets/:file', (c) => {
+    const asset = CROWD_ASSETS[c.req.path];
+    if (!asset) throw new ApiError('NOT_FOUND', 'No such file');
+    return c.body(asset.body, 200, {
+      'Content-Type': asset.type,
+      'Cache-Control': 'public, max-age=31536000, immutable',
+    });
+  });
+  app.use(
+    '/listen/*',
+    rateLimit({
+      max: limits.addressRequestsPerMinute ?? Number.POSITIVE_INFINITY,
+      windowMs: 60_000,
+      key: clientAddress,
+    }),
+  );
   app.use(
     '/listen/s/:token/*',
     rateLimit({ max: limits.requestsPerMinute, windowMs: 60_000, key: (c) => c.req.param('token') }),
@@ -165,6 +206,11 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
   });
 
   app.post('/listen/s/:token/trials/:trialId/vote', async (c) => {
+    // A vote is idempotent (one per trial), so a dropped database connection is retried once
+    // here; if the database is still away the client gets a 503 to retry with the same answer.
+    return onceMoreIfDatabaseAway(() => vote(c));
+  });
+  const vote = async (c: Context) => {
     const ctx = await rater(c);
     const trialId = z.uuid().safeParse(c.req.param('trialId'));
     if (!trialId.success)
@@ -179,7 +225,7 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
       playedMs: parsed.data.played_ms,
     });
     return c.json({ vote_id: vote.id, trial_id: vote.trialId, answer: vote.answer, duplicate }, duplicate ? 200 : 201);
-  });
+  };
 
   app.post('/listen/s/:token/complete', async (c) => {
     const ctx = await rater(c);
@@ -193,9 +239,8 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
   app.get('/listen/audio/:trialId/:slot', async (c) => {
     const trialId = z.uuid().safeParse(c.req.param('trialId'));
     if (!trialId.success) throw new ListeningError('TRIAL_NOT_FOUND', 'No such audio', { field: 'path.trial_id' });
-    const key = await trialAudio(db, trialId.data, c.req.param('slot'));
-    const bytes = await deps.audio.get(key);
-    if (!bytes) throw new ApiError('NOT_FOUND', 'The audio file is missing');
+    const bytes = await trialAudio(db, deps.audio, trialId.data, c.req.param('slot'));
+    // The same headers for every clip: nothing but the (equal) bytes differs between slots.
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
       'Content-Type': 'audio/wav',
       'Cache-Control': 'private, max-age=3600',

@@ -3,6 +3,7 @@ import type { Db } from '../../../db/index.ts';
 import type { AudioSandbox } from '../../../inference/index.ts';
 import { type AudioStore, fileAudioStore, type RenderStimulus } from '../../../listening/index.ts';
 import { listeningAdminRoutes } from './admin.ts';
+import { completionCodeRoutes } from './completion.ts';
 import { type CrowdLimits, listeningCrowdRoutes } from './crowd.ts';
 
 export type ListeningAppDeps = {
@@ -20,7 +21,7 @@ const audioOf = (deps: Deps): AudioStore => deps.listening?.audio ?? fileAudioSt
 
 /** Listening-test administration (admin key), part of the OpenAPI document. */
 export function listeningAdmin(deps: AdminDeps) {
-  return listeningAdminRoutes({
+  const admin = listeningAdminRoutes({
     db: deps.db,
     audio: audioOf(deps),
     audioSandbox: deps.audioSandbox,
@@ -29,6 +30,7 @@ export function listeningAdmin(deps: AdminDeps) {
     renderStimulus: deps.listening?.renderStimulus,
     localSecret: deps.localSecret,
   });
+  return admin.route('/', completionCodeRoutes({ db: deps.db, localSecret: deps.localSecret }));
 }
 
 /** The crowd pages and their JSON (no key). */

@@ -1,0 +1,2 @@
+ALTER TABLE "raters" ADD COLUMN "completion_redeemed_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "raters" ADD CONSTRAINT "raters_completion_code_unique" UNIQUE("completion_code");
