@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { preprocessText } from './cleaners.ts';
+import { romanizeKorean } from './korean.ts';
 import { LANGUAGES } from './languages.ts';
 import { VoiceTokenizer } from './tokenizer.ts';
 
@@ -107,4 +108,12 @@ test('where Coqui raises, the engine reads every number in words instead', () =>
     assert.doesNotMatch(ours, /[0-9]/, `${e.lang}: ${e.text} → ${ours}`);
     assert.ok(tokenizer.encode(e.text, e.lang).length > 1);
   }
+});
+
+test("the README's readings where Coqui's tokenizer fails", () => {
+  // num2words raises for each of these; the engine's choices, as the README's table lists them
+  assert.equal(preprocessText('1. máje', 'cs'), 'první máje');
+  assert.equal(preprocessText('100번째', 'ko'), romanizeKorean('백 번째'));
+  assert.equal(preprocessText('12 और', 'hi'), 'बारह और');
+  assert.equal(preprocessText('१२ और', 'hi'), '१२ और');
 });
