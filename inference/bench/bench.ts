@@ -8,9 +8,11 @@
  *                                 [--codes N] [--threads N] [--torch] [--json OUT.json]
  *                                 [--python PYTHON_WITH_TORCH]
  *
- * Packages are built on first use under .data/bench/ with the trainer's exporter (python3 with
- * torch and onnx). --torch also times the PyTorch modules on the same device in the same run
- * (python3 -m xtts.bench_torch, see the trainer), so GPU figures sit beside their baseline.
+ * The tiny package is the one in test/fixtures (no PyTorch needed). The full-size package is
+ * built on first use under .data/bench/ with the trainer's exporter (python3 with torch and
+ * onnx); without torch it is left out, with a line saying so. --torch also times the PyTorch
+ * modules on the same device in the same run (python3 -m xtts.bench_torch, see the trainer), so
+ * GPU figures sit beside their baseline.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,21 +49,37 @@ function run(cmd: string, argv: string[], cwd: string): string {
   return r.stdout;
 }
 
-/** Builds (once) the random-weight model folder and its package with the trainer's exporter. */
-function ensurePackage(kind: 'tiny' | 'full'): { pkg: string; model: string } {
-  const base = join(root, '.data', 'bench');
-  const model = join(base, `${kind}-model`);
-  const pkg = join(base, `${kind}-pkg`);
-  const trainer = join(root, 'trainer');
+/** The tiny package the tests use: ready in the repository, so the tiny bench needs no PyTorch. */
+const fixturePackage = join(root, 'test', 'fixtures', 'tiny', 'package');
+
+const exportedPackage = (kind: 'tiny' | 'full') => join(root, '.data', 'bench', `${kind}-pkg`);
+
+/** Whether the interpreter can import torch (the exporter needs it for the full-size package). */
+const hasTorch = () => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+
+/** Builds (once) the random-weight model folder with the trainer's script (python3 with torch). */
+function ensureModel(kind: 'tiny' | 'full'): string {
+  const model = join(root, '.data', 'bench', `${kind}-model`);
   if (!existsSync(join(model, 'config.json'))) {
     console.error(`building the ${kind} random-weight model in ${model}`);
-    run(python, ['-m', 'xtts.tiny', kind, model], trainer);
+    run(python, ['-m', 'xtts.tiny', kind, model], join(root, 'trainer'));
   }
+  return model;
+}
+
+/**
+ * The package to time: the tiny one from the test fixtures; the full-size one exported once under
+ * .data/bench/ with the trainer's exporter (python3 with torch and onnx).
+ */
+function ensurePackage(kind: 'tiny' | 'full'): string {
+  if (kind === 'tiny' && existsSync(join(fixturePackage, 'manifest.json'))) return fixturePackage;
+  const pkg = exportedPackage(kind);
   if (!existsSync(join(pkg, 'manifest.json'))) {
+    const model = ensureModel(kind);
     console.error(`exporting ${model} to ${pkg} (the full-size export takes minutes)`);
-    run(python, ['-m', 'xtts.export', model, pkg, '--device', device], trainer);
+    run(python, ['-m', 'xtts.export', model, pkg, '--device', device], join(root, 'trainer'));
   }
-  return { pkg, model };
+  return pkg;
 }
 
 const ms = (t0: number) => performance.now() - t0;
@@ -107,7 +125,7 @@ async function decodeMsPerCode(
 }
 
 async function benchPackage(kind: 'tiny' | 'full') {
-  const { pkg, model } = ensurePackage(kind);
+  const pkg = ensurePackage(kind);
   const opts: XttsOptions = {
     device,
     ...(precision ? { precision } : {}),
@@ -168,7 +186,7 @@ async function benchPackage(kind: 'tiny' | 'full') {
     rtfStream: streamMs / 1000 / (streamed / rendered.sampleRate),
     firstChunkMs: ttfa,
     firstChunkWarmMs: ttfaWarm,
-    torch: args.torch ? torchBaseline(model) : undefined,
+    torch: args.torch ? torchBaseline(ensureModel(kind)) : undefined,
   };
   return row;
 }
@@ -192,6 +210,16 @@ function torchBaseline(model: string): unknown {
 const rows = [];
 for (const kind of ['tiny', 'full'] as const) {
   if (args.only && args.only !== kind) continue;
+  const needsTorch = args.torch || (kind === 'full' && !existsSync(join(exportedPackage(kind), 'manifest.json')));
+  if (needsTorch && !hasTorch()) {
+    const why = `needs PyTorch in ${python} (npm run setup:python makes the project's environment)`;
+    if (args.only === kind || args.torch) {
+      console.error(`${kind}: ${args.torch ? '--torch ' : ''}${why}`);
+      process.exit(1);
+    }
+    console.log(`full: not measured: the full-size package is exported on first use, which ${why}`);
+    continue;
+  }
   const row = await benchPackage(kind);
   rows.push(row);
   const f = (v: number, d = 1) => v.toFixed(d);
