@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Db } from '../client.ts';
 import { conditions, listeningTests, raters, stimuli, type testStatuses, trials, votes } from '../schema/listening.ts';
@@ -279,8 +279,14 @@ export type VoteRecord = {
   createdAt: Date;
 };
 
-/** Every vote of a test (or of one rater), flagged raters' included: callers decide what counts. */
-export async function listVoteRecords(db: Db, filter: { testId: string; raterId?: string }): Promise<VoteRecord[]> {
+/**
+ * Every vote of a test (or of one rater, or stored at or after `since`), flagged raters'
+ * included: callers decide what counts.
+ */
+export async function listVoteRecords(
+  db: Db,
+  filter: { testId: string; raterId?: string; since?: Date },
+): Promise<VoteRecord[]> {
   const rows = await db
     .select({
       voteId: votes.id,
@@ -308,7 +314,13 @@ export async function listVoteRecords(db: Db, filter: { testId: string; raterId?
     .innerJoin(stimA, eq(stimA.id, trials.stimulusA))
     .leftJoin(stimB, eq(stimB.id, trials.stimulusB))
     .leftJoin(stimRef, eq(stimRef.id, trials.referenceStimulus))
-    .where(and(eq(trials.testId, filter.testId), filter.raterId ? eq(votes.raterId, filter.raterId) : undefined))
+    .where(
+      and(
+        eq(trials.testId, filter.testId),
+        filter.raterId ? eq(votes.raterId, filter.raterId) : undefined,
+        filter.since ? gte(votes.createdAt, filter.since) : undefined,
+      ),
+    )
     .orderBy(asc(votes.createdAt), asc(votes.id));
   return rows.map(({ flaggedAt, durA, durB, durRef, ...r }) => ({
     ...r,

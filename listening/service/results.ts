@@ -5,10 +5,10 @@
  */
 import {
   type Condition,
-  countRaters,
   type Db,
   getVoice,
   type ListeningTest,
+  type Rater,
   listConditions,
   listRaters,
   listStimuli,
@@ -150,38 +150,105 @@ export function evaluateVotes(
   return { naturalness, likeness, decision };
 }
 
+/**
+ * Votes are append-only, so a test's records are kept in memory between requests and only the
+ * votes stored since are read again: the last minute before the newest vote seen is re-read
+ * and merged by id, which covers a vote whose transaction started (and so got its timestamp)
+ * before a vote that committed first. Rater state (flagged, completed) is always read afresh
+ * and applied to the cached rows. The evaluation itself is reused while nothing it depends on
+ * changed. Per database handle, so tests on separate databases never share an entry.
+ */
+type CachedTest = { records: VoteRecord[]; byId: Set<string>; newest: number; key: string; evaluation?: Evaluation };
+const cache = new WeakMap<Db, Map<string, CachedTest>>();
+const OVERLAP_MS = 60_000;
+const MAX_CACHED_TESTS = 16;
+
+async function recordsOf(db: Db, testId: string, raters: Rater[]): Promise<CachedTest> {
+  let tests = cache.get(db);
+  if (!tests) {
+    tests = new Map();
+    cache.set(db, tests);
+  }
+  let entry = tests.get(testId);
+  const since = entry ? new Date(entry.newest - OVERLAP_MS) : undefined;
+  const fresh = await listVoteRecords(db, { testId, ...(since ? { since } : {}) });
+  if (!entry) {
+    entry = { records: [], byId: new Set(), newest: 0, key: '' };
+    tests.delete(testId);
+    tests.set(testId, entry);
+    if (tests.size > MAX_CACHED_TESTS) tests.delete(tests.keys().next().value as string);
+  }
+  let added = 0;
+  for (const r of fresh) {
+    if (entry.byId.has(r.voteId)) continue;
+    entry.byId.add(r.voteId);
+    entry.records.push(r);
+    entry.newest = Math.max(entry.newest, r.createdAt.getTime());
+    added++;
+  }
+  // Stored order: by time, then id, as the query returns them.
+  if (added > 0) {
+    entry.records.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.voteId < b.voteId ? -1 : 1));
+  }
+  const state = new Map(raters.map((r) => [r.id, r]));
+  for (const r of entry.records) {
+    const rater = state.get(r.raterId);
+    r.raterFlagged = rater?.flaggedAt != null;
+    r.raterCompletedAt = rater?.completedAt ?? null;
+  }
+  return entry;
+}
+
 export async function computeResults(
   db: Db,
   test: ListeningTest,
   options: { replicates?: number } = {},
 ): Promise<TestResults> {
-  const [conditions, records, stimuli, voice, raterRows] = await Promise.all([
+  const [conditions, stimuli, voice, raterRows] = await Promise.all([
     listConditions(db, test.id),
-    listVoteRecords(db, { testId: test.id }),
     listStimuli(db, test.id),
     getVoice(db, test.voiceId),
     listRaters(db, test.id),
   ]);
+  const cached = await recordsOf(db, test.id, raterRows);
+  const records = cached.records;
   const incumbent = incumbentOf(conditions, voice?.checkpointId ?? null);
   const real = new Set(conditions.filter((c) => c.kind === 'real').map((c) => c.id));
-  const evaluation = evaluateVotes(records, {
-    conditions,
-    config: configOf(test),
+  const similarityMeasured = stimuli.some((s) => real.has(s.conditionId));
+  const replicates = options.replicates ?? 1000;
+  const key = JSON.stringify([
+    records.length,
+    raterRows.map((r) => [r.id, r.flaggedAt?.getTime() ?? 0, r.completedAt?.getTime() ?? 0]),
+    conditions.map((c) => c.id),
     incumbent,
-    similarityMeasured: stimuli.some((s) => real.has(s.conditionId)),
-    replicates: options.replicates ?? 1000,
-  });
+    similarityMeasured,
+    replicates,
+    test.config,
+  ]);
+  if (cached.key !== key || !cached.evaluation) {
+    cached.evaluation = evaluateVotes(records, {
+      conditions,
+      config: configOf(test),
+      incumbent,
+      similarityMeasured,
+      replicates,
+    });
+    cached.key = key;
+  }
+  const flagged = raterRows.filter((r) => r.flaggedAt);
   return {
     test,
     conditions,
-    raters: await countRaters(db, test.id),
+    raters: {
+      total: raterRows.length,
+      completed: raterRows.filter((r) => r.completedAt).length,
+      flagged: flagged.length,
+    },
     votes: records.length,
     flaggedVotes: records.filter((r) => r.raterFlagged).length,
-    ...evaluation,
+    ...cached.evaluation,
     incumbent,
     records,
-    flaggedRaters: raterRows
-      .filter((r) => r.flaggedAt)
-      .map((r) => ({ raterId: r.id, reason: r.flagReason ?? 'flagged' })),
+    flaggedRaters: flagged.map((r) => ({ raterId: r.id, reason: r.flagReason ?? 'flagged' })),
   };
 }
