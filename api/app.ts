@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Db } from '../db/index.ts';
 import { type AudioSandbox, createAudioSandbox, type Engine } from '../inference/index.ts';
 import { localStorage, type Storage } from '../infra/index.ts';
 import { ApiError, errorResponse, onError } from './errors.ts';
+import { createLogger, redactSecrets } from './logger.ts';
 import { createMetrics, type HttpMetrics, observeEngine } from './metrics.ts';
 import { limitBodies } from './middleware/body-limit.ts';
 import { observe } from './middleware/observe.ts';
@@ -57,7 +58,7 @@ export const API_VERSION = '0.1.0';
 
 /** The one app factory: the server and every test build the API through it. */
 export function createApp(deps: AppDeps) {
-  const logger = deps.logger ?? pino({ level: 'silent' });
+  const logger = deps.logger ?? createLogger({ level: 'silent' });
   const metrics = deps.metrics ?? createMetrics();
   if (deps.engine) observeEngine(metrics.registry, deps.engine);
   const limits = deps.limits ?? { maxJsonBytes: 1024 * 1024, maxUploadBytes: 512 * 1024 * 1024 };
@@ -68,7 +69,10 @@ export function createApp(deps: AppDeps) {
   // These routes stream multipart bodies to disk and count them against their own limits.
   app.use(limitBodies({ ...limits, streamedUploads: ['/v1/datasets', '/v1/voices', '/v1/listening/tests/*'] }));
   app.onError(onError(logger));
-  app.notFound((c) => errorResponse(c, new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
+  // The path may carry a rater token: the message names the route without it.
+  app.notFound((c) =>
+    errorResponse(c, new ApiError('NOT_FOUND', `No route for ${c.req.method} ${redactSecrets(c.req.path)}`)),
+  );
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   const dataDir = deps.dataDir ?? join(tmpdir(), 'xtts-studio');

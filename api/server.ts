@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { serve } from '@hono/node-server';
-import pino from 'pino';
 import { defaultBaseCheckpoint, listApiKeys, migrate, openDb, pgliteDirFor } from '../db/index.ts';
 import { createAudioSandbox, createEngine, createPodPool, type Engine, engineOptions } from '../inference/index.ts';
 import { type Config, ConfigError, limits, loadConfig, localStorage } from '../infra/index.ts';
@@ -11,6 +10,7 @@ import { kubernetesLauncherOptions, projectPythonReady, startKubernetesLauncher 
 import { createApp } from './app.ts';
 import { startJobWorkers } from './jobs.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
+import { createLogger } from './logger.ts';
 import { reconcileCheckpointKinds, registerModelDir } from './synthesis/packages.ts';
 import { stimulusRenderer } from './synthesis/render.ts';
 
@@ -20,7 +20,7 @@ export class PortInUseError extends Error {
 
 /** Starts the API on the given config; resolves once it listens. */
 export async function startServer(config: Config) {
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel });
   // The embedded database belongs to one process: take DATA_DIR's lock before opening it.
   const lock = config.databaseUrl ? undefined : takeLock(config.dataDir);
   const handle = await openDb({ databaseUrl: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir) });

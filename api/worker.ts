@@ -4,12 +4,12 @@
  * rendered with an in-process engine (CPU unless INFERENCE_DEVICE says otherwise).
  */
 import { join } from 'node:path';
-import pino from 'pino';
 import { migrate, openDb } from '../db/index.ts';
 import { createEngine, engineOptions } from '../inference/index.ts';
 import { ConfigError, loadConfig, localStorage } from '../infra/index.ts';
 import { fileAudioStore } from '../listening/index.ts';
 import { startJobWorkers } from './jobs.ts';
+import { createLogger } from './logger.ts';
 import { stimulusRenderer } from './synthesis/render.ts';
 
 async function main() {
@@ -30,7 +30,7 @@ async function main() {
     );
     process.exit(78);
   }
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel });
   const handle = await openDb({ databaseUrl: config.databaseUrl });
   await migrate(handle, config.databaseUrl);
   const engine = createEngine(engineOptions(config));

@@ -11,10 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { createApp } from '../../api/index.ts';
+import { createApp, type HttpMetrics } from '../../api/index.ts';
 import { createApiKey, findRaterByTokenHash, insertCheckpoint, insertVoice, schema } from '../../db/index.ts';
 import { encodeWav } from '../../inference/index.ts';
-import { headphoneAnswers, memoryAudioStore } from '../../listening/index.ts';
+import { type AudioStore, headphoneAnswers, memoryAudioStore } from '../../listening/index.ts';
 import type { TestDb } from './db.ts';
 import { hashToken } from './listening.ts';
 
@@ -27,13 +27,21 @@ const tone = (hz: number) => {
 /** The app on `db`, listening on a free port, with an open A/B test and `raters` raters past the headphone check. */
 export async function voteLoadApp(
   db: TestDb,
-  opts: { raters: number; votesPerRater: number; sentences?: number; logger?: Logger },
+  opts: {
+    raters: number;
+    votesPerRater: number;
+    sentences?: number;
+    logger?: Logger;
+    metrics?: HttpMetrics;
+    audio?: AudioStore;
+  },
 ) {
   const app = createApp({
     db: db.db,
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     listening: {
-      audio: memoryAudioStore(),
+      audio: opts.audio ?? memoryAudioStore(),
       renderStimulus: async (checkpoint) => tone(200 + 50 * (checkpoint.step ?? 0)),
       crowdLimits: { joinsPerMinute: 1_000_000, requestsPerMinute: 1_000_000 },
     },
@@ -41,7 +49,8 @@ export async function voteLoadApp(
   const server = createAdaptorServer({ fetch: app.fetch });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const admin = { Authorization: `Bearer ${(await createApiKey(db.db, { name: 'load', scope: 'admin' })).token}` };
+  const adminToken = (await createApiKey(db.db, { name: 'load', scope: 'admin' })).token;
+  const admin = { Authorization: `Bearer ${adminToken}` };
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(base + path, {
       method,
@@ -86,6 +95,8 @@ export async function voteLoadApp(
     app,
     base,
     testId: test.id as string,
+    inviteUrl: test.invite_url as string,
+    adminToken,
     tokens,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
