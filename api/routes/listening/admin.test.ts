@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
-import { getVoice, schema } from '../../../db/index.ts';
+import { flagRater, getVoice, schema } from '../../../db/index.ts';
 import { joinAsRater, type ListeningTestApp, listeningTestApp, openedTest } from '../../../test/helpers/listening.ts';
 
 const { trials, stimuli, votes, raters } = schema;
@@ -127,6 +127,28 @@ describe('listening-test administration, statistics and promotion (espeak-ng spe
       .set(t.auth(t.tokens.admin));
     assert.equal(csv.status, 200);
     assert.equal(csv.text.trim().split('\r\n').length - 1, results.body.votes, 'every stored vote is exported');
+  });
+
+  it('results follow every new vote and rater flag: the cached votes and statistics are never stale', async () => {
+    const test = await openedTest(t, { name: 'fresh' });
+    const get = async () =>
+      (await t.request.get(`/v1/listening/tests/${test.id}/results`).set(t.auth(t.tokens.admin))).body;
+    const first = await joinAsRater(t, test.invite_url);
+    await answerAll(t, first.token, () => 'a');
+    const one = await get();
+    const second = await joinAsRater(t, test.invite_url);
+    await answerAll(t, second.token, () => 'b');
+    const two = await get();
+    const stored = await t.db.db.select().from(votes).innerJoin(trials, eq(trials.id, votes.trialId));
+    const ofTest = stored.filter((r) => r.trials.testId === test.id).length;
+    assert.equal(two.votes, ofTest, 'every stored vote is counted');
+    assert.ok(two.votes > one.votes);
+    assert.deepEqual([one.raters.completed, two.raters.completed], [1, 2]);
+    await flagRater(t.db.db, second.raterId, 'manual');
+    const three = await get();
+    assert.equal(three.raters.flagged, 1);
+    assert.equal(three.excluded_votes - two.excluded_votes, two.votes - one.votes, "the flagged rater's votes");
+    assert.ok(three.quality.every((q: { rater_id: string }) => q.rater_id !== second.raterId));
   });
 
   it('promotes the checkpoint listeners prefer, records why, and rolls back one step', async () => {
