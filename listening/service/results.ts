@@ -8,11 +8,11 @@ import {
   type Db,
   getVoice,
   type ListeningTest,
-  type Rater,
   listConditions,
   listRaters,
   listStimuli,
   listVoteRecords,
+  type Rater,
   type VoteRecord,
 } from '../../db/index.ts';
 import { decidePromotion, type PromotionDecision } from '../stats/promotion.ts';

@@ -168,5 +168,7 @@ test('Newton converges in a few steps at 10,000 votes where the default prior ma
   for (const r of residuals) assert.ok(Math.abs(r) < 1e-6, `residual ${r}`);
   // And the strengths are recovered: every estimate within 0.15 of the truth (centred).
   const mean = truth.reduce((s, x) => s + x, 0) / truth.length;
-  fit.logStrength.forEach((x, i) => assert.ok(Math.abs(x - ((truth[i] as number) - mean)) < 0.15, `${items[i]}: ${x}`));
+  fit.logStrength.forEach((x, i) => {
+    assert.ok(Math.abs(x - ((truth[i] as number) - mean)) < 0.15, `${items[i]}: ${x}`);
+  });
 });
