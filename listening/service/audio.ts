@@ -3,7 +3,7 @@
  * and the stereo tones of the headphone check.
  */
 import { createHash } from 'node:crypto';
-import { decodeAudio, encodeWav } from '../../inference/index.ts';
+import { decodeAudio, encodeWav, resample } from '../../inference/index.ts';
 import { createRng } from '../rng.ts';
 import { ListeningError } from './errors.ts';
 
@@ -11,7 +11,17 @@ export type Clip = { wav: Uint8Array; sha256: string; durationS: number };
 
 export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-/** Decodes any supported audio and re-encodes it as mono PCM16 WAV, so every stimulus plays everywhere. */
+/**
+ * The one sample rate of every stimulus: XTTS-v2's output rate. Real recordings come at any
+ * rate; stored as they are, the rate in their WAV header would tell a rater which clip is the
+ * real speaker, so they are resampled to this.
+ */
+export const STIMULUS_SAMPLE_RATE = 24000;
+
+/**
+ * Decodes any supported audio and re-encodes it as mono PCM16 WAV at STIMULUS_SAMPLE_RATE, so
+ * every stimulus plays everywhere and no header tells one kind of clip from another.
+ */
 export async function normaliseClip(
   bytes: Uint8Array,
   field: string,
@@ -23,10 +33,14 @@ export async function normaliseClip(
     throw new ListeningError('AUDIO_INVALID', `Could not decode the audio: ${(err as Error).message}`, { field });
   }
   if (mono.samples.length === 0) throw new ListeningError('AUDIO_INVALID', 'The audio is empty', { field });
+  const atRate = mono.sampleRate === STIMULUS_SAMPLE_RATE;
+  if (!atRate) {
+    mono = { samples: resample(mono.samples, mono.sampleRate, STIMULUS_SAMPLE_RATE), sampleRate: STIMULUS_SAMPLE_RATE };
+  }
   // Re-encoding PCM16 is not lossless (decoding divides by 32768, encoding positive samples
-  // multiplies by 32767), so a rendered stimulus that already is a plain mono PCM16 WAV is kept
-  // as it is: listeners hear exactly what synthesis with the same seed produces.
-  const wav = isPlainMonoPcm16(bytes) ? bytes : encodeWav(mono.samples, mono.sampleRate);
+  // multiplies by 32767), so a rendered stimulus that already is a plain mono PCM16 WAV at the
+  // stimulus rate is kept as it is: listeners hear exactly what synthesis with the same seed produces.
+  const wav = atRate && isPlainMonoPcm16(bytes) ? bytes : encodeWav(mono.samples, mono.sampleRate);
   return { ...mono, wav, sha256: sha256(wav), durationS: mono.samples.length / mono.sampleRate };
 }
 

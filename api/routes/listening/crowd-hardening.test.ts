@@ -67,6 +67,7 @@ describe('crowd pages against a curious rater', () => {
     const stored = new Map((await listStimuli(t.db.db, test.id)).map((s) => [s.sha256, s]));
     let trials = 0;
     let differingClips = 0;
+    const rates = new Set<number>();
     for (;;) {
       const s = (await state(token)).body;
       if (s.step !== 'trial') break;
@@ -79,6 +80,7 @@ describe('crowd pages against a curious rater', () => {
         assert.equal(res.status, 200);
         const body = new Uint8Array(res.body);
         const clip = unpadWav(body);
+        rates.add(new DataView(clip.buffer, clip.byteOffset).getUint32(24, true));
         assert.ok(stored.has(sha256(clip)), 'the padding comes off to exactly a stored stimulus');
         const decoded = await decodeAudio(body);
         assert.ok(decoded.samples.length > 0, 'a padded clip decodes like any WAV');
@@ -104,6 +106,8 @@ describe('crowd pages against a curious rater', () => {
     }
     assert.ok(trials > 5);
     assert.ok(differingClips > 0, 'the clips really differed in size before padding');
+    // Real recordings (espeak-ng at 22.05 kHz here) and renders share one rate: no header tells them apart.
+    assert.deepEqual([...rates], [24000]);
     const wrong = await t.request.get(`/listen/audio/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}/a`);
     assert.equal(wrong.status, 404);
   });
