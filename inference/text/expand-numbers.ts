@@ -64,10 +64,21 @@ export function expandNumbers(text: string, lang: Exclude<BaseLanguage, 'zh' | '
     // as the reference: leave the remaining amounts to the number and symbol steps
   }
 
+  // A number past the range of the words (num2words raises OverflowError, or ValueError on a float
+  // Python prints as 1e+21; n2words throws on numbers past its tables) is read digit by digit
+  // instead of failing the whole text.
+  const digitByDigit = (digits: string) => [...digits].map((d) => speller.cardinal(BigInt(d))).join(' ');
+  const orDigits = (digits: string, spell: () => string) => {
+    try {
+      return spell();
+    } catch {
+      return digitByDigit(digits.replace(/\D/gu, ''));
+    }
+  };
   if (lang !== 'tr') {
-    out = out.replace(DECIMAL, (m) => speller.decimal(pythonFloatDigits(m.replace(',', '.'))));
+    out = out.replace(DECIMAL, (m) => orDigits(m, () => speller.decimal(pythonFloatDigits(m.replace(',', '.')))));
   }
-  out = out.replace(ORDINAL[lang], (_m, n: string) => speller.ordinal(BigInt(n)));
-  out = out.replace(NUMBER, (m) => speller.cardinal(BigInt(m)));
+  out = out.replace(ORDINAL[lang], (_m, n: string) => orDigits(n, () => speller.ordinal(BigInt(n))));
+  out = out.replace(NUMBER, (m) => orDigits(m, () => speller.cardinal(BigInt(m))));
   return out;
 }

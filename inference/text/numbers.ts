@@ -81,8 +81,9 @@ export type SpelledLanguage = Exclude<BaseLanguage, 'zh' | 'ja'>;
 const SPELLERS: Record<SpelledLanguage, NumberSpeller> = {
   en: { cardinal: englishCardinal, ordinal: englishOrdinal, decimal: digitwise(englishCardinal, 'point') },
   es: { cardinal: spanishCardinal, ordinal: spanishOrdinal, decimal: spanishDecimal },
-  fr: fromN2words(fr, digitwise(card(fr), 'virgule')),
-  de: fromN2words(de, digitwise(card(de), 'Komma')),
+  // num2words' ordinals of 0, which n2words refuses
+  fr: { ...fromN2words(fr, digitwise(card(fr), 'virgule')), ordinal: (n) => (n === 0n ? 'zéroième' : fr.toOrdinal(n)) },
+  de: { ...fromN2words(de, digitwise(card(de), 'Komma')), ordinal: (n) => (n === 0n ? 'nullte' : de.toOrdinal(n)) },
   it: { cardinal: italianCardinal, ordinal: italianOrdinal, decimal: italianDecimal },
   pt: { cardinal: portugueseCardinal, ordinal: portugueseOrdinal, decimal: portugueseDecimal },
   nl: dutch,
@@ -90,8 +91,9 @@ const SPELLERS: Record<SpelledLanguage, NumberSpeller> = {
   ru: { cardinal: card(ru), ordinal: russianOrdinal, decimal: russianDecimal },
   cs: {
     cardinal: czechCardinal,
-    // num2words has no Czech ordinals (the reference raises on "1. "); n2words' ordinal is read.
-    ordinal: (n) => cs.toOrdinal(n),
+    // num2words has no Czech ordinals (the reference raises on "1. "); n2words' ordinal is read
+    // ("nultý" for 0, which n2words refuses).
+    ordinal: (n) => (n === 0n ? 'nultý' : cs.toOrdinal(n)),
     decimal: integerFraction(czechCardinal, 'celá', 'nula'),
   },
   // Turkish decimals never reach num2words (the reference skips them for tr).
@@ -101,7 +103,7 @@ const SPELLERS: Record<SpelledLanguage, NumberSpeller> = {
   ko: { cardinal: card(ko), ordinal: koreanOrdinal, decimal: koreanDecimal },
   // num2words has no Hindi: the reference raises on any number in Hindi text. The engine reads
   // n2words' Hindi words instead (the README's table).
-  hi: fromN2words(hi),
+  hi: { ...fromN2words(hi), ordinal: (n) => (n === 0n ? hi.toCardinal(0n) : hi.toOrdinal(n)) },
 };
 
 export function numberSpeller(lang: SpelledLanguage): NumberSpeller {
