@@ -5,6 +5,7 @@ import supertest from 'supertest';
 import { testApp } from '../test/helpers/app.ts';
 import { openTestDb } from '../test/helpers/db.ts';
 import { createApp } from './index.ts';
+import { resolveRefs } from './routes/docs.ts';
 
 describe('health, readiness, metrics, docs', () => {
   let t: Awaited<ReturnType<typeof testApp>>;
@@ -57,5 +58,28 @@ describe('health, readiness, metrics, docs', () => {
     assert.equal(page.status, 200);
     assert.match(page.headers['content-type'] ?? '', /text\/html/);
     assert.match(page.text, /\/v1\/keys/);
+    // Schemas are shown resolved: the fields themselves, not pointers into components.
+    assert.ok(Object.keys(doc.components.schemas ?? {}).length > 0, 'the document does use components');
+    assert.doesNotMatch(page.text, /#\/components\/schemas\//);
+    const keyBody = doc.paths['/v1/keys'].post.requestBody.content['application/json'].schema;
+    const fields = Object.keys((resolveRefs(keyBody, doc.components.schemas) as { properties: object }).properties);
+    for (const f of fields) assert.match(page.text, new RegExp(`&quot;${f}&quot;|"${f}"`), `field ${f} on /docs`);
+  });
+
+  it('resolves schema references for /docs, leaving a self-reference as a pointer', () => {
+    const components = {
+      Name: { type: 'string' },
+      Tree: {
+        type: 'object',
+        properties: {
+          name: { $ref: '#/components/schemas/Name' },
+          kids: { type: 'array', items: { $ref: '#/components/schemas/Tree' } },
+        },
+      },
+    };
+    assert.deepEqual(resolveRefs({ $ref: '#/components/schemas/Tree' }, components), {
+      type: 'object',
+      properties: { name: { type: 'string' }, kids: { type: 'array', items: { $ref: '#/components/schemas/Tree' } } },
+    });
   });
 });
