@@ -102,6 +102,12 @@ export {
   rollbackPromotion,
 } from './queries/promotions.ts';
 export {
+  createOwnerSession,
+  deleteOwnerSession,
+  findOwnerSession,
+  type OwnerSession,
+} from './queries/sessions.ts';
+export {
   addMetrics,
   createRunWithJob,
   finishRun,
