@@ -44,3 +44,29 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Runs a database write again, with growing waits, while the database is unavailable: for
+ * writes a long-running job must not lose to a passing outage (a training run's metrics, a
+ * checkpoint's registration). Other errors, an abort, or an outage longer than `maxMs` throw.
+ */
+export async function retryWhileUnavailable<T>(
+  write: () => Promise<T>,
+  opts: { maxMs?: number; signal?: AbortSignal } = {},
+): Promise<T> {
+  const deadline = Date.now() + (opts.maxMs ?? 60_000);
+  for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) || opts.signal?.aborted || Date.now() + wait > deadline) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/** For `.catch` on a write that may be skipped (progress shown on a page): rethrows anything but an outage. */
+export function skipWhileUnavailable(err: unknown): undefined {
+  if (!isDatabaseUnavailable(err)) throw err;
+  return undefined;
+}

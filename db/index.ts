@@ -1,5 +1,5 @@
 export { type Db, type DbDriver, type DbHandle, type DbOptions, openDb, pgliteDirFor } from './client.ts';
-export { isDatabaseUnavailable } from './errors.ts';
+export { isDatabaseUnavailable, retryWhileUnavailable, skipWhileUnavailable } from './errors.ts';
 export { type Readiness, readiness } from './health.ts';
 export { appliedMigrationCount, expectedMigrations, migrate } from './migrate.ts';
 export { pgliteTemplate } from './pglite-template.ts';

@@ -9,7 +9,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { completeJob, databaseInterruptions, enqueueJob, getJob, isDatabaseUnavailable } from '../db/index.ts';
+import {
+  completeJob,
+  databaseInterruptions,
+  enqueueJob,
+  getJob,
+  isDatabaseUnavailable,
+  retryWhileUnavailable,
+} from '../db/index.ts';
 import { loadConfig } from '../infra/index.ts';
 import { type JobHandler, startWorker } from '../trainer/index.ts';
 import { openTestDb, type TestDb } from './helpers/db.ts';
@@ -172,5 +179,28 @@ describe('the database going away', { skip: serverUrl ? false : 'needs a Postgre
       await cuts.unblock();
       await worker.stop();
     }
+  });
+
+  it("a long job's writes wait out an outage; other errors are not retried", async () => {
+    const job = await enqueueJob(db.db, { kind: 'outage-write', payload: {} });
+    await cuts.block();
+    let tries = 0;
+    const written = retryWhileUnavailable(() => {
+      tries++;
+      return getJob(db.db, job.id);
+    });
+    await sleep(500);
+    await cuts.unblock();
+    assert.equal((await written)?.id, job.id, 'the write went through once the database was back');
+    assert.ok(tries > 1, 'it was tried while the database was away');
+    let bad = 0;
+    await assert.rejects(
+      retryWhileUnavailable(async () => {
+        bad++;
+        throw new Error('a bug, not an outage');
+      }),
+      /a bug/,
+    );
+    assert.equal(bad, 1);
   });
 });

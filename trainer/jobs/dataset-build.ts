@@ -15,6 +15,7 @@ import {
   listDatasetRecordings,
   type NewDatasetClip,
   setDatasetProgress,
+  skipWhileUnavailable,
 } from '../../db/index.ts';
 import type { Storage } from '../../infra/index.ts';
 import { missingPythonModule, runTrainerCommand } from './python-process.ts';
@@ -103,7 +104,8 @@ export function datasetBuildHandler(deps: { storage: Storage }): JobHandler {
           const now = Date.now();
           if (now - lastWrite < 300) return;
           lastWrite = now;
-          await setDatasetProgress(ctx.db, dataset.id, { progress });
+          // Progress is only for the page: skipped while the database is away, never fatal.
+          await setDatasetProgress(ctx.db, dataset.id, { progress }).catch(skipWhileUnavailable);
         },
       });
       if (ctx.signal.aborted) throw new JobError('CANCELLED', `the build stopped (${String(ctx.signal.reason)})`);

@@ -17,6 +17,8 @@ import {
   getRun,
   listDatasetClips,
   type NewTrainingMetric,
+  retryWhileUnavailable,
+  skipWhileUnavailable,
   TRAINING_RUN_JOB,
   type TrainingRun,
   updateRun,
@@ -133,6 +135,7 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
       await updateRun(ctx.db, run.id, { status: 'running', started: true, errorCode: null, error: null });
 
       let lastProgressWrite = 0;
+      const retry = { signal: ctx.signal };
       const result = await runTrainerCommand('finetune.train', [specPath], {
         signal: ctx.signal,
         processes: deps.gpus ?? 1,
@@ -141,26 +144,32 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
             const progress = { ...e } as Record<string, unknown>;
             delete progress.event;
             await ctx.report(progress);
-            await addMetrics(ctx.db, run.id, [metricOf('train', e)]);
+            // Metrics and checkpoints wait out a passing database outage (training goes on
+            // meanwhile); the progress shown on the page is only skipped while it lasts.
+            await retryWhileUnavailable(() => addMetrics(ctx.db, run.id, [metricOf('train', e)]), retry);
             const now = Date.now();
             if (now - lastProgressWrite > 300) {
               lastProgressWrite = now;
-              await updateRun(ctx.db, run.id, { progress });
+              await updateRun(ctx.db, run.id, { progress }).catch(skipWhileUnavailable);
             }
           } else if (e.event === 'eval') {
-            await addMetrics(ctx.db, run.id, [metricOf('eval', e)]);
+            await retryWhileUnavailable(() => addMetrics(ctx.db, run.id, [metricOf('eval', e)]), retry);
           } else if (e.event === 'checkpoint' && typeof e.package === 'string') {
             const epoch = Number(e.epoch ?? 0);
             const step = Number(e.step ?? 0);
-            const { created } = await deps.registerCheckpoint(ctx.db, e.package, {
-              name: `${run.name} · epoch ${epoch} · step ${step}`,
-              runId: run.id,
-              epoch,
-              step,
-              trainLoss: num(e.train_loss),
-              evalLoss: num(e.eval_loss),
-              trainingConfig: run.config,
-            });
+            const { created } = await retryWhileUnavailable(
+              () =>
+                deps.registerCheckpoint(ctx.db, e.package as string, {
+                  name: `${run.name} · epoch ${epoch} · step ${step}`,
+                  runId: run.id,
+                  epoch,
+                  step,
+                  trainLoss: num(e.train_loss),
+                  evalLoss: num(e.eval_loss),
+                  trainingConfig: run.config,
+                }),
+              retry,
+            );
             // An epoch's end (not a mid-epoch save), new (a resumed run announces its old ones again).
             if (deps.onEpochCheckpoint && created && num(e.eval_loss) !== null) {
               deps.onEpochCheckpoint(ctx.db, run, epoch).catch((err) => {
