@@ -158,7 +158,13 @@ export function evaluateVotes(
  * and applied to the cached rows. The evaluation itself is reused while nothing it depends on
  * changed. Per database handle, so tests on separate databases never share an entry.
  */
-type CachedTest = { records: VoteRecord[]; byId: Set<string>; newest: number; key: string; evaluation?: Evaluation };
+type CachedTest = {
+  records: VoteRecord[];
+  byId: Set<string>;
+  newest: number;
+  /** By bootstrap replicates (joining raters ask for none, the report for 1,000): key and evaluation. */
+  evaluations: Map<number, { key: string; evaluation: Evaluation }>;
+};
 const cache = new WeakMap<Db, Map<string, CachedTest>>();
 const OVERLAP_MS = 60_000;
 const MAX_CACHED_TESTS = 16;
@@ -173,7 +179,7 @@ async function recordsOf(db: Db, testId: string, raters: Rater[]): Promise<Cache
   const since = entry ? new Date(entry.newest - OVERLAP_MS) : undefined;
   const fresh = await listVoteRecords(db, { testId, ...(since ? { since } : {}) });
   if (!entry) {
-    entry = { records: [], byId: new Set(), newest: 0, key: '' };
+    entry = { records: [], byId: new Set(), newest: 0, evaluations: new Map() };
     tests.delete(testId);
     tests.set(testId, entry);
     if (tests.size > MAX_CACHED_TESTS) tests.delete(tests.keys().next().value as string);
@@ -222,18 +228,15 @@ export async function computeResults(
     conditions.map((c) => c.id),
     incumbent,
     similarityMeasured,
-    replicates,
     test.config,
   ]);
-  if (cached.key !== key || !cached.evaluation) {
-    cached.evaluation = evaluateVotes(records, {
-      conditions,
-      config: configOf(test),
-      incumbent,
-      similarityMeasured,
-      replicates,
-    });
-    cached.key = key;
+  let hit = cached.evaluations.get(replicates);
+  if (hit?.key !== key) {
+    hit = {
+      key,
+      evaluation: evaluateVotes(records, { conditions, config: configOf(test), incumbent, similarityMeasured, replicates }),
+    };
+    cached.evaluations.set(replicates, hit);
   }
   const flagged = raterRows.filter((r) => r.flaggedAt);
   return {
@@ -246,7 +249,7 @@ export async function computeResults(
     },
     votes: records.length,
     flaggedVotes: records.filter((r) => r.raterFlagged).length,
-    ...cached.evaluation,
+    ...hit.evaluation,
     incumbent,
     records,
     flaggedRaters: flagged.map((r) => ({ raterId: r.id, reason: r.flagReason ?? 'flagged' })),
