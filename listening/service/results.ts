@@ -234,7 +234,13 @@ export async function computeResults(
   if (hit?.key !== key) {
     hit = {
       key,
-      evaluation: evaluateVotes(records, { conditions, config: configOf(test), incumbent, similarityMeasured, replicates }),
+      evaluation: evaluateVotes(records, {
+        conditions,
+        config: configOf(test),
+        incumbent,
+        similarityMeasured,
+        replicates,
+      }),
     };
     cached.evaluations.set(replicates, hit);
   }
