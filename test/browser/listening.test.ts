@@ -137,7 +137,8 @@ describe('listening test in a browser', { skip: chromiumMissing }, () => {
     assert.equal(res?.status(), 200);
     assert.match(await report.locator('h1').innerText(), /Results/);
     assert.ok((await report.locator('svg[role=img] circle').count()) >= 1, 'an interval plot with points');
-    const rows = await report.locator('table').first().locator('tbody tr').count();
+    const conditions = report.locator('table', { has: report.locator('caption', { hasText: 'Conditions' }) });
+    const rows = await conditions.locator('tbody tr').count();
     assert.equal(rows, 4, 'two checkpoints, the base model and the real recording');
     assert.match(await report.locator('#decision').innerText(), /no winner yet|names/);
     await report.close();
