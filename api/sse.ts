@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { isDatabaseUnavailable } from '../db/index.ts';
 
 export type SendEvent = (event: string, data: unknown) => Promise<void>;
 
@@ -20,7 +21,15 @@ export function pollingEvents(c: Context, intervalMs: number, step: (send: SendE
       await stream.writeSSE({ event, data: JSON.stringify(data) });
     };
     while (open) {
-      if (!(await step(send))) break;
+      let more: boolean;
+      try {
+        more = await step(send);
+      } catch (err) {
+        // The database away for a moment: the watcher keeps its stream and sees the next beat.
+        if (!isDatabaseUnavailable(err)) throw err;
+        more = true;
+      }
+      if (!more) break;
       // A comment now and then keeps proxies from closing an idle stream.
       if (Date.now() - quietSince > 15_000) {
         await stream.write(': keep-alive\n\n');
