@@ -60,7 +60,11 @@ function same(a: readonly number[], b: readonly number[]): boolean {
 }
 
 test('the fixture was made with the vocabulary the test reads', () => {
-  assert.equal(createHash('sha256').update(vocabText).digest('hex'), reference.vocab.sha256);
+  assert.equal(
+    createHash('sha256').update(vocabText).digest('hex'),
+    reference.vocab.sha256,
+    `${reference.vocab.file} changed since the reference was made: run npm run reference:text`,
+  );
   assert.ok(reference.packages.num2words, 'the fixture names its num2words version');
 });
 
