@@ -73,11 +73,20 @@ describe('crowd pages against a curious rater', () => {
       if (s.step !== 'trial') break;
       const served = [];
       for (const slot of s.trial.slots as string[]) {
+        // The same work whichever clip is asked for: every clip of the trial is read each time.
+        let reads = 0;
+        const get = t.audio.get;
+        t.audio.get = (key) => {
+          reads++;
+          return get(key);
+        };
         const res = await t.request
           .get(s.trial.audio[slot])
           .buffer(true)
           .parse(binaryBody as never);
+        t.audio.get = get;
         assert.equal(res.status, 200);
+        assert.equal(reads, s.trial.slots.length, 'every slot read for each clip served');
         const body = new Uint8Array(res.body);
         const clip = unpadWav(body);
         rates.add(new DataView(clip.buffer, clip.byteOffset).getUint32(24, true));
