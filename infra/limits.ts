@@ -34,6 +34,8 @@ export const limits = {
     maxAnalysisSeconds: 300,
     /** Samples (at the file's rate, one channel) decoded at most, whatever the rate. */
     maxAnalysisSamples: 300 * 48_000,
+    /** A listening test's real recording of one sentence. */
+    maxRecordingSeconds: 60,
     /** A voice reference keeps at most this much speech (the model's max_ref_len). */
     referenceSeconds: 30,
     /** Shortest reference: the model skips conditioning chunks shorter than 0.33 s. */

@@ -163,9 +163,11 @@ export async function receiveDatasetUpload(
   } catch {
     throw new ApiError('VALIDATION_FAILED', 'body: a multipart/form-data body with a boundary', { field: 'body' });
   }
+  // After a failure the rest of the body is still read (and dropped, never stored) so the
+  // client, still sending, gets the answer instead of a reset connection; the byte limit
+  // still ends a body that goes on for too long.
   const fail = (err: unknown) => {
     failure ??= err;
-    bb.destroy(err as Error);
   };
   let total = 0;
   const counter = new Transform({
@@ -184,6 +186,18 @@ export async function receiveDatasetUpload(
 
   const store = async (stream: Readable, field: string, filename: string, kind: 'audio' | 'archive') => {
     const { head, body, ended } = await peek(stream, kind === 'audio' ? AUDIO_HEAD_BYTES : HEAD_BYTES);
+    try {
+      checkHead(head, ended, field, filename, kind);
+    } catch (err) {
+      body.resume(); // the rest of this file is read and dropped
+      throw err;
+    }
+    const fileId = randomUUID();
+    const path = `${prefix}/recordings/${fileId}-${safeName(filename)}`;
+    const { bytes, sha256 } = await deps.storage.write(path, body);
+    return { id: fileId, name: filename, path, bytes, sha256, transcript: null };
+  };
+  const checkHead = (head: Buffer, ended: boolean, field: string, filename: string, kind: 'audio' | 'archive') => {
     if (head.length === 0) throw new ApiError('UPLOAD_EMPTY', `${field}: "${filename}" is empty`, { field });
     if (kind === 'audio' && !audioKind(head)) {
       throw new ApiError(
@@ -198,10 +212,6 @@ export async function receiveDatasetUpload(
         field,
       });
     }
-    const fileId = randomUUID();
-    const path = `${prefix}/recordings/${fileId}-${safeName(filename)}`;
-    const { bytes, sha256 } = await deps.storage.write(path, body);
-    return { id: fileId, name: filename, path, bytes, sha256, transcript: null };
   };
 
   bb.on('field', (name, value, info) => {

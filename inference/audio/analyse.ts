@@ -84,13 +84,6 @@ export function analyseReference(
 
   const frame = Math.max(16, Math.round(FRAME_S * sampleRate));
   const frames = Math.floor(samples.length / frame);
-  const level = new Float64Array(frames);
-  for (let f = 0; f < frames; f++) {
-    let e = 0;
-    for (let i = f * frame; i < (f + 1) * frame; i++) e += (samples[i] as number) ** 2;
-    level[f] = db(e / frame);
-  }
-  const floor = percentile(level, 0.1);
   let size = 1;
   while (size < frame) size *= 2;
   const fft = new FFT(size);
@@ -98,28 +91,47 @@ export function analyseReference(
   const spectrum = fft.createComplexArray();
   const window = Float64Array.from({ length: frame }, (_, i) => Math.sin((Math.PI * i) / frame) ** 2);
   const lo = Math.max(1, Math.floor((100 * size) / sampleRate));
-  const hi = Math.min(size / 2, Math.ceil((4000 * size) / sampleRate));
-  const speech = new Uint8Array(frames);
-  let speechPower = 0;
-  let speechFrames = 0;
+  const hi = Math.max(lo + 1, Math.min(size / 2, Math.ceil((4000 * size) / sampleRate)));
+  const bins = hi - lo;
+  // Each frame's power spectrum in the speech band, and their long-term mean.
+  const power = new Float32Array(frames * bins);
+  const average = new Float64Array(bins);
+  const level = new Float64Array(frames);
   for (let f = 0; f < frames; f++) {
     if ((f & 255) === 0 && performance.now() > deadline) {
       throw new AudioInputError('AUDIO_TOO_COMPLEX', 'checking the clip took longer than its time budget');
     }
-    const l = level[f] as number;
-    if (l < floor + ABOVE_FLOOR_DB || l < MIN_SPEECH_DBFS) continue;
-    input.fill(0);
     for (let i = 0; i < frame; i++) input[i] = (samples[f * frame + i] as number) * (window[i] as number);
     fft.realTransform(spectrum, input);
+    let band = 0;
+    for (let k = 0; k < bins; k++) {
+      const re = spectrum[2 * (k + lo)] as number;
+      const im = spectrum[2 * (k + lo) + 1] as number;
+      const p = re * re + im * im;
+      power[f * bins + k] = p;
+      average[k] = (average[k] as number) + p;
+      band += p;
+    }
+    level[f] = db(band / (bins * frame));
+  }
+  for (let k = 0; k < bins; k++) average[k] = (average[k] as number) / Math.max(1, frames) + 1e-20;
+  const floor = percentile(level, 0.1);
+  const speech = new Uint8Array(frames);
+  let speechPower = 0;
+  let speechFrames = 0;
+  for (let f = 0; f < frames; f++) {
+    const l = level[f] as number;
+    if (l < floor + ABOVE_FLOOR_DB || l < MIN_SPEECH_DBFS) continue;
+    // Flatness of the frame's spectrum over the clip's long-term spectrum: stationary sound of
+    // any colour (pink, brown, hum) is flat by this measure; speech's harmonics and formants are not.
     let logSum = 0;
     let sum = 0;
-    for (let k = lo; k < hi; k++) {
-      const p = (spectrum[2 * k] as number) ** 2 + (spectrum[2 * k + 1] as number) ** 2 + 1e-20;
-      logSum += Math.log(p);
-      sum += p;
+    for (let k = 0; k < bins; k++) {
+      const r = ((power[f * bins + k] as number) + 1e-20) / (average[k] as number);
+      logSum += Math.log(r);
+      sum += r;
     }
-    const n = hi - lo;
-    const flatness = Math.exp(logSum / n) / (sum / n);
+    const flatness = Math.exp(logSum / bins) / (sum / bins);
     if (flatness < MAX_FLATNESS) {
       speech[f] = 1;
       speechFrames++;

@@ -69,19 +69,15 @@ export async function prepareReference(input: AudioInput, deadline: number): Pro
   });
 }
 
-/** Decoded mono audio of a recording kept whole: one longer than the analysis limit is refused. */
+/** Decoded mono audio of a recording kept whole (a sentence): a longer one is refused. */
 export async function decodeWhole(
   input: AudioInput,
   deadline: number,
 ): Promise<{ samples: Float32Array; sampleRate: number }> {
   return withSource(input, async (src) => {
-    const d = await decodeSource(src, { deadline });
-    if (d.truncated) {
-      throw new AudioInputError(
-        'AUDIO_TOO_LONG',
-        `the recording is longer than ${limits.audio.maxAnalysisSeconds} s (or ${limits.audio.maxAnalysisSamples} samples)`,
-      );
-    }
+    const seconds = limits.audio.maxRecordingSeconds;
+    const d = await decodeSource(src, { deadline, maxSeconds: seconds });
+    if (d.truncated) throw new AudioInputError('AUDIO_TOO_LONG', `the recording is longer than ${seconds} s`);
     return { samples: d.samples, sampleRate: d.sampleRate };
   });
 }

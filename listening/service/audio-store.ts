@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 
@@ -18,7 +19,8 @@ export function fileAudioStore(dir: string): AudioStore {
     async put(key, bytes) {
       const p = pathOf(key);
       await mkdir(dirname(p), { recursive: true });
-      const tmp = `${p}.${process.pid}.${Date.now()}.tmp`;
+      // Unique per write: two uploads of the same clip at once must not share a temp file.
+      const tmp = `${p}.${randomUUID()}.tmp`;
       await writeFile(tmp, bytes);
       await rename(tmp, p);
     },
