@@ -22,8 +22,11 @@ import { bootstrapBradleyTerry } from '../stats/bootstrap.ts';
 import { fitBradleyTerry, tallyPreferences } from '../stats/bradley-terry.ts';
 import { type CrowdConfig, type CrowdResult, crowdTruth, type ItemTruth, RATER_KINDS, runCrowd } from './crowd.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '200' } } });
-const runs = Number(values.runs);
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '200' }, 'speed-only': { type: 'boolean', default: false } },
+});
+// --speed-only: just the timings at 10,000 votes (the scenarios take minutes).
+const runs = values['speed-only'] ? 0 : Number(values.runs);
 
 /** Wilson score interval for k successes in n trials. */
 function wilson(k: number, n: number, z = 1.96): [number, number] {
@@ -72,96 +75,98 @@ function scenario(name: string, config: Omit<CrowdConfig, 'seed'>): CrowdResult[
 const rows: string[][] = [];
 const row = (...cells: string[]) => rows.push(cells);
 
-console.error('simulating…');
-const nullRuns = scenario('null', { ...base, truth: NULL_TRUTH, design: 'adaptive' });
-const promotedNull = nullRuns.filter((r) => r.winner).length;
-row('null (all equal), 20 % cheaters', 'false promotions', rate(promotedNull, runs), '≤ 1 %');
-row(
-  '',
-  'settled as futile / undecided at 160 raters',
-  `${nullRuns.filter((r) => r.reason === 'futile').length} / ${nullRuns.filter((r) => !r.settled).length}`,
-  '',
-);
-
-const better = scenario('better', { ...base, truth: BETTER_TRUTH, design: 'adaptive' });
-const fixed = scenario('better-fixed', { ...base, truth: BETTER_TRUTH, design: 'fixed' });
-for (const [label, results] of [
-  ['adaptive', better],
-  ['fixed (even) design', fixed],
-] as const) {
-  const decided = results.filter((r) => r.winner);
-  row(
-    `better (c3 +0.9 logit, similarity equal), ${label}`,
-    'best (c3) promoted',
-    rate(results.filter((r) => r.winner === 'c3').length, runs),
-    label === 'adaptive' ? '≥ 95 %' : '',
-  );
+if (runs > 0) {
+  console.error('simulating…');
+  const nullRuns = scenario('null', { ...base, truth: NULL_TRUTH, design: 'adaptive' });
+  const promotedNull = nullRuns.filter((r) => r.winner).length;
+  row('null (all equal), 20 % cheaters', 'false promotions', rate(promotedNull, runs), '≤ 1 %');
   row(
     '',
-    'median raters / answers to decision',
-    `${median(decided.map((r) => r.raters))} / ${median(decided.map((r) => r.answers))}`,
+    'settled as futile / undecided at 160 raters',
+    `${nullRuns.filter((r) => r.reason === 'futile').length} / ${nullRuns.filter((r) => !r.settled).length}`,
     '',
   );
-}
 
-const lessSimilar = scenario('less-similar', { ...base, truth: LESS_SIMILAR_TRUTH, design: 'adaptive' });
-row(
-  'c3 more natural (+0.9) but less similar (−1.0 logit)',
-  'any promotion',
-  rate(lessSimilar.filter((r) => r.winner).length, runs),
-  '≤ 1 %',
-);
+  const better = scenario('better', { ...base, truth: BETTER_TRUTH, design: 'adaptive' });
+  const fixed = scenario('better-fixed', { ...base, truth: BETTER_TRUTH, design: 'fixed' });
+  for (const [label, results] of [
+    ['adaptive', better],
+    ['fixed (even) design', fixed],
+  ] as const) {
+    const decided = results.filter((r) => r.winner);
+    row(
+      `better (c3 +0.9 logit, similarity equal), ${label}`,
+      'best (c3) promoted',
+      rate(results.filter((r) => r.winner === 'c3').length, runs),
+      label === 'adaptive' ? '≥ 95 %' : '',
+    );
+    row(
+      '',
+      'median raters / answers to decision',
+      `${median(decided.map((r) => r.raters))} / ${median(decided.map((r) => r.answers))}`,
+      '',
+    );
+  }
 
-// Coverage: one look after 30 honest raters, even design.
-const coverageRuns = scenario('coverage', {
-  truth: BETTER_TRUTH,
-  design: 'fixed',
-  ratersPerRound: 30,
-  cheaters: {},
-  maxRaters: 30,
-  lookOnce: true,
-});
-const truth = crowdTruth(BETTER_TRUTH);
-const candidates = Object.keys(BETTER_TRUTH).filter((k) => k !== 'base');
-const shareTruth = new Map(candidates.map((c) => [c, truth.share(c, 'base')]));
-const items = [...Object.keys(BETTER_TRUTH), 'real'];
-const mosTruth = new Map(items.map((i) => [i, truth.rating(i, 'mos')]));
-const simTruth = new Map(items.map((i) => [i, truth.rating(i, 'similarity')]));
-const cover = { share: { hit: 0, n: 0 }, mos: { hit: 0, n: 0 }, similarity: { hit: 0, n: 0 } };
-const within = (ci: { low: number; high: number }, v: number) => ci.low <= v && v <= ci.high;
-for (const r of coverageRuns) {
-  for (const v of r.evaluation.decision?.audit.candidates ?? []) {
-    cover.share.n++;
-    if (within(v.naturalness.share.ci, shareTruth.get(v.item) as number)) cover.share.hit++;
-  }
-  for (const rating of r.evaluation.naturalness.ratings) {
-    if (rating.mos.raters >= 2) {
-      cover.mos.n++;
-      if (within(rating.mos.ci, mosTruth.get(rating.item) as number)) cover.mos.hit++;
-    }
-    if (rating.similarity.raters >= 2 && simTruth.has(rating.item)) {
-      cover.similarity.n++;
-      if (within(rating.similarity.ci, simTruth.get(rating.item) as number)) cover.similarity.hit++;
-    }
-  }
-}
-for (const [name, { hit, n }] of Object.entries(cover)) {
-  row(`coverage, 30 heterogeneous raters`, `nominal 95 % ${name} interval`, rate(hit, n), '93–97 %');
-}
-
-for (const k of RATER_KINDS) {
-  let f = 0;
-  let n = 0;
-  for (const r of [...nullRuns, ...better]) {
-    f += r.flags[k].flagged;
-    n += r.flags[k].total;
-  }
+  const lessSimilar = scenario('less-similar', { ...base, truth: LESS_SIMILAR_TRUTH, design: 'adaptive' });
   row(
-    'rater quality (null + better crowds)',
-    `${k} raters flagged`,
-    rate(f, n),
-    k === 'honest' ? '≤ 5 %' : k === 'random' ? '≥ 95 %' : '',
+    'c3 more natural (+0.9) but less similar (−1.0 logit)',
+    'any promotion',
+    rate(lessSimilar.filter((r) => r.winner).length, runs),
+    '≤ 1 %',
   );
+
+  // Coverage: one look after 30 honest raters, even design.
+  const coverageRuns = scenario('coverage', {
+    truth: BETTER_TRUTH,
+    design: 'fixed',
+    ratersPerRound: 30,
+    cheaters: {},
+    maxRaters: 30,
+    lookOnce: true,
+  });
+  const truth = crowdTruth(BETTER_TRUTH);
+  const candidates = Object.keys(BETTER_TRUTH).filter((k) => k !== 'base');
+  const shareTruth = new Map(candidates.map((c) => [c, truth.share(c, 'base')]));
+  const items = [...Object.keys(BETTER_TRUTH), 'real'];
+  const mosTruth = new Map(items.map((i) => [i, truth.rating(i, 'mos')]));
+  const simTruth = new Map(items.map((i) => [i, truth.rating(i, 'similarity')]));
+  const cover = { share: { hit: 0, n: 0 }, mos: { hit: 0, n: 0 }, similarity: { hit: 0, n: 0 } };
+  const within = (ci: { low: number; high: number }, v: number) => ci.low <= v && v <= ci.high;
+  for (const r of coverageRuns) {
+    for (const v of r.evaluation.decision?.audit.candidates ?? []) {
+      cover.share.n++;
+      if (within(v.naturalness.share.ci, shareTruth.get(v.item) as number)) cover.share.hit++;
+    }
+    for (const rating of r.evaluation.naturalness.ratings) {
+      if (rating.mos.raters >= 2) {
+        cover.mos.n++;
+        if (within(rating.mos.ci, mosTruth.get(rating.item) as number)) cover.mos.hit++;
+      }
+      if (rating.similarity.raters >= 2 && simTruth.has(rating.item)) {
+        cover.similarity.n++;
+        if (within(rating.similarity.ci, simTruth.get(rating.item) as number)) cover.similarity.hit++;
+      }
+    }
+  }
+  for (const [name, { hit, n }] of Object.entries(cover)) {
+    row(`coverage, 30 heterogeneous raters`, `nominal 95 % ${name} interval`, rate(hit, n), '93–97 %');
+  }
+
+  for (const k of RATER_KINDS) {
+    let f = 0;
+    let n = 0;
+    for (const r of [...nullRuns, ...better]) {
+      f += r.flags[k].flagged;
+      n += r.flags[k].total;
+    }
+    row(
+      'rater quality (null + better crowds)',
+      `${k} raters flagged`,
+      rate(f, n),
+      k === 'honest' ? '≤ 5 %' : k === 'random' ? '≥ 95 %' : '',
+    );
+  }
 }
 
 // Speed at 10,000 A/B votes: 520 raters × 20 naturalness trials (a few are left out as too
