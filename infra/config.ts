@@ -35,6 +35,11 @@ const envSchema = z.object({
   INFERENCE_URLS: urlList.optional(),
   /** Where the in-process engine (or a pod's) runs: onnxruntime's CPU or CUDA provider. */
   INFERENCE_DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
+  /**
+   * The GPT graphs' precision: auto is int8 on CPU when the package has the int8 graphs (else fp32),
+   * fp16 on CUDA. fp32 is the reference (README: benchmark, for what int8 costs in agreement).
+   */
+  INFERENCE_PRECISION: z.enum(['auto', 'fp32', 'fp16', 'int8']).default('auto'),
   /** Worker threads of the in-process engine (or a pod's), each with its own sessions. */
   INFERENCE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
@@ -126,6 +131,8 @@ export type Config = {
   inferenceUrls: string[];
   inference: {
     device: 'cpu' | 'cuda';
+    /** Unset: the engine's default (see INFERENCE_PRECISION). */
+    precision: 'fp32' | 'fp16' | 'int8' | undefined;
     workers: number;
     threads: number | undefined;
     maxPackages: number;
@@ -204,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     inferenceUrls: e.INFERENCE_URLS ?? [],
     inference: {
       device: e.INFERENCE_DEVICE,
+      precision: e.INFERENCE_PRECISION === 'auto' ? undefined : e.INFERENCE_PRECISION,
       workers: e.INFERENCE_WORKERS,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,

@@ -4,24 +4,35 @@
  * the first is the streaming run, and the gap between them is what moving the KV cache in and
  * out of each run costs), real-time factor, time to first audio chunk.
  *
- *   node inference/bench/bench.ts [--device cpu|cuda] [--precision fp32|fp16] [--only tiny|full]
- *                                 [--codes N] [--threads N] [--torch] [--json OUT.json]
- *                                 [--python PYTHON_WITH_TORCH]
+ *   node inference/bench/bench.ts [--device cpu|cuda] [--precision fp32,int8|fp16|...] [--only tiny|full]
+ *                                 [--codes N] [--threads N] [--rounds N] [--no-agreement] [--torch]
+ *                                 [--json OUT.json] [--python PYTHON_WITH_TORCH]
  *
- * The tiny package is the one in test/fixtures (no PyTorch needed). The full-size package is
+ * Each precision (the GPT graphs' variant; default fp32,int8 on CPU, the package's default on CUDA)
+ * runs in its own process, so its resident memory is its own, and the precisions alternate for
+ * --rounds rounds (default 2; figures are medians over rounds): on a shared, loaded machine both
+ * see the same load, and the ratio to fp32 is the figure to trust. With more than one precision,
+ * the bench then compares each variant with fp32 on fixed inputs (agreement.ts: top-1 agreement
+ * and logit error teacher-forced on fp32's greedy codes, where greedy codes first diverge, and
+ * the rendered audio of the same codes: log-mel distance and speaker-embedding cosine).
+ *
+ * The tiny package is the one in test/fixtures (no PyTorch needed; its int8 variant is made once under
+ * .data/bench/ with the trainer's python3 -m xtts.quantize, which needs the onnxruntime package). The full-size package is
  * built on first use under .data/bench/ with the trainer's exporter (python3 with torch and
  * onnx); without torch it is left out, with a line saying so. --torch also times the PyTorch
  * modules on the same device in the same run (python3 -m xtts.bench_torch, see the trainer), so
  * GPU figures sit beside their baseline.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pythonBinary } from '../../trainer/index.ts';
 import { encodeWav } from '../audio/wav.ts';
 import { UniformSource } from '../xtts/generate.ts';
+import { PRECISIONS, type Precision } from '../xtts/package.ts';
 import { Xtts, type XttsOptions } from '../xtts/xtts.ts';
+import { compareVariants } from './agreement.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -34,11 +45,24 @@ const { values: args } = parseArgs({
     torch: { type: 'boolean', default: false },
     json: { type: 'string' },
     python: { type: 'string' },
+    rounds: { type: 'string', default: '2' },
+    'no-agreement': { type: 'boolean', default: false },
+    /** Internal: run one package at one precision and print its row as JSON (see runChild). */
+    child: { type: 'string' },
   },
 });
 const device = args.device === 'cuda' ? 'cuda' : 'cpu';
-const precision: 'fp16' | 'fp32' | undefined =
-  args.precision === 'fp16' || args.precision === 'fp32' ? args.precision : undefined;
+const precisions: (Precision | undefined)[] = (args.precision ?? (device === 'cpu' ? 'fp32,int8' : ''))
+  .split(',')
+  .filter(Boolean)
+  .map((p) => {
+    if (!(PRECISIONS as readonly string[]).includes(p)) {
+      console.error(`--precision: ${p} is not one of ${PRECISIONS.join(', ')}`);
+      process.exit(2);
+    }
+    return p as Precision;
+  });
+if (precisions.length === 0) precisions.push(undefined);
 const codes = Number(args.codes);
 // The interpreter with torch: --python, else PYTHON, else Debian's /usr/bin/python3 (see trainer).
 const python = args.python ?? pythonBinary();
@@ -71,13 +95,23 @@ function ensureModel(kind: 'tiny' | 'full'): string {
  * The package to time: the tiny one from the test fixtures; the full-size one exported once under
  * .data/bench/ with the trainer's exporter (python3 with torch and onnx).
  */
-function ensurePackage(kind: 'tiny' | 'full'): string {
-  if (kind === 'tiny' && existsSync(join(fixturePackage, 'manifest.json'))) return fixturePackage;
-  const pkg = exportedPackage(kind);
+function ensurePackage(kind: 'tiny' | 'full', precision?: Precision): string {
+  let pkg = exportedPackage(kind);
+  if (kind === 'tiny' && existsSync(join(fixturePackage, 'manifest.json'))) {
+    if (precision !== 'int8') return fixturePackage;
+    pkg = join(root, '.data', 'bench', 'tiny-int8-pkg');
+    if (!existsSync(join(pkg, 'manifest.json'))) cpSync(fixturePackage, pkg, { recursive: true });
+  }
   if (!existsSync(join(pkg, 'manifest.json'))) {
     const model = ensureModel(kind);
     console.error(`exporting ${model} to ${pkg} (the full-size export takes minutes)`);
     run(python, ['-m', 'xtts.export', model, pkg, '--device', device], join(root, 'trainer'));
+  }
+  const graphs = (JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8')) as { graphs: Record<string, unknown> })
+    .graphs;
+  if (precision === 'int8' && !graphs.gpt_decode_int8) {
+    console.error(`adding the int8 GPT graphs to ${pkg}`);
+    run(python, ['-m', 'xtts.quantize', pkg, '--precision', 'int8'], join(root, 'trainer'));
   }
   return pkg;
 }
@@ -124,8 +158,8 @@ async function decodeMsPerCode(
   return { msPerCode: median(times), codes: made, kvMiB: kvBytes / 2 ** 20 };
 }
 
-async function benchPackage(kind: 'tiny' | 'full') {
-  const pkg = ensurePackage(kind);
+async function benchPackage(kind: 'tiny' | 'full', precision: Precision | undefined) {
+  const pkg = ensurePackage(kind, precision);
   const opts: XttsOptions = {
     device,
     ...(precision ? { precision } : {}),
@@ -164,6 +198,8 @@ async function benchPackage(kind: 'tiny' | 'full') {
   for await (const _ of x.stream(req)) {
     if (Number.isNaN(ttfaWarm)) ttfaWarm = ms(t0);
   }
+  // Resident memory while the package is open and has served: what a server holds for it.
+  const rssMiB = process.memoryUsage().rss / 2 ** 20;
   await x.release();
   // Most of a full-size load is hashing ~3 GB against the manifest; without it, session creation only.
   t0 = performance.now();
@@ -186,6 +222,9 @@ async function benchPackage(kind: 'tiny' | 'full') {
     rtfStream: streamMs / 1000 / (streamed / rendered.sampleRate),
     firstChunkMs: ttfa,
     firstChunkWarmMs: ttfaWarm,
+    rssMiB,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    graphMiB: x.bytes / 2 ** 20,
     torch: args.torch ? torchBaseline(ensureModel(kind)) : undefined,
   };
   return row;
@@ -207,7 +246,39 @@ function torchBaseline(model: string): unknown {
   }
 }
 
-const rows = [];
+type Row = Awaited<ReturnType<typeof benchPackage>>;
+
+/** One package at one precision in a fresh process: its memory is its own. */
+function runChild(kind: 'tiny' | 'full', precision: Precision | undefined): Row {
+  const argv = [import.meta.filename, '--child', kind, '--device', device, '--codes', String(codes)];
+  if (precision) argv.push('--precision', precision);
+  if (args.threads) argv.push('--threads', args.threads);
+  if (args.torch) argv.push('--torch');
+  if (args.python) argv.push('--python', args.python);
+  const out = run(process.execPath, argv, root);
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Row;
+}
+
+/** Per numeric field, the median over rounds; other fields from the first round. */
+function medianRow(rs: Row[]): Row {
+  const first = rs[0] as Row;
+  const out: Record<string, unknown> = { ...first, rounds: rs.length };
+  for (const [k, v] of Object.entries(first)) {
+    if (typeof v === 'number') out[k] = median(rs.map((r) => (r as Record<string, unknown>)[k] as number));
+  }
+  return out as Row;
+}
+
+if (args.child) {
+  const kind = args.child === 'full' ? 'full' : 'tiny';
+  const row = await benchPackage(kind, precisions[0]);
+  console.log(JSON.stringify(row));
+  process.exit(0);
+}
+
+const rows: Row[] = [];
+const agreements: unknown[] = [];
+const rounds = Math.max(1, Number(args.rounds));
 for (const kind of ['tiny', 'full'] as const) {
   if (args.only && args.only !== kind) continue;
   const needsTorch = args.torch || (kind === 'full' && !existsSync(join(exportedPackage(kind), 'manifest.json')));
@@ -220,15 +291,43 @@ for (const kind of ['tiny', 'full'] as const) {
     console.log(`full: not measured: the full-size package is exported on first use, which ${why}`);
     continue;
   }
-  const row = await benchPackage(kind);
-  rows.push(row);
+  for (const p of precisions) ensurePackage(kind, p);
+  const byPrecision = new Map<Precision | undefined, Row[]>();
+  for (let r = 0; r < rounds; r++) {
+    // Alternate the order too, so neither precision always runs first after the other.
+    const order = r % 2 === 0 ? precisions : [...precisions].reverse();
+    for (const p of order) byPrecision.set(p, [...(byPrecision.get(p) ?? []), runChild(kind, p)]);
+  }
   const f = (v: number, d = 1) => v.toFixed(d);
-  console.log(
-    `${kind.padEnd(4)} ${row.device}/${row.precision}: load ${f(row.loadMs, 0)} ms (${f(row.loadUnverifiedMs, 0)} without sha256), voice ${f(row.voiceMs, 0)} ms, ` +
-      `decode ${f(row.msPerCodeRun20, 2)} ms/code (runs of 20) ${f(row.msPerCodeRun100, 2)} ms/code (runs of 100), ` +
-      `RTF ${f(row.rtfRender, 3)} whole / ${f(row.rtfStream, 3)} streamed (${row.codes} codes, ${f(row.audioSeconds, 2)} s), ` +
-      `first chunk ${f(row.firstChunkMs, 0)} ms (then ${f(row.firstChunkWarmMs, 0)} ms)`,
-  );
-  if (row.torch !== undefined) console.log(`     PyTorch same device: ${JSON.stringify(row.torch)}`);
+  const base = byPrecision.has('fp32') ? medianRow(byPrecision.get('fp32') as Row[]) : undefined;
+  for (const p of precisions) {
+    const row = medianRow(byPrecision.get(p) as Row[]);
+    rows.push(row);
+    const vs =
+      base && p !== 'fp32'
+        ? ` [decode ${f(row.msPerCodeRun20 / base.msPerCodeRun20, 2)}x fp32's time, RSS ${f(row.rssMiB / base.rssMiB, 2)}x]`
+        : '';
+    console.log(
+      `${kind.padEnd(4)} ${row.device}/${row.precision}: load ${f(row.loadMs, 0)} ms (${f(row.loadUnverifiedMs, 0)} without sha256), voice ${f(row.voiceMs, 0)} ms, ` +
+        `decode ${f(row.msPerCodeRun20, 2)} ms/code (runs of 20) ${f(row.msPerCodeRun100, 2)} ms/code (runs of 100), ` +
+        `RTF ${f(row.rtfRender, 3)} whole / ${f(row.rtfStream, 3)} streamed (${row.codes} codes, ${f(row.audioSeconds, 2)} s), ` +
+        `first chunk ${f(row.firstChunkMs, 0)} ms (then ${f(row.firstChunkWarmMs, 0)} ms), ` +
+        `RSS ${f(row.rssMiB, 0)} MiB (peak ${f(row.peakRssMiB, 0)}; graphs ${f(row.graphMiB, 0)} MiB), median of ${rounds}${vs}`,
+    );
+    if (row.torch !== undefined) console.log(`     PyTorch same device: ${JSON.stringify(row.torch)}`);
+  }
+  if (!args['no-agreement'] && base) {
+    for (const p of precisions) {
+      if (p === 'fp32' || p === undefined) continue;
+      const a = await compareVariants(ensurePackage(kind, 'fp32'), ensurePackage(kind, p), {
+        reference: 'fp32',
+        variant: p,
+        device,
+        ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
+      });
+      agreements.push({ package: kind, ...a });
+      console.log(`${kind.padEnd(4)} ${p} vs fp32: ${a.summary}`);
+    }
+  }
 }
-if (args.json) writeFileSync(args.json, JSON.stringify(rows, null, 1));
+if (args.json) writeFileSync(args.json, JSON.stringify({ rows, agreements }, null, 1));

@@ -59,6 +59,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
   const i = config.inference;
   return {
     device: i.device,
+    ...(i.precision ? { precision: i.precision } : {}),
     workers: i.workers,
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
@@ -69,6 +70,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
 
 type InferenceConfig = {
   device: 'cpu' | 'cuda';
+  precision?: 'fp32' | 'fp16' | 'int8' | undefined;
   workers: number;
   queue: number;
   maxPackages: number;

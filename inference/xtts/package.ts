@@ -13,12 +13,22 @@ import { type Device, openSession, type Session, type SessionOptions } from '../
 import { VoiceTokenizer } from '../text/tokenizer.ts';
 import { type Manifest, ManifestSchema, SUPPORTED_FORMAT_VERSIONS } from './manifest.ts';
 
-export type Precision = 'fp32' | 'fp16';
+/**
+ * GPT graph precision. fp32 is the reference; fp16 is for CUDA; int8 (weights int8, activations
+ * quantized per run) is the CPU variant: one decode step reads every GPT weight once, so on a CPU it
+ * costs about the weights' bytes over the memory bandwidth, and int8 is a quarter of fp32's bytes.
+ */
+export type Precision = 'fp32' | 'fp16' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
 
 export type PackageOptions = {
   device?: Device;
   deviceId?: number;
-  /** GPT graph precision; fp32 by default on CPU (parity), fp16 on CUDA. */
+  /**
+   * GPT graph precision. By default fp16 on CUDA; on CPU int8 when the package has the int8 graphs
+   * (the exporter's optional CPU variant, see README's benchmark), else fp32. An explicit precision
+   * the package lacks is refused (MODEL_NOT_FOUND naming the missing graph).
+   */
   precision?: Precision;
   intraOpThreads?: number;
   /** Hash every file used against the manifest (default). Off only for trusted, already-checked copies. */
@@ -179,7 +189,6 @@ async function findBase(dir: string, base: NonNullable<Manifest['base']>): Promi
 export async function loadPackage(dirIn: string, options: PackageOptions = {}): Promise<ModelPackage> {
   const dir = resolve(dirIn);
   const device = options.device ?? 'cpu';
-  const precision = options.precision ?? (device === 'cuda' ? 'fp16' : 'fp32');
   const verify = options.verify ?? true;
   const { manifest, key } = await readManifest(dir);
 
@@ -196,6 +205,20 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
       );
     }
     baseManifest = b.manifest;
+  }
+
+  const has = (name: string) => Boolean(manifest.graphs[name] ?? (baseDir !== dir && baseManifest.graphs[name]));
+  const precision: Precision =
+    options.precision ??
+    (device === 'cuda' ? 'fp16' : has('gpt_prefill_int8') && has('gpt_decode_int8') ? 'int8' : 'fp32');
+
+  for (const g of ['gpt_prefill', 'gpt_decode']) {
+    if (!has(`${g}_${precision}`) && options.precision && has(`${g}_fp32`)) {
+      throw new EngineError(
+        'MODEL_NOT_FOUND',
+        `${dir}: no ${g}_${precision} graph in this package (precision ${precision} asked for; it has ${PRECISIONS.filter((p) => has(`${g}_${p}`)).join(', ')})`,
+      );
+    }
   }
 
   const graphPath = async (name: string): Promise<string> => {

@@ -21,6 +21,7 @@ import torch
 from .cases import greedy_params, run_decode
 from .checkpoint import read_model_folder
 from .export import export_package
+from .quantize import quantize_graph
 from .tiny import write_model_folder
 
 SEED = 1234
@@ -120,6 +121,13 @@ def main(fixture_dir: str) -> None:
         with open(os.path.join(ref_dir, "reference.json"), "w") as f:
             json.dump(refs, f, indent=1)
         export_package(model_dir, os.path.join(fixture_dir, "package"), force=True)
+        # The int8 CPU variant of the GPT graphs, kept beside the package rather than in it: on CPU
+        # a package with int8 graphs defaults to them, and the parity tests compare fp32 with PyTorch.
+        int8_dir = os.path.join(fixture_dir, "int8")
+        os.makedirs(int8_dir, exist_ok=True)
+        for g in ("gpt_prefill", "gpt_decode"):
+            quantize_graph(os.path.join(fixture_dir, "package", f"{g}_fp32.onnx"),
+                           os.path.join(int8_dir, f"{g}_int8.onnx"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {fixture_dir}")
