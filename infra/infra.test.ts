@@ -109,6 +109,22 @@ describe('container images', () => {
     });
   }
 
+  it('npm ci in each image finds the files that npm runs before and during the install', () => {
+    const scripts = (JSON.parse(read('../package.json')) as { scripts: Record<string, string> }).scripts;
+    const run = ['preinstall', 'install', 'postinstall', 'prepare'].flatMap((k) =>
+      [...(scripts[k] ?? '').matchAll(/\bnode (\S+)/g)].map((m) => m[1] as string),
+    );
+    assert.ok(run.length > 0, 'package.json runs a script at install');
+    for (const [image] of images) {
+      const file = read(`./docker/${image}`);
+      const beforeCi = file.slice(0, file.search(/^RUN .*\bnpm ci\b/m));
+      const copied = [...beforeCi.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((m) =>
+        m[1]!.trim().split(/\s+/).slice(0, -1),
+      );
+      for (const f of run) assert.ok(copied.includes(f), `${image} copies ${f} before npm ci`);
+    }
+  });
+
   it('the trainer image runs the worker on the CUDA base of the pod image, with the CUDA build of the pinned torch', () => {
     const file = read('./docker/trainer-cuda.Dockerfile');
     const base = (f: string) => f.match(/^FROM (nvidia\/cuda:\S+)$/m)?.[1];

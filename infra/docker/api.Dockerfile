@@ -3,6 +3,8 @@
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci first runs the Node.js version check (package.json's preinstall).
+COPY infra/check-node.cjs ./infra/
 # The CPU build of onnxruntime-node ships in the npm package; the CUDA download is for GPU pods.
 RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund
 

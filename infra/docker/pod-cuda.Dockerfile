@@ -4,6 +4,8 @@
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# npm ci first runs the Node.js version check (package.json's preinstall).
+COPY infra/check-node.cjs ./infra/
 RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund
 # onnxruntime-node 1.29.0's CUDA provider built for CUDA 13 ships in this npm package; placed next
 # to libonnxruntime it gives onnxruntime-node a working `cuda` execution provider.

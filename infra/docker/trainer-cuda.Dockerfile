@@ -6,6 +6,8 @@
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# npm ci first runs the Node.js version check (package.json's preinstall).
+COPY infra/check-node.cjs ./infra/
 RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund
 # The CUDA provider of onnxruntime-node (as in pod-cuda.Dockerfile): a finished run's listening-test
 # stimuli are rendered by this worker's engine, on the same GPU once training has released it.
