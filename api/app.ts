@@ -13,6 +13,7 @@ import { createMetrics, type HttpMetrics, observeEngine } from './metrics.ts';
 import { limitBodies } from './middleware/body-limit.ts';
 import { observe } from './middleware/observe.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { datasetRoutesApp } from './routes/datasets.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -80,6 +81,8 @@ export function createApp(deps: AppDeps) {
   const shared = { db: deps.db, engine: deps.engine, dataDir, modelDir, localSecret: deps.localSecret };
   const audio = deps.audio ?? createAudioSandbox();
   app.route('/', healthRoutes(deps));
+  // Before the other owner pages: its middleware sets their security headers.
+  app.route('/', consoleRoutes(deps));
   app.route('/', keyRoutes(deps));
   app.route('/', checkpointRoutes({ ...shared, modelDir }));
   app.route('/', voiceRoutes({ ...shared, audio, maxUploadBytes: limits.maxUploadBytes }));

@@ -72,6 +72,7 @@ export const errorStatus = {
   AUDIO_TOO_LONG: 422,
   AUDIO_TOO_COMPLEX: 422,
   SYNTHESIS_INVALID: 502,
+  CSRF_FAILED: 403,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof errorStatus;

@@ -1,7 +1,9 @@
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { type ApiKeyScope, type ApiKeyView, type Db, findActiveKey, touchApiKey } from '../../db/index.ts';
 import { ApiError } from '../errors.ts';
 import { secretMatches } from '../local-admin.ts';
+import { checkCsrfHeader, sessionOf } from '../sessions.ts';
 
 export type AuthVariables = { apiKey: ApiKeyView };
 
@@ -19,14 +21,30 @@ const localAdmin: ApiKeyView = {
 /** An admin key may do anything a synth key may. */
 const grants: Record<ApiKeyScope, readonly ApiKeyScope[]> = { admin: ['admin', 'synth'], synth: ['synth'] };
 
+/** A browser opening a page (not a program, not EventSource or <audio>): it is sent to sign in. */
+const opensPage = (c: Context) =>
+  (c.req.method === 'GET' || c.req.method === 'HEAD') && (c.req.header('accept') ?? '').includes('text/html');
+
 /**
- * Requires a Bearer API key with `scope`: none or an unknown/revoked one is 401, a key
- * without the scope is 403.
+ * Requires a Bearer API key with `scope`, or an owner's session cookie (opened with an admin
+ * key, see sessions.ts; then a request that changes state must carry the session's CSRF token).
+ * Without either, a browser opening a page is redirected to /sign-in; any other request gets
+ * 401. An unknown/revoked key is 401, a key without the scope is 403.
  */
 export function requireScope(options: { db: Db; scope: ApiKeyScope; localSecret?: string | undefined }) {
   return createMiddleware<{ Variables: AuthVariables }>(async function requireScope(c, next) {
     const header = c.req.header('authorization');
     if (!header) {
+      const session = await sessionOf(c, options.db);
+      if (session && grants[session.key.scope].includes(options.scope)) {
+        checkCsrfHeader(c, session);
+        c.set('apiKey', session.key);
+        return next();
+      }
+      if (opensPage(c)) {
+        const url = new URL(c.req.url);
+        return c.redirect(`/sign-in?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+      }
       throw new ApiError('UNAUTHORIZED', 'An API key is required: send "Authorization: Bearer <key>"', {
         field: 'header.authorization',
         headers: { 'WWW-Authenticate': 'Bearer' },

@@ -3,14 +3,20 @@ import { html } from 'hono/html';
 import { clipIncluded, type Dataset, type DatasetClip, type DatasetClipSummary } from '../../db/index.ts';
 import { clipAudioPath } from '../datasets/views.ts';
 import type { UrlSigner } from '../signed-urls.ts';
-import { layout } from './layout.ts';
+import { type Frame, keyField, layout } from './layout.ts';
 import { histogram, scatter } from './plots.ts';
 
 const IN = '#1f6feb';
 const OUT = '#d1242f';
 const f = (v: number | null, d = 1) => (v === null || !Number.isFinite(v) ? '–' : v.toFixed(d));
 
-export function datasetPage(d: Dataset, clips: DatasetClip[], summary: DatasetClipSummary, signer: UrlSigner) {
+export function datasetPage(
+  d: Dataset,
+  clips: DatasetClip[],
+  summary: DatasetClipSummary,
+  signer: UrlSigner,
+  frame: Frame = {},
+) {
   const base = `/v1/datasets/${d.id}`;
   const included = clips.filter(clipIncluded);
   const out = clips.filter((c) => !clipIncluded(c));
@@ -33,7 +39,7 @@ status <span class="status" id="status">${d.status}</span></p>
  <span id="stage">${String(p.stage ?? '')} ${String(p.message ?? '')}</span>
  ${d.status === 'failed' ? html`<p role="alert"><strong>${d.errorCode ?? 'FAILED'}</strong>: ${d.error ?? ''}</p>` : ''}
 </section>
-<p><label>Admin key (for edits; kept in this browser) <input id="key" type="password" autocomplete="off"></label></p>
+<p>${keyField(frame, 'Admin key (for edits; kept in this browser)')}</p>
 ${d.status === 'ready' ? html`<p><a id="download" href="${signer.sign(`${base}/ljspeech.tar`)}" download>Download as an LJSpeech archive</a> (metadata.csv, metadata_train.csv, metadata_eval.csv, wavs/; your edits included)</p>` : ''}
 <h2>Report</h2>
 <table class="summary"><tbody>
@@ -60,5 +66,5 @@ ${clips.map(
 <button type="button" class="toggle" data-excluded="${clipIncluded(c) ? 'true' : 'false'}">${clipIncluded(c) ? 'Exclude' : 'Restore'}</button></td></tr>`,
 )}
 </tbody></table>`;
-  return layout(`Dataset: ${d.name}`, body);
+  return layout(`Dataset: ${d.name}`, body, frame);
 }

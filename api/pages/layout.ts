@@ -1,15 +1,50 @@
 import { html } from 'hono/html';
 
-/** The owner pages' frame: plain HTML and CSS, one script file served by the studio (no inline script). */
-export const layout = (title: string, body: unknown) =>
+/** What the frame knows of the request: the session's CSRF token when the owner signed in. */
+export type Frame = { csrf?: string | undefined };
+
+/**
+ * The owner pages' frame: plain HTML, one style sheet and one script file served by the studio
+ * (no inline script or style element, so the pages' Content-Security-Policy allows none). Signed
+ * in, it carries the navigation, the sign-out form and the CSRF token the script sends.
+ */
+export const layout = (title: string, body: unknown, frame: Frame = {}) =>
   html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+${frame.csrf ? html`<meta name="csrf-token" content="${frame.csrf}">` : ''}
 <title>${title}</title>
-<style>
- body{font:15px/1.5 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
- table{border-collapse:collapse;margin:1rem 0;width:100%}th,td{border:1px solid #ddd;padding:.3rem .5rem;vertical-align:top}
- th{background:#f5f5f5;text-align:left} td.n{text-align:right;white-space:nowrap} tr.out{background:#fbeff0}
- input[type=text]{width:100%;box-sizing:border-box;font:inherit} button{cursor:pointer} figure{margin:1rem 0}
- .status{font-weight:600} .row{display:flex;gap:2rem;flex-wrap:wrap} .row>*{flex:1;min-width:20rem} small{color:#555}
- audio{width:12rem;height:2rem}
-</style></head><body><main>${body}</main>
+<link rel="stylesheet" href="/assets/studio.css">
+</head><body>${frame.csrf ? nav(frame.csrf) : ''}<main>${body}</main>
 <script src="/assets/studio.js" defer></script></body></html>`;
+
+const nav = (csrf: string) => html`<header><nav aria-label="Console"><a href="/console">Console</a>
+<a href="/console/voices">Voices</a><a href="/console/tests">Listening tests</a><a href="/console/keys">Keys</a>
+<form method="post" action="/sign-out"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign out</button></form></nav></header>`;
+
+/** The key field of pages opened with a Bearer key; signed in, the session stands in for it. */
+export const keyField = (frame: Frame, label: string) =>
+  frame.csrf ? '' : html`<label>${label} <input id="key" type="password" autocomplete="off"></label>`;
+
+export const studioCss = `
+body{font:16px/1.5 system-ui,sans-serif;max-width:72rem;margin:0 auto;padding:0 1rem 2rem;color:#1b1b1b;overflow-wrap:anywhere}
+a{color:#1b4d89}
+header nav{display:flex;flex-wrap:wrap;gap:.25rem 1rem;align-items:center;padding:.5rem 0;border-bottom:1px solid #ddd;margin-bottom:1rem}
+header nav a{display:inline-flex;align-items:center;min-height:44px}
+header nav form{margin-left:auto}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:1rem 0;width:100%}th,td{border:1px solid #ddd;padding:.3rem .5rem;vertical-align:top}
+th{background:#f5f5f5;text-align:left} td.n{text-align:right;white-space:nowrap} tr.out{background:#fbeff0}
+input,select,textarea,button{font:inherit;box-sizing:border-box;max-width:100%}
+input[type=text],input[type=password],input[type=url],select,textarea{width:100%;min-height:44px;padding:.4rem}
+input[type=file]{min-height:44px}
+button,.button{cursor:pointer;min-height:44px;min-width:44px;padding:.4rem 1rem;border-radius:6px;border:1px solid #1b4d89;background:#1b4d89;color:#fff}
+button.secondary{background:#fff;color:#1b4d89}
+label{display:block;margin:.6rem 0 .2rem;font-weight:600}
+figure{margin:1rem 0;max-width:100%} svg{max-width:100%;height:auto}
+.status{font-weight:600} .row{display:flex;gap:2rem;flex-wrap:wrap} .row>*{flex:1;min-width:min(20rem,100%)} small{color:#555}
+.notice{background:#eef5ff;border:1px solid #b6d0f0;padding:.6rem;border-radius:6px}
+.warn{background:#fff7e0;border:1px solid #e0c060;padding:.6rem;border-radius:6px}
+.error{background:#fbeff0;border:1px solid #d08a90;padding:.6rem;border-radius:6px}
+code.secret{display:block;padding:.6rem;background:#f5f5f5;word-break:break-all}
+ul.links li{margin:.2rem 0} ul.links a{display:inline-flex;align-items:center;min-height:44px}
+audio{width:min(100%,20rem);height:2.5rem}
+`;

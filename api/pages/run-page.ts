@@ -2,7 +2,7 @@
 import { html } from 'hono/html';
 import type { Checkpoint, TrainingMetric, TrainingRun } from '../../db/index.ts';
 import type { UrlSigner } from '../signed-urls.ts';
-import { layout } from './layout.ts';
+import { type Frame, keyField, layout } from './layout.ts';
 import { lineChart } from './plots.ts';
 
 /** The sentence every checkpoint speaks on this page: the same text and seed, so they compare by ear. */
@@ -32,7 +32,13 @@ export function checkpointRow(k: Checkpoint) {
 <td><button type="button" class="play" ${k.status === 'ready' ? '' : 'disabled'}>Play</button></td></tr>`;
 }
 
-export function runPage(run: TrainingRun, metrics: TrainingMetric[], checkpoints: Checkpoint[], signer: UrlSigner) {
+export function runPage(
+  run: TrainingRun,
+  metrics: TrainingMetric[],
+  checkpoints: Checkpoint[],
+  signer: UrlSigner,
+  frame: Frame = {},
+) {
   const base = `/v1/training-runs/${run.id}`;
   const p = (run.progress ?? {}) as Record<string, number | undefined>;
   const lastId = metrics.reduce((m, r) => Math.max(m, r.id), 0);
@@ -45,7 +51,7 @@ ${run.error ? html`<p role="alert"><strong>${run.errorCode ?? 'FAILED'}</strong>
 <p id="progress">step ${p.step ?? '–'} · epoch ${p.epoch ?? '–'} · loss ${f(p.loss)} (text ${f(p.loss_text)}, mel ${f(p.loss_mel)}) ·
 ${f(p.samples_per_s, 1)} samples/s · GPU ${f(p.gpu_mem_mb, 0)} MB · ETA ${p.eta_s === undefined ? '–' : `${Math.round(p.eta_s / 60)} min`}</p>
 <p><button type="button" id="cancel">Cancel</button> <button type="button" id="resume">Resume</button>
-<label>Admin key (kept in this browser) <input id="key" type="password" autocomplete="off"></label></p>
+${keyField(frame, 'Admin key (kept in this browser)')}</p>
 <div id="curves">${lossCurves(metrics, checkpoints)}</div>
 </section>
 <h2>Checkpoints</h2>
@@ -54,5 +60,5 @@ ${f(p.samples_per_s, 1)} samples/s · GPU ${f(p.gpu_mem_mb, 0)} MB · ETA ${p.et
 <table class="checkpoints"><thead><tr><th>checkpoint</th><th>epoch</th><th>step</th><th>train loss</th><th>eval loss</th><th>status</th><th></th></tr></thead>
 <tbody id="checkpoint-rows">${checkpoints.map(checkpointRow)}</tbody></table>
 <p><audio id="player" controls></audio></p>`;
-  return layout(`Training run: ${run.name}`, body);
+  return layout(`Training run: ${run.name}`, body, frame);
 }

@@ -10,8 +10,12 @@ if (keyInput) {
   keyInput.value = localStorage.getItem('xtts-key') || '';
   keyInput.addEventListener('change', () => localStorage.setItem('xtts-key', keyInput.value.trim()));
 }
+// Signed in, the session cookie goes with every request and the page's CSRF token with each
+// change; otherwise the key typed into the page is sent.
+const csrf = document.querySelector('meta[name="csrf-token"]');
 const headers = (json) => {
-  const h = { authorization: 'Bearer ' + (keyInput ? keyInput.value.trim() : '') };
+  const h = keyInput && keyInput.value.trim() ? { authorization: 'Bearer ' + keyInput.value.trim() } : {};
+  if (csrf) h['x-csrf-token'] = csrf.content;
   if (json) h['content-type'] = 'application/json';
   return h;
 };
@@ -123,5 +127,68 @@ if (run) {
       await $('player').play();
     } catch (err) { report(err); } finally { button.disabled = false; }
   });
+}
+// The console's voice form: the clips go to the API as they are; the reference check's warnings are shown.
+const createVoice = $('create-voice');
+if (createVoice) {
+  createVoice.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const out = $('voice-result');
+    const button = createVoice.querySelector('button');
+    button.disabled = true;
+    out.textContent = 'Uploading and checking the clips…';
+    try {
+      const res = await fetch('/v1/voices', { method: 'POST', headers: headers(false), body: new FormData(createVoice) });
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(data.message || 'HTTP ' + res.status);
+      out.replaceChildren();
+      const p = document.createElement('p');
+      const a = document.createElement('a');
+      a.href = '/console/voices/' + data.id; a.textContent = data.name;
+      p.append('Created ', a, '.');
+      out.append(p);
+      const warnings = data.warnings || [];
+      if (warnings.length) {
+        const box = document.createElement('div'); box.className = 'warn';
+        const h = document.createElement('p'); h.textContent = 'The reference check warns:'; box.append(h);
+        const ul = document.createElement('ul');
+        for (const w of warnings) {
+          const li = document.createElement('li');
+          li.textContent = typeof w === 'string' ? w : [w.code, w.message].filter(Boolean).join(': ');
+          ul.append(li);
+        }
+        box.append(ul); out.append(box);
+      }
+    } catch (err) { out.textContent = 'Not created: ' + err.message; } finally { button.disabled = false; }
+  });
+}
+
+// The voice page's "try it": speaks the text with the voice (and a chosen checkpoint).
+const tryVoice = $('try-voice');
+if (tryVoice) {
+  tryVoice.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const button = tryVoice.querySelector('button');
+    button.disabled = true; $('try-status').textContent = 'Speaking…'; $('try-download').hidden = true;
+    try {
+      const body = { voice: tryVoice.dataset.voice, input: $('try-text').value, response_format: 'wav' };
+      if ($('try-checkpoint').value) body.model = $('try-checkpoint').value;
+      const res = await fetch('/v1/audio/speech', { method: 'POST', headers: headers(true), body: JSON.stringify(body) });
+      if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || 'HTTP ' + res.status);
+      const url = URL.createObjectURL(await res.blob());
+      $('try-player').src = url; $('try-download').href = url; $('try-download').hidden = false;
+      $('try-status').textContent = 'Done.';
+      await $('try-player').play().catch(() => undefined);
+    } catch (err) { $('try-status').textContent = 'Failed: ' + err.message; } finally { button.disabled = false; }
+  });
+}
+
+// A listening test's live progress: votes, raters and flagged raters, refreshed every few seconds.
+const progress = document.querySelector('[data-refresh]');
+if (progress) {
+  setInterval(async () => {
+    const res = await fetch(progress.dataset.refresh, { headers: { accept: 'text/html' } }).catch(() => null);
+    if (res && res.ok) progress.innerHTML = await res.text();
+  }, 5000);
 }
 `;

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import {
   type Db,
@@ -8,19 +8,27 @@ import {
   listCheckpoints,
   listDatasetClips,
   listMetrics,
+  type OwnerSession,
 } from '../../db/index.ts';
 import { ApiError } from '../errors.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { datasetPage } from '../pages/dataset-page.ts';
+import type { Frame } from '../pages/layout.ts';
 import { lossCurves, runPage } from '../pages/run-page.ts';
 import { studioScript } from '../pages/studio-script.ts';
 import { signedOr, type UrlSigner } from '../signed-urls.ts';
 import { byStep } from '../training/views.ts';
 
+/** Signed in, the pages carry the session's CSRF token for the script's requests. */
+const frameOf = (c: Context): Frame => {
+  const session = c.get('session' as never) as OwnerSession | null | undefined;
+  return session ? { csrf: session.csrfToken } : {};
+};
+
 /**
  * The owner pages for datasets and training runs, server-rendered. Like the listening report,
- * they are reached with the admin key (a cookie sign-in is still to come); what the browser
- * then fetches by itself carries a signed URL.
+ * they are reached with the owner's session (see sessions.ts) or the admin key; what the
+ * browser then fetches by itself carries a signed URL.
  */
 export function studioPages(deps: { db: Db; signer: UrlSigner; localSecret?: string | undefined }) {
   const { db } = deps;
@@ -46,12 +54,12 @@ export function studioPages(deps: { db: Db; signer: UrlSigner; localSecret?: str
     const d = await getDataset(db, uuid(c.req.param('id')));
     if (!d) throw new ApiError('DATASET_NOT_FOUND', 'No dataset with that id', { field: 'path.id' });
     const [clips, summary] = await Promise.all([listDatasetClips(db, d.id), datasetClipSummary(db, d.id)]);
-    return c.html(datasetPage(d, clips, summary, deps.signer));
+    return c.html(datasetPage(d, clips, summary, deps.signer, frameOf(c)));
   });
   app.get('/training-runs/:id', async (c) => {
     const r = await run(c.req.param('id'));
     const [metrics, checkpoints] = await Promise.all([listMetrics(db, r.id), listCheckpoints(db, { runId: r.id })]);
-    return c.html(runPage(r, metrics, byStep(checkpoints), deps.signer));
+    return c.html(runPage(r, metrics, byStep(checkpoints), deps.signer, frameOf(c)));
   });
   // The curves alone, for the page to redraw as points arrive.
   app.get('/training-runs/:id/curves', async (c) => {

@@ -1,0 +1,262 @@
+/**
+ * Owners' sign-in and console: redirects without a session, the session cookie's attributes,
+ * CSRF refusals (token and Origin), session fixation, sign-out, revoked keys, rater tokens,
+ * and the console's key, test and promotion forms.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Response } from 'supertest';
+import { listApiKeys } from '../db/index.ts';
+import { joinAsRater, type ListeningTestApp, listeningTestApp, openedTest } from '../test/helpers/listening.ts';
+
+const html = { Accept: 'text/html' };
+const setCookies = (res: Response): string[] => {
+  const raw = res.headers['set-cookie'] as unknown;
+  return Array.isArray(raw) ? raw : raw ? [String(raw)] : [];
+};
+const cookieValue = (res: Response, name: string) =>
+  setCookies(res)
+    .find((c) => c.startsWith(`${name}=`))
+    ?.split(';')[0]
+    ?.slice(name.length + 1);
+const csrfIn = (text: string) => /name="_csrf" value="([^"]+)"/.exec(text)?.[1] ?? '';
+
+describe('owner sign-in and console', () => {
+  let t: ListeningTestApp;
+  // supertest listens on a new port for each request: the form posts name one host in Host and Origin.
+  const site = { Host: 'studio.test', Origin: 'http://studio.test' };
+  let testId = '';
+
+  before(async () => {
+    t = await listeningTestApp();
+    // One sentence keeps the rendering short; the pages need an open test, not a large one.
+    testId = (await openedTest(t, { sentences: [{ text: 'The owner reads this sentence.' }] })).id;
+  });
+  after(() => t.close());
+
+  /** Signs in through the form like a browser, optionally bringing a session cookie along. */
+  async function signIn(
+    options: { key?: string; bring?: string; next?: string; headers?: Record<string, string> } = {},
+  ) {
+    const form = await t.request
+      .get(`/sign-in?next=${encodeURIComponent(options.next ?? '/console')}`)
+      .set({ ...html, ...options.headers });
+    assert.equal(form.status, 200);
+    const signin =
+      setCookies(form)
+        .find((c) => /xvs_signin=/.test(c))
+        ?.split(';')[0] ?? '';
+    const res = await t.request
+      .post('/sign-in')
+      .set({ ...html, ...site, ...options.headers })
+      .set('Cookie', [signin, options.bring].filter(Boolean).join('; '))
+      .type('form')
+      .send({ _csrf: csrfIn(form.text), key: options.key ?? t.tokens.admin, next: options.next ?? '/console' });
+    return { res, session: cookieValue(res, 'xvs_session') ?? '' };
+  }
+  const page = (path: string, session: string) => t.request.get(path).set(html).set('Cookie', `xvs_session=${session}`);
+
+  it('sends a browser without a session to sign in, and a program gets 401', async () => {
+    for (const path of [
+      '/console',
+      '/console/keys',
+      '/console/voices',
+      `/console/tests/${testId}`,
+      `/v1/listening/tests/${testId}/report`,
+      '/datasets/00000000-0000-4000-8000-000000000000',
+      '/training-runs/00000000-0000-4000-8000-000000000000',
+    ]) {
+      const res = await t.request.get(path).set(html);
+      assert.equal(res.status, 303, path);
+      assert.equal(res.headers.location, `/sign-in?next=${encodeURIComponent(path)}`);
+    }
+    const json = await t.request.get('/console/keys');
+    assert.equal(json.status, 401);
+    assert.equal(json.body.code, 'UNAUTHORIZED');
+    const api = await t.request.get(`/v1/listening/tests/${testId}/report`);
+    assert.equal(api.status, 401);
+  });
+
+  it('signs in with an admin key: a fresh HttpOnly, SameSite=Strict session that opens every owner page', async () => {
+    const { res, session } = await signIn({ next: `/console/tests/${testId}` });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.location, `/console/tests/${testId}`);
+    const cookie = setCookies(res).find((c) => c.startsWith('xvs_session='));
+    assert.match(cookie ?? '', /HttpOnly/);
+    assert.match(cookie ?? '', /SameSite=Strict/);
+    assert.match(cookie ?? '', /Path=\//);
+    assert.doesNotMatch(cookie ?? '', /Secure/, 'no Secure flag over plain http');
+    for (const path of ['/console', '/console/keys', '/console/voices', '/console/tests', `/console/tests/${testId}`]) {
+      const res = await page(path, session);
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers['content-security-policy'] ?? '', /script-src 'self'/);
+      assert.doesNotMatch(res.text, /<script>/, `${path} has no inline script`);
+    }
+    const report = await page(`/v1/listening/tests/${testId}/report`, session);
+    assert.equal(report.status, 200);
+    const testPage = await page(`/console/tests/${testId}`, session);
+    assert.match(testPage.text, /\/listen\/i\//, 'the invitation link');
+    assert.match(testPage.text, /votes/);
+    // The script's requests work with the cookie as well.
+    assert.equal((await t.request.get('/v1/keys').set('Cookie', `xvs_session=${session}`)).status, 200);
+  });
+
+  it('behind https the cookie is Secure and __Host- named', async () => {
+    const { res } = await signIn({ headers: { 'X-Forwarded-Proto': 'https' } });
+    assert.equal(res.status, 303);
+    const cookie = setCookies(res).find((c) => c.startsWith('__Host-xvs_session='));
+    assert.match(cookie ?? '', /Secure/);
+    assert.match(cookie ?? '', /HttpOnly/);
+  });
+
+  it('refuses a synth key, an unknown key and a sign-in form without its token or from another site', async () => {
+    assert.equal((await signIn({ key: t.tokens.synth })).res.status, 403);
+    const unknown = await signIn({ key: 'xvs_not-a-key' });
+    assert.equal(unknown.res.status, 401);
+    assert.equal(unknown.session, '');
+    const noToken = await t.request
+      .post('/sign-in')
+      .set({ ...html, ...site })
+      .type('form')
+      .send({ key: t.tokens.admin });
+    assert.equal(noToken.status, 403);
+    assert.equal(cookieValue(noToken, 'xvs_session'), undefined);
+    const form = await t.request.get('/sign-in').set(html);
+    const crossSite = await t.request
+      .post('/sign-in')
+      .set({ ...html, Host: 'studio.test', Origin: 'https://evil.example' })
+      .set('Cookie', setCookies(form)[0]?.split(';')[0] ?? '')
+      .type('form')
+      .send({ _csrf: csrfIn(form.text), key: t.tokens.admin });
+    assert.equal(crossSite.status, 403);
+    assert.equal(cookieValue(crossSite, 'xvs_session'), undefined);
+  });
+
+  it('refuses state changes made with the cookie but without the CSRF token or from another site', async () => {
+    const { session } = await signIn();
+    const keysBefore = (await listApiKeys(t.db.db)).length;
+    const post = (body: Record<string, string>, from = site.Origin) =>
+      t.request
+        .post('/console/keys')
+        .set({ ...html, Host: 'studio.test', Origin: from })
+        .set('Cookie', `xvs_session=${session}`)
+        .type('form')
+        .send(body);
+    const missing = await post({ name: 'csrf-missing', scope: 'admin' });
+    assert.equal(missing.status, 403);
+    assert.match(missing.text, /CSRF token/);
+    assert.equal((await post({ name: 'csrf-wrong', scope: 'admin', _csrf: 'x'.repeat(43) })).status, 403);
+    const token = csrfIn((await page('/console/keys', session)).text);
+    assert.equal(
+      (await post({ name: 'csrf-cross', scope: 'admin', _csrf: token }, 'https://evil.example')).status,
+      403,
+    );
+    assert.equal((await listApiKeys(t.db.db)).length, keysBefore, 'no key was created by a refused form');
+    // The JSON API with the cookie needs the token in a header.
+    const victim = (await listApiKeys(t.db.db)).find((k) => k.name === 'test synth');
+    const del = await t.request.delete(`/v1/keys/${victim?.id}`).set('Cookie', `xvs_session=${session}`);
+    assert.equal(del.status, 403);
+    assert.equal(del.body.code, 'CSRF_FAILED');
+    assert.equal((await listApiKeys(t.db.db)).find((k) => k.name === 'test synth')?.revokedAt, null);
+
+    const created = await post({ name: 'made in the console', scope: 'synth', _csrf: token });
+    assert.equal(created.status, 201);
+    const shown = /id="new-token">(xvs_[^<]+)</.exec(created.text)?.[1];
+    assert.ok(shown, 'the new key is shown once');
+    assert.equal((await t.request.get('/v1/voices').set(t.auth(shown))).status, 200);
+    assert.doesNotMatch((await page('/console/keys', session)).text, new RegExp(shown), 'and never again');
+    const made = (await listApiKeys(t.db.db)).find((k) => k.name === 'made in the console');
+    const revoked = await t.request
+      .post(`/console/keys/${made?.id}/revoke`)
+      .set({ ...html, ...site })
+      .set('Cookie', `xvs_session=${session}`)
+      .type('form')
+      .send({ _csrf: token });
+    assert.equal(revoked.status, 303);
+    assert.equal((await t.request.get('/v1/voices').set(t.auth(shown))).status, 401);
+  });
+
+  it('never adopts a session id brought to sign-in (fixation), and ends a live one it replaces', async () => {
+    const planted = 'xvss_attacker-chosen-value-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+    const { res, session } = await signIn({ bring: `xvs_session=${planted}` });
+    assert.equal(res.status, 303);
+    assert.ok(session.startsWith('xvss_'));
+    assert.notEqual(session, planted);
+    assert.equal((await page('/console', planted)).status, 303, 'the planted id opens nothing');
+    assert.equal((await page('/console', session)).status, 200);
+    // An attacker's own live session, planted in the victim's browser, is replaced and ended at sign-in.
+    const { session: attackers } = await signIn();
+    const { session: victims } = await signIn({ bring: `xvs_session=${attackers}` });
+    assert.notEqual(victims, attackers);
+    assert.equal((await page('/console', attackers)).status, 303);
+    assert.equal((await page('/console', victims)).status, 200);
+  });
+
+  it('signs out: the session ends and its cookie is cleared; sign-out needs the token', async () => {
+    const { session } = await signIn();
+    const token = csrfIn((await page('/console', session)).text);
+    const forged = await t.request
+      .post('/sign-out')
+      .set({ ...html, ...site })
+      .set('Cookie', `xvs_session=${session}`)
+      .type('form')
+      .send({});
+    assert.equal(forged.status, 403);
+    assert.equal((await page('/console', session)).status, 200, 'still signed in');
+    const out = await t.request
+      .post('/sign-out')
+      .set({ ...html, ...site })
+      .set('Cookie', `xvs_session=${session}`)
+      .type('form')
+      .send({ _csrf: token });
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.location, '/sign-in');
+    assert.match(setCookies(out).find((c) => c.startsWith('xvs_session=')) ?? '', /Max-Age=0/);
+    assert.equal((await page('/console', session)).status, 303);
+    assert.equal((await t.request.get('/v1/keys').set('Cookie', `xvs_session=${session}`)).status, 401);
+  });
+
+  it('a rater token opens no owner page', async () => {
+    const invite = `/listen/i/${/\/listen\/i\/([\w-]+)/.exec((await t.request.get(`/v1/listening/tests/${testId}`).set(t.auth(t.tokens.admin))).body.invite_url)?.[1]}`;
+    const { token } = await joinAsRater(t, invite);
+    for (const path of ['/console', `/console/tests/${testId}`, `/v1/listening/tests/${testId}/report`]) {
+      assert.equal((await t.request.get(path).set(t.auth(token))).status, 401, path);
+      assert.equal((await page(path, token)).status, 303, `${path} with the token as a cookie`);
+    }
+  });
+
+  it('promote and roll back from the test page, each recorded in the audit trail', async () => {
+    const { session } = await signIn();
+    const token = csrfIn((await page(`/console/tests/${testId}`, session)).text);
+    const form = (path: string, body: Record<string, string>) =>
+      t.request
+        .post(path)
+        .set({ ...html, ...site })
+        .set('Cookie', `xvs_session=${session}`)
+        .type('form')
+        .send({ _csrf: token, ...body });
+    // Too few votes: the rule names no checkpoint and the page says so.
+    const promote = await form(`/console/tests/${testId}/promote`, {});
+    assert.equal(promote.status, 303);
+    assert.match(promote.headers.location ?? '', /error=PROMOTION_NOT_JUSTIFIED/);
+    assert.match((await page(promote.headers.location ?? '', session)).text, /do not justify a change/);
+    const rollback = await form(`/console/voices/${t.voice.id}/rollback`, { back: `/console/tests/${testId}` });
+    assert.equal(rollback.status, 303);
+    assert.equal(rollback.headers.location, `/console/tests/${testId}?error=NOTHING_TO_ROLL_BACK`);
+    // A manual promotion through the API shows in the trail, and the console's rollback undoes it.
+    const { promoteCheckpoint } = await import('../db/index.ts');
+    await promoteCheckpoint(t.db.db, {
+      voiceId: t.voice.id,
+      expectedFrom: t.base.id,
+      to: t.checkpoints[1]?.id as string,
+      testId,
+      statistics: {},
+      actor: 'auto',
+    });
+    const undone = await form(`/console/voices/${t.voice.id}/rollback`, { back: `/console/tests/${testId}` });
+    assert.equal(undone.headers.location, `/console/tests/${testId}?notice=rolled-back`);
+    const trail = (await page(`/console/tests/${testId}`, session)).text;
+    assert.match(trail, /<td>rollback<\/td>[\s\S]*<td>test admin<\/td>/);
+    assert.match(trail, /<td>promote<\/td>[\s\S]*<td>auto<\/td>/);
+  });
+});

@@ -1,0 +1,223 @@
+/** The owner's console pages: sign-in, home, listening tests, keys and voices (server-rendered). */
+import { html } from 'hono/html';
+import type {
+  ApiKeyView,
+  Checkpoint,
+  Dataset,
+  ListeningTest,
+  Promotion,
+  Rater,
+  TrainingRun,
+  Voice,
+} from '../../db/index.ts';
+import { type Frame, layout } from './layout.ts';
+
+const when = (d: Date | null) => (d ? d.toISOString().replace('T', ' ').slice(0, 16) : '–');
+const csrfField = (frame: Frame) => html`<input type="hidden" name="_csrf" value="${frame.csrf ?? ''}">`;
+
+export function signInPage(input: { next: string; token: string; error?: string }) {
+  return layout(
+    'Sign in',
+    html`<h1>Sign in</h1>
+<p>Sign in to the studio's console with an admin API key (create one with <code>npm run keys</code>). The key is
+checked once; the browser then keeps a session cookie for 12 hours, not the key.</p>
+${input.error ? html`<p class="error" role="alert">${input.error}</p>` : ''}
+<form method="post" action="/sign-in">
+<input type="hidden" name="_csrf" value="${input.token}"><input type="hidden" name="next" value="${input.next}">
+<label for="sign-in-key">Admin API key</label>
+<input id="sign-in-key" name="key" type="password" autocomplete="current-password" required placeholder="xvs_…">
+<p><button type="submit">Sign in</button></p>
+</form>`,
+  );
+}
+
+export function consoleHome(
+  frame: Frame,
+  data: { voices: Voice[]; datasets: Dataset[]; runs: TrainingRun[]; tests: ListeningTest[] },
+) {
+  const list = <T>(items: T[], empty: string, item: (x: T) => unknown) =>
+    items.length ? html`<ul class="links">${items.map((x) => html`<li>${item(x)}</li>`)}</ul>` : html`<p>${empty}</p>`;
+  return layout(
+    'Console',
+    html`<h1>Console</h1>
+<div class="row">
+<section><h2>Voices</h2>${list(data.voices, 'No voices yet.', (v) => html`<a href="/console/voices/${v.id}">${v.name}</a> <small>${v.language}</small>`)}
+<p><a href="/console/voices">Create a voice</a></p></section>
+<section><h2>Listening tests</h2>${list(data.tests, 'No listening tests yet.', (t) => html`<a href="/console/tests/${t.id}">${t.name}</a> <small>${t.status}</small>`)}</section>
+</div>
+<div class="row">
+<section><h2>Datasets</h2>${list(data.datasets, 'No datasets yet.', (d) => html`<a href="/datasets/${d.id}">${d.name}</a> <small>${d.status}</small>`)}</section>
+<section><h2>Training runs</h2>${list(data.runs, 'No training runs yet.', (r) => html`<a href="/training-runs/${r.id}">${r.name}</a> <small>${r.status}</small>`)}</section>
+</div>
+<p><a href="/console/keys">API keys</a> · <a href="/docs">API documentation</a> · <a href="/">Speak page</a></p>`,
+    frame,
+  );
+}
+
+export function testsPage(frame: Frame, tests: ListeningTest[], voices: Map<string, string>) {
+  return layout(
+    'Listening tests',
+    html`<h1>Listening tests</h1>
+${
+  tests.length
+    ? html`<div class="scroll"><table><thead><tr><th>test</th><th>voice</th><th>status</th><th>created</th></tr></thead><tbody>
+${tests.map((t) => html`<tr><td><a href="/console/tests/${t.id}">${t.name}</a></td><td>${voices.get(t.voiceId) ?? t.voiceId}</td><td>${t.status}</td><td>${when(t.createdAt)}</td></tr>`)}
+</tbody></table></div>`
+    : html`<p>No listening tests yet: create one with <code>POST /v1/listening/tests</code> from a run's checkpoints.</p>`
+}`,
+    frame,
+  );
+}
+
+export type TestProgress = {
+  votes: number;
+  raters: { total: number; completed: number; flagged: number };
+  flagged: Rater[];
+};
+
+/** The part of the test page that refreshes itself while raters vote. */
+export function testProgress(p: TestProgress) {
+  return html`<p><strong>${p.votes}</strong> votes · <strong>${p.raters.total}</strong> raters
+(${p.raters.completed} completed, ${p.raters.flagged} flagged)</p>
+${
+  p.flagged.length
+    ? html`<div class="scroll"><table><caption>Flagged raters (their votes are kept but not counted)</caption>
+<thead><tr><th>rater</th><th>flagged</th><th>reason</th></tr></thead><tbody>
+${p.flagged.map((r) => html`<tr><td><code>${r.id.slice(0, 8)}</code></td><td>${when(r.flaggedAt)}</td><td>${r.flagReason ?? 'flagged'}</td></tr>`)}
+</tbody></table></div>`
+    : html`<p>No rater flagged.</p>`
+}`;
+}
+
+export function testPage(
+  frame: Frame,
+  input: {
+    test: ListeningTest;
+    voice: Voice | undefined;
+    invitation: string;
+    progress: TestProgress;
+    promotions: Promotion[];
+    checkpoints: Map<string, string>;
+    notice?: string | undefined;
+    error?: string | undefined;
+  },
+) {
+  const t = input.test;
+  const ck = (id: string | null) => (id ? (input.checkpoints.get(id) ?? id.slice(0, 8)) : 'base model');
+  return layout(
+    `Listening test: ${t.name}`,
+    html`<h1>Listening test: ${t.name}</h1>
+<p>Voice ${input.voice ? html`<a href="/console/voices/${input.voice.id}">${input.voice.name}</a>` : t.voiceId} ·
+status <span class="status">${t.status}</span> · speaking with ${ck(input.voice?.checkpointId ?? null)}</p>
+${input.notice ? html`<p class="notice" role="status">${input.notice}</p>` : ''}
+${input.error ? html`<p class="error" role="alert">${input.error}</p>` : ''}
+<h2>Invitation</h2>
+<p>Send this link to listeners${t.status === 'open' ? '' : html` <small>(it works once the test is open)</small>`}:</p>
+<p><label for="invite">Invitation link</label><input id="invite" type="url" readonly value="${input.invitation}"></p>
+<h2>Progress</h2>
+<section id="progress" aria-live="polite" data-refresh="/console/tests/${t.id}/progress">${testProgress(input.progress)}</section>
+<p><a href="/v1/listening/tests/${t.id}/report">The results report</a> (statistics, plots, every rater) ·
+<a href="/v1/listening/tests/${t.id}/results.csv">CSV</a></p>
+<h2>Promotion</h2>
+<div class="row">
+<form method="post" action="/console/tests/${t.id}/promote">${csrfField(frame)}
+<p>Promote the checkpoint the listeners chose (refused when the rule names none).</p><button type="submit">Promote</button></form>
+<form method="post" action="/console/voices/${t.voiceId}/rollback">${csrfField(frame)}<input type="hidden" name="back" value="/console/tests/${t.id}">
+<p>Undo the voice's latest promotion.</p><button type="submit" class="secondary">Roll back</button></form>
+</div>
+${auditTrail(input.promotions, ck)}`,
+    frame,
+  );
+}
+
+function auditTrail(promotions: Promotion[], ck: (id: string | null) => string) {
+  return html`<h2>Audit trail</h2>${
+    promotions.length
+      ? html`<div class="scroll"><table><thead><tr><th>when</th><th>action</th><th>from</th><th>to</th><th>by</th></tr></thead><tbody>
+${promotions.map((p) => html`<tr><td>${when(p.createdAt)}</td><td>${p.action}</td><td>${ck(p.fromCheckpointId)}</td><td>${ck(p.toCheckpointId)}</td><td>${p.actor}</td></tr>`)}
+</tbody></table></div>`
+      : html`<p>No promotion or rollback yet.</p>`
+  }`;
+}
+
+export function keysPage(frame: Frame, keys: ApiKeyView[], created?: { name: string; token: string }) {
+  return layout(
+    'API keys',
+    html`<h1>API keys</h1>
+${
+  created
+    ? html`<div class="notice" role="status"><p>Key “${created.name}” created. Copy it now: it is shown this once.</p>
+<code class="secret" id="new-token">${created.token}</code></div>`
+    : ''
+}
+<h2>Create a key</h2>
+<form method="post" action="/console/keys">${csrfField(frame)}
+<label for="name">Name</label><input id="name" name="name" type="text" required maxlength="100">
+<label for="scope">Scope</label><select id="scope" name="scope"><option value="synth">synth (speak only)</option><option value="admin">admin (everything)</option></select>
+<p><button type="submit">Create</button></p></form>
+<h2>Keys</h2>
+<div class="scroll"><table><thead><tr><th>name</th><th>scope</th><th>prefix</th><th>created</th><th>last used</th><th>state</th></tr></thead><tbody>
+${keys.map(
+  (
+    k,
+  ) => html`<tr><td>${k.name}</td><td>${k.scope}</td><td><code>${k.prefix}</code></td><td>${when(k.createdAt)}</td><td>${when(k.lastUsedAt)}</td>
+<td>${
+    k.revokedAt
+      ? html`revoked ${when(k.revokedAt)}`
+      : html`<form method="post" action="/console/keys/${k.id}/revoke">${csrfField(frame)}<button type="submit" class="secondary" aria-label="Revoke ${k.name}">Revoke</button></form>`
+  }</td></tr>`,
+)}
+</tbody></table></div>`,
+    frame,
+  );
+}
+
+export function voicesPage(frame: Frame, voices: Voice[]) {
+  return layout(
+    'Voices',
+    html`<h1>Voices</h1>
+${voices.length ? html`<ul class="links">${voices.map((v) => html`<li><a href="/console/voices/${v.id}">${v.name}</a> <small>${v.language}</small></li>`)}</ul>` : html`<p>No voices yet.</p>`}
+<h2>Create a voice</h2>
+<form id="create-voice" method="post" action="/v1/voices" enctype="multipart/form-data">
+<label for="voice-name">Name</label><input id="voice-name" name="name" type="text" required maxlength="100">
+<label for="voice-language">Language</label><input id="voice-language" name="language" type="text" required value="en" maxlength="10">
+<label for="voice-clips">Reference clips <small>(WAV, FLAC, MP3 or OGG; 6–30 s of clear speech each)</small></label>
+<input id="voice-clips" name="clips" type="file" accept="audio/*" multiple required>
+<p><button type="submit">Create the voice</button></p>
+</form>
+<div id="voice-result" role="status" aria-live="polite"></div>`,
+    frame,
+  );
+}
+
+export function voicePage(
+  frame: Frame,
+  input: { voice: Voice; clips: number; checkpoints: Checkpoint[]; promotions: Promotion[]; tests: ListeningTest[] },
+) {
+  const v = input.voice;
+  const names = new Map(input.checkpoints.map((k) => [k.id, k.name]));
+  const ck = (id: string | null) => (id ? (names.get(id) ?? id.slice(0, 8)) : 'base model');
+  const ready = input.checkpoints.filter((k) => k.status === 'ready');
+  return layout(
+    `Voice: ${v.name}`,
+    html`<h1>Voice: ${v.name}</h1>
+<p>${v.language} · ${input.clips} reference clip${input.clips === 1 ? '' : 's'} · speaking with <strong>${ck(v.checkpointId)}</strong></p>
+<h2>Try it</h2>
+<form id="try-voice" data-voice="${v.id}">
+<label for="try-text">Text</label><textarea id="try-text" name="text" required maxlength="2000">Hello! This is my own voice, made from my recordings.</textarea>
+<label for="try-checkpoint">Checkpoint</label>
+<select id="try-checkpoint" name="checkpoint"><option value="">The voice's own (${ck(v.checkpointId)})</option>
+${ready.map((k) => html`<option value="${k.id}">${k.name} (${k.kind})</option>`)}</select>
+<p><button type="submit">Speak</button></p>
+</form>
+<p id="try-status" role="status" aria-live="polite"></p>
+<p><audio id="try-player" controls></audio> <a id="try-download" hidden download="speech.wav">Download the WAV</a></p>
+<h2>Choose the checkpoint</h2>
+<p>A voice changes checkpoint only when listeners choose it: promote from one of its listening tests.</p>
+${input.tests.length ? html`<ul class="links">${input.tests.map((t) => html`<li><a href="/console/tests/${t.id}">${t.name}</a> <small>${t.status}</small></li>`)}</ul>` : html`<p>No listening test for this voice yet.</p>`}
+<form method="post" action="/console/voices/${v.id}/rollback">${csrfField(frame)}<input type="hidden" name="back" value="/console/voices/${v.id}">
+<button type="submit" class="secondary">Roll back the latest promotion</button></form>
+${auditTrail(input.promotions, ck)}`,
+    frame,
+  );
+}
