@@ -26,6 +26,12 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ DATABASE_URL: '', PORT: '' }).databaseUrl, undefined);
   });
 
+  it('leaves the GPT precision to the engine unless INFERENCE_PRECISION names one', () => {
+    assert.equal(loadConfig({}).inference.precision, undefined);
+    assert.equal(loadConfig({ INFERENCE_PRECISION: 'auto' }).inference.precision, undefined);
+    assert.equal(loadConfig({ INFERENCE_PRECISION: 'int8' }).inference.precision, 'int8');
+  });
+
   it('parses INFERENCE_URLS as a comma-separated list', () => {
     const c = loadConfig({ INFERENCE_URLS: 'http://a:8000, http://b:8000,' });
     assert.deepEqual(c.inferenceUrls, ['http://a:8000', 'http://b:8000']);
@@ -77,6 +83,7 @@ describe('loadConfig', () => {
     ['PORT', '70000'],
     ['DATABASE_URL', 'mysql://localhost/db'],
     ['LOG_LEVEL', 'loud'],
+    ['INFERENCE_PRECISION', 'int4'],
     ['INFERENCE_URLS', 'http://a:8000,not a url'],
     ['MAX_JSON_BODY_BYTES', '-1'],
     ['JOB_KINDS', 'dataset.build,training.walk'],

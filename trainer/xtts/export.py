@@ -1,12 +1,13 @@
 """Model folder -> model package.
 
-    python3 -m xtts.export MODEL_DIR OUT_DIR [--base BASE_PACKAGE] [--device cpu|cuda] [--force]
+    python3 -m xtts.export MODEL_DIR OUT_DIR [--base BASE_PACKAGE] [--device cpu|cuda] [--int8] [--force]
 
 Reads a Coqui XTTS-v2 folder (model.pth, dvae.pth, mel_stats.pth, vocab.json, config.json), exports
 the ONNX graphs, runs each one in onnxruntime-node on sample inputs against the PyTorch modules, and
 only then moves the finished package into OUT_DIR (built in a sibling temp folder, renamed at the end,
 so OUT_DIR either holds a checked package or nothing). With --base, the folder is a fine-tuned
 checkpoint: only the GPT-side graphs are exported and the manifest names the base package for the rest.
+With --int8, the package also gets the int8 CPU variant of the GPT graphs (see quantize.py).
 
 Run from trainer/ (or with trainer/ on PYTHONPATH). NODE names the node binary (default: node)."""
 import argparse
@@ -28,6 +29,7 @@ from .checkpoint import read_model_folder
 from .config import LANGUAGES, generation_from_config, sizes_dict
 from .graphs import OPSET, export_graphs
 from .onnx_tools import io_spec
+from .quantize import add_variants
 
 FORMAT_VERSION = 1
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -82,7 +84,7 @@ def run_checker(cases_path: str, report_path: str, device: str) -> list:
 
 
 def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "cpu", force: bool = False,
-                   extra_cases=None) -> dict:
+                   extra_cases=None, int8: bool = False) -> dict:
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not force:
         raise ValueError(f"{out_dir}: already exists (use --force to replace it)")
@@ -142,6 +144,8 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
         manifest["files"] = files
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=1)
+        if int8:
+            manifest = add_variants(tmp, ("int8",))
         os.chmod(tmp, 0o755)  # mkdtemp makes it private
         if os.path.exists(out_dir):
             old = tempfile.mkdtemp(prefix=".old-", dir=parent)
@@ -209,9 +213,10 @@ def main() -> None:
     p.add_argument("--base", default="", help="base package for a fine-tuned checkpoint (GPT graphs only)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the check runs")
     p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
+    p.add_argument("--int8", action="store_true", help="also write the int8 CPU variant of the GPT graphs")
     a = p.parse_args()
     try:
-        m = export_package(a.model_dir, a.out_dir, a.base, a.device, a.force)
+        m = export_package(a.model_dir, a.out_dir, a.base, a.device, a.force, int8=a.int8)
     except (ValueError, RuntimeError) as e:
         print(f"export failed: {e}", file=sys.stderr)
         sys.exit(1)
