@@ -25,10 +25,11 @@ export const keyField = (frame: Frame, label: string) =>
   frame.csrf ? '' : html`<label>${label} <input id="key" type="password" autocomplete="off"></label>`;
 
 export const studioCss = `
-body{font:16px/1.5 system-ui,sans-serif;max-width:72rem;margin:0 auto;padding:0 1rem 2rem;color:#1b1b1b;overflow-wrap:anywhere}
+body{font:16px/1.5 system-ui,sans-serif;max-width:72rem;margin:0 auto;padding:0 1rem 2rem;color:#1b1b1b}
+p,li,h1,h2,code,dd{overflow-wrap:anywhere}
 a{color:#1b4d89}
 header nav{display:flex;flex-wrap:wrap;gap:.25rem 1rem;align-items:center;padding:.5rem 0;border-bottom:1px solid #ddd;margin-bottom:1rem}
-header nav a{display:inline-flex;align-items:center;min-height:44px}
+header nav a{display:inline-flex;align-items:center;justify-content:center;min-height:44px;min-width:44px;padding:0 .25rem}
 header nav form{margin-left:auto}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:1rem 0;width:100%}th,td{border:1px solid #ddd;padding:.3rem .5rem;vertical-align:top}
@@ -45,6 +46,8 @@ figure{margin:1rem 0;max-width:100%} svg{max-width:100%;height:auto}
 .warn{background:#fff7e0;border:1px solid #e0c060;padding:.6rem;border-radius:6px}
 .error{background:#fbeff0;border:1px solid #d08a90;padding:.6rem;border-radius:6px}
 code.secret{display:block;padding:.6rem;background:#f5f5f5;word-break:break-all}
-ul.links li{margin:.2rem 0} ul.links a{display:inline-flex;align-items:center;min-height:44px}
+ul.links li{margin:.2rem 0} ul.links a{display:inline-flex;align-items:center;min-height:44px;min-width:44px}
 audio{width:min(100%,20rem);height:2.5rem}
+td input[type=text]{min-width:12rem}
+@media (max-width:40rem){main table{display:block;overflow-x:auto}}
 `;

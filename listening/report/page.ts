@@ -132,7 +132,7 @@ export function resultsPage(r: TestResults): HtmlEscapedString | Promise<HtmlEsc
       : '–';
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Results: ${r.test.name}</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}</style></head>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:600}@media (max-width:40rem){table{display:block;overflow-x:auto;max-width:100%}}</style></head>
 <body><main>
 <h1>Results: ${r.test.name}</h1>
 <p>Status <strong>${r.test.status}</strong> · ${r.votes} votes stored, ${r.naturalness.excludedVotes + r.flaggedVotes} excluded (flagged, unverified or too fast) ·

@@ -1,0 +1,203 @@
+/**
+ * The owner's console in a real browser (Debian's chromium, headless) on a desktop and a 390 px
+ * phone viewport: sign-in, every owner page with an axe-core accessibility check (no serious or
+ * critical violation), no horizontal scrolling and tap targets of at least 44 px on the phone,
+ * creating a voice and hearing it, creating and revoking a key, and sign-out. A screenshot of
+ * each page is saved under SCREENSHOT_DIR (a temporary folder when unset, named in the output).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createAdaptorServer } from '@hono/node-server';
+import type { BrowserContext, Page } from 'playwright-core';
+import { getCheckpoint, insertCheckpoint } from '../../db/index.ts';
+import { localStorage } from '../../infra/index.ts';
+import { testApp } from '../helpers/app.ts';
+import { chromiumMissing, launchChromium } from '../helpers/browser.ts';
+import { finishBuildAsWorker } from '../helpers/datasets.ts';
+import { espeakWav, manifestOnlyPackage } from '../helpers/speech.ts';
+import { toneEngine } from '../helpers/tone-engine.ts';
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
+
+describe('the owner console in a browser', { skip: chromiumMissing }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'xtts-console-'));
+  const modelDir = join(dataDir, 'models');
+  const shots = process.env.SCREENSHOT_DIR ?? mkdtempSync(join(tmpdir(), 'console-screenshots-'));
+  const wav = espeakWav('The quick brown fox jumps over the lazy dog, and then it rests.');
+  let t: Awaited<ReturnType<typeof testApp>>;
+  let server: ReturnType<typeof createAdaptorServer>;
+  let chromium: Awaited<ReturnType<typeof launchChromium>>;
+  let browser: BrowserContext;
+  let base = '';
+  const ids = { dataset: '', run: '', test: '', voice: '' };
+
+  before(async () => {
+    mkdirSync(shots, { recursive: true });
+    t = await testApp({ engine: toneEngine(), dataDir, modelDir });
+    const admin = t.auth(t.tokens.admin);
+    manifestOnlyPackage(modelDir, 'base');
+    const baseCk = await t.request.post('/v1/checkpoints').set(admin).send({ name: 'base', package_path: 'base' });
+    assert.equal(baseCk.status, 201, JSON.stringify(baseCk.body));
+    const dataset = await t.request
+      .post('/v1/datasets')
+      .set(admin)
+      .field('name', 'my recordings')
+      .field('language', 'en')
+      .attach('recordings', Buffer.from(wav), 'a.wav');
+    ids.dataset = dataset.body.id;
+    await finishBuildAsWorker(t.db.db, localStorage(dataDir), ids.dataset, [
+      { key: 'c_0001', text: 'The quick brown fox jumps over the lazy dog.', wav, durationS: 3.1 },
+    ]);
+    ids.run = (await t.request.post('/v1/training-runs').set(admin).send({ dataset_id: ids.dataset })).body.id;
+    const voice = await t.request
+      .post('/v1/voices')
+      .set(admin)
+      .field('name', 'narrator')
+      .field('language', 'en')
+      .attach('clips', Buffer.from(wav), 'n.wav');
+    ids.voice = voice.body.id;
+    const packagePath = (await getCheckpoint(t.db.db, baseCk.body.id))?.packagePath as string;
+    const cks = [1, 2].map((step) =>
+      insertCheckpoint(t.db.db, { name: `run-e${step}`, runId: ids.run, step, status: 'ready', packagePath }),
+    );
+    const test = await t.request
+      .post('/v1/listening/tests')
+      .set(admin)
+      .send({
+        voice_id: ids.voice,
+        name: 'narrator: which epoch?',
+        checkpoint_ids: (await Promise.all(cks)).map((k) => k.id),
+        base_checkpoint_id: baseCk.body.id,
+        sentences: [{ text: 'The owner reads this sentence.' }],
+        trials_per_rater: { ab_naturalness: 4, mos: 1, similarity: 1, ab_similarity: 1 },
+        gold_per_rater: 1,
+        trap_per_rater: 1,
+      });
+    assert.equal(test.status, 201, JSON.stringify(test.body));
+    ids.test = test.body.id;
+    server = createAdaptorServer({ fetch: t.app.fetch });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    chromium = await launchChromium();
+    browser = chromium.browser;
+  });
+  after(async () => {
+    await chromium?.close();
+    server?.close();
+    await t?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** axe-core's serious and critical violations on the page (its script is evaluated, not injected: the CSP allows no inline script). */
+  async function axe(page: Page): Promise<string[]> {
+    await page.evaluate(axeSource);
+    const found = (await page.evaluate(
+      "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) })))",
+    )) as { id: string; impact: string; nodes: string[] }[];
+    return found
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.join(', ')}`);
+  }
+
+  /** What a phone needs: nothing wider than the screen, and every control at least 44 px tall and wide. */
+  async function phoneProblems(page: Page): Promise<string[]> {
+    return (await page.evaluate(`(() => {
+      const problems = [];
+      const doc = document.documentElement;
+      if (doc.scrollWidth > window.innerWidth) problems.push('page scrolls sideways: ' + doc.scrollWidth + ' > ' + window.innerWidth);
+      for (const el of document.querySelectorAll('main button, main select, main input:not([type=hidden]), main textarea, header a, header button, main ul.links a')) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 && r.height === 0) continue;
+        if (r.height < 44 || r.width < 44) problems.push((el.id || el.textContent.trim() || el.tagName) + ' is ' + Math.round(r.width) + 'x' + Math.round(r.height));
+      }
+      return problems;
+    })()`)) as string[];
+  }
+
+  async function check(page: Page, view: keyof typeof VIEWPORTS, name: string) {
+    await page.screenshot({ path: join(shots, `${view}-${name}.png`), fullPage: true });
+    // The rules axe applies do not depend on the width; checking once keeps the suite quick.
+    if (view === 'desktop') assert.deepEqual(await axe(page), [], `${name}: accessibility`);
+    else assert.deepEqual(await phoneProblems(page), [], `${name} on the phone`);
+  }
+
+  for (const view of ['desktop', 'phone'] as const) {
+    it(`signs in and walks the owner pages on a ${view} (${VIEWPORTS[view].width} px)`, async (ctx) => {
+      await browser.clearCookies();
+      const page = await browser.newPage();
+      await page.setViewportSize(VIEWPORTS[view]);
+      await page.goto(`${base}/console/keys`);
+      assert.equal(new URL(page.url()).pathname, '/sign-in', 'sent to sign in');
+      await check(page, view, 'sign-in');
+      await page.fill('#sign-in-key', 'xvs_wrong');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('text=unknown or revoked');
+      await page.fill('#sign-in-key', t.tokens.admin);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${base}/console/keys`);
+
+      // Keys: create one (shown once), then revoke it.
+      await page.fill('#name', `${view} phone-app`);
+      await page.selectOption('#scope', 'synth');
+      await page.click('form[action="/console/keys"] button');
+      const token = (await page.textContent('#new-token'))?.trim() ?? '';
+      assert.match(token, /^xvs_/);
+      await check(page, view, 'keys');
+      assert.equal((await t.request.get('/v1/voices').set(t.auth(token))).status, 200);
+      await page.click(`button[aria-label="Revoke ${view} phone-app"]`);
+      await page.waitForURL(`${base}/console/keys`);
+      assert.equal((await t.request.get('/v1/voices').set(t.auth(token))).status, 401);
+
+      await page.goto(`${base}/console`);
+      for (const text of ['narrator', 'my recordings', 'narrator: which epoch?']) {
+        assert.ok(await page.locator(`main a:has-text("${text}")`).count(), `the console lists ${text}`);
+      }
+      await check(page, view, 'console');
+
+      // Voices: create one from a clip; the reference check's answer is shown.
+      await page.goto(`${base}/console/voices`);
+      await page.fill('#voice-name', `${view} voice`);
+      await page.setInputFiles('#voice-clips', { name: 'clip.wav', mimeType: 'audio/wav', buffer: Buffer.from(wav) });
+      await page.click('#create-voice button');
+      await page.waitForSelector(`#voice-result a:has-text("${view} voice")`);
+      await check(page, view, 'voices');
+
+      // A voice: speak a text with a chosen checkpoint and get the audio.
+      await page.goto(`${base}/console/voices/${ids.voice}`);
+      await page.selectOption('#try-checkpoint', { label: 'run-e2 (fine-tuned)' });
+      await page.click('#try-voice button');
+      await page.waitForFunction("document.getElementById('try-status').textContent !== 'Speaking…'");
+      assert.equal(await page.textContent('#try-status'), 'Done.');
+      assert.equal(await page.isHidden('#try-download'), false);
+      await check(page, view, 'voice');
+
+      await page.goto(`${base}/console/tests`);
+      await check(page, view, 'tests');
+      await page.click('a:has-text("narrator: which epoch?")');
+      assert.match(await page.inputValue('#invite'), /^http:\/\/127\.0\.0\.1:\d+\/listen\/i\/[\w-]+$/);
+      await page.click('button:has-text("Promote")');
+      await page.waitForSelector('text=do not justify a change');
+      await check(page, view, 'test');
+      await page.click('a:has-text("The results report")');
+      await page.waitForSelector('h1');
+      await check(page, view, 'report');
+      await page.goto(`${base}/datasets/${ids.dataset}`);
+      await check(page, view, 'dataset');
+      await page.goto(`${base}/training-runs/${ids.run}`);
+      await check(page, view, 'run');
+
+      await page.click('button:has-text("Sign out")');
+      await page.waitForURL(`${base}/sign-in`);
+      await page.goto(`${base}/console`);
+      assert.equal(new URL(page.url()).pathname, '/sign-in', 'signed out');
+      await page.close();
+      ctx.diagnostic(`screenshots in ${shots}`);
+    });
+  }
+});
