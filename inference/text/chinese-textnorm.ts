@@ -26,12 +26,15 @@ function digitValue(c: string): number {
   for (const zero of DIGIT_ZEROS) if (cp >= zero && cp <= zero + 9) return cp - zero;
   throw new Error(`not a decimal digit: ${c}`);
 }
-// The Unicode Nd blocks are runs of ten starting at these code points.
+// The Unicode Nd characters come in runs of ten, 0 to 9 (some runs adjoin: the mathematical
+// digits U+1D7CE–U+1D7FF are five of them); these are the code points of their zeros.
 const DIGIT_ZEROS = (() => {
   const zeros: number[] = [];
-  for (let cp = 0; cp < 0x20000; cp++) {
-    const c = String.fromCodePoint(cp);
-    if (/\p{Nd}/u.test(c) && !/\p{Nd}/u.test(String.fromCodePoint(cp - 1))) zeros.push(cp);
+  const isDigit = (cp: number) => /\p{Nd}/u.test(String.fromCodePoint(cp));
+  for (let cp = 1; cp < 0x20000; cp++) {
+    if (isDigit(cp) && !isDigit(cp - 1)) {
+      for (let zero = cp; isDigit(zero); zero += 10) zeros.push(zero);
+    }
   }
   return zeros;
 })();

@@ -19,10 +19,12 @@ const DOT_NUMBER = new RegExp(
   'gu',
 );
 
-const CURRENCY_RE: Array<[Currency, RegExp]> = [
-  ['GBP', /(£[0-9.,]*[0-9]+)|([0-9.,]*[0-9]+£)/gu],
-  ['USD', /(\$[0-9.,]*[0-9]+)|([0-9.,]*[0-9]+\$)/gu],
-  ['EUR', /([0-9.,]*[0-9]+€)|(€[0-9.,]*[0-9]+)/gu],
+// The reference's `[0-9.,]*[0-9]+` before or after the symbol, written `[0-9.,]*[0-9]`: the same
+// matches without the cubic backtracking of the original on a long run of digits.
+const CURRENCY_RE: Array<[Currency, string, RegExp]> = [
+  ['GBP', '£', /(£[0-9.,]*[0-9])|([0-9.,]*[0-9]£)/gu],
+  ['USD', '$', /(\$[0-9.,]*[0-9])|([0-9.,]*[0-9]\$)/gu],
+  ['EUR', '€', /([0-9.,]*[0-9]€)|(€[0-9.,]*[0-9])/gu],
 ];
 const DECIMAL = /([0-9]+[.,][0-9]+)/gu;
 const NUMBER = /[0-9]+/gu;
@@ -54,7 +56,8 @@ export function expandNumbers(text: string, lang: Exclude<BaseLanguage, 'zh' | '
   // The reference wraps the three substitutions in one bare try/except: the first failure
   // (a currency num2words lacks for the language, an unparsable amount) skips the rest.
   try {
-    for (const [currency, re] of CURRENCY_RE) {
+    for (const [currency, symbol, re] of CURRENCY_RE) {
+      if (!out.includes(symbol)) continue;
       out = out.replace(re, (m) => {
         const amount = m.replaceAll(',', '.').replace(/[^\p{Nd}.]/gu, '');
         return spellCurrency(amount, currency, lang, speller);

@@ -41,7 +41,7 @@ function foreignSpelling(surface: string): string | undefined {
       spellings: Record<string, string>;
     }
   ).spellings;
-  return foreign[surface];
+  return own(foreign, surface);
 }
 const SUTEGANA = 'ゃゅょぁぃぅぇぉ';
 const ODORI = '々〃ゝゞヽゞ';
@@ -49,6 +49,11 @@ const UNVOICED = 'かきくけこさしすせそたちつてとはひふへほ';
 const VOICED = 'がぎぐげござじずぜぞだぢづでどばびぶべぼ';
 
 let tokenizer: KuromojiTokenizer | undefined;
+
+/** `table[key]` for the table's own keys only (text such as "valueOf" is not a key). */
+function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
 
 /**
  * kuromoji's dictionary loaded synchronously (its builder only has an asynchronous API; the
@@ -166,11 +171,35 @@ function unidicPos(t: KuromojiToken): string {
   return t.pos;
 }
 
+/**
+ * kuromoji's lattice grows with the square of an unbroken run (a second for 1,000 characters),
+ * so long text is analysed in pieces of at most 256 characters, cut after punctuation or a space
+ * where there is one (a run of digits cut in two reads the same: cutlet joins digits).
+ */
+function chunks(text: string, max = 256): string[] {
+  const cps = Array.from(text);
+  const out: string[] = [];
+  let start = 0;
+  while (cps.length - start > max) {
+    let cut = start + max;
+    for (let i = start + max - 1; i > start; i--) {
+      if (/[\s。、！？!?,.]/u.test(cps[i] as string)) {
+        cut = i + 1;
+        break;
+      }
+    }
+    out.push(cps.slice(start, cut).join(''));
+    start = cut;
+  }
+  out.push(cps.slice(start).join(''));
+  return out;
+}
+
 function words(text: string): Word[] {
   const out: Word[] = [];
   let space = false;
-  const tokens = kuromoji()
-    .tokenize(text)
+  const tokens = chunks(text)
+    .flatMap((chunk) => kuromoji().tokenize(chunk))
     .flatMap(splitSymbols)
     .flatMap((t, i, all): KuromojiToken[] => {
       // a month after a number that IPADIC glued to the next word (2月払い): UniDic's 月 + the rest
@@ -184,7 +213,7 @@ function words(text: string): Word[] {
       space = true;
       continue;
     }
-    const units = UNIDIC_SPLITS[t.surface_form];
+    const units = own(UNIDIC_SPLITS, t.surface_form);
     if (units) {
       for (const [surface, kana, pos1, pos2] of units) {
         out.push({ surface, pos1, pos2, kana, pron: kana, unknown: false, space });
@@ -193,8 +222,8 @@ function words(text: string): Word[] {
       continue;
     }
     const afterNumber = /\p{Nd}$/u.test(out.at(-1)?.surface ?? '');
-    const counter = afterNumber ? SUFFIX_COUNTERS[t.surface_form] : undefined;
-    let kana = UNIDIC_READINGS[t.surface_form] ?? (t.reading && t.reading !== '*' ? t.reading : '');
+    const counter = afterNumber ? own(SUFFIX_COUNTERS, t.surface_form) : undefined;
+    let kana = own(UNIDIC_READINGS, t.surface_form) ?? (t.reading && t.reading !== '*' ? t.reading : '');
     if (counter) kana = counter;
     else if (afterNumber && t.surface_form === '月') kana = 'ガツ';
     out.push({
@@ -222,27 +251,28 @@ function single(pk: string | undefined, kk: string, nk: string | undefined): str
     if ('ゞヾ'.includes(kk)) {
       if (!pk) return '';
       const i = UNVOICED.indexOf(pk);
-      return i === -1 ? '' : (TABLE[VOICED[i] as string] ?? '');
+      return i === -1 ? '' : (own(TABLE, VOICED[i] as string) ?? '');
     }
     return '';
   }
-  if (pk && TABLE[pk + kk] !== undefined) return TABLE[pk + kk] as string;
-  if (nk && TABLE[kk + nk] !== undefined) return '';
+  const digraph = pk ? own(TABLE, pk + kk) : undefined;
+  if (digraph !== undefined) return digraph;
+  if (nk && own(TABLE, kk + nk) !== undefined) return '';
   if (nk && SUTEGANA.includes(nk)) {
     if (kk === 'っ') return '';
-    return (TABLE[kk] ?? '').slice(0, -1) + (TABLE[nk] ?? '');
+    return (own(TABLE, kk) ?? '').slice(0, -1) + (own(TABLE, nk) ?? '');
   }
   if (SUTEGANA.includes(kk)) return '';
-  if (kk === 'ー') return pk && TABLE[pk] !== undefined ? (TABLE[pk] as string).slice(-1) : '-';
+  if (kk === 'ー') return pk && own(TABLE, pk) !== undefined ? (own(TABLE, pk) as string).slice(-1) : '-';
   if (kk === 'っ') {
     if (!nk) return 'っ';
     if (nk === 'ち') return 't';
     if ('あいうえおっ'.includes(nk)) return '-';
-    return (TABLE[nk] ?? '').slice(0, 1);
+    return (own(TABLE, nk) ?? '').slice(0, 1);
   }
   if (kk === 'ん') return nk && 'あいうえおやゆよ'.includes(nk) ? "n'" : 'n';
   // cutlet raises (KeyError) on a kana missing from its table; such a character is dropped
-  return TABLE[kk] ?? '';
+  return own(TABLE, kk) ?? '';
 }
 
 /** cutlet `map_kana` */
@@ -258,7 +288,8 @@ const isDigit = (s: string) => /^\p{Nd}+$/u.test(s);
 
 /** cutlet `romaji_word` */
 function romajiWord(w: Word): string {
-  if (CUTLET.exceptions[w.surface] !== undefined) return CUTLET.exceptions[w.surface] as string;
+  const exception = own(CUTLET.exceptions, w.surface);
+  if (exception !== undefined) return exception;
   if (isDigit(w.surface)) return w.surface;
   if (isAscii(w.surface)) return w.surface;
   if (w.surface === '€' || w.surface === '¥') return '';
@@ -269,7 +300,7 @@ function romajiWord(w: Word): string {
     if (/^[\u3041-\u309f\u30a0-\u30ffー]+$/u.test(w.surface)) return mapKana(kataToHira(w.surface));
     return '?'.repeat([...w.surface].length);
   }
-  if (w.pos1 === '補助記号') return TABLE[w.surface] ?? '';
+  if (w.pos1 === '補助記号') return own(TABLE, w.surface) ?? '';
   if (w.pos1 === '助詞' && w.pron === 'ワ') return 'wa';
   if (w.pos1 === '助詞' && w.pron === 'エ') return 'e';
   if (w.kana) return mapKana(kataToHira(w.kana));
@@ -322,10 +353,15 @@ function romajiTokens(ws: Word[]): Token[] {
   return out;
 }
 
+// String.prototype.toWellFormed, which the es2023 library this project compiles against lacks
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 /** cutlet `romaji` (NFKC, which also folds full-width Latin and half-width kana), lowercased. */
 export function japaneseCleaners(text: string): string {
   if (!text) return '';
-  const normalised = text.normalize('NFKC');
+  // kuromoji fails on a lone surrogate (cutlet's MeCab cannot encode one either): U+FFFD instead
+  // kuromoji fails on NUL (cutlet's MeCab stops reading there): a space instead
+  const normalised = text.replace(LONE_SURROGATE, '\uFFFD').replaceAll('\u0000', ' ').normalize('NFKC');
   const tokens = romajiTokens(words(normalised));
   return tokens
     .map((t) => `${t.surface}${t.space ? ' ' : ''}`)

@@ -1,15 +1,17 @@
 """UniDic's foreign spellings of katakana words (the lemma "コーヒー-coffee" that cutlet writes as
-"coffee"), read from unidic-lite's compiled dictionary: every entry whose surface is katakana and whose
-lemma carries one ASCII spelling (entries with several spellings are left out). Written gzipped JSON to
+"coffee"), read from unidic-lite's compiled dictionary (MeCab's sys.dic: a header, the double array,
+16-byte token records with the word cost, then NUL-terminated feature strings). For each katakana
+surface the entry MeCab prefers on its own, the one with the lowest word cost, decides: its lemma's
+ASCII spelling when it has one (cutlet's has_foreign_lemma), none otherwise. Written as gzipped JSON to
 inference/text/dict/unidic-foreign.json.gz. UniDic is BSD-licensed (unidic-lite's BSD file).
 
 usage: python unidic_foreign.py OUT.json.gz"""
-import collections
 import gzip
 import importlib.metadata
 import json
 import os
 import re
+import struct
 import sys
 
 import unidic_lite
@@ -20,23 +22,28 @@ KATAKANA = re.compile(r"[\u30a0-\u30ffー]+")
 def main(out_path: str) -> None:
     with open(os.path.join(unidic_lite.DICDIR, "sys.dic"), "rb") as f:
         data = f.read()
-    spellings = collections.defaultdict(set)
-    # sys.dic keeps each entry's features as a NUL-terminated CSV string:
-    # pos1,pos2,pos3,pos4,cType,cForm,lForm,lemma,orth,...
-    for chunk in data.split(b"\x00"):
-        if b"-" not in chunk or chunk.count(b",") < 12:
-            continue
-        try:
-            fields = chunk.decode("utf-8").split(",")
-        except UnicodeDecodeError:
+    _magic, _version, _type, _lexsize, _lsize, _rsize, dsize, tsize, _fsize, _dummy = struct.unpack_from("<10I", data, 0)
+    tokens = 72 + dsize
+    features = tokens + tsize
+    best = {}  # surface -> (word cost, lemma)
+    for t in range(tsize // 16):
+        _lc, _rc, _posid, wcost, feature, _compound = struct.unpack_from("<HHHhII", data, tokens + 16 * t)
+        end = data.index(b"\0", features + feature)
+        fields = data[features + feature : end].decode("utf-8").split(",")
+        if len(fields) < 9:
             continue
         lemma, orth = fields[7], fields[8]
-        if "-" in orth or "-" not in lemma or not KATAKANA.fullmatch(orth):
+        if not KATAKANA.fullmatch(orth):
+            continue
+        if orth not in best or wcost < best[orth][0]:
+            best[orth] = (wcost, lemma)
+    table = {}
+    for orth, (_cost, lemma) in sorted(best.items()):
+        if "-" in orth or "-" not in lemma:
             continue
         english = lemma.split("-", 1)[-1]
-        if english.isascii():  # cutlet's has_foreign_lemma
-            spellings[orth].add(english)
-    table = {k: next(iter(v)) for k, v in sorted(spellings.items()) if len(v) == 1}
+        if english.isascii():
+            table[orth] = english
     doc = {"unidic-lite": importlib.metadata.version("unidic-lite"), "spellings": table}
     with gzip.GzipFile(out_path, "wb", mtime=0) as f:
         f.write(json.dumps(doc, ensure_ascii=False).encode("utf-8"))
