@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Response } from 'supertest';
 import { listApiKeys } from '../db/index.ts';
+import { headphoneAnswers } from '../listening/index.ts';
 import { joinAsRater, type ListeningTestApp, listeningTestApp, openedTest } from '../test/helpers/listening.ts';
 
 const html = { Accept: 'text/html' };
@@ -219,6 +220,16 @@ describe('owner sign-in and console', () => {
   it('a rater token opens no owner page', async () => {
     const invite = `/listen/i/${/\/listen\/i\/([\w-]+)/.exec((await t.request.get(`/v1/listening/tests/${testId}`).set(t.auth(t.tokens.admin))).body.invite_url)?.[1]}`;
     const { token } = await joinAsRater(t, invite);
+    // A second rater fails the headphone check: the test page lists them with the stored reason.
+    const failing = await joinAsRater(t, invite, { passHeadphones: false });
+    const wrong = headphoneAnswers(failing.raterId).map((a) => (a + 1) % 3);
+    await t.request.post(`/listen/s/${failing.token}/headphones`).send({ answers: wrong });
+    const { session } = await signIn();
+    const progress = await page(`/console/tests/${testId}/progress`, session);
+    assert.equal(progress.status, 200);
+    assert.match(progress.text, /<strong>2<\/strong> raters/);
+    assert.match(progress.text, new RegExp(`<code>${failing.raterId.slice(0, 8)}</code>`));
+    assert.match(progress.text, /headphone/i, 'with the reason');
     for (const path of ['/console', `/console/tests/${testId}`, `/v1/listening/tests/${testId}/report`]) {
       assert.equal((await t.request.get(path).set(t.auth(token))).status, 401, path);
       assert.equal((await page(path, token)).status, 303, `${path} with the token as a cookie`);
