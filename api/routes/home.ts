@@ -21,7 +21,7 @@ export function homeRoutes() {
 </style></head><body>
 <h1>XTTS voice studio</h1>
 <p>Personal voices with XTTS-v2, each speaking with the checkpoint its listeners chose.
-<a href="/docs">API documentation</a>.</p>
+<a href="/docs">API documentation</a> · <a href="/console">Owner console</a> (voices, datasets, training, listening tests, keys).</p>
 <form id="f">
  <label for="key">API key <small>(synth or admin; kept in this browser only)</small></label>
  <input id="key" type="password" autocomplete="off" placeholder="xvs_…" required>
