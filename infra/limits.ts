@@ -31,9 +31,9 @@ export const limits = {
      * Audio examined of one uploaded clip: a longer clip is read this far and no further, so
      * the work and memory of one upload stay bounded whatever its size.
      */
-    maxAnalysisSeconds: 300,
+    maxAnalysisSeconds: 120,
     /** Samples (at the file's rate, one channel) decoded at most, whatever the rate. */
-    maxAnalysisSamples: 300 * 48_000,
+    maxAnalysisSamples: 120 * 48_000,
     /** A listening test's real recording of one sentence. */
     maxRecordingSeconds: 60,
     /** A voice reference keeps at most this much speech (the model's max_ref_len). */

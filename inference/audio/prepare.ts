@@ -55,7 +55,7 @@ function withSource<T>(input: AudioInput, use: (src: ByteSource) => Promise<T>):
 
 export async function prepareReference(input: AudioInput, deadline: number): Promise<PreparedReference> {
   return withSource(input, async (src) => {
-    const decoded = await decodeSource(src, { deadline });
+    const decoded = await decodeSource(src, { deadline, maxSeconds: limits.audio.maxAnalysisSeconds });
     const report = analyseReference(decoded.samples, decoded.sampleRate, { truncated: decoded.truncated, deadline });
     const from = Math.floor(report.kept.startS * decoded.sampleRate);
     const to = Math.min(decoded.samples.length, Math.ceil(report.kept.endS * decoded.sampleRate));

@@ -1,4 +1,6 @@
 /** The audio sandbox's worker thread: one job at a time, errors sent back with their codes. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { AudioInputError } from './errors.ts';
 import { decodeWhole, prepareReference } from './prepare.ts';
@@ -6,6 +8,11 @@ import type { SandboxJob, SandboxReply } from './sandbox.ts';
 
 const port = parentPort;
 if (!port) throw new Error('sandbox-worker.ts runs only as a worker thread');
+
+// The worker collects after each job: a clip's decoded audio lives outside the capped heap, and
+// V8 would otherwise keep several jobs' worth of it until it felt pressure on the heap itself.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
 
 port.on('message', async (job: SandboxJob) => {
   const deadline = performance.now() + job.budgetMs;
@@ -30,6 +37,7 @@ port.on('message', async (job: SandboxJob) => {
       message: audio ? e.message : `could not read the audio: ${(e as Error)?.message ?? String(e)}`,
     } satisfies SandboxReply);
   }
+  collect();
 });
 
 port.postMessage({ ready: true });
