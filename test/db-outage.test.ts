@@ -118,14 +118,14 @@ describe('the database going away', { skip: serverUrl ? false : 'needs a Postgre
       // Ready again once the driver has reconnected (connections it opened while the database
       // refused them can take until their connect timeout to give up).
       let up = 0;
-      for (const until = Date.now() + 10_000; up !== 200 && Date.now() < until; ) {
+      for (const until = Date.now() + 60_000; up !== 200 && Date.now() < until; ) {
         up = (await fetch(`${load.base}/readyz`)).status;
         if (up !== 200) await sleep(100);
       }
       assert.equal(up, 200, 'ready again once the database is back: the driver reconnects');
       // The client retries as told until it has an answer: the vote is stored then.
       let retried = 503;
-      for (const until = Date.now() + 10_000; retried === 503 && Date.now() < until; ) {
+      for (const until = Date.now() + 60_000; retried === 503 && Date.now() < until; ) {
         const res = await fetch(`${load.base}/listen/s/${token}/trials/${state.trial.trial_id}/vote`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -168,7 +168,7 @@ describe('the database going away', { skip: serverUrl ? false : 'needs a Postgre
       await cuts.unblock();
       await cuts.cut();
       holding = false;
-      for (let i = 0; i < 200 && (await retried(() => getJob(db.db, held.id)))?.status !== 'done'; i++) {
+      for (let i = 0; i < 1200 && (await retried(() => getJob(db.db, held.id)))?.status !== 'done'; i++) {
         await sleep(50);
       }
       const job = await retried(() => getJob(db.db, held.id));
@@ -179,7 +179,7 @@ describe('the database going away', { skip: serverUrl ? false : 'needs a Postgre
       await sleep(300);
       await cuts.unblock();
       const queued = await retried(() => enqueueJob(db.db, { kind: 'outage', payload: {} }));
-      for (let i = 0; i < 200 && (await retried(() => getJob(db.db, queued.id)))?.status !== 'done'; i++) {
+      for (let i = 0; i < 1200 && (await retried(() => getJob(db.db, queued.id)))?.status !== 'done'; i++) {
         await sleep(50);
       }
       assert.equal(
