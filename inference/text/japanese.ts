@@ -166,6 +166,14 @@ function unidicPos(t: KuromojiToken): string {
   if (t.pos === '記号' && t.word_type === 'KNOWN') return '補助記号';
   if (t.pos === '記号') return '記号';
   if (t.pos === '接頭詞') return '接頭辞';
+  // Where the two dictionaries file a class of words differently (checked with fugashi):
+  // verb suffixes (れる, させる, がる) are auxiliaries in UniDic; そう and よう after a stem are
+  // adjectival nouns; らしい is an auxiliary; やすい, にくい, づらい after a verb are suffixes
+  if (t.pos === '動詞' && t.pos_detail_1 === '接尾') return '助動詞';
+  if (t.pos_detail_1 === '接尾' && t.pos_detail_2 === '助動詞語幹') return '形状詞';
+  if (t.pos === '形容詞' && t.pos_detail_1 === '接尾' && t.surface_form.startsWith('らし')) return '助動詞';
+  if (t.pos === '形容詞' && t.pos_detail_1 === '非自立' && /^(やす|にく|づら|がた)/u.test(t.surface_form))
+    return '接尾辞';
   // IPADIC files suffixes under nouns and verbs; counters (年, 人) are nouns in UniDic
   if (t.pos_detail_1 === '接尾' && t.pos_detail_2 !== '助数詞') return '接尾辞';
   return t.pos;
