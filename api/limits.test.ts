@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { EngineError } from '../inference/index.ts';
 import { limits } from '../infra/index.ts';
 import { testApp } from '../test/helpers/app.ts';
 import { toneEngine } from '../test/helpers/tone-engine.ts';
+import { toApiError } from './errors.ts';
 
 /** One limit, one place: the schema, the page and the errors show the same text limit. */
 describe('limits', () => {
@@ -21,10 +23,7 @@ describe('limits', () => {
 
   it('refuses text over the limit with TEXT_TOO_LONG on both speech routes, naming the field', async () => {
     const long = 'a'.repeat(limits.text.maxChars + 1);
-    const tts = await t.request
-      .post('/v1/tts')
-      .set(t.auth(t.tokens.synth))
-      .send({ text: long, voice: 'nobody' });
+    const tts = await t.request.post('/v1/tts').set(t.auth(t.tokens.synth)).send({ text: long, voice: 'nobody' });
     assert.equal(tts.status, 400);
     assert.deepEqual([tts.body.code, tts.body.field], ['TEXT_TOO_LONG', 'body.text']);
     const speech = await t.request
@@ -47,5 +46,12 @@ describe('limits', () => {
     assert.equal(doc.components.schemas.SpeechRequest.properties.input.maxLength, limits.text.maxChars);
     const page = await t.request.get('/');
     assert.match(page.text, new RegExp(`maxlength="${limits.text.maxChars}"`));
+  });
+});
+
+describe('engine output refused', () => {
+  it('is a 502 SYNTHESIS_INVALID, not a 200 with silence', () => {
+    const err = toApiError(new EngineError('OUTPUT_INVALID', 'the model produced only silence'));
+    assert.deepEqual([err.status, err.code], [502, 'SYNTHESIS_INVALID']);
   });
 });

@@ -331,7 +331,7 @@ function allFinite(x: Float32Array): boolean {
  * before it leaves), or an utterance that ends having never risen above silence. Streamed,
  * the error ends the transfer; whole, it is the response.
  */
-class OutputGuard {
+export class OutputGuard {
   private peak = 0;
   check(samples: Float32Array, final: boolean): void {
     for (let i = 0; i < samples.length; i++) {
