@@ -98,6 +98,8 @@ describe('owner sign-in and console', () => {
     const testPage = await page(`/console/tests/${testId}`, session);
     assert.match(testPage.text, /\/listen\/i\//, 'the invitation link');
     assert.match(testPage.text, /votes/);
+    assert.match(testPage.text, /aria-label="QR code of the invitation link"><svg [^>]*viewBox/);
+    assert.match(testPage.text, /action="\/console\/tests\/[\w-]+\/close"/, 'an open test offers closing');
     // The script's requests work with the cookie as well.
     assert.equal((await t.request.get('/v1/keys').set('Cookie', `xvs_session=${session}`)).status, 200);
   });
@@ -269,5 +271,11 @@ describe('owner sign-in and console', () => {
     const trail = (await page(`/console/tests/${testId}`, session)).text;
     assert.match(trail, /<td>rollback<\/td>[\s\S]*<td>test admin<\/td>/);
     assert.match(trail, /<td>promote<\/td>[\s\S]*<td>auto<\/td>/);
+    const closed = await form(`/console/tests/${testId}/close`, {});
+    assert.equal(closed.headers.location, `/console/tests/${testId}?notice=closed`);
+    assert.equal(
+      (await t.request.get(`/v1/listening/tests/${testId}`).set(t.auth(t.tokens.admin))).body.status,
+      'closed',
+    );
   });
 });

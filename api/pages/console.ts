@@ -1,5 +1,5 @@
 /** The owner's console pages: sign-in, home, listening tests, keys and voices (server-rendered). */
-import { html } from 'hono/html';
+import { html, raw } from 'hono/html';
 import type {
   ApiKeyView,
   Checkpoint,
@@ -95,6 +95,8 @@ export function testPage(
     test: ListeningTest;
     voice: Voice | undefined;
     invitation: string;
+    /** The invitation link as a QR code (an SVG drawn on the server). */
+    qrSvg: string;
     progress: TestProgress;
     promotions: Promotion[];
     checkpoints: Map<string, string>;
@@ -114,6 +116,14 @@ ${input.error ? html`<p class="error" role="alert">${input.error}</p>` : ''}
 <h2>Invitation</h2>
 <p>Send this link to listeners${t.status === 'open' ? '' : html` <small>(it works once the test is open)</small>`}:</p>
 <p><label for="invite">Invitation link</label><input id="invite" type="url" readonly value="${input.invitation}"></p>
+<figure class="qr" role="img" aria-label="QR code of the invitation link">${raw(input.qrSvg)}</figure>
+${
+  t.status === 'draft'
+    ? html`<form method="post" action="/console/tests/${t.id}/open">${csrfField(frame)}<button type="submit">Open the test to listeners</button></form>`
+    : t.status === 'open'
+      ? html`<form method="post" action="/console/tests/${t.id}/close">${csrfField(frame)}<button type="submit" class="secondary">Close the test</button> <small>(applies the rule when the test promotes automatically)</small></form>`
+      : ''
+}
 <h2>Progress</h2>
 <section id="progress" aria-live="polite" data-refresh="/console/tests/${t.id}/progress">${testProgress(input.progress)}</section>
 <p><a href="/v1/listening/tests/${t.id}/report">The results report</a> (statistics, plots, every rater) ·

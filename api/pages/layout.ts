@@ -49,5 +49,6 @@ code.secret{display:block;padding:.6rem;background:#f5f5f5;word-break:break-all}
 ul.links li{margin:.2rem 0} ul.links a{display:inline-flex;align-items:center;min-height:44px;min-width:44px}
 audio{width:min(100%,20rem);height:2.5rem}
 td input[type=text]{min-width:12rem}
+figure.qr{width:min(12rem,100%);margin:1rem 0} figure.qr svg{display:block;width:100%}
 @media (max-width:40rem){main table{display:block;overflow-x:auto}}
 `;

@@ -188,7 +188,8 @@ const progress = document.querySelector('[data-refresh]');
 if (progress) {
   setInterval(async () => {
     const res = await fetch(progress.dataset.refresh, { headers: { accept: 'text/html' } }).catch(() => null);
-    if (res && res.ok) progress.innerHTML = await res.text();
+    // A redirect means the session ended: the sign-in page is not put into the progress box.
+    if (res && res.ok && !res.redirected) progress.innerHTML = await res.text();
   }, 5000);
 }
 `;

@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { html } from 'hono/html';
+import QRCode from 'qrcode';
 import { z } from 'zod';
 import {
   type ApiKeyView,
@@ -24,7 +25,7 @@ import {
   listVoices,
   revokeApiKey,
 } from '../../db/index.ts';
-import { configOf, promoteFromTest, rollbackVoice } from '../../listening/index.ts';
+import { autoPromote, closeTest, configOf, openTest, promoteFromTest, rollbackVoice } from '../../listening/index.ts';
 import { ApiError, toApiError } from '../errors.ts';
 import { requireScope } from '../middleware/auth.ts';
 import {
@@ -77,6 +78,8 @@ const wantsHtml = (accept: string | undefined) => (accept ?? '').includes('text/
 const notices: Record<string, string> = {
   promoted: 'Promoted: the voice now speaks with the checkpoint the listeners chose.',
   'rolled-back': 'Rolled back: the voice speaks with its previous checkpoint again.',
+  opened: 'Open: listeners with the invitation link can take part.',
+  closed: 'Closed: no more votes are taken.',
 };
 
 /**
@@ -214,11 +217,13 @@ export function consoleRoutes(deps: { db: Db; localSecret?: string | undefined }
       listCheckpoints(db),
     ]);
     const origin = `${isHttps(c) ? 'https' : 'http'}://${new URL(c.req.url).host}`;
+    const invitation = `${origin}/listen/i/${configOf(test).invite_code}`;
     return c.html(
       testPage(frameOf(c), {
         test,
         voice,
-        invitation: `${origin}/listen/i/${configOf(test).invite_code}`,
+        invitation,
+        qrSvg: await QRCode.toString(invitation, { type: 'svg', margin: 1 }),
         progress,
         promotions,
         checkpoints: new Map(checkpoints.map((k) => [k.id, k.name])),
@@ -227,6 +232,23 @@ export function consoleRoutes(deps: { db: Db; localSecret?: string | undefined }
       }),
     );
   });
+  for (const action of ['open', 'close'] as const) {
+    app.post(`/console/tests/:id/${action}`, async (c) => {
+      const test = await testOf(c.req.param('id'));
+      try {
+        if (action === 'open') await openTest(db, test.id);
+        else {
+          await closeTest(db, test.id);
+          await autoPromote(db, test.id);
+        }
+      } catch (err) {
+        const e = toApiError(err);
+        if (e.code === 'INTERNAL') throw err;
+        return c.redirect(`/console/tests/${test.id}?error=${e.code}`, 303);
+      }
+      return c.redirect(`/console/tests/${test.id}?notice=${action === 'open' ? 'opened' : 'closed'}`, 303);
+    });
+  }
   app.get('/console/tests/:id/progress', async (c) => {
     const test = await testOf(c.req.param('id'));
     return c.html(testProgress(await progressOf(test.id)));
@@ -304,7 +326,9 @@ function errorText(code: string): string {
   const texts: Record<string, string> = {
     PROMOTION_NOT_JUSTIFIED: 'Not promoted: the listeners’ votes do not justify a change yet (see the report).',
     NOTHING_TO_ROLL_BACK: 'Nothing to roll back: the voice has no promotion to undo.',
-    TEST_NOT_READY: 'Not promoted: the test has no results yet.',
+    TEST_NOT_READY: 'Not opened: every stimulus must be rendered and every sentence recorded first.',
+    TEST_NOT_OPEN: 'The test is not open.',
+    TEST_CLOSED: 'The test is closed.',
     CONFLICT: 'Not changed: the voice changed meanwhile; reload and try again.',
   };
   return texts[code] ?? `Refused (${code.replace(/[^A-Z_]/g, '')}).`;

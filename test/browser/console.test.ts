@@ -172,7 +172,8 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
       await page.goto(`${base}/console/voices/${ids.voice}`);
       await page.selectOption('#try-checkpoint', { label: 'run-e2 (fine-tuned)' });
       await page.click('#try-voice button');
-      await page.waitForFunction("document.getElementById('try-status').textContent !== 'Speaking…'");
+      // Locators, not waitForFunction: the pages' CSP forbids evaluating strings.
+      await page.locator('#try-status', { hasText: /Done|Failed/ }).waitFor();
       assert.equal(await page.textContent('#try-status'), 'Done.');
       assert.equal(await page.isHidden('#try-download'), false);
       await check(page, view, 'voice');
@@ -181,6 +182,11 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
       await check(page, view, 'tests');
       await page.click('a:has-text("narrator: which epoch?")');
       assert.match(await page.inputValue('#invite'), /^http:\/\/127\.0\.0\.1:\d+\/listen\/i\/[\w-]+$/);
+      if (view === 'desktop') {
+        // Not yet recorded and rendered: the page says why it cannot open.
+        await page.click('button:has-text("Open the test to listeners")');
+        await page.waitForSelector('text=every stimulus must be rendered');
+      }
       await page.click('button:has-text("Promote")');
       await page.waitForSelector('text=do not justify a change');
       await check(page, view, 'test');
@@ -195,7 +201,7 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
         // Signed in, the page's own requests go with the cookie and the CSRF token: no key typed in.
         assert.equal(await page.locator('#key').count(), 0);
         await page.click('#cancel');
-        await page.waitForFunction("document.getElementById('status').textContent === 'cancelled'");
+        await page.locator('#status', { hasText: 'cancelled' }).waitFor();
       }
 
       await page.click('button:has-text("Sign out")');
