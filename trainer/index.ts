@@ -28,3 +28,11 @@ export {
   pythonBinary,
   runPython,
 } from './model-package/index.ts';
+export {
+  DEFAULT_PRESCREEN_POLICY,
+  judgeCheckpoints,
+  type PrescreenPolicy,
+  type PrescreenScores,
+  type PrescreenVerdict,
+} from './prescreen/rule.ts';
+export { PrescreenError, type PrescreenReport, runPrescreen } from './prescreen/run.ts';
