@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { espeakWav } from '../../test/helpers/speech.ts';
+import { AudioInputError } from './errors.ts';
+import { createAudioSandbox, SandboxBusyError, SandboxCancelledError } from './sandbox.ts';
+import { encodeWav } from './wav.ts';
+
+/** Two minutes of speech-like sound at 48 kHz: enough work to still be running when stopped. */
+const long = () => {
+  const rate = 48000;
+  const x = new Float32Array(rate * 110);
+  for (let i = 0; i < x.length; i++) x[i] = Math.sin(i / 9) * Math.sin(i / 4000) ** 8 * 0.5;
+  return encodeWav(x, rate);
+};
+
+describe('the audio sandbox', () => {
+  const speech = espeakWav('Hello there, this is my voice.');
+  const sandbox = createAudioSandbox();
+  after(() => sandbox.close());
+
+  it('prepares a reference: 22,050 Hz float WAV, the report, the upload rate', async () => {
+    const r = await sandbox.prepareReference({ bytes: speech });
+    assert.equal(r.sampleRate, 22050);
+    assert.ok(r.durationS > 1);
+    assert.ok(r.report.speechS > 0.5);
+    assert.equal(String.fromCharCode(...r.wav.subarray(0, 4)), 'RIFF');
+    assert.equal(new DataView(r.wav.buffer, r.wav.byteOffset).getUint16(20, true), 3, 'float samples');
+  });
+
+  it('stops a job past its time budget with AUDIO_TOO_COMPLEX, and work goes on', async () => {
+    const tight = createAudioSandbox({ baseMs: 1, msPerMb: 0 });
+    try {
+      const err = await tight.prepareReference({ bytes: long() }).catch((e) => e);
+      assert.ok(err instanceof AudioInputError && err.code === 'AUDIO_TOO_COMPLEX', String(err));
+    } finally {
+      await tight.close();
+    }
+    assert.ok((await sandbox.prepareReference({ bytes: speech })).durationS > 1);
+  });
+
+  it('cancels a running job when its signal aborts (the client went away), and goes on', async () => {
+    const before = sandbox.stats().restarts;
+    const abort = new AbortController();
+    const job = sandbox.prepareReference({ bytes: long() }, abort.signal).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    abort.abort();
+    assert.ok((await job) instanceof SandboxCancelledError);
+    assert.equal(sandbox.stats().running, 0);
+    assert.ok((await sandbox.prepareReference({ bytes: speech })).durationS > 1);
+    assert.ok(sandbox.stats().restarts > before, 'the cancelled worker was replaced');
+  });
+
+  it('refuses work past its queue with SandboxBusyError, and rejects what waits when closed', async () => {
+    const small = createAudioSandbox({ queue: 1 });
+    const first = small.prepareReference({ bytes: long() }).catch((e) => e);
+    const second = small.prepareReference({ bytes: speech }).catch((e) => e);
+    const third = await small.prepareReference({ bytes: speech }).catch((e) => e);
+    assert.ok(third instanceof SandboxBusyError);
+    await small.close();
+    assert.ok((await first) instanceof SandboxCancelledError);
+    assert.ok((await second) instanceof SandboxCancelledError);
+  });
+});
