@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import {
   clipIncluded,
   type Db,
+  getDataset,
   getVoice,
   listCheckpoints,
   listDatasetClips,
@@ -38,6 +39,7 @@ import {
   trainingRunHandler,
   type Worker,
 } from '../trainer/index.ts';
+import { prescreenTest } from './prescreen.ts';
 import { registerPackage } from './synthesis/packages.ts';
 import type { ListeningTestOptions } from './training/options.ts';
 import { promotionPolicyOf } from './validation.ts';
@@ -60,8 +62,10 @@ type LoopConfig = Partial<z.infer<typeof ListeningTestOptions>>;
 /**
  * Puts a finished run's checkpoints before listeners: a blind test for the run's voice with every
  * checkpoint of the run, the voice's current checkpoint and the base model, on the dataset's
- * held-out (eval) sentences, whose real recordings are the real-speaker anchor. Rendered and
- * opened at once; with auto-promotion the preferred checkpoint becomes the voice's.
+ * held-out (eval) sentences, whose real recordings are the real-speaker anchor. Rendered,
+ * pre-screened (api/prescreen.ts: clearly broken checkpoints are left out, unless
+ * `listening_test.prescreen.enabled` is false) and opened at once; with auto-promotion the
+ * preferred checkpoint becomes the voice's.
  */
 export async function createRunListeningTest(
   deps: JobDeps,
@@ -107,6 +111,17 @@ export async function createRunListeningTest(
   for (;;) {
     const r = await renderSome(ldeps, test.id, 8);
     if (r.remaining === 0) break;
+  }
+  if (loop.prescreen?.enabled !== false) {
+    const dataset = await getDataset(deps.db, run.datasetId);
+    const screened = await prescreenTest(deps, test.id, {
+      language: voice.language,
+      asr: { model: 'tiny.en-bundled', ...(dataset?.options?.asr as object | undefined), ...loop.prescreen?.asr },
+      currentCheckpointId: voice.checkpointId,
+      policy: loop.prescreen?.policy,
+    });
+    // Every candidate clearly broken: nothing worth a listener's time; the test stays a draft.
+    if (screened.kept === 0 && screened.excluded > 0) return test.id;
   }
   await openTest(deps.db, test.id);
   return test.id;

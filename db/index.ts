@@ -94,6 +94,7 @@ export {
   type VoteRecord,
   type VoteRow,
 } from './queries/listening.ts';
+export { dropDraftConditions, setTestPrescreen } from './queries/prescreen.ts';
 export {
   listPromotions,
   type Promotion,

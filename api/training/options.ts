@@ -8,6 +8,35 @@ import { PromotionPolicyInput, Seed } from '../validation.ts';
 
 const count = z.number().int().min(0).max(200);
 
+const share = z.number().min(0).max(1);
+export const PrescreenOptions = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    asr: z
+      .strictObject({
+        model: z.string().min(1).max(500).optional(),
+        device: z.enum(['auto', 'cpu', 'cuda']).optional(),
+        beam_size: z.number().int().min(1).max(20).optional(),
+      })
+      .optional()
+      .openapi({ description: "faster-whisper settings; the dataset's transcription model by default" }),
+    policy: z
+      .strictObject({
+        cer_margin: share.optional(),
+        silent_share: share.optional(),
+        end_fault_margin: share.optional(),
+        missing_final_margin: share.optional(),
+        too_long_ratio: z.number().min(1).max(10).optional(),
+        too_short_ratio: share.optional(),
+        relative_duration: z.number().min(1).max(10).optional(),
+        speaker_margin: z.number().min(0).max(2).optional(),
+        top_k: z.number().int().min(0).max(100).optional(),
+        reference_cer_max: share.optional(),
+      })
+      .optional(),
+  })
+  .openapi('PrescreenOptions');
+
 export const ListeningTestOptions = z
   .strictObject({
     auto_create: z.boolean().default(true),
@@ -30,6 +59,10 @@ export const ListeningTestOptions = z
       .optional(),
     promotion_policy: PromotionPolicyInput.optional().openapi({
       description: "The promotion rule's evidence thresholds; the listening defaults when left out",
+    }),
+    prescreen: PrescreenOptions.optional().openapi({
+      description:
+        'The objective pre-screen before listeners (on unless enabled is false); README, "Machines listen first"',
     }),
   })
   .openapi('RunListeningTestOptions');

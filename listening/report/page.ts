@@ -6,6 +6,7 @@ import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import type { TestResults } from '../service/results.ts';
 import { itemRows } from './export.ts';
+import { prescreenSection } from './prescreen.ts';
 
 type Row = { label: string; value: number; low: number; high: number; highlight: boolean };
 
@@ -161,6 +162,7 @@ ${intervalPlot('Bradley–Terry log-strength, naturalness A/B', bt, extent(bt, {
       html`<tr><th scope="row">${label.get(h.a) ?? h.a} vs ${label.get(h.b) ?? h.b}</th><td>${h.winsA}–${h.winsB}</td><td>${h.ratersA}–${h.ratersB}</td><td>${h.ties}</td><td>${fmt(h.p, 4)}</td><td>${fmt(h.pHolm, 4)}</td></tr>`,
   )}</tbody></table>
 ${sim.length ? html`<h2>Speaker similarity ratings (1–5), 95% intervals over raters</h2>${intervalPlot('Speaker similarity (the real recording is the anchor)', sim, { min: 1, max: 5 })}` : ''}
+${prescreenSection(r)}
 <h2>Raters</h2>
 <p>Every rule judges a rater on their own answers only and is blind to which checkpoint they preferred, so leaving a rater out can never tilt the decision. Raters screened out by the headphone check, or flagged while voting, are listed with the reason stored then.</p>
 <table id="raters"><caption>Quality control</caption><thead><tr><th scope="col">rater</th><th scope="col">status</th><th scope="col">reasons</th><th scope="col">gold failed</th><th scope="col">traps failed</th><th scope="col">too fast</th><th scope="col">left / right (p)</th></tr></thead>
