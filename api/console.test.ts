@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Response } from 'supertest';
 import { listApiKeys } from '../db/index.ts';
 import { headphoneAnswers } from '../listening/index.ts';
+import { safeNext } from './sessions.ts';
 import { joinAsRater, type ListeningTestApp, listeningTestApp, openedTest } from '../test/helpers/listening.ts';
 
 const html = { Accept: 'text/html' };
@@ -21,6 +22,26 @@ const cookieValue = (res: Response, name: string) =>
     ?.split(';')[0]
     ?.slice(name.length + 1);
 const csrfIn = (text: string) => /name="_csrf" value="([^"]+)"/.exec(text)?.[1] ?? '';
+
+describe('where sign-in goes next', () => {
+  it('only to a path on this site', () => {
+    for (const ok of ['/console', '/console/tests/1?notice=x', '/datasets/a%2Fb']) assert.equal(safeNext(ok), ok);
+    for (const bad of [
+      'https://evil.example/',
+      '//evil.example',
+      '/\\evil.example',
+      '/\t/evil.example',
+      '/\n/evil.example',
+      'javascript:alert(1)',
+      '/a b',
+      'console',
+      undefined,
+      42,
+    ]) {
+      assert.equal(safeNext(bad), '/console', String(bad));
+    }
+  });
+});
 
 describe('owner sign-in and console', () => {
   let t: ListeningTestApp;

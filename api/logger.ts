@@ -1,13 +1,13 @@
 /**
- * The one way the studio makes its logger: pino with secrets kept out. API keys (`xvs_…`),
- * rater session tokens (`lrt_…`) and the key CLI's local secret must never reach a log line,
+ * The one way the studio makes its logger: pino with secrets kept out. API keys (`xvs_…`), owners'
+ * session ids (`xvss_…`), rater session tokens (`lrt_…`) and the key CLI's local secret must never reach a log line,
  * whatever carries them: a header, a field, an error message, or the parameters drizzle puts
  * into the message of a failed query.
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
 
-/** Token-shaped strings: API keys and rater session tokens (both base64url after their prefix). */
-const SECRET = /\b(xvs|lrt|local)_[A-Za-z0-9_-]{8,}/g;
+/** Token-shaped strings: API keys, owners' session ids and rater session tokens (base64url after their prefix). */
+const SECRET = /\b(xvss?|lrt|local)_[A-Za-z0-9_-]{8,}/g;
 
 /** `text` with every API key or rater token in it replaced by its prefix and an ellipsis. */
 export function redactSecrets(text: string): string {

@@ -127,10 +127,14 @@ export function checkSignInToken(c: Context, value: unknown): void {
   deleteCookie(c, signInCookieName(c), { path: '/', secure: isHttps(c) });
 }
 
-/** Where to go after sign-in: a path on this site only (never `//host` or a full URL). */
+/**
+ * Where to go after sign-in: a path on this site only. Never `//host`, `/\host` or a full URL,
+ * and only printable ASCII without spaces or backslashes: browsers drop tabs and newlines from a
+ * URL, so `/<tab>/host` would otherwise become `//host`.
+ */
 export function safeNext(next: unknown): string {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) {
+  if (typeof next !== 'string' || next.length > 2000 || !/^\/(?![/\\])[\x21-\x5b\x5d-\x7e]*$/.test(next)) {
     return '/console';
   }
-  return next.length > 2000 ? '/console' : next;
+  return next;
 }
