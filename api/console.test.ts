@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Response } from 'supertest';
 import { listApiKeys } from '../db/index.ts';
 import { headphoneAnswers } from '../listening/index.ts';
-import { safeNext } from './sessions.ts';
 import { joinAsRater, type ListeningTestApp, listeningTestApp, openedTest } from '../test/helpers/listening.ts';
+import { safeNext } from './sessions.ts';
 
 const html = { Accept: 'text/html' };
 const setCookies = (res: Response): string[] => {
@@ -83,6 +83,7 @@ describe('owner sign-in and console', () => {
       '/console',
       '/console/keys',
       '/console/voices',
+      '/console/datasets',
       `/console/tests/${testId}`,
       `/v1/listening/tests/${testId}/report`,
       '/datasets/00000000-0000-4000-8000-000000000000',
@@ -108,7 +109,14 @@ describe('owner sign-in and console', () => {
     assert.match(cookie ?? '', /SameSite=Strict/);
     assert.match(cookie ?? '', /Path=\//);
     assert.doesNotMatch(cookie ?? '', /Secure/, 'no Secure flag over plain http');
-    for (const path of ['/console', '/console/keys', '/console/voices', '/console/tests', `/console/tests/${testId}`]) {
+    for (const path of [
+      '/console',
+      '/console/keys',
+      '/console/voices',
+      '/console/datasets',
+      '/console/tests',
+      `/console/tests/${testId}`,
+    ]) {
       const res = await page(path, session);
       assert.equal(res.status, 200, path);
       assert.match(res.headers['content-security-policy'] ?? '', /script-src 'self'/);

@@ -10,6 +10,7 @@ import type {
   TrainingRun,
   Voice,
 } from '../../db/index.ts';
+import { chunkers, XTTS_LANGUAGES } from '../datasets/options.ts';
 import { type Frame, layout } from './layout.ts';
 
 const when = (d: Date | null) => (d ? d.toISOString().replace('T', ' ').slice(0, 16) : '–');
@@ -46,7 +47,8 @@ export function consoleHome(
 <section><h2>Listening tests</h2>${list(data.tests, 'No listening tests yet.', (t) => html`<a href="/console/tests/${t.id}">${t.name}</a> <small>${t.status}</small>`)}</section>
 </div>
 <div class="row">
-<section><h2>Datasets</h2>${list(data.datasets, 'No datasets yet.', (d) => html`<a href="/datasets/${d.id}">${d.name}</a> <small>${d.status}</small>`)}</section>
+<section><h2>Datasets</h2>${list(data.datasets, 'No datasets yet.', (d) => html`<a href="/datasets/${d.id}">${d.name}</a> <small>${d.status}</small>`)}
+<p><a href="/console/datasets">Upload recordings, start training</a></p></section>
 <section><h2>Training runs</h2>${list(data.runs, 'No training runs yet.', (r) => html`<a href="/training-runs/${r.id}">${r.name}</a> <small>${r.status}</small>`)}</section>
 </div>
 <p><a href="/console/keys">API keys</a> · <a href="/docs">API documentation</a> · <a href="/">Speak page</a></p>`,
@@ -228,6 +230,56 @@ ${input.tests.length ? html`<ul class="links">${input.tests.map((t) => html`<li>
 <form method="post" action="/console/voices/${v.id}/rollback">${csrfField(frame)}<input type="hidden" name="back" value="/console/voices/${v.id}">
 <button type="submit" class="secondary">Roll back the latest promotion</button></form>
 ${auditTrail(input.promotions, ck)}`,
+    frame,
+  );
+}
+
+/** Datasets: upload recordings (with upload progress) and start a training run on a ready one. */
+export function datasetsPage(frame: Frame, datasets: Dataset[], voices: Voice[], runs: TrainingRun[]) {
+  const ready = datasets.filter((d) => d.status === 'ready');
+  return layout(
+    'Datasets and training',
+    html`<h1>Datasets and training</h1>
+${
+  datasets.length
+    ? html`<ul class="links">${datasets.map((d) => html`<li><a href="/datasets/${d.id}">${d.name}</a> <small>${d.language} · ${d.status}</small></li>`)}</ul>`
+    : html`<p>No datasets yet.</p>`
+}
+<h2>New dataset from recordings</h2>
+<form id="create-dataset" method="post" action="/v1/datasets" enctype="multipart/form-data">
+<label for="dataset-name">Name</label><input id="dataset-name" name="name" type="text" required maxlength="200">
+<label for="dataset-language">Language</label>
+<select id="dataset-language" name="language">${XTTS_LANGUAGES.map((l) => html`<option value="${l}">${l}</option>`)}</select>
+<label for="dataset-chunker">Cut into clips by</label>
+<select id="dataset-chunker" name="chunker">${chunkers.map((k) => html`<option value="${k}">${k}</option>`)}</select>
+<label for="dataset-recordings">Recordings <small>(long recordings are cut into clips and transcribed)</small></label>
+<input id="dataset-recordings" name="recordings" type="file" accept="audio/*" multiple required>
+<p><button type="submit">Upload and build</button></p>
+<p><label for="upload-progress">Upload</label><progress id="upload-progress" max="1" value="0"></progress> <span id="upload-status" role="status" aria-live="polite"></span></p>
+</form>
+<h2>Start training</h2>
+${
+  ready.length
+    ? html`<form id="start-run">
+<label for="run-dataset">Dataset</label>
+<select id="run-dataset" name="dataset_id">${ready.map((d) => html`<option value="${d.id}">${d.name}</option>`)}</select>
+<label for="run-voice">For the voice <small>(its listening test and promotion)</small></label>
+<select id="run-voice" name="voice_id"><option value="">none</option>${voices.map((v) => html`<option value="${v.id}">${v.name}</option>`)}</select>
+<label for="run-name">Run name</label><input id="run-name" name="name" type="text" value="run" maxlength="200">
+<details><summary>Advanced</summary>
+<label for="run-epochs">Epochs</label><input id="run-epochs" name="epochs" type="text" inputmode="numeric" value="10">
+<label for="run-lr">Learning rate</label><input id="run-lr" name="lr" type="text" inputmode="decimal" value="5e-6">
+<label for="run-batch">Batch size</label><input id="run-batch" name="batch_size" type="text" inputmode="numeric" value="3">
+<label for="run-accum">Gradient accumulation</label><input id="run-accum" name="grad_accum" type="text" inputmode="numeric" value="84">
+<label for="run-precision">Precision</label><select id="run-precision" name="precision"><option>fp32</option><option>bf16</option><option>fp16</option></select>
+</details>
+<p><button type="submit">Start training</button></p>
+<p id="run-status" role="status" aria-live="polite"></p>
+</form>`
+    : html`<p>A dataset must be ready before training.</p>`
+}
+<h2>Training runs</h2>
+${runs.length ? html`<ul class="links">${runs.map((r) => html`<li><a href="/training-runs/${r.id}">${r.name}</a> <small>${r.status}</small></li>`)}</ul>` : html`<p>No training runs yet.</p>`}`,
     frame,
   );
 }

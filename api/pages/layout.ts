@@ -17,7 +17,7 @@ ${frame.csrf ? html`<meta name="csrf-token" content="${frame.csrf}">` : ''}
 <script src="/assets/studio.js" defer></script></body></html>`;
 
 const nav = (csrf: string) => html`<header><nav aria-label="Console"><a href="/console">Console</a>
-<a href="/console/voices">Voices</a><a href="/console/tests">Listening tests</a><a href="/console/keys">Keys</a>
+<a href="/console/voices">Voices</a><a href="/console/datasets">Datasets</a><a href="/console/tests">Listening tests</a><a href="/console/keys">Keys</a>
 <form method="post" action="/sign-out"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign out</button></form></nav></header>`;
 
 /** The key field of pages opened with a Bearer key; signed in, the session stands in for it. */
@@ -47,7 +47,8 @@ figure{margin:1rem 0;max-width:100%} svg{max-width:100%;height:auto}
 .error{background:#fbeff0;border:1px solid #d08a90;padding:.6rem;border-radius:6px}
 code.secret{display:block;padding:.6rem;background:#f5f5f5;word-break:break-all}
 ul.links li{margin:.2rem 0} ul.links a{display:inline-flex;align-items:center;min-height:44px;min-width:44px}
-audio{width:min(100%,20rem);height:2.5rem}
+audio{width:min(100%,20rem);height:2.5rem} progress{width:min(100%,20rem);height:1.2rem}
+details summary{min-height:44px;display:flex;align-items:center;cursor:pointer}
 td input[type=text]{min-width:12rem}
 figure.qr{width:min(12rem,100%);margin:1rem 0} figure.qr svg{display:block;width:100%}
 @media (max-width:40rem){main table{display:block;overflow-x:auto}}

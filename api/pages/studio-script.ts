@@ -192,4 +192,49 @@ if (progress) {
     if (res && res.ok && !res.redirected) progress.innerHTML = await res.text();
   }, 5000);
 }
+// A new dataset: the recordings are uploaded with XMLHttpRequest, whose upload events give progress
+// (fetch has none); then the dataset's page shows the build's own progress.
+const createDataset = $('create-dataset');
+if (createDataset) {
+  createDataset.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const button = createDataset.querySelector('button');
+    const bar = $('upload-progress');
+    const say = (t) => { $('upload-status').textContent = t; };
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/v1/datasets');
+    for (const [k, v] of Object.entries(headers(false))) xhr.setRequestHeader(k, v);
+    xhr.upload.addEventListener('progress', (p) => {
+      if (p.lengthComputable) { bar.value = p.loaded / p.total; say(Math.round((100 * p.loaded) / p.total) + ' %'); }
+    });
+    xhr.addEventListener('load', () => {
+      let data = {};
+      try { data = JSON.parse(xhr.responseText); } catch {}
+      if (xhr.status >= 200 && xhr.status < 300) { say('Uploaded: building…'); location.href = '/datasets/' + data.id; }
+      else { say('Not uploaded: ' + (data.message || 'HTTP ' + xhr.status)); button.disabled = false; }
+    });
+    xhr.addEventListener('error', () => { say('Upload failed: the connection was lost.'); button.disabled = false; });
+    button.disabled = true; bar.value = 0; say('0 %');
+    xhr.send(new FormData(createDataset));
+  });
+}
+
+// Start a training run: sensible defaults, the advanced fields sent only when changed.
+const startRun = $('start-run');
+if (startRun) {
+  startRun.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(startRun);
+    const body = { dataset_id: f.get('dataset_id'), name: f.get('name') || 'run', options: {} };
+    if (f.get('voice_id')) body.voice_id = f.get('voice_id');
+    for (const input of startRun.querySelectorAll('details input, details select')) {
+      if (input.value === input.defaultValue && !(input.tagName === 'SELECT' && input.selectedIndex !== 0)) continue;
+      body.options[input.name] = input.tagName === 'SELECT' ? input.value : Number(input.value);
+    }
+    try {
+      const run = await call('POST', '/v1/training-runs', body);
+      location.href = '/training-runs/' + run.id;
+    } catch (err) { $('run-status').textContent = 'Not started: ' + err.message; }
+  });
+}
 `;

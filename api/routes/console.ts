@@ -30,6 +30,7 @@ import { ApiError, toApiError } from '../errors.ts';
 import { requireScope } from '../middleware/auth.ts';
 import {
   consoleHome,
+  datasetsPage,
   keysPage,
   signInPage,
   type TestProgress,
@@ -298,6 +299,10 @@ export function consoleRoutes(deps: { db: Db; localSecret?: string | undefined }
     return c.redirect('/console/keys', 303);
   });
 
+  app.get('/console/datasets', async (c) => {
+    const [datasets, voices, runs] = await Promise.all([listDatasets(db), listVoices(db), listRuns(db)]);
+    return c.html(datasetsPage(frameOf(c), datasets, voices, runs));
+  });
   app.get('/console/voices', async (c) => c.html(voicesPage(frameOf(c), await listVoices(db))));
   app.get('/console/voices/:id', async (c) => {
     const voice = await getVoice(db, uuid(c.req.param('id')));

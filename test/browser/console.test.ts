@@ -193,6 +193,33 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
       await page.click('a:has-text("The results report")');
       await page.waitForSelector('h1');
       await check(page, view, 'report');
+      // Datasets: upload recordings (progress shown), then start a run with one advanced option changed.
+      await page.goto(`${base}/console/datasets`);
+      await check(page, view, 'datasets');
+      if (view === 'desktop') {
+        await page.fill('#dataset-name', 'uploaded in the browser');
+        await page.setInputFiles('#dataset-recordings', {
+          name: 'r.wav',
+          mimeType: 'audio/wav',
+          buffer: Buffer.from(wav),
+        });
+        await page.click('#create-dataset button');
+        await page.waitForURL(/\/datasets\/[0-9a-f-]{36}$/);
+        assert.equal(await page.textContent('h1'), 'Dataset: uploaded in the browser');
+        await page.goto(`${base}/console/datasets`);
+        await page.selectOption('#run-dataset', ids.dataset);
+        await page.selectOption('#run-voice', ids.voice);
+        await page.click('details summary');
+        await page.fill('#run-epochs', '2');
+        await page.click('#start-run button');
+        await page.waitForURL(/\/training-runs\/[0-9a-f-]{36}$/);
+        const started = await t.request
+          .get(`/v1/training-runs/${page.url().split('/').pop()}`)
+          .set(t.auth(t.tokens.admin));
+        assert.equal(started.body.config.epochs, 2);
+        assert.equal(started.body.config.batch_size, 3, 'the rest keep their defaults');
+        assert.equal(started.body.voice_id, ids.voice);
+      }
       await page.goto(`${base}/datasets/${ids.dataset}`);
       await check(page, view, 'dataset');
       await page.goto(`${base}/training-runs/${ids.run}`);
