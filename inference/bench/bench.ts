@@ -5,7 +5,7 @@
  * out of each run costs), real-time factor, time to first audio chunk.
  *
  *   node inference/bench/bench.ts [--device cpu|cuda] [--precision fp32,int8|fp16|...] [--only tiny|full]
- *                                 [--codes N] [--threads N] [--rounds N] [--no-agreement] [--torch]
+ *                                 [--codes N] [--threads N] [--rounds N] [--no-agreement | --agreement-only] [--torch]
  *                                 [--json OUT.json] [--python PYTHON_WITH_TORCH]
  *
  * Each precision (the GPT graphs' variant; default fp32,int8 on CPU, the package's default on CUDA)
@@ -47,6 +47,7 @@ const { values: args } = parseArgs({
     python: { type: 'string' },
     rounds: { type: 'string', default: '2' },
     'no-agreement': { type: 'boolean', default: false },
+    'agreement-only': { type: 'boolean', default: false },
     /** Internal: run one package at one precision and print its row as JSON (see runChild). */
     child: { type: 'string' },
   },
@@ -66,6 +67,27 @@ if (precisions.length === 0) precisions.push(undefined);
 const codes = Number(args.codes);
 // The interpreter with torch: --python, else PYTHON, else Debian's /usr/bin/python3 (see trainer).
 const python = args.python ?? pythonBinary();
+// The int8 variant of a package is made once by the trainer's quantizer (python with onnx and
+// onnxruntime). By default it is measured where it exists or can be made, and left out with a line
+// saying why elsewhere, so the fp32 figures need no Python at all; asked for by --precision, its
+// absence is an error.
+if (!args.child && precisions.includes('int8')) {
+  const quantized = (pkg: string) =>
+    existsSync(join(pkg, 'manifest.json')) &&
+    'gpt_decode_int8' in (JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8')).graphs ?? {});
+  const dirs = { tiny: 'tiny-int8-pkg', full: 'full-pkg' };
+  const kinds: ('tiny' | 'full')[] = args.only === 'tiny' || args.only === 'full' ? [args.only] : ['tiny', 'full'];
+  const ready = kinds.every((k) => quantized(join(root, '.data', 'bench', dirs[k])));
+  if (!ready && spawnSync(python, ['-c', 'import onnx, onnxruntime'], { stdio: 'ignore' }).status !== 0) {
+    const why = `its GPT graphs are made by python3 -m xtts.quantize, which needs onnx and onnxruntime in ${python} (npm run setup:python)`;
+    if (args.precision) {
+      console.error(`int8: ${why}`);
+      process.exit(1);
+    }
+    console.log(`int8: not measured: ${why}`);
+    precisions.splice(precisions.indexOf('int8'), 1);
+  }
+}
 
 function run(cmd: string, argv: string[], cwd: string): string {
   const r = spawnSync(cmd, argv, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
@@ -293,14 +315,14 @@ for (const kind of ['tiny', 'full'] as const) {
   }
   for (const p of precisions) ensurePackage(kind, p);
   const byPrecision = new Map<Precision | undefined, Row[]>();
-  for (let r = 0; r < rounds; r++) {
+  for (let r = 0; r < (args['agreement-only'] ? 0 : rounds); r++) {
     // Alternate the order too, so neither precision always runs first after the other.
     const order = r % 2 === 0 ? precisions : [...precisions].reverse();
     for (const p of order) byPrecision.set(p, [...(byPrecision.get(p) ?? []), runChild(kind, p)]);
   }
   const f = (v: number, d = 1) => v.toFixed(d);
   const base = byPrecision.has('fp32') ? medianRow(byPrecision.get('fp32') as Row[]) : undefined;
-  for (const p of precisions) {
+  for (const p of args['agreement-only'] ? [] : precisions) {
     const row = medianRow(byPrecision.get(p) as Row[]);
     rows.push(row);
     const vs =
@@ -316,7 +338,7 @@ for (const kind of ['tiny', 'full'] as const) {
     );
     if (row.torch !== undefined) console.log(`     PyTorch same device: ${JSON.stringify(row.torch)}`);
   }
-  if (!args['no-agreement'] && base) {
+  if (!args['no-agreement'] && precisions.includes('fp32')) {
     for (const p of precisions) {
       if (p === 'fp32' || p === undefined) continue;
       const a = await compareVariants(ensurePackage(kind, 'fp32'), ensurePackage(kind, p), {
