@@ -130,15 +130,74 @@ if (run) {
 }
 // The console's voice form: the clips go to the API as they are; the reference check's warnings are shown.
 const createVoice = $('create-voice');
+// Clips recorded here: MediaRecorder gives compressed audio (WebM/Opus in Chromium), which the
+// browser decodes and this script writes as 16-bit mono WAV, a format every server check reads.
+const recorded = [];
+function wavOf(buffer) {
+  const ch = buffer.numberOfChannels, n = buffer.length, rate = buffer.sampleRate;
+  const out = new DataView(new ArrayBuffer(44 + n * 2));
+  const s = (o, t) => { for (let i = 0; i < t.length; i++) out.setUint8(o + i, t.charCodeAt(i)); };
+  s(0, 'RIFF'); out.setUint32(4, 36 + n * 2, true); s(8, 'WAVEfmt '); out.setUint32(16, 16, true); out.setUint16(20, 1, true);
+  out.setUint16(22, 1, true); out.setUint32(24, rate, true); out.setUint32(28, rate * 2, true); out.setUint16(32, 2, true);
+  out.setUint16(34, 16, true); s(36, 'data'); out.setUint32(40, n * 2, true);
+  const data = []; for (let c = 0; c < ch; c++) data.push(buffer.getChannelData(c));
+  for (let i = 0; i < n; i++) {
+    let v = 0; for (let c = 0; c < ch; c++) v += data[c][i];
+    v = Math.max(-1, Math.min(1, v / ch));
+    out.setInt16(44 + i * 2, Math.round(v * 32767), true);
+  }
+  return new Blob([out.buffer], { type: 'audio/wav' });
+}
+const recordButton = $('record');
+if (recordButton) {
+  let recorder = null;
+  recordButton.addEventListener('click', async () => {
+    if (recorder) { recorder.stop(); return; }
+    let stream;
+    try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); }
+    catch (err) { $('voice-result').textContent = 'No microphone: ' + err.message; return; }
+    const chunks = [];
+    recorder = new MediaRecorder(stream);
+    recorder.addEventListener('dataavailable', (e) => chunks.push(e.data));
+    recorder.addEventListener('stop', async () => {
+      for (const t of stream.getTracks()) t.stop();
+      recorder = null;
+      recordButton.textContent = 'Record a clip'; recordButton.setAttribute('aria-pressed', 'false');
+      try {
+        const ctx = new AudioContext();
+        const audio = await ctx.decodeAudioData(await new Blob(chunks).arrayBuffer());
+        const blob = wavOf(audio);
+        const name = 'recording-' + (recorded.length + 1) + '.wav';
+        recorded.push({ blob, name });
+        const li = document.createElement('li');
+        const player = document.createElement('audio'); player.controls = true; player.src = URL.createObjectURL(blob);
+        const remove = document.createElement('button'); remove.type = 'button'; remove.className = 'secondary';
+        remove.textContent = 'Remove'; remove.setAttribute('aria-label', 'Remove ' + name);
+        remove.addEventListener('click', () => { recorded.splice(recorded.findIndex((r) => r.blob === blob), 1); li.remove(); });
+        li.append(name + ' (' + audio.duration.toFixed(1) + ' s) ', player, ' ', remove);
+        $('recordings').append(li);
+      } catch (err) { $('voice-result').textContent = 'The recording could not be read: ' + err.message; }
+    });
+    recorder.start();
+    recordButton.textContent = 'Stop recording'; recordButton.setAttribute('aria-pressed', 'true');
+  });
+}
 if (createVoice) {
   createVoice.addEventListener('submit', async (e) => {
     e.preventDefault();
     const out = $('voice-result');
-    const button = createVoice.querySelector('button');
+    const button = createVoice.querySelector('button[type=submit]');
     button.disabled = true;
+    const form = new FormData(createVoice);
+    for (const r of recorded) form.append('clips', r.blob, r.name);
+    if (!form.getAll('clips').some((f) => f.size > 0)) {
+      out.textContent = 'Choose or record at least one clip.';
+      button.disabled = false;
+      return;
+    }
     out.textContent = 'Uploading and checking the clips…';
     try {
-      const res = await fetch('/v1/voices', { method: 'POST', headers: headers(false), body: new FormData(createVoice) });
+      const res = await fetch('/v1/voices', { method: 'POST', headers: headers(false), body: form });
       const data = await res.json().catch(() => ({}));
       if (!res.ok) throw new Error(data.message || 'HTTP ' + res.status);
       out.replaceChildren();

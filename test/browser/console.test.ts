@@ -84,7 +84,8 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
     server = createAdaptorServer({ fetch: t.app.fetch });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    chromium = await launchChromium();
+    // A fake microphone (a beep), granted without asking, for recording clips in the page.
+    chromium = await launchChromium({ args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] });
     browser = chromium.browser;
   });
   after(async () => {
@@ -162,10 +163,24 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
 
       // Voices: create one from a clip; the reference check's answer is shown.
       await page.goto(`${base}/console/voices`);
+      if (view === 'desktop') {
+        // Record a clip with the microphone: it is listed with its length, playable, and removable.
+        await page.click('#record');
+        await page.locator('#record[aria-pressed="true"]').waitFor();
+        await page.waitForTimeout(1500);
+        await page.click('#record');
+        const item = page.locator('#recordings li');
+        await item.waitFor();
+        const seconds = Number(/\(([\d.]+) s\)/.exec((await item.textContent()) ?? '')?.[1]);
+        assert.ok(seconds > 0.5, `a recording of ${seconds} s`);
+        await page.click('button[aria-label="Remove recording-1.wav"]');
+        await item.waitFor({ state: 'detached' });
+      }
       await page.fill('#voice-name', `${view} voice`);
       await page.setInputFiles('#voice-clips', { name: 'clip.wav', mimeType: 'audio/wav', buffer: Buffer.from(wav) });
-      await page.click('#create-voice button');
-      await page.waitForSelector(`#voice-result a:has-text("${view} voice")`);
+      await page.click('#create-voice button[type=submit]');
+      await page.locator('#voice-result', { hasText: /Created|Not created|Choose/ }).waitFor();
+      assert.match((await page.textContent('#voice-result')) ?? '', new RegExp(`^Created ${view} voice\\.`));
       await check(page, view, 'voices');
 
       // A voice: speak a text with a chosen checkpoint and get the audio.

@@ -12,7 +12,7 @@ export const chromiumMissing = existsSync(CHROMIUM) ? false : `${CHROMIUM} is no
  * connections, no component updates, no sync. `close` also removes the profile.
  */
 export async function launchChromium(
-  options: { viewport?: { width: number; height: number } } = {},
+  options: { viewport?: { width: number; height: number }; args?: string[] } = {},
 ): Promise<{ browser: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
   const browser = await chromium.launchPersistentContext(profile, {
@@ -30,6 +30,7 @@ export async function launchChromium(
       '--disable-sync',
       '--mute-audio',
       '--autoplay-policy=no-user-gesture-required',
+      ...(options.args ?? []),
     ],
   });
   return {
