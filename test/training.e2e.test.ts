@@ -254,6 +254,13 @@ describe('recordings → dataset → fine-tuning run → listening test → prom
     }
     for (const c of checkpoints) assert.ok(conditionOf.has(c.id), `epoch ${c.epoch} is in the test`);
     assert.ok(conditionOf.has(ids.base) && conditionOf.has('real'));
+    // The machines listened first: every checkpoint was scored before the test opened. The tiny
+    // model's noise is unintelligible to Whisper, the base's too, so the rule abstains and none is out.
+    const report = await t.request.get(`/v1/listening/tests/${ids.test}/report`).set(admin());
+    assert.equal(report.status, 200);
+    assert.match(report.text, /id="prescreen-scores"/);
+    assert.equal(report.text.match(/<td>candidate<\/td>.*?to listeners<\/td>/g)?.length, checkpoints.length);
+    assert.match(report.text, /<td>base<\/td>/);
     const last = checkpoints.at(-1)!;
     // Honest listeners hear the real speaker best, then the last epoch, then the first, then the base.
     const rank: Record<string, number> = {

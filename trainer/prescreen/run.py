@@ -54,7 +54,7 @@ def main(argv: list[str]) -> dict:
     opts = AsrOptions(**{"model": "tiny.en-bundled", "beam_size": 1, **asr_raw})
     if opts.backend != "faster-whisper":
         raise UserError("PRESCREEN_ASR", None, "The pre-screen transcribes with faster-whisper only.")
-    asr = FasterWhisper(opts, language.split("-")[0] if language != "zh-cn" else "zh")
+    asr = FasterWhisper(opts, language)  # check_language gave Whisper's code (zh-cn → zh)
     load_cpu = time.process_time() - cpu0
     refs = [(_load(r["path"], r["path"]), r.get("text", "")) for r in spec.get("references", [])]
     cps = spec.get("speaker_cps") or _speaker_cps(refs)
