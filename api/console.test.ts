@@ -124,6 +124,8 @@ describe('owner sign-in and console', () => {
     }
     const report = await page(`/v1/listening/tests/${testId}/report`, session);
     assert.equal(report.status, 200);
+    assert.match(report.headers['content-security-policy'] ?? '', /default-src 'none'/);
+    assert.doesNotMatch(report.headers['content-security-policy'] ?? '', /script-src/, 'no script allowed at all');
     const testPage = await page(`/console/tests/${testId}`, session);
     assert.match(testPage.text, /\/listen\/i\//, 'the invitation link');
     assert.match(testPage.text, /votes/);

@@ -63,6 +63,11 @@ export const OWNER_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; " +
   "media-src 'self' blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/** The report runs no script at all; its style element is the only inline content it needs. */
+export const REPORT_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; " +
+  "frame-ancestors 'none'";
+
 export const ownerHeaders: MiddlewareHandler = async (c, next) => {
   await next();
   if (!(c.res.headers.get('content-type') ?? '').startsWith('text/html')) return;
@@ -94,6 +99,15 @@ export function consoleRoutes(deps: { db: Db; localSecret?: string | undefined }
   for (const path of ['/sign-in', '/console', '/console/*', '/datasets/*', '/training-runs/*']) {
     app.use(path, ownerHeaders);
   }
+  // The listening report is one self-contained page with its own style element and no script.
+  app.use('/v1/listening/tests/:id/report', async (c, next) => {
+    await next();
+    if (!(c.res.headers.get('content-type') ?? '').startsWith('text/html')) return;
+    c.header('Content-Security-Policy', REPORT_CSP);
+    c.header('Referrer-Policy', 'same-origin');
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('Cache-Control', 'no-store');
+  });
   app.onError((err, c) => {
     const e = toApiError(err);
     if (!wantsHtml(c.req.header('accept')) || e.code === 'INTERNAL') throw err;

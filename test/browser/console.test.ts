@@ -125,7 +125,13 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
     await page.screenshot({ path: join(shots, `${view}-${name}.png`), fullPage: true });
     // The rules axe applies do not depend on the width; checking once keeps the suite quick.
     if (view === 'desktop') assert.deepEqual(await axe(page), [], `${name}: accessibility`);
-    else assert.deepEqual(await phoneProblems(page), [], `${name} on the phone`);
+    else {
+      assert.deepEqual(await phoneProblems(page), [], `${name} on the phone`);
+      // The narrowest phones in use: nothing may scroll sideways or shrink below 44 px there either.
+      await page.setViewportSize({ width: 360, height: 780 });
+      assert.deepEqual(await phoneProblems(page), [], `${name} at 360 px`);
+      await page.setViewportSize(VIEWPORTS.phone);
+    }
   }
 
   for (const view of ['desktop', 'phone'] as const) {
