@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
 import OpenAI from 'openai';
 import { decodeAudio } from '../inference/index.ts';
+import { limits } from '../infra/index.ts';
 import { testApp } from '../test/helpers/app.ts';
 import { binaryBody, espeakWav, manifestOnlyPackage, parseWav } from '../test/helpers/speech.ts';
 import { toneEngine } from '../test/helpers/tone-engine.ts';
@@ -129,7 +130,7 @@ describe('synthesis: /v1/tts', () => {
       [{ text: 'hi', voice: 'nobody' }, 404, 'VOICE_NOT_FOUND', 'body.voice'],
       [{ text: '', voice: 'ada' }, 400, 'VALIDATION_FAILED', 'body.text'],
       [{ text: '   ', voice: 'ada' }, 400, 'TEXT_EMPTY', 'body.text'],
-      [{ text: 'x'.repeat(20_001), voice: 'ada' }, 400, 'VALIDATION_FAILED', 'body.text'],
+      [{ text: 'x'.repeat(limits.text.maxChars + 1), voice: 'ada' }, 400, 'TEXT_TOO_LONG', 'body.text'],
       [{ text: 'hi', voice: 'ada', language: 'xx' }, 400, 'LANGUAGE_UNSUPPORTED', 'body.language'],
       [{ text: 'hi', voice: 'ada', temperature: -1 }, 400, 'VALIDATION_FAILED', 'body.temperature'],
       [{ text: 'hi', voice: 'ada', format: 'aiff' }, 400, 'VALIDATION_FAILED', 'body.format'],
