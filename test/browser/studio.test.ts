@@ -106,7 +106,8 @@ describe('the dataset and training-run pages', { skip: chromiumMissing }, () => 
     const page = await open(`/datasets/${live}`);
     assert.equal(await page.textContent('#status'), 'queued');
     await setDatasetProgress(t.db.db, live, { status: 'processing', progress: { stage: 'transcribe', fraction: 0.4 } });
-    await page.waitForFunction("document.getElementById('stage').textContent.includes('transcribe')");
+    // Locators, not waitForFunction: the owner pages' CSP forbids evaluating strings in the page.
+    await page.locator('#stage', { hasText: 'transcribe' }).waitFor();
     assert.equal(await page.textContent('#status'), 'processing');
     assert.equal(await page.evaluate("document.getElementById('fraction').value"), 0.4);
     await finishBuildAsWorker(t.db.db, storage, live, [{ key: 'l_0001', text: 'Built.', wav, durationS: 3.1 }]);
@@ -137,9 +138,9 @@ describe('the dataset and training-run pages', { skip: chromiumMissing }, () => 
     await page.waitForSelector('tr[data-checkpoint] button.play:not([disabled])');
     await page.waitForSelector('g.marker', { state: 'attached' });
     await page.click('#cancel');
-    await page.waitForFunction("document.getElementById('status').textContent === 'cancelled'");
+    await page.locator('#status', { hasText: /^cancelled$/ }).waitFor();
     await page.click('#resume');
-    await page.waitForFunction("document.getElementById('status').textContent === 'queued'");
+    await page.locator('#status', { hasText: /^queued$/ }).waitFor();
     const got = await t.request.get(`/v1/training-runs/${run.body.id}`).set(t.auth(t.tokens.admin));
     assert.equal(got.body.status, 'queued');
     await page.close();
