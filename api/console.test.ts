@@ -250,6 +250,16 @@ describe('owner sign-in and console', () => {
     assert.equal((await t.request.get('/v1/keys').set('Cookie', `xvs_session=${session}`)).status, 401);
   });
 
+  it('revoking the key ends the sessions opened with it', async () => {
+    const { createApiKey } = await import('../db/index.ts');
+    const { key, token } = await createApiKey(t.db.db, { name: 'short-lived admin', scope: 'admin' });
+    const { session } = await signIn({ key: token });
+    assert.equal((await page('/console', session)).status, 200);
+    assert.equal((await t.request.delete(`/v1/keys/${key.id}`).set(t.auth(t.tokens.admin))).status, 200);
+    assert.equal((await page('/console', session)).status, 303);
+    assert.equal((await t.request.get('/v1/keys').set('Cookie', `xvs_session=${session}`)).status, 401);
+  });
+
   it('a rater token opens no owner page', async () => {
     const invite = `/listen/i/${/\/listen\/i\/([\w-]+)/.exec((await t.request.get(`/v1/listening/tests/${testId}`).set(t.auth(t.tokens.admin))).body.invite_url)?.[1]}`;
     const { token } = await joinAsRater(t, invite);
