@@ -9,6 +9,15 @@ import { JobError, type JobHandler, startWorker } from './worker.ts';
 const logger = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Polls until `done()`; the bound is only a guard against a hang (a loaded machine may be slow
+ * to get there, and that is no failure), so it is far above what any run needs.
+ */
+async function until(done: () => boolean | Promise<boolean>, everyMs = 10): Promise<void> {
+  const guard = Date.now() + 120_000;
+  while (!(await done()) && Date.now() < guard) await sleep(everyMs);
+}
+
 // On PGlite by default and on the Postgres server when DATABASE_URL is set (CI runs both).
 describe('job workers', () => {
   let t: TestDb;
@@ -39,7 +48,7 @@ describe('job workers', () => {
     const workers = ['a', 'b', 'c'].map((w) =>
       startWorker({ db: t.db, handlers: { share: handler(w) }, logger, pollMs: 10, leaseMs: 5000 }),
     );
-    for (let i = 0; i < 400 && runs.length < jobs.length; i++) await sleep(25);
+    await until(() => runs.length >= jobs.length, 25);
     await Promise.all(workers.map((w) => w.stop()));
     assert.equal(overlap, 0);
     assert.deepEqual(
@@ -61,7 +70,7 @@ describe('job workers', () => {
     };
     const bad = await enqueueJob(t.db, { kind: 'fail', payload: { kind: 'bad' } });
     const w = startWorker({ db: t.db, handlers: { fail: handler }, logger, pollMs: 10 });
-    for (let i = 0; i < 200 && failedWith.length === 0; i++) await sleep(10);
+    await until(() => failedWith.length > 0);
     assert.deepEqual(failedWith, [`${bad.id}:DATASET_INVALID`]);
     const row = await getJob(t.db, bad.id);
     assert.equal(row?.status, 'failed');
@@ -85,10 +94,11 @@ describe('job workers', () => {
       },
     };
     const job = await enqueueJob(t.db, { kind: 'long', payload: {} });
-    const w = startWorker({ db: t.db, handlers: { long: handler }, logger, pollMs: 10, leaseMs: 300 });
-    for (let i = 0; i < 200 && (await getJob(t.db, job.id))?.status !== 'running'; i++) await sleep(10);
+    // Heartbeats every second: cancellation is seen within one, and a loaded machine does not lose the lease.
+    const w = startWorker({ db: t.db, handlers: { long: handler }, logger, pollMs: 10, leaseMs: 3000 });
+    await until(async () => (await getJob(t.db, job.id))?.status === 'running');
     assert.equal(await requestCancel(t.db, job.id), 'requested');
-    for (let i = 0; i < 300 && (await getJob(t.db, job.id))?.status === 'running'; i++) await sleep(20);
+    await until(async () => (await getJob(t.db, job.id))?.status !== 'running', 20);
     assert.equal((await getJob(t.db, job.id))?.status, 'cancelled');
     assert.equal(exit, 'SIGTERM');
     assert.deepEqual(failedWith, [`${job.id}:CANCELLED`]);
