@@ -29,7 +29,7 @@ export async function startServer(config: Config) {
   const registered = await registerModelDir(handle.db, config.modelDir);
   for (const k of registered) logger.info({ checkpoint: k.id, package: k.packagePath }, 'registered model package');
   const engine = createEngineFor(config);
-  const audio = createAudioSandbox();
+  const audio = createAudioSandbox({ warm: true });
   const storage = localStorage(config.dataDir);
   const i = config.inference;
   const capacity = config.inferenceUrls.length ? config.inferenceUrls.length * i.perPod : i.workers;
