@@ -427,13 +427,22 @@ describe('dataset build progress as server-sent events', () => {
     const res = await t.app.request(`/v1/datasets/${id}/events`, { headers: t.auth(t.tokens.admin) });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
-    const reading = readEvents(res, (e) => e === 'done' || e === 'failed');
-    const pause = () => new Promise((r) => setTimeout(r, 80));
-    await pause();
+    const seen: Array<{ event: string; data: Record<string, unknown> }> = [];
+    const reading = readEvents(res, (e) => e === 'done' || e === 'failed', seen);
+    // Each change is made once the stream has shown the one before (a fixed pause can be too
+    // short for a loaded machine's poller, which would then skip a state).
+    const shown = async (n: number) => {
+      const guard = Date.now() + 120_000; // against a hang only
+      while (seen.length < n) {
+        assert.ok(Date.now() < guard, `event ${n} never came: ${JSON.stringify(seen)}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await shown(1);
     await setDatasetProgress(t.db.db, id, { status: 'processing', progress: { stage: 'transcribe', fraction: 0.25 } });
-    await pause();
+    await shown(2);
     await setDatasetProgress(t.db.db, id, { progress: { stage: 'transcribe', fraction: 0.5, message: 'fr.wav' } });
-    await pause();
+    await shown(3);
     await failDataset(t.db.db, id, 'NO_SPEECH', 'fr.wav: no speech found');
     const events = await reading;
     assert.deepEqual(

@@ -47,10 +47,16 @@ export async function finishBuildAsWorker(db: Db, storage: Storage, datasetId: s
   assert.ok(ok, 'the build is stored with the lease');
 }
 
-/** Reads server-sent events from a streaming response until `until` names an event (or the stream ends). */
-export async function readEvents(res: Response, until: (event: string) => boolean) {
+/**
+ * Reads server-sent events from a streaming response until `until` names an event (or the stream
+ * ends). `events`, when given, receives each event as it arrives, so a test can wait for one.
+ */
+export async function readEvents(
+  res: Response,
+  until: (event: string) => boolean,
+  events: Array<{ event: string; data: Record<string, unknown> }> = [],
+) {
   assert.ok(res.body);
-  const events: Array<{ event: string; data: Record<string, unknown> }> = [];
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   for (;;) {
