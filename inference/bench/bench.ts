@@ -5,7 +5,8 @@
  * out of each run costs), real-time factor, time to first audio chunk.
  *
  *   node inference/bench/bench.ts [--device cpu|cuda] [--precision fp32,int8|fp16|...] [--only tiny|full]
- *                                 [--codes N] [--threads N] [--rounds N] [--no-agreement | --agreement-only] [--torch]
+ *                                 [--codes N] [--threads N] [--rounds N] [--no-agreement | --agreement-only]
+ *                                 [--interleaved] [--torch]
  *                                 [--json OUT.json] [--python PYTHON_WITH_TORCH]
  *
  * Each precision (the GPT graphs' variant; default fp32,int8 on CPU, the package's default on CUDA)
@@ -24,7 +25,7 @@
  * GPU figures sit beside their baseline.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pythonBinary } from '../../trainer/index.ts';
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '2' },
     'no-agreement': { type: 'boolean', default: false },
     'agreement-only': { type: 'boolean', default: false },
+    interleaved: { type: 'boolean', default: false },
     /** Internal: run one package at one precision and print its row as JSON (see runChild). */
     child: { type: 'string' },
   },
@@ -291,9 +293,59 @@ function medianRow(rs: Row[]): Row {
   return out as Row;
 }
 
+/**
+ * --interleaved: every precision's package open in this one process, decode runs of 20 codes taken
+ * in turn (fp32, int8, fp32, ...), so on a busy machine each precision sees the same load; prints
+ * ms per code (median over runs) and the ratio to the first precision. No load, render or memory
+ * figures: those need a process per precision (the default mode).
+ */
+async function interleaved(kind: 'tiny' | 'full', runs: number) {
+  const xs: { p: Precision | undefined; x: Xtts; times: number[] }[] = [];
+  for (const p of precisions) {
+    const x = await Xtts.load(ensurePackage(kind, p), {
+      device,
+      ...(p ? { precision: p } : {}),
+      ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
+      verify: false,
+      warmUp: false,
+    });
+    xs.push({ p, x, times: [] });
+  }
+  const clip = referenceClip();
+  const voice = await (xs[0] as (typeof xs)[number]).x.computeVoice([clip]);
+  for (const e of xs) await decodeMsPerCode(e.x, voice, 20, 20); // warm-up
+  for (let r = 0; r < runs; r++) {
+    for (const e of r % 2 === 0 ? xs : [...xs].reverse()) {
+      e.times.push((await decodeMsPerCode(e.x, voice, 20, 20)).msPerCode);
+    }
+  }
+  const first = median((xs[0] as (typeof xs)[number]).times);
+  for (const e of xs) {
+    const m = median(e.times);
+    console.log(
+      `${kind.padEnd(4)} ${device}/${e.x.pkg.precision} interleaved: decode ${m.toFixed(2)} ms/code (median of ${runs} runs of 20, ` +
+        `range ${Math.min(...e.times).toFixed(1)}-${Math.max(...e.times).toFixed(1)}), ${(m / first).toFixed(2)}x ${xs[0]?.x.pkg.precision}'s time`,
+    );
+    await e.x.release();
+  }
+}
+
+if (args.interleaved) {
+  for (const kind of ['tiny', 'full'] as const) {
+    if (args.only && args.only !== kind) continue;
+    await interleaved(kind, Math.max(1, Number(args.rounds)));
+  }
+  process.exit(0);
+}
+
 if (args.child) {
   const kind = args.child === 'full' ? 'full' : 'tiny';
   const row = await benchPackage(kind, precisions[0]);
+  // Also kept as each run ends, so a long full-size bench that is stopped keeps what it measured.
+  appendFileSync(
+    join(root, '.data', 'bench', 'rows.jsonl'),
+    `${JSON.stringify({ at: new Date().toISOString(), ...row })}\n`,
+  );
   console.log(JSON.stringify(row));
   process.exit(0);
 }
