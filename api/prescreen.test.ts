@@ -17,7 +17,7 @@ import {
   resultsPage,
 } from '../listening/index.ts';
 import { openTestDb, type TestDb } from '../test/helpers/db.ts';
-import { makePlantedSets } from '../trainer/prescreen/planted.ts';
+import { makePlantedSets } from '../trainer/index.ts';
 import { prescreenTest } from './prescreen.ts';
 
 const SENTENCES = [

@@ -28,6 +28,8 @@ export {
   pythonBinary,
   runPython,
 } from './model-package/index.ts';
+// Planted faults (cut ends, babble, another voice, half tempo, silence) for the pre-screen's tests and bench.
+export { EXPECTED_REASON, makePlantedSets, PLANTED_SETS, type PlantedSet } from './prescreen/planted.ts';
 export {
   DEFAULT_PRESCREEN_POLICY,
   judgeCheckpoints,

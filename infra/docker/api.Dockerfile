@@ -19,7 +19,7 @@ COPY inference ./inference
 COPY listening ./listening
 # The job workers (api/jobs.ts) are in trainer/; their Python steps need the trainer image's Python.
 COPY trainer ./trainer
-COPY infra/config.ts infra/index.ts infra/storage.ts ./infra/
+COPY infra/config.ts infra/index.ts infra/limits.ts infra/storage.ts ./infra/
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/data
 VOLUME ["/data"]
 EXPOSE 8080

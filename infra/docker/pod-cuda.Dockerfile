@@ -21,7 +21,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY inference ./inference
-COPY infra/config.ts infra/index.ts infra/storage.ts ./infra/
+COPY infra/config.ts infra/index.ts infra/limits.ts infra/storage.ts ./infra/
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/data INFERENCE_DEVICE=cuda INFERENCE_WORKERS=1
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
