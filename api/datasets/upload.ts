@@ -68,7 +68,10 @@ export const safeName = (name: string) =>
     .slice(-100) || 'file';
 
 /** Reads the first `n` bytes and gives back a stream that replays them followed by the rest. */
-async function peek(stream: Readable, n: number): Promise<{ head: Buffer; body: Readable; ended: boolean }> {
+async function peek(
+  stream: Readable,
+  n: number,
+): Promise<{ head: Buffer; body: Readable; ended: boolean; drain: () => Promise<void> }> {
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const chunks: Buffer[] = [];
   let length = 0;
@@ -92,7 +95,16 @@ async function peek(stream: Readable, n: number): Promise<{ head: Buffer; body: 
       yield r.value;
     }
   }
-  return { head, body: Readable.from(replay()), ended };
+  // Reads and drops what is left of the part: busboy waits for each file stream to be read to
+  // its end before it parses the rest of the body, so a part nobody reads stalls the request.
+  const drain = async () => {
+    if (ended) return;
+    for (;;) {
+      const r = await it.next().catch(() => ({ done: true as const, value: undefined }));
+      if (r.done) return;
+    }
+  };
+  return { head, body: Readable.from(replay()), ended, drain };
 }
 
 async function readText(stream: Readable, field: string): Promise<string> {
@@ -185,7 +197,7 @@ export async function receiveDatasetUpload(
   });
 
   const store = async (stream: Readable, field: string, filename: string, kind: 'audio' | 'archive') => {
-    const { head, body, ended } = await peek(stream, kind === 'audio' ? AUDIO_HEAD_BYTES : HEAD_BYTES);
+    const { head, body, ended, drain } = await peek(stream, kind === 'audio' ? AUDIO_HEAD_BYTES : HEAD_BYTES);
     try {
       checkHead(head, ended, field, filename, kind);
     } catch (err) {
@@ -194,8 +206,14 @@ export async function receiveDatasetUpload(
     }
     const fileId = randomUUID();
     const path = `${prefix}/recordings/${fileId}-${safeName(filename)}`;
-    const { bytes, sha256 } = await deps.storage.write(path, body);
-    return { id: fileId, name: filename, path, bytes, sha256, transcript: null };
+    try {
+      const { bytes, sha256 } = await deps.storage.write(path, body);
+      return { id: fileId, name: filename, path, bytes, sha256, transcript: null };
+    } catch (err) {
+      // A write that failed (a full disk) left the part half read: read the rest and drop it.
+      void drain();
+      throw err;
+    }
   };
   const checkHead = (head: Buffer, ended: boolean, field: string, filename: string, kind: 'audio' | 'archive') => {
     if (head.length === 0) throw new ApiError('UPLOAD_EMPTY', `${field}: "${filename}" is empty`, { field });
