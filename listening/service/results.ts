@@ -111,9 +111,11 @@ export function evaluateVotes(
     items: comparable.map((c) => c.id),
     bootstrap,
   });
+  // Similarity A/B is judged per rater against the incumbent (the decision's own share and
+  // interval); its Bradley–Terry fit is a point estimate only, which halves the report's cost.
   const likeness = computeStatistics(toAnswers(counted, 'likeness'), {
     items: comparable.filter((c) => c.kind !== 'real').map((c) => c.id),
-    bootstrap,
+    bootstrap: { ...bootstrap, replicates: 0 },
     raters: naturalness.raters,
   });
   const incumbent = context.incumbent;
