@@ -6,12 +6,13 @@
  * either all the recordings stored or an error and nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { AudioInputError, probeAudio } from '../../inference/index.ts';
 import { type Storage, StorageError } from '../../infra/index.ts';
 import { ApiError } from '../errors.ts';
+import { uploadByteLimit } from '../middleware/body-limit.ts';
 import { audioErrorCode } from '../synthesis/voices.ts';
 
 export type StoredFile = {
@@ -181,20 +182,7 @@ export async function receiveDatasetUpload(
   const fail = (err: unknown) => {
     failure ??= err;
   };
-  let total = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      total += chunk.length;
-      if (total > deps.maxBytes) {
-        const err = new ApiError('PAYLOAD_TOO_LARGE', `The upload is larger than ${deps.maxBytes} bytes`, {
-          field: 'body',
-        });
-        failure ??= err;
-        return done(err);
-      }
-      done(null, chunk);
-    },
-  });
+  const counter = uploadByteLimit(deps.maxBytes, fail);
 
   const store = async (stream: Readable, field: string, filename: string, kind: 'audio' | 'archive') => {
     const { head, body, ended, drain } = await peek(stream, kind === 'audio' ? AUDIO_HEAD_BYTES : HEAD_BYTES);

@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../errors.ts';
@@ -21,5 +22,26 @@ export function limitBodies(options: { maxJsonBytes: number; maxUploadBytes: num
     const type = c.req.header('content-type') ?? '';
     if (!type.toLowerCase().startsWith('multipart/form-data')) return json(c, next);
     return isStreamed(c.req.path) ? next() : upload(c, next);
+  });
+}
+
+/**
+ * A pass-through for a streamed upload that fails with 413 PAYLOAD_TOO_LARGE once more than
+ * `maxBytes` went through, handing the error to `onTooLarge` first so the caller records it
+ * as the request's failure.
+ */
+export function uploadByteLimit(maxBytes: number, onTooLarge: (err: ApiError) => void): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      total += chunk.length;
+      if (total > maxBytes) {
+        const err = new ApiError('PAYLOAD_TOO_LARGE', `The upload is larger than ${maxBytes} bytes`, { field: 'body' });
+        onTooLarge(err);
+        // Stop here: what follows is not read into anything.
+        return done(err);
+      }
+      done(null, chunk);
+    },
   });
 }

@@ -14,6 +14,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { ApiError } from '../errors.ts';
+import { uploadByteLimit } from '../middleware/body-limit.ts';
 
 export type ReceivedFile = { field: string; index: number; filename: string; path: string; bytes: number };
 
@@ -64,20 +65,7 @@ export async function receiveUpload(request: Request, options: ReceiveOptions): 
   const fail = (err: unknown) => {
     failure ??= err;
   };
-  let total = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      total += chunk.length;
-      if (total > options.maxBytes) {
-        fail(
-          new ApiError('PAYLOAD_TOO_LARGE', `The upload is larger than ${options.maxBytes} bytes`, { field: 'body' }),
-        );
-        // Stop here: what follows is not read into anything.
-        return done(failure as Error);
-      }
-      done(null, chunk);
-    },
-  });
+  const counter = uploadByteLimit(options.maxBytes, fail);
 
   bb.on('field', (name, value, info) => {
     if (failure) return;
