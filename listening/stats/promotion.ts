@@ -216,43 +216,27 @@ function similarityVerdict(input: PromotionInput, c: ItemId, policy: PromotionPo
   const sim = input.similarity;
   if (!sim) return { measured: 'none', summary: null, nonInferiority: null, inferiority: null };
   const order = input.raterOrder;
-  const abOutcomes = raterPairOutcomes(sim.ab, c, input.incumbent, order);
+  // Per rater: net preference in A/B trials (−1…1), or rating difference (−4…4 points).
+  let ys: number[];
+  let summary: ClusteredMean;
+  let bounds: { lo: number; hi: number; null: number };
   if (sim.use === 'ab') {
-    const ys = abOutcomes.map(netPreference);
-    const bounds = { lo: -1, hi: 1, null: -policy.similarityMargin };
-    return {
-      measured: 'ab',
-      summary: pairShare(abOutcomes),
-      nonInferiority: record(
-        bettingTest(ys, { ...bounds, direction: 'greater' }),
-        meanOf(ys),
-        policy.similarityAlpha,
-        policy.minRaters,
-      ),
-      inferiority: record(
-        bettingTest(ys, { ...bounds, direction: 'less' }),
-        meanOf(ys),
-        policy.futilityAlpha,
-        policy.minRaters,
-      ),
-    };
+    const outcomes = raterPairOutcomes(sim.ab, c, input.incumbent, order);
+    ys = outcomes.map(netPreference);
+    summary = pairShare(outcomes);
+    bounds = { lo: -1, hi: 1, null: -policy.similarityMargin };
+  } else {
+    ys = raterRatingDifferences(sim.ratings, 'similarity', c, input.incumbent, order).map((d) => d.difference);
+    summary = clusteredMean(ys.map((d) => [d]));
+    bounds = { lo: -4, hi: 4, null: -policy.similarityRatingMargin };
   }
-  const diffs = raterRatingDifferences(sim.ratings, 'similarity', c, input.incumbent, order).map((d) => d.difference);
-  const bounds = { lo: -4, hi: 4, null: -policy.similarityRatingMargin };
+  // Not worse than the margin (the gate), and worse than it (out).
+  const test = (direction: 'greater' | 'less', alpha: number) =>
+    record(bettingTest(ys, { ...bounds, direction }), meanOf(ys), alpha, policy.minRaters);
   return {
-    measured: 'ratings',
-    summary: clusteredMean(diffs.map((d) => [d])),
-    nonInferiority: record(
-      bettingTest(diffs, { ...bounds, direction: 'greater' }),
-      meanOf(diffs),
-      policy.similarityAlpha,
-      policy.minRaters,
-    ),
-    inferiority: record(
-      bettingTest(diffs, { ...bounds, direction: 'less' }),
-      meanOf(diffs),
-      policy.futilityAlpha,
-      policy.minRaters,
-    ),
+    measured: sim.use,
+    summary,
+    nonInferiority: test('greater', policy.similarityAlpha),
+    inferiority: test('less', policy.futilityAlpha),
   };
 }
