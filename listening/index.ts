@@ -84,8 +84,8 @@ export { bootstrapBradleyTerry } from './stats/bootstrap.ts';
 export type { BradleyTerryFit, BradleyTerryOptions, PreferenceTally } from './stats/bradley-terry.ts';
 export { fitBradleyTerry, preferenceProbability, tallyPreferences } from './stats/bradley-terry.ts';
 export { type BettingResult, bettingTest, rejects } from './stats/e-process.ts';
-export type { MeanSummary, WelchResult } from './stats/mean-interval.ts';
-export { meanInterval, welchTTest } from './stats/mean-interval.ts';
+export type { MeanSummary } from './stats/mean-interval.ts';
+export { meanInterval } from './stats/mean-interval.ts';
 export type { HeadToHead, RatingComparison } from './stats/pairwise.ts';
 export { findHeadToHead, headToHead, pairwiseRatings } from './stats/pairwise.ts';
 export type {

@@ -1,14 +1,10 @@
 /**
- * Means of absolute ratings (MOS, speaker similarity) with Student-t confidence intervals,
- * and Welch's unequal-variance t-test between two items.
- *
- * Each vote is treated as one independent observation. Ratings from the same rater are in
- * truth correlated, so these intervals are somewhat optimistic when few raters give many
- * votes each; the trial design caps each rater at one vote per sentence and item, which
- * keeps that clustering small.
+ * The mean of independent values with a Student-t confidence interval. The listening
+ * statistics call it over raters (one number per rater, raters.ts), never over votes, since
+ * votes of one rater are correlated.
  */
 import type { Interval } from '../types.ts';
-import { studentTCdf, studentTQuantile } from './t-dist.ts';
+import { studentTQuantile } from './t-dist.ts';
 
 export interface MeanSummary {
   n: number;
@@ -61,41 +57,4 @@ export function meanInterval(values: readonly number[], level = 0.95): MeanSumma
     ci: { low: mean - half, high: mean + half },
     level,
   };
-}
-
-export interface WelchResult {
-  /** Mean of a minus mean of b. */
-  difference: number;
-  t: number;
-  /** Welch–Satterthwaite degrees of freedom. */
-  df: number;
-  /** Two-sided p-value. */
-  p: number;
-}
-
-/**
- * Welch's t-test. Used for MOS and similarity, whose per-item variances differ (a broken
- * checkpoint is rated consistently low, a good one spreads over 3–5).
- */
-export function welchTTest(a: readonly number[], b: readonly number[]): WelchResult {
-  const sa = meanInterval(a);
-  const sb = meanInterval(b);
-  if (sa.n < 2 || sb.n < 2) throw new RangeError("Welch's t-test needs at least two values per group");
-  const va = sa.se ** 2;
-  const vb = sb.se ** 2;
-  const difference = sa.mean - sb.mean;
-  const se = Math.sqrt(va + vb);
-  if (se === 0) {
-    // Both groups constant: equal means are indistinguishable, different ones are certain.
-    return {
-      difference,
-      t: difference === 0 ? 0 : Math.sign(difference) * Infinity,
-      df: sa.n + sb.n - 2,
-      p: difference === 0 ? 1 : 0,
-    };
-  }
-  const t = difference / se;
-  const df = (va + vb) ** 2 / (va ** 2 / (sa.n - 1) + vb ** 2 / (sb.n - 1));
-  const p = Math.min(1, 2 * studentTCdf(-Math.abs(t), df));
-  return { difference, t, df, p };
 }
