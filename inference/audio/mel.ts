@@ -127,14 +127,41 @@ export function powerSpectrogram(signal: Float32Array, o: MelOptions): Float64Ar
 export function melSpectrogram(signal: Float32Array, o: MelOptions, fb = melFilterbank(o)): Float32Array[] {
   const spec = powerSpectrogram(signal, o);
   const mel = Array.from({ length: o.nMels }, () => new Float32Array(spec.length));
+  // Each band's triangle covers a few dozen bins; the sum runs over those alone, in the same
+  // order (the zero weights outside add exactly nothing), so the result is the same to the bit.
+  const bands = bandsOf(fb, o.nMels);
   spec.forEach((row, t) => {
     for (let m = 0; m < o.nMels; m++) {
+      const { lo, weights } = bands[m] as (typeof bands)[number];
       let acc = 0;
-      for (let k = 0; k < row.length; k++) acc += (row[k] as number) * ((fb[k] as Float64Array)[m] as number);
+      for (let i = 0; i < weights.length; i++) acc += (row[lo + i] as number) * (weights[i] as number);
       (mel[m] as Float32Array)[t] = acc;
     }
   });
   return mel;
+}
+
+type Band = { lo: number; weights: Float64Array };
+const bandCache = new WeakMap<Float64Array[], Band[]>();
+/** Each mel band's non-zero stretch of filterbank weights: where it starts, and the weights. */
+function bandsOf(fb: Float64Array[], nMels: number): Band[] {
+  const cached = bandCache.get(fb);
+  if (cached) return cached;
+  const bands = Array.from({ length: nMels }, (_, m) => {
+    let lo = fb.length;
+    let hi = 0;
+    for (let k = 0; k < fb.length; k++) {
+      if (((fb[k] as Float64Array)[m] as number) !== 0) {
+        lo = Math.min(lo, k);
+        hi = k + 1;
+      }
+    }
+    const weights = new Float64Array(Math.max(0, hi - lo));
+    for (let i = 0; i < weights.length; i++) weights[i] = (fb[lo + i] as Float64Array)[m] as number;
+    return { lo, weights };
+  });
+  bandCache.set(fb, bands);
+  return bands;
 }
 
 /**

@@ -13,7 +13,8 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-type Kernel = { phases: Float64Array[]; width: number; orig: number; next: number };
+/** Per phase: its taps, and the stretch [lo, hi) of them inside the filter's reach. */
+type Kernel = { phases: Float64Array[]; reach: Int32Array; width: number; orig: number; next: number };
 
 const kernels = new Map<string, Kernel>();
 const KERNELS_KEPT = 16;
@@ -44,12 +45,26 @@ function sincKernel(origFreq: number, newFreq: number): Kernel {
   if (cached) return cached;
   const { orig, next, baseFreq, width, taps, scale } = geometry(origFreq, newFreq);
   const phases: Float64Array[] = [];
+  // A row holds `taps` coefficients, most of them (past ±LOWPASS_WIDTH zero crossings) the
+  // clamped window's ~1e-50 tail; like resampleDirect, the sum covers only the taps within reach.
+  const reach = new Int32Array(2 * next);
   for (let p = 0; p < next; p++) {
     const k = new Float64Array(taps);
-    for (let i = 0; i < taps; i++) k[i] = coefficient((-p / next + (i - width) / orig) * baseFreq, scale);
+    let lo = taps;
+    let hi = 0;
+    for (let i = 0; i < taps; i++) {
+      const t = (-p / next + (i - width) / orig) * baseFreq;
+      k[i] = coefficient(t, scale);
+      if (Math.abs(t) < LOWPASS_WIDTH) {
+        lo = Math.min(lo, i);
+        hi = i + 1;
+      }
+    }
+    reach[2 * p] = lo;
+    reach[2 * p + 1] = Math.max(lo, hi);
     phases.push(k);
   }
-  const kernel = { phases, width, orig, next };
+  const kernel = { phases, reach, width, orig, next };
   kernels.set(key, kernel);
   if (kernels.size > KERNELS_KEPT) kernels.delete(kernels.keys().next().value as string);
   return kernel;
@@ -86,19 +101,19 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
   if (fromRate === toRate) return samples;
   const size = geometry(fromRate, toRate);
   if (size.next * size.taps > MAX_TABLE) return resampleDirect(samples, fromRate, toRate);
-  const { phases, width, orig, next } = sincKernel(fromRate, toRate);
+  const { phases, reach, width, orig, next } = sincKernel(fromRate, toRate);
   const n = samples.length;
   const outLength = Math.ceil((next * n) / orig);
   const out = new Float32Array(outLength);
-  const taps = 2 * width + orig;
   for (let j = 0; j < outLength; j++) {
     const block = Math.floor(j / next);
-    const k = phases[j % next] as Float64Array;
+    const p = j % next;
+    const k = phases[p] as Float64Array;
     // padded[i] = samples[i - width], zero outside; the window starts at block * orig.
     const start = block * orig - width;
     let acc = 0;
-    const lo = Math.max(0, -start);
-    const hi = Math.min(taps, n - start);
+    const lo = Math.max(reach[2 * p] as number, -start);
+    const hi = Math.min(reach[2 * p + 1] as number, n - start);
     for (let i = lo; i < hi; i++) acc += (k[i] as number) * (samples[start + i] as number);
     out[j] = acc;
   }
