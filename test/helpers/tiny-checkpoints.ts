@@ -22,10 +22,13 @@ export const TINY_FIXTURE_SEED = 1234;
  * Copies a model folder, adding seeded noise (`scale` times each tensor's mean magnitude) to
  * every `gpt.*` weight: the conditioning encoder, perceiver and GPT, which is what fine-tuning
  * trains. HiFi-GAN, the speaker encoder, mel statistics and vocabulary stay as they are.
+ * `stop_at_once` then damages the GPT the way a diverged run can: the bias of the audio head's
+ * stop token (config `gpt_stop_audio_token`) is raised so far that the stop token wins the
+ * first step, and the checkpoint speaks (almost) nothing.
  */
 const PERTURB_GPT = `
-import os, shutil, sys, torch
-src, out, seed, scale = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+import json, os, shutil, sys, torch
+src, out, seed, scale, damage = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 shutil.copytree(src, out)
 ckpt = torch.load(os.path.join(src, "model.pth"), map_location="cpu")
 g = torch.Generator().manual_seed(seed)
@@ -35,11 +38,23 @@ for k, v in state.items():
     if k.startswith("gpt.") and v.is_floating_point():
         state[k] = v + torch.randn(v.shape, generator=g) * scale * v.abs().mean()
         changed += 1
+if damage == "stop_at_once":
+    with open(os.path.join(src, "config.json"), encoding="utf-8") as f:
+        stop = json.load(f)["model_args"]["gpt_stop_audio_token"]
+    state["gpt.mel_head.bias"][stop] += 1e4
+elif damage != "none":
+    raise SystemExit(f"unknown damage {damage}")
 torch.save(ckpt, os.path.join(out, "model.pth"))
 print(changed)
 `;
 
-export type TinyCheckpointSpec = { name: string; seed: number; scale: number };
+export type TinyCheckpointSpec = {
+  name: string;
+  seed: number;
+  scale: number;
+  /** A deliberately broken checkpoint: `stop_at_once` makes the GPT end every sentence at its first step. */
+  damage?: 'stop_at_once';
+};
 
 /**
  * Writes one GPT-only package per spec to `modelDir/<name>`, each exported against the base
@@ -60,7 +75,17 @@ export async function tinyFineTunedPackages(
         const folder = join(work, spec.name);
         const { stdout } = await run(
           pythonBinary(),
-          ['-W', 'ignore', '-c', PERTURB_GPT, base, folder, String(spec.seed), String(spec.scale)],
+          [
+            '-W',
+            'ignore',
+            '-c',
+            PERTURB_GPT,
+            base,
+            folder,
+            String(spec.seed),
+            String(spec.scale),
+            spec.damage ?? 'none',
+          ],
           { env: childEnv() },
         );
         if (!(Number(stdout.trim()) > 0)) throw new Error(`no GPT weights changed for ${spec.name}: ${stdout}`);

@@ -66,22 +66,34 @@ describe('the pre-screen rule', () => {
     assert.deepEqual(codes(w as never), ['too_long']);
   });
 
-  test('references Whisper cannot understand: only silence is judged', () => {
-    const noise = { ...good, cer: 0.95, end_fault_share: 0.2, duration_ratio: 1.1 };
+  test('references Whisper cannot understand: only silence and the length of the sound are judged', () => {
+    // Noise that runs to the model's length limit, about three times what the speaker needs.
+    const noise = { ...good, cer: 0.95, end_fault_share: 0.2, duration_ratio: 1.1, sound_ratio: 3 };
     const verdicts = judgeCheckpoints(
       [
-        { id: 'long', scores: { ...noise, end_fault_share: 1, duration_ratio: 3 } },
-        { id: 'mute', scores: { ...noise, silent_share: 1 } },
+        { id: 'like-base', scores: { ...noise, cer: 1, end_fault_share: 1, duration_ratio: 3, sound_ratio: 3.2 } },
+        { id: 'mute', scores: { ...noise, silent_share: 1, sound_ratio: null } },
+        { id: 'clipped', scores: { ...noise, sound_ratio: 0.3 } },
+        { id: 'endless', scores: { ...noise, sound_ratio: 4.5 } },
       ],
       [noise],
     );
     assert.deepEqual(
       verdicts.map((v) => [v.id, codes(v)]),
       [
-        ['long', []],
+        ['like-base', []],
         ['mute', ['silent']],
+        ['clipped', ['too_short']],
+        ['endless', ['too_long']],
       ],
     );
+    assert.match(verdicts[2]?.reasons[0]?.message ?? '', /first sound to last \(references 3\.00×\)/);
+    // Without a reference's length of sound there is nothing to be far off: the length abstains.
+    const [alone] = judgeCheckpoints(
+      [{ id: 'clipped', scores: { ...noise, sound_ratio: 0.3 } }],
+      [{ ...noise, sound_ratio: null }],
+    );
+    assert.deepEqual(codes(alone as never), []);
   });
 
   test('top_k keeps the best survivors by combined score', () => {

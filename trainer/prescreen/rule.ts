@@ -15,6 +15,8 @@ export type PrescreenScores = {
   end_fault_share?: number;
   missing_final_share?: number;
   duration_ratio?: number | null;
+  /** Median (first sound → last sound) / (characters ÷ the speaker's rate): needs no transcript. */
+  sound_ratio?: number | null;
   speaker_sim?: number | null;
   seed_cer_spread?: number | null;
 };
@@ -40,7 +42,9 @@ export type PrescreenPolicy = {
   /**
    * When even the best reference has a higher character error rate than this, the transcription
    * cannot hear the voice (a model with random weights, a language the Whisper model does not
-   * know): only silence is judged, every relative measure abstains.
+   * know): every measure that needs a transcript abstains, and only what the sound alone shows is
+   * judged: silence, and a length far off both the speaker's rate and the references' (first
+   * sound to last, `sound_ratio`, with the same thresholds as the transcribed length).
    */
   reference_cer_max: number;
 };
@@ -86,8 +90,11 @@ function best(refs: PrescreenScores[], key: keyof PrescreenScores, lowerIsBetter
 }
 
 /** The references' duration ratio closest to 1 (what the speaker's rate predicts). */
-function bestRatio(refs: PrescreenScores[]): number | undefined {
-  const vals = refs.map((r) => num(r.duration_ratio)).filter((v): v is number => v !== undefined);
+function bestRatio(
+  refs: PrescreenScores[],
+  key: 'duration_ratio' | 'sound_ratio' = 'duration_ratio',
+): number | undefined {
+  const vals = refs.map((r) => num(r[key])).filter((v): v is number => v !== undefined);
   if (vals.length === 0) return undefined;
   return vals.reduce((a, b) => (Math.abs(Math.log(b)) < Math.abs(Math.log(a)) ? b : a));
 }
@@ -104,6 +111,20 @@ export function combinedScore(s: PrescreenScores, refSim?: number): number {
     (ratio !== undefined ? Math.min(1, Math.abs(Math.log(ratio))) : 0) -
     (sim !== undefined && refSim !== undefined ? Math.max(0, refSim - sim) : 0)
   );
+}
+
+/** Too long or too short: far off the speaker's rate and, when there is one, the references' ratio. */
+function lengthFaults(
+  reasons: PrescreenVerdict['reasons'],
+  ratio: number,
+  refRatio: number | undefined,
+  p: PrescreenPolicy,
+  measured?: string,
+) {
+  const rel = refRatio !== undefined ? ratio / refRatio : 1;
+  const message = `${ratio.toFixed(2)}× the speaker's duration for the text${measured ? `, ${measured}` : ''} (references ${refRatio?.toFixed(2) ?? '–'}×)`;
+  if (ratio >= p.too_long_ratio && rel >= p.relative_duration) reasons.push({ code: 'too_long', message });
+  if (ratio <= p.too_short_ratio && rel <= 1 / p.relative_duration) reasons.push({ code: 'too_short', message });
 }
 
 /**
@@ -128,7 +149,15 @@ export function judgeCheckpoints(
     const silent = num(s.silent_share) ?? 0;
     if (silent >= p.silent_share)
       reasons.push({ code: 'silent', message: `${pct(silent)} of its renderings are silent` });
-    if (!relative) return { id, excluded: reasons.length > 0, reasons, combined: combinedScore(s, refSim) };
+    if (!relative) {
+      // Without a transcript the length is judged from the sound alone, and only against a
+      // reference: a model whose every checkpoint runs to its length limit is not shut out.
+      const ratio = num(s.sound_ratio);
+      const refSound = bestRatio(references, 'sound_ratio');
+      if (ratio !== undefined && refSound !== undefined)
+        lengthFaults(reasons, ratio, refSound, p, 'first sound to last');
+      return { id, excluded: reasons.length > 0, reasons, combined: combinedScore(s, refSim) };
+    }
     const cer = num(s.cer);
     if (cer !== undefined && cer > refCer + p.cer_margin && silent < p.silent_share)
       reasons.push({
@@ -148,19 +177,7 @@ export function judgeCheckpoints(
         message: `${pct(missing)} of its renderings lose the final word, references ${pct(refMissing)}`,
       });
     const ratio = num(s.duration_ratio);
-    if (ratio !== undefined) {
-      const rel = refRatio !== undefined ? ratio / refRatio : 1;
-      if (ratio >= p.too_long_ratio && rel >= p.relative_duration)
-        reasons.push({
-          code: 'too_long',
-          message: `${ratio.toFixed(2)}× the speaker's duration for the text (references ${refRatio?.toFixed(2) ?? '–'}×)`,
-        });
-      if (ratio <= p.too_short_ratio && rel <= 1 / p.relative_duration)
-        reasons.push({
-          code: 'too_short',
-          message: `${ratio.toFixed(2)}× the speaker's duration for the text (references ${refRatio?.toFixed(2) ?? '–'}×)`,
-        });
-    }
+    if (ratio !== undefined) lengthFaults(reasons, ratio, refRatio, p);
     const sim = num(s.speaker_sim);
     if (sim !== undefined && refSim !== undefined && sim < refSim - p.speaker_margin)
       reasons.push({

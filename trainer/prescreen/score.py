@@ -177,6 +177,8 @@ def score_item(audio16: np.ndarray, text: str, words: list[dict]) -> dict:
         "duration_s": round(dur, 3),
         "speech_s": round(speech_s, 3),
         "span_s": round(max(0.0, spoken), 3),
+        # First sound to last, whatever was heard in it: the length a transcript cannot vouch for.
+        "sound_s": round(last - first, 3),
         "transcript": " ".join(w["text"] for w in words),
         "wer": round(word_errors(ref, core) / max(1, len(ref)), 4),
         "cer": round(cer(ref, core), 4),
@@ -202,6 +204,7 @@ def summarize(items: list[dict], cps: float | None) -> dict:
         return round(sum(1 for it in items if pred(it)) / n, 4)
 
     ratios = [it["span_s"] / (it["chars"] / cps) for it in voiced if cps and it["chars"] > 0]
+    sound = [it["sound_s"] / (it["chars"] / cps) for it in voiced if cps and it["chars"] > 0 and "sound_s" in it]
     sims = [it["speaker_sim"] for it in voiced if it.get("speaker_sim") is not None]
     return {
         "n": n,
@@ -215,6 +218,9 @@ def summarize(items: list[dict], cps: float | None) -> dict:
         # The final word missing or misheard, or the audio stopping inside speech.
         "missing_final_share": share(lambda it: not it["silent"] and (it["final_wrong"] or it["abrupt_end"])),
         "duration_ratio": round(float(np.median(ratios)), 4) if ratios else None,
+        # The same from the sound alone (first to last speech-like frame), for references the
+        # transcriber cannot hear.
+        "sound_ratio": round(float(np.median(sound)), 4) if sound else None,
         "speaker_sim": round(float(np.mean(sims)), 4) if sims else None,
         "seed_cer_spread": _seed_spread(items),
     }
