@@ -120,3 +120,29 @@ describe('engine (worker threads, tiny fixture)', () => {
     assert.deepEqual(engine.stats(), { active: 0, queued: 0, packages: [pkg] });
   });
 });
+
+describe('engine with two workers: voices leave one free for synthesis', () => {
+  let engine: LocalEngine;
+  before(async () => {
+    engine = createEngine({ workers: 2, maxAudioCodes: 20 });
+    await engine.preload(pkg);
+  });
+  after(() => engine.close());
+
+  it('runs one voice at a time while a worker is kept for synthesis, which starts at once', async () => {
+    // Distinct clips (a byte of the last sample differs), so none is answered from the voice cache.
+    const clips = [1, 2, 3].map((k) => {
+      const c = new Uint8Array(clip);
+      c[c.length - 1] = (c[c.length - 1] as number) ^ k;
+      return c;
+    });
+    const voices = clips.map((c) => engine.computeVoice(pkg, [c]));
+    assert.deepEqual(engine.stats(), { active: 1, queued: 2, packages: [pkg] }, 'one voice runs, two wait');
+    const voice = await (voices[0] as Promise<VoiceConditioning>);
+    const rendered = engine.render({ packageDir: pkg, language: 'en', voice, text: 'Hi.' });
+    assert.equal(engine.stats().active, 2, 'the synthesis took the free worker, ahead of the waiting voices');
+    await Promise.all([rendered, ...voices]);
+    await idle(engine);
+    assert.deepEqual(engine.stats(), { active: 0, queued: 0, packages: [pkg] });
+  });
+});

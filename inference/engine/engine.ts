@@ -155,10 +155,19 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     finish(slot);
   };
 
+  /**
+   * Voices being conditioned take at most all workers but one, so a synthesis never waits
+   * behind a burst of voice uploads: with two or more workers one is always free of them.
+   */
+  const maxVoiceJobs = Math.max(1, count - 1);
   const pump = () => {
     for (const [i, slot] of slots.entries()) {
       if (!slot.ready || slot.job) continue;
-      const at = queue.findIndex((j) => j.target === undefined || j.target === i);
+      const voicesRunning = slots.filter((s) => s.job?.request.kind === 'voice').length;
+      const at = queue.findIndex(
+        (j) =>
+          (j.target === undefined || j.target === i) && (j.request.kind !== 'voice' || voicesRunning < maxVoiceJobs),
+      );
       if (at < 0) continue;
       const job = queue.splice(at, 1)[0] as Job;
       slot.job = job;
