@@ -43,7 +43,7 @@ const MIN_AGREEMENT: Record<string, number> = {
   'zh-cn': 99.2,
   hu: 100,
   ko: 100,
-  ja: 98,
+  ja: 100,
   hi: 100,
 };
 

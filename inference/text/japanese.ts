@@ -7,8 +7,12 @@
  * IPADIC), and cutlet's rules are ported on top: its kana table and exceptions
  * (dict/cutlet.json, made from cutlet by trainer/reference/cutlet_tables.py), sokuon and long
  * vowels, its spacing rules with IPADIC's parts of speech mapped to UniDic's, and UniDic's
- * English spellings of loanwords (コーヒー → "coffee", dict/unidic-foreign.json.gz). What cannot
- * match: words the two dictionaries cut or read differently beyond the tables below.
+ * English spellings of loanwords (コーヒー → "coffee", dict/unidic-foreign.json.gz). Where the two
+ * dictionaries differ, UniDic's units are taken from UniDic itself (dict/unidic-units.json.gz, by
+ * trainer/reference/unidic_units.py): the IPADIC words UniDic has no entry for, cut as MeCab with
+ * UniDic cuts them (郵便局 → 郵便 + 局), and IPADIC's suffixes and prefixes as UniDic files and
+ * reads them. What cannot match: words MeCab cuts or reads by their context in the sentence
+ * otherwise than kuromoji does (行 gyou or kou, 値 atai or ne).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,6 +24,7 @@ type KuromojiToken = {
   pos: string;
   pos_detail_1: string;
   pos_detail_2: string;
+  basic_form?: string;
   reading?: string;
   pronunciation?: string;
   word_type: 'KNOWN' | 'UNKNOWN';
@@ -42,6 +47,24 @@ function foreignSpelling(surface: string): string | undefined {
     }
   ).spellings;
   return own(foreign, surface);
+}
+type Units = {
+  /** IPADIC words UniDic cuts in shorter units: a line per unit, "surface kana pron pos1 pos2" between tabs */
+  splits: Record<string, string>;
+  /**
+   * IPADIC's suffixes and prefixes as UniDic files and reads them: [接尾辞 or 接頭辞, reading] from
+   * its lowest-cost entry of that class, or [名詞, reading] where UniDic has the surface as a noun only
+   */
+  suffixes: Record<string, [string, string]>;
+  prefixes: Record<string, [string, string]>;
+};
+let units: Units | undefined;
+/** Where UniDic cuts or reads words otherwise than IPADIC (dict/unidic-units.json.gz, by trainer/reference/unidic_units.py). */
+function unidicUnits(): Units {
+  units ??= JSON.parse(
+    gunzipSync(readFileSync(new URL('./dict/unidic-units.json.gz', import.meta.url))).toString('utf8'),
+  ) as Units;
+  return units;
 }
 const SUTEGANA = 'ゃゅょぁぃぅぇぉ';
 const ODORI = '々〃ゝゞヽゞ';
@@ -128,38 +151,38 @@ function splitSymbols(t: KuromojiToken): KuromojiToken[] {
   if (!chars.every((c) => UNIDIC_SYMBOLS.has(c))) return [{ ...t, pos: '記号' }];
   return chars.map((c) => ({ ...t, surface_form: c, pos: '記号', word_type: 'KNOWN' }));
 }
-// Words IPADIC keeps whole that UniDic cuts into shorter units (compound particles and
-// conjunctions, 曜日, 何時...), as UniDic cuts and reads them: [surface, reading, pos1, pos2]
-// (checked with fugashi and unidic-lite).
+// Words IPADIC keeps whole that UniDic cuts into shorter units otherwise than alone, as cut and
+// read in a sentence: [surface, reading, pos1, pos2] (checked with fugashi and unidic-lite). The
+// other such words come from dict/unidic-units.json.gz, cut as MeCab with UniDic cuts them alone:
+// alone, UniDic reads 何時 いつ and files けれど as a conjunction, and かも is a word of its own.
 type Unit = [string, string, string, string];
 const P = (s: string, r: string, pos2 = '格助詞'): Unit => [s, r, '助詞', pos2];
-const N = (s: string, r: string): Unit => [s, r, '名詞', '普通名詞'];
 const UNIDIC_SPLITS: Record<string, Unit[]> = {
-  本当に: [N('本当', 'ホントウ'), P('に', 'ニ')],
-  同時に: [N('同時', 'ドウジ'), P('に', 'ニ')],
-  互いに: [N('互い', 'タガイ'), P('に', 'ニ')],
-  ので: [P('の', 'ノ', '準体助詞'), ['で', 'デ', '助動詞', '*']],
-  のに: [P('の', 'ノ', '準体助詞'), P('に', 'ニ')],
   かも: [P('か', 'カ', '副助詞'), P('も', 'モ', '係助詞')],
   けれども: [P('けれど', 'ケレド', '接続助詞'), P('も', 'モ', '係助詞')],
-  について: [P('に', 'ニ'), ['つい', 'ツイ', '動詞', '一般'], P('て', 'テ', '接続助詞')],
-  として: [P('と', 'ト'), ['し', 'シ', '動詞', '非自立可能'], P('て', 'テ', '接続助詞')],
-  それでは: [['それ', 'ソレ', '代名詞', '*'], P('で', 'デ'), P('は', 'ハ', '係助詞')],
-  ですから: [['です', 'デス', '助動詞', '*'], P('から', 'カラ', '接続助詞')],
-  ところで: [N('ところ', 'トコロ'), P('で', 'デ')],
-  もう少し: [
-    ['もう', 'モウ', '副詞', '*'],
-    ['少し', 'スコシ', '副詞', '*'],
+  何時: [
+    ['何', 'ナン', '名詞', '数詞'],
+    ['時', 'ジ', '名詞', '普通名詞'],
   ],
-  日本語: [['日本', 'ニッポン', '名詞', '固有名詞'], N('語', 'ゴ')],
-  何時: [['何', 'ナン', '名詞', '数詞'], N('時', 'ジ')],
-  ...Object.fromEntries(
-    Object.entries({ 月: 'ゲツ', 火: 'カ', 水: 'スイ', 木: 'モク', 金: 'キン', 土: 'ド', 日: 'ニチ' }).map(([d, r]) => [
-      `${d}曜日`,
-      [N(`${d}曜`, `${r}ヨウ`), N('日', 'ヒ')],
-    ]),
-  ),
 };
+
+// IPADIC's parts of speech whose words do not conjugate: those unidic-units.json.gz's splits cover
+const STABLE_POS = new Set(['名詞', '副詞', '接続詞', '助詞', '感動詞', '連体詞', '接頭詞']);
+
+const isNounSuffix = (t: KuromojiToken) => t.pos === '名詞' && t.pos_detail_1 === '接尾' && t.pos_detail_2 !== '助数詞';
+
+/**
+ * IPADIC's auxiliaries that UniDic files as the adjective and verb they come from (checked with
+ * fugashi): ない after the copula で/じゃ or an adjective (学生でない, 高くない; after a verb it
+ * stays an auxiliary), and ある (である), so cutlet writes a space before them.
+ */
+function auxiliaryPos(t: KuromojiToken, prev: Word | undefined): string | undefined {
+  if (t.pos !== '助動詞' || !prev) return undefined;
+  if (t.basic_form === 'ある') return '動詞';
+  const copula = prev.pos1 === '助動詞' && (prev.surface === 'で' || prev.surface === 'じゃ');
+  if (t.basic_form === 'ない' && (copula || prev.pos1 === '形容詞')) return '形容詞';
+  return undefined;
+}
 
 /** IPADIC's part of speech as UniDic names it, where cutlet's rules look at it. */
 function unidicPos(t: KuromojiToken): string {
@@ -203,6 +226,32 @@ function chunks(text: string, max = 256): string[] {
   return out;
 }
 
+/**
+ * A katakana run IPADIC does not know, cut into the fewest loanwords UniDic spells (スマートフォン →
+ * スマート + フォン, as MeCab with UniDic cuts it: known words cost less than an unknown run);
+ * undefined where the run is not made of such words only.
+ */
+function loanwordParts(run: string): string[] | undefined {
+  if (!/^[\u30a1-\u30faー]{4,}$/u.test(run) || foreignSpelling(run) !== undefined) return undefined;
+  const cps = Array.from(run);
+  // best[i]: the fewest words that make up cps[0..i)
+  const best: (string[] | undefined)[] = [[]];
+  for (let end = 1; end <= cps.length; end++) {
+    for (let start = Math.max(0, end - 24); start <= end - 2; start++) {
+      const before = best[start];
+      const word = cps.slice(start, end).join('');
+      if (
+        before &&
+        foreignSpelling(word) !== undefined &&
+        (!best[end] || before.length + 1 < (best[end] as string[]).length)
+      )
+        best[end] = [...before, word];
+    }
+  }
+  const parts = best[cps.length];
+  return parts && parts.length > 1 ? parts : undefined;
+}
+
 function words(text: string): Word[] {
   const out: Word[] = [];
   let space = false;
@@ -221,6 +270,14 @@ function words(text: string): Word[] {
       space = true;
       continue;
     }
+    const loanwords = t.word_type === 'UNKNOWN' ? loanwordParts(t.surface_form) : undefined;
+    if (loanwords) {
+      for (const surface of loanwords) {
+        out.push({ surface, pos1: '名詞', pos2: '普通名詞', kana: surface, pron: surface, unknown: false, space });
+        space = false;
+      }
+      continue;
+    }
     const units = own(UNIDIC_SPLITS, t.surface_form);
     if (units) {
       for (const [surface, kana, pos1, pos2] of units) {
@@ -229,14 +286,33 @@ function words(text: string): Word[] {
       }
       continue;
     }
+    const cut =
+      t.word_type === 'KNOWN' && STABLE_POS.has(t.pos) ? own(unidicUnits().splits, t.surface_form) : undefined;
+    if (cut) {
+      for (const unit of cut.split('\n')) {
+        const [surface = '', kana = '', pron = '', pos1 = '', pos2 = ''] = unit.split('\t');
+        out.push({ surface, pos1, pos2, kana, pron, unknown: false, space });
+        space = false;
+      }
+      continue;
+    }
     const afterNumber = /\p{Nd}$/u.test(out.at(-1)?.surface ?? '');
     const counter = afterNumber ? own(SUFFIX_COUNTERS, t.surface_form) : undefined;
     let kana = own(UNIDIC_READINGS, t.surface_form) ?? (t.reading && t.reading !== '*' ? t.reading : '');
+    // an IPADIC suffix or prefix as UniDic files it (a noun where UniDic has no such affix), with
+    // UniDic's reading for a suffix (人 ニン); a noun's or prefix's reading depends on the sentence
+    // more than on the entry's cost (名 メイ or ナ), so IPADIC's is kept
+    const affix = isNounSuffix(t)
+      ? own(unidicUnits().suffixes, t.surface_form)
+      : t.pos === '接頭詞'
+        ? own(unidicUnits().prefixes, t.surface_form)
+        : undefined;
+    if (affix?.[0] === '接尾辞') kana = affix[1];
     if (counter) kana = counter;
     else if (afterNumber && t.surface_form === '月') kana = 'ガツ';
     out.push({
       surface: t.surface_form,
-      pos1: counter ? '接尾辞' : unidicPos(t),
+      pos1: counter ? '接尾辞' : (affix?.[0] ?? auxiliaryPos(t, out.at(-1)) ?? unidicPos(t)),
       pos2: t.pos_detail_1,
       kana,
       pron: t.pronunciation ?? '',

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates test/fixtures/coqui-text/reference.json from Coqui's own XTTS-v2 tokenizer, and
 # inference/text/dict/zh-phrases.json (pypinyin's phrase readings that pinyin-pro lacks) and
-# inference/text/dict/cutlet.json (cutlet's kana table and exceptions) and
-# inference/text/dict/unidic-foreign.json.gz (UniDic's spellings of loanwords):
+# inference/text/dict/cutlet.json (cutlet's kana table and exceptions),
+# inference/text/dict/unidic-foreign.json.gz (UniDic's spellings of loanwords) and
+# inference/text/dict/unidic-units.json.gz (words UniDic cuts, files or reads otherwise than kuromoji's IPADIC):
 # a throwaway virtual environment with the pinned packages of requirements.txt, the coqui-tts wheel
 # unpacked (not installed) beside it, then coqui_text.py. Needs Python 3.10+ and PyPI.
 # usage: bash trainer/reference/regenerate.sh   (COQUI_REF_VENV picks the environment's folder)
@@ -22,5 +23,7 @@ cd "$root"
 node trainer/reference/zh-phrases.ts "$src/pypinyin.json" inference/text/dict/zh-phrases.json
 "$venv/bin/python" "$here/cutlet_tables.py" > inference/text/dict/cutlet.json
 "$venv/bin/python" "$here/unidic_foreign.py" inference/text/dict/unidic-foreign.json.gz
+"$venv/bin/python" "$here/unidic_units.py" node_modules/@sglkc/kuromoji/dict/tid_pos.dat.gz \
+  inference/text/dict/unidic-units.json.gz
 "$venv/bin/python" "$here/coqui_text.py" "$src/wheel" test/fixtures/tiny/package/vocab.json \
   test/fixtures/coqui-text/reference.json
