@@ -3,7 +3,7 @@ export { type DecodeOptions, decodeAudio, decodeSource, type Mono, VOICE_CONTAIN
 export type { AudioErrorCode } from './audio/errors.ts';
 export { AudioInputError } from './audio/errors.ts';
 export { conditioningMel } from './audio/mel.ts';
-export type { AudioInput, PreparedReference } from './audio/prepare.ts';
+export type { AudioInput, PreparedRecording, PreparedReference } from './audio/prepare.ts';
 export {
   type AudioInfo,
   type ByteSource,

@@ -28,7 +28,13 @@ export { resultsPage } from './report/page.ts';
 export type { Rng } from './rng.ts';
 export { createRng, shuffled } from './rng.ts';
 export type { Clip } from './service/audio.ts';
-export { degrade, HEADPHONE_QUESTIONS, headphoneAnswers, headphoneQuestionWav } from './service/audio.ts';
+export {
+  degrade,
+  HEADPHONE_QUESTIONS,
+  headphoneAnswers,
+  headphoneQuestionWav,
+  STIMULUS_SAMPLE_RATE,
+} from './service/audio.ts';
 export type { AudioStore } from './service/audio-store.ts';
 export { fileAudioStore, memoryAudioStore } from './service/audio-store.ts';
 export {

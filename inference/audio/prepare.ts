@@ -12,7 +12,7 @@ import { AudioInputError } from './errors.ts';
 import { type ByteSource, bufferSource } from './probe.ts';
 import { GPT_SAMPLE_RATE } from './reference.ts';
 import { resample } from './resample.ts';
-import { encodeFloatWav } from './wav.ts';
+import { encodeFloatWav, encodeWav } from './wav.ts';
 
 export type AudioInput = { path: string } | { bytes: Uint8Array };
 
@@ -80,4 +80,63 @@ export async function decodeWhole(
     if (d.truncated) throw new AudioInputError('AUDIO_TOO_LONG', `the recording is longer than ${seconds} s`);
     return { samples: d.samples, sampleRate: d.sampleRate };
   });
+}
+
+export type PreparedRecording = {
+  /** Mono PCM16 WAV at the asked rate: the upload's own bytes when it already is one, else re-encoded. */
+  wav: Uint8Array;
+  sampleRate: number;
+  durationS: number;
+};
+
+/**
+ * A recording kept whole, made ready to store: decoded, resampled to `sampleRate` and encoded
+ * as a mono PCM16 WAV, all here rather than on the server's event loop. A file that already is
+ * a plain mono PCM16 WAV at that rate is kept byte for byte.
+ */
+export async function prepareRecording(
+  input: AudioInput,
+  sampleRate: number,
+  deadline: number,
+): Promise<PreparedRecording> {
+  const d = await decodeWhole(input, deadline);
+  const durationS = d.samples.length / d.sampleRate;
+  if (d.sampleRate === sampleRate) {
+    const own = 'bytes' in input ? input.bytes : undefined;
+    const bytes = own ?? readWhole(input as { path: string }, 44 + 2 * d.samples.length);
+    if (bytes && isPlainMonoPcm16(bytes)) return { wav: bytes, sampleRate, durationS };
+  }
+  const samples = resample(d.samples, d.sampleRate, sampleRate);
+  if (performance.now() > deadline) {
+    throw new AudioInputError('AUDIO_TOO_COMPLEX', 'preparing the recording took longer than its time budget');
+  }
+  return { wav: encodeWav(samples, sampleRate), sampleRate, durationS };
+}
+
+/** The file's bytes when it is exactly `expected` long (a plain WAV of the decoded samples), else undefined. */
+function readWhole(input: { path: string }, expected: number): Uint8Array | undefined {
+  const src = fileSource(input.path);
+  try {
+    return src.size === expected ? src.read(0, expected) : undefined;
+  } finally {
+    src.close();
+  }
+}
+
+/** A 44-byte-header RIFF/WAVE, PCM 16-bit mono, its data chunk straight after fmt and filling the file. */
+export function isPlainMonoPcm16(b: Uint8Array): boolean {
+  if (b.length < 46) return false;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const tag = (at: number) => String.fromCharCode(...b.subarray(at, at + 4));
+  return (
+    tag(0) === 'RIFF' &&
+    tag(8) === 'WAVE' &&
+    tag(12) === 'fmt ' &&
+    v.getUint32(16, true) === 16 &&
+    v.getUint16(20, true) === 1 &&
+    v.getUint16(22, true) === 1 &&
+    v.getUint16(34, true) === 16 &&
+    tag(36) === 'data' &&
+    v.getUint32(40, true) === b.length - 44
+  );
 }

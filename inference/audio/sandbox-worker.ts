@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { AudioInputError } from './errors.ts';
-import { decodeWhole, prepareReference } from './prepare.ts';
+import { decodeWhole, prepareRecording, prepareReference } from './prepare.ts';
 import type { SandboxJob, SandboxReply } from './sandbox.ts';
 
 const port = parentPort;
@@ -22,6 +22,14 @@ port.on('message', async (job: SandboxJob) => {
       port.postMessage({ id: job.id, ok: true, kind: 'reference', result: r } satisfies SandboxReply, [
         r.wav.buffer as ArrayBuffer,
       ]);
+    } else if (job.kind === 'recording') {
+      const r = await prepareRecording(job.input, job.sampleRate as number, deadline);
+      // A kept upload's bytes may share their buffer; only a buffer of its own is transferred.
+      const own = r.wav.byteOffset === 0 && r.wav.byteLength === r.wav.buffer.byteLength;
+      port.postMessage(
+        { id: job.id, ok: true, kind: 'recording', result: r } satisfies SandboxReply,
+        own ? [r.wav.buffer as ArrayBuffer] : [],
+      );
     } else {
       const r = await decodeWhole(job.input, deadline);
       port.postMessage({ id: job.id, ok: true, kind: 'decode', result: r } satisfies SandboxReply, [

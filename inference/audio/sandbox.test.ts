@@ -27,6 +27,28 @@ describe('the audio sandbox', () => {
     assert.equal(new DataView(r.wav.buffer, r.wav.byteOffset).getUint16(20, true), 3, 'float samples');
   });
 
+  it('prepares a recording as a mono PCM16 WAV at the asked rate; one already so is kept byte for byte', async () => {
+    const r = await sandbox.recording({ bytes: speech }, 24000);
+    const v = new DataView(r.wav.buffer, r.wav.byteOffset, r.wav.byteLength);
+    assert.equal(v.getUint32(24, true), 24000);
+    assert.equal(v.getUint16(34, true), 16, '16-bit samples');
+    assert.equal(r.sampleRate, 24000);
+    assert.equal(
+      r.wav.length,
+      44 + 2 * Math.ceil(((speech.length - 44) / 2) * (24000 / 22050)),
+      'resampled, not re-labelled',
+    );
+    assert.ok(Math.abs(r.durationS - (speech.length - 44) / 2 / 22050) < 1e-3);
+    const plain = encodeWav(
+      Float32Array.from({ length: 24000 }, (_, i) => 0.3 * Math.sin(i / 5)),
+      24000,
+    );
+    const kept = await sandbox.recording({ bytes: plain }, 24000);
+    assert.deepEqual(kept.wav, plain);
+    const err = await sandbox.recording({ bytes: long() }, 24000).catch((e) => e);
+    assert.ok(err instanceof AudioInputError && err.code === 'AUDIO_TOO_LONG', String(err));
+  });
+
   it('stops a job past its time budget with AUDIO_TOO_COMPLEX, and work goes on', async () => {
     const tight = createAudioSandbox({ baseMs: 1, msPerMb: 0 });
     try {

@@ -10,12 +10,20 @@ import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { limits } from '../../infra/index.ts';
 import { type AudioErrorCode, AudioInputError } from './errors.ts';
-import type { AudioInput, PreparedReference } from './prepare.ts';
+import type { AudioInput, PreparedRecording, PreparedReference } from './prepare.ts';
 
-export type SandboxJob = { id: number; kind: 'reference' | 'decode'; input: AudioInput; budgetMs: number };
+export type SandboxJob = {
+  id: number;
+  kind: 'reference' | 'decode' | 'recording';
+  input: AudioInput;
+  budgetMs: number;
+  /** A recording's rate to store it at. */
+  sampleRate?: number;
+};
 export type SandboxReply =
   | { id: number; ok: true; kind: 'reference'; result: PreparedReference }
   | { id: number; ok: true; kind: 'decode'; result: { samples: Float32Array; sampleRate: number } }
+  | { id: number; ok: true; kind: 'recording'; result: PreparedRecording }
   | { id: number; ok: false; code: AudioErrorCode; message: string };
 
 export class SandboxBusyError extends Error {
@@ -41,6 +49,8 @@ export interface AudioSandbox {
   prepareReference(input: AudioInput, signal?: AbortSignal): Promise<PreparedReference>;
   /** A recording kept whole, decoded to mono. */
   decode(input: AudioInput, signal?: AbortSignal): Promise<{ samples: Float32Array; sampleRate: number }>;
+  /** A recording kept whole, as a mono PCM16 WAV at `sampleRate` (resampled and encoded in the sandbox). */
+  recording(input: AudioInput, sampleRate: number, signal?: AbortSignal): Promise<PreparedRecording>;
   stats(): { running: number; queued: number; restarts: number };
   /** Cancels everything and stops the workers. */
   close(): Promise<void>;
@@ -177,7 +187,12 @@ export function createAudioSandbox(options: AudioSandboxOptions = {}): AudioSand
 
   if (options.warm) for (let i = 0; i < slots.length; i++) slots[i] = spawn();
 
-  const submit = <T>(kind: SandboxJob['kind'], input: AudioInput, signal?: AbortSignal): Promise<T> =>
+  const submit = <T>(
+    kind: SandboxJob['kind'],
+    input: AudioInput,
+    signal?: AbortSignal,
+    sampleRate?: number,
+  ): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (closed) return reject(new SandboxCancelledError('the audio sandbox is closed'));
       if (signal?.aborted) return reject(new SandboxCancelledError('the request was cancelled'));
@@ -186,7 +201,7 @@ export function createAudioSandbox(options: AudioSandboxOptions = {}): AudioSand
         return reject(new SandboxBusyError(`${queue.length} audio files are already waiting to be checked`));
       }
       const p: Pending = {
-        job: { id: nextId++, kind, input, budgetMs: budgetOf(input) },
+        job: { id: nextId++, kind, input, budgetMs: budgetOf(input), ...(sampleRate ? { sampleRate } : {}) },
         resolve: resolve as (v: unknown) => void,
         reject,
         signal,
@@ -211,6 +226,7 @@ export function createAudioSandbox(options: AudioSandboxOptions = {}): AudioSand
   return {
     prepareReference: (input, signal) => submit<PreparedReference>('reference', input, signal),
     decode: (input, signal) => submit('decode', input, signal),
+    recording: (input, sampleRate, signal) => submit<PreparedRecording>('recording', input, signal, sampleRate),
     stats: () => ({ running: slots.filter((s) => s?.job).length, queued: queue.length, restarts }),
     async close() {
       closed = true;

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import {
@@ -9,7 +8,7 @@ import {
   listListeningTests,
   type Promotion,
 } from '../../../db/index.ts';
-import { type AudioSandbox, encodeWav } from '../../../inference/index.ts';
+import type { AudioSandbox } from '../../../inference/index.ts';
 import {
   autoPromote,
   closeTest,
@@ -30,6 +29,7 @@ import {
   resultsJson,
   resultsPage,
   rollbackVoice,
+  STIMULUS_SAMPLE_RATE,
   votesCsv,
 } from '../../../listening/index.ts';
 import { ApiError } from '../../errors.ts';
@@ -285,13 +285,12 @@ export function listeningAdminRoutes(deps: ListeningAdminDeps) {
           field: 'body.audio',
         });
       }
-      const audio = await deps.audioSandbox
-        .decode({ path: file.path }, c.req.raw.signal)
+      // Resampled to the stimulus rate and encoded as a mono PCM16 WAV in the sandbox too (a
+      // file that already is one is kept byte for byte): no per-sample work on this thread.
+      const recording = await deps.audioSandbox
+        .recording({ path: file.path }, STIMULUS_SAMPLE_RATE, c.req.raw.signal)
         .catch((err) => audioInputError(err, 'body.audio'));
-      // A plain mono PCM16 WAV is kept byte for byte; anything else becomes one.
-      const original = new Uint8Array(await readFile(file.path));
-      const bytes = isPlainMonoPcm16(original) ? original : encodeWav(audio.samples, audio.sampleRate);
-      const stimulus = await putRecording(deps, id.data, index, bytes);
+      const stimulus = await putRecording(deps, id.data, index, recording.wav);
       return c.json({ sentence_index: index, sha256: stimulus.sha256, duration_s: stimulus.durationS }, 200);
     } finally {
       await upload.discard();
@@ -361,22 +360,4 @@ async function uuidParam(value: string): Promise<string> {
   const id = z.uuid().safeParse(value);
   if (!id.success) throw new ApiError('VALIDATION_FAILED', 'path.id: not a uuid', { field: 'path.id' });
   return id.data;
-}
-
-/** A 44-byte-header RIFF/WAVE, PCM 16-bit mono, its data chunk straight after fmt and filling the file. */
-function isPlainMonoPcm16(b: Uint8Array): boolean {
-  if (b.length < 46) return false;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const tag = (at: number) => String.fromCharCode(...b.subarray(at, at + 4));
-  return (
-    tag(0) === 'RIFF' &&
-    tag(8) === 'WAVE' &&
-    tag(12) === 'fmt ' &&
-    v.getUint32(16, true) === 16 &&
-    v.getUint16(20, true) === 1 &&
-    v.getUint16(22, true) === 1 &&
-    v.getUint16(34, true) === 16 &&
-    tag(36) === 'data' &&
-    v.getUint32(40, true) === b.length - 44
-  );
 }
