@@ -39,7 +39,7 @@ import {
   trainingRunHandler,
   type Worker,
 } from '../trainer/index.ts';
-import { prescreenTest } from './prescreen.ts';
+import { prescreenTest, renderScreened } from './prescreen.ts';
 import { registerPackage } from './synthesis/packages.ts';
 import type { ListeningTestOptions } from './training/options.ts';
 import { promotionPolicyOf } from './validation.ts';
@@ -108,18 +108,30 @@ export async function createRunListeningTest(
     }
   }
   if (!deps.renderStimulus) return test.id; // rendered and opened later by a process with an engine
-  for (;;) {
-    const r = await renderSome(ldeps, test.id, 8);
-    if (r.remaining === 0) break;
-  }
-  if (loop.prescreen?.enabled !== false) {
+  if (loop.prescreen?.enabled === false) {
+    for (;;) {
+      const r = await renderSome(ldeps, test.id, 8);
+      if (r.remaining === 0) break;
+    }
+  } else {
+    // A candidate whose output the engine refuses is left out rather than holding the test back.
+    const renderFailures = await renderScreened(
+      { ...ldeps, renderStimulus: deps.renderStimulus },
+      test.id,
+      voice.checkpointId,
+    );
     const dataset = await getDataset(deps.db, run.datasetId);
-    const screened = await prescreenTest(deps, test.id, {
-      language: voice.language,
-      asr: { model: 'tiny.en-bundled', ...(dataset?.options?.asr as object | undefined), ...loop.prescreen?.asr },
-      currentCheckpointId: voice.checkpointId,
-      policy: loop.prescreen?.policy,
-    });
+    const screened = await prescreenTest(
+      deps,
+      test.id,
+      {
+        language: voice.language,
+        asr: { model: 'tiny.en-bundled', ...(dataset?.options?.asr as object | undefined), ...loop.prescreen?.asr },
+        currentCheckpointId: voice.checkpointId,
+        policy: loop.prescreen?.policy,
+      },
+      renderFailures,
+    );
     // Every candidate clearly broken: nothing worth a listener's time; the test stays a draft.
     if (screened.kept === 0 && screened.excluded > 0) return test.id;
   }

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { getListeningTest, insertCheckpoint, insertVoice, listConditions } from '../db/index.ts';
+import { getListeningTest, insertCheckpoint, insertVoice, listConditions, listStimuli } from '../db/index.ts';
+import { EngineError } from '../inference/index.ts';
 import {
   computeResults,
   createTest,
@@ -18,7 +19,7 @@ import {
 } from '../listening/index.ts';
 import { openTestDb, type TestDb } from '../test/helpers/db.ts';
 import { makePlantedSets } from '../trainer/index.ts';
-import { prescreenTest } from './prescreen.ts';
+import { prescreenTest, renderScreened } from './prescreen.ts';
 
 const SENTENCES = [
   'The garden was quiet after the rain had stopped.',
@@ -101,5 +102,95 @@ describe('pre-screening a listening test before it opens', () => {
     assert.match(page, /id="prescreen-scores"/);
     assert.match(page, /run-e2 \(step 20\)<\/th><td>candidate<\/td>.*left out: [\d.]+× the speaker/);
     assert.match(page, /run-e1 \(step 10\)<\/th><td>candidate<\/td>.*to listeners/);
+  });
+
+  test('a candidate whose output the engine refuses leaves the draft instead of holding the test back', async () => {
+    const db = t.db;
+    const { references, items } = makePlantedSets(dir, SENTENCES, ['clean']);
+    const { voice } = await insertVoice(db, { name: 'ada', language: 'en' }, []);
+    const base = await insertCheckpoint(db, { name: 'base', kind: 'base', status: 'ready', packagePath: 'b2' });
+    const good = await insertCheckpoint(db, { name: 'run-e1', status: 'ready', packagePath: 'g2', step: 10 });
+    const nan = await insertCheckpoint(db, { name: 'run-e2', status: 'ready', packagePath: 'n2', step: 20 });
+    const audio = memoryAudioStore();
+    const refuse = new Set([nan.id]);
+    const renderStimulus = async (c: { id: string }, text: string) => {
+      if (refuse.has(c.id)) throw new EngineError('OUTPUT_INVALID', 'the model produced non-finite audio');
+      const item = items.find((i) => i.group === (c.id === base.id ? 'base' : 'clean') && i.text === text);
+      assert.ok(item, `a planted rendering for ${c.id}`);
+      return new Uint8Array(readFileSync(item.path));
+    };
+    const deps = { db, audio, renderStimulus };
+    const draft = async () => {
+      const { test: created } = await createTest(db, {
+        voiceId: voice.id,
+        name: 'run: checkpoints by ear',
+        checkpointIds: [good.id, nan.id],
+        baseCheckpointId: base.id,
+        sentences: SENTENCES.map((text) => ({ text })),
+        trialsPerRater: { ab_naturalness: 4 },
+        goldPerRater: 0,
+        trapPerRater: 0,
+        autoPromote: false,
+      });
+      for (const [i, r] of references.entries()) await putRecording(deps, created.id, i, readFileSync(r.path));
+      return created.id;
+    };
+
+    const testId = await draft();
+    const failures = await renderScreened(deps, testId, null);
+    assert.deepEqual(
+      failures.map((f) => [f.checkpointId, f.message]),
+      [[nan.id, 'the model produced non-finite audio']],
+    );
+    const left = await listConditions(db, testId);
+    assert.ok(!left.some((c) => c.checkpointId === nan.id), 'the refused checkpoint is out of the crowd test');
+    assert.ok(left.some((c) => c.checkpointId === good.id) && left.some((c) => c.checkpointId === base.id));
+    const stimuli = await listStimuli(db, testId);
+    for (const c of left.filter((x) => x.kind === 'checkpoint' || x.kind === 'base')) {
+      assert.equal(stimuli.filter((x) => x.conditionId === c.id).length, SENTENCES.length, `${c.label} is rendered`);
+    }
+
+    const logger = pino({ level: 'silent' });
+    const settings = { language: 'en', asr: { model: 'tiny.en-bundled', device: 'cpu' }, currentCheckpointId: null };
+    const outcome = await prescreenTest({ db, audio, logger }, testId, settings, failures);
+    assert.deepEqual(outcome, { kept: 1, excluded: 1 });
+    const stored = await getListeningTest(db, testId);
+    const record = stored?.config.prescreen as {
+      checkpoints: { checkpoint_id: string; excluded: boolean; reasons: { code: string }[] }[];
+    };
+    const row = record.checkpoints.find((c) => c.checkpoint_id === nan.id);
+    assert.equal(row?.excluded, true);
+    assert.deepEqual(
+      row?.reasons.map((r) => r.code),
+      ['render_failed'],
+    );
+    const page = String(await resultsPage(await computeResults(db, stored as NonNullable<typeof stored>)));
+    assert.match(
+      page,
+      /run-e2 \(step 20\)<\/th><td>candidate<\/td>.*left out: the engine refused its rendering: the model produced non-finite audio/,
+    );
+    assert.match(page, /run-e1 \(step 10\)<\/th><td>candidate<\/td>.*to listeners/);
+
+    // A screen that cannot run still names what the engine refused.
+    const failed = await prescreenTest(
+      { db, audio, logger },
+      testId,
+      { ...settings, asr: { backend: 'openai' } },
+      failures,
+    );
+    assert.equal(failed.excluded, 1);
+    assert.ok(failed.error);
+    const again = await getListeningTest(db, testId);
+    const errorPage = String(await resultsPage(await computeResults(db, again as NonNullable<typeof again>)));
+    assert.match(errorPage, /could not run/);
+    assert.match(errorPage, /<li>run-e2 \(step 20\): left out: the engine refused its rendering/);
+
+    // Anything else, and a refusal for a reference, stops rendering as before.
+    refuse.delete(nan.id);
+    refuse.add(base.id);
+    await assert.rejects(renderScreened(deps, await draft(), null), { code: 'OUTPUT_INVALID' });
+    refuse.clear();
+    const other = { ...deps, renderStimulus: async () => Promise.reject(new Error('the engine is gone')) };
+    await assert.rejects(renderScreened(other, await draft(), null), /the engine is gone/);
   });
 });

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { type Db, dropDraftConditions, listConditions, listStimuli, setTestPrescreen } from '../db/index.ts';
-import type { AudioStore } from '../listening/index.ts';
-import { judgeCheckpoints, type PrescreenPolicy, runPrescreen } from '../trainer/index.ts';
+import { type AudioStore, type ListeningDeps, type RenderStimulus, renderSome } from '../listening/index.ts';
+import { judgeCheckpoints, type PrescreenPolicy, type PrescreenVerdict, runPrescreen } from '../trainer/index.ts';
 
 export type PrescreenSettings = {
   /** faster-whisper options for the transcription (the dataset's by default). */
@@ -24,10 +24,80 @@ export type PrescreenSettings = {
 
 export type PrescreenOutcome = { kept: number; excluded: number; error?: string };
 
+/** A candidate checkpoint whose rendering the engine refused: it left the draft before scoring. */
+export type RenderFailure = { conditionId: string; checkpointId: string; label: string; message: string };
+
+/** The engine's refusal of what a model produced (non-finite samples, nothing above silence). */
+const refusedOutput = (err: unknown): err is Error =>
+  err instanceof Error && (err as { code?: unknown }).code === 'OUTPUT_INVALID';
+
+/**
+ * Renders every stimulus of a draft test, like `renderSome` until nothing is left, except that a
+ * candidate checkpoint whose output the engine refuses (OUTPUT_INVALID: non-finite audio, or
+ * nothing above silence) does not hold the whole test back: that checkpoint cannot be put before
+ * listeners, so its condition leaves the draft and the failure is returned for the pre-screen's
+ * record. Any other failure, and a refusal for a reference (the base, the voice's current
+ * checkpoint), stops rendering as before.
+ */
+export async function renderScreened(
+  deps: ListeningDeps & { renderStimulus: RenderStimulus },
+  testId: string,
+  currentCheckpointId: string | null,
+): Promise<RenderFailure[]> {
+  const failures: RenderFailure[] = [];
+  for (;;) {
+    let refused: { checkpointId: string; message: string } | undefined;
+    const render: RenderStimulus = async (checkpoint, text, voice, seed) => {
+      try {
+        return await deps.renderStimulus(checkpoint, text, voice, seed);
+      } catch (err) {
+        if (refusedOutput(err)) refused = { checkpointId: checkpoint.id, message: err.message };
+        throw err;
+      }
+    };
+    try {
+      if ((await renderSome({ ...deps, renderStimulus: render }, testId, 8)).remaining === 0) return failures;
+    } catch (err) {
+      const failed = refused;
+      if (!failed) throw err;
+      const condition = (await listConditions(deps.db, testId)).find(
+        (c) =>
+          c.kind === 'checkpoint' && c.checkpointId === failed.checkpointId && c.checkpointId !== currentCheckpointId,
+      );
+      if (!condition || (await dropDraftConditions(deps.db, testId, [condition.id])) === 0) throw err;
+      failures.push({
+        conditionId: condition.id,
+        checkpointId: failed.checkpointId,
+        label: condition.label,
+        message: failed.message,
+      });
+    }
+  }
+}
+
+/** The stored row of a checkpoint left out because it could not be rendered. */
+const failureRow = (f: RenderFailure) => {
+  const reasons: PrescreenVerdict['reasons'] = [
+    { code: 'render_failed', message: `the engine refused its rendering: ${f.message}` },
+  ];
+  return {
+    condition_id: f.conditionId,
+    checkpoint_id: f.checkpointId,
+    label: f.label,
+    role: 'candidate',
+    scores: null,
+    excluded: true,
+    reasons,
+    combined: null,
+  };
+};
+
 export async function prescreenTest(
   deps: { db: Db; audio: AudioStore; logger: Logger },
   testId: string,
   settings: PrescreenSettings,
+  /** Candidates already out: the engine refused their renderings (see renderScreened). */
+  renderFailures: RenderFailure[] = [],
 ): Promise<PrescreenOutcome> {
   const conditions = await listConditions(deps.db, testId);
   const stimuli = await listStimuli(deps.db, testId);
@@ -69,29 +139,36 @@ export async function prescreenTest(
       cpu_s: report.cpu_s,
       wall_s: report.wall_s,
       policy: settings.policy ?? {},
-      checkpoints: screened.map((c) => {
-        const v = verdicts.find((x) => x.id === c.id);
-        return {
-          condition_id: c.id,
-          checkpoint_id: c.checkpointId,
-          label: c.label,
-          role: isReference(c) ? (c.kind === 'base' ? 'base' : 'current') : 'candidate',
-          scores: report.groups[c.id] ?? null,
-          excluded: v?.excluded ?? false,
-          reasons: v?.reasons ?? [],
-          combined: v?.combined ?? null,
-        };
-      }),
+      checkpoints: [
+        ...screened.map((c) => {
+          const v = verdicts.find((x) => x.id === c.id);
+          return {
+            condition_id: c.id,
+            checkpoint_id: c.checkpointId,
+            label: c.label,
+            role: isReference(c) ? (c.kind === 'base' ? 'base' : 'current') : 'candidate',
+            scores: report.groups[c.id] ?? null,
+            excluded: v?.excluded ?? false,
+            reasons: v?.reasons ?? [],
+            combined: v?.combined ?? null,
+          };
+        }),
+        ...renderFailures.map(failureRow),
+      ],
     });
-    deps.logger.info({ test: testId, kept: candidates.length - out.length, excluded: out.length }, 'pre-screen done');
-    return { kept: candidates.length - out.length, excluded: out.length };
+    const excluded = out.length + renderFailures.length;
+    deps.logger.info({ test: testId, kept: candidates.length - out.length, excluded }, 'pre-screen done');
+    return { kept: candidates.length - out.length, excluded };
   } catch (err) {
     // A pre-screen that cannot run (no Python environment, no transcription model) never holds a
     // test back: every checkpoint goes to listeners, and the report says the screen failed.
     const message = err instanceof Error ? err.message : String(err);
     deps.logger.warn({ test: testId, err: message }, 'pre-screen failed; every checkpoint goes to listeners');
-    await setTestPrescreen(deps.db, testId, { error: message.slice(0, 2000) });
-    return { kept: screened.length, excluded: 0, error: message };
+    await setTestPrescreen(deps.db, testId, {
+      error: message.slice(0, 2000),
+      checkpoints: renderFailures.map(failureRow),
+    });
+    return { kept: screened.length, excluded: renderFailures.length, error: message };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -71,9 +71,16 @@ export function spearman(a: number[], b: number[]): number | null {
 export function prescreenSection(r: TestResults) {
   const stored = (r.test.config as { prescreen?: StoredPrescreen }).prescreen;
   if (!stored) return html``;
-  if (stored.error)
-    return html`<h2 id="prescreen">Pre-screen</h2><p>The objective pre-screen could not run, so every checkpoint went to listeners: ${stored.error}</p>`;
   const rows = stored.checkpoints ?? [];
+  if (stored.error) {
+    // Checkpoints whose renderings the engine refused left before the scorer ran.
+    const out = rows.filter((c) => c.excluded);
+    return html`<h2 id="prescreen">Pre-screen</h2><p>The objective pre-screen could not run, so every checkpoint ${out.length ? 'that could be rendered ' : ''}went to listeners: ${stored.error}</p>${
+      out.length
+        ? html`<ul id="prescreen-left-out">${out.map((c) => html`<li>${c.label}: left out: ${c.reasons.map((x) => x.message).join('; ')}</li>`)}</ul>`
+        : ''
+    }`;
+  }
   const bt = new Map(r.naturalness.bradleyTerry.estimates.map((e) => [e.item, e.logStrength]));
   const pairs = rows.filter((c) => !c.excluded && c.combined !== null && bt.has(c.condition_id));
   const rho = spearman(

@@ -69,7 +69,9 @@ export type PrescreenReason =
   | 'missing_final'
   | 'too_long'
   | 'too_short'
-  | 'speaker';
+  | 'speaker'
+  /** Set by the studio, not the rule: the engine refused the checkpoint's output (api/prescreen.ts). */
+  | 'render_failed';
 
 export type PrescreenVerdict = {
   id: string;
