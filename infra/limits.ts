@@ -30,7 +30,7 @@ export const limits = {
     /**
      * Audio examined of one uploaded clip: a longer clip is read this far and no further, so
      * the work and memory of one upload stay bounded whatever its size (decoding a compressed
-     * clip is most of a voice upload's work: 60 s of Opus is about a second on a loaded core).
+     * clip is most of a voice upload's work: 120 s of Opus took 1 s on a 2-core machine at load 19).
      */
     maxAnalysisSeconds: 60,
     /** Samples (at the file's rate, one channel) decoded at most, whatever the rate. */
