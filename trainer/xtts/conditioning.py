@@ -6,13 +6,28 @@ from torch import nn
 import torch.nn.functional as F
 
 
+def group_count(channels: int) -> int:
+    """GroupNorm's group count as Coqui's `normalization()` picks it (TTS/tts/layers/tortoise/arch_utils.py):
+    32 groups, 16 for 17-64 channels, 8 for 16 or fewer, halved until it divides the channel count."""
+    groups = 32
+    if channels <= 16:
+        groups = 8
+    elif channels <= 64:
+        groups = 16
+    while channels % groups != 0:
+        groups //= 2
+    if groups <= 2:
+        raise ValueError(f"conditioning encoder width {channels}: Coqui's normalization() has no group count for it")
+    return groups
+
+
 class AttentionBlock(nn.Module):
     """Tortoise's attention block as XTTS uses it: the residual is added to the *normalised* input."""
 
     def __init__(self, channels: int, heads: int):
         super().__init__()
         self.heads = heads
-        self.norm = nn.GroupNorm(32, channels, eps=1e-5)
+        self.norm = nn.GroupNorm(group_count(channels), channels, eps=1e-5)
         self.qkv = nn.Conv1d(channels, channels * 3, 1)
         self.proj_out = nn.Conv1d(channels, channels, 1)
 
