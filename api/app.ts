@@ -19,7 +19,9 @@ import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { homeRoutes } from './routes/home.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { crowdDocs } from './routes/listening/crowd-docs.ts';
 import { type ListeningAppDeps, listeningAdmin, listeningCrowd } from './routes/listening/index.ts';
+import { appDocs, consoleDocs, studioPageDocs } from './routes/page-docs.ts';
 import { speechRoutes } from './routes/speech.ts';
 import { studioPages } from './routes/studio-pages.ts';
 import { trainingRoutes } from './routes/training.ts';
@@ -76,6 +78,10 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  // Routes whose handlers read their own bodies (forms, pages) are documented from these.
+  const document = (docs: Parameters<typeof app.openAPIRegistry.registerPath>[0][]) => {
+    for (const doc of docs) app.openAPIRegistry.registerPath(doc);
+  };
   const dataDir = deps.dataDir ?? join(tmpdir(), 'xtts-studio');
   const modelDir = deps.modelDir ?? join(dataDir, 'models');
   const shared = { db: deps.db, engine: deps.engine, dataDir, modelDir, localSecret: deps.localSecret };
@@ -83,6 +89,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes(deps));
   // Before the other owner pages: its middleware sets their security headers.
   app.route('/', consoleRoutes(deps));
+  document(consoleDocs);
   app.route('/', keyRoutes(deps));
   app.route('/', checkpointRoutes({ ...shared, modelDir }));
   app.route('/', voiceRoutes({ ...shared, audio, maxUploadBytes: limits.maxUploadBytes }));
@@ -96,6 +103,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', datasetRoutesApp({ ...studio, maxUploadBytes: limits.maxDatasetUploadBytes ?? 8 * 1024 ** 3 }));
   app.route('/', trainingRoutes(studio));
   app.route('/', studioPages(studio));
+  document(studioPageDocs);
   app.route('/', speechRoutes({ ...shared, metrics, maxInFlight: deps.maxInFlight }));
   // Stimuli render through the same path as /v1/tts unless a test supplies its own renderer.
   const listening = {
@@ -107,6 +115,7 @@ export function createApp(deps: AppDeps) {
     listeningAdmin({ ...deps, dataDir, listening, audioSandbox: audio, maxUploadBytes: limits.maxUploadBytes }),
   );
   app.route('/', listeningCrowd({ ...deps, dataDir, listening }));
+  document(crowdDocs);
 
   const openApiConfig = {
     openapi: '3.1.0',
@@ -130,6 +139,7 @@ export function createApp(deps: AppDeps) {
     }),
   );
   app.route('/', homeRoutes());
+  document(appDocs);
   return app;
 }
 

@@ -194,7 +194,7 @@ describe('datasets', () => {
       assert.equal(res.status, status, `${field}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.code, code, field);
       assert.equal(res.body.field, field);
-      assert.equal(res.body.requestId, res.headers['x-request-id']);
+      assert.equal(res.body.request_id, res.headers['x-request-id']);
     }
     const notes = await upload(ok, [['recordings', text, 'notes.txt']]);
     assert.match(notes.body.message, /notes\.txt/, 'the message names the file');

@@ -11,8 +11,8 @@ function assertErrorShape(res: { status: number; body: Record<string, unknown>; 
   assert.match(res.headers['content-type'] ?? '', /application\/json/);
   assert.equal(typeof res.body.code, 'string');
   assert.equal(typeof res.body.message, 'string');
-  assert.ok(res.body.requestId, 'requestId present');
-  assert.equal(res.body.requestId, res.headers['x-request-id']);
+  assert.ok(res.body.request_id, 'request_id present');
+  assert.equal(res.body.request_id, res.headers['x-request-id']);
 }
 
 describe('bad input gets a clear 4xx, never a 500', () => {
@@ -67,6 +67,8 @@ describe('bad input gets a clear 4xx, never a 500', () => {
     const res = await post('name=a&scope=admin', 'application/x-www-form-urlencoded');
     assert.equal(res.status, 415);
     assert.equal(res.body.code, 'UNSUPPORTED_MEDIA_TYPE');
+    assert.equal(res.body.field, 'header.content-type');
+    assert.match(res.body.message, /application\/json/, 'names the media type it expects');
   });
 
   it('a path parameter of the wrong form is 400 naming it', async () => {
@@ -84,7 +86,7 @@ describe('bad input gets a clear 4xx, never a 500', () => {
 
   it('keeps a client-sent request id', async () => {
     const res = await t.request.get('/v1/nothing-here').set('X-Request-Id', 'trace-abc-123');
-    assert.equal(res.body.requestId, 'trace-abc-123');
+    assert.equal(res.body.request_id, 'trace-abc-123');
   });
 
   it('arbitrary JSON bodies never cause a 5xx and never create a key they should not', async () => {

@@ -80,7 +80,7 @@ export type ErrorCode = keyof typeof errorStatus;
 export type ErrorBody = {
   code: ErrorCode;
   message: string;
-  requestId: string;
+  request_id: string;
   /** The request field at fault, as a dotted path (`body.scope`, `query.limit`). */
   field?: string;
   details?: unknown;
@@ -170,6 +170,12 @@ export function toApiError(err: unknown): ApiError {
     if (err.status === 400 && err.message.startsWith('Malformed JSON')) {
       return new ApiError('MALFORMED_JSON', 'The request body is not valid JSON', { field: 'body' });
     }
+    // Only the JSON bodies' validators refuse a media type this way (uploads say so themselves).
+    if (err.status === 415) {
+      return new ApiError('UNSUPPORTED_MEDIA_TYPE', 'header.content-type: send the body as application/json', {
+        field: 'header.content-type',
+      });
+    }
     const code = httpExceptionCodes[err.status];
     if (code) return new ApiError(code, err.message || code.toLowerCase().replaceAll('_', ' '));
   }
@@ -183,7 +189,7 @@ export function errorResponse(c: Context, err: ApiError): Response {
   const body: ErrorBody = {
     code: err.code,
     message: err.message,
-    requestId: (c.get('requestId') as string | undefined) ?? '',
+    request_id: (c.get('requestId') as string | undefined) ?? '',
   };
   if (err.field !== undefined) body.field = err.field;
   if (err.details !== undefined) body.details = err.details;

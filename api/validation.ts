@@ -1,7 +1,7 @@
 import type { Hook } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import type { Env } from 'hono';
-import { ApiError } from './errors.ts';
+import { ApiError, type ErrorCode, errorStatus } from './errors.ts';
 
 type Issue = z.core.$ZodIssue;
 
@@ -36,32 +36,91 @@ export const validationHook: Hook<unknown, Env, string, unknown> = (result, _c) 
   });
 };
 
-/** A required JSON body: without `required`, a request with another media type would skip validation. */
-export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+/**
+ * A required JSON body: without `required`, a request with another media type would skip
+ * validation. `example` is what the document shows and what its test sends.
+ */
+export function jsonBody<T extends z.ZodType>(schema: T, example?: z.input<T>, description?: string) {
   return {
     required: true,
     ...(description ? { description } : {}),
-    content: { 'application/json': { schema } },
+    content: { 'application/json': { schema, ...(example !== undefined ? { example } : {}) } },
   } as const;
 }
 
+/** A JSON response, with the example the document shows for it. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string, example?: z.output<T>) {
+  return {
+    description,
+    content: { 'application/json': { schema, ...(example !== undefined ? { example } : {}) } },
+  };
+}
+
+/** A response of another media type (audio, HTML, CSV, an event stream), with its example. */
+export function mediaResponse(type: string, description: string, example?: string) {
+  const schema = z.string().openapi(type.startsWith('text/') ? {} : { format: 'binary' });
+  return { description, content: { [type]: { schema, ...(example !== undefined ? { example } : {}) } } };
+}
+
+const errorCodes = Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]];
+const exampleRequestId = '5b1c0a52-96d3-4f3e-9e43-0d5a7c2f1e88';
+
+/** The one error shape every route answers with. */
 export const ErrorSchema = z
   .object({
-    code: z.string().openapi({ example: 'VALIDATION_FAILED' }),
-    message: z.string(),
-    requestId: z.string(),
-    field: z.string().optional(),
-    details: z.unknown().optional(),
+    code: z.enum(errorCodes).openapi({
+      description: 'Stable: clients may switch on it. Each code has one HTTP status (listed on each response).',
+    }),
+    message: z.string().openapi({ description: 'What is wrong, starting with the field at fault when there is one' }),
+    request_id: z.string().openapi({ description: 'The X-Request-Id of the request, for the logs' }),
+    field: z.string().optional().openapi({
+      description: 'The request field at fault as a dotted path: body.scope, query.limit, path.id, header.content-type',
+    }),
+    details: z.unknown().optional().openapi({ description: 'Every validation issue, or the numbers behind a refusal' }),
   })
-  .openapi('Error');
+  .openapi('Error', {
+    example: {
+      code: 'VALIDATION_FAILED',
+      message: 'body.scope: Invalid option: expected one of "admin"|"synth"',
+      request_id: exampleRequestId,
+      field: 'body.scope',
+      details: [
+        { field: 'body.scope', message: 'Invalid option: expected one of "admin"|"synth"', code: 'invalid_value' },
+      ],
+    },
+  });
 
+/** The codes an error response of this status can carry. */
+export const codesOf = (status: number) => errorCodes.filter((c) => errorStatus[c] === status);
+
+type ErrorResponse = {
+  description: string;
+  content: { 'application/json': { schema: typeof ErrorSchema; example?: z.output<typeof ErrorSchema> } };
+};
+
+/** Error responses, each listing the stable codes its status carries. */
 export function errorResponses(...statuses: number[]) {
-  const out: Record<number, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }> =
-    {};
+  const out: Record<number, ErrorResponse> = {};
   for (const s of statuses) {
-    out[s] = { description: `Error (${s})`, content: { 'application/json': { schema: ErrorSchema } } };
+    out[s] = {
+      description: `Error: ${codesOf(s).join(', ')}`,
+      content: { 'application/json': { schema: ErrorSchema } },
+    };
   }
   return out;
+}
+
+/** An error response with an example: the answer the operation's example request gets. */
+export function errorExample(
+  status: number,
+  example: { code: ErrorCode; message: string; field?: string; details?: unknown },
+): Record<number, ErrorResponse> {
+  return {
+    [status]: {
+      description: `Error: ${codesOf(status).join(', ')}`,
+      content: { 'application/json': { schema: ErrorSchema, example: { request_id: exampleRequestId, ...example } } },
+    },
+  };
 }
 
 /** A sampler seed: the same (checkpoint, text, voice, seed) renders the same audio. */

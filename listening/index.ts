@@ -23,7 +23,7 @@ export { allocateTrials, DEFAULT_ALLOCATION_POLICY } from './design/allocation.t
 export { balancedSides, balancedSwaps } from './design/orientation.ts';
 export type { AbTrial, CheckTrial, RatingTrial, Session, SessionRequest, Trial } from './design/session.ts';
 export { blindView, designSession, isCheckTrial, trialKey } from './design/session.ts';
-export { itemsCsv, resultsJson, toSnake, votesCsv } from './report/export.ts';
+export { ITEMS_CSV_HEADER, itemsCsv, resultsJson, toSnake, votesCsv } from './report/export.ts';
 export { resultsPage } from './report/page.ts';
 export type { Rng } from './rng.ts';
 export { createRng, shuffled } from './rng.ts';

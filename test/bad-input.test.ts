@@ -48,7 +48,7 @@ describe('bad input to every JSON route', () => {
     assert.ok(res.status >= 400 && res.status < 500, `${what}: status ${res.status}`);
     assert.equal(typeof res.body.code, 'string', `${what}: a code`);
     assert.equal(typeof res.body.message, 'string', `${what}: a message`);
-    assert.equal(res.body.requestId, res.headers['x-request-id'], `${what}: the request id`);
+    assert.equal(res.body.request_id, res.headers['x-request-id'], `${what}: the request id`);
   };
 
   it('finds the JSON routes', () => {

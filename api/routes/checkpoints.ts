@@ -1,9 +1,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { type Checkpoint, type Db, getCheckpoint, listCheckpoints } from '../../db/index.ts';
 import { ApiError } from '../errors.ts';
+import { exampleIds, exampleTime } from '../examples.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { packagePathIn, registerPackage } from '../synthesis/packages.ts';
-import { errorResponses, jsonBody, validationHook } from '../validation.ts';
+import { errorResponses, jsonBody, jsonResponse, validationHook } from '../validation.ts';
 
 const CheckpointJson = z
   .object({
@@ -32,7 +33,23 @@ const RegisterCheckpoint = z
   })
   .openapi('RegisterCheckpoint');
 
-const Id = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+const Id = z.object({
+  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: exampleIds.baseCheckpoint }),
+});
+
+export const exampleCheckpoint = {
+  id: exampleIds.baseCheckpoint,
+  name: 'XTTS-v2 base',
+  kind: 'base' as const,
+  run_id: null,
+  step: null,
+  train_loss: null,
+  eval_loss: null,
+  package_path: '/data/models/xtts-v2',
+  package_key: '9c4d2e7f0a1b3c5d6e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d',
+  status: 'ready' as const,
+  created_at: exampleTime,
+};
 const security = [{ bearer: [] }];
 
 export const checkpointJson = (k: Checkpoint) => ({
@@ -57,10 +74,7 @@ const list = createRoute({
   security,
   request: { query: z.object({ run_id: z.uuid().optional() }) },
   responses: {
-    200: {
-      description: 'Checkpoints',
-      content: { 'application/json': { schema: z.object({ data: z.array(CheckpointJson) }) } },
-    },
+    200: jsonResponse(z.object({ data: z.array(CheckpointJson) }), 'Checkpoints', { data: [exampleCheckpoint] }),
     ...errorResponses(400, 401, 403),
   },
 });
@@ -72,7 +86,7 @@ const get = createRoute({
   security,
   request: { params: Id },
   responses: {
-    200: { description: 'The checkpoint', content: { 'application/json': { schema: CheckpointJson } } },
+    200: jsonResponse(CheckpointJson, 'The checkpoint', exampleCheckpoint),
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -82,10 +96,15 @@ const register = createRoute({
   tags: ['checkpoints'],
   summary: 'Register a model package (made by `npm run model:import` or a training run) as a checkpoint',
   security,
-  request: { body: jsonBody(RegisterCheckpoint) },
+  request: { body: jsonBody(RegisterCheckpoint, { name: 'XTTS-v2 base (copy)', package_path: 'xtts-v2-copy' }) },
   responses: {
-    201: { description: 'Registered', content: { 'application/json': { schema: CheckpointJson } } },
-    200: { description: 'Already registered', content: { 'application/json': { schema: CheckpointJson } } },
+    201: jsonResponse(CheckpointJson, 'Registered', {
+      ...exampleCheckpoint,
+      id: exampleIds.checkpoint,
+      name: 'XTTS-v2 base (copy)',
+      package_path: '/data/models/xtts-v2-copy',
+    }),
+    200: jsonResponse(CheckpointJson, 'Already registered'),
     ...errorResponses(400, 401, 403, 404, 415, 422),
   },
 });

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { type Db, readiness } from '../../db/index.ts';
+import { jsonResponse } from '../validation.ts';
 
 const Readiness = z
   .object({
@@ -15,7 +16,7 @@ const healthz = createRoute({
   tags: ['health'],
   summary: 'Liveness: the process answers',
   responses: {
-    200: { description: 'Alive', content: { 'application/json': { schema: z.object({ ok: z.literal(true) }) } } },
+    200: jsonResponse(z.object({ ok: z.literal(true) }), 'Alive', { ok: true }),
   },
 });
 
@@ -25,7 +26,7 @@ const readyz = createRoute({
   tags: ['health'],
   summary: 'Readiness: the database answers and every migration is applied',
   responses: {
-    200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
+    200: jsonResponse(Readiness, 'Ready', { ok: true, database: 'up', migrations: { applied: 12, expected: 12 } }),
     503: { description: 'Not ready', content: { 'application/json': { schema: Readiness } } },
   },
 });

@@ -1,8 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { apiKeyScopes, createApiKey, type Db, listApiKeys, revokeApiKey } from '../../db/index.ts';
 import { ApiError } from '../errors.ts';
+import { exampleIds, exampleTime, exampleTokens } from '../examples.ts';
 import { requireScope } from '../middleware/auth.ts';
-import { errorResponses, jsonBody, validationHook } from '../validation.ts';
+import { errorResponses, jsonBody, jsonResponse, validationHook } from '../validation.ts';
 
 const ApiKey = z
   .object({
@@ -23,7 +24,17 @@ const CreateApiKey = z
   })
   .openapi('CreateApiKey');
 
-const KeyId = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+const KeyId = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: exampleIds.key }) });
+
+const exampleKey = {
+  id: exampleIds.key,
+  name: 'studio laptop',
+  scope: 'synth' as const,
+  prefix: exampleTokens.apiKey.slice(0, 8),
+  created_at: exampleTime,
+  last_used_at: null,
+  revoked_at: null,
+};
 
 const security = [{ bearer: [] }];
 
@@ -34,7 +45,7 @@ const list = createRoute({
   summary: 'List API keys (never their tokens)',
   security,
   responses: {
-    200: { description: 'Keys', content: { 'application/json': { schema: z.object({ data: z.array(ApiKey) }) } } },
+    200: jsonResponse(z.object({ data: z.array(ApiKey) }), 'Keys', { data: [exampleKey] }),
     ...errorResponses(401, 403),
   },
 });
@@ -45,12 +56,12 @@ const create = createRoute({
   tags: ['keys'],
   summary: 'Create an API key; its token is shown in this response only',
   security,
-  request: { body: jsonBody(CreateApiKey) },
+  request: { body: jsonBody(CreateApiKey, { name: 'studio laptop', scope: 'synth' }) },
   responses: {
-    201: {
-      description: 'Created',
-      content: { 'application/json': { schema: z.object({ key: ApiKey, token: z.string() }) } },
-    },
+    201: jsonResponse(z.object({ key: ApiKey, token: z.string() }), 'Created', {
+      key: exampleKey,
+      token: exampleTokens.apiKey,
+    }),
     ...errorResponses(400, 401, 403, 413, 415),
   },
 });
@@ -63,7 +74,7 @@ const revoke = createRoute({
   security,
   request: { params: KeyId },
   responses: {
-    200: { description: 'Revoked', content: { 'application/json': { schema: ApiKey } } },
+    200: jsonResponse(ApiKey, 'Revoked', { ...exampleKey, revoked_at: exampleTime }),
     ...errorResponses(400, 401, 403, 404),
   },
 });

@@ -5,6 +5,7 @@ import { type Db, listCheckpoints } from '../../db/index.ts';
 import { type Engine, Limiter, type SynthesisParams } from '../../inference/index.ts';
 import { limits } from '../../infra/index.ts';
 import { ApiError } from '../errors.ts';
+import { exampleIds } from '../examples.ts';
 import type { HttpMetrics } from '../metrics.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { type AudioFormat, audioFormats, contentTypes } from '../synthesis/formats.ts';
@@ -15,7 +16,7 @@ import {
   type StreamStats,
   wholeAudio,
 } from '../synthesis/speech.ts';
-import { errorResponses, jsonBody, Seed, validationHook } from '../validation.ts';
+import { errorResponses, jsonBody, jsonResponse, Seed, validationHook } from '../validation.ts';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -69,8 +70,15 @@ const SpeechRequest = z
   })
   .openapi('SpeechRequest');
 
+/** Every audio type, the WAV one with the example (the bytes of a 24 kHz mono 16-bit WAV). */
 const audioContent = Object.fromEntries(
-  Object.values(contentTypes).map((t) => [t, { schema: z.string().openapi({ format: 'binary' }) }]),
+  Object.values(contentTypes).map((t) => [
+    t,
+    {
+      schema: z.string().openapi({ format: 'binary' }),
+      ...(t === contentTypes.wav ? { example: 'RIFF…WAVEfmt … (24 kHz mono PCM16)' } : {}),
+    },
+  ]),
 );
 
 const tts = createRoute({
@@ -79,7 +87,9 @@ const tts = createRoute({
   tags: ['synthesis'],
   summary: 'Text to speech with a voice; streamed with `stream`',
   security: [{ bearer: [] }],
-  request: { body: jsonBody(TtsRequest) },
+  request: {
+    body: jsonBody(TtsRequest, { text: 'Hello, this is my own voice.', voice: 'ada', format: 'wav', seed: 42 }),
+  },
   responses: {
     200: { description: 'Audio (or text/event-stream)', content: audioContent },
     ...errorResponses(400, 401, 403, 404, 413, 415, 422, 503),
@@ -92,7 +102,14 @@ const speech = createRoute({
   tags: ['synthesis'],
   summary: 'OpenAI-compatible speech: the official clients work against it with their baseURL pointed here',
   security: [{ bearer: [] }],
-  request: { body: jsonBody(SpeechRequest) },
+  request: {
+    body: jsonBody(SpeechRequest, {
+      model: 'xtts-v2',
+      input: 'Hello, this is my own voice.',
+      voice: 'ada',
+      response_format: 'wav',
+    }),
+  },
   responses: {
     200: { description: 'Audio, streamed as it is made', content: audioContent },
     ...errorResponses(400, 401, 403, 404, 413, 415, 422, 503),
@@ -106,19 +123,22 @@ const models = createRoute({
   summary: 'Models, OpenAI-style: `xtts-v2` (each voice with its promoted checkpoint) and every ready checkpoint',
   security: [{ bearer: [] }],
   responses: {
-    200: {
-      description: 'Models',
-      content: {
-        'application/json': {
-          schema: z.object({
-            object: z.literal('list'),
-            data: z.array(
-              z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() }),
-            ),
-          }),
-        },
+    200: jsonResponse(
+      z.object({
+        object: z.literal('list'),
+        data: z.array(
+          z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() }),
+        ),
+      }),
+      'Models',
+      {
+        object: 'list',
+        data: [
+          { id: 'xtts-v2', object: 'model', created: 1796029200, owned_by: 'xtts-voice-studio' },
+          { id: exampleIds.baseCheckpoint, object: 'model', created: 1796029200, owned_by: 'XTTS-v2 base' },
+        ],
       },
-    },
+    ),
     ...errorResponses(401, 403),
   },
 });

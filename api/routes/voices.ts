@@ -12,10 +12,11 @@ import {
 import type { AudioSandbox, Engine } from '../../inference/index.ts';
 import { limits } from '../../infra/index.ts';
 import { ApiError } from '../errors.ts';
+import { exampleIds, exampleLaterTime, exampleTime } from '../examples.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { receiveUpload } from '../synthesis/upload.ts';
 import { createVoice, removeVoiceFiles, voicesDir } from '../synthesis/voices.ts';
-import { errorResponses, jsonBody, validationHook } from '../validation.ts';
+import { errorResponses, jsonBody, jsonResponse, validationHook } from '../validation.ts';
 
 const MAX_CLIPS = limits.upload.maxVoiceClips;
 
@@ -63,7 +64,18 @@ const UpdateVoice = z
   })
   .openapi('UpdateVoice');
 
-const VoiceId = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+const VoiceId = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: exampleIds.voice }) });
+
+const exampleVoice = {
+  id: exampleIds.voice,
+  name: 'ada',
+  language: 'en',
+  description: 'Reading voice, quiet room',
+  checkpoint_id: exampleIds.baseCheckpoint,
+  created_at: exampleTime,
+  updated_at: exampleTime,
+};
+const exampleClips = [{ id: exampleIds.clip, duration_s: 6.2, sample_rate: 22050 }];
 const security = [{ bearer: [] }];
 
 const Reference = z
@@ -109,9 +121,36 @@ const create = createRoute({
   tags: ['voices'],
   summary: 'Create a voice from reference clips; its conditioning is computed once and cached',
   security,
-  request: { body: { required: true, content: { 'multipart/form-data': { schema: CreateVoice } } } },
+  request: {
+    body: {
+      required: true,
+      content: {
+        'multipart/form-data': {
+          schema: CreateVoice,
+          // File fields are shown by file name.
+          example: { name: 'ada', language: 'en', description: 'Reading voice, quiet room', clips: ['ada-1.wav'] },
+        },
+      },
+    },
+  },
   responses: {
-    201: { description: 'Created', content: { 'application/json': { schema: CreatedVoiceJson } } },
+    201: jsonResponse(CreatedVoiceJson, 'Created', {
+      ...exampleVoice,
+      clips: exampleClips,
+      references: [
+        {
+          clip: 0,
+          examined_s: 6.2,
+          speech_s: 5.1,
+          kept: { start_s: 0, end_s: 6.2 },
+          trimmed: false,
+          peak_dbfs: -3.5,
+          snr_db: 31.4,
+          clipped_fraction: 0,
+        },
+      ],
+      warnings: [],
+    }),
     ...errorResponses(400, 401, 403, 413, 415, 422, 503),
   },
 });
@@ -122,7 +161,7 @@ const list = createRoute({
   summary: 'List voices',
   security,
   responses: {
-    200: { description: 'Voices', content: { 'application/json': { schema: z.object({ data: z.array(VoiceJson) }) } } },
+    200: jsonResponse(z.object({ data: z.array(VoiceJson) }), 'Voices', { data: [exampleVoice] }),
     ...errorResponses(401, 403),
   },
 });
@@ -134,7 +173,7 @@ const get = createRoute({
   security,
   request: { params: VoiceId },
   responses: {
-    200: { description: 'The voice', content: { 'application/json': { schema: VoiceJson } } },
+    200: jsonResponse(VoiceJson, 'The voice', { ...exampleVoice, clips: exampleClips }),
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -144,9 +183,13 @@ const update = createRoute({
   tags: ['voices'],
   summary: 'Rename or describe a voice (its checkpoint changes only by promotion)',
   security,
-  request: { params: VoiceId, body: jsonBody(UpdateVoice) },
+  request: { params: VoiceId, body: jsonBody(UpdateVoice, { description: 'Reading voice, close microphone' }) },
   responses: {
-    200: { description: 'Updated', content: { 'application/json': { schema: VoiceJson } } },
+    200: jsonResponse(VoiceJson, 'Updated', {
+      ...exampleVoice,
+      description: 'Reading voice, close microphone',
+      updated_at: exampleLaterTime,
+    }),
     ...errorResponses(400, 401, 403, 404, 415),
   },
 });

@@ -1,16 +1,53 @@
 /** The OpenAPI description of the training-run routes (handlers in api/routes/training.ts). */
 import { createRoute, z } from '@hono/zod-openapi';
-import { errorResponses, jsonBody } from '../validation.ts';
+import { exampleIds, exampleLaterTime, exampleTime } from '../examples.ts';
+import { errorResponses, jsonBody, jsonResponse, mediaResponse } from '../validation.ts';
 import { TrainingOptions } from './options.ts';
 import { MetricJson, RunJson } from './views.ts';
 
 const security = [{ bearer: [] }];
 const tags = ['training runs'];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
+const json = jsonResponse;
+const Id = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: exampleIds.run }) });
+
+const runLinks = (id: string) => ({
+  self: `/v1/training-runs/${id}`,
+  events: `/v1/training-runs/${id}/events`,
+  metrics: `/v1/training-runs/${id}/metrics`,
+  page: `/training-runs/${id}`,
 });
-const Id = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+const exampleQueued: z.output<typeof RunJson> = {
+  id: exampleIds.run,
+  name: 'ada v1',
+  dataset_id: exampleIds.dataset,
+  voice_id: exampleIds.voice,
+  base_checkpoint_id: exampleIds.baseCheckpoint,
+  base_package: '/data/models/xtts-v2',
+  config: { epochs: 4, lr: 5e-6, batch_size: 3, grad_accum: 84 },
+  status: 'queued',
+  progress: null,
+  listening_test_id: null,
+  error_code: null,
+  error: null,
+  checkpoints: [],
+  metrics_summary: { train_points: 0, eval_points: 0, last_train: null, best_eval: null },
+  links: runLinks(exampleIds.run),
+  created_at: exampleTime,
+  started_at: null,
+  finished_at: null,
+};
+const exampleMetric: z.output<typeof MetricJson> = {
+  id: 1,
+  kind: 'train',
+  step: 50,
+  epoch: 0,
+  loss: 3.21,
+  loss_text: 0.04,
+  loss_mel: 3.17,
+  lr: 5e-6,
+  samples_per_s: 11.8,
+  gpu_mem_mb: 9120,
+};
 
 export const CreateRun = z
   .strictObject({
@@ -35,8 +72,15 @@ export const runRoutes = {
     tags,
     security,
     summary: 'Fine-tune XTTS-v2 on a ready dataset: queues a training job',
-    request: { body: jsonBody(CreateRun) },
-    responses: { 202: json(RunJson, 'Queued'), ...errorResponses(400, 401, 403, 404, 409, 415, 503) },
+    request: {
+      body: jsonBody(CreateRun, {
+        dataset_id: exampleIds.dataset,
+        voice_id: exampleIds.voice,
+        name: 'ada v1',
+        options: { epochs: 4 },
+      }),
+    },
+    responses: { 202: json(RunJson, 'Queued', exampleQueued), ...errorResponses(400, 401, 403, 404, 409, 415, 503) },
   }),
   list: createRoute({
     method: 'get',
@@ -44,8 +88,18 @@ export const runRoutes = {
     tags,
     security,
     summary: 'Training runs, newest first',
-    request: { query: z.object({ dataset_id: z.uuid().optional(), voice_id: z.uuid().optional() }) },
-    responses: { 200: json(z.object({ data: z.array(RunJson) }), 'Runs'), ...errorResponses(400, 401, 403) },
+    request: {
+      query: z.object({
+        dataset_id: z.uuid().optional().openapi({ example: exampleIds.dataset }),
+        voice_id: z.uuid().optional(),
+      }),
+    },
+    responses: {
+      200: json(z.object({ data: z.array(RunJson) }), 'Runs', {
+        data: [{ ...exampleQueued, checkpoints: undefined, metrics_summary: undefined }],
+      }),
+      ...errorResponses(400, 401, 403),
+    },
   }),
   get: createRoute({
     method: 'get',
@@ -54,7 +108,7 @@ export const runRoutes = {
     security,
     summary: 'A run with its progress, checkpoints (epoch, step, losses) and a summary of its metrics',
     request: { params: Id },
-    responses: { 200: json(RunJson, 'The run'), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(RunJson, 'The run', exampleQueued), ...errorResponses(400, 401, 403, 404) },
   }),
   metrics: createRoute({
     method: 'get',
@@ -64,7 +118,10 @@ export const runRoutes = {
     summary: 'Loss curves: every logged train step and every evaluation',
     request: { params: Id },
     responses: {
-      200: json(z.object({ train: z.array(MetricJson), eval: z.array(MetricJson) }), 'Metrics'),
+      200: json(z.object({ train: z.array(MetricJson), eval: z.array(MetricJson) }), 'Metrics', {
+        train: [exampleMetric],
+        eval: [{ ...exampleMetric, id: 2, kind: 'eval', loss: 3.4, samples_per_s: null, gpu_mem_mb: null }],
+      }),
       ...errorResponses(400, 401, 403, 404),
     },
   }),
@@ -77,7 +134,12 @@ export const runRoutes = {
       'Server-sent events: `progress`, `metrics` (new points; `?after=` a metric id), `checkpoint`, then `done`, `failed` or `cancelled`',
     request: { params: Id, query: z.object({ after: z.coerce.number().int().min(0).optional() }) },
     responses: {
-      200: { description: 'Event stream', content: { 'text/event-stream': { schema: z.string() } } },
+      200: mediaResponse(
+        'text/event-stream',
+        'Event stream',
+        'event: progress\ndata: {"status":"cancelled"}\n\n' +
+          'event: cancelled\ndata: {"status":"cancelled","error_code":null,"error":null,"listening_test_id":null}\n\n',
+      ),
       ...errorResponses(400, 401, 403, 404),
     },
   }),
@@ -89,7 +151,12 @@ export const runRoutes = {
     summary: 'Cancel: a queued run ends at once, a running one stops at its next report (resumable)',
     request: { params: Id },
     responses: {
-      202: json(RunJson.extend({ cancel: z.enum(['cancelled', 'requested']) }), 'Cancelled or asked to stop'),
+      202: json(RunJson.extend({ cancel: z.enum(['cancelled', 'requested']) }), 'Cancelled or asked to stop', {
+        ...exampleQueued,
+        status: 'cancelled',
+        finished_at: exampleLaterTime,
+        cancel: 'cancelled',
+      }),
       ...errorResponses(400, 401, 403, 404, 409),
     },
   }),
@@ -100,6 +167,6 @@ export const runRoutes = {
     security,
     summary: 'Queue a cancelled or failed run again; it continues from its last checkpoint',
     request: { params: Id },
-    responses: { 202: json(RunJson, 'Queued again'), ...errorResponses(400, 401, 403, 404, 409) },
+    responses: { 202: json(RunJson, 'Queued again', exampleQueued), ...errorResponses(400, 401, 403, 404, 409) },
   }),
 };

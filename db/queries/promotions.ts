@@ -84,7 +84,7 @@ export async function rollbackPromotion(db: Db, voiceId: string, actor: string):
         fromCheckpointId: voice.checkpointId,
         toCheckpointId: to,
         testId: last.testId,
-        statistics: { rolledBack: last.id },
+        statistics: { rolled_back: last.id },
         actor,
       })
       .returning();

@@ -95,31 +95,34 @@ const cell = (v: unknown) => {
 const csv = (header: string[], rows: unknown[][]) =>
   `${[header, ...rows].map((row) => row.map(cell).join(',')).join('\r\n')}\r\n`;
 
+/** The first line of `itemsCsv`. */
+export const ITEMS_CSV_HEADER = [
+  'condition_id',
+  'kind',
+  'label',
+  'checkpoint_id',
+  'incumbent',
+  'bt_log_strength',
+  'bt_ci_low',
+  'bt_ci_high',
+  'bt_probability_best',
+  'bt_votes',
+  'likeness_bt_log_strength',
+  'likeness_bt_ci_low',
+  'likeness_bt_ci_high',
+  'mos_n',
+  'mos_mean',
+  'mos_ci_low',
+  'mos_ci_high',
+  'similarity_n',
+  'similarity_mean',
+  'similarity_ci_low',
+  'similarity_ci_high',
+].join(',');
+
 export function itemsCsv(r: TestResults): string {
   return csv(
-    [
-      'condition_id',
-      'kind',
-      'label',
-      'checkpoint_id',
-      'incumbent',
-      'bt_log_strength',
-      'bt_ci_low',
-      'bt_ci_high',
-      'bt_probability_best',
-      'bt_votes',
-      'likeness_bt_log_strength',
-      'likeness_bt_ci_low',
-      'likeness_bt_ci_high',
-      'mos_n',
-      'mos_mean',
-      'mos_ci_low',
-      'mos_ci_high',
-      'similarity_n',
-      'similarity_mean',
-      'similarity_ci_low',
-      'similarity_ci_high',
-    ],
+    ITEMS_CSV_HEADER.split(','),
     itemRows(r).map((i) => [
       i.condition_id,
       i.kind,

@@ -23,7 +23,8 @@ export async function promoteFromTest(db: Db, testId: string, actor: string): Pr
     throw new ListeningError(
       'PROMOTION_NOT_JUSTIFIED',
       `The promotion rule names no winner: ${decision ? decision.reason : 'the test has no incumbent to compare with'}`,
-      { details: decision?.audit },
+      // The same snake_case numbers the promotion records when it happens.
+      { details: decision ? toSnake(decision.audit) : undefined },
     );
   }
   const winner = results.conditions.find((c) => c.id === decision.winner);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
 import {
   type ApiKeyView,
   type Condition,
@@ -19,6 +19,7 @@ import {
   DEFAULT_TRAP_PER_RATER,
   DEFAULT_TRIALS_PER_RATER,
   getTest,
+  ITEMS_CSV_HEADER,
   itemsCsv,
   type ListeningDeps,
   openTest,
@@ -30,15 +31,20 @@ import {
   resultsPage,
   rollbackVoice,
   STIMULUS_SAMPLE_RATE,
+  toSnake,
   votesCsv,
 } from '../../../listening/index.ts';
 import { ApiError } from '../../errors.ts';
+import { exampleIds, exampleLaterTime, exampleTime, exampleTokens } from '../../examples.ts';
 import { requireScope } from '../../middleware/auth.ts';
 import { receiveUpload } from '../../synthesis/upload.ts';
 import { audioInputError } from '../../synthesis/voices.ts';
 import {
+  errorExample,
   errorResponses,
   jsonBody,
+  jsonResponse,
+  mediaResponse,
   PromotionPolicyInput,
   promotionPolicyOf,
   Seed,
@@ -114,7 +120,8 @@ const testJson = (t: ListeningTest, conditions: Condition[]) => ({
   status: t.status,
   kinds: t.kinds,
   invite_url: `/listen/i/${configOf(t).invite_code}`,
-  config: t.config,
+  // Stored keys are shown snake_case, whatever a rule stored them as.
+  config: toSnake(t.config) as Record<string, unknown>,
   conditions: conditions.map((c) => ({ id: c.id, kind: c.kind, label: c.label, checkpoint_id: c.checkpointId })),
   created_at: t.createdAt.toISOString(),
   closed_at: t.closedAt?.toISOString() ?? null,
@@ -133,12 +140,56 @@ const promotionJson = (p: Promotion) => ({
 });
 
 const security = [{ bearer: [] }];
-const TestId = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
+const TestId = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: exampleIds.test }) });
+const json = jsonResponse;
 const tags = ['listening tests'];
+
+const exampleSentence = 'The garden was quiet after the rain.';
+const exampleCreate: z.input<typeof CreateTest> = {
+  voice_id: exampleIds.voice,
+  name: 'ada v1: step 500',
+  checkpoint_ids: [exampleIds.checkpoint],
+  base_checkpoint_id: exampleIds.baseCheckpoint,
+  sentences: [{ text: exampleSentence, seed: 7 }],
+  trials_per_rater: { ab_naturalness: 1, ab_similarity: 0, mos: 0, similarity: 0 },
+  gold_per_rater: 0,
+  trap_per_rater: 0,
+  promotion_policy: { min_raters: 1 },
+};
+const exampleTest: z.output<typeof TestJson> = {
+  id: exampleIds.test,
+  voice_id: exampleIds.voice,
+  name: 'ada v1: step 500',
+  status: 'draft',
+  kinds: ['ab_naturalness'],
+  invite_url: `/listen/i/${exampleTokens.invite}`,
+  config: {
+    language: 'en',
+    sentences: [{ text: exampleSentence, seed: 7 }],
+    trials_per_rater: { ab_naturalness: 1, ab_similarity: 0, mos: 0, similarity: 0 },
+    gold_per_rater: 0,
+    trap_per_rater: 0,
+    invite_code: exampleTokens.invite,
+    auto_promote: false,
+    promotion_policy: { alpha: 0.01, similarity_margin: 0.2, min_raters: 1 },
+  },
+  conditions: [
+    { id: exampleIds.condition, kind: 'candidate', label: 'step 500', checkpoint_id: exampleIds.checkpoint },
+  ],
+  created_at: exampleTime,
+  closed_at: null,
+};
+const examplePromotion: z.output<typeof PromotionJson> = {
+  id: exampleIds.promotion,
+  voice_id: exampleIds.voice,
+  action: 'rollback',
+  from_checkpoint_id: exampleIds.checkpoint,
+  to_checkpoint_id: exampleIds.baseCheckpoint,
+  test_id: null,
+  statistics: null,
+  actor: 'studio admin',
+  created_at: exampleLaterTime,
+};
 
 const routes = {
   create: createRoute({
@@ -147,8 +198,8 @@ const routes = {
     tags,
     security,
     summary: 'Create a listening test for a voice from checkpoints, anchors and held-out sentences',
-    request: { body: jsonBody(CreateTest) },
-    responses: { 201: json(TestJson, 'Created'), ...errorResponses(400, 401, 403, 404) },
+    request: { body: jsonBody(CreateTest, exampleCreate) },
+    responses: { 201: json(TestJson, 'Created', exampleTest), ...errorResponses(400, 401, 403, 404) },
   }),
   list: createRoute({
     method: 'get',
@@ -156,8 +207,11 @@ const routes = {
     tags,
     security,
     summary: 'List listening tests',
-    request: { query: z.object({ voice_id: z.uuid().optional() }) },
-    responses: { 200: json(z.object({ data: z.array(TestJson) }), 'Tests'), ...errorResponses(400, 401, 403) },
+    request: { query: z.object({ voice_id: z.uuid().optional().openapi({ example: exampleIds.voice }) }) },
+    responses: {
+      200: json(z.object({ data: z.array(TestJson) }), 'Tests', { data: [exampleTest] }),
+      ...errorResponses(400, 401, 403),
+    },
   }),
   get: createRoute({
     method: 'get',
@@ -166,7 +220,7 @@ const routes = {
     security,
     summary: 'A listening test with its conditions',
     request: { params: TestId },
-    responses: { 200: json(TestJson, 'The test'), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: json(TestJson, 'The test', exampleTest), ...errorResponses(400, 401, 403, 404) },
   }),
   render: createRoute({
     method: 'post',
@@ -174,11 +228,15 @@ const routes = {
     tags,
     security,
     summary: 'Render up to `max` missing stimuli; call again until `remaining` is 0',
-    request: { params: TestId, body: jsonBody(z.strictObject({ max: z.number().int().min(1).max(500).default(20) })) },
+    request: {
+      params: TestId,
+      body: jsonBody(z.strictObject({ max: z.number().int().min(1).max(500).default(20) }), { max: 50 }),
+    },
     responses: {
       200: json(
         z.object({ rendered: z.number(), remaining: z.number(), recordings: z.number(), sentences: z.number() }),
         'Progress',
+        { rendered: 2, remaining: 0, recordings: 1, sentences: 1 },
       ),
       ...errorResponses(400, 401, 403, 404, 409, 503),
     },
@@ -190,7 +248,10 @@ const routes = {
     security,
     summary: 'Open the test to raters (every stimulus must be ready)',
     request: { params: TestId },
-    responses: { 200: json(TestJson, 'Opened'), ...errorResponses(401, 403, 404, 409) },
+    responses: {
+      200: json(TestJson, 'Opened', { ...exampleTest, status: 'open' }),
+      ...errorResponses(401, 403, 404, 409),
+    },
   }),
   close: createRoute({
     method: 'post',
@@ -200,7 +261,12 @@ const routes = {
     summary: 'Close the test; applies the promotion rule when the test promotes automatically',
     request: { params: TestId },
     responses: {
-      200: json(TestJson.extend({ promotion: PromotionJson.nullable() }), 'Closed'),
+      200: json(TestJson.extend({ promotion: PromotionJson.nullable() }), 'Closed', {
+        ...exampleTest,
+        status: 'closed',
+        closed_at: exampleLaterTime,
+        promotion: null,
+      }),
       ...errorResponses(401, 403, 404, 409),
     },
   }),
@@ -212,7 +278,19 @@ const routes = {
     summary:
       'Statistics: Bradley–Terry with bootstrap intervals, MOS and similarity with 95% CIs, pairwise tests, the rule’s decision',
     request: { params: TestId },
-    responses: { 200: json(z.record(z.string(), z.unknown()), 'Results'), ...errorResponses(401, 403, 404) },
+    responses: {
+      200: json(z.record(z.string(), z.unknown()), 'Results', {
+        test_id: exampleIds.test,
+        status: 'closed',
+        votes: 1,
+        excluded_votes: 0,
+        raters: 1,
+        incumbent: exampleIds.condition,
+        items: [],
+        decision: { promote: false, settled: false, reason: 'too few raters', audit: {} },
+      }),
+      ...errorResponses(401, 403, 404),
+    },
   }),
   promote: createRoute({
     method: 'post',
@@ -221,7 +299,15 @@ const routes = {
     security,
     summary: 'Promote the checkpoint the rule names; 409 PROMOTION_NOT_JUSTIFIED when it names none',
     request: { params: TestId },
-    responses: { 201: json(PromotionJson, 'Promoted'), ...errorResponses(401, 403, 404, 409) },
+    responses: {
+      201: json(PromotionJson, 'Promoted'),
+      ...errorResponses(401, 403, 404),
+      ...errorExample(409, {
+        code: 'PROMOTION_NOT_JUSTIFIED',
+        message: 'The promotion rule names no winner: too few raters',
+        details: { min_raters: 1 },
+      }),
+    },
   }),
   promotions: createRoute({
     method: 'get',
@@ -229,9 +315,9 @@ const routes = {
     tags,
     security,
     summary: 'A voice’s promotions and rollbacks, newest first',
-    request: { query: z.object({ voice_id: z.uuid() }) },
+    request: { query: z.object({ voice_id: z.uuid().openapi({ example: exampleIds.voice }) }) },
     responses: {
-      200: json(z.object({ data: z.array(PromotionJson) }), 'History'),
+      200: json(z.object({ data: z.array(PromotionJson) }), 'History', { data: [examplePromotion] }),
       ...errorResponses(400, 401, 403, 404),
     },
   }),
@@ -241,9 +327,78 @@ const routes = {
     tags,
     security,
     summary: 'Undo the voice’s latest promotion (recorded too)',
-    request: { params: z.object({ voice_id: z.uuid().openapi({ param: { name: 'voice_id', in: 'path' } }) }) },
-    responses: { 201: json(PromotionJson, 'Rolled back'), ...errorResponses(400, 401, 403, 404, 409) },
+    request: {
+      params: z.object({
+        voice_id: z.uuid().openapi({ param: { name: 'voice_id', in: 'path' }, example: exampleIds.voice }),
+      }),
+    },
+    responses: {
+      201: json(PromotionJson, 'Rolled back', examplePromotion),
+      ...errorResponses(400, 401, 403, 404, 409),
+    },
   }),
+  // Uploads, CSV and HTML: documented here, handled without a validator below.
+  recording: {
+    method: 'put' as const,
+    path: '/v1/listening/tests/{id}/recordings/{index}',
+    tags,
+    security,
+    summary: "The speaker's real recording of a sentence: the reference the similarity trials compare with",
+    request: {
+      params: TestId.extend({
+        index: z.coerce
+          .number()
+          .int()
+          .min(0)
+          .openapi({ param: { name: 'index', in: 'path' }, example: 0, description: 'The sentence index' }),
+      }),
+      body: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: z.object({ audio: z.string().openapi({ format: 'binary' }) }),
+            // File fields are shown by file name.
+            example: { audio: 'sentence-0.wav' },
+          },
+        },
+      },
+    },
+    responses: {
+      200: json(z.object({ sentence_index: z.number().int(), sha256: z.string(), duration_s: z.number() }), 'Stored', {
+        sentence_index: 0,
+        sha256: '8f2a1c3e5b7d9f0a2c4e6b8d0f1a3c5e7b9d1f3a5c7e9b0d2f4a6c8e0b1d3f5a',
+        duration_s: 2.4,
+      }),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
+  } satisfies RouteConfig,
+  resultsCsv: {
+    method: 'get' as const,
+    path: '/v1/listening/tests/{id}/results.csv',
+    tags,
+    security,
+    summary: 'The results as CSV: one row per condition, or with `table=votes` one row per vote',
+    request: {
+      params: TestId,
+      query: z.object({ table: z.enum(['items', 'votes']).optional().openapi({ example: 'items' }) }),
+    },
+    responses: {
+      200: mediaResponse('text/csv', 'CSV (a download)', `${ITEMS_CSV_HEADER}\r\n`),
+      ...errorResponses(400, 401, 403, 404),
+    },
+  } satisfies RouteConfig,
+  report: {
+    method: 'get' as const,
+    path: '/v1/listening/tests/{id}/report',
+    tags,
+    security,
+    summary: 'The results as a page to read and print: intervals, comparisons and the decision, without script',
+    request: { params: TestId },
+    responses: {
+      200: mediaResponse('text/html', 'The report', '<!doctype html>…'),
+      ...errorResponses(400, 401, 403, 404),
+    },
+  } satisfies RouteConfig,
 };
 
 export type ListeningAdminDeps = ListeningDeps & {
@@ -264,6 +419,7 @@ export function listeningAdminRoutes(deps: ListeningAdminDeps) {
   const actor = (c: { get: (key: never) => unknown }) => (c.get('apiKey' as never) as ApiKeyView).name;
 
   // Uploads, CSV and HTML are not JSON, so these stay outside the OpenAPI document's validators.
+  app.openAPIRegistry.registerPath(routes.recording);
   app.put('/v1/listening/tests/:id/recordings/:index', async (c) => {
     const index = Number(c.req.param('index'));
     if (!Number.isInteger(index) || index < 0) {
@@ -297,6 +453,7 @@ export function listeningAdminRoutes(deps: ListeningAdminDeps) {
     }
   });
 
+  app.openAPIRegistry.registerPath(routes.resultsCsv);
   app.get('/v1/listening/tests/:id/results.csv', async (c) => {
     const r = await computeResults(db, await getTest(db, await uuidParam(c.req.param('id'))));
     c.header('Content-Disposition', `attachment; filename="listening-${r.test.id}.csv"`);
@@ -304,6 +461,7 @@ export function listeningAdminRoutes(deps: ListeningAdminDeps) {
       'Content-Type': 'text/csv; charset=utf-8',
     });
   });
+  app.openAPIRegistry.registerPath(routes.report);
   app.get('/v1/listening/tests/:id/report', async (c) => {
     const r = await computeResults(db, await getTest(db, await uuidParam(c.req.param('id'))));
     return c.html(resultsPage(r));

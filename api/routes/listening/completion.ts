@@ -5,8 +5,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Db } from '../../../db/index.ts';
 import { redeemCompletionCode } from '../../../listening/index.ts';
+import { exampleIds, exampleLaterTime, exampleTime, exampleTokens } from '../../examples.ts';
 import { requireScope } from '../../middleware/auth.ts';
-import { errorResponses, jsonBody, validationHook } from '../../validation.ts';
+import { errorResponses, jsonBody, jsonResponse, validationHook } from '../../validation.ts';
 
 const Redeemed = z
   .object({
@@ -25,16 +26,22 @@ const redeem = createRoute({
   summary:
     'Check a completion code a crowd worker handed in: valid once (409 COMPLETION_CODE_USED after), and with worker_id only for that worker (404 COMPLETION_CODE_UNKNOWN otherwise)',
   request: {
-    params: z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) }),
+    params: z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: exampleIds.test }) }),
     body: jsonBody(
       z.strictObject({
         code: z.string().min(1).max(64),
         worker_id: z.string().min(1).max(128).optional(),
       }),
+      { code: exampleTokens.completion, worker_id: 'W-1001' },
     ),
   },
   responses: {
-    200: { description: 'Redeemed now', content: { 'application/json': { schema: Redeemed } } },
+    200: jsonResponse(Redeemed, 'Redeemed now', {
+      rater_id: exampleIds.rater,
+      worker_id: 'W-1001',
+      completed_at: exampleTime,
+      redeemed_at: exampleLaterTime,
+    }),
     ...errorResponses(400, 401, 403, 404, 409),
   },
 });

@@ -32,6 +32,7 @@ import {
 } from '../../../listening/index.ts';
 import { ApiError, toApiError } from '../../errors.ts';
 import { clientAddress, rateLimit } from '../../middleware/rate-limit.ts';
+import { validationHook } from '../../validation.ts';
 
 export type CrowdLimits = {
   /** Sessions started per client address per minute. */
@@ -85,6 +86,24 @@ async function onceMoreIfDatabaseAway<T>(work: () => Promise<T>): Promise<T> {
 }
 
 const wantsHtml = (c: Context) => (c.req.header('accept') ?? '').includes('text/html');
+const isForm = (c: Context) => (c.req.header('content-type') ?? '').includes('form');
+
+/** A JSON body checked against `schema`: 400 MALFORMED_JSON, or 400 naming the field at fault. */
+async function jsonBodyOf<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
+  const text = await c.req.text();
+  let value: unknown;
+  try {
+    value = text.trim() ? JSON.parse(text) : {};
+  } catch {
+    throw new ApiError('MALFORMED_JSON', 'The request body is not valid JSON', { field: 'body' });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) validationHook({ success: false, error: parsed.error, target: 'json' } as never, c as never);
+  return parsed.data as z.output<T>;
+}
+
+const Consent = z.object({ consent: z.unknown().optional(), worker_id: z.unknown().optional() });
+const HeadphoneAnswers = z.strictObject({ answers: z.array(z.number().int().min(0).max(9)).max(HEADPHONE_QUESTIONS) });
 
 export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?: CrowdLimits | undefined }) {
   const { db } = deps;
@@ -148,8 +167,7 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
   });
 
   app.post('/listen/i/:code', joinLimit, async (c) => {
-    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const body = Object.keys(form).length ? form : await c.req.json().catch(() => ({}));
+    const body: Record<string, unknown> = isForm(c) ? await c.req.parseBody() : await jsonBodyOf(c, Consent);
     if ((body as Record<string, unknown>).consent !== 'yes' && (body as Record<string, unknown>).consent !== true) {
       throw new ApiError('VALIDATION_FAILED', 'Consent is needed to take part', { field: 'body.consent' });
     }
@@ -194,14 +212,15 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
   });
 
   app.post('/listen/s/:token/headphones', async (c) => {
+    const form = isForm(c);
+    const answers = form
+      ? await c.req
+          .parseBody()
+          .then((body) => Array.from({ length: HEADPHONE_QUESTIONS }, (_, q) => Number(body[`q${q}`])))
+      : (await jsonBodyOf(c, HeadphoneAnswers)).answers;
     const ctx = await rater(c);
-    const isForm = (c.req.header('content-type') ?? '').includes('form');
-    const body: Record<string, unknown> = isForm ? await c.req.parseBody() : await c.req.json().catch(() => ({}));
-    const answers = Array.isArray(body.answers)
-      ? body.answers.map(Number)
-      : Array.from({ length: HEADPHONE_QUESTIONS }, (_, q) => Number(body[`q${q}`]));
     const { passed } = await submitHeadphoneCheck(db, ctx, answers);
-    if (isForm) return c.redirect(`/listen/s/${c.req.param('token')}`, 303);
+    if (form) return c.redirect(`/listen/s/${c.req.param('token')}`, 303);
     return c.json({ passed });
   });
 
@@ -211,18 +230,14 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
     return onceMoreIfDatabaseAway(() => vote(c));
   });
   const vote = async (c: Context) => {
+    const body = await jsonBodyOf(c, VoteBody);
     const ctx = await rater(c);
     const trialId = z.uuid().safeParse(c.req.param('trialId'));
     if (!trialId.success)
       throw new ListeningError('TRIAL_NOT_FOUND', 'No such trial in this session', { field: 'path.trial_id' });
-    const parsed = VoteBody.safeParse(await c.req.json().catch(() => undefined));
-    if (!parsed.success) {
-      const field = `body.${parsed.error.issues[0]?.path.join('.') || 'answer'}`;
-      throw new ApiError('VALIDATION_FAILED', `${field}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { field });
-    }
     const { vote, duplicate } = await castVote(db, ctx, trialId.data, {
-      answer: parsed.data.answer,
-      playedMs: parsed.data.played_ms,
+      answer: body.answer,
+      playedMs: body.played_ms,
     });
     return c.json({ vote_id: vote.id, trial_id: vote.trialId, answer: vote.answer, duplicate }, duplicate ? 200 : 201);
   };
