@@ -17,6 +17,7 @@ type StoredCheckpoint = {
     end_fault_share?: number;
     missing_final_share?: number;
     duration_ratio?: number | null;
+    sound_ratio?: number | null;
     speaker_sim?: number | null;
   } | null;
   excluded: boolean;
@@ -99,10 +100,10 @@ export function prescreenSection(r: TestResults) {
   const lo = Math.min(-1, ...plotRows.map((p) => p.value));
   return html`<h2 id="prescreen">Pre-screen: what the machines heard before the crowd</h2>
 <p>Every checkpoint's renderings of the test sentences were transcribed (${stored.asr ?? '–'}) and measured before the test opened; checkpoints clearly worse than the base model and the current checkpoint were left out of the crowd test. Speaker similarity: ${stored.speaker_embedding === 'mfcc-stats' ? 'cosine of MFCC-statistics embeddings against the real recordings (a timbre measure, not the model’s speaker encoder)' : (stored.speaker_embedding ?? '–')}. Cost: ${fmt(stored.cpu_s?.per_item, 2)} CPU s per rendering.</p>
-<table id="prescreen-scores"><caption>Objective scores beside the crowd (BT log-strength: naturalness A/B)</caption><thead><tr><th scope="col">checkpoint</th><th scope="col">role</th><th scope="col">CER</th><th scope="col">silent</th><th scope="col">goes on after the text</th><th scope="col">final word lost</th><th scope="col">duration / speaker's rate</th><th scope="col">speaker similarity</th><th scope="col">combined</th><th scope="col">crowd BT</th><th scope="col">verdict</th></tr></thead>
+<table id="prescreen-scores"><caption>Objective scores beside the crowd (BT log-strength: naturalness A/B)</caption><thead><tr><th scope="col">checkpoint</th><th scope="col">role</th><th scope="col">CER</th><th scope="col">silent</th><th scope="col">goes on after the text</th><th scope="col">final word lost</th><th scope="col">duration / speaker's rate</th><th scope="col">sound / speaker's rate</th><th scope="col">speaker similarity</th><th scope="col">combined</th><th scope="col">crowd BT</th><th scope="col">verdict</th></tr></thead>
 <tbody>${rows.map(
     (c) =>
-      html`<tr><th scope="row">${c.label}</th><td>${c.role}</td><td>${fmt(c.scores?.cer)}</td><td>${fmt(c.scores?.silent_share)}</td><td>${fmt(c.scores?.end_fault_share)}</td><td>${fmt(c.scores?.missing_final_share)}</td><td>${fmt(c.scores?.duration_ratio)}</td><td>${fmt(c.scores?.speaker_sim, 3)}</td><td>${fmt(c.combined)}</td><td>${fmt(bt.get(c.condition_id))}</td><td>${c.excluded ? html`left out: ${c.reasons.map((x) => x.message).join('; ')}` : 'to listeners'}</td></tr>`,
+      html`<tr><th scope="row">${c.label}</th><td>${c.role}</td><td>${fmt(c.scores?.cer)}</td><td>${fmt(c.scores?.silent_share)}</td><td>${fmt(c.scores?.end_fault_share)}</td><td>${fmt(c.scores?.missing_final_share)}</td><td>${fmt(c.scores?.duration_ratio)}</td><td>${fmt(c.scores?.sound_ratio)}</td><td>${fmt(c.scores?.speaker_sim, 3)}</td><td>${fmt(c.combined)}</td><td>${fmt(bt.get(c.condition_id))}</td><td>${c.excluded ? html`left out: ${c.reasons.map((x) => x.message).join('; ')}` : 'to listeners'}</td></tr>`,
   )}</tbody></table>
 ${plotRows.length ? intervalPlot('Combined objective score per checkpoint (left out: highlighted)', plotRows, { min: lo, max: 1 }) : ''}
 <p id="prescreen-agreement">Agreement with the crowd: ${rho === null ? html`not measurable yet (needs three checkpoints heard by listeners with a crowd strength; ${pairs.length} so far)` : html`Spearman rank correlation <strong>${fmt(rho)}</strong> between the combined objective score and the crowd's BT strength over ${pairs.length} checkpoints`}.</p>`;

@@ -24,7 +24,8 @@ export const TINY_FIXTURE_SEED = 1234;
  * trains. HiFi-GAN, the speaker encoder, mel statistics and vocabulary stay as they are.
  * `stop_at_once` then damages the GPT the way a diverged run can: the bias of the audio head's
  * stop token (config `gpt_stop_audio_token`) is raised so far that the stop token wins the
- * first step, and the checkpoint speaks (almost) nothing.
+ * first step, and the checkpoint speaks (almost) nothing. `nan_weights` makes the GPT's final
+ * norm not a number, as a run whose loss became NaN leaves it.
  */
 const PERTURB_GPT = `
 import json, os, shutil, sys, torch
@@ -42,6 +43,8 @@ if damage == "stop_at_once":
     with open(os.path.join(src, "config.json"), encoding="utf-8") as f:
         stop = json.load(f)["model_args"]["gpt_stop_audio_token"]
     state["gpt.mel_head.bias"][stop] += 1e4
+elif damage == "nan_weights":
+    state["gpt.final_norm.bias"][:] = float("nan")
 elif damage != "none":
     raise SystemExit(f"unknown damage {damage}")
 torch.save(ckpt, os.path.join(out, "model.pth"))
@@ -52,8 +55,11 @@ export type TinyCheckpointSpec = {
   name: string;
   seed: number;
   scale: number;
-  /** A deliberately broken checkpoint: `stop_at_once` makes the GPT end every sentence at its first step. */
-  damage?: 'stop_at_once';
+  /**
+   * A deliberately broken checkpoint: `stop_at_once` makes the GPT end every sentence at its
+   * first step, `nan_weights` puts NaN in its weights.
+   */
+  damage?: 'stop_at_once' | 'nan_weights';
 };
 
 /**
