@@ -12,6 +12,7 @@ import { createLogger, redactSecrets } from './logger.ts';
 import { createMetrics, type HttpMetrics, observeEngine } from './metrics.ts';
 import { limitBodies } from './middleware/body-limit.ts';
 import { observe } from './middleware/observe.ts';
+import { trustedProxyList, trustProxies } from './middleware/rate-limit.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { datasetRoutesApp } from './routes/datasets.ts';
@@ -55,6 +56,8 @@ export type AppDeps = {
   listening?: ListeningAppDeps;
   /** Where uploaded audio is decoded and checked; one of the app's own when left out. */
   audio?: AudioSandbox;
+  /** TRUSTED_PROXIES: reverse proxies whose X-Forwarded-For names the client (none when left out). */
+  trustedProxies?: readonly string[];
 };
 
 export const API_VERSION = '0.1.0';
@@ -68,6 +71,7 @@ export function createApp(deps: AppDeps) {
 
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.use(requestId());
+  app.use(trustProxies(deps.trustedProxies?.length ? trustedProxyList(deps.trustedProxies) : undefined));
   app.use(observe({ logger, metrics }));
   // These routes stream multipart bodies to disk and count them against their own limits.
   app.use(limitBodies({ ...limits, streamedUploads: ['/v1/datasets', '/v1/voices', '/v1/listening/tests/*'] }));

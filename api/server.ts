@@ -48,6 +48,7 @@ export async function startServer(config: Config) {
     storage,
     audio,
     ...(config.urlSecret ? { urlSecret: new TextEncoder().encode(config.urlSecret) } : {}),
+    trustedProxies: config.trustedProxies,
     ...(lock ? { localSecret: lock.secret } : {}),
   });
   let server: ReturnType<typeof serve>;

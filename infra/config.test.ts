@@ -37,6 +37,11 @@ describe('loadConfig', () => {
     assert.deepEqual(c.inferenceUrls, ['http://a:8000', 'http://b:8000']);
   });
 
+  it('parses TRUSTED_PROXIES as addresses and CIDR ranges; none by default', () => {
+    assert.deepEqual(loadConfig({}).trustedProxies, []);
+    assert.deepEqual(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, ::1,' }).trustedProxies, ['10.0.0.0/8', '::1']);
+  });
+
   it('gives the job and Kubernetes defaults: every kind claimed, trainings run locally', () => {
     const c = loadConfig({ K8S_SERVICE_ACCOUNT_DIR: join(tmpdir(), 'no-such-service-account') });
     assert.deepEqual(c.jobKinds, ['dataset.build', 'training.run']);
@@ -96,6 +101,8 @@ describe('loadConfig', () => {
     ['K8S_TRAINER_GPUS', '0'],
     ['K8S_TRAINER_GPUS', 'two'],
     ['TRAINER_GPUS', '1.5'],
+    ['TRUSTED_PROXIES', '10.0.0.0/8,proxy.internal'],
+    ['TRUSTED_PROXIES', '10.0.0.0/33'],
     ['JOB_KINDS', 'dataset.build,training.run', kube],
     ['K8S_TRAINER_IMAGE', '', kube],
     ['TRAINING_LAUNCHER', 'kubernetes', { ...kube, DATABASE_URL: '' }],

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -10,6 +11,14 @@ export type JobKind = (typeof jobKinds)[number];
 
 /** `true`/`false` (or `1`/`0`): z.coerce.boolean would read the string "false" as true. */
 const flag = z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1');
+
+/** `10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`. */
+function isAddressOrRange(s: string): boolean {
+  const [address = '', bits, ...rest] = s.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 /** Comma-separated list of base URLs, e.g. `http://pod-a:8000,http://pod-b:8000`. */
 const urlList = z
@@ -73,6 +82,21 @@ const envSchema = z.object({
     .int()
     .positive()
     .default(8 * 1024 * 1024 * 1024),
+  /**
+   * Reverse proxies in front of the server whose X-Forwarded-For is believed: addresses or CIDR
+   * ranges, comma-separated (`10.0.0.0/8,::1`). The crowd pages' per-address limits then count
+   * the client the nearest untrusted hop names, not the proxy. Unset: no proxy header is believed.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a.length > 0),
+    )
+    .pipe(z.array(z.string().refine(isAddressOrRange, 'an IP address or a CIDR range (10.0.0.0/8, fd00::/8)')))
+    .optional(),
   /**
    * Key that signs the short-lived links the owner pages put in <audio> tags and event streams;
    * random per process when unset, so set the same value on every API replica.
@@ -149,6 +173,8 @@ export type Config = {
   hfEndpoint: string;
   jobWorkers: number;
   urlSecret: string | undefined;
+  /** TRUSTED_PROXIES: addresses and CIDR ranges whose X-Forwarded-For is believed (empty: none). */
+  trustedProxies: string[];
   jobLeaseMs: number;
   jobKinds: JobKind[];
   workerExitWhenIdle: boolean;
@@ -229,6 +255,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     hfEndpoint: e.HF_ENDPOINT.replace(/\/$/, ''),
     jobWorkers: e.JOB_WORKERS,
     urlSecret: e.URL_SECRET,
+    trustedProxies: e.TRUSTED_PROXIES ?? [],
     jobLeaseMs: e.JOB_LEASE_MS,
     jobKinds: kinds,
     workerExitWhenIdle: e.WORKER_EXIT_WHEN_IDLE,
