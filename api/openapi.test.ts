@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { inspectRoutes } from 'hono/dev';
 import { z } from 'zod';
 import { createApiKey, findRaterByTokenHash, getVoice, listDatasetClips, promoteCheckpoint } from '../db/index.ts';
-import { createEngine, type Engine } from '../inference/index.ts';
+import { createEngine, type Engine, SAMPLING_DEFAULTS } from '../inference/index.ts';
 import { localStorage } from '../infra/index.ts';
 import { headphoneAnswers, memoryAudioStore } from '../listening/index.ts';
 import { finishBuildAsWorker } from '../test/helpers/datasets.ts';
@@ -245,6 +245,13 @@ describe('the OpenAPI document', () => {
         if (key === 'GET /readyz' && status === '503') continue;
         assert.deepEqual(r.content['application/json'].schema, { $ref: '#/components/schemas/Error' }, key);
       }
+    }
+  });
+
+  it("documents the sampling parameters' defaults from inference's one source", () => {
+    const tts = doc.components.schemas.TtsRequest as { properties: Record<string, Schema> };
+    for (const [name, value] of Object.entries(SAMPLING_DEFAULTS)) {
+      assert.equal(tts.properties[name]?.default, value, name);
     }
   });
 

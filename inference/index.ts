@@ -51,6 +51,7 @@ export {
   type GenerationConfigInput,
   GenerationConfigSchema,
   generationConfig,
+  SAMPLING_DEFAULTS,
 } from './generation/config.ts';
 export { HostKvCache, type KvCache, type KvStep, type PastKv } from './generation/kv-cache.ts';
 export { referenceInputIds } from './generation/logits-processors.ts';
@@ -72,5 +73,6 @@ export { preprocessText } from './text/cleaners.ts';
 export { charLimit, LANGUAGES, type Language, UnsupportedLanguageError } from './text/languages.ts';
 export { splitSentences } from './text/sentences.ts';
 export { MAX_TEXT_TOKENS, TextTooLongError, VoiceTokenizer } from './text/tokenizer.ts';
+export { hasManifest, type Manifest, readManifest, readManifestJson } from './xtts/manifest.ts';
 export { loadPackage, type ModelPackage, type PackageOptions, type Precision } from './xtts/package.ts';
 export { type SynthesisInput, Xtts, type XttsOptions } from './xtts/xtts.ts';

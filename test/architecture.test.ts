@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -19,6 +19,33 @@ function sources(dir: string): string[] {
 
 const files = modules.flatMap((m) => sources(m));
 const isTest = (f: string) => f.endsWith('.test.ts') || f.startsWith(`test${sep}`);
+/** A source without its comments: a word in a comment is not a use. */
+const codeOf = (f: string) =>
+  readFileSync(join(root, f), 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+
+/** The names a module's index.ts exports: `export { a, b as c, type T } from …` and `export const x`. */
+function exportedNames(m: string): string[] {
+  const src = codeOf(join(m, 'index.ts'));
+  const names = new Set<string>();
+  for (const block of src.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}/g)) {
+    for (const part of (block[1] as string).split(',')) {
+      const name = part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
+      if (name) names.add(name);
+    }
+  }
+  for (const d of src.matchAll(/export\s+(?:async\s+)?(?:function\*?|const|let|class|type|interface|enum)\s+(\w+)/g)) {
+    names.add(d[1] as string);
+  }
+  return [...names];
+}
+
 const importsOf = (f: string) =>
   [...readFileSync(join(root, f), 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
 
@@ -43,6 +70,48 @@ describe('architecture', () => {
     const drivers = /^(postgres|@electric-sql\/pglite|drizzle-orm\/(pglite|postgres-js))/;
     const offenders = files.filter((f) => !f.startsWith(`db${sep}`) && importsOf(f).some((i) => drivers.test(i)));
     assert.deepEqual(offenders, []);
+  });
+
+  it('one module reads model package manifests: inference/xtts/manifest.ts', () => {
+    // The engine, the API's package registration and the benchmark all go through it; tests
+    // may write fixture packages of their own. (Packages are written by the Python exporter in
+    // trainer/xtts, which this TypeScript check does not read.)
+    const readers = files.filter((f) => !isTest(f) && /manifest\.json/.test(codeOf(f)));
+    assert.deepEqual(readers, [join('inference', 'xtts', 'manifest.ts')]);
+  });
+
+  it('one source of sampling defaults: inference/generation/config.ts', () => {
+    // A sampling parameter given a number (`temperature: 0.7`, `topP ?? 0.9`, `.default(50)`)
+    // anywhere else would be a second set of defaults: the API schema documents the config's
+    // values, the engine takes unset ones from the model package, stimuli set only the seed.
+    const names = 'temperature|top_?p|topP|topK|repetition_?penalty|repetitionPenalty|length_?penalty|lengthPenalty';
+    const literal = new RegExp(`\\b(${names})\\b\\s*(:|=|\\?\\?)\\s*-?[0-9]`);
+    const zodDefault = new RegExp(`\\b(${names}|top_k)\\s*:\\s*z\\b[^\\n]*\\.default\\(`);
+    const topK = /\btop_k\b\s*(:|=|\?\?)\s*-?[0-9]/;
+    // The pre-screen's top_k is how many checkpoints go on to listeners, not a sampling parameter.
+    const prescreenRule = join('trainer', 'prescreen', 'rule.ts');
+    const offenders = files.filter(
+      (f) =>
+        !isTest(f) &&
+        f !== join('inference', 'generation', 'config.ts') &&
+        ((f !== prescreenRule && topK.test(codeOf(f))) || literal.test(codeOf(f)) || zodDefault.test(codeOf(f))),
+    );
+    assert.deepEqual(offenders, []);
+    assert.match(codeOf(join('inference', 'generation', 'config.ts')), /export const SAMPLING_DEFAULTS/);
+    assert.match(codeOf(join('api', 'routes', 'speech.ts')), /SAMPLING_DEFAULTS\[/, 'the API documents them');
+  });
+
+  it('every top-level module has a README.md naming its public face (each export of its index.ts)', () => {
+    for (const m of modules) {
+      const readme = join(root, m, 'README.md');
+      assert.ok(existsSync(readme), `${m}/README.md`);
+      const text = readFileSync(readme, 'utf8');
+      assert.match(text, new RegExp(`${m}/index\\.ts`), `${m}/README.md names ${m}/index.ts`);
+      const exported = exportedNames(m);
+      assert.ok(exported.length > 0, `${m}/index.ts exports something`);
+      const missing = exported.filter((n) => !text.includes(`\`${n}\``));
+      assert.deepEqual(missing, [], `${m}/README.md names every export of ${m}/index.ts`);
+    }
   });
 
   it('modules import each other only through their index.ts (tests may use test/helpers)', () => {

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { type Db, listCheckpoints } from '../../db/index.ts';
-import { type Engine, Limiter, type SynthesisParams } from '../../inference/index.ts';
+import { type Engine, Limiter, SAMPLING_DEFAULTS, type SynthesisParams } from '../../inference/index.ts';
 import { limits } from '../../infra/index.ts';
 import { ApiError } from '../errors.ts';
 import { exampleIds } from '../examples.ts';
@@ -28,12 +28,17 @@ declare module 'hono' {
 /** Text longer than this is refused before any work (TEXT_TOO_LONG); the engine has the same limit. */
 export const MAX_TEXT_CHARS = limits.text.maxChars;
 
+/** Unset, a parameter takes the model package's value; the document shows XTTS-v2's (inference's SAMPLING_DEFAULTS). */
+const unset = (name: keyof typeof SAMPLING_DEFAULTS) => ({
+  default: SAMPLING_DEFAULTS[name],
+  description: `Unset: the model package's value (${SAMPLING_DEFAULTS[name]} for XTTS-v2)`,
+});
 const sampling = {
-  temperature: z.number().gt(0).max(5).optional(),
-  top_k: z.number().int().min(1).max(2000).optional(),
-  top_p: z.number().gt(0).max(1).optional(),
-  repetition_penalty: z.number().min(1).max(50).optional(),
-  length_penalty: z.number().min(0).max(10).optional(),
+  temperature: z.number().gt(0).max(5).optional().openapi(unset('temperature')),
+  top_k: z.number().int().min(1).max(2000).optional().openapi(unset('top_k')),
+  top_p: z.number().gt(0).max(1).optional().openapi(unset('top_p')),
+  repetition_penalty: z.number().min(1).max(50).optional().openapi(unset('repetition_penalty')),
+  length_penalty: z.number().min(0).max(10).optional().openapi(unset('length_penalty')),
   speed: z.number().min(0.25).max(4).optional(),
   seed: Seed.optional(),
 };

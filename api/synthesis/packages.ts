@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import {
   type Checkpoint,
@@ -9,10 +8,8 @@ import {
   listCheckpoints,
   setCheckpointKind,
 } from '../../db/index.ts';
+import { EngineError, readManifestJson } from '../../inference/index.ts';
 import { ApiError } from '../errors.ts';
-
-/** The model package format this API reads (manifest.json's `format_version`). */
-export const PACKAGE_FORMAT_VERSION = 1;
 
 export type PackageSummary = {
   dir: string;
@@ -22,34 +19,24 @@ export type PackageSummary = {
   languages: string[];
 };
 
-/** Reads a package's manifest, checking what the API relies on. */
+const packageCodes = {
+  MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
+  MODEL_CORRUPT: 'MODEL_CORRUPT',
+  MODEL_FORMAT_UNSUPPORTED: 'MODEL_FORMAT_UNSUPPORTED',
+} as const;
+
+/** Reads a package's manifest (through the engine's one reader), checking what the API relies on. */
 export async function readPackage(dir: string): Promise<PackageSummary> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(join(dir, 'manifest.json'));
-  } catch {
-    throw new ApiError('MODEL_NOT_FOUND', `No model package at ${dir} (manifest.json is missing)`, {
-      field: 'body.package_path',
-    });
-  }
-  let manifest: { format_version?: unknown; kind?: unknown; languages?: unknown };
-  try {
-    manifest = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new ApiError('MODEL_CORRUPT', `${dir}/manifest.json is not valid JSON`, { field: 'body.package_path' });
-  }
-  if (manifest.format_version !== PACKAGE_FORMAT_VERSION) {
-    throw new ApiError(
-      'MODEL_FORMAT_UNSUPPORTED',
-      `${dir}: package format ${String(manifest.format_version)} is not supported (this server reads ${PACKAGE_FORMAT_VERSION})`,
-      { field: 'body.package_path' },
-    );
-  }
+  const { json, key } = await readManifestJson(dir).catch((err: unknown) => {
+    const code = err instanceof EngineError ? packageCodes[err.code as keyof typeof packageCodes] : undefined;
+    if (!code) throw err;
+    throw new ApiError(code, err instanceof Error ? err.message : String(err), { field: 'body.package_path' });
+  });
   return {
     dir,
-    key: createHash('sha256').update(bytes).digest('hex'),
-    kind: manifest.kind === 'fine-tuned' ? 'fine-tuned' : 'base',
-    languages: Array.isArray(manifest.languages) ? manifest.languages.map(String) : [],
+    key,
+    kind: json.kind === 'fine-tuned' ? 'fine-tuned' : 'base',
+    languages: Array.isArray(json.languages) ? json.languages.map(String) : [],
   };
 }
 

@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { pythonBinary } from '../../trainer/index.ts';
 import { encodeWav } from '../audio/wav.ts';
 import { UniformSource } from '../xtts/generate.ts';
+import { hasManifest, peekManifest } from '../xtts/manifest.ts';
 import { PRECISIONS, type Precision } from '../xtts/package.ts';
 import { Xtts, type XttsOptions } from '../xtts/xtts.ts';
 import { compareVariants } from './agreement.ts';
@@ -74,9 +75,7 @@ const python = args.python ?? pythonBinary();
 // saying why elsewhere, so the fp32 figures need no Python at all; asked for by --precision, its
 // absence is an error.
 if (!args.child && precisions.includes('int8')) {
-  const quantized = (pkg: string) =>
-    existsSync(join(pkg, 'manifest.json')) &&
-    'gpt_decode_int8' in (JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8')).graphs ?? {});
+  const quantized = (pkg: string) => 'gpt_decode_int8' in ((peekManifest(pkg)?.graphs as object | undefined) ?? {});
   const dirs = { tiny: 'tiny-int8-pkg', full: 'full-pkg' };
   const kinds: ('tiny' | 'full')[] = args.only === 'tiny' || args.only === 'full' ? [args.only] : ['tiny', 'full'];
   const ready = kinds.every((k) => quantized(join(root, '.data', 'bench', dirs[k])));
@@ -121,18 +120,17 @@ function ensureModel(kind: 'tiny' | 'full'): string {
  */
 function ensurePackage(kind: 'tiny' | 'full', precision?: Precision): string {
   let pkg = exportedPackage(kind);
-  if (kind === 'tiny' && existsSync(join(fixturePackage, 'manifest.json'))) {
+  if (kind === 'tiny' && hasManifest(fixturePackage)) {
     if (precision !== 'int8') return fixturePackage;
     pkg = join(root, '.data', 'bench', 'tiny-int8-pkg');
-    if (!existsSync(join(pkg, 'manifest.json'))) cpSync(fixturePackage, pkg, { recursive: true });
+    if (!hasManifest(pkg)) cpSync(fixturePackage, pkg, { recursive: true });
   }
-  if (!existsSync(join(pkg, 'manifest.json'))) {
+  if (!hasManifest(pkg)) {
     const model = ensureModel(kind);
     console.error(`exporting ${model} to ${pkg} (the full-size export takes minutes)`);
     run(python, ['-m', 'xtts.export', model, pkg, '--device', device], join(root, 'trainer'));
   }
-  const graphs = (JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8')) as { graphs: Record<string, unknown> })
-    .graphs;
+  const graphs = (peekManifest(pkg)?.graphs ?? {}) as Record<string, unknown>;
   if (precision === 'int8' && !graphs.gpt_decode_int8) {
     console.error(`adding the int8 GPT graphs to ${pkg}`);
     run(python, ['-m', 'xtts.quantize', pkg, '--precision', 'int8'], join(root, 'trainer'));
@@ -355,7 +353,7 @@ const agreements: unknown[] = [];
 const rounds = Math.max(1, Number(args.rounds));
 for (const kind of ['tiny', 'full'] as const) {
   if (args.only && args.only !== kind) continue;
-  const needsTorch = args.torch || (kind === 'full' && !existsSync(join(exportedPackage(kind), 'manifest.json')));
+  const needsTorch = args.torch || (kind === 'full' && !hasManifest(exportedPackage(kind)));
   if (needsTorch && !hasTorch()) {
     const why = `needs PyTorch in ${python} (npm run setup:python makes the project's environment)`;
     if (args.only === kind || args.torch) {

@@ -5,6 +5,7 @@
  * KV cache crosses the runtime boundary once per run instead of once per code: onnxruntime-node
  * cannot keep outputs on the GPU between runs.
  */
+import { GREEDY } from '../generation/config.ts';
 import { type Session, type Tensor, tensor } from '../runtime/index.ts';
 
 export type DecodeSettings = {
@@ -16,7 +17,7 @@ export type DecodeSettings = {
 
 /** Greedy decoding as the graph defines it: top-k 1 (the repetition penalty still applies). */
 export function greedy(repetitionPenalty: number): DecodeSettings {
-  return { temperature: 1, topK: 1, topP: 1, repetitionPenalty };
+  return { temperature: GREEDY.temperature, topK: GREEDY.top_k, topP: GREEDY.top_p, repetitionPenalty };
 }
 
 /**

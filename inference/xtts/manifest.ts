@@ -1,9 +1,15 @@
 /**
- * The model package's manifest.json (written by trainer/xtts/export.py), validated with zod.
- * Unknown keys are kept: a newer exporter may add fields without a format-version bump, and
- * only a change to what is here needs a new `format_version`.
+ * The model package's manifest.json (written by trainer/xtts/export.py), validated with zod,
+ * and the one reader of it: the engine, the API's package registration and the benchmark all
+ * read manifests through this module. Unknown keys are kept: a newer exporter may add fields
+ * without a format-version bump, and only a change to what is here needs a new `format_version`.
  */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { EngineError } from '../engine/types.ts';
 
 export const SUPPORTED_FORMAT_VERSIONS = [1] as const;
 
@@ -70,3 +76,66 @@ export const ManifestSchema = z.looseObject({
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type GraphEntry = z.infer<typeof Graph>;
+
+const manifestPath = (dir: string) => join(dir, 'manifest.json');
+
+/** Whether `dir` holds a model package (its manifest is there). */
+export const hasManifest = (dir: string): boolean => existsSync(manifestPath(dir));
+
+/**
+ * A package's manifest as JSON, with its format version checked and nothing else: what a caller
+ * that only needs the kind or languages relies on. `key` is the manifest's sha256, which cached
+ * voice conditioning carries. Failures are EngineErrors: MODEL_NOT_FOUND, MODEL_CORRUPT,
+ * MODEL_FORMAT_UNSUPPORTED.
+ */
+export async function readManifestJson(dir: string): Promise<{ json: Record<string, unknown>; key: string }> {
+  const path = manifestPath(dir);
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch {
+    const dirThere = await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    throw new EngineError('MODEL_NOT_FOUND', dirThere ? `${dir}: no manifest.json` : `${dir}: no such model package`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw new EngineError('MODEL_CORRUPT', `${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) {
+    throw new EngineError('MODEL_CORRUPT', `${path}: not a JSON object`);
+  }
+  const version = (json as { format_version?: unknown }).format_version;
+  if (!(SUPPORTED_FORMAT_VERSIONS as readonly unknown[]).includes(version)) {
+    throw new EngineError(
+      'MODEL_FORMAT_UNSUPPORTED',
+      `${path}: format_version ${JSON.stringify(version)} is not one this engine reads (${SUPPORTED_FORMAT_VERSIONS.join(', ')})`,
+    );
+  }
+  return { json: json as Record<string, unknown>, key: createHash('sha256').update(raw).digest('hex') };
+}
+
+/** The whole manifest, checked against its schema (MODEL_CORRUPT naming the first field at fault). */
+export async function readManifest(dir: string): Promise<{ manifest: Manifest; key: string }> {
+  const { json, key } = await readManifestJson(dir);
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new EngineError(
+      'MODEL_CORRUPT',
+      `${manifestPath(dir)}: ${first?.path.join('.') ?? ''}: ${first?.message ?? 'invalid'}`,
+    );
+  }
+  return { manifest: parsed.data, key };
+}
+
+/** For tools that run synchronously (the benchmark): the manifest as JSON, or undefined without one. */
+export function peekManifest(dir: string): Record<string, unknown> | undefined {
+  return hasManifest(dir)
+    ? (JSON.parse(readFileSync(manifestPath(dir), 'utf8')) as Record<string, unknown>)
+    : undefined;
+}

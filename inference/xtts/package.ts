@@ -11,7 +11,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { EngineError } from '../engine/types.ts';
 import { type Device, openSession, type Session, type SessionOptions } from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
-import { type Manifest, ManifestSchema, SUPPORTED_FORMAT_VERSIONS } from './manifest.ts';
+import { hasManifest, type Manifest, readManifest } from './manifest.ts';
 
 /**
  * GPT graph precision. fp32 is the reference; fp16 is for CUDA; int8 (weights int8, activations
@@ -104,39 +104,6 @@ export function openSessionCount(): number {
   return sharedSessions.size;
 }
 
-async function readManifest(dir: string): Promise<{ manifest: Manifest; key: string }> {
-  const path = join(dir, 'manifest.json');
-  let raw: Buffer;
-  try {
-    raw = await readFile(path);
-  } catch {
-    const dirThere = await stat(dir).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    throw new EngineError('MODEL_NOT_FOUND', dirThere ? `${dir}: no manifest.json` : `${dir}: no such model package`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    throw new EngineError('MODEL_CORRUPT', `${path}: not valid JSON (${(e as Error).message})`);
-  }
-  const version = (json as { format_version?: unknown } | null)?.format_version;
-  if (!(SUPPORTED_FORMAT_VERSIONS as readonly unknown[]).includes(version)) {
-    throw new EngineError(
-      'MODEL_FORMAT_UNSUPPORTED',
-      `${path}: format_version ${JSON.stringify(version)} is not one this engine reads (${SUPPORTED_FORMAT_VERSIONS.join(', ')})`,
-    );
-  }
-  const parsed = ManifestSchema.safeParse(json);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new EngineError('MODEL_CORRUPT', `${path}: ${first?.path.join('.') ?? ''}: ${first?.message ?? 'invalid'}`);
-  }
-  return { manifest: parsed.data, key: createHash('sha256').update(raw).digest('hex') };
-}
-
 export function sha256File(path: string): Promise<string> {
   return new Promise((ok, fail) => {
     const h = createHash('sha256');
@@ -174,11 +141,7 @@ async function findBase(dir: string, base: NonNullable<Manifest['base']>): Promi
     join(dirname(dir), basename(base.path)),
   ];
   for (const c of candidates) {
-    const there = await stat(join(c, 'manifest.json')).then(
-      () => true,
-      () => false,
-    );
-    if (there) return c;
+    if (hasManifest(c)) return c;
   }
   throw new EngineError(
     'MODEL_NOT_FOUND',
