@@ -10,7 +10,7 @@ const tags = ['datasets'];
 const json = jsonResponse;
 const Id = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: exampleIds.dataset }) });
 const ClipId = Id.extend({
-  clipId: z.uuid().openapi({ param: { name: 'clipId', in: 'path' }, example: exampleIds.datasetClip }),
+  clip_id: z.uuid().openapi({ param: { name: 'clip_id', in: 'path' }, example: exampleIds.datasetClip }),
 });
 
 const links = (id: string) => ({
@@ -192,7 +192,7 @@ export const datasetRoutes = {
   }),
   audio: createRoute({
     method: 'get',
-    path: '/v1/datasets/{id}/clips/{clipId}/audio',
+    path: '/v1/datasets/{id}/clips/{clip_id}/audio',
     tags,
     security,
     summary: "A clip's audio (WAV)",
@@ -204,7 +204,7 @@ export const datasetRoutes = {
   }),
   patch: createRoute({
     method: 'patch',
-    path: '/v1/datasets/{id}/clips/{clipId}',
+    path: '/v1/datasets/{id}/clips/{clip_id}',
     tags,
     security,
     summary: "Correct a clip's text (the build's is kept) or exclude/restore it (null: follow the build)",

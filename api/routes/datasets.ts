@@ -189,12 +189,12 @@ export function datasetRoutesApp(deps: DatasetRouteDeps) {
       return c.json({ data: clips.map(clipJson) }, 200);
     })
     .openapi(routes.audio, async (c) => {
-      const { id, clipId } = c.req.valid('param');
+      const { id, clip_id: clipId } = c.req.valid('param');
       const clip = await getDatasetClip(db, id, clipId);
       const size = clip ? await storage.size(clip.path) : undefined;
       if (!clip || size === undefined) {
         throw new ApiError('CLIP_NOT_FOUND', 'No clip (or no audio) with that id in this dataset', {
-          field: 'path.clipId',
+          field: 'path.clip_id',
         });
       }
       return c.body(Readable.toWeb(storage.read(clip.path)) as ReadableStream, 200, {
@@ -204,9 +204,9 @@ export function datasetRoutesApp(deps: DatasetRouteDeps) {
       }) as never;
     })
     .openapi(routes.patch, async (c) => {
-      const { id, clipId } = c.req.valid('param');
+      const { id, clip_id: clipId } = c.req.valid('param');
       const clip = await updateDatasetClip(db, id, clipId, c.req.valid('json'));
-      if (!clip) throw new ApiError('CLIP_NOT_FOUND', 'No clip with that id in this dataset', { field: 'path.clipId' });
+      if (!clip) throw new ApiError('CLIP_NOT_FOUND', 'No clip with that id in this dataset', { field: 'path.clip_id' });
       return c.json(clipJson(clip), 200);
     })
     .openapi(routes.ljspeech, async (c) => {

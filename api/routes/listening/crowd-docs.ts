@@ -23,7 +23,7 @@ const Code = z.object({
 const Token = z.object({
   token: z.string().openapi({ param: { name: 'token', in: 'path' }, example: exampleTokens.rater }),
 });
-const TrialId = z.uuid().openapi({ param: { name: 'trialId', in: 'path' }, example: exampleIds.trial });
+const TrialId = z.uuid().openapi({ param: { name: 'trial_id', in: 'path' }, example: exampleIds.trial });
 
 const [assetPath, asset] = Object.entries(CROWD_ASSETS)[0] ?? ['', { type: 'text/css', body: '' }];
 const assetType = asset.type.split(';')[0] as string;
@@ -179,11 +179,11 @@ export const crowdDocs: RouteConfig[] = [
   },
   {
     method: 'post',
-    path: '/listen/s/{token}/trials/{trialId}/vote',
+    path: '/listen/s/{token}/trials/{trial_id}/vote',
     tags,
     summary: 'A vote on a trial: once per trial (the same vote again is 200 with duplicate true)',
     request: {
-      params: Token.extend({ trialId: TrialId }),
+      params: Token.extend({ trial_id: TrialId }),
       body: {
         required: true,
         content: {
@@ -227,12 +227,12 @@ export const crowdDocs: RouteConfig[] = [
   },
   {
     method: 'get',
-    path: '/listen/audio/{trialId}/{slot}',
+    path: '/listen/audio/{trial_id}/{slot}',
     tags,
     summary: "A trial's clip (every slot has the same headers, so nothing but the sound tells them apart)",
     request: {
       params: z.object({
-        trialId: TrialId,
+        trial_id: TrialId,
         slot: z.string().openapi({ param: { name: 'slot', in: 'path' }, example: 'a', description: 'a, b or ref' }),
       }),
     },

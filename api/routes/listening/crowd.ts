@@ -224,7 +224,7 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
     return c.json({ passed });
   });
 
-  app.post('/listen/s/:token/trials/:trialId/vote', async (c) => {
+  app.post('/listen/s/:token/trials/:trial_id/vote', async (c) => {
     // A vote is idempotent (one per trial), so a dropped database connection is retried once
     // here; if the database is still away the client gets a 503 to retry with the same answer.
     return onceMoreIfDatabaseAway(() => vote(c));
@@ -232,7 +232,7 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
   const vote = async (c: Context) => {
     const body = await jsonBodyOf(c, VoteBody);
     const ctx = await rater(c);
-    const trialId = z.uuid().safeParse(c.req.param('trialId'));
+    const trialId = z.uuid().safeParse(c.req.param('trial_id'));
     if (!trialId.success)
       throw new ListeningError('TRIAL_NOT_FOUND', 'No such trial in this session', { field: 'path.trial_id' });
     const { vote, duplicate } = await castVote(db, ctx, trialId.data, {
@@ -251,8 +251,8 @@ export function listeningCrowdRoutes(deps: { db: Db; audio: AudioStore; limits?:
     return c.json({ completion_code: completionCode });
   });
 
-  app.get('/listen/audio/:trialId/:slot', async (c) => {
-    const trialId = z.uuid().safeParse(c.req.param('trialId'));
+  app.get('/listen/audio/:trial_id/:slot', async (c) => {
+    const trialId = z.uuid().safeParse(c.req.param('trial_id'));
     if (!trialId.success) throw new ListeningError('TRIAL_NOT_FOUND', 'No such audio', { field: 'path.trial_id' });
     const bytes = await trialAudio(db, deps.audio, trialId.data, c.req.param('slot'));
     // The same headers for every clip: nothing but the (equal) bytes differs between slots.
