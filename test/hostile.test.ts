@@ -275,6 +275,17 @@ describe('hostile audio against every route that takes audio', () => {
       );
     }
     console.log(`answers: ${[...codes].map(([k, n]) => `${k}: ${n}`).join(', ')}`);
+    // Each file's slowest answer over the routes, slowest first.
+    const perFile = new Map<string, (typeof results)[number]>();
+    for (const r of results) if (r.ms > (perFile.get(r.file)?.ms ?? -1)) perFile.set(r.file, r);
+    const byFile = [...perFile.values()].sort((a, b) => b.ms - a.ms);
+    console.log(
+      `slowest answer per file (the ${Math.min(15, byFile.length)} slowest of ${byFile.length}): ` +
+        byFile
+          .slice(0, 15)
+          .map((r) => `${r.file} ${r.ms.toFixed(0)} ms (${r.endpoint}, ${r.status})`)
+          .join('; '),
+    );
 
     assert.deepEqual(fiveHundreds, [], `no 5xx; the server said:\n${server.output().slice(-3000)}`);
     for (const r of results) assert.ok(r.status < 500, `${r.endpoint} ${r.file}: ${r.status}`);
