@@ -14,8 +14,14 @@ test('closing quotes stay with their sentence', () => {
   assert.deepEqual(sentences('He said "stop." Then ran.'), ['He said "stop."', 'Then ran.']);
 });
 
-test('Chinese full stops end sentences without spaces', () => {
-  assert.deepEqual(sentences('你好。今天很好！是吗？'), ['你好。', '今天很好！', '是吗？']);
+test('Chinese full stops end sentences without spaces (a token per character in Chinese)', () => {
+  assert.deepEqual(sentences('你好。今天很好！是吗？', 'zh-cn'), ['你好。', '今天很好！', '是吗？']);
+  // English's tokens (the reference's for most languages) split "。" off a word's end only
+  assert.deepEqual(sentences('你好。今天很好！', 'en'), ['你好。今天很好！']);
+});
+
+test('an ellipsis ends no sentence; a whitespace token begins one', () => {
+  assert.deepEqual(sentences('Wait... what?! Yes.  No.', 'en'), ['Wait... what?!', 'Yes.', ' No.']);
 });
 
 test('a text shorter than the limit is returned whole (left-stripped)', () => {

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates test/fixtures/coqui-text/reference.json from Coqui's own XTTS-v2 tokenizer, and
+# Regenerates test/fixtures/coqui-text/reference.json from Coqui's own XTTS-v2 tokenizer,
+# test/fixtures/coqui-text/split.json from its split_sentence (with
+# inference/text/dict/spacy-abbreviations.json, spaCy's abbreviations the splitter keeps), and
 # inference/text/dict/zh-phrases.json (pypinyin's phrase readings that pinyin-pro lacks) and
 # inference/text/dict/cutlet.json (cutlet's kana table and exceptions),
 # inference/text/dict/unidic-foreign.json.gz (UniDic's spellings of loanwords) and
@@ -27,3 +29,5 @@ node trainer/reference/zh-phrases.ts "$src/pypinyin.json" inference/text/dict/zh
   inference/text/dict/unidic-units.json.gz
 "$venv/bin/python" "$here/coqui_text.py" "$src/wheel" test/fixtures/tiny/package/vocab.json \
   test/fixtures/coqui-text/reference.json
+"$venv/bin/python" "$here/coqui_split.py" "$src/wheel" test/fixtures/coqui-text/split.json \
+  inference/text/dict/spacy-abbreviations.json
