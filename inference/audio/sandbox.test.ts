@@ -60,6 +60,26 @@ describe('the audio sandbox', () => {
     assert.ok((await sandbox.prepareReference({ bytes: speech })).durationS > 1);
   });
 
+  it('a warm sandbox replaces a worker it had to stop at once, before the next job', async () => {
+    const warm = createAudioSandbox({ warm: true });
+    try {
+      assert.equal(warm.stats().workers, 1, 'started before any job');
+      const abort = new AbortController();
+      const job = warm.prepareReference({ bytes: long() }, abort.signal).catch((e) => e);
+      await new Promise((r) => setTimeout(r, 50));
+      abort.abort(); // the client went away: its worker is stopped mid-job
+      assert.ok((await job) instanceof SandboxCancelledError);
+      for (let i = 0; i < 500 && warm.stats().restarts === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(
+        warm.stats(),
+        { running: 0, queued: 0, workers: 1, restarts: 1 },
+        'replaced with no job waiting',
+      );
+    } finally {
+      await warm.close();
+    }
+  });
+
   it('cancels a running job when its signal aborts (the client went away), and goes on', async () => {
     const before = sandbox.stats().restarts;
     const abort = new AbortController();

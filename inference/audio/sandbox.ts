@@ -51,7 +51,8 @@ export interface AudioSandbox {
   decode(input: AudioInput, signal?: AbortSignal): Promise<{ samples: Float32Array; sampleRate: number }>;
   /** A recording kept whole, as a mono PCM16 WAV at `sampleRate` (resampled and encoded in the sandbox). */
   recording(input: AudioInput, sampleRate: number, signal?: AbortSignal): Promise<PreparedRecording>;
-  stats(): { running: number; queued: number; restarts: number };
+  /** Jobs running and waiting, workers started (running or idle), and workers replaced. */
+  stats(): { running: number; queued: number; workers: number; restarts: number };
   /** Cancels everything and stops the workers. */
   close(): Promise<void>;
 }
@@ -123,6 +124,8 @@ export function createAudioSandbox(options: AudioSandboxOptions = {}): AudioSand
       }
       if (!closed) {
         restarts++;
+        // A warm sandbox replaces the worker now, so the next upload does not wait for its start.
+        if (options.warm) for (let k = 0; k < slots.length; k++) slots[k] ??= spawn();
         pump();
       }
     });
@@ -227,7 +230,12 @@ export function createAudioSandbox(options: AudioSandboxOptions = {}): AudioSand
     prepareReference: (input, signal) => submit<PreparedReference>('reference', input, signal),
     decode: (input, signal) => submit('decode', input, signal),
     recording: (input, sampleRate, signal) => submit<PreparedRecording>('recording', input, signal, sampleRate),
-    stats: () => ({ running: slots.filter((s) => s?.job).length, queued: queue.length, restarts }),
+    stats: () => ({
+      running: slots.filter((s) => s?.job).length,
+      queued: queue.length,
+      workers: slots.filter((s) => s).length,
+      restarts,
+    }),
     async close() {
       closed = true;
       for (const p of queue.splice(0)) p.reject(new SandboxCancelledError('the server is stopping'));
