@@ -111,6 +111,7 @@ export {
 export {
   addMetrics,
   createRunWithJob,
+  deleteMetricsAfter,
   finishRun,
   getRun,
   listMetrics,

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { trainingMetrics, trainingRuns } from '../schema/training.ts';
 import { cancelledJob, completeJob, enqueueJob, type Lease } from './jobs.ts';
@@ -66,6 +66,18 @@ export async function updateRun(
 export async function addMetrics(db: Db, runId: string, rows: NewTrainingMetric[]): Promise<void> {
   if (rows.length === 0) return;
   await db.insert(trainingMetrics).values(rows.map((r) => ({ ...r, runId })));
+}
+
+/**
+ * Drops a run's loss-curve rows past `step` (all of them for -1): a resumed trainer runs those
+ * steps again, so the rows a killed attempt logged for them would otherwise be there twice.
+ */
+export async function deleteMetricsAfter(db: Db, runId: string, step: number): Promise<number> {
+  const gone = await db
+    .delete(trainingMetrics)
+    .where(and(eq(trainingMetrics.runId, runId), gt(trainingMetrics.step, step)))
+    .returning({ id: trainingMetrics.id });
+  return gone.length;
 }
 
 export async function listMetrics(db: Db, runId: string): Promise<TrainingMetric[]> {

@@ -100,6 +100,21 @@ def save_checkpoint(run_dir: str, name: str, base_model_dir: str, model_state: d
     return final
 
 
+def remove_partial(run_dir: str, export_dir: str) -> List[str]:
+    """Removes what a killed process left half-written: checkpoint folders still under their
+    temporary name, and the exporter's temporary folders (a package being built, or an old one
+    being swapped out). Only one trainer process runs a run at a time, so none of them is in use."""
+    gone = []
+    for root, prefixes in ((os.path.join(run_dir, "checkpoints"), (".tmp-",)), (export_dir, (".export-", ".old-"))):
+        if not os.path.isdir(root):
+            continue
+        for name in os.listdir(root):
+            if name.startswith(prefixes):
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+                gone.append(os.path.join(root, name))
+    return gone
+
+
 def complete_checkpoints(run_dir: str) -> List[dict]:
     """Complete checkpoints in step order: [{"name", "dir", "state": meta.json}]."""
     root = os.path.join(run_dir, "checkpoints")

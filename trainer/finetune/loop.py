@@ -147,9 +147,17 @@ class Trainer:
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> None:
         cfg, rt = self.cfg, self.rt
+        if rt.main:
+            ck.remove_partial(self.spec["run_dir"], self.spec["export_dir"])
+        barrier(rt)
         done = ck.complete_checkpoints(self.spec["run_dir"])
         if done:
             self.restore(done[-1])
+        if rt.main:
+            # Where this process starts: what a killed one logged past this step is run again.
+            emit("start", step=self.step, epoch=epoch_label(self.epoch, self.next_batch) if done else 0,
+                 checkpoint=done[-1]["name"] if done else None)
+        if done:
             if rt.main:
                 for c in done:  # exports a package a crash left unexported; re-announces the others
                     self.publish(c)

@@ -12,6 +12,7 @@ import {
   clipIncluded,
   type DatasetClip,
   type Db,
+  deleteMetricsAfter,
   finishRun,
   getDataset,
   getRun,
@@ -140,7 +141,20 @@ export function trainingRunHandler(deps: TrainingDeps): JobHandler {
         signal: ctx.signal,
         processes: deps.gpus ?? 1,
         onEvent: async (e) => {
-          if (e.event === 'progress') {
+          if (e.event === 'start') {
+            // Where the trainer starts: from its last complete checkpoint, or from nothing. A killed
+            // attempt may have logged steps past that point, which this one runs again: their rows go.
+            const step = Number(e.step ?? 0);
+            const from = typeof e.checkpoint === 'string' ? e.checkpoint : null;
+            const dropped = await retryWhileUnavailable(
+              () => deleteMetricsAfter(ctx.db, run.id, from === null ? -1 : step),
+              retry,
+            );
+            ctx.logger.info(
+              { step, checkpoint: from, droppedMetrics: dropped },
+              from === null ? 'training from the start' : 'resuming from a checkpoint',
+            );
+          } else if (e.event === 'progress') {
             const progress = { ...e } as Record<string, unknown>;
             delete progress.event;
             await ctx.report(progress);
