@@ -34,6 +34,7 @@ const ABBREVIATIONS = (
     abbreviations: Record<string, string[]>;
   }
 ).abbreviations;
+const MAX_EXCEPTION = Math.max(...Object.values(ABBREVIATIONS).flatMap((list) => list.map((w) => w.length)));
 const exceptionSets = new Map<string, Set<string>>();
 /** The tokenizer exceptions ending in "." of the spaCy language the reference uses for `lang`. */
 function exceptionsFor(lang: string): Set<string> {
@@ -53,10 +54,9 @@ const isPunct = (s: string) => /^\p{P}+$/u.test(s);
 const LOWER = /[\p{Ll}\p{Lo}\p{Lm}\p{M}]/u;
 const UPPER = /[\p{Lu}\p{Lt}\p{Lo}\p{Lm}]/u;
 const QUOTE = /["'`«»‘’‚‛“”„‟‹›❮❯''「」『』〈〉《》【】〔〕]/u;
-const ELLIPSIS_END = /(?:\.\.+|…+)$/u;
 // spaCy's URL_MATCH (host names, a lower-case or uncased top-level domain), which keeps a word whole
 const HOST_NAME = new RegExp(
-  '^(?:[\\w+\\-.]{2,}://)?(?:\\S+(?::\\S*)?@)?' +
+  '^(?:[\\w+\\-.]{2,}://)?(?:[^\\s@]+@)?' +
     '(?:[A-Za-z0-9\\u00a1-\\uffff](?:[A-Za-z0-9\\u00a1-\\uffff_-]{0,62}[A-Za-z0-9\\u00a1-\\uffff])?\\.)+' +
     '[\\p{Ll}\\p{Lo}\\p{Lm}\\p{M}]{2,63}(?::\\d{2,5})?(?:[/?#]\\S*)?$',
   'u',
@@ -65,52 +65,69 @@ const HOST_NAME = new RegExp(
 /** A whitespace-free chunk cut as spaCy's tokenizer cuts it where full stops and end marks go. */
 function cutChunk(chunk: string, exceptions: Set<string>, arabic: boolean): string[] {
   const head: string[] = [];
-  const tail: string[] = [];
-  let rest = chunk;
-  while (rest) {
-    if (exceptions.has(rest)) break;
+  const tail: string[] = []; // in reverse
+  // the rest of the chunk is chunk[lo, hi); read at its ends only, so a long run of marks is linear
+  let lo = 0;
+  let hi = chunk.length;
+  const at = (k: number) => String.fromCodePoint(chunk.codePointAt(k) as number);
+  const before = (k: number) => {
+    const c = chunk.charCodeAt(k - 1);
+    return c >= 0xdc00 && c <= 0xdfff && k - 2 >= lo ? chunk.slice(k - 2, k) : chunk.slice(k - 1, k);
+  };
+  while (lo < hi) {
+    if (hi - lo <= MAX_EXCEPTION && exceptions.has(chunk.slice(lo, hi))) break;
     // an ellipsis is a token of its own, never an end character
-    const leading = /^(?:\.\.+|…+)/u.exec(rest);
-    if (leading) {
-      head.push(leading[0]);
-      rest = rest.slice(leading[0].length);
+    if (chunk.startsWith('..', lo) || chunk[lo] === '…') {
+      const mark = chunk[lo] as string;
+      let end = lo;
+      while (end < hi && chunk[end] === mark) end++;
+      head.push(chunk.slice(lo, end));
+      lo = end;
       continue;
     }
-    const cps = Array.from(rest);
-    const first = cps[0] as string;
-    if (cps.length > 1 && /^[\p{P}\p{S}]$/u.test(first)) {
+    const first = at(lo);
+    const more = hi - lo > first.length;
+    if (more && /^[\p{P}\p{S}]$/u.test(first)) {
       head.push(first);
-      rest = rest.slice(first.length);
+      lo += first.length;
       continue;
     }
-    const ellipsis = ELLIPSIS_END.exec(rest);
-    if (ellipsis && ellipsis.index > 0) {
-      tail.unshift(ellipsis[0]);
-      rest = rest.slice(0, ellipsis.index);
-      continue;
+    if (more && (chunk.endsWith('..', hi) || chunk[hi - 1] === '…')) {
+      const mark = chunk[hi - 1] as string;
+      let start = hi;
+      while (start > lo && chunk[start - 1] === mark) start--;
+      if (start > lo) {
+        tail.push(chunk.slice(start, hi));
+        hi = start;
+        continue;
+      }
     }
-    const last = cps.at(-1) as string;
-    if (cps.length > 1 && last === '.') {
-      const prev = cps.at(-2) as string;
-      const prev2 = cps.at(-3);
+    const last = before(hi);
+    const moreBefore = hi - lo > last.length;
+    if (moreBefore && last === '.') {
+      const prev = before(hi - 1);
+      const prev2 = hi - 1 - prev.length > lo ? before(hi - 1 - prev.length) : undefined;
       const afterTwoCapitals = UPPER.test(prev) && prev2 !== undefined && UPPER.test(prev2);
       // Arabic's suffix rules keep only the last (its letters are uncased, so capitals to spaCy)
       const splits =
         afterTwoCapitals ||
         (!arabic && (/[0-9%²\-+]/u.test(prev) || LOWER.test(prev) || isPunct(prev) || QUOTE.test(prev)));
       if (!splits) break;
-      tail.unshift('.');
-      rest = rest.slice(0, -1);
+      tail.push('.');
+      hi -= 1;
       continue;
     }
-    if (cps.length > 1 && /^\p{P}$/u.test(last)) {
-      tail.unshift(last);
-      rest = rest.slice(0, -last.length);
+    if (moreBefore && /^\p{P}$/u.test(last)) {
+      tail.push(last);
+      hi -= last.length;
       continue;
     }
     break;
   }
-  if (!rest || HOST_NAME.test(rest)) return [...head, ...(rest ? [rest] : []), ...tail];
+  tail.reverse();
+  const rest = chunk.slice(lo, hi);
+  if (!rest || (rest.length <= 2048 && rest.includes('.') && HOST_NAME.test(rest)))
+    return [...head, ...(rest ? [rest] : []), ...tail];
   // infixes: an ellipsis, or a full stop between a lower-case letter and a capital; a word and
   // the full stop after it that make an exception are one token again ("e.g.Then": "e.g.", "Then")
   const core: string[] = [];
