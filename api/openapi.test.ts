@@ -363,6 +363,11 @@ describe('the OpenAPI document', () => {
       return { res, body };
     }
     assert.ok(bytes.length > 0, `${key}: a body`);
+    if (type === 'text/event-stream') {
+      const events = [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1] as string));
+      assert.ok(events.length > 0, `${key}: events`);
+      assert.deepEqual(camelKeys(events), [], `${key}: snake_case keys in the events`);
+    }
     if (type.startsWith('text/') && typeof expected.example === 'string') {
       const prefix = expected.example.split('…')[0] as string;
       assert.ok(
