@@ -23,9 +23,9 @@ export const exampleIds = {
 
 /** Secrets and codes in examples: an invitation, a rater's session token, a completion code. */
 export const exampleTokens = {
-  invite: 'Yk3pQ9vT2mWc',
-  rater: 'rt_8hJq2LmVx0aBcD4eFgH6iJk9LmN1oPqR',
-  completion: 'C0DE-7F3A-91B2',
+  invite: 'Yk3pQ9vT2mWcLr8aXe4NbQ',
+  rater: 'lrt_8hJq2LmVx0aBcD4eFgH6iJk9LmN1oPqRsT3uVw5xY',
+  completion: '7F3A91B2K4M8QX2D6ZR0',
   apiKey: 'xvs_3Jq9VtYp2mWcXk7LrA0bNd5HfG8s',
   adminKey: 'xvs_Ad9mN2bV7cX4zL1kJ8hG5fD3sQ6wE0rT',
   signIn: 'Si9nInT0kenFr0mTheF0rmsC00kie-0123456789a',
