@@ -192,7 +192,7 @@ describe('pre-screening a run on the tiny model keeps its broken checkpoint out 
     assert.ok(!existsSync(join(runDir, 'epoch-4', 'manifest.json')), 'no package is left to register');
   });
 
-  it("the run's listening test is pre-screened: the damaged epoch never reaches listeners, the others do", async () => {
+  it("the run's listening test is pre-screened: the damaged epoch never reaches listeners, the others do", async (ctx) => {
     const run = await getRun(t.db.db, ids.run);
     assert.ok(run);
     // What the training job does once a run succeeds.
@@ -223,6 +223,8 @@ describe('pre-screening a run on the tiny model keeps its broken checkpoint out 
     };
     assert.equal(record.error, undefined, `the pre-screen failed: ${record.error}`);
     const row = (id: string) => record.checkpoints.find((c) => c.checkpoint_id === id);
+    for (const c of record.checkpoints)
+      ctx.diagnostic(`${c.role} ${c.checkpoint_id}: ${JSON.stringify(c.scores)} ${JSON.stringify(c.reasons)}`);
     const bad = row(damaged.id);
     assert.ok(bad, 'the damaged epoch was scored');
     assert.equal(bad.excluded, true);
