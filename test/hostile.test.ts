@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { childEnv, limits } from '../infra/index.ts';
@@ -219,6 +221,15 @@ describe('hostile audio against every route that takes audio', () => {
       peak = Math.max(peak, rssMb(pid));
     }, 20);
 
+    // Event-loop stalls, the server's (its /metrics max since the last scrape) and this process's:
+    // a gap in the stream that both saw at once is the machine, not the server.
+    const serverStall = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return 1000 * Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+    };
+    await serverStall();
+    const ownLoop = monitorEventLoopDelay({ resolution: 10 });
+    ownLoop.enable();
     const stream = synthesisStream();
     const results: { endpoint: string; file: string; status: number; ms: number; code?: string }[] = [];
     const t0 = performance.now();
@@ -253,6 +264,8 @@ describe('hostile audio against every route that takes audio', () => {
     const synthesis = await stream.end();
     clearInterval(sampler);
     peak = Math.max(peak, rssMb(pid));
+    ownLoop.disable();
+    const stalls = { server: await serverStall(), client: ownLoop.max / 1e6 };
 
     const slowest = results.reduce((a, b) => (b.ms > a.ms ? b : a));
     const fiveHundreds = results.filter((r) => r.status >= 500);
@@ -274,6 +287,11 @@ describe('hostile audio against every route that takes audio', () => {
         `  ${e.name}: ${(total / 1000).toFixed(1)} s in all, slowest ${worst.ms.toFixed(0)} ms (${worst.file})`,
       );
     }
+    console.log(
+      `longest event-loop stall: server ${stalls.server.toFixed(0)} ms, this test process ${stalls.client.toFixed(0)} ms; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${availableParallelism()} cores`,
+    );
     console.log(`answers: ${[...codes].map(([k, n]) => `${k}: ${n}`).join(', ')}`);
     // Each file's slowest answer over the routes, slowest first.
     const perFile = new Map<string, (typeof results)[number]>();
