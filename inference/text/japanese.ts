@@ -57,6 +57,8 @@ type Units = {
    */
   suffixes: Record<string, [string, string]>;
   prefixes: Record<string, [string, string]>;
+  /** "surface\treading" of IPADIC words UniDic never reads as IPADIC does: UniDic's reading */
+  readings: Record<string, string>;
 };
 let units: Units | undefined;
 /** Where UniDic cuts or reads words otherwise than IPADIC (dict/unidic-units.json.gz, by trainer/reference/unidic_units.py). */
@@ -308,6 +310,8 @@ function words(text: string): Word[] {
         ? own(unidicUnits().prefixes, t.surface_form)
         : undefined;
     if (affix?.[0] === '接尾辞') kana = affix[1];
+    else if (t.word_type === 'KNOWN' && t.reading)
+      kana = own(unidicUnits().readings, `${t.surface_form}\t${t.reading}`) ?? kana;
     if (counter) kana = counter;
     else if (afterNumber && t.surface_form === '月') kana = 'ガツ';
     out.push({

@@ -14,6 +14,10 @@ engine's kuromoji dictionary), as gzipped JSON for inference/text/japanese.ts:
   has the surface as a noun and not as an affix, 名詞 and its noun reading (局 and 機 are words of
   their own in UniDic, so cutlet writes a space before them; 親 as in 親キー reads オヤ, not シン).
 
+- "readings": the IPADIC words (surface and reading) that UniDic has whole but never reads as
+  IPADIC does, with UniDic's reading of lowest word cost (亀甲 キッコウ, not IPADIC's カメノコウ);
+  where UniDic also has IPADIC's reading, the sentence decides in both, and IPADIC's is kept.
+
 IPADIC's words are read from kuromoji's compiled dictionary (tid_pos.dat.gz: NUL-terminated
 "surface,features" strings); UniDic's from unidic-lite's sys.dic (a header, the double array,
 16-byte token records with the word cost, then NUL-terminated feature strings) and through fugashi.
@@ -104,6 +108,26 @@ def affix_readings(affixes: list[str], pos1: str, entries: list[tuple[int, list[
     return out
 
 
+def readings(path: str, entries: list[tuple[int, list[str]]]) -> dict:
+    """{"surface\treading": UniDic's reading} for IPADIC words UniDic never reads as IPADIC does."""
+    known: dict[str, set[str]] = {}
+    best: dict[str, tuple[int, str]] = {}
+    for wcost, fields in entries:
+        orth, kana = fields[8], fields[17]
+        known.setdefault(orth, set()).add(kana)
+        if kana and kana != "*" and (orth not in best or wcost < best[orth][0]):
+            best[orth] = (wcost, kana)
+    out = {}
+    for record in gzip.open(path).read().split(b"\0"):
+        fields = record.decode("utf-8").split(",") if record else []
+        if len(fields) < 9 or fields[8] == "*":
+            continue
+        surface, reading = fields[0], fields[8]
+        if surface in best and reading not in known[surface]:
+            out[f"{surface}\t{reading}"] = best[surface][1]
+    return dict(sorted(out.items()))
+
+
 def main(tid_pos: str, out_path: str) -> None:
     words, suffixes, prefixes = ipadic_words(tid_pos)
     entries = unidic_entries()
@@ -112,11 +136,12 @@ def main(tid_pos: str, out_path: str) -> None:
         "splits": splits(words, {fields[8] for _cost, fields in entries}),
         "suffixes": affix_readings(suffixes, "接尾辞", entries),
         "prefixes": affix_readings(prefixes, "接頭辞", entries),
+        "readings": readings(tid_pos, entries),
     }
     with gzip.GzipFile(out_path, "wb", mtime=0) as f:
         f.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-    print(f"{len(doc['splits'])} words UniDic cuts, {len(doc['suffixes'])} suffixes, {len(doc['prefixes'])} prefixes"
-          f" -> {out_path}")
+    print(f"{len(doc['splits'])} words UniDic cuts, {len(doc['suffixes'])} suffixes, {len(doc['prefixes'])} prefixes,"
+          f" {len(doc['readings'])} readings -> {out_path}")
 
 
 if __name__ == "__main__":
