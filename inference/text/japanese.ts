@@ -10,8 +10,8 @@
  * English spellings of loanwords (コーヒー → "coffee", dict/unidic-foreign.json.gz). Where the two
  * dictionaries differ, UniDic's units are taken from UniDic itself (dict/unidic-units.json.gz, by
  * trainer/reference/unidic_units.py): the IPADIC words UniDic has no entry for, cut as MeCab with
- * UniDic cuts them (郵便局 → 郵便 + 局), and IPADIC's suffixes and prefixes as UniDic files and
- * reads them. What cannot match: words MeCab cuts or reads by their context in the sentence
+ * UniDic cuts them (郵便局 → 郵便 + 局), IPADIC's suffixes and prefixes as UniDic files and
+ * reads them, and UniDic's reading where it never reads a word as IPADIC does. What cannot match: words MeCab cuts or reads by their context in the sentence
  * otherwise than kuromoji does (行 gyou or kou, 値 atai or ne).
  */
 import { readFileSync } from 'node:fs';
