@@ -34,6 +34,8 @@ export type Decoded = Mono & {
   info: AudioInfo;
 };
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export const VOICE_CONTAINERS: readonly Container[] = ['wav', 'flac', 'mp3', 'ogg'];
 const CHUNK = 256 * 1024;
 
@@ -123,6 +125,20 @@ function readLinearWav(src: ByteSource, info: AudioInfo, sink: MonoSink): number
     const frames = Math.min(framesPerRead, totalFrames - frame, sink.cap - sink.length);
     const raw = src.read(wav.dataOffset + frame * wav.blockAlign, frames * wav.blockAlign);
     const got = Math.floor(raw.length / wav.blockAlign);
+    if (channels === 1 && LITTLE_ENDIAN && (bytesPer === 2 || (float && bytesPer === 4))) {
+      // One channel of int16 or float32 (most uploads): read through a typed view of an aligned copy.
+      const aligned = raw.slice(0, got * bytesPer).buffer;
+      let out: Float32Array;
+      if (float) out = new Float32Array(aligned);
+      else {
+        const pcm = new Int16Array(aligned);
+        out = new Float32Array(got);
+        for (let i = 0; i < got; i++) out[i] = (pcm[i] as number) / 32768;
+      }
+      sink.push(out);
+      if (got < frames) break;
+      continue;
+    }
     const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const out = new Float32Array(got);
     for (let i = 0; i < got; i++) {
