@@ -78,6 +78,20 @@ export function resampleDirect(samples: Float32Array, fromRate: number, toRate: 
   const out = new Float32Array(outLength);
   // Only taps whose |t| < LOWPASS_WIDTH contribute; the rest of a table row is zeros.
   const reach = Math.ceil((LOWPASS_WIDTH * orig) / baseFreq) + 1;
+  // A phase's taps within reach sit at the same offsets from its window's start in every block:
+  // when the output spans more than one block, they are computed once per phase (the same
+  // values, summed in the same order) while that table stays small.
+  const span = 2 * reach + 1;
+  const cached = outLength > next && next * span <= MAX_TABLE ? new Float64Array(next * span) : undefined;
+  if (cached) {
+    for (let p = 0; p < next; p++) {
+      const c = width + Math.round((p * orig) / next);
+      for (let k = 0; k < span; k++) {
+        const i = c - reach + k;
+        if (i >= 0 && i < taps) cached[p * span + k] = coefficient((-p / next + (i - width) / orig) * baseFreq, scale);
+      }
+    }
+  }
   for (let j = 0; j < outLength; j++) {
     const block = Math.floor(j / next);
     const p = j % next;
@@ -86,8 +100,14 @@ export function resampleDirect(samples: Float32Array, fromRate: number, toRate: 
     const lo = Math.max(0, -start, centre - reach - start);
     const hi = Math.min(taps, n - start, centre + reach - start + 1);
     let acc = 0;
-    for (let i = lo; i < hi; i++) {
-      acc += coefficient((-p / next + (i - width) / orig) * baseFreq, scale) * (samples[start + i] as number);
+    if (cached) {
+      // Tap i is entry i - (centre - start - reach) of the phase's row.
+      const row = p * span - (centre - start - reach);
+      for (let i = lo; i < hi; i++) acc += (cached[row + i] as number) * (samples[start + i] as number);
+    } else {
+      for (let i = lo; i < hi; i++) {
+        acc += coefficient((-p / next + (i - width) / orig) * baseFreq, scale) * (samples[start + i] as number);
+      }
     }
     out[j] = acc;
   }
