@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
+import { LANGUAGES } from './languages.ts';
 import { sentences, splitSentences } from './sentences.ts';
 
 test('sentences end after . ! ? once a non-punctuation character follows', () => {
@@ -42,4 +44,45 @@ test('a sentence longer than the limit is wrapped at the limit', () => {
 test('the per-language limit applies (ja is 71)', () => {
   const ja = `${'あ'.repeat(40)}。${'い'.repeat(40)}。`;
   assert.deepEqual(splitSentences(ja, 'ja'), [`${'あ'.repeat(40)}。`, `${'い'.repeat(40)}。`]);
+});
+
+test('any text splits without loss into chunks within the limit (one more for the joining space)', () => {
+  const text = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 400 }),
+    fc
+      .array(
+        fc.oneof(
+          fc.constantFrom(
+            'Mr.',
+            'e.g.',
+            'U.S.',
+            '...',
+            '…',
+            '?!',
+            '。',
+            '！',
+            '「はい。」',
+            'a.b',
+            'p.m.',
+            '3.14',
+            '1.',
+            'x.Y',
+          ),
+          fc.constantFrom(' ', '  ', '\n', '\t', ''),
+          fc.string({ maxLength: 30 }),
+          fc.stringMatching(/^[a-zA-Zあ-ん一-龥 .!?]{1,80}$/),
+        ),
+        { maxLength: 60 },
+      )
+      .map((parts) => parts.join('')),
+  );
+  const visible = (s: string) => s.replace(/\s/gu, '');
+  fc.assert(
+    fc.property(text, fc.constantFrom(...LANGUAGES), fc.integer({ min: 1, max: 120 }), (t, lang, limit) => {
+      const chunks = splitSentences(t, lang, limit);
+      for (const c of chunks) assert.ok(Array.from(c).length <= limit + 1, `${JSON.stringify(c)} over ${limit}`);
+      assert.equal(visible(chunks.join('')), visible(t));
+    }),
+    { numRuns: 2000, seed: 5 },
+  );
 });
