@@ -72,6 +72,22 @@ try {
     );
   }
   for (const v of verdicts) for (const r of v.reasons) console.log(`  ${v.id}: ${r.code}: ${r.message}`);
+  // The same scores judged as when the transcriber cannot hear the references (the tiny test
+  // model, a language the Whisper model lacks): only silence and the length of the sound count.
+  const blind = judgeCheckpoints(
+    Object.entries(sets).map(([id, scores]) => ({ id, scores })),
+    [base],
+    { reference_cer_max: 0 },
+  );
+  console.log('\nwithout a transcript (reference_cer_max 0): what the sound alone flags');
+  for (const set of PLANTED_SETS) {
+    const v = blind.find((x) => x.id === set);
+    const s = sets[set];
+    console.log(
+      `  ${set.padEnd(14)} sound ${s?.sound_ratio?.toFixed(2) ?? '–'}× (base ${base.sound_ratio?.toFixed(2) ?? '–'}×)  ` +
+        `${v?.reasons.map((r) => r.code).join(', ') || 'pass'}`,
+    );
+  }
   const perItem = report.cpu_s.per_item;
   console.log(
     `\ncost: ${perItem.toFixed(3)} CPU s per rendering → ${(perItem * 20).toFixed(1)} CPU s per checkpoint for a 20-sentence test ` +
