@@ -254,11 +254,50 @@ function loanwordParts(run: string): string[] | undefined {
   return parts && parts.length > 1 ? parts : undefined;
 }
 
+const KATAKANA_WORD = /^[\u30a1-\u30faー]+$/u;
+/**
+ * Katakana words IPADIC cuts that UniDic has as one loanword (シャット + ダウン → シャットダウン
+ * "shutdown"): the longest run of them from each word that makes one, as MeCab with UniDic takes
+ * the one known word over its parts.
+ */
+function joinLoanwords(tokens: KuromojiToken[]): KuromojiToken[] {
+  const out: KuromojiToken[] = [];
+  const surface = (k: number) => (tokens[k] as KuromojiToken).surface_form;
+  for (let i = 0; i < tokens.length; i++) {
+    let joined = surface(i);
+    let best = i;
+    for (let j = i + 1; j < tokens.length && j < i + 6 && KATAKANA_WORD.test(joined); j++) {
+      if (!KATAKANA_WORD.test(surface(j))) break;
+      joined += surface(j);
+      if (foreignSpelling(joined) !== undefined) best = j;
+    }
+    const t = tokens[i] as KuromojiToken;
+    if (best === i) {
+      out.push(t);
+      continue;
+    }
+    const word = tokens
+      .slice(i, best + 1)
+      .map((x) => x.surface_form)
+      .join('');
+    out.push({
+      ...t,
+      surface_form: word,
+      pos: '名詞',
+      pos_detail_1: '一般',
+      pos_detail_2: '*',
+      reading: word,
+      word_type: 'KNOWN',
+    });
+    i = best;
+  }
+  return out;
+}
+
 function words(text: string): Word[] {
   const out: Word[] = [];
   let space = false;
-  const tokens = chunks(text)
-    .flatMap((chunk) => kuromoji().tokenize(chunk))
+  const tokens = joinLoanwords(chunks(text).flatMap((chunk) => kuromoji().tokenize(chunk)))
     .flatMap(splitSymbols)
     .flatMap((t, i, all): KuromojiToken[] => {
       // a month after a number that IPADIC glued to the next word (2月払い): UniDic's 月 + the rest
