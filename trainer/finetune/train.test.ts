@@ -185,8 +185,28 @@ describe('fine-tuning the tiny model with the Python trainer', { skip: EMBEDDED_
       of(killed.events, 'checkpoint').map((c) => c.step),
       [2, 3, 4],
     );
+    assert.deepEqual(of(killed.events, 'start'), [{ event: 'start', step: 0, epoch: 0, checkpoint: null }]);
+    // What a process killed while saving or exporting leaves: a checkpoint under its temporary
+    // name, the exporter's temporary folder. The next process clears them before it starts.
+    const partial = [
+      join(work, 'runs', 'resumed', 'checkpoints', '.tmp-resumed-e2-s6'),
+      join(work, 'exports', 'resumed', '.export-k1ll3d'),
+    ];
+    for (const d of partial) {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, 'model.pth'), 'half');
+    }
     const resumed = await train(spec('resumed', config));
     assert.equal(resumed.code, 0, resumed.stderr.slice(-3000));
+    assert.deepEqual(
+      of(resumed.events, 'start'),
+      [{ event: 'start', step: 4, epoch: 2, checkpoint: 'resumed-e2-s4' }],
+      'announces the checkpoint it resumes from before anything else it trains',
+    );
+    assert.ok(
+      resumed.events.findIndex((e) => e.event === 'start') < resumed.events.findIndex((e) => e.event === 'progress'),
+    );
+    for (const d of partial) assert.ok(!existsSync(d), `${d} is removed`);
     assert.deepEqual(
       of(resumed.events, 'progress').map((e) => e.step),
       [5, 6],
