@@ -120,4 +120,6 @@ test("the README's readings where Coqui's tokenizer fails", () => {
   assert.equal(preprocessText('100번째', 'ko'), romanizeKorean('백 번째'));
   assert.equal(preprocessText('12 और', 'hi'), 'बारह और');
   assert.equal(preprocessText('१२ और', 'hi'), '१२ और');
+  // cutlet raises KeyError 'ゝ' on a small kana, a sokuon and an iteration mark in a row
+  assert.equal(preprocessText('ョッヽへ', 'ja'), 'e e');
 });
