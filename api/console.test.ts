@@ -84,10 +84,14 @@ describe('owner sign-in and console', () => {
       '/console/keys',
       '/console/voices',
       '/console/datasets',
+      '/console/tests',
       `/console/tests/${testId}`,
+      `/console/tests/${testId}/progress`,
+      '/console/voices/00000000-0000-4000-8000-000000000000',
       `/v1/listening/tests/${testId}/report`,
       '/datasets/00000000-0000-4000-8000-000000000000',
       '/training-runs/00000000-0000-4000-8000-000000000000',
+      '/training-runs/00000000-0000-4000-8000-000000000000/test',
     ]) {
       const res = await t.request.get(path).set(html);
       assert.equal(res.status, 303, path);
@@ -307,11 +311,24 @@ describe('owner sign-in and console', () => {
       statistics: {},
       actor: 'auto',
     });
+    // Both pages say which checkpoint the test promoted, when and by whom.
+    const promotedName = t.checkpoints[1]?.name as string;
+    const shown = (await page(`/console/tests/${testId}`, session)).text;
+    assert.match(shown, new RegExp(`id="promoted"><strong>Promoted</strong> by this test: ${promotedName}`));
+    assert.match(shown, /by the rule, automatically\.\s+The voice speaks with it now\./);
+    const voicePage = (await page(`/console/voices/${t.voice.id}`, session)).text;
+    assert.match(voicePage, new RegExp(`id="voice-checkpoint">${promotedName}<`));
+    assert.match(
+      voicePage,
+      new RegExp(`id="promoted">[\\s\\S]*automatically \\(by the rule\\)[\\s\\S]*href="/console/tests/${testId}"`),
+    );
     const undone = await form(`/console/voices/${t.voice.id}/rollback`, { back: `/console/tests/${testId}` });
     assert.equal(undone.headers.location, `/console/tests/${testId}?notice=rolled-back`);
     const trail = (await page(`/console/tests/${testId}`, session)).text;
     assert.match(trail, /<td>rollback<\/td>[\s\S]*<td>test admin<\/td>/);
     assert.match(trail, /<td>promote<\/td>[\s\S]*<td>auto<\/td>/);
+    assert.match(trail, /The voice has changed checkpoint since\./, 'the promotion is no longer in force');
+    assert.doesNotMatch((await page(`/console/voices/${t.voice.id}`, session)).text, /id="promoted"/);
     const closed = await form(`/console/tests/${testId}/close`, {});
     assert.equal(closed.headers.location, `/console/tests/${testId}?notice=closed`);
     assert.equal(

@@ -62,7 +62,7 @@ export function testsPage(frame: Frame, tests: ListeningTest[], voices: Map<stri
     html`<h1>Listening tests</h1>
 ${
   tests.length
-    ? html`<div class="scroll"><table><thead><tr><th>test</th><th>voice</th><th>status</th><th>created</th></tr></thead><tbody>
+    ? html`<div class="scroll"><table tabindex="0"><thead><tr><th>test</th><th>voice</th><th>status</th><th>created</th></tr></thead><tbody>
 ${tests.map((t) => html`<tr><td><a href="/console/tests/${t.id}">${t.name}</a></td><td>${voices.get(t.voiceId) ?? t.voiceId}</td><td>${t.status}</td><td>${when(t.createdAt)}</td></tr>`)}
 </tbody></table></div>`
     : html`<p>No listening tests yet: create one with <code>POST /v1/listening/tests</code> from a run's checkpoints.</p>`
@@ -83,7 +83,7 @@ export function testProgress(p: TestProgress) {
 (${p.raters.completed} completed, ${p.raters.flagged} flagged)</p>
 ${
   p.flagged.length
-    ? html`<div class="scroll"><table><caption>Flagged raters (their votes are kept but not counted)</caption>
+    ? html`<div class="scroll"><table tabindex="0"><caption>Flagged raters (their votes are kept but not counted)</caption>
 <thead><tr><th>rater</th><th>flagged</th><th>reason</th></tr></thead><tbody>
 ${p.flagged.map((r) => html`<tr><td><code>${r.id.slice(0, 8)}</code></td><td>${when(r.flaggedAt)}</td><td>${r.flagReason ?? 'flagged'}</td></tr>`)}
 </tbody></table></div>`
@@ -115,6 +115,7 @@ export function testPage(
 status <span class="status">${t.status}</span> · speaking with ${ck(input.voice?.checkpointId ?? null)}</p>
 ${input.notice ? html`<p class="notice" role="status">${input.notice}</p>` : ''}
 ${input.error ? html`<p class="error" role="alert">${input.error}</p>` : ''}
+${promotedBy(input.promotions, t.id, input.voice?.checkpointId ?? null, ck)}
 <h2>Invitation</h2>
 <p>Send this link to listeners${t.status === 'open' ? '' : html` <small>(it works once the test is open)</small>`}:</p>
 <p><label for="invite">Invitation link</label><input id="invite" type="url" readonly value="${input.invitation}"></p>
@@ -142,10 +143,29 @@ ${auditTrail(input.promotions, ck)}`,
   );
 }
 
+/**
+ * The promotion this test made, if any: which checkpoint, when and by whom, and whether the voice
+ * still speaks with it (a later rollback or promotion replaces it).
+ */
+function promotedBy(
+  promotions: Promotion[],
+  testId: string,
+  current: string | null,
+  ck: (id: string | null) => string,
+) {
+  // Newest first: the test's latest promotion is the one that counts.
+  const p = promotions.find((x) => x.action === 'promote' && x.testId === testId);
+  if (!p) return '';
+  const live = current === p.toCheckpointId;
+  return html`<p class="${live ? 'notice' : 'warn'}" id="promoted"><strong>Promoted</strong> by this test: ${ck(p.toCheckpointId)}
+(from ${ck(p.fromCheckpointId)}) on ${when(p.createdAt)} by ${p.actor === 'auto' ? 'the rule, automatically' : p.actor}.
+${live ? 'The voice speaks with it now.' : 'The voice has changed checkpoint since.'}</p>`;
+}
+
 function auditTrail(promotions: Promotion[], ck: (id: string | null) => string) {
   return html`<h2>Audit trail</h2>${
     promotions.length
-      ? html`<div class="scroll"><table><thead><tr><th>when</th><th>action</th><th>from</th><th>to</th><th>by</th></tr></thead><tbody>
+      ? html`<div class="scroll"><table tabindex="0"><thead><tr><th>when</th><th>action</th><th>from</th><th>to</th><th>by</th></tr></thead><tbody>
 ${promotions.map((p) => html`<tr><td>${when(p.createdAt)}</td><td>${p.action}</td><td>${ck(p.fromCheckpointId)}</td><td>${ck(p.toCheckpointId)}</td><td>${p.actor}</td></tr>`)}
 </tbody></table></div>`
       : html`<p>No promotion or rollback yet.</p>`
@@ -168,7 +188,7 @@ ${
 <label for="scope">Scope</label><select id="scope" name="scope"><option value="synth">synth (speak only)</option><option value="admin">admin (everything)</option></select>
 <p><button type="submit">Create</button></p></form>
 <h2>Keys</h2>
-<div class="scroll"><table><thead><tr><th>name</th><th>scope</th><th>prefix</th><th>created</th><th>last used</th><th>state</th></tr></thead><tbody>
+<div class="scroll"><table tabindex="0"><thead><tr><th>name</th><th>scope</th><th>prefix</th><th>created</th><th>last used</th><th>state</th></tr></thead><tbody>
 ${keys.map(
   (
     k,
@@ -216,7 +236,8 @@ export function voicePage(
   return layout(
     `Voice: ${v.name}`,
     html`<h1>Voice: ${v.name}</h1>
-<p>${v.language} · ${input.clips} reference clip${input.clips === 1 ? '' : 's'} · speaking with <strong>${ck(v.checkpointId)}</strong></p>
+<p>${v.language} · ${input.clips} reference clip${input.clips === 1 ? '' : 's'} · speaking with <strong id="voice-checkpoint">${ck(v.checkpointId)}</strong></p>
+${currentPromotion(input.promotions, v.checkpointId, ck, new Map(input.tests.map((t) => [t.id, t.name])))}
 <h2>Try it</h2>
 <form id="try-voice" data-voice="${v.id}">
 <label for="try-text">Text</label><textarea id="try-text" name="text" required maxlength="2000">Hello! This is my own voice, made from my recordings.</textarea>
@@ -226,6 +247,7 @@ ${ready.map((k) => html`<option value="${k.id}">${k.name} (${k.kind})</option>`)
 <p><button type="submit">Speak</button></p>
 </form>
 <p id="try-status" role="status" aria-live="polite"></p>
+<p id="try-used" aria-live="polite"></p>
 <p><audio id="try-player" controls></audio> <a id="try-download" hidden download="speech.wav">Download the WAV</a></p>
 <h2>Choose the checkpoint</h2>
 <p>A voice changes checkpoint only when listeners choose it: promote from one of its listening tests.</p>
@@ -235,6 +257,23 @@ ${input.tests.length ? html`<ul class="links">${input.tests.map((t) => html`<li>
 ${auditTrail(input.promotions, ck)}`,
     frame,
   );
+}
+
+/** How the voice came to speak with its checkpoint: the latest promotion, when it is still in force. */
+function currentPromotion(
+  promotions: Promotion[],
+  current: string | null,
+  ck: (id: string | null) => string,
+  tests: Map<string, string>,
+) {
+  const latest = promotions[0];
+  if (latest?.action !== 'promote' || latest.toCheckpointId !== current) return '';
+  return html`<p class="notice" id="promoted"><strong>Promoted</strong>: ${ck(current)} on ${when(latest.createdAt)}
+${latest.actor === 'auto' ? 'automatically (by the rule)' : html`by ${latest.actor}`}${
+  latest.testId
+    ? html` after the listening test <a href="/console/tests/${latest.testId}">${tests.get(latest.testId) ?? latest.testId.slice(0, 8)}</a>`
+    : ''
+}.</p>`;
 }
 
 /** Datasets: upload recordings (with upload progress) and start a training run on a ready one. */
@@ -257,6 +296,18 @@ ${
 <select id="dataset-chunker" name="chunker">${chunkers.map((k) => html`<option value="${k}">${k}</option>`)}</select>
 <label for="dataset-recordings">Recordings <small>(long recordings are cut into clips and transcribed)</small></label>
 <input id="dataset-recordings" name="recordings" type="file" accept="audio/*" multiple required>
+<details><summary>Advanced</summary>
+<p><small>Only the fields you change are sent; the rest keep the builder's defaults.</small></p>
+<label for="dataset-min-s">Shortest clip (seconds)</label><input id="dataset-min-s" data-option="min_s" type="text" inputmode="decimal" value="3">
+<label for="dataset-max-s">Longest clip (seconds)</label><input id="dataset-max-s" data-option="max_s" type="text" inputmode="decimal" value="11.6">
+<label for="dataset-eval">Share of clips held out for evaluation</label><input id="dataset-eval" data-option="eval_fraction" type="text" inputmode="decimal" value="0.02">
+<label for="dataset-seed">Split seed</label><input id="dataset-seed" data-option="seed" type="text" inputmode="numeric" value="0">
+<label for="dataset-asr">Transcription model <small>(tiny.en-bundled: English, no download)</small></label>
+<input id="dataset-asr" data-option="asr.model" data-kind="text" type="text" value="large-v3" list="asr-models">
+<datalist id="asr-models"><option value="large-v3"></option><option value="tiny.en-bundled"></option></datalist>
+<label for="dataset-asr-device">Transcription device</label>
+<select id="dataset-asr-device" data-option="asr.device"><option>auto</option><option>cpu</option><option>cuda</option></select>
+</details>
 <p><button type="submit">Upload and build</button></p>
 <p><label for="upload-progress">Upload</label><progress id="upload-progress" max="1" value="0"></progress> <span id="upload-status" role="status" aria-live="polite"></span></p>
 </form>
@@ -275,7 +326,18 @@ ${
 <label for="run-batch">Batch size</label><input id="run-batch" name="batch_size" type="text" inputmode="numeric" value="3">
 <label for="run-accum">Gradient accumulation</label><input id="run-accum" name="grad_accum" type="text" inputmode="numeric" value="84">
 <label for="run-precision">Precision</label><select id="run-precision" name="precision"><option>fp32</option><option>bf16</option><option>fp16</option></select>
+<label for="run-device">Device</label><select id="run-device" name="device"><option>auto</option><option>cpu</option><option>cuda</option></select>
+<label for="run-seed">Seed</label><input id="run-seed" name="seed" type="text" inputmode="numeric" value="0">
+<fieldset><legend>The listening test of the checkpoints <small>(empty: its defaults)</small></legend>
+<label for="run-every">Also test every K epochs while training</label><input id="run-every" name="listening_test.every_epochs" type="text" inputmode="numeric" value="">
+<label for="run-ab-nat">A/B naturalness questions per listener</label><input id="run-ab-nat" name="listening_test.trials_per_rater.ab_naturalness" type="text" inputmode="numeric" value="">
+<label for="run-ab-sim">A/B likeness questions per listener</label><input id="run-ab-sim" name="listening_test.trials_per_rater.ab_similarity" type="text" inputmode="numeric" value="">
+<label for="run-mos">Naturalness ratings per listener</label><input id="run-mos" name="listening_test.trials_per_rater.mos" type="text" inputmode="numeric" value="">
+<label for="run-sim">Likeness ratings per listener</label><input id="run-sim" name="listening_test.trials_per_rater.similarity" type="text" inputmode="numeric" value="">
+</fieldset>
 </details>
+<p class="check"><label><input id="run-auto-promote" name="listening_test.auto_promote" type="checkbox">
+Promote automatically: the voice takes the checkpoint listeners prefer once the rule decides</label></p>
 <p><button type="submit">Start training</button></p>
 <p id="run-status" role="status" aria-live="polite"></p>
 </form>`

@@ -42,19 +42,19 @@ status <span class="status" id="status">${d.status}</span></p>
 <p>${keyField(frame, 'Admin key (for edits; kept in this browser)')}</p>
 ${d.status === 'ready' ? html`<p><a id="download" href="${signer.sign(`${base}/ljspeech.tar`)}" download>Download as an LJSpeech archive</a> (metadata.csv, metadata_train.csv, metadata_eval.csv, wavs/; your edits included)</p>` : ''}
 <h2>Report</h2>
-<table class="summary"><tbody>
+<table class="summary" tabindex="0" aria-label="Summary"><tbody>
 <tr><th>Clips</th><td class="n">${summary.clips}</td><th>Included</th><td class="n">${summary.included}</td></tr>
 <tr><th>Hours included</th><td class="n">${(summary.includedSeconds / 3600).toFixed(2)}</td><th>Hours dropped or excluded</th><td class="n">${(summary.droppedSeconds / 3600).toFixed(2)}</td></tr>
 <tr><th>Train clips</th><td class="n">${summary.train}</td><th>Eval clips</th><td class="n">${summary.eval}</td></tr>
 <tr><th>Texts corrected</th><td class="n">${summary.edited}</td><th>Owner overrides</th><td class="n">${summary.overridden}</td></tr>
 </tbody></table>
-${Object.keys(summary.reasons).length ? html`<table class="reasons"><caption>Why clips were dropped or flagged</caption><thead><tr><th>reason</th><th>clips</th></tr></thead><tbody>${Object.entries(summary.reasons).map(([r, n]) => html`<tr><td>${r}</td><td class="n">${n}</td></tr>`)}</tbody></table>` : ''}
+${Object.keys(summary.reasons).length ? html`<table class="reasons" tabindex="0"><caption>Why clips were dropped or flagged</caption><thead><tr><th>reason</th><th>clips</th></tr></thead><tbody>${Object.entries(summary.reasons).map(([r, n]) => html`<tr><td>${r}</td><td class="n">${n}</td></tr>`)}</tbody></table>` : ''}
 <div class="row">
 ${histogram('Clip durations', groups, { binWidth: 0.5, xLabel: 'seconds' })}
 ${scatter('Characters per second', cpsPoints, { x: 'duration (s)', y: 'characters per second' }, groups)}
 </div>
 <h2>Clips</h2>
-<table class="clips"><thead><tr><th>clip</th><th>audio</th><th>text</th><th>s</th><th>chars/s</th><th>status</th><th></th></tr></thead><tbody>
+<table class="clips" tabindex="0" aria-label="Clips"><thead><tr><th>clip</th><th>audio</th><th>text</th><th>s</th><th>chars/s</th><th>status</th><th></th></tr></thead><tbody>
 ${clips.map(
   (c) => html`<tr data-clip="${c.id}" data-status="${c.status}" class="${clipIncluded(c) ? 'in' : 'out'}">
 <td>${c.clipKey}<br><small>${c.split ?? ''}</small></td>

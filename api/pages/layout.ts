@@ -49,6 +49,9 @@ code.secret{display:block;padding:.6rem;background:#f5f5f5;word-break:break-all}
 ul.links li{margin:.2rem 0} ul.links a{display:inline-flex;align-items:center;min-height:44px;min-width:44px}
 audio{width:min(100%,20rem);height:2.5rem} progress{width:min(100%,20rem);height:1.2rem}
 details summary{min-height:44px;display:flex;align-items:center;cursor:pointer}
+fieldset{border:1px solid #ddd;border-radius:6px;margin:1rem 0;padding:0 .8rem .8rem;min-width:0}
+p.check label{display:flex;gap:.6rem;align-items:center;font-weight:600;min-height:44px}
+p.check input[type=checkbox]{width:44px;height:44px;margin:0;flex:none}
 td input[type=text]{min-width:12rem}
 figure.qr{width:min(12rem,100%);margin:1rem 0} figure.qr svg{display:block;width:100%}
 @media (max-width:40rem){main table{display:block;overflow-x:auto}}

@@ -1,6 +1,6 @@
 /** The owner's training-run page: live loss curves with checkpoints marked, each checkpoint playable; cancel and resume. */
 import { html } from 'hono/html';
-import type { Checkpoint, TrainingMetric, TrainingRun } from '../../db/index.ts';
+import type { Checkpoint, ListeningTest, TrainingMetric, TrainingRun } from '../../db/index.ts';
 import type { UrlSigner } from '../signed-urls.ts';
 import { type Frame, keyField, layout } from './layout.ts';
 import { lineChart } from './plots.ts';
@@ -32,19 +32,41 @@ export function checkpointRow(k: Checkpoint) {
 <td><button type="button" class="play" ${k.status === 'ready' ? '' : 'disabled'}>Play</button></td></tr>`;
 }
 
+/**
+ * The run's listening test, which the job worker creates when training ends (for a run with a
+ * voice): a link once it exists, otherwise what to expect. The page refreshes this part while
+ * the test may still come.
+ */
+export function runTest(run: TrainingRun, test: ListeningTest | undefined) {
+  if (test) {
+    return html`<p><strong>Listening test</strong>: <a id="run-test-link" href="/console/tests/${test.id}">${test.name}</a>
+<small>${test.status}</small></p>`;
+  }
+  if (!run.voiceId) return html`<p>No listening test: the run is for no voice.</p>`;
+  if (run.status === 'failed' || run.status === 'cancelled')
+    return html`<p>No listening test: the run ended early.</p>`;
+  return html`<p>The listening test of its checkpoints is created when training ends.</p>`;
+}
+
+/** Whether the run's test may still appear (the page keeps asking while it may). */
+export const testMayCome = (run: TrainingRun, test: ListeningTest | undefined) =>
+  !test && run.voiceId !== null && run.status !== 'failed' && run.status !== 'cancelled';
+
 export function runPage(
   run: TrainingRun,
   metrics: TrainingMetric[],
   checkpoints: Checkpoint[],
   signer: UrlSigner,
   frame: Frame = {},
+  test?: ListeningTest,
 ) {
   const base = `/v1/training-runs/${run.id}`;
   const p = (run.progress ?? {}) as Record<string, number | undefined>;
   const lastId = metrics.reduce((m, r) => Math.max(m, r.id), 0);
   const body = html`<h1>Training run: ${run.name}</h1>
 <p>Status <span class="status" id="status">${run.status}</span> ·
-<a href="/datasets/${run.datasetId}">dataset</a> · base package ${run.basePackage}</p>
+<a href="/datasets/${run.datasetId}">dataset</a>${run.voiceId ? html` · <a href="/console/voices/${run.voiceId}">voice</a>` : ''} · base package ${run.basePackage}</p>
+<section id="run-test" aria-live="polite"${testMayCome(run, test) ? html` data-refresh="/training-runs/${run.id}/test"` : ''}>${runTest(run, test)}</section>
 ${run.error ? html`<p role="alert"><strong>${run.errorCode ?? 'FAILED'}</strong>: ${run.error}</p>` : ''}
 <section id="run" data-run="${run.id}" data-events="${signer.sign(`${base}/events`)}" data-after="${lastId}"
  data-curves="${signer.sign(`/training-runs/${run.id}/curves`)}">
@@ -57,7 +79,7 @@ ${keyField(frame, 'Admin key (kept in this browser)')}</p>
 <h2>Checkpoints</h2>
 <p><label>Voice <input id="voice" type="text" value="${run.voiceId ?? ''}" placeholder="voice id or name"></label>
 <label>Sentence <input id="sentence" type="text" value="${SAMPLE_SENTENCE}"></label></p>
-<table class="checkpoints"><thead><tr><th>checkpoint</th><th>epoch</th><th>step</th><th>train loss</th><th>eval loss</th><th>status</th><th></th></tr></thead>
+<table class="checkpoints" tabindex="0" aria-label="Checkpoints"><thead><tr><th>checkpoint</th><th>epoch</th><th>step</th><th>train loss</th><th>eval loss</th><th>status</th><th></th></tr></thead>
 <tbody id="checkpoint-rows">${checkpoints.map(checkpointRow)}</tbody></table>
 <p><audio id="player" controls></audio></p>`;
   return layout(`Training run: ${run.name}`, body, frame);

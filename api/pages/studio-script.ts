@@ -26,6 +26,19 @@ async function call(method, url, body) {
   return data;
 }
 const report = (err) => alert(err.message);
+// A form field the owner changed from what the page showed.
+const changed = (input) => {
+  if (input.tagName !== 'SELECT') return input.value !== input.defaultValue;
+  const shown = [...input.options].findIndex((o) => o.defaultSelected);
+  return input.selectedIndex !== Math.max(shown, 0);
+};
+// Sets a dotted path ('listening_test.trials_per_rater.mos') in a nested object.
+const setPath = (obj, path, value) => {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) o = o[k] ??= {};
+  o[keys[keys.length - 1]] = value;
+};
 
 const live = $('live');
 if (live) {
@@ -230,13 +243,17 @@ if (tryVoice) {
     const button = tryVoice.querySelector('button');
     button.disabled = true; $('try-status').textContent = 'Speaking…'; $('try-download').hidden = true;
     try {
-      const body = { voice: tryVoice.dataset.voice, input: $('try-text').value, response_format: 'wav' };
-      if ($('try-checkpoint').value) body.model = $('try-checkpoint').value;
+      // xtts-v2: the voice's own checkpoint (the promoted one); a checkpoint id renders with that one.
+      const body = { model: $('try-checkpoint').value || 'xtts-v2', voice: tryVoice.dataset.voice, input: $('try-text').value, response_format: 'wav' };
       const res = await fetch('/v1/audio/speech', { method: 'POST', headers: headers(true), body: JSON.stringify(body) });
       if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || 'HTTP ' + res.status);
       const url = URL.createObjectURL(await res.blob());
       $('try-player').src = url; $('try-download').href = url; $('try-download').hidden = false;
       $('try-status').textContent = 'Done.';
+      // Which checkpoint spoke, as the server says (its name when the page lists it).
+      const used = res.headers.get('x-checkpoint-id') || '';
+      const option = [...$('try-checkpoint').options].find((o) => o.value && o.value === used);
+      $('try-used').textContent = used ? 'Spoken with ' + (option ? option.textContent : used) + '.' : '';
       await $('try-player').play().catch(() => undefined);
     } catch (err) { $('try-status').textContent = 'Failed: ' + err.message; } finally { button.disabled = false; }
   });
@@ -273,8 +290,16 @@ if (createDataset) {
       else { say('Not uploaded: ' + (data.message || 'HTTP ' + xhr.status)); button.disabled = false; }
     });
     xhr.addEventListener('error', () => { say('Upload failed: the connection was lost.'); button.disabled = false; });
+    // The advanced fields carry no name: the ones changed go as one JSON options field.
+    const form = new FormData(createDataset);
+    const options = {};
+    for (const input of createDataset.querySelectorAll('[data-option]')) {
+      if (!changed(input)) continue;
+      setPath(options, input.dataset.option, input.tagName === 'SELECT' || input.dataset.kind === 'text' ? input.value.trim() : Number(input.value));
+    }
+    if (Object.keys(options).length) form.append('options', JSON.stringify(options));
     button.disabled = true; bar.value = 0; say('0 %');
-    xhr.send(new FormData(createDataset));
+    xhr.send(form);
   });
 }
 
@@ -287,9 +312,10 @@ if (startRun) {
     const body = { dataset_id: f.get('dataset_id'), name: f.get('name') || 'run', options: {} };
     if (f.get('voice_id')) body.voice_id = f.get('voice_id');
     for (const input of startRun.querySelectorAll('details input, details select')) {
-      if (input.value === input.defaultValue && !(input.tagName === 'SELECT' && input.selectedIndex !== 0)) continue;
-      body.options[input.name] = input.tagName === 'SELECT' ? input.value : Number(input.value);
+      if (!changed(input) || input.value.trim() === '') continue;
+      setPath(body.options, input.name, input.tagName === 'SELECT' ? input.value : Number(input.value));
     }
+    if ($('run-auto-promote').checked) setPath(body.options, 'listening_test.auto_promote', true);
     try {
       const run = await call('POST', '/v1/training-runs', body);
       location.href = '/training-runs/' + run.id;

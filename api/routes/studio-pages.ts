@@ -4,6 +4,7 @@ import {
   type Db,
   datasetClipSummary,
   getDataset,
+  getListeningTest,
   getRun,
   listCheckpoints,
   listDatasetClips,
@@ -14,7 +15,7 @@ import { ApiError } from '../errors.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { datasetPage } from '../pages/dataset-page.ts';
 import type { Frame } from '../pages/layout.ts';
-import { lossCurves, runPage } from '../pages/run-page.ts';
+import { lossCurves, runPage, runTest } from '../pages/run-page.ts';
 import { studioScript } from '../pages/studio-script.ts';
 import { signedOr, type UrlSigner } from '../signed-urls.ts';
 import { byStep } from '../training/views.ts';
@@ -58,8 +59,17 @@ export function studioPages(deps: { db: Db; signer: UrlSigner; localSecret?: str
   });
   app.get('/training-runs/:id', async (c) => {
     const r = await run(c.req.param('id'));
-    const [metrics, checkpoints] = await Promise.all([listMetrics(db, r.id), listCheckpoints(db, { runId: r.id })]);
-    return c.html(runPage(r, metrics, byStep(checkpoints), deps.signer, frameOf(c)));
+    const [metrics, checkpoints, test] = await Promise.all([
+      listMetrics(db, r.id),
+      listCheckpoints(db, { runId: r.id }),
+      r.listeningTestId ? getListeningTest(db, r.listeningTestId) : undefined,
+    ]);
+    return c.html(runPage(r, metrics, byStep(checkpoints), deps.signer, frameOf(c), test));
+  });
+  // The run's listening test alone, for the page to show it once the worker has created it.
+  app.get('/training-runs/:id/test', async (c) => {
+    const r = await run(c.req.param('id'));
+    return c.html(runTest(r, r.listeningTestId ? await getListeningTest(db, r.listeningTestId) : undefined));
   });
   // The curves alone, for the page to redraw as points arrive.
   app.get('/training-runs/:id/curves', async (c) => {

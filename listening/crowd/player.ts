@@ -84,8 +84,10 @@ button:disabled{opacity:.45;cursor:not-allowed}button[aria-pressed=true]{backgro
 :focus-visible{outline:3px solid #b5179e;outline-offset:2px}
 .clips,.choices{display:flex;flex-wrap:wrap;gap:.5rem;margin:1rem 0}.choices button{flex:1 1 5rem}
 fieldset{border:1px solid #bbb;border-radius:.5rem;margin:1rem 0}progress{width:100%;height:1rem}
-.hint{color:#444;font-size:.95rem}.code{font:700 1.6rem monospace;letter-spacing:.1em;padding:.5rem;border:2px dashed #1f3d7a;display:inline-block}
+.hint{color:#444;font-size:.95rem}.code{font:700 clamp(1.1rem,5vw,1.6rem) monospace;letter-spacing:.1em;padding:.5rem;border:2px dashed #1f3d7a;display:inline-block;max-width:100%;box-sizing:border-box;overflow-wrap:anywhere}
 .error{color:#a00}.tone{margin-right:1rem}
+label:has(>input[type=radio]),label:has(>input[type=checkbox]){display:inline-flex;align-items:center;gap:.5rem;min-height:44px;min-width:44px;cursor:pointer}
+input[type=radio],input[type=checkbox]{width:1.3rem;height:1.3rem;margin:0;flex:none}
 `;
 
 const version = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);

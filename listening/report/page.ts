@@ -145,18 +145,18 @@ raters ${r.raters.total} (${r.raters.completed} completed, ${r.raters.flagged} f
 ${intervalPlot(`Share of raters' votes for the checkpoint's naturalness, against ${incumbentLabel}`, naturalRows, { min: 0, max: 1 }, [{ at: 0.5, label: 'equal' }])}
 ${similarityPlot}
 ${mos.length ? html`${intervalPlot('Mean opinion score (naturalness, 1–5), 95% intervals over raters', mos, { min: 1, max: 5 })}` : ''}
-<table id="verdicts"><caption>The rule, per checkpoint (evidence: betting wealth reached / needed)</caption><thead><tr><th scope="col">checkpoint</th><th scope="col">status</th><th scope="col">naturalness: more natural</th><th scope="col">similarity: not less like the speaker</th><th scope="col">naturalness: futile</th></tr></thead>
+<table id="verdicts" tabindex="0"><caption>The rule, per checkpoint (evidence: betting wealth reached / needed)</caption><thead><tr><th scope="col">checkpoint</th><th scope="col">status</th><th scope="col">naturalness: more natural</th><th scope="col">similarity: not less like the speaker</th><th scope="col">naturalness: futile</th></tr></thead>
 <tbody>${verdicts.map((v) => html`<tr><th scope="row">${label.get(v.item) ?? v.item}</th><td>${statusText[v.status] ?? v.status}</td><td>${wealth(v.naturalness.superiority)}</td><td>${wealth(v.similarity.nonInferiority)}</td><td>${wealth(v.naturalness.futility)}</td></tr>`)}</tbody></table>
 <h2>Preference (Bradley–Terry, 95% bootstrap intervals over raters)</h2>
 ${intervalPlot('Bradley–Terry log-strength, naturalness A/B', bt, extent(bt, { min: -2, max: 2 }))}
-<table><caption>Conditions</caption><thead><tr><th scope="col">condition</th><th scope="col">BT log-strength</th><th scope="col">95% interval</th><th scope="col">P(best)</th><th scope="col">A/B votes</th><th scope="col">MOS (n)</th><th scope="col">MOS 95% CI</th><th scope="col">similarity (n)</th><th scope="col">similarity 95% CI</th></tr></thead>
+<table tabindex="0"><caption>Conditions</caption><thead><tr><th scope="col">condition</th><th scope="col">BT log-strength</th><th scope="col">95% interval</th><th scope="col">P(best)</th><th scope="col">A/B votes</th><th scope="col">MOS (n)</th><th scope="col">MOS 95% CI</th><th scope="col">similarity (n)</th><th scope="col">similarity 95% CI</th></tr></thead>
 <tbody>${items.map(
     (
       i,
     ) => html`<tr><th scope="row">${i.label}${i.incumbent ? ' (current)' : ''}</th><td>${fmt(i.naturalness_bt?.log_strength)}</td><td>[${fmt(i.naturalness_bt?.ci_low)}, ${fmt(i.naturalness_bt?.ci_high)}]</td><td>${fmt(i.naturalness_bt?.probability_best)}</td><td>${i.naturalness_bt?.votes ?? 0}</td>
 <td>${fmt(i.mos.mean)} (${i.mos.n})</td><td>[${fmt(i.mos.ci_low)}, ${fmt(i.mos.ci_high)}]</td><td>${fmt(i.similarity.mean)} (${i.similarity.n})</td><td>[${fmt(i.similarity.ci_low)}, ${fmt(i.similarity.ci_high)}]</td></tr>`,
   )}</tbody></table>
-<table><caption>Head to head (votes; sign test over raters, Holm-adjusted)</caption><thead><tr><th scope="col">pair</th><th scope="col">votes</th><th scope="col">raters</th><th scope="col">ties</th><th scope="col">p</th><th scope="col">p (Holm)</th></tr></thead>
+<table tabindex="0"><caption>Head to head (votes; sign test over raters, Holm-adjusted)</caption><thead><tr><th scope="col">pair</th><th scope="col">votes</th><th scope="col">raters</th><th scope="col">ties</th><th scope="col">p</th><th scope="col">p (Holm)</th></tr></thead>
 <tbody>${r.naturalness.headToHead.map(
     (h) =>
       html`<tr><th scope="row">${label.get(h.a) ?? h.a} vs ${label.get(h.b) ?? h.b}</th><td>${h.winsA}–${h.winsB}</td><td>${h.ratersA}–${h.ratersB}</td><td>${h.ties}</td><td>${fmt(h.p, 4)}</td><td>${fmt(h.pHolm, 4)}</td></tr>`,
@@ -165,7 +165,7 @@ ${sim.length ? html`<h2>Speaker similarity ratings (1–5), 95% intervals over r
 ${prescreenSection(r)}
 <h2>Raters</h2>
 <p>Every rule judges a rater on their own answers only and is blind to which checkpoint they preferred, so leaving a rater out can never tilt the decision. Raters screened out by the headphone check, or flagged while voting, are listed with the reason stored then.</p>
-<table id="raters"><caption>Quality control</caption><thead><tr><th scope="col">rater</th><th scope="col">status</th><th scope="col">reasons</th><th scope="col">gold failed</th><th scope="col">traps failed</th><th scope="col">too fast</th><th scope="col">left / right (p)</th></tr></thead>
+<table id="raters" tabindex="0"><caption>Quality control</caption><thead><tr><th scope="col">rater</th><th scope="col">status</th><th scope="col">reasons</th><th scope="col">gold failed</th><th scope="col">traps failed</th><th scope="col">too fast</th><th scope="col">left / right (p)</th></tr></thead>
 <tbody>${r.naturalness.raters.map((q) => html`<tr><th scope="row">${q.raterId.slice(0, 8)}</th><td>${q.status}</td><td>${q.reasons.join(', ') || '–'}</td><td>${q.gold.failures} of ${q.gold.trials} (${q.gold.allowed} allowed)</td><td>${q.trap.failures} of ${q.trap.trials}</td><td>${fmt(100 * q.fast.share, 0)}%</td><td>${q.side.left} / ${q.side.right} (${fmt(q.side.p, 3)})</td></tr>`)}
 ${flaggedInDb.map((f) => html`<tr><th scope="row">${f.raterId.slice(0, 8)}</th><td>flagged</td><td>${f.reason}</td><td colspan="4">–</td></tr>`)}</tbody></table>
 ${raw('')}
