@@ -1,6 +1,6 @@
 import { createAdaptorServer } from '@hono/node-server';
 import supertest from 'supertest';
-import { createApp } from '../../api/index.ts';
+import { type CrowdLimits, createApp } from '../../api/index.ts';
 import { createApiKey } from '../../db/index.ts';
 import type { Engine } from '../../inference/index.ts';
 import { openTestDb, type TestDb } from './db.ts';
@@ -15,6 +15,8 @@ export async function testApp(
     maxInFlight?: number;
     maxDatasetUploadBytes?: number;
     eventsPollMs?: number;
+    /** The crowd routes' rate limits (the server's defaults when left out). */
+    crowdLimits?: CrowdLimits;
   } = {},
 ) {
   const db: TestDb = await openTestDb();
@@ -30,6 +32,7 @@ export async function testApp(
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.modelDir ? { modelDir: options.modelDir } : {}),
     ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+    ...(options.crowdLimits ? { listening: { crowdLimits: options.crowdLimits } } : {}),
   });
   const server = createAdaptorServer({ fetch: app.fetch });
   const request = supertest(server);
