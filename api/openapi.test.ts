@@ -120,6 +120,7 @@ const order = [
   'GET /assets/studio.js',
   'GET /datasets/{id}',
   'GET /training-runs/{id}',
+  'GET /training-runs/{id}/test',
   'GET /training-runs/{id}/curves',
   'DELETE /v1/keys/{id}',
   'DELETE /v1/datasets/{id}',

@@ -159,6 +159,14 @@ export const studioPageDocs: RouteConfig[] = [
   owner('/datasets/{id}', 'A dataset: its clips to listen to, correct and exclude', id(exampleIds.dataset)),
   owner('/training-runs/{id}', 'A training run: progress, loss curves, checkpoints', id(exampleIds.run)),
   {
+    ...owner(
+      '/training-runs/{id}/test',
+      "The run's listening test alone, for the run page to show once the worker has created it",
+      id(exampleIds.run),
+    ),
+    responses: { 200: mediaResponse('text/html', 'An HTML fragment', '<p>'), ...ownerErrors },
+  },
+  {
     ...owner('/training-runs/{id}/curves', 'The loss curves alone, for the run page to redraw', id(exampleIds.run)),
     responses: { 200: mediaResponse('text/html', 'An HTML fragment (SVG)', '<'), ...ownerErrors },
   },
