@@ -118,6 +118,10 @@ test("the README's readings where Coqui's tokenizer fails", () => {
   // num2words raises for each of these; the engine's choices, as the README's table lists them
   assert.equal(preprocessText('1. máje', 'cs'), 'první máje');
   assert.equal(preprocessText('100번째', 'ko'), romanizeKorean('백 번째'));
+  assert.equal(preprocessText('0번째', 'ko'), romanizeKorean('영 번째'));
+  assert.equal(preprocessText('10000번', 'ko'), romanizeKorean('만 번째'));
+  assert.equal(preprocessText('1,0005', 'hu'), 'egy nulla nulla nulla öt');
+  assert.equal(preprocessText('0th', 'pl'), 'zero');
   assert.equal(preprocessText('12 और', 'hi'), 'बारह और');
   assert.equal(preprocessText('१२ और', 'hi'), '१२ और');
   // cutlet raises KeyError 'ゝ' on a small kana, a sokuon and an iteration mark in a row
