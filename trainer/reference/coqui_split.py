@@ -100,6 +100,21 @@ def abbreviations() -> dict:
     return out
 
 
+def abbreviations_json(spacy_version: str, table: dict) -> str:
+    """The abbreviations as the project's formatter (Biome, lines of 120) lays JSON out: a list on
+    one line where it fits, else a word per line."""
+    rows = []
+    for code, words in table.items():
+        inline = f'    "{code}": {json.dumps(words, ensure_ascii=False, separators=(", ", ": "))},'
+        if len(inline) <= 120:
+            rows.append(inline)
+        else:
+            items = ",\n".join(f"      {json.dumps(w, ensure_ascii=False)}" for w in words)
+            rows.append(f'    "{code}": [\n{items}\n    ],')
+    body = "\n".join(rows).rstrip(",")
+    return f'{{\n  "spacy": {json.dumps(spacy_version)},\n  "abbreviations": {{\n{body}\n  }}\n}}\n'
+
+
 def main(src: str, out_path: str, abbreviations_path: str) -> None:
     tok_mod = coqui_text.load_coqui(src)
     limits = tok_mod.VoiceBpeTokenizer().char_limits
@@ -127,8 +142,7 @@ def main(src: str, out_path: str, abbreviations_path: str) -> None:
         f.write(f'{head[:-2]},\n "entries": [\n{lines}\n]}}\n')
     print(f"{len(entries)} texts split -> {out_path}")
     with open(abbreviations_path, "w", encoding="utf-8") as f:
-        doc = {"spacy": importlib.metadata.version("spacy"), "abbreviations": abbreviations()}
-        f.write(json.dumps(doc, ensure_ascii=False, indent=0) + "\n")
+        f.write(abbreviations_json(importlib.metadata.version("spacy"), abbreviations()))
 
 
 if __name__ == "__main__":
