@@ -230,10 +230,57 @@ function checkpointsOnDisk(runDir: string): Array<{ name: string; step: number; 
     .sort((a, b) => a.step - b.step);
 }
 
+/** What the job logged of where each trainer process started (its 'start' event). */
+function trainerStarts(output: string) {
+  return output.split('\n').flatMap((line) => {
+    try {
+      const j = JSON.parse(line) as {
+        msg?: string;
+        step?: number;
+        checkpoint?: string | null;
+        droppedMetrics?: number;
+      };
+      return j.msg === 'training from the start' || j.msg === 'resuming from a checkpoint'
+        ? [[j.msg, j.step, j.checkpoint, j.droppedMetrics]]
+        : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * The killed worker's trainer started from scratch; the second one's from the last complete
+ * checkpoint, and the job dropped the rows the killed attempt had logged past it.
+ */
+function assertStarts(
+  first: string,
+  second: string,
+  resumedFrom: { name: string; step: number },
+  killed: Seen['metrics'],
+) {
+  assert.deepEqual(trainerStarts(first), [['training from the start', 0, null, 0]]);
+  assert.deepEqual(trainerStarts(second), [
+    [
+      'resuming from a checkpoint',
+      resumedFrom.step,
+      resumedFrom.name,
+      killed.filter((m) => m.step > resumedFrom.step).length,
+    ],
+  ]);
+}
+
 /** The checks common to both databases, on the finished run's rows and folders. */
 async function assertComplete(
   db: Db,
-  o: { dataDir: string; modelDir: string; runId: string; resumeStep: number; lastIdBeforeKill: number },
+  o: {
+    dataDir: string;
+    modelDir: string;
+    runId: string;
+    resumeStep: number;
+    /** The loss-curve rows stored when the killed worker had died. */
+    killed: Seen['metrics'];
+  },
 ) {
   const run = await getRun(db, o.runId);
   assert.ok(run);
@@ -290,13 +337,19 @@ async function assertComplete(
   );
   // Resumed, not started over: the second attempt logged the steps after its checkpoint only,
   // and the first attempt's rows up to that checkpoint are kept.
+  const lastKilledId = Math.max(...o.killed.map((m) => m.id));
+  const killedSteps = o.killed.filter((m) => m.kind === 'train').map((m) => m.step);
+  assert.ok(
+    Math.max(...killedSteps) > o.resumeStep,
+    `the killed attempt had logged steps past its last checkpoint (${killedSteps.join(', ')}), which were run again`,
+  );
   assert.deepEqual(
-    train.filter((m) => m.id > o.lastIdBeforeKill).map((m) => m.step),
+    train.filter((m) => m.id > lastKilledId).map((m) => m.step),
     steps(o.resumeStep + 1, TOTAL_STEPS),
     `the second attempt trained from step ${o.resumeStep + 1}`,
   );
   assert.deepEqual(
-    train.filter((m) => m.id <= o.lastIdBeforeKill).map((m) => m.step),
+    train.filter((m) => m.id <= lastKilledId).map((m) => m.step),
     steps(1, o.resumeStep),
   );
   for (const m of metrics) assert.ok(m.loss !== null && Number.isFinite(m.loss), `${m.kind} ${m.step}: a loss`);
@@ -337,7 +390,9 @@ describe('a worker killed mid-run', () => {
     started.push(a);
     let b: NodeProcess | undefined;
     let atKill: Seen;
+    let killed: Seen['metrics'];
     let resumeStep: number;
+    let resumeName = '';
     const t0 = Date.now();
     try {
       await waitFor('worker A to claim the run', async () => (await getJob(db, jobId))?.lockedBy ?? undefined, {
@@ -360,11 +415,13 @@ describe('a worker killed mid-run', () => {
           const s = await seen();
           return midRun(s) && Date.now() - bReady > 3 * LEASE_MS ? s : undefined;
         },
-        { timeoutMs: 240_000, everyMs: 50, detail: logs },
+        { timeoutMs: 480_000, everyMs: 50, detail: logs },
       );
       const aTrainers = watch.trainerOf(a.pid);
       a.child.kill('SIGKILL');
       await a.exited;
+      // Read at once: B's trainer, seconds away, is the next to touch them.
+      killed = await listMetrics(db, run.id);
       const jobBefore = (await getJob(db, jobId)) as Job;
       assert.equal(ownerPid(jobBefore.lockedBy), a.pid, 'A still held the job: B never took it while A lived');
       assert.equal(jobBefore.attempts, 1);
@@ -377,6 +434,7 @@ describe('a worker killed mid-run', () => {
       );
       const onDisk = checkpointsOnDisk(localStorage(dataDir).localPath(`runs/${run.id}`));
       resumeStep = onDisk.at(-1)?.step ?? 0;
+      resumeName = onDisk.at(-1)?.name ?? '';
       t.diagnostic(
         `killed A after ${((Date.now() - t0) / 1000).toFixed(1)} s at step ${Math.max(...atKill.metrics.map((m) => m.step))}; checkpoints on disk: ${onDisk.map((c) => c.name).join(', ')}`,
       );
@@ -388,7 +446,7 @@ describe('a worker killed mid-run', () => {
           assert.notEqual(r?.status, 'failed', `the run failed: ${r?.errorCode} ${r?.error}`);
           return r?.status === 'succeeded' ? r : undefined;
         },
-        { timeoutMs: 300_000, everyMs: 250, detail: logs },
+        { timeoutMs: 600_000, everyMs: 250, detail: logs },
       );
       await stopProcess(b);
     } finally {
@@ -402,12 +460,13 @@ describe('a worker killed mid-run', () => {
     assert.match(b.output(), /"attempt":2[^\n]*"msg":"job started"/, 'B ran the second attempt');
     assert.doesNotMatch(b.output(), /"attempt":1[^\n]*"msg":"job started"/);
     assert.ok(resumeStep >= STEPS_PER_EPOCH && resumeStep < TOTAL_STEPS, `resumed mid-run (step ${resumeStep})`);
+    assertStarts(a.output(), b.output(), { name: resumeName, step: resumeStep }, killed);
     await assertComplete(db, {
       dataDir,
       modelDir,
       runId: run.id,
       resumeStep,
-      lastIdBeforeKill: Math.max(...atKill.metrics.map((m) => m.id)),
+      killed,
     });
   });
 
@@ -466,7 +525,9 @@ describe('a worker killed mid-run', () => {
 
     let s2: Awaited<ReturnType<typeof startServer>> | undefined;
     let atKill: Seen;
+    let killed: Seen['metrics'];
     let resumeStep: number;
+    let resumeName = '';
     try {
       atKill = await waitFor(
         "the first epoch's checkpoint and two steps of the second",
@@ -474,7 +535,7 @@ describe('a worker killed mid-run', () => {
           const s = await seen(s1);
           return midRun(s) ? s : undefined;
         },
-        { timeoutMs: 240_000, everyMs: 50, detail: () => s1.p.output().slice(-3000) },
+        { timeoutMs: 480_000, everyMs: 50, detail: () => s1.p.output().slice(-3000) },
       );
       const s1Trainers = watch.trainerOf(s1.p.pid);
       s1.p.child.kill('SIGKILL');
@@ -485,8 +546,15 @@ describe('a worker killed mid-run', () => {
         () => (s1Trainers.every((pid) => !alive(pid)) ? true : undefined),
         { timeoutMs: 10_000, everyMs: 50 },
       );
+      const stopped = await openDb({ pgliteDir: pgliteDirFor(dataDir) });
+      try {
+        killed = await listMetrics(stopped.db, runId);
+      } finally {
+        await stopped.close();
+      }
       const onDisk = checkpointsOnDisk(localStorage(dataDir).localPath(`runs/${runId}`));
       resumeStep = onDisk.at(-1)?.step ?? 0;
+      resumeName = onDisk.at(-1)?.name ?? '';
       t.diagnostic(
         `killed the server after ${((Date.now() - t0) / 1000).toFixed(1)} s at step ${Math.max(...atKill.metrics.map((m) => m.step))}; checkpoints on disk: ${onDisk.map((c) => c.name).join(', ')}`,
       );
@@ -505,7 +573,7 @@ describe('a worker killed mid-run', () => {
           assert.notEqual(r.status, 'failed', `the run failed: ${s.p.output().slice(-3000)}`);
           return r.status === 'succeeded' ? r : undefined;
         },
-        { timeoutMs: 300_000, everyMs: 250, detail: () => s.p.output().slice(-3000) },
+        { timeoutMs: 600_000, everyMs: 250, detail: () => s.p.output().slice(-3000) },
       );
       await stopProcess(s2.p);
       assert.equal(await s2.p.exited, 0, s2.p.output());
@@ -518,6 +586,7 @@ describe('a worker killed mid-run', () => {
     assert.deepEqual([...watch.seen.trainers.values()], [s1.p.pid, s2.p.pid], 'one trainer per server, in turn');
     assert.match(s2.p.output(), /"attempt":2[^\n]*"msg":"job started"/, 'the restarted server ran the second attempt');
     assert.ok(resumeStep >= STEPS_PER_EPOCH && resumeStep < TOTAL_STEPS, `resumed mid-run (step ${resumeStep})`);
+    assertStarts(s1.p.output(), s2.p.output(), { name: resumeName, step: resumeStep }, killed);
 
     const handle = await openDb({ pgliteDir: pgliteDirFor(dataDir) });
     try {
@@ -526,7 +595,7 @@ describe('a worker killed mid-run', () => {
         modelDir,
         runId,
         resumeStep,
-        lastIdBeforeKill: Math.max(...atKill.metrics.map((m) => m.id)),
+        killed,
       });
     } finally {
       await handle.close();
