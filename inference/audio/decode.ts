@@ -127,7 +127,8 @@ function readLinearWav(src: ByteSource, info: AudioInfo, sink: MonoSink): number
     const got = Math.floor(raw.length / wav.blockAlign);
     if (channels === 1 && LITTLE_ENDIAN && (bytesPer === 2 || (float && bytesPer === 4))) {
       // One channel of int16 or float32 (most uploads): read through a typed view of an aligned copy.
-      const aligned = raw.slice(0, got * bytesPer).buffer;
+      // A copy made by the Uint8Array constructor: a Node.js Buffer's slice() is a view of its pool.
+      const aligned = new Uint8Array(raw.subarray(0, got * bytesPer)).buffer;
       let out: Float32Array;
       if (float) out = new Float32Array(aligned);
       else {
