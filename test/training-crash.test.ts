@@ -16,7 +16,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readPackage } from '../api/synthesis/packages.ts';
 import {
   createDatasetWithBuild,
   createRunWithJob,
@@ -31,7 +30,7 @@ import {
   openDb,
   pgliteDirFor,
 } from '../db/index.ts';
-import { loadPackage } from '../inference/index.ts';
+import { loadPackage, readManifestJson } from '../inference/index.ts';
 import { loadConfig, localStorage } from '../infra/index.ts';
 import { runPython } from '../trainer/index.ts';
 import { finishBuildAsWorker } from './helpers/datasets.ts';
@@ -307,9 +306,9 @@ async function assertComplete(
   assert.deepEqual(readdirSync(exportDir).sort(), names, 'the packages and nothing else (no half-exported folder)');
   for (const k of rows) {
     const dir = k.packagePath as string;
-    const pkg = await readPackage(dir);
-    assert.equal(pkg.kind, 'fine-tuned');
-    assert.equal(k.packageKey, pkg.key, `${dir}: registered from the manifest now on disk`);
+    const { json, key } = await readManifestJson(dir);
+    assert.equal(json.kind, 'fine-tuned');
+    assert.equal(k.packageKey, key, `${dir}: registered from the manifest now on disk`);
     const loaded = await loadPackage(dir);
     await loaded.release();
   }
