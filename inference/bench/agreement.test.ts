@@ -10,8 +10,11 @@ import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runPython } from '../../trainer/model-package/python.ts';
 import { EngineError } from '../engine/types.ts';
-import { loadPackage } from '../xtts/package.ts';
+import { greedy } from '../xtts/gpt.ts';
+import { loadPackage, openSessionCount } from '../xtts/package.ts';
+import { Xtts } from '../xtts/xtts.ts';
 import { AGREEMENT_SENTENCES, compareVariants } from './agreement.ts';
 
 const tiny = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
@@ -79,5 +82,80 @@ describe('int8 GPT graphs (tiny)', () => {
     assert.ok(a.top1Agreement >= 0.9, a.summary);
     assert.ok(a.logitRmsRelErr > 0 && a.logitRmsRelErr < 0.05, a.summary);
     assert.ok(a.speakerCosine > 0.99, a.summary);
+  });
+
+  it('merged into one graph (as the quantizer writes it): one session, each weight once, the same logits and codes', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'xtts-int8-shared-'));
+    try {
+      cpSync(dir, shared, { recursive: true });
+      const r = await runPython('xtts.quantize', [shared, '--merge-only']);
+      assert.equal(r.code, 0, r.stderr);
+      const m = JSON.parse(readFileSync(join(shared, 'manifest.json'), 'utf8')) as {
+        graphs: Record<string, { file: string; external_data?: string[] }>;
+        files: Record<string, unknown>;
+      };
+      assert.equal(m.graphs.gpt_prefill_int8?.file, 'gpt_int8.onnx');
+      assert.equal(m.graphs.gpt_decode_int8?.file, 'gpt_int8.onnx');
+      assert.ok(!('gpt_decode_int8.onnx' in m.files));
+      const before = openSessionCount();
+      const two = await Xtts.load(dir, { precision: 'int8', warmUp: false });
+      const opened = openSessionCount() - before;
+      const one = await Xtts.load(shared, { precision: 'int8', warmUp: false });
+      try {
+        // Conditioning, speaker encoder and HiFi-GAN, then two GPT sessions, or one.
+        assert.equal(opened, 5);
+        assert.equal(openSessionCount() - before - opened, 4);
+        assert.ok(one.gpt.shared && !two.gpt.shared);
+        // The weights (most of both files) are stored once, in a file beside the graph.
+        assert.deepEqual(m.graphs.gpt_decode_int8?.external_data, ['gpt_int8.onnx.data']);
+        const gptBytes = ['gpt_int8.onnx', 'gpt_int8.onnx.data'].reduce(
+          (a, f) => a + statSync(join(shared, f)).size,
+          0,
+        );
+        const separate = ['gpt_prefill_int8.onnx', 'gpt_decode_int8.onnx'].reduce(
+          (a, f) => a + statSync(join(dir, f)).size,
+          0,
+        );
+        assert.ok(gptBytes < 0.7 * separate, `${gptBytes} vs ${separate}`);
+        assert.ok(one.bytes < two.bytes);
+        const voice = await two.computeVoice([readFileSync(join(tiny, 'ref.wav'))]);
+        const ids = two.sentenceIds('The weights are stored once.', 'en')[0] as number[];
+        const a = await two.gpt.prefill(voice.gptCondLatent, voice.gptCondShape, ids);
+        const b = await one.gpt.prefill(voice.gptCondLatent, voice.gptCondShape, ids);
+        const maxDiff = (x: Float32Array, y: Float32Array) =>
+          x.reduce((m, v, i) => Math.max(m, Math.abs(v - (y[i] as number))), 0);
+        assert.equal(b.logits.length, a.logits.length);
+        assert.ok(maxDiff(a.logits, b.logits) < 1e-4, `prefill logits differ by ${maxDiff(a.logits, b.logits)}`);
+        assert.deepEqual(b.cache.length, a.cache.length);
+        const u = Float32Array.from({ length: 16 }, (_, i) => ((i * 0.37) % 1) + 0.01);
+        const settings = { temperature: 0.8, topK: 20, topP: 0.9, repetitionPenalty: 2 };
+        for (const run of [u.subarray(0, 10), u.subarray(10)]) {
+          const da = await two.gpt.decode(a.cache, run, settings);
+          const db = await one.gpt.decode(b.cache, run, settings);
+          assert.deepEqual(db.codes, da.codes);
+          assert.ok(maxDiff(da.latents, db.latents) < 1e-4);
+        }
+        assert.equal(b.cache.generated, a.cache.generated);
+        // And it decodes greedily to the end like any decode graph.
+        const g = await one.gpt.decode(b.cache, new Float32Array(4).fill(0.5), greedy(2));
+        assert.equal(g.codes.length, 4);
+        // The weights file is checked against the manifest like the graph.
+        const data = join(shared, 'gpt_int8.onnx.data');
+        const bytes = readFileSync(data);
+        bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] as number) ^ 1;
+        writeFileSync(data, bytes);
+        await assert.rejects(loadPackage(shared, { precision: 'int8' }), (e) => {
+          assert.ok(e instanceof EngineError);
+          assert.equal(e.code, 'MODEL_CORRUPT');
+          assert.match(e.message, /gpt_int8\.onnx\.data: sha256/);
+          return true;
+        });
+      } finally {
+        await one.release();
+        await two.release();
+      }
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 });

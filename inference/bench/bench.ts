@@ -23,9 +23,14 @@
  * onnx); without torch it is left out, with a line saying so. --torch also times the PyTorch
  * modules on the same device in the same run (python3 -m xtts.bench_torch, see the trainer), so
  * GPU figures sit beside their baseline.
+ *
+ * `npm run bench:cpu` is the CPU acceptance run: the full-size package, fp32 and int8 in the same run,
+ * printing ms per code, streamed RTF, first chunk, resident memory and top-1 agreement, with the
+ * load average at start and end (figures from a loaded machine are the load's, not the machine's).
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pythonBinary } from '../../trainer/index.ts';
@@ -220,8 +225,10 @@ async function benchPackage(kind: 'tiny' | 'full', precision: Precision | undefi
   for await (const _ of x.stream(req)) {
     if (Number.isNaN(ttfaWarm)) ttfaWarm = ms(t0);
   }
-  // Resident memory while the package is open and has served: what a server holds for it.
+  // Resident memory while the package is open and has served: what a server holds for it; and the
+  // most this process held so far (loading, rendering and streaming included).
   const rssMiB = process.memoryUsage().rss / 2 ** 20;
+  const peakServingRssMiB = process.resourceUsage().maxRSS / 1024;
   await x.release();
   // Most of a full-size load is hashing ~3 GB against the manifest; without it, session creation only.
   t0 = performance.now();
@@ -245,6 +252,7 @@ async function benchPackage(kind: 'tiny' | 'full', precision: Precision | undefi
     firstChunkMs: ttfa,
     firstChunkWarmMs: ttfaWarm,
     rssMiB,
+    peakServingRssMiB,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     graphMiB: x.bytes / 2 ** 20,
     torch: args.torch ? torchBaseline(ensureModel(kind)) : undefined,
@@ -328,11 +336,20 @@ async function interleaved(kind: 'tiny' | 'full', runs: number) {
   }
 }
 
+/** The 1, 5 and 15 minute load averages: figures taken on a loaded machine are not the machine's. */
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
+const loadAtStart = load();
+if (!args.child) console.log(`load average at start: ${loadAtStart} (1/5/15 min, ${availableParallelism()} cores)`);
+
 if (args.interleaved) {
   for (const kind of ['tiny', 'full'] as const) {
     if (args.only && args.only !== kind) continue;
     await interleaved(kind, Math.max(1, Number(args.rounds)));
   }
+  console.log(`load average at end: ${load()}`);
   process.exit(0);
 }
 
@@ -384,7 +401,7 @@ for (const kind of ['tiny', 'full'] as const) {
         `decode ${f(row.msPerCodeRun20, 2)} ms/code (runs of 20) ${f(row.msPerCodeRun100, 2)} ms/code (runs of 100), ` +
         `RTF ${f(row.rtfRender, 3)} whole / ${f(row.rtfStream, 3)} streamed (${row.codes} codes, ${f(row.audioSeconds, 2)} s), ` +
         `first chunk ${f(row.firstChunkMs, 0)} ms (then ${f(row.firstChunkWarmMs, 0)} ms), ` +
-        `RSS ${f(row.rssMiB, 0)} MiB (peak ${f(row.peakRssMiB, 0)}; graphs ${f(row.graphMiB, 0)} MiB), median of ${rounds}${vs}`,
+        `RSS ${f(row.rssMiB, 0)} MiB after serving (peak ${f(row.peakServingRssMiB, 0)} up to then; graphs ${f(row.graphMiB, 0)} MiB), median of ${rounds}${vs}`,
     );
     if (row.torch !== undefined) console.log(`     PyTorch same device: ${JSON.stringify(row.torch)}`);
   }
@@ -402,4 +419,6 @@ for (const kind of ['tiny', 'full'] as const) {
     }
   }
 }
-if (args.json) writeFileSync(args.json, JSON.stringify({ rows, agreements }, null, 1));
+const loadAtEnd = load();
+console.log(`load average at end: ${loadAtEnd}`);
+if (args.json) writeFileSync(args.json, JSON.stringify({ loadAtStart, loadAtEnd, rows, agreements }, null, 1));

@@ -29,6 +29,14 @@ export interface SessionOptions {
   device?: Device;
   deviceId?: number;
   intraOpThreads?: number;
+  /**
+   * onnxruntime's CPU memory arena (on by default). Off, a tensor freed after a run goes back to the
+   * allocator instead of staying reserved for the session, so resident memory follows what the session
+   * holds now rather than the largest run it ever made (the GPT's growing KV cache).
+   */
+  cpuMemArena?: boolean;
+  /** onnxruntime session configuration entries (names as in onnxruntime_session_options_config_keys.h). */
+  config?: Readonly<Record<string, string>>;
 }
 
 export interface ValueInfo {
@@ -97,6 +105,8 @@ export async function openSession(path: string, options: SessionOptions = {}): P
     s = await ort.InferenceSession.create(path, {
       executionProviders: providers,
       ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+      ...(options.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
+      ...(options.config ? { extra: { ...options.config } } : {}),
     });
   } catch (e) {
     throw new RuntimeError(path, `could not open on ${options.device ?? 'cpu'}: ${(e as Error).message}`);

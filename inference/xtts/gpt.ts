@@ -97,33 +97,108 @@ export class Gpt {
   readonly dummyIds: readonly number[];
   readonly stopCode: number;
 
+  /**
+   * One graph for both (the int8 variant, see the trainer's quantize.py and onnx_tools.share_gpt):
+   * the decode graph with `cond` and `text_ids` inputs, whose first Loop iteration feeds the prompt
+   * through the GPT when text_ids is not empty. Its GPT stack exists once, so the runtime holds each
+   * weight once instead of once per graph.
+   */
+  readonly shared: boolean;
+  /** [layers, 1, heads, 0, head dim]: the empty cache a shared graph's prefill run is fed. */
+  private readonly emptyKv: readonly number[];
+  private readonly width: number;
+
   constructor(prefill: Session, decode: Session, tokens: { audioStart: number; audioStop: number; vocab: number }) {
     this.prefillSession = prefill;
-    this.decodeSession = decode;
     this.vocab = tokens.vocab;
     this.dummyIds = [1, tokens.audioStart];
     this.stopCode = tokens.audioStop;
+    this.shared = decode.inputs.some((i) => i.name === 'text_ids');
+    const kv = decode.inputs.find((i) => i.name === 'past_k')?.shape ?? [];
+    const latent = decode.inputs.find((i) => i.name === 'latent')?.shape ?? [];
+    this.emptyKv = kv.map((d, i) => (i === 3 ? 0 : typeof d === 'number' ? d : 1));
+    this.width = typeof latent[1] === 'number' ? latent[1] : 0;
+    if (this.shared && (this.emptyKv.length !== 5 || this.width <= 0))
+      throw new Error(`${decode.path}: a shared GPT graph needs fixed past_k and latent widths`);
+    // Fed as the decode graph is, a shared graph gets no prompt (cond [1, 0, D], text_ids [1, 0]) unless given one.
+    const width = this.width;
+    this.decodeSession = this.shared
+      ? {
+          ...decode,
+          run: (feeds) =>
+            decode.run({
+              cond: tensor('float32', [], [1, 0, width]),
+              text_ids: tensor('int64', [], [1, 0]),
+              ...feeds,
+            }),
+        }
+      : decode;
+  }
+
+  private seenAtStart(): Tensor {
+    const seen = new Uint8Array(this.vocab);
+    for (const id of this.dummyIds) seen[id] = 1;
+    return tensor('bool', seen, [1, this.vocab]);
   }
 
   /** textIds: [START] ids... [STOP]. cond: [1, latents, width]. */
   async prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefillResult> {
+    if (this.shared) return this.sharedPrefill(cond, condShape, textIds);
     const out = await this.prefillSession.run({
       cond: tensor('float32', cond, condShape),
       text_ids: tensor('int64', textIds, [1, textIds.length]),
     });
     const { logits, latent, present_k, present_v } = out;
     if (!logits || !latent || !present_k || !present_v) throw new Error('gpt_prefill returned incomplete outputs');
-    const seen = new Uint8Array(this.vocab);
-    for (const id of this.dummyIds) seen[id] = 1;
     const cache = new GptKvCache({
       logits,
       latent,
       pos: tensor('int64', [1], [1]),
-      seen: tensor('bool', seen, [1, this.vocab]),
+      seen: this.seenAtStart(),
       past_k: present_k,
       past_v: present_v,
     });
     return { cache, logits: logits.data as Float32Array, latent: latent.data as Float32Array };
+  }
+
+  /** The shared graph's prefill: a run of one Loop iteration that feeds the prompt through the GPT. */
+  private async sharedPrefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]) {
+    const seen = this.seenAtStart();
+    const out = await this.decodeSession.run({
+      cond: tensor('float32', cond, condShape),
+      text_ids: tensor('int64', textIds, [1, textIds.length]),
+      logits: tensor('float32', new Float32Array(this.vocab), [1, this.vocab]),
+      latent: tensor('float32', new Float32Array(this.width), [1, this.width]),
+      pos: tensor('int64', [1], [1]),
+      seen,
+      past_k: tensor('float32', [], this.emptyKv),
+      past_v: tensor('float32', [], this.emptyKv),
+      // One iteration, the prompt's: it changes neither pos nor seen; its code is a placeholder.
+      ...this.settingsFeeds(new Float32Array([0.5]), greedy(1)),
+    });
+    const { logits_out: logits, latent_out: latent, k_out, v_out } = out;
+    if (!logits || !latent || !k_out || !v_out) throw new Error('gpt prefill returned incomplete outputs');
+    const cache = new GptKvCache({
+      logits,
+      latent,
+      pos: tensor('int64', [1], [1]),
+      seen,
+      past_k: k_out,
+      past_v: v_out,
+    });
+    return { cache, logits: logits.data as Float32Array, latent: latent.data as Float32Array };
+  }
+
+  private settingsFeeds(uniforms: Float32Array, s: DecodeSettings): Record<string, Tensor> {
+    return {
+      max_steps: tensor('int64', [uniforms.length], []),
+      uniforms: tensor('float32', uniforms, [uniforms.length]),
+      stop_code: tensor('int64', [this.stopCode], [1]),
+      temperature: tensor('float32', [s.temperature], []),
+      top_k: tensor('int64', [Math.max(1, Math.min(s.topK > 0 ? s.topK : this.vocab, this.vocab))], []),
+      top_p: tensor('float32', [s.topP], []),
+      repetition_penalty: tensor('float32', [s.repetitionPenalty], []),
+    };
   }
 
   /**
@@ -133,13 +208,7 @@ export class Gpt {
   async decode(cache: GptKvCache, uniforms: Float32Array, s: DecodeSettings): Promise<DecodeResult> {
     const out = await this.decodeSession.run({
       ...cache.feeds(),
-      max_steps: tensor('int64', [uniforms.length], []),
-      uniforms: tensor('float32', uniforms, [uniforms.length]),
-      stop_code: tensor('int64', [this.stopCode], [1]),
-      temperature: tensor('float32', [s.temperature], []),
-      top_k: tensor('int64', [Math.max(1, Math.min(s.topK > 0 ? s.topK : this.vocab, this.vocab))], []),
-      top_p: tensor('float32', [s.topP], []),
-      repetition_penalty: tensor('float32', [s.repetitionPenalty], []),
+      ...this.settingsFeeds(uniforms, s),
     });
     cache.update(out);
     const codes = out.codes;

@@ -31,6 +31,8 @@ export type PackageOptions = {
    */
   precision?: Precision;
   intraOpThreads?: number;
+  /** onnxruntime settings for every session on CPU (default: CPU_SESSION). */
+  cpuSession?: CpuSessionOptions;
   /** Hash every file used against the manifest (default). Off only for trusted, already-checked copies. */
   verify?: boolean;
 };
@@ -60,6 +62,15 @@ export type ModelPackage = {
   release(): Promise<void>;
 };
 
+export type CpuSessionOptions = Pick<SessionOptions, 'cpuMemArena' | 'config'>;
+
+/**
+ * Sessions' settings on CPU. No memory arena: the GPT's KV cache grows by one position per code,
+ * every decode run makes a new one, and HiFi-GAN's activations grow with the audio, so an arena
+ * would keep the largest of each reserved for good; without one, that memory is freed after the run.
+ */
+export const CPU_SESSION: CpuSessionOptions = { cpuMemArena: false };
+
 const SHARED = ['cond_encoder', 'speaker_encoder', 'hifigan'] as const;
 
 /**
@@ -71,7 +82,15 @@ const SHARED = ['cond_encoder', 'speaker_encoder', 'hifigan'] as const;
 const sharedSessions = new Map<string, { session: Promise<Session>; refs: number }>();
 
 async function acquireSession(path: string, slot: number | undefined, options: SessionOptions): Promise<Session> {
-  const key = JSON.stringify([path, slot ?? null, options.device, options.deviceId ?? 0, options.intraOpThreads ?? 0]);
+  const key = JSON.stringify([
+    path,
+    slot ?? null,
+    options.device,
+    options.deviceId ?? 0,
+    options.intraOpThreads ?? 0,
+    options.cpuMemArena ?? true,
+    options.config ?? {},
+  ]);
   let entry = sharedSessions.get(key);
   if (!entry) {
     entry = { session: openSession(path, options), refs: 0 };
@@ -184,11 +203,34 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     }
   }
 
+  // Each file checked once, also when two graphs name it (the int8 variant's shared GPT graph).
+  const checked = new Map<string, Promise<string>>();
+  const check = (d: string, m: Manifest, file: string) => {
+    const key = join(d, file);
+    let p = checked.get(key);
+    if (!p) {
+      p = checkedFile(d, m, file, verify);
+      checked.set(key, p);
+    }
+    return p;
+  };
+  // A graph may keep its weights in files beside it (`external_data`), checked like the graph.
+  const weightFiles = new Set<string>();
+  const checkGraph = async (d: string, m: Manifest, g: Manifest['graphs'][string]) => {
+    const extra = (g as { external_data?: unknown }).external_data ?? [];
+    if (!Array.isArray(extra) || !extra.every((f) => typeof f === 'string' && f === basename(f)))
+      throw new EngineError(
+        'MODEL_CORRUPT',
+        `${d}: graph ${g.file} lists external_data that is not a list of file names`,
+      );
+    for (const f of extra) weightFiles.add(await check(d, m, f));
+    return check(d, m, g.file);
+  };
   const graphPath = async (name: string): Promise<string> => {
     const own = manifest.graphs[name];
-    if (own) return checkedFile(dir, manifest, own.file, verify);
+    if (own) return checkGraph(dir, manifest, own);
     const shared = baseManifest.graphs[name];
-    if (shared && baseDir !== dir) return checkedFile(baseDir, baseManifest, shared.file, verify);
+    if (shared && baseDir !== dir) return checkGraph(baseDir, baseManifest, shared);
     throw new EngineError('MODEL_CORRUPT', `${dir}: manifest has no graph ${name}`);
   };
 
@@ -206,6 +248,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     throw new EngineError('MODEL_CORRUPT', `${dir}: vocab or mel_stats unreadable (${(e as Error).message})`);
   }
 
+  const cpuSession = device === 'cpu' ? (options.cpuSession ?? CPU_SESSION) : {};
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath(SHARED[1]),
@@ -220,6 +263,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
         device,
         ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
         ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+        ...cpuSession,
       });
       opened.push(s);
       return s;
@@ -233,10 +277,14 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     condEncoder: await open(paths.condEncoder),
     speakerEncoder: await open(paths.speakerEncoder),
     hifigan: await open(paths.hifigan),
+    // A package whose prefill and decode name one file (the int8 variant: one copy of the weights,
+    // see quantize.py) opens it once: both get the same session.
     prefill: await open(paths.prefill),
     decode: await open(paths.decode),
   };
-  const sizes = await Promise.all(Object.values(paths).map((p) => stat(p).then((s) => s.size)));
+  const sizes = await Promise.all(
+    [...new Set([...Object.values(paths), ...weightFiles])].map((p) => stat(p).then((s) => s.size)),
+  );
   return {
     dir,
     key,

@@ -2,6 +2,7 @@
 
 fp16 graphs are made from the fp32 trace rather than by tracing a half model because PyTorch 1.13
 (the CI's) has no half-precision CPU kernels for the ops a trace runs."""
+import hashlib
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -162,3 +163,186 @@ def io_spec(model: onnx.ModelProto) -> Dict[str, list]:
     inits = {t.name for t in model.graph.initializer}
     return {"inputs": [one(v) for v in model.graph.input if v.name not in inits],
             "outputs": [one(v) for v in model.graph.output]}
+
+
+def _content_key(t: onnx.TensorProto):
+    a = numpy_helper.to_array(t)
+    return t.data_type, tuple(t.dims), hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _rename_inputs(g: onnx.GraphProto, ren: Dict[str, str]) -> None:
+    """Renames the values g's nodes read (nested subgraphs included): outer-scope names resolve inward."""
+    for n in g.node:
+        n.input[:] = [ren.get(x, x) for x in n.input]
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                _rename_inputs(a.g, ren)
+            for sub in a.graphs:
+                _rename_inputs(sub, ren)
+
+
+def _slice(g: onnx.GraphProto, target: str) -> List[onnx.NodeProto]:
+    """The nodes of g that the value `target` depends on, in g's order."""
+    producer = {o: n for n in g.node for o in n.output}
+    need, stack = set(), [target]
+    while stack:
+        v = stack.pop()
+        n = producer.get(v)
+        if n is None or id(n) in need:
+            continue
+        need.add(id(n))
+        stack.extend(x for x in n.input if x)
+    return [n for n in g.node if id(n) in need]
+
+
+def _rename_output(g: onnx.GraphProto, old: str, new: str) -> None:
+    for n in g.node:
+        n.output[:] = [new if x == old else x for x in n.output]
+
+
+def share_gpt(prefill: onnx.ModelProto, decode: onnx.ModelProto, name: str = "gpt") -> onnx.ModelProto:
+    """One graph for prefill and decode whose GPT stack exists once, so onnxruntime holds (and
+    pre-packs) each weight once. Two graphs, or two subgraphs over shared weights, would each keep
+    their own pre-packed copy.
+
+    It is the decode graph (see decode_loop) with two more inputs, cond [1, latents, D] and text_ids
+    [1, T], and the Loop body's GPT step made to take any number of positions: its reshapes take the
+    length from the input, and a causal mask (a no-op for one position) is added before every
+    attention softmax. With T > 0, the Loop's first iteration feeds the prompt embeddings (the prefill
+    graph's own nodes, up to the first block, in the outer graph) through the stack instead of a
+    sampled code, and changes neither pos nor seen, nor stops: a run of max_steps 1 is the prefill
+    (its codes/latents row is a placeholder; uniforms needs one element). With T = 0 (and cond
+    [1, 0, D]) every iteration is a decode step as in the decode graph."""
+    p, d = onnx.ModelProto(), onnx.ModelProto()
+    p.CopyFrom(prefill)
+    d.CopyFrom(decode)
+    pg, dg = p.graph, d.graph
+    loop = next(n for n in dg.node if n.op_type == "Loop")
+    body = next(a.g for a in loop.attribute if a.name == "body")
+    width = [x.dim_value for x in next(o for o in dg.output if o.name == "latent_out").type.tensor_type.shape.dim][-1]
+    kdims = [x.dim_value for x in next(o for o in dg.output if o.name == "k_out").type.tensor_type.shape.dim]
+    heads, dh = kdims[2], kdims[4]
+    f32, i64 = TensorProto.FLOAT, TensorProto.INT64
+    const = lambda out, a: helper.make_node("Constant", [], [out], value=numpy_helper.from_array(np.asarray(a), out))
+
+    # The prompt embeddings: what the prefill graph's first block reads.
+    first_p = next(n for n in pg.node if n.op_type == "LayerNormalization")
+    prompt_nodes = _slice(pg, first_p.input[0])
+    p_inits = {t.name: t for t in pg.initializer}
+    used = {x for n in prompt_nodes for x in n.input}
+    p_keep = [t for t in pg.initializer if t.name in used]
+    sub = onnx.GraphProto()
+    sub.node.extend(prompt_nodes)
+    sub.initializer.extend(p_keep)
+    prefix_graph(sub, "p/", ["cond", "text_ids"])
+    prompt_x = "p/" + first_p.input[0]
+    # The outer graph's tables (text and audio embeddings, positions) also serve the body.
+    by_key = {_content_key(t): t.name for t in sub.initializer}
+    ren_b: Dict[str, str] = {}
+    keep_b = []
+    for t in body.initializer:
+        hit = by_key.get(_content_key(t))
+        if hit:
+            ren_b[t.name] = hit
+        else:
+            keep_b.append(t)
+    del body.initializer[:]
+    body.initializer.extend(keep_b)
+    _rename_inputs(body, ren_b)
+    del p_inits
+
+    # The body's step input: the sampled code's embedding [1, 1, D], or the prompt on a prefill iteration.
+    first_b = next(n for n in body.node if n.op_type == "LayerNormalization")
+    x_dec = first_b.input[0]
+    for n in body.node:
+        n.input[:] = ["x_in" if x == x_dec else x for x in n.input]
+    head = [
+        const("c/zero", np.array(0, np.int64)),
+        helper.make_node("Equal", ["iter", "c/zero"], ["first_iter"]),
+        helper.make_node("And", ["first_iter", "has_prompt"], ["prefill_now"]),
+    ]
+    step_in = [
+        helper.make_node("If", ["prefill_now"], ["x_in"],
+                         then_branch=helper.make_graph([helper.make_node("Identity", [prompt_x], ["x_prompt"])], "prompt", [],
+                                                       [helper.make_value_info("x_prompt", _elem(f32))]),
+                         else_branch=helper.make_graph([helper.make_node("Identity", [x_dec], ["x_code"])], "code", [],
+                                                       [helper.make_value_info("x_code", _elem(f32))])),
+        # Causal mask [T, S] for T new positions after `past` cached ones: row i sees columns <= past + i.
+        helper.make_node("Shape", ["x_in"], ["c/x_shape"]),
+        helper.make_node("Shape", ["past_k"], ["c/k_shape"]),
+        const("c/one", np.array(1, np.int64)),
+        const("c/three", np.array(3, np.int64)),
+        helper.make_node("Gather", ["c/x_shape", "c/one"], ["c/t"], axis=0),
+        helper.make_node("Gather", ["c/k_shape", "c/three"], ["c/past"], axis=0),
+        helper.make_node("Add", ["c/past", "c/t"], ["c/s"]),
+        helper.make_node("Range", ["c/past", "c/s", "c/one"], ["c/rows"]),
+        helper.make_node("Range", ["c/zero", "c/s", "c/one"], ["c/cols"]),
+        const("c/axis1", np.array([1], np.int64)),
+        helper.make_node("Unsqueeze", ["c/rows", "c/axis1"], ["c/rows2"]),
+        helper.make_node("LessOrEqual", ["c/cols", "c/rows2"], ["c/keep"]),
+        const("c/open", np.array(0, np.float32)),
+        const("c/shut", np.array(np.finfo(np.float32).min, np.float32)),
+        helper.make_node("Where", ["c/keep", "c/open", "c/shut"], ["c/mask"]),
+    ]
+    nodes = []
+    for n in body.node:
+        if n.op_type == "Softmax" and "/attn/" in n.name:
+            masked = n.input[0] + "/masked"
+            nodes.append(helper.make_node("Add", [n.input[0], "c/mask"], [masked], name=n.name + "/causal"))
+            n.input[0] = masked
+        nodes.append(n)
+        if x_dec in n.output:
+            nodes.extend(step_in)
+    # Reshapes traced at one position take the length from their input.
+    consts = {n.output[0]: n for n in nodes if n.op_type == "Constant"}
+    for n in nodes:
+        if n.op_type == "Reshape" and "/attn/" in n.name and n.input[1] in consts:
+            c = consts[n.input[1]]
+            shape = numpy_helper.to_array(c.attribute[0].t)
+            if shape.tolist() in ([1, 1, heads, dh], [1, 1, heads * dh]):
+                shape = shape.copy()
+                shape[1] = -1
+                c.attribute[0].t.CopyFrom(numpy_helper.from_array(shape, c.attribute[0].t.name))
+    # A prefill iteration keeps pos and seen, and never stops the Loop.
+    for out in ("pos_next", "seen_next", "cond_next"):
+        _rename_output(body, out, out + "/step")
+        for n in nodes:
+            n.output[:] = [out + "/step" if x == out else x for x in n.output]
+    tail = [
+        helper.make_node("Where", ["prefill_now", "pos", "pos_next/step"], ["pos_next"]),
+        # seen_next/step is seen plus the sampled code (onnxruntime's Where takes no bool tensors).
+        helper.make_node("Not", ["prefill_now"], ["decoding"]),
+        helper.make_node("And", ["seen_next/step", "decoding"], ["seen_added"]),
+        helper.make_node("Or", ["seen", "seen_added"], ["seen_next"]),
+        helper.make_node("Or", ["prefill_now", "cond_next/step"], ["cond_next"]),
+    ]
+    del body.node[:]
+    body.node.extend(head + nodes + tail)
+    for o in body.output:
+        if o.name in ("code", "latent_row"):
+            o.CopyFrom(helper.make_tensor_value_info(o.name, o.type.tensor_type.elem_type, [1] if o.name == "code" else [1, width]))
+
+    outer = list(sub.node) + [
+        helper.make_node("Shape", ["text_ids"], ["text_shape"]),
+        const("one_i", np.array(1, np.int64)),
+        const("zero_i", np.array(0, np.int64)),
+        helper.make_node("Gather", ["text_shape", "one_i"], ["text_len"], axis=0),
+        helper.make_node("Greater", ["text_len", "zero_i"], ["has_prompt"]),
+    ]
+    all_nodes = outer + list(dg.node)
+    del dg.node[:]
+    dg.node.extend(all_nodes)
+    dg.initializer.extend(sub.initializer)
+    dg.input.extend([helper.make_tensor_value_info("cond", f32, [1, "cond", width]),
+                     helper.make_tensor_value_info("text_ids", i64, [1, "text"])])
+    dg.name = name
+    opsets = {o.domain: o.version for o in list(p.opset_import) + list(d.opset_import)}
+    del d.opset_import[:]
+    d.opset_import.extend([helper.make_opsetid(k, v) for k, v in opsets.items()])
+    return d
+
+
+def _elem(t: int) -> onnx.TypeProto:
+    tp = onnx.TypeProto()
+    tp.tensor_type.elem_type = t
+    return tp

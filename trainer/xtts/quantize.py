@@ -1,16 +1,20 @@
 """CPU variants of the GPT graphs: int8 weights, made from the fp32 graphs of a model package.
 
-    python3 -m xtts.quantize PACKAGE_DIR [--precision int8]
+    python3 -m xtts.quantize PACKAGE_DIR [--precision int8] [--merge-only]
 
-Adds gpt_prefill_int8.onnx and gpt_decode_int8.onnx to a package (or replaces them) and records them
-in its manifest; the fp32 graphs stay the reference. Every MatMul with a constant weight (the GPT's
+Adds gpt_int8.onnx (and its weights, gpt_int8.onnx.data) to a package, or replaces them, and records
+it in its manifest as both gpt_prefill_int8 and gpt_decode_int8; the fp32 graphs stay the reference. Every MatMul with a constant weight (the GPT's
 attention and MLP projections, the mel head) gets int8 weights with one scale per output channel,
 and its activations are quantized per run (onnxruntime's dynamic quantization: DynamicQuantizeLinear
 + MatMulInteger, which onnxruntime's CPU provider fuses into one int8 kernel). Why: one decode step
 reads every GPT weight once, so on a CPU a step costs about the bytes of the weights over the memory
 bandwidth; int8 weights are a quarter of fp32's bytes. Activation-by-activation MatMuls (attention
 scores) and everything else stay fp32, so the KV cache and the graphs' interface are unchanged:
-the engine feeds an int8 graph exactly as it feeds the fp32 one.
+the engine feeds an int8 graph as it feeds the fp32 one.
+
+The int8 prefill and decode are one graph (onnx_tools.share_gpt): the decode graph with the prefill
+in an If, run when it is given text ids, and every weight the two share stored once in the outer
+graph. Two graph files would each hold the whole GPT (two sessions, two copies in memory).
 
 Run from trainer/ (or with trainer/ on PYTHONPATH)."""
 import argparse
@@ -21,6 +25,8 @@ import sys
 import tempfile
 
 import onnx
+
+from .onnx_tools import io_spec, share_gpt
 
 PRECISIONS = ("int8",)
 GRAPHS = ("gpt_prefill", "gpt_decode")
@@ -51,29 +57,61 @@ def quantize_graph(src: str, dst: str, precision: str = "int8") -> None:
     )
 
 
-def add_variants(pkg: str, precisions=PRECISIONS) -> dict:
+def add_variants(pkg: str, precisions=PRECISIONS, merge_only: bool = False) -> dict:
     """Adds the quantized GPT graphs to the package folder pkg and rewrites its manifest.json
-    (written beside it and renamed, so the manifest is never half-written)."""
+    (written beside it and renamed, so the manifest is never half-written). merge_only: the package
+    already has the variant as one file per graph (the earlier layout); make the shared graph from
+    those files as they are, without quantizing again."""
     mpath = os.path.join(pkg, "manifest.json")
     with open(mpath) as f:
         manifest = json.load(f)
     for precision in precisions:
+        refs = {}
         for g in GRAPHS:
-            ref = manifest["graphs"].get(f"{g}_fp32")
-            if ref is None:
+            refs[g] = manifest["graphs"].get(f"{g}_fp32")
+            if refs[g] is None:
                 raise ValueError(f"{pkg}: manifest has no {g}_fp32 graph to quantize")
+        file = f"gpt_{precision}.onnx"
+        with tempfile.TemporaryDirectory(prefix=".quantize-", dir=pkg) as work:
+            parts = {}
+            for g in GRAPHS:
+                if merge_only:
+                    have = manifest["graphs"].get(f"{g}_{precision}", {}).get("file")
+                    if not have or have == file or not os.path.isfile(os.path.join(pkg, have)):
+                        raise ValueError(f"{pkg}: no separate {g}_{precision} graph file to merge")
+                    parts[g] = os.path.join(pkg, have)
+                else:
+                    parts[g] = os.path.join(work, f"{g}.onnx")
+                    quantize_graph(os.path.join(pkg, refs[g]["file"]), parts[g], precision)
+            merged = share_gpt(onnx.load(parts["gpt_prefill"]), onnx.load(parts["gpt_decode"]), f"gpt_{precision}")
+            onnx.checker.check_model(merged)
+            spec = io_spec(merged)
+            # The weights in a file beside the graph: onnxruntime maps such a file instead of reading
+            # the weights onto the heap, so pages it has pre-packed or never reads take no memory.
+            data = f"{file}.data"
+            onnx.save(merged, os.path.join(work, file), save_as_external_data=True, all_tensors_to_one_file=True,
+                      location=data, size_threshold=1024)
+            for f in (data, file):
+                os.replace(os.path.join(work, f), os.path.join(pkg, f))
+                os.chmod(os.path.join(pkg, f), 0o644)
+        for g in GRAPHS:
             stem = f"{g}_{precision}"
-            out = os.path.join(pkg, f"{stem}.onnx")
-            quantize_graph(os.path.join(pkg, ref["file"]), out, precision)
-            onnx.checker.check_model(out)
-            entry = {k: v for k, v in ref.items() if k not in ("checks", "file", "precision")}
-            entry.update({"file": f"{stem}.onnx", "precision": precision,
+            old = manifest["graphs"].get(stem, {}).get("file")
+            if old and old != file:  # the earlier layout: one file per graph
+                manifest["files"].pop(old, None)
+                if os.path.exists(os.path.join(pkg, old)):
+                    os.remove(os.path.join(pkg, old))
+            entry = {k: v for k, v in refs[g].items() if k not in ("checks", "file", "precision", "inputs", "outputs")}
+            entry.update({"file": file, "external_data": [data], **spec, "precision": precision,
                           "quantization": {"method": "onnxruntime.quantization.quantize_dynamic",
                                            "weights": "int8, per output channel, symmetric",
                                            "activations": "int8 per run (dynamic)", "ops": ["MatMul"],
-                                           "from": ref["file"]}})
+                                           "from": [refs[x]["file"] for x in GRAPHS],
+                                           "layout": "prefill and decode in one graph, each weight once "
+                                                     "(onnx_tools.share_gpt)"}})
             manifest["graphs"][stem] = entry
-            manifest["files"][entry["file"]] = {"sha256": _sha256(out), "bytes": os.path.getsize(out)}
+        for f in (file, data):
+            manifest["files"][f] = {"sha256": _sha256(os.path.join(pkg, f)), "bytes": os.path.getsize(os.path.join(pkg, f))}
     fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=pkg)
     with os.fdopen(fd, "w") as f:
         json.dump(manifest, f, indent=1)
@@ -87,9 +125,11 @@ def main() -> None:
     p.add_argument("package")
     p.add_argument("--precision", action="append", choices=PRECISIONS,
                    help="variant to add (repeatable; default: all)")
+    p.add_argument("--merge-only", action="store_true",
+                   help="merge the package's existing per-graph variant files into one graph, without quantizing")
     a = p.parse_args()
     try:
-        m = add_variants(a.package, tuple(a.precision or PRECISIONS))
+        m = add_variants(a.package, tuple(a.precision or PRECISIONS), a.merge_only)
     except (ValueError, OSError) as e:
         print(f"quantize failed: {e}", file=sys.stderr)
         sys.exit(1)
