@@ -2,7 +2,7 @@
 little-endian tensors plus a cases.json that inference/runtime/check-graphs.ts runs."""
 import json
 import os
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -76,7 +76,8 @@ def run_decode(m: Xtts, logits, latent, pos, seen, k, v, p: dict, max_steps: int
 
 @torch.no_grad()
 def build_cases(m: Xtts, graphs: List[str], w: CaseWriter, text_ids: torch.Tensor, mel: torch.Tensor,
-                wav16k: torch.Tensor, decode_steps: int = 8, seed: int = 7) -> None:
+                wav16k: torch.Tensor, decode_steps: int = 8, seed: int = 7,
+                dtypes: Tuple[str, ...] = ("fp32", "fp16")) -> None:
     s = m.sizes
     g = torch.Generator().manual_seed(seed)
     dev = next(m.parameters()).device
@@ -94,7 +95,7 @@ def build_cases(m: Xtts, graphs: List[str], w: CaseWriter, text_ids: torch.Tenso
     seen[0, 1] = seen[0, s.gpt_start_audio_token] = True  # the dummy prompt ids Coqui's generate() penalises
     pos = torch.tensor([1], device=dev)
     stop = s.gpt_stop_audio_token
-    for dtype in ("fp32", "fp16"):
+    for dtype in dtypes:
         tol = TOLERANCE[dtype]
         f16 = ("past_k", "past_v") if dtype == "fp16" else ()
         if "gpt_prefill" in graphs:

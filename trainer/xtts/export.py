@@ -84,7 +84,9 @@ def run_checker(cases_path: str, report_path: str, device: str) -> list:
 
 
 def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "cpu", force: bool = False,
-                   extra_cases=None, int8: bool = False) -> dict:
+                   extra_cases=None, int8: bool = False, fp16: bool = True, check: bool = True) -> dict:
+    """fp16=False leaves out the fp16 GPT graphs; check=False skips the comparison with PyTorch (for a
+    package that is itself compared with a reference, as the fidelity check's are)."""
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not force:
         raise ValueError(f"{out_dir}: already exists (use --force to replace it)")
@@ -104,11 +106,12 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
     checkdir = tempfile.mkdtemp(prefix="xtts-check-")
     try:
         t0 = time.time()
-        graphs = export_graphs(model, want)
+        graphs = export_graphs(model, want, fp16=fp16)
         files = {}
-        for stem, g in graphs.items():
-            onnx.checker.check_model(g)
-            onnx.save(g, os.path.join(tmp, f"{stem}.onnx"))
+        for stem in list(graphs):
+            onnx.checker.check_model(graphs[stem])
+            onnx.save(graphs[stem], os.path.join(tmp, f"{stem}.onnx"))
+            graphs[stem] = _io_only(graphs[stem])  # the manifest needs only the inputs and outputs
         export_s = time.time() - t0
         # The vocabulary is copied byte for byte, so reference token ids made from the model
         # folder's file (named by its sha256) also name the package's.
@@ -120,15 +123,17 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
         if dev == "cuda":
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
-        model.to(dev)
-        text_ids, mel, wav = sample_inputs(sizes, sizes.gpt_start_text_token, sizes.gpt_stop_text_token)
-        w = CaseWriter(checkdir, os.path.relpath(tmp, checkdir))
-        build_cases(model, want, w, text_ids, mel, wav)
-        if extra_cases:
-            extra_cases(model, w)
-        model.cpu()
-        t1 = time.time()
-        reports = run_checker(w.save(), os.path.join(checkdir, "report.json"), device)
+        reports, t1 = [], time.time()
+        if check:
+            model.to(dev)
+            text_ids, mel, wav = sample_inputs(sizes, sizes.gpt_start_text_token, sizes.gpt_stop_text_token)
+            w = CaseWriter(checkdir, os.path.relpath(tmp, checkdir))
+            build_cases(model, want, w, text_ids, mel, wav, dtypes=("fp32", "fp16") if fp16 else ("fp32",))
+            if extra_cases:
+                extra_cases(model, w)
+            model.cpu()
+            t1 = time.time()
+            reports = run_checker(w.save(), os.path.join(checkdir, "report.json"), device)
         check_s = time.time() - t1
         failed = [r for r in reports if not r["ok"]]
         if failed:
@@ -159,6 +164,15 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
         if os.path.exists(tmp):
             shutil.rmtree(tmp)
         shutil.rmtree(checkdir, ignore_errors=True)
+
+
+def _io_only(g: onnx.ModelProto) -> onnx.ModelProto:
+    """A graph's inputs (less its initializers) and outputs, without the weights."""
+    inits = {t.name for t in g.graph.initializer}
+    light = onnx.ModelProto()
+    light.graph.input.extend(v for v in g.graph.input if v.name not in inits)
+    light.graph.output.extend(g.graph.output)
+    return light
 
 
 def make_manifest(cfg, sizes, tok, graphs, reports, device, base_manifest, base_path) -> dict:

@@ -6,8 +6,9 @@ usage: python3 -m xtts.fixture [FIXTURE_DIR]
 Reference numbers that come from other libraries are recomputed when those libraries are installed
 and otherwise kept from the committed files, after checking they belong to the same inputs:
 token ids (Hugging Face `tokenizers`, from vocab.json) and audio features (torchaudio, from ref.wav).
-Model outputs come from this project's PyTorch modules, which trainer/xtts/coqui_parity.py checks
-against Coqui's classes."""
+Model outputs come from this project's PyTorch modules (the tiny model's sizes are smaller than any
+Coqui can build); inference/xtts/fidelity.test.ts checks those modules, through the exporter and the
+engine, against Coqui's own classes (test/fixtures/coqui-model, `npm run reference:model`)."""
 import hashlib
 import json
 import os

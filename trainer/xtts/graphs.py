@@ -77,9 +77,9 @@ def _export(module: nn.Module, args: Tuple, inputs: Sequence[str], outputs: Sequ
     return onnx.load_from_string(buf.getvalue())
 
 
-def export_graphs(m: Xtts, want: Sequence[str]) -> Dict[str, onnx.ModelProto]:
+def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, onnx.ModelProto]:
     """want: names among cond_encoder, speaker_encoder, hifigan, gpt_prefill, gpt_decode. Returns
-    {file stem: model}, GPT graphs as `<name>_fp32` and `<name>_fp16`."""
+    {file stem: model}, GPT graphs as `<name>_fp32` and (unless fp16 is False) `<name>_fp16`."""
     s = m.sizes
     d, L, H = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
     dh = d // H
@@ -111,10 +111,13 @@ def export_graphs(m: Xtts, want: Sequence[str]) -> Dict[str, onnx.ModelProto]:
                                       torch.tensor(1.0), torch.tensor(50), torch.tensor(0.9), torch.tensor(2.0)),
                           ["logits", "seen", "u", "temperature", "top_k", "top_p", "repetition_penalty"],
                           ["token", "seen_next"], {})
-        out["gpt_decode_fp32"] = decode_loop(_copy(sampler), _copy(step), onnx.TensorProto.FLOAT, "gpt_decode")
+        # Without fp16 the step is not needed again: no copy (at full width each is 1.5 GB).
+        out["gpt_decode_fp32"] = decode_loop(_copy(sampler), _copy(step) if fp16 else step, onnx.TensorProto.FLOAT,
+                                             "gpt_decode")
+    if "gpt_decode" in want and fp16:
         step16 = to_float16(_copy(step), keep_f32=["logits_next", "latent_next"])
         out["gpt_decode_fp16"] = decode_loop(_copy(sampler), step16, onnx.TensorProto.FLOAT16, "gpt_decode")
-    if prefill is not None:
+    if prefill is not None and fp16:
         out["gpt_prefill_fp16"] = to_float16(_copy(prefill), keep_f32=["cond", "logits", "latent"])
     return out
 
