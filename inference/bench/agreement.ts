@@ -52,6 +52,9 @@ export type Agreement = {
   /** Median over steps of max |Δlogit| / RMS(fp32 logits), and of RMS(Δlogit) / RMS(fp32 logits). */
   logitMaxRelErr: number;
   logitRmsRelErr: number;
+  /** Over all teacher-forced steps: the median and the largest max |Δlogit| (absolute). */
+  logitMaxAbsErrMedian: number;
+  logitMaxAbsErr: number;
   /** Per sentence: the first free-running greedy step whose code differs (null: none within freeSteps). */
   firstDivergence: (number | null)[];
   freeSteps: number;
@@ -170,6 +173,7 @@ export async function compareVariants(refDir: string, varDir: string, o: Agreeme
     let total = 0;
     const maxRel: number[] = [];
     const rmsRel: number[] = [];
+    const maxAbs: number[] = [];
     const firstDivergence: (number | null)[] = [];
     const mcd: number[] = [];
     const spkCos: number[] = [];
@@ -191,7 +195,9 @@ export async function compareVariants(refDir: string, varDir: string, o: Agreeme
         total++;
         const diff = la.map((x, i) => x - (lb[i] as number));
         const scale = rms(la) || 1;
-        maxRel.push(diff.reduce((m, d) => Math.max(m, Math.abs(d)), 0) / scale);
+        const worst = diff.reduce((m, d) => Math.max(m, Math.abs(d)), 0);
+        maxAbs.push(worst);
+        maxRel.push(worst / scale);
         rmsRel.push(rms(diff) / scale);
         const na = await forcedStep(ref, sa, code);
         const nb = await forcedStep(v, sb, code);
@@ -236,6 +242,8 @@ export async function compareVariants(refDir: string, varDir: string, o: Agreeme
       top1Agreement: agree / total,
       logitMaxRelErr: median(maxRel),
       logitRmsRelErr: median(rmsRel),
+      logitMaxAbsErrMedian: median(maxAbs),
+      logitMaxAbsErr: maxAbs.reduce((m, x) => Math.max(m, x), 0),
       firstDivergence,
       freeSteps,
       identicalFreeRuns: firstDivergence.filter((d) => d === null).length,
