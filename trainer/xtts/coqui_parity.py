@@ -1,4 +1,4 @@
-"""Manual verification against Coqui's own XTTS-v2 classes, on a GPU host (not run in CI; the
+"""Manual verification against Coqui's own XTTS-v2 classes (not run in CI; the
 standing check is inference/xtts/fidelity.test.ts against test/fixtures/coqui-model, made by
 `npm run reference:model`). This one also covers the DVAE and the older checkpoint key layouts.
 
