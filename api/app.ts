@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/index.ts';
 import { type AudioSandbox, createAudioSandbox, type Engine } from '../inference/index.ts';
 import { localStorage, type Storage } from '../infra/index.ts';
+import { fileAudioStore } from '../listening/index.ts';
 import { ApiError, errorResponse, onError } from './errors.ts';
 import { createLogger, redactSecrets } from './logger.ts';
 import { createMetrics, type HttpMetrics, observeEngine } from './metrics.ts';
@@ -90,16 +91,35 @@ export function createApp(deps: AppDeps) {
   const modelDir = deps.modelDir ?? join(dataDir, 'models');
   const shared = { db: deps.db, engine: deps.engine, dataDir, modelDir, localSecret: deps.localSecret };
   const audio = deps.audio ?? createAudioSandbox();
+  const storage = deps.storage ?? localStorage(dataDir);
+  // Stimuli render through the same path as /v1/tts unless a test supplies its own renderer.
+  const listening = {
+    ...deps.listening,
+    renderStimulus: deps.listening?.renderStimulus ?? (deps.engine ? stimulusRenderer(shared) : undefined),
+  };
   app.route('/', healthRoutes(deps));
   // Before the other owner pages: its middleware sets their security headers.
-  app.route('/', consoleRoutes(deps));
+  app.route(
+    '/',
+    consoleRoutes({
+      ...deps,
+      // A run's listening test made from the console goes the job worker's way (api/jobs.ts).
+      tests: {
+        storage,
+        modelDir,
+        logger,
+        audio: listening.audio ?? fileAudioStore(join(dataDir, 'listening')),
+        renderStimulus: listening.renderStimulus,
+      },
+    }),
+  );
   document(consoleDocs);
   app.route('/', keyRoutes(deps));
   app.route('/', checkpointRoutes({ ...shared, modelDir }));
   app.route('/', voiceRoutes({ ...shared, audio, maxUploadBytes: limits.maxUploadBytes }));
   const studio = {
     db: deps.db,
-    storage: deps.storage ?? localStorage(dataDir),
+    storage,
     signer: urlSigner(deps.urlSecret),
     pollMs: deps.eventsPollMs,
     localSecret: deps.localSecret,
@@ -109,11 +129,6 @@ export function createApp(deps: AppDeps) {
   app.route('/', studioPages(studio));
   document(studioPageDocs);
   app.route('/', speechRoutes({ ...shared, metrics, maxInFlight: deps.maxInFlight }));
-  // Stimuli render through the same path as /v1/tts unless a test supplies its own renderer.
-  const listening = {
-    ...deps.listening,
-    renderStimulus: deps.listening?.renderStimulus ?? (deps.engine ? stimulusRenderer(shared) : undefined),
-  };
   app.route(
     '/',
     listeningAdmin({ ...deps, dataDir, listening, audioSandbox: audio, maxUploadBytes: limits.maxUploadBytes }),

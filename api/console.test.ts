@@ -4,11 +4,17 @@
  * and the console's key, test and promotion forms.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
 import type { Response } from 'supertest';
-import { listApiKeys } from '../db/index.ts';
+import { insertCheckpoint, listApiKeys, schema, updateRun } from '../db/index.ts';
+import { localStorage } from '../infra/index.ts';
 import { headphoneAnswers } from '../listening/index.ts';
-import { joinAsRater, type ListeningTestApp, listeningTestApp, openedTest } from '../test/helpers/listening.ts';
+import { espeak, joinAsRater, type ListeningTestApp, listeningTestApp, openedTest } from '../test/helpers/listening.ts';
 import { safeNext } from './sessions.ts';
 
 const html = { Accept: 'text/html' };
@@ -335,5 +341,154 @@ describe('owner sign-in and console', () => {
       (await t.request.get(`/v1/listening/tests/${testId}`).set(t.auth(t.tokens.admin))).body.status,
       'closed',
     );
+  });
+  it("creates a finished run's listening test in one step from the run page; Resume shows only on a run that stopped early", async () => {
+    // A ready dataset with one held-out clip (its recording on disk) and one train clip, and a run
+    // of it for the voice with two ready checkpoints: what a finished training leaves behind.
+    const storage = localStorage(join(tmpdir(), 'xtts-studio')); // the app's storage when none is given
+    const folder = `console-test/${randomUUID()}`;
+    const evalText = 'The owner hears this held out sentence.';
+    const trainText = 'A sentence the run trained on.';
+    await mkdir(dirname(storage.localPath(`${folder}/wavs/e1.wav`)), { recursive: true });
+    await writeFile(storage.localPath(`${folder}/wavs/e1.wav`), await espeak(evalText, { voice: 'en-us' }));
+    await writeFile(storage.localPath(`${folder}/wavs/t1.wav`), await espeak(trainText, { voice: 'en-us' }));
+    after(() => rm(storage.localPath(folder), { recursive: true, force: true }));
+    const db = t.db.db;
+    const [dataset] = await db
+      .insert(schema.datasets)
+      .values({ name: 'owner reads', language: 'en', status: 'ready', path: folder })
+      .returning();
+    assert.ok(dataset);
+    const clip = { datasetId: dataset.id, durationS: 2, sampleRate: 22050, status: 'kept' as const };
+    await db.insert(schema.datasetClips).values([
+      { ...clip, clipKey: 'e1', path: `${folder}/wavs/e1.wav`, text: evalText, split: 'eval' },
+      { ...clip, clipKey: 't1', path: `${folder}/wavs/t1.wav`, text: trainText, split: 'train' },
+    ]);
+    const newRun = async (voiceId: string | null) => {
+      const [run] = await db
+        .insert(schema.trainingRuns)
+        .values({
+          name: 'owner-run',
+          datasetId: dataset.id,
+          voiceId,
+          baseCheckpointId: t.base.id,
+          basePackage: '/m/base',
+          // No ASR in this test: the rendered candidates go straight to listeners.
+          config: { epochs: 2, listening_test: { prescreen: { enabled: false } } },
+          status: 'running',
+        })
+        .returning();
+      assert.ok(run);
+      const ckpts = [];
+      for (const epoch of [1, 2]) {
+        ckpts.push(
+          await insertCheckpoint(db, {
+            name: `owner-run · epoch ${epoch}`,
+            runId: run.id,
+            epoch,
+            step: epoch * 10,
+            status: 'ready',
+            packagePath: `/m/${run.id}/e${epoch}`,
+          }),
+        );
+      }
+      return { run, ckpts };
+    };
+    const { run, ckpts } = await newRun(t.voice.id);
+    const { session } = await signIn();
+    const runPage = async (id: string) => {
+      const res = await page(`/training-runs/${id}`, session);
+      assert.equal(res.status, 200);
+      return res.text;
+    };
+    const form = (path: string, body: Record<string, string>) =>
+      t.request
+        .post(path)
+        .set({ ...html, ...site })
+        .set('Cookie', `xvs_session=${session}`)
+        .type('form')
+        .send(body);
+
+    // While it trains: Cancel, no Resume, and no button (the worker makes its test when it ends).
+    let shown = await runPage(run.id);
+    assert.match(shown, /<button type="button" id="cancel">Cancel<\/button>/);
+    assert.match(shown, /<button type="button" id="resume" hidden>Resume<\/button>/);
+    assert.doesNotMatch(shown, /id="create-test"/);
+    const token = csrfIn(shown);
+    assert.ok(token, 'the signed-in run page carries the CSRF token');
+    const early = await form(`/console/training-runs/${run.id}/listening-test`, { _csrf: token });
+    assert.equal(early.status, 303);
+    assert.equal(early.headers.location, `/training-runs/${run.id}?error=RUN_NOT_FINISHED`);
+    assert.match(
+      await runPage(`${run.id}?error=RUN_NOT_FINISHED`),
+      /role="alert">Not created: the run is still training/,
+    );
+
+    // Finished: neither Cancel nor Resume, and the one-step button.
+    await updateRun(db, run.id, { status: 'succeeded' });
+    shown = await runPage(run.id);
+    assert.match(shown, /id="cancel" hidden>/);
+    assert.match(shown, /id="resume" hidden>/);
+    assert.match(
+      shown,
+      /<form id="create-test" method="post" action="\/console\/training-runs\/[^"]+\/listening-test">/,
+    );
+    assert.match(shown, /run's 2 checkpoints/);
+    assert.match(shown, />Create a listening test</);
+    // Without the session's token nothing is made.
+    const forged = await form(`/console/training-runs/${run.id}/listening-test`, { _csrf: 'x' });
+    assert.equal(forged.status, 403);
+    assert.equal(
+      (await db.select().from(schema.listeningTests).where(eq(schema.listeningTests.voiceId, t.voice.id))).length,
+      1,
+    );
+
+    const created = await form(`/console/training-runs/${run.id}/listening-test`, { _csrf: token });
+    assert.equal(created.status, 303, created.text);
+    const m = /^\/console\/tests\/([0-9a-f-]{36})\?notice=created$/.exec(created.headers.location ?? '');
+    assert.ok(m, String(created.headers.location));
+    const newTestId = m[1] as string;
+    const testPage = (await page(created.headers.location as string, session)).text;
+    assert.match(testPage, /Created from the run/);
+    assert.match(testPage, /owner-run: checkpoints by ear/);
+    assert.match(testPage, /<svg[\s\S]*<\/svg>/, 'the invitation as a QR code');
+    // The run names its test, and its page links to it.
+    assert.match(await runPage(run.id), new RegExp(`id="run-test-link" href="/console/tests/${newTestId}"`));
+    assert.match(await runPage(run.id), />Create another listening test</);
+
+    // The job worker's test: the run's checkpoints, the voice's current one (the base) and the
+    // base model, on the dataset's clips with their recordings as the real voice. Rendering,
+    // screening and opening go on without the owner (the job worker's path).
+    const res = await t.request.get(`/v1/listening/tests/${newTestId}`).set(t.auth(t.tokens.admin));
+    assert.equal(res.status, 200);
+    const view = res.body as {
+      name: string;
+      conditions: { kind: string; checkpoint_id: string | null }[];
+      config: Record<string, unknown>;
+    };
+    assert.equal(view.name, 'owner-run: checkpoints by ear');
+    const used = new Set(view.conditions.map((c) => c.checkpoint_id));
+    for (const k of [...ckpts, t.base]) assert.ok(used.has(k.id), `condition for ${k.name}`);
+    // The held-out sentence first; a dataset this small lends its train clip too.
+    const sentences = (view.config.sentences as { text: string }[]).map((x) => x.text);
+    assert.deepEqual(sentences, [evalText, trainText]);
+
+    // A run for no voice asks which voice the test is for.
+    const { run: loose } = await newRun(null);
+    await updateRun(db, loose.id, { status: 'cancelled' });
+    shown = await runPage(loose.id);
+    assert.match(shown, /id="resume">Resume</, 'a cancelled run resumes');
+    assert.match(
+      shown,
+      /<select id="create-test-voice" name="voice_id" required><option value="[^"]+">narrator<\/option>/,
+    );
+    const noVoice = await form(`/console/training-runs/${loose.id}/listening-test`, { _csrf: token });
+    assert.equal(noVoice.status, 400);
+    assert.match(noVoice.text, /body\.voice_id: choose the voice/);
+    const gone = await form(`/console/training-runs/${loose.id}/listening-test`, {
+      _csrf: token,
+      voice_id: randomUUID(),
+    });
+    assert.equal(gone.headers.location, `/training-runs/${loose.id}?error=VOICE_NOT_FOUND`);
   });
 });

@@ -110,6 +110,7 @@ const order = [
   'POST /console/tests/{id}/close',
   'POST /console/tests/{id}/promote',
   'POST /console/voices/{id}/rollback',
+  'POST /console/training-runs/{id}/listening-test',
   'GET /console/keys',
   'POST /console/keys',
   'POST /console/keys/{id}/revoke',

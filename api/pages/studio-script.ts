@@ -83,6 +83,12 @@ if (run) {
     }, 1000);
   };
   const fmt = (v, d) => (typeof v === 'number' ? v.toFixed(d) : '–');
+  // Cancel shows while the run trains, Resume once it stopped early; neither on a finished run.
+  const showStatus = (status) => {
+    $('status').textContent = status;
+    $('cancel').hidden = !['queued', 'running'].includes(status);
+    $('resume').hidden = !['cancelled', 'failed'].includes(status);
+  };
   const upsert = (k) => {
     let row = document.querySelector('tr[data-checkpoint="' + k.id + '"]');
     if (!row) {
@@ -103,7 +109,7 @@ if (run) {
     es = new EventSource(run.dataset.events + '&after=' + run.dataset.after);
     es.addEventListener('progress', (e) => {
       const p = JSON.parse(e.data);
-      $('status').textContent = p.status;
+      showStatus(p.status);
       $('progress').textContent = 'step ' + (p.step ?? '–') + ' · epoch ' + (p.epoch ?? '–') + ' · loss ' + fmt(p.loss, 3) +
         ' (text ' + fmt(p.loss_text, 3) + ', mel ' + fmt(p.loss_mel, 3) + ')' +
         ' · ' + fmt(p.samples_per_s, 1) + ' samples/s · GPU ' + fmt(p.gpu_mem_mb, 0) + ' MB · ETA ' +
@@ -116,14 +122,14 @@ if (run) {
     });
     es.addEventListener('checkpoint', (e) => { upsert(JSON.parse(e.data)); redraw(); });
     for (const end of ['done', 'failed', 'cancelled']) {
-      es.addEventListener(end, (e) => { $('status').textContent = JSON.parse(e.data).status; es.close(); });
+      es.addEventListener(end, (e) => { showStatus(JSON.parse(e.data).status); es.close(); });
     }
   };
   listen();
   $('cancel').addEventListener('click', () =>
-    call('POST', '/v1/training-runs/' + id + '/cancel').then((r) => { $('status').textContent = r.status; }, report));
+    call('POST', '/v1/training-runs/' + id + '/cancel').then((r) => { showStatus(r.status); }, report));
   $('resume').addEventListener('click', () =>
-    call('POST', '/v1/training-runs/' + id + '/resume').then((r) => { $('status').textContent = r.status; listen(); }, report));
+    call('POST', '/v1/training-runs/' + id + '/resume').then((r) => { showStatus(r.status); listen(); }, report));
   document.addEventListener('click', async (e) => {
     const button = e.target.closest('button.play');
     if (!button) return;

@@ -13,6 +13,7 @@ import {
   deleteOwnerSession,
   findActiveKey,
   getListeningTest,
+  getRun,
   getVoice,
   listApiKeys,
   listCheckpoints,
@@ -27,6 +28,7 @@ import {
 } from '../../db/index.ts';
 import { autoPromote, closeTest, configOf, openTest, promoteFromTest, rollbackVoice } from '../../listening/index.ts';
 import { ApiError, toApiError } from '../errors.ts';
+import { createRunListeningTest, type JobDeps } from '../jobs.ts';
 import { requireScope } from '../middleware/auth.ts';
 import {
   consoleHome,
@@ -86,14 +88,24 @@ const notices: Record<string, string> = {
   'rolled-back': 'Rolled back: the voice speaks with its previous checkpoint again.',
   opened: 'Open: listeners with the invitation link can take part.',
   closed: 'Closed: no more votes are taken.',
+  created:
+    'Created from the run: its stimuli are rendered and screened now; it opens to listeners once they are ready (reload to see).',
 };
+
+/** How long creating a run's test may take before the owner is sent back to the run's page (ms). */
+const CREATE_WAIT_MS = 30_000;
 
 /**
  * The owner's console: sign-in with an admin key (a session cookie from then on), sign-out,
  * and pages for voices, listening tests and keys. Every page also opens with a Bearer admin
  * key; signed in, every form carries the session's CSRF token and passes the Origin check.
  */
-export function consoleRoutes(deps: { db: Db; localSecret?: string | undefined }) {
+export function consoleRoutes(deps: {
+  db: Db;
+  localSecret?: string | undefined;
+  /** What creating a run's listening test needs (the job worker's own path); without it the console cannot. */
+  tests?: Omit<JobDeps, 'db'> | undefined;
+}) {
   const { db } = deps;
   const app = new Hono();
   for (const path of ['/sign-in', '/console', '/console/*', '/datasets/*', '/training-runs/*']) {
@@ -279,6 +291,68 @@ export function consoleRoutes(deps: { db: Db; localSecret?: string | undefined }
     }
     return c.redirect(`/console/tests/${test.id}?notice=promoted`, 303);
   });
+  // One step from a finished run to its listening test: the same function the job worker calls
+  // when a run succeeds (the run's ready checkpoints, the voice's current one and the base, on the
+  // dataset's held-out clips), rendered, screened and opened in the background. The owner lands on
+  // the test as soon as it exists.
+  const creating = new Set<string>();
+  app.post('/console/training-runs/:id/listening-test', async (c) => {
+    const run = await getRun(db, uuid(c.req.param('id')));
+    if (!run) throw new ApiError('RUN_NOT_FOUND', 'No training run with that id', { field: 'path.id' });
+    const back = `/training-runs/${run.id}`;
+    const refuse = (code: string) => c.redirect(`${back}?error=${code}`, 303);
+    if (!deps.tests) {
+      throw new ApiError('RENDERER_NOT_CONFIGURED', 'This server cannot create listening tests from runs');
+    }
+    if (run.status === 'queued' || run.status === 'running') return refuse('RUN_NOT_FINISHED');
+    const body = await c.req.parseBody();
+    let voiceId = run.voiceId;
+    if (!voiceId) {
+      if (typeof body.voice_id !== 'string' || !body.voice_id) {
+        throw new ApiError('VALIDATION_FAILED', 'body.voice_id: choose the voice the test is for', {
+          field: 'body.voice_id',
+        });
+      }
+      voiceId = uuid(body.voice_id, 'body.voice_id');
+    }
+    if (!(await getVoice(db, voiceId))) return refuse('VOICE_NOT_FOUND');
+    const ready = (await listCheckpoints(db, { runId: run.id })).filter((k) => k.status === 'ready');
+    if (ready.length === 0) return refuse('NO_CHECKPOINTS');
+    if (creating.has(run.id)) return refuse('TEST_BEING_CREATED');
+    creating.add(run.id);
+    const previous = run.listeningTestId;
+    // Asked for by the owner: made even where the run's options turned automatic tests off.
+    const loop = (run.config.listening_test ?? {}) as Record<string, unknown>;
+    const asked = { ...run, voiceId, config: { ...run.config, listening_test: { ...loop, auto_create: true } } };
+    let outcome: { id?: string | undefined; error?: unknown } | undefined;
+    createRunListeningTest({ ...deps.tests, db }, asked)
+      .then(
+        (id) => {
+          outcome = { id };
+          if (id) deps.tests?.logger.info({ run: run.id, test: id }, 'listening test created from the console');
+        },
+        (error) => {
+          outcome = { error };
+          deps.tests?.logger.error({ run: run.id, err: error }, 'creating the listening test of a run failed');
+        },
+      )
+      .finally(() => creating.delete(run.id));
+    // The test exists (and the run names it) before its stimuli are rendered.
+    for (const deadline = Date.now() + CREATE_WAIT_MS; Date.now() < deadline; ) {
+      if (outcome) break;
+      const now = await getRun(db, run.id);
+      if (now?.listeningTestId && now.listeningTestId !== previous) {
+        return c.redirect(`/console/tests/${now.listeningTestId}?notice=created`, 303);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (outcome?.id) return c.redirect(`/console/tests/${outcome.id}?notice=created`, 303);
+    if (outcome?.error) {
+      const e = toApiError(outcome.error);
+      return refuse(e.code === 'INTERNAL' ? 'TEST_NOT_CREATED' : e.code);
+    }
+    return outcome ? refuse('TEST_NOT_CREATED') : c.redirect(`${back}?notice=test-coming`, 303);
+  });
   app.post('/console/voices/:id/rollback', async (c) => {
     const voiceId = uuid(c.req.param('id'));
     const back = safeNext((await c.req.parseBody()).back);
@@ -341,7 +415,7 @@ export function consoleRoutes(deps: { db: Db; localSecret?: string | undefined }
 }
 
 /** What a refused promotion or rollback means, in words (only known codes are shown). */
-function errorText(code: string): string {
+export function errorText(code: string): string {
   const texts: Record<string, string> = {
     PROMOTION_NOT_JUSTIFIED: 'Not promoted: the listeners’ votes do not justify a change yet (see the report).',
     NOTHING_TO_ROLL_BACK: 'Nothing to roll back: the voice has no promotion to undo.',
@@ -349,6 +423,12 @@ function errorText(code: string): string {
     TEST_NOT_OPEN: 'The test is not open.',
     TEST_CLOSED: 'The test is closed.',
     CONFLICT: 'Not changed: the voice changed meanwhile; reload and try again.',
+    RUN_NOT_FINISHED: 'Not created: the run is still training (its test is created when it ends).',
+    NO_CHECKPOINTS: 'Not created: the run has no ready checkpoint to put before listeners.',
+    TEST_BEING_CREATED: 'Not created: a listening test of this run is being created already.',
+    TEST_NOT_CREATED: 'Not created: the listening test could not be made (the server log says why).',
+    VOICE_NOT_FOUND: 'Not created: that voice no longer exists.',
+    DATASET_NOT_FOUND: 'Not created: the run’s dataset no longer exists.',
   };
   return texts[code] ?? `Refused (${code.replace(/[^A-Z_]/g, '')}).`;
 }

@@ -130,6 +130,24 @@ export const consoleDocs: RouteConfig[] = [
       }),
     },
   },
+  {
+    ...action(
+      '/console/training-runs/{id}/listening-test',
+      'Create the listening test of an ended run in one step (as the job worker does when a run succeeds)',
+      id(exampleIds.run),
+      // Created, it goes to the new test's page (`?notice=created`); refused, back to the run's.
+      `/training-runs/${exampleIds.run}?error=RUN_NOT_FINISHED`,
+    ),
+    request: {
+      params: id(exampleIds.run),
+      body: form(
+        z.object({
+          voice_id: z.uuid().optional().openapi({ description: 'The voice the test is for, when the run is for none' }),
+        }),
+        {},
+      ),
+    },
+  },
   owner('/console/keys', 'API keys'),
   {
     method: 'post',

@@ -9,6 +9,7 @@ import {
   listCheckpoints,
   listDatasetClips,
   listMetrics,
+  listVoices,
   type OwnerSession,
 } from '../../db/index.ts';
 import { ApiError } from '../errors.ts';
@@ -19,6 +20,11 @@ import { lossCurves, runPage, runTest } from '../pages/run-page.ts';
 import { studioScript } from '../pages/studio-script.ts';
 import { signedOr, type UrlSigner } from '../signed-urls.ts';
 import { byStep } from '../training/views.ts';
+import { errorText } from './console.ts';
+
+const runNotices: Record<string, string> = {
+  'test-coming': 'The listening test is being created; it shows here once it exists (reload to see).',
+};
 
 /** Signed in, the pages carry the session's CSRF token for the script's requests. */
 const frameOf = (c: Context): Frame => {
@@ -59,12 +65,20 @@ export function studioPages(deps: { db: Db; signer: UrlSigner; localSecret?: str
   });
   app.get('/training-runs/:id', async (c) => {
     const r = await run(c.req.param('id'));
-    const [metrics, checkpoints, test] = await Promise.all([
+    const [metrics, checkpoints, test, voices] = await Promise.all([
       listMetrics(db, r.id),
       listCheckpoints(db, { runId: r.id }),
       r.listeningTestId ? getListeningTest(db, r.listeningTestId) : undefined,
+      r.voiceId ? [] : listVoices(db),
     ]);
-    return c.html(runPage(r, metrics, byStep(checkpoints), deps.signer, frameOf(c), test));
+    const error = c.req.query('error');
+    return c.html(
+      runPage(r, metrics, byStep(checkpoints), deps.signer, frameOf(c), test, {
+        voices,
+        notice: runNotices[c.req.query('notice') ?? ''],
+        error: error ? errorText(error) : undefined,
+      }),
+    );
   });
   // The run's listening test alone, for the page to show it once the worker has created it.
   app.get('/training-runs/:id/test', async (c) => {
