@@ -223,9 +223,19 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
       if (view === 'desktop') {
         // Signed in, the page's own requests go with the cookie and the CSRF token: no key typed in.
         assert.equal(await page.locator('#key').count(), 0);
+        assert.equal(await page.isHidden('#resume'), true, 'a queued run does not resume');
         await page.click('#cancel');
         await page.locator('#status', { hasText: 'cancelled' }).waitFor();
+        // Stopped early: Resume instead of Cancel, and its checkpoints' listening test in one step.
+        assert.equal(await page.isHidden('#cancel'), true);
+        assert.equal(await page.isVisible('#resume'), true);
+        await page.reload();
       }
+      // The run has ended (cancelled above on the desktop): the one-step test form, with the voice to choose.
+      assert.equal(await page.isHidden('#cancel'), true);
+      assert.match((await page.textContent('#create-test button')) ?? '', /^Create a listening test$/);
+      assert.ok(await page.locator('#create-test-voice option', { hasText: 'narrator' }).count());
+      await check(page, view, 'run-ended');
 
       await page.click('button:has-text("Sign out")');
       await page.waitForURL(`${base}/sign-in`);
