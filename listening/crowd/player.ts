@@ -37,13 +37,18 @@ export const PLAYER_JS = `(() => {
     unlock();
   });
   plays.forEach((b) => b.addEventListener('click', () => {
-    if (current) current.removeAttribute('aria-pressed');
+    // One clip plays at a time: the one it replaces says so, rather than still reading "playing".
+    if (current && current !== b) {
+      current.removeAttribute('aria-pressed');
+      say(current.getAttribute('aria-describedby'), heard.has(current.dataset.src) ? 'played' : 'stopped: play it again to the end');
+    }
     current = b;
     b.setAttribute('aria-pressed', 'true');
     say(b.getAttribute('aria-describedby'), 'playing…');
     audio.src = b.dataset.src;
     startedAt = performance.now();
-    audio.play().catch(() => say(b.getAttribute('aria-describedby'), 'could not play; try again'));
+    // A play cut short by another clip rejects too: only the clip still meant to play reports.
+    audio.play().catch(() => { if (current === b) say(b.getAttribute('aria-describedby'), 'could not play; try again'); });
   }));
   if (cfg.mode !== 'vote') return;
   const wait = (ms) => new Promise((r) => setTimeout(r, ms));
