@@ -215,7 +215,7 @@ ${voices.length ? html`<ul class="links">${voices.map((v) => html`<li><a href="/
 <label for="voice-language">Language</label><input id="voice-language" name="language" type="text" required value="en" maxlength="10">
 <label for="voice-clips">Reference clips <small>(WAV, FLAC, MP3 or OGG; 6–30 s of clear speech each)</small></label>
 <input id="voice-clips" name="clips" type="file" accept="audio/*" multiple>
-<p>Or record clips here (the browser asks for the microphone; read a few sentences in a quiet room):</p>
+<p id="record-help">Or record clips here (the browser asks for the microphone; read a few sentences in a quiet room):</p>
 <p><button type="button" id="record" class="secondary" aria-pressed="false">Record a clip</button></p>
 <ul id="recordings" class="links" aria-label="Recorded clips"></ul>
 <p><button type="submit">Create the voice</button></p>

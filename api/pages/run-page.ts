@@ -119,6 +119,6 @@ ${keyField(frame, 'Admin key (kept in this browser)')}</p>
 <label>Sentence <input id="sentence" type="text" value="${SAMPLE_SENTENCE}"></label></p>
 <table class="checkpoints" tabindex="0" aria-label="Checkpoints"><thead><tr><th>checkpoint</th><th>epoch</th><th>step</th><th>train loss</th><th>eval loss</th><th>status</th><th></th></tr></thead>
 <tbody id="checkpoint-rows">${checkpoints.map(checkpointRow)}</tbody></table>
-<p><audio id="player" controls></audio></p>`;
+<p><audio id="player" controls aria-label="The checkpoint's sample"></audio> <span id="player-status" role="status" aria-live="polite"></span></p>`;
   return layout(`Training run: ${run.name}`, body, frame);
 }

@@ -130,6 +130,7 @@ if (run) {
     call('POST', '/v1/training-runs/' + id + '/cancel').then((r) => { showStatus(r.status); }, report));
   $('resume').addEventListener('click', () =>
     call('POST', '/v1/training-runs/' + id + '/resume').then((r) => { showStatus(r.status); listen(); }, report));
+  $('player').addEventListener('ended', () => { $('player-status').textContent = 'Played ' + $('player').dataset.name + '.'; });
   document.addEventListener('click', async (e) => {
     const button = e.target.closest('button.play');
     if (!button) return;
@@ -142,7 +143,11 @@ if (run) {
           input: $('sentence').value, response_format: 'wav', seed: 0 }),
       });
       if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || 'HTTP ' + res.status);
+      // Which checkpoint speaks, in words: one player serves every row.
+      const name = button.closest('tr').firstElementChild.textContent;
       $('player').src = URL.createObjectURL(await res.blob());
+      $('player').dataset.name = name;
+      $('player-status').textContent = 'Playing ' + name + '.';
       await $('player').play();
     } catch (err) { report(err); } finally { button.disabled = false; }
   });
@@ -168,7 +173,12 @@ function wavOf(buffer) {
   return new Blob([out.buffer], { type: 'audio/wav' });
 }
 const recordButton = $('record');
-if (recordButton) {
+// Recording needs MediaRecorder and the microphone API, which browsers offer on https (and
+// localhost) only: elsewhere the button goes and the page says to choose files instead.
+if (recordButton && !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia && window.MediaRecorder)) {
+  recordButton.hidden = true;
+  $('record-help').textContent = 'This browser cannot record here (recording needs https and a microphone): choose recorded files above instead.';
+} else if (recordButton) {
   let recorder = null;
   recordButton.addEventListener('click', async () => {
     if (recorder) { recorder.stop(); return; }

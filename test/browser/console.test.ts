@@ -143,7 +143,17 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
       await check(page, view, 'console');
 
       // Voices: create one from a clip; the reference check's answer is shown.
+      if (view === 'phone') {
+        // A browser that cannot record (no MediaRecorder, as on plain http): no button, the files instead.
+        await page.addInitScript(() => {
+          delete (globalThis as { MediaRecorder?: unknown }).MediaRecorder;
+        });
+      }
       await page.goto(`${base}/console/voices`);
+      if (view === 'phone') {
+        assert.equal(await page.isHidden('#record'), true);
+        assert.match((await page.textContent('#record-help')) ?? '', /cannot record here[\s\S]*choose recorded files/);
+      }
       if (view === 'desktop') {
         // Record a clip with the microphone: it is listed with its length, playable, and removable.
         await page.click('#record');
@@ -226,6 +236,10 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
         assert.equal(await page.isHidden('#resume'), true, 'a queued run does not resume');
         await page.click('#cancel');
         await page.locator('#status', { hasText: 'cancelled' }).waitFor();
+        // A checkpoint's Play says which checkpoint speaks (one player serves every row).
+        await page.fill('#voice', ids.voice);
+        await page.locator('tr[data-checkpoint] button.play').nth(1).click();
+        await page.locator('#player-status', { hasText: /^Play(ing|ed) run-e2\.$/ }).waitFor();
         // Stopped early: Resume instead of Cancel, and its checkpoints' listening test in one step.
         assert.equal(await page.isHidden('#cancel'), true);
         assert.equal(await page.isVisible('#resume'), true);
