@@ -209,9 +209,41 @@ describe('the owner console in a browser', { skip: chromiumMissing }, () => {
           mimeType: 'audio/wav',
           buffer: Buffer.from(wav),
         });
+        // Refused after the upload: the bar shows the bytes sent and the status says why; the form stays.
+        await page.route('**/v1/datasets', (route) =>
+          route.fulfill({
+            status: 507,
+            contentType: 'application/json',
+            body: JSON.stringify({ code: 'DISK_FULL', message: 'The disk is full' }),
+          }),
+        );
+        await page.click('#create-dataset button');
+        await page.locator('#upload-status', { hasText: 'Not uploaded: The disk is full' }).waitFor();
+
+        assert.equal(await page.isEnabled('#create-dataset button'), true, 'the owner may try again');
+        await page.unroute('**/v1/datasets');
+        // What the upload status says as the bytes go, seen by an observer in the page.
+        const said: string[] = [];
+        await page.exposeFunction('uploadStatusSaid', (text: string) => said.push(text));
+        await page.locator('#upload-status').evaluate((el) => {
+          // The page's globals (this file is type-checked without the DOM's types).
+          const page = globalThis as unknown as {
+            uploadStatusSaid: (t: string) => void;
+            MutationObserver: new (f: () => void) => { observe(el: unknown, o: object): void };
+          };
+          new page.MutationObserver(() => page.uploadStatusSaid(el.textContent ?? '')).observe(el, {
+            childList: true,
+            characterData: true,
+            subtree: true,
+          });
+        });
         await page.click('#create-dataset button');
         await page.waitForURL(/\/datasets\/[0-9a-f-]{36}$/);
         assert.equal(await page.textContent('h1'), 'Dataset: uploaded in the browser');
+        // Progress from the upload's own events (XMLHttpRequest), then the build's page.
+        assert.equal(said[0], '0 %');
+        assert.ok(said.indexOf('100 %') > 0, said.join(' | '));
+        assert.equal(said.at(-1), 'Uploaded: building…');
         await page.goto(`${base}/console/datasets`);
         await page.selectOption('#run-dataset', ids.dataset);
         await page.selectOption('#run-voice', ids.voice);
