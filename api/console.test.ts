@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
+import QRCode from 'qrcode';
 import type { Response } from 'supertest';
 import { insertCheckpoint, listApiKeys, schema, updateRun } from '../db/index.ts';
 import { localStorage } from '../infra/index.ts';
@@ -287,6 +288,21 @@ describe('owner sign-in and console', () => {
       assert.equal((await t.request.get(path).set(t.auth(token))).status, 401, path);
       assert.equal((await page(path, token)).status, 303, `${path} with the token as a cookie`);
     }
+  });
+
+  it('the test page shows the invitation link and a QR code of it, drawn on the server as SVG', async () => {
+    const { session } = await signIn();
+    const shown = (await page(`/console/tests/${testId}`, session)).text;
+    const invitation = /id="invite" type="url" readonly value="([^"]+)"/.exec(shown)?.[1] ?? '';
+    const api = await t.request.get(`/v1/listening/tests/${testId}`).set(t.auth(t.tokens.admin));
+    assert.match(invitation, new RegExp(`^http://[^/]+${api.body.invite_url}$`));
+    const figure =
+      /<figure class="qr" role="img" aria-label="QR code of the invitation link">([\s\S]*?)<\/figure>/.exec(shown)?.[1];
+    assert.ok(figure, 'a QR code figure');
+    // The same link, encoded by the QR library: the picture is of this link and no other.
+    assert.equal(figure, await QRCode.toString(invitation, { type: 'svg', margin: 1 }));
+    assert.notEqual(figure, await QRCode.toString(`${invitation}x`, { type: 'svg', margin: 1 }));
+    assert.doesNotMatch(figure, /<script|https?:\/\/(?!www\.w3\.org)/, 'no script and nothing fetched');
   });
 
   it('promote and roll back from the test page, each recorded in the audit trail', async () => {
