@@ -451,6 +451,14 @@ describe('owner sign-in and console', () => {
     );
     assert.match(shown, /run's 2 checkpoints/);
     assert.match(shown, />Create a listening test</);
+    // The tests page offers the same step for every ended run without a test.
+    const listed = (await page('/console/tests', session)).text;
+    assert.match(
+      listed,
+      new RegExp(
+        `<a href="/training-runs/${run.id}">owner-run</a> <small>succeeded · 2 checkpoints · for narrator</small>\\s*<form method="post" action="/console/training-runs/${run.id}/listening-test">`,
+      ),
+    );
     // Without the session's token nothing is made.
     const forged = await form(`/console/training-runs/${run.id}/listening-test`, { _csrf: 'x' });
     assert.equal(forged.status, 403);
@@ -471,6 +479,10 @@ describe('owner sign-in and console', () => {
     // The run names its test, and its page links to it.
     assert.match(await runPage(run.id), new RegExp(`id="run-test-link" href="/console/tests/${newTestId}"`));
     assert.match(await runPage(run.id), />Create another listening test</);
+    assert.doesNotMatch(
+      (await page('/console/tests', session)).text,
+      new RegExp(`/training-runs/${run.id}/listening-test`),
+    );
 
     // The job worker's test: the run's checkpoints, the voice's current one (the base) and the
     // base model, on the dataset's clips with their recordings as the real voice. Rendering,

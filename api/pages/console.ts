@@ -56,7 +56,15 @@ export function consoleHome(
   );
 }
 
-export function testsPage(frame: Frame, tests: ListeningTest[], voices: Map<string, string>) {
+/** An ended run whose ready checkpoints no listening test has put before listeners yet. */
+export type UntestedRun = { run: TrainingRun; ready: number; voice: string | undefined };
+
+export function testsPage(
+  frame: Frame,
+  tests: ListeningTest[],
+  voices: Map<string, string>,
+  untested: UntestedRun[] = [],
+) {
   return layout(
     'Listening tests',
     html`<h1>Listening tests</h1>
@@ -65,7 +73,24 @@ ${
     ? html`<div class="scroll"><table tabindex="0"><thead><tr><th>test</th><th>voice</th><th>status</th><th>created</th></tr></thead><tbody>
 ${tests.map((t) => html`<tr><td><a href="/console/tests/${t.id}">${t.name}</a></td><td>${voices.get(t.voiceId) ?? t.voiceId}</td><td>${t.status}</td><td>${when(t.createdAt)}</td></tr>`)}
 </tbody></table></div>`
-    : html`<p>No listening tests yet: create one with <code>POST /v1/listening/tests</code> from a run's checkpoints.</p>`
+    : html`<p>No listening tests yet.</p>`
+}
+<h2>From a training run</h2>
+<p>A run for a voice gets its test when it ends. For an ended run without one, create it here in one step: its
+checkpoints, the voice's current checkpoint and the base model, on the dataset's held-out sentences.</p>
+${
+  untested.length
+    ? html`<ul class="links" id="untested-runs">${untested.map(
+        (
+          u,
+        ) => html`<li><a href="/training-runs/${u.run.id}">${u.run.name}</a> <small>${u.run.status} · ${u.ready} checkpoint${u.ready === 1 ? '' : 's'}${u.voice ? html` · for ${u.voice}` : ''}</small>
+${
+  u.voice && frame.csrf
+    ? html`<form method="post" action="/console/training-runs/${u.run.id}/listening-test">${csrfField(frame)}<button type="submit" aria-label="Create a listening test of ${u.run.name}">Create a listening test</button></form>`
+    : html`<small>(choose its voice on <a href="/training-runs/${u.run.id}">the run's page</a>)</small>`
+}</li>`,
+      )}</ul>`
+    : html`<p>Every ended run with checkpoints has its test.</p>`
 }`,
     frame,
   );

@@ -219,8 +219,19 @@ export function consoleRoutes(deps: {
   });
 
   app.get('/console/tests', async (c) => {
-    const [tests, voices] = await Promise.all([listListeningTests(db), listVoices(db)]);
-    return c.html(testsPage(frameOf(c), tests.reverse(), new Map(voices.map((v) => [v.id, v.name]))));
+    const [tests, voices, runs, checkpoints] = await Promise.all([
+      listListeningTests(db),
+      listVoices(db),
+      listRuns(db),
+      listCheckpoints(db),
+    ]);
+    const names = new Map(voices.map((v) => [v.id, v.name]));
+    const ready = new Map<string, number>();
+    for (const k of checkpoints) if (k.runId && k.status === 'ready') ready.set(k.runId, (ready.get(k.runId) ?? 0) + 1);
+    const untested = runs
+      .filter((r) => !['queued', 'running'].includes(r.status) && !r.listeningTestId && ready.get(r.id))
+      .map((run) => ({ run, ready: ready.get(run.id) ?? 0, voice: run.voiceId ? names.get(run.voiceId) : undefined }));
+    return c.html(testsPage(frameOf(c), tests.reverse(), names, untested));
   });
   const progressOf = async (testId: string): Promise<TestProgress> => {
     const [votes, raters, all] = await Promise.all([
