@@ -6,7 +6,7 @@
  *
  *   node inference/bench/bench.ts [--device cpu|cuda] [--precision fp32,int8|fp16|...] [--only tiny|full]
  *                                 [--codes N] [--threads N] [--rounds N] [--no-agreement | --agreement-only]
- *                                 [--interleaved] [--torch]
+ *                                 [--interleaved] [--torch] [--ort KEY=VALUE ...]
  *                                 [--json OUT.json] [--python PYTHON_WITH_TORCH]
  *
  * Each precision (the GPT graphs' variant; default fp32,int8 on CPU, the package's default on CUDA)
@@ -37,7 +37,7 @@ import { pythonBinary } from '../../trainer/index.ts';
 import { encodeWav } from '../audio/wav.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import { hasManifest, peekManifest } from '../xtts/manifest.ts';
-import { PRECISIONS, type Precision } from '../xtts/package.ts';
+import { CPU_SESSION, PRECISIONS, type Precision } from '../xtts/package.ts';
 import { Xtts, type XttsOptions } from '../xtts/xtts.ts';
 import { compareVariants } from './agreement.ts';
 
@@ -49,6 +49,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     codes: { type: 'string', default: '100' },
     threads: { type: 'string' },
+    /** onnxruntime session configuration entries for the CPU sessions, KEY=VALUE (repeatable). */
+    ort: { type: 'string', multiple: true },
     torch: { type: 'boolean', default: false },
     json: { type: 'string' },
     python: { type: 'string' },
@@ -72,6 +74,20 @@ const precisions: (Precision | undefined)[] = (args.precision ?? (device === 'cp
     return p as Precision;
   });
 if (precisions.length === 0) precisions.push(undefined);
+// --ort session.intra_op.allow_spinning=0 and the like: onnxruntime settings to try against the defaults.
+const ortConfig: Record<string, string> = {};
+for (const kv of args.ort ?? []) {
+  const at = kv.indexOf('=');
+  if (at <= 0) {
+    console.error(`--ort: ${kv} is not KEY=VALUE`);
+    process.exit(2);
+  }
+  ortConfig[kv.slice(0, at)] = kv.slice(at + 1);
+}
+const sessionOptions: XttsOptions = {
+  ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
+  ...(args.ort?.length ? { cpuSession: { ...CPU_SESSION, config: ortConfig } } : {}),
+};
 const codes = Number(args.codes);
 // The interpreter with torch: --python, else PYTHON, else Debian's /usr/bin/python3 (see trainer).
 const python = args.python ?? pythonBinary();
@@ -190,7 +206,7 @@ async function benchPackage(kind: 'tiny' | 'full', precision: Precision | undefi
   const opts: XttsOptions = {
     device,
     ...(precision ? { precision } : {}),
-    ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
+    ...sessionOptions,
     maxAudioCodes: codes,
     // Random weights never stop on their own: cap the sentence so every run makes the same audio length.
   };
@@ -283,6 +299,7 @@ function runChild(kind: 'tiny' | 'full', precision: Precision | undefined): Row 
   const argv = [import.meta.filename, '--child', kind, '--device', device, '--codes', String(codes)];
   if (precision) argv.push('--precision', precision);
   if (args.threads) argv.push('--threads', args.threads);
+  for (const kv of args.ort ?? []) argv.push('--ort', kv);
   if (args.torch) argv.push('--torch');
   if (args.python) argv.push('--python', args.python);
   const out = run(process.execPath, argv, root);
@@ -311,7 +328,7 @@ async function interleaved(kind: 'tiny' | 'full', runs: number) {
     const x = await Xtts.load(ensurePackage(kind, p), {
       device,
       ...(p ? { precision: p } : {}),
-      ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
+      ...sessionOptions,
       verify: false,
       warmUp: false,
     });
@@ -412,7 +429,7 @@ for (const kind of ['tiny', 'full'] as const) {
         reference: 'fp32',
         variant: p,
         device,
-        ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}),
+        ...sessionOptions,
       });
       agreements.push({ package: kind, ...a });
       console.log(`${kind.padEnd(4)} ${p} vs fp32: ${a.summary}`);
