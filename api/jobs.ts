@@ -9,10 +9,12 @@ import type { Logger } from 'pino';
 import {
   clipIncluded,
   type Db,
+  enqueueJob,
   getDataset,
   getVoice,
   listCheckpoints,
   listDatasetClips,
+  PRESCREEN_JOB,
   type TrainingRun,
   updateRun,
 } from '../db/index.ts';
@@ -24,10 +26,8 @@ import {
   DEFAULT_TRAP_PER_RATER,
   DEFAULT_TRIALS_PER_RATER,
   type ListeningDeps,
-  openTest,
   putRecording,
   type RenderStimulus,
-  renderSome,
 } from '../listening/index.ts';
 import {
   type CheckpointMeta,
@@ -39,7 +39,7 @@ import {
   trainingRunHandler,
   type Worker,
 } from '../trainer/index.ts';
-import { prescreenTest, renderScreened } from './prescreen.ts';
+import { type PrescreenJobPayload, type PrescreenSettings, prescreenJobHandler } from './prescreen.ts';
 import { registerPackage } from './synthesis/packages.ts';
 import type { ListeningTestOptions } from './training/options.ts';
 import { promotionPolicyOf } from './validation.ts';
@@ -62,9 +62,9 @@ type LoopConfig = Partial<z.infer<typeof ListeningTestOptions>>;
 /**
  * Puts a finished run's checkpoints before listeners: a blind test for the run's voice with every
  * checkpoint of the run, the voice's current checkpoint and the base model, on the dataset's
- * held-out (eval) sentences, whose real recordings are the real-speaker anchor. Rendered,
- * pre-screened (api/prescreen.ts: clearly broken checkpoints are left out, unless
- * `listening_test.prescreen.enabled` is false) and opened at once; with auto-promotion the
+ * held-out (eval) sentences, whose real recordings are the real-speaker anchor. A `prescreen.run`
+ * job then renders it, pre-screens it (api/prescreen.ts: clearly broken checkpoints are left out,
+ * unless `listening_test.prescreen.enabled` is false) and opens it; with auto-promotion the
  * preferred checkpoint becomes the voice's.
  */
 export async function createRunListeningTest(
@@ -108,39 +108,37 @@ export async function createRunListeningTest(
     }
   }
   if (!deps.renderStimulus) return test.id; // rendered and opened later by a process with an engine
-  if (loop.prescreen?.enabled === false) {
-    for (;;) {
-      const r = await renderSome(ldeps, test.id, 8);
-      if (r.remaining === 0) break;
-    }
-  } else {
-    // A candidate whose output the engine refuses is left out rather than holding the test back.
-    const renderFailures = await renderScreened(
-      { ...ldeps, renderStimulus: deps.renderStimulus },
-      test.id,
-      voice.checkpointId,
-    );
+  // Rendering, the pre-screen and opening are a job of their own (api/prescreen.ts), so that an
+  // epoch's test is made while the next epoch trains, and a dead worker's test is resumed.
+  let prescreen: PrescreenSettings | null = null;
+  if (loop.prescreen?.enabled !== false) {
     const dataset = await getDataset(deps.db, run.datasetId);
-    const screened = await prescreenTest(
-      deps,
-      test.id,
-      {
-        language: voice.language,
-        asr: { model: 'tiny.en-bundled', ...(dataset?.options?.asr as object | undefined), ...loop.prescreen?.asr },
-        currentCheckpointId: voice.checkpointId,
-        policy: loop.prescreen?.policy,
+    prescreen = {
+      language: voice.language,
+      // The dataset's transcription model, on the GPU when there is one (device auto), unless
+      // the run's own pre-screen options say otherwise.
+      asr: {
+        model: 'tiny.en-bundled',
+        ...(dataset?.options?.asr as object | undefined),
+        device: 'auto',
+        ...loop.prescreen?.asr,
       },
-      renderFailures,
-    );
-    // Every candidate clearly broken: nothing worth a listener's time; the test stays a draft.
-    if (screened.kept === 0 && screened.excluded > 0) return test.id;
+      currentCheckpointId: voice.checkpointId,
+      policy: loop.prescreen?.policy,
+    };
   }
-  await openTest(deps.db, test.id);
+  const payload: PrescreenJobPayload = { testId: test.id, prescreen };
+  await enqueueJob(deps.db, { kind: PRESCREEN_JOB, payload });
   return test.id;
 }
 
 export function jobHandlers(deps: JobDeps & { trainerGpus?: number }): Record<string, JobHandler> {
+  const renderStimulus = deps.renderStimulus;
   return {
+    // Only a process with an engine renders; without one the test waits for a process that has one.
+    ...(renderStimulus
+      ? { [PRESCREEN_JOB]: prescreenJobHandler({ audio: deps.audio, logger: deps.logger, renderStimulus }) }
+      : {}),
     [DATASET_BUILD_JOB]: datasetBuildHandler({ storage: deps.storage }),
     [TRAINING_RUN_JOB]: trainingRunHandler({
       storage: deps.storage,
@@ -166,9 +164,25 @@ export function jobHandlers(deps: JobDeps & { trainerGpus?: number }): Record<st
   };
 }
 
+/** Job kinds that take minutes, not hours: they get worker slots of their own (see startJobWorkers). */
+export const SHORT_JOB_KINDS: readonly string[] = [PRESCREEN_JOB];
+
+/**
+ * Starts this process's workers. Worker slots are per kind of job: `count` workers claim every
+ * kind given (dataset builds, training runs and pre-screens), and `shortCount` more (default 1)
+ * claim only the short kinds (SHORT_JOB_KINDS: the pre-screen that opens a listening test).
+ * A training run holds its worker for hours; without slots of their own, the listening test of
+ * epoch 1 would wait on the queue until the run ends, where listeners should start on it while
+ * epoch 2 trains. A short job queued while every worker is busy is claimed by a short-job slot
+ * at its next poll; nothing else changes: the same queue, leases and retries, so a pre-screen
+ * whose worker dies is resumed by the next worker that claims it. A process that runs no
+ * workers (count 0) runs no short-job slots either.
+ */
 export function startJobWorkers(
   deps: JobDeps & {
     count: number;
+    /** Workers for the short kinds only, beside `count` (default 1). */
+    shortCount?: number;
     /** The job kinds these workers claim (a Kubernetes launcher takes training runs elsewhere). */
     kinds?: readonly string[];
     trainerGpus?: number;
@@ -179,15 +193,20 @@ export function startJobWorkers(
 ): Worker[] {
   const all = jobHandlers(deps);
   const handlers = Object.fromEntries(Object.entries(all).filter(([k]) => !deps.kinds || deps.kinds.includes(k)));
-  if (Object.keys(handlers).length === 0) return [];
-  return Array.from({ length: deps.count }, () =>
+  if (Object.keys(handlers).length === 0 || deps.count === 0) return [];
+  const short = Object.fromEntries(Object.entries(handlers).filter(([k]) => SHORT_JOB_KINDS.includes(k)));
+  const start = (h: Record<string, JobHandler>) =>
     startWorker({
       db: deps.db,
-      handlers,
+      handlers: h,
       logger: deps.logger,
       ...(deps.stopWhenIdle ? { stopWhenIdle: true } : {}),
       ...(deps.pollMs ? { pollMs: deps.pollMs } : {}),
       ...(deps.leaseMs ? { leaseMs: deps.leaseMs } : {}),
-    }),
-  );
+    });
+  const slots = Object.keys(short).length > 0 ? (deps.shortCount ?? 1) : 0;
+  return [
+    ...Array.from({ length: deps.count }, () => start(handlers)),
+    ...Array.from({ length: slots }, () => start(short)),
+  ];
 }

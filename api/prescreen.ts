@@ -9,9 +9,32 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type Db, dropDraftConditions, listConditions, listStimuli, setTestPrescreen } from '../db/index.ts';
-import { type AudioStore, type ListeningDeps, type RenderStimulus, renderSome } from '../listening/index.ts';
-import { judgeCheckpoints, type PrescreenPolicy, type PrescreenVerdict, runPrescreen } from '../trainer/index.ts';
+import {
+  completeJob,
+  type Db,
+  dropDraftConditions,
+  getListeningTest,
+  listConditions,
+  listStimuli,
+  setTestPrescreen,
+} from '../db/index.ts';
+import {
+  type AudioStore,
+  type ListeningDeps,
+  ListeningError,
+  openTest,
+  type RenderStimulus,
+  renderSome,
+} from '../listening/index.ts';
+import {
+  type JobContext,
+  JobError,
+  type JobHandler,
+  judgeCheckpoints,
+  type PrescreenPolicy,
+  type PrescreenVerdict,
+  runPrescreen,
+} from '../trainer/index.ts';
 
 export type PrescreenSettings = {
   /** faster-whisper options for the transcription (the dataset's by default). */
@@ -43,9 +66,19 @@ export async function renderScreened(
   deps: ListeningDeps & { renderStimulus: RenderStimulus },
   testId: string,
   currentCheckpointId: string | null,
+  opts: {
+    /** After each batch: how many were rendered in it and how many are left. */
+    onBatch?: (r: { rendered: number; remaining: number }) => Promise<void> | void;
+    /** After a candidate left the draft (a resumed job reads them back from the test's record). */
+    onFailure?: (failures: RenderFailure[]) => Promise<void> | void;
+    signal?: AbortSignal;
+    /** Stimuli per renderSome call (a job renders one at a time: its progress moves with each). */
+    batch?: number;
+  } = {},
 ): Promise<RenderFailure[]> {
   const failures: RenderFailure[] = [];
   for (;;) {
+    opts.signal?.throwIfAborted();
     let refused: { checkpointId: string; message: string } | undefined;
     const render: RenderStimulus = async (checkpoint, text, voice, seed) => {
       try {
@@ -56,7 +89,9 @@ export async function renderScreened(
       }
     };
     try {
-      if ((await renderSome({ ...deps, renderStimulus: render }, testId, 8)).remaining === 0) return failures;
+      const r = await renderSome({ ...deps, renderStimulus: render }, testId, opts.batch ?? 8);
+      await opts.onBatch?.(r);
+      if (r.remaining === 0) return failures;
     } catch (err) {
       const failed = refused;
       if (!failed) throw err;
@@ -71,12 +106,13 @@ export async function renderScreened(
         label: condition.label,
         message: failed.message,
       });
+      await opts.onFailure?.(failures);
     }
   }
 }
 
 /** The stored row of a checkpoint left out because it could not be rendered. */
-const failureRow = (f: RenderFailure) => {
+export const failureRow = (f: RenderFailure) => {
   const reasons: PrescreenVerdict['reasons'] = [
     { code: 'render_failed', message: `the engine refused its rendering: ${f.message}` },
   ];
@@ -98,6 +134,12 @@ export async function prescreenTest(
   settings: PrescreenSettings,
   /** Candidates already out: the engine refused their renderings (see renderScreened). */
   renderFailures: RenderFailure[] = [],
+  opts: {
+    /** Stops the scorer; an aborted pre-screen throws instead of letting every checkpoint through. */
+    signal?: AbortSignal;
+    /** Renderings scored so far, of all to score. */
+    onProgress?: (scored: number, total: number) => void;
+  } = {},
 ): Promise<PrescreenOutcome> {
   const conditions = await listConditions(deps.db, testId);
   const stimuli = await listStimuli(deps.db, testId);
@@ -120,7 +162,13 @@ export async function prescreenTest(
     const references = [];
     for (const s of stimuli.filter((x) => x.conditionId === real?.id))
       references.push({ path: await fileOf(s), text: s.text });
-    const report = await runPrescreen({ language: settings.language, asr: settings.asr, references, items });
+    const report = await runPrescreen(
+      { language: settings.language, asr: settings.asr, references, items },
+      {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onProgress: (fraction) => opts.onProgress?.(Math.round(fraction * items.length), items.length),
+      },
+    );
     const isReference = (c: (typeof screened)[number]) =>
       c.kind === 'base' || c.checkpointId === settings.currentCheckpointId;
     const scored = screened.flatMap((c) => {
@@ -134,11 +182,13 @@ export async function prescreenTest(
     await dropDraftConditions(deps.db, testId, out);
     await setTestPrescreen(deps.db, testId, {
       asr: report.asr,
+      device: report.device ?? null,
       speaker_embedding: report.speaker_embedding,
       speaker_cps: report.speaker_cps,
       cpu_s: report.cpu_s,
       wall_s: report.wall_s,
       policy: settings.policy ?? {},
+      render_failures: renderFailures,
       checkpoints: [
         ...screened.map((c) => {
           const v = verdicts.find((x) => x.id === c.id);
@@ -160,16 +210,132 @@ export async function prescreenTest(
     deps.logger.info({ test: testId, kept: candidates.length - out.length, excluded }, 'pre-screen done');
     return { kept: candidates.length - out.length, excluded };
   } catch (err) {
+    // Stopped (a shutdown, a lost lease, its owner): the job resumes it; nothing is decided here.
+    if (opts.signal?.aborted) throw err;
     // A pre-screen that cannot run (no Python environment, no transcription model) never holds a
     // test back: every checkpoint goes to listeners, and the report says the screen failed.
     const message = err instanceof Error ? err.message : String(err);
     deps.logger.warn({ test: testId, err: message }, 'pre-screen failed; every checkpoint goes to listeners');
     await setTestPrescreen(deps.db, testId, {
       error: message.slice(0, 2000),
+      render_failures: renderFailures,
       checkpoints: renderFailures.map(failureRow),
     });
     return { kept: screened.length, excluded: renderFailures.length, error: message };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What a pre-screen job is given: the draft test, and how to screen it (null: render and open only). */
+export type PrescreenJobPayload = { testId: string; prescreen: PrescreenSettings | null };
+
+/** The job's progress, on the job row (and so on the test's `preparation` in the API). */
+export type PrescreenProgress = {
+  stage: 'rendering' | 'scoring' | 'opening';
+  /** Renderings done (rendering) or scored (scoring) so far, of `total` (null until known). */
+  done: number;
+  total: number | null;
+  /** Candidate checkpoints left out so far because the engine refused their renderings. */
+  render_failed: number;
+};
+
+type StoredRecord = { render_failures?: RenderFailure[] } & Record<string, unknown>;
+const recordOf = (config: unknown): StoredRecord =>
+  ((config as { prescreen?: StoredRecord } | null)?.prescreen ?? {}) as StoredRecord;
+
+/**
+ * The `prescreen.run` job: renders a run's draft listening test on the engine, pre-screens its
+ * checkpoints and opens it with the ones that pass. Every step resumes where a dead worker left it:
+ * renderSome stores each stimulus as it is made (a new attempt renders only what is missing), the
+ * candidates the engine refused are kept on the test's record as they leave the draft (and read back
+ * on a new attempt), and scoring, which stores nothing until its verdicts, simply runs again.
+ */
+export function prescreenJobHandler(deps: {
+  audio: AudioStore;
+  logger: Logger;
+  renderStimulus: RenderStimulus;
+}): JobHandler {
+  return {
+    async run(ctx: JobContext) {
+      const { testId, prescreen } = ctx.job.payload as PrescreenJobPayload;
+      const db = ctx.db;
+      const test = await getListeningTest(db, testId);
+      if (!test || (test.status !== 'draft' && test.status !== 'rendering')) {
+        // Gone, or opened already by an earlier attempt whose worker died before it ended the job.
+        if (!(await completeJob(db, ctx.lease))) throw new JobError('LEASE_LOST', 'another worker has the job');
+        return;
+      }
+      const earlier = recordOf(test.config).render_failures ?? [];
+      const conditions = await listConditions(db, testId);
+      // Rendered by the engine: the checkpoints', the base's and the attention checks' stimuli
+      // (the real and degraded ones are recordings).
+      const rendered = new Set(
+        conditions.filter((c) => c.kind === 'checkpoint' || c.kind === 'base' || c.kind === 'trap').map((c) => c.id),
+      );
+      let done = (await listStimuli(db, testId)).filter((s) => rendered.has(s.conditionId)).length;
+      let failed = earlier.length;
+      const progress = (p: Omit<PrescreenProgress, 'render_failed'>) => ctx.report({ ...p, render_failed: failed });
+      await progress({ stage: 'rendering', done, total: null });
+      const onBatch = async (r: { rendered: number; remaining: number }) => {
+        done += r.rendered;
+        await progress({ stage: 'rendering', done, total: done + r.remaining });
+      };
+      const ldeps = { db, audio: deps.audio, renderStimulus: deps.renderStimulus };
+      try {
+        if (prescreen) {
+          const renderFailures = [
+            ...earlier,
+            ...(await renderScreened(ldeps, testId, prescreen.currentCheckpointId, {
+              signal: ctx.signal,
+              batch: 1,
+              onBatch,
+              onFailure: async (now) => {
+                failed = earlier.length + now.length;
+                const all = [...earlier, ...now];
+                await setTestPrescreen(db, testId, { render_failures: all, checkpoints: all.map(failureRow) });
+              },
+            })),
+          ];
+          await progress({ stage: 'scoring', done: 0, total: null });
+          const screened = await prescreenTest(
+            { db, audio: deps.audio, logger: ctx.logger },
+            testId,
+            prescreen,
+            renderFailures,
+            {
+              signal: ctx.signal,
+              onProgress: (scored, total) => void progress({ stage: 'scoring', done: scored, total }),
+            },
+          );
+          // Every candidate clearly broken: nothing worth a listener's time; the test stays a draft.
+          if (screened.kept === 0 && screened.excluded > 0) {
+            if (!(await completeJob(db, ctx.lease))) throw new JobError('LEASE_LOST', 'another worker has the job');
+            return;
+          }
+        } else {
+          for (;;) {
+            ctx.signal.throwIfAborted();
+            const r = await renderSome(ldeps, testId, 1);
+            await onBatch(r);
+            if (r.remaining === 0) break;
+          }
+        }
+        await progress({ stage: 'opening', done, total: done });
+        await openTest(db, testId);
+      } catch (err) {
+        // The test's own refusals (a closed test, one not ready) cannot change on another attempt.
+        if (err instanceof ListeningError && !ctx.signal.aborted) throw new JobError(err.code, err.message);
+        throw err;
+      }
+      if (!(await completeJob(db, ctx.lease))) throw new JobError('LEASE_LOST', 'another worker has the job');
+    },
+    async failed(db, job, code, message) {
+      // The test stays a draft (its owner can render and open it by hand); its record says why.
+      const testId = String(job.payload.testId ?? '');
+      const test = testId ? await getListeningTest(db, testId) : undefined;
+      if (!test) return;
+      await setTestPrescreen(db, testId, { ...recordOf(test.config), error: `${code}: ${message}`.slice(0, 2000) });
+    },
+  };
 }

@@ -77,6 +77,7 @@ export async function startServer(config: Config) {
     audio: fileAudioStore(join(config.dataDir, 'listening')),
     renderStimulus: stimulusRenderer({ db: handle.db, engine, dataDir: config.dataDir, modelDir: config.modelDir }),
     count: config.jobWorkers,
+    shortCount: config.jobShortWorkers,
     kinds: config.jobKinds,
     trainerGpus: config.trainerGpus,
     leaseMs: config.jobLeaseMs,

@@ -42,6 +42,7 @@ async function main() {
     audio: fileAudioStore(join(config.dataDir, 'listening')),
     renderStimulus: stimulusRenderer({ db: handle.db, engine, dataDir: config.dataDir, modelDir: config.modelDir }),
     count: Math.max(1, config.jobWorkers),
+    shortCount: config.jobShortWorkers,
     kinds: config.jobKinds,
     trainerGpus: config.trainerGpus,
     leaseMs: config.jobLeaseMs,

@@ -94,7 +94,12 @@ export {
   type VoteRecord,
   type VoteRow,
 } from './queries/listening.ts';
-export { dropDraftConditions, setTestPrescreen } from './queries/prescreen.ts';
+export {
+  dropDraftConditions,
+  latestPrescreenJob,
+  PRESCREEN_JOB,
+  setTestPrescreen,
+} from './queries/prescreen.ts';
 export {
   listPromotions,
   type Promotion,

@@ -44,7 +44,7 @@ describe('loadConfig', () => {
 
   it('gives the job and Kubernetes defaults: every kind claimed, trainings run locally', () => {
     const c = loadConfig({ K8S_SERVICE_ACCOUNT_DIR: join(tmpdir(), 'no-such-service-account') });
-    assert.deepEqual(c.jobKinds, ['dataset.build', 'training.run']);
+    assert.deepEqual(c.jobKinds, ['dataset.build', 'training.run', 'prescreen.run']);
     assert.equal(c.workerExitWhenIdle, false);
     assert.equal(c.trainingLauncher, 'local');
     assert.equal(c.trainerGpus, 1);
@@ -76,8 +76,8 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ WORKER_EXIT_WHEN_IDLE: 'false' }).workerExitWhenIdle, false);
     const k = loadConfig({ ...kube, K8S_TRAINER_GPUS: '4' });
     assert.equal(k.trainingLauncher, 'kubernetes');
-    // The Jobs train; the process's own workers keep to dataset builds.
-    assert.deepEqual(k.jobKinds, ['dataset.build']);
+    // The Jobs train; the process's own workers keep to dataset builds and pre-screens.
+    assert.deepEqual(k.jobKinds, ['dataset.build', 'prescreen.run']);
     assert.equal(k.kubernetes.trainerImage, 'reg/trainer:1');
     assert.equal(k.kubernetes.trainerGpus, 4);
     assert.equal(loadConfig({ K8S_API_URL: 'https://10.0.0.1:6443/' }).kubernetes.apiUrl, 'https://10.0.0.1:6443');

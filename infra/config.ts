@@ -5,8 +5,8 @@ import { z } from 'zod';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** The job kinds a worker can claim (trainer/jobs: DATASET_BUILD_JOB, TRAINING_RUN_JOB). */
-export const jobKinds = ['dataset.build', 'training.run'] as const;
+/** The job kinds a worker can claim (DATASET_BUILD_JOB, TRAINING_RUN_JOB, PRESCREEN_JOB). */
+export const jobKinds = ['dataset.build', 'training.run', 'prescreen.run'] as const;
 export type JobKind = (typeof jobKinds)[number];
 
 /** `true`/`false` (or `1`/`0`): z.coerce.boolean would read the string "false" as true. */
@@ -104,6 +104,11 @@ const envSchema = z.object({
   URL_SECRET: z.string().min(16).optional(),
   /** Job workers (dataset builds, training runs) this process runs; `npm start` runs one by default. */
   JOB_WORKERS: z.coerce.number().int().min(0).max(64).default(1),
+  /**
+   * Workers for short jobs only (the pre-screen that opens a run's listening test), beside
+   * JOB_WORKERS, so that a training run holding every worker does not hold its epochs' tests back.
+   */
+  JOB_SHORT_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
   /** How long a worker's claim on a job lasts without a heartbeat; a job of a dead worker is resumed after it. */
   JOB_LEASE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
   /** Job kinds this process's workers claim, comma-separated (default: all; with TRAINING_LAUNCHER=kubernetes, dataset.build). */
@@ -172,6 +177,7 @@ export type Config = {
   python: string | undefined;
   hfEndpoint: string;
   jobWorkers: number;
+  jobShortWorkers: number;
   urlSecret: string | undefined;
   /** TRUSTED_PROXIES: addresses and CIDR ranges whose X-Forwarded-For is believed (empty: none). */
   trustedProxies: string[];
@@ -215,7 +221,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const kubernetes = e.TRAINING_LAUNCHER === 'kubernetes';
   // With the Kubernetes launcher every run gets a Job of its own; a local worker claiming
   // training.run as well would race those Jobs' pods for the runs (and train without a GPU).
-  const kinds: JobKind[] = e.JOB_KINDS ?? (kubernetes ? ['dataset.build'] : [...jobKinds]);
+  const kinds: JobKind[] = e.JOB_KINDS ?? (kubernetes ? ['dataset.build', 'prescreen.run'] : [...jobKinds]);
   if (kubernetes && kinds.includes('training.run')) {
     throw fail([{ name: 'JOB_KINDS', message: 'must leave out training.run when TRAINING_LAUNCHER=kubernetes' }]);
   }
@@ -254,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     python: e.PYTHON,
     hfEndpoint: e.HF_ENDPOINT.replace(/\/$/, ''),
     jobWorkers: e.JOB_WORKERS,
+    jobShortWorkers: e.JOB_SHORT_WORKERS,
     urlSecret: e.URL_SECRET,
     trustedProxies: e.TRUSTED_PROXIES ?? [],
     jobLeaseMs: e.JOB_LEASE_MS,

@@ -158,7 +158,7 @@ describe('training runs as Kubernetes Jobs', () => {
     for (const e of w.env ?? []) assert.ok(configVariables.includes(e.name), `${e.name} is a config variable`);
     const wEnv = Object.fromEntries((w.env ?? []).filter((e) => e.value).map((e) => [e.name, e.value]));
     const wConfig = loadConfig({ ...wEnv, DATABASE_URL: 'postgres://u:p@db:5432/s' });
-    assert.deepEqual(wConfig.jobKinds, ['dataset.build']);
+    assert.deepEqual(wConfig.jobKinds, ['dataset.build', 'prescreen.run']);
     assert.ok(wConfig.jobWorkers >= 1);
     assert.equal(w.image, config.kubernetes.trainerImage, 'the trainer image, which has the Python side');
     assert.deepEqual(w.args, ['node', 'api/worker.ts']);

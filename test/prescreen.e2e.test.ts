@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { createRunListeningTest, registerPackage, startJobWorkers, stimulusRenderer } from '../api/index.ts';
-import { DATASET_BUILD_JOB, getRun, listStimuli } from '../db/index.ts';
+import { DATASET_BUILD_JOB, getRun, listStimuli, PRESCREEN_JOB } from '../db/index.ts';
 import { createEngine } from '../inference/index.ts';
 import { localStorage } from '../infra/index.ts';
 import { fileAudioStore } from '../listening/index.ts';
@@ -67,8 +67,8 @@ describe('pre-screening a run on the tiny model keeps its broken checkpoint out 
 
   before(async () => {
     t = await testApp({ engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir });
-    // Only the dataset builder: the run's epochs are made below, without the trainer.
-    workers = startJobWorkers({ ...deps(), kinds: [DATASET_BUILD_JOB], count: 1, pollMs: 100 });
+    // The dataset builder and the pre-screen: the run's epochs are made below, without the trainer.
+    workers = startJobWorkers({ ...deps(), kinds: [DATASET_BUILD_JOB, PRESCREEN_JOB], count: 1, pollMs: 100 });
   });
   after(async () => {
     await Promise.all(workers.map((w) => w.stop()));
@@ -195,12 +195,21 @@ describe('pre-screening a run on the tiny model keeps its broken checkpoint out 
   it("the run's listening test is pre-screened: the damaged epoch never reaches listeners, the others do", async (ctx) => {
     const run = await getRun(t.db.db, ids.run);
     assert.ok(run);
-    // What the training job does once a run succeeds.
+    // What the training job does once a run succeeds: the test is made, and a pre-screen job
+    // renders, screens and opens it.
     const testId = await createRunListeningTest(deps(), run);
     assert.ok(testId);
     ids.test = testId;
-    const test = await t.request.get(`/v1/listening/tests/${ids.test}`).set(admin());
-    assert.equal(test.status, 200);
+    const test = await waitFor(
+      'the pre-screen job opened the test',
+      async () => {
+        const r = await t.request.get(`/v1/listening/tests/${ids.test}`).set(admin());
+        assert.equal(r.status, 200);
+        assert.notEqual(r.body.preparation?.status, 'failed', JSON.stringify(r.body.preparation));
+        return r.body.preparation?.status === 'done' ? r : undefined;
+      },
+      600,
+    );
     assert.equal(test.body.status, 'open', 'the test opened with the undamaged epochs');
     const conditions = test.body.conditions as { id: string; kind: string; checkpoint_id: string | null }[];
     const inTest = new Set(conditions.map((c) => c.checkpoint_id));

@@ -1,6 +1,21 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { conditions, listeningTests } from '../schema/listening.ts';
+import { jobs } from '../schema/training.ts';
+
+/** The job that renders, pre-screens and opens a run's listening test (api/prescreen.ts). */
+export const PRESCREEN_JOB = 'prescreen.run';
+
+/** The newest pre-screen job of a test (its progress is the test's preparation), if any. */
+export async function latestPrescreenJob(db: Db, testId: string) {
+  const [row] = await db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.kind, PRESCREEN_JOB), sql`${jobs.payload}->>'testId' = ${testId}`))
+    .orderBy(desc(jobs.id))
+    .limit(1);
+  return row;
+}
 
 /**
  * Leaves conditions out of a test that no rater has seen yet (draft or rendering): their rendered

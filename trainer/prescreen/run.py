@@ -85,6 +85,7 @@ def main(argv: list[str]) -> dict:
         groups.setdefault(s["group"], []).append(s)
     return {
         "asr": asr.name,
+        "device": asr.device,
         "speaker_embedding": "mfcc-stats",
         "speaker_cps": round(cps, 3) if cps else None,
         "groups": {g: summarize(v, cps) for g, v in groups.items()},

@@ -36,6 +36,8 @@ export type PrescreenItemScores = {
 
 export type PrescreenReport = {
   asr: string;
+  /** Where the transcription ran: cuda when a GPU is there (asr.device auto), else cpu. */
+  device?: string;
   speaker_embedding: string;
   speaker_cps: number | null;
   groups: Record<string, PrescreenScores>;

@@ -3,7 +3,9 @@ import { createRoute, OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi
 import {
   type ApiKeyView,
   type Condition,
+  type Job,
   type ListeningTest,
+  latestPrescreenJob,
   listConditions,
   listListeningTests,
   type Promotion,
@@ -96,6 +98,20 @@ const TestJson = z
     ),
     created_at: z.iso.datetime(),
     closed_at: z.iso.datetime().nullable(),
+    preparation: z
+      .object({
+        job_id: z.number().int(),
+        status: z.string(),
+        attempts: z.number().int(),
+        progress: z.record(z.string(), z.unknown()).nullable(),
+        error: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "The job that renders, pre-screens and opens a run's test (prescreen.run): progress has stage " +
+          '(rendering, scoring, opening), done and total renderings; null for a test made by hand',
+      }),
   })
   .openapi('ListeningTest');
 
@@ -113,7 +129,18 @@ const PromotionJson = z
   })
   .openapi('Promotion');
 
-const testJson = (t: ListeningTest, conditions: Condition[]) => ({
+const preparationJson = (job: Job | undefined) =>
+  job
+    ? {
+        job_id: job.id,
+        status: job.status,
+        attempts: job.attempts,
+        progress: job.progress ?? null,
+        error: job.lastError ?? null,
+      }
+    : null;
+
+const testJson = (t: ListeningTest, conditions: Condition[], job?: Job) => ({
   id: t.id,
   voice_id: t.voiceId,
   name: t.name,
@@ -125,6 +152,7 @@ const testJson = (t: ListeningTest, conditions: Condition[]) => ({
   conditions: conditions.map((c) => ({ id: c.id, kind: c.kind, label: c.label, checkpoint_id: c.checkpointId })),
   created_at: t.createdAt.toISOString(),
   closed_at: t.closedAt?.toISOString() ?? null,
+  preparation: preparationJson(job),
 });
 
 const promotionJson = (p: Promotion) => ({
@@ -195,6 +223,7 @@ const exampleTest: z.output<typeof TestJson> = {
   ],
   created_at: exampleTime,
   closed_at: null,
+  preparation: null,
 };
 const examplePromotion: z.output<typeof PromotionJson> = {
   id: exampleIds.promotion,
@@ -449,7 +478,8 @@ export function listeningAdminRoutes(deps: ListeningAdminDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   const auth = requireScope({ db, scope: 'admin', localSecret: deps.localSecret });
   app.use('/v1/listening/*', auth);
-  const view = async (t: ListeningTest) => testJson(t, await listConditions(db, t.id));
+  const view = async (t: ListeningTest) =>
+    testJson(t, await listConditions(db, t.id), await latestPrescreenJob(db, t.id));
   // requireScope has set the key; its name is the actor the audit trail records.
   const actor = (c: { get: (key: never) => unknown }) => (c.get('apiKey' as never) as ApiKeyView).name;
 

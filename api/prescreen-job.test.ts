@@ -1,0 +1,191 @@
+// The pre-screen as a job on the queue: queued, its progress on the job row (and so on the test's
+// `preparation`), its worker lost mid-rendering and the job resumed by another worker from the
+// stimuli already stored, and the test opened, with only the checkpoints that pass, when it ends.
+// The renderings are planted espeak-ng audio (one checkpoint at half tempo); the scorer is real.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'drizzle-orm';
+import pino from 'pino';
+import {
+  enqueueJob,
+  getJob,
+  getListeningTest,
+  insertCheckpoint,
+  insertVoice,
+  latestPrescreenJob,
+  listConditions,
+  listStimuli,
+  PRESCREEN_JOB,
+} from '../db/index.ts';
+import { createTest, memoryAudioStore, putRecording, type RenderStimulus } from '../listening/index.ts';
+import { openTestDb, type TestDb } from '../test/helpers/db.ts';
+import { makePlantedSets, startWorker, type Worker } from '../trainer/index.ts';
+import { type PrescreenJobPayload, prescreenJobHandler } from './prescreen.ts';
+
+const SENTENCES = [
+  'The garden was quiet after the rain had stopped.',
+  'She opened the window and listened to the birds outside.',
+  'Nobody knew where the old map had come from.',
+];
+
+describe('the pre-screen job', () => {
+  let t: TestDb;
+  let dir = '';
+  const workers: Worker[] = [];
+  const logger = pino({ level: 'silent' });
+  let release: (err: Error) => void = () => {};
+  before(async () => {
+    t = await openTestDb();
+    dir = mkdtempSync(join(tmpdir(), 'prescreen-job-'));
+  });
+  after(async () => {
+    release(new Error('the test ended'));
+    await Promise.all(workers.map((w) => w.stop()));
+    await t.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const waitFor = async <T>(what: string, poll: () => Promise<T | undefined>, seconds: number): Promise<T> => {
+    for (let i = 0; i < seconds * 20; i++) {
+      const v = await poll();
+      if (v !== undefined) return v;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${what}: not within ${seconds} s`);
+  };
+
+  test('queued, shows progress, resumed after its worker is lost, and opens the test with the passing checkpoints', async () => {
+    const db = t.db;
+    const { references, items } = makePlantedSets(dir, SENTENCES, ['clean', 'slow']);
+    const { voice } = await insertVoice(db, { name: 'june', language: 'en' }, []);
+    const base = await insertCheckpoint(db, { name: 'base', kind: 'base', status: 'ready', packagePath: 'b' });
+    const good = await insertCheckpoint(db, { name: 'run-e1', status: 'ready', packagePath: 'g', step: 10 });
+    const slow = await insertCheckpoint(db, { name: 'run-e2', status: 'ready', packagePath: 's', step: 20 });
+    const setOf = new Map([
+      [base.id, 'base'],
+      [good.id, 'clean'],
+      [slow.id, 'slow'],
+    ]);
+    const audio = memoryAudioStore();
+    const rendered: string[] = [];
+    const planted: RenderStimulus = async (c, text) => {
+      const item = items.find((i) => i.group === setOf.get(c.id) && i.text === text);
+      assert.ok(item, `a planted rendering for ${c.id}`);
+      rendered.push(`${c.id}/${text}`);
+      return new Uint8Array(readFileSync(item.path));
+    };
+    const { test: created } = await createTest(db, {
+      voiceId: voice.id,
+      name: 'run: checkpoints by ear',
+      checkpointIds: [good.id, slow.id],
+      baseCheckpointId: base.id,
+      sentences: SENTENCES.map((text) => ({ text })),
+      trialsPerRater: { ab_naturalness: 4 },
+      goldPerRater: 0,
+      trapPerRater: 0,
+      autoPromote: false,
+    });
+    for (const [i, r] of references.entries()) await putRecording({ db, audio }, created.id, i, readFileSync(r.path));
+    const payload: PrescreenJobPayload = {
+      testId: created.id,
+      prescreen: { language: 'en', asr: { model: 'tiny.en-bundled', device: 'cpu' }, currentCheckpointId: null },
+    };
+    const queued = await enqueueJob(db, { kind: PRESCREEN_JOB, payload });
+    assert.equal(queued.status, 'queued');
+    assert.equal((await latestPrescreenJob(db, created.id))?.id, queued.id, "the test's preparation is the job");
+
+    // The first worker renders four stimuli, then stops answering in the middle of the fifth.
+    const hung = new Promise<never>((_, reject) => {
+      release = reject;
+    });
+    const first: RenderStimulus = async (c, text, v, seed) => (rendered.length >= 4 ? hung : planted(c, text, v, seed));
+    const a = startWorker({
+      db,
+      handlers: { [PRESCREEN_JOB]: prescreenJobHandler({ audio, logger, renderStimulus: first }) },
+      logger,
+      pollMs: 20,
+      leaseMs: 600,
+    });
+    workers.push(a);
+    const progress = await waitFor(
+      'rendering progress on the job row',
+      async () => {
+        const p = (await getJob(db, queued.id))?.progress as { stage: string; done: number; total: number | null };
+        return p?.stage === 'rendering' && p.done >= 4 && p.total ? p : undefined;
+      },
+      30,
+    );
+    assert.equal(progress.done, 4);
+    assert.ok(progress.total && progress.total > 4, JSON.stringify(progress));
+    const total = progress.total;
+    const running = await getJob(db, queued.id);
+    assert.equal(running?.status, 'running');
+    assert.equal(running?.attempts, 1);
+    assert.ok(['draft', 'rendering'].includes((await getListeningTest(db, created.id))?.status ?? ''));
+
+    // Its lease runs out as a killed worker's does (another holder's token, the time past): the
+    // queue offers the job again, and the hung worker's own heartbeat finds it has lost it.
+    await db.execute(
+      sql`update jobs set locked_by = 'a-worker-that-died', lease_until = now() - interval '1 second' where id = ${queued.id}`,
+    );
+    const b = startWorker({
+      db,
+      handlers: { [PRESCREEN_JOB]: prescreenJobHandler({ audio, logger, renderStimulus: planted }) },
+      logger,
+      pollMs: 20,
+      leaseMs: 600,
+    });
+    workers.push(b);
+    const seen: { stage: string; done: number }[] = [];
+    const ended = await waitFor(
+      'the job ends',
+      async () => {
+        const j = await getJob(db, queued.id);
+        const p = j?.progress as { stage: string; done: number } | null;
+        if (p && (seen.at(-1)?.stage !== p.stage || seen.at(-1)?.done !== p.done)) seen.push(p);
+        return j && ['done', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+      },
+      300,
+    );
+    assert.equal(ended.status, 'done', ended.lastError ?? '');
+    assert.equal(ended.attempts, 2, 'a second attempt, by the second worker');
+    // Resumed, not restarted: the four stored stimuli were not rendered again.
+    assert.equal(rendered.length, total, `${rendered.length} renderings for ${total} stimuli`);
+    assert.equal(new Set(rendered).size, rendered.length);
+    assert.ok(seen.length >= 1, JSON.stringify(seen));
+
+    // Open, with the slow checkpoint left out and its reason stored per checkpoint.
+    const opened = await getListeningTest(db, created.id);
+    assert.equal(opened?.status, 'open');
+    const left = await listConditions(db, created.id);
+    assert.ok(left.some((c) => c.checkpointId === good.id));
+    assert.ok(left.some((c) => c.checkpointId === base.id));
+    assert.ok(!left.some((c) => c.checkpointId === slow.id), 'the slow checkpoint is out of the crowd test');
+    const record = opened?.config.prescreen as {
+      device: string;
+      checkpoints: { checkpoint_id: string; excluded: boolean; reasons: { code: string }[] }[];
+    };
+    const byId = new Map(record.checkpoints.map((c) => [c.checkpoint_id, c]));
+    assert.equal(byId.get(good.id)?.excluded, false);
+    assert.deepEqual(
+      byId.get(slow.id)?.reasons.map((r) => r.code),
+      ['too_long'],
+    );
+    assert.equal(record.device, 'cpu');
+    const stimuli = await listStimuli(db, created.id);
+    for (const c of left.filter((x) => x.kind === 'checkpoint' || x.kind === 'base'))
+      assert.ok(
+        stimuli.some((s) => s.conditionId === c.id),
+        `${c.label} has stimuli`,
+      );
+
+    // The hung worker comes back: it lost the lease, so it writes nothing, and the job stays done.
+    release(new Error('the engine came back'));
+    await a.idle();
+    const after = await getJob(db, queued.id);
+    assert.equal(after?.status, 'done');
+    assert.equal(after?.attempts, 2);
+  });
+});
