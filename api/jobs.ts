@@ -127,7 +127,7 @@ export async function createRunListeningTest(
       policy: loop.prescreen?.policy,
     };
   }
-  const payload: PrescreenJobPayload = { testId: test.id, prescreen };
+  const payload: PrescreenJobPayload = { testId: test.id, runId: run.id, prescreen };
   await enqueueJob(deps.db, { kind: PRESCREEN_JOB, payload });
   return test.id;
 }

@@ -228,7 +228,7 @@ export async function prescreenTest(
 }
 
 /** What a pre-screen job is given: the draft test, and how to screen it (null: render and open only). */
-export type PrescreenJobPayload = { testId: string; prescreen: PrescreenSettings | null };
+export type PrescreenJobPayload = { testId: string; runId?: string; prescreen: PrescreenSettings | null };
 
 /** The job's progress, on the job row (and so on the test's `preparation` in the API). */
 export type PrescreenProgress = {

@@ -6,10 +6,13 @@ import { after, before, describe, it } from 'node:test';
 import {
   addMetrics,
   claimJob,
+  enqueueJob,
   finishRun,
   getJob,
   getRun,
+  heartbeatJob,
   insertCheckpoint,
+  PRESCREEN_JOB,
   TRAINING_RUN_JOB,
   updateRun,
 } from '../db/index.ts';
@@ -180,6 +183,17 @@ describe('training runs', () => {
     });
     await addMetrics(t.db.db, runId, [{ kind: 'eval', step: 2, epoch: 1, loss: 2.9 }]);
     await pause();
+    // The epoch's listening test is pre-screened by a job: its status and progress come on the stream.
+    const screen = await enqueueJob(t.db.db, {
+      kind: PRESCREEN_JOB,
+      payload: { testId: '3f0e4a1c-0000-4000-8000-000000000001', runId, prescreen: null },
+    });
+    await pause();
+    const screening = await claimJob(t.db.db, { workerId: 'screen', kinds: [PRESCREEN_JOB], leaseMs: 60_000 });
+    assert.ok(screening.job);
+    assert.equal(screening.job.id, screen.id);
+    await heartbeatJob(t.db.db, screening.lease, 60_000, { stage: 'rendering', done: 3, total: 9, render_failed: 0 });
+    await pause();
 
     const cancel = await post(`/v1/training-runs/${runId}/cancel`);
     assert.equal(cancel.status, 202);
@@ -190,9 +204,19 @@ describe('training runs', () => {
     const events = await reading;
     const names = events.map((e) => e.event);
     assert.deepEqual(
-      names.filter((n) => n !== 'progress' && n !== 'metrics'),
+      names.filter((n) => n !== 'progress' && n !== 'metrics' && n !== 'prescreen'),
       ['checkpoint', 'cancelled'],
     );
+    const screens = events.filter((e) => e.event === 'prescreen').map((e) => e.data);
+    assert.deepEqual(
+      screens.map((d) => [d.job_id, d.status]),
+      [
+        [screen.id, 'queued'],
+        [screen.id, 'running'],
+      ],
+    );
+    assert.deepEqual(screens[1]?.progress, { stage: 'rendering', done: 3, total: 9, render_failed: 0 });
+    assert.equal(screens[1]?.test_id, '3f0e4a1c-0000-4000-8000-000000000001');
     const points = events
       .filter((e) => e.event === 'metrics')
       .flatMap((e) => e.data.points as Array<{ step: number; kind: string }>);

@@ -97,6 +97,7 @@ export {
 export {
   dropDraftConditions,
   latestPrescreenJob,
+  listRunPrescreenJobs,
   PRESCREEN_JOB,
   setTestPrescreen,
 } from './queries/prescreen.ts';

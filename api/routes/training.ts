@@ -11,6 +11,7 @@ import {
   listCheckpoints,
   listMetrics,
   listMetricsAfter,
+  listRunPrescreenJobs,
   listRuns,
   requestCancel,
   requeueJob,
@@ -165,6 +166,21 @@ export function trainingRoutes(deps: TrainingRouteDeps) {
           if (seen.get(k.id) !== JSON.stringify(view)) {
             seen.set(k.id, JSON.stringify(view));
             await send('checkpoint', view);
+          }
+        }
+        // The pre-screen jobs of the run's listening tests (an epoch's while training goes on).
+        for (const j of await listRunPrescreenJobs(db, id)) {
+          const view = {
+            test_id: String(j.payload.testId ?? ''),
+            job_id: j.id,
+            status: j.status,
+            attempts: j.attempts,
+            progress: j.progress ?? null,
+            error: j.lastError ?? null,
+          };
+          if (seen.get(`prescreen/${j.id}`) !== JSON.stringify(view)) {
+            seen.set(`prescreen/${j.id}`, JSON.stringify(view));
+            await send('prescreen', view);
           }
         }
         if (run.status in ended) {

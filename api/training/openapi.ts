@@ -131,7 +131,7 @@ export const runRoutes = {
     tags,
     security,
     summary:
-      'Server-sent events: `progress`, `metrics` (new points; `?after=` a metric id), `checkpoint`, then `done`, `failed` or `cancelled`',
+      'Server-sent events: `progress`, `metrics` (new points; `?after=` a metric id), `checkpoint`, `prescreen` (the job that renders, screens and opens one of its listening tests: status and progress), then `done`, `failed` or `cancelled`',
     request: { params: Id, query: z.object({ after: z.coerce.number().int().min(0).optional() }) },
     responses: {
       200: mediaResponse(

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { conditions, listeningTests } from '../schema/listening.ts';
 import { jobs } from '../schema/training.ts';
@@ -15,6 +15,15 @@ export async function latestPrescreenJob(db: Db, testId: string) {
     .orderBy(desc(jobs.id))
     .limit(1);
   return row;
+}
+
+/** A training run's pre-screen jobs (one per listening test made for it), oldest first. */
+export async function listRunPrescreenJobs(db: Db, runId: string) {
+  return db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.kind, PRESCREEN_JOB), sql`${jobs.payload}->>'runId' = ${runId}`))
+    .orderBy(asc(jobs.id));
 }
 
 /**
