@@ -193,20 +193,36 @@ export function startJobWorkers(
 ): Worker[] {
   const all = jobHandlers(deps);
   const handlers = Object.fromEntries(Object.entries(all).filter(([k]) => !deps.kinds || deps.kinds.includes(k)));
-  if (Object.keys(handlers).length === 0 || deps.count === 0) return [];
+  return startWorkerSlots(handlers, deps);
+}
+
+/** The slots of startJobWorkers for any handlers: `count` workers for every kind, `shortCount` for the short ones. */
+export function startWorkerSlots(
+  handlers: Record<string, JobHandler>,
+  opts: {
+    db: Db;
+    logger: Logger;
+    count: number;
+    shortCount?: number;
+    pollMs?: number;
+    leaseMs?: number;
+    stopWhenIdle?: boolean;
+  },
+): Worker[] {
+  if (Object.keys(handlers).length === 0 || opts.count === 0) return [];
   const short = Object.fromEntries(Object.entries(handlers).filter(([k]) => SHORT_JOB_KINDS.includes(k)));
   const start = (h: Record<string, JobHandler>) =>
     startWorker({
-      db: deps.db,
+      db: opts.db,
       handlers: h,
-      logger: deps.logger,
-      ...(deps.stopWhenIdle ? { stopWhenIdle: true } : {}),
-      ...(deps.pollMs ? { pollMs: deps.pollMs } : {}),
-      ...(deps.leaseMs ? { leaseMs: deps.leaseMs } : {}),
+      logger: opts.logger,
+      ...(opts.stopWhenIdle ? { stopWhenIdle: true } : {}),
+      ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
+      ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
     });
-  const slots = Object.keys(short).length > 0 ? (deps.shortCount ?? 1) : 0;
+  const slots = Object.keys(short).length > 0 ? (opts.shortCount ?? 1) : 0;
   return [
-    ...Array.from({ length: deps.count }, () => start(handlers)),
+    ...Array.from({ length: opts.count }, () => start(handlers)),
     ...Array.from({ length: slots }, () => start(short)),
   ];
 }

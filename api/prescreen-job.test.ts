@@ -2,6 +2,8 @@
 // `preparation`), its worker lost mid-rendering and the job resumed by another worker from the
 // stimuli already stored, and the test opened, with only the checkpoints that pass, when it ends.
 // The renderings are planted espeak-ng audio (one checkpoint at half tempo); the scorer is real.
+// And the worker slots: a pre-screen queued while a training run holds the only general worker
+// runs at once on the short-job slot (and, without that slot, waits).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import {
+  completeJob,
   enqueueJob,
   getJob,
   getListeningTest,
@@ -19,10 +22,12 @@ import {
   listConditions,
   listStimuli,
   PRESCREEN_JOB,
+  TRAINING_RUN_JOB,
 } from '../db/index.ts';
 import { createTest, memoryAudioStore, putRecording, type RenderStimulus } from '../listening/index.ts';
 import { openTestDb, type TestDb } from '../test/helpers/db.ts';
-import { makePlantedSets, startWorker, type Worker } from '../trainer/index.ts';
+import { type JobHandler, makePlantedSets, startWorker, type Worker } from '../trainer/index.ts';
+import { startWorkerSlots } from './jobs.ts';
 import { type PrescreenJobPayload, prescreenJobHandler } from './prescreen.ts';
 
 const SENTENCES = [
@@ -187,5 +192,49 @@ describe('the pre-screen job', () => {
     const after = await getJob(db, queued.id);
     assert.equal(after?.status, 'done');
     assert.equal(after?.attempts, 2);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  test('a training run holding the only worker does not hold a pre-screen back: it has a slot of its own', async () => {
+    const db = t.db;
+    let finishTraining: () => void = () => {};
+    let training = Promise.resolve();
+    const handlers: Record<string, JobHandler> = {
+      [TRAINING_RUN_JOB]: {
+        async run(ctx) {
+          await training;
+          await completeJob(ctx.db, ctx.lease);
+        },
+        async failed() {},
+      },
+      [PRESCREEN_JOB]: {
+        async run(ctx) {
+          await completeJob(ctx.db, ctx.lease);
+        },
+        async failed() {},
+      },
+    };
+    const status = async (id: number) => (await getJob(db, id))?.status;
+    const run = async (shortCount: number) => {
+      training = new Promise<void>((resolve) => {
+        finishTraining = resolve;
+      });
+      const train = await enqueueJob(db, { kind: TRAINING_RUN_JOB, payload: {} });
+      const slots = startWorkerSlots(handlers, { db, logger, count: 1, shortCount, pollMs: 20, leaseMs: 5000 });
+      workers.push(...slots);
+      await waitFor('training claimed', async () => ((await status(train.id)) === 'running' ? true : undefined), 10);
+      const screen = await enqueueJob(db, { kind: PRESCREEN_JOB, payload: { testId: 'none' } });
+      // Many polls' time: a free worker would have claimed it long before.
+      await new Promise((r) => setTimeout(r, 1000));
+      const seen = await status(screen.id);
+      finishTraining();
+      const both = async () => (await status(screen.id)) === 'done' && (await status(train.id)) === 'done';
+      await waitFor('both done', async () => ((await both()) ? true : undefined), 10);
+      await Promise.all(slots.map((w) => w.stop()));
+      return seen;
+    };
+    assert.equal(await run(1), 'done', 'the pre-screen ran while the training run held the general worker');
+    // Without the slot, the pre-screen waits for the training run: what the slot is for.
+    assert.equal(await run(0), 'queued');
   });
 });
