@@ -46,7 +46,8 @@ const envSchema = z.object({
   INFERENCE_DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
   /**
    * The GPT graphs' precision: auto is int8 on CPU when the package has the int8 graphs (else fp32),
-   * fp16 on CUDA. fp32 is the reference (README: benchmark, for what int8 costs in agreement).
+   * fp32 on CUDA (fp16 is opt-in: it changes greedy paths, README "fp16 on CUDA"). fp32 is the
+   * reference (README: benchmark, for what int8 costs in agreement).
    */
   INFERENCE_PRECISION: z.enum(['auto', 'fp32', 'fp16', 'int8']).default('auto'),
   /** Worker threads of the in-process engine (or a pod's), each with its own sessions. */

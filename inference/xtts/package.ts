@@ -25,8 +25,9 @@ export type PackageOptions = {
   device?: Device;
   deviceId?: number;
   /**
-   * GPT graph precision. By default fp16 on CUDA; on CPU int8 when the package has the int8 graphs
-   * (the exporter's optional CPU variant, see README's benchmark), else fp32. An explicit precision
+   * GPT graph precision. By default fp32 on CUDA (fp16 changes greedy paths: README, "fp16 on
+   * CUDA"); on CPU int8 when the package has the int8 graphs (the exporter's optional CPU variant,
+   * see README's benchmark), else fp32. An explicit precision
    * the package lacks is refused (MODEL_NOT_FOUND naming the missing graph).
    */
   precision?: Precision;
@@ -192,7 +193,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   const has = (name: string) => Boolean(manifest.graphs[name] ?? (baseDir !== dir && baseManifest.graphs[name]));
   const precision: Precision =
     options.precision ??
-    (device === 'cuda' ? 'fp16' : has('gpt_prefill_int8') && has('gpt_decode_int8') ? 'int8' : 'fp32');
+    (device === 'cuda' ? 'fp32' : has('gpt_prefill_int8') && has('gpt_decode_int8') ? 'int8' : 'fp32');
 
   for (const g of ['gpt_prefill', 'gpt_decode']) {
     if (!has(`${g}_${precision}`) && options.precision && has(`${g}_fp32`)) {
