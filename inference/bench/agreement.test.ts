@@ -10,7 +10,7 @@ import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runPython } from '../../trainer/model-package/python.ts';
+import { runPython } from '../../trainer/index.ts';
 import { EngineError } from '../engine/types.ts';
 import { greedy } from '../xtts/gpt.ts';
 import { loadPackage, openSessionCount } from '../xtts/package.ts';

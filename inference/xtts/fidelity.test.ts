@@ -17,7 +17,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { repoRoot, runPython } from '../../trainer/model-package/python.ts';
+import { runPython } from '../../trainer/index.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+
 import { greedy } from './gpt.ts';
 import { Xtts } from './xtts.ts';
 
