@@ -18,11 +18,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runPython } from '../../trainer/index.ts';
-
-const repoRoot = join(import.meta.dirname, '..', '..');
-
 import { greedy } from './gpt.ts';
 import { Xtts } from './xtts.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
 
 const fixture = join(repoRoot, 'test', 'fixtures', 'coqui-model');
 
