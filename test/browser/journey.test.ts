@@ -38,6 +38,7 @@ import {
   phoneProblems,
 } from '../helpers/browser.ts';
 import { type Clip, type Oracle, stimulusOracle } from '../helpers/crowd.ts';
+import { EMBEDDED_PASS_ONLY } from '../helpers/db.ts';
 import { honestAnswer, identify, takePartLive } from '../helpers/live-crowd.ts';
 import { binaryBody } from '../helpers/speech.ts';
 import { dataDirWithTinyModel, tinyReferenceClip } from '../helpers/tiny.ts';
@@ -69,8 +70,10 @@ const SPEECH = [
   'The garden is green.',
 ];
 
+// The journey's database work is the same on both; it runs in the embedded pass (the training,
+// crowd and promotion path runs on PostgreSQL in test/training.e2e.test.ts).
 describe('the owner journey in a browser, desktop and phone (tiny model, real worker)', {
-  skip: chromiumMissing,
+  skip: chromiumMissing || EMBEDDED_PASS_ONLY,
 }, () => {
   const engine = createEngine({ workers: 1 });
   const dirs = dataDirWithTinyModel('tiny');
