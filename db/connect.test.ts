@@ -69,4 +69,58 @@ describe('connecting to a database that is not there', () => {
       assert.ok(r.readyMs < 2000, `readiness answered after ${r.readyMs.toFixed(0)} ms`);
     });
   }
+
+  it('a refused address fails every query at once, and the pool then reconnects to a server that came back', async () => {
+    // A port with nothing behind it: take one, then close its listener.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const handle = await openDb({
+      databaseUrl: `postgres://u:p@127.0.0.1:${port}/db`,
+      connectTimeoutS: 1,
+      maxConnections: 1,
+    });
+    try {
+      // One pooled connection: a failed attempt that never returned it to the pool would leave
+      // every later query waiting (postgres.js keeps a connection whose socket promise rejected).
+      for (let i = 0; i < 4; i++) {
+        const t0 = performance.now();
+        let timer: NodeJS.Timeout | undefined;
+        const outcome = await Promise.race([
+          handle.db.execute(sql`select 1`).then(
+            () => 'answered',
+            (e: unknown) => e,
+          ),
+          new Promise((resolve) => {
+            timer = setTimeout(() => resolve('still waiting'), 3000);
+          }),
+        ]);
+        clearTimeout(timer);
+        assert.ok(
+          outcome instanceof Error,
+          `query ${i + 1}: ${String(outcome)} after ${(performance.now() - t0).toFixed(0)} ms`,
+        );
+        assert.ok(isDatabaseUnavailable(outcome), `query ${i + 1}: ${(outcome as Error).message}`);
+      }
+      // Something listens there again (it closes at once): the pool's connection tries it, and fails
+      // as closed rather than refused, so the pool really dialled again.
+      let dialled = 0;
+      const back = createServer((s) => {
+        dialled++;
+        s.on('error', () => {});
+        s.end();
+      });
+      servers.push(back);
+      await new Promise<void>((resolve) => back.listen(port, '127.0.0.1', resolve));
+      const outcome = await handle.db.execute(sql`select 1`).then(
+        () => 'answered',
+        (e: unknown) => e,
+      );
+      assert.ok(outcome instanceof Error && isDatabaseUnavailable(outcome), String(outcome));
+      assert.ok(dialled > 0, 'the pool connected again once something listened');
+    } finally {
+      void handle.close().catch(() => {});
+    }
+  });
 });

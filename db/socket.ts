@@ -19,34 +19,32 @@ type SocketOptions = { host: string[]; port: number[]; path?: string | false };
 
 const failure = (code: string, message: string) => Object.assign(new Error(message), { code });
 
-/** postgres.js's `socket` option: a connected socket within `timeoutS`, watched until the server first answers. */
+/**
+ * postgres.js's `socket` option: a socket that connects within `timeoutS` and is watched until the
+ * server first answers. The socket is handed over at once, before it connects, and every failure
+ * (refused, timed out, closed early) is the socket's own error and close: postgres.js then fails
+ * the waiting query and returns the connection to its pool. A rejected promise instead would leave
+ * that connection "connecting" for ever (postgres.js 3.4 never closes it), and once every pooled
+ * connection had failed so, every later query would wait without end.
+ */
 export function boundedSocket(timeoutS = CONNECT_TIMEOUT_S): (options: SocketOptions) => Promise<Socket> {
   let attempt = 0; // several hosts (postgres://a,b/db) are tried in turn, as postgres.js does
-  return (options) =>
-    new Promise<Socket>((resolve, reject) => {
-      const i = attempt++ % Math.max(1, options.host.length);
-      const host = options.host[i] ?? 'localhost';
-      const port = options.port[i] ?? options.port[0] ?? 5432;
-      const where = options.path || `${host}:${port}`;
-      const socket = options.path ? connect(options.path) : connect(port, host);
-      const onError = (err: Error) => {
-        clearTimeout(timer);
-        reject(err);
-      };
-      const timer = setTimeout(() => {
-        socket.removeListener('error', onError);
-        socket.on('error', () => {});
-        socket.destroy();
-        reject(failure('CONNECT_TIMEOUT', `could not connect to the database at ${where} within ${timeoutS} s`));
-      }, timeoutS * 1000);
-      socket.once('error', onError);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeListener('error', onError);
-        watchStartup(socket, where);
-        resolve(socket);
-      });
+  return async (options) => {
+    const i = attempt++ % Math.max(1, options.host.length);
+    const host = options.host[i] ?? 'localhost';
+    const port = options.port[i] ?? options.port[0] ?? 5432;
+    const where = options.path || `${host}:${port}`;
+    const socket = options.path ? connect(options.path) : connect(port, host);
+    const timer = setTimeout(() => {
+      socket.destroy(failure('CONNECT_TIMEOUT', `could not connect to the database at ${where} within ${timeoutS} s`));
+    }, timeoutS * 1000);
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      watchStartup(socket, where);
     });
+    return socket;
+  };
 }
 
 /** Fails the socket if it closes before the server's first byte, or if that byte is not PostgreSQL's. */

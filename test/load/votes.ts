@@ -8,7 +8,9 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:votes -- --restart-db
  *
  * `--restart-db` restarts the PostgreSQL server of DATABASE_URL (the Debian cluster listening on
- * its port, with pg_ctlcluster; run as root or postgres) once a third of the votes are in,
+ * its port, with pg_ctlcluster; run as root or postgres) once a third of the votes are in: it is
+ * stopped, left down for `--down-s` seconds (default 2: a restart alone can be over in a tenth of
+ * a second, shorter than one readiness probe), and started again,
  * while a job holds a lease on the queue; it also reports how long /readyz said "not ready",
  * and that the job finished. Without DATABASE_URL it runs on embedded PGlite (one connection;
  * much slower, and there is no server to restart). Stimuli are short generated tones: the
@@ -30,6 +32,9 @@ const SENTENCES = 60;
 
 const run = promisify(execFile);
 const restartDb = process.argv.includes('--restart-db');
+const downArg = process.argv.indexOf('--down-s');
+const DOWN_S = downArg > 0 ? Number(process.argv[downArg + 1]) : 2;
+if (!(DOWN_S >= 0)) throw new Error('--down-s: a number of seconds, 0 or more');
 const serverUrl = loadConfig().databaseUrl;
 if (restartDb && !serverUrl) {
   console.error('--restart-db needs DATABASE_URL: a PostgreSQL server on this machine to restart');
@@ -95,10 +100,15 @@ const result = await voteUntilDone(load.base, load.tokens, {
   onAck: (n) => {
     if (cluster && !restart && n >= total / 3) {
       const started = performance.now();
-      restart = run('pg_ctlcluster', [cluster[0], cluster[1], 'restart']).then(({ stdout, stderr }) => ({
-        seconds: (performance.now() - started) / 1000,
-        output: (stdout + stderr).trim(),
-      }));
+      restart = (async () => {
+        const stop = await run('pg_ctlcluster', [cluster[0], cluster[1], 'stop']);
+        await sleep(DOWN_S * 1000);
+        const start = await run('pg_ctlcluster', [cluster[0], cluster[1], 'start']);
+        return {
+          seconds: (performance.now() - started) / 1000,
+          output: [stop.stdout, stop.stderr, start.stdout, start.stderr].join('').trim(),
+        };
+      })();
     }
   },
 });
@@ -118,7 +128,9 @@ console.log(
   JSON.stringify(
     {
       database: db.url ? 'postgres' : 'pglite',
-      restart_db: restarted ? { cluster: cluster?.join('/'), seconds: Number(restarted.seconds.toFixed(2)) } : false,
+      restart_db: restarted
+        ? { cluster: cluster?.join('/'), held_down_s: DOWN_S, seconds: Number(restarted.seconds.toFixed(2)) }
+        : false,
       raters: RATERS,
       votes_expected: total,
       acknowledged_votes: stored.acknowledged,
