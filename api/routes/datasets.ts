@@ -206,7 +206,8 @@ export function datasetRoutesApp(deps: DatasetRouteDeps) {
     .openapi(routes.patch, async (c) => {
       const { id, clip_id: clipId } = c.req.valid('param');
       const clip = await updateDatasetClip(db, id, clipId, c.req.valid('json'));
-      if (!clip) throw new ApiError('CLIP_NOT_FOUND', 'No clip with that id in this dataset', { field: 'path.clip_id' });
+      if (!clip)
+        throw new ApiError('CLIP_NOT_FOUND', 'No clip with that id in this dataset', { field: 'path.clip_id' });
       return c.json(clipJson(clip), 200);
     })
     .openapi(routes.ljspeech, async (c) => {
