@@ -6,7 +6,6 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema/index.ts';
-import { boundedConnect } from './socket.ts';
 
 export type Schema = typeof schema;
 /** What every query function takes: the same type whichever driver is underneath. */
@@ -29,8 +28,6 @@ export type DbOptions = {
   pgliteDir?: string;
   /** Pool size for the server driver. */
   maxConnections?: number;
-  /** Seconds a connection attempt to the server may take (default CONNECT_TIMEOUT_S). */
-  connectTimeoutS?: number;
   /**
    * An empty cluster to start the embedded database from instead of running initdb in it
    * (`pgliteTemplate()`); only for a folder that holds no database yet.
@@ -43,9 +40,10 @@ export async function openDb(options: DbOptions): Promise<DbHandle> {
     const client = postgres(options.databaseUrl, {
       max: options.maxConnections ?? 10,
       onnotice: () => {},
-      // Fail fast when the server is down instead of queueing requests forever: each attempt,
-      // reconnects included, fails within the timeout (socket.ts says why postgres.js's own is not enough).
-      ...boundedConnect(options.connectTimeoutS),
+      // Fail fast when the server is down instead of queueing requests forever. postgres.js
+      // 3.4.9 can also hold a query until this runs out when the server closed a connection
+      // during its startup (a server shutting down or refusing the database), so it is short.
+      connect_timeout: 5,
     });
     const db = drizzlePostgres({ client, schema }) as unknown as Db;
     return {

@@ -7,7 +7,6 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import type { Db, DbHandle } from './client.ts';
-import { boundedConnect } from './socket.ts';
 
 const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -32,7 +31,7 @@ export async function migrate(handle: DbHandle, databaseUrl?: string): Promise<v
     return;
   }
   if (!databaseUrl) throw new Error('migrate: the postgres driver needs its DATABASE_URL');
-  const client = postgres(databaseUrl, { max: 1, onnotice: () => {}, ...boundedConnect() });
+  const client = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   try {
     await client`select pg_advisory_lock(${MIGRATION_LOCK})`;
     await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { boundedConnect } from './socket.ts';
 
 /**
  * A new, empty database on a Postgres server, for a test file or a benchmark, and the way to
@@ -8,7 +7,7 @@ import { boundedConnect } from './socket.ts';
  */
 export async function createScratchDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `xtts_scratch_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {}, ...boundedConnect() });
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
@@ -29,7 +28,7 @@ export async function createScratchDatabase(serverUrl: string): Promise<{ url: s
 export function databaseInterruptions(serverUrl: string, databaseUrl: string) {
   const name = new URL(databaseUrl).pathname.slice(1);
   if (!/^\w+$/.test(name)) throw new Error(`not a plain database name: ${name}`);
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {}, ...boundedConnect() });
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   const cut = async (): Promise<number> => {
     const [row] = await admin`
       select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
