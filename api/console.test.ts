@@ -84,6 +84,14 @@ describe('owner sign-in and console', () => {
     return { res, session: cookieValue(res, 'xvs_session') ?? '' };
   }
   const page = (path: string, session: string) => t.request.get(path).set(html).set('Cookie', `xvs_session=${session}`);
+  /** Posts a form from the studio's own site, as the browser signed in with `session` does. */
+  const postForm = (path: string, session: string, body: Record<string, string>) =>
+    t.request
+      .post(path)
+      .set({ ...html, ...site })
+      .set('Cookie', `xvs_session=${session}`)
+      .type('form')
+      .send(body);
 
   it('sends a browser without a session to sign in, and a program gets 401', async () => {
     for (const path of [
@@ -211,12 +219,7 @@ describe('owner sign-in and console', () => {
     assert.equal((await t.request.get('/v1/voices').set(t.auth(shown))).status, 200);
     assert.doesNotMatch((await page('/console/keys', session)).text, new RegExp(shown), 'and never again');
     const made = (await listApiKeys(t.db.db)).find((k) => k.name === 'made in the console');
-    const revoked = await t.request
-      .post(`/console/keys/${made?.id}/revoke`)
-      .set({ ...html, ...site })
-      .set('Cookie', `xvs_session=${session}`)
-      .type('form')
-      .send({ _csrf: token });
+    const revoked = await postForm(`/console/keys/${made?.id}/revoke`, session, { _csrf: token });
     assert.equal(revoked.status, 303);
     assert.equal((await t.request.get('/v1/voices').set(t.auth(shown))).status, 401);
   });
@@ -240,20 +243,10 @@ describe('owner sign-in and console', () => {
   it('signs out: the session ends and its cookie is cleared; sign-out needs the token', async () => {
     const { session } = await signIn();
     const token = csrfIn((await page('/console', session)).text);
-    const forged = await t.request
-      .post('/sign-out')
-      .set({ ...html, ...site })
-      .set('Cookie', `xvs_session=${session}`)
-      .type('form')
-      .send({});
+    const forged = await postForm('/sign-out', session, {});
     assert.equal(forged.status, 403);
     assert.equal((await page('/console', session)).status, 200, 'still signed in');
-    const out = await t.request
-      .post('/sign-out')
-      .set({ ...html, ...site })
-      .set('Cookie', `xvs_session=${session}`)
-      .type('form')
-      .send({ _csrf: token });
+    const out = await postForm('/sign-out', session, { _csrf: token });
     assert.equal(out.status, 303);
     assert.equal(out.headers.location, '/sign-in');
     assert.match(setCookies(out).find((c) => c.startsWith('xvs_session=')) ?? '', /Max-Age=0/);
@@ -308,13 +301,7 @@ describe('owner sign-in and console', () => {
   it('promote and roll back from the test page, each recorded in the audit trail', async () => {
     const { session } = await signIn();
     const token = csrfIn((await page(`/console/tests/${testId}`, session)).text);
-    const form = (path: string, body: Record<string, string>) =>
-      t.request
-        .post(path)
-        .set({ ...html, ...site })
-        .set('Cookie', `xvs_session=${session}`)
-        .type('form')
-        .send({ _csrf: token, ...body });
+    const form = (path: string, body: Record<string, string>) => postForm(path, session, { _csrf: token, ...body });
     // Too few votes: the rule names no checkpoint and the page says so.
     const promote = await form(`/console/tests/${testId}/promote`, {});
     assert.equal(promote.status, 303);
@@ -417,13 +404,7 @@ describe('owner sign-in and console', () => {
       assert.equal(res.status, 200);
       return res.text;
     };
-    const form = (path: string, body: Record<string, string>) =>
-      t.request
-        .post(path)
-        .set({ ...html, ...site })
-        .set('Cookie', `xvs_session=${session}`)
-        .type('form')
-        .send(body);
+    const form = (path: string, body: Record<string, string>) => postForm(path, session, body);
 
     // While it trains: Cancel, no Resume, and no button (the worker makes its test when it ends).
     let shown = await runPage(run.id);
