@@ -150,6 +150,23 @@ export function tensor(dtype: DType, data: ArrayLike<number> | ArrayLike<bigint>
   }
 }
 
+/** Wraps a typed array as a tensor without copying (float16 data as the bits, in a Uint16Array). */
+export function tensorOf(
+  dtype: DType,
+  data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array,
+  dims: readonly number[],
+): ort.Tensor {
+  const want = {
+    float32: Float32Array,
+    int32: Int32Array,
+    int64: BigInt64Array,
+    bool: Uint8Array,
+    float16: Uint16Array,
+  }[dtype];
+  if (!(data instanceof want)) throw new TypeError(`tensorOf: ${dtype} data must be a ${want.name}`);
+  return new ort.Tensor(dtype, data as never, dims);
+}
+
 /** Wraps raw little-endian bytes (e.g. a .bin written by the exporter) as a tensor without copying. */
 export function tensorFromBytes(dtype: DType, bytes: Uint8Array, dims: readonly number[]): ort.Tensor {
   const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);

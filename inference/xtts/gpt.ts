@@ -31,9 +31,13 @@ export class GptKvCache {
   /** Prompt positions (conditioning + text + audio start). */
   readonly promptLength: number;
 
-  constructor(state: Record<'logits' | 'latent' | 'pos' | 'seen' | 'past_k' | 'past_v', Tensor>) {
+  /** promptLength: given for a cache that already holds generated positions (one that left a batch). */
+  constructor(
+    state: Record<'logits' | 'latent' | 'pos' | 'seen' | 'past_k' | 'past_v', Tensor>,
+    promptLength?: number,
+  ) {
     this.state = state;
-    this.promptLength = state.past_k.dims[3] as number;
+    this.promptLength = promptLength ?? (state.past_k.dims[3] as number);
   }
 
   /** Positions held: prompt plus the codes fed back so far. */

@@ -2,6 +2,7 @@
 model package, plus reference outputs for fixed inputs.
 
 usage: python3 -m xtts.fixture [FIXTURE_DIR]
+       python3 -m xtts.fixture --batch-only [FIXTURE_DIR]   (only batch/gpt_batch_fp32.onnx)
 
 Reference numbers that come from other libraries are recomputed when those libraries are installed
 and otherwise kept from the committed files, after checking they belong to the same inputs:
@@ -22,6 +23,7 @@ import torch
 from .cases import greedy_params, run_decode
 from .checkpoint import read_model_folder
 from .export import export_package
+from .graphs import export_batch
 from .quantize import quantize_graph
 from .tiny import write_model_folder
 
@@ -101,6 +103,29 @@ def model_refs(model_dir: str, ref_dir: str, tokens: dict) -> dict:
     }
 
 
+def write_batch_graph(model_dir: str, fixture_dir: str) -> None:
+    """The batched decode graph of the same model, beside the package (the package stays as a plain
+    export makes it): batch/gpt_batch_fp32.onnx, for inference/xtts/batch.test.ts."""
+    import onnx
+    _cfg, _s, m, _d, _tok = read_model_folder(model_dir, gpt_only=True)
+    g = export_batch(m, fp16=False)["gpt_batch_fp32"]
+    onnx.checker.check_model(g)
+    out = os.path.join(fixture_dir, "batch")
+    os.makedirs(out, exist_ok=True)
+    onnx.save(g, os.path.join(out, "gpt_batch_fp32.onnx"))
+
+
+def batch_only(fixture_dir: str) -> None:
+    work = tempfile.mkdtemp(prefix="xtts-tiny-")
+    try:
+        model_dir = os.path.join(work, "model")
+        write_model_folder(model_dir, "tiny", SEED)
+        write_batch_graph(model_dir, os.path.abspath(fixture_dir))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {os.path.join(fixture_dir, 'batch')}")
+
+
 def main(fixture_dir: str) -> None:
     fixture_dir = os.path.abspath(fixture_dir)
     ref_dir = os.path.join(fixture_dir, "reference")
@@ -129,10 +154,12 @@ def main(fixture_dir: str) -> None:
         for g in ("gpt_prefill", "gpt_decode"):
             quantize_graph(os.path.join(fixture_dir, "package", f"{g}_fp32.onnx"),
                            os.path.join(int8_dir, f"{g}_int8.onnx"))
+        write_batch_graph(model_dir, fixture_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {fixture_dir}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_DIR)
+    args = [a for a in sys.argv[1:] if a != "--batch-only"]
+    (batch_only if "--batch-only" in sys.argv[1:] else main)(args[0] if args else DEFAULT_DIR)

@@ -346,3 +346,112 @@ def _elem(t: int) -> onnx.TypeProto:
     tp = onnx.TypeProto()
     tp.tensor_type.elem_type = t
     return tp
+
+
+def decode_loop_batch(sampler: onnx.ModelProto, step: onnx.ModelProto, kv_type: int, name: str) -> onnx.ModelProto:
+    """The batched decode graph: decode_loop's Loop over B sequences at once (see batch.py for the
+    left-padded KV layout and the key mask).
+
+    sampler: (logits [B, V], seen, u [B], temperature [B], top_k [B], top_p [B], repetition_penalty [B])
+             -> (token [B], seen_next)
+    step:    (token [B], pos [B], past_k, past_v, start [B]) -> (logits_next, latent_next, present_k, present_v)
+
+    Each row b samples while it is active: not yet stopped (it emitted stop_code, which counts as its
+    last code) and fewer than steps[b] iterations done. An inactive row keeps its logits, latent, pos
+    and seen, emits code -1, and its count stops; its KV rows still get a column per iteration (the
+    cache grows for the whole batch), which the caller drops: row b's cache is columns
+    [start[b], P + counts[b]). The Loop runs max(steps) iterations, or fewer once no row is active.
+    uniforms is [B, N] with N >= max(steps); row b draws uniforms[b, i] at its i-th code."""
+    sg, tg = sampler.graph, step.graph
+    params = ["temperature", "top_k", "top_p", "repetition_penalty"]
+    prefix_graph(sg, "s/", ["logits", "seen", "u", "token", "seen_next"] + params)
+    prefix_graph(tg, "g/", ["token", "pos", "past_k", "past_v", "start", "logits_next", "latent_next", "present_k",
+                            "present_v"])
+    ren = {"seen_next": "seen_sampled", "logits_next": "logits_next/step", "latent_next": "latent_next/step"}
+    for n in list(sg.node) + list(tg.node):
+        n.input[:] = [ren.get(x, x) for x in n.input]
+        n.output[:] = [ren.get(x, x) for x in n.output]
+    f32, i64, b8 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
+
+    def const(out, a):
+        return helper.make_node("Constant", [], [out], value=numpy_helper.from_array(np.asarray(a), out))
+
+    nodes = [
+        helper.make_node("Gather", ["uniforms", "iter"], ["u"], axis=1),
+        *sg.node, *tg.node,
+        const("b/one", np.array(1, np.int64)),
+        const("b/none", np.array(-1, np.int64)),
+        const("b/axis1", np.array([1], np.int64)),
+        helper.make_node("Less", ["iter", "steps"], ["within"]),
+        helper.make_node("Not", ["done"], ["running"]),
+        helper.make_node("And", ["running", "within"], ["active"]),
+        helper.make_node("Unsqueeze", ["active", "b/axis1"], ["active_col"]),
+        helper.make_node("Equal", ["token", "stop_code"], ["stopped"]),
+        helper.make_node("Not", ["active"], ["idle"]),
+        helper.make_node("Or", ["idle", "stopped"], ["done_next"]),
+        helper.make_node("Where", ["active_col", "logits_next/step", "logits"], ["logits_next"]),
+        helper.make_node("Where", ["active_col", "latent_next/step", "latent"], ["latent_next"]),
+        helper.make_node("Add", ["pos", "b/one"], ["pos_plus"]),
+        helper.make_node("Where", ["active", "pos_plus", "pos"], ["pos_next"]),
+        # onnxruntime's Where takes no bool tensors: seen_sampled is seen plus the sampled code.
+        helper.make_node("And", ["seen_sampled", "active_col"], ["seen_added"]),
+        helper.make_node("Or", ["seen", "seen_added"], ["seen_next"]),
+        helper.make_node("Cast", ["active"], ["active_i"], to=i64),
+        helper.make_node("Add", ["count", "active_i"], ["count_next"]),
+        helper.make_node("Where", ["active", "token", "b/none"], ["code"]),
+        helper.make_node("Identity", ["latent"], ["latent_row"]),
+        # Another iteration only while some row can still sample in it.
+        helper.make_node("Add", ["iter", "b/one"], ["iter_next"]),
+        helper.make_node("Less", ["iter_next", "steps"], ["within_next"]),
+        helper.make_node("Not", ["done_next"], ["running_next"]),
+        helper.make_node("And", ["running_next", "within_next"], ["can_next"]),
+        helper.make_node("Cast", ["can_next"], ["can_next_i"], to=i64),
+        helper.make_node("ReduceMax", ["can_next_i"], ["any_next"], keepdims=0),
+        helper.make_node("Cast", ["any_next"], ["cond_next"], to=b8),
+    ]
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph(
+        nodes, "decode_step_batch",
+        [vi("iter", i64, []), vi("cond", b8, []), vi("logits", f32, None), vi("latent", f32, None),
+         vi("pos", i64, None), vi("seen", b8, None), vi("past_k", kv_type, None), vi("past_v", kv_type, None),
+         vi("done", b8, None), vi("count", i64, None)],
+        [vi("cond_next", b8, []), vi("logits_next", f32, None), vi("latent_next", f32, None),
+         vi("pos_next", i64, None), vi("seen_next", b8, None), vi("present_k", kv_type, None),
+         vi("present_v", kv_type, None), vi("done_next", b8, None), vi("count_next", i64, None),
+         vi("code", i64, None), vi("latent_row", f32, None)],
+        initializer=list(sg.initializer) + list(tg.initializer))
+    ins = ["logits", "latent", "pos", "seen", "past_k", "past_v", "done0", "count0"]
+    main_nodes = [
+        helper.make_node("ReduceMax", ["steps"], ["max_steps"], keepdims=0),
+        const("loop_true", np.array(True)),
+        const("zero_b", np.array(0, np.int64)),
+        helper.make_node("Mul", ["pos", "zero_b"], ["count0"]),
+        helper.make_node("Cast", ["count0"], ["done0"], to=b8),
+        helper.make_node("Loop", ["max_steps", "loop_true"] + ins,
+                         ["logits_out", "latent_out", "pos_out", "seen_out", "k_out", "v_out", "done_out", "counts",
+                          "codes_scan", "latents_scan"],
+                         body=body),
+        helper.make_node("Transpose", ["codes_scan"], ["codes"], perm=[1, 0]),
+        helper.make_node("Transpose", ["latents_scan"], ["latents"], perm=[1, 0, 2]),
+    ]
+    dims = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in tg.output}
+    k_shape = dims["present_k"]
+    v_vocab = dims["logits_next"][-1]
+    width = dims["latent_next"][-1]
+    kv = [k_shape[0], "batch", k_shape[2], "past", k_shape[4]]
+    graph = helper.make_graph(
+        main_nodes, name,
+        [vi("logits", f32, ["batch", v_vocab]), vi("latent", f32, ["batch", width]), vi("pos", i64, ["batch"]),
+         vi("seen", b8, ["batch", v_vocab]), vi("past_k", kv_type, kv), vi("past_v", kv_type, kv),
+         vi("start", i64, ["batch"]), vi("steps", i64, ["batch"]), vi("uniforms", f32, ["batch", "steps_max"]),
+         vi("stop_code", i64, [1]), vi("temperature", f32, ["batch"]), vi("top_k", i64, ["batch"]),
+         vi("top_p", f32, ["batch"]), vi("repetition_penalty", f32, ["batch"])],
+        [vi("codes", i64, ["batch", "n"]), vi("latents", f32, ["batch", "n", width]), vi("counts", i64, ["batch"]),
+         vi("logits_out", f32, ["batch", v_vocab]), vi("latent_out", f32, ["batch", width]),
+         vi("pos_out", i64, ["batch"]), vi("seen_out", b8, ["batch", v_vocab]),
+         vi("k_out", kv_type, [k_shape[0], "batch", k_shape[2], "total", k_shape[4]]),
+         vi("v_out", kv_type, [k_shape[0], "batch", k_shape[2], "total", k_shape[4]])])
+    opsets = {o.domain: o.version for o in step.opset_import}
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+    m.ir_version = step.ir_version
+    return m

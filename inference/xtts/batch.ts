@@ -1,0 +1,303 @@
+/**
+ * Continuous batching of GPT decode at run granularity: one `run()` of the batched decode graph
+ * (`gpt_batch_*`, see the trainer's onnx_tools.decode_loop_batch) advances B sequences by up to N
+ * codes each. Sequences come from today's batch-1 prefill (`Gpt.prefill`), join the batch, and may
+ * join or leave between runs.
+ *
+ * Layout: the KV cache is [layers, B, heads, P, head dim], **left-padded**. Row b holds its
+ * positions in columns [start[b], P); the graph appends one column per step for every row, so a row's
+ * valid columns stay one block [start[b], P + counts[b]). Padding gets no attention weight.
+ *
+ * A member's state lives where the last run left it: its own batch-1 cache (just joined, or after a
+ * batch it sat out) or a row of the last run's outputs. When the next run has the same members in the
+ * same order and each one advanced by the whole run (no early stop, no shorter run), the last run's
+ * outputs are fed back as they are; otherwise the batch is packed afresh (copying each member's
+ * valid columns), which is also where rows that left are dropped and P shrinks to the longest member.
+ *
+ * Each member's sampler draws from its own uniforms (one per code, from the caller's seeded RNG), so
+ * the codes a sequence gets do not depend on its batch-mates: the batched graph is the batch-1 graph
+ * row by row, with padded positions masked.
+ */
+import { type Session, type Tensor, tensor, tensorOf } from '../runtime/index.ts';
+import { type DecodeResult, type DecodeSettings, GptKvCache } from './gpt.ts';
+
+type State = Record<'logits' | 'latent' | 'pos' | 'seen' | 'past_k' | 'past_v', Tensor>;
+
+/** Where a member's state is: row `row` of `state`, KV columns [start, start + length). */
+type Place = { state: State; row: number; start: number; length: number };
+
+type Member = { place: Place; promptLength: number };
+
+export type BatchRequest = {
+  id: number;
+  /** One uniform per code this run may produce (its length is this member's step limit). */
+  uniforms: Float32Array;
+  settings: DecodeSettings;
+};
+
+export type BatchStats = {
+  /** Members in the run. */
+  batch: number;
+  /** Padded KV length fed (P). */
+  positions: number;
+  /** Whether the last run's outputs were fed back without packing. */
+  reused: boolean;
+  /** Loop iterations the graph ran. */
+  steps: number;
+};
+
+type Dims = {
+  layers: number;
+  heads: number;
+  headDim: number;
+  vocab: number;
+  width: number;
+  kvType: 'float32' | 'float16';
+};
+
+export class BatchedGpt {
+  readonly session: Session;
+  readonly stopCode: number;
+  private readonly dims: Dims;
+  private readonly members = new Map<number, Member>();
+  private nextId = 1;
+  /** The last run's outputs and the members (in row order) that advanced through all of it. */
+  private last: { state: State; ids: number[]; aligned: boolean } | null = null;
+  lastStats: BatchStats | null = null;
+
+  constructor(session: Session, tokens: { audioStop: number }) {
+    this.session = session;
+    this.stopCode = tokens.audioStop;
+    const input = (name: string) => {
+      const i = session.inputs.find((x) => x.name === name);
+      if (!i) throw new Error(`${session.path}: not a batched decode graph (no input ${name})`);
+      return i;
+    };
+    const kv = input('past_k');
+    const fixed = (d: number | string | undefined, what: string) => {
+      if (typeof d !== 'number' || d <= 0) throw new Error(`${session.path}: ${what} is not a fixed size`);
+      return d;
+    };
+    input('start');
+    input('steps');
+    this.dims = {
+      layers: fixed(kv.shape[0], 'past_k layers'),
+      heads: fixed(kv.shape[2], 'past_k heads'),
+      headDim: fixed(kv.shape[4], 'past_k head dim'),
+      vocab: fixed(input('logits').shape[1], 'logits width'),
+      width: fixed(input('latent').shape[1], 'latent width'),
+      kvType: kv.dtype === 'float16' ? 'float16' : 'float32',
+    };
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  has(id: number): boolean {
+    return this.members.has(id);
+  }
+
+  /** Takes over a sequence's decode state (the cache is disposed: `leave` gives a new one back). */
+  join(cache: GptKvCache): number {
+    const s = cache.feeds() as State;
+    if (s.past_k.type !== this.dims.kvType)
+      throw new Error(`cache is ${s.past_k.type}, the batched graph wants ${this.dims.kvType}`);
+    const id = this.nextId++;
+    this.members.set(id, {
+      place: { state: s, row: 0, start: 0, length: s.past_k.dims[3] as number },
+      promptLength: cache.promptLength,
+    });
+    cache.dispose();
+    return id;
+  }
+
+  /** Removes a member; returns its state as a batch-1 cache (to continue alone, or to dispose). */
+  leave(id: number): GptKvCache {
+    const m = this.member(id);
+    this.members.delete(id);
+    if (this.last) this.last.aligned = false;
+    const one = this.pack([m.place]);
+    return new GptKvCache(
+      {
+        logits: one.logits,
+        latent: one.latent,
+        pos: one.pos,
+        seen: one.seen,
+        past_k: one.past_k,
+        past_v: one.past_v,
+      },
+      m.promptLength,
+    );
+  }
+
+  /** Drops a member without copying its state out. */
+  drop(id: number): void {
+    this.member(id);
+    this.members.delete(id);
+    if (this.last) this.last.aligned = false;
+  }
+
+  /** Codes generated so far by a member (its audio position minus one). */
+  generated(id: number): number {
+    const p = this.member(id).place;
+    return Number((p.state.pos.data as BigInt64Array)[p.row]) - 1;
+  }
+
+  /** KV positions a member holds. */
+  length(id: number): number {
+    return this.member(id).place.length;
+  }
+
+  /**
+   * One run of the batched graph over the requested members (each at most once), in request order.
+   * Member r produces up to requests[r].uniforms.length codes, fewer when the stop code comes (it is
+   * included, as in `Gpt.decode`). Members not named sit this run out, unchanged.
+   */
+  async decode(requests: readonly BatchRequest[]): Promise<Map<number, DecodeResult>> {
+    const ids = requests.map((r) => r.id);
+    if (new Set(ids).size !== ids.length) throw new Error('a member appears twice in one batch');
+    const members = ids.map((id) => this.member(id));
+    const b = requests.length;
+    const results = new Map<number, DecodeResult>();
+    if (b === 0) return results;
+    const n = Math.max(...requests.map((r) => r.uniforms.length));
+    const last = this.last;
+    const kept =
+      last?.aligned &&
+      last.ids.length === b &&
+      last.ids.every((id, i) => id === ids[i]) &&
+      members.every((m) => m.place.state === last.state)
+        ? last.state
+        : null;
+    const reuse = kept !== null;
+    const state = kept ?? this.pack(members.map((m) => m.place));
+    const positions = state.past_k.dims[3] as number;
+    const starts = reuse ? members.map((m) => m.place.start) : members.map((m) => positions - m.place.length);
+    const uniforms = new Float32Array(b * n);
+    requests.forEach((r, i) => {
+      uniforms.set(r.uniforms, i * n);
+    });
+    const vocab = this.dims.vocab;
+    const out = await this.session.run({
+      ...state,
+      start: tensor('int64', starts, [b]),
+      steps: tensor(
+        'int64',
+        requests.map((r) => r.uniforms.length),
+        [b],
+      ),
+      uniforms: tensor('float32', uniforms, [b, n]),
+      stop_code: tensor('int64', [this.stopCode], [1]),
+      temperature: tensor(
+        'float32',
+        requests.map((r) => r.settings.temperature),
+        [b],
+      ),
+      top_k: tensor(
+        'int64',
+        requests.map((r) => Math.max(1, Math.min(r.settings.topK > 0 ? r.settings.topK : vocab, vocab))),
+        [b],
+      ),
+      top_p: tensor(
+        'float32',
+        requests.map((r) => r.settings.topP),
+        [b],
+      ),
+      repetition_penalty: tensor(
+        'float32',
+        requests.map((r) => r.settings.repetitionPenalty),
+        [b],
+      ),
+    });
+    const get = (name: string) => {
+      const t = out[name];
+      if (!t) throw new Error(`gpt_batch returned no ${name}`);
+      return t;
+    };
+    const next: State = {
+      logits: get('logits_out'),
+      latent: get('latent_out'),
+      pos: get('pos_out'),
+      seen: get('seen_out'),
+      past_k: get('k_out'),
+      past_v: get('v_out'),
+    };
+    const codes = get('codes');
+    const latents = get('latents');
+    const counts = Array.from(get('counts').data as BigInt64Array, Number);
+    const steps = codes.dims[1] as number;
+    const width = this.dims.width;
+    const codeData = codes.data as BigInt64Array;
+    const latentData = latents.data as Float32Array;
+    let aligned = true;
+    members.forEach((m, i) => {
+      const count = counts[i] as number;
+      const mine = Array.from(codeData.subarray(i * steps, i * steps + count), Number);
+      if (mine.includes(-1)) throw new Error(`gpt_batch: row ${i} has a gap in its codes`);
+      results.set(ids[i] as number, {
+        codes: mine,
+        latents: latentData.slice(i * steps * width, (i * steps + count) * width),
+        width,
+      });
+      m.place = { state: next, row: i, start: starts[i] as number, length: m.place.length + count };
+      if (count !== steps) aligned = false;
+    });
+    this.last = { state: next, ids, aligned };
+    this.lastStats = { batch: b, positions, reused: reuse, steps };
+    return results;
+  }
+
+  private member(id: number): Member {
+    const m = this.members.get(id);
+    if (!m) throw new Error(`no member ${id} in this batch`);
+    return m;
+  }
+
+  /** A fresh left-padded batch of the given places, P = the longest. */
+  private pack(places: readonly Place[]): State {
+    const { layers, heads, headDim, vocab, width, kvType } = this.dims;
+    const b = places.length;
+    const p = Math.max(...places.map((x) => x.length));
+    const rows = (name: 'logits' | 'latent' | 'seen', size: number) => {
+      const first = places[0]?.state[name].data as Float32Array | Uint8Array;
+      const Ctor = first.constructor as new (n: number) => Float32Array | Uint8Array;
+      const dst = new Ctor(b * size);
+      places.forEach((x, i) => {
+        const src = x.state[name].data as Float32Array | Uint8Array;
+        dst.set(src.subarray(x.row * size, (x.row + 1) * size), i * size);
+      });
+      return dst;
+    };
+    const kv = (name: 'past_k' | 'past_v') => {
+      const size = layers * b * heads * p * headDim;
+      const dst = kvType === 'float16' ? new Uint16Array(size) : new Float32Array(size);
+      places.forEach((x, i) => {
+        const t = x.state[name];
+        const src = t.data as Float32Array | Uint16Array;
+        const sb = t.dims[1] as number;
+        const sp = t.dims[3] as number;
+        const pad = p - x.length;
+        for (let l = 0; l < layers; l++)
+          for (let h = 0; h < heads; h++) {
+            const from = (((l * sb + x.row) * heads + h) * sp + x.start) * headDim;
+            const to = (((l * b + i) * heads + h) * p + pad) * headDim;
+            dst.set(src.subarray(from, from + x.length * headDim), to);
+          }
+      });
+      return tensorOf(kvType, dst, [layers, b, heads, p, headDim]);
+    };
+    const pos = new BigInt64Array(b);
+    places.forEach((x, i) => {
+      pos[i] = (x.state.pos.data as BigInt64Array)[x.row] as bigint;
+    });
+    return {
+      logits: tensorOf('float32', rows('logits', vocab), [b, vocab]),
+      latent: tensorOf('float32', rows('latent', width), [b, width]),
+      pos: tensorOf('int64', pos, [b]),
+      seen: tensorOf('bool', rows('seen', vocab), [b, vocab]),
+      past_k: kv('past_k'),
+      past_v: kv('past_v'),
+    };
+  }
+}
