@@ -34,8 +34,8 @@ def _words_from_segments(segments, total: float, on_progress) -> list[dict]:
 
 class FasterWhisper:
     def __init__(self, opts: AsrOptions, language: str):
-        from faster_whisper import WhisperModel
         import ctranslate2
+        from faster_whisper import WhisperModel
 
         model = opts.model
         if model == BUNDLED_MODEL:

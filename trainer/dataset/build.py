@@ -93,7 +93,7 @@ def build(argv: list[str]) -> dict:
 
                 asr = make_asr(opts.asr, whisper_lang)
             base = done_s
-            words = asr.transcribe(d.audio16, lambda f, b=base, du=dur: progress.update("transcribe", (b + f * du) / total_s, f"transcribing {name}"))
+            words = asr.transcribe(d.audio16, lambda f, b=base, du=dur, nm=name: progress.update("transcribe", (b + f * du) / total_s, f"transcribing {nm}"))
             cache.put_json(k, words)
         done_s += dur
         words_of.append(words)

@@ -27,7 +27,7 @@ from xtts.tiny import make_config
 from .audio import conditioning_mel, dvae_mel
 from .data import COND_MAX, conditioning_slice
 from .loop import TrainStep
-from .setup import Runtime, optimizer_and_scheduler
+from .setup import optimizer_and_scheduler
 
 SR = 22050
 

@@ -168,8 +168,8 @@ def main() -> None:
     kinds = a.sizes.split(",")
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if a.action == "reference":
-        import transformers
         import einops
+        import transformers
         fixture = {"about": "Coqui GPT.forward losses and gradients on seeded weights/batch (finetune/coqui_loss_parity.py)",
                    "coqui": {"repo": "idiap/coqui-ai-TTS", "commit": os.environ.get("COQUI_COMMIT", "unknown")},
                    "versions": {"torch": torch.__version__, "transformers": transformers.__version__,

@@ -6,7 +6,6 @@ the order of an epoch is a permutation seeded by (seed, epoch); micro-batch k's 
 and dropout masks come from a seed derived from (seed, epoch, k); checkpoints are taken only at
 optimizer-step boundaries (no gradients in flight) and store the optimizer, scheduler, scaler and
 the position (epoch, next micro-batch). Nothing depends on the process's global RNG history."""
-import math
 import os
 import time
 from typing import Dict, Optional

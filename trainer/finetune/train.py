@@ -25,7 +25,9 @@ class UserError(Exception):
 
 def _prepare(spec: dict):
     import torch
+
     from xtts.checkpoint import read_model_folder
+
     from .checkpoints import BaseMismatch, check_base
     from .data import DatasetError, TextEncoder, describe, filter_clips, read_splits
     from .setup import runtime
@@ -75,6 +77,7 @@ def main(argv) -> int:
         return 2
     try:
         import torch
+
         from .loop import Trainer
         from .spec import SpecError, load_spec
 

@@ -27,12 +27,12 @@ import torchaudio
 
 root = os.path.abspath(sys.argv[1])
 sys.path.append(os.path.join(root, "trainer"))
-from xtts.fidelity_cases import CASES, CLIP, GROUP_WIDTHS, LANGUAGE, PENALTIES, STEPS, TEXT, VOICE  # noqa: E402
-from xtts.seeded_weights import fill_module  # noqa: E402
-
 from TTS.tts.configs.xtts_config import XttsConfig  # noqa: E402
 from TTS.tts.layers.tortoise.arch_utils import normalization  # noqa: E402
 from TTS.tts.models.xtts import Xtts, XttsArgs  # noqa: E402
+
+from xtts.fidelity_cases import CASES, CLIP, GROUP_WIDTHS, LANGUAGE, PENALTIES, STEPS, TEXT, VOICE  # noqa: E402
+from xtts.seeded_weights import fill_module  # noqa: E402
 
 
 def _load(path, *args, **kwargs):

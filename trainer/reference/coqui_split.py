@@ -85,7 +85,6 @@ def abbreviations() -> dict:
     from spacy.lang.en import English
     from spacy.lang.es import Spanish
     from spacy.lang.hi import Hindi
-
     from spacy.lang.ja import Japanese
 
     out = {}
