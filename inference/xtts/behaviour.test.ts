@@ -76,7 +76,7 @@ describe('engine behaviour (tiny fixture)', () => {
     assert.equal(x.params({}).babbleGuard, false);
   });
 
-  it('HiFi-GAN buckets: few shapes, same length, differences only near the end', async () => {
+  it('HiFi-GAN buckets: few shapes, same length, same audio', async () => {
     const [run] = await generate(37, null);
     const lat = (run as CodeRun).latents;
     const spk = voice.speakerEmbedding;
@@ -85,10 +85,9 @@ describe('engine behaviour (tiny fixture)', () => {
     const padded = await bucketed.decode(lat, 37, 32, spk);
     assert.equal(padded.length, exact.length);
     assert.equal(padded.length, outputSamples(37));
-    let early = 0;
-    for (let i = 0; i < exact.length - 4096; i++)
-      early = Math.max(early, Math.abs((exact[i] as number) - (padded[i] as number)));
-    assert.ok(early < 1e-5, `before the last 4096 samples: ${early}`);
+    let err = 0;
+    for (let i = 0; i < exact.length; i++) err = Math.max(err, Math.abs((exact[i] as number) - (padded[i] as number)));
+    assert.ok(err < 1e-5, `padded to 64: ${err}`);
     for (const n of [3, 19, 20, 26, 33]) await bucketed.decode(lat, n, 32, spk);
     assert.deepEqual(
       [...bucketed.shapesSeen].sort((a, b) => a - b),

@@ -6,10 +6,15 @@
  * convolution algorithms once per bucket rather than once per length. onnxruntime's CUDA Conv
  * keeps the plan of the last input shape only (measured on an H100: about 1 s whenever the length
  * differs from the previous call's, 5 ms when it does not), so each bucket gets a session of its
- * own, and every session keeps seeing one shape. The pad repeats the last
- * latent, which keeps the graph's linear upsampling exact up to the real length, but the
- * convolutions then see that pad instead of zeros, so the last ~0.05 s differ slightly from an
- * unpadded run: exact-parity runs leave buckets off.
+ * own, and every session keeps seeing one shape.
+ *
+ * A graph with a `frames` input (int64 scalar, the number of real latents) makes padding change
+ * nothing: it reads the last real latent wherever its interpolation would read past it, and zeroes
+ * every convolution's input past the real length at that layer's resolution, so the samples kept
+ * equal an unpadded run's (within 1e-5, hifigan.test.ts). A graph exported without that input (older
+ * packages) still runs, fed as before: the pad repeats the last latent, which keeps the linear
+ * upsampling exact up to the real length, but the convolutions see that pad instead of zeros, so
+ * the last ~0.05 s differ from an unpadded run and exact-parity runs leave buckets off.
  */
 import { type Session, tensor } from '../runtime/index.ts';
 
@@ -48,6 +53,8 @@ export function bucketFor(frames: number, buckets: readonly number[]): number {
 export class Hifigan {
   readonly session: Session;
   readonly buckets: readonly number[] | null;
+  /** Whether the graph takes the real length (`frames`): padded runs then equal unpadded ones. */
+  readonly takesFrames: boolean;
   /** Lengths fed so far: with buckets on, this stays small. */
   readonly shapesSeen = new Set<number>();
   /** With buckets: one session per bucket (opened on first use); lengths past the last share one. */
@@ -58,6 +65,7 @@ export class Hifigan {
     this.session = session;
     this.buckets = buckets;
     this.openMore = openMore;
+    this.takesFrames = session.inputs.some((i) => i.name === 'frames');
   }
 
   private sessionFor(fed: number): Promise<Session> {
@@ -104,6 +112,7 @@ export class Hifigan {
     if (t === 0) return new Float32Array(0);
     const fed = this.buckets ? bucketFor(t, this.buckets) : t;
     if (fed > t) {
+      // Repeating the last latent is what a graph without `frames` needs; one with it ignores the pad.
       const padded = new Float32Array(fed * width);
       padded.set(x);
       const last = x.subarray((t - 1) * width, t * width);
@@ -115,6 +124,7 @@ export class Hifigan {
     const out = await session.run({
       latents: tensor('float32', x, [1, fed, width]),
       speaker: tensor('float32', speaker, [1, speaker.length, 1]),
+      ...(this.takesFrames ? { frames: tensor('int64', [t], []) } : {}),
     });
     const wav = out.wav;
     if (!wav) throw new Error('hifigan returned no wav');

@@ -122,4 +122,10 @@ def build_cases(m: Xtts, graphs: List[str], w: CaseWriter, text_ids: torch.Tenso
     if "hifigan" in graphs:
         lat = m.gpt.latents_for_codes(cond, ids, torch.randint(0, 1024, (1, 12), generator=g).to(dev))
         wav = m.hifigan_decoder(lat, spk.unsqueeze(-1))
-        w.add("hifigan", "hifigan.onnx", {"latents": lat, "speaker": spk.unsqueeze(-1)}, {"wav": wav}, TOLERANCE["fp32"])
+        w.add("hifigan", "hifigan.onnx", {"latents": lat, "speaker": spk.unsqueeze(-1), "frames": torch.tensor(12)},
+              {"wav": wav}, TOLERANCE["fp32"])
+        # Padded to 20 frames with noise, 12 of them real: the graph's masking against the module's.
+        pad = torch.cat([lat, torch.randn(1, 8, lat.shape[-1], generator=g).to(dev)], 1)
+        wav_pad = m.hifigan_decoder(pad, spk.unsqueeze(-1), torch.tensor(12, device=dev))
+        w.add("hifigan_padded", "hifigan.onnx", {"latents": pad, "speaker": spk.unsqueeze(-1), "frames": torch.tensor(12)},
+              {"wav": wav_pad}, TOLERANCE["fp32"])

@@ -55,12 +55,16 @@ class Step(nn.Module):
 
 
 class Hifigan(nn.Module):
+    """`frames` (int64 scalar) is how many of the latents are real: a caller that pads the input up to a
+    fixed length (to keep one shape per cuDNN plan) gets the unpadded run's samples up to
+    256 * floor(4 * frames * 24000 / 22050), whatever the padding holds (HifiDecoder.forward)."""
+
     def __init__(self, m: Xtts):
         super().__init__()
         self.dec = m.hifigan_decoder
 
-    def forward(self, latents, speaker):
-        return self.dec(latents, speaker)
+    def forward(self, latents, speaker, frames):
+        return self.dec(latents, speaker, frames)
 
 
 def _export(module: nn.Module, args: Tuple, inputs: Sequence[str], outputs: Sequence[str],
@@ -92,8 +96,8 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, 
         out["speaker_encoder"] = _export(SpeakerEncoder(m), (torch.randn(1, 16000) * 0.1,), ["wav16k"], ["speaker"],
                                          {"wav16k": {1: "samples"}})
     if "hifigan" in want:
-        out["hifigan"] = _export(Hifigan(m), (torch.randn(1, 12, d), torch.randn(1, s.d_vector_dim, 1)),
-                                 ["latents", "speaker"], ["wav"], {"latents": {1: "codes"}, "wav": {2: "samples"}})
+        out["hifigan"] = _export(Hifigan(m), (torch.randn(1, 12, d), torch.randn(1, s.d_vector_dim, 1), torch.tensor(9)),
+                                 ["latents", "speaker", "frames"], ["wav"], {"latents": {1: "codes"}, "wav": {2: "samples"}})
     kv_dyn = lambda name, ax: {3: ax}
     prefill = step = None
     if "gpt_prefill" in want:
