@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -62,8 +63,19 @@ const envSchema = z.object({
   INFERENCE_PACKAGE_BUDGET_MB: z.coerce.number().int().min(1).optional(),
   /** With pods: requests the API sends to one pod at once. */
   INFERENCE_PER_POD: z.coerce.number().int().min(1).max(256).default(2),
-  /** With pods: longest wait for a pod's first byte, and between two chunks. */
-  INFERENCE_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /**
+   * With pods: longest a pod may stay silent, before answering or between two bytes of a stream.
+   * Pods answer at once and send a heartbeat every second while a request waits or generates,
+   * so this catches a hung pod, never a slow device; hence at least 3 s.
+   */
+  INFERENCE_TIMEOUT_MS: z.coerce.number().int().min(3000).default(30_000),
+  /**
+   * Where a CUDA pod claims its device (one pod per GPU, inference/pod/device-claim.ts): a
+   * directory every pod on the host sees. Default: the system's temporary directory.
+   */
+  INFERENCE_LOCK_DIR: z.string().min(1).optional(),
+  /** Read, not set: the GPUs this process sees (the pod claims the first, which it uses). */
+  CUDA_VISIBLE_DEVICES: z.string().optional(),
   LOG_LEVEL: z.enum(logLevels).default('info'),
   /** Largest JSON request body accepted, in bytes. Uploads have their own limit. */
   MAX_JSON_BODY_BYTES: z.coerce
@@ -170,6 +182,10 @@ export type Config = {
     queue: number;
     perPod: number;
     timeoutMs: number;
+    /** Directory of the pods' device claims. */
+    lockDir: string;
+    /** The CUDA device a pod uses, as CUDA_VISIBLE_DEVICES names it (`0` when unset). */
+    cudaDevice: string;
   };
   logLevel: (typeof logLevels)[number];
   maxJsonBodyBytes: number;
@@ -253,6 +269,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       queue: e.INFERENCE_QUEUE,
       perPod: e.INFERENCE_PER_POD,
       timeoutMs: e.INFERENCE_TIMEOUT_MS,
+      lockDir: resolve(e.INFERENCE_LOCK_DIR ?? tmpdir()),
+      cudaDevice:
+        e.CUDA_VISIBLE_DEVICES?.split(',')
+          .map((d) => d.trim())
+          .find((d) => d.length > 0) ?? '0',
     },
     logLevel: e.LOG_LEVEL,
     maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES,

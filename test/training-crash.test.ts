@@ -1,6 +1,7 @@
 // Acceptance: a worker killed mid-run. A fine-tuning run of the tiny model (5 epochs of 6 optimizer
 // steps on CPU) is SIGKILLed with its worker once an epoch's checkpoint (not the last's) is
-// registered and the next epoch has taken a few steps. Its Python trainer must go with it, the run must be
+// registered and is the newest in the run folder, and the next epoch has taken a few steps (see
+// killMidRun). Its Python trainer must go with it, the run must be
 // taken over once the lease runs out and resume from its last complete checkpoint (not from step
 // 0), and end complete: every epoch's checkpoint registered once, its package whole and loadable,
 // no half-written checkpoint or package folder, and one loss-curve row per step: the rows of the
@@ -13,14 +14,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createDatasetWithBuild,
   createRunWithJob,
   type Db,
-  type DbHandle,
   getJob,
   getRun,
   type Job,
@@ -33,22 +33,22 @@ import {
 import { loadPackage, readManifestJson } from '../inference/index.ts';
 import { loadConfig, localStorage } from '../infra/index.ts';
 import { runPython } from '../trainer/index.ts';
+import {
+  assertHandedOver,
+  cleanUpCrashTest,
+  ownerPid,
+  scratchPostgres,
+  startServer,
+  watchJobProcesses,
+  workerAThenB,
+} from './helpers/crash.ts';
 import { finishBuildAsWorker } from './helpers/datasets.ts';
-import { freshDatabase } from './helpers/db.ts';
 import { dataDirWithTinyModel } from './helpers/tiny.ts';
 import { TINY_FIXTURE_SEED } from './helpers/tiny-checkpoints.ts';
-import {
-  alive,
-  type NodeProcess,
-  processesWithArg,
-  spawnNode,
-  stopProcess,
-  waitFor,
-} from './helpers/worker-process.ts';
+import { alive, type NodeProcess, spawnNode, stopProcess, waitFor } from './helpers/worker-process.ts';
 
 const onPostgres = Boolean(loadConfig().databaseUrl);
 const LEASE_MS = 1500;
-const HOST = hostname();
 const RUN_NAME = 'crash';
 const EPOCHS = 5;
 // Short, and spelled only with letters the tiny vocabulary has (no f, q or x), so no clip is
@@ -71,13 +71,6 @@ const EVAL = ['the bird is on the roof.', 'we go home now.'];
 const STEPS_PER_EPOCH = TRAIN.length / 2;
 const TOTAL_STEPS = EPOCHS * STEPS_PER_EPOCH;
 const CONFIG = { epochs: EPOCHS, batch_size: 2, grad_accum: 1, lr: 1e-3, seed: 7, device: 'cpu' };
-
-/** The worker process a fencing token (`host/pid/…/uuid`) belongs to. */
-const ownerPid = (token: string | null | undefined) => {
-  if (!token) return undefined;
-  const [host, pid] = token.split('/');
-  return host === HOST ? Number(pid) : undefined;
-};
 
 let tmp = '';
 const clips: Array<{ key: string; text: string; wav: Uint8Array; durationS: number; split: 'train' | 'eval' }> = [];
@@ -104,21 +97,7 @@ before(() => {
   }
 });
 
-after(async () => {
-  for (const p of started) await stopProcess(p, 'SIGKILL');
-  // A trainer left behind would be a failure already reported; do not let it outlive the test.
-  if (specPath) for (const p of processesWithArg(specPath)) killQuietly(p.pid);
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-function killQuietly(pid: number) {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
+after(() => cleanUpCrashTest({ started, spec: specPath, cleanups, tmp }));
 
 /** A DATA_DIR with the tiny model (and the PyTorch weights it was exported from, as `model:pull` keeps them). */
 async function tinyDataDir() {
@@ -156,44 +135,11 @@ async function seedRun(db: Db, dataDir: string, packageDir: string) {
 }
 
 /**
- * Watches, every 100 ms, the trainer processes of one run (Python children whose command line
- * names its spec) and, where it can read the database, the job's fencing token.
+ * The trainer processes of one run: Python children whose command line names its spec. A
+ * trainer's own children (the exporter forks to start its graph checker) are part of it.
  */
-function watchTrainers(spec: string, readToken?: () => Promise<string | null | undefined>) {
-  const seen = {
-    maxTrainers: 0,
-    /** Each trainer process, with the worker that started it (its parent when first seen). */
-    trainers: new Map<number, number>(),
-    owners: [] as number[],
-    errors: [] as string[],
-  };
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const procs = processesWithArg(spec).filter((p) => p.cmdline.some((a) => a.endsWith('job_entry.py')));
-      // A trainer's own children (the exporter forks to start its graph checker) are part of it.
-      const trainers = procs.filter((p) => !procs.some((q) => q.pid === p.ppid));
-      seen.maxTrainers = Math.max(seen.maxTrainers, trainers.length);
-      if (trainers.length > 1) {
-        seen.errors.push(`two trainers at once: ${trainers.map((b) => `${b.pid} (parent ${b.ppid})`).join(', ')}`);
-      }
-      for (const b of trainers) if (!seen.trainers.has(b.pid)) seen.trainers.set(b.pid, b.ppid);
-      if (readToken) {
-        const owner = ownerPid(await readToken().catch(() => undefined));
-        if (owner !== undefined && seen.owners.at(-1) !== owner) seen.owners.push(owner);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    seen,
-    trainerOf: (workerPid: number) => [...seen.trainers].filter(([, ppid]) => ppid === workerPid).map(([pid]) => pid),
-    stop: async () => {
-      running = false;
-      await loop;
-    },
-  };
-}
+const watchTrainers = (spec: string, readToken?: () => Promise<string | null | undefined>) =>
+  watchJobProcesses(spec, { what: 'trainer', ownChildren: true, readToken });
 
 /** What the test sees of a run while it trains: its registered checkpoints and its loss-curve rows. */
 type Seen = {
@@ -203,23 +149,82 @@ type Seen = {
 };
 
 /**
- * Mid-run: some epoch's checkpoint is registered, not yet the last epoch's, and the epoch after it
- * has logged at least two steps (which the resumed attempt runs again). Which epoch depends on how
- * fast the machine trains: the kill also waits for the second worker to have had several lease
- * periods in which it must not take the job, and a quiet machine trains an epoch in about 2 s.
+ * Mid-run by the database: the newest registered checkpoint (not the last epoch's) and the epoch
+ * after it has logged at least two steps (which the resumed attempt runs again), not yet its last
+ * (after which the trainer evaluates, writes and exports the next checkpoint). Undefined before.
  */
-function midRun(s: Seen): boolean {
-  assert.ok(!['succeeded', 'failed', 'cancelled'].includes(s.status), `the run ended (${s.status}) before the kill`);
+function midRun(s: Seen, note = ''): Seen['checkpoints'][number] | undefined {
+  assert.ok(
+    !['succeeded', 'failed', 'cancelled'].includes(s.status),
+    `the run ended (${s.status}) before the kill${note}`,
+  );
   const latest = s.checkpoints.reduce<Seen['checkpoints'][number] | undefined>(
     (a, c) => ((c.step ?? 0) > (a?.step ?? -1) ? c : a),
     undefined,
   );
-  if (!latest) return false;
+  if (!latest) return undefined;
   assert.ok(
     (latest.epoch ?? 0) < EPOCHS,
-    `the last epoch's checkpoint was registered before the kill could land: ${JSON.stringify(s.checkpoints)}`,
+    `the last epoch's checkpoint was registered before the kill could land${note}: ${JSON.stringify(s.checkpoints.map((c) => [c.epoch, c.step]))}`,
   );
-  return s.metrics.filter((m) => m.kind === 'train' && m.step > (latest.step ?? 0)).length >= 2;
+  const past = s.metrics.filter((m) => m.kind === 'train' && m.step > (latest.step ?? 0)).length;
+  return past >= 2 && past < STEPS_PER_EPOCH ? latest : undefined;
+}
+
+/**
+ * Kills `victim` (the worker or server whose trainer runs the run) at the first poll, once
+ * `ready`, that finds the run mid-run by the database (midRun) and by the run folder at once: the
+ * checkpoint the database shows last is the newest complete one on disk, and none is being
+ * written. The database follows the trainer's events a little behind it, so the trainer is held
+ * (SIGSTOP) while its folder is read: it cannot write a checkpoint between that check and the
+ * kill. If it is already past the point the database shows, it goes on (SIGCONT) and the next
+ * epoch is waited for. Once `victim` is dead the trainer goes on, and must exit by itself.
+ * `ready` holds the kill back (the second worker's wait); nothing here waits for a set time.
+ */
+async function killMidRun(o: {
+  victim: NodeProcess;
+  /** The trainer processes `victim` started. */
+  trainers: () => number[];
+  runDir: string;
+  seen: () => Promise<Seen>;
+  ready?: () => Promise<boolean>;
+  detail: () => string;
+}): Promise<{ atKill: Seen; newest: { name: string; step: number }; trainer: number }> {
+  let readyAt: number | undefined;
+  const t0 = Date.now();
+  return waitFor(
+    "an epoch's checkpoint registered and newest on disk, and two steps of the next",
+    async () => {
+      const s = await o.seen();
+      const held = readyAt === undefined ? 'still held back' : `allowed ${((readyAt - t0) / 1000).toFixed(1)} s in`;
+      const latest = midRun(s, o.ready ? ` (the kill was ${held})` : '');
+      if (!latest) return undefined;
+      if (o.ready && !(await o.ready())) return undefined;
+      readyAt ??= Date.now();
+      const [trainer, ...more] = o.trainers().filter(alive);
+      if (trainer === undefined || more.length > 0) return undefined;
+      try {
+        process.kill(trainer, 'SIGSTOP');
+      } catch {
+        return undefined; // it ended
+      }
+      try {
+        const writing = readdirSync(join(o.runDir, 'checkpoints')).filter((n) => n.startsWith('.'));
+        const newest = checkpointsOnDisk(o.runDir).at(-1);
+        if (writing.length > 0 || newest === undefined || newest.step !== latest.step) return undefined;
+        o.victim.child.kill('SIGKILL');
+        await o.victim.exited;
+        return { atKill: s, newest, trainer };
+      } finally {
+        try {
+          process.kill(trainer, 'SIGCONT');
+        } catch {
+          // it ended
+        }
+      }
+    },
+    { timeoutMs: 480_000, everyMs: 50, detail: o.detail },
+  );
 }
 
 /** The complete checkpoints in the run folder (the trainer resumes from the last): [{name, step}]. */
@@ -361,16 +366,9 @@ async function assertComplete(
 
 describe('a worker killed mid-run', () => {
   it('on Postgres: worker B waits while A holds the lease, takes over once A is killed, and the run resumes and ends complete', {
-    // Off in CI until its kill timing holds there: it failed in two fresh-clone CI runs (PGlite variant passes).
-    skip: onPostgres ? 'kill timing not yet reliable on the CI machine' : 'runs when DATABASE_URL is set',
+    skip: !onPostgres && 'runs when DATABASE_URL is set',
   }, async (t) => {
-    const fresh = await freshDatabase();
-    cleanups.push(() => fresh.drop());
-    const url = fresh.url as string;
-    const handle: DbHandle = await openDb({ databaseUrl: url, maxConnections: 2 });
-    cleanups.push(() => handle.close());
-    await migrate(handle, url);
-    const db = handle.db;
+    const { url, db } = await scratchPostgres(cleanups);
     const { dataDir, modelDir, packageDir } = await tinyDataDir();
     const run = await seedRun(db, dataDir, packageDir);
     const jobId = run.jobId as number;
@@ -384,62 +382,60 @@ describe('a worker killed mid-run', () => {
       JOB_KINDS: 'training.run',
       LOG_LEVEL: 'info',
     };
-    const watch = watchTrainers(specPath, async () => (await getJob(db, jobId))?.lockedBy);
-    const logs = () => `A:\n${a.output().slice(-3000)}\nB:\n${b?.output().slice(-3000) ?? ''}`;
+    const lockedBy = async () => (await getJob(db, jobId))?.lockedBy;
+    const watch = watchTrainers(specPath, lockedBy);
     const seen = async (): Promise<Seen> => ({
       status: (await getRun(db, run.id))?.status ?? 'missing',
       checkpoints: await listCheckpoints(db, { runId: run.id }),
       metrics: await listMetrics(db, run.id),
     });
-    const a = spawnNode(['api/worker.ts'], env);
-    started.push(a);
-    let b: NodeProcess | undefined;
+    const runDir = localStorage(dataDir).localPath(`runs/${run.id}`);
+    let a: NodeProcess;
+    let b: NodeProcess;
     let atKill: Seen;
     let killed: Seen['metrics'];
     let resumeStep: number;
     let resumeName = '';
     const t0 = Date.now();
     try {
-      await waitFor('worker A to claim the run', async () => (await getJob(db, jobId))?.lockedBy ?? undefined, {
-        timeoutMs: 60_000,
-        detail: logs,
-      }).then((token) => assert.equal(ownerPid(token), a.pid, 'worker A holds the job'));
-
-      // B runs beside A from here on, polling the queue every second with a lease of 1.5 s.
-      b = spawnNode(['api/worker.ts'], env);
-      started.push(b);
-      const bp = b;
-      await waitFor('worker B to start', () => (/job workers started/.test(bp.output()) ? true : undefined), {
-        timeoutMs: 60_000,
-        detail: logs,
-      });
+      // B runs beside A from the claim on, polling the queue every second with a lease of 1.5 s.
+      let logs: () => string;
+      ({ a, b, logs } = await workerAThenB(env, started, { job: 'run', lockedBy }));
       const bReady = Date.now();
-      atKill = await waitFor(
-        "an epoch's checkpoint and two steps of the next",
-        async () => {
-          const s = await seen();
-          return midRun(s) && Date.now() - bReady > 3 * LEASE_MS ? s : undefined;
-        },
-        { timeoutMs: 480_000, everyMs: 50, detail: logs },
-      );
-      const aTrainers = watch.trainerOf(a.pid);
-      a.child.kill('SIGKILL');
-      await a.exited;
+      const aWorker = a;
+      // B must have had several lease periods in which it could (wrongly) take the job: the kill
+      // waits until A has renewed its lease more than three lease periods after B started polling.
+      const bWaited = async () => {
+        const job = await getJob(db, jobId);
+        return ownerPid(job?.lockedBy) === aWorker.pid && (job?.leaseUntil?.getTime() ?? 0) > bReady + 4 * LEASE_MS;
+      };
+      let trainer: number;
+      let newest: { name: string };
+      ({ atKill, trainer, newest } = await killMidRun({
+        victim: a,
+        trainers: () => watch.startedBy(aWorker.pid),
+        runDir,
+        seen,
+        ready: bWaited,
+        detail: logs,
+      }));
       // Read at once: B's trainer, seconds away, is the next to touch them.
       killed = await listMetrics(db, run.id);
+      const aTrainers = watch.startedBy(a.pid);
       const jobBefore = (await getJob(db, jobId)) as Job;
       assert.equal(ownerPid(jobBefore.lockedBy), a.pid, 'A still held the job: B never took it while A lived');
       assert.equal(jobBefore.attempts, 1);
-      assert.equal(aTrainers.length, 1, "A's Python trainer was running");
+      assert.deepEqual(aTrainers, [trainer], "A's Python trainer was running");
       assert.ok(!/"msg":"job started"/.test(b.output()), 'B started no job while A held it');
       await waitFor(
         "A's Python trainer to exit with it",
         () => (aTrainers.every((pid) => !alive(pid)) ? true : undefined),
-        { timeoutMs: 10_000, everyMs: 50 },
+        { timeoutMs: 30_000, everyMs: 50 },
       );
-      const onDisk = checkpointsOnDisk(localStorage(dataDir).localPath(`runs/${run.id}`));
+      const onDisk = checkpointsOnDisk(runDir);
       resumeStep = onDisk.at(-1)?.step ?? 0;
       resumeName = onDisk.at(-1)?.name ?? '';
+      assert.equal(resumeName, newest.name, 'no checkpoint was written after the one the kill was timed on');
       t.diagnostic(
         `killed A after ${((Date.now() - t0) / 1000).toFixed(1)} s at step ${Math.max(...atKill.metrics.map((m) => m.step))}; checkpoints on disk: ${onDisk.map((c) => c.name).join(', ')}`,
       );
@@ -458,12 +454,7 @@ describe('a worker killed mid-run', () => {
       await watch.stop();
     }
     t.diagnostic(`the run ended ${((Date.now() - t0) / 1000).toFixed(1)} s after the first worker started`);
-    assert.deepEqual(watch.seen.errors, []);
-    assert.equal(watch.seen.maxTrainers, 1, 'never two trainers of the run at once');
-    assert.deepEqual(watch.seen.owners, [a.pid, b.pid], 'the job was held by A, then by B, never back and forth');
-    assert.deepEqual([...watch.seen.trainers.values()], [a.pid, b.pid], 'one trainer started by A, then one by B');
-    assert.match(b.output(), /"attempt":2[^\n]*"msg":"job started"/, 'B ran the second attempt');
-    assert.doesNotMatch(b.output(), /"attempt":1[^\n]*"msg":"job started"/);
+    assertHandedOver(watch, a, b, { process: 'trainer', job: 'run' });
     assert.ok(resumeStep >= STEPS_PER_EPOCH && resumeStep < TOTAL_STEPS, `resumed mid-run (step ${resumeStep})`);
     assertStarts(a.output(), b.output(), { name: resumeName, step: resumeStep }, killed);
     await assertComplete(db, {
@@ -497,26 +488,8 @@ describe('a worker killed mid-run', () => {
       JOB_WORKERS: '1',
       LOG_LEVEL: 'info',
     };
-    const startServer = async () => {
-      const p = spawnNode(['api/server.ts'], env);
-      started.push(p);
-      const url = await waitFor(
-        'the server to listen',
-        () => {
-          if (p.child.exitCode !== null) throw new Error(`the server exited (${p.child.exitCode}):\n${p.output()}`);
-          return /listening on (http:\/\/\S+)/.exec(p.output())?.[1];
-        },
-        { timeoutMs: 90_000 },
-      );
-      const lock = JSON.parse(readFileSync(join(dataDir, 'server.lock.json'), 'utf8')) as {
-        pid: number;
-        secret: string;
-      };
-      assert.equal(lock.pid, p.pid);
-      return { p, url, auth: { Authorization: `Bearer ${lock.secret}` } };
-    };
     const t0 = Date.now();
-    const s1 = await startServer();
+    const s1 = await startServer(env, started);
     const watch = watchTrainers(specPath);
     const seen = async (s: { url: string; auth: Record<string, string> }): Promise<Seen> => {
       const r = await fetch(`${s.url}/v1/training-runs/${runId}`, { headers: s.auth });
@@ -533,23 +506,23 @@ describe('a worker killed mid-run', () => {
     let killed: Seen['metrics'];
     let resumeStep: number;
     let resumeName = '';
+    const runDir = localStorage(dataDir).localPath(`runs/${runId}`);
     try {
-      atKill = await waitFor(
-        "an epoch's checkpoint and two steps of the next",
-        async () => {
-          const s = await seen(s1);
-          return midRun(s) ? s : undefined;
-        },
-        { timeoutMs: 480_000, everyMs: 50, detail: () => s1.p.output().slice(-3000) },
-      );
-      const s1Trainers = watch.trainerOf(s1.p.pid);
-      s1.p.child.kill('SIGKILL');
-      await s1.p.exited;
-      assert.equal(s1Trainers.length, 1, "the server's Python trainer was running");
+      let trainer: number;
+      let newest: { name: string };
+      ({ atKill, trainer, newest } = await killMidRun({
+        victim: s1.p,
+        trainers: () => watch.startedBy(s1.p.pid),
+        runDir,
+        seen: () => seen(s1),
+        detail: () => s1.p.output().slice(-3000),
+      }));
+      const s1Trainers = watch.startedBy(s1.p.pid);
+      assert.deepEqual(s1Trainers, [trainer], "the server's Python trainer was running");
       await waitFor(
         "the killed server's Python trainer to exit with it",
         () => (s1Trainers.every((pid) => !alive(pid)) ? true : undefined),
-        { timeoutMs: 10_000, everyMs: 50 },
+        { timeoutMs: 30_000, everyMs: 50 },
       );
       const stopped = await openDb({ pgliteDir: pgliteDirFor(dataDir) });
       try {
@@ -557,14 +530,15 @@ describe('a worker killed mid-run', () => {
       } finally {
         await stopped.close();
       }
-      const onDisk = checkpointsOnDisk(localStorage(dataDir).localPath(`runs/${runId}`));
+      const onDisk = checkpointsOnDisk(runDir);
       resumeStep = onDisk.at(-1)?.step ?? 0;
       resumeName = onDisk.at(-1)?.name ?? '';
+      assert.equal(resumeName, newest.name, 'no checkpoint was written after the one the kill was timed on');
       t.diagnostic(
         `killed the server after ${((Date.now() - t0) / 1000).toFixed(1)} s at step ${Math.max(...atKill.metrics.map((m) => m.step))}; checkpoints on disk: ${onDisk.map((c) => c.name).join(', ')}`,
       );
 
-      s2 = await startServer();
+      s2 = await startServer(env, started);
       // The embedded database belongs to one process: a second server on the folder is refused.
       const rival = spawnNode(['api/server.ts'], env);
       started.push(rival);
@@ -587,8 +561,8 @@ describe('a worker killed mid-run', () => {
     }
     t.diagnostic(`the run ended ${((Date.now() - t0) / 1000).toFixed(1)} s after the first server started`);
     assert.deepEqual(watch.seen.errors, []);
-    assert.equal(watch.seen.maxTrainers, 1, 'never two trainers of the run at once');
-    assert.deepEqual([...watch.seen.trainers.values()], [s1.p.pid, s2.p.pid], 'one trainer per server, in turn');
+    assert.equal(watch.seen.maxProcesses, 1, 'never two trainers of the run at once');
+    assert.deepEqual([...watch.seen.processes.values()], [s1.p.pid, s2.p.pid], 'one trainer per server, in turn');
     assert.match(s2.p.output(), /"attempt":2[^\n]*"msg":"job started"/, 'the restarted server ran the second attempt');
     assert.ok(resumeStep >= STEPS_PER_EPOCH && resumeStep < TOTAL_STEPS, `resumed mid-run (step ${resumeStep})`);
     assertStarts(s1.p.output(), s2.p.output(), { name: resumeName, step: resumeStep }, killed);

@@ -10,48 +10,39 @@
 // again on the same DATA_DIR; a second server meanwhile is refused the folder.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createDatasetWithBuild,
   type Dataset,
   type Db,
-  type DbHandle,
   getDataset,
   getJob,
   type Job,
   listDatasetClips,
-  migrate,
   openDb,
   pgliteDirFor,
 } from '../db/index.ts';
 import { loadConfig, localStorage } from '../infra/index.ts';
 import { datasetKeys, makeRecordings, type Recording } from '../trainer/index.ts';
-import { freshDatabase } from './helpers/db.ts';
 import {
-  alive,
-  type NodeProcess,
-  processesWithArg,
-  spawnNode,
-  stopProcess,
-  waitFor,
-} from './helpers/worker-process.ts';
+  assertHandedOver,
+  cleanUpCrashTest,
+  ownerPid,
+  scratchPostgres,
+  startServer,
+  watchJobProcesses,
+  workerAThenB,
+} from './helpers/crash.ts';
+import { alive, type NodeProcess, spawnNode, stopProcess, waitFor } from './helpers/worker-process.ts';
 
 const onPostgres = Boolean(loadConfig().databaseUrl);
 const OPTIONS = { asr: { model: 'tiny.en-bundled', device: 'cpu' } };
 const LEASE_MS = 1500;
 /** Stages of the builder after which the kill counts as "mid-build, past decoding". */
 const EARLY_STAGES = new Set(['starting', 'decode']);
-const HOST = hostname();
-
-/** The worker process a fencing token (`host/pid/…/uuid`) belongs to. */
-const ownerPid = (token: string | null | undefined) => {
-  if (!token) return undefined;
-  const [host, pid] = token.split('/');
-  return host === HOST ? Number(pid) : undefined;
-};
 
 let tmp = '';
 let recs: Recording[] = [];
@@ -67,60 +58,11 @@ before(() => {
   recs = makeRecordings(join(tmp, 'src'), 28).slice(0, 1);
 });
 
-after(async () => {
-  for (const p of started) await stopProcess(p, 'SIGKILL');
-  // A builder left behind would be a failure already reported; do not let it outlive the test.
-  if (specPath) for (const p of processesWithArg(specPath)) killQuietly(p.pid);
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+after(() => cleanUpCrashTest({ started, spec: specPath, cleanups, tmp }));
 
-function killQuietly(pid: number) {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-/**
- * Watches, every 100 ms, the builder processes of one dataset (Python children whose command line
- * names its build spec) and, where it can read the database, the job's fencing token.
- */
-function watchBuild(spec: string, readToken?: () => Promise<string | null | undefined>) {
-  const seen = {
-    maxBuilders: 0,
-    /** Each builder process, with the worker that started it (its parent when first seen). */
-    builders: new Map<number, number>(),
-    /** The owners of the job's token, in the order they held it. */
-    owners: [] as number[],
-    errors: [] as string[],
-  };
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const builders = processesWithArg(spec).filter((p) => p.cmdline.some((a) => a.endsWith('job_entry.py')));
-      seen.maxBuilders = Math.max(seen.maxBuilders, builders.length);
-      if (builders.length > 1) {
-        seen.errors.push(`two builders at once: ${builders.map((b) => `${b.pid} (parent ${b.ppid})`).join(', ')}`);
-      }
-      for (const b of builders) if (!seen.builders.has(b.pid)) seen.builders.set(b.pid, b.ppid);
-      if (readToken) {
-        const owner = ownerPid(await readToken().catch(() => undefined));
-        if (owner !== undefined && seen.owners.at(-1) !== owner) seen.owners.push(owner);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    seen,
-    builderOf: (workerPid: number) => [...seen.builders].filter(([, ppid]) => ppid === workerPid).map(([pid]) => pid),
-    stop: async () => {
-      running = false;
-      await loop;
-    },
-  };
-}
+/** The builder processes of one dataset: Python children whose command line names its build spec. */
+const watchBuild = (spec: string, readToken?: () => Promise<string | null | undefined>) =>
+  watchJobProcesses(spec, { what: 'builder', readToken });
 
 const pastDecoding = (d: { status: string; progress: Record<string, unknown> | null } | undefined) =>
   d?.status === 'processing' && typeof d.progress?.stage === 'string' && !EARLY_STAGES.has(d.progress.stage);
@@ -182,14 +124,7 @@ describe('a worker killed mid-build', () => {
   it('on Postgres: worker B waits while A holds the lease, takes over once A is killed, and the dataset ends complete', {
     skip: !onPostgres && 'runs when DATABASE_URL is set',
   }, async (t) => {
-    const fresh = await freshDatabase();
-    cleanups.push(() => fresh.drop());
-    const url = fresh.url as string;
-    const handle: DbHandle = await openDb({ databaseUrl: url, maxConnections: 2 });
-    cleanups.push(() => handle.close());
-    await migrate(handle, url);
-    const db = handle.db;
-
+    const { url, db } = await scratchPostgres(cleanups);
     const dataDir = join(tmp, 'data-pg');
     const storage = localStorage(dataDir);
     const datasetId = randomUUID();
@@ -219,25 +154,14 @@ describe('a worker killed mid-build', () => {
       JOB_KINDS: 'dataset.build',
       LOG_LEVEL: 'info',
     };
-    const watch = watchBuild(specPath, async () => (await getJob(db, jobId))?.lockedBy);
-    const logs = () => `A:\n${a.output().slice(-3000)}\nB:\n${b?.output().slice(-3000) ?? ''}`;
-    const a = spawnNode(['api/worker.ts'], env);
-    started.push(a);
-    let b: NodeProcess | undefined;
+    const lockedBy = async () => (await getJob(db, jobId))?.lockedBy;
+    const watch = watchBuild(specPath, lockedBy);
+    let a: NodeProcess;
+    let b: NodeProcess;
     try {
-      await waitFor('worker A to claim the build', async () => (await getJob(db, jobId))?.lockedBy ?? undefined, {
-        timeoutMs: 60_000,
-        detail: logs,
-      }).then((token) => assert.equal(ownerPid(token), a.pid, 'worker A holds the job'));
-
-      // B runs beside A from here on, polling the queue every second with a lease of 1.5 s.
-      b = spawnNode(['api/worker.ts'], env);
-      started.push(b);
-      const bp = b;
-      await waitFor('worker B to start', () => (/job workers started/.test(bp.output()) ? true : undefined), {
-        timeoutMs: 60_000,
-        detail: logs,
-      });
+      // B runs beside A from the claim on, polling the queue every second with a lease of 1.5 s.
+      let logs: () => string;
+      ({ a, b, logs } = await workerAThenB(env, started, { job: 'build', lockedBy }));
       const bReady = Date.now();
       // Mid-build: past decoding, and B has had several lease periods to (wrongly) take the job.
       const atKill = await waitFor(
@@ -257,7 +181,7 @@ describe('a worker killed mid-build', () => {
       const jobBefore = (await getJob(db, jobId)) as Job;
       assert.equal(ownerPid(jobBefore.lockedBy), a.pid, 'A still holds the job: B never took it while A lived');
       assert.equal(jobBefore.attempts, 1);
-      const aBuilders = watch.builderOf(a.pid);
+      const aBuilders = watch.startedBy(a.pid);
       assert.equal(aBuilders.length, 1, "A's Python builder was running");
       assert.ok(!/"msg":"job started"/.test(b.output()), 'B started no job while A held it');
       t.diagnostic(`killed A at ${JSON.stringify(atKill.progress)}`);
@@ -283,12 +207,7 @@ describe('a worker killed mid-build', () => {
     } finally {
       await watch.stop();
     }
-    assert.deepEqual(watch.seen.errors, []);
-    assert.equal(watch.seen.maxBuilders, 1, 'never two builders of the job at once');
-    assert.deepEqual(watch.seen.owners, [a.pid, b.pid], 'the job was held by A, then by B, never back and forth');
-    assert.deepEqual([...watch.seen.builders.values()], [a.pid, b.pid], 'one builder started by A, then one by B');
-    assert.match(b.output(), /"attempt":2[^\n]*"msg":"job started"/, 'B ran the second attempt');
-    assert.doesNotMatch(b.output(), /"attempt":1[^\n]*"msg":"job started"/);
+    assertHandedOver(watch, a, b, { process: 'builder', job: 'job' });
     await assertComplete(db, dataDir, datasetId, a.pid, b.pid);
   });
 
@@ -304,25 +223,7 @@ describe('a worker killed mid-build', () => {
       JOB_WORKERS: '1',
       LOG_LEVEL: 'info',
     };
-    const startServer = async () => {
-      const p = spawnNode(['api/server.ts'], env);
-      started.push(p);
-      const url = await waitFor(
-        'the server to listen',
-        () => {
-          if (p.child.exitCode !== null) throw new Error(`the server exited (${p.child.exitCode}):\n${p.output()}`);
-          return /listening on (http:\/\/\S+)/.exec(p.output())?.[1];
-        },
-        { timeoutMs: 90_000 },
-      );
-      const lock = JSON.parse(readFileSync(join(dataDir, 'server.lock.json'), 'utf8')) as {
-        pid: number;
-        secret: string;
-      };
-      assert.equal(lock.pid, p.pid);
-      return { p, url, auth: { Authorization: `Bearer ${lock.secret}` } };
-    };
-    const s1 = await startServer();
+    const s1 = await startServer(env, started);
     const form = new FormData();
     form.set('name', 'killed mid-build');
     form.set('language', 'en');
@@ -364,7 +265,7 @@ describe('a worker killed mid-build', () => {
       assert.equal(await rival.exited, 1, rival.output());
       assert.match(rival.output(), /in use by another server/);
       assert.ok(alive(s1.p.pid));
-      const s1Builders = watch.builderOf(s1.p.pid);
+      const s1Builders = watch.startedBy(s1.p.pid);
       assert.equal(s1Builders.length, 1, "the server's Python builder was running");
       t.diagnostic(`killed the server at ${JSON.stringify(atKill.progress)}`);
 
@@ -378,7 +279,7 @@ describe('a worker killed mid-build', () => {
       // Its lock file is left behind, naming a dead process: it must not keep the folder locked.
       assert.ok(existsSync(join(dataDir, 'server.lock.json')));
 
-      s2 = await startServer();
+      s2 = await startServer(env, started);
       const s = s2;
       await waitFor(
         'the dataset to be ready after the restart',
@@ -395,8 +296,8 @@ describe('a worker killed mid-build', () => {
       await watch.stop();
     }
     assert.deepEqual(watch.seen.errors, []);
-    assert.equal(watch.seen.maxBuilders, 1, 'never two builders of the job at once');
-    assert.deepEqual([...watch.seen.builders.values()], [s1.p.pid, s2.p.pid], 'one builder per server, in turn');
+    assert.equal(watch.seen.maxProcesses, 1, 'never two builders of the job at once');
+    assert.deepEqual([...watch.seen.processes.values()], [s1.p.pid, s2.p.pid], 'one builder per server, in turn');
     assert.match(s2.p.output(), /"attempt":2[^\n]*"msg":"job started"/, 'the restarted server ran the second attempt');
 
     const handle = await openDb({ pgliteDir: pgliteDirFor(dataDir) });

@@ -5,7 +5,7 @@ import {
   type SynthesisRequest,
   type VoiceConditioning,
 } from '../engine/types.ts';
-import { errorFromJson, FrameReader, type VoiceJson, voiceFromJson, voiceToJson } from './protocol.ts';
+import { type ErrorJson, errorFromJson, FrameReader, type VoiceJson, voiceFromJson, voiceToJson } from './protocol.ts';
 
 export type PoolOptions = {
   /** Base URLs of the inference pods. */
@@ -14,7 +14,12 @@ export type PoolOptions = {
   perPod: number;
   /** Requests waiting for a free pod; beyond this, ENGINE_OVERLOADED (503). */
   queue: number;
-  /** Longest wait for a pod's first byte, and between two chunks of a stream. */
+  /**
+   * Longest a pod may stay silent: before it answers a request, or between two bytes of an
+   * answer. Pods answer at once and send heartbeats while a request waits or generates
+   * (protocol.ts), so this detects a pod that hangs or a connection that died, never a slow
+   * device: keep it several times the pods' heartbeat (1 s).
+   */
   timeoutMs: number;
   healthIntervalMs?: number;
 };
@@ -25,9 +30,15 @@ type Waiter = { resolve: (pod: PodState) => void; reject: (err: Error) => void; 
 
 /**
  * The engine contract over inference pods: least-loaded routing among healthy pods with a
- * per-pod limit, one bounded queue, health checks, timeouts, and at most one retry on another
- * pod for a request that failed before any audio came back. A request that already streamed
- * audio is never retried: its client gets an error instead of audio that jumps.
+ * per-pod limit, one bounded queue, health checks and time-outs. A request that no pod can
+ * start is refused as ENGINE_OVERLOADED (the API's 503 with Retry-After): the queue is full,
+ * no pod is healthy, or every pod it tried answered 503 or did not answer within the time-out
+ * (alive but not keeping up). A pod that answers 503 or does not answer is skipped for another
+ * one; one that cannot be reached is marked down and skipped too. Once a pod has admitted a
+ * request, its heartbeats keep the stream open however slow the device is; only silence for
+ * `timeoutMs` (a hung pod, a dead connection), a cut connection or an engine error ends it,
+ * as ENGINE_FAILED or the engine's own code. A request that already streamed audio is never
+ * retried: its client gets an error instead of audio that jumps.
  */
 export function createPodPool(options: PoolOptions): Engine & { pods(): PodState[] } {
   if (options.urls.length === 0) throw new RangeError('a pod pool needs at least one URL');
@@ -138,10 +149,16 @@ export function createPodPool(options: PoolOptions): Engine & { pods(): PodState
         release(pod);
         if (signal?.aborted) throw new EngineError('CANCELLED', 'request cancelled');
         if (timeout.signal.aborted) {
-          throw new EngineError(
-            'ENGINE_FAILED',
-            `inference pod ${pod.url} did not answer within ${options.timeoutMs} ms`,
-          );
+          // A pod answers at once, 200 or 503, so one that took this long is alive but not
+          // keeping up (or hung: its health check decides). Nothing has started: try another
+          // pod, and with none left refuse the request as overload, which the client may retry.
+          if (tried.size >= pods.length) {
+            throw new EngineError(
+              'ENGINE_OVERLOADED',
+              `no inference pod answered within ${options.timeoutMs} ms (last tried: ${pod.url})`,
+            );
+          }
+          continue;
         }
         markDown(pod, err);
         if (tried.size >= pods.length) {
@@ -151,20 +168,66 @@ export function createPodPool(options: PoolOptions): Engine & { pods(): PodState
     }
   }
 
+  /**
+   * The next bytes of a pod's answer, or ENGINE_FAILED when the pod stays silent for
+   * `timeoutMs` (heartbeats included: a pod that sends nothing at all has hung) or the
+   * connection breaks. Undefined when the caller's own signal aborted the read.
+   */
+  async function read(
+    pod: PodState,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    timeout: AbortController,
+    signal: AbortSignal | undefined,
+  ): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>> | undefined> {
+    const idle = setTimeout(() => timeout.abort(new Error('idle')), options.timeoutMs);
+    try {
+      return await reader.read();
+    } catch (err) {
+      if (signal?.aborted) return undefined;
+      if (!timeout.signal.aborted) markDown(pod, err);
+      throw new EngineError(
+        'ENGINE_FAILED',
+        timeout.signal.aborted
+          ? `inference pod ${pod.url} sent nothing, not even a heartbeat, for ${options.timeoutMs} ms`
+          : `inference pod ${pod.url} failed mid-stream: ${(err as Error).message}`,
+      );
+    } finally {
+      clearTimeout(idle);
+    }
+  }
+
   return {
     pods: () => pods.map((p) => ({ ...p })),
     stats: () => ({ active: pods.reduce((n, p) => n + p.inflight, 0), queued: waiters.length, packages: [] }),
     async computeVoice(packageDir: string, clips: Uint8Array[]): Promise<VoiceConditioning> {
-      const { pod, res } = await post(
+      const { pod, res, timeout } = await post(
         '/v1/voice',
         { package_dir: packageDir, clips: clips.map((c) => Buffer.from(c).toString('base64')) },
         undefined,
       );
+      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       try {
-        const body = await res.json();
-        if (!res.ok) throw errorFromJson(res.status, body);
-        return voiceFromJson(body as VoiceJson);
+        if (!res.ok || !res.body) throw errorFromJson(res.status, await res.json().catch(() => undefined));
+        // The pod sends spaces while the voice waits or is computed, then one JSON object.
+        reader = res.body.getReader();
+        const parts: Uint8Array[] = [];
+        for (;;) {
+          const r = await read(pod, reader, timeout, undefined);
+          if (!r || r.done) break;
+          parts.push(r.value);
+        }
+        let body: { voice?: VoiceJson; error?: ErrorJson };
+        try {
+          body = JSON.parse(Buffer.concat(parts).toString('utf8'));
+        } catch {
+          throw new EngineError('ENGINE_FAILED', `inference pod ${pod.url} sent a voice that is not JSON`);
+        }
+        if (body.error) throw errorFromJson(500, body.error);
+        if (!body.voice) throw new EngineError('ENGINE_FAILED', `inference pod ${pod.url} answered without a voice`);
+        return voiceFromJson(body.voice);
       } finally {
+        // A locked body is cancelled through its reader (which closes the connection).
+        await (reader ?? res.body)?.cancel().catch(() => {});
         release(pod);
       }
     },
@@ -180,33 +243,32 @@ export function createPodPool(options: PoolOptions): Engine & { pods(): PodState
         },
         req.signal,
       );
+      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       try {
         if (!res.ok || !res.body) throw errorFromJson(res.status, await res.json().catch(() => undefined));
-        const reader = res.body.getReader();
+        reader = res.body.getReader();
         const frames = new FrameReader();
+        let audio = false;
         for (;;) {
-          const idle = setTimeout(() => timeout.abort(new Error('idle')), options.timeoutMs);
-          let r: Awaited<ReturnType<typeof reader.read>>;
-          try {
-            r = await reader.read();
-          } catch (err) {
-            if (req.signal?.aborted) return;
-            if (!timeout.signal.aborted) markDown(pod, err);
-            throw new EngineError(
-              'ENGINE_FAILED',
-              timeout.signal.aborted
-                ? `inference pod ${pod.url} sent nothing for ${options.timeoutMs} ms`
-                : `inference pod ${pod.url} failed mid-stream: ${(err as Error).message}`,
-            );
-          } finally {
-            clearTimeout(idle);
-          }
+          const r = await read(pod, reader, timeout, req.signal);
+          if (!r) return;
           if (r.done) break;
-          for (const chunk of frames.push(r.value)) yield chunk;
+          for (const chunk of frames.push(r.value)) {
+            audio = true;
+            yield chunk;
+          }
+          const e = frames.error;
+          if (e) {
+            // The engine's own error, with its code: before any audio the API answers it as
+            // that code (400 for bad text, 503 for overload, 502 for a failed engine).
+            if (!audio) throw e;
+            throw new EngineError(e.code, `inference pod ${pod.url} failed mid-stream: ${e.message}`, e.field);
+          }
         }
         if (!frames.ended) throw new EngineError('ENGINE_FAILED', `inference pod ${pod.url} stopped mid-stream`);
       } finally {
-        await res.body?.cancel().catch(() => {});
+        // A locked body is cancelled through its reader (which closes the connection).
+        await (reader ?? res.body)?.cancel().catch(() => {});
         release(pod);
       }
     },

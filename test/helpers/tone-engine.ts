@@ -23,6 +23,11 @@ export type ToneEngineOptions = {
   chunkDelayMs?: number;
   /** Throw an ENGINE_FAILED error after this many chunks. */
   failAfterChunks?: number;
+  /**
+   * Awaited before chunk `index` is made: a test holds a request at a chunk for exactly as
+   * long as it wants (a slow device, deterministically) and lets it go by resolving.
+   */
+  gate?: (index: number) => Promise<void> | undefined;
 };
 
 export function toneEngine(options: ToneEngineOptions = {}): Engine & { aborted: number; active: number } {
@@ -75,6 +80,7 @@ export function toneEngine(options: ToneEngineOptions = {}): Engine & { aborted:
             throw new EngineError('ENGINE_FAILED', 'the engine failed mid-stream');
           }
           if (options.chunkDelayMs) await new Promise((r) => setTimeout(r, options.chunkDelayMs));
+          await options.gate?.(index);
           const samples = new Float32Array(Math.min(chunkSamples, total - index * chunkSamples));
           for (let i = 0; i < samples.length; i++) {
             samples[i] = 0.5 * Math.sin((2 * Math.PI * hz * (index * chunkSamples + i)) / 24000);
