@@ -35,6 +35,7 @@ import { loadConfig, localStorage } from '../infra/index.ts';
 import { runPython } from '../trainer/index.ts';
 import {
   assertHandedOver,
+  assertSecondServerRefused,
   cleanUpCrashTest,
   ownerPid,
   scratchPostgres,
@@ -45,7 +46,7 @@ import {
 import { finishBuildAsWorker } from './helpers/datasets.ts';
 import { dataDirWithTinyModel } from './helpers/tiny.ts';
 import { TINY_FIXTURE_SEED } from './helpers/tiny-checkpoints.ts';
-import { alive, type NodeProcess, spawnNode, stopProcess, waitFor } from './helpers/worker-process.ts';
+import { alive, type NodeProcess, stopProcess, waitFor } from './helpers/worker-process.ts';
 
 const onPostgres = Boolean(loadConfig().databaseUrl);
 const LEASE_MS = 1500;
@@ -539,11 +540,7 @@ describe('a worker killed mid-run', () => {
       );
 
       s2 = await startServer(env, started);
-      // The embedded database belongs to one process: a second server on the folder is refused.
-      const rival = spawnNode(['api/server.ts'], env);
-      started.push(rival);
-      assert.equal(await rival.exited, 1, rival.output());
-      assert.match(rival.output(), /in use by another server/);
+      await assertSecondServerRefused(env, started);
       const s = s2;
       await waitFor(
         'the run to succeed after the restart',

@@ -29,6 +29,7 @@ import { loadConfig, localStorage } from '../infra/index.ts';
 import { datasetKeys, makeRecordings, type Recording } from '../trainer/index.ts';
 import {
   assertHandedOver,
+  assertSecondServerRefused,
   cleanUpCrashTest,
   ownerPid,
   scratchPostgres,
@@ -36,7 +37,7 @@ import {
   watchJobProcesses,
   workerAThenB,
 } from './helpers/crash.ts';
-import { alive, type NodeProcess, spawnNode, stopProcess, waitFor } from './helpers/worker-process.ts';
+import { alive, type NodeProcess, stopProcess, waitFor } from './helpers/worker-process.ts';
 
 const onPostgres = Boolean(loadConfig().databaseUrl);
 const OPTIONS = { asr: { model: 'tiny.en-bundled', device: 'cpu' } };
@@ -259,11 +260,7 @@ describe('a worker killed mid-build', () => {
         },
         { timeoutMs: 240_000, everyMs: 100, detail: () => s1.p.output().slice(-3000) },
       );
-      // The embedded database belongs to one process: a second server on the folder is refused.
-      const rival = spawnNode(['api/server.ts'], env);
-      started.push(rival);
-      assert.equal(await rival.exited, 1, rival.output());
-      assert.match(rival.output(), /in use by another server/);
+      await assertSecondServerRefused(env, started);
       assert.ok(alive(s1.p.pid));
       const s1Builders = watch.startedBy(s1.p.pid);
       assert.equal(s1Builders.length, 1, "the server's Python builder was running");

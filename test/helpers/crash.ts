@@ -2,9 +2,9 @@
  * What the worker-crash tests share (test/worker-crash.test.ts: a dataset build,
  * test/training-crash.test.ts: a training run): the job's Python process watched while two
  * workers (or two servers in turn) hold the job, the worker a fencing token names, a scratch
- * PostgreSQL database for the two workers, worker A
- * claiming the job with worker B polling beside it, a server started on a DATA_DIR, and the
- * clean-up that leaves no process of the test behind.
+ * PostgreSQL database for the two workers, worker A claiming the job with worker B polling
+ * beside it, a server started on a DATA_DIR (and a second one refused it), and the clean-up
+ * that leaves no process of the test behind.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
@@ -158,6 +158,14 @@ export async function startServer(env: Record<string, string> & { DATA_DIR: stri
   };
   assert.equal(lock.pid, p.pid);
   return { p, url, auth: { Authorization: `Bearer ${lock.secret}` } };
+}
+
+/** The embedded database belongs to one process: a second server on the same DATA_DIR is refused. */
+export async function assertSecondServerRefused(env: Record<string, string>, started: NodeProcess[]) {
+  const rival = spawnNode(['api/server.ts'], env);
+  started.push(rival);
+  assert.equal(await rival.exited, 1, rival.output());
+  assert.match(rival.output(), /in use by another server/);
 }
 
 /**
