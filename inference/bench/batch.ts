@@ -12,7 +12,9 @@
  *
  * Every sequence gets its own prompt length (text of 8 to 40 tokens, so the batch is padded as in
  * service) and the release's sampling settings; the stop code is fed as -1 so every run does its
- * whole N codes. Each batch size is timed over --runs runs of --codes codes after one warm-up run:
+ * whole N codes. The first (warm-up) run of each path starts from the same prompts with the same uniforms,
+ * so their codes are compared: how many sequences got identical codes, where the first one diverged,
+ * and the largest latent difference before that. Each batch size is timed over --runs runs of --codes codes after one warm-up run:
  * `ms/code` is wall time over all codes produced (what one worker's throughput is), `ms/step` is wall
  * time over the Loop iterations of a run (what one stream waits per code).
  */
@@ -21,11 +23,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pythonBinary } from '../../trainer/index.ts';
 import { type Device, openSession } from '../runtime/index.ts';
 import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
-import { type DecodeSettings, Gpt, type GptKvCache } from '../xtts/gpt.ts';
+import { type DecodeResult, type DecodeSettings, Gpt, type GptKvCache } from '../xtts/gpt.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -45,6 +46,7 @@ const dir = resolve(args.dir ?? join(root, '.data', 'bench', 'batch-small'));
 if (!existsSync(join(dir, 'sizes.json'))) {
   if (args.dir) throw new Error(`${dir}: no sizes.json (write it with python3 -m xtts.batch_graphs)`);
   console.log(`building ${dir} (python3 -m xtts.batch_graphs --size small --fp16)`);
+  const { pythonBinary } = await import('../../trainer/index.ts');
   execFileSync(pythonBinary(), ['-W', 'ignore', '-m', 'xtts.batch_graphs', dir, '--size', 'small', '--fp16'], {
     cwd: join(root, 'trainer'),
     stdio: 'inherit',
@@ -85,13 +87,22 @@ async function prompt(i: number): Promise<GptKvCache> {
 
 type Row = { batch: number; mode: string; msPerCode: number; msPerStep: number; positions: number };
 const rows: Row[] = [];
+const agreement: {
+  batch: number;
+  sameCodes: number;
+  of: number;
+  firstDivergence: number | null;
+  latentMaxAbsErr: number;
+}[] = [];
 const now = () => performance.now();
 
 for (const b of batches) {
   // (a) today's path: the B sequences one after another, runs of `codes` each.
   const caches = await Promise.all(Array.from({ length: b }, (_, i) => prompt(i)));
   const rngs = caches.map((_, i) => new UniformSource(100 + i));
-  for (const [i, c] of caches.entries()) await gpt.decode(c, (rngs[i] as UniformSource).peek(codes), settings);
+  const first: DecodeResult[] = [];
+  for (const [i, c] of caches.entries())
+    first.push(await gpt.decode(c, (rngs[i] as UniformSource).peek(codes), settings));
   let t = now();
   for (let r = 0; r < runs; r++)
     for (const [i, c] of caches.entries()) await gpt.decode(c, (rngs[i] as UniformSource).peek(codes), settings);
@@ -111,7 +122,28 @@ for (const b of batches) {
   const ids = [];
   for (let i = 0; i < b; i++) ids.push(group.join(await prompt(i)));
   const requests = ids.map((id, i) => ({ id, uniforms: new UniformSource(100 + i).peek(codes), settings }));
-  await group.decode(requests);
+  const firstBatched = await group.decode(requests);
+  // The first runs of both paths start from the same prompts with the same uniforms: same codes expected.
+  let same = 0;
+  let latentErr = 0;
+  let diverge = Number.POSITIVE_INFINITY;
+  ids.forEach((id, i) => {
+    const a = first[i] as DecodeResult;
+    const r = firstBatched.get(id) as DecodeResult;
+    const k = a.codes.findIndex((c, j) => c !== r.codes[j]);
+    if (k < 0 && a.codes.length === r.codes.length) same++;
+    else diverge = Math.min(diverge, k < 0 ? Math.min(a.codes.length, r.codes.length) : k);
+    const n = Math.min(a.codes.length, r.codes.length, k < 0 ? codes : k) * a.width;
+    for (let j = 0; j < n; j++)
+      latentErr = Math.max(latentErr, Math.abs((a.latents[j] as number) - (r.latents[j] as number)));
+  });
+  agreement.push({
+    batch: b,
+    sameCodes: same,
+    of: b,
+    firstDivergence: Number.isFinite(diverge) ? diverge : null,
+    latentMaxAbsErr: latentErr,
+  });
   t = now();
   for (let r = 0; r < runs; r++) await group.decode(requests);
   ms = now() - t;
@@ -139,9 +171,16 @@ console.log('| B | path | ms per code (throughput) | ms per step (per stream) | 
 console.log('| --- | --- | --- | --- | --- |');
 for (const r of rows)
   console.log(`| ${r.batch} | ${r.mode} | ${r.msPerCode.toFixed(2)} | ${r.msPerStep.toFixed(2)} | ${r.positions} |`);
+console.log(
+  '\nfirst run of each path from the same prompts and uniforms (codes before the first divergence compared for latents):',
+);
+for (const a of agreement)
+  console.log(
+    `B=${a.batch}: ${a.sameCodes}/${a.of} sequences with identical codes${a.firstDivergence === null ? '' : `, first divergence at code ${a.firstDivergence}`}; latents max abs error ${a.latentMaxAbsErr.toExponential(2)}`,
+  );
 if (args.json)
   writeFileSync(
     args.json,
-    JSON.stringify({ sizes, device, precision, codes, runs, load: [load0, load1], rows }, null, 1),
+    JSON.stringify({ sizes, device, precision, codes, runs, load: [load0, load1], rows, agreement }, null, 1),
   );
 await Promise.all([prefill.release(), decode.release(), batched.release()]);

@@ -1,13 +1,15 @@
 """Model folder -> model package.
 
-    python3 -m xtts.export MODEL_DIR OUT_DIR [--base BASE_PACKAGE] [--device cpu|cuda] [--int8] [--force]
+    python3 -m xtts.export MODEL_DIR OUT_DIR [--base BASE_PACKAGE] [--device cpu|cuda] [--int8] [--batch] [--force]
 
 Reads a Coqui XTTS-v2 folder (model.pth, dvae.pth, mel_stats.pth, vocab.json, config.json), exports
 the ONNX graphs, runs each one in onnxruntime-node on sample inputs against the PyTorch modules, and
 only then moves the finished package into OUT_DIR (built in a sibling temp folder, renamed at the end,
 so OUT_DIR either holds a checked package or nothing). With --base, the folder is a fine-tuned
 checkpoint: only the GPT-side graphs are exported and the manifest names the base package for the rest.
-With --int8, the package also gets the int8 CPU variant of the GPT graphs (see quantize.py).
+With --int8, the package also gets the int8 CPU variant of the GPT graphs (see quantize.py). With
+--batch, it also gets the batched decode graph, gpt_batch_fp32/fp16 (see BATCH_NOTE; not compared with
+PyTorch here: inference/xtts/batch.test.ts checks it against gpt_decode on the tiny model).
 
 Run from trainer/ (or with trainer/ on PYTHONPATH). NODE names the node binary (default: node)."""
 import argparse
@@ -49,6 +51,16 @@ DECODE_NOTE = (
     "`seen` starts with codes 1 and 1024 set: Coqui's generate() penalises its dummy prompt ids.")
 
 
+BATCH_NOTE = (
+    "gpt_batch is gpt_decode over B sequences in one run (continuous batching at run granularity). The KV "
+    "cache is [layers, B, heads, P, head_dim], left-padded: row b holds its positions in columns "
+    "[start[b], P), padded columns get no attention weight, and every iteration appends one column to all "
+    "rows. Per row: its own uniforms[b, :], temperature, top_k, top_p, repetition_penalty, and steps[b] (at "
+    "most that many codes). A row stops changing after its stop code or steps[b] codes; codes[b, i] is -1 "
+    "after that, counts[b] is how many it produced, and its cache is columns [start[b], P + counts[b]) "
+    "of k_out/v_out. The Loop ends when no row can go on.")
+
+
 def sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -84,9 +96,11 @@ def run_checker(cases_path: str, report_path: str, device: str) -> list:
 
 
 def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "cpu", force: bool = False,
-                   extra_cases=None, int8: bool = False, fp16: bool = True, check: bool = True) -> dict:
+                   extra_cases=None, int8: bool = False, fp16: bool = True, check: bool = True,
+                   batch: bool = False) -> dict:
     """fp16=False leaves out the fp16 GPT graphs; check=False skips the comparison with PyTorch (for a
-    package that is itself compared with a reference, as the fidelity check's are)."""
+    package that is itself compared with a reference, as the fidelity check's are); batch=True adds the
+    batched decode graph (gpt_batch)."""
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not force:
         raise ValueError(f"{out_dir}: already exists (use --force to replace it)")
@@ -99,7 +113,7 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
         except (OSError, json.JSONDecodeError) as e:
             raise ValueError(f"{bpath}: not a readable base package manifest ({e})") from None
     cfg, sizes, model, _dvae, tok = read_model_folder(model_dir, gpt_only=bool(base))
-    want = GPT_SIDE if base else ALL
+    want = (GPT_SIDE if base else ALL) + (["gpt_batch"] if batch else [])
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
@@ -189,6 +203,8 @@ def make_manifest(cfg, sizes, tok, graphs, reports, device, base_manifest, base_
             entry["precision"] = stem.rsplit("_", 1)[1]
         if stem.startswith("gpt_decode"):
             entry["design"] = DECODE_NOTE
+        if stem.startswith("gpt_batch"):
+            entry["design"] = BATCH_NOTE
         gm[stem] = entry
     special = {t["content"]: t["id"] for t in tok.get("added_tokens", [])}
     m = {
@@ -228,9 +244,10 @@ def main() -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the check runs")
     p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
     p.add_argument("--int8", action="store_true", help="also write the int8 CPU variant of the GPT graphs")
+    p.add_argument("--batch", action="store_true", help="also write the batched decode graph (gpt_batch)")
     a = p.parse_args()
     try:
-        m = export_package(a.model_dir, a.out_dir, a.base, a.device, a.force, int8=a.int8)
+        m = export_package(a.model_dir, a.out_dir, a.base, a.device, a.force, int8=a.int8, batch=a.batch)
     except (ValueError, RuntimeError) as e:
         print(f"export failed: {e}", file=sys.stderr)
         sys.exit(1)
