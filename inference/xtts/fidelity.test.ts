@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EMBEDDED_PASS_ONLY } from '../../test/helpers/db.ts';
+import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { runPython } from '../../trainer/index.ts';
 import { greedy } from './gpt.ts';
 import { Xtts } from './xtts.ts';
@@ -58,16 +59,6 @@ function f32(caseName: string, r: F32Ref): Float32Array {
     `${caseName}/${r.file}: size`,
   );
   return a;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    if (!(d <= m)) m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-  }
-  return m;
 }
 
 /** What the exported package depends on: the case, the fixture's vocabulary and the trainer's modules and exporter. */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { loadReference } from '../audio/reference.ts';
 import { generateCodes, UniformSource } from './generate.ts';
 import { greedy } from './gpt.ts';
@@ -24,16 +25,6 @@ const f32 = (name: string) => {
   const b = readFileSync(join(refDir, name));
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 };
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    if (!(d <= m)) m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-  }
-  return m;
-}
 
 describe('parity with the PyTorch reference (tiny fixture, fp32, CPU)', () => {
   let x: Xtts;

@@ -1,0 +1,12 @@
+import assert from 'node:assert/strict';
+
+/** The largest absolute difference between two arrays of one length: infinite where either holds NaN. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'lengths differ');
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs((a[i] as number) - (b[i] as number));
+    if (!(d <= m)) m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+  }
+  return m;
+}
