@@ -32,7 +32,7 @@ export async function startServer(config: Config) {
   const audio = createAudioSandbox({ warm: true });
   const storage = localStorage(config.dataDir);
   const i = config.inference;
-  const capacity = config.inferenceUrls.length ? config.inferenceUrls.length * i.perPod : i.workers;
+  const capacity = config.inferenceUrls.length ? config.inferenceUrls.length * i.perPod : i.workers * i.streams;
   const app = createApp({
     db: handle.db,
     engine,

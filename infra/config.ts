@@ -53,6 +53,15 @@ const envSchema = z.object({
   INFERENCE_PRECISION: z.enum(['auto', 'fp32', 'fp16', 'int8']).default('auto'),
   /** Worker threads of the in-process engine (or a pod's), each with its own sessions. */
   INFERENCE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  /**
+   * Requests each engine worker generates at once, sharing its one copy of each package; above 1
+   * their GPT decode runs advance together (continuous batching, inference/xtts/decode-batcher.ts).
+   */
+  INFERENCE_STREAMS: z.coerce.number().int().min(1).max(256).default(1),
+  /** Generations per decode run at most (default INFERENCE_STREAMS). */
+  INFERENCE_BATCH_MAX: z.coerce.number().int().min(1).max(256).optional(),
+  /** With INFERENCE_STREAMS above 1: decode them with the package's batched graph (gpt_batch) when it has one. */
+  INFERENCE_BATCH_GRAPH: flag.default(false),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
   INFERENCE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   /** Requests allowed to wait for the engine (or, with pods, for a free pod); beyond it, 503. */
@@ -176,6 +185,12 @@ export type Config = {
     /** Unset: the engine's default (see INFERENCE_PRECISION). */
     precision: 'fp32' | 'fp16' | 'int8' | undefined;
     workers: number;
+    /** Requests per engine worker at once (INFERENCE_STREAMS). */
+    streams: number;
+    /** Generations per decode run at most; unset: `streams`. */
+    batchMax: number | undefined;
+    /** Decode with the package's batched graph when it has one. */
+    batchGraph: boolean;
     threads: number | undefined;
     maxPackages: number;
     packageBudgetBytes: number | undefined;
@@ -262,6 +277,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       device: e.INFERENCE_DEVICE,
       precision: e.INFERENCE_PRECISION === 'auto' ? undefined : e.INFERENCE_PRECISION,
       workers: e.INFERENCE_WORKERS,
+      streams: e.INFERENCE_STREAMS,
+      batchMax: e.INFERENCE_BATCH_MAX,
+      batchGraph: e.INFERENCE_BATCH_GRAPH,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,
       packageBudgetBytes:

@@ -1,14 +1,16 @@
 /**
  * The in-process engine: XTTS-v2 on onnxruntime-node in worker threads, so run() never blocks
  * the caller's event loop. Jobs wait in one bounded queue (full → ENGINE_OVERLOADED) and go to
- * the first free worker. A job's error comes back as an EngineError; a worker that dies anyway
- * (a native crash) fails only its current job and is replaced.
+ * the worker with the most free lanes: each worker runs up to `maxStreams` jobs at once on one
+ * copy of its packages, their GPT decode runs batched together (xtts/decode-batcher.ts). A job's
+ * error comes back as an EngineError; a worker that dies anyway (a native crash) fails only the
+ * jobs it was running and is replaced.
  */
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { XttsOptions } from '../xtts/xtts.ts';
-import type { JobRequest, WorkerCommand, WorkerReply } from './protocol.ts';
+import type { JobRequest, WorkerCommand, WorkerJob, WorkerReply } from './protocol.ts';
 import {
   type AudioChunk,
   type Engine,
@@ -18,10 +20,19 @@ import {
   type VoiceConditioning,
 } from './types.ts';
 
-export type EngineOptions = Omit<XttsOptions, 'deviceId'> & {
+export type EngineOptions = Omit<XttsOptions, 'deviceId' | 'decodeBatch'> & {
   device?: 'cpu' | 'cuda';
   /** Worker threads, each with its own sessions (default 1). */
   workers?: number;
+  /**
+   * Jobs each worker runs at once, sharing its loaded packages (default 1: one at a time). Above
+   * 1, concurrent generations on a package advance through shared decode runs (continuous batching):
+   * the batch-1 graph once per generation, or with `batchedDecode` the package's batched decode
+   * graph (gpt_batch_<precision>) once for all of them.
+   */
+  maxStreams?: number;
+  /** Generations per decode run at most (default maxStreams); more wait for the next run. */
+  batchMax?: number;
   /** CUDA devices the workers are spread over, round robin (default [0]). */
   deviceIds?: number[];
   /** Jobs allowed to wait for a worker (default 16). */
@@ -44,6 +55,11 @@ export interface LocalEngine extends Engine {
   preload(packageDir: string): Promise<void>;
   /** Workers replaced after dying (a job's error never counts: those keep their worker). */
   readonly restarts: number;
+  /**
+   * Batched decode runs so far (with maxStreams above 1): how many, the generations they carried
+   * (sequences / runs is the mean batch) and the largest.
+   */
+  readonly decodeBatches: DecodeBatches;
 }
 
 type Sink = {
@@ -52,7 +68,19 @@ type Sink = {
   reject: (e: EngineError) => void;
 };
 type Job = { request: JobRequest; sink: Sink; signal?: AbortSignal | undefined; target?: number };
-type Slot = { worker: Worker; cancel: Int32Array; job: Job | null; ready: boolean; packages: Set<string> };
+/** A worker and its lanes: `jobs[lane]` is the job running there (null: free); `cancel[lane]` cancels it. */
+type Slot = { worker: Worker; cancel: Int32Array; jobs: (Job | null)[]; ready: boolean; packages: Set<string> };
+
+/** Decode runs the workers made with several generations sharing a package (see LocalEngine.decodeBatches). */
+export type DecodeBatches = {
+  runs: number;
+  sequences: number;
+  largest: number;
+  /** Runs by the number of generations they carried. */
+  sizes: Record<number, number>;
+  /** Runs made by the batched decode graph (the rest ran the batch-1 graph once per generation). */
+  graphRuns: number;
+};
 
 /** Engine options from the INFERENCE_* settings (infra/config.ts), shared by the API and pods. */
 export function engineOptions(config: { inference: InferenceConfig }): EngineOptions {
@@ -61,6 +89,9 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     device: i.device,
     ...(i.precision ? { precision: i.precision } : {}),
     workers: i.workers,
+    ...(i.streams ? { maxStreams: i.streams } : {}),
+    ...(i.batchMax ? { batchMax: i.batchMax } : {}),
+    ...(i.batchGraph ? { batchedDecode: true } : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
@@ -72,6 +103,12 @@ type InferenceConfig = {
   device: 'cpu' | 'cuda';
   precision?: 'fp32' | 'fp16' | 'int8' | undefined;
   workers: number;
+  /** Jobs per worker at once (INFERENCE_STREAMS). */
+  streams?: number | undefined;
+  /** Generations per decode run at most (INFERENCE_BATCH_MAX). */
+  batchMax?: number | undefined;
+  /** The batched decode graph where the package has one (INFERENCE_BATCH_GRAPH). */
+  batchGraph?: boolean | undefined;
   queue: number;
   maxPackages: number;
   packageBudgetBytes: number | undefined;
@@ -80,7 +117,9 @@ type InferenceConfig = {
 
 export function createEngine(options: EngineOptions = {}): LocalEngine {
   const count = Math.max(1, options.workers ?? 1);
+  const lanes = Math.max(1, Math.floor(options.maxStreams ?? 1));
   const maxQueue = options.maxQueue ?? 16;
+  const batches: DecodeBatches = { runs: 0, sequences: 0, largest: 0, sizes: {}, graphRuns: 0 };
   const queue: Job[] = [];
   const slots: Slot[] = [];
   const voices = new Map<string, VoiceConditioning>();
@@ -89,9 +128,11 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
   let restarts = 0;
 
   const spawn = (i: number): Slot => {
-    const cancel = new SharedArrayBuffer(4);
+    const cancel = new SharedArrayBuffer(4 * lanes);
     const {
       workers: _w,
+      maxStreams: _s,
+      batchMax,
       deviceIds,
       maxQueue: _q,
       maxPackages,
@@ -104,19 +145,33 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     const intraOpThreads = xtts.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / count));
     const worker = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: {
-        xtts: { ...xtts, deviceId, intraOpThreads },
+        xtts: {
+          ...xtts,
+          deviceId,
+          intraOpThreads,
+          // The batched decode graph only where generations share a worker.
+          batchedDecode: lanes > 1 && (xtts.batchedDecode ?? false),
+          ...(lanes > 1 ? { decodeBatch: { maxBatch: Math.max(1, batchMax ?? lanes) } } : {}),
+        },
         maxPackages: maxPackages ?? 2,
         packageBudgetBytes: packageBudgetBytes ?? Number.POSITIVE_INFINITY,
         cancel,
       },
     });
-    const slot: Slot = { worker, cancel: new Int32Array(cancel), job: null, ready: false, packages: new Set() };
+    const slot: Slot = {
+      worker,
+      cancel: new Int32Array(cancel),
+      jobs: new Array<Job | null>(lanes).fill(null),
+      ready: false,
+      packages: new Set(),
+    };
     worker.on('message', (m: WorkerReply) => onReply(slot, m));
     worker.on('error', (e) => console.error(`inference worker ${i}:`, e));
     worker.on('exit', (code) => {
-      const job = slot.job;
-      slot.job = null;
-      job?.sink.reject(new EngineError('ENGINE_FAILED', `inference worker stopped (exit ${code})`));
+      const lost = slot.jobs.filter((j): j is Job => j !== null);
+      slot.jobs.fill(null);
+      for (const job of lost)
+        job.sink.reject(new EngineError('ENGINE_FAILED', `inference worker stopped (exit ${code})`));
       if (!closed) {
         restarts++;
         slots[i] = spawn(i);
@@ -126,10 +181,18 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     return slot;
   };
 
-  const finish = (slot: Slot) => {
-    slot.job = null;
-    Atomics.store(slot.cancel, 0, 0);
+  const finish = (slot: Slot, lane: number) => {
+    slot.jobs[lane] = null;
+    Atomics.store(slot.cancel, lane, 0);
     pump();
+  };
+  const running = (s: Slot) => s.jobs.filter((j) => j !== null).length;
+  const laneOf = (id: number): { slot: Slot; lane: number } | null => {
+    for (const slot of slots) {
+      const lane = slot.jobs.findIndex((j) => j?.request.id === id);
+      if (lane >= 0) return { slot, lane };
+    }
+    return null;
   };
 
   const onReply = (slot: Slot, m: WorkerReply) => {
@@ -142,36 +205,57 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
       else slot.packages.delete(m.packageDir);
       return;
     }
-    const job = slot.job;
-    if (!job || job.request.id !== m.id) return;
+    if (m.kind === 'batch') {
+      batches.runs++;
+      batches.sequences += m.size;
+      batches.largest = Math.max(batches.largest, m.size);
+      batches.sizes[m.size] = (batches.sizes[m.size] ?? 0) + 1;
+      if (m.graph) batches.graphRuns++;
+      return;
+    }
+    const lane = slot.jobs.findIndex((j) => j?.request.id === m.id);
+    const job = slot.jobs[lane];
+    if (!job) return;
     if (m.kind === 'chunk') return job.sink.chunk?.(m.chunk);
     if (m.kind === 'error') {
       job.sink.reject(new EngineError(m.code, m.message, m.field));
-      return finish(slot);
+      return finish(slot, lane);
     }
     if (m.kind === 'voice') job.sink.resolve(m.voice);
     else if (m.kind === 'rendered') job.sink.resolve({ samples: m.samples, sampleRate: m.sampleRate, codes: m.codes });
     else job.sink.resolve(undefined);
-    finish(slot);
+    finish(slot, lane);
   };
 
   /**
-   * Voices being conditioned take at most all workers but one, so a synthesis never waits
-   * behind a burst of voice uploads: with two or more workers one is always free of them.
+   * Voices being conditioned take at most all lanes but one, so a synthesis never waits behind
+   * a burst of voice uploads: with two or more lanes one is always free of them.
    */
-  const maxVoiceJobs = Math.max(1, count - 1);
+  const maxVoiceJobs = Math.max(1, count * lanes - 1);
   const pump = () => {
-    for (const [i, slot] of slots.entries()) {
-      if (!slot.ready || slot.job) continue;
-      const voicesRunning = slots.filter((s) => s.job?.request.kind === 'voice').length;
-      const at = queue.findIndex(
-        (j) =>
-          (j.target === undefined || j.target === i) && (j.request.kind !== 'voice' || voicesRunning < maxVoiceJobs),
-      );
-      if (at < 0) continue;
-      const job = queue.splice(at, 1)[0] as Job;
-      slot.job = job;
-      slot.worker.postMessage(job.request);
+    while (queue.length > 0) {
+      const voicesRunning = slots.reduce((n, s) => n + s.jobs.filter((j) => j?.request.kind === 'voice').length, 0);
+      // The least busy ready worker with a free lane that a waiting job may take, first in the queue first.
+      let placed = false;
+      for (const [at, job] of queue.entries()) {
+        if (job.request.kind === 'voice' && voicesRunning >= maxVoiceJobs) continue;
+        let best = -1;
+        for (const [i, s] of slots.entries()) {
+          if (!s.ready || (job.target !== undefined && job.target !== i)) continue;
+          const n = running(s);
+          if (n < lanes && (best < 0 || n < running(slots[best] as Slot))) best = i;
+        }
+        if (best < 0) continue;
+        const slot = slots[best] as Slot;
+        const lane = slot.jobs.indexOf(null);
+        queue.splice(at, 1);
+        slot.jobs[lane] = job;
+        Atomics.store(slot.cancel, lane, 0);
+        slot.worker.postMessage({ ...job.request, lane } satisfies WorkerJob);
+        placed = true;
+        break;
+      }
+      if (!placed) return;
     }
   };
 
@@ -180,7 +264,7 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
       ? new EngineError('ENGINE_FAILED', 'engine is closed')
       : signal?.aborted
         ? new EngineError('CANCELLED', 'request was cancelled')
-        : slots.every((s) => s.job) && queue.length >= maxQueue
+        : slots.every((s) => running(s) >= lanes) && queue.length >= maxQueue
           ? new EngineError('ENGINE_OVERLOADED', `${queue.length} requests already waiting`)
           : null;
     if (refusal) {
@@ -191,15 +275,15 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     signal?.addEventListener(
       'abort',
       () => {
-        const at = queue.indexOf(job);
-        if (at >= 0) {
-          queue.splice(at, 1);
+        const waiting = queue.indexOf(job);
+        if (waiting >= 0) {
+          queue.splice(waiting, 1);
           sink.reject(new EngineError('CANCELLED', 'request was cancelled'));
         }
-        const slot = slots.find((s) => s.job === job);
-        if (slot) {
-          // The caller hears at once; the worker stops at its next check and stays busy until then.
-          Atomics.store(slot.cancel, 0, request.id);
+        const at = laneOf(request.id);
+        if (at) {
+          // The caller hears at once; the job stops at its next check and holds its lane until then.
+          Atomics.store(at.slot.cancel, at.lane, request.id);
           sink.reject(new EngineError('CANCELLED', 'request was cancelled'));
         }
       },
@@ -270,8 +354,8 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     } finally {
       // The consumer stopped early: free the worker.
       if (!finished) {
-        const slot = slots.find((x) => x.job?.request.id === id);
-        if (slot) Atomics.store(slot.cancel, 0, id);
+        const held = laneOf(id);
+        if (held) Atomics.store(held.slot.cancel, held.lane, id);
         const at = queue.findIndex((j) => j.request.id === id);
         if (at >= 0) queue.splice(at, 1);
       }
@@ -302,9 +386,12 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     get restarts() {
       return restarts;
     },
+    get decodeBatches() {
+      return { ...batches, sizes: { ...batches.sizes } };
+    },
     stats(): EngineStats {
       const packages = new Set(slots.flatMap((s) => [...s.packages]));
-      return { active: slots.filter((s) => s.job).length, queued: queue.length, packages: [...packages] };
+      return { active: slots.reduce((n, s) => n + running(s), 0), queued: queue.length, packages: [...packages] };
     },
     /**
      * Stops every worker: running jobs are cancelled, then each worker releases its sessions
@@ -318,7 +405,7 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
         slots.map(
           (s) =>
             new Promise<void>((resolve) => {
-              if (s.job) Atomics.store(s.cancel, 0, s.job.request.id);
+              for (const [lane, j] of s.jobs.entries()) if (j) Atomics.store(s.cancel, lane, j.request.id);
               const fallback = setTimeout(() => void s.worker.terminate().then(() => resolve()), 10_000);
               s.worker.once('exit', () => {
                 clearTimeout(fallback);

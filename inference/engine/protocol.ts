@@ -10,7 +10,10 @@ export type WorkerInit = {
   maxPackages: number;
   /** Bytes of graphs a worker keeps open; least recently used packages are released beyond it. */
   packageBudgetBytes: number;
-  /** Int32 slot the engine sets to a job id to cancel it; read without waiting for the event loop. */
+  /**
+   * One Int32 per lane (a job the worker runs at once with others); the engine sets a lane to its
+   * job's id to cancel it, read without waiting for the event loop.
+   */
   cancel: SharedArrayBuffer;
 };
 
@@ -27,7 +30,10 @@ export type JobRequest =
     }
   | { kind: 'load'; id: number; packageDir: string };
 
-/** Finish the current job, release every session, and exit. */
+/** A job as the worker gets it: with the lane (index into the cancel slots) it runs in. */
+export type WorkerJob = JobRequest & { lane: number };
+
+/** Finish the current jobs, release every session, and exit. */
 export type WorkerCommand = { kind: 'close' };
 
 export type WorkerReply =
@@ -37,4 +43,9 @@ export type WorkerReply =
   | { kind: 'chunk'; id: number; chunk: AudioChunk }
   | { kind: 'rendered'; id: number; samples: Float32Array; sampleRate: number; codes: number[][] }
   | { kind: 'done'; id: number }
+  /**
+   * A decode run that advanced `size` generations at once (one per run, when several share a
+   * worker); `graph`: through the batched decode graph rather than the batch-1 graph in turn.
+   */
+  | { kind: 'batch'; size: number; graph: boolean }
   | { kind: 'error'; id: number; code: EngineErrorCode; message: string; field: string | undefined };

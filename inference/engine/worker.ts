@@ -1,18 +1,23 @@
 /**
- * An inference worker: owns loaded model packages and runs one job at a time (onnxruntime's
- * run() holds this thread). A job's failure is sent back as an error message; the worker itself
- * keeps going, so bad input never costs the engine a worker.
+ * An inference worker: owns loaded model packages and runs up to the engine's `maxStreams` jobs
+ * at once on them (one copy of each package's sessions, shared). onnxruntime's run() holds this
+ * thread, so jobs interleave between runs; with several streams, their GPT decode runs go through
+ * the package's DecodeBatcher (xtts/decode-batcher.ts) and advance together. A job's failure is
+ * sent back as an error message; the worker itself keeps going, so bad input never costs the
+ * engine a worker.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toEngineError, Xtts } from '../xtts/xtts.ts';
-import type { JobRequest, WorkerCommand, WorkerInit, WorkerReply } from './protocol.ts';
+import type { WorkerCommand, WorkerInit, WorkerJob, WorkerReply } from './protocol.ts';
 import { EngineError } from './types.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort;
 if (!port) throw new Error('worker.ts runs only as a worker thread');
-const cancelSlot = new Int32Array(init.cancel);
+const cancelSlots = new Int32Array(init.cancel);
 const packages = new Map<string, Promise<Xtts>>();
+/** Jobs using each package now: a package in use is never released under them. */
+const inUse = new Map<string, number>();
 
 function send(m: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(m, transfer);
@@ -23,6 +28,18 @@ async function openBytes(): Promise<number> {
   return open.reduce((a, b) => a + b, 0);
 }
 
+/** Releases least recently used packages beyond the count and the memory budget, never one in use. */
+async function evict(keep: string): Promise<void> {
+  while (packages.size > 1 && (packages.size > init.maxPackages || (await openBytes()) > init.packageBudgetBytes)) {
+    const idle = [...packages.keys()].find((d) => d !== keep && !(inUse.get(d) ?? 0));
+    if (idle === undefined) return; // over budget until a job using one ends
+    const old = packages.get(idle) as Promise<Xtts>;
+    packages.delete(idle);
+    send({ kind: 'loaded', packageDir: idle, loaded: false });
+    await (await old).release();
+  }
+}
+
 async function model(dir: string): Promise<Xtts> {
   let p = packages.get(dir);
   if (p) {
@@ -30,18 +47,16 @@ async function model(dir: string): Promise<Xtts> {
     packages.set(dir, p);
     return p;
   }
-  p = Xtts.load(dir, init.xtts);
+  p = Xtts.load(dir, init.xtts).then((x) => {
+    const graph = x.pkg.sessions.batch !== null;
+    if (x.batcher) x.batcher.onRun = (size) => send({ kind: 'batch', size, graph });
+    return x;
+  });
   packages.set(dir, p);
   try {
     const x = await p;
     send({ kind: 'loaded', packageDir: dir, loaded: true });
-    // Least recently used first, never the one just asked for: by count, then by memory.
-    while (packages.size > 1 && (packages.size > init.maxPackages || (await openBytes()) > init.packageBudgetBytes)) {
-      const [oldDir, old] = packages.entries().next().value as [string, Promise<Xtts>];
-      packages.delete(oldDir);
-      send({ kind: 'loaded', packageDir: oldDir, loaded: false });
-      await (await old).release();
-    }
+    await evict(dir);
     return x;
   } catch (e) {
     packages.delete(dir); // a package fixed on disk can be tried again
@@ -49,39 +64,47 @@ async function model(dir: string): Promise<Xtts> {
   }
 }
 
-async function run(job: JobRequest): Promise<void> {
+async function run(job: WorkerJob): Promise<void> {
   const cancelled = () => {
-    if (Atomics.load(cancelSlot, 0) === job.id) throw new EngineError('CANCELLED', 'request was cancelled');
+    if (Atomics.load(cancelSlots, job.lane) === job.id) throw new EngineError('CANCELLED', 'request was cancelled');
   };
-  const x = await model(job.packageDir);
-  switch (job.kind) {
-    case 'load':
-      break;
-    case 'voice':
-      send({ kind: 'voice', id: job.id, voice: await x.computeVoice(job.clips) });
-      break;
-    case 'render': {
-      const r = await x.render(job, cancelled);
-      send({ kind: 'rendered', id: job.id, samples: r.samples, sampleRate: r.sampleRate, codes: r.codes }, [
-        r.samples.buffer as ArrayBuffer,
-      ]);
-      break;
-    }
-    case 'synthesize':
-      for await (const chunk of x.stream(job, cancelled)) {
-        send({ kind: 'chunk', id: job.id, chunk });
-        cancelled();
+  const dir = job.packageDir;
+  inUse.set(dir, (inUse.get(dir) ?? 0) + 1);
+  try {
+    const x = await model(dir);
+    switch (job.kind) {
+      case 'load':
+        break;
+      case 'voice':
+        send({ kind: 'voice', id: job.id, voice: await x.computeVoice(job.clips) });
+        break;
+      case 'render': {
+        const r = await x.render(job, cancelled);
+        send({ kind: 'rendered', id: job.id, samples: r.samples, sampleRate: r.sampleRate, codes: r.codes }, [
+          r.samples.buffer as ArrayBuffer,
+        ]);
+        break;
       }
-      break;
+      case 'synthesize':
+        for await (const chunk of x.stream(job, cancelled)) {
+          send({ kind: 'chunk', id: job.id, chunk });
+          cancelled();
+        }
+        break;
+    }
+  } finally {
+    const n = (inUse.get(dir) ?? 1) - 1;
+    if (n > 0) inUse.set(dir, n);
+    else inUse.delete(dir);
   }
   send({ kind: 'done', id: job.id });
 }
 
-let current: Promise<void> = Promise.resolve();
+const running = new Set<Promise<void>>();
 
-port.on('message', (message: JobRequest | WorkerCommand) => {
+port.on('message', (message: WorkerJob | WorkerCommand) => {
   if (message.kind === 'close') {
-    void current.finally(async () => {
+    void Promise.allSettled([...running]).then(async () => {
       for (const p of packages.values()) await (await p.catch(() => undefined))?.release();
       packages.clear();
       port.close(); // nothing is left to keep the thread alive: it exits
@@ -89,10 +112,13 @@ port.on('message', (message: JobRequest | WorkerCommand) => {
     return;
   }
   const job = message;
-  current = run(job).catch((e: unknown) => {
-    const err = toEngineError(e);
-    send({ kind: 'error', id: job.id, code: err.code, message: err.message, field: err.field });
-  });
+  const done: Promise<void> = run(job)
+    .catch((e: unknown) => {
+      const err = toEngineError(e);
+      send({ kind: 'error', id: job.id, code: err.code, message: err.message, field: err.field });
+    })
+    .finally(() => running.delete(done));
+  running.add(done);
 });
 
 // Last line of defence: a stray rejection must not end the thread with its loaded models.

@@ -36,6 +36,11 @@ export type PackageOptions = {
   cpuSession?: CpuSessionOptions;
   /** Hash every file used against the manifest (default). Off only for trusted, already-checked copies. */
   verify?: boolean;
+  /**
+   * Also open the batched decode graph (`gpt_batch_<precision>`, see xtts/batch.ts) when the
+   * package has one: what a worker serving several streams decodes them with. Default off.
+   */
+  batchedDecode?: boolean;
 };
 
 export type ModelPackage = {
@@ -57,6 +62,8 @@ export type ModelPackage = {
     hifigan: Session;
     prefill: Session;
     decode: Session;
+    /** The batched decode graph, when asked for (PackageOptions.batchedDecode) and the package has one. */
+    batch: Session | null;
   };
   /** The HiFi-GAN graph's session for one padding bucket (released with the package); see Hifigan. */
   openHifigan(bucket: number): Promise<Session>;
@@ -256,6 +263,9 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     hifigan: await graphPath(SHARED[2]),
     prefill: await graphPath(`gpt_prefill_${precision}`),
     decode: await graphPath(`gpt_decode_${precision}`),
+    ...(options.batchedDecode && has(`gpt_batch_${precision}`)
+      ? { batch: await graphPath(`gpt_batch_${precision}`) }
+      : {}),
   };
   const opened: Session[] = [];
   const open = async (path: string, slot?: number) => {
@@ -282,6 +292,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     // see quantize.py) opens it once: both get the same session.
     prefill: await open(paths.prefill),
     decode: await open(paths.decode),
+    batch: paths.batch ? await open(paths.batch) : null,
   };
   const sizes = await Promise.all(
     [...new Set([...Object.values(paths), ...weightFiles])].map((p) => stat(p).then((s) => s.size)),

@@ -11,6 +11,8 @@ import { type AudioChunk, EngineError, type SynthesisParams, type VoiceCondition
 import { UnsupportedLanguageError } from '../text/languages.ts';
 import { splitSentences } from '../text/sentences.ts';
 import { TextTooLongError } from '../text/tokenizer.ts';
+import { BatchedGpt } from './batch.ts';
+import { batchedDecode, DecodeBatcher, type DecodeMany, sequentialDecode } from './decode-batcher.ts';
 import { type BabbleGuard, generateCodes, UniformSource } from './generate.ts';
 import { Gpt } from './gpt.ts';
 import { DEFAULT_BUCKETS, Hifigan } from './hifigan.ts';
@@ -33,6 +35,12 @@ export type XttsOptions = PackageOptions & {
   maxTextChars?: number;
   /** Codes per sentence at most; the package's limit (602) when unset or larger. */
   maxAudioCodes?: number;
+  /**
+   * Concurrent generations on this package share decode runs through one DecodeBatcher (see
+   * decode-batcher.ts): at most `maxBatch` sequences per run. Unset: each generation calls the
+   * GPT directly, one at a time as its caller awaits.
+   */
+  decodeBatch?: { maxBatch: number; gatherMs?: number } | undefined;
 };
 
 export type SynthesisInput = {
@@ -63,6 +71,8 @@ export class Xtts {
   readonly options: Required<
     Pick<XttsOptions, 'streamChunkCodes' | 'renderRunCodes' | 'sentencePauseSamples' | 'maxTextChars' | 'maxAudioCodes'>
   >;
+  /** Batches the decode runs of concurrent generations (XttsOptions.decodeBatch); null: direct calls. */
+  readonly batcher: DecodeBatcher | null;
 
   private constructor(pkg: ModelPackage, options: XttsOptions) {
     this.pkg = pkg;
@@ -86,6 +96,22 @@ export class Xtts {
       maxTextChars: options.maxTextChars ?? limits.text.maxChars,
       maxAudioCodes: Math.min(options.maxAudioCodes ?? Number.POSITIVE_INFINITY, pkg.manifest.tokens.max_audio_codes),
     };
+    this.batcher = options.decodeBatch
+      ? new DecodeBatcher(this.decodeMany(), {
+          maxBatch: options.decodeBatch.maxBatch,
+          ...(options.decodeBatch.gatherMs !== undefined ? { gatherMs: options.decodeBatch.gatherMs } : {}),
+        })
+      : null;
+  }
+
+  /**
+   * How a batch of decode calls runs on this package: the batched decode graph when it was opened
+   * (PackageOptions.batchedDecode and the package has one), else the batch-1 graph, one sequence
+   * after the other (exact, and what CPU and packages without the graph use).
+   */
+  private decodeMany(): DecodeMany {
+    const batch = this.pkg.sessions.batch;
+    return batch ? batchedDecode(new BatchedGpt(batch, { audioStop: this.gpt.stopCode })) : sequentialDecode(this.gpt);
   }
 
   static async load(dir: string, options: XttsOptions = {}): Promise<Xtts> {
@@ -215,14 +241,16 @@ export class Xtts {
     runCodes: number,
     cancelled?: () => void,
   ) {
-    return generateCodes(this.gpt, { data: voice.gptCondLatent, shape: voice.gptCondShape }, ids, {
-      settings: { temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty },
-      rng,
-      runCodes,
-      maxCodes: this.options.maxAudioCodes,
-      babbleGuard: p.babbleGuard ? DEFAULT_BABBLE_GUARD : null,
-      ...(cancelled ? { checkCancelled: cancelled } : {}),
-    });
+    const generate = (gpt: Gpt) =>
+      generateCodes(gpt, { data: voice.gptCondLatent, shape: voice.gptCondShape }, ids, {
+        settings: { temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty },
+        rng,
+        runCodes,
+        maxCodes: this.options.maxAudioCodes,
+        babbleGuard: p.babbleGuard ? DEFAULT_BABBLE_GUARD : null,
+        ...(cancelled ? { checkCancelled: cancelled } : {}),
+      });
+    return this.batcher ? this.batcher.generate(this.gpt, generate) : generate(this.gpt);
   }
 
   /** Streams audio chunk by chunk: the first after `streamChunkCodes` codes of the first sentence. */

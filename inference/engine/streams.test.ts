@@ -1,0 +1,285 @@
+/**
+ * Several requests at once in one worker (maxStreams), their GPT decode runs batched: every
+ * request gets exactly the audio and codes it gets from an engine that runs one request at a time
+ * (maxStreams 1, the direct decode path), whatever runs beside it, whoever joins or is cancelled;
+ * and the decode runs really carry several generations (the test fails if they degenerate into
+ * one at a time).
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openSession } from '../runtime/index.ts';
+import { createEngine, type LocalEngine } from './engine.ts';
+import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from './types.ts';
+
+const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
+const pkg = join(fixture, 'package');
+const clip = readFileSync(join(fixture, 'ref.wav'));
+const MAX_CODES = 80;
+
+type Spec = { text: string; params: Partial<SynthesisParams> };
+/** Different texts, seeds and sampling settings (greedy with penalties, sampled with their own top-k/top-p). */
+const SPECS: Spec[] = [
+  {
+    text: 'Hello, world! This is a test. It was a bright cold day in April, and the clocks were striking thirteen. Nobody heard them.',
+    params: { seed: 11 },
+  },
+  {
+    text: 'The quick brown fox jumps over the lazy dog. Then it ran into the forest, far away from the farm, and was never seen again.',
+    params: { seed: 22, temperature: 0.6, topK: 20, topP: 0.9, repetitionPenalty: 3 },
+  },
+  {
+    text: 'It was a bright cold day in April.',
+    params: { seed: 33, temperature: 1, topK: 1, topP: 1, repetitionPenalty: 5 },
+  },
+  { text: 'Four score and seven years ago our fathers.', params: { seed: 44, temperature: 1.1, topK: 80, topP: 0.7 } },
+];
+
+type Streamed = { chunks: Buffer[]; final: boolean[] };
+type Whole = { samples: Buffer; codes: number[][] };
+
+const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+
+async function stream(
+  engine: LocalEngine,
+  voice: VoiceConditioning,
+  s: Spec,
+  onChunk?: (i: number) => void,
+  packageDir = pkg,
+) {
+  const out: Streamed = { chunks: [], final: [] };
+  for await (const c of engine.synthesize({ packageDir, language: 'en', voice, ...s }) as AsyncIterable<AudioChunk>) {
+    out.chunks.push(Buffer.from(bytes(c.samples)));
+    out.final.push(c.final);
+    onChunk?.(out.chunks.length);
+  }
+  return out;
+}
+
+async function render(engine: LocalEngine, voice: VoiceConditioning, s: Spec, packageDir = pkg): Promise<Whole> {
+  const r = await engine.render({ packageDir, language: 'en', voice, ...s });
+  return { samples: Buffer.from(bytes(r.samples)), codes: r.codes };
+}
+
+function sameStream(got: Streamed, want: Streamed, what: string) {
+  assert.equal(got.chunks.length, want.chunks.length, `${what}: chunk count`);
+  assert.deepEqual(got.final, want.final, `${what}: final flags`);
+  for (const [i, c] of got.chunks.entries())
+    assert.ok(c.equals(want.chunks[i] as Buffer), `${what}: chunk ${i} differs from the request run alone`);
+}
+
+async function idle(engine: LocalEngine): Promise<void> {
+  while (engine.stats().active > 0) await new Promise((ok) => setTimeout(ok, 5));
+}
+
+/** What each request gives alone: one request at a time, the direct decode path (no batcher). */
+const reference = (async () => {
+  const alone = createEngine({ workers: 1, maxAudioCodes: MAX_CODES });
+  try {
+    const voice = await alone.computeVoice(pkg, [clip]);
+    const streams: Streamed[] = [];
+    const wholes: Whole[] = [];
+    for (const s of SPECS) {
+      streams.push(await stream(alone, voice, s));
+      wholes.push(await render(alone, voice, s));
+    }
+    return { voice, streams, wholes };
+  } finally {
+    await alone.close();
+  }
+})();
+
+describe('one worker serving several streams (maxStreams), decode runs batched', () => {
+  let shared: LocalEngine;
+  let voice: VoiceConditioning;
+  const wantStream: Streamed[] = [];
+  const wantWhole: Whole[] = [];
+
+  before(async () => {
+    const r = await reference;
+    voice = r.voice;
+    wantStream.push(...r.streams);
+    wantWhole.push(...r.wholes);
+    shared = createEngine({ workers: 1, maxStreams: SPECS.length, maxQueue: 4, maxAudioCodes: MAX_CODES });
+    await shared.preload(pkg);
+  });
+  after(() => shared.close());
+
+  it('the reference requests are long enough to need several decode runs, and differ', (t) => {
+    t.diagnostic(`codes per sentence: ${wantWhole.map((w) => w.codes.map((c) => c.length).join('+')).join(', ')}`);
+    for (const [i, w] of wantWhole.entries())
+      assert.ok((w.codes[0]?.length ?? 0) > 20, `request ${i}: ${w.codes[0]?.length} codes`);
+    for (const w of wantStream) assert.ok(w.chunks.length >= 2);
+    assert.equal(new Set(wantWhole.map((w) => JSON.stringify(w.codes))).size, SPECS.length);
+  });
+
+  it('N concurrent streams give exactly the bytes each gives alone, through shared decode runs', async (t) => {
+    const before = shared.decodeBatches;
+    const got = await Promise.all(SPECS.map((s) => stream(shared, voice, s)));
+    for (const [i, g] of got.entries()) sameStream(g, wantStream[i] as Streamed, `stream ${i}`);
+    const after = shared.decodeBatches;
+    const runs = after.runs - before.runs;
+    const carried = after.sequences - before.sequences;
+    assert.ok(runs > 0, 'decode runs went through the batcher');
+    assert.ok(after.largest > 1, `largest decode batch ${after.largest}`);
+    assert.ok(carried / runs > 1.5, `mean decode batch ${carried}/${runs}: the streams did not share runs`);
+    t.diagnostic(`${runs} decode runs carried ${carried} generation runs; by size ${JSON.stringify(after.sizes)}`);
+    await idle(shared);
+  });
+
+  it('N concurrent whole renders give exactly the codes and samples of each alone', async () => {
+    const got = await Promise.all(SPECS.map((s) => render(shared, voice, s)));
+    for (const [i, g] of got.entries()) {
+      assert.deepEqual(g.codes, wantWhole[i]?.codes, `render ${i}: codes`);
+      assert.ok(g.samples.equals(wantWhole[i]?.samples as Buffer), `render ${i}: samples differ`);
+    }
+    await idle(shared);
+  });
+
+  it('a stream cancelled mid-way leaves the others exactly as they are alone, and frees its lane', async () => {
+    const ac = new AbortController();
+    const cancelled = (async () => {
+      let n = 0;
+      for await (const _ of shared.synthesize({
+        packageDir: pkg,
+        language: 'en',
+        voice,
+        ...SPECS[1],
+        signal: ac.signal,
+      } as never)) {
+        if (++n === 1) ac.abort();
+      }
+    })();
+    const others = [0, 2, 3].map((i) => stream(shared, voice, SPECS[i] as Spec));
+    await assert.rejects(cancelled, (e) => e instanceof EngineError && e.code === 'CANCELLED');
+    const got = await Promise.all(others);
+    for (const [k, i] of [0, 2, 3].entries()) sameStream(got[k] as Streamed, wantStream[i] as Streamed, `stream ${i}`);
+    await idle(shared);
+    assert.deepEqual(shared.stats(), { active: 0, queued: 0, packages: [pkg] });
+  });
+
+  it('a request that joins while others are mid-stream gets its own exact output, in shared runs', async () => {
+    const before = shared.decodeBatches;
+    let joinedAt = -1;
+    let joiner: Promise<Streamed> | null = null;
+    const chunksAfterJoin: [number, number] = [0, 0];
+    const running = [0, 1].map((i) =>
+      stream(shared, voice, SPECS[i] as Spec, (n) => {
+        if (joiner) chunksAfterJoin[i as 0 | 1]++;
+        if (i === 0 && n === 1 && !joiner) {
+          joinedAt = n;
+          joiner = stream(shared, voice, SPECS[3] as Spec);
+        }
+      }),
+    );
+    const got = await Promise.all(running);
+    assert.ok(joiner, 'the third request started');
+    const late = await (joiner as Promise<Streamed>);
+    assert.equal(joinedAt, 1);
+    assert.ok(chunksAfterJoin[0] > 0 && chunksAfterJoin[1] > 0, 'both were still streaming when it joined');
+    sameStream(got[0] as Streamed, wantStream[0] as Streamed, 'stream 0');
+    sameStream(got[1] as Streamed, wantStream[1] as Streamed, 'stream 1');
+    sameStream(late, wantStream[3] as Streamed, 'the late stream');
+    const after = shared.decodeBatches;
+    const threes = (after.sizes[3] ?? 0) - (before.sizes[3] ?? 0);
+    assert.ok(threes > 0, `no decode run carried all three: sizes ${JSON.stringify(after.sizes)}`);
+    await idle(shared);
+  });
+});
+
+/** Largest difference between two float32 sample buffers of the same length. */
+function maxAbsDiff(a: Buffer, b: Buffer): number {
+  assert.equal(a.length, b.length, 'sample counts differ');
+  const x = new Float32Array(a.buffer, a.byteOffset, a.length / 4);
+  const y = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs((x[i] as number) - (y[i] as number)));
+  return m;
+}
+
+describe('several streams through the batched decode graph (batchedDecode)', () => {
+  // The tiny package plus the fixture's batched graph (same weights), listed in its manifest as an exported one would be.
+  const dir = mkdtempSync(join(tmpdir(), 'xtts-batch-'));
+  const withBatch = join(dir, 'package');
+  let engine: LocalEngine;
+  let voice: VoiceConditioning;
+  let want: Awaited<typeof reference>;
+
+  before(async () => {
+    cpSync(pkg, withBatch, { recursive: true });
+    const file = 'gpt_batch_fp32.onnx';
+    const graph = readFileSync(join(fixture, 'batch', file));
+    writeFileSync(join(withBatch, file), graph);
+    const session = await openSession(join(withBatch, file));
+    const manifest = JSON.parse(readFileSync(join(withBatch, 'manifest.json'), 'utf8'));
+    manifest.graphs.gpt_batch_fp32 = { file, inputs: session.inputs, outputs: session.outputs, precision: 'fp32' };
+    manifest.files[file] = { sha256: createHash('sha256').update(graph).digest('hex'), bytes: graph.length };
+    await session.release();
+    writeFileSync(join(withBatch, 'manifest.json'), JSON.stringify(manifest, null, 2));
+    want = await reference;
+    engine = createEngine({ workers: 1, maxStreams: SPECS.length, batchedDecode: true, maxAudioCodes: MAX_CODES });
+    voice = await engine.computeVoice(withBatch, [clip]);
+    assert.ok(
+      bytes(voice.gptCondLatent).equals(bytes(want.voice.gptCondLatent)),
+      'the copy conditions voices the same',
+    );
+  });
+  after(async () => {
+    await engine?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('concurrent renders get exactly the codes they get alone, audio within float rounding', async (t) => {
+    const got = await Promise.all(SPECS.map((s) => render(engine, voice, s, withBatch)));
+    let worst = 0;
+    for (const [i, g] of got.entries()) {
+      assert.deepEqual(g.codes, want.wholes[i]?.codes, `render ${i}: codes`);
+      worst = Math.max(worst, maxAbsDiff(g.samples, want.wholes[i]?.samples as Buffer));
+    }
+    const b = engine.decodeBatches;
+    assert.ok(b.graphRuns > 0 && b.graphRuns === b.runs, `runs ${b.runs}, through the batched graph ${b.graphRuns}`);
+    assert.ok(b.largest > 1 && b.sequences / b.runs > 1.5, `batches ${JSON.stringify(b.sizes)}`);
+    // Codes are exact; latents of padded rows differ from the batch-1 graph's in the last bits (batch.test.ts).
+    assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
+    t.diagnostic(`samples max abs difference from the batch-1 path ${worst}; batches ${JSON.stringify(b.sizes)}`);
+  });
+
+  it('concurrent streams give the same chunks as alone, within float rounding', async (t) => {
+    const got = await Promise.all(SPECS.map((s) => stream(engine, voice, s, undefined, withBatch)));
+    let worst = 0;
+    for (const [i, g] of got.entries()) {
+      const w = want.streams[i] as Streamed;
+      assert.deepEqual(g.final, w.final, `stream ${i}: chunk boundaries`);
+      for (const [k, c] of g.chunks.entries()) worst = Math.max(worst, maxAbsDiff(c, w.chunks[k] as Buffer));
+    }
+    assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
+    t.diagnostic(`samples max abs difference from the batch-1 path ${worst}`);
+    await idle(engine);
+  });
+});
+
+describe('lanes and the bounded queue', () => {
+  let engine: LocalEngine;
+  let voice: VoiceConditioning;
+  before(async () => {
+    engine = createEngine({ workers: 1, maxStreams: 2, maxQueue: 1, maxAudioCodes: 40 });
+    voice = await engine.computeVoice(pkg, [clip]);
+  });
+  after(() => engine.close());
+
+  it('runs maxStreams jobs at once, queues up to maxQueue, and refuses the next', async () => {
+    await idle(engine);
+    const req = { packageDir: pkg, language: 'en', voice, text: 'Hello, world! This is a test.' };
+    const jobs = [1, 2, 3].map((seed) => engine.render({ ...req, params: { seed } }));
+    assert.deepEqual(engine.stats(), { active: 2, queued: 1, packages: [pkg] });
+    await assert.rejects(engine.render(req), (e) => e instanceof EngineError && e.code === 'ENGINE_OVERLOADED');
+    const done = await Promise.all(jobs);
+    assert.equal(done.length, 3);
+    await idle(engine);
+    assert.deepEqual(engine.stats(), { active: 0, queued: 0, packages: [pkg] });
+    assert.equal(engine.restarts, 0);
+  });
+});
