@@ -6,6 +6,7 @@ import { findRaterByTokenHash, listConditions, listStimuli } from '../db/index.t
 import { collectSamples, createEngine, encodeAudio } from '../inference/index.ts';
 import { testApp } from './helpers/app.ts';
 import { CROWD_SIZE, CROWD_WAVES, type Oracle, type Participation, sha256, takePart } from './helpers/crowd.ts';
+import { createTinyVoice } from './helpers/e2e.ts';
 import { hashToken } from './helpers/listening.ts';
 import { binaryBody, espeakWav, parseWav } from './helpers/speech.ts';
 import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
@@ -120,15 +121,9 @@ describe('the listening-test journey on the tiny model (espeak-ng speech as the 
       ['xtts-v2', ids.base, ids.a, ids.b].sort(),
     );
 
-    const voice = await t.request
-      .post('/v1/voices')
-      .set(admin())
-      .field('name', 'narrator')
-      .field('language', 'en')
-      .attach('clips', Buffer.from(tinyReferenceClip()), 'ref.wav');
-    assert.equal(voice.status, 201, JSON.stringify(voice.body));
-    assert.equal(voice.body.checkpoint_id, null, 'a new voice speaks with the base model');
-    ids.voice = voice.body.id;
+    const voice = await createTinyVoice(t, 'narrator');
+    assert.equal(voice.checkpoint_id, null, 'a new voice speaks with the base model');
+    ids.voice = voice.id;
 
     const res = await speech({
       model: 'xtts-v2',

@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
-import { createRunListeningTest, registerPackage, startJobWorkers, stimulusRenderer } from '../api/index.ts';
+import { createRunListeningTest, registerPackage, startJobWorkers } from '../api/index.ts';
 import { DATASET_BUILD_JOB, getRun, listStimuli, PRESCREEN_JOB } from '../db/index.ts';
 import { createEngine } from '../inference/index.ts';
-import { localStorage } from '../infra/index.ts';
-import { fileAudioStore } from '../listening/index.ts';
 import type { Worker } from '../trainer/index.ts';
 import { testApp } from './helpers/app.ts';
 import { EMBEDDED_PASS_ONLY } from './helpers/db.ts';
+import { buildTinyDataset, createTinyVoice, pollFor, readingWav, TINY_SPEECH, tinyJobDeps } from './helpers/e2e.ts';
 import { binaryBody } from './helpers/speech.ts';
-import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
+import { dataDirWithTinyModel } from './helpers/tiny.ts';
 import { tinyFineTunedPackages } from './helpers/tiny-checkpoints.ts';
 
 /**
@@ -28,17 +24,6 @@ import { tinyFineTunedPackages } from './helpers/tiny-checkpoints.ts';
  * (nothing), the undamaged ones go to listeners. Runs on PGlite, and on Postgres in CI.
  */
 
-const SPEECH = [
-  'Good morning.',
-  'I would like tea.',
-  'The rain has stopped.',
-  'Please close the door.',
-  'My brother is here.',
-  'The bread is warm.',
-  'We walked home.',
-  'Thank you so much.',
-];
-
 // The pre-screen's database work (a queue job, stored scores) runs on PostgreSQL in the job's own
 // test (api/prescreen-job.test.ts); this whole path runs once, in the embedded pass.
 describe('pre-screening a run on the tiny model keeps its broken checkpoint out of the crowd test', {
@@ -46,29 +31,12 @@ describe('pre-screening a run on the tiny model keeps its broken checkpoint out 
 }, () => {
   const engine = createEngine({ workers: 1 });
   const dirs = dataDirWithTinyModel('tiny');
-  const scratch = mkdtempSync(join(tmpdir(), 'prescreen-e2e-'));
-  const log = pino({ level: 'silent' });
   let t: Awaited<ReturnType<typeof testApp>>;
   let workers: Worker[] = [];
   const ids = { base: '', voice: '', dataset: '', run: '', test: '' };
   const epochs: { id: string; epoch: number; damaged: boolean }[] = [];
   const admin = () => t.auth(t.tokens.admin);
-  const waitFor = async <T>(what: string, poll: () => Promise<T | undefined>, seconds: number): Promise<T> => {
-    for (let i = 0; i < seconds * 4; i++) {
-      const v = await poll();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`${what}: not within ${seconds} s`);
-  };
-  const deps = () => ({
-    db: t.db.db,
-    storage: localStorage(dirs.dataDir),
-    modelDir: dirs.modelDir,
-    logger: log,
-    audio: fileAudioStore(join(dirs.dataDir, 'listening')),
-    renderStimulus: stimulusRenderer({ db: t.db.db, engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir }),
-  });
+  const deps = () => tinyJobDeps(t, engine, dirs);
 
   before(async () => {
     t = await testApp({ engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir });
@@ -80,50 +48,14 @@ describe('pre-screening a run on the tiny model keeps its broken checkpoint out 
     await t?.close();
     await engine.close();
     rmSync(dirs.dataDir, { recursive: true, force: true });
-    rmSync(scratch, { recursive: true, force: true });
   });
 
   it('a voice, a dataset from a recording, and a run for the voice', async () => {
     const base = await t.request.post('/v1/checkpoints').set(admin()).send({ name: 'tiny base', package_path: 'tiny' });
     assert.ok([200, 201].includes(base.status), JSON.stringify(base.body));
     ids.base = base.body.id;
-    const voice = await t.request
-      .post('/v1/voices')
-      .set(admin())
-      .field('name', 'june')
-      .field('language', 'en')
-      .attach('clips', Buffer.from(tinyReferenceClip()), 'ref.wav');
-    assert.equal(voice.status, 201, JSON.stringify(voice.body));
-    ids.voice = voice.body.id;
-    const wav = join(scratch, 'reading.wav');
-    const said = spawnSync('espeak-ng', ['-v', 'en-us', '-s', '150', '-g', '12', '-w', wav, SPEECH.join(' ')]);
-    assert.equal(said.status, 0, String(said.stderr));
-    const options = {
-      asr: { model: 'tiny.en-bundled', device: 'cpu' },
-      min_s: 1,
-      max_s: 2.6,
-      eval_fraction: 0.25,
-      seed: 3,
-    };
-    const ds = await t.request
-      .post('/v1/datasets')
-      .set(admin())
-      .field('name', 'june reads')
-      .field('language', 'en')
-      .field('chunker', 'sentence')
-      .field('options', JSON.stringify(options))
-      .attach('recordings', readFileSync(wav), 'reading.wav');
-    assert.equal(ds.status, 202, JSON.stringify(ds.body));
-    ids.dataset = ds.body.id;
-    await waitFor(
-      'dataset ready',
-      async () => {
-        const d = await t.request.get(`/v1/datasets/${ids.dataset}`).set(admin());
-        assert.notEqual(d.body.status, 'failed', JSON.stringify(d.body));
-        return d.body.status === 'ready' ? true : undefined;
-      },
-      300,
-    );
+    ids.voice = (await createTinyVoice(t, 'june')).id;
+    ids.dataset = (await buildTinyDataset(t, readingWav(TINY_SPEECH.slice(0, 8)))).id;
     const run = await t.request
       .post('/v1/training-runs')
       .set(admin())
@@ -205,7 +137,7 @@ describe('pre-screening a run on the tiny model keeps its broken checkpoint out 
     const testId = await createRunListeningTest(deps(), run);
     assert.ok(testId);
     ids.test = testId;
-    const test = await waitFor(
+    const test = await pollFor(
       'the pre-screen job opened the test',
       async () => {
         const r = await t.request.get(`/v1/listening/tests/${ids.test}`).set(admin());

@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
-import { startJobWorkers, stimulusRenderer } from '../api/index.ts';
+import { startJobWorkers } from '../api/index.ts';
 import { createEngine } from '../inference/index.ts';
-import { localStorage } from '../infra/index.ts';
-import { fileAudioStore } from '../listening/index.ts';
-import { runPython, type Worker } from '../trainer/index.ts';
+import type { Worker } from '../trainer/index.ts';
 import { testApp } from './helpers/app.ts';
 import { CROWD_WAVES, type Participation, stimulusOracle, takePart } from './helpers/crowd.ts';
+import {
+  buildTinyDataset,
+  createTinyVoice,
+  pollFor,
+  readingWav,
+  tinyJobDeps,
+  tinyTrainerWeights,
+} from './helpers/e2e.ts';
 import { binaryBody } from './helpers/speech.ts';
-import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
-import { TINY_FIXTURE_SEED } from './helpers/tiny-checkpoints.ts';
+import { dataDirWithTinyModel } from './helpers/tiny.ts';
 
 /**
  * The studio's whole journey on the tiny model, through the HTTP API and the real job worker:
@@ -24,32 +27,6 @@ import { TINY_FIXTURE_SEED } from './helpers/tiny-checkpoints.ts';
  * created, rendered and opened by the studio itself → a scripted crowd → automatic promotion →
  * the voice speaking with the promoted checkpoint. Runs on PGlite, and on Postgres in CI.
  */
-
-// Short sentences: the tiny model's position table holds about 2.7 s of audio codes, so its
-// dataset is cut to 1-2.6 s clips (min_s/max_s below) instead of the 3-11.6 s a real model takes.
-const SPEECH = [
-  'Good morning.',
-  'I would like tea.',
-  'The rain has stopped.',
-  'Please close the door.',
-  'My brother is here.',
-  'The bread is warm.',
-  'We walked home.',
-  'Thank you so much.',
-  'The birds are singing.',
-  'It is getting late.',
-  'See you tomorrow.',
-  'The garden is green.',
-];
-
-const espeakRecording = (dir: string): Buffer => {
-  // One long recording with sentence pauses, as a speaker would read a page.
-  const path = join(dir, 'reading.wav');
-  const text = SPEECH.join(' ');
-  const r = spawnSync('espeak-ng', ['-v', 'en-us', '-s', '150', '-g', '12', '-w', path, text]);
-  assert.equal(r.status, 0, String(r.stderr));
-  return readFileSync(path);
-};
 
 describe('recordings → dataset → fine-tuning run → listening test → promoted voice (tiny model)', () => {
   const engine = createEngine({ workers: 1 });
@@ -67,35 +44,11 @@ describe('recordings → dataset → fine-tuning run → listening test → prom
       .send(body)
       .buffer(true)
       .parse(binaryBody as never);
-  const waitFor = async <T>(what: string, poll: () => Promise<T | undefined>, seconds: number): Promise<T> => {
-    for (let i = 0; i < seconds * 4; i++) {
-      const v = await poll();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`${what}: not within ${seconds} s`);
-  };
 
   before(async () => {
-    // The PyTorch weights the tiny package was exported from, where `model:pull` keeps them.
-    const made = await runPython('xtts.tiny', [
-      'tiny',
-      `${dirs.packageDir}.download`,
-      '--seed',
-      String(TINY_FIXTURE_SEED),
-    ]);
-    assert.equal(made.code, 0, made.stderr);
+    await tinyTrainerWeights(dirs);
     t = await testApp({ engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir, eventsPollMs: 100 });
-    workers = startJobWorkers({
-      db: t.db.db,
-      storage: localStorage(dirs.dataDir),
-      modelDir: dirs.modelDir,
-      logger: pino({ level: 'silent' }),
-      audio: fileAudioStore(join(dirs.dataDir, 'listening')),
-      renderStimulus: stimulusRenderer({ db: t.db.db, engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir }),
-      count: 1,
-      pollMs: 100,
-    });
+    workers = startJobWorkers({ ...tinyJobDeps(t, engine, dirs), count: 1, pollMs: 100 });
   });
   after(async () => {
     await Promise.all(workers.map((w) => w.stop()));
@@ -109,43 +62,12 @@ describe('recordings → dataset → fine-tuning run → listening test → prom
     const base = await t.request.post('/v1/checkpoints').set(admin()).send({ name: 'tiny base', package_path: 'tiny' });
     assert.equal(base.status, 201, JSON.stringify(base.body));
     ids.base = base.body.id;
-    const voice = await t.request
-      .post('/v1/voices')
-      .set(admin())
-      .field('name', 'june')
-      .field('language', 'en')
-      .attach('clips', Buffer.from(tinyReferenceClip()), 'ref.wav');
-    assert.equal(voice.status, 201, JSON.stringify(voice.body));
-    ids.voice = voice.body.id;
+    ids.voice = (await createTinyVoice(t, 'june')).id;
   });
 
   it('builds a dataset from the recording with the real builder and the bundled Whisper', async () => {
-    const options = {
-      asr: { model: 'tiny.en-bundled', device: 'cpu' },
-      min_s: 1,
-      max_s: 2.6,
-      eval_fraction: 0.25,
-      seed: 3,
-    };
-    const res = await t.request
-      .post('/v1/datasets')
-      .set(admin())
-      .field('name', 'june reads')
-      .field('language', 'en')
-      .field('chunker', 'sentence')
-      .field('options', JSON.stringify(options))
-      .attach('recordings', espeakRecording(scratch), 'reading.wav');
-    assert.equal(res.status, 202, JSON.stringify(res.body));
-    ids.dataset = res.body.id;
-    const ready = await waitFor(
-      'dataset ready',
-      async () => {
-        const d = await t.request.get(`/v1/datasets/${ids.dataset}`).set(admin());
-        assert.notEqual(d.body.status, 'failed', JSON.stringify(d.body));
-        return d.body.status === 'ready' ? d.body : undefined;
-      },
-      300,
-    );
+    const { id, ready } = await buildTinyDataset(t, readingWav());
+    ids.dataset = id;
     const clips = await t.request.get(`/v1/datasets/${ids.dataset}/clips?status=kept`).set(admin());
     assert.equal(clips.status, 200);
     const kept = clips.body.data as Array<{ duration_s: number; split: string }>;
@@ -179,7 +101,7 @@ describe('recordings → dataset → fine-tuning run → listening test → prom
       });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     ids.run = res.body.id;
-    const run = await waitFor(
+    const run = await pollFor(
       'run succeeded',
       async () => {
         const r = await t.request.get(`/v1/training-runs/${ids.run}`).set(admin());
@@ -202,7 +124,7 @@ describe('recordings → dataset → fine-tuning run → listening test → prom
   });
 
   it('opened a test of the first epoch while training went on, and the final test of every epoch', async () => {
-    const interim = await waitFor(
+    const interim = await pollFor(
       'interim test open',
       async () => {
         const r = await t.request.get(`/v1/listening/tests?voice_id=${ids.voice}`).set(admin());
@@ -239,7 +161,7 @@ describe('recordings → dataset → fine-tuning run → listening test → prom
 
   it('the run put its checkpoints, the base and the real recordings in an open blind test; a crowd promotes the last epoch', async (ctx) => {
     // The worker renders every stimulus on the engine, then opens the test.
-    const test = await waitFor(
+    const test = await pollFor(
       'listening test open',
       async () => {
         const r = await t.request.get(`/v1/listening/tests/${ids.test}`).set(admin());

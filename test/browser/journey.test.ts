@@ -11,8 +11,7 @@
  * /journey/ (.data/test-output/journey/ when unset, which git ignores), emptied first.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -20,14 +19,12 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createAdaptorServer } from '@hono/node-server';
 import { eq } from 'drizzle-orm';
-import pino from 'pino';
 import type { BrowserContext, Page } from 'playwright-core';
-import { startJobWorkers, stimulusRenderer } from '../../api/index.ts';
+import { startJobWorkers } from '../../api/index.ts';
 import { listApiKeys, schema } from '../../db/index.ts';
 import { createEngine } from '../../inference/index.ts';
-import { localStorage } from '../../infra/index.ts';
-import { fileAudioStore, headphoneAnswers } from '../../listening/index.ts';
-import { runPython, type Worker } from '../../trainer/index.ts';
+import { headphoneAnswers } from '../../listening/index.ts';
+import type { Worker } from '../../trainer/index.ts';
 import { testApp } from '../helpers/app.ts';
 import {
   axeViolations,
@@ -39,10 +36,10 @@ import {
 } from '../helpers/browser.ts';
 import { type Clip, type Oracle, stimulusOracle } from '../helpers/crowd.ts';
 import { EMBEDDED_PASS_ONLY } from '../helpers/db.ts';
+import { readingWav, tinyJobDeps, tinyTrainerWeights } from '../helpers/e2e.ts';
 import { honestAnswer, identify, takePartLive } from '../helpers/live-crowd.ts';
 import { binaryBody } from '../helpers/speech.ts';
 import { dataDirWithTinyModel, tinyReferenceClip } from '../helpers/tiny.ts';
-import { TINY_FIXTURE_SEED } from '../helpers/tiny-checkpoints.ts';
 
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
 type View = keyof typeof VIEWPORTS;
@@ -52,23 +49,6 @@ const SHOTS = join(
 );
 /** Raters answering through the crowd API beside the one in the browser. */
 const API_RATERS = 14;
-
-// Short sentences: the tiny model's position table holds about 2.7 s of audio codes, so its
-// dataset is cut to 1-2.6 s clips instead of the 3-11.6 s a real model takes.
-const SPEECH = [
-  'Good morning.',
-  'I would like tea.',
-  'The rain has stopped.',
-  'Please close the door.',
-  'My brother is here.',
-  'The bread is warm.',
-  'We walked home.',
-  'Thank you so much.',
-  'The birds are singing.',
-  'It is getting late.',
-  'See you tomorrow.',
-  'The garden is green.',
-];
 
 // The journey's database work is the same on both; it runs in the embedded pass (the training,
 // crowd and promotion path runs on PostgreSQL in test/training.e2e.test.ts).
@@ -107,18 +87,9 @@ describe('the owner journey in a browser, desktop and phone (tiny model, real wo
   before(async () => {
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
-    // The PyTorch weights the tiny package was exported from, which the trainer starts from.
-    const made = await runPython('xtts.tiny', [
-      'tiny',
-      `${dirs.packageDir}.download`,
-      '--seed',
-      String(TINY_FIXTURE_SEED),
-    ]);
-    assert.equal(made.code, 0, made.stderr);
-    const path = join(dirs.dataDir, 'reading.wav');
-    const r = spawnSync('espeak-ng', ['-v', 'en-us', '-s', '150', '-g', '12', '-w', path, SPEECH.join(' ')]);
-    assert.equal(r.status, 0, String(r.stderr));
-    reading = readFileSync(path);
+    await tinyTrainerWeights(dirs);
+    // The speaker reads the tiny model's short sentences (its dataset is cut to 1-2.6 s clips).
+    reading = readingWav();
     t = await testApp({
       engine,
       dataDir: dirs.dataDir,
@@ -128,16 +99,7 @@ describe('the owner journey in a browser, desktop and phone (tiny model, real wo
       crowdLimits: { joinsPerMinute: 1000, requestsPerMinute: 1000 },
     });
     // Two job workers: one viewport's dataset builds while the other's run trains.
-    workers = startJobWorkers({
-      db: t.db.db,
-      storage: localStorage(dirs.dataDir),
-      modelDir: dirs.modelDir,
-      logger: pino({ level: 'silent' }),
-      audio: fileAudioStore(join(dirs.dataDir, 'listening')),
-      renderStimulus: stimulusRenderer({ db: t.db.db, engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir }),
-      count: 2,
-      pollMs: 100,
-    });
+    workers = startJobWorkers({ ...tinyJobDeps(t, engine, dirs), count: 2, pollMs: 100 });
     // The studio's base model, registered once by whoever installed it.
     const baseCk = await t.request
       .post('/v1/checkpoints')

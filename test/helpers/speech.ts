@@ -3,12 +3,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Real speech for tests: espeak-ng's voice for `text`, as WAV bytes (22050 Hz mono PCM16). */
-export function espeakWav(text: string, voice = 'en'): Uint8Array {
+/**
+ * Real speech for tests: espeak-ng's voice for `text`, as WAV bytes (22050 Hz mono PCM16). `args`
+ * go to espeak-ng before the text (`-s` words a minute, `-g` the gap between words).
+ */
+export function espeakWav(text: string, voice = 'en', args: readonly string[] = []): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'espeak-'));
   try {
     const out = join(dir, 'speech.wav');
-    execFileSync('espeak-ng', ['-v', voice, '-w', out, text]);
+    execFileSync('espeak-ng', ['-v', voice, ...args, '-w', out, text]);
     return new Uint8Array(readFileSync(out));
   } finally {
     rmSync(dir, { recursive: true, force: true });
