@@ -5,7 +5,7 @@
 // And the worker slots: a pre-screen queued while a training run holds the only general worker
 // runs at once on the short-job slot (and, without that slot, waits).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,25 +16,19 @@ import {
   enqueueJob,
   getJob,
   getListeningTest,
-  insertCheckpoint,
-  insertVoice,
   latestPrescreenJob,
   listConditions,
   listStimuli,
   PRESCREEN_JOB,
   TRAINING_RUN_JOB,
 } from '../db/index.ts';
-import { createTest, memoryAudioStore, putRecording, type RenderStimulus } from '../listening/index.ts';
+import { memoryAudioStore, type RenderStimulus } from '../listening/index.ts';
 import { openTestDb, type TestDb } from '../test/helpers/db.ts';
-import { type JobHandler, makePlantedSets, startWorker, type Worker } from '../trainer/index.ts';
+import { pollFor } from '../test/helpers/e2e.ts';
+import { type JobHandler, startWorker, type Worker } from '../trainer/index.ts';
 import { startWorkerSlots } from './jobs.ts';
 import { type PrescreenJobPayload, prescreenJobHandler } from './prescreen.ts';
-
-const SENTENCES = [
-  'The garden was quiet after the rain had stopped.',
-  'She opened the window and listened to the birds outside.',
-  'Nobody knew where the old map had come from.',
-];
+import { draftTest, plantedCheckpoints } from './prescreen-test-fixtures.ts';
 
 describe('the pre-screen job', () => {
   let t: TestDb;
@@ -52,68 +46,51 @@ describe('the pre-screen job', () => {
     await t.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
-  const waitFor = async <T>(what: string, poll: () => Promise<T | undefined>, seconds: number): Promise<T> => {
-    for (let i = 0; i < seconds * 20; i++) {
-      const v = await poll();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`${what}: not within ${seconds} s`);
-  };
+  /** Polls every 50 ms (the workers here poll every 20). */
+  const waitFor = <T>(what: string, poll: () => Promise<T | undefined>, seconds: number) =>
+    pollFor(what, poll, seconds, 50);
 
   test('queued, shows progress, resumed after its worker is lost, and opens the test with the passing checkpoints', async () => {
     const db = t.db;
-    const { references, items } = makePlantedSets(dir, SENTENCES, ['clean', 'slow']);
-    const { voice } = await insertVoice(db, { name: 'june', language: 'en' }, []);
-    const base = await insertCheckpoint(db, { name: 'base', kind: 'base', status: 'ready', packagePath: 'b' });
-    const good = await insertCheckpoint(db, { name: 'run-e1', status: 'ready', packagePath: 'g', step: 10 });
-    const slow = await insertCheckpoint(db, { name: 'run-e2', status: 'ready', packagePath: 's', step: 20 });
-    const setOf = new Map([
-      [base.id, 'base'],
-      [good.id, 'clean'],
-      [slow.id, 'slow'],
-    ]);
+    const fixture = await plantedCheckpoints(db, dir, 'june', ['clean', 'slow']);
+    const {
+      base,
+      candidates: [good, slow],
+    } = fixture;
     const audio = memoryAudioStore();
     const rendered: string[] = [];
     const planted: RenderStimulus = async (c, text) => {
-      const item = items.find((i) => i.group === setOf.get(c.id) && i.text === text);
-      assert.ok(item, `a planted rendering for ${c.id}`);
+      const bytes = fixture.rendering(c, text);
       rendered.push(`${c.id}/${text}`);
-      return new Uint8Array(readFileSync(item.path));
+      return bytes;
     };
-    const { test: created } = await createTest(db, {
-      voiceId: voice.id,
-      name: 'run: checkpoints by ear',
-      checkpointIds: [good.id, slow.id],
-      baseCheckpointId: base.id,
-      sentences: SENTENCES.map((text) => ({ text })),
-      trialsPerRater: { ab_naturalness: 4 },
-      goldPerRater: 0,
-      trapPerRater: 0,
-      autoPromote: false,
-    });
-    for (const [i, r] of references.entries()) await putRecording({ db, audio }, created.id, i, readFileSync(r.path));
+    const testId = await draftTest({ db, audio }, fixture);
+    /** A worker of pre-screen jobs only, with a short lease, rendering with `renderStimulus`. */
+    const prescreenWorker = (renderStimulus: RenderStimulus) => {
+      const w = startWorker({
+        db,
+        handlers: { [PRESCREEN_JOB]: prescreenJobHandler({ audio, logger, renderStimulus }) },
+        logger,
+        pollMs: 20,
+        leaseMs: 600,
+      });
+      workers.push(w);
+      return w;
+    };
     const payload: PrescreenJobPayload = {
-      testId: created.id,
+      testId,
       prescreen: { language: 'en', asr: { model: 'tiny.en-bundled', device: 'cpu' }, currentCheckpointId: null },
     };
     const queued = await enqueueJob(db, { kind: PRESCREEN_JOB, payload });
     assert.equal(queued.status, 'queued');
-    assert.equal((await latestPrescreenJob(db, created.id))?.id, queued.id, "the test's preparation is the job");
+    assert.equal((await latestPrescreenJob(db, testId))?.id, queued.id, "the test's preparation is the job");
 
     // The first worker renders four stimuli, then stops answering in the middle of the fifth.
     const hung = new Promise<never>((_, reject) => {
       release = reject;
     });
     const first: RenderStimulus = async (c, text, v, seed) => (rendered.length >= 4 ? hung : planted(c, text, v, seed));
-    const a = startWorker({
-      db,
-      handlers: { [PRESCREEN_JOB]: prescreenJobHandler({ audio, logger, renderStimulus: first }) },
-      logger,
-      pollMs: 20,
-      leaseMs: 600,
-    });
-    workers.push(a);
+    const a = prescreenWorker(first);
     const progress = await waitFor(
       'rendering progress on the job row',
       async () => {
@@ -128,21 +105,14 @@ describe('the pre-screen job', () => {
     const running = await getJob(db, queued.id);
     assert.equal(running?.status, 'running');
     assert.equal(running?.attempts, 1);
-    assert.ok(['draft', 'rendering'].includes((await getListeningTest(db, created.id))?.status ?? ''));
+    assert.ok(['draft', 'rendering'].includes((await getListeningTest(db, testId))?.status ?? ''));
 
     // Its lease runs out as a killed worker's does (another holder's token, the time past): the
     // queue offers the job again, and the hung worker's own heartbeat finds it has lost it.
     await db.execute(
       sql`update jobs set locked_by = 'a-worker-that-died', lease_until = now() - interval '1 second' where id = ${queued.id}`,
     );
-    const b = startWorker({
-      db,
-      handlers: { [PRESCREEN_JOB]: prescreenJobHandler({ audio, logger, renderStimulus: planted }) },
-      logger,
-      pollMs: 20,
-      leaseMs: 600,
-    });
-    workers.push(b);
+    const b = prescreenWorker(planted);
     const seen: { stage: string; done: number }[] = [];
     const ended = await waitFor(
       'the job ends',
@@ -162,9 +132,9 @@ describe('the pre-screen job', () => {
     assert.ok(seen.length >= 1, JSON.stringify(seen));
 
     // Open, with the slow checkpoint left out and its reason stored per checkpoint.
-    const opened = await getListeningTest(db, created.id);
+    const opened = await getListeningTest(db, testId);
     assert.equal(opened?.status, 'open');
-    const left = await listConditions(db, created.id);
+    const left = await listConditions(db, testId);
     assert.ok(left.some((c) => c.checkpointId === good.id));
     assert.ok(left.some((c) => c.checkpointId === base.id));
     assert.ok(!left.some((c) => c.checkpointId === slow.id), 'the slow checkpoint is out of the crowd test');
@@ -179,7 +149,7 @@ describe('the pre-screen job', () => {
       ['too_long'],
     );
     assert.equal(record.device, 'cpu');
-    const stimuli = await listStimuli(db, created.id);
+    const stimuli = await listStimuli(db, testId);
     for (const c of left.filter((x) => x.kind === 'checkpoint' || x.kind === 'base'))
       assert.ok(
         stimuli.some((s) => s.conditionId === c.id),

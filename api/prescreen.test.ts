@@ -2,30 +2,17 @@
 // one checkpoint at half tempo) are scored by the real scorer, the broken checkpoint's condition
 // leaves the draft test, the scores stay on the test, and the report shows them.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { getListeningTest, insertCheckpoint, insertVoice, listConditions, listStimuli } from '../db/index.ts';
+import { getListeningTest, listConditions, listStimuli } from '../db/index.ts';
 import { EngineError } from '../inference/index.ts';
-import {
-  computeResults,
-  createTest,
-  memoryAudioStore,
-  putRecording,
-  renderSome,
-  resultsPage,
-} from '../listening/index.ts';
+import { computeResults, memoryAudioStore, renderSome, resultsPage } from '../listening/index.ts';
 import { openTestDb, type TestDb } from '../test/helpers/db.ts';
-import { makePlantedSets } from '../trainer/index.ts';
 import { prescreenTest, renderScreened } from './prescreen.ts';
-
-const SENTENCES = [
-  'The garden was quiet after the rain had stopped.',
-  'She opened the window and listened to the birds outside.',
-  'Nobody knew where the old map had come from.',
-];
+import { draftTest, plantedCheckpoints, SENTENCES } from './prescreen-test-fixtures.ts';
 
 describe('pre-screening a listening test before it opens', () => {
   let t: TestDb;
@@ -41,52 +28,28 @@ describe('pre-screening a listening test before it opens', () => {
 
   test('a checkpoint that speaks at half tempo is left out with its reason; the others stay', async () => {
     const db = t.db;
-    const { references, items } = makePlantedSets(dir, SENTENCES, ['clean', 'slow']);
-    const { voice } = await insertVoice(db, { name: 'june', language: 'en' }, []);
-    const base = await insertCheckpoint(db, { name: 'base', kind: 'base', status: 'ready', packagePath: 'b' });
-    const good = await insertCheckpoint(db, { name: 'run-e1', status: 'ready', packagePath: 'g', step: 10 });
-    const slow = await insertCheckpoint(db, { name: 'run-e2', status: 'ready', packagePath: 's', step: 20 });
-    const setOf = new Map([
-      [base.id, 'base'],
-      [good.id, 'clean'],
-      [slow.id, 'slow'],
-    ]);
+    const planted = await plantedCheckpoints(db, dir, 'june', ['clean', 'slow']);
+    const {
+      base,
+      candidates: [good, slow],
+    } = planted;
     const audio = memoryAudioStore();
-    const deps = {
-      db,
-      audio,
-      renderStimulus: async (c: { id: string }, text: string) => {
-        const item = items.find((i) => i.group === setOf.get(c.id) && i.text === text);
-        assert.ok(item, `a planted rendering for ${c.id}`);
-        return new Uint8Array(readFileSync(item.path));
-      },
-    };
-    const { test: created } = await createTest(db, {
-      voiceId: voice.id,
-      name: 'run: checkpoints by ear',
-      checkpointIds: [good.id, slow.id],
-      baseCheckpointId: base.id,
-      sentences: SENTENCES.map((text) => ({ text })),
-      trialsPerRater: { ab_naturalness: 4 },
-      goldPerRater: 0,
-      trapPerRater: 0,
-      autoPromote: false,
-    });
-    for (const [i, r] of references.entries()) await putRecording(deps, created.id, i, readFileSync(r.path));
-    while ((await renderSome(deps, created.id, 8)).remaining > 0);
+    const deps = { db, audio, renderStimulus: planted.render };
+    const testId = await draftTest(deps, planted);
+    while ((await renderSome(deps, testId, 8)).remaining > 0);
 
-    const outcome = await prescreenTest({ db, audio, logger: pino({ level: 'silent' }) }, created.id, {
+    const outcome = await prescreenTest({ db, audio, logger: pino({ level: 'silent' }) }, testId, {
       language: 'en',
       asr: { model: 'tiny.en-bundled', device: 'cpu' },
       currentCheckpointId: null,
     });
     assert.deepEqual(outcome, { kept: 1, excluded: 1 });
-    const left = await listConditions(db, created.id);
+    const left = await listConditions(db, testId);
     assert.ok(left.some((c) => c.checkpointId === good.id));
     assert.ok(left.some((c) => c.checkpointId === base.id));
     assert.ok(!left.some((c) => c.checkpointId === slow.id), 'the slow checkpoint is out of the crowd test');
 
-    const stored = await getListeningTest(db, created.id);
+    const stored = await getListeningTest(db, testId);
     const record = stored?.config.prescreen as {
       checkpoints: { checkpoint_id: string; role: string; excluded: boolean; reasons: { code: string }[] }[];
     };
@@ -106,35 +69,20 @@ describe('pre-screening a listening test before it opens', () => {
 
   test('a candidate whose output the engine refuses leaves the draft instead of holding the test back', async () => {
     const db = t.db;
-    const { references, items } = makePlantedSets(dir, SENTENCES, ['clean']);
-    const { voice } = await insertVoice(db, { name: 'ada', language: 'en' }, []);
-    const base = await insertCheckpoint(db, { name: 'base', kind: 'base', status: 'ready', packagePath: 'b2' });
-    const good = await insertCheckpoint(db, { name: 'run-e1', status: 'ready', packagePath: 'g2', step: 10 });
-    const nan = await insertCheckpoint(db, { name: 'run-e2', status: 'ready', packagePath: 'n2', step: 20 });
+    // Both candidates speak clean; the second one's renderings the engine refuses.
+    const planted = await plantedCheckpoints(db, dir, 'ada', ['clean', 'clean']);
+    const {
+      base,
+      candidates: [good, nan],
+    } = planted;
     const audio = memoryAudioStore();
     const refuse = new Set([nan.id]);
     const renderStimulus = async (c: { id: string }, text: string) => {
       if (refuse.has(c.id)) throw new EngineError('OUTPUT_INVALID', 'the model produced non-finite audio');
-      const item = items.find((i) => i.group === (c.id === base.id ? 'base' : 'clean') && i.text === text);
-      assert.ok(item, `a planted rendering for ${c.id}`);
-      return new Uint8Array(readFileSync(item.path));
+      return planted.render(c, text);
     };
     const deps = { db, audio, renderStimulus };
-    const draft = async () => {
-      const { test: created } = await createTest(db, {
-        voiceId: voice.id,
-        name: 'run: checkpoints by ear',
-        checkpointIds: [good.id, nan.id],
-        baseCheckpointId: base.id,
-        sentences: SENTENCES.map((text) => ({ text })),
-        trialsPerRater: { ab_naturalness: 4 },
-        goldPerRater: 0,
-        trapPerRater: 0,
-        autoPromote: false,
-      });
-      for (const [i, r] of references.entries()) await putRecording(deps, created.id, i, readFileSync(r.path));
-      return created.id;
-    };
+    const draft = () => draftTest(deps, planted);
 
     const testId = await draft();
     const failures = await renderScreened(deps, testId, null);
