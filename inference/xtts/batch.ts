@@ -150,13 +150,20 @@ export class BatchedGpt {
   }
 
   /**
-   * One run of the batched graph over the requested members (each at most once), in request order.
+   * One run of the batched graph over the requested members (each at most once): in request order,
+   * or in the last run's row order when they are the same members.
    * Member r produces up to requests[r].uniforms.length codes, fewer when the stop code comes (it is
    * included, as in `Gpt.decode`). Members not named sit this run out, unchanged.
    */
-  async decode(requests: readonly BatchRequest[]): Promise<Map<number, DecodeResult>> {
+  async decode(asked: readonly BatchRequest[]): Promise<Map<number, DecodeResult>> {
+    if (new Set(asked.map((r) => r.id)).size !== asked.length) throw new Error('a member appears twice in one batch');
+    // The same members as the last run, in any order: take them in its row order, so its outputs feed back as they are.
+    const rowOf = new Map(this.last?.ids.map((id, i) => [id, i]));
+    const requests =
+      rowOf.size === asked.length && asked.every((r) => rowOf.has(r.id))
+        ? [...asked].sort((x, y) => (rowOf.get(x.id) as number) - (rowOf.get(y.id) as number))
+        : asked;
     const ids = requests.map((r) => r.id);
-    if (new Set(ids).size !== ids.length) throw new Error('a member appears twice in one batch');
     const members = ids.map((id) => this.member(id));
     const b = requests.length;
     const results = new Map<number, DecodeResult>();
