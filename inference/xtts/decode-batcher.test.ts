@@ -113,6 +113,39 @@ describe('DecodeBatcher', () => {
     assert.deepEqual(b.stats.sizes, { 1: 1, 3: 1 });
   });
 
+  it('waits for a generation still in its prefill, so a new sentence joins the next run', async () => {
+    const impl = recording();
+    const b = new DecodeBatcher(impl, { maxBatch: 8, gatherMs: 10_000 });
+    // A stand-in GPT: prefill takes `ticks` turns of the event loop (a slow one: a long prompt).
+    const own = {
+      async prefill(ticks: number) {
+        for (let i = 0; i < ticks; i++) await tick();
+        return { cache: cache(`p${ticks}`) };
+      },
+    } as unknown as Gpt;
+    async function* generation(gpt: Gpt, ticks: number, k: number) {
+      const { cache: c } = await (gpt.prefill as unknown as (t: number) => Promise<{ cache: GptKvCache }>)(ticks);
+      for (let r = 0; r < 2; r++) yield (await gpt.decode(c, Float32Array.of((k * 10 + r) / 1000), settings)).codes;
+    }
+    const drain = async (g: AsyncGenerator<number[]>) => {
+      const out: number[] = [];
+      for await (const codes of g) out.push(...codes);
+      return out;
+    };
+    const t = performance.now();
+    const got = await Promise.all([
+      drain(b.generate(own, (gpt) => generation(gpt, 1, 1))),
+      drain(b.generate(own, (gpt) => generation(gpt, 20, 2))),
+    ]);
+    assert.deepEqual(got, [
+      [10, 11],
+      [20, 21],
+    ]);
+    assert.deepEqual(impl.sizes, [2, 2], 'the quick one waited for the other to finish its prefill');
+    assert.ok(performance.now() - t < 5000, 'and did not wait out gatherMs');
+    assert.equal(b.sequences, 0);
+  });
+
   it('waits for an open sequence at most gatherMs, and not at all for a released one', async () => {
     const impl = recording();
     const b = new DecodeBatcher(impl, { maxBatch: 8, gatherMs: 200 });

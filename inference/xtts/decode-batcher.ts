@@ -4,8 +4,9 @@
  * Each generation calls `decode(cache, uniforms, settings)` exactly as it would call
  * `Gpt.decode`. Calls that arrive while a run is in progress wait; when the device is free, the
  * waiting calls (up to `maxBatch`) go to `decodeMany` together and each caller gets its own result.
- * A sequence joins by making its first call and leaves with `release` (or simply by never calling
- * again): batches form between runs, never inside one.
+ * A sequence joins with its prefill (through `generate`) or its first call, and leaves with
+ * `release` (which `generate` makes however the generation ends): batches form between runs, never
+ * inside one.
  *
  * Between runs every generation does its own work (its HiFi-GAN window, the chunk it sends, the
  * next sentence's prefill), so the calls of one round do not arrive at once. The batcher starts a
@@ -131,7 +132,7 @@ export class DecodeBatcher {
     return { ...this.counts, sizes: { ...this.counts.sizes } };
   }
 
-  /** Sequences open now (decoded at least once, not released). */
+  /** Sequences open now (prefilled through `generate` or decoded at least once, and not released). */
   get sequences(): number {
     return this.open.size;
   }
