@@ -3,10 +3,11 @@
  * worker, (a) one after another through the batch-1 Loop graph (gpt_decode), and (b) together in one
  * run of the batched graph (gpt_batch, BatchedGpt).
  *
- *   node inference/bench/batch.ts [--dir GRAPHS] [--device cpu|cuda] [--precision fp32|fp16]
+ *   node inference/bench/batch.ts [--dir GRAPHS] [--device cpu|cuda] [--precision fp32|fp16] [--batched gpt_batch_fused]
  *                                 [--batches 1,4,16] [--codes N] [--runs N] [--threads N] [--json OUT]
  *
- * GRAPHS holds gpt_prefill_*, gpt_decode_*, gpt_batch_* and sizes.json, as the trainer's
+ * GRAPHS holds gpt_prefill_*, gpt_decode_*, gpt_batch_* (or the graph --batched names, e.g.
+ * gpt_batch_fused_*, the step from onnxruntime's fused operators) and sizes.json, as the trainer's
  * `python3 -m xtts.batch_graphs OUT_DIR --size tiny|small|full [--fp16]` writes them (default
  * .data/bench/batch-small, made on first use with --size small, which needs python3 with torch).
  *
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     dir: { type: 'string' },
     device: { type: 'string', default: 'cpu' },
     precision: { type: 'string', default: 'fp32' },
+    batched: { type: 'string', default: 'gpt_batch' },
     batches: { type: 'string', default: '1,4,16' },
     codes: { type: 'string', default: '20' },
     runs: { type: 'string', default: '3' },
@@ -73,7 +75,9 @@ const settings: DecodeSettings = { temperature: 0.75, topK: 50, topP: 0.85, repe
 
 const load0 = loadavg()[0] as number;
 const [prefill, decode, batched] = await Promise.all(
-  ['gpt_prefill', 'gpt_decode', 'gpt_batch'].map((g) => openSession(join(dir, `${g}_${precision}.onnx`), opts)),
+  ['gpt_prefill', 'gpt_decode', args.batched as string].map((g) =>
+    openSession(join(dir, `${g}_${precision}.onnx`), opts),
+  ),
 );
 if (!prefill || !decode || !batched) throw new Error('sessions did not open');
 const gpt = new Gpt(prefill, decode, { audioStart: sizes.audio_start, audioStop: -1, vocab: sizes.vocab });
@@ -149,7 +153,7 @@ for (const b of batches) {
   ms = now() - t;
   rows.push({
     batch: b,
-    mode: 'batched graph',
+    mode: `batched graph (${args.batched})`,
     msPerCode: ms / (runs * b * codes),
     msPerStep: ms / (runs * codes),
     positions: (group.lastStats?.positions ?? 0) + (group.lastStats?.steps ?? 0),

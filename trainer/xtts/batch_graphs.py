@@ -2,7 +2,9 @@
 gpt_prefill, gpt_decode and gpt_batch (fp32, and fp16 with --fp16), written into OUT_DIR with a
 small sizes.json (no model package: inference/bench/batch.ts opens the files directly).
 
-usage: python3 -m xtts.batch_graphs OUT_DIR [--size tiny|small|full] [--fp16] [--seed N]
+usage: python3 -m xtts.batch_graphs OUT_DIR [--size tiny|small|full] [--fp16] [--fused] [--seed N]
+
+--fused also writes gpt_batch_fused_* (the step from onnxruntime's fused operators, see fused.py).
 
 `small` is 4 layers of width 256 (4 heads) with the release's position tables; `full` is XTTS-v2's
 size (the export takes about 13 GB of memory). Run from trainer/."""
@@ -13,7 +15,7 @@ import os
 import onnx
 
 from .config import sizes_from_config
-from .graphs import export_graphs
+from .graphs import export_batch, export_graphs
 from .model import random_model
 from .tiny import make_config
 
@@ -30,6 +32,7 @@ def main() -> None:
     p.add_argument("out")
     p.add_argument("--size", choices=list(SIZES), default="small")
     p.add_argument("--fp16", action="store_true")
+    p.add_argument("--fused", action="store_true", help="also write gpt_batch_fused_*")
     p.add_argument("--seed", type=int, default=1234)
     a = p.parse_args()
     cfg = make_config("full" if a.size == "full" else "tiny")
@@ -39,6 +42,8 @@ def main() -> None:
     s.gpt_start_text_token, s.gpt_stop_text_token = 255, 0
     m = random_model(s, a.seed).eval()
     graphs = export_graphs(m, ["gpt_prefill", "gpt_decode", "gpt_batch"], fp16=a.fp16)
+    if a.fused:
+        graphs.update(export_batch(m, fp16=a.fp16, fused=True))
     os.makedirs(a.out, exist_ok=True)
     for stem, g in graphs.items():
         onnx.save(g, os.path.join(a.out, f"{stem}.onnx"))

@@ -2,7 +2,7 @@
 model package, plus reference outputs for fixed inputs.
 
 usage: python3 -m xtts.fixture [FIXTURE_DIR]
-       python3 -m xtts.fixture --batch-only [FIXTURE_DIR]   (only batch/gpt_batch_fp32.onnx)
+       python3 -m xtts.fixture --batch-only [FIXTURE_DIR]   (only the batched graphs, batch/)
 
 Reference numbers that come from other libraries are recomputed when those libraries are installed
 and otherwise kept from the committed files, after checking they belong to the same inputs:
@@ -104,15 +104,17 @@ def model_refs(model_dir: str, ref_dir: str, tokens: dict) -> dict:
 
 
 def write_batch_graph(model_dir: str, fixture_dir: str) -> None:
-    """The batched decode graph of the same model, beside the package (the package stays as a plain
-    export makes it): batch/gpt_batch_fp32.onnx, for inference/xtts/batch.test.ts."""
+    """The batched decode graphs of the same model, beside the package (the package stays as a plain
+    export makes it): batch/gpt_batch_fp32.onnx (traced step) and batch/gpt_batch_fused_fp32.onnx
+    (onnxruntime's fused operators), for inference/xtts/batch.test.ts."""
     import onnx
     _cfg, _s, m, _d, _tok = read_model_folder(model_dir, gpt_only=True)
-    g = export_batch(m, fp16=False)["gpt_batch_fp32"]
-    onnx.checker.check_model(g)
     out = os.path.join(fixture_dir, "batch")
     os.makedirs(out, exist_ok=True)
-    onnx.save(g, os.path.join(out, "gpt_batch_fp32.onnx"))
+    for fused in (False, True):
+        for stem, g in export_batch(m, fp16=False, fused=fused).items():
+            onnx.checker.check_model(g)
+            onnx.save(g, os.path.join(out, f"{stem}.onnx"))
 
 
 def batch_only(fixture_dir: str) -> None:

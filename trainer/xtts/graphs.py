@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .batch import BatchSampler, BatchStep
+from .fused import fused_batch_step
 from .model import Xtts
 from .onnx_tools import decode_loop, decode_loop_batch, to_float16
 from .sampler import Sampler
@@ -129,20 +130,26 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, 
     return out
 
 
-def export_batch(m: Xtts, fp16: bool = True) -> Dict[str, onnx.ModelProto]:
+def export_batch(m: Xtts, fp16: bool = True, fused: bool = False) -> Dict[str, onnx.ModelProto]:
     """The batched decode graph (onnx_tools.decode_loop_batch): `gpt_batch_fp32` and, unless fp16 is
-    False, `gpt_batch_fp16` (fp16 KV cache, float32 elsewhere at its interface, as gpt_decode_fp16)."""
+    False, `gpt_batch_fp16` (fp16 KV cache, float32 elsewhere at its interface, as gpt_decode_fp16).
+    fused=True builds its step from onnxruntime's fused operators (fused.py) instead of the trace:
+    `gpt_batch_fused_fp32` / `_fp16`, same interface."""
     s = m.sizes
     d, L, H = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
     v = s.gpt_num_audio_tokens
     pk = torch.randn(L, 2, H, 7, d // H)
-    step = _export(BatchStep(m.gpt), (torch.tensor([3, 5]), torch.tensor([1, 4]), pk, torch.randn_like(pk),
-                                      torch.tensor([2, 0])),
-                   ["token", "pos", "past_k", "past_v", "start"], ["logits_next", "latent_next", "present_k", "present_v"],
-                   {"token": {0: "batch"}, "pos": {0: "batch"}, "start": {0: "batch"},
-                    "past_k": {1: "batch", 3: "past"}, "past_v": {1: "batch", 3: "past"},
-                    "present_k": {1: "batch", 3: "total"}, "present_v": {1: "batch", 3: "total"},
-                    "logits_next": {0: "batch"}, "latent_next": {0: "batch"}})
+    if fused:
+        step = fused_batch_step(m.gpt)
+    else:
+        step = _export(BatchStep(m.gpt), (torch.tensor([3, 5]), torch.tensor([1, 4]), pk, torch.randn_like(pk),
+                                          torch.tensor([2, 0])),
+                       ["token", "pos", "past_k", "past_v", "start"],
+                       ["logits_next", "latent_next", "present_k", "present_v"],
+                       {"token": {0: "batch"}, "pos": {0: "batch"}, "start": {0: "batch"},
+                        "past_k": {1: "batch", 3: "past"}, "past_v": {1: "batch", 3: "past"},
+                        "present_k": {1: "batch", 3: "total"}, "present_v": {1: "batch", 3: "total"},
+                        "logits_next": {0: "batch"}, "latent_next": {0: "batch"}})
     f, b = torch.tensor([1.0, 0.8]), {0: "batch"}
     sampler = _export(BatchSampler(), (torch.randn(2, v), torch.zeros(2, v, dtype=torch.bool), torch.tensor([0.5, 0.2]),
                                        f, torch.tensor([50, 1]), torch.tensor([0.9, 1.0]), torch.tensor([2.0, 1.0])),
@@ -150,11 +157,12 @@ def export_batch(m: Xtts, fp16: bool = True) -> Dict[str, onnx.ModelProto]:
                       ["token", "seen_next"],
                       {"logits": b, "seen": b, "u": b, "temperature": b, "top_k": b, "top_p": b,
                        "repetition_penalty": b, "token": b, "seen_next": b})
-    out = {"gpt_batch_fp32": decode_loop_batch(_copy(sampler), _copy(step) if fp16 else step, onnx.TensorProto.FLOAT,
-                                               "gpt_batch")}
+    stem = "gpt_batch_fused" if fused else "gpt_batch"
+    out = {f"{stem}_fp32": decode_loop_batch(_copy(sampler), _copy(step) if fp16 else step, onnx.TensorProto.FLOAT,
+                                             stem)}
     if fp16:
         step16 = to_float16(step, keep_f32=["logits_next", "latent_next"])
-        out["gpt_batch_fp16"] = decode_loop_batch(sampler, step16, onnx.TensorProto.FLOAT16, "gpt_batch")
+        out[f"{stem}_fp16"] = decode_loop_batch(sampler, step16, onnx.TensorProto.FLOAT16, stem)
     return out
 
 
