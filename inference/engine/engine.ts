@@ -80,6 +80,8 @@ export type DecodeBatches = {
   sizes: Record<number, number>;
   /** Runs made by the batched decode graph (the rest ran the batch-1 graph once per generation). */
   graphRuns: number;
+  /** The batched decode graph of the last such run (e.g. `gpt_batch_fp32`), null before one. */
+  graph: string | null;
 };
 
 /** Engine options from the INFERENCE_* settings (infra/config.ts), shared by the API and pods. */
@@ -119,7 +121,7 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
   const count = Math.max(1, options.workers ?? 1);
   const lanes = Math.max(1, Math.floor(options.maxStreams ?? 1));
   const maxQueue = options.maxQueue ?? 16;
-  const batches: DecodeBatches = { runs: 0, sequences: 0, largest: 0, sizes: {}, graphRuns: 0 };
+  const batches: DecodeBatches = { runs: 0, sequences: 0, largest: 0, sizes: {}, graphRuns: 0, graph: null };
   const queue: Job[] = [];
   const slots: Slot[] = [];
   const voices = new Map<string, VoiceConditioning>();
@@ -210,7 +212,10 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
       batches.sequences += m.size;
       batches.largest = Math.max(batches.largest, m.size);
       batches.sizes[m.size] = (batches.sizes[m.size] ?? 0) + 1;
-      if (m.graph) batches.graphRuns++;
+      if (m.graph) {
+        batches.graphRuns++;
+        batches.graph = m.graph;
+      }
       return;
     }
     const lane = slot.jobs.findIndex((j) => j?.request.id === m.id);

@@ -45,7 +45,7 @@ export type WorkerReply =
   | { kind: 'done'; id: number }
   /**
    * A decode run that advanced `size` generations at once (one per run, when several share a
-   * worker); `graph`: through the batched decode graph rather than the batch-1 graph in turn.
+   * worker); `graph`: the batched decode graph it ran (its file's name), null for the batch-1 graph in turn.
    */
-  | { kind: 'batch'; size: number; graph: boolean }
+  | { kind: 'batch'; size: number; graph: string | null }
   | { kind: 'error'; id: number; code: EngineErrorCode; message: string; field: string | undefined };

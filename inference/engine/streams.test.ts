@@ -200,66 +200,68 @@ function maxAbsDiff(a: Buffer, b: Buffer): number {
   return m;
 }
 
-describe('several streams through the batched decode graph (batchedDecode)', () => {
-  // The tiny package plus the fixture's batched graph (same weights), listed in its manifest as an exported one would be.
-  const dir = mkdtempSync(join(tmpdir(), 'xtts-batch-'));
-  const withBatch = join(dir, 'package');
-  let engine: LocalEngine;
-  let voice: VoiceConditioning;
-  let want: Awaited<typeof reference>;
+for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
+  describe(`several streams through the batched decode graph (batchedDecode, ${graph})`, () => {
+    // The tiny package plus the fixture's batched graph (same weights), listed in its manifest as an exported one would be.
+    const dir = mkdtempSync(join(tmpdir(), 'xtts-batch-'));
+    const withBatch = join(dir, 'package');
+    let engine: LocalEngine;
+    let voice: VoiceConditioning;
+    let want: Awaited<typeof reference>;
 
-  before(async () => {
-    cpSync(pkg, withBatch, { recursive: true });
-    const file = 'gpt_batch_fp32.onnx';
-    const graph = readFileSync(join(fixture, 'batch', file));
-    writeFileSync(join(withBatch, file), graph);
-    const session = await openSession(join(withBatch, file));
-    const manifest = JSON.parse(readFileSync(join(withBatch, 'manifest.json'), 'utf8'));
-    manifest.graphs.gpt_batch_fp32 = { file, inputs: session.inputs, outputs: session.outputs, precision: 'fp32' };
-    manifest.files[file] = { sha256: createHash('sha256').update(graph).digest('hex'), bytes: graph.length };
-    await session.release();
-    writeFileSync(join(withBatch, 'manifest.json'), JSON.stringify(manifest, null, 2));
-    want = await reference;
-    engine = createEngine({ workers: 1, maxStreams: SPECS.length, batchedDecode: true, maxAudioCodes: MAX_CODES });
-    voice = await engine.computeVoice(withBatch, [clip]);
-    assert.ok(
-      bytes(voice.gptCondLatent).equals(bytes(want.voice.gptCondLatent)),
-      'the copy conditions voices the same',
-    );
-  });
-  after(async () => {
-    await engine?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+    before(async () => {
+      cpSync(pkg, withBatch, { recursive: true });
+      const file = `${graph}.onnx`;
+      const onnx = readFileSync(join(fixture, 'batch', file));
+      writeFileSync(join(withBatch, file), onnx);
+      const session = await openSession(join(withBatch, file));
+      const manifest = JSON.parse(readFileSync(join(withBatch, 'manifest.json'), 'utf8'));
+      manifest.graphs[graph] = { file, inputs: session.inputs, outputs: session.outputs, precision: 'fp32' };
+      manifest.files[file] = { sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.length };
+      await session.release();
+      writeFileSync(join(withBatch, 'manifest.json'), JSON.stringify(manifest, null, 2));
+      want = await reference;
+      engine = createEngine({ workers: 1, maxStreams: SPECS.length, batchedDecode: true, maxAudioCodes: MAX_CODES });
+      voice = await engine.computeVoice(withBatch, [clip]);
+      assert.ok(
+        bytes(voice.gptCondLatent).equals(bytes(want.voice.gptCondLatent)),
+        'the copy conditions voices the same',
+      );
+    });
+    after(async () => {
+      await engine?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  it('concurrent renders get exactly the codes they get alone, audio within float rounding', async (t) => {
-    const got = await Promise.all(SPECS.map((s) => render(engine, voice, s, withBatch)));
-    let worst = 0;
-    for (const [i, g] of got.entries()) {
-      assert.deepEqual(g.codes, want.wholes[i]?.codes, `render ${i}: codes`);
-      worst = Math.max(worst, maxAbsDiff(g.samples, want.wholes[i]?.samples as Buffer));
-    }
-    const b = engine.decodeBatches;
-    assert.ok(b.graphRuns > 0 && b.graphRuns === b.runs, `runs ${b.runs}, through the batched graph ${b.graphRuns}`);
-    assert.ok(b.largest > 1 && b.sequences / b.runs > 1.5, `batches ${JSON.stringify(b.sizes)}`);
-    // Codes are exact; latents of padded rows differ from the batch-1 graph's in the last bits (batch.test.ts).
-    assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
-    t.diagnostic(`samples max abs difference from the batch-1 path ${worst}; batches ${JSON.stringify(b.sizes)}`);
-  });
+    it('concurrent renders get exactly the codes they get alone, audio within float rounding', async (t) => {
+      const got = await Promise.all(SPECS.map((s) => render(engine, voice, s, withBatch)));
+      let worst = 0;
+      for (const [i, g] of got.entries()) {
+        assert.deepEqual(g.codes, want.wholes[i]?.codes, `render ${i}: codes`);
+        worst = Math.max(worst, maxAbsDiff(g.samples, want.wholes[i]?.samples as Buffer));
+      }
+      const b = engine.decodeBatches;
+      assert.ok(b.graphRuns > 0 && b.graphRuns === b.runs, `runs ${b.runs}, through the batched graph ${b.graphRuns}`);
+      assert.equal(b.graph, graph, "the package's batched graph is the one that ran");
+      assert.ok(b.largest > 1 && b.sequences / b.runs > 1.5, `batches ${JSON.stringify(b.sizes)}`);
+      // Codes are exact; latents of padded rows differ from the batch-1 graph's in the last bits (batch.test.ts).
+      assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
+      t.diagnostic(`samples max abs difference from the batch-1 path ${worst}; batches ${JSON.stringify(b.sizes)}`);
+    });
 
-  it('concurrent streams give the same chunks as alone, within float rounding', async (t) => {
-    const got = await Promise.all(SPECS.map((s) => stream(engine, voice, s, undefined, withBatch)));
-    let worst = 0;
-    for (const [i, g] of got.entries()) {
-      const w = want.streams[i] as Streamed;
-      assert.deepEqual(g.final, w.final, `stream ${i}: chunk boundaries`);
-      for (const [k, c] of g.chunks.entries()) worst = Math.max(worst, maxAbsDiff(c, w.chunks[k] as Buffer));
-    }
-    assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
-    t.diagnostic(`samples max abs difference from the batch-1 path ${worst}`);
-    await idle(engine);
+    it('concurrent streams give the same chunks as alone, within float rounding', async (t) => {
+      const got = await Promise.all(SPECS.map((s) => stream(engine, voice, s, undefined, withBatch)));
+      let worst = 0;
+      for (const [i, g] of got.entries()) {
+        const w = want.streams[i] as Streamed;
+        assert.deepEqual(g.final, w.final, `stream ${i}: chunk boundaries`);
+        for (const [k, c] of g.chunks.entries()) worst = Math.max(worst, maxAbsDiff(c, w.chunks[k] as Buffer));
+      }
+      assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
+      t.diagnostic(`samples max abs difference from the batch-1 path ${worst}`);
+      await idle(engine);
+    });
   });
-});
 
 describe('lanes and the bounded queue', () => {
   let engine: LocalEngine;

@@ -6,6 +6,7 @@
  * sent back as an error message; the worker itself keeps going, so bad input never costs the
  * engine a worker.
  */
+import { basename } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { toEngineError, Xtts } from '../xtts/xtts.ts';
 import type { WorkerCommand, WorkerInit, WorkerJob, WorkerReply } from './protocol.ts';
@@ -48,7 +49,7 @@ async function model(dir: string): Promise<Xtts> {
     return p;
   }
   p = Xtts.load(dir, init.xtts).then((x) => {
-    const graph = x.pkg.sessions.batch !== null;
+    const graph = x.pkg.sessions.batch ? basename(x.pkg.sessions.batch.path, '.onnx') : null;
     if (x.batcher) x.batcher.onRun = (size) => send({ kind: 'batch', size, graph });
     return x;
   });

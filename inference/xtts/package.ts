@@ -37,8 +37,9 @@ export type PackageOptions = {
   /** Hash every file used against the manifest (default). Off only for trusted, already-checked copies. */
   verify?: boolean;
   /**
-   * Also open the batched decode graph (`gpt_batch_<precision>`, see xtts/batch.ts) when the
-   * package has one: what a worker serving several streams decodes them with. Default off.
+   * Also open the batched decode graph (`gpt_batch_fused_<precision>`, else `gpt_batch_<precision>`,
+   * see xtts/batch.ts) when the package has one: what a worker serving several streams decodes them
+   * with. Default off.
    */
   batchedDecode?: boolean;
 };
@@ -257,15 +258,15 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   }
 
   const cpuSession = device === 'cpu' ? (options.cpuSession ?? CPU_SESSION) : {};
+  // The fused-operator variant when the package has both: the same interface, fewer kernels.
+  const batchGraph = [`gpt_batch_fused_${precision}`, `gpt_batch_${precision}`].find(has);
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath(SHARED[1]),
     hifigan: await graphPath(SHARED[2]),
     prefill: await graphPath(`gpt_prefill_${precision}`),
     decode: await graphPath(`gpt_decode_${precision}`),
-    ...(options.batchedDecode && has(`gpt_batch_${precision}`)
-      ? { batch: await graphPath(`gpt_batch_${precision}`) }
-      : {}),
+    ...(options.batchedDecode && batchGraph ? { batch: await graphPath(batchGraph) } : {}),
   };
   const opened: Session[] = [];
   const open = async (path: string, slot?: number) => {
