@@ -27,6 +27,9 @@
  * `npm run bench:cpu` is the CPU acceptance run: the full-size package, fp32 and int8 in the same run,
  * printing ms per code, streamed RTF, first chunk, resident memory and top-1 agreement, with the
  * load average at start and end (figures from a loaded machine are the load's, not the machine's).
+ * Each row also says where the whole render's and the stream's time went: GPT runs (prefill and
+ * decode runs), HiFi-GAN calls, and the rest, in wall and CPU time (CPU time of this process, all
+ * threads: on a loaded machine it moves less with the load than wall time does).
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -160,6 +163,72 @@ function ensurePackage(kind: 'tiny' | 'full', precision?: Precision): string {
 }
 
 const ms = (t0: number) => performance.now() - t0;
+/** CPU time of this process so far (user + system, all threads), ms. */
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** Wall and CPU ms spent inside one kind of session run, and how many runs. */
+type RunTimes = { ms: number; cpuMs: number; runs: number };
+const noRuns = (): RunTimes => ({ ms: 0, cpuMs: 0, runs: 0 });
+
+/**
+ * Times every run() of the GPT sessions and of HiFi-GAN's into `into.gpt` / `into.hifigan`. The
+ * shared int8 graph's prefill goes through decodeSession; separate graphs' through prefillSession.
+ */
+function timeSessions(x: Xtts, into: { gpt: RunTimes; hifigan: RunTimes }): void {
+  const wrap = (s: { run: (feeds: never) => Promise<unknown> }, acc: () => RunTimes) => {
+    const run = s.run.bind(s);
+    s.run = async (feeds: never) => {
+      const t0 = performance.now();
+      const c0 = cpuMs();
+      try {
+        return await run(feeds);
+      } finally {
+        const a = acc();
+        a.ms += ms(t0);
+        a.cpuMs += cpuMs() - c0;
+        a.runs++;
+      }
+    };
+  };
+  const gpt = new Set([x.gpt.decodeSession, x.gpt.prefillSession]);
+  for (const s of gpt) wrap(s as never, () => into.gpt);
+  wrap(x.hifigan.session as never, () => into.hifigan);
+}
+
+/**
+ * Where a render's or a stream's time went: GPT runs, HiFi-GAN calls, the rest; and the minor page
+ * faults meanwhile (sessions run without a memory arena, so every large tensor a run allocates,
+ * the KV cache above all, is fresh memory the kernel maps page by page).
+ */
+type Breakdown = { ms: number; cpuMs: number; pageFaults: number; gpt: RunTimes; hifigan: RunTimes };
+const pageFaults = () => process.resourceUsage().minorPageFault;
+
+async function timed(into: { gpt: RunTimes; hifigan: RunTimes }, f: () => Promise<void>): Promise<Breakdown> {
+  into.gpt = noRuns();
+  into.hifigan = noRuns();
+  const t0 = performance.now();
+  const c0 = cpuMs();
+  const f0 = pageFaults();
+  await f();
+  const b = { ms: ms(t0), cpuMs: cpuMs() - c0, pageFaults: pageFaults() - f0, gpt: into.gpt, hifigan: into.hifigan };
+  // Runs after this one count elsewhere.
+  into.gpt = noRuns();
+  into.hifigan = noRuns();
+  return b;
+}
+
+function describeBreakdown(b: Breakdown): string {
+  const f = (v: number) => v.toFixed(0);
+  const rest = b.ms - b.gpt.ms - b.hifigan.ms;
+  return (
+    `${f(b.ms)} ms (CPU ${f(b.cpuMs)}): GPT ${f(b.gpt.ms)} ms in ${b.gpt.runs} runs (CPU ${f(b.gpt.cpuMs)}), ` +
+    `HiFi-GAN ${f(b.hifigan.ms)} ms in ${b.hifigan.runs} calls (CPU ${f(b.hifigan.cpuMs)}), rest ${f(rest)} ms, ` +
+    `${b.pageFaults} page faults`
+  );
+}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN;
 
 /** A 6 s voice-like reference clip: the fixture's when present, else a synthetic one. */
@@ -223,18 +292,36 @@ async function benchPackage(kind: 'tiny' | 'full', precision: Precision | undefi
   const run20 = await decodeMsPerCode(x, voice, 20, total);
   const run100 = await decodeMsPerCode(x, voice, 100, total);
   const req = { text: 'Hello, world! This is a test.', language: 'en', voice, params: { seed: 1 } };
-  t0 = performance.now();
-  const rendered = await x.render(req);
-  const renderMs = ms(t0);
+  const runs = { gpt: noRuns(), hifigan: noRuns() };
+  timeSessions(x, runs);
+  let rendered: Awaited<ReturnType<Xtts['render']>> | undefined;
+  const renderBreakdown = await timed(runs, async () => {
+    rendered = await x.render(req);
+  });
+  if (!rendered) throw new Error('render returned nothing');
+  const renderMs = renderBreakdown.ms;
   const audioS = rendered.samples.length / rendered.sampleRate;
-  t0 = performance.now();
   let ttfa = Number.NaN;
   let streamed = 0;
-  for await (const c of x.stream(req)) {
-    if (Number.isNaN(ttfa)) ttfa = ms(t0);
-    streamed += c.samples.length;
-  }
-  const streamMs = ms(t0);
+  let chunks = 0;
+  const streamBreakdown = await timed(runs, async () => {
+    const s0 = performance.now();
+    for await (const c of x.stream(req)) {
+      if (Number.isNaN(ttfa)) ttfa = ms(s0);
+      streamed += c.samples.length;
+      chunks++;
+    }
+  });
+  const streamMs = streamBreakdown.ms;
+  // The same stream in chunks of streamChunkCodes throughout (growth 1, as streams were cut before
+  // later chunks grew), in the same process: its cost beside the default schedule's.
+  const growth = x.options.streamChunkGrowth;
+  x.options.streamChunkGrowth = 1;
+  let flatChunks = 0;
+  const flatStreamBreakdown = await timed(runs, async () => {
+    for await (const _ of x.stream(req)) flatChunks++;
+  });
+  x.options.streamChunkGrowth = growth;
   // Again: what every later request sees, once shapes and kernels are warm.
   t0 = performance.now();
   let ttfaWarm = Number.NaN;
@@ -267,6 +354,13 @@ async function benchPackage(kind: 'tiny' | 'full', precision: Precision | undefi
     rtfStream: streamMs / 1000 / (streamed / rendered.sampleRate),
     firstChunkMs: ttfa,
     firstChunkWarmMs: ttfaWarm,
+    streamChunks: chunks,
+    rtfStreamFlat: flatStreamBreakdown.ms / 1000 / (streamed / rendered.sampleRate),
+    flatStreamChunks: flatChunks,
+    streamChunkCodes: x.options.streamChunkCodes,
+    renderBreakdown,
+    streamBreakdown,
+    flatStreamBreakdown,
     rssMiB,
     peakServingRssMiB,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
@@ -419,6 +513,12 @@ for (const kind of ['tiny', 'full'] as const) {
         `RTF ${f(row.rtfRender, 3)} whole / ${f(row.rtfStream, 3)} streamed (${row.codes} codes, ${f(row.audioSeconds, 2)} s), ` +
         `first chunk ${f(row.firstChunkMs, 0)} ms (then ${f(row.firstChunkWarmMs, 0)} ms), ` +
         `RSS ${f(row.rssMiB, 0)} MiB after serving (peak ${f(row.peakServingRssMiB, 0)} up to then; graphs ${f(row.graphMiB, 0)} MiB), median of ${rounds}${vs}`,
+    );
+    // Breakdowns are of the first round (per-round figures are in .data/bench/rows.jsonl).
+    console.log(`     whole render: ${describeBreakdown(row.renderBreakdown)}`);
+    console.log(`     stream (${row.streamChunks} chunks): ${describeBreakdown(row.streamBreakdown)}`);
+    console.log(
+      `     stream in chunks of ${row.streamChunkCodes} codes throughout (${row.flatStreamChunks} chunks, RTF ${f(row.rtfStreamFlat, 3)}): ${describeBreakdown(row.flatStreamBreakdown)}`,
     );
     if (row.torch !== undefined) console.log(`     PyTorch same device: ${JSON.stringify(row.torch)}`);
   }

@@ -19,8 +19,11 @@ export type BabbleGuard = { maxRepeatRun: number; maxCodesPerTextToken: number }
 export type GenerateOptions = {
   settings: DecodeSettings;
   rng: UniformSource;
-  /** Codes per decode run (the streaming chunk size). */
-  runCodes: number;
+  /**
+   * Codes per decode run (the streaming chunk size): one size for every run, or the size of each
+   * run by its index (0 is the first run after the prefill).
+   */
+  runCodes: number | ((run: number) => number);
   maxCodes: number;
   babbleGuard: BabbleGuard | null;
   /** Checked between runs; throwing from it ends generation. */
@@ -74,10 +77,12 @@ export async function* generateCodes(
     ? [repeatRun(o.babbleGuard.maxRepeatRun), tooLongForText(textIds.length, o.babbleGuard.maxCodesPerTextToken)]
     : [];
   const all: number[] = [];
+  let runIndex = 0;
   try {
     while (true) {
       o.checkCancelled?.();
-      const n = Math.min(o.runCodes, o.maxCodes - all.length);
+      const size = typeof o.runCodes === 'number' ? o.runCodes : o.runCodes(runIndex++);
+      const n = Math.min(Math.max(1, Math.floor(size)), o.maxCodes - all.length);
       const run = await gpt.decode(cache, o.rng.peek(n), o.settings);
       let codes = run.codes;
       let reason: StopReason | null = null;

@@ -25,6 +25,20 @@ export const DEFAULT_STREAM: StreamOptions = {
   samplesPerCode: (1024 * 24000) / 22050,
 };
 
+/**
+ * Codes per streamed chunk, by the chunk's index in the utterance: the first `first` codes come
+ * alone (time to first audio), each later chunk is `growth` times the one before, up to `max`.
+ * Every chunk costs a decode run (the KV cache in and out of the runtime) and a HiFi-GAN window
+ * with its left context, so larger later chunks cost less per code; growth below 1 / (the
+ * synthesis' real-time factor) keeps each chunk ready before the audio already sent has played.
+ * growth 1 keeps every chunk at `first`.
+ */
+export function chunkSchedule(first: number, growth = 1, max = first): (chunk: number) => number {
+  if (!(first >= 1) || !(growth >= 1) || !(max >= first))
+    throw new Error(`chunk schedule: need first >= 1, growth >= 1, max >= first (got ${first}, ${growth}, ${max})`);
+  return (chunk) => Math.min(max, Math.round(first * growth ** chunk));
+}
+
 /** Decodes latents [frames * width] of codes [start, start + frames) to audio. */
 export type WindowDecoder = (latents: Float32Array, frames: number) => Promise<Float32Array>;
 

@@ -1,0 +1,137 @@
+/**
+ * Streamed chunk sizes (chunkSchedule): the first chunk stays at `streamChunkCodes` codes, later
+ * ones grow; the codes for a seed and the first chunk's audio do not depend on the schedule.
+ * Tiny fixture package.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { VoiceConditioning } from '../engine/types.ts';
+import { generateCodes, UniformSource } from './generate.ts';
+import { outputSamples } from './hifigan.ts';
+import { chunkSchedule } from './stream.ts';
+import { Xtts, type XttsOptions } from './xtts.ts';
+
+const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
+const text = 'Hello, world! This is a test.';
+
+describe('chunkSchedule', () => {
+  it('keeps the first size, grows later ones by the factor, rounds, and stops at the maximum', () => {
+    const s = chunkSchedule(20, 1.5, 100);
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map(s), [20, 30, 45, 68, 100, 100, 100]);
+    const flat = chunkSchedule(20);
+    assert.deepEqual([0, 1, 9].map(flat), [20, 20, 20]);
+    assert.deepEqual([0, 1, 2, 3].map(chunkSchedule(20, 2, 50)), [20, 40, 50, 50]);
+  });
+
+  it('refuses a schedule that shrinks or starts below one code', () => {
+    assert.throws(() => chunkSchedule(0, 1.5, 100));
+    assert.throws(() => chunkSchedule(20, 0.5, 100));
+    assert.throws(() => chunkSchedule(20, 1.5, 10));
+  });
+});
+
+describe('streaming with growing chunks (tiny fixture)', () => {
+  const open: Xtts[] = [];
+  let voice: VoiceConditioning;
+  const load = async (o: XttsOptions = {}) => {
+    const x = await Xtts.load(join(fixture, 'package'), o);
+    open.push(x);
+    return x;
+  };
+  /** The number of codes each decode run was asked for, in order (prefill runs left out). */
+  const runSizes = (x: Xtts) => {
+    const sizes: number[] = [];
+    const decode = x.gpt.decode.bind(x.gpt);
+    x.gpt.decode = (cache, uniforms, s) => {
+      sizes.push(uniforms.length);
+      return decode(cache, uniforms, s);
+    };
+    return sizes;
+  };
+  const stream = async (x: Xtts, t = text, seed = 5) => {
+    const chunks: Float32Array[] = [];
+    for await (const c of x.stream({ text: t, language: 'en', voice, params: { seed } })) chunks.push(c.samples);
+    return chunks;
+  };
+
+  before(async () => {
+    const x = await load();
+    voice = await x.computeVoice([readFileSync(join(fixture, 'ref.wav'))]);
+  });
+  after(async () => {
+    for (const x of open) await x.release();
+  });
+
+  it('decodes runs of 20, 30, 45 ... codes, while the whole render samples the same codes', async () => {
+    const x = await load();
+    const limit = x.pkg.manifest.tokens.max_audio_codes;
+    const sizes = runSizes(x);
+    const chunks = await stream(x);
+    // Random weights never stop on their own: the sentence ends at the package's limit.
+    const want: number[] = [];
+    for (let k = 0, left = limit; left > 0; k++) {
+      want.push(Math.min(chunkSchedule(20, 1.5, 100)(k), left));
+      left -= want.at(-1) as number;
+    }
+    assert.deepEqual(sizes, want);
+    assert.equal(chunks.length, want.length);
+    // The stream's audio is as long as the whole render's (within one hop), which has the same codes.
+    const whole = await x.render({ text, language: 'en', voice, params: { seed: 5 } });
+    assert.equal(whole.codes[0]?.length, limit);
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    assert.ok(Math.abs(total - whole.samples.length) <= 256, `${total} streamed vs ${whole.samples.length}`);
+  });
+
+  it('samples the same codes whatever the run sizes (schedule, fixed runs)', async () => {
+    const x = await load();
+    const ids = x.sentenceIds(text, 'en')[0] as number[];
+    const p = x.params({ seed: 11 });
+    const codes = async (runCodes: number | ((run: number) => number)) => {
+      const out: number[] = [];
+      for await (const r of generateCodes(x.gpt, { data: voice.gptCondLatent, shape: voice.gptCondShape }, ids, {
+        settings: { temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty },
+        rng: new UniformSource(11),
+        runCodes,
+        maxCodes: x.pkg.manifest.tokens.max_audio_codes,
+        babbleGuard: null,
+      }))
+        out.push(...r.codes);
+      return out;
+    };
+    const grown = await codes(chunkSchedule(20, 1.5, 100));
+    assert.equal(grown.length, x.pkg.manifest.tokens.max_audio_codes);
+    assert.deepEqual(grown, await codes(100));
+    assert.deepEqual(grown, await codes(20));
+  });
+
+  it('leaves the first chunk as it was, and growth 1 streams chunks of 20 codes as before', async () => {
+    const grown = await stream(await load());
+    const flat = await load({ streamChunkGrowth: 1 });
+    const sizes = runSizes(flat);
+    const before = await stream(flat);
+    assert.ok(sizes.slice(0, -1).every((n) => n === 20) && (sizes.at(-1) as number) <= 20, `${sizes}`);
+    // First chunk: 20 codes of audio minus the 1024 samples held for the crossfade, sample for sample the same.
+    assert.equal(grown[0]?.length, outputSamples(20) - 1024);
+    assert.deepEqual(grown[0], before[0]);
+    // The second chunk holds 30 codes' audio instead of 20.
+    const second = (grown[1] as Float32Array).length;
+    assert.ok(
+      Math.abs(second - 30 * 1114.56) < 1024 && Math.abs((before[1] as Float32Array).length - 20 * 1114.56) < 1024,
+    );
+  });
+
+  it('runs the schedule on across sentences: a later sentence starts where the last one left off', async () => {
+    const x = await load({ maxAudioCodes: 40, sentencePauseSamples: 100 });
+    const sizes = runSizes(x);
+    const long = Array.from({ length: 12 }, (_, i) => `This is sentence number ${i + 1} of a longer text.`).join(' ');
+    const pieces = x.sentenceIds(long, 'en').length;
+    assert.ok(pieces >= 2, `${pieces} pieces`);
+    await stream(x, long);
+    // 40 codes a sentence: 20 + 20 (30 cut to what is left) in the first; the next sentences go on
+    // with chunks 2, 3, ...: 45 and 68 codes, each cut to the sentence's 40.
+    assert.deepEqual(sizes.slice(0, 4), [20, 20, 40, 40]);
+    assert.equal(sizes.length, 2 + (pieces - 1));
+  });
+});
