@@ -123,4 +123,48 @@ describe('model package loader', () => {
     renameSync(base, join(tmp, 'base-gone'));
     assert.equal(await code(loadPackage(ft)), 'MODEL_NOT_FOUND');
   });
+
+  it('opens the batched decode graph only when asked, and only with the GPT it was exported for', async () => {
+    const batchFile = 'gpt_batch_fp32.onnx';
+    const batchBytes = readFileSync(join(fixturePkg, '..', 'batch', batchFile));
+    const addBatch = (dir: string) => {
+      writeFileSync(join(dir, batchFile), batchBytes);
+      editManifest(dir, (m) => {
+        const decode = (m.graphs as Record<string, { inputs: unknown; outputs: unknown }>).gpt_decode_fp32;
+        (m.graphs as Record<string, unknown>).gpt_batch_fp32 = { ...decode, file: batchFile };
+        (m.files as Record<string, unknown>)[batchFile] = { sha256: sha(batchBytes), bytes: batchBytes.length };
+      });
+    };
+    const base = copy('batch-base');
+    addBatch(base);
+    const plain = await loadPackage(base);
+    assert.equal(plain.sessions.batch, null, 'not opened unless asked for');
+    await plain.release();
+    const batched = await loadPackage(base, { batchedDecode: true });
+    assert.ok(batched.sessions.batch?.path.startsWith(base));
+    await batched.release();
+
+    // A fine-tuned package on that base, with its own GPT graphs and no batched graph: none, not the base's.
+    const ft = join(tmp, 'batch-ft');
+    mkdirSync(ft);
+    const own = ['cond_encoder.onnx', 'gpt_prefill_fp32.onnx', 'gpt_decode_fp32.onnx', 'vocab.json', 'mel_stats.json'];
+    for (const f of own) cpSync(join(base, f), join(ft, f));
+    const baseManifest = readFileSync(join(base, 'manifest.json'));
+    const m = JSON.parse(baseManifest.toString('utf8')) as Record<string, unknown> & {
+      graphs: Record<string, unknown>;
+      files: Record<string, unknown>;
+    };
+    m.kind = 'fine-tuned';
+    for (const g of ['speaker_encoder', 'hifigan', 'gpt_batch_fp32']) delete m.graphs[g];
+    m.files = Object.fromEntries(Object.entries(m.files).filter(([f]) => own.includes(f)));
+    m.base = { path: base, manifest_sha256: sha(baseManifest), graphs: ['hifigan', 'speaker_encoder'] };
+    writeFileSync(join(ft, 'manifest.json'), JSON.stringify(m));
+    const tuned = await loadPackage(ft, { batchedDecode: true });
+    assert.equal(tuned.sessions.batch, null, "the base's batched graph holds the base's GPT weights");
+    await tuned.release();
+    addBatch(ft);
+    const tunedOwn = await loadPackage(ft, { batchedDecode: true });
+    assert.ok(tunedOwn.sessions.batch?.path.startsWith(ft), 'its own batched graph');
+    await tunedOwn.release();
+  });
 });

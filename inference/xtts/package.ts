@@ -258,8 +258,13 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   }
 
   const cpuSession = device === 'cpu' ? (options.cpuSession ?? CPU_SESSION) : {};
-  // The fused-operator variant when the package has both: the same interface, fewer kernels.
-  const batchGraph = [`gpt_batch_fused_${precision}`, `gpt_batch_${precision}`].find(has);
+  // The batched graph carries the GPT's weights, so it comes from the manifest that gives gpt_decode:
+  // a fine-tuned package without one of its own never takes its base's (the base model's voice).
+  // The fused-operator variant when there are both: the same interface, fewer kernels.
+  const gptHere = Boolean(manifest.graphs[`gpt_decode_${precision}`]);
+  const batchGraph = [`gpt_batch_fused_${precision}`, `gpt_batch_${precision}`].find((g) =>
+    gptHere ? Boolean(manifest.graphs[g]) : has(g),
+  );
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath(SHARED[1]),
