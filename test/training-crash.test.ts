@@ -1,7 +1,7 @@
 // Acceptance: a worker killed mid-run. A fine-tuning run of the tiny model (5 epochs of 6 optimizer
-// steps on CPU) is SIGKILLed with its worker once an epoch's checkpoint (not the last's) is
-// registered and is the newest in the run folder, and the next epoch has taken a few steps (see
-// killMidRun). Its Python trainer must go with it, the run must be
+// steps on CPU) is SIGKILLed with its worker once an epoch's checkpoint (not the last's, in
+// practice the first's) is registered and is the newest in the run folder, and the next epoch has
+// taken a few steps (see killMidRun). Its Python trainer must go with it, the run must be
 // taken over once the lease runs out and resume from its last complete checkpoint (not from step
 // 0), and end complete: every epoch's checkpoint registered once, its package whole and loadable,
 // no half-written checkpoint or package folder, and one loss-curve row per step: the rows of the
@@ -154,11 +154,8 @@ type Seen = {
  * after it has logged at least two steps (which the resumed attempt runs again), not yet its last
  * (after which the trainer evaluates, writes and exports the next checkpoint). Undefined before.
  */
-function midRun(s: Seen, note = ''): Seen['checkpoints'][number] | undefined {
-  assert.ok(
-    !['succeeded', 'failed', 'cancelled'].includes(s.status),
-    `the run ended (${s.status}) before the kill${note}`,
-  );
+function midRun(s: Seen): Seen['checkpoints'][number] | undefined {
+  assert.ok(!['succeeded', 'failed', 'cancelled'].includes(s.status), `the run ended (${s.status}) before the kill`);
   const latest = s.checkpoints.reduce<Seen['checkpoints'][number] | undefined>(
     (a, c) => ((c.step ?? 0) > (a?.step ?? -1) ? c : a),
     undefined,
@@ -166,21 +163,23 @@ function midRun(s: Seen, note = ''): Seen['checkpoints'][number] | undefined {
   if (!latest) return undefined;
   assert.ok(
     (latest.epoch ?? 0) < EPOCHS,
-    `the last epoch's checkpoint was registered before the kill could land${note}: ${JSON.stringify(s.checkpoints.map((c) => [c.epoch, c.step]))}`,
+    `the last epoch's checkpoint was registered before the kill could land: ${JSON.stringify(s.checkpoints.map((c) => [c.epoch, c.step]))}`,
   );
   const past = s.metrics.filter((m) => m.kind === 'train' && m.step > (latest.step ?? 0)).length;
   return past >= 2 && past < STEPS_PER_EPOCH ? latest : undefined;
 }
 
 /**
- * Kills `victim` (the worker or server whose trainer runs the run) at the first poll, once
- * `ready`, that finds the run mid-run by the database (midRun) and by the run folder at once: the
- * checkpoint the database shows last is the newest complete one on disk, and none is being
- * written. The database follows the trainer's events a little behind it, so the trainer is held
- * (SIGSTOP) while its folder is read: it cannot write a checkpoint between that check and the
- * kill. If it is already past the point the database shows, it goes on (SIGCONT) and the next
- * epoch is waited for. Once `victim` is dead the trainer goes on, and must exit by itself.
- * `ready` holds the kill back (the second worker's wait); nothing here waits for a set time.
+ * Kills `victim` (the worker or server whose trainer runs the run) at the first poll that finds
+ * the run mid-run by the database (midRun) and by the run folder at once: the checkpoint the
+ * database shows last is the newest complete one on disk, and none is being written. The database
+ * follows the trainer's events a little behind it, so the trainer is held (SIGSTOP) while its
+ * folder is read: it cannot write a checkpoint between that check and the kill. If it is already
+ * past the point the database shows, it goes on (SIGCONT) and the next epoch is waited for.
+ * Otherwise it stays held until `ready` (the second worker's wait, which a fast machine would
+ * otherwise outrun: the whole run can take less), then `victim` is killed and the trainer goes
+ * on, and must exit by itself. Nothing here waits for a set time: every step waits for what the
+ * database, the folder or the processes show, up to a deadline that only a stuck run reaches.
  */
 async function killMidRun(o: {
   victim: NodeProcess;
@@ -188,20 +187,15 @@ async function killMidRun(o: {
   trainers: () => number[];
   runDir: string;
   seen: () => Promise<Seen>;
-  ready?: () => Promise<boolean>;
+  ready?: { what: string; check: () => Promise<boolean> };
   detail: () => string;
 }): Promise<{ atKill: Seen; newest: { name: string; step: number }; trainer: number }> {
-  let readyAt: number | undefined;
-  const t0 = Date.now();
   return waitFor(
     "an epoch's checkpoint registered and newest on disk, and two steps of the next",
     async () => {
       const s = await o.seen();
-      const held = readyAt === undefined ? 'still held back' : `allowed ${((readyAt - t0) / 1000).toFixed(1)} s in`;
-      const latest = midRun(s, o.ready ? ` (the kill was ${held})` : '');
+      const latest = midRun(s);
       if (!latest) return undefined;
-      if (o.ready && !(await o.ready())) return undefined;
-      readyAt ??= Date.now();
       const [trainer, ...more] = o.trainers().filter(alive);
       if (trainer === undefined || more.length > 0) return undefined;
       try {
@@ -213,6 +207,14 @@ async function killMidRun(o: {
         const writing = readdirSync(join(o.runDir, 'checkpoints')).filter((n) => n.startsWith('.'));
         const newest = checkpointsOnDisk(o.runDir).at(-1);
         if (writing.length > 0 || newest === undefined || newest.step !== latest.step) return undefined;
+        if (o.ready) {
+          const ready = o.ready;
+          await waitFor(ready.what, async () => ((await ready.check()) ? true : undefined), {
+            timeoutMs: 120_000,
+            everyMs: 50,
+            detail: o.detail,
+          });
+        }
         o.victim.child.kill('SIGKILL');
         await o.victim.exited;
         return { atKill: s, newest, trainer };
@@ -405,10 +407,12 @@ describe('a worker killed mid-run', () => {
       const bReady = Date.now();
       const aWorker = a;
       // B must have had several lease periods in which it could (wrongly) take the job: the kill
-      // waits until A has renewed its lease more than three lease periods after B started polling.
+      // waits (the trainer held at the kill point) until A has renewed its lease more than three
+      // lease periods after B started polling.
       const bWaited = async () => {
         const job = await getJob(db, jobId);
-        return ownerPid(job?.lockedBy) === aWorker.pid && (job?.leaseUntil?.getTime() ?? 0) > bReady + 4 * LEASE_MS;
+        assert.equal(ownerPid(job?.lockedBy), aWorker.pid, 'A holds the job while B polls');
+        return (job?.leaseUntil?.getTime() ?? 0) > bReady + 4 * LEASE_MS;
       };
       let trainer: number;
       let newest: { name: string };
@@ -417,7 +421,7 @@ describe('a worker killed mid-run', () => {
         trainers: () => watch.startedBy(aWorker.pid),
         runDir,
         seen,
-        ready: bWaited,
+        ready: { what: 'A to renew its lease more than three lease periods after B started polling', check: bWaited },
         detail: logs,
       }));
       // Read at once: B's trainer, seconds away, is the next to touch them.
