@@ -75,8 +75,13 @@ async function idle(engine: LocalEngine): Promise<void> {
   while (engine.stats().active > 0) await new Promise((ok) => setTimeout(ok, 5));
 }
 
-/** What each request gives alone: one request at a time, the direct decode path (no batcher). */
-const reference = (async () => {
+/** What each request gives alone: one request at a time, the direct decode path (no batcher). Made once, when first asked for. */
+let referenceRun: ReturnType<typeof makeReference> | null = null;
+const reference = () => {
+  referenceRun ??= makeReference();
+  return referenceRun;
+};
+const makeReference = async () => {
   const alone = createEngine({ workers: 1, maxAudioCodes: MAX_CODES });
   try {
     const voice = await alone.computeVoice(pkg, [clip]);
@@ -90,7 +95,7 @@ const reference = (async () => {
   } finally {
     await alone.close();
   }
-})();
+};
 
 describe('one worker serving several streams (maxStreams), decode runs batched', () => {
   let shared: LocalEngine;
@@ -99,7 +104,7 @@ describe('one worker serving several streams (maxStreams), decode runs batched',
   const wantWhole: Whole[] = [];
 
   before(async () => {
-    const r = await reference;
+    const r = await reference();
     voice = r.voice;
     wantStream.push(...r.streams);
     wantWhole.push(...r.wholes);
@@ -207,7 +212,7 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
     const withBatch = join(dir, 'package');
     let engine: LocalEngine;
     let voice: VoiceConditioning;
-    let want: Awaited<typeof reference>;
+    let want: Awaited<ReturnType<typeof reference>>;
 
     before(async () => {
       cpSync(pkg, withBatch, { recursive: true });
@@ -220,7 +225,7 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
       manifest.files[file] = { sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.length };
       await session.release();
       writeFileSync(join(withBatch, 'manifest.json'), JSON.stringify(manifest, null, 2));
-      want = await reference;
+      want = await reference();
       engine = createEngine({ workers: 1, maxStreams: SPECS.length, batchedDecode: true, maxAudioCodes: MAX_CODES });
       voice = await engine.computeVoice(withBatch, [clip]);
       assert.ok(
@@ -262,6 +267,32 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
       await idle(engine);
     });
   });
+
+describe('closing a worker that serves several streams', () => {
+  it('cancels every running stream, each caller hears, and the worker exits', async () => {
+    const engine = createEngine({ workers: 1, maxStreams: 3, maxAudioCodes: MAX_CODES });
+    const voice = await engine.computeVoice(pkg, [clip]);
+    let first = () => {};
+    const started = new Promise<void>((ok) => {
+      first = ok;
+    });
+    const runs = [0, 1, 3].map((i) => stream(engine, voice, SPECS[i] as Spec, () => first()));
+    await started;
+    assert.equal(engine.stats().active, 3);
+    const ended = Promise.allSettled(runs);
+    await engine.close();
+    const settled = await ended;
+    for (const s of settled) {
+      if (s.status === 'fulfilled') continue; // a stream may have finished before the close
+      assert.ok(s.reason instanceof EngineError && s.reason.code === 'CANCELLED', String(s.reason));
+    }
+    assert.ok(
+      settled.filter((s) => s.status === 'rejected').length >= 2,
+      'the long streams were still running when the engine closed',
+    );
+    assert.equal(engine.restarts, 0, 'a closed worker is not replaced');
+  });
+});
 
 describe('lanes and the bounded queue', () => {
   let engine: LocalEngine;
