@@ -77,7 +77,7 @@ await claimCudaDevice(${JSON.stringify(dir)}, '7', 'doomed'); console.log('claim
       const { code, out } = await pod.exited;
       assert.equal(code, 1, out);
       assert.match(out, /inference pod not started: CUDA device 3 on .* is already served by an inference pod/);
-      assert.match(out, /raise INFERENCE_WORKERS/);
+      assert.match(out, /raise INFERENCE_STREAMS .* or INFERENCE_WORKERS/);
       assert.doesNotMatch(out, /listening on/);
     } finally {
       held.release();

@@ -83,8 +83,8 @@ export async function claimCudaDevice(dir: string, device: string, describe: str
         `CUDA device ${device} on ${hostname()} is already served by an inference pod (${holder}).\n` +
           "One pod per GPU serves all of that GPU's streams: pods on one device do not share admission, so a second " +
           'one would oversubscribe it and make every stream slower than real time.\n' +
-          'For more streams at once on this GPU, raise INFERENCE_WORKERS (streams generating at once) and ' +
-          'INFERENCE_QUEUE on that pod, and INFERENCE_PER_POD on the API; for more GPUs, run one pod on each ' +
+          'For more streams at once on this GPU, raise INFERENCE_STREAMS (requests one worker generates at once, ' +
+          'their decode runs batched with INFERENCE_BATCH_GRAPH) or INFERENCE_WORKERS, and INFERENCE_QUEUE on that pod, and INFERENCE_PER_POD on the API; for more GPUs, run one pod on each ' +
           `(CUDA_VISIBLE_DEVICES). The claim is ${path}.`,
       );
     }

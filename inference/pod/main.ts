@@ -17,14 +17,16 @@ try {
   console.error(err.message);
   process.exit(78);
 }
-const { device, workers, queue } = config.inference;
+const { device, workers, streams, queue } = config.inference;
+// Requests generating at once: each worker serves `streams` of them (their decode runs batched).
+const concurrency = workers * streams;
 let claim: DeviceClaim | undefined;
 if (device === 'cuda') {
   try {
     claim = await claimCudaDevice(
       config.inference.lockDir,
       config.inference.cudaDevice,
-      `port ${config.port}, ${workers} worker(s)`,
+      `port ${config.port}, ${workers} worker(s) x ${streams} stream(s)`,
     );
   } catch (err) {
     if (!(err instanceof DeviceClaimedError)) throw err;
@@ -33,10 +35,12 @@ if (device === 'cuda') {
   }
 }
 const engine = createEngine(engineOptions(config));
-const app = createPodApp(engine, { concurrency: workers, queue });
+const app = createPodApp(engine, { concurrency, queue });
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
   const gpu = device === 'cuda' ? ` device ${config.inference.cudaDevice}` : '';
-  console.log(`inference pod listening on http://${config.host}:${info.port} (${device}${gpu}, ${workers} worker(s))`);
+  console.log(
+    `inference pod listening on http://${config.host}:${info.port} (${device}${gpu}, ${workers} worker(s) x ${streams} stream(s))`,
+  );
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
