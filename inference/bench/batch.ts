@@ -24,6 +24,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SAMPLING_DEFAULTS } from '../generation/config.ts';
 import { type Device, openSession } from '../runtime/index.ts';
 import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
@@ -71,7 +72,12 @@ const batches = (args.batches as string).split(',').map(Number);
 const codes = Number(args.codes);
 const runs = Number(args.runs);
 const opts = { device, ...(args.threads ? { intraOpThreads: Number(args.threads) } : {}) };
-const settings: DecodeSettings = { temperature: 0.75, topK: 50, topP: 0.85, repetitionPenalty: 10 };
+const settings: DecodeSettings = {
+  temperature: SAMPLING_DEFAULTS.temperature,
+  topK: SAMPLING_DEFAULTS.top_k,
+  topP: SAMPLING_DEFAULTS.top_p,
+  repetitionPenalty: SAMPLING_DEFAULTS.repetition_penalty,
+};
 
 const load0 = loadavg()[0] as number;
 const [prefill, decode, batched] = await Promise.all(
