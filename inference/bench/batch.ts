@@ -3,13 +3,17 @@
  * worker, (a) one after another through the batch-1 Loop graph (gpt_decode), and (b) together in one
  * run of the batched graph (gpt_batch, BatchedGpt).
  *
- *   node inference/bench/batch.ts [--dir GRAPHS] [--device cpu|cuda] [--precision fp32|fp16] [--batched gpt_batch_fused]
- *                                 [--batches 1,4,16] [--codes N] [--runs N] [--threads N] [--json OUT]
+ *   node inference/bench/batch.ts [--dir GRAPHS | --package DIR] [--device cpu|cuda] [--precision fp32|fp16]
+ *                                 [--batched gpt_batch_fused] [--batches 1,4,16] [--codes N] [--runs N] [--threads N]
+ *                                 [--json OUT]
  *
  * GRAPHS holds gpt_prefill_*, gpt_decode_*, gpt_batch_* (or the graph --batched names, e.g.
  * gpt_batch_fused_*, the step from onnxruntime's fused operators) and sizes.json, as the trainer's
  * `python3 -m xtts.batch_graphs OUT_DIR --size tiny|small|full [--fp16]` writes them (default
  * .data/bench/batch-small, made on first use with --size small, which needs python3 with torch).
+ * --package DIR takes the graphs and sizes from a model package's manifest instead (one with its own
+ * gpt_prefill/gpt_decode and batched graph, as `xtts.export --batch` writes it); --batched then
+ * defaults to the graph the engine would pick (gpt_batch_fused_<precision>, else gpt_batch_<precision>).
  *
  * Every sequence gets its own prompt length (text of 8 to 40 tokens, so the batch is padded as in
  * service) and the release's sampling settings; the stop code is fed as -1 so every run does its
@@ -34,9 +38,10 @@ const root = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
   options: {
     dir: { type: 'string' },
+    package: { type: 'string' },
     device: { type: 'string', default: 'cpu' },
     precision: { type: 'string', default: 'fp32' },
-    batched: { type: 'string', default: 'gpt_batch' },
+    batched: { type: 'string' },
     batches: { type: 'string', default: '1,4,16' },
     codes: { type: 'string', default: '20' },
     runs: { type: 'string', default: '3' },
@@ -45,17 +50,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const dir = resolve(args.dir ?? join(root, '.data', 'bench', 'batch-small'));
-if (!existsSync(join(dir, 'sizes.json'))) {
-  if (args.dir) throw new Error(`${dir}: no sizes.json (write it with python3 -m xtts.batch_graphs)`);
-  console.log(`building ${dir} (python3 -m xtts.batch_graphs --size small --fp16)`);
-  const { pythonBinary } = await import('../../trainer/index.ts');
-  execFileSync(pythonBinary(), ['-W', 'ignore', '-m', 'xtts.batch_graphs', dir, '--size', 'small', '--fp16'], {
-    cwd: join(root, 'trainer'),
-    stdio: 'inherit',
-  });
-}
-const sizes = JSON.parse(readFileSync(join(dir, 'sizes.json'), 'utf8')) as {
+type Sizes = {
   size: string;
   layers: number;
   width: number;
@@ -66,8 +61,51 @@ const sizes = JSON.parse(readFileSync(join(dir, 'sizes.json'), 'utf8')) as {
   latents: number;
   max_codes: number;
 };
-const device = args.device as Device;
 const precision = args.precision as string;
+let sizes: Sizes;
+/** The graph file of each name (gpt_prefill, gpt_decode, the batched one). */
+let graphFile: (name: string) => string;
+let batchedName = args.batched ?? 'gpt_batch';
+if (args.package) {
+  const pkg = resolve(args.package);
+  const m = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8')) as {
+    model: { config: Record<string, number> };
+    tokens: { audio_start: number; max_audio_codes: number };
+    graphs: Record<string, { file: string }>;
+  };
+  const c = m.model.config;
+  sizes = {
+    size: `package ${pkg}`,
+    layers: c.gpt_layers as number,
+    width: c.gpt_n_model_channels as number,
+    heads: c.gpt_n_heads as number,
+    text_tokens: c.gpt_number_text_tokens as number,
+    audio_start: m.tokens.audio_start,
+    vocab: c.gpt_num_audio_tokens as number,
+    latents: c.perceiver_latents as number,
+    max_codes: m.tokens.max_audio_codes,
+  };
+  if (!args.batched) batchedName = m.graphs[`gpt_batch_fused_${precision}`] ? 'gpt_batch_fused' : 'gpt_batch';
+  graphFile = (name) => {
+    const g = m.graphs[`${name}_${precision}`];
+    if (!g) throw new Error(`${pkg}: the manifest has no graph ${name}_${precision}`);
+    return join(pkg, g.file);
+  };
+} else {
+  const dir = resolve(args.dir ?? join(root, '.data', 'bench', 'batch-small'));
+  if (!existsSync(join(dir, 'sizes.json'))) {
+    if (args.dir) throw new Error(`${dir}: no sizes.json (write it with python3 -m xtts.batch_graphs)`);
+    console.log(`building ${dir} (python3 -m xtts.batch_graphs --size small --fp16)`);
+    const { pythonBinary } = await import('../../trainer/index.ts');
+    execFileSync(pythonBinary(), ['-W', 'ignore', '-m', 'xtts.batch_graphs', dir, '--size', 'small', '--fp16'], {
+      cwd: join(root, 'trainer'),
+      stdio: 'inherit',
+    });
+  }
+  sizes = JSON.parse(readFileSync(join(dir, 'sizes.json'), 'utf8')) as Sizes;
+  graphFile = (name) => join(dir, `${name}_${precision}.onnx`);
+}
+const device = args.device as Device;
 const batches = (args.batches as string).split(',').map(Number);
 const codes = Number(args.codes);
 const runs = Number(args.runs);
@@ -81,16 +119,18 @@ const settings: DecodeSettings = {
 
 const load0 = loadavg()[0] as number;
 const [prefill, decode, batched] = await Promise.all(
-  ['gpt_prefill', 'gpt_decode', args.batched as string].map((g) =>
-    openSession(join(dir, `${g}_${precision}.onnx`), opts),
-  ),
+  ['gpt_prefill', 'gpt_decode', batchedName].map((g) => openSession(graphFile(g), opts)),
 );
 if (!prefill || !decode || !batched) throw new Error('sessions did not open');
 const gpt = new Gpt(prefill, decode, { audioStart: sizes.audio_start, audioStop: -1, vocab: sizes.vocab });
 
 async function prompt(i: number): Promise<GptKvCache> {
   const n = 8 + ((i * 13) % 33);
-  const ids = [sizes.text_tokens - 1, ...Array.from({ length: n }, (_, j) => 3 + ((i * 7 + j * 11) % 200)), 0];
+  const ids = [
+    sizes.text_tokens - 1,
+    ...Array.from({ length: n }, (_, j) => 3 + ((i * 7 + j * 11) % Math.min(200, sizes.text_tokens - 4))),
+    0,
+  ];
   const cond = Float32Array.from({ length: sizes.latents * sizes.width }, (_, j) => Math.sin(i + j * 0.37) * 0.5);
   return (await gpt.prefill(cond, [1, sizes.latents, sizes.width], ids)).cache;
 }
@@ -159,7 +199,7 @@ for (const b of batches) {
   ms = now() - t;
   rows.push({
     batch: b,
-    mode: `batched graph (${args.batched})`,
+    mode: `batched graph (${batchedName})`,
     msPerCode: ms / (runs * b * codes),
     msPerStep: ms / (runs * codes),
     positions: (group.lastStats?.positions ?? 0) + (group.lastStats?.steps ?? 0),

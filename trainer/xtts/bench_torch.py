@@ -1,13 +1,14 @@
 """Times the project's own PyTorch modules on one device: the baseline that inference/bench/bench.ts
 prints beside the onnxruntime figures, measured in the same run on the same card.
 
-    python3 -m xtts.bench_torch MODEL_DIR [--device cpu|cuda] [--codes N] [--repeat R]
+    python3 -m xtts.bench_torch MODEL_DIR [--device cpu|cuda] [--codes N] [--repeat R] [--text SENTENCE]
 
 Measures, batch 1, in eager mode:
   - voice: the conditioning encoder + perceiver on the chunks that inference/xtts/voice.ts makes of a
     6 s clip (4 s chunks: 4 s and 2 s of mel frames), plus the speaker encoder on the 6 s clip at 16 kHz
     (the log-mel front end of the conditioning path is not included: TypeScript computes it);
-  - prefill: the GPT on 32 conditioning latents + the text ids of the bench sentence + the audio start;
+  - prefill: the GPT on 32 conditioning latents + the text ids of the bench sentence (--text, default
+    TEXT) + the audio start;
   - decode: N codes, each one sampler call (released settings, fixed uniforms) plus one GPT step with
     the explicit KV cache, in fp32 and (CUDA only) fp16, which is what one code costs inside the
     exported gpt_decode Loop; also the GPT step alone;
@@ -29,15 +30,15 @@ CLIP_S = 6.0
 CHUNK_S = 4.0
 
 
-def text_ids(tok_json: dict, start: int, stop: int) -> list:
+def text_ids(tok_json: dict, start: int, stop: int, text: str = TEXT) -> list:
     """The bench sentence's ids with [START]/[STOP] (Hugging Face tokenizers when installed, else a
-    stand-in of the same length class: 24 ids)."""
+    stand-in of the same length class: 22 ids per 29 characters)."""
     try:
         from tokenizers import Tokenizer
-        enc = Tokenizer.from_str(json.dumps(tok_json)).encode(tokenizer_input(TEXT.lower(), "en"))
+        enc = Tokenizer.from_str(json.dumps(tok_json)).encode(tokenizer_input(text.lower(), "en"))
         ids = enc.ids
     except Exception:  # noqa: BLE001 - tokenizers missing or vocab unreadable: same length class
-        ids = [3 + i % 30 for i in range(22)]
+        ids = [3 + i % 30 for i in range(max(1, round(22 * len(text) / len(TEXT))))]
     return [start] + ids + [stop]
 
 
@@ -88,7 +89,7 @@ def steps_only(gpt, logits, k, v, n: int):
 
 
 @torch.inference_mode()
-def bench(model_dir: str, device: str, codes: int, repeat: int) -> dict:
+def bench(model_dir: str, device: str, codes: int, repeat: int, text: str = TEXT) -> dict:
     dev = torch.device(device)
     timer = Timer(dev)
     t0 = time.perf_counter()
@@ -109,7 +110,10 @@ def bench(model_dir: str, device: str, codes: int, repeat: int) -> dict:
     cond = torch.stack([model.gpt.style_embedding(m) for m in mels]).mean(0)
     spk = torch.nn.functional.normalize(model.hifigan_decoder.speaker_encoder(wav16k), dim=1).unsqueeze(-1)
 
-    ids = torch.tensor([text_ids(tok, s.gpt_start_text_token, s.gpt_stop_text_token)], device=dev)
+    ids = text_ids(tok, s.gpt_start_text_token, s.gpt_stop_text_token, text)
+    if len(ids) > s.gpt_max_text_tokens:  # as the engine splits text: the position table ends there
+        ids = ids[: s.gpt_max_text_tokens - 1] + ids[-1:]
+    ids = torch.tensor([ids], device=dev)
     uniforms = torch.rand(codes, generator=g).to(dev)
     settings = (torch.tensor(float(gen["temperature"]), device=dev), torch.tensor(int(gen["top_k"]), device=dev),
                 torch.tensor(float(gen["top_p"]), device=dev), torch.tensor(float(gen["repetition_penalty"]), device=dev))
@@ -159,10 +163,11 @@ def main() -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--codes", type=int, default=100)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--text", default=TEXT, help="the sentence whose text ids the prompt holds")
     a = p.parse_args()
     if a.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("bench_torch: --device cuda but torch.cuda.is_available() is False")
-    print(json.dumps(bench(a.model_dir, a.device, a.codes, a.repeat)), flush=True)
+    print(json.dumps(bench(a.model_dir, a.device, a.codes, a.repeat, a.text)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,682 @@
+/**
+ * The serving figures of one device in one run (`npm run bench:gpu`):
+ *
+ *   1. ms per code at batch 1, 8, 32, 64 for the batched decode graph and the batch-1 graph
+ *      (inference/bench/batch.ts on the package's graphs);
+ *   2. the real server (api/server.ts in a process of its own, a temporary DATA_DIR and embedded
+ *      database, MODEL_DIR holding the package, the batched graph on): for each concurrency C, C
+ *      clients each send --rounds streamed raw-PCM `/v1/tts` requests one after another (distinct
+ *      seeds and sentences), so C requests are in flight for the whole level; aggregate seconds of
+ *      audio per wall second, time to first audio byte p50/p95, non-200 answers and failures;
+ *   3. peak GPU memory during each level (nvidia-smi, the busiest GPU), and the server's peak RSS;
+ *   4. PyTorch eager ms per code on the same sentences (trainer/xtts/bench_torch.py, --torch-model);
+ *   5. the weight-bandwidth floor: bytes of the decode graph in use / --bandwidth-gbs, per code.
+ *
+ *   npm run bench:gpu -- --package DIR [--device cuda|cpu] [--precision fp32|fp16] [--graphs DIR]
+ *                        [--batches 1,8,32,64] [--codes N] [--runs N] [--concurrency 1,8,32,64]
+ *                        [--rounds N] [--streams N] [--torch-model DIR] [--bandwidth-gbs 4800] [--json OUT]
+ *
+ * The package must be a base package. Its batched graph is the one the engine takes
+ * (gpt_batch_fused_<precision>, else gpt_batch_<precision>, from its manifest); a package without
+ * one gets the graphs of --graphs DIR (default: a `batch` folder beside the package, as the tiny
+ * fixture has) added to a linked copy, listed in the copy's manifest as `xtts.export --batch` would.
+ * INFERENCE_STREAMS and INFERENCE_BATCH_MAX are C at each level, or --streams.
+ * Every child process is killed at the end, also on an error or Ctrl-C.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openSession } from '../runtime/index.ts';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const { values: args } = parseArgs({
+  options: {
+    package: { type: 'string' },
+    graphs: { type: 'string' },
+    device: { type: 'string', default: 'cuda' },
+    precision: { type: 'string', default: 'fp32' },
+    batches: { type: 'string', default: '1,8,32,64' },
+    codes: { type: 'string', default: '100' },
+    runs: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '1,8,32,64' },
+    rounds: { type: 'string', default: '3' },
+    streams: { type: 'string' },
+    'torch-model': { type: 'string' },
+    'torch-sentences': { type: 'string', default: '3' },
+    python: { type: 'string' },
+    'bandwidth-gbs': { type: 'string', default: '4800' },
+    'start-timeout-s': { type: 'string', default: '300' },
+    'request-timeout-s': { type: 'string', default: '300' },
+    'step-timeout-s': { type: 'string', default: '1800' },
+    json: { type: 'string' },
+  },
+});
+
+/** English sentences of 60 to 150 characters; request i speaks sentence i mod their number. */
+export const SENTENCES = [
+  'The early train was late again, so we walked along the river and watched the fog lift.',
+  'She kept every letter her grandmother wrote, tied with a blue ribbon in a wooden box.',
+  'Please remember to switch off the lights and lock the back door before you leave tonight.',
+  'A quiet library on a rainy afternoon is one of the best places to finish a long book.',
+  'The engineers tested the bridge for three weeks before they opened it to heavy trucks.',
+  'When the music started, the whole room went silent and even the children stopped talking.',
+  'He planted tomatoes, beans and sunflowers, and by August the garden was taller than the fence.',
+  'Our flight to Lisbon leaves at seven in the morning, so we should pack our bags this evening.',
+  'The museum added a new wing for modern art, with large windows that look out over the harbour.',
+  'If you follow the path past the old mill, you will reach a small lake where herons fish at dawn.',
+  'Most of the volunteers arrived early, carrying boxes of food, blankets and warm winter coats.',
+  'The recipe calls for two cups of flour, a pinch of salt, three eggs and a little melted butter.',
+  'After the storm, the neighbours gathered in the street to clear the branches and check on each other.',
+  'The committee will publish its report next month, once every member has read the final draft.',
+  'Learning a new language takes patience, but every small conversation makes the next one easier.',
+  'The lighthouse keeper climbed the narrow stairs each night to make sure the lamp was burning.',
+];
+
+const device = args.device as 'cpu' | 'cuda';
+const precision = args.precision as string;
+const list = (s: string) => s.split(',').map((x) => Number(x.trim()));
+const batches = list(args.batches as string);
+const levels = list(args.concurrency as string);
+const rounds = Number(args.rounds);
+const runs = Number(args.runs);
+const bandwidth = Number(args['bandwidth-gbs']);
+const startTimeoutMs = Number(args['start-timeout-s']) * 1000;
+const requestTimeoutMs = Number(args['request-timeout-s']) * 1000;
+const stepTimeoutMs = Number(args['step-timeout-s']) * 1000;
+if (!args.package) {
+  console.error('bench:gpu: --package DIR is required (a base model package, e.g. test/fixtures/tiny/package)');
+  process.exit(2);
+}
+if ([...batches, ...levels, rounds, runs].some((n) => !Number.isInteger(n) || n < 1)) {
+  console.error('bench:gpu: --batches, --concurrency, --rounds and --runs take positive integers');
+  process.exit(2);
+}
+
+// Every child is tracked and killed at the end, however the run ends.
+const children = new Set<ChildProcess>();
+const temp = mkdtempSync(join(tmpdir(), 'xtts-bench-gpu-'));
+let cleaned = false;
+function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(temp, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    console.error(`bench:gpu: ${sig}, stopping the children`);
+    cleanup();
+    process.exit(130);
+  });
+
+type ChildResult = { code: number | null; signal: string | null; stdout: string; stderr: string; timedOut: boolean };
+/** Runs a child to its end (or kills it after timeoutMs); stdout/stderr echoed when `echo`. */
+function runChild(
+  cmd: string,
+  argv: string[],
+  opts: { cwd?: string; timeoutMs: number; echo: boolean; env?: Record<string, string> },
+): Promise<ChildResult> {
+  return new Promise((done) => {
+    const child = spawn(cmd, argv, {
+      cwd: opts.cwd ?? root,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d;
+      if (opts.echo) process.stdout.write(d);
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d;
+      if (opts.echo) process.stderr.write(d);
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs);
+    child.on('error', (e) => {
+      stderr += String(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      done({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+const why = (r: ChildResult, s: number) => {
+  if (r.timedOut) return `killed after ${s} s`;
+  const lines = (r.stderr || r.stdout).trim().split('\n');
+  const error = lines.filter((l) => /Error|error:/.test(l)).at(-1) ?? lines.slice(-3).join(' | ');
+  return `exit ${r.code ?? r.signal}: ${error.slice(0, 500)}`;
+};
+
+// ---- the package, with its batched graph where the engine finds it ----
+type Manifest = {
+  kind: string;
+  model: { config: Record<string, number> };
+  sample_rates: { output: number; codes_per_second: number };
+  tokens: { max_audio_codes: number };
+  graphs: Record<string, { file: string; external_data?: string[] }>;
+  files: Record<string, { sha256: string; bytes: number }>;
+};
+const source = resolve(args.package);
+const readManifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+const sourceManifest = readManifest(source);
+if (sourceManifest.kind !== 'base') {
+  console.error(`bench:gpu: ${source} is a ${sourceManifest.kind} package; give a base package`);
+  process.exit(2);
+}
+const batchNames = [`gpt_batch_fused_${precision}`, `gpt_batch_${precision}`];
+const name = basename(source);
+const modelDir = join(temp, 'models');
+mkdirSync(modelDir);
+const pkg = join(modelDir, name);
+// MODEL_DIR holds a folder of links to the package's files (the server lists folders, not links to
+// them); its manifest is the package's, or one that also lists the batched graphs added from --graphs.
+mkdirSync(pkg);
+for (const f of readdirSync(source)) if (f !== 'manifest.json') symlinkSync(join(source, f), join(pkg, f));
+let graphNote: string;
+const own = batchNames.find((g) => sourceManifest.graphs[g]);
+if (own) {
+  symlinkSync(join(source, 'manifest.json'), join(pkg, 'manifest.json'));
+  graphNote = `the package's own ${own}`;
+} else {
+  const graphs = resolve(args.graphs ?? join(source, '..', 'batch'));
+  const found = existsSync(graphs) ? batchNames.filter((g) => existsSync(join(graphs, `${g}.onnx`))) : [];
+  if (found.length === 0) {
+    symlinkSync(join(source, 'manifest.json'), join(pkg, 'manifest.json'));
+    graphNote = `none: ${source} has no ${batchNames.join(' or ')} and ${graphs} none either; the batched-graph rows are skipped, the server decodes its streams with the batch-1 graph`;
+  } else {
+    // Listed in the manifest as xtts.export --batch lists them (files beside them linked too: weights).
+    const m = structuredClone(sourceManifest);
+    for (const f of readdirSync(graphs))
+      if (!existsSync(join(pkg, f)) && !f.endsWith('.json')) symlinkSync(join(graphs, f), join(pkg, f));
+    for (const g of found) {
+      const file = `${g}.onnx`;
+      const bytes = readFileSync(join(graphs, file));
+      const s = await openSession(join(graphs, file));
+      m.graphs[g] = { file, inputs: s.inputs, outputs: s.outputs, precision } as Manifest['graphs'][string];
+      m.files[file] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+      await s.release();
+    }
+    writeFileSync(join(pkg, 'manifest.json'), JSON.stringify(m, null, 1));
+    graphNote = `${found[0]} from ${graphs} (added to the package's manifest in a linked copy)`;
+  }
+}
+const manifest = readManifest(pkg);
+const batchGraph = batchNames.find((g) => manifest.graphs[g]) ?? null;
+const outputRate = manifest.sample_rates.output;
+const codes = Math.min(Number(args.codes), manifest.tokens.max_audio_codes - 1);
+if (codes < Number(args.codes))
+  console.log(
+    `--codes ${args.codes} is more than this package's ${manifest.tokens.max_audio_codes} codes a sentence: ${codes}`,
+  );
+
+// ---- machine ----
+const smi = (query: string): Promise<string[] | string> =>
+  new Promise((done) =>
+    execFile('nvidia-smi', [`--query-gpu=${query}`, '--format=csv,noheader,nounits'], { timeout: 5000 }, (e, out) =>
+      done(
+        e
+          ? `nvidia-smi ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `failed (${e.message.split('\n')[0]})`}`
+          : out.trim().split('\n'),
+      ),
+    ),
+  );
+const gpuNames = await smi('name');
+const hasSmi = Array.isArray(gpuNames);
+const cpuName = `${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores)`;
+const deviceName = device === 'cuda' && hasSmi ? (gpuNames[0] as string) : cpuName;
+if (!hasSmi) console.log(`GPU memory: ${gpuNames}; the server's RSS is reported instead`);
+const load0 = loadavg() as number[];
+const started = new Date();
+console.log(
+  `bench:gpu ${started.toISOString()} on ${deviceName}, ${device}, ${precision}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`,
+);
+console.log(`package ${source}; batched graph: ${graphNote}\n`);
+
+const result: Record<string, unknown> = {
+  date: started.toISOString(),
+  device,
+  deviceName,
+  cpu: cpuName,
+  precision,
+  package: source,
+  batchGraph,
+};
+
+// ---- 1. ms per code, batched graph vs batch-1 graph ----
+type BatchRow = { batch: number; mode: string; msPerCode: number; msPerStep: number };
+let batchRows: BatchRow[] = [];
+let batchNote = '';
+let batchCodesRun = codes;
+if (!batchGraph) batchNote = 'skipped: no batched graph';
+else {
+  // batch.ts decodes each sequence's warm-up run and its --runs runs one after another on one cache:
+  // all of them must fit the package's audio positions.
+  const batchCodes = Math.min(codes, Math.floor((manifest.tokens.max_audio_codes - 1) / (runs + 1)));
+  batchCodesRun = batchCodes;
+  if (batchCodes < codes)
+    console.log(
+      `batch.ts: runs of ${batchCodes} codes (${runs} runs and a warm-up on one cache fit this package's ${manifest.tokens.max_audio_codes} audio positions)`,
+    );
+  console.log(
+    `## 1. ms per code, inference/bench/batch.ts, B = ${batches.join(', ')}, runs of ${batchCodes} codes x ${runs}`,
+  );
+  const out = join(temp, 'batch.json');
+  const r = await runChild(
+    process.execPath,
+    [
+      join(root, 'inference', 'bench', 'batch.ts'),
+      '--package',
+      pkg,
+      '--device',
+      device,
+      '--precision',
+      precision,
+      '--batches',
+      batches.join(','),
+      '--codes',
+      String(batchCodes),
+      '--runs',
+      String(runs),
+      '--json',
+      out,
+    ],
+    { timeoutMs: stepTimeoutMs, echo: true },
+  );
+  if (r.code === 0 && existsSync(out)) batchRows = (JSON.parse(readFileSync(out, 'utf8')) as { rows: BatchRow[] }).rows;
+  else {
+    batchNote = `FAILED: ${why(r, stepTimeoutMs / 1000)}`;
+    console.log(`batch bench ${batchNote}`);
+  }
+}
+result.batch = { rows: batchRows, note: batchNote || undefined, codes: batchCodesRun, runs };
+
+// ---- 2 and 3. the real server under C concurrent streams ----
+type Level = {
+  concurrency: number;
+  streams: number;
+  requests: number;
+  ok: number;
+  non200: Record<string, number>;
+  failures: number;
+  failureSamples: string[];
+  audioSeconds: number;
+  wallSeconds: number;
+  audioPerWall: number;
+  ttfaP50Ms: number | null;
+  ttfaP95Ms: number | null;
+  peakGpuMiB: number | null;
+  idleGpuMiB: number | null;
+  peakRssMiB: number | null;
+  note?: string;
+};
+const levelsOut: Level[] = [];
+const dataDir = join(temp, 'data');
+mkdirSync(dataDir);
+const clip = join(root, 'test', 'fixtures', 'tiny', 'ref.wav');
+const baseEnv: Record<string, string> = {
+  DATA_DIR: dataDir,
+  MODEL_DIR: modelDir,
+  DATABASE_URL: '',
+  PORT: '0',
+  LOG_LEVEL: 'warn',
+  INFERENCE_DEVICE: device,
+  INFERENCE_PRECISION: precision,
+  INFERENCE_WORKERS: '1',
+  INFERENCE_BATCH_GRAPH: '1',
+};
+let token: string | null = null;
+const voiceName = 'bench-gpu';
+
+/** Starts the server; resolves with its URL, or rejects with its output (exit or timeout). */
+function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(root, 'api', 'server.ts')], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.on('close', () => children.delete(child));
+  let out = '';
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`no "listening on" within ${startTimeoutMs / 1000} s:\n${out.slice(-2000)}`));
+    }, startTimeoutMs);
+    const onData = (d: Buffer) => {
+      out += d;
+      if (out.length > 100_000) out = out.slice(-50_000);
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        ok({ url: m[1], child });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(new Error(`exited (${code ?? signal}) before listening:\n${out.slice(-2000)}`));
+    });
+  });
+}
+async function stopServer(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((ok) => child.once('close', ok));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(t);
+}
+
+type Answer = { status: number; ttfaMs: number | null; bytes: number; error?: string };
+async function speak(url: string, i: number): Promise<Answer> {
+  const t0 = performance.now();
+  let status = 0;
+  let bytes = 0;
+  let ttfaMs: number | null = null;
+  try {
+    const r = await fetch(`${url}/v1/tts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        text: SENTENCES[i % SENTENCES.length],
+        voice: voiceName,
+        language: 'en',
+        format: 'pcm',
+        stream: true,
+        seed: 1000 + i,
+      }),
+      signal: AbortSignal.timeout(requestTimeoutMs),
+    });
+    status = r.status;
+    if (r.status !== 200) return { status, ttfaMs, bytes, error: `${r.status} ${(await r.text()).slice(0, 200)}` };
+    if (!r.body) return { status, ttfaMs, bytes, error: 'no body' };
+    for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+      if (chunk.byteLength > 0 && ttfaMs === null) ttfaMs = performance.now() - t0;
+      bytes += chunk.byteLength;
+    }
+    if (bytes === 0) return { status, ttfaMs, bytes, error: '200 without audio' };
+    return { status, ttfaMs, bytes };
+  } catch (e) {
+    return { status, ttfaMs, bytes, error: `${status ? `${status}, then ` : ''}${(e as Error).message}` };
+  }
+}
+
+const rssMiB = (pid: number | undefined): number | null => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+};
+const gpuUsedMiB = async (): Promise<number | null> => {
+  const r = await smi('memory.used');
+  return Array.isArray(r) ? Math.max(...r.map(Number)) : null;
+};
+const quantile = (xs: number[], q: number) => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number;
+};
+
+console.log(
+  `\n## 2. the server (api/server.ts), streamed /v1/tts pcm, ${rounds} request(s) per client per level, INFERENCE_BATCH_GRAPH=1`,
+);
+for (const c of levels) {
+  const streams = args.streams ? Number(args.streams) : c;
+  const level: Level = {
+    concurrency: c,
+    streams,
+    requests: c * rounds,
+    ok: 0,
+    non200: {},
+    failures: 0,
+    failureSamples: [],
+    audioSeconds: 0,
+    wallSeconds: 0,
+    audioPerWall: 0,
+    ttfaP50Ms: null,
+    ttfaP95Ms: null,
+    peakGpuMiB: null,
+    idleGpuMiB: null,
+    peakRssMiB: null,
+  };
+  levelsOut.push(level);
+  level.idleGpuMiB = hasSmi ? await gpuUsedMiB() : null;
+  let server: { url: string; child: ChildProcess };
+  try {
+    server = await startServer({
+      ...baseEnv,
+      INFERENCE_STREAMS: String(streams),
+      INFERENCE_BATCH_MAX: String(streams),
+      INFERENCE_QUEUE: String(Math.max(16, c)),
+    });
+  } catch (e) {
+    level.note = `server did not start: ${(e as Error).message}`;
+    level.failures = level.requests;
+    console.log(`C=${c}: FAILED, ${level.note}`);
+    continue;
+  }
+  try {
+    if (!token) {
+      const r = await runChild(
+        process.execPath,
+        [join(root, 'api', 'cli', 'keys.ts'), 'create', '--scope', 'admin', '--name', 'bench-gpu'],
+        { timeoutMs: 60_000, echo: false, env: baseEnv },
+      );
+      token = /(xvs_\S+)/.exec(r.stdout)?.[1] ?? null;
+      if (!token) throw new Error(`admin key not created (npm run keys -- create): ${why(r, 60)}`);
+      const form = new FormData();
+      form.set('name', voiceName);
+      form.set('language', 'en');
+      form.set('clips', new Blob([readFileSync(clip)], { type: 'audio/wav' }), 'ref.wav');
+      const v = await fetch(`${server.url}/v1/voices`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: form,
+        signal: AbortSignal.timeout(requestTimeoutMs),
+      });
+      if (v.status !== 201) throw new Error(`voice from ${clip} not created: ${v.status} ${await v.text()}`);
+    }
+    // One request first, not counted: the package loads and the sessions warm up.
+    const warm = await speak(server.url, 10_000 + c);
+    if (warm.error) console.log(`C=${c}: warm-up request FAILED: ${warm.error}`);
+    const pid = server.child.pid;
+    level.peakRssMiB = rssMiB(pid);
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const rss = rssMiB(pid);
+        if (rss !== null) level.peakRssMiB = Math.max(level.peakRssMiB ?? 0, rss);
+        if (hasSmi) {
+          const g = await gpuUsedMiB();
+          if (g !== null) level.peakGpuMiB = Math.max(level.peakGpuMiB ?? 0, g);
+        }
+        await new Promise((ok) => setTimeout(ok, 250));
+      }
+    })();
+    const answers: Answer[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: c }, async (_, client) => {
+        for (let r = 0; r < rounds; r++) answers.push(await speak(server.url, client * rounds + r));
+      }),
+    );
+    level.wallSeconds = (performance.now() - t0) / 1000;
+    sampling = false;
+    await sampler;
+    for (const a of answers) {
+      level.audioSeconds += a.bytes / 2 / outputRate;
+      if (a.status === 200 && !a.error) level.ok++;
+      else if (a.status !== 200 && a.status !== 0)
+        level.non200[String(a.status)] = (level.non200[String(a.status)] ?? 0) + 1;
+      else level.failures++;
+      if (a.error && level.failureSamples.length < 3) level.failureSamples.push(a.error);
+    }
+    const ttfa = answers.filter((a) => !a.error && a.ttfaMs !== null).map((a) => a.ttfaMs as number);
+    level.ttfaP50Ms = quantile(ttfa, 0.5);
+    level.ttfaP95Ms = quantile(ttfa, 0.95);
+    level.audioPerWall = level.audioSeconds / level.wallSeconds;
+    const bad = Object.values(level.non200).reduce((a, b) => a + b, 0);
+    console.log(
+      `C=${c} (streams ${streams}): ${level.ok}/${level.requests} ok, non-200 ${bad} ${JSON.stringify(level.non200)}, failures ${level.failures}; ` +
+        `${level.audioSeconds.toFixed(1)} s of audio in ${level.wallSeconds.toFixed(1)} s = ${level.audioPerWall.toFixed(2)} audio s per wall s; ` +
+        `TTFA p50 ${level.ttfaP50Ms?.toFixed(0) ?? '-'} ms, p95 ${level.ttfaP95Ms?.toFixed(0) ?? '-'} ms; ` +
+        `peak GPU ${level.peakGpuMiB ?? '-'} MiB (idle ${level.idleGpuMiB ?? '-'}), server RSS peak ${level.peakRssMiB?.toFixed(0) ?? '-'} MiB`,
+    );
+    for (const f of level.failureSamples) console.log(`  FAILED request: ${f}`);
+  } catch (e) {
+    level.note = (e as Error).message;
+    level.failures = level.requests - level.ok;
+    console.log(`C=${c}: FAILED, ${level.note}`);
+  } finally {
+    await stopServer(server.child);
+  }
+}
+result.server = levelsOut;
+
+// ---- 4. PyTorch eager ----
+type TorchRun = { text: string; msPerCode_fp32?: number; msPerCode_fp16?: number; error?: string };
+const torchRuns: TorchRun[] = [];
+let torchNote = '';
+if (!args['torch-model'])
+  torchNote =
+    'skipped: no --torch-model DIR (a Coqui-layout model folder: model.pth, dvae.pth, mel_stats.pth, config.json, vocab.json)';
+else if (!existsSync(join(resolve(args['torch-model']), 'model.pth')))
+  torchNote = `skipped: ${resolve(args['torch-model'])} has no model.pth`;
+else {
+  const python = args.python ?? (await import('../../trainer/index.ts')).pythonBinary();
+  const n = Math.min(Number(args['torch-sentences']), SENTENCES.length);
+  console.log(`\n## 4. PyTorch eager (python -m xtts.bench_torch, ${python}), ${n} sentence(s), ${codes} codes`);
+  for (const text of SENTENCES.slice(0, n)) {
+    const r = await runChild(
+      python,
+      [
+        '-W',
+        'ignore',
+        '-m',
+        'xtts.bench_torch',
+        resolve(args['torch-model']),
+        '--device',
+        device,
+        '--codes',
+        String(codes),
+        '--repeat',
+        '3',
+        '--text',
+        text,
+      ],
+      { cwd: join(root, 'trainer'), timeoutMs: stepTimeoutMs, echo: false },
+    );
+    try {
+      if (r.code !== 0) throw new Error(why(r, stepTimeoutMs / 1000));
+      const j = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Record<string, number>;
+      torchRuns.push({
+        text,
+        msPerCode_fp32: j.msPerCode_fp32,
+        ...(j.msPerCode_fp16 ? { msPerCode_fp16: j.msPerCode_fp16 } : {}),
+      });
+      console.log(
+        `fp32 ${j.msPerCode_fp32} ms/code${j.msPerCode_fp16 ? `, fp16 ${j.msPerCode_fp16} ms/code` : ''}: ${text}`,
+      );
+    } catch (e) {
+      torchRuns.push({ text, error: (e as Error).message });
+      console.log(`PyTorch run FAILED: ${(e as Error).message}`);
+    }
+  }
+}
+if (torchNote) console.log(`\n## 4. PyTorch eager: ${torchNote}`);
+const mean = (xs: (number | undefined)[]) => {
+  const v = xs.filter((x): x is number => typeof x === 'number');
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+};
+const torchFp32 = mean(torchRuns.map((r) => r.msPerCode_fp32));
+const torchFp16 = mean(torchRuns.map((r) => r.msPerCode_fp16));
+result.torch = { runs: torchRuns, note: torchNote || undefined, msPerCode_fp32: torchFp32, msPerCode_fp16: torchFp16 };
+
+// ---- 5. weight-bandwidth floor ----
+const floorGraph = batchGraph ?? `gpt_decode_${precision}`;
+const g = manifest.graphs[floorGraph];
+const weightFiles = g ? [g.file, ...(g.external_data ?? [])] : [];
+const weightBytes = weightFiles.reduce((a, f) => a + (manifest.files[f]?.bytes ?? statSync(join(pkg, f)).size), 0);
+const floorMs = (weightBytes / (bandwidth * 1e9)) * 1000;
+console.log(
+  `\n## 5. weight-bandwidth floor: ${floorGraph} ${(weightBytes / 2 ** 20).toFixed(1)} MiB (graph and its weight files) / ${bandwidth} GB/s = ${floorMs.toPrecision(3)} ms per decode step; per code at B = ${batches.join(' / ')}: ${batches.map((b) => (floorMs / b).toPrecision(3)).join(' / ')} ms`,
+);
+result.floor = {
+  graph: floorGraph,
+  weightBytes,
+  bandwidthGBs: bandwidth,
+  msPerStep: floorMs,
+  msPerCode: Object.fromEntries(batches.map((b) => [b, floorMs / b])),
+};
+
+// ---- the table ----
+const load1 = loadavg() as number[];
+result.load = { start: load0, end: load1 };
+const f2 = (x: number | null | undefined, d = 2) => (x === null || x === undefined ? '-' : x.toFixed(d));
+const byMode = (match: (m: string) => boolean) =>
+  batches.map((b) => f2(batchRows.find((r) => r.batch === b && match(r.mode))?.msPerCode)).join(' / ');
+console.log(
+  `\n### bench:gpu, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${deviceName} (${device}, ${precision}), load average ${load0[0]?.toFixed(2)} → ${load1[0]?.toFixed(2)}\n`,
+);
+console.log('| figure | value |');
+console.log('| --- | --- |');
+console.log(`| package | ${source}; batched graph ${batchGraph ?? 'none'} |`);
+if (batchRows.length) {
+  console.log(
+    `| batch-1 graph, ms per code at B = ${batches.join(' / ')} (runs of ${batchCodesRun}) | ${byMode((m) => m.startsWith('batch-1'))} |`,
+  );
+  console.log(
+    `| ${batchGraph}, ms per code at B = ${batches.join(' / ')} | ${byMode((m) => m.startsWith('batched'))} |`,
+  );
+} else console.log(`| ms per code, batched vs batch-1 graph | ${batchNote} |`);
+console.log(
+  `| PyTorch eager, ms per code (mean of ${torchRuns.length} sentence(s)) | ${torchNote || `fp32 ${f2(torchFp32)}${torchFp16 !== null ? `, fp16 ${f2(torchFp16)}` : ''}${torchRuns.some((r) => r.error) ? `; ${torchRuns.filter((r) => r.error).length} FAILED` : ''}`} |`,
+);
+console.log(
+  `| weight-bandwidth floor, ms per code at B = ${batches.join(' / ')} (${(weightBytes / 2 ** 20).toFixed(1)} MiB at ${bandwidth} GB/s) | ${batches.map((b) => (floorMs / b).toPrecision(3)).join(' / ')} |`,
+);
+console.log(
+  '\n| C | streams | requests | ok | non-200 | failures | audio s per wall s | TTFA p50 ms | TTFA p95 ms | peak GPU MiB (idle) | server peak RSS MiB |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const l of levelsOut) {
+  const bad = Object.entries(l.non200);
+  console.log(
+    `| ${l.concurrency} | ${l.streams} | ${l.requests} | ${l.ok} | ${bad.length ? bad.map(([s, n]) => `${n}×${s}`).join(', ') : 0} | ${l.failures}${l.note ? ` (${l.note.split('\n')[0]})` : ''} | ${f2(l.audioPerWall)} | ${f2(l.ttfaP50Ms, 0)} | ${f2(l.ttfaP95Ms, 0)} | ${l.peakGpuMiB ?? (hasSmi ? '-' : 'no nvidia-smi')}${l.idleGpuMiB !== null ? ` (${l.idleGpuMiB})` : ''} | ${f2(l.peakRssMiB, 0)} |`,
+  );
+}
+if (args.json) {
+  writeFileSync(resolve(args.json), JSON.stringify(result, null, 1));
+  console.log(`\nwrote ${resolve(args.json)}`);
+}
+const failed =
+  levelsOut.some((l) => l.failures > 0 || Object.keys(l.non200).length > 0) ||
+  batchNote.startsWith('FAILED') ||
+  torchRuns.some((r) => r.error);
+cleanup();
+process.exit(failed ? 1 : 0);
