@@ -480,6 +480,7 @@ for (const c of levels) {
     console.log(`C=${c}: FAILED, ${level.note}`);
     continue;
   }
+  let stage = 'admin key and voice';
   try {
     if (!token) {
       const r = await runChild(
@@ -502,6 +503,7 @@ for (const c of levels) {
       if (v.status !== 201) throw new Error(`voice from ${clip} not created: ${v.status} ${await v.text()}`);
     }
     // One request first, not counted: the package loads and the sessions warm up.
+    stage = 'load';
     const warm = await speak(server.url, 10_000 + c);
     if (warm.error) console.log(`C=${c}: warm-up request FAILED: ${warm.error}`);
     const pid = server.child.pid;
@@ -549,7 +551,7 @@ for (const c of levels) {
     );
     for (const f of level.failureSamples) console.log(`  FAILED request: ${f}`);
   } catch (e) {
-    level.note = (e as Error).message;
+    level.note = `${stage}: ${(e as Error).message}`;
     level.failures = level.requests - level.ok;
     console.log(`C=${c}: FAILED, ${level.note}`);
   } finally {
