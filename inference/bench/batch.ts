@@ -33,6 +33,7 @@ import { type Device, openSession } from '../runtime/index.ts';
 import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import { type DecodeResult, type DecodeSettings, Gpt, type GptKvCache } from '../xtts/gpt.ts';
+import { readManifest } from '../xtts/manifest.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -68,12 +69,8 @@ let graphFile: (name: string) => string;
 let batchedName = args.batched ?? 'gpt_batch';
 if (args.package) {
   const pkg = resolve(args.package);
-  const m = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8')) as {
-    model: { config: Record<string, number> };
-    tokens: { audio_start: number; max_audio_codes: number };
-    graphs: Record<string, { file: string }>;
-  };
-  const c = m.model.config;
+  const { manifest: m } = await readManifest(pkg);
+  const c = m.model.config as Record<string, number>;
   sizes = {
     size: `package ${pkg}`,
     layers: c.gpt_layers as number,

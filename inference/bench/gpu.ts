@@ -39,7 +39,9 @@ import {
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { childEnv } from '../../infra/index.ts';
 import { openSession } from '../runtime/index.ts';
+import { MANIFEST_FILE, type Manifest, readManifest } from '../xtts/manifest.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -133,7 +135,7 @@ function runChild(
   return new Promise((done) => {
     const child = spawn(cmd, argv, {
       cwd: opts.cwd ?? root,
-      env: { ...process.env, ...opts.env },
+      env: childEnv(opts.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -170,17 +172,8 @@ const why = (r: ChildResult, s: number) => {
 };
 
 // ---- the package, with its batched graph where the engine finds it ----
-type Manifest = {
-  kind: string;
-  model: { config: Record<string, number> };
-  sample_rates: { output: number; codes_per_second: number };
-  tokens: { max_audio_codes: number };
-  graphs: Record<string, { file: string; external_data?: string[] }>;
-  files: Record<string, { sha256: string; bytes: number }>;
-};
 const source = resolve(args.package);
-const readManifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-const sourceManifest = readManifest(source);
+const sourceManifest = (await readManifest(source)).manifest;
 if (sourceManifest.kind !== 'base') {
   console.error(`bench:gpu: ${source} is a ${sourceManifest.kind} package; give a base package`);
   process.exit(2);
@@ -193,17 +186,17 @@ const pkg = join(modelDir, name);
 // MODEL_DIR holds a folder of links to the package's files (the server lists folders, not links to
 // them); its manifest is the package's, or one that also lists the batched graphs added from --graphs.
 mkdirSync(pkg);
-for (const f of readdirSync(source)) if (f !== 'manifest.json') symlinkSync(join(source, f), join(pkg, f));
+for (const f of readdirSync(source)) if (f !== MANIFEST_FILE) symlinkSync(join(source, f), join(pkg, f));
 let graphNote: string;
 const own = batchNames.find((g) => sourceManifest.graphs[g]);
 if (own) {
-  symlinkSync(join(source, 'manifest.json'), join(pkg, 'manifest.json'));
+  symlinkSync(join(source, MANIFEST_FILE), join(pkg, MANIFEST_FILE));
   graphNote = `the package's own ${own}`;
 } else {
   const graphs = resolve(args.graphs ?? join(source, '..', 'batch'));
   const found = existsSync(graphs) ? batchNames.filter((g) => existsSync(join(graphs, `${g}.onnx`))) : [];
   if (found.length === 0) {
-    symlinkSync(join(source, 'manifest.json'), join(pkg, 'manifest.json'));
+    symlinkSync(join(source, MANIFEST_FILE), join(pkg, MANIFEST_FILE));
     graphNote = `none: ${source} has no ${batchNames.join(' or ')} and ${graphs} none either; the batched-graph rows are skipped, the server decodes its streams with the batch-1 graph`;
   } else {
     // Listed in the manifest as xtts.export --batch lists them (files beside them linked too: weights).
@@ -218,11 +211,11 @@ if (own) {
       m.files[file] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
       await s.release();
     }
-    writeFileSync(join(pkg, 'manifest.json'), JSON.stringify(m, null, 1));
+    writeFileSync(join(pkg, MANIFEST_FILE), JSON.stringify(m, null, 1));
     graphNote = `${found[0]} from ${graphs} (added to the package's manifest in a linked copy)`;
   }
 }
-const manifest = readManifest(pkg);
+const manifest = (await readManifest(pkg)).manifest;
 const batchGraph = batchNames.find((g) => manifest.graphs[g]) ?? null;
 const outputRate = manifest.sample_rates.output;
 const codes = Math.min(Number(args.codes), manifest.tokens.max_audio_codes - 1);
@@ -353,7 +346,7 @@ const voiceName = 'bench-gpu';
 function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [join(root, 'api', 'server.ts')], {
     cwd: root,
-    env: { ...process.env, ...env },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -622,7 +615,7 @@ result.torch = { runs: torchRuns, note: torchNote || undefined, msPerCode_fp32: 
 // ---- 5. weight-bandwidth floor ----
 const floorGraph = batchGraph ?? `gpt_decode_${precision}`;
 const g = manifest.graphs[floorGraph];
-const weightFiles = g ? [g.file, ...(g.external_data ?? [])] : [];
+const weightFiles = g ? [g.file, ...((g.external_data as string[] | undefined) ?? [])] : [];
 const weightBytes = weightFiles.reduce((a, f) => a + (manifest.files[f]?.bytes ?? statSync(join(pkg, f)).size), 0);
 const floorMs = (weightBytes / (bandwidth * 1e9)) * 1000;
 console.log(

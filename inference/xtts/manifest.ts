@@ -77,7 +77,10 @@ export const ManifestSchema = z.looseObject({
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type GraphEntry = z.infer<typeof Graph>;
 
-const manifestPath = (dir: string) => join(dir, 'manifest.json');
+/** The manifest's file name inside a package folder. */
+export const MANIFEST_FILE = 'manifest.json';
+
+const manifestPath = (dir: string) => join(dir, MANIFEST_FILE);
 
 /** Whether `dir` holds a model package (its manifest is there). */
 export const hasManifest = (dir: string): boolean => existsSync(manifestPath(dir));
