@@ -36,11 +36,13 @@ import { runPython } from '../trainer/index.ts';
 import {
   assertHandedOver,
   assertSecondServerRefused,
+  bWaitedOut,
   cleanUpCrashTest,
   ownerPid,
   scratchPostgres,
   startServer,
   watchJobProcesses,
+  whileHeld,
   workerAThenB,
 } from './helpers/crash.ts';
 import { finishBuildAsWorker } from './helpers/datasets.ts';
@@ -187,7 +189,7 @@ async function killMidRun(o: {
   trainers: () => number[];
   runDir: string;
   seen: () => Promise<Seen>;
-  ready?: { what: string; check: () => Promise<boolean> };
+  ready?: { what: string; check: () => Promise<true | undefined> };
   detail: () => string;
 }): Promise<{ atKill: Seen; newest: { name: string; step: number }; trainer: number }> {
   return waitFor(
@@ -198,18 +200,13 @@ async function killMidRun(o: {
       if (!latest) return undefined;
       const [trainer, ...more] = o.trainers().filter(alive);
       if (trainer === undefined || more.length > 0) return undefined;
-      try {
-        process.kill(trainer, 'SIGSTOP');
-      } catch {
-        return undefined; // it ended
-      }
-      try {
+      return whileHeld(trainer, async () => {
         const writing = readdirSync(join(o.runDir, 'checkpoints')).filter((n) => n.startsWith('.'));
         const newest = checkpointsOnDisk(o.runDir).at(-1);
         if (writing.length > 0 || newest === undefined || newest.step !== latest.step) return undefined;
         if (o.ready) {
           const ready = o.ready;
-          await waitFor(ready.what, async () => ((await ready.check()) ? true : undefined), {
+          await waitFor(ready.what, ready.check, {
             timeoutMs: 120_000,
             everyMs: 50,
             detail: o.detail,
@@ -218,13 +215,7 @@ async function killMidRun(o: {
         o.victim.child.kill('SIGKILL');
         await o.victim.exited;
         return { atKill: s, newest, trainer };
-      } finally {
-        try {
-          process.kill(trainer, 'SIGCONT');
-        } catch {
-          // it ended
-        }
-      }
+      });
     },
     { timeoutMs: 480_000, everyMs: 50, detail: o.detail },
   );
@@ -409,11 +400,7 @@ describe('a worker killed mid-run', () => {
       // B must have had several lease periods in which it could (wrongly) take the job: the kill
       // waits (the trainer held at the kill point) until A has renewed its lease more than three
       // lease periods after B started polling.
-      const bWaited = async () => {
-        const job = await getJob(db, jobId);
-        assert.equal(ownerPid(job?.lockedBy), aWorker.pid, 'A holds the job while B polls');
-        return (job?.leaseUntil?.getTime() ?? 0) > bReady + 4 * LEASE_MS;
-      };
+      const bWaited = bWaitedOut(() => getJob(db, jobId), a, bReady, LEASE_MS);
       let trainer: number;
       let newest: { name: string };
       ({ atKill, trainer, newest } = await killMidRun({

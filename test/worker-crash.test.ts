@@ -30,11 +30,13 @@ import { datasetKeys, makeRecordings, type Recording } from '../trainer/index.ts
 import {
   assertHandedOver,
   assertSecondServerRefused,
+  bWaitedOut,
   cleanUpCrashTest,
   ownerPid,
   scratchPostgres,
   startServer,
   watchJobProcesses,
+  whileHeld,
   workerAThenB,
 } from './helpers/crash.ts';
 import { alive, type NodeProcess, stopProcess, waitFor } from './helpers/worker-process.ts';
@@ -164,7 +166,7 @@ describe('a worker killed mid-build', () => {
       let logs: () => string;
       ({ a, b, logs } = await workerAThenB(env, started, { job: 'build', lockedBy }));
       const bReady = Date.now();
-      // Mid-build: past decoding, and B has had several lease periods to (wrongly) take the job.
+      // Mid-build: past decoding.
       const atKill = await waitFor(
         'the build to get past decoding',
         async () => {
@@ -175,20 +177,33 @@ describe('a worker killed mid-build', () => {
             'the build finished before it could be killed: make the recording longer',
           );
           assert.notEqual(d?.status, 'failed', `the build failed: ${d?.errorCode} ${d?.error}`);
-          return pastDecoding(d) && Date.now() - bReady > 3 * LEASE_MS ? d : undefined;
+          return pastDecoding(d) ? d : undefined;
         },
         { timeoutMs: 240_000, everyMs: 100, detail: logs },
       );
-      const jobBefore = (await getJob(db, jobId)) as Job;
-      assert.equal(ownerPid(jobBefore.lockedBy), a.pid, 'A still holds the job: B never took it while A lived');
-      assert.equal(jobBefore.attempts, 1);
       const aBuilders = watch.startedBy(a.pid);
       assert.equal(aBuilders.length, 1, "A's Python builder was running");
-      assert.ok(!/"msg":"job started"/.test(b.output()), 'B started no job while A held it');
-      t.diagnostic(`killed A at ${JSON.stringify(atKill.progress)}`);
-
-      a.child.kill('SIGKILL');
-      await a.exited;
+      // B must have had several lease periods in which it could (wrongly) take the job: the builder
+      // is held (so that a fast machine cannot finish the build meanwhile) until A has renewed its
+      // lease more than three lease periods after B started polling; then A is killed.
+      const aWorker = a;
+      const bWorker = b;
+      const killedA = await whileHeld(aBuilders[0] as number, async () => {
+        await waitFor(
+          'A to renew its lease more than three lease periods after B started polling',
+          bWaitedOut(() => getJob(db, jobId), aWorker, bReady, LEASE_MS),
+          { timeoutMs: 120_000, everyMs: 50, detail: logs },
+        );
+        const jobBefore = (await getJob(db, jobId)) as Job;
+        assert.equal(ownerPid(jobBefore.lockedBy), aWorker.pid, 'A still holds the job: B never took it while A lived');
+        assert.equal(jobBefore.attempts, 1);
+        assert.ok(!/"msg":"job started"/.test(bWorker.output()), 'B started no job while A held it');
+        t.diagnostic(`killed A at ${JSON.stringify(atKill.progress)}`);
+        aWorker.child.kill('SIGKILL');
+        await aWorker.exited;
+        return true;
+      });
+      assert.ok(killedA, "A's Python builder was running when A was killed");
       await waitFor(
         "A's Python builder to exit with it",
         () => (aBuilders.every((pid) => !alive(pid)) ? true : undefined),

@@ -3,8 +3,9 @@
  * test/training-crash.test.ts: a training run): the job's Python process watched while two
  * workers (or two servers in turn) hold the job, the worker a fencing token names, a scratch
  * PostgreSQL database for the two workers, worker A claiming the job with worker B polling
- * beside it, a server started on a DATA_DIR (and a second one refused it), and the clean-up
- * that leaves no process of the test behind.
+ * beside it until it has waited out several lease periods (the job's process held meanwhile, so
+ * that a fast machine cannot finish the job first), a server started on a DATA_DIR (and a second
+ * one refused it), and the clean-up that leaves no process of the test behind.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
@@ -58,6 +59,46 @@ export async function scratchPostgres(cleanups: Array<() => Promise<void>>) {
   cleanups.push(() => handle.close());
   await migrate(handle, url);
   return { url, db: handle.db };
+}
+
+/**
+ * Runs `fn` with process `pid` held (SIGSTOP), and lets the process go on (SIGCONT) after it,
+ * whatever `fn` did; undefined, without running `fn`, when the process had already ended.
+ */
+export async function whileHeld<T>(pid: number, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    process.kill(pid, 'SIGSTOP');
+  } catch {
+    return undefined; // it ended
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // it ended
+    }
+  }
+}
+
+/**
+ * A check for waitFor: true once worker B, polling the queue since `since`, has had more than
+ * three lease periods in which it could (wrongly) have taken the job: A renewed its lease (the
+ * job row's lease_until) more than three lease periods after `since`. Fails if A no longer holds
+ * the job.
+ */
+export function bWaitedOut(
+  readJob: () => Promise<{ lockedBy: string | null; leaseUntil: Date | null } | undefined>,
+  a: NodeProcess,
+  since: number,
+  leaseMs: number,
+) {
+  return async (): Promise<true | undefined> => {
+    const job = await readJob();
+    assert.equal(ownerPid(job?.lockedBy), a.pid, 'A holds the job while B polls');
+    return (job?.leaseUntil?.getTime() ?? 0) > since + 4 * leaseMs ? true : undefined;
+  };
 }
 
 /**
