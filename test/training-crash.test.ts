@@ -32,7 +32,6 @@ import {
 } from '../db/index.ts';
 import { loadPackage, readManifestJson } from '../inference/index.ts';
 import { loadConfig, localStorage } from '../infra/index.ts';
-import { runPython } from '../trainer/index.ts';
 import {
   assertHandedOver,
   assertSecondServerRefused,
@@ -46,8 +45,8 @@ import {
   workerAThenB,
 } from './helpers/crash.ts';
 import { finishBuildAsWorker } from './helpers/datasets.ts';
+import { tinyTrainerWeights } from './helpers/e2e.ts';
 import { dataDirWithTinyModel } from './helpers/tiny.ts';
-import { TINY_FIXTURE_SEED } from './helpers/tiny-checkpoints.ts';
 import { alive, type NodeProcess, stopProcess, waitFor } from './helpers/worker-process.ts';
 
 const onPostgres = Boolean(loadConfig().databaseUrl);
@@ -106,13 +105,7 @@ after(() => cleanUpCrashTest({ started, spec: specPath, cleanups, tmp }));
 async function tinyDataDir() {
   const dirs = dataDirWithTinyModel('tiny');
   cleanups.push(async () => rmSync(dirs.dataDir, { recursive: true, force: true }));
-  const made = await runPython('xtts.tiny', [
-    'tiny',
-    `${dirs.packageDir}.download`,
-    '--seed',
-    String(TINY_FIXTURE_SEED),
-  ]);
-  assert.equal(made.code, 0, made.stderr);
+  await tinyTrainerWeights(dirs);
   return dirs;
 }
 
