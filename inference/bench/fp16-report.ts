@@ -1,9 +1,9 @@
 /**
- * fp16 GPT graphs against fp32 on a CUDA host, at full width: the logit error (teacher-forced on
+ * fp16 GPT graphs (or, with --variant int8 and --device cpu, the int8 CPU variant) against fp32 on a CUDA host, at full width: the logit error (teacher-forced on
  * fp32's greedy codes) and how often free-running greedy codes diverge, over 100 sentences, printed
  * as a table (agreement.ts does the measuring).
  *
- *   node inference/bench/fp16-report.ts PACKAGE_DIR [--device cuda|cpu] [--sentences 100]
+ *   node inference/bench/fp16-report.ts PACKAGE_DIR [--device cuda|cpu] [--variant fp16|int8] [--sentences 100]
  *                                       [--steps 40] [--free-steps 100] [--json OUT.json]
  *
  * PACKAGE_DIR: a full-width package with both fp32 and fp16 GPT graphs, e.g. (from the repository
@@ -29,6 +29,7 @@ const { values: args, positionals } = parseArgs({
     steps: { type: 'string', default: '40' },
     'free-steps': { type: 'string', default: '100' },
     json: { type: 'string' },
+    variant: { type: 'string', default: 'fp16' },
   },
 });
 const pkg = positionals[0];
@@ -43,6 +44,7 @@ if (device === 'cuda') {
   console.error('note: fp32 on CUDA is the exact reference only with NVIDIA_TF32_OVERRIDE=0 in the environment');
 }
 const count = Number(args.sentences);
+const variant = args.variant === 'int8' ? 'int8' : 'fp16';
 
 type Entry = { lang: string; category: string; text: string; error?: string };
 const entries = (
@@ -66,7 +68,7 @@ const t0 = performance.now();
 const a = await compareVariants(pkg, pkg, {
   device,
   reference: 'fp32',
-  variant: 'fp16',
+  variant,
   steps: Number(args.steps),
   freeSteps: Number(args['free-steps']),
   sentences,
@@ -93,6 +95,6 @@ const rows: [string, string][] = [
   ['same codes rendered: speaker cosine', a.speakerCosine.toFixed(4)],
   ['wall time', `${seconds.toFixed(0)} s`],
 ];
-console.log('| fp16 GPT graphs against fp32 | |\n| --- | --- |');
+console.log(`| ${variant} GPT graphs against fp32 | |\n| --- | --- |`);
 for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
 if (args.json) writeFileSync(args.json, `${JSON.stringify({ ...a, device, package: pkg, seconds }, null, 1)}\n`);
