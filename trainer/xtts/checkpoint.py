@@ -11,7 +11,7 @@ from typing import Dict, Tuple
 
 import torch
 
-from .config import XttsSizes, load_config, sizes_from_config
+from .config import load_config, sizes_from_config
 from .dvae import DiscreteVAE
 from .model import Xtts
 

@@ -2,8 +2,8 @@
 (facts §2c, §2d). Key names follow Coqui's `gpt.conditioning_encoder.*` and
 `gpt.conditioning_perceiver.*`."""
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def group_count(channels: int) -> int:
@@ -69,7 +69,10 @@ class PerceiverAttention(nn.Module):
         ctx = torch.cat([latents, context], dim=1)  # queries are part of the context
         q = self.to_q(latents)
         k, v = self.to_kv(ctx).chunk(2, dim=-1)
-        split = lambda t: t.reshape(b, t.shape[1], self.heads, self.dim_head).transpose(1, 2)
+
+        def split(t):
+            return t.reshape(b, t.shape[1], self.heads, self.dim_head).transpose(1, 2)
+
         q, k, v = split(q), split(k), split(v)
         w = torch.matmul(q, k.transpose(-1, -2)) * (self.dim_head ** -0.5)
         o = torch.matmul(torch.softmax(w, dim=-1), v)

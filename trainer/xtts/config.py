@@ -4,9 +4,9 @@ Defaults are the released XTTS-v2 values (not Coqui's class defaults, which are 
 Keys that Coqui hard-codes (HiFi-GAN, speaker encoder, perceiver, DVAE sizes) may be overridden
 under model_args with the names below, so that a tiny random model keeps every key name while
 shrinking every matrix."""
-from dataclasses import dataclass, field, asdict
-from typing import List, Optional
 import json
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional
 
 LANGUAGES = ["en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl", "cs", "ar", "zh-cn", "hu", "ko", "ja", "hi"]
 

@@ -17,15 +17,15 @@ import torch
 from torch import nn
 
 from .checkpoint import normalise_state, read_model_folder
+from .sentences import SENTENCES
 from .tiny import make_config
 from .vocab import build_vocab
-from .sentences import SENTENCES
 
 
 def coqui_modules(vocab_size: int, start: int, stop: int):
+    from TTS.tts.layers.xtts.dvae import DiscreteVAE
     from TTS.tts.layers.xtts.gpt import GPT
     from TTS.tts.layers.xtts.hifigan_decoder import HifiDecoder
-    from TTS.tts.layers.xtts.dvae import DiscreteVAE
 
     class Container(nn.Module):  # the attribute layout of Coqui's Xtts
         def __init__(self):
@@ -100,7 +100,10 @@ def main(out_dir: str, report_path: str) -> None:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     ref.to(dev), mine.to(dev), dvae.to(dev), mdvae.to(dev)
-    err = lambda a, b: float((a.float() - b.float()).abs().max())
+
+    def err(a, b):
+        return float((a.float() - b.float()).abs().max())
+
     with torch.no_grad():
         mel = (torch.randn(1, 80, 345, generator=g) * 0.5 - 1).to(dev)
         c_ref = ref.gpt.get_style_emb(mel).transpose(1, 2)  # [1, 32, 1024]

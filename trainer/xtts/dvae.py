@@ -2,8 +2,8 @@
 decoder and codebook with Coqui's `dvae.pth` key names. Only the encoder + nearest-code lookup is
 used (mel -> audio codes); the decoder is kept so a checkpoint loads strictly."""
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .config import XttsSizes
 

@@ -54,7 +54,7 @@ def _external_refs(model_dir: str, ref_dir: str, wav: str) -> None:
     except ImportError:
         with open(os.path.join(ref_dir, "token_ids.json"), encoding="utf-8") as f:
             if json.load(f)["vocab_sha256"] != _sha(vocab):
-                raise SystemExit("token_ids.json was made for another vocab.json; rerun where `tokenizers` is installed")
+                raise SystemExit("token_ids.json was made for another vocab.json; rerun where `tokenizers` is installed") from None
     try:
         from .reference_features import main as features
         features(wav, ref_dir)
@@ -62,7 +62,7 @@ def _external_refs(model_dir: str, ref_dir: str, wav: str) -> None:
         with open(os.path.join(ref_dir, "features.json")) as f:
             meta = json.load(f)
         if meta.get("wav_sha256", _sha(wav)) != _sha(wav):
-            raise SystemExit("features.json was made for another ref.wav; rerun where torchaudio is installed")
+            raise SystemExit("features.json was made for another ref.wav; rerun where torchaudio is installed") from None
 
 
 @torch.no_grad()

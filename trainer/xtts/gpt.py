@@ -3,8 +3,8 @@ tables, the GPT-2 stack, `final_norm` and the two heads. Names match Coqui's `gp
 import torch
 from torch import nn
 
-from .config import XttsSizes
 from .conditioning import ConditioningEncoder, PerceiverResampler
+from .config import XttsSizes
 from .gpt2 import GPT2Stack
 
 

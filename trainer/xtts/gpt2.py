@@ -7,8 +7,8 @@ import math
 from typing import Optional, Tuple
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class Conv1D(nn.Module):

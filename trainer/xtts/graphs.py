@@ -99,7 +99,10 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, 
     if "hifigan" in want:
         out["hifigan"] = _export(Hifigan(m), (torch.randn(1, 12, d), torch.randn(1, s.d_vector_dim, 1), torch.tensor(9)),
                                  ["latents", "speaker", "frames"], ["wav"], {"latents": {1: "codes"}, "wav": {2: "samples"}})
-    kv_dyn = lambda name, ax: {3: ax}
+
+    def kv_dyn(name, ax):
+        return {3: ax}
+
     prefill = step = None
     if "gpt_prefill" in want:
         prefill = _export(Prefill(m), (torch.randn(1, s.perceiver_latents, d), torch.tensor([[1, 2, 3, 4]])),

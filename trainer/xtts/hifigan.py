@@ -4,8 +4,8 @@ on the speaker embedding at every upsampling stage. Keys match Coqui's
 (`parametrizations.weight.original0` = g, `original1` = v); checkpoint.py maps the older
 `weight_g`/`weight_v` names onto these."""
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .config import XttsSizes
 

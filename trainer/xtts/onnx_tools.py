@@ -64,7 +64,10 @@ def to_float16(model: onnx.ModelProto, keep_f32: Sequence[str]) -> onnx.ModelPro
 
 def prefix_graph(g: onnx.GraphProto, p: str, keep: Sequence[str]) -> None:
     """Renames every value of g with prefix p, except those in keep (the graph's interface)."""
-    ren = lambda x: x if (not x or x in keep) else p + x
+
+    def ren(x):
+        return x if (not x or x in keep) else p + x
+
     for i, n in enumerate(g.node):
         n.input[:] = [ren(x) for x in n.input]
         n.output[:] = [ren(x) for x in n.output]
@@ -223,7 +226,9 @@ def share_gpt(prefill: onnx.ModelProto, decode: onnx.ModelProto, name: str = "gp
     kdims = [x.dim_value for x in next(o for o in dg.output if o.name == "k_out").type.tensor_type.shape.dim]
     heads, dh = kdims[2], kdims[4]
     f32, i64 = TensorProto.FLOAT, TensorProto.INT64
-    const = lambda out, a: helper.make_node("Constant", [], [out], value=numpy_helper.from_array(np.asarray(a), out))
+
+    def const(out, a):
+        return helper.make_node("Constant", [], [out], value=numpy_helper.from_array(np.asarray(a), out))
 
     # The prompt embeddings: what the prefill graph's first block reads.
     first_p = next(n for n in pg.node if n.op_type == "LayerNormalization")

@@ -15,6 +15,7 @@ import torchaudio
 
 def main(wav_path: str, out: str) -> None:
     import wave
+
     import numpy as np
 
     with wave.open(wav_path) as w:

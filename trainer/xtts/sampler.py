@@ -14,19 +14,19 @@ def sample(logits, seen, u, temperature, top_k, top_p, repetition_penalty):
     scalars, top_k int64 scalar (1..V) -> token [1] int64."""
     v = logits.shape[-1]
     penalised = torch.where(logits > 0, logits / repetition_penalty, logits * repetition_penalty)
-    l = torch.where(seen, penalised, logits) / temperature
-    neg = torch.full_like(l, float("-inf"))
-    desc, _ = torch.sort(l, dim=-1, descending=True)
+    scores = torch.where(seen, penalised, logits) / temperature
+    neg = torch.full_like(scores, float("-inf"))
+    desc, _ = torch.sort(scores, dim=-1, descending=True)
     kth = desc.gather(-1, (top_k - 1).reshape(1, 1))
-    l = torch.where(l < kth, neg, l)
-    asc, order = torch.sort(l, dim=-1, descending=False)
+    scores = torch.where(scores < kth, neg, scores)
+    asc, order = torch.sort(scores, dim=-1, descending=False)
     cum = torch.cumsum(torch.softmax(asc, dim=-1), dim=-1)
     drop_sorted = cum <= (1 - top_p)
-    keep_best = torch.arange(v, device=l.device).unsqueeze(0) == (v - 1)
+    keep_best = torch.arange(v, device=scores.device).unsqueeze(0) == (v - 1)
     drop_sorted = drop_sorted & ~keep_best
     drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-    l = torch.where(drop, neg, l)
-    p = torch.softmax(l, dim=-1)
+    scores = torch.where(drop, neg, scores)
+    p = torch.softmax(scores, dim=-1)
     cdf = torch.cumsum(p, dim=-1)
     # First index whose cumulative mass exceeds u; `<=` skips zero-probability ids at the front.
     idx = (cdf <= u * cdf[:, -1:]).sum(dim=-1)

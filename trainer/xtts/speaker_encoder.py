@@ -5,8 +5,8 @@ so a real checkpoint brings its own window and filterbank. The STFT is written a
 a windowed DFT basis so that it exports to ONNX at any opset and needs no torchaudio."""
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .config import XttsSizes
 
@@ -15,8 +15,13 @@ N_FFT, WIN, HOP, SR, N_MELS = 512, 400, 160, 16000, 64
 
 def htk_mel_filterbank(n_freqs: int, f_max: float, n_mels: int, sr: int) -> np.ndarray:
     """torchaudio.functional.melscale_fbanks(n_freqs, 0, f_max, n_mels, sr, norm=None, mel_scale='htk')."""
-    hz2mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)
-    mel2hz = lambda m: 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    def hz2mel(f):
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def mel2hz(m):
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
     all_freqs = np.linspace(0, sr // 2, n_freqs)
     f_pts = mel2hz(np.linspace(hz2mel(0.0), hz2mel(f_max), n_mels + 2))
     f_diff = f_pts[1:] - f_pts[:-1]

@@ -1,8 +1,8 @@
 """A small BPE vocabulary in Hugging Face `tokenizers` JSON format, laid out like XTTS's vocab.json
 ([STOP]=0, [UNK]=1, [SPACE]=2, the 17 language tags and [START] as special added tokens, a
 Whitespace pre-tokenizer, no normalizer/decoder), learned from the fixture's normalised sentences."""
-from collections import Counter
 import re
+from collections import Counter
 from typing import Dict, List, Tuple
 
 from .config import LANGUAGES
@@ -57,13 +57,13 @@ def build_vocab(texts: List[str], merges: int = 120, pad_to: int = 0) -> dict:
     for a, b in learned:
         vocab.setdefault(a + b, len(vocab))
     # Language tags and [START] come after the base symbols, as in Coqui's file ([en]=259, [START]=261).
-    for t in [f"[{l}]" for l in LANGUAGES[:4]] + ["[START]"] + [f"[{l}]" for l in LANGUAGES[4:]]:
+    for t in [f"[{lang}]" for lang in LANGUAGES[:4]] + ["[START]"] + [f"[{lang}]" for lang in LANGUAGES[4:]]:
         vocab[t] = len(vocab)
     i = 0
     while len(vocab) < pad_to:  # the full-size stand-in needs 6681 ids
         vocab[f"<unused{i}>"] = len(vocab)
         i += 1
-    specials = SPECIAL_HEAD + ["[START]"] + [f"[{l}]" for l in LANGUAGES]
+    specials = SPECIAL_HEAD + ["[START]"] + [f"[{lang}]" for lang in LANGUAGES]
     added = [{"id": vocab[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
               "normalized": False, "special": True} for t in sorted(specials, key=lambda t: vocab[t])]
     return {
