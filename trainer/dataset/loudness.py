@@ -59,6 +59,12 @@ def normalize(x: np.ndarray, target_db: float, ceiling_db: float, rate: int) -> 
         if abs(err) < 0.05:
             break
         y = y * 10 ** (err / 20)
+    # The ceiling wins over the target: when the last make-up gain pushed a peak past it (a target
+    # the signal's crest factor cannot reach under the ceiling), limit once more and end below target.
+    if np.max(np.abs(y)) > ceiling:
+        before = np.max(np.abs(y))
+        y = _limit(y, ceiling, rate)
+        limited = max(limited, db(float(before)) - ceiling_db)
     pcm = to_pcm16(np.clip(y, -1.0, 1.0))
     f = pcm.astype(np.float64) / 32768.0
     info = {
