@@ -55,6 +55,7 @@ class WriteTest(unittest.TestCase):
             dump_json(path, {"version": 2, "bad": object()})
         with open(path, encoding="utf-8") as f:
             self.assertEqual(json.load(f), {"version": 1})
+        self.assertFalse(os.path.exists(path + ".tmp"), "the partial file is removed")
 
     def test_publish_replaces_a_previous_build_whole(self):
         out = os.path.join(self.dir, "dataset")

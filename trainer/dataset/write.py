@@ -3,6 +3,7 @@ directory swap that makes a build appear complete or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -65,9 +66,15 @@ def write_tables(root: str, clips: list[dict]) -> None:
 
 def dump_json(path: str, obj) -> None:
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        # Nothing half-written stays: the target is untouched and the partial file goes.
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def summarize(clips: list[dict]) -> dict:
