@@ -53,10 +53,6 @@ export {
   generationConfig,
   SAMPLING_DEFAULTS,
 } from './generation/config.ts';
-export { HostKvCache, type KvCache, type KvStep, type PastKv } from './generation/kv-cache.ts';
-export { referenceInputIds } from './generation/logits-processors.ts';
-export type { RngState } from './generation/rng.ts';
-export { Sampler } from './generation/sampler.ts';
 export {
   firstStop,
   maxNewTokens,

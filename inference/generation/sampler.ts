@@ -1,6 +1,8 @@
 /**
- * The sampler: applies the logits processors in the reference's order, then draws a code
- * with its own seeded RNG (or takes the argmax when sampling is off, as parity tests do).
+ * The sampler's TypeScript reference: applies the logits processors in the reference's order, then
+ * draws a code with its own seeded RNG (or takes the argmax when sampling is off, as parity tests
+ * do). The engine samples inside the exported decode graph instead; tests check the graph's draws
+ * against this one.
  */
 import type { GenerationConfig } from './config.ts';
 import { type LogitsProcessor, repetitionPenalty, softmax, temperature, topK, topP } from './logits-processors.ts';
