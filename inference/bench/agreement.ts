@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { CONDITIONING_MEL, melFilterbank, melSpectrogram } from '../audio/mel.ts';
 import { resample } from '../audio/resample.ts';
 import { type Tensor, tensor } from '../runtime/index.ts';
-import { greedy } from '../xtts/gpt.ts';
+import { decodeOutput, greedy, nextDecodeState } from '../xtts/gpt.ts';
 import type { Precision } from '../xtts/package.ts';
 import { speakerEmbedding } from '../xtts/voice.ts';
 import { Xtts, type XttsOptions } from '../xtts/xtts.ts';
@@ -136,20 +136,12 @@ async function forcedStep(x: Xtts, state: Record<string, Tensor>, code: number) 
     top_p: tensor('float32', [1], []),
     repetition_penalty: tensor('float32', [1], []),
   });
-  const get = (n: string) => {
-    const t = out[n];
-    if (!t) throw new Error(`gpt_decode returned no ${n}`);
-    return t;
+  const next = nextDecodeState(out);
+  return {
+    state: next,
+    logits: next.logits.data as Float32Array,
+    latentRow: decodeOutput(out, 'latents').data as Float32Array,
   };
-  const next = {
-    logits: get('logits_out'),
-    latent: get('latent_out'),
-    pos: get('pos_out'),
-    seen: get('seen_out'),
-    past_k: get('k_out'),
-    past_v: get('v_out'),
-  };
-  return { state: next, logits: next.logits.data as Float32Array, latentRow: get('latents').data as Float32Array };
 }
 
 export async function compareVariants(refDir: string, varDir: string, o: AgreementOptions): Promise<Agreement> {

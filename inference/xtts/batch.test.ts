@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { openSession, type Session } from '../runtime/index.ts';
 import { BatchedGpt } from './batch.ts';
 import { generateCodes, UniformSource } from './generate.ts';
@@ -28,15 +29,6 @@ const f32 = (name: string) => {
 const cond = { data: f32('cond_latent.f32'), shape: reference.files['cond_latent.f32']?.shape as number[] };
 const RUN = 8;
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    if (!(d <= m)) m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-  }
-  return m;
-}
 const LATENT_TOL = 1e-4;
 
 type Spec = {

@@ -19,12 +19,17 @@
  * row by row, with padded positions masked.
  */
 import { type Session, type Tensor, tensor, tensorOf } from '../runtime/index.ts';
-import { type DecodeResult, type DecodeSettings, GptKvCache } from './gpt.ts';
-
-type State = Record<'logits' | 'latent' | 'pos' | 'seen' | 'past_k' | 'past_v', Tensor>;
+import {
+  type DecodeResult,
+  type DecodeSettings,
+  type DecodeState,
+  decodeOutput,
+  GptKvCache,
+  nextDecodeState,
+} from './gpt.ts';
 
 /** Where a member's state is: row `row` of `state`, KV columns [start, start + length). */
-type Place = { state: State; row: number; start: number; length: number };
+type Place = { state: DecodeState; row: number; start: number; length: number };
 
 type Member = { place: Place; promptLength: number };
 
@@ -62,7 +67,7 @@ export class BatchedGpt {
   private readonly members = new Map<number, Member>();
   private nextId = 1;
   /** The last run's outputs and the members (in row order) that advanced through all of it. */
-  private last: { state: State; ids: number[]; aligned: boolean } | null = null;
+  private last: { state: DecodeState; ids: number[]; aligned: boolean } | null = null;
   lastStats: BatchStats | null = null;
 
   constructor(session: Session, tokens: { audioStop: number }) {
@@ -100,7 +105,7 @@ export class BatchedGpt {
 
   /** Takes over a sequence's decode state (the cache is disposed: `leave` gives a new one back). */
   join(cache: GptKvCache): number {
-    const s = cache.feeds() as State;
+    const s = cache.feeds() as DecodeState;
     if (s.past_k.type !== this.dims.kvType)
       throw new Error(`cache is ${s.past_k.type}, the batched graph wants ${this.dims.kvType}`);
     const id = this.nextId++;
@@ -217,19 +222,8 @@ export class BatchedGpt {
         [b],
       ),
     });
-    const get = (name: string) => {
-      const t = out[name];
-      if (!t) throw new Error(`gpt_batch returned no ${name}`);
-      return t;
-    };
-    const next: State = {
-      logits: get('logits_out'),
-      latent: get('latent_out'),
-      pos: get('pos_out'),
-      seen: get('seen_out'),
-      past_k: get('k_out'),
-      past_v: get('v_out'),
-    };
+    const get = (name: string) => decodeOutput(out, name, 'gpt_batch');
+    const next = nextDecodeState(out, 'gpt_batch');
     const codes = get('codes');
     const latents = get('latents');
     const counts = Array.from(get('counts').data as BigInt64Array, Number);
@@ -262,7 +256,7 @@ export class BatchedGpt {
   }
 
   /** A fresh left-padded batch of the given places, P = the longest. */
-  private pack(places: readonly Place[]): State {
+  private pack(places: readonly Place[]): DecodeState {
     const { layers, heads, headDim, vocab, width, kvType } = this.dims;
     const b = places.length;
     const p = Math.max(...places.map((x) => x.length));

@@ -20,6 +20,29 @@ export function greedy(repetitionPenalty: number): DecodeSettings {
   return { temperature: GREEDY.temperature, topK: GREEDY.top_k, topP: GREEDY.top_p, repetitionPenalty };
 }
 
+/** The decode state a decode Loop carries from one run to the next. */
+export type DecodeState = Record<'logits' | 'latent' | 'pos' | 'seen' | 'past_k' | 'past_v', Tensor>;
+
+/** A decode run's output named `name`, or an error naming the graph that did not return it. */
+export function decodeOutput(out: Record<string, Tensor>, name: string, graph = 'gpt_decode'): Tensor {
+  const t = out[name];
+  if (!t) throw new Error(`${graph} returned no ${name}`);
+  return t;
+}
+
+/** The state a decode run hands to the next one (its `*_out`, `k_out` and `v_out` outputs). */
+export function nextDecodeState(out: Record<string, Tensor>, graph = 'gpt_decode'): DecodeState {
+  const get = (name: string) => decodeOutput(out, name, graph);
+  return {
+    logits: get('logits_out'),
+    latent: get('latent_out'),
+    pos: get('pos_out'),
+    seen: get('seen_out'),
+    past_k: get('k_out'),
+    past_v: get('v_out'),
+  };
+}
+
 /**
  * The decode state between runs, owned by one generation: the KV cache ([layers, 1, heads,
  * positions, head dim], fp32 or fp16 as the graph wants) and the carried logits, latent, audio
@@ -27,15 +50,12 @@ export function greedy(repetitionPenalty: number): DecodeSettings {
  * graph's outputs after every run; `dispose` drops them.
  */
 export class GptKvCache {
-  private state: Record<'logits' | 'latent' | 'pos' | 'seen' | 'past_k' | 'past_v', Tensor> | null;
+  private state: DecodeState | null;
   /** Prompt positions (conditioning + text + audio start). */
   readonly promptLength: number;
 
   /** promptLength: given for a cache that already holds generated positions (one that left a batch). */
-  constructor(
-    state: Record<'logits' | 'latent' | 'pos' | 'seen' | 'past_k' | 'past_v', Tensor>,
-    promptLength?: number,
-  ) {
+  constructor(state: DecodeState, promptLength?: number) {
     this.state = state;
     this.promptLength = promptLength ?? (state.past_k.dims[3] as number);
   }
@@ -61,19 +81,7 @@ export class GptKvCache {
   }
 
   update(out: Record<string, Tensor>): void {
-    const get = (name: string) => {
-      const t = out[name];
-      if (!t) throw new Error(`gpt_decode returned no ${name}`);
-      return t;
-    };
-    this.state = {
-      logits: get('logits_out'),
-      latent: get('latent_out'),
-      pos: get('pos_out'),
-      seen: get('seen_out'),
-      past_k: get('k_out'),
-      past_v: get('v_out'),
-    };
+    this.state = nextDecodeState(out);
   }
 
   get disposed(): boolean {

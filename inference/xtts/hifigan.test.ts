@@ -7,22 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { checkFeeds, type Session, tensor } from '../runtime/index.ts';
 import { bucketFor, DEFAULT_BUCKETS, Hifigan, outputSamples } from './hifigan.ts';
 import { Xtts } from './xtts.ts';
 
 const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
 const WIDTH = 32;
-
-function maxAbsDiff(a: Float32Array, b: Float32Array, from = 0, to = a.length): number {
-  assert.equal(a.length, b.length, 'lengths differ');
-  let m = 0;
-  for (let i = from; i < to; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    if (!(d <= m)) m = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-  }
-  return m;
-}
 
 /** Seeded latents in about [-2, 2] (xorshift32), `frames` × WIDTH. */
 function latents(frames: number, seed = 7): Float32Array {
