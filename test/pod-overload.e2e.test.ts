@@ -13,8 +13,9 @@ import {
   type SynthesisRequest,
 } from '../inference/index.ts';
 import { testApp } from './helpers/app.ts';
+import { createTinyVoice } from './helpers/e2e.ts';
 import { binaryBody } from './helpers/speech.ts';
-import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
+import { dataDirWithTinyModel } from './helpers/tiny.ts';
 
 /**
  * Overload through inference pods, on the tiny model: requests beyond what the pods and the
@@ -62,13 +63,7 @@ describe('overload through an inference pod, tiny model', () => {
     // No admission limit in the API: the pool's own bounds decide.
     t = await testApp({ engine: pool, dataDir: dirs.dataDir, modelDir: dirs.modelDir });
     await registerModelDir(t.db.db, dirs.modelDir);
-    const voice = await t.request
-      .post('/v1/voices')
-      .set(t.auth(t.tokens.admin))
-      .field('name', 'tiny-voice')
-      .field('language', 'en')
-      .attach('clips', Buffer.from(tinyReferenceClip()), 'ref.wav');
-    assert.equal(voice.status, 201, JSON.stringify(voice.body));
+    await createTinyVoice(t, 'tiny-voice');
   });
   after(async () => {
     await t.close();

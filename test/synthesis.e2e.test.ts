@@ -9,9 +9,10 @@ import { registerModelDir } from '../api/index.ts';
 import { promoteCheckpoint } from '../db/index.ts';
 import { createEngine, createPodPool, decodeAudio, type Engine } from '../inference/index.ts';
 import { testApp } from './helpers/app.ts';
+import { createTinyVoice } from './helpers/e2e.ts';
 import { spawnServer } from './helpers/process.ts';
 import { binaryBody, parseWav } from './helpers/speech.ts';
-import { dataDirWithTinyModel, tinyReferenceClip } from './helpers/tiny.ts';
+import { dataDirWithTinyModel } from './helpers/tiny.ts';
 import { tinyFineTunedPackages } from './helpers/tiny-checkpoints.ts';
 
 /**
@@ -26,13 +27,7 @@ async function apiOn(engine: Engine) {
   const t = await testApp({ engine, dataDir: dirs.dataDir, modelDir: dirs.modelDir });
   const registered = await registerModelDir(t.db.db, dirs.modelDir);
   assert.equal(registered.length, 1, 'the tiny package is found in MODEL_DIR and registered');
-  const voice = await t.request
-    .post('/v1/voices')
-    .set(t.auth(t.tokens.admin))
-    .field('name', 'tiny-voice')
-    .field('language', 'en')
-    .attach('clips', Buffer.from(tinyReferenceClip()), 'ref.wav');
-  assert.equal(voice.status, 201, JSON.stringify(voice.body));
+  await createTinyVoice(t, 'tiny-voice');
   const server = createAdaptorServer({ fetch: t.app.fetch });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
