@@ -8,6 +8,7 @@ import { createEngine } from '../inference/index.ts';
 import type { Worker } from '../trainer/index.ts';
 import { testApp } from './helpers/app.ts';
 import { CROWD_WAVES, type Participation, stimulusOracle, takePart } from './helpers/crowd.ts';
+import { POSTGRES_PASS_ONLY } from './helpers/db.ts';
 import {
   buildTinyDataset,
   createTinyVoice,
@@ -25,10 +26,13 @@ import { dataDirWithTinyModel } from './helpers/tiny.ts';
  * small Whisper → a fine-tuning run of the tiny model's GPT by the Python trainer → each epoch's
  * checkpoint exported, registered and speaking through /v1/audio/speech → a blind listening test
  * created, rendered and opened by the studio itself → a scripted crowd → automatic promotion →
- * the voice speaking with the promoted checkpoint. Runs on PGlite, and on Postgres in CI.
+ * the voice speaking with the promoted checkpoint. Runs against PostgreSQL (CI's second pass); on
+ * PGlite the browser journey (test/browser/journey.test.ts) walks the same path.
  */
 
-describe('recordings → dataset → fine-tuning run → listening test → promoted voice (tiny model)', () => {
+describe('recordings → dataset → fine-tuning run → listening test → promoted voice (tiny model)', {
+  skip: POSTGRES_PASS_ONLY,
+}, () => {
   const engine = createEngine({ workers: 1 });
   const dirs = dataDirWithTinyModel('tiny');
   const scratch = mkdtempSync(join(tmpdir(), 'journey-'));

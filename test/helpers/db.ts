@@ -45,3 +45,15 @@ export async function openTestDb(options: { migrated?: boolean } = {}): Promise<
 export const EMBEDDED_PASS_ONLY: string | false = loadConfig().databaseUrl
   ? 'touches no database: runs in the embedded-database pass'
   : false;
+
+/**
+ * For the whole-studio journeys through the HTTP API (test/training.e2e.test.ts,
+ * test/listening.e2e.test.ts): their database work is the same on either database, and the
+ * embedded pass already walks recordings → dataset → run → listening test → promotion twice, in a
+ * browser (test/browser/journey.test.ts, desktop and phone), and the pre-screen on a real run
+ * (test/prescreen.e2e.test.ts). So these run once, against the PostgreSQL server, as CI's second
+ * pass does (`DATABASE_URL` set). Pass as `{ skip: POSTGRES_PASS_ONLY }`.
+ */
+export const POSTGRES_PASS_ONLY: string | false = loadConfig().databaseUrl
+  ? false
+  : 'runs against a PostgreSQL server (DATABASE_URL set, as in CI); the embedded pass walks the same journey in the browser';
