@@ -109,6 +109,8 @@ def build_cases(m: Xtts, graphs: List[str], w: CaseWriter, text_ids: torch.Tenso
             feeds = {"max_steps": torch.tensor(steps), "logits": logits, "latent": latent, "pos": pos, "seen": seen,
                      "past_k": k, "past_v": v, **p}
             keep = ["codes", "latents", "logits_out", "latent_out", "pos_out", "seen_out"]
+            if dtype == "fp32":  # the cache, stacked back after the Loop's per-layer carry
+                keep += ["k_out", "v_out"]
             w.add(f"gpt_decode_{dtype}_greedy", f"gpt_decode_{dtype}.onnx", feeds, {n: ref[n] for n in keep}, tol,
                   f16_inputs=f16)
             if dtype == "fp32":

@@ -47,7 +47,9 @@ DECODE_NOTE = (
     "in the runtime for max_steps codes. It stops after emitting stop_code. Feed its *_out values back "
     "to continue (e.g. 20 codes per run when streaming). `latents[i]` is the hidden state that predicted "
     "codes[i] (HiFi-GAN input). `pos` is the audio position of the next input code (1 after prefill). "
-    "`seen` starts with codes 1 and 1024 set: Coqui's generate() penalises its dummy prompt ids.")
+    "`seen` starts with codes 1 and 1024 set: Coqui's generate() penalises its dummy prompt ids. Inside "
+    "the Loop the cache is carried one tensor per layer (past_k/past_v split once before it, k_out/v_out "
+    "stacked once after it), so a step copies it once, in each layer's concatenation.")
 
 
 BATCH_NOTE = (

@@ -64,6 +64,14 @@ class XttsGPT(nn.Module):
         logits, latent = self.head(h[:, -1])
         return logits, latent, k, v
 
+    def decode_step_layers(self, token, pos, past_k, past_v):
+        """decode_step with the cache one tensor per layer: past_k/v lists of [1, H, S, dh]. Returns
+        logits, latent and the present k/v lists (one more position each)."""
+        x = self.mel_embedding(token) + self.mel_pos_embedding.emb(pos)
+        h, k, v = self.gpt.step_layers(x.unsqueeze(1), past_k, past_v)
+        logits, latent = self.head(h[:, -1])
+        return logits, latent, k, v
+
     def latents_for_codes(self, cond, text_ids, codes):
         """Full recompute of the latents for a code sequence (the non-streaming path of Coqui's
         inference): input [start, c0 .. c_{n-1}] -> latents [1, n, D], latent i predicted c_i."""

@@ -2,9 +2,10 @@
 (`h.{i}.ln_1`, `h.{i}.attn.c_attn`, ..., `ln_f`), written here so the project needs no
 `transformers`. XTTS removes GPT-2's token and position tables (positions are added outside),
 so neither `wte` nor `wpe` exists. The KV cache is explicit and stacked, [layers, B, heads, S, 64],
-because that is what crosses the ONNX boundary."""
+because that is what crosses the ONNX boundary; `step_layers` takes and returns it one tensor per
+layer, as the decode Loop carries it (onnx_tools.decode_loop)."""
 import math
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -98,3 +99,14 @@ class GPT2Stack(nn.Module):
             ks.append(k)
             vs.append(v)
         return self.ln_f(x), torch.stack(ks), torch.stack(vs)
+
+    def step_layers(self, x, past_k: Sequence[torch.Tensor], past_v: Sequence[torch.Tensor]
+                    ) -> Tuple[torch.Tensor, List[torch.Tensor], List[torch.Tensor]]:
+        """forward with a cache: past_k/v one [B, H, S, dh] per layer. Returns ln_f(h) and the
+        present k/v per layer ([B, H, S+T, dh]): each layer's cache is concatenated once, never stacked."""
+        ks, vs = [], []
+        for block, pk, pv in zip(self.h, past_k, past_v):
+            x, k, v = block(x, pk, pv, False)
+            ks.append(k)
+            vs.append(v)
+        return self.ln_f(x), ks, vs

@@ -47,12 +47,24 @@ class Prefill(nn.Module):
 
 
 class Step(nn.Module):
+    """One decode step with the KV cache one tensor per layer, as the decode Loop carries it:
+    (token, pos, past_k_0 .. past_k_{L-1}, past_v_0 .. past_v_{L-1}) ->
+    (logits_next, latent_next, present_k_0 .., present_v_0 ..), each past/present [1, H, S, dh]."""
+
     def __init__(self, m: Xtts):
         super().__init__()
         self.gpt = m.gpt
+        self.layers = m.sizes.gpt_layers
 
-    def forward(self, token, pos, past_k, past_v):
-        return self.gpt.decode_step(token, pos, past_k, past_v)
+    def forward(self, token, pos, *past):
+        n = self.layers
+        logits, latent, k, v = self.gpt.decode_step_layers(token, pos, list(past[:n]), list(past[n:]))
+        return (logits, latent, *k, *v)
+
+
+def kv_names(prefix: str, layers: int):
+    """The per-layer cache names of the step graph: prefix_k_0 .. prefix_k_{L-1}, prefix_v_0 .."""
+    return [f"{prefix}_{kv}_{i}" for kv in "kv" for i in range(layers)]
 
 
 class Hifigan(nn.Module):
@@ -110,11 +122,10 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, 
                           {"text_ids": {1: "text"}, "present_k": kv_dyn("k", "prompt"), "present_v": kv_dyn("v", "prompt")})
         out["gpt_prefill_fp32"] = prefill
     if "gpt_decode" in want:
-        pk = torch.randn(L, 1, H, 7, dh)
-        step = _export(Step(m), (torch.tensor([3]), torch.tensor([1]), pk, torch.randn_like(pk)),
-                       ["token", "pos", "past_k", "past_v"], ["logits_next", "latent_next", "present_k", "present_v"],
-                       {"past_k": {3: "past"}, "past_v": {3: "past"}, "present_k": {3: "total"},
-                        "present_v": {3: "total"}})
+        past, present = kv_names("past", L), kv_names("present", L)
+        step = _export(Step(m), (torch.tensor([3]), torch.tensor([1]), *(torch.randn(1, H, 7, dh) for _ in past)),
+                       ["token", "pos", *past], ["logits_next", "latent_next", *present],
+                       {**{n: {2: "past"} for n in past}, **{n: {2: "total"} for n in present}})
         v = s.gpt_num_audio_tokens
         sampler = _export(Sampler(), (torch.randn(1, v), torch.zeros(1, v, dtype=torch.bool), torch.tensor(0.5),
                                       torch.tensor(1.0), torch.tensor(50), torch.tensor(0.9), torch.tensor(2.0)),

@@ -78,18 +78,36 @@ def prefix_graph(g: onnx.GraphProto, p: str, keep: Sequence[str]) -> None:
         vi.name = ren(vi.name)
 
 
+def _layer_names(step: onnx.ModelProto):
+    """The step graph's per-layer cache names: (past_k, past_v, present_k, present_v), each a list."""
+    names = [i.name for i in step.graph.input]
+    n = sum(1 for x in names if x.startswith("past_k_"))
+    if n == 0 or [f"past_k_{i}" for i in range(n)] != [x for x in names if x.startswith("past_k_")]:
+        raise ValueError(f"step graph: expected inputs past_k_0 .. past_k_<L-1>, got {names}")
+    return tuple([f"{p}_{i}" for i in range(n)] for p in ("past_k", "past_v", "present_k", "present_v"))
+
+
 def decode_loop(sampler: onnx.ModelProto, step: onnx.ModelProto, kv_type: int, name: str) -> onnx.ModelProto:
     """Builds the decode graph: an ONNX Loop whose body samples a code from the carried logits
     (sampler graph), then runs one GPT step on it (step graph), so the KV cache stays inside one run().
 
     sampler: (logits, seen, u, temperature, top_k, top_p, repetition_penalty) -> (token, seen_next)
-    step:    (token, pos, past_k, past_v) -> (logits_next, latent_next, present_k, present_v)
-    Loop-carried: logits, latent, pos, seen, k, v. Scanned: codes, latents (one row per chosen code:
-    the latent that predicted it). The loop stops after a stop code (which is emitted) or max_steps."""
+    step:    (token, pos, past_k_0 .. past_k_{L-1}, past_v_0 .. past_v_{L-1})
+             -> (logits_next, latent_next, present_k_0 .., present_v_0 ..), each cache tensor [1, H, S, dh]
+    Loop-carried: logits, latent, pos, seen, and the cache one tensor per layer for keys and values.
+    Scanned: codes, latents (one row per chosen code: the latent that predicted it). The loop stops
+    after a stop code (which is emitted) or max_steps.
+
+    The graph's own past_k/past_v and k_out/v_out are stacked, [L, 1, H, S, dh]: split into layers
+    once before the Loop and stacked once after it. Carried per layer, a step copies the cache once
+    (each layer's Concat of its past and the new position) and allocates no tensor of the whole
+    cache's size; a stacked carry would gather, concatenate and stack it every step."""
+    pk, pv, ok, ov = _layer_names(step)
+    n_layers = len(pk)
     sg, tg = sampler.graph, step.graph
     params = ["temperature", "top_k", "top_p", "repetition_penalty"]
     prefix_graph(sg, "s/", ["logits", "seen", "u", "token", "seen_next"] + params)
-    prefix_graph(tg, "g/", ["token", "pos", "past_k", "past_v", "logits_next", "latent_next", "present_k", "present_v"])
+    prefix_graph(tg, "g/", ["token", "pos", "logits_next", "latent_next"] + pk + pv + ok + ov)
     f32 = TensorProto.FLOAT
     nodes = [
         helper.make_node("Gather", ["uniforms", "iter"], ["u"], axis=0),
@@ -107,21 +125,39 @@ def decode_loop(sampler: onnx.ModelProto, step: onnx.ModelProto, kv_type: int, n
         nodes, "decode_step",
         [vi("iter", TensorProto.INT64, []), vi("cond", TensorProto.BOOL, []), vi("logits", f32, None),
          vi("latent", f32, None), vi("pos", TensorProto.INT64, None), vi("seen", TensorProto.BOOL, None),
-         vi("past_k", kv_type, None), vi("past_v", kv_type, None)],
+         *(vi(x, kv_type, None) for x in pk + pv)],
         [vi("cond_next", TensorProto.BOOL, []), vi("logits_next", f32, None), vi("latent_next", f32, None),
          vi("pos_next", TensorProto.INT64, None), vi("seen_next", TensorProto.BOOL, None),
-         vi("present_k", kv_type, None), vi("present_v", kv_type, None),
+         *(vi(x, kv_type, None) for x in ok + ov),
          vi("code", TensorProto.INT64, None), vi("latent_row", f32, None)],
         initializer=list(sg.initializer) + list(tg.initializer))
-    ins = ["logits", "latent", "pos", "seen", "past_k", "past_v"]
+    # Outside the Loop: the stacked cache split into layers ([1, 1, H, S, dh] each, squeezed), and
+    # the Loop's per-layer results stacked back.
+    split = {kv: [f"kv/{kv}_split_{i}" for i in range(n_layers)] for kv in "kv"}
+    carried = {kv: [f"kv/{kv}_in_{i}" for i in range(n_layers)] for kv in "kv"}
+    result = {kv: [f"kv/{kv}_out_{i}" for i in range(n_layers)] for kv in "kv"}
+    ins = ["logits", "latent", "pos", "seen"] + carried["k"] + carried["v"]
     main_nodes = [
         helper.make_node("Constant", [], ["loop_true"], value=numpy_helper.from_array(np.array(True), "t")),
+        helper.make_node("Constant", [], ["kv/axis0"], value=numpy_helper.from_array(np.array([0], np.int64), "t")),
+        helper.make_node("Constant", [], ["kv/axis1"], value=numpy_helper.from_array(np.array([1], np.int64), "t")),
+    ]
+    for kv in "kv":
+        main_nodes.append(helper.make_node("Split", [f"past_{kv}"], split[kv], name=f"kv/split_{kv}", axis=0))
+        main_nodes.extend(helper.make_node("Squeeze", [a, "kv/axis0"], [b], name=f"kv/squeeze_{b}")
+                          for a, b in zip(split[kv], carried[kv]))
+    main_nodes += [
         helper.make_node("Loop", ["max_steps", "loop_true"] + ins,
-                         ["logits_out", "latent_out", "pos_out", "seen_out", "k_out", "v_out", "codes_scan", "latents_scan"],
+                         ["logits_out", "latent_out", "pos_out", "seen_out", *result["k"], *result["v"],
+                          "codes_scan", "latents_scan"],
                          body=body),
         helper.make_node("Reshape", ["codes_scan", "shape_codes"], ["codes"]),
         helper.make_node("Reshape", ["latents_scan", "shape_latents"], ["latents"]),
     ]
+    for kv in "kv":
+        main_nodes += [helper.make_node("Concat", result[kv], [f"kv/{kv}_cat"], name=f"kv/stack_{kv}", axis=0),
+                       helper.make_node("Unsqueeze", [f"kv/{kv}_cat", "kv/axis1"], [f"{kv}_out"],
+                                        name=f"kv/unsqueeze_{kv}")]
     return _finish_loop(main_nodes, step, kv_type, name, params)
 
 
@@ -130,12 +166,14 @@ def _finish_loop(nodes, step, kv_type, name, params):
     vi = helper.make_tensor_value_info
     # Shapes of the step graph's interface tell the widths.
     dims = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in step.graph.output}
-    k_shape = dims["present_k"]
+    n_layers = len(_layer_names(step)[0])
+    k_shape = dims["present_k_0"]  # [1, H, total, dh]
     v_vocab = dims["logits_next"][-1]
     width = dims["latent_next"][-1]
     inits = [numpy_helper.from_array(np.array([1, -1], np.int64), "shape_codes"),
              numpy_helper.from_array(np.array([1, -1, width], np.int64), "shape_latents")]
-    kv = [k_shape[0], 1, k_shape[2], "past", k_shape[4]]
+    kv = [n_layers, 1, k_shape[1], "past", k_shape[3]]
+    kv_out = [n_layers, 1, k_shape[1], "total", k_shape[3]]
     graph = helper.make_graph(
         nodes, name,
         [vi("max_steps", i64, []), vi("logits", f32, [1, v_vocab]), vi("latent", f32, [1, width]),
@@ -146,8 +184,7 @@ def _finish_loop(nodes, step, kv_type, name, params):
         [vi("codes", i64, [1, "n"]), vi("latents", f32, [1, "n", width]),
          vi("logits_out", f32, [1, v_vocab]), vi("latent_out", f32, [1, width]), vi("pos_out", i64, [1]),
          vi("seen_out", TensorProto.BOOL, [1, v_vocab]),
-         vi("k_out", kv_type, [k_shape[0], 1, k_shape[2], "total", k_shape[4]]),
-         vi("v_out", kv_type, [k_shape[0], 1, k_shape[2], "total", k_shape[4]])],
+         vi("k_out", kv_type, kv_out), vi("v_out", kv_type, kv_out)],
         initializer=inits)
     opsets = {o.domain: o.version for o in step.opset_import}
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
@@ -225,6 +262,12 @@ def share_gpt(prefill: onnx.ModelProto, decode: onnx.ModelProto, name: str = "gp
     width = [x.dim_value for x in next(o for o in dg.output if o.name == "latent_out").type.tensor_type.shape.dim][-1]
     kdims = [x.dim_value for x in next(o for o in dg.output if o.name == "k_out").type.tensor_type.shape.dim]
     heads, dh = kdims[2], kdims[4]
+    # The cache the body reads: per layer (this exporter's decode_loop), [1, H, past, dh] each, or
+    # stacked, [L, 1, H, past, dh] (graphs exported before the per-layer carry; they still merge).
+    body_inputs = [i.name for i in body.input]
+    layer0, past_axis = ("past_k_0", 2) if "past_k_0" in body_inputs else ("past_k", 3)
+    if layer0 not in body_inputs:
+        raise ValueError(f"decode graph: its Loop body carries neither past_k_0 nor past_k ({body_inputs})")
     f32, i64 = TensorProto.FLOAT, TensorProto.INT64
 
     def const(out, a):
@@ -274,11 +317,11 @@ def share_gpt(prefill: onnx.ModelProto, decode: onnx.ModelProto, name: str = "gp
                                                        [helper.make_value_info("x_code", _elem(f32))])),
         # Causal mask [T, S] for T new positions after `past` cached ones: row i sees columns <= past + i.
         helper.make_node("Shape", ["x_in"], ["c/x_shape"]),
-        helper.make_node("Shape", ["past_k"], ["c/k_shape"]),
+        helper.make_node("Shape", [layer0], ["c/k_shape"]),
         const("c/one", np.array(1, np.int64)),
-        const("c/three", np.array(3, np.int64)),
+        const("c/past_axis", np.array(past_axis, np.int64)),
         helper.make_node("Gather", ["c/x_shape", "c/one"], ["c/t"], axis=0),
-        helper.make_node("Gather", ["c/k_shape", "c/three"], ["c/past"], axis=0),
+        helper.make_node("Gather", ["c/k_shape", "c/past_axis"], ["c/past"], axis=0),
         helper.make_node("Add", ["c/past", "c/t"], ["c/s"]),
         helper.make_node("Range", ["c/past", "c/s", "c/one"], ["c/rows"]),
         helper.make_node("Range", ["c/zero", "c/s", "c/one"], ["c/cols"]),
