@@ -30,6 +30,7 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({}).inference.precision, undefined);
     assert.equal(loadConfig({ INFERENCE_PRECISION: 'auto' }).inference.precision, undefined);
     assert.equal(loadConfig({ INFERENCE_PRECISION: 'int8' }).inference.precision, 'int8');
+    assert.equal(loadConfig({ INFERENCE_PRECISION: 'int4' }).inference.precision, 'int4');
   });
 
   it('parses INFERENCE_URLS as a comma-separated list', () => {
@@ -88,7 +89,7 @@ describe('loadConfig', () => {
     ['PORT', '70000'],
     ['DATABASE_URL', 'mysql://localhost/db'],
     ['LOG_LEVEL', 'loud'],
-    ['INFERENCE_PRECISION', 'int4'],
+    ['INFERENCE_PRECISION', 'int3'],
     ['INFERENCE_URLS', 'http://a:8000,not a url'],
     ['MAX_JSON_BODY_BYTES', '-1'],
     ['JOB_KINDS', 'dataset.build,training.walk'],

@@ -47,10 +47,11 @@ const envSchema = z.object({
   INFERENCE_DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
   /**
    * The GPT graphs' precision: auto is int8 on CPU when the package has the int8 graphs (else fp32),
-   * fp32 on CUDA (fp16 is opt-in: it changes greedy paths, README "fp16 on CUDA"). fp32 is the
-   * reference (README: benchmark, for what int8 costs in agreement).
+   * fp32 on CUDA (fp16 is opt-in: it changes greedy paths, README "fp16 on CUDA"). int4 (4-bit
+   * weights) is opt-in on CPU where the package has it. fp32 is the reference (README: benchmark,
+   * for what int8 and int4 cost in agreement).
    */
-  INFERENCE_PRECISION: z.enum(['auto', 'fp32', 'fp16', 'int8']).default('auto'),
+  INFERENCE_PRECISION: z.enum(['auto', 'fp32', 'fp16', 'int8', 'int4']).default('auto'),
   /** Worker threads of the in-process engine (or a pod's), each with its own sessions. */
   INFERENCE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /**
@@ -183,7 +184,7 @@ export type Config = {
   inference: {
     device: 'cpu' | 'cuda';
     /** Unset: the engine's default (see INFERENCE_PRECISION). */
-    precision: 'fp32' | 'fp16' | 'int8' | undefined;
+    precision: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
     workers: number;
     /** Requests per engine worker at once (INFERENCE_STREAMS). */
     streams: number;

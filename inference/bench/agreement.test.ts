@@ -160,3 +160,52 @@ describe('int8 GPT graphs (tiny)', () => {
     }
   });
 });
+
+describe('int4 GPT graphs (tiny, made by the quantizer)', () => {
+  let dir = '';
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'xtts-int4-'));
+    cpSync(join(tiny, 'package'), dir, { recursive: true });
+    const r = await runPython('xtts.quantize', [dir, '--precision', 'int4']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('are one graph of 4-bit MatMulNBits weights, opened only when asked for (alone in a package, fp32 opens by default)', async () => {
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      graphs: Record<string, { file: string; precision?: string; quantization?: { weights: string } }>;
+    };
+    assert.equal(m.graphs.gpt_decode_int4?.file, 'gpt_int4.onnx');
+    assert.equal(m.graphs.gpt_prefill_int4?.file, 'gpt_int4.onnx');
+    assert.match(m.graphs.gpt_decode_int4?.quantization?.weights ?? '', /^4-bit/);
+    const graph = readFileSync(join(dir, 'gpt_int4.onnx'));
+    assert.ok(graph.includes('MatMulNBits'), 'the graph multiplies with 4-bit weights');
+    const auto = await loadPackage(dir);
+    assert.equal(auto.precision, 'fp32', 'a package with only int4 graphs defaults to fp32 on CPU');
+    await auto.release();
+    const q = await loadPackage(dir, { precision: 'int4' });
+    try {
+      assert.equal(q.precision, 'int4');
+      const fp32 = await loadPackage(dir, { precision: 'fp32' });
+      assert.ok(q.bytes < fp32.bytes, `${q.bytes} < ${fp32.bytes}`);
+      await fp32.release();
+    } finally {
+      await q.release();
+    }
+  });
+
+  it('decode with the same top-1 code as fp32 on nearly every teacher-forced step', async () => {
+    const a = await compareVariants(dir, dir, {
+      reference: 'fp32',
+      variant: 'int4',
+      steps: 12,
+      freeSteps: 12,
+      sentences: AGREEMENT_SENTENCES.slice(0, 3),
+    });
+    assert.equal(a.steps, 36);
+    // Measured at 98.8% over 320 steps (npm run bench:inference -- --only tiny --precision fp32,int4).
+    assert.ok(a.top1Agreement >= 0.9, a.summary);
+    assert.ok(a.logitRmsRelErr > 0 && a.logitRmsRelErr < 0.05, a.summary);
+    assert.ok(a.speakerCosine > 0.99, a.summary);
+  });
+});

@@ -40,7 +40,7 @@ import { pythonBinary } from '../../trainer/index.ts';
 import { encodeWav } from '../audio/wav.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import { hasManifest, peekManifest } from '../xtts/manifest.ts';
-import { CPU_SESSION, PRECISIONS, type Precision } from '../xtts/package.ts';
+import { CPU_SESSION, PRECISIONS, type Precision, QUANTIZED } from '../xtts/package.ts';
 import { Xtts, type XttsOptions } from '../xtts/xtts.ts';
 import { compareVariants } from './agreement.ts';
 
@@ -94,23 +94,23 @@ const sessionOptions: XttsOptions = {
 const codes = Number(args.codes);
 // The interpreter with torch: --python, else PYTHON, else Debian's /usr/bin/python3 (see trainer).
 const python = args.python ?? pythonBinary();
-// The int8 variant of a package is made once by the trainer's quantizer (python with onnx and
+// The int8 and int4 variants of a package is made once by the trainer's quantizer (python with onnx and
 // onnxruntime). By default it is measured where it exists or can be made, and left out with a line
 // saying why elsewhere, so the fp32 figures need no Python at all; asked for by --precision, its
 // absence is an error.
-if (!args.child && precisions.includes('int8')) {
-  const quantized = (pkg: string) => 'gpt_decode_int8' in ((peekManifest(pkg)?.graphs as object | undefined) ?? {});
-  const dirs = { tiny: 'tiny-int8-pkg', full: 'full-pkg' };
+for (const q of QUANTIZED.filter((p) => !args.child && precisions.includes(p))) {
+  const quantized = (pkg: string) => `gpt_decode_${q}` in ((peekManifest(pkg)?.graphs as object | undefined) ?? {});
+  const dirs = { tiny: `tiny-${q}-pkg`, full: 'full-pkg' };
   const kinds: ('tiny' | 'full')[] = args.only === 'tiny' || args.only === 'full' ? [args.only] : ['tiny', 'full'];
   const ready = kinds.every((k) => quantized(join(root, '.data', 'bench', dirs[k])));
   if (!ready && spawnSync(python, ['-c', 'import onnx, onnxruntime'], { stdio: 'ignore' }).status !== 0) {
     const why = `its GPT graphs are made by python3 -m xtts.quantize, which needs onnx and onnxruntime in ${python} (npm run setup:python)`;
     if (args.precision) {
-      console.error(`int8: ${why}`);
+      console.error(`${q}: ${why}`);
       process.exit(1);
     }
-    console.log(`int8: not measured: ${why}`);
-    precisions.splice(precisions.indexOf('int8'), 1);
+    console.log(`${q}: not measured: ${why}`);
+    precisions.splice(precisions.indexOf(q), 1);
   }
 }
 
@@ -145,8 +145,8 @@ function ensureModel(kind: 'tiny' | 'full'): string {
 function ensurePackage(kind: 'tiny' | 'full', precision?: Precision): string {
   let pkg = exportedPackage(kind);
   if (kind === 'tiny' && hasManifest(fixturePackage)) {
-    if (precision !== 'int8') return fixturePackage;
-    pkg = join(root, '.data', 'bench', 'tiny-int8-pkg');
+    if (!precision || !QUANTIZED.includes(precision)) return fixturePackage;
+    pkg = join(root, '.data', 'bench', `tiny-${precision}-pkg`);
     if (!hasManifest(pkg)) cpSync(fixturePackage, pkg, { recursive: true });
   }
   if (!hasManifest(pkg)) {
@@ -155,9 +155,9 @@ function ensurePackage(kind: 'tiny' | 'full', precision?: Precision): string {
     run(python, ['-m', 'xtts.export', model, pkg, '--device', device], join(root, 'trainer'));
   }
   const graphs = (peekManifest(pkg)?.graphs ?? {}) as Record<string, unknown>;
-  if (precision === 'int8' && !graphs.gpt_decode_int8) {
-    console.error(`adding the int8 GPT graphs to ${pkg}`);
-    run(python, ['-m', 'xtts.quantize', pkg, '--precision', 'int8'], join(root, 'trainer'));
+  if (precision && QUANTIZED.includes(precision) && !graphs[`gpt_decode_${precision}`]) {
+    console.error(`adding the ${precision} GPT graphs to ${pkg}`);
+    run(python, ['-m', 'xtts.quantize', pkg, '--precision', precision], join(root, 'trainer'));
   }
   return pkg;
 }

@@ -1,9 +1,9 @@
 /**
- * fp16 GPT graphs (or, with --variant int8 and --device cpu, the int8 CPU variant) against fp32 on a CUDA host, at full width: the logit error (teacher-forced on
+ * fp16 GPT graphs (or, with --variant int8 or int4 and --device cpu, that CPU variant) against fp32 on a CUDA host, at full width: the logit error (teacher-forced on
  * fp32's greedy codes) and how often free-running greedy codes diverge, over 100 sentences, printed
  * as a table (agreement.ts does the measuring).
  *
- *   node inference/bench/fp16-report.ts PACKAGE_DIR [--device cuda|cpu] [--variant fp16|int8] [--sentences 100]
+ *   node inference/bench/fp16-report.ts PACKAGE_DIR [--device cuda|cpu] [--variant fp16|int8|int4] [--sentences 100]
  *                                       [--steps 40] [--free-steps 100] [--json OUT.json]
  *
  * PACKAGE_DIR: a full-width package with both fp32 and fp16 GPT graphs, e.g. (from the repository
@@ -44,7 +44,7 @@ if (device === 'cuda') {
   console.error('note: fp32 on CUDA is the exact reference only with NVIDIA_TF32_OVERRIDE=0 in the environment');
 }
 const count = Number(args.sentences);
-const variant = args.variant === 'int8' ? 'int8' : 'fp16';
+const variant = args.variant === 'int8' || args.variant === 'int4' ? args.variant : 'fp16';
 
 type Entry = { lang: string; category: string; text: string; error?: string };
 const entries = (

@@ -103,7 +103,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
 
 type InferenceConfig = {
   device: 'cpu' | 'cuda';
-  precision?: 'fp32' | 'fp16' | 'int8' | undefined;
+  precision?: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
   workers: number;
   /** Jobs per worker at once (INFERENCE_STREAMS). */
   streams?: number | undefined;

@@ -23,7 +23,7 @@ const Graph = z.looseObject({
   file: z.string(),
   inputs: z.array(ValueInfo),
   outputs: z.array(ValueInfo),
-  precision: z.enum(['fp32', 'fp16', 'int8']).optional(),
+  precision: z.enum(['fp32', 'fp16', 'int8', 'int4']).optional(),
 });
 
 export const ManifestSchema = z.looseObject({

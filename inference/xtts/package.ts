@@ -15,11 +15,14 @@ import { hasManifest, type Manifest, readManifest } from './manifest.ts';
 
 /**
  * GPT graph precision. fp32 is the reference; fp16 is for CUDA; int8 (weights int8, activations
- * quantized per run) is the CPU variant: one decode step reads every GPT weight once, so on a CPU it
- * costs about the weights' bytes over the memory bandwidth, and int8 is a quarter of fp32's bytes.
+ * quantized per run) and int4 (4-bit weights in blocks, onnxruntime's MatMulNBits) are the CPU
+ * variants: one decode step reads every GPT weight once, so on a CPU it costs about the weights'
+ * bytes over the memory bandwidth, and int8 is a quarter of fp32's bytes, int4 an eighth.
  */
-export type Precision = 'fp32' | 'fp16' | 'int8';
-export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
+export type Precision = 'fp32' | 'fp16' | 'int8' | 'int4';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'int4'];
+/** The CPU variants the trainer's quantizer (trainer/xtts/quantize.py) adds to a package. */
+export const QUANTIZED: readonly Precision[] = ['int8', 'int4'];
 
 export type PackageOptions = {
   device?: Device;
