@@ -8,6 +8,7 @@ import type { Db } from '../db/index.ts';
 import { type AudioSandbox, createAudioSandbox, type Engine } from '../inference/index.ts';
 import { localStorage, type Storage } from '../infra/index.ts';
 import { fileAudioStore } from '../listening/index.ts';
+import { stimulusRenderer } from '../voices/index.ts';
 import { ApiError, errorResponse, onError } from './errors.ts';
 import { createLogger, redactSecrets } from './logger.ts';
 import { createMetrics, type HttpMetrics, observeEngine } from './metrics.ts';
@@ -29,7 +30,6 @@ import { studioPages } from './routes/studio-pages.ts';
 import { trainingRoutes } from './routes/training.ts';
 import { voiceRoutes } from './routes/voices.ts';
 import { urlSigner } from './signed-urls.ts';
-import { stimulusRenderer } from './synthesis/render.ts';
 import { validationHook } from './validation.ts';
 
 export type AppDeps = {

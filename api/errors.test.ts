@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
 import fc from 'fast-check';
 import { testApp } from '../test/helpers/app.ts';
+import { VoiceError } from '../voices/index.ts';
+import { toApiError } from './errors.ts';
 
 /** Every error: JSON with a stable code, a message and the request id that the header carries. */
 function assertErrorShape(res: { status: number; body: Record<string, unknown>; headers: Record<string, string> }) {
@@ -135,3 +137,18 @@ async function fetchChunked(t: Awaited<ReturnType<typeof testApp>>, name: string
     server.close();
   }
 }
+
+describe('voice errors answer with their own code, field and wait', () => {
+  it('keeps code, status and field, and turns the wait into Retry-After', () => {
+    const refused = toApiError(new VoiceError('AUDIO_INVALID', 'body.clips.0: not audio', { field: 'body.clips.0' }));
+    assert.deepEqual(
+      [refused.status, refused.code, refused.field, refused.headers],
+      [422, 'AUDIO_INVALID', 'body.clips.0', {}],
+    );
+    const busy = toApiError(new VoiceError('OVERLOADED', 'the audio sandbox is busy', { retryAfterS: 5 }));
+    assert.deepEqual(
+      [busy.status, busy.code, busy.field, busy.headers],
+      [503, 'OVERLOADED', undefined, { 'Retry-After': '5' }],
+    );
+  });
+});

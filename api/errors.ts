@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../db/index.ts';
 import { EngineError, type EngineErrorCode } from '../inference/index.ts';
 import { ListeningError } from '../listening/index.ts';
+import { VoiceError } from '../voices/index.ts';
 
 /**
  * Every error code the API answers with, and its status. Codes are stable: clients may
@@ -147,6 +148,13 @@ export function toApiError(err: unknown): ApiError {
     return new ApiError(err.code, err.message, {
       ...(err.field ? { field: err.field } : {}),
       ...(err.details !== undefined ? { details: err.details } : {}),
+    });
+  }
+  // So are the voices module's (voices/errors.ts).
+  if (err instanceof VoiceError) {
+    return new ApiError(err.code, err.message, {
+      ...(err.field ? { field: err.field } : {}),
+      ...(err.retryAfterS !== undefined ? { headers: { 'Retry-After': String(err.retryAfterS) } } : {}),
     });
   }
   if (err instanceof EngineError) {

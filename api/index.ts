@@ -5,5 +5,3 @@ export { createLogger, redactSecrets } from './logger.ts';
 export { createMetrics, type HttpMetrics } from './metrics.ts';
 export { type CrowdLimits, DEFAULT_CROWD_LIMITS } from './routes/listening/index.ts';
 export { startServer } from './server.ts';
-export { registerModelDir, registerPackage } from './synthesis/packages.ts';
-export { stimulusRenderer } from './synthesis/render.ts';

@@ -39,8 +39,8 @@ import {
   trainingRunHandler,
   type Worker,
 } from '../trainer/index.ts';
+import { registerPackage } from '../voices/index.ts';
 import { type PrescreenJobPayload, type PrescreenSettings, prescreenJobHandler } from './prescreen.ts';
-import { registerPackage } from './synthesis/packages.ts';
 import type { ListeningTestOptions } from './training/options.ts';
 import { promotionPolicyOf } from './validation.ts';
 

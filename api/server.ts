@@ -7,12 +7,11 @@ import { createAudioSandbox, createEngine, createPodPool, type Engine, engineOpt
 import { type Config, ConfigError, limits, loadConfig, localStorage } from '../infra/index.ts';
 import { fileAudioStore } from '../listening/index.ts';
 import { kubernetesLauncherOptions, projectPythonReady, startKubernetesLauncher } from '../trainer/index.ts';
+import { reconcileCheckpointKinds, registerModelDir, stimulusRenderer } from '../voices/index.ts';
 import { createApp } from './app.ts';
 import { startJobWorkers } from './jobs.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
 import { createLogger } from './logger.ts';
-import { reconcileCheckpointKinds, registerModelDir } from './synthesis/packages.ts';
-import { stimulusRenderer } from './synthesis/render.ts';
 
 export class PortInUseError extends Error {
   override name = 'PortInUseError';

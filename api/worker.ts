@@ -8,9 +8,9 @@ import { migrate, openDb } from '../db/index.ts';
 import { createEngine, engineOptions } from '../inference/index.ts';
 import { ConfigError, loadConfig, localStorage } from '../infra/index.ts';
 import { fileAudioStore } from '../listening/index.ts';
+import { stimulusRenderer } from '../voices/index.ts';
 import { startJobWorkers } from './jobs.ts';
 import { createLogger } from './logger.ts';
-import { stimulusRenderer } from './synthesis/render.ts';
 
 async function main() {
   let config: ReturnType<typeof loadConfig>;

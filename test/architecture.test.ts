@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
  * document states erodes one convenient import at a time.
  */
 const root = new URL('..', import.meta.url).pathname;
-const modules = ['api', 'inference', 'trainer', 'listening', 'db', 'infra', 'test'] as const;
+const modules = ['api', 'inference', 'trainer', 'listening', 'voices', 'db', 'infra', 'test'] as const;
 
 function sources(dir: string): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true, recursive: true })
@@ -73,7 +73,7 @@ describe('architecture', () => {
   });
 
   it('one module reads model package manifests: inference/xtts/manifest.ts', () => {
-    // The engine, the API's package registration and the benchmark all go through it; tests
+    // The engine, voices/'s package registration and the benchmark all go through it; tests
     // may write fixture packages of their own. (Packages are written by the Python exporter in
     // trainer/xtts, which this TypeScript check does not read.)
     const readers = files.filter((f) => !isTest(f) && /manifest\.json/.test(codeOf(f)));
@@ -112,6 +112,17 @@ describe('architecture', () => {
       const missing = exported.filter((n) => !text.includes(`\`${n}\``));
       assert.deepEqual(missing, [], `${m}/README.md names every export of ${m}/index.ts`);
     }
+  });
+
+  it('voices/ never imports api/: the HTTP layer uses voices and checkpoints, not the other way round', () => {
+    const offenders = files.filter(
+      (f) =>
+        f.startsWith(`voices${sep}`) &&
+        importsOf(f).some(
+          (spec) => spec.startsWith('.') && relative(root, join(root, f, '..', spec)).split(sep)[0] === 'api',
+        ),
+    );
+    assert.deepEqual(offenders, []);
   });
 
   it('modules import each other only through their index.ts (tests may use test/helpers)', () => {

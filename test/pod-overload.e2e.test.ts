@@ -3,7 +3,6 @@ import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
-import { registerModelDir } from '../api/index.ts';
 import {
   type AudioChunk,
   createEngine,
@@ -12,6 +11,7 @@ import {
   type Engine,
   type SynthesisRequest,
 } from '../inference/index.ts';
+import { registerModelDir } from '../voices/index.ts';
 import { testApp } from './helpers/app.ts';
 import { createTinyVoice } from './helpers/e2e.ts';
 import { binaryBody } from './helpers/speech.ts';

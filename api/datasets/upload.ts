@@ -11,9 +11,9 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { AudioInputError, probeAudio } from '../../inference/index.ts';
 import { type Storage, StorageError } from '../../infra/index.ts';
+import { audioErrorCode } from '../../voices/index.ts';
 import { ApiError } from '../errors.ts';
 import { uploadByteLimit } from '../middleware/body-limit.ts';
-import { audioErrorCode } from '../synthesis/voices.ts';
 
 export type StoredFile = {
   id: string;

@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { type Checkpoint, type Db, getCheckpoint, listCheckpoints } from '../../db/index.ts';
+import { packagePathIn, registerPackage } from '../../voices/index.ts';
 import { ApiError } from '../errors.ts';
 import { exampleIds, exampleTime } from '../examples.ts';
 import { requireScope } from '../middleware/auth.ts';
-import { packagePathIn, registerPackage } from '../synthesis/packages.ts';
 import { errorResponses, jsonBody, jsonResponse, validationHook } from '../validation.ts';
 
 const CheckpointJson = z

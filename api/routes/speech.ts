@@ -4,18 +4,13 @@ import { createMiddleware } from 'hono/factory';
 import { type Db, listCheckpoints } from '../../db/index.ts';
 import { type Engine, Limiter, SAMPLING_DEFAULTS, type SynthesisParams } from '../../inference/index.ts';
 import { limits } from '../../infra/index.ts';
+import { type PreparedSpeech, prepareSpeech } from '../../voices/index.ts';
 import { ApiError } from '../errors.ts';
 import { exampleIds } from '../examples.ts';
 import type { HttpMetrics } from '../metrics.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { type AudioFormat, audioFormats, contentTypes } from '../synthesis/formats.ts';
-import {
-  audioByteStream,
-  type PreparedSpeech,
-  prepareSpeech,
-  type StreamStats,
-  wholeAudio,
-} from '../synthesis/speech.ts';
+import { audioByteStream, type StreamStats, wholeAudio } from '../synthesis/speech.ts';
 import { errorResponses, jsonBody, jsonResponse, Seed, validationHook } from '../validation.ts';
 
 declare module 'hono' {

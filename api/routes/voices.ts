@@ -11,11 +11,11 @@ import {
 } from '../../db/index.ts';
 import type { AudioSandbox, Engine } from '../../inference/index.ts';
 import { limits } from '../../infra/index.ts';
+import { createVoice, removeVoiceFiles, voicesDir } from '../../voices/index.ts';
 import { ApiError } from '../errors.ts';
 import { exampleIds, exampleLaterTime, exampleTime } from '../examples.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { receiveUpload } from '../synthesis/upload.ts';
-import { createVoice, removeVoiceFiles, voicesDir } from '../synthesis/voices.ts';
 import { errorResponses, jsonBody, jsonResponse, validationHook } from '../validation.ts';
 
 const MAX_CLIPS = limits.upload.maxVoiceClips;

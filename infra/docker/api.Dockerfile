@@ -17,6 +17,7 @@ COPY api ./api
 COPY db ./db
 COPY inference ./inference
 COPY listening ./listening
+COPY voices ./voices
 # The job workers (api/jobs.ts) are in trainer/; their Python steps need the trainer image's Python.
 COPY trainer ./trainer
 COPY infra/config.ts infra/index.ts infra/limits.ts infra/storage.ts ./infra/

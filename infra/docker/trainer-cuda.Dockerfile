@@ -40,6 +40,7 @@ COPY db ./db
 COPY infra ./infra
 COPY inference ./inference
 COPY listening ./listening
+COPY voices ./voices
 COPY trainer ./trainer
 ENV NODE_ENV=production DATA_DIR=/data INFERENCE_DEVICE=cuda JOB_KINDS=training.run JOB_WORKERS=1
 # The same user as the API (runAsUser 1000 in the manifests): the shared volume's files stay writable by both.

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import pino from 'pino';
-import { stimulusRenderer } from '../../api/index.ts';
 import type { Engine } from '../../inference/index.ts';
 import { localStorage } from '../../infra/index.ts';
 import { fileAudioStore } from '../../listening/index.ts';
 import { runPython } from '../../trainer/index.ts';
+import { stimulusRenderer } from '../../voices/index.ts';
 import type { testApp } from './app.ts';
 import { espeakWav } from './speech.ts';
 import { type dataDirWithTinyModel, tinyReferenceClip } from './tiny.ts';

@@ -36,11 +36,11 @@ import {
   toSnake,
   votesCsv,
 } from '../../../listening/index.ts';
+import { audioInputError } from '../../../voices/index.ts';
 import { ApiError } from '../../errors.ts';
 import { exampleIds, exampleLaterTime, exampleTime, exampleTokens } from '../../examples.ts';
 import { requireScope } from '../../middleware/auth.ts';
 import { receiveUpload } from '../../synthesis/upload.ts';
-import { audioInputError } from '../../synthesis/voices.ts';
 import {
   errorExample,
   errorResponses,

@@ -12,7 +12,7 @@ import {
   putConditioning,
   type Voice,
   type VoiceClip,
-} from '../../db/index.ts';
+} from '../db/index.ts';
 import {
   AudioInputError,
   type AudioSandbox,
@@ -24,11 +24,11 @@ import {
   type VoiceConditioning,
   voiceFromBytes,
   voiceToBytes,
-} from '../../inference/index.ts';
-import { ApiError, type ErrorCode } from '../errors.ts';
+} from '../inference/index.ts';
+import { VoiceError, type VoiceErrorCode } from './errors.ts';
 import { readPackage, registerModelDir } from './packages.ts';
 
-/** An uploaded clip, already on disk (streamed there by upload.ts). */
+/** A reference clip, already on disk (an upload is streamed there by the API). */
 export type Upload = { filename: string; path: string };
 
 export type VoiceDeps = {
@@ -42,7 +42,7 @@ export type VoiceDeps = {
 export const voicesDir = (dataDir: string) => join(dataDir, 'voices');
 
 export function requireEngine(engine: Engine | undefined): Engine {
-  if (!engine) throw new ApiError('MODEL_NOT_READY', 'No inference engine is configured on this server');
+  if (!engine) throw new VoiceError('MODEL_NOT_READY', 'No inference engine is configured on this server');
   return engine;
 }
 
@@ -62,7 +62,7 @@ export async function checkpointOf(
     checkpoint = await defaultBaseCheckpoint(db);
   }
   if (!checkpoint?.packagePath || checkpoint.status !== 'ready') {
-    throw new ApiError(
+    throw new VoiceError(
       'MODEL_NOT_READY',
       'No model package is registered yet: pull one with `npm run model:pull`, or import one with `npm run model:import`',
     );
@@ -70,20 +70,20 @@ export async function checkpointOf(
   return checkpoint;
 }
 
-/** The API code of an audio input error: most keep their own; undecodable input is AUDIO_INVALID. */
-export function audioErrorCode(err: AudioInputError): ErrorCode {
+/** The stable code of an audio input error: most keep their own; undecodable input is AUDIO_INVALID. */
+export function audioErrorCode(err: AudioInputError): VoiceErrorCode {
   return err.code === 'AUDIO_NOT_AUDIO' || err.code === 'AUDIO_CORRUPT' ? 'AUDIO_INVALID' : err.code;
 }
 
-/** Sandbox failures as API errors naming the field at fault. */
+/** Sandbox failures as voice errors naming the field at fault. */
 export function audioInputError(err: unknown, field: string): never {
   if (err instanceof AudioInputError) {
-    throw new ApiError(audioErrorCode(err), `${field}: ${err.message}`, { field });
+    throw new VoiceError(audioErrorCode(err), `${field}: ${err.message}`, { field });
   }
   if (err instanceof SandboxBusyError) {
-    throw new ApiError('OVERLOADED', err.message, { headers: { 'Retry-After': '5' } });
+    throw new VoiceError('OVERLOADED', err.message, { retryAfterS: 5 });
   }
-  if (err instanceof SandboxCancelledError) throw new ApiError('NOT_READY', err.message);
+  if (err instanceof SandboxCancelledError) throw new VoiceError('NOT_READY', err.message);
   throw err;
 }
 
@@ -116,7 +116,7 @@ export async function createVoice(
   const checkpoint = await checkpointOf(deps.db, { checkpointId: null }, deps.modelDir);
   const pkg = await readPackage(checkpoint.packagePath!);
   if (pkg.languages.length && !pkg.languages.includes(input.language)) {
-    throw new ApiError(
+    throw new VoiceError(
       'LANGUAGE_UNSUPPORTED',
       `body.language: "${input.language}" is not one of ${pkg.languages.join(', ')}`,
       {
@@ -155,7 +155,7 @@ export async function createVoice(
     );
   } catch (err) {
     if (err instanceof EngineError && err.field?.startsWith('clips.')) {
-      throw new ApiError(
+      throw new VoiceError(
         err.code === 'AUDIO_SILENT' || err.code === 'AUDIO_TOO_SHORT' ? err.code : 'AUDIO_INVALID',
         err.message,
         {

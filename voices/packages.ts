@@ -7,9 +7,9 @@ import {
   insertCheckpoint,
   listCheckpoints,
   setCheckpointKind,
-} from '../../db/index.ts';
-import { EngineError, readManifestJson } from '../../inference/index.ts';
-import { ApiError } from '../errors.ts';
+} from '../db/index.ts';
+import { EngineError, readManifestJson } from '../inference/index.ts';
+import { VoiceError } from './errors.ts';
 
 export type PackageSummary = {
   dir: string;
@@ -25,12 +25,12 @@ const packageCodes = {
   MODEL_FORMAT_UNSUPPORTED: 'MODEL_FORMAT_UNSUPPORTED',
 } as const;
 
-/** Reads a package's manifest (through the engine's one reader), checking what the API relies on. */
+/** Reads a package's manifest (through the engine's one reader), checking what the studio relies on. */
 export async function readPackage(dir: string): Promise<PackageSummary> {
   const { json, key } = await readManifestJson(dir).catch((err: unknown) => {
     const code = err instanceof EngineError ? packageCodes[err.code as keyof typeof packageCodes] : undefined;
     if (!code) throw err;
-    throw new ApiError(code, err instanceof Error ? err.message : String(err), { field: 'body.package_path' });
+    throw new VoiceError(code, err instanceof Error ? err.message : String(err), { field: 'body.package_path' });
   });
   return {
     dir,
@@ -45,7 +45,7 @@ export function packagePathIn(modelDir: string, path: string): string {
   const root = resolve(modelDir);
   const full = resolve(root, path);
   if (full !== root && !full.startsWith(root + sep)) {
-    throw new ApiError('VALIDATION_FAILED', `body.package_path: must be inside the model folder (${root})`, {
+    throw new VoiceError('VALIDATION_FAILED', `body.package_path: must be inside the model folder (${root})`, {
       field: 'body.package_path',
     });
   }

@@ -1,5 +1,5 @@
-import type { Checkpoint, Voice } from '../../db/index.ts';
-import { collectSamples, encodeAudio } from '../../inference/index.ts';
+import type { Checkpoint, Voice } from '../db/index.ts';
+import { collectSamples, encodeAudio } from '../inference/index.ts';
 import { conditioningFor, requireEngine, type VoiceDeps } from './voices.ts';
 
 /**
