@@ -64,11 +64,12 @@ class XttsGPT(nn.Module):
         logits, latent = self.head(h[:, -1])
         return logits, latent, k, v
 
-    def decode_step_layers(self, token, pos, past_k, past_v):
-        """decode_step with the cache one tensor per layer: past_k/v lists of [1, H, S, dh]. Returns
-        logits, latent and the present k/v lists (one more position each)."""
+    def decode_step_layers(self, token, pos, frozen_k, frozen_v, past_k, past_v):
+        """decode_step with the cache one tensor per layer in two parts: frozen_k/v (read only) then
+        past_k/v, lists of [1, H, S, dh]. Returns logits, latent and the present k/v lists (past_k/v
+        with one more position each; the frozen part is not repeated)."""
         x = self.mel_embedding(token) + self.mel_pos_embedding.emb(pos)
-        h, k, v = self.gpt.step_layers(x.unsqueeze(1), past_k, past_v)
+        h, k, v = self.gpt.step_layers(x.unsqueeze(1), frozen_k, frozen_v, past_k, past_v)
         logits, latent = self.head(h[:, -1])
         return logits, latent, k, v
 

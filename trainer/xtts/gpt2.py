@@ -2,8 +2,8 @@
 (`h.{i}.ln_1`, `h.{i}.attn.c_attn`, ..., `ln_f`), written here so the project needs no
 `transformers`. XTTS removes GPT-2's token and position tables (positions are added outside),
 so neither `wte` nor `wpe` exists. The KV cache is explicit and stacked, [layers, B, heads, S, 64],
-because that is what crosses the ONNX boundary; `step_layers` takes and returns it one tensor per
-layer, as the decode Loop carries it (onnx_tools.decode_loop)."""
+because that is what crosses the ONNX boundary; `step_layers` takes it one tensor per layer, in a
+read-only part and a carried part, as the decode Loop holds it (onnx_tools.decode_loop)."""
 import math
 from typing import List, Optional, Sequence, Tuple
 
@@ -31,7 +31,11 @@ class Attention(nn.Module):
         self.c_attn = Conv1D(dim, 3 * dim)
         self.c_proj = Conv1D(dim, dim)
 
-    def forward(self, x, past_k: Optional[torch.Tensor], past_v: Optional[torch.Tensor], causal: bool):
+    def forward(self, x, past_k: Optional[torch.Tensor], past_v: Optional[torch.Tensor], causal: bool,
+                frozen_k: Optional[torch.Tensor] = None, frozen_v: Optional[torch.Tensor] = None):
+        """frozen_k/v: positions before past_k/v that this call only reads ([B, H, F, dh]): the
+        attention runs over [frozen, past, new] without concatenating the frozen part, and the
+        returned k/v are [past, new] only."""
         b, t, _ = x.shape
         dh = self.dim // self.heads
         q, k, v = self.c_attn(x).split(self.dim, dim=2)
@@ -41,6 +45,14 @@ class Attention(nn.Module):
         if past_k is not None:
             k = torch.cat([past_k, k], dim=2)
             v = torch.cat([past_v, v], dim=2)
+        if frozen_k is not None:
+            # The same scores as over the concatenated cache; the weighted sum in two parts.
+            w = torch.cat([torch.matmul(q, frozen_k.transpose(-1, -2)), torch.matmul(q, k.transpose(-1, -2))],
+                          dim=-1) / math.sqrt(dh)
+            a = torch.softmax(w.float(), dim=-1).to(v.dtype)
+            f = frozen_k.shape[2]
+            o = torch.matmul(a[..., :f], frozen_v) + torch.matmul(a[..., f:], v)
+            return self.c_proj(o.transpose(1, 2).reshape(b, t, self.dim)), k, v
         w = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(dh)
         if causal:
             # Prefill starts from an empty cache, so the mask is the square lower triangle.
@@ -73,8 +85,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(dim, eps=1e-5)
         self.mlp = MLP(dim)
 
-    def forward(self, x, past_k, past_v, causal: bool):
-        a, k, v = self.attn(self.ln_1(x), past_k, past_v, causal)
+    def forward(self, x, past_k, past_v, causal: bool, frozen_k=None, frozen_v=None):
+        a, k, v = self.attn(self.ln_1(x), past_k, past_v, causal, frozen_k, frozen_v)
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, k, v
@@ -100,13 +112,15 @@ class GPT2Stack(nn.Module):
             vs.append(v)
         return self.ln_f(x), torch.stack(ks), torch.stack(vs)
 
-    def step_layers(self, x, past_k: Sequence[torch.Tensor], past_v: Sequence[torch.Tensor]
+    def step_layers(self, x, frozen_k: Sequence[torch.Tensor], frozen_v: Sequence[torch.Tensor],
+                    past_k: Sequence[torch.Tensor], past_v: Sequence[torch.Tensor]
                     ) -> Tuple[torch.Tensor, List[torch.Tensor], List[torch.Tensor]]:
-        """forward with a cache: past_k/v one [B, H, S, dh] per layer. Returns ln_f(h) and the
-        present k/v per layer ([B, H, S+T, dh]): each layer's cache is concatenated once, never stacked."""
+        """forward with a cache one tensor per layer, in two parts: frozen_k/v [B, H, F, dh], read
+        only, then past_k/v [B, H, S, dh]. Returns ln_f(h) and the present k/v per layer, past and new
+        positions only ([B, H, S+T, dh]): a step copies the short part of the cache, never the frozen one."""
         ks, vs = [], []
-        for block, pk, pv in zip(self.h, past_k, past_v):
-            x, k, v = block(x, pk, pv, False)
+        for block, fk, fv, pk, pv in zip(self.h, frozen_k, frozen_v, past_k, past_v):
+            x, k, v = block(x, pk, pv, False, fk, fv)
             ks.append(k)
             vs.append(v)
         return self.ln_f(x), ks, vs

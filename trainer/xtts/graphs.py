@@ -47,18 +47,20 @@ class Prefill(nn.Module):
 
 
 class Step(nn.Module):
-    """One decode step with the KV cache one tensor per layer, as the decode Loop carries it:
-    (token, pos, past_k_0 .. past_k_{L-1}, past_v_0 .. past_v_{L-1}) ->
-    (logits_next, latent_next, present_k_0 .., present_v_0 ..), each past/present [1, H, S, dh]."""
+    """One decode step with the KV cache one tensor per layer, in two parts, as the decode Loop holds
+    it: (token, pos, frozen_k_0 .. frozen_k_{L-1}, frozen_v_0 .., past_k_0 .., past_v_0 ..) ->
+    (logits_next, latent_next, present_k_0 .., present_v_0 ..), each [1, H, S, dh]. The frozen part
+    (the positions before the run) is only read; present is past plus the new position."""
 
     def __init__(self, m: Xtts):
         super().__init__()
         self.gpt = m.gpt
         self.layers = m.sizes.gpt_layers
 
-    def forward(self, token, pos, *past):
+    def forward(self, token, pos, *cache):
         n = self.layers
-        logits, latent, k, v = self.gpt.decode_step_layers(token, pos, list(past[:n]), list(past[n:]))
+        fk, fv, pk, pv = (list(cache[i * n:(i + 1) * n]) for i in range(4))
+        logits, latent, k, v = self.gpt.decode_step_layers(token, pos, fk, fv, pk, pv)
         return (logits, latent, *k, *v)
 
 
@@ -122,10 +124,12 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, 
                           {"text_ids": {1: "text"}, "present_k": kv_dyn("k", "prompt"), "present_v": kv_dyn("v", "prompt")})
         out["gpt_prefill_fp32"] = prefill
     if "gpt_decode" in want:
-        past, present = kv_names("past", L), kv_names("present", L)
-        step = _export(Step(m), (torch.tensor([3]), torch.tensor([1]), *(torch.randn(1, H, 7, dh) for _ in past)),
-                       ["token", "pos", *past], ["logits_next", "latent_next", *present],
-                       {**{n: {2: "past"} for n in past}, **{n: {2: "total"} for n in present}})
+        frozen, past, present = kv_names("frozen", L), kv_names("past", L), kv_names("present", L)
+        step = _export(Step(m), (torch.tensor([3]), torch.tensor([1]), *(torch.randn(1, H, 7, dh) for _ in frozen),
+                                 *(torch.randn(1, H, 2, dh) for _ in past)),
+                       ["token", "pos", *frozen, *past], ["logits_next", "latent_next", *present],
+                       {**{n: {2: "frozen"} for n in frozen}, **{n: {2: "past"} for n in past},
+                        **{n: {2: "total"} for n in present}})
         v = s.gpt_num_audio_tokens
         sampler = _export(Sampler(), (torch.randn(1, v), torch.zeros(1, v, dtype=torch.bool), torch.tensor(0.5),
                                       torch.tensor(1.0), torch.tensor(50), torch.tensor(0.9), torch.tensor(2.0)),

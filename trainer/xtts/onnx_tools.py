@@ -79,12 +79,16 @@ def prefix_graph(g: onnx.GraphProto, p: str, keep: Sequence[str]) -> None:
 
 
 def _layer_names(step: onnx.ModelProto):
-    """The step graph's per-layer cache names: (past_k, past_v, present_k, present_v), each a list."""
+    """The step graph's per-layer cache names: (frozen_k, frozen_v, past_k, past_v, present_k,
+    present_v), each a list of L names."""
     names = [i.name for i in step.graph.input]
     n = sum(1 for x in names if x.startswith("past_k_"))
-    if n == 0 or [f"past_k_{i}" for i in range(n)] != [x for x in names if x.startswith("past_k_")]:
-        raise ValueError(f"step graph: expected inputs past_k_0 .. past_k_<L-1>, got {names}")
-    return tuple([f"{p}_{i}" for i in range(n)] for p in ("past_k", "past_v", "present_k", "present_v"))
+    want = [f"{p}_{i}" for p in ("frozen_k", "frozen_v", "past_k", "past_v") for i in range(n)]
+    if n == 0 or names[2:] != want:
+        raise ValueError(f"step graph: expected inputs token, pos, frozen_k_0 .. frozen_v_<L-1>, "
+                         f"past_k_0 .. past_v_<L-1>, got {names}")
+    return tuple([f"{p}_{i}" for i in range(n)]
+                 for p in ("frozen_k", "frozen_v", "past_k", "past_v", "present_k", "present_v"))
 
 
 def decode_loop(sampler: onnx.ModelProto, step: onnx.ModelProto, kv_type: int, name: str) -> onnx.ModelProto:
@@ -92,22 +96,25 @@ def decode_loop(sampler: onnx.ModelProto, step: onnx.ModelProto, kv_type: int, n
     (sampler graph), then runs one GPT step on it (step graph), so the KV cache stays inside one run().
 
     sampler: (logits, seen, u, temperature, top_k, top_p, repetition_penalty) -> (token, seen_next)
-    step:    (token, pos, past_k_0 .. past_k_{L-1}, past_v_0 .. past_v_{L-1})
+    step:    (token, pos, frozen_k_0 .. frozen_k_{L-1}, frozen_v_0 .., past_k_0 .., past_v_0 ..)
              -> (logits_next, latent_next, present_k_0 .., present_v_0 ..), each cache tensor [1, H, S, dh]
-    Loop-carried: logits, latent, pos, seen, and the cache one tensor per layer for keys and values.
-    Scanned: codes, latents (one row per chosen code: the latent that predicted it). The loop stops
-    after a stop code (which is emitted) or max_steps.
+    Loop-carried: logits, latent, pos, seen, and the positions this run added, one tensor per layer
+    for keys and values (past_k_i/past_v_i in the body, empty at the first iteration). Scanned:
+    codes, latents (one row per chosen code: the latent that predicted it). The loop stops after a
+    stop code (which is emitted) or max_steps.
 
-    The graph's own past_k/past_v and k_out/v_out are stacked, [L, 1, H, S, dh]: split into layers
-    once before the Loop and stacked once after it. Carried per layer, a step copies the cache once
-    (each layer's Concat of its past and the new position) and allocates no tensor of the whole
-    cache's size; a stacked carry would gather, concatenate and stack it every step."""
-    pk, pv, ok, ov = _layer_names(step)
+    The graph's own past_k/past_v and k_out/v_out are stacked, [L, 1, H, S, dh]. Before the Loop the
+    cache the run was given is split into layers once (frozen_k_i/frozen_v_i, which the body reads
+    from the outer graph and never copies: attention takes its scores over both parts); after it,
+    k_out is past_k with the run's new positions appended, one concatenation per run. So a step
+    copies only the positions of its own run (each layer's Concat), not the whole cache: a stacked
+    carry would gather, concatenate and stack all of it every step."""
+    fk, fv, pk, pv, ok, ov = _layer_names(step)
     n_layers = len(pk)
     sg, tg = sampler.graph, step.graph
     params = ["temperature", "top_k", "top_p", "repetition_penalty"]
     prefix_graph(sg, "s/", ["logits", "seen", "u", "token", "seen_next"] + params)
-    prefix_graph(tg, "g/", ["token", "pos", "logits_next", "latent_next"] + pk + pv + ok + ov)
+    prefix_graph(tg, "g/", ["token", "pos", "logits_next", "latent_next"] + fk + fv + pk + pv + ok + ov)
     f32 = TensorProto.FLOAT
     nodes = [
         helper.make_node("Gather", ["uniforms", "iter"], ["u"], axis=0),
@@ -131,21 +138,26 @@ def decode_loop(sampler: onnx.ModelProto, step: onnx.ModelProto, kv_type: int, n
          *(vi(x, kv_type, None) for x in ok + ov),
          vi("code", TensorProto.INT64, None), vi("latent_row", f32, None)],
         initializer=list(sg.initializer) + list(tg.initializer))
-    # Outside the Loop: the stacked cache split into layers ([1, 1, H, S, dh] each, squeezed), and
-    # the Loop's per-layer results stacked back.
+    # Outside the Loop: the given cache split into layers ([1, 1, H, S, dh] each, squeezed) for the
+    # body to read, an empty carried part to start from, and the run's new positions stacked and
+    # appended to the given cache afterwards.
+    dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in tg.input}
+    heads, dh = dims[fk[0]][1], dims[fk[0]][3]
+    np_kv = np.float16 if kv_type == TensorProto.FLOAT16 else np.float32
     split = {kv: [f"kv/{kv}_split_{i}" for i in range(n_layers)] for kv in "kv"}
-    carried = {kv: [f"kv/{kv}_in_{i}" for i in range(n_layers)] for kv in "kv"}
+    frozen = {"k": fk, "v": fv}
     result = {kv: [f"kv/{kv}_out_{i}" for i in range(n_layers)] for kv in "kv"}
-    ins = ["logits", "latent", "pos", "seen"] + carried["k"] + carried["v"]
+    ins = ["logits", "latent", "pos", "seen"] + ["kv/empty"] * (2 * n_layers)
     main_nodes = [
         helper.make_node("Constant", [], ["loop_true"], value=numpy_helper.from_array(np.array(True), "t")),
         helper.make_node("Constant", [], ["kv/axis0"], value=numpy_helper.from_array(np.array([0], np.int64), "t")),
-        helper.make_node("Constant", [], ["kv/axis1"], value=numpy_helper.from_array(np.array([1], np.int64), "t")),
+        helper.make_node("Constant", [], ["kv/empty"],
+                         value=numpy_helper.from_array(np.zeros((1, heads, 0, dh), np_kv), "t")),
     ]
     for kv in "kv":
         main_nodes.append(helper.make_node("Split", [f"past_{kv}"], split[kv], name=f"kv/split_{kv}", axis=0))
         main_nodes.extend(helper.make_node("Squeeze", [a, "kv/axis0"], [b], name=f"kv/squeeze_{b}")
-                          for a, b in zip(split[kv], carried[kv]))
+                          for a, b in zip(split[kv], frozen[kv]))
     main_nodes += [
         helper.make_node("Loop", ["max_steps", "loop_true"] + ins,
                          ["logits_out", "latent_out", "pos_out", "seen_out", *result["k"], *result["v"],
@@ -155,9 +167,12 @@ def decode_loop(sampler: onnx.ModelProto, step: onnx.ModelProto, kv_type: int, n
         helper.make_node("Reshape", ["latents_scan", "shape_latents"], ["latents"]),
     ]
     for kv in "kv":
-        main_nodes += [helper.make_node("Concat", result[kv], [f"kv/{kv}_cat"], name=f"kv/stack_{kv}", axis=0),
-                       helper.make_node("Unsqueeze", [f"kv/{kv}_cat", "kv/axis1"], [f"{kv}_out"],
-                                        name=f"kv/unsqueeze_{kv}")]
+        main_nodes += [helper.make_node("Unsqueeze", [x, "kv/axis0"], [x + "/5d"], name=f"kv/unsqueeze_{x}")
+                       for x in result[kv]]
+        main_nodes += [helper.make_node("Concat", [x + "/5d" for x in result[kv]], [f"kv/{kv}_new"],
+                                        name=f"kv/stack_{kv}", axis=0),
+                       helper.make_node("Concat", [f"past_{kv}", f"kv/{kv}_new"], [f"{kv}_out"],
+                                        name=f"kv/append_{kv}", axis=3)]
     return _finish_loop(main_nodes, step, kv_type, name, params)
 
 
@@ -235,6 +250,44 @@ def _slice(g: onnx.GraphProto, target: str) -> List[onnx.NodeProto]:
     return [n for n in g.node if id(n) in need]
 
 
+def _outer_reads(g: onnx.GraphProto) -> set:
+    """The values g's nodes (nested subgraphs included) read from enclosing graphs."""
+    defined = {i.name for i in g.input} | {t.name for t in g.initializer} | {o for n in g.node for o in n.output}
+    reads = set()
+    for n in g.node:
+        reads.update(x for x in n.input if x)
+        for a in n.attribute:
+            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else []) + list(a.graphs):
+                reads |= _outer_reads(sub)
+    return reads - defined
+
+
+def _sort_nodes(g: onnx.GraphProto) -> None:
+    """Orders g's nodes so that every value is made before it is read, counting the values a Loop's or
+    an If's body reads from g (onnxruntime's quantizer sorts without them, and may put the node that
+    makes such a value after the Loop). Keeps the given order where it is already valid."""
+    reads = []
+    for n in g.node:
+        r = {x for x in n.input if x}
+        for a in n.attribute:
+            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else []) + list(a.graphs):
+                r |= _outer_reads(sub)
+        reads.append(r)
+    producer = {o: i for i, n in enumerate(g.node) for o in n.output if o}
+    deps = [{producer[x] for x in r if x in producer and producer[x] != i} for i, r in enumerate(reads)]
+    done, order = set(), []
+    while len(order) < len(g.node):
+        ready = [i for i in range(len(g.node)) if i not in done and deps[i] <= done]
+        if not ready:
+            raise ValueError(f"graph {g.name}: its nodes form a cycle")
+        i = ready[0]
+        done.add(i)
+        order.append(i)
+    nodes = [g.node[i] for i in order]
+    del g.node[:]
+    g.node.extend(nodes)
+
+
 def _rename_output(g: onnx.GraphProto, old: str, new: str) -> None:
     for n in g.node:
         n.output[:] = [new if x == old else x for x in n.output]
@@ -262,11 +315,13 @@ def share_gpt(prefill: onnx.ModelProto, decode: onnx.ModelProto, name: str = "gp
     width = [x.dim_value for x in next(o for o in dg.output if o.name == "latent_out").type.tensor_type.shape.dim][-1]
     kdims = [x.dim_value for x in next(o for o in dg.output if o.name == "k_out").type.tensor_type.shape.dim]
     heads, dh = kdims[2], kdims[4]
-    # The cache the body reads: per layer (this exporter's decode_loop), [1, H, past, dh] each, or
-    # stacked, [L, 1, H, past, dh] (graphs exported before the per-layer carry; they still merge).
+    # The cache the body reads: per layer (this exporter's decode_loop), the run's given positions
+    # (frozen_k_0, from the outer graph) then the positions it added (past_k_0, carried), [1, H, n, dh]
+    # each; or stacked and carried whole, [L, 1, H, past, dh] (graphs exported before the per-layer
+    # carry; they still merge).
     body_inputs = [i.name for i in body.input]
-    layer0, past_axis = ("past_k_0", 2) if "past_k_0" in body_inputs else ("past_k", 3)
-    if layer0 not in body_inputs:
+    per_layer = "past_k_0" in body_inputs
+    if not per_layer and "past_k" not in body_inputs:
         raise ValueError(f"decode graph: its Loop body carries neither past_k_0 nor past_k ({body_inputs})")
     f32, i64 = TensorProto.FLOAT, TensorProto.INT64
 
@@ -317,11 +372,17 @@ def share_gpt(prefill: onnx.ModelProto, decode: onnx.ModelProto, name: str = "gp
                                                        [helper.make_value_info("x_code", _elem(f32))])),
         # Causal mask [T, S] for T new positions after `past` cached ones: row i sees columns <= past + i.
         helper.make_node("Shape", ["x_in"], ["c/x_shape"]),
-        helper.make_node("Shape", [layer0], ["c/k_shape"]),
         const("c/one", np.array(1, np.int64)),
-        const("c/past_axis", np.array(past_axis, np.int64)),
         helper.make_node("Gather", ["c/x_shape", "c/one"], ["c/t"], axis=0),
-        helper.make_node("Gather", ["c/k_shape", "c/past_axis"], ["c/past"], axis=0),
+        *([helper.make_node("Shape", ["frozen_k_0"], ["c/f_shape"]),
+           helper.make_node("Shape", ["past_k_0"], ["c/k_shape"]),
+           const("c/two", np.array(2, np.int64)),
+           helper.make_node("Gather", ["c/f_shape", "c/two"], ["c/frozen"], axis=0),
+           helper.make_node("Gather", ["c/k_shape", "c/two"], ["c/added"], axis=0),
+           helper.make_node("Add", ["c/frozen", "c/added"], ["c/past"])] if per_layer else
+          [helper.make_node("Shape", ["past_k"], ["c/k_shape"]),
+           const("c/three", np.array(3, np.int64)),
+           helper.make_node("Gather", ["c/k_shape", "c/three"], ["c/past"], axis=0)]),
         helper.make_node("Add", ["c/past", "c/t"], ["c/s"]),
         helper.make_node("Range", ["c/past", "c/s", "c/one"], ["c/rows"]),
         helper.make_node("Range", ["c/zero", "c/s", "c/one"], ["c/cols"]),
@@ -381,6 +442,7 @@ def share_gpt(prefill: onnx.ModelProto, decode: onnx.ModelProto, name: str = "gp
     del dg.node[:]
     dg.node.extend(all_nodes)
     dg.initializer.extend(sub.initializer)
+    _sort_nodes(dg)
     dg.input.extend([helper.make_tensor_value_info("cond", f32, [1, "cond", width]),
                      helper.make_tensor_value_info("text_ids", i64, [1, "text"])])
     dg.name = name

@@ -94,10 +94,16 @@ class DecodeLoop(unittest.TestCase):
             L = self.s.gpt_layers
             cache = [f"past_{kv}_{i}" for kv in "kv" for i in range(L)]
             self.assertEqual([i.name for i in body.input][6:], cache)
-            # Per step, per layer, one Concat of the cache (its past and the new position), and no
-            # other node reads a carried cache tensor: no Gather, no stack.
+            # Per step, per layer, one Concat of the carried part (the run's positions and the new
+            # one), and no other node reads it: no Gather, no stack. The given cache, split per layer
+            # outside the Loop, is only read by the attention's products, never copied.
             readers = [n for n in body.node if set(n.input) & set(cache)]
             self.assertEqual(sorted(n.op_type for n in readers), ["Concat"] * (2 * L), stem)
+            frozen = {f"frozen_{kv}_{i}" for kv in "kv" for i in range(L)}
+            made = {o for n in g.node for o in n.output}
+            self.assertTrue(frozen <= made, stem)
+            readers = {n.op_type for n in body.node if set(n.input) & frozen}
+            self.assertTrue(readers and readers <= {"MatMul", "Transpose", "Shape"}, f"{stem}: {readers}")
             self.assertEqual([i.name for i in g.input][:7],
                              ["max_steps", "logits", "latent", "pos", "seen", "past_k", "past_v"])
             shapes = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim] for o in g.output}
