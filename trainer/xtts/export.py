@@ -48,8 +48,9 @@ DECODE_NOTE = (
     "to continue (e.g. 20 codes per run when streaming). `latents[i]` is the hidden state that predicted "
     "codes[i] (HiFi-GAN input). `pos` is the audio position of the next input code (1 after prefill). "
     "`seen` starts with codes 1 and 1024 set: Coqui's generate() penalises its dummy prompt ids. Inside "
-    "the Loop the cache is carried one tensor per layer (past_k/past_v split once before it, k_out/v_out "
-    "stacked once after it), so a step copies it once, in each layer's concatenation.")
+    "the Loop the given cache is split into layers once and only read; the Loop carries, per layer, only "
+    "the positions the run adds, appended to past_k/past_v once after it: a step copies its run's "
+    "positions, never the whole cache.")
 
 
 BATCH_NOTE = (
