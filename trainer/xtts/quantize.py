@@ -163,11 +163,12 @@ def main() -> None:
                    help="merge the package's existing per-graph variant files into one graph, without quantizing")
     a = p.parse_args()
     try:
-        m = add_variants(a.package, tuple(a.precision or ("int8",)), a.merge_only)
+        wanted = tuple(a.precision or ("int8",))
+        m = add_variants(a.package, wanted, a.merge_only)
     except (ValueError, OSError) as e:
         print(f"quantize failed: {e}", file=sys.stderr)
         sys.exit(1)
-    added = [k for k, v in m["graphs"].items() if v.get("precision") in (a.precision or ("int8",))]
+    added = [k for k, v in m["graphs"].items() if v.get("precision") in wanted]
     print(f"{a.package}: {', '.join(sorted(added))}")
 
 
