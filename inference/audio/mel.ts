@@ -19,7 +19,7 @@ export type MelOptions = {
   norm: 'slaney' | null;
 };
 
-/** §2b of the facts: the perceiver-conditioning mel at 22050 Hz. */
+/** docs/xtts-v2-facts.md §2b: the perceiver-conditioning mel at 22050 Hz. */
 export const CONDITIONING_MEL: MelOptions = {
   sampleRate: 22050,
   nFft: 2048,

@@ -2,7 +2,7 @@
  * The int8 CPU variant of the GPT graphs at the tiny size: a package that carries it loads it by
  * default on CPU, keeps fp32 on request, refuses int8 when it lacks it, and its decoding agrees
  * with fp32 in top-1 (the graphs are the committed test/fixtures/tiny/int8 ones, made from the
- * fixture's fp32 graphs by trainer/xtts/quantize.py; npm run fixture:tiny remakes them).
+ * fixture's fp32 graphs by trainer/xtts/export/quantize.py; npm run fixture:tiny remakes them).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -92,7 +92,7 @@ describe('int8 GPT graphs (tiny)', () => {
     const shared = mkdtempSync(join(tmpdir(), 'xtts-int8-shared-'));
     try {
       cpSync(dir, shared, { recursive: true });
-      const r = await runPython('xtts.quantize', [shared, '--merge-only']);
+      const r = await runPython('xtts.export.quantize', [shared, '--merge-only']);
       assert.equal(r.code, 0, r.stderr);
       const m = JSON.parse(readFileSync(join(shared, 'manifest.json'), 'utf8')) as {
         graphs: Record<string, { file: string; external_data?: string[] }>;
@@ -169,7 +169,7 @@ describe('int4 GPT graphs (tiny, made by the quantizer)', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'xtts-int4-'));
     cpSync(join(tiny, 'package'), dir, { recursive: true });
-    const r = await runPython('xtts.quantize', [dir, '--precision', 'int4']);
+    const r = await runPython('xtts.export.quantize', [dir, '--precision', 'int4']);
     assert.equal(r.code, 0, r.stderr);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,7 +9,7 @@
  *
  * GRAPHS holds gpt_prefill_*, gpt_decode_*, gpt_batch_* (or the graph --batched names, e.g.
  * gpt_batch_fused_*, the step from onnxruntime's fused operators) and sizes.json, as the trainer's
- * `python3 -m xtts.batch_graphs OUT_DIR --size tiny|small|full [--fp16]` writes them (default
+ * `python3 -m xtts.bench.batch_graphs OUT_DIR --size tiny|small|full [--fp16]` writes them (default
  * .data/bench/batch-small, made on first use with --size small, which needs python3 with torch).
  * --package DIR takes the graphs and sizes from a model package's manifest instead (one with its own
  * gpt_prefill/gpt_decode and batched graph, as `xtts.export --batch` writes it); --batched then
@@ -91,10 +91,10 @@ if (args.package) {
 } else {
   const dir = resolve(args.dir ?? join(root, '.data', 'bench', 'batch-small'));
   if (!existsSync(join(dir, 'sizes.json'))) {
-    if (args.dir) throw new Error(`${dir}: no sizes.json (write it with python3 -m xtts.batch_graphs)`);
-    console.log(`building ${dir} (python3 -m xtts.batch_graphs --size small --fp16)`);
+    if (args.dir) throw new Error(`${dir}: no sizes.json (write it with python3 -m xtts.bench.batch_graphs)`);
+    console.log(`building ${dir} (python3 -m xtts.bench.batch_graphs --size small --fp16)`);
     const { pythonBinary } = await import('../../trainer/index.ts');
-    execFileSync(pythonBinary(), ['-W', 'ignore', '-m', 'xtts.batch_graphs', dir, '--size', 'small', '--fp16'], {
+    execFileSync(pythonBinary(), ['-W', 'ignore', '-m', 'xtts.bench.batch_graphs', dir, '--size', 'small', '--fp16'], {
       cwd: join(root, 'trainer'),
       stdio: 'inherit',
     });

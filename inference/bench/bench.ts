@@ -18,10 +18,10 @@
  * the rendered audio of the same codes: log-mel distance and speaker-embedding cosine).
  *
  * The tiny package is the one in test/fixtures (no PyTorch needed; its int8 variant is made once under
- * .data/bench/ with the trainer's python3 -m xtts.quantize, which needs the onnxruntime package). The full-size package is
+ * .data/bench/ with the trainer's python3 -m xtts.export.quantize, which needs the onnxruntime package). The full-size package is
  * built on first use under .data/bench/ with the trainer's exporter (python3 with torch and
  * onnx); without torch it is left out, with a line saying so. --torch also times the PyTorch
- * modules on the same device in the same run (python3 -m xtts.bench_torch, see the trainer), so
+ * modules on the same device in the same run (python3 -m xtts.bench.bench_torch, see the trainer), so
  * GPU figures sit beside their baseline.
  *
  * `npm run bench:cpu` is the CPU acceptance run: the full-size package, fp32 and int8 in the same run,
@@ -104,7 +104,7 @@ for (const q of QUANTIZED.filter((p) => !args.child && precisions.includes(p))) 
   const kinds: ('tiny' | 'full')[] = args.only === 'tiny' || args.only === 'full' ? [args.only] : ['tiny', 'full'];
   const ready = kinds.every((k) => quantized(join(root, '.data', 'bench', dirs[k])));
   if (!ready && spawnSync(python, ['-c', 'import onnx, onnxruntime'], { stdio: 'ignore' }).status !== 0) {
-    const why = `its GPT graphs are made by python3 -m xtts.quantize, which needs onnx and onnxruntime in ${python} (npm run setup:python)`;
+    const why = `its GPT graphs are made by python3 -m xtts.export.quantize, which needs onnx and onnxruntime in ${python} (npm run setup:python)`;
     if (args.precision) {
       console.error(`${q}: ${why}`);
       process.exit(1);
@@ -133,7 +133,7 @@ function ensureModel(kind: 'tiny' | 'full'): string {
   const model = join(root, '.data', 'bench', `${kind}-model`);
   if (!existsSync(join(model, 'config.json'))) {
     console.error(`building the ${kind} random-weight model in ${model}`);
-    run(python, ['-m', 'xtts.tiny', kind, model], join(root, 'trainer'));
+    run(python, ['-m', 'xtts.fixtures.tiny', kind, model], join(root, 'trainer'));
   }
   return model;
 }
@@ -157,7 +157,7 @@ function ensurePackage(kind: 'tiny' | 'full', precision?: Precision): string {
   const graphs = (peekManifest(pkg)?.graphs ?? {}) as Record<string, unknown>;
   if (precision && QUANTIZED.includes(precision) && !graphs[`gpt_decode_${precision}`]) {
     console.error(`adding the ${precision} GPT graphs to ${pkg}`);
-    run(python, ['-m', 'xtts.quantize', pkg, '--precision', precision], join(root, 'trainer'));
+    run(python, ['-m', 'xtts.export.quantize', pkg, '--precision', precision], join(root, 'trainer'));
   }
   return pkg;
 }
@@ -372,12 +372,12 @@ async function benchPackage(kind: 'tiny' | 'full', precision: Precision | undefi
 
 /** The PyTorch modules on the same device, timed by the trainer's script (prints one JSON object). */
 function torchBaseline(model: string): unknown {
-  if (!existsSync(join(root, 'trainer', 'xtts', 'bench_torch.py')))
-    return 'not measured: trainer/xtts/bench_torch.py missing';
+  if (!existsSync(join(root, 'trainer', 'xtts', 'bench', 'bench_torch.py')))
+    return 'not measured: trainer/xtts/bench/bench_torch.py missing';
   try {
     const out = run(
       python,
-      ['-m', 'xtts.bench_torch', model, '--device', device, '--codes', String(codes)],
+      ['-m', 'xtts.bench.bench_torch', model, '--device', device, '--codes', String(codes)],
       join(root, 'trainer'),
     );
     return JSON.parse(out.trim().split('\n').at(-1) ?? '{}');

@@ -7,7 +7,7 @@
  *                                       [--steps 40] [--free-steps 100] [--json OUT.json]
  *
  * PACKAGE_DIR: a full-width package with both fp32 and fp16 GPT graphs, e.g. (from the repository
- * root, on the CUDA host) `PYTHONPATH=trainer python3 -m xtts.tiny full /tmp/xtts-full-model` then
+ * root, on the CUDA host) `PYTHONPATH=trainer python3 -m xtts.fixtures.tiny full /tmp/xtts-full-model` then
  * `PYTHONPATH=trainer python3 -m xtts.export /tmp/xtts-full-model /tmp/xtts-full-pkg --device cuda`,
  * or the bench's `.data/bench/full-pkg`. Runs on plain node with onnxruntime-node 1.29.0 and its CUDA
  * execution-provider libraries beside libonnxruntime.so. Run it with NVIDIA_TF32_OVERRIDE=0, so fp32

@@ -9,7 +9,7 @@
  *      seeds and sentences), so C requests are in flight for the whole level; aggregate seconds of
  *      audio per wall second, time to first audio byte p50/p95, non-200 answers and failures;
  *   3. peak GPU memory during each level (nvidia-smi, the busiest GPU), and the server's peak RSS;
- *   4. PyTorch eager ms per code on the same sentences (trainer/xtts/bench_torch.py, --torch-model);
+ *   4. PyTorch eager ms per code on the same sentences (trainer/xtts/bench/bench_torch.py, --torch-model);
  *   5. the weight-bandwidth floor: bytes of the decode graph in use / --bandwidth-gbs, per code.
  *
  *   npm run bench:gpu -- --package DIR [--device cuda|cpu] [--precision fp32|fp16] [--graphs DIR]
@@ -565,7 +565,7 @@ else if (!existsSync(join(resolve(args['torch-model']), 'model.pth')))
 else {
   const python = args.python ?? (await import('../../trainer/index.ts')).pythonBinary();
   const n = Math.min(Number(args['torch-sentences']), SENTENCES.length);
-  console.log(`\n## 4. PyTorch eager (python -m xtts.bench_torch, ${python}), ${n} sentence(s), ${codes} codes`);
+  console.log(`\n## 4. PyTorch eager (python -m xtts.bench.bench_torch, ${python}), ${n} sentence(s), ${codes} codes`);
   for (const text of SENTENCES.slice(0, n)) {
     const r = await runChild(
       python,
@@ -573,7 +573,7 @@ else {
         '-W',
         'ignore',
         '-m',
-        'xtts.bench_torch',
+        'xtts.bench.bench_torch',
         resolve(args['torch-model']),
         '--device',
         device,

@@ -1,5 +1,5 @@
 // Runs exported graphs on sample inputs and compares their outputs with numbers computed by the
-// PyTorch modules. The exporter (trainer/xtts/export.py) writes a cases file and raw little-endian
+// PyTorch modules. The exporter (trainer/xtts/export/export.py) writes a cases file and raw little-endian
 // tensors, calls this script, and reads back the report.
 //
 // usage: node inference/runtime/check-graphs.ts CASES.json REPORT.json [--device cpu|cuda]

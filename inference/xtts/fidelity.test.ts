@@ -5,7 +5,7 @@
  * versions) computed for seeded random weights at full width and at a small width: conditioning
  * latents and speaker embedding from the clip, first-step logits, 50 greedy codes at repetition
  * penalty 1, 5 and 10, and the waveforms (`npm run reference:model` regenerates it). Here the same
- * weights (trainer/xtts/seeded_weights.py, drawn from seed, name and shape) go through the
+ * weights (trainer/xtts/parity/seeded_weights.py, drawn from seed, name and shape) go through the
  * project's PyTorch modules and exporter into a model package, and the engine runs it.
  *
  * Exported packages are cached under node_modules/.cache/xtts-fidelity, keyed by the case, the
@@ -69,7 +69,7 @@ function packageKey(caseName: string): string {
   );
   h.update(readFileSync(join(fixture, 'vocab.json')));
   const src = join(repoRoot, 'trainer', 'xtts');
-  for (const f of readdirSync(src)
+  for (const f of readdirSync(src, { recursive: true, encoding: 'utf8' })
     .filter((n) => n.endsWith('.py'))
     .sort()) {
     h.update(f);
@@ -87,8 +87,8 @@ async function ensurePackage(caseName: string): Promise<string> {
     rmSync(join(cache, old), { recursive: true, force: true });
   }
   const tmp = `${pkg}.building-${process.pid}`;
-  const r = await runPython('xtts.fidelity', ['package', fixture, caseName, tmp]);
-  if (r.code !== 0) throw new Error(`xtts.fidelity package ${caseName} failed:\n${r.stderr.slice(-4000)}`);
+  const r = await runPython('xtts.parity.fidelity', ['package', fixture, caseName, tmp]);
+  if (r.code !== 0) throw new Error(`xtts.parity.fidelity package ${caseName} failed:\n${r.stderr.slice(-4000)}`);
   renameSync(tmp, pkg);
   return pkg;
 }
@@ -104,7 +104,7 @@ describe('fidelity with Coqui XTTS classes: inputs', { skip: EMBEDDED_PASS_ONLY 
   });
 
   it("conditioning encoder GroupNorm: the group count of Coqui's normalization() at every width", async () => {
-    const r = await runPython('xtts.fidelity', ['groups']);
+    const r = await runPython('xtts.parity.fidelity', ['groups']);
     assert.equal(r.code, 0, r.stderr);
     const mine = JSON.parse(r.stdout) as [number, number][];
     assert.ok(reference.group_norm_groups.length > 100);

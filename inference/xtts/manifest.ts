@@ -1,5 +1,5 @@
 /**
- * The model package's manifest.json (written by trainer/xtts/export.py), validated with zod,
+ * The model package's manifest.json (written by trainer/xtts/export/export.py), validated with zod,
  * and the one reader of it: the engine, voices/'s package registration and the benchmark all
  * read manifests through this module. Unknown keys are kept: a newer exporter may add fields
  * without a format-version bump, and only a change to what is here needs a new `format_version`.

@@ -21,7 +21,7 @@ import { hasManifest, type Manifest, readManifest } from './manifest.ts';
  */
 export type Precision = 'fp32' | 'fp16' | 'int8' | 'int4';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'int4'];
-/** The CPU variants the trainer's quantizer (trainer/xtts/quantize.py) adds to a package. */
+/** The CPU variants the trainer's quantizer (trainer/xtts/export/quantize.py) adds to a package. */
 export const QUANTIZED: readonly Precision[] = ['int8', 'int4'];
 
 export type PackageOptions = {

@@ -101,7 +101,7 @@ export const tinyJobDeps = (t: TestApp, engine: Engine, dirs: TinyDirs) => ({
 
 /** The PyTorch weights the tiny package was exported from, where `model:pull` keeps them: what the trainer starts from. */
 export async function tinyTrainerWeights(dirs: TinyDirs): Promise<void> {
-  const made = await runPython('xtts.tiny', [
+  const made = await runPython('xtts.fixtures.tiny', [
     'tiny',
     `${dirs.packageDir}.download`,
     '--seed',

@@ -15,7 +15,7 @@ import { pythonBinary, runPython } from '../../trainer/index.ts';
 
 const run = promisify(execFile);
 
-/** The seed trainer/xtts/fixture.py builds test/fixtures/tiny/package from. */
+/** The seed trainer/xtts/fixtures/fixture.py builds test/fixtures/tiny/package from. */
 export const TINY_FIXTURE_SEED = 1234;
 
 /**
@@ -74,8 +74,8 @@ export async function tinyFineTunedPackages(
   const work = await mkdtemp(join(tmpdir(), 'tiny-finetune-'));
   try {
     const base = join(work, 'base');
-    const made = await runPython('xtts.tiny', ['tiny', base, '--seed', String(TINY_FIXTURE_SEED)]);
-    if (made.code !== 0) throw new Error(`xtts.tiny failed: ${made.stderr}`);
+    const made = await runPython('xtts.fixtures.tiny', ['tiny', base, '--seed', String(TINY_FIXTURE_SEED)]);
+    if (made.code !== 0) throw new Error(`xtts.fixtures.tiny failed: ${made.stderr}`);
     return await Promise.all(
       specs.map(async (spec) => {
         const folder = join(work, spec.name);

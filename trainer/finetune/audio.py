@@ -3,7 +3,7 @@ torchaudio on purpose). Both follow torchaudio.transforms.MelSpectrogram as Coqu
 periodic Hann window of `win` samples centred in `n_fft`, center=True with reflect padding, power 2,
 slaney-normalised HTK-scale filterbank, then log(clamp(x, 1e-5)) / mel_stats.
 
-- conditioning mel (facts §2b): n_fft 2048, hop 256, win 1024 -> conditioning encoder + perceiver
+- conditioning mel (docs/xtts-v2-facts.md §2b): n_fft 2048, hop 256, win 1024 -> conditioning encoder + perceiver
 - DVAE mel (facts §6): n_fft 1024, hop 256, win 1024 -> DVAE codes"""
 import os
 import wave

@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from xtts.config import sizes_from_config
-from xtts.dvae import DiscreteVAE
-from xtts.model import random_model
-from xtts.tiny import make_config
+from xtts.fixtures.tiny import make_config
+from xtts.model.config import sizes_from_config
+from xtts.model.dvae import DiscreteVAE
+from xtts.model.model import random_model
 
 from .audio import conditioning_mel, dvae_mel
 from .data import COND_MAX, conditioning_slice

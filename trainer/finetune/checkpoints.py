@@ -18,8 +18,8 @@ from typing import List
 
 import torch
 
-from xtts.config import sizes_dict
-from xtts.export import export_package
+from xtts.export.export import export_package
+from xtts.model.config import sizes_dict
 
 STATE = "training_state.pt"
 META = "meta.json"

@@ -24,15 +24,15 @@ import types
 
 import torch
 
-from xtts.config import XttsSizes
-from xtts.gpt import XttsGPT
+from xtts.model.config import XttsSizes
+from xtts.model.gpt import XttsGPT
 
 from .forward import gpt_losses
 
 CONFIGS = {
     # The released model's GPT, and a narrow one. Coqui hard-codes 6 conditioning blocks and 8x64
     # perceiver heads, so the narrow one keeps those. Coqui's normalization() uses 32 GroupNorm groups only
-    # above 64 channels (8 up to 16, 16 up to 64) while xtts/conditioning.py always uses 32: 128 is the
+    # above 64 channels (8 up to 16, 16 up to 64) while xtts/model/conditioning.py always uses 32: 128 is the
     # narrowest width where both agree.
     "full": dict(gpt_layers=30, gpt_n_model_channels=1024, gpt_n_heads=16),
     "small": dict(gpt_layers=2, gpt_n_model_channels=128, gpt_n_heads=4),

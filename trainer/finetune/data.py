@@ -1,6 +1,6 @@
 """The training data: an LJSpeech folder (`wavs/`, `metadata_train.csv` + `metadata_eval.csv`, or
 `metadata.csv` split 98/2 with a seed), tokenised the way the engine tokenises, filtered as Coqui's
-XTTSDataset filters (facts §7 DS), and cut into micro-batches whose order and randomness are pure
+XTTSDataset filters (docs/xtts-v2-facts.md §7 DS), and cut into micro-batches whose order and randomness are pure
 functions of (seed, epoch, batch index), so that a resumed run sees exactly what an uninterrupted
 one would have seen."""
 import csv

@@ -1,4 +1,4 @@
-"""The training forward of XTTS-v2's GPT (facts §7, the semantics of Coqui's GPT.forward), on the
+"""The training forward of XTTS-v2's GPT (docs/xtts-v2-facts.md §7, the semantics of Coqui's GPT.forward), on the
 project's XttsGPT weights.
 
 Sequence layout per item: [32 perceiver latents | START t_0 .. t_{L-1} (pad) | 1024 c_0 .. c_{n-1}
@@ -6,7 +6,7 @@ Sequence layout per item: [32 perceiver latents | START t_0 .. t_{L-1} (pad) | 1
 four 1025s, everything beyond is -1 (ignored). Padded positions are hidden from attention as keys.
 code_lengths = ceil(wav_len / 1024) + 3, as Coqui computes it.
 
-The GPT-2 stack is re-run here block by block (same modules, same weights as xtts/gpt2.py) because
+The GPT-2 stack is re-run here block by block (same modules, same weights as xtts/model/gpt2.py) because
 training needs what inference does not: a key-padding mask, GPT-2's dropout (Hugging Face's
 GPT2Config defaults, 0.1 on embeddings, attention probabilities and both residual branches, which
 Coqui trains with), and optional gradient checkpointing. Export and inference never use this file."""
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from xtts.gpt import XttsGPT
+from xtts.model.gpt import XttsGPT
 
 PROMPT_MASKING = ("coqui", "intended", "off")
 DEFAULT_PROMPT_MASKING = "coqui"

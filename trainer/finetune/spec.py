@@ -1,5 +1,5 @@
 """The run specification (SPEC.json) and its defaults. Defaults are Coqui's XTTS-v2 GPT recipe
-(facts §7 RC): AdamW (0.9, 0.96), eps 1e-8, weight decay 0.01 on weights only, lr 5e-6,
+(docs/xtts-v2-facts.md §7 RC): AdamW (0.9, 0.96), eps 1e-8, weight decay 0.01 on weights only, lr 5e-6,
 MultiStepLR [900000, 2700000, 5400000] x 0.5 stepped per epoch (so the LR is constant in practice),
 batch 3 x grad_accum 84, max_wav_length 255995, max_text_tokens 200, loss weights 0.01 / 1.0,
 start_with_eval, no gradient clipping, fp32."""

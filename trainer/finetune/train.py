@@ -26,7 +26,7 @@ class UserError(Exception):
 def _prepare(spec: dict):
     import torch
 
-    from xtts.checkpoint import read_model_folder
+    from xtts.model.checkpoint import read_model_folder
 
     from .checkpoints import BaseMismatch, check_base
     from .data import DatasetError, TextEncoder, describe, filter_clips, read_splits

@@ -60,7 +60,7 @@ describe('fine-tuning the tiny model with the Python trainer', { skip: EMBEDDED_
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'finetune-'));
     model = join(work, 'tiny');
-    const made = await runPython('xtts.tiny', ['tiny', model, '--seed', '1234']);
+    const made = await runPython('xtts.fixtures.tiny', ['tiny', model, '--seed', '1234']);
     assert.equal(made.code, 0, made.stderr);
     dataset = join(work, 'ds');
     const rows = SENTENCES.map((text, i) => ({ id: `clip${String(i + 1).padStart(2, '0')}`, text }));
@@ -259,7 +259,7 @@ describe('fine-tuning the tiny model with the Python trainer', { skip: EMBEDDED_
 
   test('a base package that is not the export of the base model fails with BASE_MISMATCH before training', async () => {
     const other = join(work, 'other-tiny'); // same sizes and vocabulary, other weights and mel statistics
-    const made = await runPython('xtts.tiny', ['tiny', other, '--seed', '99']);
+    const made = await runPython('xtts.fixtures.tiny', ['tiny', other, '--seed', '99']);
     assert.equal(made.code, 0, made.stderr);
     const r = await train(spec('mismatch', { epochs: 1 }, { base_model_dir: other }));
     assert.equal(r.code, 2, r.stderr.slice(-2000));

@@ -15,7 +15,7 @@ describe('importing a Coqui model folder as a package', { skip: EMBEDDED_PASS_ON
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'import-'));
     model = join(work, 'tiny');
-    const r = await runPython('xtts.tiny', ['tiny', model, '--seed', '99']);
+    const r = await runPython('xtts.fixtures.tiny', ['tiny', model, '--seed', '99']);
     assert.equal(r.code, 0, r.stderr);
   });
 

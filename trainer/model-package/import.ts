@@ -1,5 +1,5 @@
 // npm run model:import -- <coqui model dir> <out dir> [--base <package>] [--device cpu|cuda] [--force]
-// Converts a Coqui XTTS-v2 folder into a checked model package (see trainer/xtts/export.py).
+// Converts a Coqui XTTS-v2 folder into a checked model package (see trainer/xtts/export/export.py).
 import { runPython } from './python.ts';
 
 export async function importModel(args: readonly string[], echo = true): Promise<number> {

@@ -1,8 +1,8 @@
 """Reference numbers for the fidelity check, from Coqui's own XTTS classes (coqui-tts, unpacked or
 installed in the environment trainer/reference/regenerate-model.sh makes).
 
-For each case of trainer/xtts/fidelity_cases.py: Coqui's Xtts is built from an XttsConfig, its
-parameters are drawn by trainer/xtts/seeded_weights.py, the state dict is saved as model.pth beside
+For each case of trainer/xtts/parity/fidelity_cases.py: Coqui's Xtts is built from an XttsConfig, its
+parameters are drawn by trainer/xtts/parity/seeded_weights.py, the state dict is saved as model.pth beside
 vocab.json, and a fresh Xtts loads that folder with Coqui's own load_checkpoint(strict=True). Then,
 as Coqui's synthesize() does: get_conditioning_latents(clip path) gives the conditioning latents and
 the speaker embedding; inference() runs greedy (do_sample=False) for 50 codes at repetition penalty
@@ -31,8 +31,8 @@ from TTS.tts.configs.xtts_config import XttsConfig  # noqa: E402
 from TTS.tts.layers.tortoise.arch_utils import normalization  # noqa: E402
 from TTS.tts.models.xtts import Xtts, XttsArgs  # noqa: E402
 
-from xtts.fidelity_cases import CASES, CLIP, GROUP_WIDTHS, LANGUAGE, PENALTIES, STEPS, TEXT, VOICE  # noqa: E402
-from xtts.seeded_weights import fill_module  # noqa: E402
+from xtts.parity.fidelity_cases import CASES, CLIP, GROUP_WIDTHS, LANGUAGE, PENALTIES, STEPS, TEXT, VOICE  # noqa: E402
+from xtts.parity.seeded_weights import fill_module  # noqa: E402
 
 
 def _load(path, *args, **kwargs):

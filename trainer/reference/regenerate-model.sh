@@ -2,7 +2,7 @@
 # Regenerates test/fixtures/coqui-model (reference.json and <case>/*.f32) from Coqui's own XTTS-v2
 # classes: a throwaway virtual environment with the pinned packages of requirements-model.txt,
 # coqui-tts 0.27.2 installed into it, then coqui_model.py (seeded random weights at full width and at
-# a small width; see trainer/xtts/fidelity_cases.py). Needs Python 3.10+ and PyPI; takes a few minutes.
+# a small width; see trainer/xtts/parity/fidelity_cases.py). Needs Python 3.10+ and PyPI; takes a few minutes.
 # inference/xtts/fidelity.test.ts compares the TypeScript engine with the result.
 # usage: bash trainer/reference/regenerate-model.sh   (COQUI_MODEL_VENV picks the environment's folder)
 set -euo pipefail

@@ -1,7 +1,7 @@
 """Reading a Coqui XTTS-v2 model folder into the project's modules.
 
 Every failure names the file it comes from: a missing file, an unreadable pickle, a missing or
-misshapen tensor. Handles the layouts seen in the wild (facts §7, §8): the released model.pth
+misshapen tensor. Handles the layouts seen in the wild (docs/xtts-v2-facts.md §7, §8): the released model.pth
 (`{"model": state}`), Trainer checkpoints (`xtts.` prefix plus `dvae.*` and mel-extractor buffers),
 checkpoints saved after a test run (aliases under `gpt.gpt_inference.*` and `gpt.gpt.wte`), and both
 weight-norm key layouts."""

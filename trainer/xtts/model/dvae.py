@@ -1,4 +1,4 @@
-"""The DVAE (facts §6), as far as data preparation and checkpoint round-trips need it: encoder,
+"""The DVAE (docs/xtts-v2-facts.md §6), as far as data preparation and checkpoint round-trips need it: encoder,
 decoder and codebook with Coqui's `dvae.pth` key names. Only the encoder + nearest-code lookup is
 used (mel -> audio codes); the decoder is kept so a checkpoint loads strictly."""
 import torch

@@ -8,7 +8,7 @@ modules, and compares outputs on the same inputs. Needs a checkout of idiap/coqu
 PYTHONPATH with its dependencies (transformers, torchaudio, einops); Coqui's `trainer`/`coqpit` imports
 can be stubs, since no training code runs.
 
-usage: PYTHONPATH=trainer:CHECKOUT python3 -m xtts.coqui_parity OUT_MODEL_DIR REPORT.json"""
+usage: PYTHONPATH=trainer:CHECKOUT python3 -m xtts.parity.coqui_parity OUT_MODEL_DIR REPORT.json"""
 import json
 import os
 import sys
@@ -16,10 +16,10 @@ import sys
 import torch
 from torch import nn
 
-from .checkpoint import normalise_state, read_model_folder
-from .sentences import SENTENCES
-from .tiny import make_config
-from .vocab import build_vocab
+from ..fixtures.sentences import SENTENCES
+from ..fixtures.tiny import make_config
+from ..fixtures.vocab import build_vocab
+from ..model.checkpoint import normalise_state, read_model_folder
 
 
 def coqui_modules(vocab_size: int, start: int, stop: int):

@@ -7,8 +7,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 import torch
 
-from .model import Xtts
-from .sampler import Sampler
+from ..model.model import Xtts
+from ..model.sampler import Sampler
 
 # Allowed max abs error, per graph family and dtype, scaled by max(1, max |expected|) of each output.
 TOLERANCE = {"fp32": 2e-3, "fp16": 6e-2}

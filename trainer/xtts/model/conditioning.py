@@ -1,5 +1,5 @@
 """GPT conditioning: the mel conditioning encoder and the perceiver resampler
-(facts §2c, §2d). Key names follow Coqui's `gpt.conditioning_encoder.*` and
+(docs/xtts-v2-facts.md §2c, §2d). Key names follow Coqui's `gpt.conditioning_encoder.*` and
 `gpt.conditioning_perceiver.*`."""
 import torch
 import torch.nn.functional as F

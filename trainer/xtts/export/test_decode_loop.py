@@ -10,12 +10,12 @@ import numpy as np
 import onnx
 import torch
 
-from xtts.cases import greedy_params, run_decode
-from xtts.config import XttsSizes
-from xtts.graphs import export_graphs
-from xtts.model import random_model
-from xtts.onnx_tools import share_gpt
-from xtts.tiny import TINY_OVERRIDES
+from xtts.export.cases import greedy_params, run_decode
+from xtts.export.graphs import export_graphs
+from xtts.export.onnx_tools import share_gpt
+from xtts.fixtures.tiny import TINY_OVERRIDES
+from xtts.model.config import XttsSizes
+from xtts.model.model import random_model
 
 
 def _session(model: onnx.ModelProto):
@@ -133,7 +133,7 @@ class DecodeLoop(unittest.TestCase):
                 np.testing.assert_allclose(o[name].astype(np.float32), r[name].numpy(), atol=6e-2 * scale, err_msg=name)
 
     def test_int8_one_graph_prefills_then_decodes_as_its_two_graphs(self):
-        from xtts.quantize import quantize_graph
+        from xtts.export.quantize import quantize_graph
         with tempfile.TemporaryDirectory() as d:
             parts = {}
             for g in ("gpt_prefill", "gpt_decode"):

@@ -25,17 +25,17 @@ import time
 import onnx
 import torch
 
+from ..model.checkpoint import read_model_folder
+from ..model.config import LANGUAGES, generation_from_config, sizes_dict
 from .cases import TOLERANCE, CaseWriter, build_cases
-from .checkpoint import read_model_folder
-from .config import LANGUAGES, generation_from_config, sizes_dict
 from .graphs import OPSET, export_graphs
 from .onnx_tools import io_spec
 from .quantize import add_variants
 
 FORMAT_VERSION = 1
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CHECKER = os.path.join(REPO, "inference", "runtime", "check-graphs.ts")
-GPT_SIDE = ["cond_encoder", "gpt_prefill", "gpt_decode"]  # what fine-tuning changes (facts §7)
+GPT_SIDE = ["cond_encoder", "gpt_prefill", "gpt_decode"]  # what fine-tuning changes (docs/xtts-v2-facts.md §7)
 ALL = ["cond_encoder", "speaker_encoder", "gpt_prefill", "gpt_decode", "hifigan"]
 
 DECODE_NOTE = (

@@ -1,6 +1,6 @@
 """CPU variants of the GPT graphs: int8 weights, made from the fp32 graphs of a model package.
 
-    python3 -m xtts.quantize PACKAGE_DIR [--precision int8] [--merge-only]
+    python3 -m xtts.export.quantize PACKAGE_DIR [--precision int8] [--merge-only]
 
 Adds gpt_int8.onnx (and its weights, gpt_int8.onnx.data) to a package, or replaces them, and records
 it in its manifest as both gpt_prefill_int8 and gpt_decode_int8; the fp32 graphs stay the reference. Every MatMul with a constant weight (the GPT's

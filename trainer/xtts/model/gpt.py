@@ -1,4 +1,4 @@
-"""XTTS-v2's GPT (facts §3): conditioning, text and audio embeddings with separate learned position
+"""XTTS-v2's GPT (docs/xtts-v2-facts.md §3): conditioning, text and audio embeddings with separate learned position
 tables, the GPT-2 stack, `final_norm` and the two heads. Names match Coqui's `gpt.*` keys."""
 import torch
 from torch import nn

@@ -1,7 +1,7 @@
 """Times the project's own PyTorch modules on one device: the baseline that inference/bench/bench.ts
 prints beside the onnxruntime figures, measured in the same run on the same card.
 
-    python3 -m xtts.bench_torch MODEL_DIR [--device cpu|cuda] [--codes N] [--repeat R] [--text SENTENCE]
+    python3 -m xtts.bench.bench_torch MODEL_DIR [--device cpu|cuda] [--codes N] [--repeat R] [--text SENTENCE]
 
 Measures, batch 1, in eager mode:
   - voice: the conditioning encoder + perceiver on the chunks that inference/xtts/voice.ts makes of a
@@ -21,9 +21,9 @@ import time
 
 import torch
 
-from .checkpoint import read_model_folder
-from .sampler import Sampler
-from .vocab import tokenizer_input
+from ..fixtures.vocab import tokenizer_input
+from ..model.checkpoint import read_model_folder
+from ..model.sampler import Sampler
 
 TEXT = "Hello, world! This is a test."
 CLIP_S = 6.0

@@ -2,7 +2,7 @@
 gpt_prefill, gpt_decode and gpt_batch (fp32, and fp16 with --fp16), written into OUT_DIR with a
 small sizes.json (no model package: inference/bench/batch.ts opens the files directly).
 
-usage: python3 -m xtts.batch_graphs OUT_DIR [--size tiny|small|full] [--fp16] [--fused] [--seed N]
+usage: python3 -m xtts.bench.batch_graphs OUT_DIR [--size tiny|small|full] [--fp16] [--fused] [--seed N]
 
 --fused also writes gpt_batch_fused_* (the step from onnxruntime's fused operators, see fused.py).
 
@@ -14,10 +14,10 @@ import os
 
 import onnx
 
-from .config import sizes_from_config
-from .graphs import export_batch, export_graphs
-from .model import random_model
-from .tiny import make_config
+from ..export.graphs import export_batch, export_graphs
+from ..fixtures.tiny import make_config
+from ..model.config import sizes_from_config
+from ..model.model import random_model
 
 SIZES = {
     "tiny": {},

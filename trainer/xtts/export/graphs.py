@@ -10,11 +10,11 @@ import onnx
 import torch
 from torch import nn
 
+from ..model.model import Xtts
+from ..model.sampler import Sampler
 from .batch import BatchSampler, BatchStep
 from .fused import fused_batch_step
-from .model import Xtts
 from .onnx_tools import decode_loop, decode_loop_batch, to_float16
-from .sampler import Sampler
 
 OPSET = 17
 

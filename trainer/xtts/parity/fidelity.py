@@ -1,11 +1,11 @@
 """The project's side of the fidelity check against Coqui's XTTS classes
 (test/fixtures/coqui-model, made by trainer/reference/coqui_model.py with `npm run reference:model`).
 
-    python3 -m xtts.fidelity package FIXTURE_DIR CASE OUT_DIR
+    python3 -m xtts.parity.fidelity package FIXTURE_DIR CASE OUT_DIR
         builds the case's model folder with this project's modules and the same seeded weights
-        (xtts.seeded_weights) the reference drew for Coqui's, checks that its state dict has the
+        (xtts.parity.seeded_weights) the reference drew for Coqui's, checks that its state dict has the
         names and shapes Coqui's had, and exports it with the project's exporter into OUT_DIR.
-    python3 -m xtts.fidelity groups
+    python3 -m xtts.parity.fidelity groups
         prints [[width, groups], ...]: the conditioning encoder's GroupNorm group count at every
         width of fidelity_cases.GROUP_WIDTHS that the rule accepts."""
 import hashlib
@@ -17,14 +17,14 @@ import tempfile
 
 import torch
 
-from .conditioning import group_count
-from .config import sizes_from_config
-from .dvae import DiscreteVAE
-from .export import export_package
+from ..export.export import export_package
+from ..fixtures.tiny import make_config
+from ..model.conditioning import group_count
+from ..model.config import sizes_from_config
+from ..model.dvae import DiscreteVAE
+from ..model.model import Xtts
 from .fidelity_cases import GROUP_WIDTHS
-from .model import Xtts
 from .seeded_weights import fill_module
-from .tiny import make_config
 
 
 def state_signature(state) -> dict:

@@ -5,9 +5,9 @@ import unittest
 import torch
 import torch.nn.functional as F
 
-from xtts.config import XttsSizes
-from xtts.hifigan import HifiDecoder, resized_length
-from xtts.tiny import TINY_OVERRIDES
+from xtts.fixtures.tiny import TINY_OVERRIDES
+from xtts.model.config import XttsSizes
+from xtts.model.hifigan import HifiDecoder, resized_length
 
 
 class PaddedDecode(unittest.TestCase):

@@ -1,4 +1,4 @@
-"""The speaker encoder (facts §2e): ResNet "H/ASP" over a 64-bin log-mel of 16 kHz audio,
+"""The speaker encoder (docs/xtts-v2-facts.md §2e): ResNet "H/ASP" over a 64-bin log-mel of 16 kHz audio,
 L2-normalised. Keys match Coqui's `hifigan_decoder.speaker_encoder.*`, including the front end's
 buffers (`torch_spec.0.filter`, `torch_spec.1.spectrogram.window`, `torch_spec.1.mel_scale.fb`),
 so a real checkpoint brings its own window and filterbank. The STFT is written as a convolution with

@@ -1,4 +1,4 @@
-"""Hugging Face's sampling for XTTS (facts §4), as tensor code that exports to ONNX so it can run
+"""Hugging Face's sampling for XTTS (docs/xtts-v2-facts.md §4), as tensor code that exports to ONNX so it can run
 inside the decode Loop: repetition penalty over every id seen so far, temperature, top-k (ties
 kept), top-p (ascending sort, drop cumulative mass <= 1 - p, keep the best), then one draw.
 

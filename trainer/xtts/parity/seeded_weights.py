@@ -1,7 +1,7 @@
 """Random weights that depend only on (seed, tensor name, shape), so that two different
 implementations of XTTS-v2 with the same state-dict names get the same numbers without a
 checkpoint changing hands: Coqui's own classes (trainer/reference/coqui_model.py, in Coqui's
-environment) and this project's modules (xtts.fidelity, in the project's). numpy only; each
+environment) and this project's modules (xtts.parity.fidelity, in the project's). numpy only; each
 tensor is drawn from numpy's default_rng seeded with the seed and the SHA-256 of its name.
 
 Only parameters, BatchNorm statistics and `mel_stats` are drawn; every other buffer (filter

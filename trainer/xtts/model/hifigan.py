@@ -1,4 +1,4 @@
-"""XTTS-v2's HiFi-GAN decoder (facts §5): latents at 21.53 frames/s -> 24 kHz waveform, conditioned
+"""XTTS-v2's HiFi-GAN decoder (docs/xtts-v2-facts.md §5): latents at 21.53 frames/s -> 24 kHz waveform, conditioned
 on the speaker embedding at every upsampling stage. Keys match Coqui's
 `hifigan_decoder.waveform_decoder.*`, with weight norm stored the way current torch saves it
 (`parametrizations.weight.original0` = g, `original1` = v); checkpoint.py maps the older
