@@ -52,6 +52,12 @@ const envSchema = z.object({
    * for what int8 and int4 cost in agreement).
    */
   INFERENCE_PRECISION: z.enum(['auto', 'fp32', 'fp16', 'int8', 'int4']).default('auto'),
+  /**
+   * HiFi-GAN's precision: fp32 (the default and the reference), or int8 (the package's hifigan_int8,
+   * from the same quantizer as the GPT's int8 graphs): on a 2-core CPU the int8 GPT with it is real
+   * time, at a cost in agreement with fp32 that README's benchmark states.
+   */
+  INFERENCE_VOCODER_PRECISION: z.enum(['fp32', 'int8']).default('fp32'),
   /** Worker threads of the in-process engine (or a pod's), each with its own sessions. */
   INFERENCE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /**
@@ -185,6 +191,8 @@ export type Config = {
     device: 'cpu' | 'cuda';
     /** Unset: the engine's default (see INFERENCE_PRECISION). */
     precision: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
+    /** HiFi-GAN's precision (INFERENCE_VOCODER_PRECISION). */
+    vocoderPrecision: 'fp32' | 'int8';
     workers: number;
     /** Requests per engine worker at once (INFERENCE_STREAMS). */
     streams: number;
@@ -277,6 +285,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     inference: {
       device: e.INFERENCE_DEVICE,
       precision: e.INFERENCE_PRECISION === 'auto' ? undefined : e.INFERENCE_PRECISION,
+      vocoderPrecision: e.INFERENCE_VOCODER_PRECISION,
       workers: e.INFERENCE_WORKERS,
       streams: e.INFERENCE_STREAMS,
       batchMax: e.INFERENCE_BATCH_MAX,

@@ -200,3 +200,61 @@ describe('int4 GPT graphs (tiny, made by the quantizer)', () => {
   // Measured at 98.8% over 320 steps (npm run bench:inference -- --only tiny --precision fp32,int4).
   it('decode with the same top-1 code as fp32 on nearly every teacher-forced step', () => agreesWithFp32(dir, 'int4'));
 });
+
+/**
+ * Mel-cepstral distance (dB) the int8 HiFi-GAN must stay under at the tiny size, over fp32's latents:
+ * measured 6.7 dB there (4.1 dB at full size, README's benchmark); a graph that garbles its output lands far above.
+ */
+const VOCODER_MCD_DB = 9;
+
+describe('int8 HiFi-GAN (tiny, made by the quantizer)', () => {
+  let dir = '';
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'xtts-hifigan-int8-'));
+    packageWithInt8(dir);
+    const r = await runPython('xtts.export.quantize', [dir, '--vocoder-only']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is a QDQ graph calibrated on the package, opened when asked for, refused where absent', async () => {
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      graphs: Record<string, { file: string; precision?: string; quantization?: { calibration: string } }>;
+    };
+    assert.equal(m.graphs.hifigan_int8?.file, 'hifigan_int8.onnx');
+    assert.equal(m.graphs.hifigan_int8?.precision, 'int8');
+    assert.match(m.graphs.hifigan_int8?.quantization?.calibration ?? '', /own fp32 GPT/);
+    assert.ok(readFileSync(join(dir, 'hifigan_int8.onnx')).includes('QuantizeLinear'));
+    const auto = await loadPackage(dir);
+    assert.equal(auto.precision, 'int8');
+    assert.equal(auto.vocoder, 'hifigan', 'HiFi-GAN stays fp32 unless int8 is asked for');
+    const q = await loadPackage(dir, { vocoderPrecision: 'int8' });
+    assert.equal(q.vocoder, 'hifigan_int8');
+    await q.release();
+    await auto.release();
+    const gptFp32 = await loadPackage(dir, { precision: 'fp32', vocoderPrecision: 'int8' });
+    assert.equal(gptFp32.vocoder, 'hifigan_int8');
+    await gptFp32.release();
+    await assert.rejects(loadPackage(join(tiny, 'package'), { vocoderPrecision: 'int8' }), (e) => {
+      assert.ok(e instanceof EngineError);
+      assert.equal(e.code, 'MODEL_NOT_FOUND');
+      assert.match(e.message, /no hifigan_int8 graph/);
+      return true;
+    });
+  });
+
+  it('renders the same latents close to fp32 HiFi-GAN', async () => {
+    const a = await compareVariants(dir, dir, {
+      reference: 'fp32',
+      variant: 'int8',
+      variantVocoder: 'int8',
+      steps: 24,
+      freeSteps: 4,
+      sentences: AGREEMENT_SENTENCES.slice(0, 2),
+    });
+    assert.ok(a.vocoder, a.summary);
+    assert.equal(a.vocoder.graph, 'hifigan_int8');
+    assert.ok(a.vocoder.vocoderMcdDb > 0 && a.vocoder.vocoderMcdDb < VOCODER_MCD_DB, a.summary);
+    assert.ok(a.vocoder.vocoderSpeakerCosine > 0.99, a.summary);
+  });
+});

@@ -8,7 +8,9 @@
  *   variant's codes differ from fp32's, within `freeSteps`;
  * - audio of the same codes: HiFi-GAN (the package's one graph) over each variant's latents for fp32's
  *   greedy codes; mel-cepstral distance (dB, coefficients 1-13 of the log mel) and the speaker-embedding
- *   cosine between the two renders.
+ *   cosine between the two renders;
+ * - where the variant has its own HiFi-GAN (int8's hifigan_int8): that HiFi-GAN alone over fp32's
+ *   latents, and the variant as served (its latents through its HiFi-GAN), each against fp32's render.
  *
  * With random weights these measure numerical agreement only, not what a listener would hear.
  */
@@ -36,6 +38,8 @@ export const AGREEMENT_SENTENCES: readonly { language: string; text: string }[] 
 export type AgreementOptions = Pick<XttsOptions, 'device' | 'intraOpThreads'> & {
   reference: Precision;
   variant: Precision;
+  /** The variant's HiFi-GAN (default fp32, the reference's). */
+  variantVocoder?: 'fp32' | 'int8';
   /** Teacher-forced steps per sentence (default 40). */
   steps?: number;
   /** Free-running greedy codes per sentence (default 50). */
@@ -62,6 +66,18 @@ export type Agreement = {
   /** Mean over sentences of the renders' mel-cepstral distance (dB) and speaker-embedding cosine. */
   melCepstralDistanceDb: number;
   speakerCosine: number;
+  /**
+   * When the variant has its own HiFi-GAN (int8's hifigan_int8): the variant's HiFi-GAN against
+   * fp32's over fp32's latents (the vocoder alone), and the variant as served (its GPT's latents
+   * through its HiFi-GAN) against fp32 as served; mel-cepstral distance (dB), speaker cosine.
+   */
+  vocoder?: {
+    graph: string;
+    vocoderMcdDb: number;
+    vocoderSpeakerCosine: number;
+    servedMcdDb: number;
+    servedSpeakerCosine: number;
+  };
   summary: string;
 };
 
@@ -155,7 +171,11 @@ export async function compareVariants(refDir: string, varDir: string, o: Agreeme
     warmUp: false,
   };
   const ref = await Xtts.load(refDir, { ...common, precision: o.reference });
-  const v = await Xtts.load(varDir, { ...common, precision: o.variant });
+  const v = await Xtts.load(varDir, {
+    ...common,
+    precision: o.variant,
+    ...(o.variantVocoder ? { vocoderPrecision: o.variantVocoder } : {}),
+  });
   try {
     const clip = readFileSync(join(resolve(import.meta.dirname, '..', '..'), 'test', 'fixtures', 'tiny', 'ref.wav'));
     // One voice for both: the conditioning graphs are the same fp32 graphs in both packages.
@@ -169,6 +189,8 @@ export async function compareVariants(refDir: string, varDir: string, o: Agreeme
     const firstDivergence: (number | null)[] = [];
     const mcd: number[] = [];
     const spkCos: number[] = [];
+    const ownVocoder = v.pkg.vocoder !== ref.pkg.vocoder;
+    const voc = { mcd: [] as number[], cos: [] as number[], servedMcd: [] as number[], servedCos: [] as number[] };
     const rp = ref.params({}).repetitionPenalty;
     for (const s of sentences) {
       const ids = ref.sentenceIds(s.text, s.language)[0] as number[];
@@ -207,7 +229,16 @@ export async function compareVariants(refDir: string, varDir: string, o: Agreeme
       const wb = await ref.hifigan.decode(latB, steps, width, voice.speakerEmbedding);
       mcd.push(melCepstralDistance(wa, wb));
       const toRef = (w: Float32Array) => resample(w, ref.sampleRate, CONDITIONING_MEL.sampleRate);
-      spkCos.push(cosine(await speakerEmbedding(ref.pkg, toRef(wa)), await speakerEmbedding(ref.pkg, toRef(wb))));
+      const embA = await speakerEmbedding(ref.pkg, toRef(wa));
+      spkCos.push(cosine(embA, await speakerEmbedding(ref.pkg, toRef(wb))));
+      if (ownVocoder) {
+        const wv = await v.hifigan.decode(latA, steps, width, voice.speakerEmbedding);
+        const ws = await v.hifigan.decode(latB, steps, width, voice.speakerEmbedding);
+        voc.mcd.push(melCepstralDistance(wa, wv));
+        voc.cos.push(cosine(embA, await speakerEmbedding(ref.pkg, toRef(wv))));
+        voc.servedMcd.push(melCepstralDistance(wa, ws));
+        voc.servedCos.push(cosine(embA, await speakerEmbedding(ref.pkg, toRef(ws))));
+      }
       // Free-running greedy decoding of each.
       const fa = await ref.gpt.prefill(voice.gptCondLatent, voice.gptCondShape, ids);
       const fb = await v.gpt.prefill(voice.gptCondLatent, voice.gptCondShape, ids);
@@ -241,6 +272,17 @@ export async function compareVariants(refDir: string, varDir: string, o: Agreeme
       identicalFreeRuns: firstDivergence.filter((d) => d === null).length,
       melCepstralDistanceDb: mean(mcd),
       speakerCosine: mean(spkCos),
+      ...(ownVocoder
+        ? {
+            vocoder: {
+              graph: v.pkg.vocoder,
+              vocoderMcdDb: mean(voc.mcd),
+              vocoderSpeakerCosine: mean(voc.cos),
+              servedMcdDb: mean(voc.servedMcd),
+              servedSpeakerCosine: mean(voc.servedCos),
+            },
+          }
+        : {}),
     };
     const diverged = firstDivergence.filter((d): d is number => d !== null);
     return {
@@ -250,7 +292,11 @@ export async function compareVariants(refDir: string, varDir: string, o: Agreeme
         `logit error median max ${r.logitMaxRelErr.toFixed(4)} / RMS ${r.logitRmsRelErr.toFixed(4)} of fp32's logit RMS; ` +
         `greedy runs identical for ${freeSteps} codes in ${r.identicalFreeRuns}/${sentences.length}` +
         (diverged.length ? ` (others diverge at step ${diverged.join(', ')})` : '') +
-        `; same codes rendered: mel-cepstral distance ${r.melCepstralDistanceDb.toFixed(3)} dB, speaker cosine ${r.speakerCosine.toFixed(4)}`,
+        `; same codes rendered: mel-cepstral distance ${r.melCepstralDistanceDb.toFixed(3)} dB, speaker cosine ${r.speakerCosine.toFixed(4)}` +
+        (r.vocoder
+          ? `; ${r.vocoder.graph} over fp32's latents: ${r.vocoder.vocoderMcdDb.toFixed(3)} dB, cosine ${r.vocoder.vocoderSpeakerCosine.toFixed(4)}` +
+            `; as served (its GPT and ${r.vocoder.graph}): ${r.vocoder.servedMcdDb.toFixed(3)} dB, cosine ${r.vocoder.servedSpeakerCosine.toFixed(4)}`
+          : ''),
     };
   } finally {
     await ref.release();

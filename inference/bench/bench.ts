@@ -7,6 +7,7 @@
  *   node inference/bench/bench.ts [--device cpu|cuda] [--precision fp32,int8|fp16|...] [--only tiny|full]
  *                                 [--codes N] [--threads N] [--rounds N] [--no-agreement | --agreement-only]
  *                                 [--interleaved] [--torch] [--ort KEY=VALUE ...]
+ *                                 [--vocoder fp32|int8] [--chunk N] [--growth G]
  *                                 [--json OUT.json] [--python PYTHON_WITH_TORCH]
  *
  * Each precision (the GPT graphs' variant; default fp32,int8 on CPU, the package's default on CUDA)
@@ -24,8 +25,12 @@
  * modules on the same device in the same run (python3 -m xtts.bench.bench_torch, see the trainer), so
  * GPU figures sit beside their baseline.
  *
- * `npm run bench:cpu` is the CPU acceptance run: the full-size package, fp32 and int8 in the same run,
- * printing ms per code, streamed RTF, first chunk, resident memory and top-1 agreement, with the
+ * --vocoder int8: the quantized rows use the package's int8 HiFi-GAN (hifigan_int8, added with
+ * xtts.export.quantize --vocoder-only where missing), and the agreement also compares it with fp32's
+ * HiFi-GAN. --chunk / --growth: the streamed chunks' first size and growth (default: the engine's).
+ *
+ * `npm run bench:cpu` is the CPU acceptance run: the full-size package, fp32 and int8 (with the int8
+ * HiFi-GAN, the variant that is real time on a 2-core CPU) in the same run, printing ms per code, streamed RTF, first chunk, resident memory and top-1 agreement, with the
  * load average at start and end (figures from a loaded machine are the load's, not the machine's).
  * Each row also says where the whole render's and the stream's time went: GPT runs (prefill and
  * decode runs), HiFi-GAN calls, and the rest, in wall and CPU time (CPU time of this process, all
@@ -58,6 +63,11 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     python: { type: 'string' },
     rounds: { type: 'string', default: '2' },
+    /** Streamed chunks: codes in the first, and the growth of later ones (default: the engine's). */
+    chunk: { type: 'string' },
+    growth: { type: 'string' },
+    /** HiFi-GAN of the quantized rows: fp32 (default, as the engine) or int8 (the package's hifigan_int8). */
+    vocoder: { type: 'string' },
     'no-agreement': { type: 'boolean', default: false },
     'agreement-only': { type: 'boolean', default: false },
     interleaved: { type: 'boolean', default: false },
@@ -92,6 +102,13 @@ const sessionOptions: XttsOptions = {
   ...(args.ort?.length ? { cpuSession: { ...CPU_SESSION, config: ortConfig } } : {}),
 };
 const codes = Number(args.codes);
+if (args.vocoder !== undefined && args.vocoder !== 'fp32' && args.vocoder !== 'int8') {
+  console.error(`--vocoder: ${args.vocoder} is not fp32 or int8`);
+  process.exit(2);
+}
+/** HiFi-GAN of the quantized rows; the fp32 row keeps the fp32 HiFi-GAN (the reference). */
+const vocoderFor = (p: Precision | undefined): 'int8' | undefined =>
+  args.vocoder === 'int8' && p !== undefined && QUANTIZED.includes(p) ? 'int8' : undefined;
 // The interpreter with torch: --python, else PYTHON, else Debian's /usr/bin/python3 (see trainer).
 const python = args.python ?? pythonBinary();
 // The int8 and int4 variants of a package is made once by the trainer's quantizer (python with onnx and
@@ -158,6 +175,10 @@ function ensurePackage(kind: 'tiny' | 'full', precision?: Precision): string {
   if (precision && QUANTIZED.includes(precision) && !graphs[`gpt_decode_${precision}`]) {
     console.error(`adding the ${precision} GPT graphs to ${pkg}`);
     run(python, ['-m', 'xtts.export.quantize', pkg, '--precision', precision], join(root, 'trainer'));
+  }
+  if (vocoderFor(precision) && !(peekManifest(pkg)?.graphs as Record<string, unknown> | undefined)?.hifigan_int8) {
+    console.error(`adding HiFi-GAN's int8 graph to ${pkg}`);
+    run(python, ['-m', 'xtts.export.quantize', pkg, '--vocoder-only'], join(root, 'trainer'));
   }
   return pkg;
 }
@@ -277,6 +298,9 @@ async function benchPackage(kind: 'tiny' | 'full', precision: Precision | undefi
     ...(precision ? { precision } : {}),
     ...sessionOptions,
     maxAudioCodes: codes,
+    ...(vocoderFor(precision) ? { vocoderPrecision: 'int8' as const } : {}),
+    ...(args.chunk ? { streamChunkCodes: Number(args.chunk) } : {}),
+    ...(args.growth ? { streamChunkGrowth: Number(args.growth) } : {}),
     // Random weights never stop on their own: cap the sentence so every run makes the same audio length.
   };
   let t0 = performance.now();
@@ -393,6 +417,9 @@ function runChild(kind: 'tiny' | 'full', precision: Precision | undefined): Row 
   const argv = [import.meta.filename, '--child', kind, '--device', device, '--codes', String(codes)];
   if (precision) argv.push('--precision', precision);
   if (args.threads) argv.push('--threads', args.threads);
+  if (args.chunk) argv.push('--chunk', args.chunk);
+  if (args.vocoder) argv.push('--vocoder', args.vocoder);
+  if (args.growth) argv.push('--growth', args.growth);
   for (const kv of args.ort ?? []) argv.push('--ort', kv);
   if (args.torch) argv.push('--torch');
   if (args.python) argv.push('--python', args.python);
@@ -508,7 +535,7 @@ for (const kind of ['tiny', 'full'] as const) {
         ? ` [decode ${f(row.msPerCodeRun20 / base.msPerCodeRun20, 2)}x fp32's time, RSS ${f(row.rssMiB / base.rssMiB, 2)}x]`
         : '';
     console.log(
-      `${kind.padEnd(4)} ${row.device}/${row.precision}: load ${f(row.loadMs, 0)} ms (${f(row.loadUnverifiedMs, 0)} without sha256), voice ${f(row.voiceMs, 0)} ms, ` +
+      `${kind.padEnd(4)} ${row.device}/${row.precision}${vocoderFor(row.precision) ? '+hifigan_int8' : ''}: load ${f(row.loadMs, 0)} ms (${f(row.loadUnverifiedMs, 0)} without sha256), voice ${f(row.voiceMs, 0)} ms, ` +
         `decode ${f(row.msPerCodeRun20, 2)} ms/code (runs of 20) ${f(row.msPerCodeRun100, 2)} ms/code (runs of 100), ` +
         `RTF ${f(row.rtfRender, 3)} whole / ${f(row.rtfStream, 3)} streamed (${row.codes} codes, ${f(row.audioSeconds, 2)} s), ` +
         `first chunk ${f(row.firstChunkMs, 0)} ms (then ${f(row.firstChunkWarmMs, 0)} ms), ` +
@@ -528,6 +555,7 @@ for (const kind of ['tiny', 'full'] as const) {
       const a = await compareVariants(ensurePackage(kind, 'fp32'), ensurePackage(kind, p), {
         reference: 'fp32',
         variant: p,
+        ...(vocoderFor(p) ? { variantVocoder: 'int8' as const } : {}),
         device,
         ...sessionOptions,
       });

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeWav } from '../audio/wav.ts';
+import { STREAM_FIRST_CHUNK_CODES } from '../xtts/xtts.ts';
 import { createEngine, type LocalEngine } from './engine.ts';
 import { EngineError, type VoiceConditioning } from './types.ts';
 
@@ -90,8 +91,9 @@ describe('engine (worker threads, tiny fixture)', () => {
     const chunks = await collect(engine.synthesize(req));
     assert.ok(chunks.length >= 2);
     assert.ok(chunks.at(-1)?.final && chunks.slice(0, -1).every((c) => !c.final));
-    // First chunk after 20 codes: 20 codes of audio minus the 1024 samples held for the crossfade.
-    assert.equal(chunks[0]?.samples.length, 256 * Math.floor((4 * 20 * 24000) / 22050) - 1024);
+    // First chunk after STREAM_FIRST_CHUNK_CODES codes: their audio minus the 1024 samples held for the crossfade.
+    const first = STREAM_FIRST_CHUNK_CODES;
+    assert.equal(chunks[0]?.samples.length, 256 * Math.floor((4 * first * 24000) / 22050) - 1024);
     const total = chunks.reduce((n, c) => n + c.samples.length, 0);
     assert.ok(Math.abs(total - whole.samples.length) <= 256, `${total} streamed vs ${whole.samples.length}`);
   });

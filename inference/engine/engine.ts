@@ -90,6 +90,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
   return {
     device: i.device,
     ...(i.precision ? { precision: i.precision } : {}),
+    ...(i.vocoderPrecision ? { vocoderPrecision: i.vocoderPrecision } : {}),
     workers: i.workers,
     ...(i.streams ? { maxStreams: i.streams } : {}),
     ...(i.batchMax ? { batchMax: i.batchMax } : {}),
@@ -104,6 +105,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
 type InferenceConfig = {
   device: 'cpu' | 'cuda';
   precision?: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
+  vocoderPrecision?: 'fp32' | 'int8' | undefined;
   workers: number;
   /** Jobs per worker at once (INFERENCE_STREAMS). */
   streams?: number | undefined;

@@ -11,7 +11,7 @@ import type { VoiceConditioning } from '../engine/types.ts';
 import { generateCodes, UniformSource } from './generate.ts';
 import { outputSamples } from './hifigan.ts';
 import { chunkSchedule } from './stream.ts';
-import { Xtts, type XttsOptions } from './xtts.ts';
+import { STREAM_CHUNK_GROWTH, STREAM_FIRST_CHUNK_CODES, Xtts, type XttsOptions } from './xtts.ts';
 
 const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
 const text = 'Hello, world! This is a test.';
@@ -35,8 +35,10 @@ describe('chunkSchedule', () => {
 describe('streaming with growing chunks (tiny fixture)', () => {
   const open: Xtts[] = [];
   let voice: VoiceConditioning;
+  // The schedule's mechanics with a first chunk of 20 codes (the default is STREAM_FIRST_CHUNK_CODES;
+  // its own test is last).
   const load = async (o: XttsOptions = {}) => {
-    const x = await Xtts.load(join(fixture, 'package'), o);
+    const x = await Xtts.load(join(fixture, 'package'), { streamChunkCodes: 20, ...o });
     open.push(x);
     return x;
   };
@@ -133,5 +135,16 @@ describe('streaming with growing chunks (tiny fixture)', () => {
     // with chunks 2, 3, ...: 45 and 68 codes, each cut to the sentence's 40.
     assert.deepEqual(sizes.slice(0, 4), [20, 20, 40, 40]);
     assert.equal(sizes.length, 2 + (pieces - 1));
+  });
+
+  it('by default streams a first chunk of STREAM_FIRST_CHUNK_CODES codes, then grows by STREAM_CHUNK_GROWTH', async () => {
+    const x = await Xtts.load(join(fixture, 'package'));
+    open.push(x);
+    const sizes = runSizes(x);
+    await stream(x);
+    const s = chunkSchedule(STREAM_FIRST_CHUNK_CODES, STREAM_CHUNK_GROWTH, 100);
+    const limit = x.pkg.manifest.tokens.max_audio_codes;
+    assert.deepEqual(sizes.slice(0, 3), [s(0), s(1), Math.min(s(2), limit - s(0) - s(1))]);
+    assert.equal(sizes[0], STREAM_FIRST_CHUNK_CODES);
   });
 });

@@ -55,9 +55,17 @@ export type SynthesisInput = {
 };
 
 /**
- * Later streamed chunks grow by this factor (see chunkSchedule): 20, 30, 45, 68, 100 codes. 1.5 stays
- * below 1 / RTF of a whole render on the 2-core CPU (0.58), so each chunk is ready before the audio
- * already sent has played.
+ * Codes in the first streamed chunk: the time to first audio is the prompt's pass, these codes and
+ * HiFi-GAN over them. On a 2-core CPU (full size, int8 GPT and HiFi-GAN) 16 codes gave the first
+ * chunk after 0.67 s against 0.87 s with 20, and a streamed RTF of 0.69 (README, benchmark).
+ */
+export const STREAM_FIRST_CHUNK_CODES = 16;
+
+/**
+ * Later streamed chunks grow by this factor (see chunkSchedule): 16, 24, 36, 54, 81, 100 codes. A
+ * chunk is ready before the audio already sent has played while the growth stays below 1 / the
+ * synthesis' RTF: on the 2-core CPU with the int8 variant 1 / 0.69 ≈ 1.45, so the second chunk may
+ * come a few tens of ms late there; from the third on, the audio ahead covers it.
  */
 export const STREAM_CHUNK_GROWTH = 1.5;
 export const STREAM_MAX_CHUNK_CODES = 100;
@@ -111,11 +119,11 @@ export class Xtts {
       pkg.device === 'cuda' ? (bucket) => pkg.openHifigan(bucket) : undefined,
     );
     this.options = {
-      streamChunkCodes: options.streamChunkCodes ?? 20,
+      streamChunkCodes: options.streamChunkCodes ?? STREAM_FIRST_CHUNK_CODES,
       streamChunkGrowth: options.streamChunkGrowth ?? STREAM_CHUNK_GROWTH,
       streamMaxChunkCodes: Math.max(
         options.streamMaxChunkCodes ?? STREAM_MAX_CHUNK_CODES,
-        options.streamChunkCodes ?? 20,
+        options.streamChunkCodes ?? STREAM_FIRST_CHUNK_CODES,
       ),
       renderRunCodes: options.renderRunCodes ?? 100,
       sentencePauseSamples: options.sentencePauseSamples ?? 10000,
