@@ -13,7 +13,8 @@ import { loadConfig } from '../infra/index.ts';
 import { type AudioStore, memoryAudioStore } from '../listening/index.ts';
 import { openTestDb, type TestDb } from '../test/helpers/db.ts';
 import { voteLoadApp } from '../test/helpers/vote-load.ts';
-import { createLogger, createMetrics, redactSecrets } from './index.ts';
+import { createLogger, redactSecrets } from './logger.ts';
+import { createMetrics } from './metrics.ts';
 
 describe('secrets stay out of logs, metrics and errors', () => {
   let db: TestDb;

@@ -1,14 +1,12 @@
-export { type Db, type DbDriver, type DbHandle, type DbOptions, openDb, pgliteDirFor } from './client.ts';
+export { type Db, type DbHandle, openDb, pgliteDirFor } from './client.ts';
 export { isDatabaseUnavailable, retryWhileUnavailable, skipWhileUnavailable } from './errors.ts';
-export { type Readiness, readiness } from './health.ts';
-export { appliedMigrationCount, expectedMigrations, migrate } from './migrate.ts';
+export { readiness } from './health.ts';
+export { migrate } from './migrate.ts';
 export { pgliteTemplate } from './pglite-template.ts';
 export {
-  type ApiKey,
   type ApiKeyView,
   createApiKey,
   findActiveKey,
-  hashToken,
   listApiKeys,
   revokeApiKey,
   touchApiKey,
@@ -20,7 +18,6 @@ export {
   getCheckpoint,
   insertCheckpoint,
   listCheckpoints,
-  type NewCheckpoint,
   setCheckpointKind,
 } from './queries/checkpoints.ts';
 export { type DatasetClipSummary, datasetClipSummary, listMetricsAfter } from './queries/dataset-views.ts';
@@ -43,7 +40,7 @@ export {
   setDatasetProgress,
   updateDatasetClip,
 } from './queries/datasets.ts';
-export { type JobLaunch, listUnlaunchedJobs, recordJobLaunch, type UnlaunchedJob } from './queries/job-launch.ts';
+export { listUnlaunchedJobs, recordJobLaunch } from './queries/job-launch.ts';
 export {
   cancelledJob,
   claimJob,
@@ -67,7 +64,6 @@ export {
   findTestByInviteCode,
   flagRater,
   getListeningTest,
-  getRater,
   getStimulus,
   getTrial,
   insertListeningTest,
@@ -87,7 +83,6 @@ export {
   raterProgress,
   redeemCompletion,
   type Stimulus,
-  type TestStatus,
   type TrialRow,
   transitionTest,
   updateRater,
@@ -101,19 +96,8 @@ export {
   PRESCREEN_JOB,
   setTestPrescreen,
 } from './queries/prescreen.ts';
-export {
-  listPromotions,
-  type Promotion,
-  type PromotionOutcome,
-  promoteCheckpoint,
-  rollbackPromotion,
-} from './queries/promotions.ts';
-export {
-  createOwnerSession,
-  deleteOwnerSession,
-  findOwnerSession,
-  type OwnerSession,
-} from './queries/sessions.ts';
+export { listPromotions, type Promotion, promoteCheckpoint, rollbackPromotion } from './queries/promotions.ts';
+export { createOwnerSession, deleteOwnerSession, findOwnerSession, type OwnerSession } from './queries/sessions.ts';
 export {
   addMetrics,
   createRunWithJob,
@@ -140,7 +124,6 @@ export {
   updateVoice,
   type Voice,
   type VoiceClip,
-  type VoiceConditioningRow,
 } from './queries/voices.ts';
 export { type ApiKeyScope, apiKeyScopes } from './schema/auth.ts';
 export * as schema from './schema/index.ts';

@@ -5,16 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { freshDatabase } from '../test/helpers/db.ts';
-import {
-  appliedMigrationCount,
-  createApiKey,
-  expectedMigrations,
-  listApiKeys,
-  migrate,
-  openDb,
-  readiness,
-} from './index.ts';
-import { rows } from './migrate.ts';
+import { createApiKey, listApiKeys, migrate, openDb, readiness } from './index.ts';
+import { appliedMigrationCount, expectedMigrations, rows } from './migrate.ts';
 
 const tables = async (db: Parameters<typeof readiness>[0]) =>
   rows<{ t: string }>(

@@ -1,11 +1,3 @@
-export {
-  type Config,
-  ConfigError,
-  childEnv,
-  configVariables,
-  type JobKind,
-  jobKinds,
-  loadConfig,
-} from './config.ts';
-export { type Limits, limits } from './limits.ts';
+export { type Config, ConfigError, childEnv, configVariables, loadConfig } from './config.ts';
+export { limits } from './limits.ts';
 export { localStorage, type Storage, StorageError } from './storage.ts';

@@ -25,7 +25,7 @@ const codeOf = (f: string) =>
     .replace(/\/\*[\s\S]*?\*\//g, '')
     .replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 
-/** The names a module's index.ts exports: `export { a, b as c, type T } from …` and `export const x`. */
+/** The names a module's index.ts exports: `export { a, b as c, type T } from …`, `export const x` and `export * as ns from …`. */
 function exportedNames(m: string): string[] {
   const src = codeOf(join(m, 'index.ts'));
   const names = new Set<string>();
@@ -43,11 +43,63 @@ function exportedNames(m: string): string[] {
   for (const d of src.matchAll(/export\s+(?:async\s+)?(?:function\*?|const|let|class|type|interface|enum)\s+(\w+)/g)) {
     names.add(d[1] as string);
   }
+  for (const d of src.matchAll(/export\s+\*\s+as\s+(\w+)/g)) names.add(d[1] as string);
   return [...names];
 }
 
 const importsOf = (f: string) =>
   [...readFileSync(join(root, f), 'utf8').matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+
+/**
+ * The module whose public face a specifier of file `f` reaches from outside: another module's
+ * index.ts, or test/helpers/, which other modules' tests may import directly.
+ */
+function faceOf(f: string, spec: string): string | undefined {
+  if (!spec.startsWith('.')) return undefined;
+  const [mod, ...rest] = relative(root, join(root, f, '..', spec)).split(sep);
+  if (!mod || mod === f.split(sep)[0] || !(modules as readonly string[]).includes(mod)) return undefined;
+  if (rest.join('/') === 'index.ts' || (mod === 'test' && rest[0] === 'helpers')) return mod;
+  return undefined;
+}
+
+/**
+ * The names each module's face is imported by, from the files of the other modules:
+ * `import { a, type B, c as d } from …`, `export { a } from …`, `const { a } = await import(…)`
+ * and `(await import(…)).a`. `unread` lists the specifiers of faces imported in any other way,
+ * so that a form this does not read fails the check rather than passing it.
+ */
+function importedFromFaces(): { names: Map<string, Set<string>>; unread: string[] } {
+  const names = new Map(modules.map((m) => [m as string, new Set<string>()]));
+  const unread: string[] = [];
+  const imports =
+    /(?:import|export)\s+(?:type\s+)?\{([^}]*)\}\s*from\s*(['"][^'"]+['"])|(?:const|let|var)\s*\{([^}]*)\}\s*=\s*await\s+import\(\s*(['"][^'"]+['"])\s*\)|\(\s*await\s+import\(\s*(['"][^'"]+['"])\s*\)\s*\)\s*\.\s*(\w+)/g;
+  for (const f of files) {
+    const src = codeOf(f);
+    const read = new Set<number>();
+    for (const m of src.matchAll(imports)) {
+      const quoted = (m[2] ?? m[4] ?? m[5]) as string;
+      const mod = faceOf(f, quoted.slice(1, -1));
+      read.add((m.index as number) + m[0].lastIndexOf(quoted));
+      if (!mod) continue;
+      const list = m[1] ?? m[3];
+      const imported =
+        list === undefined
+          ? [m[6] as string]
+          : list.split(',').map((part) =>
+              part
+                .trim()
+                .replace(/^type\s+/, '')
+                .split(/\s+as\s+|\s*:\s*/)[0]
+                ?.trim(),
+            );
+      for (const n of imported) if (n) names.get(mod)?.add(n);
+    }
+    for (const m of src.matchAll(/['"](\.[^'"]*)['"]/g)) {
+      if (faceOf(f, m[1] as string) && !read.has(m.index as number)) unread.push(`${f}: ${m[1]}`);
+    }
+  }
+  return { names, unread };
+}
 
 describe('architecture', () => {
   it('every top-level module has an index.ts', () => {
@@ -112,6 +164,19 @@ describe('architecture', () => {
       const missing = exported.filter((n) => !text.includes(`\`${n}\``));
       assert.deepEqual(missing, [], `${m}/README.md names every export of ${m}/index.ts`);
     }
+  });
+
+  it("a module's index.ts exports only what other modules import", () => {
+    // A name no other module imports belongs inside the module (its own tests import the file
+    // that defines it). test/index.ts counts what other modules' tests take from test/helpers/.
+    const { names, unread } = importedFromFaces();
+    assert.deepEqual(unread, [], 'imports of a public face in a form this check reads');
+    const unused = modules.flatMap((m) =>
+      exportedNames(m)
+        .filter((n) => !names.get(m)?.has(n))
+        .map((n) => `${m}/index.ts: ${n}`),
+    );
+    assert.deepEqual(unused, []);
   });
 
   it('voices/ never imports api/: the HTTP layer uses voices and checkpoints, not the other way round', () => {
