@@ -18,7 +18,7 @@
  * the codes a sequence gets do not depend on its batch-mates: the batched graph is the batch-1 graph
  * row by row, with padded positions masked.
  */
-import { type Session, type Tensor, tensor, tensorOf } from '../runtime/index.ts';
+import { type Session, tensor, tensorOf } from '../runtime/index.ts';
 import {
   type DecodeResult,
   type DecodeSettings,
