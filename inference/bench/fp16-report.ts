@@ -4,6 +4,7 @@
  * as a table (agreement.ts does the measuring).
  *
  *   node inference/bench/fp16-report.ts PACKAGE_DIR [--device cuda|cpu] [--variant fp16|int8|int4] [--sentences 100]
+ *                                       [--vocoder fp32|int8]
  *                                       [--steps 40] [--free-steps 100] [--json OUT.json]
  *
  * PACKAGE_DIR: a full-width package with both fp32 and fp16 GPT graphs, e.g. (from the repository
@@ -30,12 +31,14 @@ const { values: args, positionals } = parseArgs({
     'free-steps': { type: 'string', default: '100' },
     json: { type: 'string' },
     variant: { type: 'string', default: 'fp16' },
+    /** int8: the variant renders with the package's int8 HiFi-GAN (hifigan_int8), measured too. */
+    vocoder: { type: 'string', default: 'fp32' },
   },
 });
 const pkg = positionals[0];
 if (!pkg) {
   console.error(
-    'usage: node inference/bench/fp16-report.ts PACKAGE_DIR [--device cuda|cpu] [--sentences N] [--json OUT]',
+    'usage: node inference/bench/fp16-report.ts PACKAGE_DIR [--device cuda|cpu] [--variant fp16|int8|int4] [--vocoder fp32|int8] [--sentences N] [--json OUT]',
   );
   process.exit(2);
 }
@@ -69,6 +72,7 @@ const a = await compareVariants(pkg, pkg, {
   device,
   reference: 'fp32',
   variant,
+  ...(args.vocoder === 'int8' ? { variantVocoder: 'int8' as const } : {}),
   steps: Number(args.steps),
   freeSteps: Number(args['free-steps']),
   sentences,
@@ -93,6 +97,17 @@ const rows: [string, string][] = [
   ['diverging runs: first differing step, min / median / max', `${q(0)} / ${q(0.5)} / ${diverged.at(-1) ?? '–'}`],
   ['same codes rendered: mel-cepstral distance', `${a.melCepstralDistanceDb.toFixed(3)} dB`],
   ['same codes rendered: speaker cosine', a.speakerCosine.toFixed(4)],
+  ...((a.vocoder
+    ? [
+        [`${a.vocoder.graph} over fp32's latents: mel-cepstral distance`, `${a.vocoder.vocoderMcdDb.toFixed(3)} dB`],
+        [`${a.vocoder.graph} over fp32's latents: speaker cosine`, a.vocoder.vocoderSpeakerCosine.toFixed(4)],
+        [
+          `as served (${variant} GPT, ${a.vocoder.graph}): mel-cepstral distance`,
+          `${a.vocoder.servedMcdDb.toFixed(3)} dB`,
+        ],
+        ['as served: speaker cosine', a.vocoder.servedSpeakerCosine.toFixed(4)],
+      ]
+    : []) as [string, string][]),
   ['wall time', `${seconds.toFixed(0)} s`],
 ];
 console.log(`| ${variant} GPT graphs against fp32 | |\n| --- | --- |`);
