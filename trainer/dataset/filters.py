@@ -20,6 +20,13 @@ def overlaps(start: float, end: float, ranges: list[list[float]]) -> bool:
     return any(min(end, r[1]) - max(start, r[0]) > OVERLAP_S for r in ranges)
 
 
+def touches(start: float, end: float, ranges: list[list[float]]) -> bool:
+    """A range ends within OVERLAP_S before the clip starts, or starts within OVERLAP_S after it
+    ends: the cut was made at the edge of that sound, not in a pause, so the clip's first or last
+    word may have been spoken under it (a word half masked by a noise burst, cut where it ends)."""
+    return any(0 <= start - r[1] < OVERLAP_S or 0 <= r[0] - end < OVERLAP_S for r in ranges)
+
+
 def measure_faults(clip: dict, faults: dict, longest_silence: float, opts: Options) -> None:
     """Reasons known from the clip alone and its recording's fault ranges."""
     r = clip["reasons"]
@@ -34,7 +41,8 @@ def measure_faults(clip: dict, faults: dict, longest_silence: float, opts: Optio
         r.append("CLIPPING")
     if longest_silence >= opts.long_silence_s:
         r.append("LONG_SILENCE")
-    if overlaps(s, e, faults.get("noise", [])) or overlaps(s, e, faults.get("non_speech", [])):
+    noisy = faults.get("noise", []) + faults.get("non_speech", [])
+    if overlaps(s, e, noisy) or touches(s, e, noisy):
         r.append("NON_SPEECH")
     if overlaps(s, e, faults.get("transcript_mismatch", [])):
         r.append("TRANSCRIPT_MISMATCH")

@@ -10,7 +10,7 @@ import numpy as np
 
 from dataset.analyze import analyze, non_speech
 from dataset.decode import decode
-from dataset.filters import dataset_filters, measure_faults, overlaps, settle, split
+from dataset.filters import dataset_filters, measure_faults, overlaps, settle, split, touches
 from dataset.options import Options
 
 RATE16 = 16000
@@ -98,6 +98,20 @@ class FilterRulesTest(unittest.TestCase):
         self.assertFalse(overlaps(0.0, 5.0, [[4.95, 6.0]]))  # 0.05 s into the fault
         self.assertTrue(overlaps(0.0, 5.0, [[4.8, 6.0]]))  # 0.2 s
         self.assertFalse(overlaps(0.0, 5.0, []))
+
+    def test_a_cut_at_the_edge_of_a_noise_is_a_fault(self):
+        # The clip [10, 15]: a noise ending 0.05 s before it starts, or starting 0.05 s after it ends,
+        # touches it (the cut was made where the noise stopped, maybe inside a word under it).
+        self.assertTrue(touches(10.0, 15.0, [[9.0, 9.95]]))
+        self.assertTrue(touches(10.0, 15.0, [[15.05, 16.0]]))
+        self.assertFalse(touches(10.0, 15.0, [[9.0, 9.8]]))  # 0.2 s of something else between
+        self.assertFalse(touches(10.0, 15.0, [[15.3, 16.0]]))
+        c = clip("c", "For a long time.")
+        measure_faults(c, {"noise": [[9.0, 9.99]]}, 0.1, Options())
+        self.assertEqual(c["reasons"], ["NON_SPEECH"])
+        c = clip("d", "For a long time.")
+        measure_faults(c, {"noise": [[8.0, 9.5]]}, 0.1, Options())
+        self.assertEqual(c["reasons"], [])
 
     def test_measured_faults(self):
         opts = Options()
