@@ -9,7 +9,6 @@ keeps its training_state.pt: at full size AdamW's moments are 3.5 GB per checkpo
 needs the last one only. Its package is exported to export_dir/<name> by xtts.export,
 which itself builds in a temporary folder and renames at the end."""
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ from typing import List
 
 import torch
 
+from xtts.export.digest import file_sha256
 from xtts.export.export import export_package
 from xtts.model.config import sizes_dict
 
@@ -29,14 +29,6 @@ COPIED = ["config.json", "vocab.json", "mel_stats.pth", "dvae.pth"]
 
 class BaseMismatch(Exception):
     pass
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_base(base_model_dir: str, base_package: str, sizes, mel_stats: torch.Tensor) -> None:
@@ -57,7 +49,7 @@ def check_base(base_model_dir: str, base_package: str, sizes, mel_stats: torch.T
         diff = sorted(k for k in set(ours) | set(theirs or {}) if (theirs or {}).get(k) != ours.get(k))
         raise BaseMismatch(f"{base_package}: model config differs from {base_model_dir} ({', '.join(diff[:6])})")
     vp = os.path.join(base_package, man.get("vocab", "vocab.json"))
-    if not os.path.isfile(vp) or _sha256(vp) != _sha256(os.path.join(base_model_dir, "vocab.json")):
+    if not os.path.isfile(vp) or file_sha256(vp) != file_sha256(os.path.join(base_model_dir, "vocab.json")):
         raise BaseMismatch(f"{base_package}: vocab.json differs from {base_model_dir}/vocab.json")
     sp = os.path.join(base_package, man.get("mel_stats", "mel_stats.json"))
     try:

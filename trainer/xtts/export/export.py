@@ -13,7 +13,6 @@ PyTorch here: inference/xtts/batch.test.ts checks it against gpt_decode on the t
 
 Run from trainer/ (or with trainer/ on PYTHONPATH). NODE names the node binary (default: node)."""
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ import torch
 from ..model.checkpoint import read_model_folder
 from ..model.config import LANGUAGES, generation_from_config, sizes_dict
 from .cases import TOLERANCE, CaseWriter, build_cases
+from .digest import file_entry, file_sha256
 from .graphs import OPSET, export_graphs
 from .onnx_tools import io_spec
 from .quantize import add_variants
@@ -61,14 +61,6 @@ BATCH_NOTE = (
     "most that many codes). A row stops changing after its stop code or steps[b] codes; codes[b, i] is -1 "
     "after that, counts[b] is how many it produced, and its cache is columns [start[b], P + counts[b]) "
     "of k_out/v_out. The Loop ends when no row can go on.")
-
-
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def sample_inputs(sizes, start: int, stop: int, seed: int = 3):
@@ -161,7 +153,7 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
                               "torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET}
         for name in sorted(os.listdir(tmp)):
             p = os.path.join(tmp, name)
-            files[name] = {"sha256": sha256(p), "bytes": os.path.getsize(p)}
+            files[name] = file_entry(p)
         manifest["files"] = files
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=1)
@@ -233,7 +225,7 @@ def make_manifest(cfg, sizes, tok, graphs, reports, device, base_manifest, base_
     }
     if base_manifest:
         shared = {k: v for k, v in base_manifest.get("graphs", {}).items() if k not in gm}
-        m["base"] = {"path": os.path.abspath(base_path), "manifest_sha256": sha256(os.path.join(base_path, "manifest.json")),
+        m["base"] = {"path": os.path.abspath(base_path), "manifest_sha256": file_sha256(os.path.join(base_path, "manifest.json")),
                      "graphs": sorted(shared)}
     return m
 

@@ -24,7 +24,6 @@ graph. Two graph files would each hold the whole GPT (two sessions, two copies i
 
 Run from trainer/ (or with trainer/ on PYTHONPATH)."""
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -32,18 +31,11 @@ import tempfile
 
 import onnx
 
+from .digest import file_entry
 from .onnx_tools import io_spec, share_gpt
 
 PRECISIONS = ("int8", "int4")
 GRAPHS = ("gpt_prefill", "gpt_decode")
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def quantize_graph(src: str, dst: str, precision: str = "int8") -> None:
@@ -227,7 +219,7 @@ def add_hifigan_int8(pkg: str, manifest: dict) -> None:
     entry.update({"file": file, **spec, "precision": "int8",
                   "quantization": {**QUANTIZATION["hifigan_int8"], "from": ref["file"]}})
     manifest["graphs"]["hifigan_int8"] = entry
-    manifest["files"][file] = {"sha256": _sha256(os.path.join(pkg, file)), "bytes": os.path.getsize(os.path.join(pkg, file))}
+    manifest["files"][file] = file_entry(os.path.join(pkg, file))
 
 
 def add_variants(pkg: str, precisions=PRECISIONS, merge_only: bool = False, vocoder: bool = True,
@@ -284,7 +276,7 @@ def add_variants(pkg: str, precisions=PRECISIONS, merge_only: bool = False, voco
                                                      "(onnx_tools.share_gpt)"}})
             manifest["graphs"][stem] = entry
         for f in (file, data):
-            manifest["files"][f] = {"sha256": _sha256(os.path.join(pkg, f)), "bytes": os.path.getsize(os.path.join(pkg, f))}
+            manifest["files"][f] = file_entry(os.path.join(pkg, f))
     if vocoder and "int8" in precisions and not merge_only:
         add_hifigan_int8(pkg, manifest)
     fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=pkg)
