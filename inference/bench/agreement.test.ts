@@ -243,6 +243,26 @@ describe('int8 HiFi-GAN (tiny, made by the quantizer)', () => {
     });
   });
 
+  it("is left out of a package whose HiFi-GAN is its base's (a fine-tuned one), and asked for alone there, refused", async () => {
+    const own = mkdtempSync(join(tmpdir(), 'xtts-no-hifigan-'));
+    try {
+      cpSync(join(tiny, 'package'), own, { recursive: true });
+      const path = join(own, 'manifest.json');
+      const m = JSON.parse(readFileSync(path, 'utf8')) as { graphs: Record<string, unknown> };
+      delete m.graphs.hifigan;
+      writeFileSync(path, JSON.stringify(m));
+      const r = await runPython('xtts.export.quantize', [own]);
+      assert.equal(r.code, 0, r.stderr);
+      const after = JSON.parse(readFileSync(path, 'utf8')) as { graphs: Record<string, unknown> };
+      assert.ok(after.graphs.gpt_decode_int8 && !after.graphs.hifigan_int8, Object.keys(after.graphs).join(', '));
+      const alone = await runPython('xtts.export.quantize', [own, '--vocoder-only']);
+      assert.equal(alone.code, 1);
+      assert.match(alone.stderr, /no hifigan graph to quantize \(a fine-tuned package uses its base's HiFi-GAN/);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it('renders the same latents close to fp32 HiFi-GAN', async () => {
     const a = await compareVariants(dir, dir, {
       reference: 'fp32',

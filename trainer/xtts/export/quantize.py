@@ -202,7 +202,8 @@ def add_hifigan_int8(pkg: str, manifest: dict) -> None:
     """Adds hifigan_int8.onnx to the package folder and its entry to `manifest` (written by the caller)."""
     ref = manifest["graphs"].get("hifigan")
     if ref is None:
-        raise ValueError(f"{pkg}: manifest has no hifigan graph to quantize")
+        raise ValueError(f"{pkg}: manifest has no hifigan graph to quantize (a fine-tuned package uses its "
+                         "base's HiFi-GAN: quantize the base)")
     for g in ("cond_encoder", "gpt_prefill_fp32", "gpt_decode_fp32"):
         if g not in manifest["graphs"]:
             raise ValueError(f"{pkg}: manifest has no {g} graph, needed to calibrate HiFi-GAN's int8 variant")
@@ -277,7 +278,9 @@ def add_variants(pkg: str, precisions=PRECISIONS, merge_only: bool = False, voco
             manifest["graphs"][stem] = entry
         for f in (file, data):
             manifest["files"][f] = file_entry(os.path.join(pkg, f))
-    if vocoder and "int8" in precisions and not merge_only:
+    # A fine-tuned package has no HiFi-GAN of its own (it opens its base's, and the base's
+    # hifigan_int8 with it): only --vocoder-only asks for one there, and is refused.
+    if vocoder and "int8" in precisions and not merge_only and ("hifigan" in manifest["graphs"] or not gpt):
         add_hifigan_int8(pkg, manifest)
     fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=pkg)
     with os.fdopen(fd, "w") as f:
