@@ -91,8 +91,6 @@ export type CpuSessionOptions = Pick<SessionOptions, 'cpuMemArena' | 'config'>;
  */
 export const CPU_SESSION: CpuSessionOptions = { cpuMemArena: false };
 
-const SHARED = ['cond_encoder', 'speaker_encoder', 'hifigan'] as const;
-
 /**
  * Sessions of this thread, shared by every package that opens the same graph file the same way:
  * a fine-tuned checkpoint uses its base's speaker encoder and HiFi-GAN, and loading it must not
@@ -285,7 +283,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   );
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
-    speakerEncoder: await graphPath(SHARED[1]),
+    speakerEncoder: await graphPath('speaker_encoder'),
     hifigan: await graphPath(vocoder),
     prefill: await graphPath(`gpt_prefill_${precision}`),
     decode: await graphPath(`gpt_decode_${precision}`),
