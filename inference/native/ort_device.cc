@@ -1,0 +1,1196 @@
+// ort_device.node: device-resident tensors and IoBinding runs over onnxruntime's C API.
+//
+// onnxruntime-node hands every output back in host memory, so a decode loop that feeds its KV cache
+// from one run() to the next copies the whole cache over PCIe twice per run. This addon opens its own
+// sessions (in the same libonnxruntime.so.1 as onnxruntime-node) and runs them with an IoBinding whose
+// inputs and outputs may stay in the session's device memory: an output bound to the device comes back
+// as a DeviceTensor that the next run takes as an input without a copy.
+//
+// Only onnxruntime_c_api.h is used (no C++ API, no CUDA runtime): host <-> CUDA copies go through
+// onnxruntime too, as a run of a one-node Identity graph on the session's device (see Copier).
+//
+// JS surface (wrapped and typed by index.ts):
+//   ortVersion: string, apiVersion: number
+//   new Session(path, {device, deviceId, threads, cudaGraph, cpuMemArena, config, providerOptions, copyWithGraph})
+//     .inputs / .outputs: [{name, type, shape}]   .device: 'cpu' | 'cuda'
+//     .alloc(type, dims, data?) -> Tensor          zero-filled, or holding data (a typed array)
+//     .run(inputs, outputs) -> Promise<{name: Tensor | {type, dims, data}}>
+//         inputs: {name: Tensor | {type, dims, data}}  (host data is copied in by onnxruntime)
+//         outputs: {name: 'device' | 'cpu' | Tensor}   (a Tensor: written in place, fixed shape)
+//     .release()
+//   Tensor: .type .dims .device .released  .upload(typedArray)  .download(typedArray?) -> typedArray  .release()
+//
+// Errors are JS Errors with `code` (ERR_ORT_<onnxruntime's code> or ERR_NATIVE_ARGUMENT) and a message
+// naming the input, output or argument at fault.
+#include <node_api.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "onnxruntime_c_api.h"
+
+namespace {
+
+const OrtApi* ort = nullptr;
+OrtEnv* env = nullptr;
+
+// ---------- errors ----------
+
+// A failure to report to JS: code and message.
+struct Failure : std::runtime_error {
+  std::string code;
+  Failure(std::string c, const std::string& m) : std::runtime_error(m), code(std::move(c)) {}
+};
+
+const char* ortCodeName(OrtErrorCode c) {
+  switch (c) {
+    case ORT_FAIL: return "FAIL";
+    case ORT_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case ORT_NO_SUCHFILE: return "NO_SUCHFILE";
+    case ORT_NO_MODEL: return "NO_MODEL";
+    case ORT_ENGINE_ERROR: return "ENGINE_ERROR";
+    case ORT_RUNTIME_EXCEPTION: return "RUNTIME_EXCEPTION";
+    case ORT_INVALID_PROTOBUF: return "INVALID_PROTOBUF";
+    case ORT_MODEL_LOADED: return "MODEL_LOADED";
+    case ORT_NOT_IMPLEMENTED: return "NOT_IMPLEMENTED";
+    case ORT_INVALID_GRAPH: return "INVALID_GRAPH";
+    case ORT_EP_FAIL: return "EP_FAIL";
+    default: return "UNKNOWN";
+  }
+}
+
+// Throws a Failure carrying onnxruntime's message when status is an error; `what` says what was tried.
+void check(OrtStatus* status, const std::string& what) {
+  if (!status) return;
+  std::string msg = ort->GetErrorMessage(status);
+  std::string code = std::string("ERR_ORT_") + ortCodeName(ort->GetErrorCode(status));
+  ort->ReleaseStatus(status);
+  throw Failure(code, what + ": " + msg);
+}
+
+[[noreturn]] void bad(const std::string& msg) { throw Failure("ERR_NATIVE_ARGUMENT", msg); }
+
+void throwJs(napi_env e, const Failure& f) { napi_throw_error(e, f.code.c_str(), f.what()); }
+
+napi_value makeError(napi_env e, const std::string& code, const std::string& msg) {
+  napi_value c, m, err;
+  napi_create_string_utf8(e, code.c_str(), code.size(), &c);
+  napi_create_string_utf8(e, msg.c_str(), msg.size(), &m);
+  napi_create_error(e, c, m, &err);
+  return err;
+}
+
+// N-API calls that fail only on misuse of the API (a wrong type where the wrapper checked it).
+#define NAPI(call)                                                          \
+  do {                                                                      \
+    if ((call) != napi_ok) bad(std::string("Node-API call failed: " #call)); \
+  } while (0)
+
+// ---------- element types ----------
+
+struct TypeInfo {
+  const char* name;
+  ONNXTensorElementDataType ort;
+  napi_typedarray_type js;
+  size_t size;
+};
+const TypeInfo kTypes[] = {
+    {"float32", ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, napi_float32_array, 4},
+    {"float16", ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16, napi_uint16_array, 2},
+    {"int64", ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64, napi_bigint64_array, 8},
+    {"int32", ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32, napi_int32_array, 4},
+    {"bool", ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL, napi_uint8_array, 1},
+    {"uint8", ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8, napi_uint8_array, 1},
+    {"int8", ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8, napi_int8_array, 1},
+    {"float64", ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE, napi_float64_array, 8},
+};
+
+const TypeInfo* typeByOrt(ONNXTensorElementDataType t) {
+  for (const auto& x : kTypes)
+    if (x.ort == t) return &x;
+  return nullptr;
+}
+const TypeInfo& typeByName(const std::string& n) {
+  for (const auto& x : kTypes)
+    if (n == x.name) return x;
+  bad("unsupported tensor type '" + n + "' (float32, float16, int64, int32, bool, uint8, int8, float64)");
+}
+const char* ortTypeName(ONNXTensorElementDataType t) {
+  const TypeInfo* x = typeByOrt(t);
+  return x ? x->name : "unsupported";
+}
+
+std::string dimsText(const std::vector<int64_t>& d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); i++) s += (i ? ", " : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+size_t elementCount(const std::vector<int64_t>& dims) {
+  size_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) bad("negative dimension in " + dimsText(dims));
+    n *= static_cast<size_t>(d);
+  }
+  return n;
+}
+
+// ---------- the Identity graph used for copies ----------
+
+// Protocol Buffers wire format, enough for a ModelProto of one Identity node.
+struct Pb {
+  std::string b;
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      b.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    b.push_back(static_cast<char>(v));
+  }
+  void tag(int field, int wire) { varint((static_cast<uint64_t>(field) << 3) | wire); }
+  void num(int field, uint64_t v) {
+    tag(field, 0);
+    varint(v);
+  }
+  void bytes(int field, const std::string& s) {
+    tag(field, 2);
+    varint(s.size());
+    b += s;
+  }
+};
+
+// ModelProto{ir_version 8, opset 13, graph{Identity x -> y}} with x, y tensors of `elem` and any shape.
+std::string identityModel(ONNXTensorElementDataType elem) {
+  Pb tensorType;
+  tensorType.num(1, static_cast<uint64_t>(elem));  // TypeProto.Tensor.elem_type
+  Pb type;
+  type.bytes(1, tensorType.b);  // TypeProto.tensor_type
+  auto valueInfo = [&](const char* name) {
+    Pb v;
+    v.bytes(1, name);
+    v.bytes(2, type.b);
+    return v.b;
+  };
+  Pb node;
+  node.bytes(1, "x");
+  node.bytes(2, "y");
+  node.bytes(3, "copy");
+  node.bytes(4, "Identity");
+  Pb graph;
+  graph.bytes(1, node.b);
+  graph.bytes(2, "copy");
+  graph.bytes(11, valueInfo("x"));
+  graph.bytes(12, valueInfo("y"));
+  Pb opset;
+  opset.bytes(1, "");
+  opset.num(2, 13);
+  Pb model;
+  model.num(1, 8);
+  model.bytes(7, graph.b);
+  model.bytes(8, opset.b);
+  return model.b;
+}
+
+// ---------- sessions and tensors ----------
+
+struct IoInfo {
+  std::string name;
+  ONNXTensorElementDataType type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;  // UNDEFINED: not a tensor
+  std::vector<int64_t> dims;                                                 // -1: symbolic
+  std::vector<std::string> symbols;
+};
+
+struct SessionCore;
+
+// An OrtValue and who allocated it. The shared_ptr to its session keeps the allocator alive.
+struct TensorCore {
+  OrtValue* value = nullptr;
+  std::shared_ptr<SessionCore> owner;
+  ONNXTensorElementDataType type;
+  std::vector<int64_t> dims;
+  bool onDevice = false;  // in the session's device memory (false: host memory, the CPU provider's)
+  size_t bytes() const { return elementCount(dims) * typeByOrt(type)->size; }
+  void* data() const {
+    void* p = nullptr;
+    check(ort->GetTensorMutableData(value, &p), "reading a tensor's address");
+    return p;
+  }
+  ~TensorCore() {
+    if (value) ort->ReleaseValue(value);
+  }
+};
+
+struct SessionCore {
+  std::string path;
+  bool cuda = false;
+  int deviceId = 0;
+  OrtSession* session = nullptr;
+  OrtMemoryInfo* hostInfo = nullptr;    // plain CPU memory (host outputs, host inputs)
+  OrtMemoryInfo* deviceInfo = nullptr;  // where device tensors live: CUDA, or CPU for a CPU session
+  OrtAllocator* deviceAlloc = nullptr;  // the session's allocator for deviceInfo
+  bool ownAlloc = false;
+  bool copyWithGraph = false;           // copies through an Identity run (always on CUDA)
+  OrtSessionOptions* copyOptions = nullptr;
+  std::map<ONNXTensorElementDataType, OrtSession*> copiers;
+  std::mutex copyLock;
+  std::vector<IoInfo> inputs, outputs;
+
+  ~SessionCore() {
+    for (auto& c : copiers) ort->ReleaseSession(c.second);
+    if (copyOptions) ort->ReleaseSessionOptions(copyOptions);
+    if (ownAlloc && deviceAlloc) ort->ReleaseAllocator(deviceAlloc);
+    if (deviceInfo) ort->ReleaseMemoryInfo(deviceInfo);
+    if (hostInfo) ort->ReleaseMemoryInfo(hostInfo);
+    if (session) ort->ReleaseSession(session);
+  }
+
+  const IoInfo* input(const std::string& n) const {
+    for (const auto& i : inputs)
+      if (i.name == n) return &i;
+    return nullptr;
+  }
+  const IoInfo* output(const std::string& n) const {
+    for (const auto& i : outputs)
+      if (i.name == n) return &i;
+    return nullptr;
+  }
+
+  OrtSession* copier(ONNXTensorElementDataType t) {
+    std::lock_guard<std::mutex> g(copyLock);
+    auto it = copiers.find(t);
+    if (it != copiers.end()) return it->second;
+    std::string model = identityModel(t);
+    OrtSession* s = nullptr;
+    check(ort->CreateSessionFromArray(env, model.data(), model.size(), copyOptions, &s),
+          "opening the copy graph");
+    copiers[t] = s;
+    return s;
+  }
+
+  // dst <- src through one run of the Identity graph; one of them is a device tensor.
+  void copyByRun(OrtValue* src, OrtValue* dst, ONNXTensorElementDataType t) {
+    OrtSession* s = copier(t);
+    OrtIoBinding* b = nullptr;
+    check(ort->CreateIoBinding(s, &b), "copy: creating an IoBinding");
+    OrtStatus* st = ort->BindInput(b, "x", src);
+    if (!st) st = ort->BindOutput(b, "y", dst);
+    if (!st) st = ort->RunWithBinding(s, nullptr, b);
+    if (!st) st = ort->SynchronizeBoundOutputs(b);
+    ort->ReleaseIoBinding(b);
+    check(st, "copy between host and device");
+  }
+
+  // Host memory as an OrtValue (not owned).
+  OrtValue* hostValue(void* p, size_t bytes, const std::vector<int64_t>& dims, ONNXTensorElementDataType t) {
+    OrtValue* v = nullptr;
+    check(ort->CreateTensorWithDataAsOrtValue(hostInfo, p, bytes, dims.data(), dims.size(), t, &v),
+          "wrapping host memory");
+    return v;
+  }
+
+  void upload(TensorCore& dst, const void* p, size_t bytes) {
+    if (bytes == 0) return;
+    if (!dst.onDevice || (!cuda && !copyWithGraph)) {
+      std::memcpy(dst.data(), p, bytes);
+      return;
+    }
+    OrtValue* src = hostValue(const_cast<void*>(p), bytes, dst.dims, dst.type);
+    try {
+      copyByRun(src, dst.value, dst.type);
+    } catch (...) {
+      ort->ReleaseValue(src);
+      throw;
+    }
+    ort->ReleaseValue(src);
+  }
+
+  void download(const TensorCore& src, void* p, size_t bytes) {
+    if (bytes == 0) return;
+    if (!src.onDevice || (!cuda && !copyWithGraph)) {
+      std::memcpy(p, src.data(), bytes);
+      return;
+    }
+    OrtValue* dst = hostValue(p, bytes, src.dims, src.type);
+    try {
+      copyByRun(src.value, dst, src.type);
+    } catch (...) {
+      ort->ReleaseValue(dst);
+      throw;
+    }
+    ort->ReleaseValue(dst);
+  }
+};
+
+std::shared_ptr<TensorCore> wrapValue(OrtValue* v, std::shared_ptr<SessionCore> owner, bool onDevice) {
+  auto t = std::make_shared<TensorCore>();
+  t->value = v;
+  t->owner = std::move(owner);
+  t->onDevice = onDevice;
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  check(ort->GetTensorTypeAndShape(v, &info), "reading an output's type");
+  ONNXTensorElementDataType et;
+  size_t n = 0;
+  OrtStatus* st = ort->GetTensorElementType(info, &et);
+  if (!st) st = ort->GetDimensionsCount(info, &n);
+  t->dims.resize(n);
+  if (!st) st = ort->GetDimensions(info, t->dims.data(), n);
+  ort->ReleaseTensorTypeAndShapeInfo(info);
+  check(st, "reading an output's shape");
+  t->type = et;
+  return t;
+}
+
+// ---------- JS helpers ----------
+
+std::string str(napi_env e, napi_value v, const std::string& what) {
+  napi_valuetype vt;
+  NAPI(napi_typeof(e, v, &vt));
+  if (vt != napi_string) bad(what + " must be a string");
+  size_t n = 0;
+  NAPI(napi_get_value_string_utf8(e, v, nullptr, 0, &n));
+  std::string s(n, '\0');
+  NAPI(napi_get_value_string_utf8(e, v, s.data(), n + 1, &n));
+  return s;
+}
+
+napi_value jsStr(napi_env e, const std::string& s) {
+  napi_value v;
+  NAPI(napi_create_string_utf8(e, s.c_str(), s.size(), &v));
+  return v;
+}
+
+napi_value jsNum(napi_env e, double d) {
+  napi_value v;
+  NAPI(napi_create_double(e, d, &v));
+  return v;
+}
+
+bool has(napi_env e, napi_value o, const char* k) {
+  bool r = false;
+  NAPI(napi_has_named_property(e, o, k, &r));
+  return r;
+}
+
+napi_value get(napi_env e, napi_value o, const char* k) {
+  napi_value v;
+  NAPI(napi_get_named_property(e, o, k, &v));
+  return v;
+}
+
+napi_valuetype typeOf(napi_env e, napi_value v) {
+  napi_valuetype t;
+  NAPI(napi_typeof(e, v, &t));
+  return t;
+}
+
+// An optional property: absent or undefined -> false.
+bool opt(napi_env e, napi_value o, const char* k, napi_value* out) {
+  if (!has(e, o, k)) return false;
+  *out = get(e, o, k);
+  napi_valuetype t = typeOf(e, *out);
+  return t != napi_undefined && t != napi_null;
+}
+
+double number(napi_env e, napi_value v, const std::string& what) {
+  if (typeOf(e, v) != napi_number) bad(what + " must be a number");
+  double d;
+  NAPI(napi_get_value_double(e, v, &d));
+  return d;
+}
+
+bool boolean(napi_env e, napi_value v, const std::string& what) {
+  if (typeOf(e, v) != napi_boolean) bad(what + " must be a boolean");
+  bool b;
+  NAPI(napi_get_value_bool(e, v, &b));
+  return b;
+}
+
+std::vector<int64_t> dimsOf(napi_env e, napi_value v, const std::string& what) {
+  bool isArr = false;
+  NAPI(napi_is_array(e, v, &isArr));
+  if (!isArr) bad(what + " must be an array of dimensions");
+  uint32_t n;
+  NAPI(napi_get_array_length(e, v, &n));
+  std::vector<int64_t> d(n);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value x;
+    NAPI(napi_get_element(e, v, i, &x));
+    double f = number(e, x, what + "[" + std::to_string(i) + "]");
+    if (f < 0 || f != static_cast<double>(static_cast<int64_t>(f)))
+      bad(what + "[" + std::to_string(i) + "] must be a non-negative integer, got " + std::to_string(f));
+    d[i] = static_cast<int64_t>(f);
+  }
+  return d;
+}
+
+struct View {
+  void* data;
+  size_t bytes;
+  napi_typedarray_type type;
+  size_t length;
+};
+
+View typedArray(napi_env e, napi_value v, const std::string& what) {
+  bool is = false;
+  NAPI(napi_is_typedarray(e, v, &is));
+  if (!is) bad(what + " must be a typed array");
+  View r;
+  napi_value ab;
+  size_t off;
+  NAPI(napi_get_typedarray_info(e, v, &r.type, &r.length, &r.data, &ab, &off));
+  size_t per = 1;
+  for (const auto& t : kTypes)
+    if (t.js == r.type) per = t.size;
+  r.bytes = r.length * per;
+  return r;
+}
+
+const char* jsArrayName(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array: return "Float32Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_int8_array: return "Int8Array";
+    case napi_float64_array: return "Float64Array";
+    default: return "another typed array";
+  }
+}
+
+// Checks that a typed array can hold a tensor of `t` with `count` elements.
+void fits(const View& v, const TypeInfo& t, size_t count, const std::string& what) {
+  if (v.type != t.js)
+    bad(what + ": a " + t.name + " tensor takes a " + jsArrayName(t.js) + ", got a " + jsArrayName(v.type));
+  if (v.length != count)
+    bad(what + ": " + std::to_string(v.length) + " elements for " + std::to_string(count) + " in the tensor");
+}
+
+napi_value newTypedArray(napi_env e, const TypeInfo& t, size_t count, void** data) {
+  napi_value ab, arr;
+  NAPI(napi_create_arraybuffer(e, count * t.size, data, &ab));
+  NAPI(napi_create_typedarray(e, t.js, count, ab, 0, &arr));
+  return arr;
+}
+
+napi_value dimsArray(napi_env e, const std::vector<int64_t>& dims) {
+  napi_value a;
+  NAPI(napi_create_array_with_length(e, dims.size(), &a));
+  for (size_t i = 0; i < dims.size(); i++) NAPI(napi_set_element(e, a, i, jsNum(e, static_cast<double>(dims[i]))));
+  return a;
+}
+
+// ---------- JS classes ----------
+
+napi_ref tensorCtor = nullptr;
+
+struct TensorBox {
+  std::shared_ptr<TensorCore> core;
+};
+struct SessionBox {
+  std::shared_ptr<SessionCore> core;
+};
+
+template <typename Box>
+Box* unwrapThis(napi_env e, napi_callback_info info, size_t* argc, napi_value* argv, napi_value* self) {
+  NAPI(napi_get_cb_info(e, info, argc, argv, self, nullptr));
+  void* p = nullptr;
+  if (napi_unwrap(e, *self, &p) != napi_ok || !p) bad("not called on a native object");
+  return static_cast<Box*>(p);
+}
+
+std::shared_ptr<TensorCore> liveTensor(TensorBox* b) {
+  if (!b->core) throw Failure("ERR_NATIVE_RELEASED", "tensor used after release()");
+  return b->core;
+}
+
+std::shared_ptr<SessionCore> liveSession(SessionBox* b) {
+  if (!b->core) throw Failure("ERR_NATIVE_RELEASED", "session used after release()");
+  return b->core;
+}
+
+// The TensorBox of a JS value, or null when it is not one of ours.
+TensorBox* asTensor(napi_env e, napi_value v) {
+  if (typeOf(e, v) != napi_object) return nullptr;
+  napi_value ctor;
+  NAPI(napi_get_reference_value(e, tensorCtor, &ctor));
+  bool is = false;
+  NAPI(napi_instanceof(e, v, ctor, &is));
+  if (!is) return nullptr;
+  void* p = nullptr;
+  if (napi_unwrap(e, v, &p) != napi_ok) return nullptr;
+  return static_cast<TensorBox*>(p);
+}
+
+napi_value newTensor(napi_env e, std::shared_ptr<TensorCore> core) {
+  napi_value ctor, obj;
+  NAPI(napi_get_reference_value(e, tensorCtor, &ctor));
+  NAPI(napi_new_instance(e, ctor, 0, nullptr, &obj));
+  void* p = nullptr;
+  NAPI(napi_unwrap(e, obj, &p));
+  static_cast<TensorBox*>(p)->core = std::move(core);
+  return obj;
+}
+
+// Wraps a C++ body: Failures become JS exceptions.
+template <typename F>
+napi_value guard(napi_env e, F&& f) {
+  try {
+    return f();
+  } catch (const Failure& x) {
+    throwJs(e, x);
+  } catch (const std::exception& x) {
+    napi_throw_error(e, "ERR_NATIVE", x.what());
+  }
+  return nullptr;
+}
+
+napi_value undefinedValue(napi_env e) {
+  napi_value u;
+  napi_get_undefined(e, &u);
+  return u;
+}
+
+// --- Tensor ---
+
+napi_value TensorNew(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    NAPI(napi_get_cb_info(e, info, nullptr, nullptr, &self, nullptr));
+    auto* box = new TensorBox();
+    NAPI(napi_wrap(
+        e, self, box, [](napi_env, void* p, void*) { delete static_cast<TensorBox*>(p); }, nullptr, nullptr));
+    return self;
+  });
+}
+
+napi_value TensorType(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    auto t = liveTensor(unwrapThis<TensorBox>(e, info, nullptr, nullptr, &self));
+    return jsStr(e, ortTypeName(t->type));
+  });
+}
+
+napi_value TensorDims(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    auto t = liveTensor(unwrapThis<TensorBox>(e, info, nullptr, nullptr, &self));
+    return dimsArray(e, t->dims);
+  });
+}
+
+napi_value TensorDevice(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    auto t = liveTensor(unwrapThis<TensorBox>(e, info, nullptr, nullptr, &self));
+    return jsStr(e, t->onDevice && t->owner && t->owner->cuda ? "cuda" : "cpu");
+  });
+}
+
+napi_value TensorReleased(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self, r;
+    auto* box = unwrapThis<TensorBox>(e, info, nullptr, nullptr, &self);
+    NAPI(napi_get_boolean(e, !box->core, &r));
+    return r;
+  });
+}
+
+napi_value TensorRelease(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    unwrapThis<TensorBox>(e, info, nullptr, nullptr, &self)->core.reset();
+    return undefinedValue(e);
+  });
+}
+
+napi_value TensorUpload(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    size_t argc = 1;
+    napi_value argv[1], self;
+    auto t = liveTensor(unwrapThis<TensorBox>(e, info, &argc, argv, &self));
+    if (argc < 1) bad("upload(data): data is missing");
+    View v = typedArray(e, argv[0], "upload(data)");
+    fits(v, *typeByOrt(t->type), elementCount(t->dims), "upload(data)");
+    t->owner->upload(*t, v.data, v.bytes);
+    return undefinedValue(e);
+  });
+}
+
+napi_value TensorDownload(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    size_t argc = 1;
+    napi_value argv[1], self;
+    auto t = liveTensor(unwrapThis<TensorBox>(e, info, &argc, argv, &self));
+    const TypeInfo& ti = *typeByOrt(t->type);
+    size_t count = elementCount(t->dims);
+    napi_value out;
+    void* p = nullptr;
+    if (argc >= 1 && typeOf(e, argv[0]) != napi_undefined) {
+      View v = typedArray(e, argv[0], "download(into)");
+      fits(v, ti, count, "download(into)");
+      out = argv[0];
+      p = v.data;
+    } else {
+      out = newTypedArray(e, ti, count, &p);
+    }
+    t->owner->download(*t, p, count * ti.size);
+    return out;
+  });
+}
+
+// --- Session ---
+
+std::vector<IoInfo> ioInfo(OrtSession* s, bool inputs) {
+  OrtAllocator* a = nullptr;
+  check(ort->GetAllocatorWithDefaultOptions(&a), "default allocator");
+  size_t n = 0;
+  check(inputs ? ort->SessionGetInputCount(s, &n) : ort->SessionGetOutputCount(s, &n), "counting inputs");
+  std::vector<IoInfo> r(n);
+  for (size_t i = 0; i < n; i++) {
+    char* name = nullptr;
+    check(inputs ? ort->SessionGetInputName(s, i, a, &name) : ort->SessionGetOutputName(s, i, a, &name),
+          "reading a name");
+    r[i].name = name;
+    check(ort->AllocatorFree(a, name), "freeing a name");
+    OrtTypeInfo* ti = nullptr;
+    check(inputs ? ort->SessionGetInputTypeInfo(s, i, &ti) : ort->SessionGetOutputTypeInfo(s, i, &ti),
+          "reading a type");
+    const OrtTensorTypeAndShapeInfo* tt = nullptr;
+    OrtStatus* st = ort->CastTypeInfoToTensorInfo(ti, &tt);
+    if (!st && tt) {
+      size_t k = 0;
+      st = ort->GetTensorElementType(tt, &r[i].type);
+      if (!st) st = ort->GetDimensionsCount(tt, &k);
+      r[i].dims.resize(k);
+      std::vector<const char*> sym(k, nullptr);
+      if (!st) st = ort->GetDimensions(tt, r[i].dims.data(), k);
+      if (!st) st = ort->GetSymbolicDimensions(tt, sym.data(), k);
+      for (size_t j = 0; j < k && !st; j++) r[i].symbols.push_back(sym[j] ? sym[j] : "");
+    }
+    ort->ReleaseTypeInfo(ti);
+    check(st, "reading a shape");
+  }
+  return r;
+}
+
+napi_value ioArray(napi_env e, const std::vector<IoInfo>& io) {
+  napi_value arr;
+  NAPI(napi_create_array_with_length(e, io.size(), &arr));
+  for (size_t i = 0; i < io.size(); i++) {
+    napi_value o, shape;
+    NAPI(napi_create_object(e, &o));
+    NAPI(napi_set_named_property(e, o, "name", jsStr(e, io[i].name)));
+    NAPI(napi_set_named_property(e, o, "type", jsStr(e, io[i].type ? ortTypeName(io[i].type) : "?")));
+    NAPI(napi_create_array_with_length(e, io[i].dims.size(), &shape));
+    for (size_t j = 0; j < io[i].dims.size(); j++) {
+      int64_t d = io[i].dims[j];
+      const std::string& s = io[i].symbols[j];
+      NAPI(napi_set_element(e, shape, j, d >= 0 ? jsNum(e, static_cast<double>(d)) : jsStr(e, s.empty() ? "?" : s)));
+    }
+    NAPI(napi_set_named_property(e, o, "shape", shape));
+    NAPI(napi_set_element(e, arr, i, o));
+  }
+  return arr;
+}
+
+napi_value SessionNew(napi_env e, napi_callback_info info) {
+  return guard(e, [&]() -> napi_value {
+    size_t argc = 2;
+    napi_value argv[2], self;
+    NAPI(napi_get_cb_info(e, info, &argc, argv, &self, nullptr));
+    if (argc < 1) bad("Session(path, options): path is missing");
+    auto core = std::make_shared<SessionCore>();
+    core->path = str(e, argv[0], "path");
+    napi_value o = nullptr, v;
+    if (argc >= 2 && typeOf(e, argv[1]) == napi_object) o = argv[1];
+    std::string device = "cpu";
+    int threads = 0;
+    bool cudaGraph = false, arena = true;
+    std::vector<std::pair<std::string, std::string>> config, provider;
+    auto entries = [&](napi_value obj, const std::string& what, std::vector<std::pair<std::string, std::string>>& into) {
+      if (typeOf(e, obj) != napi_object) bad(what + " must be an object of strings");
+      napi_value keys;
+      NAPI(napi_get_property_names(e, obj, &keys));
+      uint32_t n;
+      NAPI(napi_get_array_length(e, keys, &n));
+      for (uint32_t i = 0; i < n; i++) {
+        napi_value k, val;
+        NAPI(napi_get_element(e, keys, i, &k));
+        NAPI(napi_get_property(e, obj, k, &val));
+        std::string ks = str(e, k, what + " key");
+        into.emplace_back(ks, str(e, val, what + "." + ks));
+      }
+    };
+    if (o) {
+      if (opt(e, o, "device", &v)) device = str(e, v, "options.device");
+      if (device != "cpu" && device != "cuda") bad("options.device must be 'cpu' or 'cuda', got '" + device + "'");
+      if (opt(e, o, "deviceId", &v)) core->deviceId = static_cast<int>(number(e, v, "options.deviceId"));
+      if (opt(e, o, "threads", &v)) threads = static_cast<int>(number(e, v, "options.threads"));
+      if (opt(e, o, "cudaGraph", &v)) cudaGraph = boolean(e, v, "options.cudaGraph");
+      if (opt(e, o, "cpuMemArena", &v)) arena = boolean(e, v, "options.cpuMemArena");
+      if (opt(e, o, "copyWithGraph", &v)) core->copyWithGraph = boolean(e, v, "options.copyWithGraph");
+      if (opt(e, o, "config", &v)) entries(v, "options.config", config);
+      if (opt(e, o, "providerOptions", &v)) entries(v, "options.providerOptions", provider);
+    }
+    if (cudaGraph && device != "cuda") bad("options.cudaGraph needs options.device 'cuda'");
+    core->cuda = device == "cuda";
+
+    // The session and the Identity copier get the same provider setup.
+    auto makeOptions = [&](bool main) {
+      OrtSessionOptions* so = nullptr;
+      check(ort->CreateSessionOptions(&so), "session options");
+      try {
+        if (threads > 0) check(ort->SetIntraOpNumThreads(so, threads), "options.threads");
+        if (!arena) check(ort->DisableCpuMemArena(so), "options.cpuMemArena");
+        if (main)
+          for (auto& kv : config)
+            check(ort->AddSessionConfigEntry(so, kv.first.c_str(), kv.second.c_str()), "options.config." + kv.first);
+        if (core->cuda) {
+          OrtCUDAProviderOptionsV2* cu = nullptr;
+          check(ort->CreateCUDAProviderOptions(&cu), "CUDA provider options");
+          std::vector<std::string> keys{"device_id"}, vals{std::to_string(core->deviceId)};
+          if (main && cudaGraph) keys.push_back("enable_cuda_graph"), vals.push_back("1");
+          for (auto& kv : provider) keys.push_back(kv.first), vals.push_back(kv.second);
+          std::vector<const char*> k, val;
+          for (size_t i = 0; i < keys.size(); i++) k.push_back(keys[i].c_str()), val.push_back(vals[i].c_str());
+          OrtStatus* st = ort->UpdateCUDAProviderOptions(cu, k.data(), val.data(), k.size());
+          if (!st) st = ort->SessionOptionsAppendExecutionProvider_CUDA_V2(so, cu);
+          ort->ReleaseCUDAProviderOptions(cu);
+          check(st, "the CUDA execution provider (are libonnxruntime_providers_cuda.so and CUDA/cuDNN there?)");
+        }
+      } catch (...) {
+        ort->ReleaseSessionOptions(so);
+        throw;
+      }
+      return so;
+    };
+    OrtSessionOptions* so = makeOptions(true);
+    OrtStatus* st = ort->CreateSession(env, core->path.c_str(), so, &core->session);
+    ort->ReleaseSessionOptions(so);
+    check(st, core->path + ": could not open on " + device);
+    core->copyOptions = makeOptions(false);
+    core->inputs = ioInfo(core->session, true);
+    core->outputs = ioInfo(core->session, false);
+    check(ort->CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &core->hostInfo), "host memory info");
+    if (core->cuda) {
+      check(ort->CreateMemoryInfo("Cuda", OrtDeviceAllocator, core->deviceId, OrtMemTypeDefault, &core->deviceInfo),
+            "CUDA memory info");
+      check(ort->CreateAllocator(core->session, core->deviceInfo, &core->deviceAlloc), "the session's CUDA allocator");
+      core->ownAlloc = true;
+    } else {
+      check(ort->CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &core->deviceInfo), "CPU memory info");
+      check(ort->GetAllocatorWithDefaultOptions(&core->deviceAlloc), "the CPU allocator");
+    }
+    auto* box = new SessionBox{core};
+    NAPI(napi_wrap(
+        e, self, box, [](napi_env, void* p, void*) { delete static_cast<SessionBox*>(p); }, nullptr, nullptr));
+    return self;
+  });
+}
+
+napi_value SessionInputs(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    return ioArray(e, liveSession(unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self))->inputs);
+  });
+}
+
+napi_value SessionOutputs(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    return ioArray(e, liveSession(unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self))->outputs);
+  });
+}
+
+napi_value SessionDevice(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    return jsStr(e, liveSession(unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self))->cuda ? "cuda" : "cpu");
+  });
+}
+
+napi_value SessionRelease(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self)->core.reset();
+    return undefinedValue(e);
+  });
+}
+
+napi_value SessionAlloc(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    size_t argc = 3;
+    napi_value argv[3], self;
+    auto s = liveSession(unwrapThis<SessionBox>(e, info, &argc, argv, &self));
+    if (argc < 2) bad("alloc(type, dims, data?): type and dims are required");
+    const TypeInfo& t = typeByName(str(e, argv[0], "alloc(type)"));
+    auto dims = dimsOf(e, argv[1], "alloc(dims)");
+    size_t count = elementCount(dims);
+    View v{};
+    bool withData = argc >= 3 && typeOf(e, argv[2]) != napi_undefined;
+    if (withData) {
+      v = typedArray(e, argv[2], "alloc(data)");
+      fits(v, t, count, "alloc(data)");
+    }
+    OrtValue* val = nullptr;
+    check(ort->CreateTensorAsOrtValue(s->deviceAlloc, dims.data(), dims.size(), t.ort, &val),
+          "allocating a " + std::string(t.name) + " tensor " + dimsText(dims));
+    auto core = std::make_shared<TensorCore>();
+    core->value = val;
+    core->owner = s;
+    core->type = t.ort;
+    core->dims = dims;
+    core->onDevice = true;
+    if (withData) {
+      s->upload(*core, v.data, v.bytes);
+    } else {
+      std::vector<uint8_t> zeros(s->cuda || s->copyWithGraph ? core->bytes() : 0);
+      if (zeros.empty())
+        std::memset(core->data(), 0, core->bytes());
+      else
+        s->upload(*core, zeros.data(), zeros.size());
+    }
+    return newTensor(e, core);
+  });
+}
+
+// --- run ---
+
+enum class Where { Device, Host, Given };
+
+struct RunJob {
+  std::shared_ptr<SessionCore> s;
+  std::vector<std::string> inNames, outNames;
+  std::vector<std::shared_ptr<TensorCore>> inTensors;  // keep device inputs alive
+  std::vector<OrtValue*> inValues;                     // borrowed (device) or owned (host wrappers)
+  std::vector<bool> inOwned;
+  std::vector<napi_ref> hostRefs;  // host typed arrays read during the run
+  std::vector<Where> outWhere;
+  std::vector<std::shared_ptr<TensorCore>> outGiven;
+  std::vector<napi_ref> outGivenRefs;  // the JS tensor objects given as outputs (returned as they are)
+  // results
+  std::vector<OrtValue*> results;  // one per output, in outNames order
+  std::string errCode, errMsg;
+  napi_deferred deferred = nullptr;
+  napi_async_work work = nullptr;
+
+  ~RunJob() {
+    for (size_t i = 0; i < inValues.size(); i++)
+      if (inOwned[i] && inValues[i]) ort->ReleaseValue(inValues[i]);
+    for (OrtValue* v : results)
+      if (v) ort->ReleaseValue(v);
+  }
+};
+
+std::string expectText(const IoInfo& io) {
+  std::string s = std::string(ortTypeName(io.type)) + " [";
+  for (size_t i = 0; i < io.dims.size(); i++) {
+    if (i) s += ", ";
+    s += io.dims[i] >= 0 ? std::to_string(io.dims[i]) : (io.symbols[i].empty() ? "?" : io.symbols[i]);
+  }
+  return s + "]";
+}
+
+void checkAgainst(const IoInfo& io, ONNXTensorElementDataType t, const std::vector<int64_t>& dims,
+                  const std::string& what) {
+  if (io.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED) bad(what + " is not a tensor in the graph");
+  bool ok = t == io.type && dims.size() == io.dims.size();
+  for (size_t i = 0; ok && i < dims.size(); i++)
+    if (io.dims[i] >= 0 && io.dims[i] != dims[i]) ok = false;
+  if (!ok)
+    bad(what + " is " + ortTypeName(t) + " " + dimsText(dims) + ", the graph wants " + expectText(io));
+}
+
+void runExecute(napi_env, void* data) {
+  auto* j = static_cast<RunJob*>(data);
+  OrtIoBinding* b = nullptr;
+  OrtStatus* st = ort->CreateIoBinding(j->s->session, &b);
+  for (size_t i = 0; !st && i < j->inNames.size(); i++) st = ort->BindInput(b, j->inNames[i].c_str(), j->inValues[i]);
+  for (size_t i = 0; !st && i < j->outNames.size(); i++) {
+    const char* n = j->outNames[i].c_str();
+    switch (j->outWhere[i]) {
+      case Where::Device: st = ort->BindOutputToDevice(b, n, j->s->deviceInfo); break;
+      case Where::Host: st = ort->BindOutputToDevice(b, n, j->s->hostInfo); break;
+      case Where::Given: st = ort->BindOutput(b, n, j->outGiven[i]->value); break;
+    }
+  }
+  if (!st) st = ort->RunWithBinding(j->s->session, nullptr, b);
+  if (!st) st = ort->SynchronizeBoundOutputs(b);
+  OrtAllocator* a = nullptr;
+  if (!st) st = ort->GetAllocatorWithDefaultOptions(&a);
+  char* names = nullptr;
+  size_t* lengths = nullptr;
+  size_t count = 0;
+  OrtValue** values = nullptr;
+  size_t vcount = 0;
+  if (!st) st = ort->GetBoundOutputNames(b, a, &names, &lengths, &count);
+  if (!st) st = ort->GetBoundOutputValues(b, a, &values, &vcount);
+  if (!st) {
+    // Bound outputs come back in binding order; match them by name all the same.
+    j->results.assign(j->outNames.size(), nullptr);
+    size_t off = 0;
+    for (size_t i = 0; i < count; i++) {
+      std::string n(names + off, lengths[i]);
+      off += lengths[i];
+      bool placed = false;
+      for (size_t k = 0; k < j->outNames.size() && i < vcount; k++)
+        if (!placed && j->outNames[k] == n && !j->results[k]) {
+          j->results[k] = values[i];
+          values[i] = nullptr;
+          placed = true;
+        }
+    }
+    for (size_t i = 0; i < vcount; i++)
+      if (values[i]) ort->ReleaseValue(values[i]);
+    for (size_t k = 0; k < j->outNames.size(); k++)
+      if (!j->results[k]) {
+        j->errCode = "ERR_NATIVE";
+        j->errMsg = j->s->path + ": run returned no output '" + j->outNames[k] + "'";
+      }
+  }
+  if (names) a->Free(a, names);
+  if (lengths) a->Free(a, lengths);
+  if (values) a->Free(a, values);
+  if (b) ort->ReleaseIoBinding(b);
+  if (st) {
+    j->errCode = std::string("ERR_ORT_") + ortCodeName(ort->GetErrorCode(st));
+    j->errMsg = j->s->path + ": run failed: " + ort->GetErrorMessage(st);
+    ort->ReleaseStatus(st);
+  }
+}
+
+void runComplete(napi_env e, napi_status, void* data) {
+  std::unique_ptr<RunJob> j(static_cast<RunJob*>(data));
+  for (napi_ref r : j->hostRefs) napi_delete_reference(e, r);
+  std::vector<napi_value> given(j->outGivenRefs.size(), nullptr);
+  for (size_t i = 0; i < j->outGivenRefs.size(); i++) {
+    if (j->outGivenRefs[i]) napi_get_reference_value(e, j->outGivenRefs[i], &given[i]);
+    if (j->outGivenRefs[i]) napi_delete_reference(e, j->outGivenRefs[i]);
+  }
+  napi_delete_async_work(e, j->work);
+  if (!j->errMsg.empty()) {
+    napi_reject_deferred(e, j->deferred, makeError(e, j->errCode, j->errMsg));
+    return;
+  }
+  try {
+    napi_value out;
+    NAPI(napi_create_object(e, &out));
+    for (size_t k = 0; k < j->outNames.size(); k++) {
+      napi_value v;
+      if (j->outWhere[k] == Where::Given) {
+        v = given[k];
+      } else {
+        auto t = wrapValue(j->results[k], j->s, j->outWhere[k] == Where::Device);
+        j->results[k] = nullptr;
+        if (j->outWhere[k] == Where::Device) {
+          v = newTensor(e, t);
+        } else {
+          const TypeInfo* ti = typeByOrt(t->type);
+          if (!ti) bad("output '" + j->outNames[k] + "' has an unsupported element type");
+          size_t n = elementCount(t->dims);
+          void* p = nullptr;
+          napi_value arr = newTypedArray(e, *ti, n, &p);
+          if (n) std::memcpy(p, t->data(), n * ti->size);
+          NAPI(napi_create_object(e, &v));
+          NAPI(napi_set_named_property(e, v, "type", jsStr(e, ti->name)));
+          NAPI(napi_set_named_property(e, v, "dims", dimsArray(e, t->dims)));
+          NAPI(napi_set_named_property(e, v, "data", arr));
+        }
+      }
+      NAPI(napi_set_named_property(e, out, j->outNames[k].c_str(), v));
+    }
+    napi_resolve_deferred(e, j->deferred, out);
+  } catch (const Failure& f) {
+    napi_reject_deferred(e, j->deferred, makeError(e, f.code, f.what()));
+  }
+}
+
+napi_value SessionRun(napi_env e, napi_callback_info info) {
+  return guard(e, [&]() -> napi_value {
+    size_t argc = 2;
+    napi_value argv[2], self;
+    auto s = liveSession(unwrapThis<SessionBox>(e, info, &argc, argv, &self));
+    if (argc < 2 || typeOf(e, argv[0]) != napi_object || typeOf(e, argv[1]) != napi_object)
+      bad("run(inputs, outputs): both must be objects keyed by name");
+    auto j = std::make_unique<RunJob>();
+    j->s = s;
+    auto cleanupRefs = [&] {
+      for (napi_ref r : j->hostRefs) napi_delete_reference(e, r);
+      j->hostRefs.clear();
+      for (napi_ref r : j->outGivenRefs)
+        if (r) napi_delete_reference(e, r);
+      j->outGivenRefs.clear();
+    };
+    try {
+      napi_value keys;
+      uint32_t n;
+      NAPI(napi_get_property_names(e, argv[0], &keys));
+      NAPI(napi_get_array_length(e, keys, &n));
+      std::vector<std::string> missing;
+      for (uint32_t i = 0; i < n; i++) {
+        napi_value k, v;
+        NAPI(napi_get_element(e, keys, i, &k));
+        std::string name = str(e, k, "input name");
+        NAPI(napi_get_property(e, argv[0], k, &v));
+        const IoInfo* io = s->input(name);
+        std::string what = "input '" + name + "'";
+        if (!io) {
+          std::string known;
+          for (const auto& x : s->inputs) known += (known.empty() ? "" : ", ") + x.name;
+          bad(s->path + ": unknown " + what + " (the graph's inputs: " + known + ")");
+        }
+        if (TensorBox* tb = asTensor(e, v)) {
+          if (!tb->core) throw Failure("ERR_NATIVE_RELEASED", what + ": tensor used after release()");
+          if (tb->core->owner && tb->core->owner->cuda != s->cuda)
+            bad(what + ": a tensor of a " + (tb->core->owner->cuda ? "cuda" : "cpu") + " session fed to a " +
+                (s->cuda ? "cuda" : "cpu") + " session");
+          checkAgainst(*io, tb->core->type, tb->core->dims, what);
+          j->inTensors.push_back(tb->core);
+          j->inValues.push_back(tb->core->value);
+          j->inOwned.push_back(false);
+        } else {
+          if (typeOf(e, v) != napi_object || !has(e, v, "type") || !has(e, v, "dims") || !has(e, v, "data"))
+            bad(what + " must be a DeviceTensor or a host tensor {type, dims, data}");
+          const TypeInfo& t = typeByName(str(e, get(e, v, "type"), what + ".type"));
+          auto dims = dimsOf(e, get(e, v, "dims"), what + ".dims");
+          napi_value arr = get(e, v, "data");
+          View view = typedArray(e, arr, what + ".data");
+          fits(view, t, elementCount(dims), what);
+          checkAgainst(*io, t.ort, dims, what);
+          napi_ref r;
+          NAPI(napi_create_reference(e, arr, 1, &r));
+          j->hostRefs.push_back(r);
+          // onnxruntime reads a zero-byte buffer's address too: give it a valid one.
+          static uint64_t empty = 0;
+          j->inValues.push_back(s->hostValue(view.bytes ? view.data : &empty, view.bytes, dims, t.ort));
+          j->inOwned.push_back(true);
+        }
+        j->inNames.push_back(name);
+      }
+      for (const auto& x : s->inputs)
+        if (std::find(j->inNames.begin(), j->inNames.end(), x.name) == j->inNames.end())
+          missing.push_back(x.name + " (" + expectText(x) + ")");
+      if (!missing.empty()) {
+        std::string m;
+        for (auto& x : missing) m += (m.empty() ? "" : ", ") + x;
+        bad(s->path + ": missing input " + m);
+      }
+
+      NAPI(napi_get_property_names(e, argv[1], &keys));
+      NAPI(napi_get_array_length(e, keys, &n));
+      if (n == 0) bad("run(inputs, outputs): name at least one output");
+      for (uint32_t i = 0; i < n; i++) {
+        napi_value k, v;
+        NAPI(napi_get_element(e, keys, i, &k));
+        std::string name = str(e, k, "output name");
+        NAPI(napi_get_property(e, argv[1], k, &v));
+        const IoInfo* io = s->output(name);
+        std::string what = "output '" + name + "'";
+        if (!io) {
+          std::string known;
+          for (const auto& x : s->outputs) known += (known.empty() ? "" : ", ") + x.name;
+          bad(s->path + ": unknown " + what + " (the graph's outputs: " + known + ")");
+        }
+        if (TensorBox* tb = asTensor(e, v)) {
+          if (!tb->core) throw Failure("ERR_NATIVE_RELEASED", what + ": tensor used after release()");
+          if (tb->core->owner.get() != s.get() && tb->core->owner && tb->core->owner->cuda != s->cuda)
+            bad(what + ": a tensor of another device");
+          checkAgainst(*io, tb->core->type, tb->core->dims, what);
+          j->outWhere.push_back(Where::Given);
+          j->outGiven.push_back(tb->core);
+          napi_ref r;
+          NAPI(napi_create_reference(e, v, 1, &r));
+          j->outGivenRefs.push_back(r);
+        } else {
+          std::string w = typeOf(e, v) == napi_string ? str(e, v, what) : "";
+          if (w != "device" && w != "cpu") bad(what + " must be 'device', 'cpu' or a DeviceTensor to write into");
+          j->outWhere.push_back(w == "device" ? Where::Device : Where::Host);
+          j->outGiven.push_back(nullptr);
+          j->outGivenRefs.push_back(nullptr);
+        }
+        j->outNames.push_back(name);
+      }
+    } catch (...) {
+      cleanupRefs();
+      throw;
+    }
+    napi_value promise;
+    NAPI(napi_create_promise(e, &j->deferred, &promise));
+    napi_value resource = jsStr(e, "ort_device.run");
+    NAPI(napi_create_async_work(e, nullptr, resource, runExecute, runComplete, j.get(), &j->work));
+    if (napi_queue_async_work(e, j->work) != napi_ok) {
+      napi_delete_async_work(e, j->work);
+      cleanupRefs();
+      bad("could not queue the run");
+    }
+    j.release();
+    return promise;
+  });
+}
+
+// ---------- module ----------
+
+napi_value Init(napi_env e, napi_value exports) {
+  const OrtApiBase* base = OrtGetApiBase();
+  ort = base->GetApi(ORT_API_VERSION);
+  if (!ort) {
+    std::string m = std::string("libonnxruntime ") + base->GetVersionString() +
+                    " does not provide C API version " + std::to_string(ORT_API_VERSION) +
+                    " (the headers this addon was built with): rebuild against the library's own headers";
+    napi_throw_error(e, "ERR_NATIVE_ORT_VERSION", m.c_str());
+    return nullptr;
+  }
+  if (!env) {
+    // One environment per process: when onnxruntime-node has made one, onnxruntime hands back the same.
+    OrtStatus* st = ort->CreateEnv(ORT_LOGGING_LEVEL_WARNING, "ort_device", &env);
+    if (st) {
+      std::string m = std::string("creating the onnxruntime environment: ") + ort->GetErrorMessage(st);
+      ort->ReleaseStatus(st);
+      napi_throw_error(e, "ERR_ORT_ENV", m.c_str());
+      return nullptr;
+    }
+  }
+  return guard(e, [&] {
+    napi_property_descriptor tprops[] = {
+        {"type", nullptr, nullptr, TensorType, nullptr, nullptr, napi_default, nullptr},
+        {"dims", nullptr, nullptr, TensorDims, nullptr, nullptr, napi_default, nullptr},
+        {"device", nullptr, nullptr, TensorDevice, nullptr, nullptr, napi_default, nullptr},
+        {"released", nullptr, nullptr, TensorReleased, nullptr, nullptr, napi_default, nullptr},
+        {"upload", nullptr, TensorUpload, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"download", nullptr, TensorDownload, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"release", nullptr, TensorRelease, nullptr, nullptr, nullptr, napi_default, nullptr},
+    };
+    napi_value tcls;
+    NAPI(napi_define_class(e, "Tensor", NAPI_AUTO_LENGTH, TensorNew, nullptr, sizeof(tprops) / sizeof(tprops[0]),
+                           tprops, &tcls));
+    NAPI(napi_create_reference(e, tcls, 1, &tensorCtor));
+    napi_property_descriptor sprops[] = {
+        {"inputs", nullptr, nullptr, SessionInputs, nullptr, nullptr, napi_default, nullptr},
+        {"outputs", nullptr, nullptr, SessionOutputs, nullptr, nullptr, napi_default, nullptr},
+        {"device", nullptr, nullptr, SessionDevice, nullptr, nullptr, napi_default, nullptr},
+        {"alloc", nullptr, SessionAlloc, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"run", nullptr, SessionRun, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"release", nullptr, SessionRelease, nullptr, nullptr, nullptr, napi_default, nullptr},
+    };
+    napi_value scls;
+    NAPI(napi_define_class(e, "Session", NAPI_AUTO_LENGTH, SessionNew, nullptr, sizeof(sprops) / sizeof(sprops[0]),
+                           sprops, &scls));
+    NAPI(napi_set_named_property(e, exports, "Session", scls));
+    NAPI(napi_set_named_property(e, exports, "Tensor", tcls));
+    NAPI(napi_set_named_property(e, exports, "ortVersion", jsStr(e, base->GetVersionString())));
+    NAPI(napi_set_named_property(e, exports, "apiVersion", jsNum(e, ORT_API_VERSION)));
+    return exports;
+  });
+}
+
+}  // namespace
+
+NAPI_MODULE(ort_device, Init)
