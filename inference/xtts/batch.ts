@@ -354,6 +354,11 @@ export abstract class BatchCore<S extends KvState> {
     return results;
   }
 
+  /** Where a member's state is now. */
+  protected placeOf(id: number): Readonly<Place<S>> {
+    return this.member(id).place;
+  }
+
   private member(id: number): Member<S> {
     const m = this.members.get(id);
     if (!m) throw new Error(`no member ${id} in this batch`);

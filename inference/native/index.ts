@@ -1,0 +1,200 @@
+/**
+ * Typed face of ort_device.node (ort_device.cc, built by build.sh): onnxruntime sessions whose
+ * tensors can stay in device memory between runs. onnxruntime-node returns every output in host
+ * memory; here an output bound to the device comes back as a DeviceTensor that the next run takes as
+ * an input without a copy (see README.md).
+ *
+ * `run()` is asynchronous: onnxruntime runs on a libuv pool thread, the calling thread is free.
+ * `upload`, `download` and `alloc` with data are synchronous (a copy, on CUDA through a small
+ * onnxruntime run): keep them off the HTTP event loop as the engine keeps every run.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+export type TensorType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8' | 'float64';
+
+/** The typed array of each element type (float16 as its bits). */
+export type TypedArrayOf = {
+  float32: Float32Array;
+  float16: Uint16Array;
+  int64: BigInt64Array;
+  int32: Int32Array;
+  bool: Uint8Array;
+  uint8: Uint8Array;
+  int8: Int8Array;
+  float64: Float64Array;
+};
+export type AnyTypedArray = TypedArrayOf[TensorType];
+
+/** A tensor in host memory, as a run returns one. */
+export interface HostTensor {
+  readonly type: TensorType;
+  readonly dims: readonly number[];
+  readonly data: AnyTypedArray;
+}
+
+/** A host tensor as a run input (an onnxruntime-node Tensor is one): `data` must be the type's typed array. */
+export interface HostInput {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+}
+
+/** A tensor in its session's device memory (CUDA, or host memory for a CPU session). */
+export interface DeviceTensor {
+  readonly type: TensorType;
+  readonly dims: number[];
+  readonly device: 'cpu' | 'cuda';
+  /** True after `release()`: any further use throws ERR_NATIVE_RELEASED. */
+  readonly released: boolean;
+  /** Overwrites the tensor with `data` (same type and element count). */
+  upload(data: AnyTypedArray): void;
+  /** The tensor's contents in a new typed array, or in `into` (same type and element count). */
+  download<A extends AnyTypedArray>(into?: A): A;
+  /** Gives the memory back now (a finalizer does it at garbage collection otherwise). */
+  release(): void;
+}
+
+export interface ValueInfo {
+  name: string;
+  /** Element type, or '?' for a non-tensor. */
+  type: string;
+  /** Fixed sizes as numbers, symbolic ones by name. */
+  shape: (number | string)[];
+}
+
+export interface DeviceSessionOptions {
+  device?: 'cpu' | 'cuda';
+  deviceId?: number;
+  /** Intra-op threads (onnxruntime's default when absent). */
+  threads?: number;
+  /** CUDA provider option enable_cuda_graph: needs fixed input/output addresses and shapes, every node on CUDA. */
+  cudaGraph?: boolean;
+  /** onnxruntime's CPU memory arena (on by default). */
+  cpuMemArena?: boolean;
+  /** Session configuration entries (onnxruntime_session_options_config_keys.h). */
+  config?: Readonly<Record<string, string>>;
+  /** More CUDA provider options (names as in onnxruntime's CUDA provider, e.g. arena_extend_strategy). */
+  providerOptions?: Readonly<Record<string, string>>;
+  /**
+   * Copies host <-> session memory through a one-node onnxruntime graph, as on CUDA, also on CPU
+   * (where a plain memcpy does otherwise): lets the CUDA copy path be tested on a CPU-only host.
+   */
+  copyWithGraph?: boolean;
+}
+
+/** Where an output goes: left in device memory, brought to host memory, or written into a given tensor. */
+export type OutputPlace = 'device' | 'cpu' | DeviceTensor;
+type Placed<P> = P extends 'cpu' ? HostTensor : DeviceTensor;
+
+type NativeSession = {
+  readonly inputs: ValueInfo[];
+  readonly outputs: ValueInfo[];
+  readonly device: 'cpu' | 'cuda';
+  alloc(type: string, dims: readonly number[], data?: AnyTypedArray): DeviceTensor;
+  run(
+    inputs: Readonly<Record<string, DeviceTensor | HostInput>>,
+    outputs: Record<string, OutputPlace>,
+  ): Promise<object>;
+  release(): void;
+};
+type NativeModule = {
+  Session: new (path: string, options: DeviceSessionOptions) => NativeSession;
+  Tensor: abstract new () => DeviceTensor;
+  ortVersion: string;
+  apiVersion: number;
+};
+
+/** The built addon's path. */
+export const NATIVE_ADDON = join(import.meta.dirname, 'build', 'ort_device.node');
+
+let loaded: { module: NativeModule } | { error: string } | null = null;
+
+function load(): { module: NativeModule } | { error: string } {
+  if (loaded) return loaded;
+  if (!existsSync(NATIVE_ADDON))
+    loaded = { error: `not built: ${NATIVE_ADDON} is missing (npm run build:native; needs g++)` };
+  else
+    try {
+      loaded = { module: createRequire(import.meta.url)(NATIVE_ADDON) as NativeModule };
+    } catch (e) {
+      loaded = { error: `could not load ${NATIVE_ADDON}: ${(e as Error).message}` };
+    }
+  return loaded;
+}
+
+function native(): NativeModule {
+  const l = load();
+  if ('error' in l) throw new NativeUnavailableError(l.error);
+  return l.module;
+}
+
+export class NativeUnavailableError extends Error {
+  readonly code = 'ERR_NATIVE_UNAVAILABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NativeUnavailableError';
+  }
+}
+
+/** Whether the addon can be used here, and why not when it cannot (not built, failed to load). */
+export function nativeAvailable(): { ok: true; ortVersion: string } | { ok: false; reason: string } {
+  const l = load();
+  return 'error' in l ? { ok: false, reason: l.error } : { ok: true, ortVersion: l.module.ortVersion };
+}
+
+/** Whether `x` is a tensor of the addon (live or released). */
+export function isDeviceTensor(x: unknown): x is DeviceTensor {
+  const l = load();
+  return 'module' in l && x instanceof l.module.Tensor;
+}
+
+/**
+ * An onnxruntime session of the addon. Errors are Errors with a `code`: ERR_ORT_<onnxruntime's code>
+ * (the message is onnxruntime's, prefixed with the graph's path), ERR_NATIVE_ARGUMENT (a bad argument,
+ * named), ERR_NATIVE_RELEASED (a released tensor or session).
+ */
+export class DeviceSession {
+  readonly path: string;
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly ValueInfo[];
+  readonly device: 'cpu' | 'cuda';
+  private readonly s: NativeSession;
+
+  private constructor(path: string, s: NativeSession) {
+    this.path = path;
+    this.s = s;
+    this.inputs = s.inputs;
+    this.outputs = s.outputs;
+    this.device = s.device;
+  }
+
+  /** Opens `path` (synchronously: onnxruntime loads and optimises the graph on this thread). */
+  static open(path: string, options: DeviceSessionOptions = {}): DeviceSession {
+    return new DeviceSession(path, new (native().Session)(path, options));
+  }
+
+  /** A tensor in the session's device memory: zero-filled, or holding `data`. */
+  alloc<T extends TensorType>(type: T, dims: readonly number[], data?: TypedArrayOf[T]): DeviceTensor {
+    return this.s.alloc(type, dims, data);
+  }
+
+  /**
+   * One run with an IoBinding. Inputs: device tensors (no copy) or host tensors (copied in by
+   * onnxruntime). Outputs named in `outputs` only, each 'device' (onnxruntime allocates it on the
+   * device: the result is a new DeviceTensor), 'cpu' (a host tensor) or a DeviceTensor of the right
+   * shape to write into (returned as it is).
+   */
+  async run<O extends Record<string, OutputPlace>>(
+    inputs: Readonly<Record<string, DeviceTensor | HostInput>>,
+    outputs: O,
+  ): Promise<{ [K in keyof O]: Placed<O[K]> }> {
+    return (await this.s.run(inputs, outputs)) as { [K in keyof O]: Placed<O[K]> };
+  }
+
+  /** Closes the session; tensors it allocated stay valid until they are released. */
+  release(): void {
+    this.s.release();
+  }
+}

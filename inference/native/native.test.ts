@@ -1,0 +1,479 @@
+/**
+ * The native addon (ort_device.node) on this host's CPU: it builds; tensors go in and out exactly
+ * (also through the copy-by-graph path that CUDA uses); the tiny fixture's batched decode graph run
+ * through it with the state left on the device and fed back run after run gives exactly the codes
+ * and latents of onnxruntime-node's path (xtts/batch.ts) from the same prompts and uniforms; bad
+ * input gets a clear error with a stable code.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
+import { openSession, type Session, type Tensor, tensor } from '../runtime/index.ts';
+import { BatchedGpt, type BatchRequest, batchDims, packPlaces } from '../xtts/batch.ts';
+import { UniformSource } from '../xtts/generate.ts';
+import type { DecodeResult, DecodeSettings, DecodeState } from '../xtts/gpt.ts';
+import { Xtts } from '../xtts/xtts.ts';
+import { DeviceBatchedGpt } from './batch.ts';
+import { DeviceSession, type DeviceTensor, NATIVE_ADDON, nativeAvailable } from './index.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const fixture = join(root, 'test', 'fixtures', 'tiny');
+const graphPath = (name: string) => join(fixture, 'batch', `${name}.onnx`);
+const refDir = join(fixture, 'reference');
+const reference = JSON.parse(readFileSync(join(refDir, 'reference.json'), 'utf8')) as {
+  files: Record<string, { shape: number[] }>;
+};
+const condBytes = readFileSync(join(refDir, 'cond_latent.f32'));
+const cond = {
+  data: new Float32Array(condBytes.buffer.slice(condBytes.byteOffset, condBytes.byteOffset + condBytes.byteLength)),
+  shape: reference.files['cond_latent.f32']?.shape as number[],
+};
+
+const cxx = process.env.CXX ?? 'g++';
+const noCompiler = spawnSync(cxx, ['--version']).error ? `no C++ compiler (${cxx}) on PATH` : false;
+
+function build(): string {
+  return execFileSync('bash', [join(import.meta.dirname, 'build.sh')], { encoding: 'utf8', timeout: 180_000 });
+}
+
+/** Expects `f` (sync or async) to fail with `code` and a message matching `msg`. */
+async function fails(f: () => unknown, code: string, msg: RegExp): Promise<void> {
+  await assert.rejects(
+    async () => f(),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, code, `code of: ${e.message}`);
+      assert.match(e.message, msg);
+      return true;
+    },
+  );
+}
+
+describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
+  before(() => {
+    build();
+  });
+
+  it('builds, loads the same onnxruntime as onnxruntime-node, and a second build is a no-op', () => {
+    const state = nativeAvailable();
+    assert.ok(state.ok, state.ok ? '' : state.reason);
+    const pkg = JSON.parse(readFileSync(join(root, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(state.ortVersion, pkg.version);
+    const t = performance.now();
+    assert.match(build(), /up to date/);
+    assert.ok(performance.now() - t < 5000, 'an up-to-date build returns at once');
+    assert.ok(NATIVE_ADDON.endsWith(join('build', 'ort_device.node')));
+  });
+
+  for (const copyWithGraph of [false, true])
+    it(`tensors: alloc, upload and download keep every value${copyWithGraph ? ' (copies through a graph run, as on CUDA)' : ''}`, () => {
+      const s = DeviceSession.open(graphPath('gpt_batch_fp32'), { copyWithGraph, threads: 1 });
+      try {
+        const f32 = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i) * 1e3);
+        const t = s.alloc('float32', [2, 3, 4], f32);
+        assert.equal(t.type, 'float32');
+        assert.deepEqual(t.dims, [2, 3, 4]);
+        assert.equal(t.device, 'cpu');
+        assert.deepEqual(t.download(), f32);
+        const again = f32.map((v) => -v);
+        t.upload(again);
+        const into = new Float32Array(24);
+        assert.equal(t.download(into), into);
+        assert.deepEqual(into, again);
+        const zeros = s.alloc('int64', [5]);
+        assert.deepEqual(zeros.download(), new BigInt64Array(5));
+        const big = BigInt64Array.from([-(2n ** 62n), -1n, 0n, 1n, 2n ** 62n]);
+        zeros.upload(big);
+        assert.deepEqual(zeros.download(), big);
+        const half = Uint16Array.from([0x3c00, 0xc000, 0x7bff, 0x0001]);
+        assert.deepEqual(s.alloc('float16', [4], half).download(), half);
+        const b = Uint8Array.from([1, 0, 0, 1, 1]);
+        assert.deepEqual(s.alloc('bool', [5], b).download(), b);
+        assert.deepEqual(s.alloc('float32', [0, 3]).download(), new Float32Array(0));
+        t.release();
+        assert.equal(t.released, true);
+      } finally {
+        s.release();
+      }
+    });
+
+  describe('the batched decode graph with its state on the device', () => {
+    let x: Xtts;
+    let ids: number[][];
+    before(async () => {
+      x = await Xtts.load(join(fixture, 'package'), { warmUp: false });
+      ids = [
+        'The quick brown fox jumps over the lazy dog.',
+        'It was a bright cold day in April.',
+        'Hello, world! This is a test.',
+        'She sells sea shells by the sea shore.',
+      ].map((text) => x.sentenceIds(text, 'en')[0] as number[]);
+    });
+    after(async () => {
+      await x.release();
+    });
+
+    const SETTINGS: DecodeSettings[] = [
+      { temperature: 0.8, topK: 50, topP: 0.85, repetitionPenalty: 2 },
+      { temperature: 1, topK: 1, topP: 1, repetitionPenalty: 5 },
+      { temperature: 1.1, topK: 20, topP: 0.95, repetitionPenalty: 1 },
+      { temperature: 0.7, topK: 0, topP: 0.8, repetitionPenalty: 3 },
+    ];
+
+    it('outputs bound to the device feed the next run as they are, and give what onnxruntime-node gives', async (t) => {
+      // The graph alone: 4 runs, state outputs left on the device and fed back; counts written into a
+      // preallocated device tensor; against onnxruntime-node feeding its host outputs back.
+      const host = await openSession(graphPath('gpt_batch_fp32'));
+      const dev = DeviceSession.open(graphPath('gpt_batch_fp32'), { threads: 1 });
+      try {
+        const prompts = await Promise.all(ids.slice(0, 2).map((i) => x.gpt.prefill(cond.data, cond.shape, i)));
+        // Prompts of different lengths, left-padded into one batch as BatchedGpt packs them.
+        const places = prompts.map(({ cache }) => {
+          const state = cache.feeds() as DecodeState;
+          const length = state.past_k.dims[3] as number;
+          return { state, row: 0, start: 0, length, pos: (state.pos.data as BigInt64Array)[0] as bigint };
+        });
+        const lengths = places.map((p) => p.length);
+        assert.notEqual(lengths[0], lengths[1]);
+        const p = Math.max(...lengths);
+        const b = 2;
+        const n = 6;
+        const rngs = [new UniformSource(11), new UniformSource(12)];
+        const small = (round: number) => {
+          const uniforms = new Float32Array(b * n);
+          rngs.forEach((r, i) => {
+            uniforms.set(r.peek((round + 1) * n).subarray(round * n), i * n);
+          });
+          const t = tensor;
+          return {
+            start: t(
+              'int64',
+              lengths.map((l) => p - l),
+              [b],
+            ),
+            steps: t('int64', [n, n], [b]),
+            uniforms: t('float32', uniforms, [b, n]),
+            stop_code: t('int64', [-1], [1]),
+            temperature: t('float32', [0.8, 1], [b]),
+            top_k: t('int64', [50, 1], [b]),
+            top_p: t('float32', [0.85, 1], [b]),
+            repetition_penalty: t('float32', [2, 5], [b]),
+          };
+        };
+        let hostState: Record<string, Tensor> = packPlaces(batchDims(host.path, host.inputs), places);
+        let devState: Record<string, DeviceTensor | Tensor> = { ...hostState };
+        const counts = dev.alloc('int64', [b]);
+        const stateOut = ['logits_out', 'latent_out', 'pos_out', 'seen_out', 'k_out', 'v_out'] as const;
+        const stateIn = ['logits', 'latent', 'pos', 'seen', 'past_k', 'past_v'] as const;
+        for (let round = 0; round < 4; round++) {
+          const feeds = small(round);
+          const want = await host.run({ ...hostState, ...feeds });
+          const got = await dev.run(
+            { ...devState, ...feeds },
+            {
+              codes: 'cpu',
+              latents: 'cpu',
+              counts,
+              logits_out: 'device',
+              latent_out: 'device',
+              pos_out: 'device',
+              seen_out: 'device',
+              k_out: 'device',
+              v_out: 'device',
+            },
+          );
+          assert.equal(got.counts, counts, 'a given output tensor comes back as itself');
+          assert.deepEqual(counts.download(), want.counts?.data);
+          assert.deepEqual(got.codes.data, want.codes?.data, `round ${round}: codes`);
+          assert.deepEqual(got.latents.dims, want.latents?.dims);
+          const err = maxAbsDiff(got.latents.data as Float32Array, want.latents?.data as Float32Array);
+          assert.ok(err <= 1e-6, `round ${round}: latents max abs error ${err}`);
+          t.diagnostic(`round ${round}: codes equal, latents max abs error ${err}`);
+          for (const o of stateOut) assert.equal(got[o].device, 'cpu');
+          assert.deepEqual(got.k_out.dims, want.k_out?.dims);
+          // Last round: the device KV cache holds what onnxruntime-node's host one holds.
+          if (round === 3) {
+            assert.deepEqual(got.k_out.download(), want.k_out?.data);
+            assert.deepEqual(got.pos_out.download(), want.pos_out?.data);
+          }
+          const previous = devState;
+          devState = Object.fromEntries(stateIn.map((k, i) => [k, got[stateOut[i] as (typeof stateOut)[number]]]));
+          for (const v of Object.values(previous)) if ('release' in v) v.release();
+          hostState = Object.fromEntries(stateIn.map((k, i) => [k, want[stateOut[i] as string] as Tensor]));
+        }
+      } finally {
+        dev.release();
+        await host.release();
+      }
+    });
+
+    for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
+      it(`${graph}: DeviceBatchedGpt gives each sequence exactly BatchedGpt's codes and latents, joins and leaves included`, async (t) => {
+        const host = await openSession(graphPath(graph));
+        const dev = DeviceSession.open(graphPath(graph), { threads: 1 });
+        const hostBatch = new BatchedGpt(host, { audioStop: x.gpt.stopCode });
+        const devBatch = new DeviceBatchedGpt(dev, { audioStop: x.gpt.stopCode });
+        try {
+          type Seq = { k: number; hostId: number; devId: number; rng: UniformSource };
+          const join = async (k: number): Promise<Seq> => {
+            const [a, b] = await Promise.all([
+              x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
+              x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
+            ]);
+            return {
+              k,
+              hostId: hostBatch.join(a.cache),
+              devId: devBatch.join(b.cache),
+              rng: new UniformSource(100 + k),
+            };
+          };
+          let live = await Promise.all([0, 1, 2].map(join));
+          let reusedOnDevice = 0;
+          const RUN = 8;
+          for (let round = 0; round < 6; round++) {
+            if (round === 3) {
+              // Sequence 1 ends and sequence 3 joins: the next run packs, from the device state.
+              hostBatch.drop((live[1] as Seq).hostId);
+              devBatch.drop((live[1] as Seq).devId);
+              live = [live[0] as Seq, live[2] as Seq, await join(3)];
+            }
+            const req = (s: Seq, id: number): BatchRequest => ({
+              id,
+              uniforms: s.rng.peek(RUN),
+              settings: SETTINGS[s.k] as DecodeSettings,
+            });
+            const want = await hostBatch.decode(live.map((s) => req(s, s.hostId)));
+            const got = await devBatch.decode(live.map((s) => req(s, s.devId)));
+            assert.equal(devBatch.lastStats?.reused, hostBatch.lastStats?.reused);
+            assert.equal(devBatch.lastStats?.positions, hostBatch.lastStats?.positions);
+            if (devBatch.lastStats?.reused) reusedOnDevice++;
+            for (const s of live) {
+              const w = want.get(s.hostId) as DecodeResult;
+              const g = got.get(s.devId) as DecodeResult;
+              assert.deepEqual(g.codes, w.codes, `round ${round}, sequence ${s.k}: codes`);
+              const err = maxAbsDiff(g.latents, w.latents);
+              assert.ok(err <= 1e-6, `round ${round}, sequence ${s.k}: latents max abs error ${err}`);
+              s.rng.advance(g.codes.length);
+              assert.equal(devBatch.residence(s.devId), 'device');
+              assert.equal(devBatch.generated(s.devId), hostBatch.generated(s.hostId));
+              assert.equal(devBatch.storedPosition(s.devId), BigInt(devBatch.generated(s.devId) + 1));
+            }
+            t.diagnostic(`round ${round}: ${JSON.stringify(devBatch.lastStats)}`);
+          }
+          assert.ok(reusedOnDevice >= 3, `runs feeding the device state back: ${reusedOnDevice}`);
+          t.diagnostic(`bytes brought back for packing: ${devBatch.downloadedBytes}`);
+          // Sequence 0 leaves and goes on alone through the batch-1 graph: same codes as from the host batch.
+          const s0 = live[0] as Seq;
+          const hostCache = hostBatch.leave(s0.hostId);
+          const devCache = devBatch.leave(s0.devId);
+          const u = s0.rng.peek(RUN);
+          const a = await x.gpt.decode(hostCache, u, SETTINGS[0] as DecodeSettings);
+          const b = await x.gpt.decode(devCache, u, SETTINGS[0] as DecodeSettings);
+          assert.deepEqual(b.codes, a.codes);
+          assert.ok(maxAbsDiff(b.latents, a.latents) <= 1e-6);
+          for (const s of live.slice(1)) {
+            hostBatch.drop(s.hostId);
+            devBatch.drop(s.devId);
+          }
+          assert.equal(devBatch.size, 0);
+        } finally {
+          dev.release();
+          await host.release();
+        }
+      });
+  });
+
+  describe('bad input gets a clear error, not a crash', () => {
+    let s: DeviceSession;
+    let host: Session;
+    before(async () => {
+      s = DeviceSession.open(graphPath('gpt_batch_fp32'), { threads: 1 });
+      host = await openSession(graphPath('gpt_batch_fp32'));
+    });
+    after(async () => {
+      s.release();
+      await host.release();
+    });
+
+    /** A valid feed for a batch of one with an empty cache. */
+    const feeds = (): Record<string, { type: string; dims: number[]; data: unknown }> => ({
+      logits: { type: 'float32', dims: [1, 1026], data: new Float32Array(1026) },
+      latent: { type: 'float32', dims: [1, 32], data: new Float32Array(32) },
+      pos: { type: 'int64', dims: [1], data: BigInt64Array.from([1n]) },
+      seen: { type: 'bool', dims: [1, 1026], data: new Uint8Array(1026) },
+      past_k: { type: 'float32', dims: [2, 1, 2, 1, 16], data: new Float32Array(64) },
+      past_v: { type: 'float32', dims: [2, 1, 2, 1, 16], data: new Float32Array(64) },
+      start: { type: 'int64', dims: [1], data: BigInt64Array.from([0n]) },
+      steps: { type: 'int64', dims: [1], data: BigInt64Array.from([2n]) },
+      uniforms: { type: 'float32', dims: [1, 2], data: Float32Array.from([0.5, 0.5]) },
+      stop_code: { type: 'int64', dims: [1], data: BigInt64Array.from([-1n]) },
+      temperature: { type: 'float32', dims: [1], data: Float32Array.from([1]) },
+      top_k: { type: 'int64', dims: [1], data: BigInt64Array.from([1n]) },
+      top_p: { type: 'float32', dims: [1], data: Float32Array.from([1]) },
+      repetition_penalty: { type: 'float32', dims: [1], data: Float32Array.from([1]) },
+    });
+
+    it('a valid feed runs (the cases below differ from it in one thing)', async () => {
+      const out = await s.run(feeds(), { codes: 'cpu', counts: 'cpu' });
+      assert.deepEqual(out.counts.data, BigInt64Array.from([2n]));
+      assert.deepEqual(out.codes.dims, [1, 2]);
+    });
+
+    it('names, types and shapes', async () => {
+      await fails(
+        () => s.run({ ...feeds(), tokens: feeds().pos as never }, { codes: 'cpu' }),
+        'ERR_NATIVE_ARGUMENT',
+        /unknown input 'tokens' \(the graph's inputs: logits, latent, pos,/,
+      );
+      const { uniforms: _, ...without } = feeds();
+      await fails(
+        () => s.run(without, { codes: 'cpu' }),
+        'ERR_NATIVE_ARGUMENT',
+        /missing input uniforms \(float32 \[batch, steps_max\]\)/,
+      );
+      await fails(
+        () => s.run({ ...feeds(), pos: { type: 'int32', dims: [1], data: Int32Array.from([1]) } }, { codes: 'cpu' }),
+        'ERR_NATIVE_ARGUMENT',
+        /input 'pos' is int32 \[1\], the graph wants int64 \[batch\]/,
+      );
+      await fails(
+        () =>
+          s.run(
+            { ...feeds(), latent: { type: 'float32', dims: [1, 31], data: new Float32Array(31) } },
+            { codes: 'cpu' },
+          ),
+        'ERR_NATIVE_ARGUMENT',
+        /input 'latent' is float32 \[1, 31\], the graph wants float32 \[batch, 32\]/,
+      );
+      await fails(
+        () =>
+          s.run({ ...feeds(), start: { type: 'int64', dims: [1, 1], data: new BigInt64Array(1) } }, { codes: 'cpu' }),
+        'ERR_NATIVE_ARGUMENT',
+        /input 'start' is int64 \[1, 1\], the graph wants int64 \[batch\]/,
+      );
+      await fails(
+        () => s.run({ ...feeds(), top_p: { type: 'float32', dims: [1], data: new Float64Array(1) } }, { codes: 'cpu' }),
+        'ERR_NATIVE_ARGUMENT',
+        /input 'top_p': a float32 tensor takes a Float32Array, got a Float64Array/,
+      );
+      await fails(
+        () => s.run({ ...feeds(), top_p: { type: 'float32', dims: [2], data: new Float32Array(1) } }, { codes: 'cpu' }),
+        'ERR_NATIVE_ARGUMENT',
+        /input 'top_p': 1 elements for 2 in the tensor/,
+      );
+      await fails(
+        () =>
+          s.run({ ...feeds(), top_p: { type: 'complex64', dims: [1], data: new Float32Array(2) } }, { codes: 'cpu' }),
+        'ERR_NATIVE_ARGUMENT',
+        /unsupported tensor type 'complex64'/,
+      );
+      await fails(
+        () => s.run(feeds(), { logits: 'cpu' }),
+        'ERR_NATIVE_ARGUMENT',
+        /unknown output 'logits' \(the graph's outputs: codes,/,
+      );
+      await fails(
+        () => s.run(feeds(), { codes: 'gpu' as never }),
+        'ERR_NATIVE_ARGUMENT',
+        /output 'codes' must be 'device', 'cpu' or a DeviceTensor/,
+      );
+      await fails(() => s.run(feeds(), {}), 'ERR_NATIVE_ARGUMENT', /name at least one output/);
+      const wrong = s.alloc('float32', [1, 2]);
+      await fails(
+        () => s.run(feeds(), { counts: wrong }),
+        'ERR_NATIVE_ARGUMENT',
+        /output 'counts' is float32 \[1, 2\], the graph wants int64 \[batch\]/,
+      );
+      wrong.release();
+      // A mismatch that only onnxruntime sees (batch sizes that disagree between inputs): its message, its code.
+      await fails(
+        () => s.run({ ...feeds(), top_p: { type: 'float32', dims: [3], data: new Float32Array(3) } }, { codes: 'cpu' }),
+        'ERR_ORT_INVALID_ARGUMENT',
+        /gpt_batch_fp32\.onnx: run failed: .*Indices vs updates dimensions differs/,
+      );
+      // The session still runs after all of that.
+      assert.deepEqual((await s.run(feeds(), { counts: 'cpu' })).counts.data, BigInt64Array.from([2n]));
+    });
+
+    it('released tensors and sessions, tensors of the wrong kind', async () => {
+      const t = s.alloc('float32', [1, 32]);
+      t.release();
+      t.release();
+      await fails(
+        () => s.run({ ...feeds(), latent: t }, { codes: 'cpu' }),
+        'ERR_NATIVE_RELEASED',
+        /input 'latent': tensor used after release\(\)/,
+      );
+      await fails(() => t.download(), 'ERR_NATIVE_RELEASED', /tensor used after release\(\)/);
+      await fails(() => t.upload(new Float32Array(32)), 'ERR_NATIVE_RELEASED', /tensor used after release\(\)/);
+      await fails(() => t.dims, 'ERR_NATIVE_RELEASED', /tensor used after release\(\)/);
+      const u = s.alloc('float32', [4]);
+      await fails(
+        () => u.upload(new Float32Array(3)),
+        'ERR_NATIVE_ARGUMENT',
+        /upload\(data\): 3 elements for 4 in the tensor/,
+      );
+      await fails(
+        () => u.upload(new Int32Array(4) as never),
+        'ERR_NATIVE_ARGUMENT',
+        /a float32 tensor takes a Float32Array, got a Int32Array/,
+      );
+      await fails(() => u.upload([1, 2, 3, 4] as never), 'ERR_NATIVE_ARGUMENT', /upload\(data\) must be a typed array/);
+      await fails(
+        () => s.alloc('float32', [2, -1]),
+        'ERR_NATIVE_ARGUMENT',
+        /alloc\(dims\)\[1\] must be a non-negative integer/,
+      );
+      await fails(
+        () => s.alloc('float32', [2], new Float32Array(3)),
+        'ERR_NATIVE_ARGUMENT',
+        /alloc\(data\): 3 elements for 2/,
+      );
+      await fails(
+        () => s.run({ ...feeds(), latent: [1, 2] as never }, { codes: 'cpu' }),
+        'ERR_NATIVE_ARGUMENT',
+        /input 'latent' must be a DeviceTensor or a host tensor/,
+      );
+      // A tensor outlives its session: the memory stays valid until the tensor goes.
+      const other = DeviceSession.open(graphPath('gpt_batch_fp32'));
+      const kept = other.alloc('float32', [3], Float32Array.from([1, 2, 3]));
+      other.release();
+      assert.deepEqual(kept.download(), Float32Array.from([1, 2, 3]));
+      await fails(() => other.alloc('float32', [1]), 'ERR_NATIVE_RELEASED', /session used after release\(\)/);
+      await fails(() => other.run(feeds(), { codes: 'cpu' }), 'ERR_NATIVE_RELEASED', /session used after release\(\)/);
+      kept.release();
+    });
+
+    it('files and options', async () => {
+      await fails(
+        () => DeviceSession.open(join(fixture, 'batch', 'missing.onnx')),
+        'ERR_ORT_NO_SUCHFILE',
+        /missing\.onnx: could not open on cpu: .*File doesn't exist/,
+      );
+      await fails(
+        () => DeviceSession.open(join(fixture, 'package', 'vocab.json')),
+        'ERR_ORT_INVALID_PROTOBUF',
+        /vocab\.json: could not open on cpu/,
+      );
+      await fails(
+        () => DeviceSession.open(graphPath('gpt_batch_fp32'), { device: 'tpu' as never }),
+        'ERR_NATIVE_ARGUMENT',
+        /options\.device must be 'cpu' or 'cuda', got 'tpu'/,
+      );
+      await fails(
+        () => DeviceSession.open(graphPath('gpt_batch_fp32'), { cudaGraph: true }),
+        'ERR_NATIVE_ARGUMENT',
+        /options\.cudaGraph needs options\.device 'cuda'/,
+      );
+      await fails(
+        () => DeviceSession.open(graphPath('gpt_batch_fp32'), { config: { 'session.no_such_key': 1 as never } }),
+        'ERR_NATIVE_ARGUMENT',
+        /options\.config\.session\.no_such_key must be a string/,
+      );
+    });
+  });
+});
