@@ -1,0 +1,245 @@
+/**
+ * The batched decode graph (gpt_batch_*) through onnxruntime-node, whose state crosses to host memory
+ * and back on every run (BatchedGpt), against the native addon with the state left in device memory
+ * and fed back (DeviceBatchedGpt): ms per code at each batch size B.
+ *
+ *   node inference/bench/native.ts --package DIR [--graphs DIR] | --dir GRAPHS
+ *        [--device cpu|cuda] [--precision fp32|fp16] [--batched gpt_batch|gpt_batch_fused] [--cuda-graph]
+ *        [--batches 1,8,32,64] [--codes N] [--runs N] [--threads N] [--json OUT]
+ *
+ * --package DIR: a model package; its batched graph from its manifest, or from --graphs DIR (default:
+ * a `batch` folder beside the package, as in the tiny fixture: `--package test/fixtures/tiny/package`).
+ * --dir GRAPHS: graphs and sizes.json as `python3 -m xtts.bench.batch_graphs` writes them.
+ * --cuda-graph: the addon's session also gets the CUDA provider's enable_cuda_graph (onnxruntime
+ * refuses it for a graph with a Loop; the failure is reported in the table instead of a row).
+ *
+ * Each B: B prompts of 8 to 40 text tokens (padded batch, as in service), the release's sampling
+ * settings, the stop code fed as -1 so each run does all its codes. One warm-up run per path from
+ * the same prompts and uniforms (their codes are compared), then --runs runs of --codes codes with
+ * the same members, so each run feeds the last one's state back: ms per code = wall time over all codes
+ * (one worker's throughput); ms per step = wall time over the Loop's iterations (what each stream waits per code).
+ * The addon is built first if it is not (npm run build:native).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SAMPLING_DEFAULTS } from '../generation/config.ts';
+import { DeviceBatchedGpt } from '../native/batch.ts';
+import { DeviceSession, nativeAvailable } from '../native/index.ts';
+import { type Device, openSession } from '../runtime/index.ts';
+import { type BatchCore, BatchedGpt, type KvState } from '../xtts/batch.ts';
+import { UniformSource } from '../xtts/generate.ts';
+import { type DecodeResult, type DecodeSettings, Gpt, type GptKvCache } from '../xtts/gpt.ts';
+import { readManifest } from '../xtts/manifest.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    dir: { type: 'string' },
+    package: { type: 'string' },
+    graphs: { type: 'string' },
+    device: { type: 'string', default: 'cpu' },
+    precision: { type: 'string', default: 'fp32' },
+    batched: { type: 'string' },
+    'cuda-graph': { type: 'boolean', default: false },
+    batches: { type: 'string', default: '1,8,32,64' },
+    codes: { type: 'string', default: '20' },
+    runs: { type: 'string', default: '3' },
+    threads: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+
+const device = args.device as Device;
+if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${device}`);
+const precision = args.precision as string;
+const batches = (args.batches as string).split(',').map(Number);
+const codes = Number(args.codes);
+const runs = Number(args.runs);
+for (const [name, v] of [
+  ['--codes', codes],
+  ['--runs', runs],
+  ...batches.map((b) => ['--batches', b] as const),
+] as const)
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be whole numbers of at least 1`);
+
+type Sizes = {
+  size: string;
+  layers: number;
+  width: number;
+  text_tokens: number;
+  audio_start: number;
+  vocab: number;
+  latents: number;
+};
+let sizes: Sizes;
+let graphFile: (name: string) => string;
+let batchedName = args.batched ?? 'gpt_batch';
+if (args.package) {
+  const pkg = resolve(args.package);
+  const { manifest: m } = await readManifest(pkg);
+  const c = m.model.config as Record<string, number>;
+  sizes = {
+    size: `package ${pkg}`,
+    layers: c.gpt_layers as number,
+    width: c.gpt_n_model_channels as number,
+    text_tokens: c.gpt_number_text_tokens as number,
+    audio_start: m.tokens.audio_start,
+    vocab: c.gpt_num_audio_tokens as number,
+    latents: c.perceiver_latents as number,
+  };
+  const beside = resolve(args.graphs ?? join(pkg, '..', 'batch'));
+  if (!args.batched)
+    batchedName =
+      m.graphs[`gpt_batch_fused_${precision}`] || existsSync(join(beside, `gpt_batch_fused_${precision}.onnx`))
+        ? 'gpt_batch_fused'
+        : 'gpt_batch';
+  graphFile = (name) => {
+    const g = m.graphs[`${name}_${precision}`];
+    if (g) return join(pkg, g.file);
+    const f = join(beside, `${name}_${precision}.onnx`);
+    if (existsSync(f)) return f;
+    throw new Error(`${pkg}: the manifest has no graph ${name}_${precision}, and ${f} is not there either`);
+  };
+} else if (args.dir) {
+  const dir = resolve(args.dir);
+  if (!existsSync(join(dir, 'sizes.json')))
+    throw new Error(`${dir}: no sizes.json (write it with python3 -m xtts.bench.batch_graphs)`);
+  sizes = JSON.parse(readFileSync(join(dir, 'sizes.json'), 'utf8')) as Sizes;
+  graphFile = (name) => join(dir, `${name}_${precision}.onnx`);
+} else {
+  throw new Error('give --package DIR (e.g. test/fixtures/tiny/package) or --dir GRAPHS');
+}
+
+execFileSync('bash', [join(import.meta.dirname, '..', 'native', 'build.sh')], { stdio: 'inherit' });
+const available = nativeAvailable();
+if (!available.ok) throw new Error(`native addon: ${available.reason}`);
+
+const settings: DecodeSettings = {
+  temperature: SAMPLING_DEFAULTS.temperature,
+  topK: SAMPLING_DEFAULTS.top_k,
+  topP: SAMPLING_DEFAULTS.top_p,
+  repetitionPenalty: SAMPLING_DEFAULTS.repetition_penalty,
+};
+const threads = args.threads ? Number(args.threads) : undefined;
+const load0 = loadavg()[0] as number;
+const ortOpts = { device, ...(threads ? { intraOpThreads: threads } : {}) };
+const [prefill, decode, batched] = await Promise.all(
+  ['gpt_prefill', 'gpt_decode', batchedName].map((g) => openSession(graphFile(g), ortOpts)),
+);
+if (!prefill || !decode || !batched) throw new Error('sessions did not open');
+const gpt = new Gpt(prefill, decode, { audioStart: sizes.audio_start, audioStop: -1, vocab: sizes.vocab });
+const nativeOpts = { device, ...(threads ? { threads } : {}) };
+const native = DeviceSession.open(graphFile(batchedName), nativeOpts);
+let graphNative: DeviceSession | null = null;
+let graphNote = '';
+if (args['cuda-graph']) {
+  try {
+    graphNative = DeviceSession.open(graphFile(batchedName), { ...nativeOpts, cudaGraph: true });
+  } catch (e) {
+    graphNote = `--cuda-graph: not possible for ${batchedName}: ${(e as Error).message}`;
+    console.log(graphNote);
+  }
+}
+
+async function prompt(i: number): Promise<GptKvCache> {
+  const n = 8 + ((i * 13) % 33);
+  const ids = [
+    sizes.text_tokens - 1,
+    ...Array.from({ length: n }, (_, j) => 3 + ((i * 7 + j * 11) % Math.min(200, sizes.text_tokens - 4))),
+    0,
+  ];
+  const cond = Float32Array.from({ length: sizes.latents * sizes.width }, (_, j) => Math.sin(i + j * 0.37) * 0.5);
+  return (await gpt.prefill(cond, [1, sizes.latents, sizes.width], ids)).cache;
+}
+
+type Row = { batch: number; path: string; msPerCode: number; msPerStep: number; positions: number; reused: number };
+const rows: Row[] = [];
+const agreement: { batch: number; path: string; sameCodes: number; of: number; latentMaxAbsErr: number }[] = [];
+const now = () => performance.now();
+
+/** One path at batch size b: its first run's results (for the comparison), then the timed runs. */
+async function timePath<S extends KvState>(
+  b: number,
+  path: string,
+  driver: BatchCore<S>,
+): Promise<Map<number, DecodeResult>> {
+  const ids: number[] = [];
+  for (let i = 0; i < b; i++) ids.push(driver.join(await prompt(i)));
+  const requests = ids.map((id, i) => ({ id, uniforms: new UniformSource(100 + i).peek(codes), settings }));
+  const first = await driver.decode(requests);
+  const byIndex = new Map(ids.map((id, i) => [i, first.get(id) as DecodeResult]));
+  let reused = 0;
+  const t = now();
+  for (let r = 0; r < runs; r++) {
+    await driver.decode(requests);
+    if (driver.lastStats?.reused) reused++;
+  }
+  const ms = now() - t;
+  rows.push({
+    batch: b,
+    path,
+    msPerCode: ms / (runs * b * codes),
+    msPerStep: ms / (runs * codes),
+    positions: (driver.lastStats?.positions ?? 0) + (driver.lastStats?.steps ?? 0),
+    reused,
+  });
+  for (const id of ids) driver.drop(id);
+  const r = rows.at(-1) as Row;
+  console.log(`B=${b} ${path}: ${r.msPerCode.toFixed(3)} ms/code, ${r.msPerStep.toFixed(2)} ms/step`);
+  return byIndex;
+}
+
+const ortPath = `onnxruntime-node (${batchedName}, state through host memory)`;
+const nativePath = `addon, state on the device${device === 'cpu' ? ' (CPU memory here)' : ''}`;
+for (const b of batches) {
+  const base = await timePath(b, ortPath, new BatchedGpt(batched, { audioStop: -1 }));
+  const paths: [string, DeviceSession][] = [[nativePath, native]];
+  if (graphNative) paths.push([`${nativePath}, CUDA graph`, graphNative]);
+  for (const [path, s] of paths) {
+    const got = await timePath(b, path, new DeviceBatchedGpt(s, { audioStop: -1 }));
+    let same = 0;
+    let err = 0;
+    for (const [i, w] of base) {
+      const g = got.get(i) as DecodeResult;
+      if (g.codes.length === w.codes.length && g.codes.every((c, j) => c === w.codes[j])) {
+        same++;
+        for (let j = 0; j < w.latents.length; j++)
+          err = Math.max(err, Math.abs((w.latents[j] as number) - (g.latents[j] as number)));
+      }
+    }
+    agreement.push({ batch: b, path, sameCodes: same, of: b, latentMaxAbsErr: err });
+  }
+}
+
+const load1 = loadavg()[0] as number;
+console.log(
+  `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
+);
+if (graphNote) console.log(graphNote);
+console.log(
+  '| B | path | ms per code (throughput) | ms per step (per stream) | runs feeding the state back | KV positions at the end |',
+);
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const r of rows)
+  console.log(
+    `| ${r.batch} | ${r.path} | ${r.msPerCode.toFixed(3)} | ${r.msPerStep.toFixed(2)} | ${r.reused}/${runs} | ${r.positions} |`,
+  );
+console.log('\nwarm-up run of each path from the same prompts and uniforms, against onnxruntime-node:');
+for (const a of agreement)
+  console.log(
+    `B=${a.batch} ${a.path}: ${a.sameCodes}/${a.of} sequences with identical codes; their latents max abs difference ${a.latentMaxAbsErr.toExponential(2)}`,
+  );
+if (args.json)
+  writeFileSync(
+    args.json,
+    JSON.stringify(
+      { sizes, device, precision, batched: batchedName, codes, runs, load: [load0, load1], graphNote, rows, agreement },
+      null,
+      1,
+    ),
+  );
+native.release();
+graphNative?.release();
+await Promise.all([prefill.release(), decode.release(), batched.release()]);
