@@ -38,8 +38,12 @@ mkdir -p "$build"
 exec 9>"$build/.lock"
 flock 9
 
-if [ -z "${FORCE:-}" ] && [ -f "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$here/build.sh" ] \
-  && [ "$out" -nt "$ortlib/libonnxruntime.so.1" ]; then
+# Up to date: the output is there and was built from these sources for this onnxruntime version. A
+# stamp of their digests rather than file times, so that a tree copied elsewhere with the built addon
+# (a GPU host without a compiler or the network) does not rebuild because the copy touched the files.
+libver="$(node -p "require('$root/node_modules/onnxruntime-node/package.json').version")"
+stamp="$(cat "$src" "$here/build.sh" | sha256sum | cut -d' ' -f1) onnxruntime-node $libver $(uname -m)"
+if [ -z "${FORCE:-}" ] && [ -f "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
   echo "build:native: $out is up to date"
   exit 0
 fi
@@ -77,16 +81,18 @@ napiinc="$build/deps/napi/package/include"
 
 # The headers' API version must be the library's: onnxruntime-node 1.29.x <-> ORT_API_VERSION 29.
 api="$(sed -n 's/^#define ORT_API_VERSION \([0-9]*\).*/\1/p' "$ortinc/onnxruntime_c_api.h")"
-libver="$(node -p "require('$root/node_modules/onnxruntime-node/package.json').version")"
 [ "$api" = "$(echo "$libver" | cut -d. -f2)" ] \
   || fail "headers are ORT_API_VERSION $api, onnxruntime-node is $libver: pin the header package to the library's version"
 
+# libstdc++ and libgcc linked in statically: the addon then needs only glibc and libonnxruntime on a
+# host other than the one it was built on.
 # rpath: libonnxruntime.so.1 from onnxruntime-node's folder, relative to the addon, so both load the
 # same library (the loader also reuses an already loaded libonnxruntime.so.1 by its soname).
 "$CXX" -std=c++17 -O2 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
   -DNAPI_VERSION=8 -I"$ortinc" -I"$napiinc" "$src" -o "$out.tmp" \
   -L"$ortlib" -l:libonnxruntime.so.1 \
   -Wl,-rpath,'$ORIGIN/../../../node_modules/onnxruntime-node/bin/napi-v6/linux/x64' \
-  -Wl,--allow-shlib-undefined
+  -static-libstdc++ -static-libgcc -Wl,--allow-shlib-undefined
 mv "$out.tmp" "$out"
+echo "$stamp" >"$out.stamp"
 echo "build:native: built $out (onnxruntime $libver, C API $api)"
