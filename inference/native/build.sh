@@ -84,15 +84,16 @@ api="$(sed -n 's/^#define ORT_API_VERSION \([0-9]*\).*/\1/p' "$ortinc/onnxruntim
 [ "$api" = "$(echo "$libver" | cut -d. -f2)" ] \
   || fail "headers are ORT_API_VERSION $api, onnxruntime-node is $libver: pin the header package to the library's version"
 
-# libstdc++ and libgcc linked in statically: the addon then needs only glibc and libonnxruntime on a
-# host other than the one it was built on.
+# libstdc++ stays dynamic: linked statically, its std::random_device and unwinder would need glibc
+# 2.36; built here (g++ 12, Debian 12) the addon needs glibc >= 2.32 and GCC >= 11's libstdc++
+# (GLIBCXX_3.4.29) where it runs.
 # rpath: libonnxruntime.so.1 from onnxruntime-node's folder, relative to the addon, so both load the
 # same library (the loader also reuses an already loaded libonnxruntime.so.1 by its soname).
 "$CXX" -std=c++17 -O2 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
   -DNAPI_VERSION=8 -I"$ortinc" -I"$napiinc" "$src" -o "$out.tmp" \
   -L"$ortlib" -l:libonnxruntime.so.1 \
   -Wl,-rpath,'$ORIGIN/../../../node_modules/onnxruntime-node/bin/napi-v6/linux/x64' \
-  -static-libstdc++ -static-libgcc -Wl,--allow-shlib-undefined
+  -Wl,--allow-shlib-undefined
 mv "$out.tmp" "$out"
 echo "$stamp" >"$out.stamp"
 echo "build:native: built $out (onnxruntime $libver, C API $api)"
