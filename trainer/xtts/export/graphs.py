@@ -4,7 +4,7 @@ Every graph has batch 1. GPT graphs exist in fp32 and fp16; fp16 graphs keep flo
 interface except for the KV cache, which never leaves the runtime's hands (TypeScript only passes it
 from prefill to decode and from one decode run to the next)."""
 import io
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import onnx
 import torch
@@ -14,7 +14,7 @@ from ..model.model import Xtts
 from ..model.sampler import Sampler
 from .batch import BatchSampler, BatchStep
 from .fused import fused_batch_step
-from .onnx_tools import decode_loop, decode_loop_batch, to_float16
+from .onnx_tools import DetachedWeights, decode_loop, decode_loop_batch, to_float16
 
 OPSET = 17
 
@@ -99,7 +99,11 @@ def _export(module: nn.Module, args: Tuple, inputs: Sequence[str], outputs: Sequ
 
 def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, onnx.ModelProto]:
     """want: names among cond_encoder, speaker_encoder, hifigan, gpt_prefill, gpt_decode, gpt_batch. Returns
-    {file stem: model}, GPT graphs as `<name>_fp32` and (unless fp16 is False) `<name>_fp16`."""
+    {file stem: model}, GPT graphs as `<name>_fp32` and (unless fp16 is False) `<name>_fp16`.
+
+    The GPT graphs are rebuilt around their traces (the decode Loop, fp16) with their weights detached
+    (onnx_tools.DetachedWeights), and get them back at the end."""
+    w = DetachedWeights()
     s = m.sizes
     d, L, H = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
     dh = d // H
@@ -119,55 +123,58 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, 
 
     prefill = step = None
     if "gpt_prefill" in want:
-        prefill = _export(Prefill(m), (torch.randn(1, s.perceiver_latents, d), torch.tensor([[1, 2, 3, 4]])),
+        prefill = w.detach(_export(Prefill(m), (torch.randn(1, s.perceiver_latents, d), torch.tensor([[1, 2, 3, 4]])),
                           ["cond", "text_ids"], ["logits", "latent", "present_k", "present_v"],
-                          {"text_ids": {1: "text"}, "present_k": kv_dyn("k", "prompt"), "present_v": kv_dyn("v", "prompt")})
+                          {"text_ids": {1: "text"}, "present_k": kv_dyn("k", "prompt"), "present_v": kv_dyn("v", "prompt")}))
         out["gpt_prefill_fp32"] = prefill
     if "gpt_decode" in want:
         frozen, past, present = kv_names("frozen", L), kv_names("past", L), kv_names("present", L)
-        step = _export(Step(m), (torch.tensor([3]), torch.tensor([1]), *(torch.randn(1, H, 7, dh) for _ in frozen),
+        step = w.detach(_export(Step(m), (torch.tensor([3]), torch.tensor([1]), *(torch.randn(1, H, 7, dh) for _ in frozen),
                                  *(torch.randn(1, H, 2, dh) for _ in past)),
                        ["token", "pos", *frozen, *past], ["logits_next", "latent_next", *present],
                        {**{n: {2: "frozen"} for n in frozen}, **{n: {2: "past"} for n in past},
-                        **{n: {2: "total"} for n in present}})
+                        **{n: {2: "total"} for n in present}}))
         v = s.gpt_num_audio_tokens
         sampler = _export(Sampler(), (torch.randn(1, v), torch.zeros(1, v, dtype=torch.bool), torch.tensor(0.5),
                                       torch.tensor(1.0), torch.tensor(50), torch.tensor(0.9), torch.tensor(2.0)),
                           ["logits", "seen", "u", "temperature", "top_k", "top_p", "repetition_penalty"],
                           ["token", "seen_next"], {})
-        # Without fp16 the step is not needed again: no copy (at full width each is 1.5 GB).
         out["gpt_decode_fp32"] = decode_loop(_copy(sampler), _copy(step) if fp16 else step, onnx.TensorProto.FLOAT,
                                              "gpt_decode")
     if "gpt_decode" in want and fp16:
-        step16 = to_float16(_copy(step), keep_f32=["logits_next", "latent_next"])
+        step16 = to_float16(_copy(step), keep_f32=["logits_next", "latent_next"], weights=w)
         out["gpt_decode_fp16"] = decode_loop(_copy(sampler), step16, onnx.TensorProto.FLOAT16, "gpt_decode")
     if "gpt_batch" in want:
-        out.update(export_batch(m, fp16))
+        out.update(export_batch(m, fp16, weights=w))
     if prefill is not None and fp16:
-        out["gpt_prefill_fp16"] = to_float16(_copy(prefill), keep_f32=["cond", "logits", "latent"])
-    return out
+        out["gpt_prefill_fp16"] = to_float16(_copy(prefill), keep_f32=["cond", "logits", "latent"], weights=w)
+    return {stem: w.attach(g) for stem, g in out.items()}
 
 
-def export_batch(m: Xtts, fp16: bool = True, fused: bool = False) -> Dict[str, onnx.ModelProto]:
+def export_batch(m: Xtts, fp16: bool = True, fused: bool = False,
+                 weights: Optional[DetachedWeights] = None) -> Dict[str, onnx.ModelProto]:
     """The batched decode graph (onnx_tools.decode_loop_batch): `gpt_batch_fp32` and, unless fp16 is
     False, `gpt_batch_fp16` (fp16 KV cache, float32 elsewhere at its interface, as gpt_decode_fp16).
     fused=True builds its step from onnxruntime's fused operators (fused.py) instead of the trace:
-    `gpt_batch_fused_fp32` / `_fp16`, same interface."""
+    `gpt_batch_fused_fp32` / `_fp16`, same interface. weights: where to detach the step's weights while
+    the Loop is built (export_graphs passes its own and attaches them at its end); by default they are
+    detached and attached here."""
+    w = weights or DetachedWeights()
     s = m.sizes
     d, L, H = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
     v = s.gpt_num_audio_tokens
     pk = torch.randn(L, 2, H, 7, d // H)
     if fused:
-        step = fused_batch_step(m.gpt)
+        step = w.detach(fused_batch_step(m.gpt))
     else:
-        step = _export(BatchStep(m.gpt), (torch.tensor([3, 5]), torch.tensor([1, 4]), pk, torch.randn_like(pk),
+        step = w.detach(_export(BatchStep(m.gpt), (torch.tensor([3, 5]), torch.tensor([1, 4]), pk, torch.randn_like(pk),
                                           torch.tensor([2, 0])),
                        ["token", "pos", "past_k", "past_v", "start"],
                        ["logits_next", "latent_next", "present_k", "present_v"],
                        {"token": {0: "batch"}, "pos": {0: "batch"}, "start": {0: "batch"},
                         "past_k": {1: "batch", 3: "past"}, "past_v": {1: "batch", 3: "past"},
                         "present_k": {1: "batch", 3: "total"}, "present_v": {1: "batch", 3: "total"},
-                        "logits_next": {0: "batch"}, "latent_next": {0: "batch"}})
+                        "logits_next": {0: "batch"}, "latent_next": {0: "batch"}}))
     f, b = torch.tensor([1.0, 0.8]), {0: "batch"}
     sampler = _export(BatchSampler(), (torch.randn(2, v), torch.zeros(2, v, dtype=torch.bool), torch.tensor([0.5, 0.2]),
                                        f, torch.tensor([50, 1]), torch.tensor([0.9, 1.0]), torch.tensor([2.0, 1.0])),
@@ -179,9 +186,9 @@ def export_batch(m: Xtts, fp16: bool = True, fused: bool = False) -> Dict[str, o
     out = {f"{stem}_fp32": decode_loop_batch(_copy(sampler), _copy(step) if fp16 else step, onnx.TensorProto.FLOAT,
                                              stem)}
     if fp16:
-        step16 = to_float16(step, keep_f32=["logits_next", "latent_next"])
+        step16 = to_float16(step, keep_f32=["logits_next", "latent_next"], weights=w)
         out[f"{stem}_fp16"] = decode_loop_batch(sampler, step16, onnx.TensorProto.FLOAT16, stem)
-    return out
+    return out if weights is not None else {k: w.attach(g) for k, g in out.items()}
 
 
 def _copy(m: onnx.ModelProto) -> onnx.ModelProto:

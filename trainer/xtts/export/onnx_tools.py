@@ -3,7 +3,7 @@
 fp16 graphs are made from the fp32 trace rather than by tracing a half model because PyTorch 1.13
 (the CI's) has no half-precision CPU kernels for the ops a trace runs."""
 import hashlib
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import onnx
@@ -12,20 +12,86 @@ from onnx import TensorProto, helper, numpy_helper
 F16_MAX = 65504.0
 
 
+def _graphs(g: onnx.GraphProto):
+    """g and every graph nested in its nodes' attributes (Loop and If bodies)."""
+    yield g
+    for n in g.node:
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                yield from _graphs(a.g)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for sub in a.graphs:
+                    yield from _graphs(sub)
+
+
+class DetachedWeights:
+    """Initializer bytes held outside the protos while graphs are rebuilt.
+
+    protobuf copies a message whole whenever it goes into another (make_graph, a Loop node's body
+    attribute, extend, CopyFrom), and a full-size GPT's initializers are 1.5 GB: building the decode
+    Loop around the traced step copied them four times, most of a full-size export's time. Detached,
+    an initializer keeps its name, type and dims, and its doc_string holds the key of its bytes here;
+    attach() puts them back into the finished model, once."""
+
+    MARK = "xtts-detached:"
+
+    def __init__(self) -> None:
+        self._data: Dict[str, bytes] = {}
+
+    def _keep(self, data: bytes) -> str:
+        key = f"{self.MARK}{len(self._data)}"
+        self._data[key] = data
+        return key
+
+    def detach(self, model: onnx.ModelProto, min_bytes: int = 4096) -> onnx.ModelProto:
+        for g in _graphs(model.graph):
+            for t in g.initializer:
+                if len(t.raw_data) >= min_bytes:
+                    t.doc_string = self._keep(t.raw_data)
+                    t.ClearField("raw_data")
+        return model
+
+    def attach(self, model: onnx.ModelProto) -> onnx.ModelProto:
+        for g in _graphs(model.graph):
+            for t in g.initializer:
+                if t.doc_string.startswith(self.MARK):
+                    t.raw_data = self._data[t.doc_string]
+                    t.ClearField("doc_string")
+        return model
+
+    def array(self, t: onnx.TensorProto) -> np.ndarray:
+        """The tensor's values, detached or not."""
+        if not t.doc_string.startswith(self.MARK):
+            return numpy_helper.to_array(t)
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type)
+        return np.frombuffer(self._data[t.doc_string], dtype=dtype).reshape(tuple(t.dims))
+
+    def replace(self, t: onnx.TensorProto, a: np.ndarray) -> None:
+        """Gives t the values (and element type) of a, keeping t detached if it was."""
+        detached = t.doc_string.startswith(self.MARK)
+        t.CopyFrom(numpy_helper.from_array(a, t.name))
+        if detached:
+            t.doc_string = self._keep(t.raw_data)
+            t.ClearField("raw_data")
+
+
 def _to_f16(t: onnx.TensorProto) -> onnx.TensorProto:
     a = numpy_helper.to_array(t)
     out = numpy_helper.from_array(np.clip(a, -F16_MAX, F16_MAX).astype(np.float16), t.name)
     return out
 
 
-def to_float16(model: onnx.ModelProto, keep_f32: Sequence[str]) -> onnx.ModelProto:
+def to_float16(model: onnx.ModelProto, keep_f32: Sequence[str],
+               weights: Optional[DetachedWeights] = None) -> onnx.ModelProto:
     """Runs every float op in half precision. Graph inputs and outputs named in keep_f32 stay float32
     (a Cast is inserted next to them); other float inputs/outputs become float16. Large negative
-    constants (attention masks) are clipped to the float16 range instead of becoming -inf."""
+    constants (attention masks) are clipped to the float16 range instead of becoming -inf. weights:
+    where the model's detached initializers are (DetachedWeights), if any are."""
     g = model.graph
+    w = weights or DetachedWeights()
     for t in g.initializer:
         if t.data_type == TensorProto.FLOAT:
-            t.CopyFrom(_to_f16(t))
+            w.replace(t, np.clip(w.array(t), -F16_MAX, F16_MAX).astype(np.float16))
     for n in g.node:
         for a in n.attribute:
             if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == TensorProto.FLOAT:
