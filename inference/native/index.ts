@@ -77,6 +77,8 @@ export interface DeviceSessionOptions {
   config?: Readonly<Record<string, string>>;
   /** More CUDA provider options (names as in onnxruntime's CUDA provider, e.g. arena_extend_strategy). */
   providerOptions?: Readonly<Record<string, string>>;
+  /** What errors call the graph (default: its path, or "(graph in memory)" for bytes). */
+  name?: string;
   /**
    * Copies host <-> session memory through a one-node onnxruntime graph, as on CUDA, also on CPU
    * (where a plain memcpy does otherwise): lets the CUDA copy path be tested on a CPU-only host.
@@ -100,7 +102,7 @@ type NativeSession = {
   release(): void;
 };
 type NativeModule = {
-  Session: new (path: string, options: DeviceSessionOptions) => NativeSession;
+  Session: new (path: string | Uint8Array, options: DeviceSessionOptions) => NativeSession;
   Tensor: abstract new () => DeviceTensor;
   ortVersion: string;
   apiVersion: number;
@@ -160,19 +162,26 @@ export class DeviceSession {
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
   readonly device: 'cpu' | 'cuda';
+  /** The options it was opened with. */
+  readonly options: Readonly<DeviceSessionOptions>;
   private readonly s: NativeSession;
 
-  private constructor(path: string, s: NativeSession) {
+  private constructor(path: string, s: NativeSession, options: DeviceSessionOptions) {
     this.path = path;
     this.s = s;
+    this.options = { ...options };
     this.inputs = s.inputs;
     this.outputs = s.outputs;
     this.device = s.device;
   }
 
-  /** Opens `path` (synchronously: onnxruntime loads and optimises the graph on this thread). */
-  static open(path: string, options: DeviceSessionOptions = {}): DeviceSession {
-    return new DeviceSession(path, new (native().Session)(path, options));
+  /**
+   * Opens the graph at `path`, or the serialised ModelProto `model` (synchronously: onnxruntime loads
+   * and optimises the graph on this thread).
+   */
+  static open(model: string | Uint8Array, options: DeviceSessionOptions = {}): DeviceSession {
+    const name = typeof model === 'string' ? model : (options.name ?? '(graph in memory)');
+    return new DeviceSession(name, new (native().Session)(model, options), options);
   }
 
   /** A tensor in the session's device memory: zero-filled, or holding `data`. */

@@ -234,24 +234,33 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
           let live = await Promise.all([0, 1, 2].map(join));
           let reusedOnDevice = 0;
           const RUN = 8;
-          for (let round = 0; round < 6; round++) {
+          // Rounds: 0 all join (packed in host memory: nothing on the device yet); 1, 2 fed back; 3 sequence 1
+          // ends and 3 joins (packed on the device: kept rows and a joining one); 4 fed back; 5 sequence 2 ends
+          // (packed on the device, nothing joining); 6 sequence 0 sits out (packed on the device, one row);
+          // 7 both again, from two device states (packed in host memory).
+          for (let round = 0; round < 8; round++) {
             if (round === 3) {
-              // Sequence 1 ends and sequence 3 joins: the next run packs, from the device state.
               hostBatch.drop((live[1] as Seq).hostId);
               devBatch.drop((live[1] as Seq).devId);
               live = [live[0] as Seq, live[2] as Seq, await join(3)];
             }
+            if (round === 5) {
+              hostBatch.drop((live[1] as Seq).hostId);
+              devBatch.drop((live[1] as Seq).devId);
+              live = [live[0] as Seq, live[2] as Seq];
+            }
+            const running = round === 6 ? live.slice(1) : live;
             const req = (s: Seq, id: number): BatchRequest => ({
               id,
               uniforms: s.rng.peek(RUN),
               settings: SETTINGS[s.k] as DecodeSettings,
             });
-            const want = await hostBatch.decode(live.map((s) => req(s, s.hostId)));
-            const got = await devBatch.decode(live.map((s) => req(s, s.devId)));
+            const want = await hostBatch.decode(running.map((s) => req(s, s.hostId)));
+            const got = await devBatch.decode(running.map((s) => req(s, s.devId)));
             assert.equal(devBatch.lastStats?.reused, hostBatch.lastStats?.reused);
             assert.equal(devBatch.lastStats?.positions, hostBatch.lastStats?.positions);
             if (devBatch.lastStats?.reused) reusedOnDevice++;
-            for (const s of live) {
+            for (const s of running) {
               const w = want.get(s.hostId) as DecodeResult;
               const g = got.get(s.devId) as DecodeResult;
               assert.deepEqual(g.codes, w.codes, `round ${round}, sequence ${s.k}: codes`);
@@ -262,15 +271,20 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
               assert.equal(devBatch.generated(s.devId), hostBatch.generated(s.hostId));
               assert.equal(devBatch.storedPosition(s.devId), BigInt(devBatch.generated(s.devId) + 1));
             }
-            t.diagnostic(`round ${round}: ${JSON.stringify(devBatch.lastStats)}`);
+            t.diagnostic(
+              `round ${round}: ${JSON.stringify(devBatch.lastStats)} packs ${JSON.stringify(devBatch.packs)}`,
+            );
+            if (round === 6) assert.equal(devBatch.downloadedBytes, 0, 'nothing came back for packing before round 7');
           }
           assert.ok(reusedOnDevice >= 3, `runs feeding the device state back: ${reusedOnDevice}`);
+          assert.deepEqual(devBatch.packs, { device: 3, host: 2 });
+          assert.ok(devBatch.downloadedBytes > 0, 'round 7 brought its two device states back');
           t.diagnostic(`bytes brought back for packing: ${devBatch.downloadedBytes}`);
           // Sequence 0 leaves and goes on alone through the batch-1 graph: same codes as from the host batch.
           const s0 = live[0] as Seq;
           const hostCache = hostBatch.leave(s0.hostId);
           const devCache = devBatch.leave(s0.devId);
-          const u = s0.rng.peek(RUN);
+          const u = s0.rng.peek(4); // 56 codes so far: the tiny model has 63 audio positions
           const a = await x.gpt.decode(hostCache, u, SETTINGS[0] as DecodeSettings);
           const b = await x.gpt.decode(devCache, u, SETTINGS[0] as DecodeSettings);
           assert.deepEqual(b.codes, a.codes);
@@ -281,6 +295,7 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
           }
           assert.equal(devBatch.size, 0);
         } finally {
+          devBatch.close();
           dev.release();
           await host.release();
         }

@@ -11,7 +11,8 @@
 //
 // JS surface (wrapped and typed by index.ts):
 //   ortVersion: string, apiVersion: number
-//   new Session(path, {device, deviceId, threads, cudaGraph, cpuMemArena, config, providerOptions, copyWithGraph})
+//   new Session(path | modelBytes, {device, deviceId, threads, cudaGraph, cpuMemArena, config, providerOptions,
+//               copyWithGraph, name})
 //     .inputs / .outputs: [{name, type, shape}]   .device: 'cpu' | 'cuda'
 //     .alloc(type, dims, data?) -> Tensor          zero-filled, or holding data (a typed array)
 //     .run(inputs, outputs) -> Promise<{name: Tensor | {type, dims, data}}>
@@ -708,7 +709,18 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     NAPI(napi_get_cb_info(e, info, &argc, argv, &self, nullptr));
     if (argc < 1) bad("Session(path, options): path is missing");
     auto core = std::make_shared<SessionCore>();
-    core->path = str(e, argv[0], "path");
+    // A path, or the model's bytes (a Uint8Array: a graph built in memory).
+    bool isBytes = false;
+    NAPI(napi_is_typedarray(e, argv[0], &isBytes));
+    std::string bytes;
+    if (isBytes) {
+      View b = typedArray(e, argv[0], "model bytes");
+      if (b.type != napi_uint8_array) bad("model bytes must be a Uint8Array");
+      bytes.assign(static_cast<const char*>(b.data), b.bytes);
+      core->path = "(graph in memory)";
+    } else {
+      core->path = str(e, argv[0], "path");
+    }
     napi_value o = nullptr, v;
     if (argc >= 2 && typeOf(e, argv[1]) == napi_object) o = argv[1];
     std::string device = "cpu";
@@ -737,6 +749,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       if (opt(e, o, "cudaGraph", &v)) cudaGraph = boolean(e, v, "options.cudaGraph");
       if (opt(e, o, "cpuMemArena", &v)) arena = boolean(e, v, "options.cpuMemArena");
       if (opt(e, o, "copyWithGraph", &v)) core->copyWithGraph = boolean(e, v, "options.copyWithGraph");
+      if (opt(e, o, "name", &v)) core->path = str(e, v, "options.name");
       if (opt(e, o, "config", &v)) entries(v, "options.config", config);
       if (opt(e, o, "providerOptions", &v)) entries(v, "options.providerOptions", provider);
     }
@@ -773,7 +786,8 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       return so;
     };
     OrtSessionOptions* so = makeOptions(true);
-    OrtStatus* st = ort->CreateSession(env, core->path.c_str(), so, &core->session);
+    OrtStatus* st = isBytes ? ort->CreateSessionFromArray(env, bytes.data(), bytes.size(), so, &core->session)
+                            : ort->CreateSession(env, core->path.c_str(), so, &core->session);
     ort->ReleaseSessionOptions(so);
     check(st, core->path + ": could not open on " + device);
     core->copyOptions = makeOptions(false);

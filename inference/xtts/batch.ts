@@ -258,7 +258,7 @@ export abstract class BatchCore<S extends KvState> {
   /** Removes a member; returns its state as a batch-1 cache (to continue alone, or to dispose). */
   leave(id: number): GptKvCache {
     const m = this.member(id);
-    const one = this.pack([m.place]);
+    const one = this.packHost([m.place]);
     this.members.delete(id);
     if (this.last) this.last.aligned = false;
     this.collect();
@@ -321,7 +321,7 @@ export abstract class BatchCore<S extends KvState> {
         ? last.state
         : null;
     const reuse = kept !== null;
-    const state = kept ?? this.pack(members.map((m) => m.place));
+    const state = kept ?? (await this.packForRun(members.map((m) => m.place)));
     const positions = state.past_k.dims[3] as number;
     const starts = reuse ? members.map((m) => m.place.start) : members.map((m) => positions - m.place.length);
     const out = await this.runGraph(state, batchFeeds(requests, starts, this.stopCode, this.dims.vocab));
@@ -365,8 +365,13 @@ export abstract class BatchCore<S extends KvState> {
     return m;
   }
 
+  /** The state a run starts from when the last run's outputs cannot be fed back: the places packed afresh. */
+  protected async packForRun(places: readonly Place<S>[]): Promise<S | DecodeState> {
+    return this.packHost(places);
+  }
+
   /** A fresh left-padded batch of the given places in host memory, P = the longest. */
-  private pack(places: readonly Place<S>[]): DecodeState {
+  protected packHost(places: readonly Place<S>[]): DecodeState {
     const host = new Map<S | DecodeState, DecodeState>();
     return packPlaces(
       this.dims,
