@@ -5,7 +5,7 @@
  *
  *   node inference/bench/native.ts --package DIR [--graphs DIR] | --dir GRAPHS
  *        [--device cpu|cuda] [--precision fp32|fp16] [--batched gpt_batch|gpt_batch_fused] [--cuda-graph]
- *        [--batches 1,8,32,64] [--codes N] [--runs N] [--threads N] [--json OUT]
+ *        [--batches 1,8,32,64] [--codes N] [--runs N] [--churn] [--threads N] [--json OUT]
  *
  * --package DIR: a model package; its batched graph from its manifest, or from --graphs DIR (default:
  * a `batch` folder beside the package, as in the tiny fixture: `--package test/fixtures/tiny/package`).
@@ -18,6 +18,9 @@
  * the same prompts and uniforms (their codes are compared), then --runs runs of --codes codes with
  * the same members, so each run feeds the last one's state back: ms per code = wall time over all codes
  * (one worker's throughput); ms per step = wall time over the Loop's iterations (what each stream waits per code).
+ * --churn: before each timed run one member leaves and a new prompt joins (as streams come and go in
+ * service), so every timed run packs: in host memory for onnxruntime-node, on the device for the
+ * addon (only the joining row crosses); the prefill is not timed.
  * The addon is built first if it is not (npm run build:native).
  */
 import { execFileSync } from 'node:child_process';
@@ -43,6 +46,7 @@ const { values: args } = parseArgs({
     precision: { type: 'string', default: 'fp32' },
     batched: { type: 'string' },
     'cuda-graph': { type: 'boolean', default: false },
+    churn: { type: 'boolean', default: false },
     batches: { type: 'string', default: '1,8,32,64' },
     codes: { type: 'string', default: '20' },
     runs: { type: 'string', default: '3' },
@@ -154,7 +158,17 @@ async function prompt(i: number): Promise<GptKvCache> {
   return (await gpt.prefill(cond, [1, sizes.latents, sizes.width], ids)).cache;
 }
 
-type Row = { batch: number; path: string; msPerCode: number; msPerStep: number; positions: number; reused: number };
+type Row = {
+  batch: number;
+  path: string;
+  msPerCode: number;
+  msPerStep: number;
+  positions: number;
+  reused: number;
+  /** Timed runs packed on the device / in host memory. */
+  packs: { device: number; host: number };
+};
+const churn = args.churn as boolean;
 const rows: Row[] = [];
 const agreement: { batch: number; path: string; sameCodes: number; of: number; latentMaxAbsErr: number }[] = [];
 const now = () => performance.now();
@@ -170,13 +184,28 @@ async function timePath<S extends KvState>(
   const requests = ids.map((id, i) => ({ id, uniforms: new UniformSource(100 + i).peek(codes), settings }));
   const first = await driver.decode(requests);
   const byIndex = new Map(ids.map((id, i) => [i, first.get(id) as DecodeResult]));
+  const packs0 = driver instanceof DeviceBatchedGpt ? { ...driver.packs } : { device: 0, host: 0 };
   let reused = 0;
-  const t = now();
+  let hostPacks = 0;
+  let ms = 0;
   for (let r = 0; r < runs; r++) {
+    if (churn) {
+      const k = r % b;
+      driver.drop(ids[k] as number);
+      const id = driver.join(await prompt(b + r));
+      ids[k] = id;
+      requests[k] = { id, uniforms: new UniformSource(200 + r).peek(codes), settings };
+    }
+    const t = now();
     await driver.decode(requests);
+    ms += now() - t;
     if (driver.lastStats?.reused) reused++;
+    else hostPacks++;
   }
-  const ms = now() - t;
+  const packs =
+    driver instanceof DeviceBatchedGpt
+      ? { device: driver.packs.device - packs0.device, host: driver.packs.host - packs0.host }
+      : { device: 0, host: hostPacks };
   rows.push({
     batch: b,
     path,
@@ -184,8 +213,10 @@ async function timePath<S extends KvState>(
     msPerStep: ms / (runs * codes),
     positions: (driver.lastStats?.positions ?? 0) + (driver.lastStats?.steps ?? 0),
     reused,
+    packs,
   });
   for (const id of ids) driver.drop(id);
+  if (driver instanceof DeviceBatchedGpt) driver.close();
   const r = rows.at(-1) as Row;
   console.log(`B=${b} ${path}: ${r.msPerCode.toFixed(3)} ms/code, ${r.msPerStep.toFixed(2)} ms/step`);
   return byIndex;
@@ -215,16 +246,16 @@ for (const b of batches) {
 
 const load1 = loadavg()[0] as number;
 console.log(
-  `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
+  `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run${churn ? ', one member replaced before each' : ''}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
 );
 if (graphNote) console.log(graphNote);
 console.log(
-  '| B | path | ms per code (throughput) | ms per step (per stream) | runs feeding the state back | KV positions at the end |',
+  '| B | path | ms per code (throughput) | ms per step (per stream) | runs feeding the state back | runs packing on the device / in host memory | KV positions at the end |',
 );
-console.log('| --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows)
   console.log(
-    `| ${r.batch} | ${r.path} | ${r.msPerCode.toFixed(3)} | ${r.msPerStep.toFixed(2)} | ${r.reused}/${runs} | ${r.positions} |`,
+    `| ${r.batch} | ${r.path} | ${r.msPerCode.toFixed(3)} | ${r.msPerStep.toFixed(2)} | ${r.reused}/${runs} | ${r.packs.device} / ${r.packs.host} | ${r.positions} |`,
   );
 console.log('\nwarm-up run of each path from the same prompts and uniforms, against onnxruntime-node:');
 for (const a of agreement)
@@ -235,7 +266,19 @@ if (args.json)
   writeFileSync(
     args.json,
     JSON.stringify(
-      { sizes, device, precision, batched: batchedName, codes, runs, load: [load0, load1], graphNote, rows, agreement },
+      {
+        sizes,
+        device,
+        precision,
+        batched: batchedName,
+        codes,
+        runs,
+        churn,
+        load: [load0, load1],
+        graphNote,
+        rows,
+        agreement,
+      },
       null,
       1,
     ),
