@@ -1,0 +1,82 @@
+/**
+ * The suite runner behind `npm run test:run`: node's test runner over every *.test.ts, longest files first.
+ *
+ *   node test/run.ts [--record] [FILE ...]
+ *
+ * `node --test` orders its files by name, so the slowest (the browser journey, the full-width
+ * fidelity check, the end-to-end runs) could start last and run alone at the end while the other
+ * slot idles. Here the files start in the order of their last measured durations
+ * (test/durations.json), longest first, files without a measurement before all others (they may be
+ * long), which keeps both slots busy to the end: longest-processing-time-first scheduling.
+ *
+ * Each file runs in its own process, as with `node --test`, `os.availableParallelism() - 1` at once
+ * (at least 2), with a 30-minute limit per test. At the end it prints the slowest files and writes
+ * every file's wall time to .data/test-durations.json; with --record, to test/durations.json too.
+ * FILE arguments run just those files, in that order.
+ */
+import { globSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
+import { parseArgs } from 'node:util';
+
+const root = join(import.meta.dirname, '..');
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { record: { type: 'boolean', default: false } },
+});
+
+const MODULES = ['api', 'db', 'infra', 'inference', 'listening', 'trainer', 'test', 'voices'];
+const found =
+  positionals.length > 0
+    ? positionals.map((f) => relative(root, resolve(f)))
+    : MODULES.flatMap((m) => globSync(`${m}/**/*.test.ts`, { cwd: root, exclude: (p) => p.includes('node_modules') }));
+
+const durationsFile = join(root, 'test', 'durations.json');
+const known: Record<string, number> = (() => {
+  try {
+    return JSON.parse(readFileSync(durationsFile, 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
+})();
+const files =
+  positionals.length > 0
+    ? found
+    : [...found].sort((a, b) => (known[b] ?? Number.POSITIVE_INFINITY) - (known[a] ?? Number.POSITIVE_INFINITY));
+
+// A file's wall time: from the first event it reports to its last.
+const seen = new Map<string, { first: number; last: number }>();
+const started = Date.now();
+const stream = run({
+  files: files.map((f) => join(root, f)),
+  concurrency: Math.max(2, availableParallelism() - 1),
+  timeout: 1_800_000,
+});
+// Any failure fails the run (a file that cannot load reports one too), as with `node --test`; a todo's does not.
+stream.on('test:fail', (e) => {
+  if (!e.todo) process.exitCode = 1;
+});
+for (const kind of ['test:enqueue', 'test:dequeue', 'test:start', 'test:pass', 'test:fail', 'test:complete'] as const) {
+  stream.on(kind, (e: { file?: string }) => {
+    if (!e.file) return;
+    const f = relative(root, e.file);
+    const now = Date.now();
+    const s = seen.get(f);
+    if (s) s.last = now;
+    else seen.set(f, { first: now, last: now });
+  });
+}
+stream.compose(spec).pipe(process.stdout);
+await new Promise<void>((resolve) => stream.on('close', resolve));
+
+const measured = Object.fromEntries(
+  [...seen].map(([f, s]) => [f, Math.round((s.last - s.first) / 100) / 10] as const).sort((a, b) => b[1] - a[1]),
+);
+mkdirSync(join(root, '.data'), { recursive: true });
+writeFileSync(join(root, '.data', 'test-durations.json'), `${JSON.stringify(measured, null, 2)}\n`);
+if (args.record) writeFileSync(durationsFile, `${JSON.stringify(measured, null, 2)}\n`);
+const total = (Date.now() - started) / 1000;
+console.log(`\n${files.length} files in ${total.toFixed(0)} s; slowest:`);
+for (const [f, s] of Object.entries(measured).slice(0, 8)) console.log(`  ${String(s).padStart(6)} s  ${f}`);
