@@ -1002,8 +1002,10 @@ void runComplete(napi_env e, napi_status, void* data) {
       if (j->outWhere[k] == Where::Given) {
         v = given[k];
       } else {
-        auto t = wrapValue(j->results[k], j->s, j->outWhere[k] == Where::Device);
+        // The TensorCore owns the value from here on (also when wrapValue fails and releases it).
+        OrtValue* value = j->results[k];
         j->results[k] = nullptr;
+        auto t = wrapValue(value, j->s, j->outWhere[k] == Where::Device);
         if (j->outWhere[k] == Where::Device) {
           v = newTensor(e, t);
         } else {
