@@ -7,9 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { openSession, type Session, type Tensor, tensor } from '../runtime/index.ts';
 import { BatchedGpt, type BatchRequest, batchDims, packPlaces } from '../xtts/batch.ts';
@@ -300,6 +303,92 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
           await host.release();
         }
       });
+  });
+
+  it('runs in worker threads (where the engine runs inference) beside the main thread', async () => {
+    // Each thread loads the addon into its own JS environment; a run in each must give the same result.
+    const dir = mkdtempSync(join(tmpdir(), 'ort-device-'));
+    const script = join(dir, 'worker.mjs');
+    writeFileSync(
+      script,
+      `import { parentPort, workerData } from 'node:worker_threads';
+const { DeviceSession } = await import(workerData.index);
+const s = DeviceSession.open(workerData.graph, { threads: 1 });
+const t = s.alloc('float32', [1, 32], Float32Array.from({ length: 32 }, (_, i) => i / 32));
+const out = await s.run({ ...workerData.feeds, latent: t }, { codes: 'cpu', k_out: 'device' });
+parentPort.postMessage({ codes: Array.from(out.codes.data, Number), k: Array.from(out.k_out.download()) });
+out.k_out.release();
+t.release();
+s.release();
+`,
+    );
+    const b = 1;
+    const feeds = {
+      logits: { type: 'float32', dims: [b, 1026], data: Float32Array.from({ length: 1026 }, (_, i) => Math.sin(i)) },
+      pos: { type: 'int64', dims: [b], data: BigInt64Array.from([1n]) },
+      seen: { type: 'bool', dims: [b, 1026], data: new Uint8Array(1026) },
+      past_k: {
+        type: 'float32',
+        dims: [2, b, 2, 3, 16],
+        data: Float32Array.from({ length: 192 }, (_, i) => Math.cos(i)),
+      },
+      past_v: {
+        type: 'float32',
+        dims: [2, b, 2, 3, 16],
+        data: Float32Array.from({ length: 192 }, (_, i) => Math.sin(i)),
+      },
+      start: { type: 'int64', dims: [b], data: BigInt64Array.from([0n]) },
+      steps: { type: 'int64', dims: [b], data: BigInt64Array.from([3n]) },
+      uniforms: { type: 'float32', dims: [b, 3], data: Float32Array.from([0.2, 0.5, 0.9]) },
+      stop_code: { type: 'int64', dims: [1], data: BigInt64Array.from([-1n]) },
+      temperature: { type: 'float32', dims: [b], data: Float32Array.from([1]) },
+      top_k: { type: 'int64', dims: [b], data: BigInt64Array.from([50n]) },
+      top_p: { type: 'float32', dims: [b], data: Float32Array.from([0.9]) },
+      repetition_penalty: { type: 'float32', dims: [b], data: Float32Array.from([2]) },
+    };
+    try {
+      const workerData = {
+        index: pathToFileURL(join(import.meta.dirname, 'index.ts')).href,
+        graph: graphPath('gpt_batch_fp32'),
+        feeds,
+      };
+      const inWorker = () =>
+        new Promise<{ codes: number[]; k: number[] }>((resolve, reject) => {
+          const w = new Worker(script, { workerData });
+          w.once('message', (m) => {
+            resolve(m);
+            void w.terminate();
+          });
+          w.once('error', reject);
+        });
+      const s = DeviceSession.open(graphPath('gpt_batch_fp32'), { threads: 1 });
+      const t = s.alloc(
+        'float32',
+        [1, 32],
+        Float32Array.from({ length: 32 }, (_, i) => i / 32),
+      );
+      const [a, bb, main] = await Promise.all([
+        inWorker(),
+        inWorker(),
+        s.run({ ...feeds, latent: t }, { codes: 'cpu', k_out: 'device' }),
+      ]);
+      const here = {
+        codes: Array.from(main.codes.data as BigInt64Array, Number),
+        k: Array.from(main.k_out.download() as Float32Array),
+      };
+      assert.equal(here.codes.length, 3);
+      assert.deepEqual(a, here);
+      assert.deepEqual(bb, here);
+      // The main thread's tensors still work after the workers' environments are gone.
+      assert.deepEqual(
+        Array.from(t.download() as Float32Array),
+        Array.from({ length: 32 }, (_, i) => Math.fround(i / 32)),
+      );
+      main.k_out.release();
+      s.release();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe('bad input gets a clear error, not a crash', () => {

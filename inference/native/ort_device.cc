@@ -489,7 +489,20 @@ napi_value dimsArray(napi_env e, const std::vector<int64_t>& dims) {
 
 // ---------- JS classes ----------
 
-napi_ref tensorCtor = nullptr;
+// Per JS environment (the main thread and each worker thread that loads the addon has its own): the
+// Tensor class, to make and recognise tensors. Kept as the environment's instance data.
+struct AddonData {
+  napi_ref tensorCtor = nullptr;
+};
+
+napi_value tensorClass(napi_env e) {
+  void* p = nullptr;
+  NAPI(napi_get_instance_data(e, &p));
+  if (!p) bad("the addon is not initialised in this thread");
+  napi_value ctor;
+  NAPI(napi_get_reference_value(e, static_cast<AddonData*>(p)->tensorCtor, &ctor));
+  return ctor;
+}
 
 struct TensorBox {
   std::shared_ptr<TensorCore> core;
@@ -519,8 +532,7 @@ std::shared_ptr<SessionCore> liveSession(SessionBox* b) {
 // The TensorBox of a JS value, or null when it is not one of ours.
 TensorBox* asTensor(napi_env e, napi_value v) {
   if (typeOf(e, v) != napi_object) return nullptr;
-  napi_value ctor;
-  NAPI(napi_get_reference_value(e, tensorCtor, &ctor));
+  napi_value ctor = tensorClass(e);
   bool is = false;
   NAPI(napi_instanceof(e, v, ctor, &is));
   if (!is) return nullptr;
@@ -530,9 +542,8 @@ TensorBox* asTensor(napi_env e, napi_value v) {
 }
 
 napi_value newTensor(napi_env e, std::shared_ptr<TensorCore> core) {
-  napi_value ctor, obj;
-  NAPI(napi_get_reference_value(e, tensorCtor, &ctor));
-  NAPI(napi_new_instance(e, ctor, 0, nullptr, &obj));
+  napi_value obj;
+  NAPI(napi_new_instance(e, tensorClass(e), 0, nullptr, &obj));
   void* p = nullptr;
   NAPI(napi_unwrap(e, obj, &p));
   static_cast<TensorBox*>(p)->core = std::move(core);
@@ -1164,6 +1175,8 @@ napi_value Init(napi_env e, napi_value exports) {
     napi_throw_error(e, "ERR_NATIVE_ORT_VERSION", m.c_str());
     return nullptr;
   }
+  static std::mutex envLock;  // worker threads may load the addon at the same time
+  std::lock_guard<std::mutex> g(envLock);
   if (!env) {
     // One environment per process: when onnxruntime-node has made one, onnxruntime hands back the same.
     OrtStatus* st = ort->CreateEnv(ORT_LOGGING_LEVEL_WARNING, "ort_device", &env);
@@ -1187,7 +1200,16 @@ napi_value Init(napi_env e, napi_value exports) {
     napi_value tcls;
     NAPI(napi_define_class(e, "Tensor", NAPI_AUTO_LENGTH, TensorNew, nullptr, sizeof(tprops) / sizeof(tprops[0]),
                            tprops, &tcls));
-    NAPI(napi_create_reference(e, tcls, 1, &tensorCtor));
+    auto* data = new AddonData();
+    NAPI(napi_create_reference(e, tcls, 1, &data->tensorCtor));
+    NAPI(napi_set_instance_data(
+        e, data,
+        [](napi_env env, void* p, void*) {
+          auto* d = static_cast<AddonData*>(p);
+          napi_delete_reference(env, d->tensorCtor);
+          delete d;
+        },
+        nullptr));
     napi_property_descriptor sprops[] = {
         {"inputs", nullptr, nullptr, SessionInputs, nullptr, nullptr, napi_default, nullptr},
         {"outputs", nullptr, nullptr, SessionOutputs, nullptr, nullptr, napi_default, nullptr},
