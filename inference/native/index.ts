@@ -80,8 +80,10 @@ export interface DeviceSessionOptions {
   /** What errors call the graph (default: its path, or "(graph in memory)" for bytes). */
   name?: string;
   /**
-   * Copies host <-> session memory through a one-node onnxruntime graph, as on CUDA, also on CPU
-   * (where a plain memcpy does otherwise): lets the CUDA copy path be tested on a CPU-only host.
+   * Copies host <-> session memory, and allocates tensors, through runs of a one-node onnxruntime
+   * graph (as on CUDA, where allocation falls back to it when the session's allocator cannot be had)
+   * also on CPU, where a memcpy and the CPU allocator do otherwise: lets those paths be tested on a
+   * CPU-only host.
    */
   copyWithGraph?: boolean;
 }

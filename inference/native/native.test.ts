@@ -97,6 +97,11 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
         const b = Uint8Array.from([1, 0, 0, 1, 1]);
         assert.deepEqual(s.alloc('bool', [5], b).download(), b);
         assert.deepEqual(s.alloc('float32', [0, 3]).download(), new Float32Array(0));
+        // The tensor holds a copy: changing the array it was made from changes nothing.
+        const src = Float32Array.from([1, 2, 3]);
+        const copy = s.alloc('float32', [3], src);
+        src[0] = 99;
+        assert.deepEqual(copy.download(), Float32Array.from([1, 2, 3]));
         t.release();
         assert.equal(t.released, true);
       } finally {
@@ -214,10 +219,15 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
       }
     });
 
-    for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
-      it(`${graph}: DeviceBatchedGpt gives each sequence exactly BatchedGpt's codes and latents, joins and leaves included`, async (t) => {
+    // The last: tensors allocated and copied through graph runs, as on CUDA.
+    for (const [graph, copyWithGraph] of [
+      ['gpt_batch_fp32', false],
+      ['gpt_batch_fused_fp32', false],
+      ['gpt_batch_fp32', true],
+    ] as const)
+      it(`${graph}${copyWithGraph ? ' (copies through graph runs)' : ''}: DeviceBatchedGpt gives each sequence exactly BatchedGpt's codes and latents, joins and leaves included`, async (t) => {
         const host = await openSession(graphPath(graph));
-        const dev = DeviceSession.open(graphPath(graph), { threads: 1 });
+        const dev = DeviceSession.open(graphPath(graph), { threads: 1, copyWithGraph });
         const hostBatch = new BatchedGpt(host, { audioStop: x.gpt.stopCode });
         const devBatch = new DeviceBatchedGpt(dev, { audioStop: x.gpt.stopCode });
         try {

@@ -295,6 +295,40 @@ struct SessionCore {
     return v;
   }
 
+  // A new tensor in device memory holding the host bytes at p, allocated by onnxruntime for the output of
+  // an Identity run bound to the device: for a session whose allocator could not be had (CreateAllocator).
+  OrtValue* allocByRun(const void* p, size_t bytes, const std::vector<int64_t>& dims, ONNXTensorElementDataType t) {
+    static uint64_t empty = 0;
+    OrtValue* src = hostValue(const_cast<void*>(bytes ? p : &empty), bytes, dims, t);
+    OrtSession* s = nullptr;
+    OrtIoBinding* b = nullptr;
+    OrtValue** values = nullptr;
+    size_t count = 0;
+    OrtAllocator* a = nullptr;
+    OrtStatus* st = nullptr;
+    try {
+      s = copier(t);
+    } catch (...) {
+      ort->ReleaseValue(src);
+      throw;
+    }
+    st = ort->CreateIoBinding(s, &b);
+    if (!st) st = ort->BindInput(b, "x", src);
+    if (!st) st = ort->BindOutputToDevice(b, "y", deviceInfo);
+    if (!st) st = ort->RunWithBinding(s, nullptr, b);
+    if (!st) st = ort->SynchronizeBoundOutputs(b);
+    if (!st) st = ort->GetAllocatorWithDefaultOptions(&a);
+    if (!st) st = ort->GetBoundOutputValues(b, a, &values, &count);
+    OrtValue* out = nullptr;
+    if (!st && count == 1) out = values[0];
+    else if (!st) st = ort->CreateStatus(ORT_FAIL, "the copy graph returned no output");
+    if (values) a->Free(a, values);
+    if (b) ort->ReleaseIoBinding(b);
+    ort->ReleaseValue(src);
+    check(st, "allocating a tensor on the device");
+    return out;
+  }
+
   void upload(TensorCore& dst, const void* p, size_t bytes) {
     if (bytes == 0) return;
     if (!dst.onDevice || (!cuda && !copyWithGraph)) {
@@ -808,8 +842,15 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     if (core->cuda) {
       check(ort->CreateMemoryInfo("Cuda", OrtDeviceAllocator, core->deviceId, OrtMemTypeDefault, &core->deviceInfo),
             "CUDA memory info");
-      check(ort->CreateAllocator(core->session, core->deviceInfo, &core->deviceAlloc), "the session's CUDA allocator");
-      core->ownAlloc = true;
+      // The session's own CUDA allocator; without one (a device onnxruntime does not match to it), tensors
+      // are allocated by a run of the copy graph instead (allocByRun).
+      OrtStatus* st = ort->CreateAllocator(core->session, core->deviceInfo, &core->deviceAlloc);
+      if (st) {
+        ort->ReleaseStatus(st);
+        core->deviceAlloc = nullptr;
+      } else {
+        core->ownAlloc = true;
+      }
     } else {
       check(ort->CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &core->deviceInfo), "CPU memory info");
       check(ort->GetAllocatorWithDefaultOptions(&core->deviceAlloc), "the CPU allocator");
@@ -865,15 +906,20 @@ napi_value SessionAlloc(napi_env e, napi_callback_info info) {
       v = typedArray(e, argv[2], "alloc(data)");
       fits(v, t, count, "alloc(data)");
     }
-    OrtValue* val = nullptr;
-    check(ort->CreateTensorAsOrtValue(s->deviceAlloc, dims.data(), dims.size(), t.ort, &val),
-          "allocating a " + std::string(t.name) + " tensor " + dimsText(dims));
     auto core = std::make_shared<TensorCore>();
-    core->value = val;
     core->owner = s;
     core->type = t.ort;
     core->dims = dims;
     core->onDevice = true;
+    if (!s->deviceAlloc || s->copyWithGraph) {
+      std::vector<uint8_t> zeros(withData ? 0 : core->bytes());
+      core->value = s->allocByRun(withData ? v.data : zeros.data(), withData ? v.bytes : zeros.size(), dims, t.ort);
+      return newTensor(e, core);
+    }
+    OrtValue* val = nullptr;
+    check(ort->CreateTensorAsOrtValue(s->deviceAlloc, dims.data(), dims.size(), t.ort, &val),
+          "allocating a " + std::string(t.name) + " tensor " + dimsText(dims));
+    core->value = val;
     if (withData) {
       s->upload(*core, v.data, v.bytes);
     } else {
