@@ -105,7 +105,7 @@ class RMSNorm(nn.Module):
 class PerceiverResampler(nn.Module):
     def __init__(self, dim: int, depth: int, latents: int, heads: int, dim_head: int):
         super().__init__()
-        self.latents = nn.Parameter(torch.empty(latents, dim).normal_(std=0.02))
+        self.latents = nn.Parameter(nn.init.normal_(torch.empty(latents, dim), std=0.02))
         self.layers = nn.ModuleList(
             [nn.ModuleList([PerceiverAttention(dim, heads, dim_head), feed_forward(dim)]) for _ in range(depth)])
         self.norm = RMSNorm(dim)

@@ -17,8 +17,8 @@ class Conv1D(nn.Module):
 
     def __init__(self, n_in: int, n_out: int):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_in, n_out).normal_(std=0.02))
-        self.bias = nn.Parameter(torch.zeros(n_out))
+        self.weight = nn.Parameter(nn.init.normal_(torch.empty(n_in, n_out), std=0.02))
+        self.bias = nn.Parameter(nn.init.zeros_(torch.empty(n_out)))
 
     def forward(self, x):
         return torch.matmul(x, self.weight) + self.bias

@@ -1,5 +1,7 @@
 """The XTTS-v2 inference model: `gpt.*`, `hifigan_decoder.*` and the `mel_stats` buffer, the
 layout of Coqui's model.pth after the `xtts.` prefix and training-only keys are removed."""
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -15,6 +17,24 @@ class Xtts(nn.Module):
         self.gpt = XttsGPT(s)
         self.hifigan_decoder = HifiDecoder(s)
         self.register_buffer("mel_stats", torch.ones(80))
+
+
+@contextmanager
+def without_random_init():
+    """Modules built inside skip their random initialisation (torch.nn.init), for a caller that
+    overwrites every parameter next (seeded weights, a strict checkpoint load): at full size drawing
+    467 M random numbers that are thrown away costs seconds. The parameters hold whatever their
+    allocation held until then. Buffers a module computes itself (filter banks, windows) are unaffected."""
+    names = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+             "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_")
+    saved = {n: getattr(nn.init, n) for n in names}
+    try:
+        for n in names:
+            setattr(nn.init, n, lambda tensor, *_a, **_k: tensor)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(nn.init, n, f)
 
 
 def random_model(s: XttsSizes, seed: int) -> "Xtts":
