@@ -9,12 +9,11 @@ import pino from 'pino';
 import type { Engine } from '../../inference/index.ts';
 import { localStorage } from '../../infra/index.ts';
 import { fileAudioStore } from '../../listening/index.ts';
-import { runPython } from '../../trainer/index.ts';
 import { stimulusRenderer } from '../../voices/index.ts';
 import type { testApp } from './app.ts';
 import { espeakWav } from './speech.ts';
 import { type dataDirWithTinyModel, tinyReferenceClip } from './tiny.ts';
-import { TINY_FIXTURE_SEED } from './tiny-checkpoints.ts';
+import { copyTinyModelFolder, TINY_FIXTURE_SEED } from './tiny-checkpoints.ts';
 
 type TestApp = Awaited<ReturnType<typeof testApp>>;
 type TinyDirs = ReturnType<typeof dataDirWithTinyModel>;
@@ -101,13 +100,7 @@ export const tinyJobDeps = (t: TestApp, engine: Engine, dirs: TinyDirs) => ({
 
 /** The PyTorch weights the tiny package was exported from, where `model:pull` keeps them: what the trainer starts from. */
 export async function tinyTrainerWeights(dirs: TinyDirs): Promise<void> {
-  const made = await runPython('xtts.fixtures.tiny', [
-    'tiny',
-    `${dirs.packageDir}.download`,
-    '--seed',
-    String(TINY_FIXTURE_SEED),
-  ]);
-  assert.equal(made.code, 0, made.stderr);
+  await copyTinyModelFolder(`${dirs.packageDir}.download`, TINY_FIXTURE_SEED);
 }
 
 /**
