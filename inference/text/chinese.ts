@@ -13,19 +13,51 @@
  * them alone as pypinyin does), and the characters pinyin-pro reads otherwise on their own.
  */
 import { readFileSync } from 'node:fs';
-import { convert, pinyin } from 'pinyin-pro';
+import { createRequire } from 'node:module';
 
-const PYPINYIN = JSON.parse(readFileSync(new URL('./dict/zh-phrases.json', import.meta.url), 'utf8')) as {
-  phrases: Record<string, string>;
+// pinyin-pro (a large dictionary) and pypinyin's phrase tables load on the first Chinese text, not
+// when the text module is imported: every process that imports the engine would pay for them.
+type PinyinPro = typeof import('pinyin-pro');
+type Tables = {
+  pinyinPro: PinyinPro;
   /** characters whose default reading in pypinyin differs from pinyin-pro's */
   chars: Record<string, string>;
-  /** pypinyin's other phrases, space-separated */
-  words: string;
+  /** pypinyin's phrases, TONE3 */
+  tone3: Map<string, string>;
+  /** pypinyin's other phrases, which pinyin-pro reads alone as pypinyin does */
+  words: Set<string>;
+  /** every beginning of a phrase (pypinyin's prefix set for its segmentation) */
+  prefixes: Set<string>;
 };
-const PHRASES = PYPINYIN.phrases;
+let loaded: Tables | null = null;
+
+function tables(): Tables {
+  if (loaded) return loaded;
+  const pinyinPro = createRequire(import.meta.url)('pinyin-pro') as PinyinPro;
+  const pypinyin = JSON.parse(readFileSync(new URL('./dict/zh-phrases.json', import.meta.url), 'utf8')) as {
+    phrases: Record<string, string>;
+    chars: Record<string, string>;
+    /** pypinyin's other phrases, space-separated */
+    words: string;
+  };
+  const t: Tables = {
+    pinyinPro,
+    chars: pypinyin.chars,
+    tone3: new Map(),
+    words: new Set(pypinyin.words.split(' ')),
+    prefixes: new Set(),
+  };
+  for (const [phrase, reading] of Object.entries(pypinyin.phrases)) t.tone3.set(phrase, tone3(reading, pinyinPro));
+  for (const phrase of [...t.tone3.keys(), ...t.words]) {
+    const cps = Array.from(phrase);
+    for (let n = 1; n <= cps.length; n++) t.prefixes.add(cps.slice(0, n).join(''));
+  }
+  loaded = t;
+  return t;
+}
 
 /** "yì bǎi" → "yi4bai3"; the neutral tone as 5, ü as v. */
-function tone3(marked: string): string {
+function tone3(marked: string, { convert }: PinyinPro = tables().pinyinPro): string {
   return convert(marked, { format: 'symbolToNum' })
     .split(' ')
     .map((s) => s.replace(/^([a-zü]+)0?$/, (_m, base: string) => `${base}${/[1-4]$/.test(s) ? '' : '5'}`))
@@ -33,23 +65,13 @@ function tone3(marked: string): string {
     .join('');
 }
 
-const TONE3 = new Map<string, string>();
-for (const [phrase, reading] of Object.entries(PHRASES)) TONE3.set(phrase, tone3(reading));
-// pypinyin's other phrases, which pinyin-pro reads alone as pypinyin does
-const WORDS = new Set(PYPINYIN.words.split(' '));
-// every beginning of a phrase (pypinyin's prefix set for its segmentation)
-const PREFIXES = new Set<string>();
-for (const phrase of [...TONE3.keys(), ...WORDS]) {
-  const cps = Array.from(phrase);
-  for (let n = 1; n <= cps.length; n++) PREFIXES.add(cps.slice(0, n).join(''));
-}
-
 const ownTone = new Map<string, string>();
 /** A character's reading on its own as pypinyin gives it, TONE3 ("le5" for 了). */
 function characterReading(c: string): string {
   let r = ownTone.get(c);
   if (r === undefined) {
-    r = tone3(PYPINYIN.chars[c] ?? pinyin(c, { toneSandhi: false }));
+    const t = tables();
+    r = tone3(t.chars[c] ?? t.pinyinPro.pinyin(c, { toneSandhi: false }));
     ownTone.set(c, r);
   }
   return r;
@@ -57,7 +79,8 @@ function characterReading(c: string): string {
 
 /** A phrase of pypinyin's dictionary, TONE3. */
 function phraseReading(phrase: string): string {
-  return TONE3.get(phrase) ?? tone3(pinyin(phrase, { toneSandhi: false }));
+  const t = tables();
+  return t.tone3.get(phrase) ?? tone3(t.pinyinPro.pinyin(phrase, { toneSandhi: false }));
 }
 
 /**
@@ -66,6 +89,7 @@ function phraseReading(phrase: string): string {
  * beginning of one; a character that begins no phrase stands alone.
  */
 function* segment(run: string[]): Generator<string> {
+  const { prefixes: PREFIXES, tone3: TONE3, words: WORDS } = tables();
   let start = 0;
   while (start < run.length) {
     let lastValid = 0; // length of the longest phrase found from start
@@ -99,9 +123,12 @@ export function chineseToPinyin(text: string): string {
   let out = '';
   let run: string[] = [];
   const flush = () => {
+    const t = tables();
     for (const piece of segment(run)) {
       out +=
-        TONE3.has(piece) || WORDS.has(piece) ? phraseReading(piece) : Array.from(piece).map(characterReading).join('');
+        t.tone3.has(piece) || t.words.has(piece)
+          ? phraseReading(piece)
+          : Array.from(piece).map(characterReading).join('');
     }
     run = [];
   };
