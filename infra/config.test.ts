@@ -33,6 +33,12 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ INFERENCE_PRECISION: 'int4' }).inference.precision, 'int4');
   });
 
+  it('keeps the batched decode off the native addon unless INFERENCE_NATIVE says otherwise', () => {
+    assert.equal(loadConfig({}).inference.native, 'off');
+    assert.equal(loadConfig({ INFERENCE_NATIVE: 'auto' }).inference.native, 'auto');
+    assert.equal(loadConfig({ INFERENCE_NATIVE: 'on' }).inference.native, 'on');
+  });
+
   it('parses INFERENCE_URLS as a comma-separated list', () => {
     const c = loadConfig({ INFERENCE_URLS: 'http://a:8000, http://b:8000,' });
     assert.deepEqual(c.inferenceUrls, ['http://a:8000', 'http://b:8000']);
@@ -90,6 +96,7 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://localhost/db'],
     ['LOG_LEVEL', 'loud'],
     ['INFERENCE_PRECISION', 'int3'],
+    ['INFERENCE_NATIVE', 'yes'],
     ['INFERENCE_URLS', 'http://a:8000,not a url'],
     ['MAX_JSON_BODY_BYTES', '-1'],
     ['JOB_KINDS', 'dataset.build,training.walk'],

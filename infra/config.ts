@@ -69,6 +69,12 @@ const envSchema = z.object({
   INFERENCE_BATCH_MAX: z.coerce.number().int().min(1).max(256).optional(),
   /** With INFERENCE_STREAMS above 1: decode them with the package's batched graph (gpt_batch) when it has one. */
   INFERENCE_BATCH_GRAPH: flag.default(false),
+  /**
+   * The batched decode graph through the native addon (inference/native/, state kept in device memory
+   * between runs) instead of onnxruntime-node: on (refused at start when the addon is not built or does
+   * not load), auto (when it loads; the log says which), off.
+   */
+  INFERENCE_NATIVE: z.enum(['auto', 'on', 'off']).default('off'),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
   INFERENCE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   /** Requests allowed to wait for the engine (or, with pods, for a free pod); beyond it, 503. */
@@ -200,6 +206,8 @@ export type Config = {
     batchMax: number | undefined;
     /** Decode with the package's batched graph when it has one. */
     batchGraph: boolean;
+    /** The batched decode graph through the native addon (INFERENCE_NATIVE). */
+    native: 'auto' | 'on' | 'off';
     threads: number | undefined;
     maxPackages: number;
     packageBudgetBytes: number | undefined;
@@ -290,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       streams: e.INFERENCE_STREAMS,
       batchMax: e.INFERENCE_BATCH_MAX,
       batchGraph: e.INFERENCE_BATCH_GRAPH,
+      native: e.INFERENCE_NATIVE,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,
       packageBudgetBytes:

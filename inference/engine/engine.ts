@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { NativeUnavailableError, nativeAvailable } from '../native/index.ts';
 import type { XttsOptions } from '../xtts/xtts.ts';
 import type { JobRequest, WorkerCommand, WorkerJob, WorkerReply } from './protocol.ts';
 import {
@@ -20,7 +21,10 @@ import {
   type VoiceConditioning,
 } from './types.ts';
 
-export type EngineOptions = Omit<XttsOptions, 'deviceId' | 'decodeBatch'> & {
+/** Whether the batched decode graph runs through the native addon: 'on' (or refuse to start), 'auto' (when it loads), 'off'. */
+export type NativeMode = 'auto' | 'on' | 'off';
+
+export type EngineOptions = Omit<XttsOptions, 'deviceId' | 'decodeBatch' | 'nativeBatch'> & {
   device?: 'cpu' | 'cuda';
   /** Worker threads, each with its own sessions (default 1). */
   workers?: number;
@@ -43,6 +47,14 @@ export type EngineOptions = Omit<XttsOptions, 'deviceId' | 'decodeBatch'> & {
   packageBudgetBytes?: number;
   /** Voices remembered by (package, clips) so a repeated reference is not encoded again (default 64). */
   voiceCacheSize?: number;
+  /**
+   * The batched decode graph (`batchedDecode` with maxStreams above 1) through the native addon
+   * (inference/native/: the batch's KV cache and state stay in device memory between runs) instead of
+   * onnxruntime-node; the same codes (default 'off'). See nativeDecodePath.
+   */
+  native?: NativeMode;
+  /** Where the engine says which decode path it took (default console.log). */
+  log?: (line: string) => void;
 };
 
 export type Rendered = { samples: Float32Array; sampleRate: number; codes: number[][] };
@@ -82,7 +94,42 @@ export type DecodeBatches = {
   graphRuns: number;
   /** The batched decode graph of the last such run (e.g. `gpt_batch_fp32`), null before one. */
   graph: string | null;
+  /** Runs of the batched decode graph made through the native addon (EngineOptions.native). */
+  nativeRuns: number;
 };
+
+/**
+ * Which path the batched decode takes, from EngineOptions.native and whether the addon loads here
+ * (`available`: nativeAvailable, or a stand-in): `native` true for the addon, and a line for the log.
+ * 'on' where the addon does not load throws NativeUnavailableError (ERR_NATIVE_UNAVAILABLE) with its
+ * reason (not built, or the load error), so a server asked for it does not start without it.
+ */
+export function nativeDecodePath(
+  mode: NativeMode,
+  batched: boolean,
+  available: () => ReturnType<typeof nativeAvailable>,
+): { native: boolean; line: string | null } {
+  if (mode === 'off') return { native: false, line: null };
+  const addon = available();
+  if (mode === 'on' && !addon.ok)
+    throw new NativeUnavailableError(
+      `INFERENCE_NATIVE=on, but the native addon (inference/native/) is unavailable: ${addon.reason}`,
+    );
+  if (!batched)
+    return {
+      native: false,
+      line: `inference: INFERENCE_NATIVE=${mode} has no effect: no batched decode graph (INFERENCE_STREAMS above 1 and INFERENCE_BATCH_GRAPH=true)`,
+    };
+  return addon.ok
+    ? {
+        native: true,
+        line: `inference: batched decode through the native addon, state in device memory (INFERENCE_NATIVE=${mode}; onnxruntime ${addon.ortVersion})`,
+      }
+    : {
+        native: false,
+        line: `inference: batched decode through onnxruntime-node (INFERENCE_NATIVE=${mode}; native addon unavailable: ${addon.reason})`,
+      };
+}
 
 /** Engine options from the INFERENCE_* settings (infra/config.ts), shared by the API and pods. */
 export function engineOptions(config: { inference: InferenceConfig }): EngineOptions {
@@ -95,6 +142,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.streams ? { maxStreams: i.streams } : {}),
     ...(i.batchMax ? { batchMax: i.batchMax } : {}),
     ...(i.batchGraph ? { batchedDecode: true } : {}),
+    ...(i.native ? { native: i.native } : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
@@ -113,6 +161,8 @@ type InferenceConfig = {
   batchMax?: number | undefined;
   /** The batched decode graph where the package has one (INFERENCE_BATCH_GRAPH). */
   batchGraph?: boolean | undefined;
+  /** The batched decode graph through the native addon (INFERENCE_NATIVE). */
+  native?: NativeMode | undefined;
   queue: number;
   maxPackages: number;
   packageBudgetBytes: number | undefined;
@@ -123,7 +173,19 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
   const count = Math.max(1, options.workers ?? 1);
   const lanes = Math.max(1, Math.floor(options.maxStreams ?? 1));
   const maxQueue = options.maxQueue ?? 16;
-  const batches: DecodeBatches = { runs: 0, sequences: 0, largest: 0, sizes: {}, graphRuns: 0, graph: null };
+  const batches: DecodeBatches = {
+    runs: 0,
+    sequences: 0,
+    largest: 0,
+    sizes: {},
+    graphRuns: 0,
+    graph: null,
+    nativeRuns: 0,
+  };
+  const batched = lanes > 1 && (options.batchedDecode ?? false);
+  // Decided here, before any worker starts: 'on' without the addon fails the engine's creation.
+  const path = nativeDecodePath(options.native ?? 'off', batched, nativeAvailable);
+  if (path.line) (options.log ?? console.log)(path.line);
   const queue: Job[] = [];
   const slots: Slot[] = [];
   const voices = new Map<string, VoiceConditioning>();
@@ -142,6 +204,8 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
       maxPackages,
       packageBudgetBytes,
       voiceCacheSize: _v,
+      native: _n,
+      log: _l,
       ...xtts
     } = options;
     const deviceId = (deviceIds ?? [0])[i % (deviceIds?.length || 1)] ?? 0;
@@ -154,7 +218,8 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
           deviceId,
           intraOpThreads,
           // The batched decode graph only where generations share a worker.
-          batchedDecode: lanes > 1 && (xtts.batchedDecode ?? false),
+          batchedDecode: batched,
+          nativeBatch: path.native,
           ...(lanes > 1 ? { decodeBatch: { maxBatch: Math.max(1, batchMax ?? lanes) } } : {}),
         },
         maxPackages: maxPackages ?? 2,
@@ -217,6 +282,7 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
       if (m.graph) {
         batches.graphRuns++;
         batches.graph = m.graph;
+        if (m.native) batches.nativeRuns++;
       }
       return;
     }

@@ -45,7 +45,8 @@ export type WorkerReply =
   | { kind: 'done'; id: number }
   /**
    * A decode run that advanced `size` generations at once (one per run, when several share a
-   * worker); `graph`: the batched decode graph it ran (its file's name), null for the batch-1 graph in turn.
+   * worker); `graph`: the batched decode graph it ran (its file's name), null for the batch-1 graph in turn;
+   * `native`: run through the native addon (XttsOptions.nativeBatch).
    */
-  | { kind: 'batch'; size: number; graph: string | null }
+  | { kind: 'batch'; size: number; graph: string | null; native: boolean }
   | { kind: 'error'; id: number; code: EngineErrorCode; message: string; field: string | undefined };

@@ -3,16 +3,18 @@
  * request gets exactly the audio and codes it gets from an engine that runs one request at a time
  * (maxStreams 1, the direct decode path), whatever runs beside it, whoever joins or is cancelled;
  * and the decode runs really carry several generations (the test fails if they degenerate into
- * one at a time).
+ * one at a time). The batched decode graph through the native addon (native: 'auto', the addon built
+ * here as native.test.ts builds it) gives exactly the bytes of the onnxruntime-node batched path.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openSession } from '../runtime/index.ts';
-import { createEngine, type LocalEngine } from './engine.ts';
+import { createEngine, type LocalEngine, nativeDecodePath } from './engine.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from './types.ts';
 
 const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
@@ -205,6 +207,55 @@ function maxAbsDiff(a: Buffer, b: Buffer): number {
   return m;
 }
 
+const cxx = process.env.CXX ?? 'g++';
+const noCompiler = spawnSync(cxx, ['--version']).error ? `no C++ compiler (${cxx}) on PATH` : false;
+/** Builds the native addon as native.test.ts does (a no-op when it is up to date). */
+const buildNative = () =>
+  execFileSync('bash', [join(import.meta.dirname, '..', 'native', 'build.sh')], { encoding: 'utf8', timeout: 180_000 });
+
+describe('which path the batched decode takes (nativeDecodePath)', () => {
+  const built = () => ({ ok: true as const, ortVersion: '1.29.0' });
+  const missing = () => ({
+    ok: false as const,
+    reason: 'not built: /x/ort_device.node is missing (npm run build:native; needs g++)',
+  });
+  const untouched = () => assert.fail('off must not load the addon');
+
+  it("'off' takes onnxruntime-node without loading the addon, and logs nothing", () => {
+    assert.deepEqual(nativeDecodePath('off', true, untouched), { native: false, line: null });
+  });
+
+  it("'auto' takes the addon where it loads, else onnxruntime-node, and the log line says which and why", () => {
+    const yes = nativeDecodePath('auto', true, built);
+    assert.equal(yes.native, true);
+    assert.match(yes.line ?? '', /through the native addon.*onnxruntime 1\.29\.0/);
+    const no = nativeDecodePath('auto', true, missing);
+    assert.equal(no.native, false);
+    assert.match(
+      no.line ?? '',
+      /through onnxruntime-node .*native addon unavailable: not built: .*npm run build:native/,
+    );
+  });
+
+  it("'on' without the addon refuses with ERR_NATIVE_UNAVAILABLE and the addon's reason", () => {
+    assert.throws(
+      () => nativeDecodePath('on', true, missing),
+      (e: Error & { code?: string }) =>
+        e.code === 'ERR_NATIVE_UNAVAILABLE' &&
+        /INFERENCE_NATIVE=on.*unavailable: not built: .*ort_device\.node/.test(e.message),
+    );
+    // Also where nothing is batched: 'on' asks for the addon, so its absence is an error at start.
+    assert.throws(() => nativeDecodePath('on', false, missing), { code: 'ERR_NATIVE_UNAVAILABLE' });
+    assert.equal(nativeDecodePath('on', true, built).native, true);
+  });
+
+  it('without a batched decode graph the setting changes nothing, and the log says so', () => {
+    const r = nativeDecodePath('auto', false, built);
+    assert.equal(r.native, false);
+    assert.match(r.line ?? '', /has no effect/);
+  });
+});
+
 for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
   describe(`several streams through the batched decode graph (batchedDecode, ${graph})`, () => {
     // The tiny package plus the fixture's batched graph (same weights), listed in its manifest as an exported one would be.
@@ -213,6 +264,17 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
     let engine: LocalEngine;
     let voice: VoiceConditioning;
     let want: Awaited<ReturnType<typeof reference>>;
+    // What onnxruntime-node's batched path gives, made once and compared with the native path below.
+    let renders: Promise<Whole[]> | null = null;
+    let streams: Promise<Streamed[]> | null = null;
+    const ortRenders = () => {
+      renders ??= Promise.all(SPECS.map((s) => render(engine, voice, s, withBatch)));
+      return renders;
+    };
+    const ortStreams = () => {
+      streams ??= Promise.all(SPECS.map((s) => stream(engine, voice, s, undefined, withBatch)));
+      return streams;
+    };
 
     before(async () => {
       cpSync(pkg, withBatch, { recursive: true });
@@ -239,7 +301,7 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
     });
 
     it('concurrent renders get exactly the codes they get alone, audio within float rounding', async (t) => {
-      const got = await Promise.all(SPECS.map((s) => render(engine, voice, s, withBatch)));
+      const got = await ortRenders();
       let worst = 0;
       for (const [i, g] of got.entries()) {
         assert.deepEqual(g.codes, want.wholes[i]?.codes, `render ${i}: codes`);
@@ -249,13 +311,14 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
       assert.ok(b.graphRuns > 0 && b.graphRuns === b.runs, `runs ${b.runs}, through the batched graph ${b.graphRuns}`);
       assert.equal(b.graph, graph, "the package's batched graph is the one that ran");
       assert.ok(b.largest > 1 && b.sequences / b.runs > 1.5, `batches ${JSON.stringify(b.sizes)}`);
+      assert.equal(b.nativeRuns, 0, 'native is off by default');
       // Codes are exact; latents of padded rows differ from the batch-1 graph's in the last bits (batch.test.ts).
       assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
       t.diagnostic(`samples max abs difference from the batch-1 path ${worst}; batches ${JSON.stringify(b.sizes)}`);
     });
 
     it('concurrent streams give the same chunks as alone, within float rounding', async (t) => {
-      const got = await Promise.all(SPECS.map((s) => stream(engine, voice, s, undefined, withBatch)));
+      const got = await ortStreams();
       let worst = 0;
       for (const [i, g] of got.entries()) {
         const w = want.streams[i] as Streamed;
@@ -265,6 +328,57 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
       assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
       t.diagnostic(`samples max abs difference from the batch-1 path ${worst}`);
       await idle(engine);
+    });
+
+    describe('through the native addon (native: auto)', { skip: noCompiler }, () => {
+      let native: LocalEngine;
+      const logged: string[] = [];
+      before(async () => {
+        buildNative();
+        native = createEngine({
+          workers: 1,
+          maxStreams: SPECS.length,
+          batchedDecode: true,
+          native: 'auto',
+          log: (line) => logged.push(line),
+          maxAudioCodes: MAX_CODES,
+        });
+        await native.preload(withBatch);
+      });
+      after(() => native?.close());
+
+      it('the log says the batched decode takes the native path', () => {
+        assert.equal(logged.length, 1, logged.join('\n'));
+        assert.match(logged[0] as string, /batched decode through the native addon\b.*INFERENCE_NATIVE=auto/);
+      });
+
+      it("concurrent renders give exactly onnxruntime-node's batched codes and samples, every run native", async () => {
+        const want0 = await ortRenders();
+        const got = await Promise.all(SPECS.map((s) => render(native, voice, s, withBatch)));
+        for (const [i, g] of got.entries()) {
+          assert.deepEqual(g.codes, want.wholes[i]?.codes, `render ${i}: codes as alone`);
+          assert.ok(
+            g.samples.equals(want0[i]?.samples as Buffer),
+            `render ${i}: samples differ from onnxruntime-node's`,
+          );
+        }
+        const b = native.decodeBatches;
+        assert.ok(b.runs > 0 && b.nativeRuns === b.runs, `runs ${b.runs}, through the native addon ${b.nativeRuns}`);
+        assert.equal(b.graph, graph);
+        assert.ok(b.largest > 1 && b.sequences / b.runs > 1.5, `batches ${JSON.stringify(b.sizes)}`);
+        await idle(native);
+      });
+
+      it("concurrent streams give exactly onnxruntime-node's batched chunks", async (t) => {
+        const want0 = await ortStreams();
+        const before = native.decodeBatches;
+        const got = await Promise.all(SPECS.map((s) => stream(native, voice, s, undefined, withBatch)));
+        for (const [i, g] of got.entries()) sameStream(g, want0[i] as Streamed, `native stream ${i}`);
+        const after = native.decodeBatches;
+        assert.equal(after.nativeRuns - before.nativeRuns, after.runs - before.runs, 'every run native');
+        t.diagnostic(`native decode runs by size ${JSON.stringify(after.sizes)}`);
+        await idle(native);
+      });
     });
   });
 

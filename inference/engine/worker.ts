@@ -50,7 +50,8 @@ async function model(dir: string): Promise<Xtts> {
   }
   p = Xtts.load(dir, init.xtts).then((x) => {
     const graph = x.pkg.sessions.batch ? basename(x.pkg.sessions.batch.path, '.onnx') : null;
-    if (x.batcher) x.batcher.onRun = (size) => send({ kind: 'batch', size, graph });
+    const native = x.nativeDecode;
+    if (x.batcher) x.batcher.onRun = (size) => send({ kind: 'batch', size, graph, native });
     return x;
   });
   packages.set(dir, p);

@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { EngineError } from '../engine/types.ts';
+import { DeviceSession, nativeAvailable } from '../native/index.ts';
 import { type Device, openSession, type Session, type SessionOptions } from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
 import { hasManifest, type Manifest, readManifest } from './manifest.ts';
@@ -51,6 +52,12 @@ export type PackageOptions = {
    * with. Default off.
    */
   batchedDecode?: boolean;
+  /**
+   * Open that batched graph through the native addon (inference/native/: a DeviceSession, whose runs
+   * can leave their outputs in device memory) rather than onnxruntime-node. Refused (ENGINE_FAILED,
+   * with the addon's reason) where the addon is not built or does not load. Default off.
+   */
+  nativeBatch?: boolean;
 };
 
 export type ModelPackage = {
@@ -74,8 +81,11 @@ export type ModelPackage = {
     hifigan: Session;
     prefill: Session;
     decode: Session;
-    /** The batched decode graph, when asked for (PackageOptions.batchedDecode) and the package has one. */
-    batch: Session | null;
+    /**
+     * The batched decode graph, when asked for (PackageOptions.batchedDecode) and the package has one:
+     * a DeviceSession of the native addon with PackageOptions.nativeBatch.
+     */
+    batch: Session | DeviceSession | null;
   };
   /** The HiFi-GAN graph's session for one padding bucket (released with the package); see Hifigan. */
   openHifigan(bucket: number): Promise<Session>;
@@ -306,6 +316,27 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
       throw new EngineError(verify ? 'ENGINE_FAILED' : 'MODEL_CORRUPT', (e as Error).message);
     }
   };
+  let native: DeviceSession | null = null;
+  const openNative = async (path: string): Promise<DeviceSession> => {
+    const addon = nativeAvailable();
+    let why = addon.ok ? '' : addon.reason;
+    if (addon.ok)
+      try {
+        // The settings open() gives onnxruntime-node's sessions, so both paths run the graph alike.
+        native = DeviceSession.open(path, {
+          device,
+          ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
+          ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
+          ...(cpuSession.cpuMemArena !== undefined ? { cpuMemArena: cpuSession.cpuMemArena } : {}),
+          ...(cpuSession.config ? { config: cpuSession.config } : {}),
+        });
+        return native;
+      } catch (e) {
+        why = (e as Error).message;
+      }
+    await Promise.all(opened.map((s) => s.release()));
+    throw new EngineError('ENGINE_FAILED', `${path}: the batched decode graph through the native addon: ${why}`);
+  };
   const sessions = {
     condEncoder: await open(paths.condEncoder),
     speakerEncoder: await open(paths.speakerEncoder),
@@ -314,7 +345,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     // see quantize.py) opens it once: both get the same session.
     prefill: await open(paths.prefill),
     decode: await open(paths.decode),
-    batch: paths.batch ? await open(paths.batch) : null,
+    batch: paths.batch ? await (options.nativeBatch ? openNative(paths.batch) : open(paths.batch)) : null,
   };
   const sizes = await Promise.all(
     [...new Set([...Object.values(paths), ...weightFiles])].map((p) => stat(p).then((s) => s.size)),
@@ -333,6 +364,8 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     sessions,
     openHifigan: (bucket: number) => open(paths.hifigan, bucket),
     release: async () => {
+      native?.release();
+      native = null;
       await Promise.all(opened.map((s) => s.release()));
     },
   };

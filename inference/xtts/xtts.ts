@@ -8,6 +8,8 @@ import { limits } from '../../infra/index.ts';
 import { AudioInputError } from '../audio/errors.ts';
 import { loadReference } from '../audio/reference.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from '../engine/types.ts';
+import { DeviceBatchedGpt } from '../native/batch.ts';
+import { DeviceSession } from '../native/index.ts';
 import { UnsupportedLanguageError } from '../text/languages.ts';
 import { splitSentences } from '../text/sentences.ts';
 import { TextTooLongError } from '../text/tokenizer.ts';
@@ -102,6 +104,8 @@ export class Xtts {
   >;
   /** Batches the decode runs of concurrent generations (XttsOptions.decodeBatch); null: direct calls. */
   readonly batcher: DecodeBatcher | null;
+  /** The batched decode's driver when it runs through the native addon (PackageOptions.nativeBatch). */
+  private deviceBatch: DeviceBatchedGpt | null = null;
 
   private constructor(pkg: ModelPackage, options: XttsOptions) {
     this.pkg = pkg;
@@ -141,11 +145,22 @@ export class Xtts {
   /**
    * How a batch of decode calls runs on this package: the batched decode graph when it was opened
    * (PackageOptions.batchedDecode and the package has one), else the batch-1 graph, one sequence
-   * after the other (exact, and what CPU and packages without the graph use).
+   * after the other (exact, and what CPU and packages without the graph use). The batched graph runs
+   * through onnxruntime-node, or through the native addon with its state left in device memory
+   * between runs when the package opened it there (PackageOptions.nativeBatch): the same codes.
    */
   private decodeMany(): DecodeMany {
     const batch = this.pkg.sessions.batch;
-    return batch ? batchedDecode(new BatchedGpt(batch, { audioStop: this.gpt.stopCode })) : sequentialDecode(this.gpt);
+    if (!batch) return sequentialDecode(this.gpt);
+    const tokens = { audioStop: this.gpt.stopCode };
+    if (!(batch instanceof DeviceSession)) return batchedDecode(new BatchedGpt(batch, tokens));
+    this.deviceBatch = new DeviceBatchedGpt(batch, tokens);
+    return batchedDecode(this.deviceBatch);
+  }
+
+  /** Whether the batched decode runs through the native addon. */
+  get nativeDecode(): boolean {
+    return this.deviceBatch !== null;
   }
 
   static async load(dir: string, options: XttsOptions = {}): Promise<Xtts> {
@@ -167,6 +182,7 @@ export class Xtts {
   }
 
   release(): Promise<void> {
+    this.deviceBatch?.close();
     return this.pkg.release();
   }
 
