@@ -18,7 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { childEnv } from '../../infra/index.ts';
-import { pythonBinary, repoRoot, runPython } from '../../trainer/model-package/python.ts';
+import { pythonBinary, runPython } from '../../trainer/index.ts';
+
+const repoRoot = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 
 const run = promisify(execFile);
 
