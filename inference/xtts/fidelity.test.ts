@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EMBEDDED_PASS_ONLY } from '../../test/helpers/db.ts';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
+import { hashTrainerXttsSources } from '../../test/helpers/trainer-sources.ts';
 import { runPython } from '../../trainer/index.ts';
 import { greedy } from './gpt.ts';
 import { Xtts } from './xtts.ts';
@@ -68,14 +69,7 @@ function packageKey(caseName: string): string {
     JSON.stringify({ caseName, case: reference.cases[caseName]?.model_args, seed: reference.cases[caseName]?.seed }),
   );
   h.update(readFileSync(join(fixture, 'vocab.json')));
-  const src = join(repoRoot, 'trainer', 'xtts');
-  for (const f of readdirSync(src, { recursive: true, encoding: 'utf8' })
-    .filter((n) => n.endsWith('.py'))
-    .sort()) {
-    h.update(f);
-    h.update(readFileSync(join(src, f)));
-  }
-  return h.digest('hex').slice(0, 16);
+  return hashTrainerXttsSources(h).digest('hex').slice(0, 16);
 }
 
 async function ensurePackage(caseName: string): Promise<string> {

@@ -12,13 +12,14 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { childEnv } from '../../infra/index.ts';
 import { pythonBinary, runPython } from '../../trainer/index.ts';
+import { hashTrainerXttsSources } from './trainer-sources.ts';
 
 const repoRoot = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 
@@ -83,14 +84,7 @@ export type TinyCheckpointSpec = {
 function tinyModelKey(seed: number): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ kind: 'tiny', seed }));
-  const src = join(repoRoot, 'trainer', 'xtts');
-  for (const f of readdirSync(src, { recursive: true, encoding: 'utf8' })
-    .filter((n) => n.endsWith('.py'))
-    .sort()) {
-    h.update(f);
-    h.update(readFileSync(join(src, f)));
-  }
-  return h.digest('hex').slice(0, 16);
+  return hashTrainerXttsSources(h).digest('hex').slice(0, 16);
 }
 
 /**
