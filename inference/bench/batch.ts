@@ -34,6 +34,7 @@ import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import { type DecodeResult, type DecodeSettings, Gpt, type GptKvCache } from '../xtts/gpt.ts';
 import { readManifest } from '../xtts/manifest.ts';
+import { type GraphSizes, packageGraphSizes } from './graph-sizes.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -51,37 +52,15 @@ const { values: args } = parseArgs({
   },
 });
 
-type Sizes = {
-  size: string;
-  layers: number;
-  width: number;
-  heads: number;
-  text_tokens: number;
-  audio_start: number;
-  vocab: number;
-  latents: number;
-  max_codes: number;
-};
 const precision = args.precision as string;
-let sizes: Sizes;
+let sizes: GraphSizes;
 /** The graph file of each name (gpt_prefill, gpt_decode, the batched one). */
 let graphFile: (name: string) => string;
 let batchedName = args.batched ?? 'gpt_batch';
 if (args.package) {
   const pkg = resolve(args.package);
   const { manifest: m } = await readManifest(pkg);
-  const c = m.model.config as Record<string, number>;
-  sizes = {
-    size: `package ${pkg}`,
-    layers: c.gpt_layers as number,
-    width: c.gpt_n_model_channels as number,
-    heads: c.gpt_n_heads as number,
-    text_tokens: c.gpt_number_text_tokens as number,
-    audio_start: m.tokens.audio_start,
-    vocab: c.gpt_num_audio_tokens as number,
-    latents: c.perceiver_latents as number,
-    max_codes: m.tokens.max_audio_codes,
-  };
+  sizes = packageGraphSizes(pkg, m);
   if (!args.batched) batchedName = m.graphs[`gpt_batch_fused_${precision}`] ? 'gpt_batch_fused' : 'gpt_batch';
   graphFile = (name) => {
     const g = m.graphs[`${name}_${precision}`];
@@ -99,7 +78,7 @@ if (args.package) {
       stdio: 'inherit',
     });
   }
-  sizes = JSON.parse(readFileSync(join(dir, 'sizes.json'), 'utf8')) as Sizes;
+  sizes = JSON.parse(readFileSync(join(dir, 'sizes.json'), 'utf8')) as GraphSizes;
   graphFile = (name) => join(dir, `${name}_${precision}.onnx`);
 }
 const device = args.device as Device;

@@ -36,6 +36,7 @@ import { type BatchCore, BatchedGpt, type KvState } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import { type DecodeResult, type DecodeSettings, Gpt, type GptKvCache } from '../xtts/gpt.ts';
 import { readManifest } from '../xtts/manifest.ts';
+import { type GraphSizes, packageGraphSizes } from './graph-sizes.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,31 +69,13 @@ for (const [name, v] of [
 ] as const)
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be whole numbers of at least 1`);
 
-type Sizes = {
-  size: string;
-  layers: number;
-  width: number;
-  text_tokens: number;
-  audio_start: number;
-  vocab: number;
-  latents: number;
-};
-let sizes: Sizes;
+let sizes: GraphSizes;
 let graphFile: (name: string) => string;
 let batchedName = args.batched ?? 'gpt_batch';
 if (args.package) {
   const pkg = resolve(args.package);
   const { manifest: m } = await readManifest(pkg);
-  const c = m.model.config as Record<string, number>;
-  sizes = {
-    size: `package ${pkg}`,
-    layers: c.gpt_layers as number,
-    width: c.gpt_n_model_channels as number,
-    text_tokens: c.gpt_number_text_tokens as number,
-    audio_start: m.tokens.audio_start,
-    vocab: c.gpt_num_audio_tokens as number,
-    latents: c.perceiver_latents as number,
-  };
+  sizes = packageGraphSizes(pkg, m);
   const beside = resolve(args.graphs ?? join(pkg, '..', 'batch'));
   if (!args.batched)
     batchedName =
@@ -110,7 +93,7 @@ if (args.package) {
   const dir = resolve(args.dir);
   if (!existsSync(join(dir, 'sizes.json')))
     throw new Error(`${dir}: no sizes.json (write it with python3 -m xtts.bench.batch_graphs)`);
-  sizes = JSON.parse(readFileSync(join(dir, 'sizes.json'), 'utf8')) as Sizes;
+  sizes = JSON.parse(readFileSync(join(dir, 'sizes.json'), 'utf8')) as GraphSizes;
   graphFile = (name) => join(dir, `${name}_${precision}.onnx`);
 } else {
   throw new Error('give --package DIR (e.g. test/fixtures/tiny/package) or --dir GRAPHS');
