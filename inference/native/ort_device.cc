@@ -649,10 +649,12 @@ napi_value TensorReleased(napi_env e, napi_callback_info info) {
   });
 }
 
-napi_value TensorRelease(napi_env e, napi_callback_info info) {
+// release() of a tensor or a session: drops the JS object's hold on its core (the finalizer then has nothing left to do).
+template <class Box>
+napi_value Release(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
     napi_value self;
-    unwrapThis<TensorBox>(e, info, nullptr, nullptr, &self)->core.reset();
+    unwrapThis<Box>(e, info, nullptr, nullptr, &self)->core.reset();
     return undefinedValue(e);
   });
 }
@@ -880,14 +882,6 @@ napi_value SessionDevice(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
     napi_value self;
     return jsStr(e, liveSession(unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self))->cuda ? "cuda" : "cpu");
-  });
-}
-
-napi_value SessionRelease(napi_env e, napi_callback_info info) {
-  return guard(e, [&] {
-    napi_value self;
-    unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self)->core.reset();
-    return undefinedValue(e);
   });
 }
 
@@ -1241,7 +1235,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"released", nullptr, nullptr, TensorReleased, nullptr, nullptr, napi_default, nullptr},
         {"upload", nullptr, TensorUpload, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"download", nullptr, TensorDownload, nullptr, nullptr, nullptr, napi_default, nullptr},
-        {"release", nullptr, TensorRelease, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"release", nullptr, Release<TensorBox>, nullptr, nullptr, nullptr, napi_default, nullptr},
     };
     napi_value tcls;
     NAPI(napi_define_class(e, "Tensor", NAPI_AUTO_LENGTH, TensorNew, nullptr, sizeof(tprops) / sizeof(tprops[0]),
@@ -1262,7 +1256,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"device", nullptr, nullptr, SessionDevice, nullptr, nullptr, napi_default, nullptr},
         {"alloc", nullptr, SessionAlloc, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"run", nullptr, SessionRun, nullptr, nullptr, nullptr, napi_default, nullptr},
-        {"release", nullptr, SessionRelease, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"release", nullptr, Release<SessionBox>, nullptr, nullptr, nullptr, napi_default, nullptr},
     };
     napi_value scls;
     NAPI(napi_define_class(e, "Session", NAPI_AUTO_LENGTH, SessionNew, nullptr, sizeof(sprops) / sizeof(sprops[0]),
