@@ -48,10 +48,21 @@ export interface DeviceTensor {
   readonly device: 'cpu' | 'cuda';
   /** True after `release()`: any further use throws ERR_NATIVE_RELEASED. */
   readonly released: boolean;
-  /** Overwrites the tensor with `data` (same type and element count). */
-  upload(data: AnyTypedArray): void;
-  /** The tensor's contents in a new typed array, or in `into` (same type and element count). */
+  /** Where its first element is (device or host memory): for checks that a buffer stays in place. */
+  readonly address: bigint;
+  /**
+   * Overwrites the tensor with `data` (same type and element count), or with `offset`, elements
+   * [offset, offset + data.length) of it in row-major order (e.g. one row of a [S, ...] tensor).
+   */
+  upload(data: AnyTypedArray, range?: { offset: number }): void;
+  /**
+   * The tensor's contents in a new typed array, or in `into` (same type and element count); with
+   * `range`, elements [offset, offset + length) only (into's length when `into` is given; length
+   * defaults to the rest of the tensor).
+   */
   download<A extends AnyTypedArray>(into?: A): A;
+  download<A extends AnyTypedArray>(into: A, range: { offset: number }): A;
+  download(range: { offset?: number; length?: number }): AnyTypedArray;
   /** Gives the memory back now (a finalizer does it at garbage collection otherwise). */
   release(): void;
 }
@@ -77,6 +88,12 @@ export interface DeviceSessionOptions {
   config?: Readonly<Record<string, string>>;
   /** More CUDA provider options (names as in onnxruntime's CUDA provider, e.g. arena_extend_strategy). */
   providerOptions?: Readonly<Record<string, string>>;
+  /**
+   * Sizes of the graph's symbolic dimensions, by name (onnxruntime's free-dimension overrides, fixed
+   * when the session opens): the inputs then declare those sizes and tensors of other sizes are
+   * refused. Names the graph does not have are ignored, as onnxruntime ignores them.
+   */
+  dims?: Readonly<Record<string, number>>;
   /** What errors call the graph (default: its path, or "(graph in memory)" for bytes). */
   name?: string;
   /**
@@ -86,6 +103,24 @@ export interface DeviceSessionOptions {
    * CPU-only host.
    */
   copyWithGraph?: boolean;
+}
+
+/**
+ * Device tensors bound once to a session's inputs and outputs, run any number of times with the same
+ * onnxruntime IoBinding (session.bind). An output may be bound to the tensor of an input: the graph
+ * updates it in place. On a session opened with `cudaGraph`, each binding gets its own CUDA graph
+ * (onnxruntime's gpu_graph_id), captured on an early run and replayed after: the tensors' addresses
+ * never change, which is what a replay needs.
+ */
+export interface DeviceBinding {
+  /** Runs the session `times` times (default 1) back to back on a pool thread. */
+  run(times?: number): Promise<void>;
+  /** Whether a run is in flight (a second is refused with ERR_NATIVE_BUSY). */
+  readonly running: boolean;
+  /** The CUDA graph's gpu_graph_id on a `cudaGraph` session, else -1. */
+  readonly graphId: number;
+  /** Drops the binding (its tensors stay the caller's). */
+  release(): void;
 }
 
 /** Where an output goes: left in device memory, brought to host memory, or written into a given tensor. */
@@ -101,6 +136,7 @@ type NativeSession = {
     inputs: Readonly<Record<string, DeviceTensor | HostInput>>,
     outputs: Record<string, OutputPlace>,
   ): Promise<object>;
+  bind(inputs: Readonly<Record<string, DeviceTensor>>, outputs: Readonly<Record<string, DeviceTensor>>): DeviceBinding;
   release(): void;
 };
 type NativeModule = {
@@ -157,7 +193,8 @@ export function isDeviceTensor(x: unknown): x is DeviceTensor {
 /**
  * An onnxruntime session of the addon. Errors are Errors with a `code`: ERR_ORT_<onnxruntime's code>
  * (the message is onnxruntime's, prefixed with the graph's path), ERR_NATIVE_ARGUMENT (a bad argument,
- * named), ERR_NATIVE_RELEASED (a released tensor or session).
+ * named), ERR_NATIVE_RELEASED (a released tensor, session or binding), ERR_NATIVE_BUSY (a tensor a run
+ * in flight uses, copied from or to the host; a binding run while it runs).
  */
 export class DeviceSession {
   readonly path: string;
@@ -202,6 +239,17 @@ export class DeviceSession {
     outputs: O,
   ): Promise<{ [K in keyof O]: Placed<O[K]> }> {
     return (await this.s.run(inputs, outputs)) as { [K in keyof O]: Placed<O[K]> };
+  }
+
+  /**
+   * Binds device tensors to the graph's inputs (all of them) and to outputs, for repeated runs:
+   * `await b.run(times)`. An output bound to the tensor of an input is written in place (the
+   * graph must write it only after its last read of the input, or element by element). Inputs are
+   * checked as run() checks them; host tensors are refused (a run reads its inputs where they are).
+   * While a run of it is in flight its tensors refuse upload and download (ERR_NATIVE_BUSY).
+   */
+  bind(inputs: Readonly<Record<string, DeviceTensor>>, outputs: Readonly<Record<string, DeviceTensor>>): DeviceBinding {
+    return this.s.bind(inputs, outputs);
   }
 
   /** Closes the session; tensors it allocated stay valid until they are released. */

@@ -21,6 +21,7 @@ import type { DecodeResult, DecodeSettings, DecodeState } from '../xtts/gpt.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceBatchedGpt } from './batch.ts';
 import { DeviceSession, type DeviceTensor, NATIVE_ADDON, nativeAvailable } from './index.ts';
+import { constant, int64Proto, model, node, tensorProto } from './onnx-build.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixture = join(root, 'test', 'fixtures', 'tiny');
@@ -108,6 +109,271 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
         s.release();
       }
     });
+
+  describe('in-place bindings, fixed dimensions, partial copies', () => {
+    /**
+     * A step in the shape of the fixed-shape decode step (gpt_step_static): state inputs X and outputs
+     * X_out meant to be bound to the same tensor. Row s writes `acc` (before the step) to column `iter`
+     * of `hist` (ScatterND into its own buffer), then acc = hist[s, iter] / 2 + x[s, iter] (read back
+     * from what it wrote, so acc's in-place write comes after every read of acc), and iter += 1
+     * (computed from the one read of iter). Symbolic dims `slots` and `chunk`.
+     */
+    const stepGraph = () => {
+      const i64 = (v: number[], dims = [v.length]) => int64Proto(v, dims);
+      const f32 = (v: number) => tensorProto('float32', [], new Uint8Array(new Float32Array([v]).buffer));
+      return model(
+        'step',
+        [
+          constant('zero', i64([0], [])),
+          constant('one', i64([1], [])),
+          constant('zero_v', i64([0])),
+          constant('one_v', i64([1])),
+          constant('half', f32(0.5)),
+          node('Shape', ['acc'], ['shape']),
+          node('Gather', ['shape', 'zero'], ['slots']),
+          node('Gather', ['shape', 'zero_v'], ['slots_v']),
+          node('Concat', ['slots_v', 'one_v'], ['col_shape'], [{ name: 'axis', i: 0 }]),
+          node('Expand', ['iter', 'col_shape'], ['iter_col']),
+          node('Range', ['zero', 'slots', 'one'], ['rows']),
+          node('Unsqueeze', ['rows', 'one_v'], ['rows_col']),
+          node('Concat', ['rows_col', 'iter_col'], ['idx'], [{ name: 'axis', i: 1 }]),
+          node('ScatterND', ['hist', 'idx', 'acc'], ['hist_out']),
+          node('GatherElements', ['x', 'iter_col'], ['u'], [{ name: 'axis', i: 1 }]),
+          node('GatherND', ['hist_out', 'idx'], ['back']),
+          node('Mul', ['back', 'half'], ['halved']),
+          node('Add', ['halved', 'u'], ['acc_out']),
+          node('Gather', ['iter_col', 'zero_v'], ['iter_first']),
+          node('Reshape', ['iter_first', 'one_v'], ['iter_r']),
+          node('Add', ['iter_r', 'one_v'], ['iter_out']),
+        ],
+        [
+          ['acc', 'float32', ['slots', 4]],
+          ['hist', 'float32', ['slots', 'chunk', 4]],
+          ['iter', 'int64', [1]],
+          ['x', 'float32', ['slots', 'chunk']],
+        ],
+        [
+          ['acc_out', 'float32', ['slots', 4]],
+          ['hist_out', 'float32', ['slots', 'chunk', 4]],
+          ['iter_out', 'int64', [1]],
+        ],
+      );
+    };
+    const S = 3;
+    const N = 5;
+    const acc0 = Float32Array.from({ length: S * 4 }, (_, i) => Math.sin(i + 1));
+    const xs = Float32Array.from({ length: S * N }, (_, i) => Math.cos(i) * 3);
+
+    it("an output bound to its input's tensor is updated in place, run after run, as a run without aliasing gives", async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'ort-step-'));
+      const file = join(dir, 'step.onnx');
+      writeFileSync(file, stepGraph());
+      const host = await openSession(file);
+      const s = DeviceSession.open(stepGraph(), { threads: 1, dims: { slots: S, chunk: N }, name: 'step graph' });
+      try {
+        // The reference: onnxruntime-node, each output a new host tensor fed to the next run.
+        let want: Record<string, Tensor> = {
+          acc: tensor('float32', acc0, [S, 4]),
+          hist: tensor('float32', new Float32Array(S * N * 4), [S, N, 4]),
+          iter: tensor('int64', [0], [1]),
+        };
+        const x = tensor('float32', xs, [S, N]);
+        for (let i = 0; i < N; i++) {
+          const out = await host.run({ ...want, x });
+          want = { acc: out.acc_out as Tensor, hist: out.hist_out as Tensor, iter: out.iter_out as Tensor };
+        }
+        const acc = s.alloc('float32', [S, 4], acc0);
+        const hist = s.alloc('float32', [S, N, 4]);
+        const iter = s.alloc('int64', [1]);
+        const xd = s.alloc('float32', [S, N], xs);
+        const at = [acc.address, hist.address, iter.address];
+        const b = s.bind({ acc, hist, iter, x: xd }, { acc_out: acc, hist_out: hist, iter_out: iter });
+        assert.equal(b.graphId, -1, 'no CUDA graph on CPU');
+        // Two runs, then three in one call: five steps back to back on the same buffers.
+        await b.run(2);
+        await b.run(3);
+        assert.deepEqual([acc.address, hist.address, iter.address], at, 'the buffers stayed where they were');
+        assert.deepEqual(iter.download(), BigInt64Array.from([BigInt(N)]));
+        assert.deepEqual(acc.download(), want.acc?.data, 'acc: bit for bit');
+        assert.deepEqual(hist.download(), want.hist?.data, 'hist: every column written in place');
+        assert.ok(
+          (hist.download() as Float32Array).every((v) => v !== 0),
+          'every column was written',
+        );
+        // The same step without aliasing (outputs to host memory) from the same state: the same values.
+        iter.upload(BigInt64Array.from([2n]));
+        const alone = await s.run({ acc, hist, iter, x: xd }, { acc_out: 'cpu', hist_out: 'cpu', iter_out: 'cpu' });
+        await b.run();
+        assert.deepEqual(acc.download(), alone.acc_out.data);
+        assert.deepEqual(hist.download(), alone.hist_out.data);
+        assert.deepEqual(iter.download(), BigInt64Array.from([3n]));
+        // A run in flight holds its tensors: no host copies, no second run of the binding.
+        iter.upload(BigInt64Array.from([0n]));
+        const running = b.run(N);
+        assert.equal(b.running, true);
+        await fails(() => acc.download(), 'ERR_NATIVE_BUSY', /download\(\): the tensor is in use by a run in progress/);
+        await fails(() => iter.upload(new BigInt64Array(1)), 'ERR_NATIVE_BUSY', /in use by a run in progress/);
+        await fails(() => b.run(), 'ERR_NATIVE_BUSY', /step graph: the binding is running already/);
+        await running;
+        assert.equal(b.running, false);
+        assert.deepEqual(iter.download(), BigInt64Array.from([BigInt(N)]));
+        await b.run(0);
+        assert.deepEqual(iter.download(), BigInt64Array.from([BigInt(N)]), 'run(0) runs nothing');
+        // A step that fails (column N is past the chunk) rejects with onnxruntime's error; the binding still runs.
+        await assert.rejects(b.run(), (e: Error & { code?: string }) => {
+          assert.match(e.code ?? '', /^ERR_ORT_/);
+          assert.match(e.message, /step graph: run failed: .*invalid indice/);
+          return true;
+        });
+        iter.upload(BigInt64Array.from([0n]));
+        await b.run();
+        assert.deepEqual(iter.download(), BigInt64Array.from([1n]));
+        b.release();
+        await fails(() => b.run(), 'ERR_NATIVE_RELEASED', /binding used after release\(\)/);
+        t.diagnostic(`in place: acc ${acc.address.toString(16)}, hist ${hist.address.toString(16)}`);
+        for (const x of [acc, hist, iter, xd]) x.release();
+      } finally {
+        s.release();
+        await host.release();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('dims fixes symbolic dimensions when the session opens: other sizes are refused, clearly', async () => {
+      const free = DeviceSession.open(stepGraph(), { threads: 1 });
+      assert.deepEqual(free.inputs.find((i) => i.name === 'hist')?.shape, ['slots', 'chunk', 4]);
+      free.release();
+      const s = DeviceSession.open(stepGraph(), { threads: 1, dims: { slots: S, chunk: N } });
+      try {
+        assert.deepEqual(
+          s.inputs.map((i) => i.shape),
+          [[S, 4], [S, N, 4], [1], [S, N]],
+        );
+        const acc = s.alloc('float32', [S, 4]);
+        const hist = s.alloc('float32', [S, N, 4]);
+        const iter = s.alloc('int64', [1]);
+        const x = s.alloc('float32', [S, N]);
+        const wide = s.alloc('float32', [S, N + 1, 4]);
+        const short = s.alloc('float32', [S - 1, 4]);
+        await fails(
+          () => s.bind({ acc: short, hist, iter, x }, { acc_out: short }),
+          'ERR_NATIVE_ARGUMENT',
+          /input 'acc' is float32 \[2, 4\], the graph wants float32 \[3, 4\] \(dims fixed at open: slots=3, chunk=5\)/,
+        );
+        await fails(
+          () => s.bind({ acc, hist, iter, x }, { hist_out: wide }),
+          'ERR_NATIVE_ARGUMENT',
+          /output 'hist_out' is float32 \[3, 6, 4\], the graph wants float32 \[3, 5, 4\] \(dims fixed at open/,
+        );
+        await fails(
+          () =>
+            s.run(
+              { acc, hist, iter, x: { type: 'float32', dims: [S, N + 1], data: new Float32Array(S * (N + 1)) } },
+              { acc_out: 'cpu' },
+            ),
+          'ERR_NATIVE_ARGUMENT',
+          /input 'x' is float32 \[3, 6\], the graph wants float32 \[3, 5\]/,
+        );
+        await fails(
+          () => s.bind({ acc, hist, iter }, { acc_out: acc }),
+          'ERR_NATIVE_ARGUMENT',
+          /bind: missing input x \(float32 \[3, 5\]\)/,
+        );
+        await fails(
+          () =>
+            s.bind(
+              { acc, hist, iter, x: { type: 'float32', dims: [S, N], data: new Float32Array(S * N) } as never },
+              { acc_out: acc },
+            ),
+          'ERR_NATIVE_ARGUMENT',
+          /input 'x' must be a DeviceTensor \(a binding takes no host tensors\)/,
+        );
+        await fails(
+          () => s.bind({ acc, hist, iter, x }, { acc_out: acc, hist_out: acc }),
+          'ERR_NATIVE_ARGUMENT',
+          /output 'hist_out' is float32 \[3, 4\]/,
+        );
+        await fails(
+          () => s.bind({ acc, hist, iter, x }, { acc_out: hist, hist_out: hist }),
+          'ERR_NATIVE_ARGUMENT',
+          /output 'acc_out' is float32 \[3, 5, 4\]/,
+        );
+        const acc2 = s.alloc('float32', [S, 4]);
+        await fails(
+          () => s.bind({ acc, hist, iter, x }, { acc_out: acc2, iter_out: iter, nope: iter }),
+          'ERR_NATIVE_ARGUMENT',
+          /unknown output 'nope' \(the graph's outputs: acc_out, hist_out, iter_out\)/,
+        );
+        await fails(() => s.bind({ acc, hist, iter, x }, {}), 'ERR_NATIVE_ARGUMENT', /name at least one output/);
+        const other = DeviceSession.open(stepGraph(), { threads: 1, dims: { slots: S, chunk: N } });
+        const twice = other.bind({ acc, hist, iter, x }, { acc_out: acc2, hist_out: hist });
+        twice.release();
+        other.release();
+        await fails(
+          () => DeviceSession.open(stepGraph(), { dims: { slots: 0 } }),
+          'ERR_NATIVE_ARGUMENT',
+          /options\.dims\.slots must be a positive integer, got 0/,
+        );
+        await fails(
+          () => DeviceSession.open(stepGraph(), { dims: { slots: '3' as never } }),
+          'ERR_NATIVE_ARGUMENT',
+          /options\.dims\.slots must be a number/,
+        );
+        for (const t of [acc, hist, iter, x, wide, short, acc2]) t.release();
+      } finally {
+        s.release();
+      }
+    });
+
+    for (const copyWithGraph of [false, true])
+      it(`part of a tensor goes up and comes back (one row of a [S, ...] tensor)${copyWithGraph ? ', through graph runs as on CUDA' : ''}`, async () => {
+        const s = DeviceSession.open(stepGraph(), { threads: 1, copyWithGraph });
+        try {
+          const t = s.alloc('float32', [S, N], xs);
+          const row = Float32Array.from({ length: N }, (_, i) => 100 + i);
+          t.upload(row, { offset: N });
+          const want = Float32Array.from(xs);
+          want.set(row, N);
+          assert.deepEqual(t.download(), want);
+          assert.deepEqual(t.download({ offset: N, length: N }), row);
+          assert.deepEqual(t.download({ offset: 2 * N }), want.subarray(2 * N));
+          assert.deepEqual(t.download({ offset: S * N }), new Float32Array(0));
+          const into = new Float32Array(3);
+          assert.equal(t.download(into, { offset: N + 1 }), into);
+          assert.deepEqual(into, want.subarray(N + 1, N + 4));
+          const flags = s.alloc('bool', [S], Uint8Array.from([0, 0, 0]));
+          flags.upload(Uint8Array.from([1]), { offset: 1 });
+          assert.deepEqual(flags.download(), Uint8Array.from([0, 1, 0]));
+          const pos = s.alloc('int64', [S], BigInt64Array.from([5n, 6n, 7n]));
+          pos.upload(BigInt64Array.from([-9n]), { offset: 2 });
+          assert.deepEqual(pos.download({ offset: 1, length: 2 }), BigInt64Array.from([6n, -9n]));
+          await fails(
+            () => t.upload(row, { offset: 2 * N + 1 }),
+            'ERR_NATIVE_ARGUMENT',
+            /upload\(data, \{offset\}\): 5 elements at offset 11 run past the 15 in the tensor/,
+          );
+          await fails(
+            () => t.download({ offset: 10, length: 6 }),
+            'ERR_NATIVE_ARGUMENT',
+            /6 elements at offset 10 run past the 15 in the tensor/,
+          );
+          await fails(
+            () => t.download({ offset: -1 }),
+            'ERR_NATIVE_ARGUMENT',
+            /download\(options\)\.offset must be a non-negative integer/,
+          );
+          await fails(
+            () => t.upload(new Int32Array(2) as never, { offset: 0 }),
+            'ERR_NATIVE_ARGUMENT',
+            /a float32 tensor takes a Float32Array, got a Int32Array/,
+          );
+          await fails(() => t.download(5 as never), 'ERR_NATIVE_ARGUMENT', /into must be a typed array/);
+          for (const x of [t, flags, pos]) x.release();
+        } finally {
+          s.release();
+        }
+      });
+  });
 
   describe('the batched decode graph with its state on the device', () => {
     let x: Xtts;

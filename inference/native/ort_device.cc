@@ -18,11 +18,15 @@
 //     .run(inputs, outputs) -> Promise<{name: Tensor | {type, dims, data}}>
 //         inputs: {name: Tensor | {type, dims, data}}  (host data is copied in by onnxruntime)
 //         outputs: {name: 'device' | 'cpu' | Tensor}   (a Tensor: written in place, fixed shape)
+//     .bind(inputs, outputs) -> Binding                 device Tensors only; an output may be an input's Tensor
 //     .release()
-//   Tensor: .type .dims .device .released  .upload(typedArray)  .download(typedArray?) -> typedArray  .release()
+//   (options.dims: {name: size} free-dimension overrides)
+//   Tensor: .type .dims .device .released .address  .upload(typedArray, {offset}?)
+//           .download(typedArray?, {offset}?) | .download({offset, length}) -> typedArray  .release()
+//   Binding: .run(times = 1) -> Promise<void>  .running .graphId  .release()
 //
-// Errors are JS Errors with `code` (ERR_ORT_<onnxruntime's code> or ERR_NATIVE_ARGUMENT) and a message
-// naming the input, output or argument at fault.
+// Errors are JS Errors with `code` (ERR_ORT_<onnxruntime's code>, ERR_NATIVE_ARGUMENT, ERR_NATIVE_RELEASED,
+// ERR_NATIVE_BUSY) and a message naming the input, output or argument at fault.
 #include <node_api.h>
 
 #include <algorithm>
@@ -216,6 +220,7 @@ struct TensorCore {
   ONNXTensorElementDataType type;
   std::vector<int64_t> dims;
   bool onDevice = false;  // in the session's device memory (false: host memory, the CPU provider's)
+  int busy = 0;           // runs in flight that use it (counted on the JS thread that owns it)
   size_t bytes() const { return elementCount(dims) * typeByOrt(type)->size; }
   void* data() const {
     void* p = nullptr;
@@ -230,6 +235,8 @@ struct TensorCore {
 struct SessionCore {
   std::string path;
   bool cuda = false;
+  bool cudaGraph = false;  // enable_cuda_graph: each binding replays its own graph (gpu_graph_id), run() none
+  int graphIds = 0;        // the last gpu_graph_id given to a binding (0 is onnxruntime's own)
   int deviceId = 0;
   OrtSession* session = nullptr;
   OrtMemoryInfo* hostInfo = nullptr;    // plain CPU memory (host outputs, host inputs)
@@ -241,6 +248,7 @@ struct SessionCore {
   std::map<ONNXTensorElementDataType, OrtSession*> copiers;
   std::mutex copyLock;
   std::vector<IoInfo> inputs, outputs;
+  std::string fixedDims;  // the free-dimension overrides, "name=size, ..." (for error messages)
 
   ~SessionCore() {
     for (auto& c : copiers) ort->ReleaseSession(c.second);
@@ -329,37 +337,56 @@ struct SessionCore {
     return out;
   }
 
-  void upload(TensorCore& dst, const void* p, size_t bytes) {
-    if (bytes == 0) return;
-    if (!dst.onDevice || (!cuda && !copyWithGraph)) {
-      std::memcpy(dst.data(), p, bytes);
-      return;
-    }
-    OrtValue* src = hostValue(const_cast<void*>(p), bytes, dst.dims, dst.type);
-    try {
-      copyByRun(src, dst.value, dst.type);
-    } catch (...) {
-      ort->ReleaseValue(src);
-      throw;
-    }
-    ort->ReleaseValue(src);
+  // Elements [offset, offset + count) of a device tensor as an OrtValue of shape [count] over the same
+  // memory (not owned): what a partial copy binds.
+  OrtValue* viewOf(const TensorCore& t, size_t offset, size_t count) {
+    const size_t es = typeByOrt(t.type)->size;
+    std::vector<int64_t> d{static_cast<int64_t>(count)};
+    OrtValue* v = nullptr;
+    check(ort->CreateTensorWithDataAsOrtValue(deviceInfo, static_cast<char*>(t.data()) + offset * es, count * es,
+                                              d.data(), d.size(), t.type, &v),
+          "a view of a device tensor");
+    return v;
   }
 
-  void download(const TensorCore& src, void* p, size_t bytes) {
-    if (bytes == 0) return;
-    if (!src.onDevice || (!cuda && !copyWithGraph)) {
-      std::memcpy(p, src.data(), bytes);
+  // Host -> device (or <- with toDevice false) of `count` elements at element `offset` of t, from/to p.
+  void copy(TensorCore& t, void* p, size_t count, size_t offset, bool toDevice) {
+    if (count == 0) return;
+    const size_t es = typeByOrt(t.type)->size;
+    if (!t.onDevice || (!cuda && !copyWithGraph)) {
+      char* at = static_cast<char*>(t.data()) + offset * es;
+      if (toDevice)
+        std::memcpy(at, p, count * es);
+      else
+        std::memcpy(p, at, count * es);
       return;
     }
-    OrtValue* dst = hostValue(p, bytes, src.dims, src.type);
+    const bool whole = offset == 0 && count == elementCount(t.dims);
+    OrtValue* view = nullptr;
+    OrtValue* host = nullptr;
     try {
-      copyByRun(src.value, dst, src.type);
+      view = whole ? nullptr : viewOf(t, offset, count);
+      std::vector<int64_t> flat{static_cast<int64_t>(count)};
+      host = hostValue(p, count * es, whole ? t.dims : flat, t.type);
+      OrtValue* dev = whole ? t.value : view;
+      if (toDevice)
+        copyByRun(host, dev, t.type);
+      else
+        copyByRun(dev, host, t.type);
     } catch (...) {
-      ort->ReleaseValue(dst);
+      if (view) ort->ReleaseValue(view);
+      if (host) ort->ReleaseValue(host);
       throw;
     }
-    ort->ReleaseValue(dst);
+    if (view) ort->ReleaseValue(view);
+    ort->ReleaseValue(host);
   }
+
+  void upload(TensorCore& dst, const void* p, size_t count, size_t offset = 0) {
+    copy(dst, const_cast<void*>(p), count, offset, true);
+  }
+
+  void download(TensorCore& src, void* p, size_t count, size_t offset = 0) { copy(src, p, count, offset, false); }
 };
 
 std::shared_ptr<TensorCore> wrapValue(OrtValue* v, std::shared_ptr<SessionCore> owner, bool onDevice) {
@@ -527,6 +554,7 @@ napi_value dimsArray(napi_env e, const std::vector<int64_t>& dims) {
 // Tensor class, to make and recognise tensors. Kept as the environment's instance data.
 struct AddonData {
   napi_ref tensorCtor = nullptr;
+  napi_ref bindingCtor = nullptr;
 };
 
 napi_value tensorClass(napi_env e) {
@@ -535,6 +563,15 @@ napi_value tensorClass(napi_env e) {
   if (!p) bad("the addon is not initialised in this thread");
   napi_value ctor;
   NAPI(napi_get_reference_value(e, static_cast<AddonData*>(p)->tensorCtor, &ctor));
+  return ctor;
+}
+
+napi_value bindingClass(napi_env e) {
+  void* p = nullptr;
+  NAPI(napi_get_instance_data(e, &p));
+  if (!p) bad("the addon is not initialised in this thread");
+  napi_value ctor;
+  NAPI(napi_get_reference_value(e, static_cast<AddonData*>(p)->bindingCtor, &ctor));
   return ctor;
 }
 
@@ -640,6 +677,16 @@ napi_value TensorDevice(napi_env e, napi_callback_info info) {
   });
 }
 
+// The address of the tensor's first element (a BigInt): for checks that a buffer stayed where it was.
+napi_value TensorAddress(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self, r;
+    auto t = liveTensor(unwrapThis<TensorBox>(e, info, nullptr, nullptr, &self));
+    NAPI(napi_create_bigint_uint64(e, reinterpret_cast<uint64_t>(t->data()), &r));
+    return r;
+  });
+}
+
 napi_value TensorReleased(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
     napi_value self, r;
@@ -659,37 +706,97 @@ napi_value Release(napi_env e, napi_callback_info info) {
   });
 }
 
+// A tensor that a run in flight uses cannot be read or written from the host.
+void idle(const TensorCore& t, const std::string& what) {
+  if (t.busy)
+    throw Failure("ERR_NATIVE_BUSY", what + ": the tensor is in use by a run in progress (await the run first)");
+}
+
+// {offset, length} of a partial copy (elements). Absent fields keep the defaults given.
+void rangeOf(napi_env e, napi_value o, const std::string& what, size_t* offset, size_t* length, bool withLength) {
+  if (typeOf(e, o) != napi_object) bad(what + " must be an object");
+  napi_value v;
+  auto count = [&](const char* k) {
+    double d = number(e, v, what + "." + k);
+    if (!(d >= 0) || d != static_cast<double>(static_cast<int64_t>(d)))
+      bad(what + "." + k + " must be a non-negative integer, got " + std::to_string(d));
+    return static_cast<size_t>(d);
+  };
+  if (opt(e, o, "offset", &v)) *offset = count("offset");
+  if (withLength && opt(e, o, "length", &v)) *length = count("length");
+}
+
+void within(size_t offset, size_t length, size_t count, const std::string& what) {
+  if (offset > count || length > count - offset)
+    bad(what + ": " + std::to_string(length) + " elements at offset " + std::to_string(offset) + " run past the " +
+        std::to_string(count) + " in the tensor");
+}
+
+// upload(data) or upload(data, {offset}): data's elements to the tensor's, from element `offset`.
 napi_value TensorUpload(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
-    size_t argc = 1;
-    napi_value argv[1], self;
+    size_t argc = 2;
+    napi_value argv[2], self;
     auto t = liveTensor(unwrapThis<TensorBox>(e, info, &argc, argv, &self));
     if (argc < 1) bad("upload(data): data is missing");
+    const TypeInfo& ti = *typeByOrt(t->type);
+    size_t count = elementCount(t->dims);
     View v = typedArray(e, argv[0], "upload(data)");
-    fits(v, *typeByOrt(t->type), elementCount(t->dims), "upload(data)");
-    t->owner->upload(*t, v.data, v.bytes);
+    bool partial = argc >= 2 && typeOf(e, argv[1]) != napi_undefined;
+    size_t offset = 0;
+    if (partial) {
+      rangeOf(e, argv[1], "upload(data, options)", &offset, nullptr, false);
+      fits(v, ti, v.length, "upload(data)");
+      within(offset, v.length, count, "upload(data, {offset})");
+    } else {
+      fits(v, ti, count, "upload(data)");
+    }
+    idle(*t, "upload(data)");
+    t->owner->upload(*t, v.data, v.length, offset);
     return undefinedValue(e);
   });
 }
 
+// download(), download(into), download(into, {offset}), download({offset, length}): the tensor's elements
+// [offset, offset + length) in a new typed array or in `into` (whose length is the count then).
 napi_value TensorDownload(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
-    size_t argc = 1;
-    napi_value argv[1], self;
+    size_t argc = 2;
+    napi_value argv[2], self;
     auto t = liveTensor(unwrapThis<TensorBox>(e, info, &argc, argv, &self));
     const TypeInfo& ti = *typeByOrt(t->type);
     size_t count = elementCount(t->dims);
+    napi_value into = nullptr, range = nullptr;
+    for (size_t i = 0; i < argc && i < 2; i++) {
+      if (typeOf(e, argv[i]) == napi_undefined) continue;
+      bool isArr = false;
+      NAPI(napi_is_typedarray(e, argv[i], &isArr));
+      if (i == 0 && isArr)
+        into = argv[i];
+      else if (!range && typeOf(e, argv[i]) == napi_object && !isArr)
+        range = argv[i];
+      else
+        bad("download(into?, options?): into must be a typed array, options an object {offset, length}");
+    }
+    size_t offset = 0, length = count;
+    bool partial = range != nullptr;
+    if (partial) {
+      rangeOf(e, range, "download(options)", &offset, &length, into == nullptr);
+      if (into == nullptr && !has(e, range, "length")) length = offset <= count ? count - offset : 0;
+    }
     napi_value out;
     void* p = nullptr;
-    if (argc >= 1 && typeOf(e, argv[0]) != napi_undefined) {
-      View v = typedArray(e, argv[0], "download(into)");
-      fits(v, ti, count, "download(into)");
-      out = argv[0];
+    if (into) {
+      View v = typedArray(e, into, "download(into)");
+      fits(v, ti, partial ? v.length : count, "download(into)");
+      length = v.length;
+      out = into;
       p = v.data;
-    } else {
-      out = newTypedArray(e, ti, count, &p);
     }
-    t->owner->download(*t, p, count * ti.size);
+    within(offset, length, count, "download({offset, length})");
+    if (!into) out = newTypedArray(e, ti, length, &p);
+    idle(*t, "download()");
+    t->owner->download(*t, p, length, offset);
     return out;
   });
 }
@@ -774,6 +881,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     int threads = 0;
     bool cudaGraph = false, arena = true;
     std::vector<std::pair<std::string, std::string>> config, provider;
+    std::vector<std::pair<std::string, int64_t>> dims;  // free-dimension overrides by name
     auto entries = [&](napi_value obj, const std::string& what, std::vector<std::pair<std::string, std::string>>& into) {
       if (typeOf(e, obj) != napi_object) bad(what + " must be an object of strings");
       napi_value keys;
@@ -799,9 +907,27 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       if (opt(e, o, "name", &v)) core->path = str(e, v, "options.name");
       if (opt(e, o, "config", &v)) entries(v, "options.config", config);
       if (opt(e, o, "providerOptions", &v)) entries(v, "options.providerOptions", provider);
+      if (opt(e, o, "dims", &v)) {
+        if (typeOf(e, v) != napi_object) bad("options.dims must be an object of sizes by dimension name");
+        napi_value keys;
+        NAPI(napi_get_property_names(e, v, &keys));
+        uint32_t n;
+        NAPI(napi_get_array_length(e, keys, &n));
+        for (uint32_t i = 0; i < n; i++) {
+          napi_value k, val;
+          NAPI(napi_get_element(e, keys, i, &k));
+          NAPI(napi_get_property(e, v, k, &val));
+          std::string ks = str(e, k, "options.dims key");
+          double d = number(e, val, "options.dims." + ks);
+          if (!(d >= 1) || d != static_cast<double>(static_cast<int64_t>(d)))
+            bad("options.dims." + ks + " must be a positive integer, got " + std::to_string(d));
+          dims.emplace_back(ks, static_cast<int64_t>(d));
+        }
+      }
     }
     if (cudaGraph && device != "cuda") bad("options.cudaGraph needs options.device 'cuda'");
     core->cuda = device == "cuda";
+    core->cudaGraph = cudaGraph;
 
     // The session and the Identity copier get the same provider setup.
     auto makeOptions = [&](bool main) {
@@ -813,6 +939,9 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
         if (main)
           for (auto& kv : config)
             check(ort->AddSessionConfigEntry(so, kv.first.c_str(), kv.second.c_str()), "options.config." + kv.first);
+        if (main)
+          for (auto& kv : dims)
+            check(ort->AddFreeDimensionOverrideByName(so, kv.first.c_str(), kv.second), "options.dims." + kv.first);
         if (core->cuda) {
           OrtCUDAProviderOptionsV2* cu = nullptr;
           check(ort->CreateCUDAProviderOptions(&cu), "CUDA provider options");
@@ -840,6 +969,14 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     core->copyOptions = makeOptions(false);
     core->inputs = ioInfo(core->session, true);
     core->outputs = ioInfo(core->session, false);
+    // onnxruntime fixes the overridden dimensions of the inputs (their type info gives the sizes); the
+    // outputs keep the names, so the same sizes are put there for the checks of outputs given to write into.
+    for (auto& kv : dims) {
+      core->fixedDims += (core->fixedDims.empty() ? "" : ", ") + kv.first + "=" + std::to_string(kv.second);
+      for (auto& io : core->outputs)
+        for (size_t i = 0; i < io.dims.size(); i++)
+          if (io.dims[i] < 0 && io.symbols[i] == kv.first) io.dims[i] = kv.second;
+    }
     check(ort->CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &core->hostInfo), "host memory info");
     if (core->cuda) {
       check(ort->CreateMemoryInfo("Cuda", OrtDeviceAllocator, core->deviceId, OrtMemTypeDefault, &core->deviceInfo),
@@ -915,13 +1052,13 @@ napi_value SessionAlloc(napi_env e, napi_callback_info info) {
           "allocating a " + std::string(t.name) + " tensor " + dimsText(dims));
     core->value = val;
     if (withData) {
-      s->upload(*core, v.data, v.bytes);
+      s->upload(*core, v.data, v.length);
     } else {
       std::vector<uint8_t> zeros(s->cuda || s->copyWithGraph ? core->bytes() : 0);
       if (zeros.empty())
         std::memset(core->data(), 0, core->bytes());
       else
-        s->upload(*core, zeros.data(), zeros.size());
+        s->upload(*core, zeros.data(), count);
     }
     return newTensor(e, core);
   });
@@ -946,8 +1083,17 @@ struct RunJob {
   std::string errCode, errMsg;
   napi_deferred deferred = nullptr;
   napi_async_work work = nullptr;
+  OrtRunOptions* runOptions = nullptr;  // a CUDA-graph session's run() captures nothing (gpu_graph_id -1)
+
+  // The device tensors the run reads or writes: busy (no host copies) until it completes.
+  void hold(int d) {
+    for (auto& t : inTensors) t->busy += d;
+    for (auto& t : outGiven)
+      if (t) t->busy += d;
+  }
 
   ~RunJob() {
+    if (runOptions) ort->ReleaseRunOptions(runOptions);
     for (size_t i = 0; i < inValues.size(); i++)
       if (inOwned[i] && inValues[i]) ort->ReleaseValue(inValues[i]);
     for (OrtValue* v : results)
@@ -964,14 +1110,15 @@ std::string expectText(const IoInfo& io) {
   return s + "]";
 }
 
-void checkAgainst(const IoInfo& io, ONNXTensorElementDataType t, const std::vector<int64_t>& dims,
-                  const std::string& what) {
+void checkAgainst(const SessionCore& s, const IoInfo& io, ONNXTensorElementDataType t,
+                  const std::vector<int64_t>& dims, const std::string& what) {
   if (io.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED) bad(what + " is not a tensor in the graph");
   bool ok = t == io.type && dims.size() == io.dims.size();
   for (size_t i = 0; ok && i < dims.size(); i++)
     if (io.dims[i] >= 0 && io.dims[i] != dims[i]) ok = false;
   if (!ok)
-    bad(what + " is " + ortTypeName(t) + " " + dimsText(dims) + ", the graph wants " + expectText(io));
+    bad(what + " is " + ortTypeName(t) + " " + dimsText(dims) + ", the graph wants " + expectText(io) +
+        (s.fixedDims.empty() ? "" : " (dims fixed at open: " + s.fixedDims + ")"));
 }
 
 void runExecute(napi_env, void* data) {
@@ -987,7 +1134,7 @@ void runExecute(napi_env, void* data) {
       case Where::Given: st = ort->BindOutput(b, n, j->outGiven[i]->value); break;
     }
   }
-  if (!st) st = ort->RunWithBinding(j->s->session, nullptr, b);
+  if (!st) st = ort->RunWithBinding(j->s->session, j->runOptions, b);
   if (!st) st = ort->SynchronizeBoundOutputs(b);
   OrtAllocator* a = nullptr;
   if (!st) st = ort->GetAllocatorWithDefaultOptions(&a);
@@ -1034,6 +1181,7 @@ void runExecute(napi_env, void* data) {
 
 void runComplete(napi_env e, napi_status, void* data) {
   std::unique_ptr<RunJob> j(static_cast<RunJob*>(data));
+  j->hold(-1);
   for (napi_ref r : j->hostRefs) napi_delete_reference(e, r);
   std::vector<napi_value> given(j->outGivenRefs.size(), nullptr);
   for (size_t i = 0; i < j->outGivenRefs.size(); i++) {
@@ -1119,7 +1267,7 @@ napi_value SessionRun(napi_env e, napi_callback_info info) {
           if (tb->core->owner && tb->core->owner->cuda != s->cuda)
             bad(what + ": a tensor of a " + (tb->core->owner->cuda ? "cuda" : "cpu") + " session fed to a " +
                 (s->cuda ? "cuda" : "cpu") + " session");
-          checkAgainst(*io, tb->core->type, tb->core->dims, what);
+          checkAgainst(*s, *io, tb->core->type, tb->core->dims, what);
           j->inTensors.push_back(tb->core);
           j->inValues.push_back(tb->core->value);
           j->inOwned.push_back(false);
@@ -1131,7 +1279,7 @@ napi_value SessionRun(napi_env e, napi_callback_info info) {
           napi_value arr = get(e, v, "data");
           View view = typedArray(e, arr, what + ".data");
           fits(view, t, elementCount(dims), what);
-          checkAgainst(*io, t.ort, dims, what);
+          checkAgainst(*s, *io, t.ort, dims, what);
           napi_ref r;
           NAPI(napi_create_reference(e, arr, 1, &r));
           j->hostRefs.push_back(r);
@@ -1170,7 +1318,7 @@ napi_value SessionRun(napi_env e, napi_callback_info info) {
           if (!tb->core) throw Failure("ERR_NATIVE_RELEASED", what + ": tensor used after release()");
           if (tb->core->owner.get() != s.get() && tb->core->owner && tb->core->owner->cuda != s->cuda)
             bad(what + ": a tensor of another device");
-          checkAgainst(*io, tb->core->type, tb->core->dims, what);
+          checkAgainst(*s, *io, tb->core->type, tb->core->dims, what);
           j->outWhere.push_back(Where::Given);
           j->outGiven.push_back(tb->core);
           napi_ref r;
@@ -1185,6 +1333,10 @@ napi_value SessionRun(napi_env e, napi_callback_info info) {
         }
         j->outNames.push_back(name);
       }
+      if (s->cudaGraph) {
+        check(ort->CreateRunOptions(&j->runOptions), "run options");
+        check(ort->AddRunConfigEntry(j->runOptions, "gpu_graph_id", "-1"), "run options: gpu_graph_id");
+      }
     } catch (...) {
       cleanupRefs();
       throw;
@@ -1198,8 +1350,202 @@ napi_value SessionRun(napi_env e, napi_callback_info info) {
       cleanupRefs();
       bad("could not queue the run");
     }
+    j->hold(1);
     j.release();
     return promise;
+  });
+}
+
+// --- bindings: one IoBinding run many times ---
+
+// Device tensors bound once to a session's inputs and outputs (an output may be bound to the tensor of an
+// input: written in place), run any number of times with the same IoBinding. On a session with
+// enable_cuda_graph each binding has its own gpu_graph_id, so onnxruntime captures its graph once and
+// replays it: the addresses never change.
+struct BindingCore {
+  std::shared_ptr<SessionCore> s;
+  OrtIoBinding* binding = nullptr;
+  OrtRunOptions* runOptions = nullptr;
+  std::vector<std::shared_ptr<TensorCore>> tensors;  // every tensor bound, held for the binding's life
+  bool running = false;
+  int graphId = -1;
+  ~BindingCore() {
+    if (binding) ort->ReleaseIoBinding(binding);
+    if (runOptions) ort->ReleaseRunOptions(runOptions);
+  }
+};
+struct BindingBox {
+  std::shared_ptr<BindingCore> core;
+};
+
+struct BindingJob {
+  std::shared_ptr<BindingCore> b;
+  int64_t times = 1;
+  std::string errCode, errMsg;
+  napi_deferred deferred = nullptr;
+  napi_async_work work = nullptr;
+  void hold(int d) {
+    for (auto& t : b->tensors) t->busy += d;
+  }
+};
+
+void bindingExecute(napi_env, void* data) {
+  auto* j = static_cast<BindingJob*>(data);
+  OrtStatus* st = nullptr;
+  for (int64_t i = 0; !st && i < j->times; i++) st = ort->RunWithBinding(j->b->s->session, j->b->runOptions, j->b->binding);
+  if (!st && j->times > 0) st = ort->SynchronizeBoundOutputs(j->b->binding);
+  if (st) {
+    j->errCode = std::string("ERR_ORT_") + ortCodeName(ort->GetErrorCode(st));
+    j->errMsg = j->b->s->path + ": run failed: " + ort->GetErrorMessage(st);
+    ort->ReleaseStatus(st);
+  }
+}
+
+void bindingComplete(napi_env e, napi_status, void* data) {
+  std::unique_ptr<BindingJob> j(static_cast<BindingJob*>(data));
+  j->hold(-1);
+  j->b->running = false;
+  napi_delete_async_work(e, j->work);
+  if (!j->errMsg.empty())
+    napi_reject_deferred(e, j->deferred, makeError(e, j->errCode, j->errMsg));
+  else
+    napi_resolve_deferred(e, j->deferred, undefinedValue(e));
+}
+
+napi_value bindingClass(napi_env e);
+
+napi_value SessionBind(napi_env e, napi_callback_info info) {
+  return guard(e, [&]() -> napi_value {
+    size_t argc = 2;
+    napi_value argv[2], self;
+    auto s = liveSession(unwrapThis<SessionBox>(e, info, &argc, argv, &self));
+    if (argc < 2 || typeOf(e, argv[0]) != napi_object || typeOf(e, argv[1]) != napi_object)
+      bad("bind(inputs, outputs): both must be objects of DeviceTensors keyed by name");
+    auto b = std::make_shared<BindingCore>();
+    b->s = s;
+    std::vector<std::string> inNames, outNames;
+    std::vector<std::shared_ptr<TensorCore>> ins, outs;
+    auto each = [&](napi_value obj, bool input) {
+      napi_value keys;
+      uint32_t n;
+      NAPI(napi_get_property_names(e, obj, &keys));
+      NAPI(napi_get_array_length(e, keys, &n));
+      for (uint32_t i = 0; i < n; i++) {
+        napi_value k, v;
+        NAPI(napi_get_element(e, keys, i, &k));
+        std::string name = str(e, k, input ? "input name" : "output name");
+        NAPI(napi_get_property(e, obj, k, &v));
+        std::string what = std::string(input ? "input '" : "output '") + name + "'";
+        const IoInfo* io = input ? s->input(name) : s->output(name);
+        if (!io) {
+          std::string known;
+          for (const auto& x : input ? s->inputs : s->outputs) known += (known.empty() ? "" : ", ") + x.name;
+          bad(s->path + ": unknown " + what + " (the graph's " + (input ? "inputs: " : "outputs: ") + known + ")");
+        }
+        TensorBox* tb = asTensor(e, v);
+        if (!tb) bad(what + " must be a DeviceTensor (a binding takes no host tensors)");
+        if (!tb->core) throw Failure("ERR_NATIVE_RELEASED", what + ": tensor used after release()");
+        if (!tb->core->onDevice || !tb->core->owner || tb->core->owner->cuda != s->cuda)
+          bad(what + ": not a tensor in this session's device memory (" + (s->cuda ? "cuda" : "cpu") + ")");
+        checkAgainst(*s, *io, tb->core->type, tb->core->dims, what);
+        if (!input)
+          for (size_t o = 0; o < outs.size(); o++)
+            if (outs[o] == tb->core) bad(what + ": the tensor is bound to output '" + outNames[o] + "' already");
+        (input ? inNames : outNames).push_back(name);
+        (input ? ins : outs).push_back(tb->core);
+      }
+    };
+    each(argv[0], true);
+    each(argv[1], false);
+    std::string missing;
+    for (const auto& x : s->inputs)
+      if (std::find(inNames.begin(), inNames.end(), x.name) == inNames.end())
+        missing += (missing.empty() ? "" : ", ") + x.name + " (" + expectText(x) + ")";
+    if (!missing.empty()) bad(s->path + ": bind: missing input " + missing);
+    if (outNames.empty()) bad("bind(inputs, outputs): name at least one output");
+    check(ort->CreateIoBinding(s->session, &b->binding), "bind: creating an IoBinding");
+    for (size_t i = 0; i < ins.size(); i++)
+      check(ort->BindInput(b->binding, inNames[i].c_str(), ins[i]->value), "bind: input '" + inNames[i] + "'");
+    for (size_t i = 0; i < outs.size(); i++)
+      check(ort->BindOutput(b->binding, outNames[i].c_str(), outs[i]->value), "bind: output '" + outNames[i] + "'");
+    b->tensors = ins;
+    b->tensors.insert(b->tensors.end(), outs.begin(), outs.end());
+    if (s->cudaGraph) {
+      b->graphId = ++s->graphIds;
+      check(ort->CreateRunOptions(&b->runOptions), "run options");
+      check(ort->AddRunConfigEntry(b->runOptions, "gpu_graph_id", std::to_string(b->graphId).c_str()),
+            "run options: gpu_graph_id");
+    }
+    napi_value obj;
+    NAPI(napi_new_instance(e, bindingClass(e), 0, nullptr, &obj));
+    void* p = nullptr;
+    NAPI(napi_unwrap(e, obj, &p));
+    static_cast<BindingBox*>(p)->core = b;
+    return obj;
+  });
+}
+
+napi_value BindingNew(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    NAPI(napi_get_cb_info(e, info, nullptr, nullptr, &self, nullptr));
+    auto* box = new BindingBox();
+    NAPI(napi_wrap(
+        e, self, box, [](napi_env, void* p, void*) { delete static_cast<BindingBox*>(p); }, nullptr, nullptr));
+    return self;
+  });
+}
+
+std::shared_ptr<BindingCore> liveBinding(BindingBox* b) {
+  if (!b->core) throw Failure("ERR_NATIVE_RELEASED", "binding used after release()");
+  return b->core;
+}
+
+// run(times = 1): the session `times` times back to back on a pool thread; resolves when the last is done.
+napi_value BindingRun(napi_env e, napi_callback_info info) {
+  return guard(e, [&]() -> napi_value {
+    size_t argc = 1;
+    napi_value argv[1], self;
+    auto b = liveBinding(unwrapThis<BindingBox>(e, info, &argc, argv, &self));
+    int64_t times = 1;
+    if (argc >= 1 && typeOf(e, argv[0]) != napi_undefined) {
+      double d = number(e, argv[0], "run(times)");
+      if (!(d >= 0) || d != static_cast<double>(static_cast<int64_t>(d)))
+        bad("run(times) must be a non-negative integer, got " + std::to_string(d));
+      times = static_cast<int64_t>(d);
+    }
+    if (b->running) throw Failure("ERR_NATIVE_BUSY", b->s->path + ": the binding is running already (await its run)");
+    auto j = std::make_unique<BindingJob>();
+    j->b = b;
+    j->times = times;
+    napi_value promise;
+    NAPI(napi_create_promise(e, &j->deferred, &promise));
+    NAPI(napi_create_async_work(e, nullptr, jsStr(e, "ort_device.bindingRun"), bindingExecute, bindingComplete,
+                                j.get(), &j->work));
+    if (napi_queue_async_work(e, j->work) != napi_ok) {
+      napi_delete_async_work(e, j->work);
+      bad("could not queue the run");
+    }
+    b->running = true;
+    j->hold(1);
+    j.release();
+    return promise;
+  });
+}
+
+napi_value BindingRunning(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self, r;
+    auto* box = unwrapThis<BindingBox>(e, info, nullptr, nullptr, &self);
+    NAPI(napi_get_boolean(e, box->core && box->core->running, &r));
+    return r;
+  });
+}
+
+napi_value BindingGraphId(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    return jsNum(e, liveBinding(unwrapThis<BindingBox>(e, info, nullptr, nullptr, &self))->graphId);
   });
 }
 
@@ -1233,6 +1579,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"dims", nullptr, nullptr, TensorDims, nullptr, nullptr, napi_default, nullptr},
         {"device", nullptr, nullptr, TensorDevice, nullptr, nullptr, napi_default, nullptr},
         {"released", nullptr, nullptr, TensorReleased, nullptr, nullptr, napi_default, nullptr},
+        {"address", nullptr, nullptr, TensorAddress, nullptr, nullptr, napi_default, nullptr},
         {"upload", nullptr, TensorUpload, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"download", nullptr, TensorDownload, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"release", nullptr, Release<TensorBox>, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -1240,13 +1587,24 @@ napi_value Init(napi_env e, napi_value exports) {
     napi_value tcls;
     NAPI(napi_define_class(e, "Tensor", NAPI_AUTO_LENGTH, TensorNew, nullptr, sizeof(tprops) / sizeof(tprops[0]),
                            tprops, &tcls));
+    napi_property_descriptor bprops[] = {
+        {"run", nullptr, BindingRun, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"running", nullptr, nullptr, BindingRunning, nullptr, nullptr, napi_default, nullptr},
+        {"graphId", nullptr, nullptr, BindingGraphId, nullptr, nullptr, napi_default, nullptr},
+        {"release", nullptr, Release<BindingBox>, nullptr, nullptr, nullptr, napi_default, nullptr},
+    };
+    napi_value bcls;
+    NAPI(napi_define_class(e, "Binding", NAPI_AUTO_LENGTH, BindingNew, nullptr, sizeof(bprops) / sizeof(bprops[0]),
+                           bprops, &bcls));
     auto* data = new AddonData();
     NAPI(napi_create_reference(e, tcls, 1, &data->tensorCtor));
+    NAPI(napi_create_reference(e, bcls, 1, &data->bindingCtor));
     NAPI(napi_set_instance_data(
         e, data,
         [](napi_env env, void* p, void*) {
           auto* d = static_cast<AddonData*>(p);
           napi_delete_reference(env, d->tensorCtor);
+          napi_delete_reference(env, d->bindingCtor);
           delete d;
         },
         nullptr));
@@ -1256,6 +1614,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"device", nullptr, nullptr, SessionDevice, nullptr, nullptr, napi_default, nullptr},
         {"alloc", nullptr, SessionAlloc, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"run", nullptr, SessionRun, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"bind", nullptr, SessionBind, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"release", nullptr, Release<SessionBox>, nullptr, nullptr, nullptr, napi_default, nullptr},
     };
     napi_value scls;
@@ -1263,6 +1622,7 @@ napi_value Init(napi_env e, napi_value exports) {
                            sprops, &scls));
     NAPI(napi_set_named_property(e, exports, "Session", scls));
     NAPI(napi_set_named_property(e, exports, "Tensor", tcls));
+    NAPI(napi_set_named_property(e, exports, "Binding", bcls));
     NAPI(napi_set_named_property(e, exports, "ortVersion", jsStr(e, base->GetVersionString())));
     NAPI(napi_set_named_property(e, exports, "apiVersion", jsNum(e, ORT_API_VERSION)));
     return exports;
