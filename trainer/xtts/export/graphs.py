@@ -15,6 +15,7 @@ from ..model.sampler import Sampler
 from .batch import BatchSampler, BatchStep
 from .fused import fused_batch_step
 from .onnx_tools import DetachedWeights, decode_loop, decode_loop_batch, to_float16
+from .static_step import static_batch_step
 
 OPSET = 17
 
@@ -175,13 +176,7 @@ def export_batch(m: Xtts, fp16: bool = True, fused: bool = False,
                         "past_k": {1: "batch", 3: "past"}, "past_v": {1: "batch", 3: "past"},
                         "present_k": {1: "batch", 3: "total"}, "present_v": {1: "batch", 3: "total"},
                         "logits_next": {0: "batch"}, "latent_next": {0: "batch"}}))
-    f, b = torch.tensor([1.0, 0.8]), {0: "batch"}
-    sampler = _export(BatchSampler(), (torch.randn(2, v), torch.zeros(2, v, dtype=torch.bool), torch.tensor([0.5, 0.2]),
-                                       f, torch.tensor([50, 1]), torch.tensor([0.9, 1.0]), torch.tensor([2.0, 1.0])),
-                      ["logits", "seen", "u", "temperature", "top_k", "top_p", "repetition_penalty"],
-                      ["token", "seen_next"],
-                      {"logits": b, "seen": b, "u": b, "temperature": b, "top_k": b, "top_p": b,
-                       "repetition_penalty": b, "token": b, "seen_next": b})
+    sampler = batch_sampler(v)
     stem = "gpt_batch_fused" if fused else "gpt_batch"
     out = {f"{stem}_fp32": decode_loop_batch(_copy(sampler), _copy(step) if fp16 else step, onnx.TensorProto.FLOAT,
                                              stem)}
@@ -189,6 +184,23 @@ def export_batch(m: Xtts, fp16: bool = True, fused: bool = False,
         step16 = to_float16(step, keep_f32=["logits_next", "latent_next"], weights=w)
         out[f"{stem}_fp16"] = decode_loop_batch(sampler, step16, onnx.TensorProto.FLOAT16, stem)
     return out if weights is not None else {k: w.attach(g) for k, g in out.items()}
+
+
+def batch_sampler(v: int) -> onnx.ModelProto:
+    """The traced batch sampler (batch.BatchSampler) for a vocabulary of v codes: logits [B, V], seen, u [B],
+    temperature, top_k, top_p, repetition_penalty [B] -> token [B], seen_next."""
+    f, b = torch.tensor([1.0, 0.8]), {0: "batch"}
+    return _export(BatchSampler(), (torch.randn(2, v), torch.zeros(2, v, dtype=torch.bool), torch.tensor([0.5, 0.2]),
+                                    f, torch.tensor([50, 1]), torch.tensor([0.9, 1.0]), torch.tensor([2.0, 1.0])),
+                   ["logits", "seen", "u", "temperature", "top_k", "top_p", "repetition_penalty"],
+                   ["token", "seen_next"],
+                   {"logits": b, "seen": b, "u": b, "temperature": b, "top_k": b, "top_p": b,
+                    "repetition_penalty": b, "token": b, "seen_next": b})
+
+
+def export_static(m: Xtts) -> Dict[str, onnx.ModelProto]:
+    """The fixed-shape decode step (static_step.static_batch_step): `gpt_step_static_fp32`."""
+    return {"gpt_step_static_fp32": static_batch_step(m.gpt, batch_sampler(m.sizes.gpt_num_audio_tokens))}
 
 
 def _copy(m: onnx.ModelProto) -> onnx.ModelProto:

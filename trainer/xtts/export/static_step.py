@@ -1,0 +1,263 @@
+"""The fixed-shape decode step `gpt_step_static`: one iteration of onnx_tools.decode_loop_batch's Loop
+body (sample a code from each row's logits, then one GPT step on it) over S rows whose whole state lives
+in tensors of fixed shape that the caller binds as both input `X` and output `X_out` (the same device
+buffer), so that onnxruntime's CUDA graph can capture one run and replay it every step.
+
+Dims: L layers, H heads, dh head width, D = H * dh, V audio codes, and three symbolic dims fixed when a
+session opens (free-dimension overrides by name): `slots` (S), `max_len` (M, KV columns per row),
+`chunk` (N, steps per chunk).
+
+State, input `X` and output `X_out` (same shape and type):
+  cache_k, cache_v  float32 [L, S, H, M, dh]  row s's valid columns are [0, length[s])
+  logits            float32 [S, V]            what row s samples from at this step
+  latent            float32 [S, D]            the latent paired with those logits
+  seen              bool    [S, V]            codes row s has emitted (repetition penalty)
+  pos               int64   [S]               audio position of the code sampled at this step
+  length            int64   [S]               valid KV columns of row s
+  done              bool    [S]               row stopped (emitted the stop code) or slot empty
+  iter              int64   [1]               the step's index within the chunk
+  codes             int64   [S, N]            column iter gets the code sampled at this step, -1 if inactive
+  latents           float32 [S, N, D]         column iter gets `latent` as it was before the step
+Inputs only: uniforms float32 [S, N] (row s draws uniforms[s, iter]), steps int64 [S], temperature
+float32 [S], top_k int64 [S] (1..V), top_p float32 [S], repetition_penalty float32 [S].
+
+A row is active at a step while !done[s], iter < steps[s], and (beyond the shared interface text, see
+below) length[s] < M and iter < N. An active row samples token (batch.sample_batch: the same traced
+sampler graph as gpt_batch's Loop body), sets codes[s, iter] = token, seen |= onehot(token), runs the
+GPT step on (token, pos) attending to columns [0, length[s]) plus its own new K/V, writes its new K/V to
+column length[s] of every layer, and takes logits/latent from the step; pos += 1, length += 1, done =
+(token == stop code). An inactive row changes nothing: logits, latent, seen, pos, length, done and its
+whole KV rows stay bit-identical, and codes[s, iter] = -1. Every step: iter += 1.
+
+Additions to the shared interface (each keeps every case the interface defines unchanged):
+  - The stop code is the model's gpt_stop_audio_token, a constant of the graph (no input).
+  - A row with length[s] == M (its cache is full) is inactive: it cannot take another position. Its
+    codes column gets -1 and its done stays false, so a caller sees a stalled row, not a finished one.
+  - A step with iter >= N (past the chunk) makes every row inactive and writes no codes/latents column
+    (the writes are clamped to column N - 1 and write back what is there); iter still advances.
+  - latents[s, iter] gets `latent` for inactive rows too (their unchanged latent, as the Loop's
+    latents do); only codes marks a row inactive.
+  - pos is clamped into the position table for the embedding lookup, so an inactive row's pos (an
+    empty slot's) can hold anything. length < 0 is invalid (the write column is clamped to 0).
+  - The cache's columns past length[s] must hold finite values (a zero-filled buffer, and then K/V
+    this graph wrote, keeps it so): they are read, given attention weight exactly 0 (their scores are
+    replaced by float32's lowest before the softmax), and 0 * NaN would be NaN.
+
+Attention per row: scores over the M cache columns (a MatMul of the layer's [S, H, M, dh] cache with q
+as a column, no transposed copy of the cache) and over the new K, masked to [0, length[s]) plus the
+new column, softmax, then the cache part weighted by a MatMul and the new V added. Each layer's cache
+is taken with one Gather (a copy of that layer's [S, H, M, dh]).
+
+The KV write: per layer the new K/V stacked into [L, S, H, 1, dh] and written with ScatterElements
+(axis 3) at column min(length[s], M - 1); an inactive row's update is the value already in that column
+(read with GatherElements before the write), so the write leaves the row bit-identical. Only active
+rows, which have length < M, write a new value, and only into column length[s], which no step reads.
+
+In-place safety (data dependencies, not node order): every state output is written after every read
+of its input. The KV updates depend on latent_next (so on every layer's cache reads: an always-true
+flag, Not(Greater(r, r)) with r = ReduceMax(latent_next), is false for no r, NaN included) and on the
+GatherElements of the old column. The codes/latents scatters read their own old column. The other
+outputs (logits, latent, seen, pos, length, done, iter) are element-wise updates gated by an
+always-true flag made the same way from one element of each of cache_k_out, cache_v_out, codes_out and
+latents_out, so they come after those writes and after everything those depend on: the sampler's reads
+of logits/seen/uniforms, the embedding's read of pos, the mask's and the write column's reads of
+length, the latents scatter's read of latent."""
+import math
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .onnx_tools import _slice, prefix_graph
+
+SAMPLER_IO = ["logits", "seen", "u", "temperature", "top_k", "top_p", "repetition_penalty", "token"]
+STATE = ["cache_k", "cache_v", "logits", "latent", "seen", "pos", "length", "done", "iter", "codes", "latents"]
+CONTROL = ["uniforms", "steps", "temperature", "top_k", "top_p", "repetition_penalty"]
+
+
+def static_batch_step(gpt, sampler: onnx.ModelProto, name: str = "gpt_step_static") -> onnx.ModelProto:
+    """gpt: the model's XttsGPT (fp32 weights). sampler: the traced batch sampler (batch.BatchSampler:
+    logits, seen, u, temperature, top_k, top_p, repetition_penalty -> token, seen_next), the same graph
+    the gpt_batch Loop body runs; only its token part is used."""
+    s = gpt.sizes
+    d, n_layers, heads = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
+    dh = d // heads
+    v = s.gpt_num_audio_tokens
+    f32, i64, b8 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
+    inits, nodes = [], []
+
+    def init(nm, a):
+        a = a.detach().cpu().float().numpy() if hasattr(a, "detach") else np.asarray(a)
+        inits.append(numpy_helper.from_array(np.array(a, copy=True, order="C"), nm))
+        return nm
+
+    def node(op, ins, out, **kw):
+        nodes.append(helper.make_node(op, ins, [out], name=out, **kw))
+        return out
+
+    def i64c(nm, vals):
+        return init(nm, np.array(vals, np.int64))
+
+    # Sizes, from the inputs' shapes (constants once the symbolic dims are fixed).
+    sh_s = node("Shape", ["length"], "c/shape_s")  # [S]
+    m_len = node("Gather", [node("Shape", ["cache_k"], "c/shape_k"), i64c("c/three", 3)], "c/m", axis=0)
+    n_chunk = node("Gather", [node("Shape", ["codes"], "c/shape_codes"), i64c("c/one_1d", [1])], "c/n", axis=0)
+    one, zero = i64c("c/one", 1), i64c("c/zero", 0)
+    ax0, ax1 = i64c("c/ax0", [0]), i64c("c/ax1", [1])
+
+    # Which rows step.
+    in_chunk = node("Less", ["iter", n_chunk], "a/in_chunk")  # [1]
+    it = node("Max", [node("Min", ["iter", node("Sub", [n_chunk, one], "a/n_last")], "a/it_hi"), zero], "a/it")
+    within = node("Less", ["iter", "steps"], "a/within")
+    room = node("Less", ["length", m_len], "a/room")
+    running = node("And", [node("Not", ["done"], "a/not_done"), within], "a/running")
+    active = node("And", [running, node("And", [room, in_chunk], "a/room_chunk")], "a/active")
+
+    # Sample: the traced sampler's nodes up to token.
+    sg = onnx.GraphProto()
+    sg.CopyFrom(sampler.graph)
+    prefix_graph(sg, "s/", SAMPLER_IO)
+    keep = _slice(sg, "token")
+    used = {x for n in keep for x in n.input}
+    node("Gather", ["uniforms", node("Squeeze", [it], "a/it_scalar")], "u", axis=1)
+    nodes.extend(keep)
+    inits.extend(t for t in sg.initializer if t.name in used)
+
+    # The GPT step on (token, pos).
+    p_max = gpt.mel_pos_embedding.emb.weight.shape[0] - 1
+    pos_c = node("Max", [node("Min", ["pos", i64c("e/p_max", p_max)], "e/pos_hi"), zero], "e/pos_c")
+    x = node("Add", [node("Gather", [init("mel_embedding", gpt.mel_embedding.weight), "token"], "e/tok", axis=0),
+                     node("Gather", [init("mel_pos", gpt.mel_pos_embedding.emb.weight), pos_c], "e/pos", axis=0)],
+             "x0")  # [S, D]
+    # Key mask [S, 1, M + 1]: the cache's columns [0, length[s]) and the new column (the last).
+    cols = node("Range", [zero, node("Add", [m_len, one], "m/m1"), one], "m/cols")
+    past = node("Less", [node("Unsqueeze", [cols, ax0], "m/cols2"), node("Unsqueeze", ["length", ax1], "m/len2")],
+                "m/past")
+    keep_mask = node("Unsqueeze", [node("Or", [past, node("Equal", [cols, m_len], "m/new")], "m/keep2"), ax1],
+                     "m/keep")
+    lowest = init("m/lowest", np.array(np.finfo(np.float32).min, np.float32))
+    scale = init("m/scale", np.array(math.sqrt(dh), np.float32))
+    shp_col = i64c("r/q_col", [-1, heads, dh, 1])
+    shp_row = i64c("r/kv_row", [-1, heads, 1, dh])
+    shp_flat = i64c("r/flat", [0, 0, -1])
+    shp_arow = i64c("r/a_row", [0, 0, 1, -1])
+    shp_d = i64c("r/d", [-1, d])
+    sl_start, sl_end = i64c("r/sl_0", [0]), i64c("r/sl_m1", [-1])
+    sl_big, ax2, ax3 = i64c("r/sl_big", [np.iinfo(np.int64).max]), i64c("r/ax2", [2]), i64c("r/ax3", [3])
+    split3 = i64c("r/split", [d, d, d])
+    g_c = [init(f"g/c{i}", np.array(c, np.float32))
+           for i, c in enumerate((0.044715, math.sqrt(2.0 / math.pi), 1.0, 0.5))]
+
+    def ln(nm, inp, mod):
+        return node("LayerNormalization", [inp, init(nm + "_g", mod.weight), init(nm + "_b", mod.bias)], nm, axis=-1,
+                    epsilon=mod.eps)
+
+    new_k, new_v = [], []
+    for i, blk in enumerate(gpt.gpt.h):
+        p = f"h{i}/"
+        li = i64c(p + "layer", i)
+        kp = node("Gather", ["cache_k", li], p + "kp", axis=0)  # [S, H, M, dh]
+        vp = node("Gather", ["cache_v", li], p + "vp", axis=0)
+        a_in = ln(p + "ln1", x, blk.ln_1)
+        qkv = node("Add", [node("MatMul", [a_in, init(p + "w_qkv", blk.attn.c_attn.weight)], p + "qkv0"),
+                           init(p + "b_qkv", blk.attn.c_attn.bias)], p + "qkv")
+        nodes.append(helper.make_node("Split", [qkv, split3], [p + "q", p + "k", p + "v"], name=p + "split", axis=1))
+        qc = node("Reshape", [p + "q", shp_col], p + "qc")  # [S, H, dh, 1]
+        kn = node("Reshape", [p + "k", shp_row], p + "kn")  # [S, H, 1, dh]
+        vn = node("Reshape", [p + "v", shp_row], p + "vn")
+        sc = node("Concat", [node("MatMul", [kp, qc], p + "s_past"), node("MatMul", [kn, qc], p + "s_new")], p + "s_cat",
+                  axis=2)  # [S, H, M + 1, 1]
+        sc = node("Div", [node("Reshape", [sc, shp_flat], p + "s_flat"), scale], p + "s_scaled")  # [S, H, M + 1]
+        a = node("Softmax", [node("Where", [keep_mask, sc, lowest], p + "s_masked")], p + "a", axis=-1)
+        a_past = node("Reshape", [node("Slice", [a, sl_start, sl_end, ax2], p + "a_past0"), shp_arow], p + "a_past")
+        a_new = node("Unsqueeze", [node("Slice", [a, sl_end, sl_big, ax2], p + "a_new0"), ax3], p + "a_new")
+        o = node("Add", [node("MatMul", [a_past, vp], p + "o_past"), node("Mul", [a_new, vn], p + "o_new")], p + "o_h")
+        o = node("Add", [node("MatMul", [node("Reshape", [o, shp_d], p + "o_flat"),
+                                         init(p + "w_o", blk.attn.c_proj.weight)], p + "o0"),
+                         init(p + "b_o", blk.attn.c_proj.bias)], p + "o")
+        x1 = node("Add", [x, o], p + "x1")
+        m_in = ln(p + "ln2", x1, blk.ln_2)
+        fc = node("Add", [node("MatMul", [m_in, init(p + "w_fc", blk.mlp.c_fc.weight)], p + "fc0"),
+                          init(p + "b_fc", blk.mlp.c_fc.bias)], p + "fc")
+        # GPT-2's tanh gelu, as the trace computes it: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+        cube = node("Mul", [fc, node("Mul", [fc, fc], p + "g_sq")], p + "g_cube")
+        inner = node("Add", [fc, node("Mul", [g_c[0], cube], p + "g_c3")], p + "g_inner")
+        th = node("Tanh", [node("Mul", [g_c[1], inner], p + "g_arg")], p + "g_tanh")
+        gl = node("Mul", [g_c[3], node("Mul", [fc, node("Add", [g_c[2], th], p + "g_1p")], p + "g_x")], p + "g")
+        pr = node("Add", [node("MatMul", [gl, init(p + "w_pr", blk.mlp.c_proj.weight)], p + "pr0"),
+                          init(p + "b_pr", blk.mlp.c_proj.bias)], p + "pr")
+        x = node("Add", [x1, pr], p + "x2")
+        new_k.append(node("Unsqueeze", [kn, ax0], p + "k_col"))  # [1, S, H, 1, dh]
+        new_v.append(node("Unsqueeze", [vn, ax0], p + "v_col"))
+    h_last = ln("ln_f", x, gpt.gpt.ln_f)
+    latent_next = ln("final_norm", h_last, gpt.final_norm)
+    logits_next = node("Add", [node("MatMul", [latent_next, init("w_head", gpt.mel_head.weight.t())], "logits0"),
+                               init("b_head", gpt.mel_head.bias)], "logits_next")
+
+    # An always-true flag that depends on every read the step made (see the module's docstring).
+    def always(nm, val):
+        return node("Not", [node("Greater", [val, val], nm + "/false")], nm)
+
+    step_done = always("w/step_done", node("ReduceMax", [latent_next], "w/step_r", keepdims=0))
+
+    # KV write at column min(length, M - 1).
+    col = node("Max", [node("Min", ["length", node("Sub", [m_len, one], "w/m_last")], "w/col_hi"), zero], "w/col")
+    kv_shape = node("Concat", [i64c("w/l_dim", [n_layers]), sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape",
+                    axis=0)
+    kv_idx = node("Expand", [node("Reshape", [col, i64c("w/col5", [1, -1, 1, 1, 1])], "w/col5d"), kv_shape], "w/kv_idx")
+    write = node("Reshape", [node("And", [active, step_done], "w/write"), i64c("w/row5", [1, -1, 1, 1, 1])], "w/write5")
+    for kv, cols_new in (("k", new_k), ("v", new_v)):
+        stacked = node("Concat", cols_new, f"w/{kv}_new", axis=0)  # [L, S, H, 1, dh]
+        old = node("GatherElements", [f"cache_{kv}", kv_idx], f"w/{kv}_old", axis=3)
+        upd = node("Where", [write, stacked, old], f"w/{kv}_upd")
+        node("ScatterElements", [f"cache_{kv}", kv_idx, upd], f"cache_{kv}_out", axis=3)
+
+    # codes[:, iter] and latents[:, iter] (column N - 1, rewritten as it is, when iter >= N).
+    c_idx = node("Expand", [node("Reshape", [it, i64c("w/it2", [1, 1])], "w/it2d"),
+                            node("Concat", [sh_s, i64c("w/one_dim", [1])], "w/c_shape", axis=0)], "w/c_idx")  # [S, 1]
+    code = node("Where", [active, "token", i64c("w/none", -1)], "w/code")
+    c_upd = node("Where", [in_chunk, node("Unsqueeze", [code, ax1], "w/code2"),
+                           node("GatherElements", ["codes", c_idx], "w/c_old", axis=1)], "w/c_upd")
+    node("ScatterElements", ["codes", c_idx, c_upd], "codes_out", axis=1)
+    l_idx = node("Expand", [node("Reshape", [it, i64c("w/it3", [1, 1, 1])], "w/it3d"),
+                            node("Concat", [sh_s, i64c("w/one_d", [1, d])], "w/l_shape", axis=0)], "w/l_idx")
+    l_upd = node("Where", [in_chunk, node("Unsqueeze", ["latent", ax1], "w/latent3"),
+                           node("GatherElements", ["latents", l_idx], "w/l_old", axis=1)], "w/l_upd")
+    node("ScatterElements", ["latents", l_idx, l_upd], "latents_out", axis=1)
+
+    # The element-wise updates, after the writes above (one element of each written tensor).
+    def first(nm, t, rank):
+        return node("Reshape", [node("Slice", [t, i64c(nm + "/s", [0] * rank), i64c(nm + "/e", [1] * rank)], nm + "/el"),
+                                ax1], nm)  # [1]
+
+    probes = [first("w/k1", "cache_k_out", 5), first("w/v1", "cache_v_out", 5), first("w/c1", "codes_out", 2),
+              first("w/l1", "latents_out", 3)]
+    flags = [node("Greater", [pr_, pr_], pr_ + "/false") for pr_ in probes]
+    any_false = node("Or", [node("Or", flags[:2], "w/f01"), node("Or", flags[2:], "w/f23")], "w/any_false")
+    written = node("Not", [any_false], "w/written")  # [1], true
+    late = node("And", [active, written], "w/late")  # [S]
+    late2 = node("Unsqueeze", [late, ax1], "w/late2")
+    node("Where", [late2, logits_next, "logits"], "logits_out")
+    node("Where", [late2, latent_next, "latent"], "latent_out")
+    ids = init("w/ids", np.arange(v, dtype=np.int64)[None, :])
+    onehot = node("Equal", [ids, node("Unsqueeze", ["token", ax1], "w/token2")], "w/onehot")
+    node("Or", ["seen", node("And", [onehot, late2], "w/seen_add")], "seen_out")
+    node("Where", [late, node("Add", ["pos", one], "w/pos1"), "pos"], "pos_out")
+    node("Where", [late, node("Add", ["length", one], "w/len1"), "length"], "length_out")
+    stopped = node("Equal", ["token", i64c("w/stop", s.gpt_stop_audio_token)], "w/stopped")
+    node("Or", ["done", node("And", [late, stopped], "w/stop_now")], "done_out")
+    node("Add", ["iter", node("Cast", [written], "w/one_late", to=i64)], "iter_out")
+
+    vi = helper.make_tensor_value_info
+    kv = [n_layers, "slots", heads, "max_len", dh]
+    types = {"cache_k": (f32, kv), "cache_v": (f32, kv), "logits": (f32, ["slots", v]), "latent": (f32, ["slots", d]),
+             "seen": (b8, ["slots", v]), "pos": (i64, ["slots"]), "length": (i64, ["slots"]), "done": (b8, ["slots"]),
+             "iter": (i64, [1]), "codes": (i64, ["slots", "chunk"]), "latents": (f32, ["slots", "chunk", d]),
+             "uniforms": (f32, ["slots", "chunk"]), "steps": (i64, ["slots"]), "temperature": (f32, ["slots"]),
+             "top_k": (i64, ["slots"]), "top_p": (f32, ["slots"]), "repetition_penalty": (f32, ["slots"])}
+    graph = helper.make_graph(
+        nodes, name, [vi(x, *types[x]) for x in STATE + CONTROL], [vi(x + "_out", *types[x]) for x in STATE],
+        initializer=inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m

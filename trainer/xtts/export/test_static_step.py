@@ -1,0 +1,338 @@
+"""gpt_step_static (static_step.py), driven one step per run in chunks as a caller does, against the
+gpt_batch Loop (onnx_tools.decode_loop_batch) run on each row alone from the same prompt, uniforms and
+settings: same codes, latents, final logits/latent/pos/seen and KV cache. Rows of different prompt
+lengths and sampling settings, one stopping at its first code, one whose cache fills up, one with
+fewer steps, one empty slot; every row that is inactive at a step keeps its state bit for bit. Run
+in place (each X_out bound to X's OrtValue) the step gives what it gives with separate buffers, and
+with the three dims fixed its optimized graph has no shape computation left."""
+import os
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+import torch
+
+from xtts.export.graphs import export_batch, export_static
+from xtts.export.static_step import CONTROL, STATE
+from xtts.fixtures.tiny import TINY_OVERRIDES
+from xtts.model.config import XttsSizes
+from xtts.model.model import random_model
+
+M, N, CHUNKS = 48, 4, 2
+
+
+def _options(dims=None, optimized=None, level=None):
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.enable_cpu_mem_arena = False
+    for k, v in (dims or {}).items():
+        opts.add_free_dimension_override_by_name(k, v)
+    if optimized:
+        opts.optimized_model_filepath = optimized
+        opts.graph_optimization_level = level
+    return opts
+
+
+def _session(model: onnx.ModelProto, dims=None, optimized=None, level=None):
+    import onnxruntime as ort
+    return ort.InferenceSession(model.SerializeToString(), _options(dims, optimized, level),
+                                providers=["CPUExecutionProvider"])
+
+
+class Driver:
+    """Runs the static step, either with plain feeds (each output a new array, fed back) or in place
+    through IOBinding (each X and X_out bound to one OrtValue)."""
+
+    def __init__(self, sess, state: dict, inplace: bool):
+        import onnxruntime as ort
+        self.sess, self.inplace = sess, inplace
+        self.state = {k: v.copy() for k, v in state.items()}
+        if inplace:
+            self.values = {k: ort.OrtValue.ortvalue_from_numpy(self.state[k]) for k in STATE}
+            self.binding = sess.io_binding()
+            for k, ov in self.values.items():
+                self.binding.bind_ortvalue_input(k, ov)
+                self.binding.bind_ortvalue_output(k + "_out", ov)
+
+    def set(self, name: str, a: np.ndarray) -> None:
+        """What a caller writes between chunks (state it resets, and the control inputs)."""
+        if self.inplace and name in STATE:
+            self.values[name].update_inplace(np.ascontiguousarray(a))
+        else:
+            self.state[name] = a.copy()
+
+    def step(self) -> dict:
+        """One run; returns a copy of the state after it."""
+        if self.inplace:
+            for k in CONTROL:
+                self.binding.bind_cpu_input(k, self.state[k])
+            self.sess.run_with_iobinding(self.binding)
+            return {k: self.values[k].numpy().copy() for k in STATE}
+        out = self.sess.run([k + "_out" for k in STATE], self.state)
+        self.state.update(zip(STATE, out))
+        return {k: self.state[k].copy() for k in STATE}
+
+    def get(self) -> dict:
+        if self.inplace:
+            return {k: self.values[k].numpy().copy() for k in STATE}
+        return {k: self.state[k].copy() for k in STATE}
+
+
+class StaticStep(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        s = XttsSizes(**TINY_OVERRIDES)
+        s.gpt_number_text_tokens = 40
+        cls.s = s
+        cls.m = random_model(s, 3).eval()
+        cls.static = export_static(cls.m)["gpt_step_static_fp32"]
+        cls.loop = export_batch(cls.m, fp16=False)["gpt_batch_fp32"]
+        L, H, D, V = s.gpt_layers, s.gpt_n_heads, s.gpt_n_model_channels, s.gpt_num_audio_tokens
+        dh, stop = D // H, s.gpt_stop_audio_token
+        g = torch.Generator().manual_seed(7)
+        cond = torch.randn(1, s.perceiver_latents, D, generator=g)
+        # Row 0: sampled; 1: greedy, 6 steps; 2: empty slot; 3: its first code is the stop code;
+        # 4: its cache fills up after 3 codes (prompt M - 3 positions).
+        text_len = [3, 9, 0, 6, M - 3 - s.perceiver_latents - 1]
+        cls.total = [8, 6, 0, 8, 8]
+        cls.settings = {"temperature": np.array([0.8, 1.0, 0.0, 1.0, 1.2], np.float32),
+                        "top_k": np.array([50, 1, 0, 3, V], np.int64),
+                        "top_p": np.array([0.9, 1.0, 0.0, 0.5, 0.95], np.float32),
+                        "repetition_penalty": np.array([2.0, 1.0, 0.0, 1.3, 1.1], np.float32)}
+        S = len(text_len)
+        cls.uniforms = torch.rand(S, N * CHUNKS, generator=g).numpy()
+        st = {"cache_k": np.zeros((L, S, H, M, dh), np.float32), "cache_v": np.zeros((L, S, H, M, dh), np.float32),
+              "logits": np.zeros((S, V), np.float32), "latent": np.zeros((S, D), np.float32),
+              "seen": np.zeros((S, V), bool), "pos": np.zeros(S, np.int64), "length": np.zeros(S, np.int64),
+              "done": np.zeros(S, bool), "iter": np.zeros(1, np.int64), "codes": np.zeros((S, N), np.int64),
+              "latents": np.zeros((S, N, D), np.float32)}
+        cls.prompts = {}
+        for r, n in enumerate(text_len):
+            if r == 2:
+                st["done"][r] = True
+                st["pos"][r] = 12345  # anything: an empty slot's pos is never looked up for a write
+                st["logits"][r] = torch.randn(V, generator=g).numpy()
+                continue
+            ids = torch.randint(3, 40, (1, n), generator=g)
+            with torch.no_grad():
+                logits, latent, k, v = (t.numpy() for t in cls.m.gpt.prefill(cond, ids))
+            if r == 3:
+                logits = logits.copy()
+                logits[0, stop] = logits.max() + 50.0
+            p = k.shape[3]
+            st["cache_k"][:, r, :, :p] = k[:, 0]
+            st["cache_v"][:, r, :, :p] = v[:, 0]
+            st["logits"][r], st["latent"][r] = logits[0], latent[0]
+            st["pos"][r], st["length"][r] = 1, p
+            st["seen"][r, s.gpt_start_audio_token] = True
+            cls.prompts[r] = (logits, latent, k, v)
+        # Leftover columns hold finite values from an earlier use of the slot, as a reused buffer does.
+        filler = torch.randn(L, S, H, M, dh, generator=g).numpy()
+        for r in range(S):
+            p = st["length"][r]
+            st["cache_k"][:, r, :, p:] = filler[:, r, :, p:]
+            st["cache_v"][:, r, :, p:] = -filler[:, r, :, p:]
+        cls.start = st
+        cls.sess = _session(cls.static, {"slots": S, "max_len": M, "chunk": N})
+        cls.plain = cls._drive(False)
+
+    @classmethod
+    def tearDownClass(cls):
+        torch.set_num_threads(cls.threads)
+
+    @classmethod
+    def _drive(cls, inplace: bool):
+        """Both chunks; returns [(state before, state after)] per step, and the codes and latents by chunk."""
+        d = Driver(cls.sess, cls.start, inplace)
+        for k, v in cls.settings.items():
+            d.set(k, v)
+        steps, chunks = [], []
+        for c in range(CHUNKS):
+            d.set("iter", np.zeros(1, np.int64))
+            d.set("uniforms", np.ascontiguousarray(cls.uniforms[:, c * N:(c + 1) * N]))
+            d.set("steps", np.array([t - c * N for t in cls.total], np.int64))
+            for _ in range(N):
+                before = d.get()
+                steps.append((before, d.step()))
+            after = d.get()
+            chunks.append((after["codes"], after["latents"]))
+        return steps, chunks
+
+    def _reference(self, r: int, n_steps: int) -> dict:
+        """The gpt_batch Loop on row r alone."""
+        logits, latent, k, v = self.prompts[r]
+        seen = self.start["seen"][r:r + 1]
+        feeds = {"logits": logits, "latent": latent, "pos": np.array([1], np.int64), "seen": seen, "past_k": k,
+                 "past_v": v, "start": np.zeros(1, np.int64), "steps": np.array([n_steps], np.int64),
+                 "uniforms": self.uniforms[r:r + 1], "stop_code": np.array([self.s.gpt_stop_audio_token], np.int64),
+                 **{key: val[r:r + 1] for key, val in self.settings.items()}}
+        sess = _session(self.loop)
+        return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+
+    def test_rows_decode_as_the_batch_loop(self):
+        _steps, chunks = self.plain
+        codes = np.concatenate([c for c, _ in chunks], axis=1)
+        latents = np.concatenate([lt for _, lt in chunks], axis=1)
+        final = self.plain[0][-1][1]
+        stop = self.s.gpt_stop_audio_token
+        for r in (0, 1, 3, 4):
+            room = M - self.start["length"][r]
+            ref = self._reference(r, min(self.total[r], room))
+            n = int(ref["counts"][0])
+            want = np.full(N * CHUNKS, -1, np.int64)
+            want[:n] = ref["codes"][0, :n]
+            np.testing.assert_array_equal(codes[r], want, err_msg=f"row {r}")
+            np.testing.assert_allclose(latents[r, :n], ref["latents"][0, :n], atol=1e-5, err_msg=f"row {r}")
+            np.testing.assert_allclose(final["logits"][r], ref["logits_out"][0], atol=1e-5, err_msg=f"row {r}")
+            np.testing.assert_allclose(final["latent"][r], ref["latent_out"][0], atol=1e-5, err_msg=f"row {r}")
+            np.testing.assert_array_equal(final["seen"][r], ref["seen_out"][0], err_msg=f"row {r}")
+            self.assertEqual(final["pos"][r], ref["pos_out"][0], f"row {r}")
+            length = self.start["length"][r] + n
+            self.assertEqual(final["length"][r], length, f"row {r}")
+            for kv in ("k", "v"):
+                np.testing.assert_allclose(final[f"cache_{kv}"][:, r, :, :length], ref[f"{kv}_out"][:, 0, :, :length],
+                                           atol=1e-5, err_msg=f"row {r} {kv}")
+            self.assertEqual(bool(final["done"][r]), n > 0 and want[n - 1] == stop, f"row {r}")
+        # What each row was built to do.
+        self.assertEqual(codes[3, 0], stop)
+        self.assertEqual((codes[3] >= 0).sum(), 1)
+        self.assertEqual((codes[4] >= 0).sum(), 3)
+        self.assertEqual(final["length"][4], M)
+        self.assertFalse(final["done"][4])
+        self.assertEqual((codes[1] >= 0).sum(), 6)
+        self.assertEqual((codes[0] >= 0).sum(), 8)
+        self.assertTrue((codes[2] == -1).all())
+        self.assertEqual(final["iter"][0], N)
+
+    def test_inactive_rows_keep_their_state_and_active_rows_write_one_column(self):
+        S = len(self.total)
+        for i, (before, after) in enumerate(self.plain[0]):
+            it = i % N
+            self.assertEqual(after["iter"][0], it + 1)
+            for r in range(S):
+                code = after["codes"][r, it]
+                for k in STATE:
+                    if k in ("iter", "codes", "latents"):
+                        continue
+                    b, a = (before[k][:, r], after[k][:, r]) if k.startswith("cache") else (before[k][r], after[k][r])
+                    if code == -1:
+                        np.testing.assert_array_equal(a, b, err_msg=f"step {i} row {r} {k}")
+                    elif k.startswith("cache"):
+                        col = before["length"][r]
+                        self.assertFalse(np.array_equal(a[:, :, col], b[:, :, col]), f"step {i} row {r} {k}")
+                        a, b = a.copy(), b.copy()
+                        a[:, :, col] = b[:, :, col] = 0
+                        np.testing.assert_array_equal(a, b, err_msg=f"step {i} row {r} {k}: other columns")
+                np.testing.assert_array_equal(after["latents"][r, it], before["latent"][r])
+                # Columns other than iter of codes and latents stay.
+                others = [j for j in range(N) if j != it]
+                np.testing.assert_array_equal(after["codes"][r, others], before["codes"][r, others])
+                np.testing.assert_array_equal(after["latents"][r, others], before["latents"][r, others])
+
+    def test_in_place_binding_gives_the_same_results(self):
+        steps, _chunks = self._drive(True)
+        for i, ((_, a), (_, b)) in enumerate(zip(steps, self.plain[0])):
+            for k in STATE:
+                np.testing.assert_array_equal(a[k], b[k], err_msg=f"step {i} {k}")
+
+    def test_every_state_write_depends_on_every_read_of_its_input(self):
+        """The in-place rule, on the graph: for each state X, every node that reads X (directly or
+        through a view: Reshape, Unsqueeze, Squeeze, Identity) is an ancestor of the node writing X_out,
+        or is that node reading X element-wise (or as a Scatter's data). onnxruntime picks its own
+        execution order, so only such dependencies guarantee the reads come first."""
+        g = self.static.graph
+        producer = {o: n for n in g.node for o in n.output}
+        views = {"Reshape", "Unsqueeze", "Squeeze", "Identity", "Flatten"}
+
+        def ancestors(n):
+            seen, stack = set(), [n]
+            while stack:
+                for x in stack.pop().input:
+                    p = producer.get(x)
+                    if p is not None and id(p) not in seen:
+                        seen.add(id(p))
+                        stack.append(p)
+            return seen
+
+        for x in STATE:
+            writer = producer[x + "_out"]
+            before = ancestors(writer)
+            names, readers = {x}, []
+            frontier = [x]
+            while frontier:
+                v = frontier.pop()
+                for n in g.node:
+                    if v in n.input:
+                        if n.op_type in views and n.input[0] == v:
+                            names.add(n.output[0])
+                            frontier.append(n.output[0])
+                        else:
+                            readers.append((n, v))
+            self.assertTrue(readers, x)
+            for n, v in readers:
+                if n is writer:
+                    elementwise = n.op_type in ("Where", "Or", "And", "Add") and v == x
+                    self.assertTrue(elementwise or (n.op_type.startswith("Scatter") and n.input[0] == x),
+                                    f"{x}_out ({n.op_type}) reads {v}")
+                else:
+                    self.assertTrue(id(n) in before, f"{x}_out does not depend on {n.name} ({n.op_type}), which reads {v}")
+
+    def test_past_the_chunk_nothing_changes(self):
+        d = Driver(self.sess, self.start, False)
+        for k, v in self.settings.items():
+            d.set(k, v)
+        d.set("uniforms", np.ascontiguousarray(self.uniforms[:, :N]))
+        d.set("steps", np.full(len(self.total), 100, np.int64))
+        d.set("iter", np.array([N], np.int64))
+        d.set("codes", np.arange(len(self.total) * N, dtype=np.int64).reshape(-1, N))
+        before = d.get()
+        after = d.step()
+        for k in STATE:
+            if k == "iter":
+                self.assertEqual(after[k][0], N + 1)
+            else:
+                np.testing.assert_array_equal(after[k], before[k], err_msg=k)
+
+    def test_fixed_dims_leave_no_shape_computation(self):
+        """onnxruntime's constant folding (the basic level, no fused operators) with the dims fixed leaves
+        no node that computes a shape, and every value then has a static shape."""
+        import onnxruntime as ort
+        dims = {"slots": 3, "max_len": 10, "chunk": 2}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "opt.onnx")
+            _session(self.static, dims, path, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)
+            opt = onnx.load(path)
+        ops = {n.op_type for n in opt.graph.node}
+        self.assertFalse(ops & {"Shape", "Range", "Size", "NonZero", "ConstantOfShape", "Loop", "If"}, ops)
+        for vi in list(opt.graph.input) + list(opt.graph.output):
+            for dim in vi.type.tensor_type.shape.dim:
+                if dim.dim_param:
+                    dim.dim_value = dims[dim.dim_param]
+        del opt.graph.value_info[:]
+        inferred = onnx.shape_inference.infer_shapes(opt, strict_mode=True)
+        shapes = {vi.name: vi.type.tensor_type.shape for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
+        for name in {o for n in inferred.graph.node for o in n.output}:
+            self.assertIn(name, shapes, name)
+            self.assertTrue(all(dm.HasField("dim_value") for dm in shapes[name].dim), f"{name}: {shapes[name]}")
+
+    def test_interface(self):
+        g = self.static.graph
+        self.assertEqual([i.name for i in g.input], STATE + CONTROL)
+        self.assertEqual([o.name for o in g.output], [k + "_out" for k in STATE])
+        s = self.s
+        L, H, D = s.gpt_layers, s.gpt_n_heads, s.gpt_n_model_channels
+        shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+                  for v in list(g.input) + list(g.output)}
+        self.assertEqual(shapes["cache_k"], [L, "slots", H, "max_len", D // H])
+        self.assertEqual(shapes["cache_v_out"], [L, "slots", H, "max_len", D // H])
+        self.assertEqual(shapes["latents"], ["slots", "chunk", D])
+        self.assertEqual(shapes["iter"], [1])
+        self.assertEqual({o.domain for o in self.static.opset_import}, {""})
+
+
+if __name__ == "__main__":
+    unittest.main()
