@@ -1,7 +1,7 @@
 /**
  * The suite runner behind `npm run test:run`: node's test runner over every *.test.ts, longest files first.
  *
- *   node test/run.ts [--record] [FILE ...]
+ *   node test/run.ts [--record] [--cpu] [FILE ...]
  *
  * `node --test` orders its files by name, so the slowest (the browser journey, the full-width
  * fidelity check, the end-to-end runs) could start last and run alone at the end while the other
@@ -15,7 +15,7 @@
  * longest of the recorded and the new time, so that a file skipped in one pass keeps the other's).
  * FILE arguments run just those files, in that order.
  */
-import { globSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { globSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { run } from 'node:test';
@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 const root = join(import.meta.dirname, '..');
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { record: { type: 'boolean', default: false } },
+  options: { record: { type: 'boolean', default: false }, cpu: { type: 'boolean', default: false } },
 });
 
 const MODULES = ['api', 'db', 'infra', 'inference', 'listening', 'trainer', 'test', 'voices'];
@@ -55,12 +55,20 @@ const files =
 // the baseline compiler alone (tests measure behaviour, not database speed; benchmarks run without it).
 process.env.NODE_COMPILE_CACHE ??= join(root, 'node_modules', '.cache', 'node-compile-cache');
 
+// --cpu: each test process reports its CPU seconds and its children's at exit (test/helpers/cpu-probe.ts).
+const cpuDir = join(root, '.data', 'test-cpu');
+if (args.cpu) {
+  rmSync(cpuDir, { recursive: true, force: true });
+  mkdirSync(cpuDir, { recursive: true });
+  process.env.TEST_CPU_DIR = cpuDir;
+}
+
 const started = Date.now();
 const stream = run({
   files: files.map((f) => join(root, f)),
   concurrency: Math.max(2, availableParallelism() - 1),
   timeout: 1_800_000,
-  execArgv: ['--liftoff-only'],
+  execArgv: ['--liftoff-only', ...(args.cpu ? ['--import', join(root, 'test', 'helpers', 'cpu-probe.ts')] : [])],
 });
 // Any failure fails the run (a file that cannot load reports one too), as with `node --test`; a todo's does not.
 stream.on('test:fail', (e) => {
@@ -90,3 +98,25 @@ if (args.record) {
 const total = (Date.now() - started) / 1000;
 console.log(`\n${files.length} files in ${total.toFixed(0)} s; slowest:`);
 for (const [f, s] of Object.entries(measured).slice(0, 8)) console.log(`  ${String(s).padStart(6)} s  ${f}`);
+
+if (args.cpu) {
+  const cpu = readdirSync(cpuDir)
+    .map(
+      (n) => JSON.parse(readFileSync(join(cpuDir, n), 'utf8')) as { file: string; self_s: number; children_s: number },
+    )
+    .map((c) => ({
+      file: relative(root, c.file),
+      self: c.self_s,
+      children: c.children_s,
+      total: c.self_s + c.children_s,
+    }))
+    .sort((a, b) => b.total - a.total);
+  const sum = cpu.reduce((s, c) => s + c.total, 0);
+  writeFileSync(join(root, '.data', 'test-cpu.json'), `${JSON.stringify(cpu, null, 2)}\n`);
+  console.log(`\nCPU: ${sum.toFixed(0)} s over ${cpu.length} processes (.data/test-cpu.json); the most:`);
+  for (const c of cpu.slice(0, 15)) {
+    console.log(
+      `  ${c.total.toFixed(1).padStart(6)} s  (own ${c.self.toFixed(1)}, children ${c.children.toFixed(1)})  ${c.file}`,
+    );
+  }
+}
