@@ -1,0 +1,175 @@
+/**
+ * StaticGpt (static.ts) on this host's CPU: the tiny fixture's fixed-shape decode step
+ * (gpt_step_static_fp32), its state in tensors bound in place, gives each sequence exactly the codes
+ * onnxruntime-node's batched path gives (BatchedGpt over gpt_batch_fp32), latents within 1e-5, from the
+ * same prompts, uniforms and settings: sequences join at different times, one leaves early, one sits
+ * a decode out, one stops at its first code, runs span several chunks and rows ask for different numbers
+ * of codes. STATIC_STEP_GRAPH names another export of that graph to check (default: the fixture's).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
+import { openSession, type Session } from '../runtime/index.ts';
+import { BatchedGpt } from '../xtts/batch.ts';
+import { UniformSource } from '../xtts/generate.ts';
+import type { DecodeResult, DecodeSettings } from '../xtts/gpt.ts';
+import { Xtts } from '../xtts/xtts.ts';
+import { DeviceSession } from './index.ts';
+import { StaticGpt, staticDims } from './static.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const fixture = join(root, 'test', 'fixtures', 'tiny');
+const batchGraph = join(fixture, 'batch', 'gpt_batch_fp32.onnx');
+const staticGraph = process.env.STATIC_STEP_GRAPH ?? join(fixture, 'batch', 'gpt_step_static_fp32.onnx');
+const refDir = join(fixture, 'reference');
+const reference = JSON.parse(readFileSync(join(refDir, 'reference.json'), 'utf8')) as {
+  files: Record<string, { shape: number[] }>;
+};
+const condBytes = readFileSync(join(refDir, 'cond_latent.f32'));
+const cond = {
+  data: new Float32Array(condBytes.buffer.slice(condBytes.byteOffset, condBytes.byteOffset + condBytes.byteLength)),
+  shape: reference.files['cond_latent.f32']?.shape as number[],
+};
+
+const cxx = process.env.CXX ?? 'g++';
+const skip = spawnSync(cxx, ['--version']).error
+  ? `no C++ compiler (${cxx}) on PATH`
+  : !existsSync(staticGraph)
+    ? `no ${staticGraph}`
+    : false;
+
+const SETTINGS: DecodeSettings[] = [
+  { temperature: 0.8, topK: 50, topP: 0.85, repetitionPenalty: 2 },
+  { temperature: 1, topK: 1, topP: 1, repetitionPenalty: 5 },
+  { temperature: 1.1, topK: 20, topP: 0.95, repetitionPenalty: 1 },
+  { temperature: 0.7, topK: 0, topP: 0.8, repetitionPenalty: 3 },
+];
+
+describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip }, () => {
+  let x: Xtts;
+  let ids: number[][];
+  let host: Session;
+  before(async () => {
+    execFileSync('bash', [join(import.meta.dirname, 'build.sh')], { encoding: 'utf8', timeout: 180_000 });
+    x = await Xtts.load(join(fixture, 'package'), { warmUp: false });
+    ids = [
+      'The quick brown fox jumps over the lazy dog.',
+      'It was a bright cold day in April.',
+      'Hello, world! This is a test.',
+      'She sells sea shells by the sea shore.',
+    ].map((text) => x.sentenceIds(text, 'en')[0] as number[]);
+    host = await openSession(batchGraph);
+  });
+  after(async () => {
+    await host?.release();
+    await x?.release();
+  });
+
+  it('the step needs its three dims fixed, and names them when they are not', () => {
+    const free = DeviceSession.open(staticGraph, { threads: 1 });
+    try {
+      assert.throws(
+        () => staticDims(free.path, free.inputs),
+        /cache_k slots is "slots", not a size: open the step with dims \{ slots, max_len, chunk \}/,
+      );
+      assert.throws(() => new StaticGpt(free), /not a size/);
+    } finally {
+      free.release();
+    }
+    const g = StaticGpt.open(staticGraph, { slots: 2, maxLen: 96, chunk: 3 }, { threads: 1 });
+    assert.deepEqual(
+      { slots: g.dims.slots, maxLen: g.dims.maxLen, chunk: g.dims.chunk, layers: g.dims.layers, vocab: g.dims.vocab },
+      { slots: 2, maxLen: 96, chunk: 3, layers: 2, vocab: 1026 },
+    );
+    return g.close();
+  });
+
+  it("gives each sequence exactly BatchedGpt's codes (latents within 1e-5): joins, a leave, a sit-out, several chunks", async (t) => {
+    const hostBatch = new BatchedGpt(host, { audioStop: x.gpt.stopCode });
+    // 4 slots, 160 KV columns (the longest prompt here is 53, and 40 codes follow), chunks of 5 steps:
+    // a run of 8 codes takes two chunks.
+    const dev = StaticGpt.open(staticGraph, { slots: 4, maxLen: 160, chunk: 5 }, { threads: 1, checkEvery: 2 });
+    try {
+      type Seq = { k: number; hostId: number; devId: number; rng: UniformSource };
+      /** stops: its logits made to give the stop code first (a row that stops at its first code). */
+      const join = async (k: number, stops = false): Promise<Seq> => {
+        const [a, b] = await Promise.all([
+          x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
+          x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
+        ]);
+        if (stops) for (const c of [a.cache, b.cache]) (c.feeds().logits?.data as Float32Array)[x.gpt.stopCode] = 1e4;
+        return { k, hostId: hostBatch.join(a.cache), devId: dev.join(b.cache), rng: new UniformSource(100 + k) };
+      };
+      let live = await Promise.all([0, 1, 2].map((k) => join(k)));
+      // Rounds: 0, 1 all three; 2 sequence 1 leaves and 3 joins (into its slot); 3 sequence 0 sits out and
+      // sequence 2 asks for fewer codes (one chunk, part of it); 4 all again, and a fourth that stops at its
+      // first code; 5 that one is dropped and another such one runs alone (the chunk ends early).
+      let stopper: Seq | null = null;
+      for (let round = 0; round < 6; round++) {
+        if (round === 2) {
+          hostBatch.drop((live[1] as Seq).hostId);
+          dev.drop((live[1] as Seq).devId);
+          live = [live[0] as Seq, live[2] as Seq, await join(3)];
+          assert.equal(dev.slotOf((live[2] as Seq).devId), 1, 'the new sequence takes the freed slot');
+        }
+        if (round === 4 || round === 5) {
+          if (stopper) {
+            hostBatch.drop(stopper.hostId);
+            dev.drop(stopper.devId);
+          }
+          stopper = await join(1, true);
+        }
+        const running =
+          round === 3 ? live.slice(1) : round === 4 ? [...live, stopper as Seq] : round === 5 ? [stopper as Seq] : live;
+        const count = (s: Seq) => (round === 3 && s.k === 2 ? 3 : 8);
+        const req = (s: Seq, id: number) => ({
+          id,
+          uniforms: s.rng.peek(count(s)),
+          settings: SETTINGS[s.k] as DecodeSettings,
+        });
+        const want = await hostBatch.decode(running.map((s) => req(s, s.hostId)));
+        const got = await dev.decode(running.map((s) => req(s, s.devId)));
+        let worst = 0;
+        for (const s of running) {
+          const w = want.get(s.hostId) as DecodeResult;
+          const g = got.get(s.devId) as DecodeResult;
+          assert.ok(w.codes.length > 0);
+          if (s === stopper) assert.deepEqual(w.codes, [x.gpt.stopCode], 'the forced row stops at its first code');
+          assert.deepEqual(g.codes, w.codes, `round ${round}, sequence ${s.k}: codes`);
+          const err = maxAbsDiff(g.latents, w.latents);
+          assert.ok(err <= 1e-5, `round ${round}, sequence ${s.k}: latents max abs error ${err}`);
+          worst = Math.max(worst, err);
+          s.rng.advance(g.codes.length);
+          assert.equal(dev.generated(s.devId), hostBatch.generated(s.hostId));
+          assert.equal(dev.length(s.devId), hostBatch.length(s.hostId));
+        }
+        t.diagnostic(
+          `round ${round}: ${JSON.stringify(dev.lastStats)}, codes ${running.map((s) => (got.get(s.devId) as DecodeResult).codes.length).join(', ')}, latents max abs error ${worst}`,
+        );
+      }
+      assert.deepEqual(
+        dev.lastStats,
+        { batch: 1, steps: 2, chunks: 1, joined: 1 },
+        'a chunk whose rows all stopped ends at the next read of done',
+      );
+      // Sequence 0 leaves with its state and goes on alone through the batch-1 graph, as from the host batch.
+      const s0 = live[0] as Seq;
+      const hostCache = hostBatch.leave(s0.hostId);
+      const devCache = await dev.leave(s0.devId);
+      assert.equal(devCache.length, hostCache.length);
+      assert.equal(devCache.generated, hostCache.generated);
+      const u = s0.rng.peek(4);
+      const a = await x.gpt.decode(hostCache, u, SETTINGS[0] as DecodeSettings);
+      const b = await x.gpt.decode(devCache, u, SETTINGS[0] as DecodeSettings);
+      assert.deepEqual(b.codes, a.codes);
+      assert.ok(maxAbsDiff(b.latents, a.latents) <= 1e-5);
+      assert.equal(dev.has(s0.devId), false);
+      t.diagnostic(`totals ${JSON.stringify(dev.totals)}`);
+    } finally {
+      await dev.close();
+    }
+  });
+});

@@ -1,0 +1,480 @@
+/**
+ * The batched decode through the fixed-shape decode step (`gpt_step_static_*`, the trainer's
+ * export/static_step.py): S slots whose whole state (KV cache [L, S, H, M, dh], logits, latent, seen,
+ * positions, lengths, done flags, the chunk's codes and latents) lives in device tensors allocated once
+ * and bound to the step as input X and output X_out (one buffer, updated in place). Each step runs the
+ * same IoBinding on the same addresses, so on CUDA onnxruntime can capture it as a CUDA graph
+ * (`cudaGraph`) and replay it every step, and memory stays flat.
+ *
+ * The driver has the `BatchedDriver` shape (xtts/decode-batcher.ts) that DeviceBatchedGpt has:
+ * - `join(cache)` takes a sequence (a prefill's batch-1 cache, in host memory) and gives it a free
+ *   slot; its state is written there on the device (the slot graph, slot-graph.ts: its K/V into
+ *   columns [0, P) of the slot's rows, its logits, latent, seen, position, length = P, done = false)
+ *   by the next `decode`, which is where every device write happens.
+ * - `decode(requests)` runs the named members by up to their uniforms' length each: per chunk of up to
+ *   N steps it uploads the uniforms, step limits and sampling settings, sets iter = 0, runs the step
+ *   back to back (reading `done` every `checkEvery` steps to stop once every row has), then reads the
+ *   codes and latents back. Members not named sit it out (their rows are inactive and unchanged).
+ * - `drop(id)` frees the slot (the next decode marks it done).
+ *
+ * Each row's arithmetic is the Loop's (gpt_batch_*) for that row, so the codes are those of the
+ * batched path (xtts/batch.ts) for the same prompts, uniforms and settings.
+ */
+import { tensorOf } from '../runtime/index.ts';
+import type { DecodeSettings } from '../xtts/gpt.ts';
+import { type DecodeResult, type DecodeState, GptKvCache } from '../xtts/gpt.ts';
+import {
+  type DeviceBinding,
+  DeviceSession,
+  type DeviceSessionOptions,
+  type DeviceTensor,
+  type HostInput,
+  type HostTensor,
+} from './index.ts';
+import { slotReadGraph, slotWriteGraph } from './slot-graph.ts';
+
+/** The step's state (input X, output X_out) and the inputs written between chunks. */
+const STATE = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done', 'iter', 'codes', 'latents'];
+const CONTROL = ['uniforms', 'steps', 'temperature', 'top_k', 'top_p', 'repetition_penalty'];
+
+export type StaticSizes = { slots: number; maxLen: number; chunk: number };
+
+export type StaticDims = {
+  layers: number;
+  heads: number;
+  headDim: number;
+  vocab: number;
+  width: number;
+  kvType: 'float32' | 'float16';
+} & StaticSizes;
+
+export type StaticStats = {
+  /** Members in the last decode. */
+  batch: number;
+  /** Steps the last decode ran (over all its chunks). */
+  steps: number;
+  /** Chunks it ran. */
+  chunks: number;
+  /** Members written into their slots before it. */
+  joined: number;
+};
+
+type Member = {
+  slot: number;
+  /** KV columns it holds. */
+  length: number;
+  /** Audio position of its next code. */
+  pos: bigint;
+  promptLength: number;
+  /** Its state in host memory until the next decode writes it into the slot. */
+  pending: DecodeState | null;
+};
+
+type Request = { id: number; uniforms: Float32Array; settings: DecodeSettings };
+
+/** The step's sizes from its declared inputs: an error naming `path` when it is not one, or a dim is not fixed. */
+export function staticDims(path: string, inputs: DeviceSession['inputs']): StaticDims {
+  const input = (name: string) => {
+    const i = inputs.find((x) => x.name === name);
+    if (!i) throw new Error(`${path}: not a fixed-shape decode step (no input ${name})`);
+    return i;
+  };
+  for (const n of [...STATE, ...CONTROL]) input(n);
+  const k = input('cache_k');
+  const fixed = (d: number | string | undefined, what: string) => {
+    if (typeof d !== 'number' || d <= 0)
+      throw new Error(
+        `${path}: ${what} is ${JSON.stringify(d)}, not a size: open the step with dims { slots, max_len, chunk }`,
+      );
+    return d;
+  };
+  return {
+    layers: fixed(k.shape[0], 'cache_k layers'),
+    slots: fixed(k.shape[1], 'cache_k slots'),
+    heads: fixed(k.shape[2], 'cache_k heads'),
+    maxLen: fixed(k.shape[3], 'cache_k max_len'),
+    headDim: fixed(k.shape[4], 'cache_k head dim'),
+    vocab: fixed(input('logits').shape[1], 'logits width'),
+    width: fixed(input('latent').shape[1], 'latent width'),
+    chunk: fixed(input('codes').shape[1], 'codes chunk'),
+    kvType: k.type === 'float16' ? 'float16' : 'float32',
+  };
+}
+
+export class StaticGpt {
+  readonly session: DeviceSession;
+  readonly dims: StaticDims;
+  /** Steps between reads of `done` (to stop a chunk early once every row has stopped). */
+  readonly checkEvery: number;
+  lastStats: StaticStats | null = null;
+  /** Totals: decodes, chunks, steps run, and steps a member made a code in. */
+  readonly totals = { decodes: 0, chunks: 0, steps: 0, codes: 0 };
+  private readonly state: Record<string, DeviceTensor> = {};
+  private readonly binding: DeviceBinding;
+  private readonly members = new Map<number, Member>();
+  private readonly free: number[];
+  private nextId = 1;
+  private writer: DeviceSession | null = null;
+  private reader: DeviceSession | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Whether `open` made the session (released by `close`). */
+  private ownSession = false;
+
+  /** `session`: the step opened with dims { slots, max_len, chunk } (see `open`). */
+  constructor(session: DeviceSession, options: { checkEvery?: number } = {}) {
+    this.session = session;
+    this.dims = staticDims(session.path, session.inputs);
+    this.checkEvery = Math.max(1, Math.floor(options.checkEvery ?? 4));
+    const { slots } = this.dims;
+    const outputs = new Set(session.outputs.map((o) => o.name));
+    try {
+      for (const i of session.inputs) {
+        const shape = i.shape.map((d) => {
+          if (typeof d !== 'number') throw new Error(`${session.path}: input ${i.name} has a free dimension ${d}`);
+          return d;
+        });
+        this.state[i.name] = session.alloc(i.type as 'float32', shape);
+      }
+      // Every slot starts empty.
+      (this.state.done as DeviceTensor).upload(new Uint8Array(slots).fill(1));
+      const out: Record<string, DeviceTensor> = {};
+      for (const x of STATE) {
+        if (!outputs.has(`${x}_out`)) throw new Error(`${session.path}: no output ${x}_out`);
+        out[`${x}_out`] = this.state[x] as DeviceTensor;
+      }
+      this.binding = session.bind(this.state, out);
+    } catch (e) {
+      for (const t of Object.values(this.state)) t.release();
+      throw e;
+    }
+    this.free = Array.from({ length: slots }, (_, i) => i);
+  }
+
+  /** Opens the step at `path` with the given sizes and a driver over it (the session is the driver's: `close` releases it). */
+  static open(
+    path: string | Uint8Array,
+    sizes: StaticSizes,
+    options: DeviceSessionOptions & { checkEvery?: number } = {},
+  ): StaticGpt {
+    const { checkEvery, ...session } = options;
+    const s = DeviceSession.open(path, {
+      ...session,
+      dims: { ...session.dims, slots: sizes.slots, max_len: sizes.maxLen, chunk: sizes.chunk },
+    });
+    try {
+      const g = new StaticGpt(s, checkEvery !== undefined ? { checkEvery } : {});
+      g.ownSession = true;
+      return g;
+    } catch (e) {
+      s.release();
+      throw e;
+    }
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  has(id: number): boolean {
+    return this.members.has(id);
+  }
+
+  /** Codes generated so far by a member (its audio position minus one). */
+  generated(id: number): number {
+    return Number(this.member(id).pos) - 1;
+  }
+
+  /** KV positions a member holds. */
+  length(id: number): number {
+    return this.member(id).length;
+  }
+
+  /** The slot a member has. */
+  slotOf(id: number): number {
+    return this.member(id).slot;
+  }
+
+  /**
+   * Takes over a sequence's decode state (the cache is disposed) and gives it a free slot; the state
+   * goes to the device with the next decode. Refused when every slot is taken or the prompt leaves no
+   * room for a code.
+   */
+  join(cache: GptKvCache): number {
+    this.live();
+    const s = cache.feeds() as DecodeState;
+    const { kvType, maxLen, slots, layers, heads, headDim, vocab, width } = this.dims;
+    if (s.past_k.type !== kvType) throw new Error(`cache is ${s.past_k.type}, the static step wants ${kvType}`);
+    const d = s.past_k.dims;
+    if (d[0] !== layers || d[1] !== 1 || d[2] !== heads || d[4] !== headDim)
+      throw new Error(`cache is [${d.join(', ')}], the static step wants [${layers}, 1, ${heads}, P, ${headDim}]`);
+    if (s.logits.dims[1] !== vocab || s.latent.dims[1] !== width)
+      throw new Error(`cache's logits or latent width differs from the static step's (${vocab}, ${width})`);
+    const length = d[3] as number;
+    if (length >= maxLen)
+      throw new Error(`a sequence of ${length} positions leaves no room for a code: the static step holds ${maxLen}`);
+    const slot = this.free.shift();
+    if (slot === undefined) throw new Error(`every one of the static step's ${slots} slots is taken`);
+    const id = this.nextId++;
+    this.members.set(id, {
+      slot,
+      length,
+      pos: (s.pos.data as BigInt64Array)[0] as bigint,
+      promptLength: cache.promptLength,
+      pending: s,
+    });
+    cache.dispose();
+    return id;
+  }
+
+  /** Forgets a member; its slot is free for the next join (and inactive from the next decode on). */
+  drop(id: number): void {
+    const m = this.member(id);
+    this.members.delete(id);
+    this.free.push(m.slot);
+    this.free.sort((a, b) => a - b);
+  }
+
+  /** Removes a member and gives its state back as a batch-1 cache (read from its slot). */
+  leave(id: number): Promise<GptKvCache> {
+    return this.serial(async () => {
+      const m = this.member(id);
+      let state = m.pending;
+      if (!state) {
+        const int64 = (v: number): HostInput => ({ type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(v)) });
+        const out = await this.readSession().run(
+          {
+            cache_k: this.state.cache_k as DeviceTensor,
+            cache_v: this.state.cache_v as DeviceTensor,
+            all_logits: this.state.logits as DeviceTensor,
+            all_latent: this.state.latent as DeviceTensor,
+            all_seen: this.state.seen as DeviceTensor,
+            row: int64(m.slot),
+            ends: int64(m.length),
+          },
+          { past_k: 'cpu', past_v: 'cpu', logits: 'cpu', latent: 'cpu', seen: 'cpu' },
+        );
+        const t = (x: HostTensor) => tensorOf(x.type as 'float32', x.data as Float32Array, x.dims);
+        state = {
+          logits: t(out.logits),
+          latent: t(out.latent),
+          seen: t(out.seen),
+          pos: tensorOf('int64', BigInt64Array.of(m.pos), [1]),
+          past_k: t(out.past_k),
+          past_v: t(out.past_v),
+        };
+      }
+      this.drop(id);
+      return new GptKvCache(state, m.promptLength);
+    });
+  }
+
+  /**
+   * Runs the requested members (each at most once) by up to their uniforms' length, fewer when the
+   * stop code comes (it is included, as in Gpt.decode); members not named sit it out, unchanged.
+   */
+  decode(requests: readonly Request[]): Promise<Map<number, DecodeResult>> {
+    return this.serial(() => this.run(requests));
+  }
+
+  /** Runs `f` after every earlier decode or leave has finished (their device work never overlaps). */
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(f, f);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async run(requests: readonly Request[]): Promise<Map<number, DecodeResult>> {
+    this.live();
+    if (new Set(requests.map((r) => r.id)).size !== requests.length)
+      throw new Error('a member appears twice in one batch');
+    const { slots, chunk, vocab, width, maxLen } = this.dims;
+    const rows = requests.map((r) => {
+      const m = this.member(r.id);
+      if (m.length + r.uniforms.length > maxLen)
+        throw new Error(
+          `member ${r.id}: ${m.length} positions and ${r.uniforms.length} more codes do not fit the static step's max_len ${maxLen}`,
+        );
+      return { r, m, codes: [] as number[], latents: [] as Float32Array[], used: 0, live: r.uniforms.length > 0 };
+    });
+    const results = new Map<number, DecodeResult>();
+    const joined = await this.writePending();
+    const st = this.state as Record<string, DeviceTensor>;
+    // Per row: the requested rows run, every other slot (empty, or sitting this decode out) is inactive.
+    const done = new Uint8Array(slots).fill(1);
+    const temperature = new Float32Array(slots).fill(1);
+    const topK = new BigInt64Array(slots).fill(BigInt(vocab));
+    const topP = new Float32Array(slots).fill(1);
+    const penalty = new Float32Array(slots).fill(1);
+    for (const { r, m } of rows) {
+      done[m.slot] = 0;
+      temperature[m.slot] = r.settings.temperature;
+      const k = r.settings.topK;
+      topK[m.slot] = BigInt(Math.max(1, Math.min(k > 0 ? k : vocab, vocab)));
+      topP[m.slot] = r.settings.topP;
+      penalty[m.slot] = r.settings.repetitionPenalty;
+    }
+    (st.done as DeviceTensor).upload(done);
+    (st.temperature as DeviceTensor).upload(temperature);
+    (st.top_k as DeviceTensor).upload(topK);
+    (st.top_p as DeviceTensor).upload(topP);
+    (st.repetition_penalty as DeviceTensor).upload(penalty);
+    let steps = 0;
+    let chunks = 0;
+    const codesHost = new BigInt64Array(slots * chunk);
+    const latentsHost = new Float32Array(slots * chunk * width);
+    while (rows.some((x) => x.live)) {
+      const stepLimit = new BigInt64Array(slots);
+      const uniforms = new Float32Array(slots * chunk);
+      let most = 0;
+      for (const x of rows) {
+        if (!x.live) continue;
+        const k = Math.min(chunk, x.r.uniforms.length - x.used);
+        stepLimit[x.m.slot] = BigInt(k);
+        uniforms.set(x.r.uniforms.subarray(x.used, x.used + k), x.m.slot * chunk);
+        most = Math.max(most, k);
+      }
+      (st.steps as DeviceTensor).upload(stepLimit);
+      (st.uniforms as DeviceTensor).upload(uniforms);
+      (st.iter as DeviceTensor).upload(BigInt64Array.of(0n));
+      let ran = 0;
+      while (ran < most) {
+        const k = Math.min(this.checkEvery, most - ran);
+        await this.binding.run(k);
+        ran += k;
+        if (ran >= most) break;
+        // Every row stopped (or reached its limit): the rest of the chunk would change nothing.
+        const d = (st.done as DeviceTensor).download() as Uint8Array;
+        if (rows.every((x) => !x.live || d[x.m.slot] === 1 || Number(stepLimit[x.m.slot]) <= ran)) break;
+      }
+      steps += ran;
+      chunks++;
+      (st.codes as DeviceTensor).download(codesHost);
+      (st.latents as DeviceTensor).download(latentsHost);
+      for (const x of rows) {
+        if (!x.live) continue;
+        const k = Math.min(Number(stepLimit[x.m.slot]), ran);
+        const base = x.m.slot * chunk;
+        let n = 0;
+        while (n < k && (codesHost[base + n] as bigint) >= 0n) n++;
+        for (let j = 0; j < n; j++) x.codes.push(Number(codesHost[base + j]));
+        x.latents.push(latentsHost.slice(base * width, (base + n) * width));
+        x.used += n;
+        // Fewer codes than asked of this chunk: the row stopped.
+        if (n < Number(stepLimit[x.m.slot]) || x.used >= x.r.uniforms.length) x.live = false;
+      }
+    }
+    for (const x of rows) {
+      const latents = new Float32Array(x.codes.length * width);
+      let at = 0;
+      for (const l of x.latents) {
+        latents.set(l, at);
+        at += l.length;
+      }
+      results.set(x.r.id, { codes: x.codes, latents, width });
+      // A member dropped while this ran is not there any more.
+      if (this.members.get(x.r.id) === x.m) {
+        x.m.length += x.codes.length;
+        x.m.pos += BigInt(x.codes.length);
+      }
+      this.totals.codes += x.codes.length;
+    }
+    this.totals.decodes++;
+    this.totals.chunks += chunks;
+    this.totals.steps += steps;
+    this.lastStats = { batch: rows.length, steps, chunks, joined };
+    return results;
+  }
+
+  /** Writes the members that joined since the last decode into their slots (one run of the write graph each). */
+  private async writePending(): Promise<number> {
+    const { maxLen, layers, heads, headDim } = this.dims;
+    let n = 0;
+    for (const m of this.members.values()) {
+      const s = m.pending;
+      if (!s) continue;
+      const p = m.length;
+      const int64 = (v: readonly number[], dims: number[]): HostInput => ({
+        type: 'int64',
+        dims,
+        data: BigInt64Array.from(v, BigInt),
+      });
+      const kv = (t: DecodeState['past_k']): HostInput => ({
+        type: t.type,
+        dims: [layers, heads, p, headDim],
+        data: t.data,
+      });
+      const row = (t: DecodeState['logits']): HostInput => ({ type: t.type, dims: [...t.dims], data: t.data });
+      const st = this.state as Record<string, DeviceTensor>;
+      const names = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done'] as const;
+      await this.writeSession().run(
+        {
+          ...Object.fromEntries(names.map((x) => [x, st[x] as DeviceTensor])),
+          new_k: kv(s.past_k),
+          new_v: kv(s.past_v),
+          pads: int64([0, 0, 0, 0, 0, 0, maxLen - p, 0], [8]),
+          kv_idx: int64(Array.from({ length: layers }, (_, l) => [l, m.slot]).flat(), [layers, 2]),
+          row_idx: int64([m.slot], [1, 1]),
+          new_logits: row(s.logits),
+          new_latent: row(s.latent),
+          new_seen: row(s.seen),
+          new_pos: row(s.pos),
+          new_length: int64([p], [1]),
+          new_done: { type: 'bool', dims: [1], data: Uint8Array.of(0) },
+        },
+        Object.fromEntries(names.map((x) => [`${x}_out`, st[x] as DeviceTensor])),
+      );
+      m.pending = null;
+      n++;
+    }
+    return n;
+  }
+
+  private writeSession(): DeviceSession {
+    this.writer ??= this.open(slotWriteGraph(this.dims.kvType), 'slot write graph');
+    return this.writer;
+  }
+
+  private readSession(): DeviceSession {
+    this.reader ??= this.open(slotReadGraph(this.dims.kvType), 'slot read graph');
+    return this.reader;
+  }
+
+  /** A small graph on the step's device. */
+  private open(graph: Uint8Array, what: string): DeviceSession {
+    const { device, deviceId } = this.session.options;
+    return DeviceSession.open(graph, {
+      ...(device ? { device } : {}),
+      ...(deviceId !== undefined ? { deviceId } : {}),
+      threads: 1,
+      name: `${this.session.path} (${what})`,
+    });
+  }
+
+  private member(id: number): Member {
+    const m = this.members.get(id);
+    if (!m) throw new Error(`no member ${id} in this batch`);
+    return m;
+  }
+
+  private live(): void {
+    if (this.closed) throw new Error(`${this.session.path}: the static decode was closed`);
+  }
+
+  /**
+   * Releases the device state and the small graphs' sessions (after any decode in flight), and the
+   * step's session when `open` made it.
+   */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      this.binding.release();
+      for (const t of Object.values(this.state)) t.release();
+      this.writer?.release();
+      this.reader?.release();
+      if (this.ownSession) this.session.release();
+      this.members.clear();
+    });
+  }
+}
