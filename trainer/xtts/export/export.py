@@ -9,7 +9,9 @@ so OUT_DIR either holds a checked package or nothing). With --base, the folder i
 checkpoint: only the GPT-side graphs are exported and the manifest names the base package for the rest.
 With --int8, the package also gets the int8 CPU variant of the GPT graphs (see quantize.py). With
 --batch, it also gets the batched decode graph, gpt_batch_fp32/fp16 (see BATCH_NOTE; not compared with
-PyTorch here: inference/xtts/batch.test.ts checks it against gpt_decode on the tiny model).
+PyTorch here: inference/xtts/batch.test.ts checks it against gpt_decode on the tiny model), and the
+fixed-shape decode step gpt_step_static_fp32 (see STATIC_NOTE; test_static_step.py checks it against
+gpt_batch).
 
 Run from trainer/ (or with trainer/ on PYTHONPATH). NODE names the node binary (default: node)."""
 import argparse
@@ -63,6 +65,21 @@ BATCH_NOTE = (
     "of k_out/v_out. The Loop ends when no row can go on.")
 
 
+STATIC_NOTE = (
+    "gpt_step_static is one iteration of gpt_batch's Loop over `slots` rows with fixed shapes, for a caller that "
+    "keeps the state on the device and binds every state output X_out to its input X's buffer (in place; each "
+    "output depends on every read of its input). Fix slots, max_len and chunk when the session opens "
+    "(free-dimension overrides); then no shape is computed at run time. State: cache_k/cache_v [layers, slots, "
+    "heads, max_len, head_dim] (row s's valid columns [0, length[s]); the columns past them must hold finite "
+    "values, e.g. a zero-filled buffer), logits, latent, seen, pos, length, done, iter [1], codes [slots, chunk], "
+    "latents [slots, chunk, width]; inputs uniforms [slots, chunk], steps, temperature, top_k, top_p, "
+    "repetition_penalty. A row is active while !done, iter < steps, length < max_len and iter < chunk: it samples "
+    "with uniforms[s, iter], writes codes[s, iter] and latents[s, iter] (the latent before the step), runs the GPT "
+    "step attending to its columns [0, length) and its new K/V, writes that K/V to column length, and advances "
+    "pos, length, logits, latent, seen; done when it emits the stop code (audio_stop, a constant of the graph). "
+    "An inactive row keeps its state bit for bit and gets code -1. Every run advances iter by 1.")
+
+
 def sample_inputs(sizes, start: int, stop: int, seed: int = 3):
     g = torch.Generator().manual_seed(seed)
     text_ids = torch.tensor([[start] + torch.randint(3, 40, (9,), generator=g).tolist() + [stop]])
@@ -94,7 +111,7 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
                    batch: bool = False) -> dict:
     """fp16=False leaves out the fp16 GPT graphs; check=False skips the comparison with PyTorch (for a
     package that is itself compared with a reference, as the fidelity check's are); batch=True adds the
-    batched decode graph (gpt_batch)."""
+    batched decode graph (gpt_batch) and the fixed-shape decode step (gpt_step_static)."""
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not force:
         raise ValueError(f"{out_dir}: already exists (use --force to replace it)")
@@ -201,6 +218,8 @@ def make_manifest(cfg, sizes, tok, graphs, reports, device, base_manifest, base_
             entry["design"] = DECODE_NOTE
         if stem.startswith("gpt_batch"):
             entry["design"] = BATCH_NOTE
+        if stem.startswith("gpt_step_static"):
+            entry["design"] = STATIC_NOTE
         gm[stem] = entry
     special = {t["content"]: t["id"] for t in tok.get("added_tokens", [])}
     m = {
@@ -240,7 +259,8 @@ def main() -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the check runs")
     p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
     p.add_argument("--int8", action="store_true", help="also write the int8 CPU variant of the GPT graphs")
-    p.add_argument("--batch", action="store_true", help="also write the batched decode graph (gpt_batch)")
+    p.add_argument("--batch", action="store_true",
+                   help="also write the batched decode graphs (gpt_batch, gpt_step_static)")
     a = p.parse_args()
     try:
         m = export_package(a.model_dir, a.out_dir, a.base, a.device, a.force, int8=a.int8, batch=a.batch)

@@ -100,7 +100,8 @@ def _export(module: nn.Module, args: Tuple, inputs: Sequence[str], outputs: Sequ
 
 def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, onnx.ModelProto]:
     """want: names among cond_encoder, speaker_encoder, hifigan, gpt_prefill, gpt_decode, gpt_batch. Returns
-    {file stem: model}, GPT graphs as `<name>_fp32` and (unless fp16 is False) `<name>_fp16`.
+    {file stem: model}, GPT graphs as `<name>_fp32` and (unless fp16 is False) `<name>_fp16`; gpt_batch also
+    brings the fixed-shape step `gpt_step_static_fp32` (export_static; fp32 only).
 
     The GPT graphs are rebuilt around their traces (the decode Loop, fp16) with their weights detached
     (onnx_tools.DetachedWeights), and get them back at the end."""
@@ -147,6 +148,7 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, 
         out["gpt_decode_fp16"] = decode_loop(_copy(sampler), step16, onnx.TensorProto.FLOAT16, "gpt_decode")
     if "gpt_batch" in want:
         out.update(export_batch(m, fp16, weights=w))
+        out.update(export_static(m))
     if prefill is not None and fp16:
         out["gpt_prefill_fp16"] = to_float16(_copy(prefill), keep_f32=["cond", "logits", "latent"], weights=w)
     return {stem: w.attach(g) for stem, g in out.items()}
