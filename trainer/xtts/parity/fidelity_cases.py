@@ -22,7 +22,12 @@ AUDIO_TOKENS = {"gpt_num_audio_tokens": 1026, "gpt_start_audio_token": 1024, "gp
                 "gpt_use_perceiver_resampler": True, "gpt_max_audio_tokens": 605, "gpt_max_text_tokens": 402,
                 "gpt_max_prompt_tokens": 70, "gpt_code_stride_len": 1024}
 
+# "wide" is the released width and heads at 4 of its 30 layers: every shape the released model has, at
+# a depth whose export and decode take seconds; "full" (all 30 layers) is the same check at full size,
+# minutes of export, run on demand (FIDELITY_FULL=1, see inference/xtts/fidelity.test.ts).
 CASES = {
+    "wide": {"seed": 1025, "model_args": {**AUDIO_TOKENS, "gpt_layers": 4, "gpt_n_model_channels": 1024,
+                                           "gpt_n_heads": 16, "decoder_input_dim": 1024, "d_vector_dim": 512}},
     "full": {"seed": 1024, "model_args": {**AUDIO_TOKENS, "gpt_layers": 30, "gpt_n_model_channels": 1024,
                                            "gpt_n_heads": 16, "decoder_input_dim": 1024, "d_vector_dim": 512}},
     "small": {"seed": 40, "model_args": {**AUDIO_TOKENS, "gpt_layers": 2, "gpt_n_model_channels": 40,
