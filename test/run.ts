@@ -70,10 +70,12 @@ if (args.cpu) {
   process.env.TEST_CPU_DIR = cpuDir;
 }
 
+// TEST_CONCURRENCY overrides the number of files run at once.
+const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, availableParallelism() - 1);
 const started = Date.now();
 const stream = run({
   files: files.map((f) => join(root, f)),
-  concurrency: Math.max(2, availableParallelism() - 1),
+  concurrency,
   timeout: 1_800_000,
   execArgv: ['--liftoff-only', ...(args.cpu ? ['--import', join(root, 'test', 'helpers', 'cpu-probe.ts')] : [])],
 });
