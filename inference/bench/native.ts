@@ -5,7 +5,7 @@
  *
  *   node inference/bench/native.ts --package DIR [--graphs DIR] | --dir GRAPHS
  *        [--device cpu|cuda] [--precision fp32|fp16] [--batched gpt_batch|gpt_batch_fused] [--cuda-graph]
- *        [--batches 1,8,32,64] [--codes N] [--runs N] [--churn] [--threads N] [--json OUT]
+ *        [--batches 1,8,32,64] [--codes N] [--runs N] [--churn] [--static] [--threads N] [--json OUT]
  *
  * --package DIR: a model package; its batched graph from its manifest, or from --graphs DIR (default:
  * a `batch` folder beside the package, as in the tiny fixture: `--package test/fixtures/tiny/package`).
@@ -21,6 +21,13 @@
  * --churn: before each timed run one member leaves and a new prompt joins (as streams come and go in
  * service), so every timed run packs: in host memory for onnxruntime-node, on the device for the
  * addon (only the joining row crosses); the prefill is not timed.
+ * --static: the addon's rows are the fixed-shape step (gpt_step_static_<precision>, StaticGpt) instead
+ * of the batched graph: B slots, chunks of --codes steps, its state bound in place; with --cuda-graph
+ * also a second row with the step captured as a CUDA graph and replayed. Its stop code is the model's
+ * (a constant of the graph), so a sequence may stop early: ms per code counts the codes made, ms per
+ * step the steps run, and the agreement compares each sequence's codes with the same number of
+ * onnxruntime-node's. "runs feeding the state back" is every run (the state never moves); "packing on
+ * the device" counts the joins written into a slot during the timed runs (--churn).
  * The addon is built first if it is not (npm run build:native).
  */
 import { execFileSync } from 'node:child_process';
@@ -31,6 +38,7 @@ import { parseArgs } from 'node:util';
 import { SAMPLING_DEFAULTS } from '../generation/config.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
+import { StaticGpt } from '../native/static.ts';
 import { type Device, openSession } from '../runtime/index.ts';
 import { type BatchCore, BatchedGpt, type KvState } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
@@ -48,6 +56,7 @@ const { values: args } = parseArgs({
     batched: { type: 'string' },
     'cuda-graph': { type: 'boolean', default: false },
     churn: { type: 'boolean', default: false },
+    static: { type: 'boolean', default: false },
     batches: { type: 'string', default: '1,8,32,64' },
     codes: { type: 'string', default: '20' },
     runs: { type: 'string', default: '3' },
@@ -118,10 +127,11 @@ const [prefill, decode, batched] = await Promise.all(
 if (!prefill || !decode || !batched) throw new Error('sessions did not open');
 const gpt = new Gpt(prefill, decode, { audioStart: sizes.audio_start, audioStop: -1, vocab: sizes.vocab });
 const nativeOpts = { device, ...(threads ? { threads } : {}) };
-const native = DeviceSession.open(graphFile(batchedName), nativeOpts);
+const staticMode = args.static as boolean;
+const native = staticMode ? null : DeviceSession.open(graphFile(batchedName), nativeOpts);
 let graphNative: DeviceSession | null = null;
 let graphNote = '';
-if (args['cuda-graph']) {
+if (args['cuda-graph'] && !staticMode) {
   try {
     graphNative = DeviceSession.open(graphFile(batchedName), { ...nativeOpts, cudaGraph: true });
   } catch (e) {
@@ -205,21 +215,92 @@ async function timePath<S extends KvState>(
   return byIndex;
 }
 
+/**
+ * The fixed-shape step at batch size b: b slots, chunks of `codes` steps, KV room for the longest
+ * prompt and every run's codes; its first run's results, then the timed runs (as timePath).
+ */
+async function timeStatic(b: number, path: string, cudaGraph: boolean): Promise<Map<number, DecodeResult>> {
+  const maxLen = sizes.latents + 45 + codes * (runs + 2);
+  const driver = StaticGpt.open(
+    graphFile('gpt_step_static'),
+    { slots: b, maxLen, chunk: codes },
+    { ...nativeOpts, cudaGraph },
+  );
+  try {
+    const ids: number[] = [];
+    for (let i = 0; i < b; i++) ids.push(driver.join(await prompt(i)));
+    const requests = ids.map((id, i) => ({ id, uniforms: new UniformSource(100 + i).peek(codes), settings }));
+    const first = await driver.decode(requests);
+    const byIndex = new Map(ids.map((id, i) => [i, first.get(id) as DecodeResult]));
+    let ms = 0;
+    let made = 0;
+    let steps = 0;
+    let joins = 0;
+    for (let r = 0; r < runs; r++) {
+      if (churn) {
+        const k = r % b;
+        driver.drop(ids[k] as number);
+        const id = driver.join(await prompt(b + r));
+        ids[k] = id;
+        requests[k] = { id, uniforms: new UniformSource(200 + r).peek(codes), settings };
+      }
+      const t = now();
+      const out = await driver.decode(requests);
+      ms += now() - t;
+      for (const x of out.values()) made += x.codes.length;
+      steps += driver.lastStats?.steps ?? 0;
+      joins += driver.lastStats?.joined ?? 0;
+    }
+    rows.push({
+      batch: b,
+      path,
+      msPerCode: ms / Math.max(1, made),
+      msPerStep: ms / Math.max(1, steps),
+      positions: Math.max(...ids.map((id) => driver.length(id))),
+      reused: runs,
+      packs: { device: joins, host: 0 },
+    });
+    const row = rows.at(-1) as Row;
+    console.log(`B=${b} ${path}: ${row.msPerCode.toFixed(3)} ms/code, ${row.msPerStep.toFixed(2)} ms/step`);
+    return byIndex;
+  } finally {
+    await driver.close();
+  }
+}
+
 const ortPath = `onnxruntime-node (${batchedName}, state through host memory)`;
 const nativePath = `addon, state on the device${device === 'cpu' ? ' (CPU memory here)' : ''}`;
+const staticPath = `addon, fixed-shape step in place (gpt_step_static)${device === 'cpu' ? ' (CPU memory here)' : ''}`;
 for (const b of batches) {
   const base = await timePath(b, ortPath, new BatchedGpt(batched, { audioStop: -1 }));
-  const paths: [string, DeviceSession][] = [[nativePath, native]];
-  if (graphNative) paths.push([`${nativePath}, CUDA graph`, graphNative]);
-  for (const [path, s] of paths) {
-    const got = await timePath(b, path, new DeviceBatchedGpt(s, { audioStop: -1 }));
+  const results: [string, Map<number, DecodeResult>][] = [];
+  if (staticMode) {
+    results.push([staticPath, await timeStatic(b, staticPath, false)]);
+    if (args['cuda-graph']) {
+      const path = `${staticPath}, CUDA graph`;
+      try {
+        results.push([path, await timeStatic(b, path, true)]);
+      } catch (e) {
+        graphNote = `--cuda-graph: ${(e as Error).message}`;
+        console.log(graphNote);
+      }
+    }
+  } else {
+    const paths: [string, DeviceSession][] = [[nativePath, native as DeviceSession]];
+    if (graphNative) paths.push([`${nativePath}, CUDA graph`, graphNative]);
+    for (const [path, s] of paths)
+      results.push([path, await timePath(b, path, new DeviceBatchedGpt(s, { audioStop: -1 }))]);
+  }
+  for (const [path, got] of results) {
     let same = 0;
     let err = 0;
     for (const [i, w] of base) {
       const g = got.get(i) as DecodeResult;
-      if (g.codes.length === w.codes.length && g.codes.every((c, j) => c === w.codes[j])) {
+      // The fixed-shape step stops at the model's stop code: its codes against as many of the others'.
+      const n = staticMode ? g.codes.length : w.codes.length;
+      if (g.codes.length === n && g.codes.every((c, j) => c === w.codes[j])) {
         same++;
-        for (let j = 0; j < w.latents.length; j++)
+        for (let j = 0; j < n * sizes.width; j++)
           err = Math.max(err, Math.abs((w.latents[j] as number) - (g.latents[j] as number)));
       }
     }
@@ -229,7 +310,7 @@ for (const b of batches) {
 
 const load1 = loadavg()[0] as number;
 console.log(
-  `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run${churn ? ', one member replaced before each' : ''}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
+  `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}${staticMode ? ` and gpt_step_static_${precision}` : ''}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run${churn ? ', one member replaced before each' : ''}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
 );
 if (graphNote) console.log(graphNote);
 console.log(
@@ -257,6 +338,7 @@ if (args.json)
         codes,
         runs,
         churn,
+        static: staticMode,
         load: [load0, load1],
         graphNote,
         rows,
@@ -266,6 +348,6 @@ if (args.json)
       1,
     ),
   );
-native.release();
+native?.release();
 graphNative?.release();
 await Promise.all([prefill.release(), decode.release(), batched.release()]);

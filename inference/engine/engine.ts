@@ -220,6 +220,8 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
           // The batched decode graph only where generations share a worker.
           batchedDecode: batched,
           nativeBatch: path.native,
+          // The fixed-shape step (where the package has one) holds a slot for each stream.
+          staticDecode: { ...xtts.staticDecode, slots: lanes },
           ...(lanes > 1 ? { decodeBatch: { maxBatch: Math.max(1, batchMax ?? lanes) } } : {}),
         },
         maxPackages: maxPackages ?? 2,

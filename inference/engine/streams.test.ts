@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -256,6 +256,21 @@ describe('which path the batched decode takes (nativeDecodePath)', () => {
   });
 });
 
+/** Adds the fixture's graph `graph` (batch/<graph>.onnx, same weights) to the package at `dir`, listed in its manifest as an exported one would be. */
+async function addGraph(dir: string, graph: string): Promise<void> {
+  const file = `${graph}.onnx`;
+  const onnx = readFileSync(join(fixture, 'batch', file));
+  writeFileSync(join(dir, file), onnx);
+  const session = await openSession(join(dir, file));
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  manifest.graphs[graph] = { file, inputs: session.inputs, outputs: session.outputs, precision: 'fp32' };
+  manifest.files[file] = { sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.length };
+  await session.release();
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+}
+
+const staticStep = join(fixture, 'batch', 'gpt_step_static_fp32.onnx');
+
 for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
   describe(`several streams through the batched decode graph (batchedDecode, ${graph})`, () => {
     // The tiny package plus the fixture's batched graph (same weights), listed in its manifest as an exported one would be.
@@ -278,15 +293,7 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
 
     before(async () => {
       cpSync(pkg, withBatch, { recursive: true });
-      const file = `${graph}.onnx`;
-      const onnx = readFileSync(join(fixture, 'batch', file));
-      writeFileSync(join(withBatch, file), onnx);
-      const session = await openSession(join(withBatch, file));
-      const manifest = JSON.parse(readFileSync(join(withBatch, 'manifest.json'), 'utf8'));
-      manifest.graphs[graph] = { file, inputs: session.inputs, outputs: session.outputs, precision: 'fp32' };
-      manifest.files[file] = { sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.length };
-      await session.release();
-      writeFileSync(join(withBatch, 'manifest.json'), JSON.stringify(manifest, null, 2));
+      await addGraph(withBatch, graph);
       want = await reference();
       engine = createEngine({ workers: 1, maxStreams: SPECS.length, batchedDecode: true, maxAudioCodes: MAX_CODES });
       voice = await engine.computeVoice(withBatch, [clip]);
@@ -377,6 +384,59 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
         const after = native.decodeBatches;
         assert.equal(after.nativeRuns - before.nativeRuns, after.runs - before.runs, 'every run native');
         t.diagnostic(`native decode runs by size ${JSON.stringify(after.sizes)}`);
+        await idle(native);
+      });
+    });
+
+    // The package also has the fixed-shape step: through the addon it takes that one (StaticGpt).
+    const noStatic = graph !== 'gpt_batch_fp32' ? 'once' : !existsSync(staticStep) ? `no ${staticStep}` : false;
+    describe('with the fixed-shape step, through the native addon (gpt_step_static_fp32)', {
+      skip: noCompiler || noStatic,
+    }, () => {
+      const withStatic = join(dir, 'static');
+      let native: LocalEngine;
+      let staticVoice: VoiceConditioning;
+      before(async () => {
+        buildNative();
+        cpSync(withBatch, withStatic, { recursive: true });
+        await addGraph(withStatic, 'gpt_step_static_fp32');
+        native = createEngine({
+          workers: 1,
+          maxStreams: SPECS.length,
+          batchedDecode: true,
+          native: 'auto',
+          log: () => {},
+          maxAudioCodes: MAX_CODES,
+        });
+        staticVoice = await native.computeVoice(withStatic, [clip]);
+        assert.ok(bytes(staticVoice.gptCondLatent).equals(bytes(voice.gptCondLatent)), 'the same voice');
+      });
+      after(() => native?.close());
+
+      // Another graph, whose latents differ from the Loop's in the last bits (static.test.ts): the same codes,
+      // so the same chunks, and audio within float rounding of onnxruntime-node's batched path.
+      it("concurrent renders and streams give onnxruntime-node's batched codes and chunks, audio within float rounding", async (t) => {
+        const [want0, wantStreams] = [await ortRenders(), await ortStreams()];
+        const got = await Promise.all(SPECS.map((s) => render(native, staticVoice, s, withStatic)));
+        let worst = 0;
+        for (const [i, g] of got.entries()) {
+          assert.deepEqual(g.codes, want.wholes[i]?.codes, `render ${i}: codes as alone`);
+          worst = Math.max(worst, maxAbsDiff(g.samples, want0[i]?.samples as Buffer));
+        }
+        await idle(native);
+        const streamed = await Promise.all(SPECS.map((s) => stream(native, staticVoice, s, undefined, withStatic)));
+        for (const [i, g] of streamed.entries()) {
+          const w = wantStreams[i] as Streamed;
+          assert.deepEqual(g.final, w.final, `stream ${i}: chunk boundaries`);
+          for (const [k, c] of g.chunks.entries()) worst = Math.max(worst, maxAbsDiff(c, w.chunks[k] as Buffer));
+        }
+        assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
+        t.diagnostic(`samples max abs difference from onnxruntime-node's batched path ${worst}`);
+        const b = native.decodeBatches;
+        assert.equal(b.graph, 'gpt_step_static_fp32', 'the fixed-shape step ran');
+        assert.ok(b.runs > 0 && b.nativeRuns === b.runs, `runs ${b.runs}, through the native addon ${b.nativeRuns}`);
+        assert.ok(b.largest > 1 && b.sequences / b.runs > 1.5, `batches ${JSON.stringify(b.sizes)}`);
+        t.diagnostic(`static decode runs by size ${JSON.stringify(b.sizes)}`);
         await idle(native);
       });
     });

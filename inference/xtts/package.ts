@@ -54,11 +54,30 @@ export type PackageOptions = {
   batchedDecode?: boolean;
   /**
    * Open that batched graph through the native addon (inference/native/: a DeviceSession, whose runs
-   * can leave their outputs in device memory) rather than onnxruntime-node. Refused (ENGINE_FAILED,
-   * with the addon's reason) where the addon is not built or does not load. Default off.
+   * can leave their outputs in device memory) rather than onnxruntime-node, and prefer the fixed-shape
+   * step where the package has one (staticDecode). Refused (ENGINE_FAILED, with the addon's reason)
+   * where the addon is not built or does not load. Default off.
    */
   nativeBatch?: boolean;
+  /**
+   * With nativeBatch, a package that has the fixed-shape decode step (`gpt_step_static_<precision>`,
+   * native/static.ts) opens it instead of gpt_batch_*: `slots` sequences at once (default 16; the
+   * engine gives its streams per worker), `chunk` steps per chunk (default 20). Its KV length is the
+   * longest prompt plus the code limit (the manifest's perceiver latents, max_text_tokens and
+   * max_audio_codes).
+   */
+  staticDecode?: { slots?: number; chunk?: number };
 };
+
+/** Sizes of the fixed-shape step opened for a package (the symbolic dims fixed at open). */
+export function staticSizes(manifest: Manifest, options: PackageOptions['staticDecode'] = {}) {
+  const t = manifest.tokens;
+  return {
+    slots: Math.max(1, Math.floor(options.slots ?? 16)),
+    maxLen: manifest.model.config.perceiver_latents + t.max_text_tokens + t.max_audio_codes,
+    chunk: Math.max(1, Math.floor(options.chunk ?? 20)),
+  };
+}
 
 export type ModelPackage = {
   dir: string;
@@ -288,9 +307,13 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   // a fine-tuned package without one of its own never takes its base's (the base model's voice).
   // The fused-operator variant when there are both: the same interface, fewer kernels.
   const gptHere = Boolean(manifest.graphs[`gpt_decode_${precision}`]);
-  const batchGraph = [`gpt_batch_fused_${precision}`, `gpt_batch_${precision}`].find((g) =>
-    gptHere ? Boolean(manifest.graphs[g]) : has(g),
-  );
+  // Through the addon, the fixed-shape step first (its state in place on the device, CUDA graphs).
+  const batchGraph = [
+    ...(options.nativeBatch ? [`gpt_step_static_${precision}`] : []),
+    `gpt_batch_fused_${precision}`,
+    `gpt_batch_${precision}`,
+  ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)));
+  const stepSizes = staticSizes(manifest, options.staticDecode);
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath('speaker_encoder'),
@@ -329,6 +352,9 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
           ...(cpuSession.cpuMemArena !== undefined ? { cpuMemArena: cpuSession.cpuMemArena } : {}),
           ...(cpuSession.config ? { config: cpuSession.config } : {}),
+          ...(batchGraph?.startsWith('gpt_step_static_')
+            ? { dims: { slots: stepSizes.slots, max_len: stepSizes.maxLen, chunk: stepSizes.chunk } }
+            : {}),
         });
         return native;
       } catch (e) {

@@ -10,6 +10,7 @@ import { loadReference } from '../audio/reference.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from '../engine/types.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { DeviceSession } from '../native/index.ts';
+import { StaticGpt } from '../native/static.ts';
 import { UnsupportedLanguageError } from '../text/languages.ts';
 import { splitSentences } from '../text/sentences.ts';
 import { TextTooLongError } from '../text/tokenizer.ts';
@@ -106,6 +107,8 @@ export class Xtts {
   readonly batcher: DecodeBatcher | null;
   /** The batched decode's driver when it runs through the native addon (PackageOptions.nativeBatch). */
   private deviceBatch: DeviceBatchedGpt | null = null;
+  /** The fixed-shape step's driver, when the package opened gpt_step_static_* (PackageOptions.staticDecode). */
+  private staticBatch: StaticGpt | null = null;
 
   private constructor(pkg: ModelPackage, options: XttsOptions) {
     this.pkg = pkg;
@@ -154,13 +157,17 @@ export class Xtts {
     if (!batch) return sequentialDecode(this.gpt);
     const tokens = { audioStop: this.gpt.stopCode };
     if (!(batch instanceof DeviceSession)) return batchedDecode(new BatchedGpt(batch, tokens));
+    if (batch.inputs.some((i) => i.name === 'cache_k')) {
+      this.staticBatch = new StaticGpt(batch);
+      return batchedDecode(this.staticBatch);
+    }
     this.deviceBatch = new DeviceBatchedGpt(batch, tokens);
     return batchedDecode(this.deviceBatch);
   }
 
   /** Whether the batched decode runs through the native addon. */
   get nativeDecode(): boolean {
-    return this.deviceBatch !== null;
+    return this.deviceBatch !== null || this.staticBatch !== null;
   }
 
   static async load(dir: string, options: XttsOptions = {}): Promise<Xtts> {
@@ -181,8 +188,9 @@ export class Xtts {
     return this.pkg.bytes;
   }
 
-  release(): Promise<void> {
+  async release(): Promise<void> {
     this.deviceBatch?.close();
+    await this.staticBatch?.close();
     return this.pkg.release();
   }
 
