@@ -68,28 +68,68 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
     await x?.release();
   });
 
-  it('the step needs its three dims fixed, and names them when they are not', () => {
+  it('bad use gets a clear error with a stable code: free dims, full slots, too long, unknown members, closed', async () => {
     const free = DeviceSession.open(staticGraph, { threads: 1 });
     try {
-      assert.throws(
-        () => staticDims(free.path, free.inputs),
-        /cache_k slots is "slots", not a size: open the step with dims \{ slots, max_len, chunk \}/,
-      );
-      assert.throws(() => new StaticGpt(free), /not a size/);
+      assert.throws(() => staticDims(free.path, free.inputs), {
+        code: 'ERR_STATIC_GRAPH',
+        message: /cache_k slots is "slots", not a size: open the step with dims \{ slots, max_len, chunk \}/,
+      });
+      assert.throws(() => new StaticGpt(free), { code: 'ERR_STATIC_GRAPH' });
     } finally {
       free.release();
     }
-    const g = StaticGpt.open(staticGraph, { slots: 2, maxLen: 96, chunk: 3 }, { threads: 1 });
+    assert.throws(() => StaticGpt.open(batchGraph, { slots: 2, maxLen: 96, chunk: 3 }), {
+      code: 'ERR_STATIC_GRAPH',
+      message: /gpt_batch_fp32\.onnx: not a fixed-shape decode step \(no input cache_k\)/,
+    });
+    const g = StaticGpt.open(staticGraph, { slots: 2, maxLen: 200, chunk: 3 }, { threads: 1 });
     assert.deepEqual(
       { slots: g.dims.slots, maxLen: g.dims.maxLen, chunk: g.dims.chunk, layers: g.dims.layers, vocab: g.dims.vocab },
-      { slots: 2, maxLen: 96, chunk: 3, layers: 2, vocab: 1026 },
+      { slots: 2, maxLen: 200, chunk: 3, layers: 2, vocab: 1026 },
     );
-    return g.close();
+    const prompt = async (k: number) => (await x.gpt.prefill(cond.data, cond.shape, ids[k] as number[])).cache;
+    const prompt0 = await prompt(0);
+    const a = g.join(await prompt(1));
+    const b = g.join(await prompt(2));
+    assert.throws(() => g.join(prompt0), {
+      code: 'ERR_STATIC_FULL',
+      message: /every one of the static step's 2 slots is taken/,
+    });
+    const u = new UniformSource(1).peek(200);
+    const settings = SETTINGS[0] as DecodeSettings;
+    await assert.rejects(g.decode([{ id: a, uniforms: u, settings }]), {
+      code: 'ERR_STATIC_TOO_LONG',
+      message: /member 1: \d+ positions and 200 more codes do not fit the static step's max_len 200/,
+    });
+    await assert.rejects(g.decode([{ id: 99, uniforms: u, settings }]), {
+      code: 'ERR_STATIC_MEMBER',
+      message: /no member 99/,
+    });
+    await assert.rejects(
+      g.decode([
+        { id: b, uniforms: u, settings },
+        { id: b, uniforms: u, settings },
+      ]),
+      { code: 'ERR_STATIC_MEMBER', message: /a member appears twice/ },
+    );
+    // The rejected decodes changed nothing: the members run after them.
+    const out = await g.decode([{ id: b, uniforms: u.subarray(0, 3), settings }]);
+    assert.equal(out.get(b)?.codes.length, 3);
+    g.drop(a);
+    const small = StaticGpt.open(staticGraph, { slots: 1, maxLen: 20, chunk: 3 }, { threads: 1 });
+    assert.throws(() => small.join(prompt0), {
+      code: 'ERR_STATIC_TOO_LONG',
+      message: /a sequence of \d+ positions leaves no room for a code: the static step holds 20/,
+    });
+    await small.close();
+    await g.close();
+    assert.throws(() => g.join(prompt0), { code: 'ERR_STATIC_CLOSED' });
   });
 
   it("gives each sequence exactly BatchedGpt's codes (latents within 1e-5): joins, a leave, a sit-out, several chunks", async (t) => {
     const hostBatch = new BatchedGpt(host, { audioStop: x.gpt.stopCode });
-    // 4 slots, 160 KV columns (the longest prompt here is 53, and 40 codes follow), chunks of 5 steps:
+    // 4 slots, 160 KV columns (the longest prompt here is 77, and 40 codes follow), chunks of 5 steps:
     // a run of 8 codes takes two chunks.
     const dev = StaticGpt.open(staticGraph, { slots: 4, maxLen: 160, chunk: 5 }, { threads: 1, checkEvery: 2 });
     try {

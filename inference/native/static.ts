@@ -33,6 +33,21 @@ import {
 } from './index.ts';
 import { slotReadGraph, slotWriteGraph } from './slot-graph.ts';
 
+/**
+ * StaticGpt's errors, with a stable `code`: ERR_STATIC_GRAPH (not a fixed-shape step, or its dims not
+ * fixed), ERR_STATIC_CACHE (a joining cache of another shape or type), ERR_STATIC_FULL (no free slot),
+ * ERR_STATIC_TOO_LONG (more positions than max_len), ERR_STATIC_MEMBER (an unknown or repeated
+ * member), ERR_STATIC_CLOSED (used after close).
+ */
+export class StaticDecodeError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'StaticDecodeError';
+    this.code = code;
+  }
+}
+
 /** The step's state (input X, output X_out) and the inputs written between chunks. */
 const STATE = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done', 'iter', 'codes', 'latents'];
 const CONTROL = ['uniforms', 'steps', 'temperature', 'top_k', 'top_p', 'repetition_penalty'];
@@ -76,14 +91,16 @@ type Request = { id: number; uniforms: Float32Array; settings: DecodeSettings };
 export function staticDims(path: string, inputs: DeviceSession['inputs']): StaticDims {
   const input = (name: string) => {
     const i = inputs.find((x) => x.name === name);
-    if (!i) throw new Error(`${path}: not a fixed-shape decode step (no input ${name})`);
+    if (!i)
+      throw new StaticDecodeError('ERR_STATIC_GRAPH', `${path}: not a fixed-shape decode step (no input ${name})`);
     return i;
   };
   for (const n of [...STATE, ...CONTROL]) input(n);
   const k = input('cache_k');
   const fixed = (d: number | string | undefined, what: string) => {
     if (typeof d !== 'number' || d <= 0)
-      throw new Error(
+      throw new StaticDecodeError(
+        'ERR_STATIC_GRAPH',
         `${path}: ${what} is ${JSON.stringify(d)}, not a size: open the step with dims { slots, max_len, chunk }`,
       );
     return d;
@@ -131,7 +148,11 @@ export class StaticGpt {
     try {
       for (const i of session.inputs) {
         const shape = i.shape.map((d) => {
-          if (typeof d !== 'number') throw new Error(`${session.path}: input ${i.name} has a free dimension ${d}`);
+          if (typeof d !== 'number')
+            throw new StaticDecodeError(
+              'ERR_STATIC_GRAPH',
+              `${session.path}: input ${i.name} has a free dimension ${d}`,
+            );
           return d;
         });
         this.state[i.name] = session.alloc(i.type as 'float32', shape);
@@ -140,7 +161,8 @@ export class StaticGpt {
       (this.state.done as DeviceTensor).upload(new Uint8Array(slots).fill(1));
       const out: Record<string, DeviceTensor> = {};
       for (const x of STATE) {
-        if (!outputs.has(`${x}_out`)) throw new Error(`${session.path}: no output ${x}_out`);
+        if (!outputs.has(`${x}_out`))
+          throw new StaticDecodeError('ERR_STATIC_GRAPH', `${session.path}: no output ${x}_out`);
         out[`${x}_out`] = this.state[x] as DeviceTensor;
       }
       this.binding = session.bind(this.state, out);
@@ -204,17 +226,28 @@ export class StaticGpt {
     this.live();
     const s = cache.feeds() as DecodeState;
     const { kvType, maxLen, slots, layers, heads, headDim, vocab, width } = this.dims;
-    if (s.past_k.type !== kvType) throw new Error(`cache is ${s.past_k.type}, the static step wants ${kvType}`);
+    if (s.past_k.type !== kvType)
+      throw new StaticDecodeError('ERR_STATIC_CACHE', `cache is ${s.past_k.type}, the static step wants ${kvType}`);
     const d = s.past_k.dims;
     if (d[0] !== layers || d[1] !== 1 || d[2] !== heads || d[4] !== headDim)
-      throw new Error(`cache is [${d.join(', ')}], the static step wants [${layers}, 1, ${heads}, P, ${headDim}]`);
+      throw new StaticDecodeError(
+        'ERR_STATIC_CACHE',
+        `cache is [${d.join(', ')}], the static step wants [${layers}, 1, ${heads}, P, ${headDim}]`,
+      );
     if (s.logits.dims[1] !== vocab || s.latent.dims[1] !== width)
-      throw new Error(`cache's logits or latent width differs from the static step's (${vocab}, ${width})`);
+      throw new StaticDecodeError(
+        'ERR_STATIC_CACHE',
+        `cache's logits or latent width differs from the static step's (${vocab}, ${width})`,
+      );
     const length = d[3] as number;
     if (length >= maxLen)
-      throw new Error(`a sequence of ${length} positions leaves no room for a code: the static step holds ${maxLen}`);
+      throw new StaticDecodeError(
+        'ERR_STATIC_TOO_LONG',
+        `a sequence of ${length} positions leaves no room for a code: the static step holds ${maxLen}`,
+      );
     const slot = this.free.shift();
-    if (slot === undefined) throw new Error(`every one of the static step's ${slots} slots is taken`);
+    if (slot === undefined)
+      throw new StaticDecodeError('ERR_STATIC_FULL', `every one of the static step's ${slots} slots is taken`);
     const id = this.nextId++;
     this.members.set(id, {
       slot,
@@ -287,12 +320,13 @@ export class StaticGpt {
   private async run(requests: readonly Request[]): Promise<Map<number, DecodeResult>> {
     this.live();
     if (new Set(requests.map((r) => r.id)).size !== requests.length)
-      throw new Error('a member appears twice in one batch');
+      throw new StaticDecodeError('ERR_STATIC_MEMBER', 'a member appears twice in one batch');
     const { slots, chunk, vocab, width, maxLen } = this.dims;
     const rows = requests.map((r) => {
       const m = this.member(r.id);
       if (m.length + r.uniforms.length > maxLen)
-        throw new Error(
+        throw new StaticDecodeError(
+          'ERR_STATIC_TOO_LONG',
           `member ${r.id}: ${m.length} positions and ${r.uniforms.length} more codes do not fit the static step's max_len ${maxLen}`,
         );
       return { r, m, codes: [] as number[], latents: [] as Float32Array[], used: 0, live: r.uniforms.length > 0 };
@@ -453,12 +487,13 @@ export class StaticGpt {
 
   private member(id: number): Member {
     const m = this.members.get(id);
-    if (!m) throw new Error(`no member ${id} in this batch`);
+    if (!m) throw new StaticDecodeError('ERR_STATIC_MEMBER', `no member ${id} in this batch`);
     return m;
   }
 
   private live(): void {
-    if (this.closed) throw new Error(`${this.session.path}: the static decode was closed`);
+    if (this.closed)
+      throw new StaticDecodeError('ERR_STATIC_CLOSED', `${this.session.path}: the static decode was closed`);
   }
 
   /**
