@@ -363,6 +363,8 @@ function startServer(env: Record<string, string>): Promise<{ url: string; child:
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m?.[1]) {
         clearTimeout(timer);
+        // The engine's own account of its decode path (INFERENCE_NATIVE), for the record.
+        for (const line of out.split('\n')) if (line.includes('inference:')) console.log(`  server: ${line.trim()}`);
         ok({ url: m[1], child });
       }
     };
