@@ -40,7 +40,7 @@ import {
   type Worker,
 } from '../trainer/index.ts';
 import { registerPackage } from '../voices/index.ts';
-import { type PrescreenJobPayload, type PrescreenSettings, prescreenJobHandler } from './prescreen.ts';
+import { type PrescreenJobPayload, type PrescreenSettings, prescreenAsr, prescreenJobHandler } from './prescreen.ts';
 import type { ListeningTestOptions } from './training/options.ts';
 import { promotionPolicyOf } from './validation.ts';
 
@@ -115,14 +115,7 @@ export async function createRunListeningTest(
     const dataset = await getDataset(deps.db, run.datasetId);
     prescreen = {
       language: voice.language,
-      // The dataset's transcription model, on the GPU when there is one (device auto), unless
-      // the run's own pre-screen options say otherwise.
-      asr: {
-        model: 'tiny.en-bundled',
-        ...(dataset?.options?.asr as object | undefined),
-        device: 'auto',
-        ...loop.prescreen?.asr,
-      },
+      asr: prescreenAsr(dataset?.options?.asr as Record<string, unknown> | undefined, loop.prescreen?.asr),
       currentCheckpointId: voice.checkpointId,
       policy: loop.prescreen?.policy,
     };

@@ -11,7 +11,7 @@ import { getListeningTest, listConditions, listStimuli } from '../db/index.ts';
 import { EngineError } from '../inference/index.ts';
 import { computeResults, memoryAudioStore, renderSome, resultsPage } from '../listening/index.ts';
 import { openTestDb, type TestDb } from '../test/helpers/db.ts';
-import { prescreenTest, renderScreened } from './prescreen.ts';
+import { prescreenAsr, prescreenTest, renderScreened } from './prescreen.ts';
 import { draftTest, plantedCheckpoints, SENTENCES } from './prescreen-test-fixtures.ts';
 
 describe('pre-screening a listening test before it opens', () => {
@@ -141,4 +141,31 @@ describe('pre-screening a listening test before it opens', () => {
     const other = { ...deps, renderStimulus: async () => Promise.reject(new Error('the engine is gone')) };
     await assert.rejects(renderScreened(other, await draft(), null), /the engine is gone/);
   });
+});
+
+test("a run's pre-screen takes the dataset's transcription model and decodes greedily unless the run says otherwise", () => {
+  // What a stored dataset's options hold: every field, the beam included (5 when not chosen).
+  const dataset = {
+    backend: 'faster-whisper',
+    model: 'tiny.en-bundled',
+    device: 'cpu',
+    compute_type: 'default',
+    beam_size: 5,
+    batch_size: 0,
+  };
+  const asr = prescreenAsr(dataset, undefined);
+  assert.deepEqual(asr, {
+    backend: 'faster-whisper',
+    model: 'tiny.en-bundled',
+    device: 'auto',
+    compute_type: 'default',
+    batch_size: 0,
+  });
+  assert.equal('beam_size' in asr, false, "the pre-screen's own default (greedy) applies");
+  assert.deepEqual(prescreenAsr(dataset, { beam_size: 3, device: 'cpu' }), {
+    ...asr,
+    beam_size: 3,
+    device: 'cpu',
+  });
+  assert.deepEqual(prescreenAsr(undefined, undefined), { model: 'tiny.en-bundled', device: 'auto' });
 });

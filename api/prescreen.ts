@@ -45,6 +45,23 @@ export type PrescreenSettings = {
   policy?: Partial<PrescreenPolicy> | undefined;
 };
 
+/**
+ * A run's pre-screen transcription settings: the dataset's transcription model, on the GPU when
+ * there is one (device auto), decoded the pre-screen's own way (greedy, trainer/prescreen/run.py),
+ * unless the run's pre-screen options say otherwise. The dataset's beam size is not taken: every
+ * stored dataset carries one (5 unless chosen), which made the pre-screen's greedy default
+ * unreachable, and a pre-screen looks for gross faults, where the beam changes nothing. On
+ * unintelligible audio the beam is what costs: on the tiny model's renderings beam 5 decoded
+ * hallucinated loops to Whisper's length limit, 3.8 s of CPU a clip against 1.0 s greedy.
+ */
+export function prescreenAsr(
+  datasetAsr: Record<string, unknown> | undefined,
+  runAsr: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const fromDataset = Object.fromEntries(Object.entries(datasetAsr ?? {}).filter(([k]) => k !== 'beam_size'));
+  return { model: 'tiny.en-bundled', ...fromDataset, device: 'auto', ...runAsr };
+}
+
 export type PrescreenOutcome = { kept: number; excluded: number; error?: string };
 
 /** A candidate checkpoint whose rendering the engine refused: it left the draft before scoring. */
