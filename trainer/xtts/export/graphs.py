@@ -15,6 +15,7 @@ from ..model.sampler import Sampler
 from .batch import BatchSampler, BatchStep
 from .fused import fused_batch_step
 from .onnx_tools import DetachedWeights, decode_loop, decode_loop_batch, to_float16
+from .static_fused import fused_static_step
 from .static_step import static_batch_step
 
 OPSET = 17
@@ -101,7 +102,7 @@ def _export(module: nn.Module, args: Tuple, inputs: Sequence[str], outputs: Sequ
 def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, onnx.ModelProto]:
     """want: names among cond_encoder, speaker_encoder, hifigan, gpt_prefill, gpt_decode, gpt_batch. Returns
     {file stem: model}, GPT graphs as `<name>_fp32` and (unless fp16 is False) `<name>_fp16`; gpt_batch also
-    brings the fixed-shape step `gpt_step_static_fp32` (export_static; fp32 only).
+    brings the fixed-shape steps `gpt_step_static_fp32` and `gpt_step_static_fused_fp32` (export_static; fp32 only).
 
     The GPT graphs are rebuilt around their traces (the decode Loop, fp16) with their weights detached
     (onnx_tools.DetachedWeights), and get them back at the end."""
@@ -201,8 +202,12 @@ def batch_sampler(v: int) -> onnx.ModelProto:
 
 
 def export_static(m: Xtts) -> Dict[str, onnx.ModelProto]:
-    """The fixed-shape decode step (static_step.static_batch_step): `gpt_step_static_fp32`."""
-    return {"gpt_step_static_fp32": static_batch_step(m.gpt, batch_sampler(m.sizes.gpt_num_audio_tokens))}
+    """The fixed-shape decode step: `gpt_step_static_fp32` (static_step.static_batch_step, plain ONNX
+    operators) and `gpt_step_static_fused_fp32` (static_fused.fused_static_step, the same interface with
+    the layers from onnxruntime's fused operators)."""
+    sampler = batch_sampler(m.sizes.gpt_num_audio_tokens)
+    return {"gpt_step_static_fp32": static_batch_step(m.gpt, sampler),
+            "gpt_step_static_fused_fp32": fused_static_step(m.gpt, sampler)}
 
 
 def _copy(m: onnx.ModelProto) -> onnx.ModelProto:

@@ -61,8 +61,14 @@ outputs (logits, latent, seen, pos, length, done, iter) are element-wise updates
 always-true flag made the same way from one element of each of cache_k_out, cache_v_out, codes_out and
 latents_out, so they come after those writes and after everything those depend on: the sampler's reads
 of logits/seen/uniforms, the embedding's read of pos, the mask's and the write column's reads of
-length, the latents scatter's read of latent."""
+length, the latents scatter's read of latent.
+
+build_static_step holds the interface and all of the state handling above; the GPT layers are its
+argument: plain_layers here (the attention described above), static_fused.fused_layers for
+gpt_step_static_fused (onnxruntime's fused operators, the same interface)."""
 import math
+from dataclasses import dataclass
+from typing import Callable, List, Tuple
 
 import numpy as np
 import onnx
@@ -75,28 +81,150 @@ STATE = ["cache_k", "cache_v", "logits", "latent", "seen", "pos", "length", "don
 CONTROL = ["uniforms", "steps", "temperature", "top_k", "top_p", "repetition_penalty"]
 
 
+class GraphBuilder:
+    """The nodes and initializers of a graph being built; each node is named after its (first) output."""
+
+    def __init__(self):
+        self.inits: List[onnx.TensorProto] = []
+        self.nodes: List[onnx.NodeProto] = []
+
+    def init(self, nm: str, a) -> str:
+        a = a.detach().cpu().float().numpy() if hasattr(a, "detach") else np.asarray(a)
+        self.inits.append(numpy_helper.from_array(np.array(a, copy=True, order="C"), nm))  # keeps 0-d as 0-d
+        return nm
+
+    def node(self, op: str, ins, out: str, **kw) -> str:
+        self.nodes.append(helper.make_node(op, ins, [out], name=out, **kw))
+        return out
+
+    def multi(self, op: str, ins, outs, name: str, **kw) -> List[str]:
+        self.nodes.append(helper.make_node(op, ins, outs, name=name, **kw))
+        return list(outs)
+
+    def i64c(self, nm: str, vals) -> str:
+        return self.init(nm, np.array(vals, np.int64))
+
+
+@dataclass
+class StepParts:
+    """What the shared part of the step gives the GPT layers (the `layers` argument of build_static_step):
+    the builder, the model, its sizes, the two embedding rows of each row's (token, pos) [S, D], and the
+    shared constants and sizes (m_len: the scalar M)."""
+    b: GraphBuilder
+    gpt: object
+    d: int
+    n_layers: int
+    heads: int
+    dh: int
+    tok: str
+    pos: str
+    m_len: str
+    one: str
+    zero: str
+    ax0: str
+    ax1: str
+
+
+# The GPT step on each row's (token, pos): (parts) -> (latent_next [S, D], logits_next [S, V], and per layer the
+# new K and V as [1, S, H, 1, dh]).
+Layers = Callable[[StepParts], Tuple[str, str, List[str], List[str]]]
+
+
+def key_keep(p: StepParts) -> str:
+    """The key mask [S, M + 1] (bool): the cache's columns [0, length[s]) and the new column (the last)."""
+    b, one, zero, m_len = p.b, p.one, p.zero, p.m_len
+    cols = b.node("Range", [zero, b.node("Add", [m_len, one], "m/m1"), one], "m/cols")
+    past = b.node("Less", [b.node("Unsqueeze", [cols, p.ax0], "m/cols2"),
+                           b.node("Unsqueeze", ["length", p.ax1], "m/len2")], "m/past")
+    return b.node("Or", [past, b.node("Equal", [cols, m_len], "m/new")], "m/keep2")
+
+
+def plain_layers(p: StepParts) -> Tuple[str, str, List[str], List[str]]:
+    """The layers from plain ONNX operators (the arithmetic of the traced step, see the module's docstring)."""
+    b, gpt, d, heads, dh, ax0 = p.b, p.gpt, p.d, p.heads, p.dh, p.ax0
+    node, init, i64c = b.node, b.init, b.i64c
+    x = node("Add", [p.tok, p.pos], "x0")  # [S, D]
+    keep_mask = node("Unsqueeze", [key_keep(p), p.ax1], "m/keep")  # [S, 1, M + 1]
+    lowest = init("m/lowest", np.array(np.finfo(np.float32).min, np.float32))
+    scale = init("m/scale", np.array(math.sqrt(dh), np.float32))
+    shp_col = i64c("r/q_col", [-1, heads, dh, 1])
+    shp_row = i64c("r/kv_row", [-1, heads, 1, dh])
+    shp_flat = i64c("r/flat", [0, 0, -1])
+    shp_arow = i64c("r/a_row", [0, 0, 1, -1])
+    shp_d = i64c("r/d", [-1, d])
+    sl_start, sl_end = i64c("r/sl_0", [0]), i64c("r/sl_m1", [-1])
+    sl_big, ax2, ax3 = i64c("r/sl_big", [np.iinfo(np.int64).max]), i64c("r/ax2", [2]), i64c("r/ax3", [3])
+    split3 = i64c("r/split", [d, d, d])
+    g_c = [init(f"g/c{i}", np.array(c, np.float32))
+           for i, c in enumerate((0.044715, math.sqrt(2.0 / math.pi), 1.0, 0.5))]
+
+    def ln(nm, inp, mod):
+        return node("LayerNormalization", [inp, init(nm + "_g", mod.weight), init(nm + "_b", mod.bias)], nm, axis=-1,
+                    epsilon=mod.eps)
+
+    new_k, new_v = [], []
+    for i, blk in enumerate(gpt.gpt.h):
+        pf = f"h{i}/"
+        li = i64c(pf + "layer", i)
+        kp = node("Gather", ["cache_k", li], pf + "kp", axis=0)  # [S, H, M, dh]
+        vp = node("Gather", ["cache_v", li], pf + "vp", axis=0)
+        a_in = ln(pf + "ln1", x, blk.ln_1)
+        qkv = node("Add", [node("MatMul", [a_in, init(pf + "w_qkv", blk.attn.c_attn.weight)], pf + "qkv0"),
+                           init(pf + "b_qkv", blk.attn.c_attn.bias)], pf + "qkv")
+        b.multi("Split", [qkv, split3], [pf + "q", pf + "k", pf + "v"], pf + "split", axis=1)
+        qc = node("Reshape", [pf + "q", shp_col], pf + "qc")  # [S, H, dh, 1]
+        kn = node("Reshape", [pf + "k", shp_row], pf + "kn")  # [S, H, 1, dh]
+        vn = node("Reshape", [pf + "v", shp_row], pf + "vn")
+        sc = node("Concat", [node("MatMul", [kp, qc], pf + "s_past"), node("MatMul", [kn, qc], pf + "s_new")],
+                  pf + "s_cat", axis=2)  # [S, H, M + 1, 1]
+        sc = node("Div", [node("Reshape", [sc, shp_flat], pf + "s_flat"), scale], pf + "s_scaled")  # [S, H, M + 1]
+        a = node("Softmax", [node("Where", [keep_mask, sc, lowest], pf + "s_masked")], pf + "a", axis=-1)
+        a_past = node("Reshape", [node("Slice", [a, sl_start, sl_end, ax2], pf + "a_past0"), shp_arow], pf + "a_past")
+        a_new = node("Unsqueeze", [node("Slice", [a, sl_end, sl_big, ax2], pf + "a_new0"), ax3], pf + "a_new")
+        o = node("Add", [node("MatMul", [a_past, vp], pf + "o_past"), node("Mul", [a_new, vn], pf + "o_new")],
+                 pf + "o_h")
+        o = node("Add", [node("MatMul", [node("Reshape", [o, shp_d], pf + "o_flat"),
+                                         init(pf + "w_o", blk.attn.c_proj.weight)], pf + "o0"),
+                         init(pf + "b_o", blk.attn.c_proj.bias)], pf + "o")
+        x1 = node("Add", [x, o], pf + "x1")
+        m_in = ln(pf + "ln2", x1, blk.ln_2)
+        fc = node("Add", [node("MatMul", [m_in, init(pf + "w_fc", blk.mlp.c_fc.weight)], pf + "fc0"),
+                          init(pf + "b_fc", blk.mlp.c_fc.bias)], pf + "fc")
+        # GPT-2's tanh gelu, as the trace computes it: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+        cube = node("Mul", [fc, node("Mul", [fc, fc], pf + "g_sq")], pf + "g_cube")
+        inner = node("Add", [fc, node("Mul", [g_c[0], cube], pf + "g_c3")], pf + "g_inner")
+        th = node("Tanh", [node("Mul", [g_c[1], inner], pf + "g_arg")], pf + "g_tanh")
+        gl = node("Mul", [g_c[3], node("Mul", [fc, node("Add", [g_c[2], th], pf + "g_1p")], pf + "g_x")], pf + "g")
+        pr = node("Add", [node("MatMul", [gl, init(pf + "w_pr", blk.mlp.c_proj.weight)], pf + "pr0"),
+                          init(pf + "b_pr", blk.mlp.c_proj.bias)], pf + "pr")
+        x = node("Add", [x1, pr], pf + "x2")
+        new_k.append(node("Unsqueeze", [kn, ax0], pf + "k_col"))  # [1, S, H, 1, dh]
+        new_v.append(node("Unsqueeze", [vn, ax0], pf + "v_col"))
+    h_last = ln("ln_f", x, gpt.gpt.ln_f)
+    latent_next = ln("final_norm", h_last, gpt.final_norm)
+    logits_next = node("Add", [node("MatMul", [latent_next, init("w_head", gpt.mel_head.weight.t())], "logits0"),
+                               init("b_head", gpt.mel_head.bias)], "logits_next")
+    return latent_next, logits_next, new_k, new_v
+
+
 def static_batch_step(gpt, sampler: onnx.ModelProto, name: str = "gpt_step_static") -> onnx.ModelProto:
     """gpt: the model's XttsGPT (fp32 weights). sampler: the traced batch sampler (batch.BatchSampler:
     logits, seen, u, temperature, top_k, top_p, repetition_penalty -> token, seen_next), the same graph
     the gpt_batch Loop body runs; only its token part is used."""
+    return build_static_step(gpt, sampler, name, plain_layers)
+
+
+def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
+                      domains: Tuple[str, ...] = ()) -> onnx.ModelProto:
+    """The step's interface and state handling (the module's docstring) around `layers`, the GPT step
+    on each row's (token, pos). domains: operator domains the layers use besides ONNX's (version 1)."""
     s = gpt.sizes
     d, n_layers, heads = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
     dh = d // heads
     v = s.gpt_num_audio_tokens
     f32, i64, b8 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
-    inits, nodes = [], []
-
-    def init(nm, a):
-        a = a.detach().cpu().float().numpy() if hasattr(a, "detach") else np.asarray(a)
-        inits.append(numpy_helper.from_array(np.array(a, copy=True, order="C"), nm))
-        return nm
-
-    def node(op, ins, out, **kw):
-        nodes.append(helper.make_node(op, ins, [out], name=out, **kw))
-        return out
-
-    def i64c(nm, vals):
-        return init(nm, np.array(vals, np.int64))
+    b = GraphBuilder()
+    inits, nodes, init, node, i64c = b.inits, b.nodes, b.init, b.node, b.i64c
 
     # Sizes, from the inputs' shapes (constants once the symbolic dims are fixed).
     sh_s = node("Shape", ["length"], "c/shape_s")  # [S]
@@ -126,73 +254,10 @@ def static_batch_step(gpt, sampler: onnx.ModelProto, name: str = "gpt_step_stati
     # The GPT step on (token, pos).
     p_max = gpt.mel_pos_embedding.emb.weight.shape[0] - 1
     pos_c = node("Max", [node("Min", ["pos", i64c("e/p_max", p_max)], "e/pos_hi"), zero], "e/pos_c")
-    x = node("Add", [node("Gather", [init("mel_embedding", gpt.mel_embedding.weight), "token"], "e/tok", axis=0),
-                     node("Gather", [init("mel_pos", gpt.mel_pos_embedding.emb.weight), pos_c], "e/pos", axis=0)],
-             "x0")  # [S, D]
-    # Key mask [S, 1, M + 1]: the cache's columns [0, length[s]) and the new column (the last).
-    cols = node("Range", [zero, node("Add", [m_len, one], "m/m1"), one], "m/cols")
-    past = node("Less", [node("Unsqueeze", [cols, ax0], "m/cols2"), node("Unsqueeze", ["length", ax1], "m/len2")],
-                "m/past")
-    keep_mask = node("Unsqueeze", [node("Or", [past, node("Equal", [cols, m_len], "m/new")], "m/keep2"), ax1],
-                     "m/keep")
-    lowest = init("m/lowest", np.array(np.finfo(np.float32).min, np.float32))
-    scale = init("m/scale", np.array(math.sqrt(dh), np.float32))
-    shp_col = i64c("r/q_col", [-1, heads, dh, 1])
-    shp_row = i64c("r/kv_row", [-1, heads, 1, dh])
-    shp_flat = i64c("r/flat", [0, 0, -1])
-    shp_arow = i64c("r/a_row", [0, 0, 1, -1])
-    shp_d = i64c("r/d", [-1, d])
-    sl_start, sl_end = i64c("r/sl_0", [0]), i64c("r/sl_m1", [-1])
-    sl_big, ax2, ax3 = i64c("r/sl_big", [np.iinfo(np.int64).max]), i64c("r/ax2", [2]), i64c("r/ax3", [3])
-    split3 = i64c("r/split", [d, d, d])
-    g_c = [init(f"g/c{i}", np.array(c, np.float32))
-           for i, c in enumerate((0.044715, math.sqrt(2.0 / math.pi), 1.0, 0.5))]
-
-    def ln(nm, inp, mod):
-        return node("LayerNormalization", [inp, init(nm + "_g", mod.weight), init(nm + "_b", mod.bias)], nm, axis=-1,
-                    epsilon=mod.eps)
-
-    new_k, new_v = [], []
-    for i, blk in enumerate(gpt.gpt.h):
-        p = f"h{i}/"
-        li = i64c(p + "layer", i)
-        kp = node("Gather", ["cache_k", li], p + "kp", axis=0)  # [S, H, M, dh]
-        vp = node("Gather", ["cache_v", li], p + "vp", axis=0)
-        a_in = ln(p + "ln1", x, blk.ln_1)
-        qkv = node("Add", [node("MatMul", [a_in, init(p + "w_qkv", blk.attn.c_attn.weight)], p + "qkv0"),
-                           init(p + "b_qkv", blk.attn.c_attn.bias)], p + "qkv")
-        nodes.append(helper.make_node("Split", [qkv, split3], [p + "q", p + "k", p + "v"], name=p + "split", axis=1))
-        qc = node("Reshape", [p + "q", shp_col], p + "qc")  # [S, H, dh, 1]
-        kn = node("Reshape", [p + "k", shp_row], p + "kn")  # [S, H, 1, dh]
-        vn = node("Reshape", [p + "v", shp_row], p + "vn")
-        sc = node("Concat", [node("MatMul", [kp, qc], p + "s_past"), node("MatMul", [kn, qc], p + "s_new")], p + "s_cat",
-                  axis=2)  # [S, H, M + 1, 1]
-        sc = node("Div", [node("Reshape", [sc, shp_flat], p + "s_flat"), scale], p + "s_scaled")  # [S, H, M + 1]
-        a = node("Softmax", [node("Where", [keep_mask, sc, lowest], p + "s_masked")], p + "a", axis=-1)
-        a_past = node("Reshape", [node("Slice", [a, sl_start, sl_end, ax2], p + "a_past0"), shp_arow], p + "a_past")
-        a_new = node("Unsqueeze", [node("Slice", [a, sl_end, sl_big, ax2], p + "a_new0"), ax3], p + "a_new")
-        o = node("Add", [node("MatMul", [a_past, vp], p + "o_past"), node("Mul", [a_new, vn], p + "o_new")], p + "o_h")
-        o = node("Add", [node("MatMul", [node("Reshape", [o, shp_d], p + "o_flat"),
-                                         init(p + "w_o", blk.attn.c_proj.weight)], p + "o0"),
-                         init(p + "b_o", blk.attn.c_proj.bias)], p + "o")
-        x1 = node("Add", [x, o], p + "x1")
-        m_in = ln(p + "ln2", x1, blk.ln_2)
-        fc = node("Add", [node("MatMul", [m_in, init(p + "w_fc", blk.mlp.c_fc.weight)], p + "fc0"),
-                          init(p + "b_fc", blk.mlp.c_fc.bias)], p + "fc")
-        # GPT-2's tanh gelu, as the trace computes it: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-        cube = node("Mul", [fc, node("Mul", [fc, fc], p + "g_sq")], p + "g_cube")
-        inner = node("Add", [fc, node("Mul", [g_c[0], cube], p + "g_c3")], p + "g_inner")
-        th = node("Tanh", [node("Mul", [g_c[1], inner], p + "g_arg")], p + "g_tanh")
-        gl = node("Mul", [g_c[3], node("Mul", [fc, node("Add", [g_c[2], th], p + "g_1p")], p + "g_x")], p + "g")
-        pr = node("Add", [node("MatMul", [gl, init(p + "w_pr", blk.mlp.c_proj.weight)], p + "pr0"),
-                          init(p + "b_pr", blk.mlp.c_proj.bias)], p + "pr")
-        x = node("Add", [x1, pr], p + "x2")
-        new_k.append(node("Unsqueeze", [kn, ax0], p + "k_col"))  # [1, S, H, 1, dh]
-        new_v.append(node("Unsqueeze", [vn, ax0], p + "v_col"))
-    h_last = ln("ln_f", x, gpt.gpt.ln_f)
-    latent_next = ln("final_norm", h_last, gpt.final_norm)
-    logits_next = node("Add", [node("MatMul", [latent_next, init("w_head", gpt.mel_head.weight.t())], "logits0"),
-                               init("b_head", gpt.mel_head.bias)], "logits_next")
+    tok_emb = node("Gather", [init("mel_embedding", gpt.mel_embedding.weight), "token"], "e/tok", axis=0)
+    pos_emb = node("Gather", [init("mel_pos", gpt.mel_pos_embedding.emb.weight), pos_c], "e/pos", axis=0)
+    latent_next, logits_next, new_k, new_v = layers(StepParts(b, gpt, d, n_layers, heads, dh, tok_emb, pos_emb,
+                                                              m_len, one, zero, ax0, ax1))
 
     # An always-true flag that depends on every read the step made (see the module's docstring).
     def always(nm, val):
@@ -258,6 +323,7 @@ def static_batch_step(gpt, sampler: onnx.ModelProto, name: str = "gpt_step_stati
     graph = helper.make_graph(
         nodes, name, [vi(x, *types[x]) for x in STATE + CONTROL], [vi(x + "_out", *types[x]) for x in STATE],
         initializer=inits)
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]
+                          + [helper.make_opsetid(dm, 1) for dm in domains])
     m.ir_version = 8
     return m

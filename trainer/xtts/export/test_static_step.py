@@ -4,7 +4,11 @@ settings: same codes, latents, final logits/latent/pos/seen and KV cache. Rows o
 lengths and sampling settings, one stopping at its first code, one whose cache fills up, one with
 fewer steps, one empty slot; every row that is inactive at a step keeps its state bit for bit. Run
 in place (each X_out bound to X's OrtValue) the step gives what it gives with separate buffers, and
-with the three dims fixed its optimized graph has no shape computation left."""
+with the three dims fixed its optimized graph has no shape computation left.
+
+gpt_step_static_fused (static_fused.py) passes all of the same checks, and against the plain step, step
+by step from the same state: the same codes and the same integer and boolean state, the float state
+(latents, logits, latent, the KV columns written) within 1e-5."""
 import os
 import tempfile
 import unittest
@@ -81,6 +85,9 @@ class Driver:
 
 
 class StaticStep(unittest.TestCase):
+    STEM = "gpt_step_static_fp32"
+    DOMAINS = {""}
+
     @classmethod
     def setUpClass(cls):
         cls.threads = torch.get_num_threads()
@@ -89,7 +96,8 @@ class StaticStep(unittest.TestCase):
         s.gpt_number_text_tokens = 40
         cls.s = s
         cls.m = random_model(s, 3).eval()
-        cls.static = export_static(cls.m)["gpt_step_static_fp32"]
+        cls.graphs = export_static(cls.m)
+        cls.static = cls.graphs[cls.STEM]
         cls.loop = export_batch(cls.m, fp16=False)["gpt_batch_fp32"]
         L, H, D, V = s.gpt_layers, s.gpt_n_heads, s.gpt_n_model_channels, s.gpt_num_audio_tokens
         dh, stop = D // H, s.gpt_stop_audio_token
@@ -137,7 +145,8 @@ class StaticStep(unittest.TestCase):
             st["cache_k"][:, r, :, p:] = filler[:, r, :, p:]
             st["cache_v"][:, r, :, p:] = -filler[:, r, :, p:]
         cls.start = st
-        cls.sess = _session(cls.static, {"slots": S, "max_len": M, "chunk": N})
+        cls.dims = {"slots": S, "max_len": M, "chunk": N}
+        cls.sess = _session(cls.static, cls.dims)
         cls.plain = cls._drive(False)
 
     @classmethod
@@ -299,8 +308,10 @@ class StaticStep(unittest.TestCase):
 
     def test_fixed_dims_leave_no_shape_computation(self):
         """onnxruntime's constant folding (the basic level, no fused operators) with the dims fixed leaves
-        no node that computes a shape, and every value then has a static shape."""
+        no node that computes a shape, and every value then has a static shape (onnx's shape inference;
+        onnxruntime's symbolic one where the graph has its operators, which onnx's does not know)."""
         import onnxruntime as ort
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
         dims = {"slots": 3, "max_len": 10, "chunk": 2}
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "opt.onnx")
@@ -313,9 +324,12 @@ class StaticStep(unittest.TestCase):
                 if dim.dim_param:
                     dim.dim_value = dims[dim.dim_param]
         del opt.graph.value_info[:]
-        inferred = onnx.shape_inference.infer_shapes(opt, strict_mode=True)
+        if self.DOMAINS == {""}:
+            inferred = onnx.shape_inference.infer_shapes(opt, strict_mode=True)
+        else:
+            inferred = SymbolicShapeInference.infer_shapes(opt)
         shapes = {vi.name: vi.type.tensor_type.shape for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
-        for name in {o for n in inferred.graph.node for o in n.output}:
+        for name in {o for n in inferred.graph.node for o in n.output if o}:
             self.assertIn(name, shapes, name)
             self.assertTrue(all(dm.HasField("dim_value") for dm in shapes[name].dim), f"{name}: {shapes[name]}")
 
@@ -331,7 +345,61 @@ class StaticStep(unittest.TestCase):
         self.assertEqual(shapes["cache_v_out"], [L, "slots", H, "max_len", D // H])
         self.assertEqual(shapes["latents"], ["slots", "chunk", D])
         self.assertEqual(shapes["iter"], [1])
-        self.assertEqual({o.domain for o in self.static.opset_import}, {""})
+        self.assertEqual({o.domain for o in self.static.opset_import}, self.DOMAINS)
+
+
+class StaticFusedStep(StaticStep):
+    """Every check above on gpt_step_static_fused, and the comparison with the plain step."""
+    STEM = "gpt_step_static_fused_fp32"
+    DOMAINS = {"", "com.microsoft"}
+
+    def test_runs_as_the_plain_step(self):
+        """Both chunks from the same state: the same codes and integer and boolean state at every step,
+        the float state within 1e-5."""
+        plain = Driver(_session(self.graphs["gpt_step_static_fp32"], self.dims), self.start, False)
+        for k, v in self.settings.items():
+            plain.set(k, v)
+        steps = iter(self.plain[0])
+        for c in range(CHUNKS):
+            plain.set("iter", np.zeros(1, np.int64))
+            plain.set("uniforms", np.ascontiguousarray(self.uniforms[:, c * N:(c + 1) * N]))
+            plain.set("steps", np.array([t - c * N for t in self.total], np.int64))
+            for j in range(N):
+                want, (_, got) = plain.step(), next(steps)
+                for k in STATE:
+                    if want[k].dtype == np.float32:
+                        np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-5, err_msg=f"{c}/{j} {k}")
+                    else:
+                        np.testing.assert_array_equal(got[k], want[k], err_msg=f"chunk {c} step {j} {k}")
+
+    def test_each_step_as_the_plain_step(self):
+        """Each step on its own, from the state this graph had before it: the plain step's state after it,
+        and the KV columns it does not write the input's, bit for bit."""
+        plain = _session(self.graphs["gpt_step_static_fp32"], self.dims)
+        control = dict(self.settings)
+        for i, (before, _after) in enumerate(self.plain[0]):
+            c = i // N
+            control["uniforms"] = np.ascontiguousarray(self.uniforms[:, c * N:(c + 1) * N])
+            control["steps"] = np.array([t - c * N for t in self.total], np.int64)
+            feeds = {**before, **control}
+            want = dict(zip(STATE, plain.run([k + "_out" for k in STATE], feeds)))
+            got = dict(zip(STATE, self.sess.run([k + "_out" for k in STATE], feeds)))
+            for k in STATE:
+                if want[k].dtype == np.float32:
+                    np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-5, err_msg=f"step {i} {k}")
+                else:
+                    np.testing.assert_array_equal(got[k], want[k], err_msg=f"step {i} {k}")
+            written = np.zeros(before["cache_k"].shape, bool)
+            for r in np.flatnonzero(got["codes"][:, i % N] >= 0):
+                written[:, r, :, before["length"][r]] = True
+            for k in ("cache_k", "cache_v"):
+                np.testing.assert_array_equal(got[k][~written], before[k][~written], err_msg=f"step {i} {k}")
+
+    def test_fewer_nodes_per_layer(self):
+        def per_layer(g):
+            return sum(n.name.startswith("h0/") for n in g.graph.node)
+
+        self.assertLess(per_layer(self.static), per_layer(self.graphs["gpt_step_static_fp32"]) / 2)
 
 
 if __name__ == "__main__":
