@@ -1,6 +1,6 @@
 """The GPT graphs a batched-decode benchmark needs, from a random-weight model of a chosen size:
-gpt_prefill, gpt_decode and gpt_batch (fp32, and fp16 with --fp16), and the fixed-shape decode step
-gpt_step_static_fp32 (static_step.py), written into OUT_DIR with a small sizes.json (no model package:
+gpt_prefill, gpt_decode and gpt_batch (fp32, and fp16 with --fp16), and the fixed-shape decode steps
+gpt_step_static_fp32 (static_step.py) and gpt_step_static_fused_fp32 (static_fused.py), written into OUT_DIR with a small sizes.json (no model package:
 inference/bench/batch.ts opens the files directly).
 
 usage: python3 -m xtts.bench.batch_graphs OUT_DIR [--size tiny|small|full] [--fp16] [--fused] [--seed N]

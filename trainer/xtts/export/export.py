@@ -10,8 +10,8 @@ checkpoint: only the GPT-side graphs are exported and the manifest names the bas
 With --int8, the package also gets the int8 CPU variant of the GPT graphs (see quantize.py). With
 --batch, it also gets the batched decode graph, gpt_batch_fp32/fp16 (see BATCH_NOTE; not compared with
 PyTorch here: inference/xtts/batch.test.ts checks it against gpt_decode on the tiny model), and the
-fixed-shape decode step gpt_step_static_fp32 (see STATIC_NOTE; test_static_step.py checks it against
-gpt_batch).
+fixed-shape decode step gpt_step_static_fp32 and its fused-operator variant gpt_step_static_fused_fp32
+(see STATIC_NOTE; test_static_step.py checks both against gpt_batch, and the fused one against the plain one).
 
 Run from trainer/ (or with trainer/ on PYTHONPATH). NODE names the node binary (default: node)."""
 import argparse
@@ -77,7 +77,10 @@ STATIC_NOTE = (
     "with uniforms[s, iter], writes codes[s, iter] and latents[s, iter] (the latent before the step), runs the GPT "
     "step attending to its columns [0, length) and its new K/V, writes that K/V to column length, and advances "
     "pos, length, logits, latent, seen; done when it emits the stop code (audio_stop, a constant of the graph). "
-    "An inactive row keeps its state bit for bit and gets code -1. Every run advances iter by 1.")
+    "An inactive row keeps its state bit for bit and gets code -1. Every run advances iter by 1. "
+    "gpt_step_static_fused has the same interface, its layers from onnxruntime's fused operators "
+    "(MultiHeadAttention, SkipLayerNormalization, FastGelu; fewer kernels per step); a caller takes it when both are "
+    "there.")
 
 
 def sample_inputs(sizes, start: int, stop: int, seed: int = 3):
@@ -111,7 +114,7 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
                    batch: bool = False) -> dict:
     """fp16=False leaves out the fp16 GPT graphs; check=False skips the comparison with PyTorch (for a
     package that is itself compared with a reference, as the fidelity check's are); batch=True adds the
-    batched decode graph (gpt_batch) and the fixed-shape decode step (gpt_step_static)."""
+    batched decode graph (gpt_batch) and the fixed-shape decode steps (gpt_step_static, gpt_step_static_fused)."""
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not force:
         raise ValueError(f"{out_dir}: already exists (use --force to replace it)")
@@ -260,7 +263,7 @@ def main() -> None:
     p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
     p.add_argument("--int8", action="store_true", help="also write the int8 CPU variant of the GPT graphs")
     p.add_argument("--batch", action="store_true",
-                   help="also write the batched decode graphs (gpt_batch, gpt_step_static)")
+                   help="also write the batched decode graphs (gpt_batch, gpt_step_static, gpt_step_static_fused)")
     a = p.parse_args()
     try:
         m = export_package(a.model_dir, a.out_dir, a.base, a.device, a.force, int8=a.int8, batch=a.batch)
