@@ -49,6 +49,11 @@ import { tinyTrainerWeights } from './helpers/e2e.ts';
 import { dataDirWithTinyModel } from './helpers/tiny.ts';
 import { alive, type NodeProcess, stopProcess, waitFor } from './helpers/worker-process.ts';
 
+// More test files run at once than there are cores, so the Python processes this file starts
+// (torch, CTranslate2) run on one thread each: OMP_NUM_THREADS, which both honour. On two threads
+// they spend CPU spinning for work the tiny model and short clips cannot share out.
+process.env.OMP_NUM_THREADS ??= '1';
+
 const onPostgres = Boolean(loadConfig().databaseUrl);
 const LEASE_MS = 1500;
 const RUN_NAME = 'crash';

@@ -41,6 +41,11 @@ import {
 } from './helpers/crash.ts';
 import { alive, type NodeProcess, stopProcess, waitFor } from './helpers/worker-process.ts';
 
+// More test files run at once than there are cores, so the Python processes this file starts
+// (torch, CTranslate2) run on one thread each: OMP_NUM_THREADS, which both honour. On two threads
+// they spend CPU spinning for work the tiny model and short clips cannot share out.
+process.env.OMP_NUM_THREADS ??= '1';
+
 const onPostgres = Boolean(loadConfig().databaseUrl);
 const OPTIONS = { asr: { model: 'tiny.en-bundled', device: 'cpu' } };
 const LEASE_MS = 1500;

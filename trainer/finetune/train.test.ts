@@ -13,6 +13,11 @@ import { EMBEDDED_PASS_ONLY } from '../../test/helpers/db.ts';
 import { copyTinyModelFolder } from '../../test/helpers/tiny-checkpoints.ts';
 import { repoRoot, runPython } from '../model-package/python.ts';
 
+// More test files run at once than there are cores, so the Python processes this file starts
+// (torch, CTranslate2) run on one thread each: OMP_NUM_THREADS, which both honour. On two threads
+// they spend CPU spinning for work the tiny model and short clips cannot share out.
+process.env.OMP_NUM_THREADS ??= '1';
+
 describe('fine-tuning the tiny model with the Python trainer', { skip: EMBEDDED_PASS_ONLY }, () => {
   const run = promisify(execFile);
   const BASE_PACKAGE = join(repoRoot, 'test', 'fixtures', 'tiny', 'package');

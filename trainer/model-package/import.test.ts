@@ -9,6 +9,11 @@ import { EMBEDDED_PASS_ONLY } from '../../test/helpers/db.ts';
 import { copyTinyModelFolder } from '../../test/helpers/tiny-checkpoints.ts';
 import { runPython } from './python.ts';
 
+// More test files run at once than there are cores, so the Python processes this file starts
+// (torch, CTranslate2) run on one thread each: OMP_NUM_THREADS, which both honour. On two threads
+// they spend CPU spinning for work the tiny model and short clips cannot share out.
+process.env.OMP_NUM_THREADS ??= '1';
+
 describe('importing a Coqui model folder as a package', { skip: EMBEDDED_PASS_ONLY }, () => {
   let work = '';
   let model = '';
