@@ -8,12 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openSession } from '../runtime/index.ts';
+import { addTinyBatchGraph } from '../../test/helpers/tiny.ts';
 import { createEngine, type LocalEngine, nativeDecodePath } from './engine.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from './types.ts';
 
@@ -256,19 +255,6 @@ describe('which path the batched decode takes (nativeDecodePath)', () => {
   });
 });
 
-/** Adds the fixture's graph `graph` (batch/<graph>.onnx, same weights) to the package at `dir`, listed in its manifest as an exported one would be. */
-async function addGraph(dir: string, graph: string): Promise<void> {
-  const file = `${graph}.onnx`;
-  const onnx = readFileSync(join(fixture, 'batch', file));
-  writeFileSync(join(dir, file), onnx);
-  const session = await openSession(join(dir, file));
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-  manifest.graphs[graph] = { file, inputs: session.inputs, outputs: session.outputs, precision: 'fp32' };
-  manifest.files[file] = { sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.length };
-  await session.release();
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-}
-
 const staticStep = join(fixture, 'batch', 'gpt_step_static_fp32.onnx');
 
 for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
@@ -293,7 +279,7 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
 
     before(async () => {
       cpSync(pkg, withBatch, { recursive: true });
-      await addGraph(withBatch, graph);
+      await addTinyBatchGraph(withBatch, graph);
       want = await reference();
       engine = createEngine({ workers: 1, maxStreams: SPECS.length, batchedDecode: true, maxAudioCodes: MAX_CODES });
       voice = await engine.computeVoice(withBatch, [clip]);
@@ -399,7 +385,7 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
       before(async () => {
         buildNative();
         cpSync(withBatch, withStatic, { recursive: true });
-        await addGraph(withStatic, 'gpt_step_static_fp32');
+        await addTinyBatchGraph(withStatic, 'gpt_step_static_fp32');
         native = createEngine({
           workers: 1,
           maxStreams: SPECS.length,

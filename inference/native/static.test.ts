@@ -5,17 +5,22 @@
  * same prompts, uniforms and settings: sequences join at different times, one leaves early, one sits
  * a decode out, one stops at its first code, runs span several chunks and rows ask for different numbers
  * of codes. STATIC_STEP_GRAPH names another export of that graph to check (default: the fixture's).
+ * The fused-operator variant (gpt_step_static_fused_fp32) through StaticGpt gives the plain step's codes,
+ * and a package that has both opens the fused one through the addon.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
+import { addTinyBatchGraph } from '../../test/helpers/tiny.ts';
 import { openSession, type Session } from '../runtime/index.ts';
 import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import type { DecodeResult, DecodeSettings } from '../xtts/gpt.ts';
+import { loadPackage, type PackageOptions } from '../xtts/package.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceSession } from './index.ts';
 import { StaticGpt, staticDims } from './static.ts';
@@ -24,6 +29,7 @@ const root = join(import.meta.dirname, '..', '..');
 const fixture = join(root, 'test', 'fixtures', 'tiny');
 const batchGraph = join(fixture, 'batch', 'gpt_batch_fp32.onnx');
 const staticGraph = process.env.STATIC_STEP_GRAPH ?? join(fixture, 'batch', 'gpt_step_static_fp32.onnx');
+const fusedGraph = join(fixture, 'batch', 'gpt_step_static_fused_fp32.onnx');
 const refDir = join(fixture, 'reference');
 const reference = JSON.parse(readFileSync(join(refDir, 'reference.json'), 'utf8')) as {
   files: Record<string, { shape: number[] }>;
@@ -210,6 +216,86 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       t.diagnostic(`totals ${JSON.stringify(dev.totals)}`);
     } finally {
       await dev.close();
+    }
+  });
+
+  it("the fused-operator step (gpt_step_static_fused_fp32) gives the plain step's codes, latents within 1e-5", {
+    skip: !existsSync(fusedGraph) && `no ${fusedGraph}`,
+  }, async (t) => {
+    const sizes = { slots: 3, maxLen: 160, chunk: 4 };
+    const plain = StaticGpt.open(staticGraph, sizes, { threads: 1 });
+    const fused = StaticGpt.open(fusedGraph, sizes, { threads: 1 });
+    try {
+      type Seq = { k: number; plain: number; fused: number };
+      const join = async (k: number): Promise<Seq> => {
+        const [a, b] = await Promise.all([
+          x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
+          x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
+        ]);
+        return { k, plain: plain.join(a.cache), fused: fused.join(b.cache) };
+      };
+      const rng = [0, 1, 2, 3].map((k) => new UniformSource(300 + k));
+      let live = await Promise.all([0, 1, 2].map(join));
+      let worst = 0;
+      let codes = 0;
+      // Rounds of 6 codes (two chunks, the second part of one); before the third, sequence 1 leaves and 3 joins.
+      for (let round = 0; round < 4; round++) {
+        if (round === 2) {
+          const leaving = live[1] as Seq;
+          plain.drop(leaving.plain);
+          fused.drop(leaving.fused);
+          live = [live[0] as Seq, live[2] as Seq, await join(3)];
+        }
+        const req = (s: Seq, id: number) => ({
+          id,
+          uniforms: (rng[s.k] as UniformSource).peek(6),
+          settings: SETTINGS[s.k] as DecodeSettings,
+        });
+        const want = await plain.decode(live.map((s) => req(s, s.plain)));
+        const got = await fused.decode(live.map((s) => req(s, s.fused)));
+        for (const s of live) {
+          const w = want.get(s.plain) as DecodeResult;
+          const g = got.get(s.fused) as DecodeResult;
+          assert.ok(w.codes.length > 0);
+          assert.deepEqual(g.codes, w.codes, `round ${round}, sequence ${s.k}: codes`);
+          const err = maxAbsDiff(g.latents, w.latents);
+          assert.ok(err <= 1e-5, `round ${round}, sequence ${s.k}: latents max abs error ${err}`);
+          worst = Math.max(worst, err);
+          codes += g.codes.length;
+          assert.equal(fused.length(s.fused), plain.length(s.plain));
+          (rng[s.k] as UniformSource).advance(g.codes.length);
+        }
+      }
+      t.diagnostic(`${codes} codes the same, latents max abs error ${worst}`);
+    } finally {
+      await plain.close();
+      await fused.close();
+    }
+  });
+
+  it('a package with both steps opens the fused one through the addon, the plain one when it is alone', {
+    skip: !existsSync(fusedGraph) && `no ${fusedGraph}`,
+  }, async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'xtts-static-'));
+    try {
+      const pkg = join(tmp, 'package');
+      cpSync(join(fixture, 'package'), pkg, { recursive: true });
+      const opened = async (options: PackageOptions) => {
+        const p = await loadPackage(pkg, { batchedDecode: true, staticDecode: { slots: 2, chunk: 3 }, ...options });
+        try {
+          return basename(p.sessions.batch?.path ?? '');
+        } finally {
+          await p.release();
+        }
+      };
+      await addTinyBatchGraph(pkg, 'gpt_batch_fp32');
+      await addTinyBatchGraph(pkg, 'gpt_step_static_fp32');
+      assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_fp32.onnx');
+      await addTinyBatchGraph(pkg, 'gpt_step_static_fused_fp32');
+      assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_fused_fp32.onnx');
+      assert.equal(await opened({}), 'gpt_batch_fp32.onnx', 'onnxruntime-node: the batched Loop graph');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });

@@ -60,11 +60,11 @@ export type PackageOptions = {
    */
   nativeBatch?: boolean;
   /**
-   * With nativeBatch, a package that has the fixed-shape decode step (`gpt_step_static_<precision>`,
-   * native/static.ts) opens it instead of gpt_batch_*: `slots` sequences at once (default 16; the
-   * engine gives its streams per worker), `chunk` steps per chunk (default 20). Its KV length is the
-   * longest prompt plus the code limit (the manifest's perceiver latents, max_text_tokens and
-   * max_audio_codes).
+   * With nativeBatch, a package that has the fixed-shape decode step (`gpt_step_static_fused_<precision>`,
+   * else `gpt_step_static_<precision>`; native/static.ts) opens it instead of gpt_batch_*: `slots`
+   * sequences at once (default 16; the engine gives its streams per worker), `chunk` steps per chunk
+   * (default 20). Its KV length is the longest prompt plus the code limit (the manifest's perceiver
+   * latents, max_text_tokens and max_audio_codes).
    */
   staticDecode?: { slots?: number; chunk?: number };
 };
@@ -307,9 +307,10 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   // a fine-tuned package without one of its own never takes its base's (the base model's voice).
   // The fused-operator variant when there are both: the same interface, fewer kernels.
   const gptHere = Boolean(manifest.graphs[`gpt_decode_${precision}`]);
-  // Through the addon, the fixed-shape step first (its state in place on the device, CUDA graphs).
+  // Through the addon, the fixed-shape step first (its state in place on the device, CUDA graphs), its
+  // fused-operator variant before the plain one (the same interface, far fewer kernels per step).
   const batchGraph = [
-    ...(options.nativeBatch ? [`gpt_step_static_${precision}`] : []),
+    ...(options.nativeBatch ? [`gpt_step_static_fused_${precision}`, `gpt_step_static_${precision}`] : []),
     `gpt_batch_fused_${precision}`,
     `gpt_batch_${precision}`,
   ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)));
