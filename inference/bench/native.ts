@@ -5,7 +5,8 @@
  *
  *   node inference/bench/native.ts --package DIR [--graphs DIR] | --dir GRAPHS
  *        [--device cpu|cuda] [--precision fp32|fp16] [--batched gpt_batch|gpt_batch_fused] [--cuda-graph]
- *        [--batches 1,8,32,64] [--codes N] [--runs N] [--churn] [--static] [--threads N] [--json OUT]
+ *        [--batches 1,8,32,64] [--codes N] [--runs N] [--churn] [--static] [--static-graph NAMES]
+ *        [--threads N] [--json OUT]
  *
  * --package DIR: a model package; its batched graph from its manifest, or from --graphs DIR (default:
  * a `batch` folder beside the package, as in the tiny fixture: `--package test/fixtures/tiny/package`).
@@ -28,6 +29,10 @@
  * step the steps run, and the agreement compares each sequence's codes with the same number of
  * onnxruntime-node's. "runs feeding the state back" is every run (the state never moves); "packing on
  * the device" counts the joins written into a slot during the timed runs (--churn).
+ * --static-graph NAMES (implies --static): which fixed-shape steps, comma-separated, each timed in its
+ * own rows (e.g. gpt_step_static,gpt_step_static_fused to compare the plain step with its fused-operator
+ * variant in one run). Default: gpt_step_static_fused where the package or folder has it, else
+ * gpt_step_static (as the engine chooses); the choice is printed.
  * The addon is built first if it is not (npm run build:native).
  */
 import { execFileSync } from 'node:child_process';
@@ -57,6 +62,7 @@ const { values: args } = parseArgs({
     'cuda-graph': { type: 'boolean', default: false },
     churn: { type: 'boolean', default: false },
     static: { type: 'boolean', default: false },
+    'static-graph': { type: 'string' },
     batches: { type: 'string', default: '1,8,32,64' },
     codes: { type: 'string', default: '20' },
     runs: { type: 'string', default: '3' },
@@ -80,6 +86,7 @@ for (const [name, v] of [
 
 let sizes: GraphSizes;
 let graphFile: (name: string) => string;
+let hasGraph: (name: string) => boolean;
 let batchedName = args.batched ?? 'gpt_batch';
 if (args.package) {
   const pkg = resolve(args.package);
@@ -91,6 +98,8 @@ if (args.package) {
       m.graphs[`gpt_batch_fused_${precision}`] || existsSync(join(beside, `gpt_batch_fused_${precision}.onnx`))
         ? 'gpt_batch_fused'
         : 'gpt_batch';
+  hasGraph = (name) =>
+    Boolean(m.graphs[`${name}_${precision}`]) || existsSync(join(beside, `${name}_${precision}.onnx`));
   graphFile = (name) => {
     const g = m.graphs[`${name}_${precision}`];
     if (g) return join(pkg, g.file);
@@ -104,6 +113,7 @@ if (args.package) {
     throw new Error(`${dir}: no sizes.json (write it with python3 -m xtts.bench.batch_graphs)`);
   sizes = JSON.parse(readFileSync(join(dir, 'sizes.json'), 'utf8')) as GraphSizes;
   graphFile = (name) => join(dir, `${name}_${precision}.onnx`);
+  hasGraph = (name) => existsSync(graphFile(name));
 } else {
   throw new Error('give --package DIR (e.g. test/fixtures/tiny/package) or --dir GRAPHS');
 }
@@ -127,7 +137,22 @@ const [prefill, decode, batched] = await Promise.all(
 if (!prefill || !decode || !batched) throw new Error('sessions did not open');
 const gpt = new Gpt(prefill, decode, { audioStart: sizes.audio_start, audioStop: -1, vocab: sizes.vocab });
 const nativeOpts = { device, ...(threads ? { threads } : {}) };
-const staticMode = args.static as boolean;
+const staticMode = (args.static as boolean) || args['static-graph'] !== undefined;
+// The fixed-shape steps to time: as asked, else the one the engine would take.
+const staticGraphs = !staticMode
+  ? []
+  : args['static-graph'] !== undefined
+    ? (args['static-graph'] as string).split(',').map((g) => g.trim())
+    : [hasGraph('gpt_step_static_fused') ? 'gpt_step_static_fused' : 'gpt_step_static'];
+for (const g of staticGraphs) {
+  if (!/^gpt_step_static(_fused)?$/.test(g))
+    throw new Error(`--static-graph: ${g} is not gpt_step_static or gpt_step_static_fused`);
+  if (!hasGraph(g)) throw new Error(`--static-graph: no ${g}_${precision} here`);
+}
+if (staticMode)
+  console.log(
+    `fixed-shape step${staticGraphs.length > 1 ? 's' : ''}: ${staticGraphs.map((g) => `${g}_${precision}`).join(', ')}${args['static-graph'] === undefined ? ' (the fused-operator one when there is one)' : ''}`,
+  );
 const native = staticMode ? null : DeviceSession.open(graphFile(batchedName), nativeOpts);
 let graphNative: DeviceSession | null = null;
 let graphNote = '';
@@ -219,13 +244,14 @@ async function timePath<S extends KvState>(
  * The fixed-shape step at batch size b: b slots, chunks of `codes` steps, KV room for the longest
  * prompt and every run's codes; its first run's results, then the timed runs (as timePath).
  */
-async function timeStatic(b: number, path: string, cudaGraph: boolean): Promise<Map<number, DecodeResult>> {
+async function timeStatic(
+  b: number,
+  graph: string,
+  path: string,
+  cudaGraph: boolean,
+): Promise<Map<number, DecodeResult>> {
   const maxLen = sizes.latents + 45 + codes * (runs + 2);
-  const driver = StaticGpt.open(
-    graphFile('gpt_step_static'),
-    { slots: b, maxLen, chunk: codes },
-    { ...nativeOpts, cudaGraph },
-  );
+  const driver = StaticGpt.open(graphFile(graph), { slots: b, maxLen, chunk: codes }, { ...nativeOpts, cudaGraph });
   try {
     const ids: number[] = [];
     for (let i = 0; i < b; i++) ids.push(driver.join(await prompt(i)));
@@ -270,22 +296,24 @@ async function timeStatic(b: number, path: string, cudaGraph: boolean): Promise<
 
 const ortPath = `onnxruntime-node (${batchedName}, state through host memory)`;
 const nativePath = `addon, state on the device${device === 'cpu' ? ' (CPU memory here)' : ''}`;
-const staticPath = `addon, fixed-shape step in place (gpt_step_static)${device === 'cpu' ? ' (CPU memory here)' : ''}`;
+const staticPath = (graph: string) =>
+  `addon, fixed-shape step in place (${graph})${device === 'cpu' ? ' (CPU memory here)' : ''}`;
 for (const b of batches) {
   const base = await timePath(b, ortPath, new BatchedGpt(batched, { audioStop: -1 }));
   const results: [string, Map<number, DecodeResult>][] = [];
-  if (staticMode) {
-    results.push([staticPath, await timeStatic(b, staticPath, false)]);
+  for (const graph of staticGraphs) {
+    results.push([staticPath(graph), await timeStatic(b, graph, staticPath(graph), false)]);
     if (args['cuda-graph']) {
-      const path = `${staticPath}, CUDA graph`;
+      const path = `${staticPath(graph)}, CUDA graph`;
       try {
-        results.push([path, await timeStatic(b, path, true)]);
+        results.push([path, await timeStatic(b, graph, path, true)]);
       } catch (e) {
-        graphNote = `--cuda-graph: ${(e as Error).message}`;
+        graphNote = `--cuda-graph (${graph}): ${(e as Error).message}`;
         console.log(graphNote);
       }
     }
-  } else {
+  }
+  if (!staticMode) {
     const paths: [string, DeviceSession][] = [[nativePath, native as DeviceSession]];
     if (graphNative) paths.push([`${nativePath}, CUDA graph`, graphNative]);
     for (const [path, s] of paths)
@@ -310,7 +338,7 @@ for (const b of batches) {
 
 const load1 = loadavg()[0] as number;
 console.log(
-  `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}${staticMode ? ` and gpt_step_static_${precision}` : ''}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run${churn ? ', one member replaced before each' : ''}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
+  `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}${staticGraphs.map((g) => ` and ${g}_${precision}`).join('')}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run${churn ? ', one member replaced before each' : ''}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
 );
 if (graphNote) console.log(graphNote);
 console.log(
@@ -339,6 +367,7 @@ if (args.json)
         runs,
         churn,
         static: staticMode,
+        staticGraphs,
         load: [load0, load1],
         graphNote,
         rows,
