@@ -32,6 +32,18 @@ def _words_from_segments(segments, total: float, on_progress) -> list[dict]:
     return words
 
 
+def cpu_threads() -> int:
+    """CTranslate2's threads on the CPU: OMP_NUM_THREADS when it is set (the usual way to bound a
+    process's threads, as a container with a CPU quota or a host running several jobs does), else
+    one per core this process may run on (its affinity, which os.cpu_count() ignores)."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 class FasterWhisper:
     def __init__(self, opts: AsrOptions, language: str):
         import ctranslate2
@@ -52,9 +64,10 @@ class FasterWhisper:
         if compute == "default":
             compute = "int8" if device == "cpu" else "float16"
         self.compute_type = compute
+        self.cpu_threads = cpu_threads()
         # A name ("large-v3") is fetched from the hub by faster-whisper; a folder is used as is.
         try:
-            self.model = WhisperModel(model, device=device, compute_type=compute, cpu_threads=os.cpu_count() or 1)
+            self.model = WhisperModel(model, device=device, compute_type=compute, cpu_threads=self.cpu_threads)
         except (OSError, RuntimeError, ValueError) as e:
             # Not a crash to retry: the model is not there (no hub access, a wrong folder) or the
             # device cannot run it. The message says which.

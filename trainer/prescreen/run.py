@@ -8,7 +8,6 @@ Emits progress events and a final `done` event whose report holds every item's s
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import numpy as np
@@ -91,7 +90,7 @@ def main(argv: list[str]) -> dict:
         "items": scored,
         "cpu_s": {"model_load": round(load_cpu, 3), "scoring": round(score_cpu, 3), "per_item": round(score_cpu / max(1, len(items)), 4)},
         "wall_s": round(time.monotonic() - wall0, 3),
-        "threads": os.cpu_count(),
+        "threads": asr.cpu_threads,
     }
 
 
