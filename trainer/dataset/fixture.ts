@@ -2,7 +2,8 @@
 // word at a time, so every word's start and end in the recording is known to the sample, and
 // faults (clipping, a long silence, a noise burst, a wrong transcript) are planted at known times.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const RATE = 22050;
@@ -67,10 +68,42 @@ export interface Recording {
   seconds: number;
 }
 
+// espeak-ng's output for a word is the same on every call with the same espeak-ng and data, and a
+// call costs a process start (about 20 ms of CPU; a recording speaks hundreds of words, many of
+// them more than once). So each word's output is kept, in this process and on disk under
+// node_modules/.cache/espeak-words/<key of espeak-ng's version and data path>/, where other test
+// files and later runs find it.
+const cacheRoot = join(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'espeak-words');
+const spoken = new Map<string, Buffer>();
+let cacheDir: string | undefined;
+
+function espeakOutput(token: string): Buffer {
+  const known = spoken.get(token);
+  if (known) return known;
+  if (cacheDir === undefined) {
+    const v = spawnSync('espeak-ng', ['--version'], { encoding: 'utf8' });
+    if (v.status !== 0) throw new Error(`espeak-ng failed: ${v.stderr}`);
+    cacheDir = join(cacheRoot, createHash('sha256').update(v.stdout).digest('hex').slice(0, 16));
+    mkdirSync(cacheDir, { recursive: true });
+  }
+  const file = join(cacheDir, `${createHash('sha256').update(token).digest('hex').slice(0, 32)}.wav`);
+  let b: Buffer;
+  if (existsSync(file)) b = readFileSync(file);
+  else {
+    const r = spawnSync('espeak-ng', ['--stdout', token], { maxBuffer: 1 << 26 });
+    if (r.status !== 0) throw new Error(`espeak-ng failed: ${r.stderr}`);
+    b = r.stdout;
+    // Written whole, then renamed: a test file reading alongside never sees half of it.
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, b);
+    renameSync(tmp, file);
+  }
+  spoken.set(token, b);
+  return b;
+}
+
 function speak(token: string): Int16Array {
-  const r = spawnSync('espeak-ng', ['--stdout', token], { maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`espeak-ng failed: ${r.stderr}`);
-  const b = r.stdout;
+  const b = espeakOutput(token);
   const data = b.indexOf('data');
   if (b.readUInt32LE(24) !== RATE || data < 0) throw new Error('unexpected espeak-ng output');
   const pcm = new Int16Array(
