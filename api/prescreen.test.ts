@@ -14,6 +14,11 @@ import { openTestDb, type TestDb } from '../test/helpers/db.ts';
 import { prescreenAsr, prescreenTest, renderScreened } from './prescreen.ts';
 import { draftTest, plantedCheckpoints, SENTENCES } from './prescreen-test-fixtures.ts';
 
+// Whisper (CTranslate2) on one thread in the scorer's process (trainer/dataset/asr.py honours
+// OMP_NUM_THREADS): where every core is busy, as in the suite, a second thread mostly waits for
+// the first and spends CPU waiting. The verdicts do not depend on the thread count.
+process.env.OMP_NUM_THREADS ??= '1';
+
 describe('pre-screening a listening test before it opens', () => {
   let t: TestDb;
   let dir = '';

@@ -14,6 +14,11 @@ import { binaryBody } from './helpers/speech.ts';
 import { dataDirWithTinyModel } from './helpers/tiny.ts';
 import { tinyFineTunedPackages } from './helpers/tiny-checkpoints.ts';
 
+// The Python children on one thread (the dataset builder's and the scorer's Whisper, the exports'
+// torch: both honour OMP_NUM_THREADS): where every core is busy, as in the suite, a second thread
+// mostly waits for the first and spends CPU waiting. What is checked here does not depend on it.
+process.env.OMP_NUM_THREADS ??= '1';
+
 /**
  * The machines listen first, end to end on the tiny model: a dataset built by the real builder,
  * a training run for a voice, the run's epoch checkpoints exported by the project's exporter and

@@ -10,6 +10,11 @@ import { BENCH_SENTENCES, makePlantedSets } from './planted.ts';
 import { DEFAULT_PRESCREEN_POLICY, judgeCheckpoints, type PrescreenScores } from './rule.ts';
 import { runPrescreen } from './run.ts';
 
+// Whisper (CTranslate2) on one thread in the scorer's process (trainer/dataset/asr.py honours
+// OMP_NUM_THREADS): where every core is busy, as in the suite, a second thread mostly waits for
+// the first and spends CPU waiting. The verdicts do not depend on the thread count.
+process.env.OMP_NUM_THREADS ??= '1';
+
 const good: PrescreenScores = {
   n: 10,
   cer: 0.05,
