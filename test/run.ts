@@ -87,6 +87,11 @@ if (!process.env.NODE_OPTIONS?.includes(resolveHook)) {
   process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, resolveHook].filter(Boolean).join(' ');
 }
 
+// PyTorch, faster-whisper and NumPy start a thread per core in every Python process the tests start;
+// with three files on two cores those threads only wait on each other (and spin while they wait),
+// so the suite's processes compute on one thread each unless OMP_NUM_THREADS says otherwise.
+process.env.OMP_NUM_THREADS ??= '1';
+
 // --cpu: each test process reports its CPU seconds and its children's at exit (test/helpers/cpu-probe.ts).
 const cpuDir = join(root, '.data', 'test-cpu');
 if (args.cpu) {
