@@ -12,7 +12,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { addTinyBatchGraph } from '../../test/helpers/tiny.ts';
+import { addTinyBatchGraph } from '../xtts/tiny-graphs.ts';
 import { createEngine, type LocalEngine, nativeDecodePath } from './engine.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from './types.ts';
 

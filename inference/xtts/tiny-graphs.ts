@@ -1,0 +1,28 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openSession } from '../runtime/index.ts';
+import { MANIFEST_FILE, readManifestJson } from './manifest.ts';
+
+/** The tiny test fixture (test/fixtures/tiny): its package and, in batch/, its batched and fixed-shape decode graphs. */
+const fixtures = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
+
+/**
+ * Adds the fixture's graph `graph` (batch/<graph>.onnx, the package's weights) to the package at `dir`,
+ * listed in its manifest as an exported one would be.
+ * For the tests of the engine and the addon (inside inference/, which may use onnxruntime directly).
+ */
+export async function addTinyBatchGraph(dir: string, graph: string): Promise<void> {
+  const file = `${graph}.onnx`;
+  const onnx = readFileSync(join(fixtures, 'batch', file));
+  writeFileSync(join(dir, file), onnx);
+  const session = await openSession(join(dir, file));
+  const manifest = (await readManifestJson(dir)).json as {
+    graphs: Record<string, unknown>;
+    files: Record<string, unknown>;
+  };
+  manifest.graphs[graph] = { file, inputs: session.inputs, outputs: session.outputs, precision: 'fp32' };
+  manifest.files[file] = { sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.length };
+  await session.release();
+  writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+}
