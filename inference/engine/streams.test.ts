@@ -362,11 +362,22 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
         await idle(native);
       });
 
-      it("concurrent streams give exactly onnxruntime-node's batched chunks", async (t) => {
+      // Which streams share a run depends on when each one's chunks are asked for, and a row's latents
+      // differ in the last bits with the batch's padding (batch.test.ts): the same chunks (count and
+      // final flags), audio within float rounding. (A whole render, above, is byte for byte.)
+      it("concurrent streams give onnxruntime-node's batched chunks, audio within float rounding", async (t) => {
         const want0 = await ortStreams();
         const before = native.decodeBatches;
         const got = await Promise.all(SPECS.map((s) => stream(native, voice, s, undefined, withBatch)));
-        for (const [i, g] of got.entries()) sameStream(g, want0[i] as Streamed, `native stream ${i}`);
+        let worst = 0;
+        for (const [i, g] of got.entries()) {
+          const w = want0[i] as Streamed;
+          assert.equal(g.chunks.length, w.chunks.length, `native stream ${i}: chunk count`);
+          assert.deepEqual(g.final, w.final, `native stream ${i}: final flags`);
+          for (const [k, c] of g.chunks.entries()) worst = Math.max(worst, maxAbsDiff(c, w.chunks[k] as Buffer));
+        }
+        assert.ok(worst < 1e-4, `samples max abs difference ${worst}`);
+        t.diagnostic(`samples max abs difference from onnxruntime-node's batched streams ${worst}`);
         const after = native.decodeBatches;
         assert.equal(after.nativeRuns - before.nativeRuns, after.runs - before.runs, 'every run native');
         t.diagnostic(`native decode runs by size ${JSON.stringify(after.sizes)}`);
