@@ -192,28 +192,45 @@ const agreement: { batch: number; path: string; sameCodes: number; of: number; l
 const now = () => performance.now();
 
 /** One path at batch size b: its first run's results (for the comparison), then the timed runs. */
-async function timePath<S extends KvState>(
-  b: number,
-  path: string,
-  driver: BatchCore<S>,
-): Promise<Map<number, DecodeResult>> {
+/** What both decode paths take: sequences joined from a prompt, dropped, decoded in runs. */
+type Members = {
+  join(cache: GptKvCache): number;
+  drop(id: number): void;
+  decode(requests: DecodeRequest[]): Promise<Map<number, DecodeResult>>;
+};
+type DecodeRequest = { id: number; uniforms: Float32Array; settings: DecodeSettings };
+
+/** b members from prompts 0..b-1, and their warm-up run's results by index. */
+async function startMembers(driver: Members, b: number) {
   const ids: number[] = [];
   for (let i = 0; i < b; i++) ids.push(driver.join(await prompt(i)));
   const requests = ids.map((id, i) => ({ id, uniforms: new UniformSource(100 + i).peek(codes), settings }));
   const first = await driver.decode(requests);
   const byIndex = new Map(ids.map((id, i) => [i, first.get(id) as DecodeResult]));
+  return { ids, requests, byIndex };
+}
+
+/** --churn before timed run r: member r % b leaves and a new prompt joins in its place. */
+async function churnMember(driver: Members, ids: number[], requests: DecodeRequest[], b: number, r: number) {
+  const k = r % b;
+  driver.drop(ids[k] as number);
+  const id = driver.join(await prompt(b + r));
+  ids[k] = id;
+  requests[k] = { id, uniforms: new UniformSource(200 + r).peek(codes), settings };
+}
+
+async function timePath<S extends KvState>(
+  b: number,
+  path: string,
+  driver: BatchCore<S>,
+): Promise<Map<number, DecodeResult>> {
+  const { ids, requests, byIndex } = await startMembers(driver, b);
   const packs0 = driver instanceof DeviceBatchedGpt ? { ...driver.packs } : { device: 0, host: 0 };
   let reused = 0;
   let hostPacks = 0;
   let ms = 0;
   for (let r = 0; r < runs; r++) {
-    if (churn) {
-      const k = r % b;
-      driver.drop(ids[k] as number);
-      const id = driver.join(await prompt(b + r));
-      ids[k] = id;
-      requests[k] = { id, uniforms: new UniformSource(200 + r).peek(codes), settings };
-    }
+    if (churn) await churnMember(driver, ids, requests, b, r);
     const t = now();
     await driver.decode(requests);
     ms += now() - t;
@@ -253,23 +270,13 @@ async function timeStatic(
   const maxLen = sizes.latents + 45 + codes * (runs + 2);
   const driver = StaticGpt.open(graphFile(graph), { slots: b, maxLen, chunk: codes }, { ...nativeOpts, cudaGraph });
   try {
-    const ids: number[] = [];
-    for (let i = 0; i < b; i++) ids.push(driver.join(await prompt(i)));
-    const requests = ids.map((id, i) => ({ id, uniforms: new UniformSource(100 + i).peek(codes), settings }));
-    const first = await driver.decode(requests);
-    const byIndex = new Map(ids.map((id, i) => [i, first.get(id) as DecodeResult]));
+    const { ids, requests, byIndex } = await startMembers(driver, b);
     let ms = 0;
     let made = 0;
     let steps = 0;
     let joins = 0;
     for (let r = 0; r < runs; r++) {
-      if (churn) {
-        const k = r % b;
-        driver.drop(ids[k] as number);
-        const id = driver.join(await prompt(b + r));
-        ids[k] = id;
-        requests[k] = { id, uniforms: new UniformSource(200 + r).peek(codes), settings };
-      }
+      if (churn) await churnMember(driver, ids, requests, b, r);
       const t = now();
       const out = await driver.decode(requests);
       ms += now() - t;
