@@ -18,6 +18,7 @@ import { openSession, type Session, type Tensor, tensor } from '../runtime/index
 import { BatchedGpt, type BatchRequest, batchDims, packPlaces } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import type { DecodeResult, DecodeSettings, DecodeState } from '../xtts/gpt.ts';
+import { tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceBatchedGpt } from './batch.ts';
 import { DeviceSession, type DeviceTensor, NATIVE_ADDON, nativeAvailable } from './index.ts';
@@ -26,15 +27,7 @@ import { constant, int64Proto, model, node, tensorProto } from './onnx-build.ts'
 const root = join(import.meta.dirname, '..', '..');
 const fixture = join(root, 'test', 'fixtures', 'tiny');
 const graphPath = (name: string) => join(fixture, 'batch', `${name}.onnx`);
-const refDir = join(fixture, 'reference');
-const reference = JSON.parse(readFileSync(join(refDir, 'reference.json'), 'utf8')) as {
-  files: Record<string, { shape: number[] }>;
-};
-const condBytes = readFileSync(join(refDir, 'cond_latent.f32'));
-const cond = {
-  data: new Float32Array(condBytes.buffer.slice(condBytes.byteOffset, condBytes.byteOffset + condBytes.byteLength)),
-  shape: reference.files['cond_latent.f32']?.shape as number[],
-};
+const cond = tinyCondLatent();
 
 const cxx = process.env.CXX ?? 'g++';
 const noCompiler = spawnSync(cxx, ['--version']).error ? `no C++ compiler (${cxx}) on PATH` : false;

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,7 +20,7 @@ import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import type { DecodeResult, DecodeSettings } from '../xtts/gpt.ts';
 import { loadPackage, type PackageOptions } from '../xtts/package.ts';
-import { addTinyBatchGraph } from '../xtts/tiny-graphs.ts';
+import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceSession } from './index.ts';
 import { StaticGpt, staticDims } from './static.ts';
@@ -30,15 +30,7 @@ const fixture = join(root, 'test', 'fixtures', 'tiny');
 const batchGraph = join(fixture, 'batch', 'gpt_batch_fp32.onnx');
 const staticGraph = process.env.STATIC_STEP_GRAPH ?? join(fixture, 'batch', 'gpt_step_static_fp32.onnx');
 const fusedGraph = join(fixture, 'batch', 'gpt_step_static_fused_fp32.onnx');
-const refDir = join(fixture, 'reference');
-const reference = JSON.parse(readFileSync(join(refDir, 'reference.json'), 'utf8')) as {
-  files: Record<string, { shape: number[] }>;
-};
-const condBytes = readFileSync(join(refDir, 'cond_latent.f32'));
-const cond = {
-  data: new Float32Array(condBytes.buffer.slice(condBytes.byteOffset, condBytes.byteOffset + condBytes.byteLength)),
-  shape: reference.files['cond_latent.f32']?.shape as number[],
-};
+const cond = tinyCondLatent();
 
 const cxx = process.env.CXX ?? 'g++';
 const skip = spawnSync(cxx, ['--version']).error

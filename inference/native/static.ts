@@ -21,6 +21,7 @@
  * batched path (xtts/batch.ts) for the same prompts, uniforms and settings.
  */
 import { tensorOf } from '../runtime/index.ts';
+import type { BatchDims } from '../xtts/batch.ts';
 import type { DecodeSettings } from '../xtts/gpt.ts';
 import { type DecodeResult, type DecodeState, GptKvCache } from '../xtts/gpt.ts';
 import {
@@ -54,14 +55,8 @@ const CONTROL = ['uniforms', 'steps', 'temperature', 'top_k', 'top_p', 'repetiti
 
 export type StaticSizes = { slots: number; maxLen: number; chunk: number };
 
-export type StaticDims = {
-  layers: number;
-  heads: number;
-  headDim: number;
-  vocab: number;
-  width: number;
-  kvType: 'float32' | 'float16';
-} & StaticSizes;
+/** The batched graph's dims (xtts/batch.ts) and the sizes fixed when the step opens. */
+export type StaticDims = BatchDims & StaticSizes;
 
 export type StaticStats = {
   /** Members in the last decode. */

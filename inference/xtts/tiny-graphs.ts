@@ -26,3 +26,16 @@ export async function addTinyBatchGraph(dir: string, graph: string): Promise<voi
   await session.release();
   writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
 }
+
+/** The fixture's reference conditioning latents (reference/cond_latent.f32) with their shape. */
+export function tinyCondLatent(): { data: Float32Array; shape: number[] } {
+  const refDir = join(fixtures, 'reference');
+  const reference = JSON.parse(readFileSync(join(refDir, 'reference.json'), 'utf8')) as {
+    files: Record<string, { shape: number[] }>;
+  };
+  const b = readFileSync(join(refDir, 'cond_latent.f32'));
+  return {
+    data: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)),
+    shape: reference.files['cond_latent.f32']?.shape as number[],
+  };
+}
