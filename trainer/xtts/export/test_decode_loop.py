@@ -35,15 +35,20 @@ def _feeds(state: dict, p: dict, steps: int, kv_dtype=np.float32) -> dict:
     return f
 
 
+def tiny_test_model():
+    """The export tests' tiny random GPT: the fixture's sizes with 40 text tokens, seed 3. -> (sizes, model)"""
+    s = XttsSizes(**TINY_OVERRIDES)
+    s.gpt_number_text_tokens = 40
+    return s, random_model(s, 3).eval()
+
+
 class DecodeLoop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        s = XttsSizes(**TINY_OVERRIDES)
-        s.gpt_number_text_tokens = 40
+        s, cls.m = tiny_test_model()
         cls.s = s
-        cls.m = random_model(s, 3).eval()
         cls.graphs = export_graphs(cls.m, ["gpt_prefill", "gpt_decode"], fp16=True)
         g = torch.Generator().manual_seed(5)
         cls.cond = torch.randn(1, s.perceiver_latents, s.gpt_n_model_channels, generator=g)

@@ -19,9 +19,7 @@ import torch
 
 from xtts.export.graphs import export_batch, export_static
 from xtts.export.static_step import CONTROL, STATE
-from xtts.fixtures.tiny import TINY_OVERRIDES
-from xtts.model.config import XttsSizes
-from xtts.model.model import random_model
+from xtts.export.test_decode_loop import tiny_test_model
 
 M, N, CHUNKS = 48, 4, 2
 
@@ -92,10 +90,8 @@ class StaticStep(unittest.TestCase):
     def setUpClass(cls):
         cls.threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        s = XttsSizes(**TINY_OVERRIDES)
-        s.gpt_number_text_tokens = 40
+        s, cls.m = tiny_test_model()
         cls.s = s
-        cls.m = random_model(s, 3).eval()
         cls.graphs = export_static(cls.m)
         cls.static = cls.graphs[cls.STEM]
         cls.loop = export_batch(cls.m, fp16=False)["gpt_batch_fp32"]
