@@ -105,9 +105,17 @@ export type BatcherOptions = {
 /** What the batcher has done: runs, the sequences they carried, and how many runs had each size. */
 export type BatcherStats = { runs: number; sequences: number; largest: number; sizes: Record<number, number> };
 
+/** What Xtts and the engine's worker use of a batcher (DecodeBatcher here, StepBatcher in step-batcher.ts). */
+export interface DecodeBatcherLike {
+  generate<T>(own: Gpt, run: (gpt: Gpt) => AsyncGenerator<T, void, void>): AsyncGenerator<T, void, void>;
+  readonly stats: BatcherStats;
+  readonly sequences: number;
+  onRun: ((size: number) => void) | null;
+}
+
 type Waiting = DecodeItem & { resolve: (r: DecodeResult) => void; reject: (e: Error) => void };
 
-export class DecodeBatcher {
+export class DecodeBatcher implements DecodeBatcherLike {
   readonly maxBatch: number;
   readonly gatherMs: number;
   private readonly impl: DecodeMany;

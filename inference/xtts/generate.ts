@@ -28,6 +28,12 @@ export type GenerateOptions = {
   babbleGuard: BabbleGuard | null;
   /** Checked between runs; throwing from it ends generation. */
   checkCancelled?: () => void;
+  /**
+   * Ask for the next run before yielding this one (default false): where decode runs elsewhere (a
+   * batcher on a device), the next codes are made while the caller turns these into audio. The
+   * codes are the same: the next run starts from the state and RNG position this one left.
+   */
+  prefetch?: boolean;
 };
 
 export type CodeRun = {
@@ -78,12 +84,17 @@ export async function* generateCodes(
     : [];
   const all: number[] = [];
   let runIndex = 0;
+  const start = () => {
+    const size = typeof o.runCodes === 'number' ? o.runCodes : o.runCodes(runIndex++);
+    const n = Math.min(Math.max(1, Math.floor(size)), o.maxCodes - all.length);
+    return gpt.decode(cache, o.rng.peek(n), o.settings);
+  };
+  let next: ReturnType<typeof start> | null = null;
   try {
     while (true) {
       o.checkCancelled?.();
-      const size = typeof o.runCodes === 'number' ? o.runCodes : o.runCodes(runIndex++);
-      const n = Math.min(Math.max(1, Math.floor(size)), o.maxCodes - all.length);
-      const run = await gpt.decode(cache, o.rng.peek(n), o.settings);
+      const run = await (next ?? start());
+      next = null;
       let codes = run.codes;
       let reason: StopReason | null = null;
       // The guard looks at every prefix; the first that trips it ends the sentence there.
@@ -99,6 +110,11 @@ export async function* generateCodes(
       o.rng.advance(codes.length);
       if (!reason && codes.at(-1) === gpt.stopCode) reason = 'stop_token';
       if (!reason && all.length >= o.maxCodes) reason = 'max_new_tokens';
+      if (!reason && o.prefetch) {
+        next = start();
+        // Awaited on the next turn; a caller that stops before then never reads it.
+        next.catch(() => undefined);
+      }
       yield {
         codes,
         latents: run.latents.subarray(0, codes.length * run.width),

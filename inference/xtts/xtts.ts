@@ -15,11 +15,18 @@ import { UnsupportedLanguageError } from '../text/languages.ts';
 import { splitSentences } from '../text/sentences.ts';
 import { TextTooLongError } from '../text/tokenizer.ts';
 import { BatchedGpt } from './batch.ts';
-import { batchedDecode, DecodeBatcher, type DecodeMany, sequentialDecode } from './decode-batcher.ts';
+import {
+  batchedDecode,
+  DecodeBatcher,
+  type DecodeBatcherLike,
+  type DecodeMany,
+  sequentialDecode,
+} from './decode-batcher.ts';
 import { type BabbleGuard, generateCodes, UniformSource } from './generate.ts';
 import { Gpt } from './gpt.ts';
 import { DEFAULT_BUCKETS, Hifigan } from './hifigan.ts';
 import { loadPackage, type ModelPackage, type PackageOptions } from './package.ts';
+import { StepBatcher } from './step-batcher.ts';
 import { chunkSchedule, DEFAULT_STREAM, StreamChunker } from './stream.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
 
@@ -47,7 +54,7 @@ export type XttsOptions = PackageOptions & {
    * decode-batcher.ts): at most `maxBatch` sequences per run. Unset: each generation calls the
    * GPT directly, one at a time as its caller awaits.
    */
-  decodeBatch?: { maxBatch: number; gatherMs?: number } | undefined;
+  decodeBatch?: { maxBatch: number; gatherMs?: number; windowSteps?: number } | undefined;
 };
 
 export type SynthesisInput = {
@@ -104,7 +111,7 @@ export class Xtts {
     >
   >;
   /** Batches the decode runs of concurrent generations (XttsOptions.decodeBatch); null: direct calls. */
-  readonly batcher: DecodeBatcher | null;
+  readonly batcher: DecodeBatcherLike | null;
   /** The batched decode's driver when it runs through the native addon (PackageOptions.nativeBatch). */
   private deviceBatch: DeviceBatchedGpt | null = null;
   /** The fixed-shape step's driver, when the package opened gpt_step_static_* (PackageOptions.staticDecode). */
@@ -137,12 +144,25 @@ export class Xtts {
       maxTextChars: options.maxTextChars ?? limits.text.maxChars,
       maxAudioCodes: Math.min(options.maxAudioCodes ?? Number.POSITIVE_INFINITY, pkg.manifest.tokens.max_audio_codes),
     };
-    this.batcher = options.decodeBatch
-      ? new DecodeBatcher(this.decodeMany(), {
-          maxBatch: options.decodeBatch.maxBatch,
-          ...(options.decodeBatch.gatherMs !== undefined ? { gatherMs: options.decodeBatch.gatherMs } : {}),
-        })
-      : null;
+    this.batcher = options.decodeBatch ? this.makeBatcher(options.decodeBatch) : null;
+  }
+
+  /**
+   * The fixed-shape step (its runs start in microseconds, state in place) is driven a few steps at a
+   * time by the StepBatcher (continuous batching: calls join and are answered between windows); the
+   * other batched graphs, whose every run pays for moving or packing the cache, by the DecodeBatcher.
+   */
+  private makeBatcher(o: NonNullable<XttsOptions['decodeBatch']>): DecodeBatcherLike {
+    const many = this.decodeMany();
+    if (this.staticBatch)
+      return new StepBatcher(this.staticBatch, {
+        maxBatch: Math.min(o.maxBatch, this.staticBatch.dims.slots),
+        ...(o.windowSteps !== undefined ? { windowSteps: o.windowSteps } : {}),
+      });
+    return new DecodeBatcher(many, {
+      maxBatch: o.maxBatch,
+      ...(o.gatherMs !== undefined ? { gatherMs: o.gatherMs } : {}),
+    });
   }
 
   /**
@@ -307,6 +327,8 @@ export class Xtts {
         maxCodes: this.options.maxAudioCodes,
         babbleGuard: p.babbleGuard ? DEFAULT_BABBLE_GUARD : null,
         ...(cancelled ? { checkCancelled: cancelled } : {}),
+        // With continuous batching the next run's codes are made while this one's audio is.
+        prefetch: this.batcher instanceof StepBatcher,
       });
     return this.batcher ? this.batcher.generate(this.gpt, generate) : generate(this.gpt);
   }

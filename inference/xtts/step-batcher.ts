@@ -1,0 +1,195 @@
+/**
+ * Continuous batching at the step level, for a batched driver whose runs are cheap to start (the
+ * fixed-shape step of native/static.ts: its state stays in place on the device and one run is a
+ * replayed CUDA graph per step).
+ *
+ * DecodeBatcher (decode-batcher.ts) forms a batch from the calls waiting when the device is free and
+ * runs it until every call in it has all the codes it asked for: a stream that asks for 100 codes
+ * holds the others' next chunk, and one that arrives meanwhile waits for the whole run before its
+ * first step. Here the driver runs in windows of a few steps (`windowSteps`): each window advances
+ * every sequence that has a call open by up to that many codes, a call is answered as soon as it has
+ * its codes (or its stop code), and a sequence that calls or joins during a window is in the next one.
+ * So a stream's first codes wait at most one window for a place, and no stream waits for another's
+ * chunk to end.
+ *
+ * Results never depend on batch-mates: each call carries its own uniforms (from its own seeded RNG)
+ * and sampling settings, each window hands a call the next slice of them, and the driver's rows are
+ * computed independently of one another. How a call was cut into windows changes nothing either: the
+ * driver continues a sequence from its state exactly where the last window left it (the tests compare
+ * the codes with those of single calls).
+ */
+import type { BatchedDriver, BatcherStats, DecodeBatcherLike } from './decode-batcher.ts';
+import type { DecodeResult, DecodeSettings, Gpt, GptKvCache } from './gpt.ts';
+
+export type StepBatcherOptions = {
+  /** Steps per window at most (default 8): how long a new call may wait for its place. */
+  windowSteps?: number;
+  /** Sequences per window at most (default 16: the driver's slots). */
+  maxBatch?: number;
+};
+
+type Call = {
+  cache: GptKvCache;
+  uniforms: Float32Array;
+  settings: DecodeSettings;
+  /** Uniforms used so far (codes made for this call). */
+  used: number;
+  codes: number[];
+  latents: Float32Array[];
+  width: number;
+  resolve: (r: DecodeResult) => void;
+  reject: (e: Error) => void;
+};
+
+export class StepBatcher implements DecodeBatcherLike {
+  readonly windowSteps: number;
+  readonly maxBatch: number;
+  private readonly driver: BatchedDriver;
+  /** The driver's id of each sequence that has joined it. */
+  private readonly members = new Map<GptKvCache, number>();
+  /** Open calls, in arrival order (a sequence has at most one). */
+  private readonly calls: Call[] = [];
+  private running = false;
+  private readonly counts: BatcherStats = { runs: 0, sequences: 0, largest: 0, sizes: {} };
+  onRun: ((size: number) => void) | null = null;
+
+  constructor(driver: BatchedDriver, options: StepBatcherOptions = {}) {
+    this.driver = driver;
+    this.windowSteps = Math.max(1, Math.floor(options.windowSteps ?? 8));
+    this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 16));
+  }
+
+  get stats(): BatcherStats {
+    return { ...this.counts, sizes: { ...this.counts.sizes } };
+  }
+
+  /** Sequences that have joined the driver and not been released. */
+  get sequences(): number {
+    return this.members.size;
+  }
+
+  /** Runs one generation with its decode calls going through this batcher (see DecodeBatcher.generate). */
+  async *generate<T>(own: Gpt, run: (gpt: Gpt) => AsyncGenerator<T, void, void>): AsyncGenerator<T, void, void> {
+    let cache: GptKvCache | null = null;
+    const gpt = Object.create(own) as Gpt;
+    gpt.prefill = async (...args) => {
+      const r = await own.prefill(...args);
+      cache = r.cache;
+      return r;
+    };
+    gpt.decode = (c, u, s) => this.decode(c, u, s);
+    try {
+      yield* run(gpt);
+    } finally {
+      if (cache) this.release(cache);
+    }
+  }
+
+  /** `Gpt.decode`: answered once the sequence has `uniforms.length` codes or its stop code. */
+  decode(cache: GptKvCache, uniforms: Float32Array, settings: DecodeSettings): Promise<DecodeResult> {
+    if (this.calls.some((c) => c.cache === cache))
+      return Promise.reject(new Error('a sequence already has a decode call open'));
+    return new Promise<DecodeResult>((resolve, reject) => {
+      const call: Call = { cache, uniforms, settings, used: 0, codes: [], latents: [], width: 0, resolve, reject };
+      if (uniforms.length === 0) {
+        resolve({ codes: [], latents: new Float32Array(0), width: 0 });
+        return;
+      }
+      this.calls.push(call);
+      this.pump();
+    });
+  }
+
+  /** The sequence is done: its open call (if any) is refused and the driver forgets it. */
+  release(cache: GptKvCache): void {
+    const at = this.calls.findIndex((c) => c.cache === cache);
+    if (at >= 0) this.calls.splice(at, 1)[0]?.reject(new Error('sequence released while waiting to decode'));
+    const id = this.members.get(cache);
+    if (id !== undefined) {
+      this.members.delete(cache);
+      if (this.driver.has(id)) this.driver.drop(id);
+    }
+  }
+
+  private pump(): void {
+    if (this.running || this.calls.length === 0) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  /** Windows back to back while any call is open. */
+  private async loop(): Promise<void> {
+    try {
+      while (this.calls.length > 0) await this.window();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async window(): Promise<void> {
+    const batch = this.calls.slice(0, this.maxBatch);
+    const requests: { id: number; uniforms: Float32Array; settings: DecodeSettings }[] = [];
+    const inWindow: Call[] = [];
+    for (const c of batch) {
+      let id = this.members.get(c.cache);
+      try {
+        if (id === undefined) {
+          id = this.driver.join(c.cache);
+          this.members.set(c.cache, id);
+        }
+      } catch (e) {
+        this.fail(c, e);
+        continue;
+      }
+      const n = Math.min(this.windowSteps, c.uniforms.length - c.used);
+      requests.push({ id, uniforms: c.uniforms.subarray(c.used, c.used + n), settings: c.settings });
+      inWindow.push(c);
+    }
+    if (requests.length === 0) return;
+    let out: Map<number, DecodeResult>;
+    try {
+      out = await this.driver.decode(requests);
+    } catch (e) {
+      for (const c of inWindow) this.fail(c, e);
+      return;
+    }
+    this.counts.runs++;
+    this.counts.sequences += requests.length;
+    this.counts.largest = Math.max(this.counts.largest, requests.length);
+    this.counts.sizes[requests.length] = (this.counts.sizes[requests.length] ?? 0) + 1;
+    for (const [i, c] of inWindow.entries()) {
+      // Released during the window: its call was already refused.
+      if (!this.calls.includes(c)) continue;
+      const r = out.get((requests[i] as { id: number }).id);
+      if (!r) {
+        this.fail(c, new Error('batched decode returned nothing for a member'));
+        continue;
+      }
+      const asked = (requests[i] as { uniforms: Float32Array }).uniforms.length;
+      c.codes.push(...r.codes);
+      c.latents.push(r.latents.subarray(0, r.codes.length * r.width));
+      c.width = r.width;
+      c.used += r.codes.length;
+      // Fewer codes than the window asked for: the stop code came (it is the last one).
+      if (r.codes.length < asked || c.used >= c.uniforms.length) this.answer(c);
+    }
+    this.onRun?.(requests.length);
+  }
+
+  private answer(c: Call): void {
+    this.calls.splice(this.calls.indexOf(c), 1);
+    const latents = new Float32Array(c.codes.length * c.width);
+    let at = 0;
+    for (const l of c.latents) {
+      latents.set(l, at);
+      at += l.length;
+    }
+    c.resolve({ codes: c.codes, latents, width: c.width });
+  }
+
+  private fail(c: Call, e: unknown): void {
+    const at = this.calls.indexOf(c);
+    if (at >= 0) this.calls.splice(at, 1);
+    c.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
