@@ -10,6 +10,13 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { NativeUnavailableError, nativeAvailable } from '../native/index.ts';
+
+// The native addon's runs (native/: the decode step, and with it every graph of a package) wait on
+// libuv's pool, 4 threads unless set: a worker with many streams keeps its step's window, several
+// HiFi-GAN windows and a prefill in flight at once, and file and crypto work shares the pool. Read once,
+// when the pool first starts (after this module's evaluation, which comes before the server's own).
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 import type { XttsOptions } from '../xtts/xtts.ts';
 import type { JobRequest, WorkerCommand, WorkerJob, WorkerReply } from './protocol.ts';
 import {
@@ -182,9 +189,12 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     graph: null,
     nativeRuns: 0,
   };
-  const batched = lanes > 1 && (options.batchedDecode ?? false);
+  // With one stream per worker the batch-1 graph serves it, except through the native addon, whose
+  // fixed-shape step (one slot, replayed as a CUDA graph) decodes one stream faster than that graph.
+  const native = options.native ?? 'off';
+  const batched = (options.batchedDecode ?? false) && (lanes > 1 || (native !== 'off' && nativeAvailable().ok));
   // Decided here, before any worker starts: 'on' without the addon fails the engine's creation.
-  const path = nativeDecodePath(options.native ?? 'off', batched, nativeAvailable);
+  const path = nativeDecodePath(native, batched, nativeAvailable);
   if (path.line) (options.log ?? console.log)(path.line);
   const queue: Job[] = [];
   const slots: Slot[] = [];
@@ -222,7 +232,7 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
           nativeBatch: path.native,
           // The fixed-shape step (where the package has one) holds a slot for each stream.
           staticDecode: { ...xtts.staticDecode, slots: lanes },
-          ...(lanes > 1 ? { decodeBatch: { maxBatch: Math.max(1, batchMax ?? lanes) } } : {}),
+          ...(lanes > 1 || batched ? { decodeBatch: { maxBatch: Math.max(1, batchMax ?? lanes) } } : {}),
         },
         maxPackages: maxPackages ?? 2,
         packageBudgetBytes: packageBudgetBytes ?? Number.POSITIVE_INFINITY,

@@ -345,16 +345,19 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
         assert.match(logged[0] as string, /batched decode through the native addon\b.*INFERENCE_NATIVE=auto/);
       });
 
-      it("concurrent renders give exactly onnxruntime-node's batched codes and samples, every run native", async () => {
+      // Through the addon the prefill and HiFi-GAN runs leave the worker's thread free (host-session.ts),
+      // so which renders share a decode run depends on timing, and a row's latents differ in the last
+      // bits with the batch's padding (batch.test.ts): the same codes, samples within float rounding.
+      it("concurrent renders give onnxruntime-node's batched codes, samples within float rounding, every run native", async (t) => {
         const want0 = await ortRenders();
         const got = await Promise.all(SPECS.map((s) => render(native, voice, s, withBatch)));
+        let worst = 0;
         for (const [i, g] of got.entries()) {
           assert.deepEqual(g.codes, want.wholes[i]?.codes, `render ${i}: codes as alone`);
-          assert.ok(
-            g.samples.equals(want0[i]?.samples as Buffer),
-            `render ${i}: samples differ from onnxruntime-node's`,
-          );
+          worst = Math.max(worst, maxAbsDiff(g.samples, want0[i]?.samples as Buffer));
         }
+        assert.ok(worst < 1e-4, `samples max abs difference ${worst}`);
+        t.diagnostic(`samples max abs difference from onnxruntime-node's batched renders ${worst}`);
         const b = native.decodeBatches;
         assert.ok(b.runs > 0 && b.nativeRuns === b.runs, `runs ${b.runs}, through the native addon ${b.nativeRuns}`);
         assert.equal(b.graph, graph);

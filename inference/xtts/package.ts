@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { EngineError } from '../engine/types.ts';
+import { openHostSession } from '../native/host-session.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
 import { type Device, openSession, type Session, type SessionOptions } from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
@@ -56,7 +57,8 @@ export type PackageOptions = {
    * Open that batched graph through the native addon (inference/native/: a DeviceSession, whose runs
    * can leave their outputs in device memory) rather than onnxruntime-node, and prefer the fixed-shape
    * step where the package has one (staticDecode). Refused (ENGINE_FAILED, with the addon's reason)
-   * where the addon is not built or does not load. Default off.
+   * where the addon is not built or does not load. Its other graphs (prefill, HiFi-GAN, encoders) then
+   * run through the addon too (native/host-session.ts), off the calling thread. Default off.
    */
   nativeBatch?: boolean;
   /**
@@ -128,10 +130,16 @@ export const CPU_SESSION: CpuSessionOptions = { cpuMemArena: false };
  */
 const sharedSessions = new Map<string, { session: Promise<Session>; refs: number }>();
 
-async function acquireSession(path: string, slot: number | undefined, options: SessionOptions): Promise<Session> {
+async function acquireSession(
+  path: string,
+  slot: number | undefined,
+  options: SessionOptions,
+  native = false,
+): Promise<Session> {
   const key = JSON.stringify([
     path,
     slot ?? null,
+    native,
     options.device,
     options.deviceId ?? 0,
     options.intraOpThreads ?? 0,
@@ -140,7 +148,20 @@ async function acquireSession(path: string, slot: number | undefined, options: S
   ]);
   let entry = sharedSessions.get(key);
   if (!entry) {
-    entry = { session: openSession(path, options), refs: 0 };
+    entry = {
+      session: native
+        ? Promise.resolve().then(() =>
+            openHostSession(path, {
+              ...(options.device ? { device: options.device } : {}),
+              ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
+              ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
+              ...(options.cpuMemArena !== undefined ? { cpuMemArena: options.cpuMemArena } : {}),
+              ...(options.config ? { config: options.config } : {}),
+            }),
+          )
+        : openSession(path, options),
+      refs: 0,
+    };
     sharedSessions.set(key, entry);
   }
   entry.refs++;
@@ -326,12 +347,18 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   const opened: Session[] = [];
   const open = async (path: string, slot?: number) => {
     try {
-      const s = await acquireSession(path, slot, {
-        device,
-        ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
-        ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
-        ...cpuSession,
-      });
+      // Through the addon with nativeBatch: its runs leave the worker's thread free (host-session.ts).
+      const s = await acquireSession(
+        path,
+        slot,
+        {
+          device,
+          ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
+          ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+          ...cpuSession,
+        },
+        options.nativeBatch === true,
+      );
       opened.push(s);
       return s;
     } catch (e) {
