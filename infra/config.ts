@@ -4,6 +4,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
+// The native addon's runs (inference/native/: a package's graphs with INFERENCE_NATIVE) wait on libuv's
+// pool, 4 threads unless set: a worker with many streams keeps a decode window, several HiFi-GAN runs and
+// a prefill in flight at once, and file and crypto work shares the pool. Read when the pool first starts,
+// after the modules load.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The job kinds a worker can claim (DATASET_BUILD_JOB, TRAINING_RUN_JOB, PRESCREEN_JOB). */
@@ -75,6 +81,8 @@ const envSchema = z.object({
    * not load), auto (when it loads; the log says which), off.
    */
   INFERENCE_NATIVE: z.enum(['auto', 'on', 'off']).default('off'),
+  /** Every SECONDS, each engine worker logs where its time went (prefill, decode windows, HiFi-GAN); 0: off. */
+  INFERENCE_PROFILE: z.coerce.number().min(0).max(3600).default(0),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
   INFERENCE_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   /** Requests allowed to wait for the engine (or, with pods, for a free pod); beyond it, 503. */
@@ -208,6 +216,8 @@ export type Config = {
     batchGraph: boolean;
     /** The batched decode graph through the native addon (INFERENCE_NATIVE). */
     native: 'auto' | 'on' | 'off';
+    /** Seconds between each worker's `inference: times` lines (INFERENCE_PROFILE); 0: none. */
+    profileSeconds: number;
     threads: number | undefined;
     maxPackages: number;
     packageBudgetBytes: number | undefined;
@@ -299,6 +309,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       batchMax: e.INFERENCE_BATCH_MAX,
       batchGraph: e.INFERENCE_BATCH_GRAPH,
       native: e.INFERENCE_NATIVE,
+      profileSeconds: e.INFERENCE_PROFILE,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,
       packageBudgetBytes:

@@ -11,12 +11,6 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { NativeUnavailableError, nativeAvailable } from '../native/index.ts';
 
-// The native addon's runs (native/: the decode step, and with it every graph of a package) wait on
-// libuv's pool, 4 threads unless set: a worker with many streams keeps its step's window, several
-// HiFi-GAN windows and a prefill in flight at once, and file and crypto work shares the pool. Read once,
-// when the pool first starts (after this module's evaluation, which comes before the server's own).
-process.env.UV_THREADPOOL_SIZE ??= '16';
-
 import type { XttsOptions } from '../xtts/xtts.ts';
 import type { JobRequest, WorkerCommand, WorkerJob, WorkerReply } from './protocol.ts';
 import {
@@ -60,6 +54,8 @@ export type EngineOptions = Omit<XttsOptions, 'deviceId' | 'decodeBatch' | 'nati
    * onnxruntime-node; the same codes (default 'off'). See nativeDecodePath.
    */
   native?: NativeMode;
+  /** Seconds between each worker's `inference: times` line on stdout (engine/phase-times.ts); 0 or unset: none. */
+  profileSeconds?: number;
   /** Where the engine says which decode path it took (default console.log). */
   log?: (line: string) => void;
 };
@@ -150,6 +146,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.batchMax ? { batchMax: i.batchMax } : {}),
     ...(i.batchGraph ? { batchedDecode: true } : {}),
     ...(i.native ? { native: i.native } : {}),
+    ...(i.profileSeconds ? { profileSeconds: i.profileSeconds } : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
@@ -170,6 +167,8 @@ type InferenceConfig = {
   batchGraph?: boolean | undefined;
   /** The batched decode graph through the native addon (INFERENCE_NATIVE). */
   native?: NativeMode | undefined;
+  /** Seconds between the workers' `inference: times` lines (INFERENCE_PROFILE). */
+  profileSeconds?: number | undefined;
   queue: number;
   maxPackages: number;
   packageBudgetBytes: number | undefined;
@@ -216,11 +215,15 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
       voiceCacheSize: _v,
       native: _n,
       log: _l,
+      profileSeconds,
       ...xtts
     } = options;
     const deviceId = (deviceIds ?? [0])[i % (deviceIds?.length || 1)] ?? 0;
     // Each CPU worker gets its share of the cores; onnxruntime would otherwise give every one all of them.
-    const intraOpThreads = xtts.intraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / count));
+    // On CUDA a session's CPU threads only run shape arithmetic: one each, or the dozen sessions of a
+    // package running at once (through the addon) keep a pool of spinning threads per session.
+    const intraOpThreads =
+      xtts.intraOpThreads ?? (xtts.device === 'cuda' ? 1 : Math.max(1, Math.floor(availableParallelism() / count)));
     const worker = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: {
         xtts: {
@@ -235,6 +238,7 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
           ...(lanes > 1 || batched ? { decodeBatch: { maxBatch: Math.max(1, batchMax ?? lanes) } } : {}),
         },
         maxPackages: maxPackages ?? 2,
+        profileSeconds: profileSeconds ?? 0,
         packageBudgetBytes: packageBudgetBytes ?? Number.POSITIVE_INFINITY,
         cancel,
       },

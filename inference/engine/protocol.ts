@@ -8,6 +8,8 @@ export type WorkerInit = {
   xtts: XttsOptions;
   /** Packages kept open per worker; the least recently used beyond this is released. */
   maxPackages: number;
+  /** Seconds between `inference: times` lines (engine/phase-times.ts); 0: none. */
+  profileSeconds: number;
   /** Bytes of graphs a worker keeps open; least recently used packages are released beyond it. */
   packageBudgetBytes: number;
   /**

@@ -7,8 +7,10 @@
  * engine a worker.
  */
 import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { toEngineError, Xtts } from '../xtts/xtts.ts';
+import { takePhases } from './phase-times.ts';
 import type { WorkerCommand, WorkerInit, WorkerJob, WorkerReply } from './protocol.ts';
 import { EngineError } from './types.ts';
 
@@ -22,6 +24,22 @@ const inUse = new Map<string, number>();
 
 function send(m: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(m, transfer);
+}
+
+// INFERENCE_PROFILE=SECONDS (WorkerInit.profileSeconds): every SECONDS, one `inference: times` line on stdout with where this
+// worker's time went (engine/phase-times.ts) and how busy its thread was.
+const profileSeconds = init.profileSeconds ?? 0;
+if (profileSeconds > 0) {
+  let last = performance.eventLoopUtilization();
+  setInterval(() => {
+    const elu = performance.eventLoopUtilization(last);
+    last = performance.eventLoopUtilization();
+    const phases = takePhases(profileSeconds * 1000);
+    if (phases)
+      console.log(
+        `inference: times (${profileSeconds} s): thread busy ${(100 * elu.utilization).toFixed(0)}%; ${phases}`,
+      );
+  }, profileSeconds * 1000).unref();
 }
 
 async function openBytes(): Promise<number> {

@@ -5,6 +5,7 @@
  * KV cache crosses the runtime boundary once per run instead of once per code: onnxruntime-node
  * cannot keep outputs on the GPU between runs.
  */
+import { timed } from '../engine/phase-times.ts';
 import { GREEDY } from '../generation/config.ts';
 import { type Session, type Tensor, tensor } from '../runtime/index.ts';
 
@@ -156,10 +157,12 @@ export class Gpt {
   /** textIds: [START] ids... [STOP]. cond: [1, latents, width]. */
   async prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefillResult> {
     if (this.shared) return this.sharedPrefill(cond, condShape, textIds);
-    const out = await this.prefillSession.run({
-      cond: tensor('float32', cond, condShape),
-      text_ids: tensor('int64', textIds, [1, textIds.length]),
-    });
+    const out = await timed('prefill', () =>
+      this.prefillSession.run({
+        cond: tensor('float32', cond, condShape),
+        text_ids: tensor('int64', textIds, [1, textIds.length]),
+      }),
+    );
     const { logits, latent, present_k, present_v } = out;
     if (!logits || !latent || !present_k || !present_v) throw new Error('gpt_prefill returned incomplete outputs');
     const cache = new GptKvCache({

@@ -16,6 +16,7 @@
  * upsampling exact up to the real length, but the convolutions see that pad instead of zeros, so
  * the last ~0.05 s differ from an unpadded run and exact-parity runs leave buckets off.
  */
+import { timed } from '../engine/phase-times.ts';
 import { type Session, tensor } from '../runtime/index.ts';
 
 export const DEFAULT_BUCKETS: readonly number[] = [32, 64, 128, 256, 384, 512, 640];
@@ -121,11 +122,16 @@ export class Hifigan {
     }
     this.shapesSeen.add(fed);
     const session = await this.sessionFor(fed);
-    const out = await session.run({
-      latents: tensor('float32', x, [1, fed, width]),
-      speaker: tensor('float32', speaker, [1, speaker.length, 1]),
-      ...(this.takesFrames ? { frames: tensor('int64', [t], []) } : {}),
-    });
+    const out = await timed(
+      'hifigan',
+      () =>
+        session.run({
+          latents: tensor('float32', x, [1, fed, width]),
+          speaker: tensor('float32', speaker, [1, speaker.length, 1]),
+          ...(this.takesFrames ? { frames: tensor('int64', [t], []) } : {}),
+        }),
+      () => fed,
+    );
     const wav = out.wav;
     if (!wav) throw new Error('hifigan returned no wav');
     const data = wav.data as Float32Array;

@@ -115,6 +115,9 @@ export type ModelPackage = {
 
 export type CpuSessionOptions = Pick<SessionOptions, 'cpuMemArena' | 'config'>;
 
+/** Sessions' settings on CUDA (see loadPackage). */
+const CUDA_SESSION: CpuSessionOptions = { config: { 'session.intra_op.allow_spinning': '0' } };
+
 /**
  * Sessions' settings on CPU. No memory arena: the GPT's KV cache grows by one position per code,
  * every decode run makes a new one, and HiFi-GAN's activations grow with the audio, so an arena
@@ -323,7 +326,9 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     throw new EngineError('MODEL_CORRUPT', `${dir}: vocab or mel_stats unreadable (${(e as Error).message})`);
   }
 
-  const cpuSession = device === 'cpu' ? (options.cpuSession ?? CPU_SESSION) : {};
+  // On CUDA, no spinning: a thread waiting for work sleeps rather than holding a core the other
+  // sessions' runs, the decode loop and the HTTP server need.
+  const cpuSession = device === 'cpu' ? (options.cpuSession ?? CPU_SESSION) : CUDA_SESSION;
   // The batched graph carries the GPT's weights, so it comes from the manifest that gives gpt_decode:
   // a fine-tuned package without one of its own never takes its base's (the base model's voice).
   // The fused-operator variant when there are both: the same interface, fewer kernels.

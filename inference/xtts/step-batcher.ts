@@ -18,6 +18,7 @@
  * driver continues a sequence from its state exactly where the last window left it (the tests compare
  * the codes with those of single calls).
  */
+import { recordPhase } from '../engine/phase-times.ts';
 import type { BatchedDriver, BatcherStats, DecodeBatcherLike } from './decode-batcher.ts';
 import type { DecodeResult, DecodeSettings, Gpt, GptKvCache } from './gpt.ts';
 
@@ -147,12 +148,16 @@ export class StepBatcher implements DecodeBatcherLike {
     }
     if (requests.length === 0) return;
     let out: Map<number, DecodeResult>;
+    const t0 = performance.now();
     try {
       out = await this.driver.decode(requests);
     } catch (e) {
       for (const c of inWindow) this.fail(c, e);
       return;
     }
+    let made = 0;
+    for (const r of out.values()) made += r.codes.length;
+    recordPhase('decode window', performance.now() - t0, made);
     this.counts.runs++;
     this.counts.sequences += requests.length;
     this.counts.largest = Math.max(this.counts.largest, requests.length);

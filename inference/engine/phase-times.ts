@@ -1,0 +1,44 @@
+/**
+ * Where a worker's time goes, phase by phase (GPT prefill, decode windows, HiFi-GAN), for the
+ * `inference: times` log line that INFERENCE_PROFILE=SECONDS turns on (engine/worker.ts). Counters of
+ * this thread, taken and reset by each line; recording costs a clock read and two additions.
+ */
+import { performance } from 'node:perf_hooks';
+
+type Phase = { n: number; ms: number; units: number; maxMs: number };
+
+const phases = new Map<string, Phase>();
+
+/** Adds one run of `name` that took `ms` and made `units` (codes, sequences...). */
+export function recordPhase(name: string, ms: number, units = 0): void {
+  let p = phases.get(name);
+  if (!p) {
+    p = { n: 0, ms: 0, units: 0, maxMs: 0 };
+    phases.set(name, p);
+  }
+  p.n++;
+  p.ms += ms;
+  p.units += units;
+  p.maxMs = Math.max(p.maxMs, ms);
+}
+
+/** Times `f` as one run of `name`. */
+export async function timed<T>(name: string, f: () => Promise<T>, units?: (r: T) => number): Promise<T> {
+  const t0 = performance.now();
+  const r = await f();
+  recordPhase(name, performance.now() - t0, units ? units(r) : 0);
+  return r;
+}
+
+/** One line for the interval since the last: per phase runs, mean and max ms, busy share, units. */
+export function takePhases(intervalMs: number): string {
+  const parts: string[] = [];
+  for (const [name, p] of [...phases.entries()].sort()) {
+    if (p.n === 0) continue;
+    parts.push(
+      `${name} ${p.n} runs, mean ${(p.ms / p.n).toFixed(1)} ms, max ${p.maxMs.toFixed(1)} ms, busy ${((100 * p.ms) / intervalMs).toFixed(0)}%${p.units ? `, ${p.units} units` : ''}`,
+    );
+  }
+  phases.clear();
+  return parts.join('; ');
+}
