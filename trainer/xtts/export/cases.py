@@ -131,3 +131,12 @@ def build_cases(m: Xtts, graphs: List[str], w: CaseWriter, text_ids: torch.Tenso
         wav_pad = m.hifigan_decoder(pad, spk.unsqueeze(-1), torch.tensor(12, device=dev))
         w.add("hifigan_padded", "hifigan.onnx", {"latents": pad, "speaker": spk.unsqueeze(-1), "frames": torch.tensor(12)},
               {"wav": wav_pad}, TOLERANCE["fp32"])
+    if "hifigan_batch" in graphs:
+        # Three rows of 12, 5 and 20 real frames, padded with noise to 20, each its own speaker: the batched
+        # graph against the module (model/test_hifigan.py checks the module's rows against each row alone).
+        lat = m.gpt.latents_for_codes(cond, ids, torch.randint(0, 1024, (1, 20), generator=g).to(dev))
+        rows = torch.cat([lat, lat.flip(1), torch.randn(1, 20, lat.shape[-1], generator=g).to(dev)], 0)
+        spks = torch.cat([spk, spk.flip(-1), 0.5 * spk], 0).unsqueeze(-1)
+        frames = torch.tensor([12, 5, 20], device=dev)
+        w.add("hifigan_batch", "hifigan_batch.onnx", {"latents": rows, "speaker": spks, "frames": frames.cpu()},
+              {"wav": m.hifigan_decoder(rows, spks, frames)}, TOLERANCE["fp32"])

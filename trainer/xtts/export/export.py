@@ -11,7 +11,9 @@ With --int8, the package also gets the int8 CPU variant of the GPT graphs (see q
 --batch, it also gets the batched decode graph, gpt_batch_fp32/fp16 (see BATCH_NOTE; not compared with
 PyTorch here: inference/xtts/batch.test.ts checks it against gpt_decode on the tiny model), and the
 fixed-shape decode step gpt_step_static_fp32 and its fused-operator variant gpt_step_static_fused_fp32
-(see STATIC_NOTE; test_static_step.py checks both against gpt_batch, and the fused one against the plain one).
+(see STATIC_NOTE; test_static_step.py checks both against gpt_batch, and the fused one against the plain one);
+a base package also gets hifigan_batch, HiFi-GAN over several windows at once (each row its own speaker
+and real length, `frames` [B]), checked against PyTorch as hifigan is.
 
 Run from trainer/ (or with trainer/ on PYTHONPATH). NODE names the node binary (default: node)."""
 import argparse
@@ -127,7 +129,8 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
         except (OSError, json.JSONDecodeError) as e:
             raise ValueError(f"{bpath}: not a readable base package manifest ({e})") from None
     cfg, sizes, model, _dvae, tok = read_model_folder(model_dir, gpt_only=bool(base))
-    want = (GPT_SIDE if base else ALL) + (["gpt_batch"] if batch else [])
+    # A fine-tuned package shares its base's HiFi-GAN, the batched one too.
+    want = (GPT_SIDE if base else ALL) + (["gpt_batch"] if batch else []) + (["hifigan_batch"] if batch and not base else [])
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
@@ -263,7 +266,7 @@ def main() -> None:
     p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
     p.add_argument("--int8", action="store_true", help="also write the int8 CPU variant of the GPT graphs")
     p.add_argument("--batch", action="store_true",
-                   help="also write the batched decode graphs (gpt_batch, gpt_step_static, gpt_step_static_fused)")
+                   help="also write the batched graphs (gpt_batch, gpt_step_static, gpt_step_static_fused, hifigan_batch)")
     a = p.parse_args()
     try:
         m = export_package(a.model_dir, a.out_dir, a.base, a.device, a.force, int8=a.int8, batch=a.batch)

@@ -100,7 +100,7 @@ def _export(module: nn.Module, args: Tuple, inputs: Sequence[str], outputs: Sequ
 
 
 def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, onnx.ModelProto]:
-    """want: names among cond_encoder, speaker_encoder, hifigan, gpt_prefill, gpt_decode, gpt_batch. Returns
+    """want: names among cond_encoder, speaker_encoder, hifigan, hifigan_batch, gpt_prefill, gpt_decode, gpt_batch. Returns
     {file stem: model}, GPT graphs as `<name>_fp32` and (unless fp16 is False) `<name>_fp16`; gpt_batch also
     brings the fixed-shape steps `gpt_step_static_fp32` and `gpt_step_static_fused_fp32` (export_static; fp32 only).
 
@@ -120,6 +120,14 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, 
     if "hifigan" in want:
         out["hifigan"] = _export(Hifigan(m), (torch.randn(1, 12, d), torch.randn(1, s.d_vector_dim, 1), torch.tensor(9)),
                                  ["latents", "speaker", "frames"], ["wav"], {"latents": {1: "codes"}, "wav": {2: "samples"}})
+    if "hifigan_batch" in want:
+        # The same decoder over B windows at once, each row its own speaker and real length (frames [B]):
+        # what a server vocoding many streams runs, one run for the windows that wait together.
+        out["hifigan_batch"] = _export(
+            Hifigan(m), (torch.randn(2, 12, d), torch.randn(2, s.d_vector_dim, 1), torch.tensor([9, 12])),
+            ["latents", "speaker", "frames"], ["wav"],
+            {"latents": {0: "batch", 1: "codes"}, "speaker": {0: "batch"}, "frames": {0: "batch"},
+             "wav": {0: "batch", 2: "samples"}})
 
     def kv_dyn(name, ax):
         return {3: ax}

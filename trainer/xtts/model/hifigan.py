@@ -53,8 +53,9 @@ def _masked(x, mask):
 
 
 def _mask(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """[1, 1, L] of x's dtype: 1 at positions below `valid` (an int64 scalar tensor), 0 from there on."""
-    return (torch.arange(x.shape[-1], device=x.device) < valid).to(x.dtype)[None, None, :]
+    """[N, 1, L] of x's dtype: 1 at positions below `valid`, 0 from there on; valid is an int64 scalar
+    tensor (N = 1, every row alike) or one length per row, [B] (N = B)."""
+    return (torch.arange(x.shape[-1], device=x.device)[None, :] < valid.reshape(-1, 1)).to(x.dtype)[:, None, :]
 
 
 def _conv_valid(conv, n: torch.Tensor) -> torch.Tensor:
@@ -105,8 +106,8 @@ class HifiganGenerator(nn.Module):
             self.conds = nn.ModuleList([nn.Conv1d(s.d_vector_dim, ch0 // 2 ** (i + 1), 1) for i in range(len(self.ups))])
 
     def forward(self, x, g, valid=None):
-        """x [B, D, L], g [B, d_vector, 1]. valid (int64 scalar tensor, or None): how many of x's frames are
-        real. With it, every convolution's input is zeroed past the real length at its own resolution, so
+        """x [B, D, L], g [B, d_vector, 1]. valid (int64 scalar tensor, [B] of them, or None): how many of x's
+        frames are real (in each row). With it, every convolution's input is zeroed past the real length at its own resolution, so
         the first outputs equal those of x[..., :valid] run alone, whatever follows in x (a padded input
         gives the unpadded run's numbers). Without it, no masking at all: the reference computation."""
         m = None if valid is None else _mask(x, valid)
@@ -142,7 +143,8 @@ class HifiDecoder(nn.Module):
         """latents [B, T, D], g [B, d_vector, 1] -> wav [B, 1, 256 * floor(4T * 24000 / 22050)].
 
         frames (int64 scalar tensor, 1 <= frames <= T, or None): the number of real latents, the rest being
-        padding (B = 1). The output's first 256 * floor(4 * frames * 24000 / 22050) samples then equal
+        padding; or [B] of them, one per row (rows of different lengths padded to one T, each row's output
+        as if it ran alone). The output's first 256 * floor(4 * frames * 24000 / 22050) samples then equal
         those of latents[:, :frames] decoded alone, whatever the padding holds: the interpolation reads
         frame frames-1 wherever it would read past it (an unpadded input's edge clamp), a resize that
         would leave the real length unchanged passes its input through (PyTorch and onnxruntime copy
@@ -155,8 +157,10 @@ class HifiDecoder(nn.Module):
             scales.append(s.output_sample_rate / s.input_sample_rate)
         valid = None
         if frames is not None:
-            t = torch.arange(latents.shape[1], device=latents.device)
-            latents = latents.index_select(1, torch.where(t < frames, t, frames - 1))
+            t = torch.arange(latents.shape[1], device=latents.device)[None, :]
+            f = frames.reshape(-1, 1)
+            idx = torch.where(t < f, t, f - 1)  # [1 or B, T]
+            latents = latents.gather(1, idx[..., None].expand(latents.shape[0], -1, latents.shape[2]))
             valid = frames
         z = latents.transpose(1, 2)
         for scale in scales:
@@ -164,7 +168,7 @@ class HifiDecoder(nn.Module):
             if valid is not None:
                 n = resized_length(valid, scale)
                 if 1 < scale < 2:  # only then can floor(n * scale) == n (n >= 1)
-                    y = torch.where(n == valid, F.pad(z, (0, y.shape[-1] - z.shape[-1])), y)
+                    y = torch.where((n == valid).reshape(-1, 1, 1), F.pad(z, (0, y.shape[-1] - z.shape[-1])), y)
                 valid = n
             z = y
         return self.waveform_decoder(z, g, valid)

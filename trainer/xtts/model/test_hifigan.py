@@ -45,6 +45,25 @@ class PaddedDecode(unittest.TestCase):
             old = (self.dec(repeat, self.g)[..., :n] - ref).abs().max().item()
             self.assertGreater(old, 1e-3, f"{frames} frames: padding without frames should reach the edge")
 
+    @torch.no_grad()
+    def test_rows_of_different_lengths_decode_as_each_alone(self):
+        """frames as [B]: rows padded to one length with noise, each with its own speaker, give each row's
+        unpadded samples; a B of 1 with a [1] frames gives the scalar's."""
+        d, dv = self.s.decoder_input_dim, self.s.d_vector_dim
+        lengths, fed = [1, 2, 9, 31, 32], 32
+        lats = [torch.randn(1, n, d) for n in lengths]
+        gs = [torch.randn(1, dv, 1) for _ in lengths]
+        batch = torch.cat([torch.cat([x, 3 * torch.randn(1, fed - x.shape[1], d)], 1) for x in lats], 0)
+        out = self.dec(batch, torch.cat(gs, 0), torch.tensor(lengths))
+        self.assertEqual(out.shape[0], len(lengths))
+        for i, (x, g) in enumerate(zip(lats, gs)):
+            ref = self.dec(x, g)
+            n = ref.shape[-1]
+            err = (out[i:i + 1, :, :n] - ref).abs().max().item()
+            self.assertLessEqual(err, 1e-5, f"row {i}: {lengths[i]} frames in a batch padded to {fed}")
+        one = self.dec(batch[2:3], gs[2], torch.tensor([9]))
+        self.assertEqual((one - self.dec(batch[2:3], gs[2], torch.tensor(9))).abs().max().item(), 0.0)
+
     def test_resized_length_is_the_resize_length(self):
         for scale in (4.0, 24000 / 22050):
             for n in range(1, 1200):
