@@ -236,6 +236,8 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
           // The fixed-shape step (where the package has one) holds a slot for each stream.
           staticDecode: { ...xtts.staticDecode, slots: lanes },
           ...(lanes > 1 || batched ? { decodeBatch: { maxBatch: Math.max(1, batchMax ?? lanes) } } : {}),
+          // Several streams' HiFi-GAN windows in one run, where the package has hifigan_batch (and buckets are on: CUDA).
+          ...(lanes > 1 ? { vocoderBatch: { maxRows: Math.min(16, lanes) } } : {}),
         },
         maxPackages: maxPackages ?? 2,
         profileSeconds: profileSeconds ?? 0,

@@ -18,6 +18,7 @@
  */
 import { timed } from '../engine/phase-times.ts';
 import { type Session, tensor } from '../runtime/index.ts';
+import type { VocoderBatcher } from './vocoder-batcher.ts';
 
 export const DEFAULT_BUCKETS: readonly number[] = [32, 64, 128, 256, 384, 512, 640];
 
@@ -61,6 +62,11 @@ export class Hifigan {
   /** With buckets: one session per bucket (opened on first use); lengths past the last share one. */
   private readonly perBucket = new Map<number, Promise<Session>>();
   private readonly openMore: ((bucket: number) => Promise<Session>) | undefined;
+  /**
+   * Runs padded windows of several callers together (the package's hifigan_batch graph), where set and
+   * buckets are on; null: each window runs alone.
+   */
+  batcher: VocoderBatcher | null = null;
 
   constructor(session: Session, buckets: readonly number[] | null, openMore?: (bucket: number) => Promise<Session>) {
     this.session = session;
@@ -121,20 +127,23 @@ export class Hifigan {
       x = padded;
     }
     this.shapesSeen.add(fed);
-    const session = await this.sessionFor(fed);
-    const out = await timed(
+    const batcher = this.batcher;
+    const data = await timed(
       'hifigan',
-      () =>
-        session.run({
+      async () => {
+        // Several streams' windows of one bucket share a run (vocoder-batcher.ts).
+        if (batcher && this.buckets && this.takesFrames) return batcher.run(fed, x, t, speaker);
+        const session = await this.sessionFor(fed);
+        const out = await session.run({
           latents: tensor('float32', x, [1, fed, width]),
           speaker: tensor('float32', speaker, [1, speaker.length, 1]),
           ...(this.takesFrames ? { frames: tensor('int64', [t], []) } : {}),
-        }),
+        });
+        if (!out.wav) throw new Error('hifigan returned no wav');
+        return out.wav.data as Float32Array;
+      },
       () => fed,
     );
-    const wav = out.wav;
-    if (!wav) throw new Error('hifigan returned no wav');
-    const data = wav.data as Float32Array;
     const want = outputSamples(t);
     return data.length > want ? data.slice(0, want) : data;
   }

@@ -69,6 +69,12 @@ export type PackageOptions = {
    * latents, max_text_tokens and max_audio_codes).
    */
   staticDecode?: { slots?: number; chunk?: number };
+  /**
+   * HiFi-GAN windows of several streams in one run (xtts/vocoder-batcher.ts) through the package's
+   * `hifigan_batch` graph (its base's for a fine-tuned package), where it has one and the vocoder is
+   * fp32; `maxRows` windows per run at most (default 8). Unset: each window runs alone.
+   */
+  vocoderBatch?: { maxRows?: number } | undefined;
 };
 
 /** Sizes of the fixed-shape step opened for a package (the symbolic dims fixed at open). */
@@ -110,6 +116,11 @@ export type ModelPackage = {
   };
   /** The HiFi-GAN graph's session for one padding bucket (released with the package); see Hifigan. */
   openHifigan(bucket: number): Promise<Session>;
+  /**
+   * The batched HiFi-GAN graph's session for `rows` windows of one bucket (PackageOptions.vocoderBatch),
+   * or null when not asked for or the package has none.
+   */
+  openHifiganBatch: ((bucket: number, rows: number) => Promise<Session>) | null;
   release(): Promise<void>;
 };
 
@@ -341,6 +352,8 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     `gpt_batch_${precision}`,
   ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)));
   const stepSizes = staticSizes(manifest, options.staticDecode);
+  const vocoderBatchPath =
+    options.vocoderBatch && vocoder === 'hifigan' && has('hifigan_batch') ? await graphPath('hifigan_batch') : null;
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath('speaker_encoder'),
@@ -428,6 +441,10 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     bytes: sizes.reduce((a, b) => a + b, 0),
     sessions,
     openHifigan: (bucket: number) => open(paths.hifigan, bucket),
+    // Keyed apart from openHifigan's sessions by the rows (every (bucket, rows) pair keeps one shape).
+    openHifiganBatch: vocoderBatchPath
+      ? (bucket: number, rows: number) => open(vocoderBatchPath, bucket * 1024 + rows)
+      : null,
     release: async () => {
       native?.release();
       native = null;

@@ -24,10 +24,11 @@ import {
 } from './decode-batcher.ts';
 import { type BabbleGuard, generateCodes, UniformSource } from './generate.ts';
 import { Gpt } from './gpt.ts';
-import { DEFAULT_BUCKETS, Hifigan } from './hifigan.ts';
+import { DEFAULT_BUCKETS, Hifigan, outputSamples } from './hifigan.ts';
 import { loadPackage, type ModelPackage, type PackageOptions } from './package.ts';
 import { StepBatcher } from './step-batcher.ts';
 import { chunkSchedule, DEFAULT_STREAM, StreamChunker } from './stream.ts';
+import { VocoderBatcher } from './vocoder-batcher.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
 
 export type XttsOptions = PackageOptions & {
@@ -132,6 +133,14 @@ export class Xtts {
       b === 'auto' ? (pkg.device === 'cuda' ? DEFAULT_BUCKETS : null) : b,
       pkg.device === 'cuda' ? (bucket) => pkg.openHifigan(bucket) : undefined,
     );
+    const openBatch = pkg.openHifiganBatch;
+    if (openBatch && this.hifigan.buckets && this.hifigan.takesFrames)
+      this.hifigan.batcher = new VocoderBatcher(
+        openBatch,
+        pkg.manifest.model.config.gpt_n_model_channels,
+        (fed) => outputSamples(fed),
+        options.vocoderBatch?.maxRows !== undefined ? { maxRows: options.vocoderBatch.maxRows } : {},
+      );
     this.options = {
       streamChunkCodes: options.streamChunkCodes ?? STREAM_FIRST_CHUNK_CODES,
       streamChunkGrowth: options.streamChunkGrowth ?? STREAM_CHUNK_GROWTH,

@@ -1,0 +1,85 @@
+/**
+ * HiFi-GAN windows of several callers in one run (vocoder-batcher.ts over the tiny fixture's
+ * hifigan_batch graph, on this CPU with buckets on): concurrent windows of different lengths, speakers
+ * and speeds give each caller the samples its window gives alone through the batch-1 graph, runs carry
+ * several windows of one bucket, rows are padded to a power of two, a bad window is refused, and a
+ * package without the graph keeps the batch-1 path.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
+import { addTinyBatchGraph } from './tiny-graphs.ts';
+import { Xtts } from './xtts.ts';
+
+const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny', 'package');
+const BUCKETS = [16, 32, 64];
+
+describe('VocoderBatcher: HiFi-GAN windows of several callers in one run', () => {
+  let dir: string;
+  let batched: Xtts;
+  let alone: Xtts;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'xtts-vocoder-'));
+    cpSync(fixture, join(dir, 'pkg'), { recursive: true });
+    await addTinyBatchGraph(join(dir, 'pkg'), 'hifigan_batch');
+    batched = await Xtts.load(join(dir, 'pkg'), {
+      warmUp: false,
+      hifiganBuckets: BUCKETS,
+      vocoderBatch: { maxRows: 4 },
+    });
+    alone = await Xtts.load(join(dir, 'pkg'), { warmUp: false, hifiganBuckets: BUCKETS });
+  });
+  after(async () => {
+    await batched?.release();
+    await alone?.release();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('opens the batcher only where asked for and the package has the graph', () => {
+    assert.ok(batched.hifigan.batcher, 'batched');
+    assert.equal(alone.hifigan.batcher, null);
+  });
+
+  it('concurrent windows get the samples each gets alone, in shared runs', async (t) => {
+    const c = batched.pkg.manifest.model.config;
+    const width = c.gpt_n_model_channels;
+    const windows = [3, 16, 9, 14, 12, 30, 1, 5, 20].map((frames, i) => ({
+      frames,
+      latents: Float32Array.from({ length: frames * width }, (_, k) => Math.sin(k * 0.37 + i) * 0.8),
+      speaker: Float32Array.from({ length: c.d_vector_dim }, (_, k) => Math.cos(k + i) * 0.3),
+      speed: i === 4 ? 1.25 : 1,
+    }));
+    const want = [];
+    for (const w of windows) want.push(await alone.hifigan.decode(w.latents, w.frames, width, w.speaker, w.speed));
+    const before = batched.hifigan.batcher?.stats.runs ?? 0;
+    const got = await Promise.all(
+      windows.map((w) => batched.hifigan.decode(w.latents, w.frames, width, w.speaker, w.speed)),
+    );
+    let worst = 0;
+    for (const [i, g] of got.entries()) {
+      assert.equal(g.length, (want[i] as Float32Array).length, `window ${i}: sample count`);
+      worst = Math.max(worst, maxAbsDiff(g, want[i] as Float32Array));
+    }
+    assert.ok(worst <= 1e-5, `samples max abs difference ${worst}`);
+    const stats = batched.hifigan.batcher?.stats;
+    assert.ok(stats);
+    t.diagnostic(
+      `samples max abs difference from the batch-1 graph ${worst}; runs by windows ${JSON.stringify(stats.sizes)}`,
+    );
+    assert.equal(stats.windows, windows.length);
+    assert.ok(stats.runs - before < windows.length, `runs ${stats.runs} for ${windows.length} windows`);
+    assert.ok(
+      Object.keys(stats.sizes).some((n) => Number(n) > 1),
+      `sizes ${JSON.stringify(stats.sizes)}`,
+    );
+  });
+
+  it('refuses a window whose latents do not match its bucket', async () => {
+    const b = batched.hifigan.batcher;
+    assert.ok(b);
+    await assert.rejects(b.run(16, new Float32Array(5), 3, new Float32Array(16)), /5 values for 16 latents/);
+  });
+});

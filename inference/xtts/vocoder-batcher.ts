@@ -1,0 +1,141 @@
+/**
+ * HiFi-GAN windows of several streams in one run (the package's `hifigan_batch` graph: rows padded to
+ * one bucket, each with its own speaker and real length, `frames` [B]).
+ *
+ * One batched run is in flight at a time; windows that arrive meanwhile wait, and when it ends the
+ * bucket whose window has waited longest goes next, with up to `maxRows` of its waiting windows. The
+ * rows are padded up to a power of two (repeating the last window, whose output is dropped) so each
+ * (bucket, rows) pair keeps one shape: onnxruntime's CUDA convolutions keep the plan of the last shape
+ * they saw (hifigan.ts), so each pair gets a session of its own (`open`), opened on first use.
+ *
+ * A row's samples are those of the window run alone through the batch-1 graph, within float rounding
+ * (the graph computes each row as the module does alone: model/test_hifigan.py, vocoder-batcher.test.ts).
+ */
+import type { Session } from '../runtime/index.ts';
+import { tensor } from '../runtime/index.ts';
+
+export type VocoderBatcherOptions = {
+  /** Windows per run at most (default 8; rounded down to a power of two). */
+  maxRows?: number;
+};
+
+type Window = {
+  fed: number;
+  latents: Float32Array;
+  frames: number;
+  speaker: Float32Array;
+  resolve: (wav: Float32Array) => void;
+  reject: (e: Error) => void;
+};
+
+/** What the batcher has run: runs, windows, and runs by their number of windows. */
+export type VocoderBatchStats = { runs: number; windows: number; sizes: Record<number, number> };
+
+export class VocoderBatcher {
+  readonly maxRows: number;
+  private readonly open: (bucket: number, rows: number) => Promise<Session>;
+  private readonly width: number;
+  private readonly samples: (fed: number) => number;
+  private readonly sessions = new Map<string, Promise<Session>>();
+  private readonly waiting: Window[] = [];
+  private running = false;
+  private readonly counts: VocoderBatchStats = { runs: 0, windows: 0, sizes: {} };
+
+  /**
+   * `open(bucket, rows)`: a session of the batched graph for that shape; `samples(fed)`: the samples the
+   * graph makes from `fed` latents.
+   */
+  constructor(
+    open: (bucket: number, rows: number) => Promise<Session>,
+    width: number,
+    samples: (fed: number) => number,
+    options: VocoderBatcherOptions = {},
+  ) {
+    this.open = open;
+    this.width = width;
+    this.samples = samples;
+    this.maxRows = 2 ** Math.floor(Math.log2(Math.max(1, options.maxRows ?? 8)));
+  }
+
+  get stats(): VocoderBatchStats {
+    return { ...this.counts, sizes: { ...this.counts.sizes } };
+  }
+
+  /**
+   * The samples of one window: `latents` [fed * width] (already padded to its bucket `fed`), `frames` of
+   * them real, `speaker` [d]. Resolves with the row's whole output (samples(fed)); the caller crops it.
+   */
+  run(fed: number, latents: Float32Array, frames: number, speaker: Float32Array): Promise<Float32Array> {
+    if (latents.length !== fed * this.width)
+      return Promise.reject(new Error(`vocoder window: ${latents.length} values for ${fed} latents of ${this.width}`));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ fed, latents, frames, speaker, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.running || this.waiting.length === 0) return;
+    this.running = true;
+    void this.next().finally(() => {
+      this.running = false;
+      this.pump();
+    });
+  }
+
+  private session(fed: number, rows: number): Promise<Session> {
+    const key = `${fed}x${rows}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = this.open(fed, rows);
+      // A failed open is tried again by the next run of that shape.
+      s.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  private async next(): Promise<void> {
+    const fed = (this.waiting[0] as Window).fed;
+    const batch: Window[] = [];
+    for (let i = 0; i < this.waiting.length && batch.length < this.maxRows; ) {
+      const w = this.waiting[i] as Window;
+      if (w.fed === fed) {
+        batch.push(w);
+        this.waiting.splice(i, 1);
+      } else i++;
+    }
+    let rows = 1;
+    while (rows < batch.length) rows *= 2;
+    const d = (batch[0] as Window).speaker.length;
+    const latents = new Float32Array(rows * fed * this.width);
+    const speakers = new Float32Array(rows * d);
+    const frames = new BigInt64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      // Rows past the windows repeat the last one; their output is not read.
+      const w = batch[Math.min(r, batch.length - 1)] as Window;
+      latents.set(w.latents, r * fed * this.width);
+      speakers.set(w.speaker, r * d);
+      frames[r] = BigInt(w.frames);
+    }
+    try {
+      const session = await this.session(fed, rows);
+      const out = await session.run({
+        latents: tensor('float32', latents, [rows, fed, this.width]),
+        speaker: tensor('float32', speakers, [rows, d, 1]),
+        frames: tensor('int64', frames, [rows]),
+      });
+      const wav = out.wav?.data as Float32Array | undefined;
+      const n = this.samples(fed);
+      if (!wav || wav.length !== rows * n)
+        throw new Error(`hifigan_batch gave ${wav?.length ?? 'no'} samples for ${rows} rows of ${n}`);
+      this.counts.runs++;
+      this.counts.windows += batch.length;
+      this.counts.sizes[batch.length] = (this.counts.sizes[batch.length] ?? 0) + 1;
+      for (const [r, w] of batch.entries()) w.resolve(wav.slice(r * n, (r + 1) * n));
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e));
+      for (const w of batch) w.reject(err);
+    }
+  }
+}
