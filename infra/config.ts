@@ -64,6 +64,11 @@ const envSchema = z.object({
    * time, at a cost in agreement with fp32 that README's benchmark states.
    */
   INFERENCE_VOCODER_PRECISION: z.enum(['fp32', 'int8']).default('fp32'),
+  /**
+   * On CUDA, HiFi-GAN's convolutions in TF32 (tensor cores) through the native addon; every other graph
+   * keeps TF32 off. Off by default: fp32 everywhere.
+   */
+  INFERENCE_VOCODER_TF32: flag.default(false),
   /** Worker threads of the in-process engine (or a pod's), each with its own sessions. */
   INFERENCE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /**
@@ -205,6 +210,8 @@ export type Config = {
     device: 'cpu' | 'cuda';
     /** Unset: the engine's default (see INFERENCE_PRECISION). */
     precision: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
+    /** HiFi-GAN in TF32 on CUDA through the native addon (INFERENCE_VOCODER_TF32). */
+    vocoderTf32: boolean;
     /** HiFi-GAN's precision (INFERENCE_VOCODER_PRECISION). */
     vocoderPrecision: 'fp32' | 'int8';
     workers: number;
@@ -291,6 +298,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (kubernetes && !e.K8S_TRAINER_IMAGE) {
     throw fail([{ name: 'K8S_TRAINER_IMAGE', message: 'required when TRAINING_LAUNCHER=kubernetes' }]);
   }
+  // TF32 changes the GPT's greedy path. The native addon's sessions turn it off per session (use_tf32,
+  // xtts/package.ts); onnxruntime-node's sessions take no provider options, so on CUDA it is turned off
+  // for the whole process (read when CUDA starts, later), unless set already or the vocoder's TF32 is
+  // asked for (which needs the addon's sessions to keep the GPT's off).
+  if (env === process.env && e.INFERENCE_DEVICE === 'cuda' && !e.INFERENCE_VOCODER_TF32)
+    process.env.NVIDIA_TF32_OVERRIDE ??= '0';
   const dataDir = resolve(e.DATA_DIR);
   return {
     nodeEnv: e.NODE_ENV,
@@ -304,6 +317,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       device: e.INFERENCE_DEVICE,
       precision: e.INFERENCE_PRECISION === 'auto' ? undefined : e.INFERENCE_PRECISION,
       vocoderPrecision: e.INFERENCE_VOCODER_PRECISION,
+      vocoderTf32: e.INFERENCE_VOCODER_TF32,
       workers: e.INFERENCE_WORKERS,
       streams: e.INFERENCE_STREAMS,
       batchMax: e.INFERENCE_BATCH_MAX,

@@ -141,6 +141,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     device: i.device,
     ...(i.precision ? { precision: i.precision } : {}),
     ...(i.vocoderPrecision ? { vocoderPrecision: i.vocoderPrecision } : {}),
+    ...(i.vocoderTf32 ? { vocoderTf32: true } : {}),
     workers: i.workers,
     ...(i.streams ? { maxStreams: i.streams } : {}),
     ...(i.batchMax ? { batchMax: i.batchMax } : {}),
@@ -158,6 +159,7 @@ type InferenceConfig = {
   device: 'cpu' | 'cuda';
   precision?: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
   vocoderPrecision?: 'fp32' | 'int8' | undefined;
+  vocoderTf32?: boolean | undefined;
   workers: number;
   /** Jobs per worker at once (INFERENCE_STREAMS). */
   streams?: number | undefined;

@@ -75,6 +75,12 @@ export type PackageOptions = {
    * fp32; `maxRows` windows per run at most (default 8). Unset: each window runs alone.
    */
   vocoderBatch?: { maxRows?: number } | undefined;
+  /**
+   * On CUDA through the native addon, let HiFi-GAN's convolutions use TF32 (tensor cores; faster, its
+   * samples then differ from fp32's in the last bits of a 10-bit mantissa). Default off: every graph in
+   * fp32 with TF32 off (tf32Option).
+   */
+  vocoderTf32?: boolean;
 };
 
 /** Sizes of the fixed-shape step opened for a package (the symbolic dims fixed at open). */
@@ -126,6 +132,17 @@ export type ModelPackage = {
 
 export type CpuSessionOptions = Pick<SessionOptions, 'cpuMemArena' | 'config'>;
 
+/**
+ * onnxruntime's CUDA provider option use_tf32 (on by default there): TF32 rounds fp32 matrix and
+ * convolution inputs to 10 bits of mantissa, which changes the GPT's greedy path (README, "fp32 and
+ * TF32"). Off for every graph but HiFi-GAN, whose setting is PackageOptions.vocoderTf32. Applies to the
+ * sessions the native addon opens; onnxruntime-node's take no provider options, and for them
+ * infra/config.ts sets NVIDIA_TF32_OVERRIDE=0 on CUDA unless the vocoder's TF32 is asked for.
+ */
+function tf32Option(on: boolean): Record<string, string> {
+  return { use_tf32: on ? '1' : '0' };
+}
+
 /** Sessions' settings on CUDA (see loadPackage). */
 const CUDA_SESSION: CpuSessionOptions = { config: { 'session.intra_op.allow_spinning': '0' } };
 
@@ -149,11 +166,13 @@ async function acquireSession(
   slot: number | undefined,
   options: SessionOptions,
   native = false,
+  providerOptions: Readonly<Record<string, string>> = {},
 ): Promise<Session> {
   const key = JSON.stringify([
     path,
     slot ?? null,
     native,
+    providerOptions,
     options.device,
     options.deviceId ?? 0,
     options.intraOpThreads ?? 0,
@@ -171,6 +190,7 @@ async function acquireSession(
               ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
               ...(options.cpuMemArena !== undefined ? { cpuMemArena: options.cpuMemArena } : {}),
               ...(options.config ? { config: options.config } : {}),
+              providerOptions,
             }),
           )
         : openSession(path, options),
@@ -352,6 +372,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     `gpt_batch_${precision}`,
   ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)));
   const stepSizes = staticSizes(manifest, options.staticDecode);
+  const vocoderTf32 = options.vocoderTf32 === true;
   const vocoderBatchPath =
     options.vocoderBatch && vocoder === 'hifigan' && has('hifigan_batch') ? await graphPath('hifigan_batch') : null;
   const paths = {
@@ -363,7 +384,8 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     ...(options.batchedDecode && batchGraph ? { batch: await graphPath(batchGraph) } : {}),
   };
   const opened: Session[] = [];
-  const open = async (path: string, slot?: number) => {
+  const native = options.nativeBatch === true;
+  const open = async (path: string, slot?: number, tf32 = false) => {
     try {
       // Through the addon with nativeBatch: its runs leave the worker's thread free (host-session.ts).
       const s = await acquireSession(
@@ -375,7 +397,8 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
           ...cpuSession,
         },
-        options.nativeBatch === true,
+        native,
+        native && device === 'cuda' ? tf32Option(tf32) : {},
       );
       opened.push(s);
       return s;
@@ -385,15 +408,16 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
       throw new EngineError(verify ? 'ENGINE_FAILED' : 'MODEL_CORRUPT', (e as Error).message);
     }
   };
-  let native: DeviceSession | null = null;
+  let step: DeviceSession | null = null;
   const openNative = async (path: string): Promise<DeviceSession> => {
     const addon = nativeAvailable();
     let why = addon.ok ? '' : addon.reason;
     if (addon.ok)
       try {
         // The settings open() gives onnxruntime-node's sessions, so both paths run the graph alike.
-        native = DeviceSession.open(path, {
+        step = DeviceSession.open(path, {
           device,
+          ...(device === 'cuda' ? { providerOptions: tf32Option(false) } : {}),
           ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
           ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
           ...(cpuSession.cpuMemArena !== undefined ? { cpuMemArena: cpuSession.cpuMemArena } : {}),
@@ -408,7 +432,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
               }
             : {}),
         });
-        return native;
+        return step;
       } catch (e) {
         why = (e as Error).message;
       }
@@ -418,7 +442,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   const sessions = {
     condEncoder: await open(paths.condEncoder),
     speakerEncoder: await open(paths.speakerEncoder),
-    hifigan: await open(paths.hifigan),
+    hifigan: await open(paths.hifigan, undefined, vocoderTf32),
     // A package whose prefill and decode name one file (the int8 variant: one copy of the weights,
     // see quantize.py) opens it once: both get the same session.
     prefill: await open(paths.prefill),
@@ -440,14 +464,14 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     melStats,
     bytes: sizes.reduce((a, b) => a + b, 0),
     sessions,
-    openHifigan: (bucket: number) => open(paths.hifigan, bucket),
+    openHifigan: (bucket: number) => open(paths.hifigan, bucket, vocoderTf32),
     // Keyed apart from openHifigan's sessions by the rows (every (bucket, rows) pair keeps one shape).
     openHifiganBatch: vocoderBatchPath
-      ? (bucket: number, rows: number) => open(vocoderBatchPath, bucket * 1024 + rows)
+      ? (bucket: number, rows: number) => open(vocoderBatchPath, bucket * 1024 + rows, vocoderTf32)
       : null,
     release: async () => {
-      native?.release();
-      native = null;
+      step?.release();
+      step = null;
       await Promise.all(opened.map((s) => s.release()));
     },
   };
