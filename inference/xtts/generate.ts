@@ -29,9 +29,10 @@ export type GenerateOptions = {
   /** Checked between runs; throwing from it ends generation. */
   checkCancelled?: () => void;
   /**
-   * Ask for the next run before yielding this one (default false): where decode runs elsewhere (a
-   * batcher on a device), the next codes are made while the caller turns these into audio. The
-   * codes are the same: the next run starts from the state and RNG position this one left.
+   * Ask for the next run before yielding this one (default false; from the second run on): where
+   * decode runs elsewhere (a batcher on a device), the next codes are made while the caller turns
+   * these into audio. The codes are the same: the next run starts from the state and RNG position
+   * this one left.
    */
   prefetch?: boolean;
 };
@@ -85,7 +86,8 @@ export async function* generateCodes(
   const all: number[] = [];
   let runIndex = 0;
   const start = () => {
-    const size = typeof o.runCodes === 'number' ? o.runCodes : o.runCodes(runIndex++);
+    const size = typeof o.runCodes === 'number' ? o.runCodes : o.runCodes(runIndex);
+    runIndex++;
     const n = Math.min(Math.max(1, Math.floor(size)), o.maxCodes - all.length);
     return gpt.decode(cache, o.rng.peek(n), o.settings);
   };
@@ -110,7 +112,9 @@ export async function* generateCodes(
       o.rng.advance(codes.length);
       if (!reason && codes.at(-1) === gpt.stopCode) reason = 'stop_token';
       if (!reason && all.length >= o.maxCodes) reason = 'max_new_tokens';
-      if (!reason && o.prefetch) {
+      // Not before the first run's audio: that one is the time to first audio, and a decode beside it
+      // on the device slows it down; the next run has the first chunk's playing time to be ready.
+      if (!reason && o.prefetch && runIndex > 1) {
         next = start();
         // Awaited on the next turn; a caller that stops before then never reads it.
         next.catch(() => undefined);

@@ -90,13 +90,16 @@ export class Hifigan {
   /**
    * Opens and runs the sessions of the first `count` buckets once, so their setup (about 1 s
    * each on an H100) happens at load instead of inside a listener's first request. Streaming
-   * decodes windows of about 26 codes, so the smallest buckets are the ones every stream meets;
-   * longer buckets open on first use. No-op without buckets.
+   * decodes windows of its chunks plus about 4 codes of left context, and the chunks grow from 16
+   * to 100 codes (xtts.ts), so every stream meets buckets 32, 64 and 128; longer ones (whole
+   * renders) open on first use. With the batcher, every (bucket, rows) shape of those buckets.
+   * Returns the shapes warmed; 0 without buckets.
    */
-  async warmUp(width: number, speakerDim: number, count = 2): Promise<number> {
+  async warmUp(width: number, speakerDim: number, count = 3): Promise<number> {
     if (!this.buckets || !this.openMore) return 0;
-    const speaker = new Float32Array(speakerDim);
     const buckets = this.buckets.slice(0, count);
+    if (this.batcher && this.takesFrames) return this.batcher.warmUp(buckets, speakerDim);
+    const speaker = new Float32Array(speakerDim);
     for (const b of buckets) await this.decode(new Float32Array(b * width), b, width, speaker);
     return buckets.length;
   }

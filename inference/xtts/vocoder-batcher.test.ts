@@ -2,8 +2,8 @@
  * HiFi-GAN windows of several callers in one run (vocoder-batcher.ts over the tiny fixture's
  * hifigan_batch graph, on this CPU with buckets on): concurrent windows of different lengths, speakers
  * and speeds give each caller the samples its window gives alone through the batch-1 graph, runs carry
- * several windows of one bucket, rows are padded to a power of two, a bad window is refused, and a
- * package without the graph keeps the batch-1 path.
+ * several windows of one bucket, rows are padded to a power of two, every shape can be warmed up, a bad
+ * window is refused, and a package without the graph keeps the batch-1 path.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -75,6 +75,15 @@ describe('VocoderBatcher: HiFi-GAN windows of several callers in one run', () =>
       Object.keys(stats.sizes).some((n) => Number(n) > 1),
       `sizes ${JSON.stringify(stats.sizes)}`,
     );
+  });
+
+  it('warms every (bucket, rows) shape up to maxRows', async () => {
+    const b = batched.hifigan.batcher;
+    assert.ok(b);
+    assert.equal(b.maxRows, 4);
+    const runs = b.stats.runs;
+    assert.equal(await b.warmUp([16, 32], batched.pkg.manifest.model.config.d_vector_dim), 6, 'rows 1, 2, 4 of each');
+    assert.equal(b.stats.runs, runs, 'warm-up runs are not counted as windows');
   });
 
   it('refuses a window whose latents do not match its bucket', async () => {

@@ -74,6 +74,26 @@ export class VocoderBatcher {
     });
   }
 
+  /**
+   * Opens and runs every (bucket, rows) shape of these buckets once, so no stream waits for a shape's
+   * setup (its convolutions' algorithm search: about 1 s each on an H100, hifigan.ts) in its first
+   * run. Returns the shapes warmed.
+   */
+  async warmUp(buckets: readonly number[], speakerDim: number): Promise<number> {
+    let n = 0;
+    for (const fed of buckets)
+      for (let rows = 1; rows <= this.maxRows; rows *= 2) {
+        const session = await this.session(fed, rows);
+        await session.run({
+          latents: tensor('float32', new Float32Array(rows * fed * this.width), [rows, fed, this.width]),
+          speaker: tensor('float32', new Float32Array(rows * speakerDim), [rows, speakerDim, 1]),
+          frames: tensor('int64', new BigInt64Array(rows).fill(BigInt(fed)), [rows]),
+        });
+        n++;
+      }
+    return n;
+  }
+
   private pump(): void {
     if (this.running || this.waiting.length === 0) return;
     this.running = true;
