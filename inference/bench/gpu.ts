@@ -2,7 +2,9 @@
  * The serving figures of one device in one run (`npm run bench:gpu`):
  *
  *   1. ms per code at batch 1, 8, 32, 64 for the batched decode graph and the batch-1 graph
- *      (inference/bench/batch.ts on the package's graphs);
+ *      (inference/bench/batch.ts on the package's graphs); 1b. the same for the fixed-shape step through
+ *      the native addon (inference/bench/native.ts; with its CUDA graph on CUDA), what the server decodes
+ *      with under INFERENCE_NATIVE, and whether its codes are onnxruntime-node's;
  *   2. the real server (api/server.ts in a process of its own, a temporary DATA_DIR and embedded
  *      database, MODEL_DIR holding the package, the batched graph on): for each concurrency C, C
  *      clients each send --rounds streamed raw-PCM `/v1/tts` requests one after another (distinct
@@ -40,6 +42,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { childEnv } from '../../infra/index.ts';
+import { nativeAvailable } from '../native/index.ts';
 import { openSession } from '../runtime/index.ts';
 import { MANIFEST_FILE, type Manifest, readManifest } from '../xtts/manifest.ts';
 
@@ -179,6 +182,8 @@ if (sourceManifest.kind !== 'base') {
   process.exit(2);
 }
 const batchNames = [`gpt_batch_fused_${precision}`, `gpt_batch_${precision}`];
+// The fixed-shape steps the server prefers through the native addon (INFERENCE_NATIVE), listed with them.
+const stepNames = [`gpt_step_static_fused_${precision}`, `gpt_step_static_${precision}`];
 const name = basename(source);
 const modelDir = join(temp, 'models');
 mkdirSync(modelDir);
@@ -194,7 +199,9 @@ if (own) {
   graphNote = `the package's own ${own}`;
 } else {
   const graphs = resolve(args.graphs ?? join(source, '..', 'batch'));
-  const found = existsSync(graphs) ? batchNames.filter((g) => existsSync(join(graphs, `${g}.onnx`))) : [];
+  const found = existsSync(graphs)
+    ? [...batchNames, ...stepNames, 'hifigan_batch'].filter((g) => existsSync(join(graphs, `${g}.onnx`)))
+    : [];
   if (found.length === 0) {
     symlinkSync(join(source, MANIFEST_FILE), join(pkg, MANIFEST_FILE));
     graphNote = `none: ${source} has no ${batchNames.join(' or ')} and ${graphs} none either; the batched-graph rows are skipped, the server decodes its streams with the batch-1 graph`;
@@ -207,7 +214,12 @@ if (own) {
       const file = `${g}.onnx`;
       const bytes = readFileSync(join(graphs, file));
       const s = await openSession(join(graphs, file));
-      m.graphs[g] = { file, inputs: s.inputs, outputs: s.outputs, precision } as Manifest['graphs'][string];
+      m.graphs[g] = {
+        file,
+        inputs: s.inputs,
+        outputs: s.outputs,
+        ...(g.startsWith('gpt_') ? { precision } : {}),
+      } as Manifest['graphs'][string];
       m.files[file] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
       await s.release();
     }
@@ -304,6 +316,58 @@ else {
   }
 }
 result.batch = { rows: batchRows, note: batchNote || undefined, codes: batchCodesRun, runs };
+
+// ---- 1b. the fixed-shape step through the native addon: what the server decodes with INFERENCE_NATIVE ----
+type StepRow = { batch: number; path: string; msPerCode: number; msPerStep: number };
+type StepAgreement = { batch: number; path: string; sameCodes: number; of: number; latentMaxAbsErr: number };
+let stepRows: StepRow[] = [];
+let stepAgreement: StepAgreement[] = [];
+let stepNote = '';
+const steps = stepNames.filter((g) => manifest.graphs[g]).map((g) => g.slice(0, -`_${precision}`.length));
+const addon = nativeAvailable();
+if (steps.length === 0) stepNote = `skipped: no ${stepNames.join(' or ')} in the package`;
+else if (!addon.ok) stepNote = `skipped: the native addon is unavailable (${addon.reason})`;
+else {
+  console.log(
+    `\n## 1b. ms per code, the fixed-shape step through the native addon${device === 'cuda' ? ' with its CUDA graph' : ''} (inference/bench/native.ts), B = ${batches.join(', ')}`,
+  );
+  const out = join(temp, 'static.json');
+  const r = await runChild(
+    process.execPath,
+    [
+      join(root, 'inference', 'bench', 'native.ts'),
+      '--package',
+      pkg,
+      '--graphs',
+      pkg,
+      '--device',
+      device,
+      '--precision',
+      precision,
+      '--static-graph',
+      steps.join(','),
+      ...(device === 'cuda' ? ['--cuda-graph'] : []),
+      '--batches',
+      batches.join(','),
+      '--codes',
+      String(batchCodesRun),
+      '--runs',
+      String(runs),
+      '--json',
+      out,
+    ],
+    { timeoutMs: stepTimeoutMs, echo: true },
+  );
+  if (r.code === 0 && existsSync(out)) {
+    const j = JSON.parse(readFileSync(out, 'utf8')) as { rows: StepRow[]; agreement: StepAgreement[] };
+    stepRows = j.rows;
+    stepAgreement = j.agreement;
+  } else {
+    stepNote = `FAILED: ${why(r, stepTimeoutMs / 1000)}`;
+    console.log(`fixed-shape step bench ${stepNote}`);
+  }
+}
+result.static = { rows: stepRows, agreement: stepAgreement, note: stepNote || undefined };
 
 // ---- 2 and 3. the real server under C concurrent streams ----
 type Level = {
@@ -651,6 +715,27 @@ if (batchRows.length) {
     `| ${batchGraph}, ms per code at B = ${batches.join(' / ')} | ${byMode((m) => m.startsWith('batched'))} |`,
   );
 } else console.log(`| ms per code, batched vs batch-1 graph | ${batchNote} |`);
+if (stepRows.length) {
+  // The step's paths as native.ts names them, CUDA-graph rows where there are some.
+  const paths = [...new Set(stepRows.map((r) => r.path).filter((p) => p.startsWith('addon')))].filter(
+    (p, _, all) => p.includes('CUDA graph') || !all.some((q) => q === `${p}, CUDA graph`),
+  );
+  for (const p of paths)
+    console.log(
+      `| ${p}, ms per code at B = ${batches.join(' / ')} | ${batches.map((b) => f2(stepRows.find((r) => r.batch === b && r.path === p)?.msPerCode, 3)).join(' / ')} |`,
+    );
+  const agree = stepAgreement.filter((a) => paths.includes(a.path));
+  console.log(
+    `| fixed-shape step's codes against onnxruntime-node's batched graph, B = ${batches.join(' / ')} | ${batches
+      .map((b) =>
+        agree
+          .filter((a) => a.batch === b)
+          .map((a) => `${a.sameCodes}/${a.of}`)
+          .join(', '),
+      )
+      .join(' / ')} |`,
+  );
+} else console.log(`| ms per code, fixed-shape step | ${stepNote} |`);
 console.log(
   `| PyTorch eager, ms per code (mean of ${torchRuns.length} sentence(s)) | ${torchNote || `fp32 ${f2(torchFp32)}${torchFp16 !== null ? `, fp16 ${f2(torchFp16)}` : ''}${torchRuns.some((r) => r.error) ? `; ${torchRuns.filter((r) => r.error).length} FAILED` : ''}`} |`,
 );
@@ -674,6 +759,7 @@ if (args.json) {
 const failed =
   levelsOut.some((l) => l.failures > 0 || Object.keys(l.non200).length > 0) ||
   batchNote.startsWith('FAILED') ||
+  stepNote.startsWith('FAILED') ||
   torchRuns.some((r) => r.error);
 cleanup();
 process.exit(failed ? 1 : 0);
