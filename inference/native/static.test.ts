@@ -18,8 +18,8 @@ import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { openSession, type Session } from '../runtime/index.ts';
 import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
-import type { DecodeResult, DecodeSettings } from '../xtts/gpt.ts';
-import { loadPackage, type PackageOptions } from '../xtts/package.ts';
+import { type DecodeResult, type DecodeSettings, Gpt } from '../xtts/gpt.ts';
+import { loadPackage, openSessionCount, type PackageOptions } from '../xtts/package.ts';
 import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceSession } from './index.ts';
@@ -286,6 +286,34 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       await addTinyBatchGraph(pkg, 'gpt_step_static_fused_fp32');
       assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_fused_fp32.onnx');
       assert.equal(await opened({}), 'gpt_batch_fp32.onnx', 'onnxruntime-node: the batched Loop graph');
+      // With the step every decode goes through it: the batch-1 decode graph opens on its first run only.
+      const before = openSessionCount();
+      const p = await loadPackage(pkg, {
+        batchedDecode: true,
+        nativeBatch: true,
+        staticDecode: { slots: 2, chunk: 3 },
+      });
+      try {
+        const atLoad = openSessionCount() - before;
+        assert.deepEqual(
+          p.sessions.decode.inputs.map((i) => i.name),
+          p.manifest.graphs.gpt_decode_fp32?.inputs.map((i: { name: string }) => i.name),
+          "the unopened decode graph's inputs, from the manifest",
+        );
+        const t = p.manifest.tokens;
+        const gpt = new Gpt(p.sessions.prefill, p.sessions.decode, {
+          audioStart: t.audio_start,
+          audioStop: t.audio_stop,
+          vocab: p.manifest.model.config.gpt_num_audio_tokens,
+        });
+        const { cache } = await gpt.prefill(cond.data, cond.shape, ids[0] as number[]);
+        assert.equal(openSessionCount() - before, atLoad, 'prefill opens nothing more');
+        const r = await gpt.decode(cache, new Float32Array(3).fill(0.5), SETTINGS[1] as DecodeSettings);
+        assert.equal(r.codes.length, 3);
+        assert.equal(openSessionCount() - before, atLoad + 1, 'the decode graph opened on its first run');
+      } finally {
+        await p.release();
+      }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

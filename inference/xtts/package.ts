@@ -11,7 +11,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { EngineError } from '../engine/types.ts';
 import { openHostSession } from '../native/host-session.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
-import { type Device, openSession, type Session, type SessionOptions } from '../runtime/index.ts';
+import { type Device, openSession, type Session, type SessionOptions, type ValueInfo } from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
 import { hasManifest, type Manifest, readManifest } from './manifest.ts';
 
@@ -141,6 +141,30 @@ export type CpuSessionOptions = Pick<SessionOptions, 'cpuMemArena' | 'config'>;
  */
 function tf32Option(on: boolean): Record<string, string> {
   return { use_tf32: on ? '1' : '0' };
+}
+
+/**
+ * A session that opens on its first run, its inputs and outputs known before (from the manifest);
+ * released only if it was opened.
+ */
+function lazySession(
+  path: string,
+  io: { inputs: readonly ValueInfo[]; outputs: readonly ValueInfo[] },
+  opener: () => Promise<Session>,
+): Session {
+  let opened: Promise<Session> | null = null;
+  return {
+    path,
+    inputs: io.inputs,
+    outputs: io.outputs,
+    run: async (feeds) => {
+      opened ??= opener();
+      return (await opened).run(feeds);
+    },
+    release: async () => {
+      if (opened) await (await opened.catch(() => null))?.release();
+    },
+  };
 }
 
 /** Sessions' settings on CUDA (see loadPackage). */
@@ -373,6 +397,15 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)));
   const stepSizes = staticSizes(manifest, options.staticDecode);
   const vocoderTf32 = options.vocoderTf32 === true;
+  const staticStep = Boolean(
+    options.nativeBatch && options.batchedDecode && batchGraph?.startsWith('gpt_step_static_'),
+  );
+  /** A graph's inputs and outputs as its manifest lists them (the package's, else its base's). */
+  const graphIo = (name: string) => {
+    const g = manifest.graphs[name] ?? baseManifest.graphs[name];
+    const info = (v: unknown) => (Array.isArray(v) ? (v as ValueInfo[]) : []);
+    return { inputs: info(g?.inputs), outputs: info(g?.outputs) };
+  };
   const vocoderBatchPath =
     options.vocoderBatch && vocoder === 'hifigan' && has('hifigan_batch') ? await graphPath('hifigan_batch') : null;
   const paths = {
@@ -446,7 +479,12 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     // A package whose prefill and decode name one file (the int8 variant: one copy of the weights,
     // see quantize.py) opens it once: both get the same session.
     prefill: await open(paths.prefill),
-    decode: await open(paths.decode),
+    // With the fixed-shape step every decode goes through it (xtts/step-batcher.ts): the batch-1 graph
+    // opens only if something runs it, rather than holding a second copy of the GPT's weights.
+    decode:
+      staticStep && paths.decode !== paths.prefill
+        ? lazySession(paths.decode, graphIo(`gpt_decode_${precision}`), () => open(paths.decode))
+        : await open(paths.decode),
     batch: paths.batch ? await (options.nativeBatch ? openNative(paths.batch) : open(paths.batch)) : null,
   };
   const sizes = await Promise.all(
