@@ -131,6 +131,8 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
     // a run of 8 codes takes two chunks.
     const dev = StaticGpt.open(staticGraph, { slots: 4, maxLen: 160, chunk: 5 }, { threads: 1, checkEvery: 2 });
     try {
+      // Steps with every slot inactive, as at load: nothing that follows may differ.
+      await dev.warmUp();
       type Seq = { k: number; hostId: number; devId: number; rng: UniformSource };
       /** stops: its logits made to give the stop code first (a row that stops at its first code). */
       const join = async (k: number, stops = false): Promise<Seq> => {

@@ -255,6 +255,26 @@ export class StaticGpt {
     return id;
   }
 
+  /**
+   * Runs the step a few times with every slot inactive (no state changes) and opens the slot write
+   * graph, so that on CUDA onnxruntime captures the step's CUDA graph now, at load, and the first
+   * request pays neither that nor the write graph's setup. Before any member joins only; a no-op after.
+   */
+  warmUp(): Promise<void> {
+    return this.serial(async () => {
+      this.live();
+      if (this.members.size > 0 || this.totals.decodes > 0) return;
+      const { slots } = this.dims;
+      const st = this.state as Record<string, DeviceTensor>;
+      (st.done as DeviceTensor).upload(new Uint8Array(slots).fill(1));
+      (st.steps as DeviceTensor).upload(new BigInt64Array(slots));
+      (st.iter as DeviceTensor).upload(BigInt64Array.of(0n));
+      // onnxruntime runs a graph once or twice before it captures it.
+      await this.binding.run(3);
+      this.writeSession();
+    });
+  }
+
   /** Forgets a member; its slot is free for the next join (and inactive from the next decode on). */
   drop(id: number): void {
     const m = this.member(id);

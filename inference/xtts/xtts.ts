@@ -204,6 +204,7 @@ export class Xtts {
     if (options.warmUp ?? true) {
       const c = x.pkg.manifest.model.config;
       await x.hifigan.warmUp(c.gpt_n_model_channels, c.d_vector_dim);
+      await x.staticBatch?.warmUp();
     }
     return x;
   }
