@@ -418,7 +418,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   };
   const opened: Session[] = [];
   const native = options.nativeBatch === true;
-  const open = async (path: string, slot?: number, tf32 = false) => {
+  const open = async (path: string, slot?: number, tf32 = false, extra: Readonly<Record<string, string>> = {}) => {
     try {
       // Through the addon with nativeBatch: its runs leave the worker's thread free (host-session.ts).
       const s = await acquireSession(
@@ -431,7 +431,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           ...cpuSession,
         },
         native,
-        native && device === 'cuda' ? tf32Option(tf32) : {},
+        native && device === 'cuda' ? { ...tf32Option(tf32), ...extra } : {},
       );
       opened.push(s);
       return s;
@@ -503,9 +503,12 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     bytes: sizes.reduce((a, b) => a + b, 0),
     sessions,
     openHifigan: (bucket: number) => open(paths.hifigan, bucket, vocoderTf32),
-    // Keyed apart from openHifigan's sessions by the rows (every (bucket, rows) pair keeps one shape).
+    // One session per bucket for every number of rows: its convolutions pick their algorithms by cuDNN's
+    // heuristics, so a change of rows costs a few ms of planning instead of the exhaustive search's
+    // second (hifigan.ts), and no (bucket, rows) pair holds a session, its weights and workspace of its own.
     openHifiganBatch: vocoderBatchPath
-      ? (bucket: number, rows: number) => open(vocoderBatchPath, bucket * 1024 + rows, vocoderTf32)
+      ? (bucket: number, _rows: number) =>
+          open(vocoderBatchPath, bucket, vocoderTf32, { cudnn_conv_algo_search: 'HEURISTIC' })
       : null,
     release: async () => {
       step?.release();

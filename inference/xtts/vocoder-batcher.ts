@@ -4,9 +4,10 @@
  *
  * One batched run is in flight at a time; windows that arrive meanwhile wait, and when it ends the
  * bucket whose window has waited longest goes next, with up to `maxRows` of its waiting windows. The
- * rows are padded up to a power of two (repeating the last window, whose output is dropped) so each
- * (bucket, rows) pair keeps one shape: onnxruntime's CUDA convolutions keep the plan of the last shape
- * they saw (hifigan.ts), so each pair gets a session of its own (`open`), opened on first use.
+ * rows are padded up to a power of two (repeating the last window, whose output is dropped), so a
+ * bucket's runs take a few shapes only: onnxruntime's CUDA convolutions plan again whenever the shape
+ * changes (hifigan.ts). `open(bucket, rows)` gives the session for a shape (the package's gives one
+ * per bucket, whose convolutions plan by cuDNN's heuristics: a few ms, not an exhaustive search).
  *
  * A row's samples are those of the window run alone through the batch-1 graph, within float rounding
  * (the graph computes each row as the module does alone: model/test_hifigan.py, vocoder-batcher.test.ts).
@@ -75,9 +76,8 @@ export class VocoderBatcher {
   }
 
   /**
-   * Opens and runs every (bucket, rows) shape of these buckets once, so no stream waits for a shape's
-   * setup (its convolutions' algorithm search: about 1 s each on an H100, hifigan.ts) in its first
-   * run. Returns the shapes warmed.
+   * Opens and runs every (bucket, rows) shape of these buckets once, so no stream waits for a session's
+   * setup or a shape's first planning in its first run. Returns the shapes warmed.
    */
   async warmUp(buckets: readonly number[], speakerDim: number): Promise<number> {
     let n = 0;
