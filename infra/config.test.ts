@@ -39,6 +39,13 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ INFERENCE_NATIVE: 'on' }).inference.native, 'on');
   });
 
+  it('reads the worker profile interval and the vocoder TF32 switch, both off by default', () => {
+    assert.equal(loadConfig({}).inference.profileSeconds, 0);
+    assert.equal(loadConfig({ INFERENCE_PROFILE: '5' }).inference.profileSeconds, 5);
+    assert.equal(loadConfig({}).inference.vocoderTf32, false);
+    assert.equal(loadConfig({ INFERENCE_VOCODER_TF32: 'true' }).inference.vocoderTf32, true);
+  });
+
   it('parses INFERENCE_URLS as a comma-separated list', () => {
     const c = loadConfig({ INFERENCE_URLS: 'http://a:8000, http://b:8000,' });
     assert.deepEqual(c.inferenceUrls, ['http://a:8000', 'http://b:8000']);
@@ -97,6 +104,9 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['INFERENCE_PRECISION', 'int3'],
     ['INFERENCE_NATIVE', 'yes'],
+    ['INFERENCE_PROFILE', '-1'],
+    ['INFERENCE_PROFILE', 'often'],
+    ['INFERENCE_VOCODER_TF32', 'maybe'],
     ['INFERENCE_URLS', 'http://a:8000,not a url'],
     ['MAX_JSON_BODY_BYTES', '-1'],
     ['JOB_KINDS', 'dataset.build,training.walk'],
