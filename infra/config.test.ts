@@ -44,6 +44,8 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ INFERENCE_PROFILE: '5' }).inference.profileSeconds, 5);
     assert.equal(loadConfig({}).inference.vocoderTf32, false);
     assert.equal(loadConfig({ INFERENCE_VOCODER_TF32: 'true' }).inference.vocoderTf32, true);
+    assert.equal(loadConfig({}).inference.maxTextTokens, undefined);
+    assert.equal(loadConfig({ INFERENCE_MAX_TEXT_TOKENS: '120' }).inference.maxTextTokens, 120);
   });
 
   it('parses INFERENCE_URLS as a comma-separated list', () => {
@@ -107,6 +109,7 @@ describe('loadConfig', () => {
     ['INFERENCE_PROFILE', '-1'],
     ['INFERENCE_PROFILE', 'often'],
     ['INFERENCE_VOCODER_TF32', 'maybe'],
+    ['INFERENCE_MAX_TEXT_TOKENS', '4'],
     ['INFERENCE_URLS', 'http://a:8000,not a url'],
     ['MAX_JSON_BODY_BYTES', '-1'],
     ['JOB_KINDS', 'dataset.build,training.walk'],

@@ -86,6 +86,11 @@ const envSchema = z.object({
    * not load), auto (when it loads; the log says which), off.
    */
   INFERENCE_NATIVE: z.enum(['auto', 'on', 'off']).default('off'),
+  /**
+   * Text tokens per sentence at most, below the model's own limit: longer sentences are split, and the
+   * fixed-shape decode step holds that many fewer KV positions per stream. Unset: the model's limit.
+   */
+  INFERENCE_MAX_TEXT_TOKENS: z.coerce.number().int().min(8).max(4096).optional(),
   /** Every SECONDS, each engine worker logs where its time went (prefill, decode windows, HiFi-GAN); 0: off. */
   INFERENCE_PROFILE: z.coerce.number().min(0).max(3600).default(0),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
@@ -223,6 +228,8 @@ export type Config = {
     batchGraph: boolean;
     /** The batched decode graph through the native addon (INFERENCE_NATIVE). */
     native: 'auto' | 'on' | 'off';
+    /** Text tokens per sentence at most (INFERENCE_MAX_TEXT_TOKENS); undefined: the model's limit. */
+    maxTextTokens: number | undefined;
     /** Seconds between each worker's `inference: times` lines (INFERENCE_PROFILE); 0: none. */
     profileSeconds: number;
     threads: number | undefined;
@@ -324,6 +331,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       batchGraph: e.INFERENCE_BATCH_GRAPH,
       native: e.INFERENCE_NATIVE,
       profileSeconds: e.INFERENCE_PROFILE,
+      maxTextTokens: e.INFERENCE_MAX_TEXT_TOKENS,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,
       packageBudgetBytes:

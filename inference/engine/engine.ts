@@ -148,6 +148,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.batchGraph ? { batchedDecode: true } : {}),
     ...(i.native ? { native: i.native } : {}),
     ...(i.profileSeconds ? { profileSeconds: i.profileSeconds } : {}),
+    ...(i.maxTextTokens ? { maxTextTokens: i.maxTextTokens } : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
@@ -171,6 +172,8 @@ type InferenceConfig = {
   native?: NativeMode | undefined;
   /** Seconds between the workers' `inference: times` lines (INFERENCE_PROFILE). */
   profileSeconds?: number | undefined;
+  /** Text tokens per sentence at most (INFERENCE_MAX_TEXT_TOKENS). */
+  maxTextTokens?: number | undefined;
   queue: number;
   maxPackages: number;
   packageBudgetBytes: number | undefined;

@@ -8,6 +8,7 @@ import { referenceInputIds, softmax } from '../generation/logits-processors.ts';
 import { draw, Sampler } from '../generation/sampler.ts';
 import { type CodeRun, generateCodes, UniformSource } from './generate.ts';
 import { bucketFor, DEFAULT_BUCKETS, Hifigan, outputSamples, stretchLatents } from './hifigan.ts';
+import { staticSizes } from './package.ts';
 import { DEFAULT_STREAM, StreamChunker } from './stream.ts';
 import { Xtts } from './xtts.ts';
 
@@ -169,6 +170,46 @@ describe('long text', () => {
       assert.ok(Math.abs(streamed - r.samples.length) <= 256 * pieces.length);
     } finally {
       await x.release();
+    }
+  });
+});
+
+describe('a text-token cap below the model limit (maxTextTokens)', () => {
+  it('splits a sentence over the cap into pieces under it, with the same words, and sizes the step by it', async () => {
+    const x = await Xtts.load(join(fixture, 'package'), { maxTextTokens: 20, warmUp: false });
+    const plain = await Xtts.load(join(fixture, 'package'), { warmUp: false });
+    try {
+      const sentence = 'The quick brown fox jumps over the lazy dog.';
+      const whole = plain.sentenceIds(sentence, 'en');
+      assert.equal(whole.length, 1, 'one piece under the model limit');
+      assert.ok(
+        (whole[0] as number[]).length - 2 >= 12,
+        `the sentence has ${(whole[0] as number[]).length - 2} tokens`,
+      );
+      const pieces = x.sentenceIds(sentence, 'en');
+      assert.ok(pieces.length >= 2, `${pieces.length} pieces`);
+      assert.ok(
+        pieces.every((p) => p.length - 2 < 20),
+        pieces.map((p) => p.length - 2).join(', '),
+      );
+      const t = x.pkg.manifest.tokens;
+      const inner = (p: number[]) => p.slice(1, -1);
+      assert.deepEqual(
+        pieces.flatMap((p) => [p[0], p.at(-1)]),
+        pieces.flatMap(() => [t.text_start, t.text_stop]),
+      );
+      // The same tokens, at most re-tokenized at the cut: the words all survive.
+      assert.ok(pieces.flatMap(inner).length >= inner(whole[0] as number[]).length - pieces.length);
+      const m = x.pkg.manifest;
+      assert.equal(staticSizes(m, { slots: 2 }, 12).maxLen, m.model.config.perceiver_latents + 12 + t.max_audio_codes);
+      assert.equal(
+        staticSizes(m, { slots: 2 }).maxLen,
+        m.model.config.perceiver_latents + t.max_text_tokens + t.max_audio_codes,
+      );
+      assert.equal(staticSizes(m, {}, 10_000).maxLen, staticSizes(m).maxLen, 'never above the model limit');
+    } finally {
+      await x.release();
+      await plain.release();
     }
   });
 });

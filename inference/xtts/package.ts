@@ -76,6 +76,13 @@ export type PackageOptions = {
    */
   vocoderBatch?: { maxRows?: number } | undefined;
   /**
+   * Text tokens per sentence at most, below the package's limit (402 for XTTS-v2): longer sentences are
+   * split in two (Xtts.sentenceIds), and the fixed-shape step's KV cache holds that many fewer
+   * positions per slot (at full size in fp32, 240 KiB a position: 402 → 120 saves 66 MiB a slot,
+   * 4.1 GiB at 64 slots). Unset: the package's limit.
+   */
+  maxTextTokens?: number | undefined;
+  /**
    * On CUDA through the native addon, let HiFi-GAN's convolutions use TF32 (tensor cores; faster, its
    * samples then differ from fp32's in the last bits of a 10-bit mantissa). Default off: every graph in
    * fp32 with TF32 off (tf32Option).
@@ -83,12 +90,21 @@ export type PackageOptions = {
   vocoderTf32?: boolean;
 };
 
+/**
+ * Text tokens a sentence may hold: the package's limit, or fewer (PackageOptions.maxTextTokens): longer
+ * sentences are split (Xtts.sentenceIds).
+ */
+export function textTokenLimit(manifest: Manifest, maxTextTokens?: number): number {
+  const own = manifest.tokens.max_text_tokens;
+  return maxTextTokens === undefined ? own : Math.max(2, Math.min(own, Math.floor(maxTextTokens)));
+}
+
 /** Sizes of the fixed-shape step opened for a package (the symbolic dims fixed at open). */
-export function staticSizes(manifest: Manifest, options: PackageOptions['staticDecode'] = {}) {
+export function staticSizes(manifest: Manifest, options: PackageOptions['staticDecode'] = {}, maxTextTokens?: number) {
   const t = manifest.tokens;
   return {
     slots: Math.max(1, Math.floor(options.slots ?? 16)),
-    maxLen: manifest.model.config.perceiver_latents + t.max_text_tokens + t.max_audio_codes,
+    maxLen: manifest.model.config.perceiver_latents + textTokenLimit(manifest, maxTextTokens) + t.max_audio_codes,
     chunk: Math.max(1, Math.floor(options.chunk ?? 20)),
   };
 }
@@ -395,7 +411,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     `gpt_batch_fused_${precision}`,
     `gpt_batch_${precision}`,
   ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)));
-  const stepSizes = staticSizes(manifest, options.staticDecode);
+  const stepSizes = staticSizes(manifest, options.staticDecode, options.maxTextTokens);
   const vocoderTf32 = options.vocoderTf32 === true;
   const staticStep = Boolean(
     options.nativeBatch && options.batchedDecode && batchGraph?.startsWith('gpt_step_static_'),

@@ -25,7 +25,7 @@ import {
 import { type BabbleGuard, generateCodes, UniformSource } from './generate.ts';
 import { Gpt } from './gpt.ts';
 import { DEFAULT_BUCKETS, Hifigan, outputSamples } from './hifigan.ts';
-import { loadPackage, type ModelPackage, type PackageOptions } from './package.ts';
+import { loadPackage, type ModelPackage, type PackageOptions, textTokenLimit } from './package.ts';
 import { StepBatcher } from './step-batcher.ts';
 import { chunkSchedule, DEFAULT_STREAM, StreamChunker } from './stream.ts';
 import { VocoderBatcher } from './vocoder-batcher.ts';
@@ -111,6 +111,8 @@ export class Xtts {
       | 'maxAudioCodes'
     >
   >;
+  /** Text tokens per sentence at most (PackageOptions.maxTextTokens); undefined: the package's limit. */
+  private readonly textTokens: number | undefined;
   /** Batches the decode runs of concurrent generations (XttsOptions.decodeBatch); null: direct calls. */
   readonly batcher: DecodeBatcherLike | null;
   /** The batched decode's driver when it runs through the native addon (PackageOptions.nativeBatch). */
@@ -120,6 +122,7 @@ export class Xtts {
 
   private constructor(pkg: ModelPackage, options: XttsOptions) {
     this.pkg = pkg;
+    this.textTokens = options.maxTextTokens;
     const t = pkg.manifest.tokens;
     this.gpt = new Gpt(pkg.sessions.prefill, pkg.sessions.decode, {
       audioStart: t.audio_start,
@@ -281,6 +284,7 @@ export class Xtts {
         'text',
       );
     const t = this.pkg.manifest.tokens;
+    const limit = textTokenLimit(this.pkg.manifest, this.textTokens);
     const out: number[][] = [];
     // The reference asserts fewer text tokens than gpt_max_text_tokens (402; fewer in tiny packages).
     // A piece over it is split again at half the length (sentences first, then words) rather than refused.
@@ -291,7 +295,7 @@ export class Xtts {
       } catch (e) {
         if (!(e instanceof TextTooLongError)) throw e;
       }
-      if (ids && ids.length < t.max_text_tokens) {
+      if (ids && ids.length < limit) {
         out.push([t.text_start, ...ids, t.text_stop]);
         return;
       }
