@@ -19,7 +19,7 @@ import { openSession, type Session } from '../runtime/index.ts';
 import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import { type DecodeResult, type DecodeSettings, Gpt } from '../xtts/gpt.ts';
-import { loadPackage, openSessionCount, type PackageOptions } from '../xtts/package.ts';
+import { loadPackage, openSessionCount, type PackageOptions, staticSizes } from '../xtts/package.ts';
 import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceSession } from './index.ts';
@@ -264,6 +264,25 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
     } finally {
       await plain.close();
       await fused.close();
+    }
+  });
+
+  it('sized by staticSizes, the step holds the longest prompt under a text cap and every code after it', async () => {
+    const m = x.pkg.manifest;
+    const cap = 20;
+    const sizes = staticSizes(m, { slots: 1, chunk: 5 }, cap);
+    const g = StaticGpt.open(staticGraph, sizes, { threads: 1 });
+    try {
+      // [START], cap - 1 text tokens (the most a piece may hold), [STOP].
+      const longest = [m.tokens.text_start, ...Array.from({ length: cap - 1 }, (_, i) => 10 + i), m.tokens.text_stop];
+      const { cache } = await x.gpt.prefill(cond.data, cond.shape, longest);
+      const id = g.join(cache);
+      const r = await g.decode([
+        { id, uniforms: new UniformSource(5).peek(m.tokens.max_audio_codes), settings: SETTINGS[2] as DecodeSettings },
+      ]);
+      assert.ok((r.get(id)?.codes.length ?? 0) > 0);
+    } finally {
+      await g.close();
     }
   });
 

@@ -201,10 +201,14 @@ describe('a text-token cap below the model limit (maxTextTokens)', () => {
       // The same tokens, at most re-tokenized at the cut: the words all survive.
       assert.ok(pieces.flatMap(inner).length >= inner(whole[0] as number[]).length - pieces.length);
       const m = x.pkg.manifest;
-      assert.equal(staticSizes(m, { slots: 2 }, 12).maxLen, m.model.config.perceiver_latents + 12 + t.max_audio_codes);
+      // The longest prompt (latents, [START], fewer than 12 tokens, [STOP], audio start) and every code.
+      assert.equal(
+        staticSizes(m, { slots: 2 }, 12).maxLen,
+        m.model.config.perceiver_latents + 12 + 2 + t.max_audio_codes,
+      );
       assert.equal(
         staticSizes(m, { slots: 2 }).maxLen,
-        m.model.config.perceiver_latents + t.max_text_tokens + t.max_audio_codes,
+        m.model.config.perceiver_latents + t.max_text_tokens + 2 + t.max_audio_codes,
       );
       assert.equal(staticSizes(m, {}, 10_000).maxLen, staticSizes(m).maxLen, 'never above the model limit');
     } finally {

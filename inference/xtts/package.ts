@@ -66,7 +66,7 @@ export type PackageOptions = {
    * else `gpt_step_static_<precision>`; native/static.ts) opens it instead of gpt_batch_*: `slots`
    * sequences at once (default 16; the engine gives its streams per worker), `chunk` steps per chunk
    * (default 20). Its KV length is the longest prompt plus the code limit (the manifest's perceiver
-   * latents, max_text_tokens and max_audio_codes).
+   * latents, max_text_tokens + 2 and max_audio_codes).
    */
   staticDecode?: { slots?: number; chunk?: number };
   /**
@@ -104,7 +104,9 @@ export function staticSizes(manifest: Manifest, options: PackageOptions['staticD
   const t = manifest.tokens;
   return {
     slots: Math.max(1, Math.floor(options.slots ?? 16)),
-    maxLen: manifest.model.config.perceiver_latents + textTokenLimit(manifest, maxTextTokens) + t.max_audio_codes,
+    // The longest prompt: conditioning latents, [START], fewer than `limit` text tokens, [STOP] and the
+    // audio start (sentenceIds); then every code of the longest sentence.
+    maxLen: manifest.model.config.perceiver_latents + textTokenLimit(manifest, maxTextTokens) + 2 + t.max_audio_codes,
     chunk: Math.max(1, Math.floor(options.chunk ?? 20)),
   };
 }
