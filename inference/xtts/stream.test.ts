@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { VoiceConditioning } from '../engine/types.ts';
 import { generateCodes, UniformSource } from './generate.ts';
 import { outputSamples } from './hifigan.ts';
-import { chunkSchedule } from './stream.ts';
+import { chunkForBuckets, chunkSchedule, StreamChunker, windowContextCodes } from './stream.ts';
 import { STREAM_CHUNK_GROWTH, STREAM_FIRST_CHUNK_CODES, Xtts, type XttsOptions } from './xtts.ts';
 
 const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
@@ -29,6 +29,36 @@ describe('chunkSchedule', () => {
     assert.throws(() => chunkSchedule(0, 1.5, 100));
     assert.throws(() => chunkSchedule(20, 0.5, 100));
     assert.throws(() => chunkSchedule(20, 1.5, 10));
+  });
+});
+
+describe('chunkForBuckets', () => {
+  it('grows the largest chunk until its windows fill their HiFi-GAN bucket, and each window stays in it', async () => {
+    const buckets = [32, 64, 128, 256];
+    const max = chunkForBuckets(100, buckets);
+    assert.equal(max, 128 - windowContextCodes());
+    assert.equal(chunkForBuckets(100, [32, 64]), 100, 'past the last bucket: unchanged');
+    // Every window of a long stream with that schedule, as the chunker cuts them.
+    const windows: number[] = [];
+    const c = new StreamChunker(1, async (_l, n) => {
+      windows.push(n);
+      return new Float32Array(outputSamples(n));
+    });
+    const schedule = chunkSchedule(16, 1.5, max);
+    for (let i = 0, sent = 0; sent < 1500; i++) {
+      const n = schedule(i);
+      await c.push(new Float32Array(n), n, false);
+      sent += n;
+    }
+    const steady = windows.slice(6);
+    assert.ok(
+      steady.every((n) => n > 120 && n <= 128),
+      `windows ${windows.join(', ')}`,
+    );
+    assert.ok(
+      windows.every((n) => n <= 128),
+      `windows ${windows.join(', ')}`,
+    );
   });
 });
 

@@ -39,6 +39,30 @@ export function chunkSchedule(first: number, growth = 1, max = first): (chunk: n
   return (chunk) => Math.min(max, Math.round(first * growth ** chunk));
 }
 
+/**
+ * Latents a streamed window holds beyond its chunk's codes: the left context and the held-back overlap,
+ * in codes, rounded up, and one for the rounding of the window's start.
+ */
+export function windowContextCodes(options: StreamOptions = DEFAULT_STREAM): number {
+  return Math.ceil((options.leftContext + options.overlap) / options.samplesPerCode) + 1;
+}
+
+/**
+ * The largest chunk, at least `maxChunk`, whose windows fill their HiFi-GAN bucket: the smallest bucket
+ * that holds a window of `maxChunk` codes, less the window's context (with buckets 32, 64, 128 and the
+ * default stream, 100 → 122: windows of 128 instead of 105 padded to 128, a fifth of the vocoder's work
+ * in the steady state). `maxChunk` itself past the last bucket.
+ */
+export function chunkForBuckets(
+  maxChunk: number,
+  buckets: readonly number[],
+  options: StreamOptions = DEFAULT_STREAM,
+): number {
+  const ctx = windowContextCodes(options);
+  const b = buckets.find((x) => x >= maxChunk + ctx);
+  return b === undefined ? maxChunk : b - ctx;
+}
+
 /** Decodes latents [frames * width] of codes [start, start + frames) to audio. */
 export type WindowDecoder = (latents: Float32Array, frames: number) => Promise<Float32Array>;
 

@@ -27,7 +27,7 @@ import { Gpt } from './gpt.ts';
 import { DEFAULT_BUCKETS, Hifigan, outputSamples } from './hifigan.ts';
 import { loadPackage, type ModelPackage, type PackageOptions, textTokenLimit } from './package.ts';
 import { StepBatcher } from './step-batcher.ts';
-import { chunkSchedule, DEFAULT_STREAM, StreamChunker } from './stream.ts';
+import { chunkForBuckets, chunkSchedule, DEFAULT_STREAM, StreamChunker } from './stream.ts';
 import { VocoderBatcher } from './vocoder-batcher.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
 
@@ -73,7 +73,8 @@ export type SynthesisInput = {
 export const STREAM_FIRST_CHUNK_CODES = 16;
 
 /**
- * Later streamed chunks grow by this factor (see chunkSchedule): 16, 24, 36, 54, 81, 100 codes. A
+ * Later streamed chunks grow by this factor (see chunkSchedule): 16, 24, 36, 54, 81, 100 codes (122
+ * with HiFi-GAN buckets, whose windows then fill bucket 128: chunkForBuckets). A
  * chunk is ready before the audio already sent has played while the growth stays below 1 / the
  * synthesis' RTF: on the 2-core CPU with the int8 variant 1 / 0.69 ≈ 1.45, so the second chunk may
  * come a few tens of ms late there; from the third on, the audio ahead covers it.
@@ -148,7 +149,11 @@ export class Xtts {
       streamChunkCodes: options.streamChunkCodes ?? STREAM_FIRST_CHUNK_CODES,
       streamChunkGrowth: options.streamChunkGrowth ?? STREAM_CHUNK_GROWTH,
       streamMaxChunkCodes: Math.max(
-        options.streamMaxChunkCodes ?? STREAM_MAX_CHUNK_CODES,
+        // With HiFi-GAN buckets (CUDA), the largest chunks fill theirs rather than leave it a fifth padding.
+        options.streamMaxChunkCodes ??
+          (this.hifigan.buckets
+            ? chunkForBuckets(STREAM_MAX_CHUNK_CODES, this.hifigan.buckets)
+            : STREAM_MAX_CHUNK_CODES),
         options.streamChunkCodes ?? STREAM_FIRST_CHUNK_CODES,
       ),
       renderRunCodes: options.renderRunCodes ?? 100,
