@@ -46,7 +46,8 @@ describe('VocoderBatcher: HiFi-GAN windows of several callers in one run', () =>
   it('concurrent windows get the samples each gets alone, in shared runs', async (t) => {
     const c = batched.pkg.manifest.model.config;
     const width = c.gpt_n_model_channels;
-    const windows = [3, 16, 9, 14, 12, 30, 1, 5, 20].map((frames, i) => ({
+    // 100 and 150 are past the last bucket: multiples of 128, one shared session.
+    const windows = [3, 16, 9, 14, 12, 30, 1, 5, 20, 100, 150].map((frames, i) => ({
       frames,
       latents: Float32Array.from({ length: frames * width }, (_, k) => Math.sin(k * 0.37 + i) * 0.8),
       speaker: Float32Array.from({ length: c.d_vector_dim }, (_, k) => Math.cos(k + i) * 0.3),

@@ -138,9 +138,11 @@ export class Xtts {
       pkg.device === 'cuda' ? (bucket) => pkg.openHifigan(bucket) : undefined,
     );
     const openBatch = pkg.openHifiganBatch;
-    if (openBatch && this.hifigan.buckets && this.hifigan.takesFrames)
+    const buckets = this.hifigan.buckets;
+    if (openBatch && buckets && this.hifigan.takesFrames)
       this.hifigan.batcher = new VocoderBatcher(
-        openBatch,
+        // Lengths past the last bucket (whole renders) share one session, as Hifigan's own do.
+        (bucket, rows) => openBatch(bucket > (buckets.at(-1) ?? 0) ? -1 : bucket, rows),
         pkg.manifest.model.config.gpt_n_model_channels,
         (fed) => outputSamples(fed),
         options.vocoderBatch?.maxRows !== undefined ? { maxRows: options.vocoderBatch.maxRows } : {},
