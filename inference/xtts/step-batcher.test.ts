@@ -73,7 +73,7 @@ const cache = (name: string) => ({ name }) as unknown as GptKvCache;
 describe('StepBatcher over a scripted driver', () => {
   it('a call arriving during a long one joins the next window and is answered first', async () => {
     const s = scripted();
-    const b = new StepBatcher(s.driver, { windowSteps: 4, maxBatch: 8 });
+    const b = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 4, maxBatch: 8 });
     const order: string[] = [];
     const long = b.decode(cache('s1'), new Float32Array(40), settings).then((r) => {
       order.push('long');
@@ -111,7 +111,7 @@ describe('StepBatcher over a scripted driver', () => {
 
   it('cutting a call into windows changes no code, and the stop code answers a call early', async () => {
     const s = scripted({ s3: 13 });
-    const b = new StepBatcher(s.driver, { windowSteps: 5 });
+    const b = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 5 });
     const c3 = cache('s3');
     const first = await b.decode(c3, new Float32Array(7), settings);
     const second = await b.decode(c3, new Float32Array(20), settings);
@@ -120,9 +120,20 @@ describe('StepBatcher over a scripted driver', () => {
     assert.equal(second.latents.length, 7);
   });
 
+  it("a stop code on a window's last step answers the call (no step after it)", async () => {
+    const s = scripted({ s3: 11 });
+    const b = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 5 });
+    const c3 = cache('s3');
+    assert.deepEqual((await b.decode(c3, new Float32Array(7), settings)).codes, [300, 301, 302, 303, 304, 305, 306]);
+    // Positions 7..11 make the next window of 5, the stop code its last.
+    const second = await b.decode(c3, new Float32Array(20), settings);
+    assert.deepEqual(second.codes, [307, 308, 309, 310, STOP]);
+    assert.equal(s.windows.length, 3, 'no window after the stop');
+  });
+
   it('never runs more than maxBatch members in a window; the others wait their turn', async () => {
     const s = scripted();
-    const b = new StepBatcher(s.driver, { windowSteps: 2, maxBatch: 2 });
+    const b = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 2, maxBatch: 2 });
     const names = ['s1', 's2', 's3', 's4', 's5'];
     const got = await Promise.all(names.map((n) => b.decode(cache(n), new Float32Array(3), settings)));
     for (const [i, r] of got.entries())
@@ -138,7 +149,7 @@ describe('StepBatcher over a scripted driver', () => {
 
   it('release refuses the open call and drops the member; a refused join fails only its call', async () => {
     const s = scripted({}, new Set(['s9']));
-    const b = new StepBatcher(s.driver, { windowSteps: 2 });
+    const b = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 2 });
     const c1 = cache('s1');
     const a = b.decode(c1, new Float32Array(50), settings);
     const refused = b.decode(cache('s9'), new Float32Array(3), settings);
@@ -220,7 +231,7 @@ describe('StepBatcher over the tiny fixed-shape step (StaticGpt)', { skip }, () 
     for (let k = 0; k < 4; k++) alone.push(await codes(x.gpt, k, schedules[k] as (i: number) => number, false));
     const g = StaticGpt.open(staticGraph, { slots: 4, maxLen: 200, chunk: 6 }, { threads: 1 });
     try {
-      const b = new StepBatcher(g, { windowSteps: 3, maxBatch: 4 });
+      const b = new StepBatcher(g, { stopCode: x.gpt.stopCode, windowSteps: 3, maxBatch: 4 });
       const together = await Promise.all(
         [0, 1, 2, 3].map(async (k) => {
           await new Promise((ok) => setTimeout(ok, 7 * k));
@@ -245,7 +256,7 @@ describe('StepBatcher over the tiny fixed-shape step (StaticGpt)', { skip }, () 
     const alone = await codes(x.gpt, 2, () => 5, false);
     const g = StaticGpt.open(staticGraph, { slots: 2, maxLen: 200, chunk: 6 }, { threads: 1 });
     try {
-      const b = new StepBatcher(g, { windowSteps: 2, maxBatch: 2 });
+      const b = new StepBatcher(g, { stopCode: x.gpt.stopCode, windowSteps: 2, maxBatch: 2 });
       const [cut, whole] = await Promise.all([
         collectAll(b.generate(x.gpt, (gpt) => oneShot(codes(gpt, 0, () => 4, true, 1)))),
         collectAll(b.generate(x.gpt, (gpt) => oneShot(codes(gpt, 2, () => 5, true)))),

@@ -23,6 +23,11 @@ import type { BatchedDriver, BatcherStats, DecodeBatcherLike } from './decode-ba
 import type { DecodeResult, DecodeSettings, Gpt, GptKvCache } from './gpt.ts';
 
 export type StepBatcherOptions = {
+  /**
+   * The model's stop code: a window whose last code is it ends its call (the driver stops the row
+   * there; a stop on the window's last step comes back as a full window).
+   */
+  stopCode: number;
   /** Steps per window at most (default 8): how long a new call may wait for its place. */
   windowSteps?: number;
   /** Sequences per window at most (default 16: the driver's slots). */
@@ -45,6 +50,7 @@ type Call = {
 export class StepBatcher implements DecodeBatcherLike {
   readonly windowSteps: number;
   readonly maxBatch: number;
+  readonly stopCode: number;
   private readonly driver: BatchedDriver;
   /** The driver's id of each sequence that has joined it. */
   private readonly members = new Map<GptKvCache, number>();
@@ -54,8 +60,9 @@ export class StepBatcher implements DecodeBatcherLike {
   private readonly counts: BatcherStats = { runs: 0, sequences: 0, largest: 0, sizes: {} };
   onRun: ((size: number) => void) | null = null;
 
-  constructor(driver: BatchedDriver, options: StepBatcherOptions = {}) {
+  constructor(driver: BatchedDriver, options: StepBatcherOptions) {
     this.driver = driver;
+    this.stopCode = options.stopCode;
     this.windowSteps = Math.max(1, Math.floor(options.windowSteps ?? 8));
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 16));
   }
@@ -121,7 +128,14 @@ export class StepBatcher implements DecodeBatcherLike {
   /** Windows back to back while any call is open. */
   private async loop(): Promise<void> {
     try {
-      while (this.calls.length > 0) await this.window();
+      while (this.calls.length > 0) {
+        try {
+          await this.window();
+        } catch (e) {
+          // Nothing in a window should throw past its own handling; if something does, no call waits forever.
+          for (const c of [...this.calls]) this.fail(c, e);
+        }
+      }
     } finally {
       this.running = false;
     }
@@ -175,8 +189,8 @@ export class StepBatcher implements DecodeBatcherLike {
       c.latents.push(r.latents.subarray(0, r.codes.length * r.width));
       c.width = r.width;
       c.used += r.codes.length;
-      // Fewer codes than the window asked for: the stop code came (it is the last one).
-      if (r.codes.length < asked || c.used >= c.uniforms.length) this.answer(c);
+      // The stop code came (it is the last one: fewer codes than asked, or on the window's last step).
+      if (r.codes.length < asked || r.codes.at(-1) === this.stopCode || c.used >= c.uniforms.length) this.answer(c);
     }
     this.onRun?.(requests.length);
   }

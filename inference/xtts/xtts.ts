@@ -175,6 +175,7 @@ export class Xtts {
     const many = this.decodeMany();
     if (this.staticBatch)
       return new StepBatcher(this.staticBatch, {
+        stopCode: this.gpt.stopCode,
         maxBatch: Math.min(o.maxBatch, this.staticBatch.dims.slots),
         ...(o.windowSteps !== undefined ? { windowSteps: o.windowSteps } : {}),
       });
