@@ -43,7 +43,19 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({}).inference.profileSeconds, 0);
     assert.equal(loadConfig({ INFERENCE_PROFILE: '5' }).inference.profileSeconds, 5);
     assert.equal(loadConfig({}).inference.vocoderTf32, false);
-    assert.equal(loadConfig({ INFERENCE_VOCODER_TF32: 'true' }).inference.vocoderTf32, true);
+    const tf32 = { INFERENCE_DEVICE: 'cuda', INFERENCE_NATIVE: 'on', INFERENCE_BATCH_GRAPH: 'true' };
+    assert.equal(loadConfig({ ...tf32, INFERENCE_VOCODER_TF32: 'true' }).inference.vocoderTf32, true);
+    // Without the addon's own sessions the GPT would get TF32 too.
+    for (const without of ['INFERENCE_DEVICE', 'INFERENCE_NATIVE', 'INFERENCE_BATCH_GRAPH'] as const)
+      assert.throws(
+        () =>
+          loadConfig({
+            ...tf32,
+            [without]: without === 'INFERENCE_DEVICE' ? 'cpu' : without === 'INFERENCE_NATIVE' ? 'auto' : 'false',
+            INFERENCE_VOCODER_TF32: 'true',
+          }),
+        /INFERENCE_VOCODER_TF32: needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true/,
+      );
     assert.equal(loadConfig({}).inference.maxTextTokens, undefined);
     assert.equal(loadConfig({ INFERENCE_MAX_TEXT_TOKENS: '120' }).inference.maxTextTokens, 120);
   });
@@ -109,7 +121,7 @@ describe('loadConfig', () => {
     ['INFERENCE_PROFILE', '-1'],
     ['INFERENCE_PROFILE', 'often'],
     ['INFERENCE_VOCODER_TF32', 'maybe'],
-    ['INFERENCE_MAX_TEXT_TOKENS', '4'],
+    ['INFERENCE_MAX_TEXT_TOKENS', '16'],
     ['INFERENCE_URLS', 'http://a:8000,not a url'],
     ['MAX_JSON_BODY_BYTES', '-1'],
     ['JOB_KINDS', 'dataset.build,training.walk'],

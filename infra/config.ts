@@ -90,7 +90,7 @@ const envSchema = z.object({
    * Text tokens per sentence at most, below the model's own limit: longer sentences are split, and the
    * fixed-shape decode step holds that many fewer KV positions per stream. Unset: the model's limit.
    */
-  INFERENCE_MAX_TEXT_TOKENS: z.coerce.number().int().min(8).max(4096).optional(),
+  INFERENCE_MAX_TEXT_TOKENS: z.coerce.number().int().min(32).max(4096).optional(),
   /** Every SECONDS, each engine worker logs where its time went (prefill, decode windows, HiFi-GAN); 0: off. */
   INFERENCE_PROFILE: z.coerce.number().min(0).max(3600).default(0),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
@@ -304,6 +304,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (kubernetes && !e.K8S_TRAINER_IMAGE) {
     throw fail([{ name: 'K8S_TRAINER_IMAGE', message: 'required when TRAINING_LAUNCHER=kubernetes' }]);
+  }
+  if (
+    e.INFERENCE_VOCODER_TF32 &&
+    (e.INFERENCE_DEVICE !== 'cuda' || e.INFERENCE_NATIVE !== 'on' || !e.INFERENCE_BATCH_GRAPH)
+  ) {
+    // Only the addon's sessions take a TF32 setting of their own: through onnxruntime-node the GPT would
+    // get the vocoder's TF32 too, and its greedy path would change.
+    throw fail([
+      {
+        name: 'INFERENCE_VOCODER_TF32',
+        message: 'needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true',
+      },
+    ]);
   }
   // TF32 changes the GPT's greedy path. The native addon's sessions turn it off per session (use_tf32,
   // xtts/package.ts); onnxruntime-node's sessions take no provider options, so on CUDA it is turned off

@@ -121,7 +121,7 @@ export function nativeDecodePath(
   if (!batched)
     return {
       native: false,
-      line: `inference: INFERENCE_NATIVE=${mode} has no effect: no batched decode graph (INFERENCE_STREAMS above 1 and INFERENCE_BATCH_GRAPH=true)`,
+      line: `inference: INFERENCE_NATIVE=${mode} has no effect: no batched decode graph (INFERENCE_BATCH_GRAPH=true, and INFERENCE_STREAMS above 1 or the addon loaded)`,
     };
   return addon.ok
     ? {
@@ -193,8 +193,9 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
     graph: null,
     nativeRuns: 0,
   };
-  // With one stream per worker the batch-1 graph serves it, except through the native addon, whose
-  // fixed-shape step (one slot, replayed as a CUDA graph) decodes one stream faster than that graph.
+  // With one stream per worker the batch-1 graph serves it, except through the native addon: its
+  // fixed-shape step (one slot, replayed as a CUDA graph) decodes one stream faster than that graph
+  // where the package has one, and every graph then runs off the worker's thread.
   const native = options.native ?? 'off';
   const batched = (options.batchedDecode ?? false) && (lanes > 1 || (native !== 'off' && nativeAvailable().ok));
   // Decided here, before any worker starts: 'on' without the addon fails the engine's creation.

@@ -30,7 +30,12 @@ export async function timed<T>(name: string, f: () => Promise<T>, units?: (r: T)
   return r;
 }
 
-/** One line for the interval since the last: per phase runs, mean and max ms, busy share, units. */
+/**
+ * One line for the interval since the last: per phase runs, mean and max ms, busy share, units. A run's
+ * time is its caller's wait, from the call to the answer, the queue in front of it included (a batcher's,
+ * libuv's pool): the mean is what a stream waits, not device time, and the busy share, the runs' times
+ * summed over the interval, passes 100 % when runs overlap.
+ */
 export function takePhases(intervalMs: number): string {
   const parts: string[] = [];
   for (const [name, p] of [...phases.entries()].sort()) {

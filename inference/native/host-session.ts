@@ -38,7 +38,8 @@ export function openHostSession(path: string, options: DeviceSessionOptions = {}
       }
       const result: Record<string, ReturnType<typeof tensorOf>> = {};
       for (const o of outputs) {
-        const t = out[o.name] as HostTensor;
+        const t = out[o.name] as HostTensor | undefined;
+        if (!t) throw new RuntimeError(path, `run returned no output ${o.name}`);
         result[o.name] = tensorOf(t.type as 'float32', t.data as Float32Array, t.dims);
       }
       return result;

@@ -11,7 +11,14 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { EngineError } from '../engine/types.ts';
 import { openHostSession } from '../native/host-session.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
-import { type Device, openSession, type Session, type SessionOptions, type ValueInfo } from '../runtime/index.ts';
+import {
+  type Device,
+  openSession,
+  RuntimeError,
+  type Session,
+  type SessionOptions,
+  type ValueInfo,
+} from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
 import { hasManifest, type Manifest, readManifest } from './manifest.ts';
 
@@ -171,15 +178,22 @@ function lazySession(
   opener: () => Promise<Session>,
 ): Session {
   let opened: Promise<Session> | null = null;
+  let released = false;
   return {
     path,
     inputs: io.inputs,
     outputs: io.outputs,
     run: async (feeds) => {
-      opened ??= opener();
+      if (released) throw new RuntimeError(path, 'run after the package was released');
+      // A failed open is tried again by the next run.
+      opened ??= opener().catch((e) => {
+        opened = null;
+        throw e;
+      });
       return (await opened).run(feeds);
     },
     release: async () => {
+      released = true;
       if (opened) await (await opened.catch(() => null))?.release();
     },
   };
@@ -506,7 +520,9 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     batch: paths.batch ? await (options.nativeBatch ? openNative(paths.batch) : open(paths.batch)) : null,
   };
   const sizes = await Promise.all(
-    [...new Set([...Object.values(paths), ...weightFiles])].map((p) => stat(p).then((s) => s.size)),
+    [...new Set([...Object.values(paths), ...(vocoderBatchPath ? [vocoderBatchPath] : []), ...weightFiles])].map((p) =>
+      stat(p).then((s) => s.size),
+    ),
   );
   return {
     dir,

@@ -167,6 +167,22 @@ describe('streaming with growing chunks (tiny fixture)', () => {
     assert.equal(sizes.length, 2 + (pieces - 1));
   });
 
+  it('with HiFi-GAN buckets the largest chunk fills bucket 128 at speed 1 and above, and stays at 100 below', async () => {
+    const x = await Xtts.load(join(fixture, 'package'), { warmUp: false, hifiganBuckets: [32, 64, 128, 256] });
+    const plain = await Xtts.load(join(fixture, 'package'), { warmUp: false });
+    const set = await Xtts.load(join(fixture, 'package'), {
+      warmUp: false,
+      hifiganBuckets: [32, 64, 128],
+      streamMaxChunkCodes: 90,
+    });
+    open.push(x, plain, set);
+    assert.equal(x.streamMaxChunk(1), 128 - windowContextCodes());
+    assert.equal(x.streamMaxChunk(1.5), 128 - windowContextCodes());
+    assert.equal(x.streamMaxChunk(0.85), 100);
+    assert.equal(plain.streamMaxChunk(1), 100, 'no buckets (CPU): the default');
+    assert.equal(set.streamMaxChunk(0.5), 90, 'a size given is kept at every speed');
+  });
+
   it('by default streams a first chunk of STREAM_FIRST_CHUNK_CODES codes, then grows by STREAM_CHUNK_GROWTH', async () => {
     const x = await Xtts.load(join(fixture, 'package'));
     open.push(x);

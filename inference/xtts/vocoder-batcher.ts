@@ -3,10 +3,9 @@
  * one bucket, each with its own speaker and real length, `frames` [B]).
  *
  * One batched run is in flight at a time; windows that arrive meanwhile wait, and when it ends the
- * bucket whose window has waited longest goes next, with up to `maxRows` of its waiting windows. The
- * rows are padded up to a power of two (repeating the last window, whose output is dropped), so a
- * bucket's runs take a few shapes only: onnxruntime's CUDA convolutions plan again whenever the shape
- * changes (hifigan.ts). `open(bucket, rows)` gives the session for a shape (the package's gives one
+ * bucket whose window has waited longest goes next, with the largest power of two of its waiting
+ * windows up to `maxRows` (the rest go in the next run), so a bucket's runs take a few shapes only:
+ * onnxruntime's CUDA convolutions plan again whenever the shape changes (hifigan.ts). `open(bucket, rows)` gives the session for a shape (the package's gives one
  * per bucket, whose convolutions plan by cuDNN's heuristics: a few ms, not an exhaustive search).
  *
  * A row's samples are those of the window run alone through the batch-1 graph, within float rounding
@@ -117,28 +116,29 @@ export class VocoderBatcher {
 
   private async next(): Promise<void> {
     const fed = (this.waiting[0] as Window).fed;
+    const same = this.waiting.filter((w) => w.fed === fed).length;
+    // A power of two of them: padding rows would be whole windows of work for nothing, so the rest
+    // wait for the next run (which starts as soon as this one ends).
+    const take = Math.min(this.maxRows, 2 ** Math.floor(Math.log2(same)));
     const batch: Window[] = [];
-    for (let i = 0; i < this.waiting.length && batch.length < this.maxRows; ) {
+    for (let i = 0; i < this.waiting.length && batch.length < take; ) {
       const w = this.waiting[i] as Window;
       if (w.fed === fed) {
         batch.push(w);
         this.waiting.splice(i, 1);
       } else i++;
     }
-    let rows = 1;
-    while (rows < batch.length) rows *= 2;
-    const d = (batch[0] as Window).speaker.length;
-    const latents = new Float32Array(rows * fed * this.width);
-    const speakers = new Float32Array(rows * d);
-    const frames = new BigInt64Array(rows);
-    for (let r = 0; r < rows; r++) {
-      // Rows past the windows repeat the last one; their output is not read.
-      const w = batch[Math.min(r, batch.length - 1)] as Window;
-      latents.set(w.latents, r * fed * this.width);
-      speakers.set(w.speaker, r * d);
-      frames[r] = BigInt(w.frames);
-    }
     try {
+      const rows = batch.length;
+      const d = (batch[0] as Window).speaker.length;
+      const latents = new Float32Array(rows * fed * this.width);
+      const speakers = new Float32Array(rows * d);
+      const frames = new BigInt64Array(rows);
+      for (const [r, w] of batch.entries()) {
+        latents.set(w.latents, r * fed * this.width);
+        speakers.set(w.speaker, r * d);
+        frames[r] = BigInt(w.frames);
+      }
       const session = await this.session(fed, rows);
       const out = await session.run({
         latents: tensor('float32', latents, [rows, fed, this.width]),

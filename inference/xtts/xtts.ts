@@ -112,6 +112,8 @@ export class Xtts {
       | 'maxAudioCodes'
     >
   >;
+  /** Whether the largest streamed chunk was sized to fill a HiFi-GAN bucket (no streamMaxChunkCodes given). */
+  private readonly bucketSizedChunks: boolean;
   /** Text tokens per sentence at most (PackageOptions.maxTextTokens); undefined: the package's limit. */
   private readonly textTokens: number | undefined;
   /** Batches the decode runs of concurrent generations (XttsOptions.decodeBatch); null: direct calls. */
@@ -124,6 +126,7 @@ export class Xtts {
   private constructor(pkg: ModelPackage, options: XttsOptions) {
     this.pkg = pkg;
     this.textTokens = options.maxTextTokens;
+    this.bucketSizedChunks = options.streamMaxChunkCodes === undefined;
     const t = pkg.manifest.tokens;
     this.gpt = new Gpt(pkg.sessions.prefill, pkg.sessions.decode, {
       audioStart: t.audio_start,
@@ -151,7 +154,8 @@ export class Xtts {
       streamChunkCodes: options.streamChunkCodes ?? STREAM_FIRST_CHUNK_CODES,
       streamChunkGrowth: options.streamChunkGrowth ?? STREAM_CHUNK_GROWTH,
       streamMaxChunkCodes: Math.max(
-        // With HiFi-GAN buckets (CUDA), the largest chunks fill theirs rather than leave it a fifth padding.
+        // With HiFi-GAN buckets (CUDA), the largest chunks fill theirs rather than leave it a fifth padding
+        // (at speed 1: see stream()).
         options.streamMaxChunkCodes ??
           (this.hifigan.buckets
             ? chunkForBuckets(STREAM_MAX_CHUNK_CODES, this.hifigan.buckets)
@@ -371,7 +375,7 @@ export class Xtts {
     let ended = false;
     const guard = new OutputGuard();
     const o = this.options;
-    const schedule = chunkSchedule(o.streamChunkCodes, o.streamChunkGrowth, o.streamMaxChunkCodes);
+    const schedule = chunkSchedule(o.streamChunkCodes, o.streamChunkGrowth, this.streamMaxChunk(p.speed));
     let chunk = 0;
     const runCodes = () => schedule(chunk++);
     // Each chunk leaves as soon as it exists: the last one is known from the generator's own
@@ -404,6 +408,18 @@ export class Xtts {
       guard.check(new Float32Array(0), true);
       yield { samples: new Float32Array(0), sampleRate, index, final: true };
     }
+  }
+
+  /**
+   * The largest streamed chunk at this speed: `streamMaxChunkCodes`, except that a speed below 1
+   * stretches each window before HiFi-GAN, so chunks sized to fill a bucket at speed 1 would spill into
+   * the next one: those streams keep the default largest chunk.
+   */
+  streamMaxChunk(speed: number): number {
+    const o = this.options;
+    return this.bucketSizedChunks && speed < 1
+      ? Math.max(o.streamChunkCodes, Math.min(o.streamMaxChunkCodes, STREAM_MAX_CHUNK_CODES))
+      : o.streamMaxChunkCodes;
   }
 
   /** The whole utterance at once: per sentence, HiFi-GAN over all its latents (the reference's inference()). */
