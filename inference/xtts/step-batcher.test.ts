@@ -28,7 +28,7 @@ const tick = () => new Promise<void>((ok) => setImmediate(ok));
  * A driver whose member k makes codes k*100 + position (position counted over all its calls), and
  * the stop code at position `stopAt`; it records every window's members and their step counts.
  */
-function scripted(stopAt: Record<string, number> = {}, refuse = new Set<string>()) {
+function scripted(stopAt: Record<string, number> = {}, refuse = new Set<string>(), slots = Number.POSITIVE_INFINITY) {
   const members = new Map<number, { name: string; k: number; pos: number }>();
   const windows: { ids: number[]; steps: number[] }[] = [];
   const dropped: string[] = [];
@@ -37,6 +37,7 @@ function scripted(stopAt: Record<string, number> = {}, refuse = new Set<string>(
     join(cache) {
       const name = (cache as unknown as { name: string }).name;
       if (refuse.has(name)) throw new Error(`no slot for ${name}`);
+      if (members.size >= slots) throw Object.assign(new Error('every slot is taken'), { code: 'ERR_STATIC_FULL' });
       const id = next++;
       members.set(id, { name, k: Number(name.slice(1)), pos: 0 });
       return id;
@@ -129,6 +130,25 @@ describe('StepBatcher over a scripted driver', () => {
     const second = await b.decode(c3, new Float32Array(20), settings);
     assert.deepEqual(second.codes, [307, 308, 309, 310, STOP]);
     assert.equal(s.windows.length, 3, 'no window after the stop');
+  });
+
+  it('a sequence with no free slot waits for a release, without windows in between', async () => {
+    const s = scripted({}, new Set(), 1);
+    const b = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 2 });
+    const c1 = cache('s1');
+    const first = await b.decode(c1, new Float32Array(6), settings);
+    assert.deepEqual(first.codes, [100, 101, 102, 103, 104, 105]);
+    let done = false;
+    const waiting = b.decode(cache('s2'), new Float32Array(3), settings).then((r) => {
+      done = true;
+      return r;
+    });
+    for (let i = 0; i < 5; i++) await tick();
+    assert.equal(done, false, 's2 waits: s1 holds the only slot');
+    assert.equal(s.windows.length, 3, 'no window while nothing can run');
+    b.release(c1);
+    assert.deepEqual((await waiting).codes, [200, 201, 202]);
+    assert.equal(s.windows.length, 5);
   });
 
   it('never runs more than maxBatch members in a window; the others wait their turn', async () => {

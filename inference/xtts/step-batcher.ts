@@ -10,7 +10,9 @@
  * every sequence that has a call open by up to that many codes, a call is answered as soon as it has
  * its codes (or its stop code), and a sequence that calls or joins during a window is in the next one.
  * So a stream's first codes wait at most one window for a place, and no stream waits for another's
- * chunk to end.
+ * chunk to end. A sequence the driver has no free slot for (its join refused with code ERR_STATIC_FULL,
+ * as StaticGpt refuses one) waits until a sequence is released; the engine gives a worker as many slots
+ * as streams, so there it never waits.
  *
  * Results never depend on batch-mates: each call carries its own uniforms (from its own seeded RNG)
  * and sampling settings, each window hands a call the next slice of them, and the driver's rows are
@@ -116,6 +118,8 @@ export class StepBatcher implements DecodeBatcherLike {
     if (id !== undefined) {
       this.members.delete(cache);
       if (this.driver.has(id)) this.driver.drop(id);
+      // A call waiting for a slot may have one now.
+      this.pump();
     }
   }
 
@@ -130,7 +134,8 @@ export class StepBatcher implements DecodeBatcherLike {
     try {
       while (this.calls.length > 0) {
         try {
-          await this.window();
+          // Nothing could run (every open call waits for a slot): a release pumps again.
+          if (!(await this.window())) break;
         } catch (e) {
           // Nothing in a window should throw past its own handling; if something does, no call waits forever.
           for (const c of [...this.calls]) this.fail(c, e);
@@ -141,33 +146,35 @@ export class StepBatcher implements DecodeBatcherLike {
     }
   }
 
-  private async window(): Promise<void> {
-    const batch = this.calls.slice(0, this.maxBatch);
+  /** One window; false when no call could run (each one waits for a free slot). */
+  private async window(): Promise<boolean> {
     const requests: { id: number; uniforms: Float32Array; settings: DecodeSettings }[] = [];
     const inWindow: Call[] = [];
-    for (const c of batch) {
+    for (const c of [...this.calls]) {
+      if (inWindow.length >= this.maxBatch) break;
       let id = this.members.get(c.cache);
-      try {
-        if (id === undefined) {
+      if (id === undefined) {
+        try {
           id = this.driver.join(c.cache);
           this.members.set(c.cache, id);
+        } catch (e) {
+          // No free slot: the call waits for a sequence to be released. Any other refusal fails it.
+          if ((e as { code?: unknown }).code !== 'ERR_STATIC_FULL') this.fail(c, e);
+          continue;
         }
-      } catch (e) {
-        this.fail(c, e);
-        continue;
       }
       const n = Math.min(this.windowSteps, c.uniforms.length - c.used);
       requests.push({ id, uniforms: c.uniforms.subarray(c.used, c.used + n), settings: c.settings });
       inWindow.push(c);
     }
-    if (requests.length === 0) return;
+    if (requests.length === 0) return this.calls.length === 0;
     let out: Map<number, DecodeResult>;
     const t0 = performance.now();
     try {
       out = await this.driver.decode(requests);
     } catch (e) {
       for (const c of inWindow) this.fail(c, e);
-      return;
+      return true;
     }
     let made = 0;
     for (const r of out.values()) made += r.codes.length;
@@ -193,6 +200,7 @@ export class StepBatcher implements DecodeBatcherLike {
       if (r.codes.length < asked || r.codes.at(-1) === this.stopCode || c.used >= c.uniforms.length) this.answer(c);
     }
     this.onRun?.(requests.length);
+    return true;
   }
 
   private answer(c: Call): void {
