@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { addTinyBatchGraph } from './tiny-graphs.ts';
+import { VocoderBatcher } from './vocoder-batcher.ts';
 import { Xtts } from './xtts.ts';
 
 const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny', 'package');
@@ -91,5 +92,44 @@ describe('VocoderBatcher: HiFi-GAN windows of several callers in one run', () =>
     const b = batched.hifigan.batcher;
     assert.ok(b);
     await assert.rejects(b.run(16, new Float32Array(5), 3, new Float32Array(16)), /5 values for 16 latents/);
+  });
+});
+
+describe('VocoderBatcher order', () => {
+  it("a stream's first window (urgent) goes in the next run, ahead of windows that waited longer", async () => {
+    const width = 2;
+    const runs: number[][] = [];
+    let gate: (() => void) | null = null;
+    const session = {
+      path: 'fake',
+      inputs: [],
+      outputs: [],
+      async run(feeds: Record<string, { dims: readonly number[] }>) {
+        const [rows, fed] = feeds.latents?.dims as number[];
+        runs.push([fed as number, rows as number]);
+        if (runs.length === 1) await new Promise<void>((ok) => (gate = ok));
+        return { wav: { data: new Float32Array((rows as number) * (fed as number) * 10) } };
+      },
+      release: async () => undefined,
+    };
+    const b = new VocoderBatcher(
+      async () => session as never,
+      width,
+      (fed) => fed * 10,
+      { maxRows: 4 },
+    );
+    const win = (fed: number) => new Float32Array(fed * width);
+    const spk = new Float32Array(3);
+    const first = b.run(64, win(64), 50, spk);
+    await new Promise((ok) => setImmediate(ok));
+    const older = [b.run(64, win(64), 40, spk), b.run(64, win(64), 30, spk)];
+    const urgent = b.run(32, win(32), 16, spk, true);
+    (gate as unknown as () => void)();
+    await Promise.all([first, urgent, ...older]);
+    assert.deepEqual(runs, [
+      [64, 1],
+      [32, 1],
+      [64, 2],
+    ]);
   });
 });

@@ -3,7 +3,8 @@
  * one bucket, each with its own speaker and real length, `frames` [B]).
  *
  * One batched run is in flight at a time; windows that arrive meanwhile wait, and when it ends the
- * bucket whose window has waited longest goes next, with the largest power of two of its waiting
+ * bucket of a waiting stream's first window (`urgent`: the listener is waiting for its first audio)
+ * goes next, else the bucket whose window has waited longest, with the largest power of two of its waiting
  * windows up to `maxRows` (the rest go in the next run), so a bucket's runs take a few shapes only:
  * onnxruntime's CUDA convolutions plan again whenever the shape changes (hifigan.ts). `open(bucket, rows)` gives the session for a shape (the package's gives one
  * per bucket, whose convolutions plan by cuDNN's heuristics: a few ms, not an exhaustive search).
@@ -24,6 +25,8 @@ type Window = {
   latents: Float32Array;
   frames: number;
   speaker: Float32Array;
+  /** A stream's first window (its time to first audio): its bucket goes next. */
+  urgent: boolean;
   resolve: (wav: Float32Array) => void;
   reject: (e: Error) => void;
 };
@@ -65,11 +68,17 @@ export class VocoderBatcher {
    * The samples of one window: `latents` [fed * width] (already padded to its bucket `fed`), `frames` of
    * them real, `speaker` [d]. Resolves with the row's whole output (samples(fed)); the caller crops it.
    */
-  run(fed: number, latents: Float32Array, frames: number, speaker: Float32Array): Promise<Float32Array> {
+  run(
+    fed: number,
+    latents: Float32Array,
+    frames: number,
+    speaker: Float32Array,
+    urgent = false,
+  ): Promise<Float32Array> {
     if (latents.length !== fed * this.width)
       return Promise.reject(new Error(`vocoder window: ${latents.length} values for ${fed} latents of ${this.width}`));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ fed, latents, frames, speaker, resolve, reject });
+      this.waiting.push({ fed, latents, frames, speaker, urgent, resolve, reject });
       this.pump();
     });
   }
@@ -115,7 +124,7 @@ export class VocoderBatcher {
   }
 
   private async next(): Promise<void> {
-    const fed = (this.waiting[0] as Window).fed;
+    const fed = (this.waiting.find((w) => w.urgent) ?? (this.waiting[0] as Window)).fed;
     const same = this.waiting.filter((w) => w.fed === fed).length;
     // A power of two of them: padding rows would be whole windows of work for nothing, so the rest
     // wait for the next run (which starts as soon as this one ends).

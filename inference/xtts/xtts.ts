@@ -393,7 +393,8 @@ export class Xtts {
       for await (const run of this.generation(input.voice, ids, p, rng, runCodes, checkCancelled)) {
         chunker ??= new StreamChunker(
           run.width,
-          (lat, n) => this.hifigan.decode(lat, n, run.width, input.voice.speakerEmbedding, p.speed),
+          // The stream's first window is what its listener waits for: ahead of the others' (VocoderBatcher).
+          (lat, n) => this.hifigan.decode(lat, n, run.width, input.voice.speakerEmbedding, p.speed, index === 0),
           { ...DEFAULT_STREAM, samplesPerCode: DEFAULT_STREAM.samplesPerCode / p.speed },
         );
         const samples = await chunker.push(run.latents, run.codes.length, run.done);
