@@ -105,7 +105,7 @@ describe('VocoderBatcher order', () => {
       inputs: [],
       outputs: [],
       async run(feeds: Record<string, { dims: readonly number[] }>) {
-        const [rows, fed] = feeds.latents?.dims as number[];
+        const [rows, fed] = (feeds.latents?.dims ?? []) as number[];
         runs.push([fed as number, rows as number]);
         if (runs.length === 1) await new Promise<void>((ok) => (gate = ok));
         return { wav: { data: new Float32Array((rows as number) * (fed as number) * 10) } };
