@@ -361,7 +361,9 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
         const b = native.decodeBatches;
         assert.ok(b.runs > 0 && b.nativeRuns === b.runs, `runs ${b.runs}, through the native addon ${b.nativeRuns}`);
         assert.equal(b.graph, graph);
-        assert.ok(b.largest > 1 && b.sequences / b.runs > 1.5, `batches ${JSON.stringify(b.sizes)}`);
+        // Prefills run off the worker's thread here, so how many renders share each run depends on when
+        // each one's prefill ends (under load, often one at a time at first): some run must be shared.
+        assert.ok(b.largest > 1, `batches ${JSON.stringify(b.sizes)}`);
         await idle(native);
       });
 
