@@ -56,6 +56,30 @@ describe('loadConfig', () => {
           }),
         /INFERENCE_VOCODER_TF32: needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true/,
       );
+    // More CUDA provider options, as strings, under the same conditions; the engine's own are refused.
+    assert.equal(loadConfig({}).inference.cudaOptions, undefined);
+    assert.deepEqual(
+      loadConfig({
+        ...tf32,
+        INFERENCE_CUDA_OPTIONS: '{"cudnn_conv_use_max_workspace": 0, "do_copy_in_default_stream": true}',
+      }).inference.cudaOptions,
+      { cudnn_conv_use_max_workspace: '0', do_copy_in_default_stream: '1' },
+    );
+    for (const [value, why] of [
+      ['[1]', /must be a JSON object/],
+      ['{"use_tf32": "1"}', /use_tf32 is set by the engine/],
+      ['{"Bad Name": "1"}', /not a CUDA provider option name/],
+      ['{"x": {"y": 1}}', /option x: the value must be a string/],
+      ['not json', /must be a JSON object/],
+    ] as const)
+      assert.throws(
+        () => loadConfig({ ...tf32, INFERENCE_CUDA_OPTIONS: value }),
+        (e: Error) => /INFERENCE_CUDA_OPTIONS: /.test(e.message) && why.test(e.message),
+      );
+    assert.throws(
+      () => loadConfig({ ...tf32, INFERENCE_NATIVE: 'auto', INFERENCE_CUDA_OPTIONS: '{}' }),
+      /INFERENCE_CUDA_OPTIONS: needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on/,
+    );
     assert.equal(loadConfig({}).inference.maxTextTokens, undefined);
     assert.equal(loadConfig({ INFERENCE_MAX_TEXT_TOKENS: '120' }).inference.maxTextTokens, 120);
   });

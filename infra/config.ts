@@ -69,6 +69,13 @@ const envSchema = z.object({
    * keeps TF32 off. Off by default: fp32 everywhere.
    */
   INFERENCE_VOCODER_TF32: flag.default(false),
+  /**
+   * More onnxruntime CUDA provider options for the sessions the native addon opens, as a JSON object
+   * (e.g. {"cudnn_conv_use_max_workspace": "0", "arena_extend_strategy": "kSameAsRequested"}): memory
+   * and speed trade-offs of the CUDA provider. Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and
+   * INFERENCE_BATCH_GRAPH=true; device_id, use_tf32 and enable_cuda_graph are the engine's own.
+   */
+  INFERENCE_CUDA_OPTIONS: z.string().optional(),
   /** Worker threads of the in-process engine (or a pod's), each with its own sessions. */
   INFERENCE_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /**
@@ -217,6 +224,8 @@ export type Config = {
     precision: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
     /** HiFi-GAN in TF32 on CUDA through the native addon (INFERENCE_VOCODER_TF32). */
     vocoderTf32: boolean;
+    /** More CUDA provider options for the addon's sessions (INFERENCE_CUDA_OPTIONS); undefined: none. */
+    cudaOptions: Record<string, string> | undefined;
     /** HiFi-GAN's precision (INFERENCE_VOCODER_PRECISION). */
     vocoderPrecision: 'fp32' | 'int8';
     workers: number;
@@ -268,6 +277,31 @@ export type Config = {
   };
 };
 
+/** The engine's own CUDA provider options, which INFERENCE_CUDA_OPTIONS may not set. */
+const ENGINE_CUDA_OPTIONS = ['device_id', 'use_tf32', 'enable_cuda_graph'];
+
+/** INFERENCE_CUDA_OPTIONS as provider options (names and string values), or what is wrong with it. */
+function parseCudaOptions(text: string): Record<string, string> | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return 'must be a JSON object, e.g. {"cudnn_conv_use_max_workspace": "0"}';
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return 'must be a JSON object of option names and values';
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!/^[a-z][a-z0-9_]*$/.test(k)) return `option name ${JSON.stringify(k)} is not a CUDA provider option name`;
+    if (ENGINE_CUDA_OPTIONS.includes(k))
+      return `${k} is set by the engine (see INFERENCE_VOCODER_TF32, INFERENCE_NATIVE)`;
+    if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean')
+      return `option ${k}: the value must be a string, number or boolean`;
+    out[k] = typeof x === 'boolean' ? (x ? '1' : '0') : String(x);
+  }
+  return out;
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -318,6 +352,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
     ]);
   }
+  const cudaOptions = e.INFERENCE_CUDA_OPTIONS === undefined ? undefined : parseCudaOptions(e.INFERENCE_CUDA_OPTIONS);
+  if (typeof cudaOptions === 'string') throw fail([{ name: 'INFERENCE_CUDA_OPTIONS', message: cudaOptions }]);
+  if (cudaOptions && (e.INFERENCE_DEVICE !== 'cuda' || e.INFERENCE_NATIVE !== 'on' || !e.INFERENCE_BATCH_GRAPH)) {
+    // onnxruntime-node's sessions take no provider options: the setting would silently do nothing.
+    throw fail([
+      {
+        name: 'INFERENCE_CUDA_OPTIONS',
+        message: 'needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true',
+      },
+    ]);
+  }
   // TF32 changes the GPT's greedy path. The native addon's sessions turn it off per session (use_tf32,
   // xtts/package.ts); onnxruntime-node's sessions take no provider options, so on CUDA it is turned off
   // for the whole process (read when CUDA starts, later), unless set already or the vocoder's TF32 is
@@ -338,6 +383,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       precision: e.INFERENCE_PRECISION === 'auto' ? undefined : e.INFERENCE_PRECISION,
       vocoderPrecision: e.INFERENCE_VOCODER_PRECISION,
       vocoderTf32: e.INFERENCE_VOCODER_TF32,
+      cudaOptions,
       workers: e.INFERENCE_WORKERS,
       streams: e.INFERENCE_STREAMS,
       batchMax: e.INFERENCE_BATCH_MAX,

@@ -17,6 +17,7 @@
  *   npm run bench:gpu -- --package DIR [--device cuda|cpu] [--precision fp32|fp16] [--graphs DIR]
  *                        [--batches 1,8,32,64] [--codes N] [--runs N] [--concurrency 1,8,32,64]
  *                        [--rounds N] [--streams N] [--torch-model DIR] [--bandwidth-gbs 4800] [--json OUT]
+ *                        [--server-only]   (sections 2 and 3 alone: the server under the INFERENCE_* settings it inherits)
  *
  * The package must be a base package. Its batched graph is the one the engine takes
  * (gpt_batch_fused_<precision>, else gpt_batch_<precision>, from its manifest); a package without
@@ -61,6 +62,7 @@ const { values: args } = parseArgs({
     streams: { type: 'string' },
     'torch-model': { type: 'string' },
     'torch-sentences': { type: 'string', default: '3' },
+    'server-only': { type: 'boolean', default: false },
     python: { type: 'string' },
     'bandwidth-gbs': { type: 'string', default: '4800' },
     'start-timeout-s': { type: 'string', default: '300' },
@@ -274,7 +276,9 @@ type BatchRow = { batch: number; mode: string; msPerCode: number; msPerStep: num
 let batchRows: BatchRow[] = [];
 let batchNote = '';
 let batchCodesRun = codes;
-if (!batchGraph) batchNote = 'skipped: no batched graph';
+const serverOnly = args['server-only'] === true;
+if (serverOnly) batchNote = 'skipped: --server-only';
+else if (!batchGraph) batchNote = 'skipped: no batched graph';
 else {
   // batch.ts decodes each sequence's warm-up run and its --runs runs one after another on one cache:
   // all of them must fit the package's audio positions.
@@ -325,7 +329,8 @@ let stepAgreement: StepAgreement[] = [];
 let stepNote = '';
 const steps = stepNames.filter((g) => manifest.graphs[g]).map((g) => g.slice(0, -`_${precision}`.length));
 const addon = nativeAvailable();
-if (steps.length === 0) stepNote = `skipped: no ${stepNames.join(' or ')} in the package`;
+if (serverOnly) stepNote = 'skipped: --server-only';
+else if (steps.length === 0) stepNote = `skipped: no ${stepNames.join(' or ')} in the package`;
 else if (!addon.ok) stepNote = `skipped: the native addon is unavailable (${addon.reason})`;
 else {
   console.log(
@@ -421,11 +426,21 @@ function startServer(env: Record<string, string>): Promise<{ url: string; child:
       child.kill('SIGKILL');
       fail(new Error(`no "listening on" within ${startTimeoutMs / 1000} s:\n${out.slice(-2000)}`));
     }, startTimeoutMs);
+    let listening = false;
+    let partial = '';
     const onData = (d: Buffer) => {
+      if (listening) {
+        // The engine's lines from then on (INFERENCE_PROFILE's times and memory), as they come.
+        const lines = (partial + d).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) if (line.includes('inference:')) console.log(`  server: ${line.trim()}`);
+        return;
+      }
       out += d;
       if (out.length > 100_000) out = out.slice(-50_000);
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m?.[1]) {
+        listening = true;
         clearTimeout(timer);
         // The engine's own account of its decode path (INFERENCE_NATIVE), for the record.
         for (const line of out.split('\n')) if (line.includes('inference:')) console.log(`  server: ${line.trim()}`);
@@ -623,7 +638,8 @@ result.server = levelsOut;
 type TorchRun = { text: string; msPerCode_fp32?: number; msPerCode_fp16?: number; error?: string };
 const torchRuns: TorchRun[] = [];
 let torchNote = '';
-if (!args['torch-model'])
+if (serverOnly) torchNote = 'skipped: --server-only';
+else if (!args['torch-model'])
   torchNote =
     'skipped: no --torch-model DIR (a Coqui-layout model folder: model.pth, dvae.pth, mel_stats.pth, config.json, vocab.json)';
 else if (!existsSync(join(resolve(args['torch-model']), 'model.pth')))

@@ -142,6 +142,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.precision ? { precision: i.precision } : {}),
     ...(i.vocoderPrecision ? { vocoderPrecision: i.vocoderPrecision } : {}),
     ...(i.vocoderTf32 ? { vocoderTf32: true } : {}),
+    ...(i.cudaOptions ? { cudaOptions: i.cudaOptions } : {}),
     workers: i.workers,
     ...(i.streams ? { maxStreams: i.streams } : {}),
     ...(i.batchMax ? { batchMax: i.batchMax } : {}),
@@ -161,6 +162,7 @@ type InferenceConfig = {
   precision?: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
   vocoderPrecision?: 'fp32' | 'int8' | undefined;
   vocoderTf32?: boolean | undefined;
+  cudaOptions?: Record<string, string> | undefined;
   workers: number;
   /** Jobs per worker at once (INFERENCE_STREAMS). */
   streams?: number | undefined;

@@ -47,3 +47,15 @@ export function takePhases(intervalMs: number): string {
   phases.clear();
   return parts.join('; ');
 }
+
+let memoryTrace: ((label: string) => void) | null = null;
+
+/** Sets what traceMemory calls (the worker: a log line of the GPU's memory in use under INFERENCE_PROFILE). */
+export function setMemoryTrace(f: ((label: string) => void) | null): void {
+  memoryTrace = f;
+}
+
+/** Marks a point of loading (a session opened, a state allocated) for the memory trace, when one is set. */
+export function traceMemory(label: string): void {
+  memoryTrace?.(label);
+}

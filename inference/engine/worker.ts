@@ -6,11 +6,12 @@
  * sent back as an error message; the worker itself keeps going, so bad input never costs the
  * engine a worker.
  */
+import { execFileSync } from 'node:child_process';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { toEngineError, Xtts } from '../xtts/xtts.ts';
-import { takePhases } from './phase-times.ts';
+import { setMemoryTrace, takePhases } from './phase-times.ts';
 import type { WorkerCommand, WorkerInit, WorkerJob, WorkerReply } from './protocol.ts';
 import { EngineError } from './types.ts';
 
@@ -40,6 +41,27 @@ if (profileSeconds > 0) {
         `inference: times (${profileSeconds} s): thread busy ${(100 * elu.utilization).toFixed(0)}%; ${phases}`,
       );
   }, profileSeconds * 1000).unref();
+}
+
+// With the profile on CUDA, the GPU's memory in use after each step of loading a package (a session
+// opened, the decode state allocated, buckets warmed): where a worker's memory goes. nvidia-smi's
+// device total (a container may not see its own process in the per-process list); a diagnostic, so
+// the synchronous call at load time is acceptable.
+if (profileSeconds > 0 && init.xtts.device === 'cuda') {
+  setMemoryTrace((label) => {
+    try {
+      const used = execFileSync('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits'], {
+        timeout: 5000,
+        encoding: 'utf8',
+      });
+      const dev = init.xtts.deviceId ?? 0;
+      const mib = used.trim().split('\n')[dev] ?? used.trim().split('\n')[0];
+      console.log(`inference: GPU memory in use after ${label}: ${Number(mib)} MiB`);
+    } catch (e) {
+      console.log(`inference: GPU memory after ${label}: nvidia-smi failed (${(e as Error).message.split('\n')[0]})`);
+      setMemoryTrace(null);
+    }
+  });
 }
 
 async function openBytes(): Promise<number> {

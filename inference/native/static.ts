@@ -491,10 +491,11 @@ export class StaticGpt {
 
   /** A small graph on the step's device. */
   private open(graph: Uint8Array, what: string): DeviceSession {
-    const { device, deviceId } = this.session.options;
+    const { device, deviceId, providerOptions } = this.session.options;
     return DeviceSession.open(graph, {
       ...(device ? { device } : {}),
       ...(deviceId !== undefined ? { deviceId } : {}),
+      ...(providerOptions ? { providerOptions } : {}),
       threads: 1,
       name: `${this.session.path} (${what})`,
     });

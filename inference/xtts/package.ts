@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { traceMemory } from '../engine/phase-times.ts';
 import { EngineError } from '../engine/types.ts';
 import { openHostSession } from '../native/host-session.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
@@ -95,6 +96,12 @@ export type PackageOptions = {
    * fp32 with TF32 off (tf32Option).
    */
   vocoderTf32?: boolean;
+  /**
+   * More onnxruntime CUDA provider options for every session the native addon opens on CUDA (names as
+   * onnxruntime's CUDA provider takes them, e.g. `cudnn_conv_use_max_workspace`; INFERENCE_CUDA_OPTIONS).
+   * The engine's own settings (TF32, CUDA graphs, device) are not among them.
+   */
+  cudaOptions?: Readonly<Record<string, string>> | undefined;
 };
 
 /**
@@ -463,9 +470,10 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           ...cpuSession,
         },
         native,
-        native && device === 'cuda' ? { ...tf32Option(tf32), ...extra } : {},
+        native && device === 'cuda' ? { ...options.cudaOptions, ...tf32Option(tf32), ...extra } : {},
       );
       opened.push(s);
+      traceMemory(`opening ${basename(path)}${slot !== undefined ? ` (${slot})` : ''}`);
       return s;
     } catch (e) {
       await Promise.all(opened.map((s) => s.release()));
@@ -482,7 +490,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
         // The settings open() gives onnxruntime-node's sessions, so both paths run the graph alike.
         step = DeviceSession.open(path, {
           device,
-          ...(device === 'cuda' ? { providerOptions: tf32Option(false) } : {}),
+          ...(device === 'cuda' ? { providerOptions: { ...options.cudaOptions, ...tf32Option(false) } } : {}),
           ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
           ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
           ...(cpuSession.cpuMemArena !== undefined ? { cpuMemArena: cpuSession.cpuMemArena } : {}),
@@ -497,6 +505,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
               }
             : {}),
         });
+        traceMemory(`opening ${basename(path)} (the batched decode)`);
         return step;
       } catch (e) {
         why = (e as Error).message;

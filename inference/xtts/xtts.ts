@@ -7,6 +7,7 @@
 import { limits } from '../../infra/index.ts';
 import { AudioInputError } from '../audio/errors.ts';
 import { loadReference } from '../audio/reference.ts';
+import { traceMemory } from '../engine/phase-times.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from '../engine/types.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { DeviceSession } from '../native/index.ts';
@@ -203,6 +204,9 @@ export class Xtts {
     if (!(batch instanceof DeviceSession)) return batchedDecode(new BatchedGpt(batch, tokens));
     if (batch.inputs.some((i) => i.name === 'cache_k')) {
       this.staticBatch = new StaticGpt(batch);
+      traceMemory(
+        `allocating the decode state (${this.staticBatch.dims.slots} slots of ${this.staticBatch.dims.maxLen} positions)`,
+      );
       return batchedDecode(this.staticBatch);
     }
     this.deviceBatch = new DeviceBatchedGpt(batch, tokens);
@@ -219,7 +223,9 @@ export class Xtts {
     if (options.warmUp ?? true) {
       const c = x.pkg.manifest.model.config;
       await x.hifigan.warmUp(c.gpt_n_model_channels, c.d_vector_dim);
+      traceMemory('warming HiFi-GAN up');
       await x.staticBatch?.warmUp();
+      if (x.staticBatch) traceMemory('warming the fixed-shape step up');
     }
     return x;
   }
