@@ -46,6 +46,7 @@ import { childEnv } from '../../infra/index.ts';
 import { nativeAvailable } from '../native/index.ts';
 import { openSession } from '../runtime/index.ts';
 import { MANIFEST_FILE, type Manifest, readManifest } from '../xtts/manifest.ts';
+import { staticSizes } from '../xtts/package.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -103,6 +104,8 @@ const bandwidth = Number(args['bandwidth-gbs']);
 const startTimeoutMs = Number(args['start-timeout-s']) * 1000;
 const requestTimeoutMs = Number(args['request-timeout-s']) * 1000;
 const stepTimeoutMs = Number(args['step-timeout-s']) * 1000;
+// The server's text cap (it inherits INFERENCE_MAX_TEXT_TOKENS), which sizes its fixed-shape step.
+const maxTextTokens = process.env.INFERENCE_MAX_TEXT_TOKENS ? Number(process.env.INFERENCE_MAX_TEXT_TOKENS) : undefined;
 if (!args.package) {
   console.error('bench:gpu: --package DIR is required (a base model package, e.g. test/fixtures/tiny/package)');
   process.exit(2);
@@ -185,7 +188,11 @@ if (sourceManifest.kind !== 'base') {
 }
 const batchNames = [`gpt_batch_fused_${precision}`, `gpt_batch_${precision}`];
 // The fixed-shape steps the server prefers through the native addon (INFERENCE_NATIVE), listed with them.
-const stepNames = [`gpt_step_static_fused_${precision}`, `gpt_step_static_${precision}`];
+const stepNames = [
+  `gpt_step_static_inplace_${precision}`,
+  `gpt_step_static_fused_${precision}`,
+  `gpt_step_static_${precision}`,
+];
 const name = basename(source);
 const modelDir = join(temp, 'models');
 mkdirSync(modelDir);
@@ -351,6 +358,9 @@ else {
       precision,
       '--static-graph',
       steps.join(','),
+      // The KV length the server's step holds (staticSizes: the longest prompt and the code limit).
+      '--max-len',
+      String(staticSizes(manifest, {}, maxTextTokens).maxLen),
       ...(device === 'cuda' ? ['--cuda-graph'] : []),
       '--batches',
       batches.join(','),

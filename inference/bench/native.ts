@@ -6,7 +6,7 @@
  *   node inference/bench/native.ts --package DIR [--graphs DIR] | --dir GRAPHS
  *        [--device cpu|cuda] [--precision fp32|fp16] [--batched gpt_batch|gpt_batch_fused] [--cuda-graph]
  *        [--batches 1,8,32,64] [--codes N] [--runs N] [--churn] [--static] [--static-graph NAMES]
- *        [--threads N] [--json OUT]
+ *        [--max-len N] [--threads N] [--json OUT]
  *
  * --package DIR: a model package; its batched graph from its manifest, or from --graphs DIR (default:
  * a `batch` folder beside the package, as in the tiny fixture: `--package test/fixtures/tiny/package`).
@@ -31,8 +31,11 @@
  * the device" counts the joins written into a slot during the timed runs (--churn).
  * --static-graph NAMES (implies --static): which fixed-shape steps, comma-separated, each timed in its
  * own rows (e.g. gpt_step_static,gpt_step_static_fused to compare the plain step with its fused-operator
- * variant in one run). Default: gpt_step_static_fused where the package or folder has it, else
- * gpt_step_static (as the engine chooses); the choice is printed.
+ * variant in one run). Default: gpt_step_static_inplace, else gpt_step_static_fused, where the package or
+ * folder has it, else gpt_step_static (as the engine chooses); the choice is printed.
+ * --max-len N: the fixed-shape step's KV columns per slot (default: room for these runs only); the
+ * server's is the longest prompt plus the code limit (xtts/package.ts staticSizes), and a step whose
+ * attention reads every column costs more with it.
  * The addon is built first if it is not (npm run build:native).
  */
 import { execFileSync } from 'node:child_process';
@@ -66,6 +69,7 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '1,8,32,64' },
     codes: { type: 'string', default: '20' },
     runs: { type: 'string', default: '3' },
+    'max-len': { type: 'string' },
     threads: { type: 'string' },
     json: { type: 'string' },
   },
@@ -143,10 +147,10 @@ const staticGraphs = !staticMode
   ? []
   : args['static-graph'] !== undefined
     ? (args['static-graph'] as string).split(',').map((g) => g.trim())
-    : [hasGraph('gpt_step_static_fused') ? 'gpt_step_static_fused' : 'gpt_step_static'];
+    : [['gpt_step_static_inplace', 'gpt_step_static_fused'].find(hasGraph) ?? 'gpt_step_static'];
 for (const g of staticGraphs) {
-  if (!/^gpt_step_static(_fused)?$/.test(g))
-    throw new Error(`--static-graph: ${g} is not gpt_step_static or gpt_step_static_fused`);
+  if (!/^gpt_step_static(_fused|_inplace)?$/.test(g))
+    throw new Error(`--static-graph: ${g} is not gpt_step_static, gpt_step_static_fused or gpt_step_static_inplace`);
   if (!hasGraph(g)) throw new Error(`--static-graph: no ${g}_${precision} here`);
 }
 if (staticMode)
@@ -267,7 +271,10 @@ async function timeStatic(
   path: string,
   cudaGraph: boolean,
 ): Promise<Map<number, DecodeResult>> {
-  const maxLen = sizes.latents + 45 + codes * (runs + 2);
+  // The KV length: --max-len (the server's: every slot holds its longest prompt and code limit, and
+  // a step's attention may read all of it), else just room for these runs.
+  const need = sizes.latents + 45 + codes * (runs + 2);
+  const maxLen = args['max-len'] ? Math.max(need, Number(args['max-len'])) : need;
   const driver = StaticGpt.open(graphFile(graph), { slots: b, maxLen, chunk: codes }, { ...nativeOpts, cudaGraph });
   try {
     const { ids, requests, byIndex } = await startMembers(driver, b);

@@ -63,6 +63,12 @@ export interface DeviceTensor {
   download<A extends AnyTypedArray>(into?: A): A;
   download<A extends AnyTypedArray>(into: A, range: { offset: number }): A;
   download(range: { offset?: number; length?: number }): AnyTypedArray;
+  /**
+   * Elements [offset, offset + product(dims)) as a tensor of shape `dims` over the same memory (no
+   * copy), e.g. layer i of a [L, ...] state for a graph that takes each layer as an input of its own.
+   * Writes through either are seen by the other; the memory lives until both are released.
+   */
+  view(offset: number, dims: readonly number[]): DeviceTensor;
   /** Gives the memory back now (a finalizer does it at garbage collection otherwise). */
   release(): void;
 }

@@ -361,7 +361,31 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
             /a float32 tensor takes a Float32Array, got a Int32Array/,
           );
           await fails(() => t.download(5 as never), 'ERR_NATIVE_ARGUMENT', /into must be a typed array/);
-          for (const x of [t, flags, pos]) x.release();
+          // A view: rows 1..2 as a [2, N] tensor over the same memory; writes through either show in the other,
+          // and it keeps the memory after the tensor is released.
+          const v = t.view(N, [2, N]);
+          assert.deepEqual(v.dims, [2, N]);
+          assert.equal(v.address - t.address, BigInt(N * 4));
+          assert.deepEqual(v.download(), want.subarray(N));
+          v.upload(Float32Array.from({ length: 2 * N }, (_, i) => -i));
+          assert.deepEqual(
+            t.download({ offset: N }),
+            Float32Array.from({ length: 2 * N }, (_, i) => -i),
+          );
+          t.upload(Float32Array.of(7), { offset: 2 * N });
+          assert.equal((v.download({ offset: N, length: 1 }) as Float32Array)[0], 7);
+          await fails(
+            () => t.view(N + 1, [2, N]),
+            'ERR_NATIVE_ARGUMENT',
+            /view\(6, \[2, 5\]\): outside the tensor's 15 elements/,
+          );
+          await fails(() => t.view(-1, [1]), 'ERR_NATIVE_ARGUMENT', /outside the tensor's 15 elements/);
+          const w = t.view(0, [N]);
+          t.release();
+          assert.equal((w.download() as Float32Array)[0], xs[0]);
+          w.release();
+          v.release();
+          for (const x of [flags, pos]) x.release();
         } finally {
           s.release();
         }

@@ -220,6 +220,8 @@ struct TensorCore {
   ONNXTensorElementDataType type;
   std::vector<int64_t> dims;
   bool onDevice = false;  // in the session's device memory (false: host memory, the CPU provider's)
+  // A view (Tensor.view): the tensor whose memory this one's OrtValue points into, kept alive with it.
+  std::shared_ptr<TensorCore> parent;
   int busy = 0;           // runs in flight that use it (counted on the JS thread that owns it)
   size_t bytes() const { return elementCount(dims) * typeByOrt(type)->size; }
   void* data() const {
@@ -684,6 +686,35 @@ napi_value TensorAddress(napi_env e, napi_callback_info info) {
     auto t = liveTensor(unwrapThis<TensorBox>(e, info, nullptr, nullptr, &self));
     NAPI(napi_create_bigint_uint64(e, reinterpret_cast<uint64_t>(t->data()), &r));
     return r;
+  });
+}
+
+// view(offset, dims): elements [offset, offset + product(dims)) of the tensor as a tensor of shape dims
+// over the same memory (no copy): what binds one layer of a [layers, ...] state to a graph's per-layer
+// input and output. The view keeps the tensor's memory alive until both are released; runs and copies
+// through either see the other's writes (StaticGpt never has both in flight at once).
+napi_value TensorView(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    size_t argc = 2;
+    napi_value argv[2], self;
+    auto t = liveTensor(unwrapThis<TensorBox>(e, info, &argc, argv, &self));
+    if (argc < 2) bad("view(offset, dims): offset and dims are required");
+    const double off = number(e, argv[0], "view(offset)");
+    auto dims = dimsOf(e, argv[1], "view(dims)");
+    const size_t count = elementCount(dims), total = elementCount(t->dims);
+    if (!(off >= 0) || off != static_cast<double>(static_cast<size_t>(off)) || static_cast<size_t>(off) + count > total)
+      bad("view(" + std::to_string(static_cast<long long>(off)) + ", " + dimsText(dims) + "): outside the tensor's " +
+          std::to_string(total) + " elements");
+    const OrtMemoryInfo* mi = nullptr;
+    check(ort->GetTensorMemoryInfo(t->value, &mi), "reading a tensor's memory info");
+    const size_t es = typeByOrt(t->type)->size;
+    OrtValue* v = nullptr;
+    check(ort->CreateTensorWithDataAsOrtValue(mi, static_cast<char*>(t->data()) + static_cast<size_t>(off) * es,
+                                              count * es, dims.data(), dims.size(), t->type, &v),
+          "a view of a tensor");
+    auto c = wrapValue(v, t->owner, t->onDevice);
+    c->parent = t;
+    return newTensor(e, c);
   });
 }
 
@@ -1581,6 +1612,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"released", nullptr, nullptr, TensorReleased, nullptr, nullptr, napi_default, nullptr},
         {"address", nullptr, nullptr, TensorAddress, nullptr, nullptr, napi_default, nullptr},
         {"upload", nullptr, TensorUpload, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"view", nullptr, TensorView, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"download", nullptr, TensorDownload, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"release", nullptr, Release<TensorBox>, nullptr, nullptr, nullptr, napi_default, nullptr},
     };

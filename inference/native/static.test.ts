@@ -30,6 +30,7 @@ const fixture = join(root, 'test', 'fixtures', 'tiny');
 const batchGraph = join(fixture, 'batch', 'gpt_batch_fp32.onnx');
 const staticGraph = process.env.STATIC_STEP_GRAPH ?? join(fixture, 'batch', 'gpt_step_static_fp32.onnx');
 const fusedGraph = join(fixture, 'batch', 'gpt_step_static_fused_fp32.onnx');
+const inplaceGraph = join(fixture, 'batch', 'gpt_step_static_inplace_fp32.onnx');
 const cond = tinyCondLatent();
 
 const cxx = process.env.CXX ?? 'g++';
@@ -213,59 +214,64 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
     }
   });
 
-  it("the fused-operator step (gpt_step_static_fused_fp32) gives the plain step's codes, latents within 1e-5", {
-    skip: !existsSync(fusedGraph) && `no ${fusedGraph}`,
-  }, async (t) => {
-    const sizes = { slots: 3, maxLen: 160, chunk: 4 };
-    const plain = StaticGpt.open(staticGraph, sizes, { threads: 1 });
-    const fused = StaticGpt.open(fusedGraph, sizes, { threads: 1 });
-    try {
-      type Seq = { k: number; plain: number; fused: number };
-      const join = async (k: number): Promise<Seq> => {
-        const [a, b] = await Promise.all([
-          x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
-          x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
-        ]);
-        return { k, plain: plain.join(a.cache), fused: fused.join(b.cache) };
-      };
-      const rng = [0, 1, 2, 3].map((k) => new UniformSource(300 + k));
-      let live = await Promise.all([0, 1, 2].map(join));
-      let worst = 0;
-      let codes = 0;
-      // Rounds of 6 codes (two chunks, the second part of one); before the third, sequence 1 leaves and 3 joins.
-      for (let round = 0; round < 4; round++) {
-        if (round === 2) {
-          const leaving = live[1] as Seq;
-          plain.drop(leaving.plain);
-          fused.drop(leaving.fused);
-          live = [live[0] as Seq, live[2] as Seq, await join(3)];
+  for (const [what, graph] of [
+    ['the fused-operator step (gpt_step_static_fused_fp32)', fusedGraph],
+    ['the in-place step (gpt_step_static_inplace_fp32: one cache input per layer, views of one buffer)', inplaceGraph],
+  ] as const)
+    it(`${what} gives the plain step's codes, latents within 1e-5`, {
+      skip: !existsSync(graph) && `no ${graph}`,
+    }, async (t) => {
+      const sizes = { slots: 3, maxLen: 160, chunk: 4 };
+      const plain = StaticGpt.open(staticGraph, sizes, { threads: 1 });
+      const fused = StaticGpt.open(graph, sizes, { threads: 1 });
+      assert.equal(fused.dims.layered, graph === inplaceGraph);
+      try {
+        type Seq = { k: number; plain: number; fused: number };
+        const join = async (k: number): Promise<Seq> => {
+          const [a, b] = await Promise.all([
+            x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
+            x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]),
+          ]);
+          return { k, plain: plain.join(a.cache), fused: fused.join(b.cache) };
+        };
+        const rng = [0, 1, 2, 3].map((k) => new UniformSource(300 + k));
+        let live = await Promise.all([0, 1, 2].map(join));
+        let worst = 0;
+        let codes = 0;
+        // Rounds of 6 codes (two chunks, the second part of one); before the third, sequence 1 leaves and 3 joins.
+        for (let round = 0; round < 4; round++) {
+          if (round === 2) {
+            const leaving = live[1] as Seq;
+            plain.drop(leaving.plain);
+            fused.drop(leaving.fused);
+            live = [live[0] as Seq, live[2] as Seq, await join(3)];
+          }
+          const req = (s: Seq, id: number) => ({
+            id,
+            uniforms: (rng[s.k] as UniformSource).peek(6),
+            settings: SETTINGS[s.k] as DecodeSettings,
+          });
+          const want = await plain.decode(live.map((s) => req(s, s.plain)));
+          const got = await fused.decode(live.map((s) => req(s, s.fused)));
+          for (const s of live) {
+            const w = want.get(s.plain) as DecodeResult;
+            const g = got.get(s.fused) as DecodeResult;
+            assert.ok(w.codes.length > 0);
+            assert.deepEqual(g.codes, w.codes, `round ${round}, sequence ${s.k}: codes`);
+            const err = maxAbsDiff(g.latents, w.latents);
+            assert.ok(err <= 1e-5, `round ${round}, sequence ${s.k}: latents max abs error ${err}`);
+            worst = Math.max(worst, err);
+            codes += g.codes.length;
+            assert.equal(fused.length(s.fused), plain.length(s.plain));
+            (rng[s.k] as UniformSource).advance(g.codes.length);
+          }
         }
-        const req = (s: Seq, id: number) => ({
-          id,
-          uniforms: (rng[s.k] as UniformSource).peek(6),
-          settings: SETTINGS[s.k] as DecodeSettings,
-        });
-        const want = await plain.decode(live.map((s) => req(s, s.plain)));
-        const got = await fused.decode(live.map((s) => req(s, s.fused)));
-        for (const s of live) {
-          const w = want.get(s.plain) as DecodeResult;
-          const g = got.get(s.fused) as DecodeResult;
-          assert.ok(w.codes.length > 0);
-          assert.deepEqual(g.codes, w.codes, `round ${round}, sequence ${s.k}: codes`);
-          const err = maxAbsDiff(g.latents, w.latents);
-          assert.ok(err <= 1e-5, `round ${round}, sequence ${s.k}: latents max abs error ${err}`);
-          worst = Math.max(worst, err);
-          codes += g.codes.length;
-          assert.equal(fused.length(s.fused), plain.length(s.plain));
-          (rng[s.k] as UniformSource).advance(g.codes.length);
-        }
+        t.diagnostic(`${codes} codes the same, latents max abs error ${worst}`);
+      } finally {
+        await plain.close();
+        await fused.close();
       }
-      t.diagnostic(`${codes} codes the same, latents max abs error ${worst}`);
-    } finally {
-      await plain.close();
-      await fused.close();
-    }
-  });
+    });
 
   it('sized by staticSizes, the step holds the longest prompt under a text cap and every code after it', async () => {
     const m = x.pkg.manifest;
@@ -286,7 +292,7 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
     }
   });
 
-  it('a package with both steps opens the fused one through the addon, the plain one when it is alone', {
+  it('a package with the steps opens the in-place one through the addon, else the fused, else the plain one', {
     skip: !existsSync(fusedGraph) && `no ${fusedGraph}`,
   }, async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'xtts-static-'));
@@ -306,6 +312,8 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_fp32.onnx');
       await addTinyBatchGraph(pkg, 'gpt_step_static_fused_fp32');
       assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_fused_fp32.onnx');
+      await addTinyBatchGraph(pkg, 'gpt_step_static_inplace_fp32');
+      assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_inplace_fp32.onnx');
       assert.equal(await opened({}), 'gpt_batch_fp32.onnx', 'onnxruntime-node: the batched Loop graph');
       // With the step every decode goes through it: the batch-1 decode graph opens on its first run only.
       const before = openSessionCount();

@@ -52,11 +52,20 @@ export class StaticDecodeError extends Error {
 /** The step's state (input X, output X_out) and the inputs written between chunks. */
 const STATE = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done', 'iter', 'codes', 'latents'];
 const CONTROL = ['uniforms', 'steps', 'temperature', 'top_k', 'top_p', 'repetition_penalty'];
+const KV = ['cache_k', 'cache_v'];
 
 export type StaticSizes = { slots: number; maxLen: number; chunk: number };
 
 /** The batched graph's dims (xtts/batch.ts) and the sizes fixed when the step opens. */
-export type StaticDims = BatchDims & StaticSizes;
+export type StaticDims = BatchDims &
+  StaticSizes & {
+    /**
+     * The step takes each layer's cache as an input of its own (cache_k_0 ... [S, H, M, dh], and
+     * cache_k_0_out ...), so each layer's attention reads and writes it in place; the driver still holds
+     * one [L, S, H, M, dh] tensor per K and V and binds views of its layers.
+     */
+    layered: boolean;
+  };
 
 export type StaticStats = {
   /** Members in the last decode. */
@@ -90,8 +99,12 @@ export function staticDims(path: string, inputs: DeviceSession['inputs']): Stati
       throw new StaticDecodeError('ERR_STATIC_GRAPH', `${path}: not a fixed-shape decode step (no input ${name})`);
     return i;
   };
-  for (const n of [...STATE, ...CONTROL]) input(n);
-  const k = input('cache_k');
+  // The cache as one input [L, S, H, M, dh], or one input per layer (cache_k_0, ...: [S, H, M, dh]).
+  const layered = !inputs.some((x) => x.name === 'cache_k') && inputs.some((x) => x.name === 'cache_k_0');
+  for (const n of [...STATE, ...CONTROL]) if (!(layered && KV.includes(n))) input(n);
+  const perLayer = layered ? inputs.filter((x) => /^cache_k_\d+$/.test(x.name)).length : 0;
+  for (let l = 0; l < perLayer; l++) for (const kv of KV) input(`${kv}_${l}`);
+  const k = layered ? { ...input('cache_k_0'), shape: [perLayer, ...input('cache_k_0').shape] } : input('cache_k');
   const fixed = (d: number | string | undefined, what: string) => {
     if (typeof d !== 'number' || d <= 0)
       throw new StaticDecodeError(
@@ -110,7 +123,14 @@ export function staticDims(path: string, inputs: DeviceSession['inputs']): Stati
     width: fixed(input('latent').shape[1], 'latent width'),
     chunk: fixed(input('codes').shape[1], 'codes chunk'),
     kvType: k.type === 'float16' ? 'float16' : 'float32',
+    layered,
   };
+}
+
+/** The names of the step's per-layer cache inputs, when it has them (StaticDims.layered). */
+function layerNames(dims: StaticDims): string[] {
+  if (!dims.layered) return [];
+  return KV.flatMap((kv) => Array.from({ length: dims.layers }, (_, l) => `${kv}_${l}`));
 }
 
 export class StaticGpt {
@@ -122,6 +142,8 @@ export class StaticGpt {
   /** Totals: decodes, chunks, steps run, and steps a member made a code in. */
   readonly totals = { decodes: 0, chunks: 0, steps: 0, codes: 0 };
   private readonly state: Record<string, DeviceTensor> = {};
+  /** Views of the cache's layers, bound to a layered step's per-layer inputs and outputs. */
+  private readonly views: DeviceTensor[] = [];
   private readonly binding: DeviceBinding;
   private readonly members = new Map<number, Member>();
   private readonly free: number[];
@@ -140,8 +162,14 @@ export class StaticGpt {
     this.checkEvery = Math.max(1, Math.floor(options.checkEvery ?? 4));
     const { slots } = this.dims;
     const outputs = new Set(session.outputs.map((o) => o.name));
+    const perLayer = new Set(layerNames(this.dims));
     try {
+      if (this.dims.layered) {
+        const { layers, heads, maxLen, headDim, kvType } = this.dims;
+        for (const kv of KV) this.state[kv] = session.alloc(kvType, [layers, slots, heads, maxLen, headDim]);
+      }
       for (const i of session.inputs) {
+        if (perLayer.has(i.name)) continue;
         const shape = i.shape.map((d) => {
           if (typeof d !== 'number')
             throw new StaticDecodeError(
@@ -154,15 +182,27 @@ export class StaticGpt {
       }
       // Every slot starts empty.
       (this.state.done as DeviceTensor).upload(new Uint8Array(slots).fill(1));
+      // Inputs and outputs by name: per-layer names get views of the layers of the whole cache.
+      const bound: Record<string, DeviceTensor> = {};
+      for (const [name, t] of Object.entries(this.state))
+        if (!(this.dims.layered && KV.includes(name))) bound[name] = t;
+      const { layers, heads, maxLen, headDim } = this.dims;
+      const layerSize = slots * heads * maxLen * headDim;
+      for (const kv of this.dims.layered ? KV : [])
+        for (let l = 0; l < layers; l++) {
+          const view = (this.state[kv] as DeviceTensor).view(l * layerSize, [slots, heads, maxLen, headDim]);
+          this.views.push(view);
+          bound[`${kv}_${l}`] = view;
+        }
       const out: Record<string, DeviceTensor> = {};
-      for (const x of STATE) {
+      for (const x of [...STATE.filter((n) => !(this.dims.layered && KV.includes(n))), ...perLayer]) {
         if (!outputs.has(`${x}_out`))
           throw new StaticDecodeError('ERR_STATIC_GRAPH', `${session.path}: no output ${x}_out`);
-        out[`${x}_out`] = this.state[x] as DeviceTensor;
+        out[`${x}_out`] = bound[x] as DeviceTensor;
       }
-      this.binding = session.bind(this.state, out);
+      this.binding = session.bind(bound, out);
     } catch (e) {
-      for (const t of Object.values(this.state)) t.release();
+      for (const t of [...this.views, ...Object.values(this.state)]) t.release();
       throw e;
     }
     this.free = Array.from({ length: slots }, (_, i) => i);
@@ -521,7 +561,7 @@ export class StaticGpt {
       if (this.closed) return;
       this.closed = true;
       this.binding.release();
-      for (const t of Object.values(this.state)) t.release();
+      for (const t of [...this.views, ...Object.values(this.state)]) t.release();
       this.writer?.release();
       this.reader?.release();
       if (this.ownSession) this.session.release();

@@ -427,10 +427,13 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   // a fine-tuned package without one of its own never takes its base's (the base model's voice).
   // The fused-operator variant when there are both: the same interface, fewer kernels.
   const gptHere = Boolean(manifest.graphs[`gpt_decode_${precision}`]);
-  // Through the addon, the fixed-shape step first (its state in place on the device, CUDA graphs), its
-  // fused-operator variant before the plain one (the same interface, far fewer kernels per step).
+  // Through the addon, the fixed-shape step first (its state in place on the device, CUDA graphs): the
+  // variant that reads and writes each layer's cache in place (no copy of the cache per step), then the
+  // fused-operator one, then the plain one (the same state, far fewer kernels per step each).
   const batchGraph = [
-    ...(options.nativeBatch ? [`gpt_step_static_fused_${precision}`, `gpt_step_static_${precision}`] : []),
+    ...(options.nativeBatch
+      ? [`gpt_step_static_inplace_${precision}`, `gpt_step_static_fused_${precision}`, `gpt_step_static_${precision}`]
+      : []),
     `gpt_batch_fused_${precision}`,
     `gpt_batch_${precision}`,
   ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)));

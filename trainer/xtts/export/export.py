@@ -81,8 +81,11 @@ STATIC_NOTE = (
     "pos, length, logits, latent, seen; done when it emits the stop code (audio_stop, a constant of the graph). "
     "An inactive row keeps its state bit for bit and gets code -1. Every run advances iter by 1. "
     "gpt_step_static_fused has the same interface, its layers from onnxruntime's fused operators "
-    "(MultiHeadAttention, SkipLayerNormalization, FastGelu; fewer kernels per step); a caller takes it when both are "
-    "there.")
+    "(MultiHeadAttention, SkipLayerNormalization, FastGelu; fewer kernels per step). gpt_step_static_inplace is "
+    "the fused step with the cache as one input per layer, cache_k_<i>/cache_v_<i> [slots, heads, max_len, "
+    "head_dim] (and cache_k_<i>_out ...), each layer writing its new K/V at column length before its attention "
+    "reads the cache as it is: no copy of the cache per step (a caller holding one [layers, ...] buffer binds "
+    "views of its layers). A caller takes inplace, then fused, then the plain step.")
 
 
 def sample_inputs(sizes, start: int, stop: int, seed: int = 3):

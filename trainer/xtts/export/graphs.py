@@ -15,7 +15,7 @@ from ..model.sampler import Sampler
 from .batch import BatchSampler, BatchStep
 from .fused import fused_batch_step
 from .onnx_tools import DetachedWeights, decode_loop, decode_loop_batch, to_float16
-from .static_fused import fused_static_step
+from .static_fused import fused_inplace_step, fused_static_step
 from .static_step import static_batch_step
 
 OPSET = 17
@@ -212,10 +212,13 @@ def batch_sampler(v: int) -> onnx.ModelProto:
 def export_static(m: Xtts) -> Dict[str, onnx.ModelProto]:
     """The fixed-shape decode step: `gpt_step_static_fp32` (static_step.static_batch_step, plain ONNX
     operators) and `gpt_step_static_fused_fp32` (static_fused.fused_static_step, the same interface with
-    the layers from onnxruntime's fused operators)."""
+    the layers from onnxruntime's fused operators), and `gpt_step_static_inplace_fp32`
+    (static_fused.fused_inplace_step: the fused layers over a cache of one input per layer, read and
+    written in place, with no copy of the cache per step)."""
     sampler = batch_sampler(m.sizes.gpt_num_audio_tokens)
     return {"gpt_step_static_fp32": static_batch_step(m.gpt, sampler),
-            "gpt_step_static_fused_fp32": fused_static_step(m.gpt, sampler)}
+            "gpt_step_static_fused_fp32": fused_static_step(m.gpt, sampler),
+            "gpt_step_static_inplace_fp32": fused_inplace_step(m.gpt, sampler)}
 
 
 def _copy(m: onnx.ModelProto) -> onnx.ModelProto:

@@ -33,10 +33,25 @@ from .static_step import StepParts, build_static_step, key_keep
 MS = "com.microsoft"
 
 
-def fused_layers(p: StepParts) -> Tuple[str, str, List[str], List[str]]:
+def fused_layers(p: StepParts, inplace: bool = False) -> Tuple[str, str, List[str], List[str]]:
+    """inplace: the layered cache (cache_k_<i> [S, H, M, dh]); each layer first writes its new K/V at
+    column col[s] of its own cache (ScatterElements bound in place: the caller binds cache_k_<i>_out to
+    cache_k_<i>'s buffer) and its attention then reads that cache as it is, masked to columns
+    [0, length[s]]: no copy of the cache at all. An inactive row's write is the value already there
+    (GatherElements of the old column), so its cache stays bit for bit."""
     b, gpt, d, heads, dh, ax0 = p.b, p.gpt, p.d, p.heads, p.dh, p.ax0
     node, init, i64c = b.node, b.init, b.i64c
-    mask = node("Cast", [key_keep(p)], "m/mask", to=TensorProto.INT32)  # [S, M + 1]
+    if inplace:
+        cols = node("Range", [p.zero, p.m_len, p.one], "m/cols")  # [M]
+        keep = node("LessOrEqual", [node("Unsqueeze", [cols, ax0], "m/cols2"),
+                                    node("Unsqueeze", ["length", p.ax1], "m/len2")], "m/keep_in")  # [S, M]
+        mask = node("Cast", [keep], "m/mask", to=TensorProto.INT32)
+        kv_idx = node("Expand", [node("Reshape", [p.col, i64c("w/col4", [-1, 1, 1, 1])], "w/col4d"),
+                                 node("Concat", [p.sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape", axis=0)],
+                      "w/kv_idx")  # [S, H, 1, dh]
+        write = node("Reshape", [p.active, i64c("w/row4", [-1, 1, 1, 1])], "w/write4")
+    else:
+        mask = node("Cast", [key_keep(p)], "m/mask", to=TensorProto.INT32)  # [S, M + 1]
     lowest = float(np.finfo(np.float32).min)
     shp_q = i64c("r/q", [-1, 1, d])  # [S, 1, D]
     shp_row = i64c("r/kv_row", [-1, heads, 1, dh])  # [S, H, 1, dh]
@@ -55,14 +70,19 @@ def fused_layers(p: StepParts) -> Tuple[str, str, List[str], List[str]]:
     new_k, new_v = [], []
     for i, blk in enumerate(blocks):
         pf = f"h{i}/"
-        li = i64c(pf + "layer", i)
         qkv = node("Gemm", [a_in, init(pf + "w_qkv", blk.attn.c_attn.weight), init(pf + "b_qkv", blk.attn.c_attn.bias)],
                    pf + "qkv")
         b.multi("Split", [qkv, split3], [pf + "q", pf + "k", pf + "v"], pf + "split", axis=1)
         kn = node("Reshape", [pf + "k", shp_row], pf + "kn")  # [S, H, 1, dh]
         vn = node("Reshape", [pf + "v", shp_row], pf + "vn")
-        key = node("Concat", [node("Gather", ["cache_k", li], pf + "kp", axis=0), kn], pf + "key", axis=2)
-        val = node("Concat", [node("Gather", ["cache_v", li], pf + "vp", axis=0), vn], pf + "value", axis=2)
+        if inplace:
+            key, val = (node("ScatterElements", [f"{c}_{i}", kv_idx, node(
+                "Where", [write, new, node("GatherElements", [f"{c}_{i}", kv_idx], f"{pf}{c}_old", axis=2)],
+                f"{pf}{c}_upd")], f"{c}_{i}_out", axis=2) for c, new in (("cache_k", kn), ("cache_v", vn)))
+        else:
+            li = i64c(pf + "layer", i)
+            key = node("Concat", [node("Gather", ["cache_k", li], pf + "kp", axis=0), kn], pf + "key", axis=2)
+            val = node("Concat", [node("Gather", ["cache_v", li], pf + "vp", axis=0), vn], pf + "value", axis=2)
         att = node("MultiHeadAttention", [node("Reshape", [pf + "q", shp_q], pf + "q3"), key, val, "", mask],
                    pf + "att", domain=MS, num_heads=heads, mask_filter_value=lowest)  # [S, 1, D]
         o = node("MatMul", [node("Reshape", [att, shp_d], pf + "att2"), init(pf + "w_o", blk.attn.c_proj.weight)],
@@ -73,8 +93,9 @@ def fused_layers(p: StepParts) -> Tuple[str, str, List[str], List[str]]:
         pr = node("MatMul", [g, init(pf + "w_pr", blk.mlp.c_proj.weight)], pf + "pr0")
         nxt, nm = (blocks[i + 1].ln_1, f"h{i + 1}/ln1") if i + 1 < len(blocks) else (gpt.gpt.ln_f, "ln_f")
         a_in, x = skip_ln(nm, x1, pr, nxt, init(pf + "b_pr", blk.mlp.c_proj.bias))
-        new_k.append(node("Unsqueeze", [kn, ax0], pf + "k_col"))  # [1, S, H, 1, dh]
-        new_v.append(node("Unsqueeze", [vn, ax0], pf + "v_col"))
+        if not inplace:
+            new_k.append(node("Unsqueeze", [kn, ax0], pf + "k_col"))  # [1, S, H, 1, dh]
+            new_v.append(node("Unsqueeze", [vn, ax0], pf + "v_col"))
     fn = gpt.final_norm
     latent_next = node("LayerNormalization", [a_in, init("final_norm_g", fn.weight), init("final_norm_b", fn.bias)],
                        "final_norm", axis=-1, epsilon=fn.eps)
@@ -86,3 +107,10 @@ def fused_layers(p: StepParts) -> Tuple[str, str, List[str], List[str]]:
 def fused_static_step(gpt, sampler: onnx.ModelProto, name: str = "gpt_step_static_fused") -> onnx.ModelProto:
     """As static_step.static_batch_step (same arguments), the layers from fused operators."""
     return build_static_step(gpt, sampler, name, fused_layers, domains=(MS,))
+
+
+def fused_inplace_step(gpt, sampler: onnx.ModelProto, name: str = "gpt_step_static_inplace") -> onnx.ModelProto:
+    """The fused step over a layered cache read and written in place (fused_layers' `inplace`): the same
+    state and semantics as gpt_step_static_fused, each layer's cache an input and output of its own."""
+    return build_static_step(gpt, sampler, name, lambda p: fused_layers(p, inplace=True), domains=(MS,),
+                             layered=True)

@@ -123,6 +123,12 @@ class StepParts:
     zero: str
     ax0: str
     ax1: str
+    # With a layered cache (build_static_step's `layered`): the rows that step [S] (bool), the KV write
+    # column min(length, M - 1) [S] and the row count as a 1-D shape [1]; the layers then write their
+    # own new K/V in place (cache_k_<i>_out) and return empty new_k/new_v.
+    active: str = ""
+    col: str = ""
+    sh_s: str = ""
 
 
 # The GPT step on each row's (token, pos): (parts) -> (latent_next [S, D], logits_next [S, V], and per layer the
@@ -214,10 +220,18 @@ def static_batch_step(gpt, sampler: onnx.ModelProto, name: str = "gpt_step_stati
     return build_static_step(gpt, sampler, name, plain_layers)
 
 
+def layered_state(n_layers: int) -> List[str]:
+    """STATE with the cache as one input per layer (cache_k_0 ... cache_k_<L-1>, then cache_v_*)."""
+    per = [f"{kv}_{i}" for kv in ("cache_k", "cache_v") for i in range(n_layers)]
+    return per + [x for x in STATE if x not in ("cache_k", "cache_v")]
+
+
 def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
-                      domains: Tuple[str, ...] = ()) -> onnx.ModelProto:
+                      domains: Tuple[str, ...] = (), layered: bool = False) -> onnx.ModelProto:
     """The step's interface and state handling (the module's docstring) around `layers`, the GPT step
-    on each row's (token, pos). domains: operator domains the layers use besides ONNX's (version 1)."""
+    on each row's (token, pos). domains: operator domains the layers use besides ONNX's (version 1).
+    layered: the cache as one input per layer (layered_state), which `layers` writes itself, layer by
+    layer, before that layer's attention reads it (static_fused.fused_inplace_layers)."""
     s = gpt.sizes
     d, n_layers, heads = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
     dh = d // heads
@@ -228,7 +242,8 @@ def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
 
     # Sizes, from the inputs' shapes (constants once the symbolic dims are fixed).
     sh_s = node("Shape", ["length"], "c/shape_s")  # [S]
-    m_len = node("Gather", [node("Shape", ["cache_k"], "c/shape_k"), i64c("c/three", 3)], "c/m", axis=0)
+    m_len = node("Gather", [node("Shape", ["cache_k_0" if layered else "cache_k"], "c/shape_k"),
+                            i64c("c/three", 2 if layered else 3)], "c/m", axis=0)
     n_chunk = node("Gather", [node("Shape", ["codes"], "c/shape_codes"), i64c("c/one_1d", [1])], "c/n", axis=0)
     one, zero = i64c("c/one", 1), i64c("c/zero", 0)
     ax0, ax1 = i64c("c/ax0", [0]), i64c("c/ax1", [1])
@@ -256,26 +271,27 @@ def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
     pos_c = node("Max", [node("Min", ["pos", i64c("e/p_max", p_max)], "e/pos_hi"), zero], "e/pos_c")
     tok_emb = node("Gather", [init("mel_embedding", gpt.mel_embedding.weight), "token"], "e/tok", axis=0)
     pos_emb = node("Gather", [init("mel_pos", gpt.mel_pos_embedding.emb.weight), pos_c], "e/pos", axis=0)
+    # KV write column min(length, M - 1).
+    col = node("Max", [node("Min", ["length", node("Sub", [m_len, one], "w/m_last")], "w/col_hi"), zero], "w/col")
     latent_next, logits_next, new_k, new_v = layers(StepParts(b, gpt, d, n_layers, heads, dh, tok_emb, pos_emb,
-                                                              m_len, one, zero, ax0, ax1))
+                                                              m_len, one, zero, ax0, ax1,
+                                                              *((active, col, sh_s) if layered else ())))
 
     # An always-true flag that depends on every read the step made (see the module's docstring).
     def always(nm, val):
         return node("Not", [node("Greater", [val, val], nm + "/false")], nm)
 
     step_done = always("w/step_done", node("ReduceMax", [latent_next], "w/step_r", keepdims=0))
-
-    # KV write at column min(length, M - 1).
-    col = node("Max", [node("Min", ["length", node("Sub", [m_len, one], "w/m_last")], "w/col_hi"), zero], "w/col")
-    kv_shape = node("Concat", [i64c("w/l_dim", [n_layers]), sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape",
-                    axis=0)
-    kv_idx = node("Expand", [node("Reshape", [col, i64c("w/col5", [1, -1, 1, 1, 1])], "w/col5d"), kv_shape], "w/kv_idx")
-    write = node("Reshape", [node("And", [active, step_done], "w/write"), i64c("w/row5", [1, -1, 1, 1, 1])], "w/write5")
-    for kv, cols_new in (("k", new_k), ("v", new_v)):
-        stacked = node("Concat", cols_new, f"w/{kv}_new", axis=0)  # [L, S, H, 1, dh]
-        old = node("GatherElements", [f"cache_{kv}", kv_idx], f"w/{kv}_old", axis=3)
-        upd = node("Where", [write, stacked, old], f"w/{kv}_upd")
-        node("ScatterElements", [f"cache_{kv}", kv_idx, upd], f"cache_{kv}_out", axis=3)
+    if not layered:  # one cache: every layer's new K/V written at the end, after every read
+        kv_shape = node("Concat", [i64c("w/l_dim", [n_layers]), sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape",
+                        axis=0)
+        kv_idx = node("Expand", [node("Reshape", [col, i64c("w/col5", [1, -1, 1, 1, 1])], "w/col5d"), kv_shape], "w/kv_idx")
+        write = node("Reshape", [node("And", [active, step_done], "w/write"), i64c("w/row5", [1, -1, 1, 1, 1])], "w/write5")
+        for kv, cols_new in (("k", new_k), ("v", new_v)):
+            stacked = node("Concat", cols_new, f"w/{kv}_new", axis=0)  # [L, S, H, 1, dh]
+            old = node("GatherElements", [f"cache_{kv}", kv_idx], f"w/{kv}_old", axis=3)
+            upd = node("Where", [write, stacked, old], f"w/{kv}_upd")
+            node("ScatterElements", [f"cache_{kv}", kv_idx, upd], f"cache_{kv}_out", axis=3)
 
     # codes[:, iter] and latents[:, iter] (column N - 1, rewritten as it is, when iter >= N).
     c_idx = node("Expand", [node("Reshape", [it, i64c("w/it2", [1, 1])], "w/it2d"),
@@ -295,11 +311,17 @@ def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
         return node("Reshape", [node("Slice", [t, i64c(nm + "/s", [0] * rank), i64c(nm + "/e", [1] * rank)], nm + "/el"),
                                 ax1], nm)  # [1]
 
-    probes = [first("w/k1", "cache_k_out", 5), first("w/v1", "cache_v_out", 5), first("w/c1", "codes_out", 2),
-              first("w/l1", "latents_out", 3)]
+    last = n_layers - 1
+    probes = [first("w/k1", f"cache_k_{last}_out" if layered else "cache_k_out", 4 if layered else 5),
+              first("w/v1", f"cache_v_{last}_out" if layered else "cache_v_out", 4 if layered else 5),
+              first("w/c1", "codes_out", 2), first("w/l1", "latents_out", 3)]
     flags = [node("Greater", [pr_, pr_], pr_ + "/false") for pr_ in probes]
     any_false = node("Or", [node("Or", flags[:2], "w/f01"), node("Or", flags[2:], "w/f23")], "w/any_false")
     written = node("Not", [any_false], "w/written")  # [1], true
+    if layered:
+        # The last layer's write comes before its attention; the late updates also wait for that (and
+        # so for every read of length the layers' masks made), through the output it gives.
+        written = node("And", [written, node("Reshape", [step_done, ax1], "w/step_done1")], "w/written_all")
     late = node("And", [active, written], "w/late")  # [S]
     late2 = node("Unsqueeze", [late, ax1], "w/late2")
     node("Where", [late2, logits_next, "logits"], "logits_out")
@@ -313,15 +335,18 @@ def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
     node("Or", ["done", node("And", [late, stopped], "w/stop_now")], "done_out")
     node("Add", ["iter", node("Cast", [written], "w/one_late", to=i64)], "iter_out")
 
+    state = layered_state(n_layers) if layered else STATE
     vi = helper.make_tensor_value_info
     kv = [n_layers, "slots", heads, "max_len", dh]
-    types = {"cache_k": (f32, kv), "cache_v": (f32, kv), "logits": (f32, ["slots", v]), "latent": (f32, ["slots", d]),
+    kv_layer = ["slots", heads, "max_len", dh]
+    types = {**{f"{x}_{i}": (f32, kv_layer) for x in ("cache_k", "cache_v") for i in range(n_layers)},
+             "cache_k": (f32, kv), "cache_v": (f32, kv), "logits": (f32, ["slots", v]), "latent": (f32, ["slots", d]),
              "seen": (b8, ["slots", v]), "pos": (i64, ["slots"]), "length": (i64, ["slots"]), "done": (b8, ["slots"]),
              "iter": (i64, [1]), "codes": (i64, ["slots", "chunk"]), "latents": (f32, ["slots", "chunk", d]),
              "uniforms": (f32, ["slots", "chunk"]), "steps": (i64, ["slots"]), "temperature": (f32, ["slots"]),
              "top_k": (i64, ["slots"]), "top_p": (f32, ["slots"]), "repetition_penalty": (f32, ["slots"])}
     graph = helper.make_graph(
-        nodes, name, [vi(x, *types[x]) for x in STATE + CONTROL], [vi(x + "_out", *types[x]) for x in STATE],
+        nodes, name, [vi(x, *types[x]) for x in state + CONTROL], [vi(x + "_out", *types[x]) for x in state],
         initializer=inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]
                           + [helper.make_opsetid(dm, 1) for dm in domains])

@@ -18,7 +18,7 @@ import onnx
 import torch
 
 from xtts.export.graphs import export_batch, export_static
-from xtts.export.static_step import CONTROL, STATE
+from xtts.export.static_step import CONTROL, STATE, layered_state
 from xtts.export.test_decode_loop import tiny_test_model
 
 M, N, CHUNKS = 48, 4, 2
@@ -39,8 +39,35 @@ def _options(dims=None, optimized=None, level=None):
 
 def _session(model: onnx.ModelProto, dims=None, optimized=None, level=None):
     import onnxruntime as ort
-    return ort.InferenceSession(model.SerializeToString(), _options(dims, optimized, level),
+    sess = ort.InferenceSession(model.SerializeToString(), _options(dims, optimized, level),
                                 providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    return Layered(sess, sum(n.startswith("cache_k_") for n in names)) if "cache_k_0" in names else sess
+
+
+KV = ("cache_k", "cache_v")
+
+
+class Layered:
+    """A step whose cache is one input per layer (gpt_step_static_inplace), run with the one-cache
+    state [L, S, H, M, dh] the tests hold: feeds split by layer, outputs stacked back."""
+
+    def __init__(self, sess, layers: int):
+        self.sess, self.layers = sess, layers
+
+    def split(self, feeds: dict) -> dict:
+        out = {k: v for k, v in feeds.items() if k not in KV}
+        for kv in KV:
+            if kv in feeds:
+                out.update({f"{kv}_{i}": np.ascontiguousarray(feeds[kv][i]) for i in range(self.layers)})
+        return out
+
+    def run(self, names, feeds):
+        per = [f"{n[:-4]}_{i}_out" for n in names if n[:-4] in KV for i in range(self.layers)]
+        got = dict(zip(per + [n for n in names if n[:-4] not in KV],
+                       self.sess.run(per + [n for n in names if n[:-4] not in KV], self.split(feeds))))
+        return [np.stack([got[f"{n[:-4]}_{i}_out"] for i in range(self.layers)]) if n[:-4] in KV else got[n]
+                for n in names]
 
 
 class Driver:
@@ -52,16 +79,30 @@ class Driver:
         self.sess, self.inplace = sess, inplace
         self.state = {k: v.copy() for k, v in state.items()}
         if inplace:
-            self.values = {k: ort.OrtValue.ortvalue_from_numpy(self.state[k]) for k in STATE}
-            self.binding = sess.io_binding()
+            # A layered step's cache: one OrtValue per layer (split), each bound as that layer's X and X_out.
+            layered = isinstance(sess, Layered)
+            flat = sess.split(self.state) if layered else self.state
+            names = [n for n in flat if n not in CONTROL]
+            self.values = {k: ort.OrtValue.ortvalue_from_numpy(flat[k]) for k in names}
+            inner = sess.sess if layered else sess
+            self.binding = inner.io_binding()
             for k, ov in self.values.items():
                 self.binding.bind_ortvalue_input(k, ov)
                 self.binding.bind_ortvalue_output(k + "_out", ov)
 
+    def _value(self, k: str) -> np.ndarray:
+        if k in KV and isinstance(self.sess, Layered):
+            return np.stack([self.values[f"{k}_{i}"].numpy() for i in range(self.sess.layers)])
+        return self.values[k].numpy().copy()
+
     def set(self, name: str, a: np.ndarray) -> None:
         """What a caller writes between chunks (state it resets, and the control inputs)."""
         if self.inplace and name in STATE:
-            self.values[name].update_inplace(np.ascontiguousarray(a))
+            if name in KV and isinstance(self.sess, Layered):
+                for i in range(self.sess.layers):
+                    self.values[f"{name}_{i}"].update_inplace(np.ascontiguousarray(a[i]))
+            else:
+                self.values[name].update_inplace(np.ascontiguousarray(a))
         else:
             self.state[name] = a.copy()
 
@@ -70,15 +111,15 @@ class Driver:
         if self.inplace:
             for k in CONTROL:
                 self.binding.bind_cpu_input(k, self.state[k])
-            self.sess.run_with_iobinding(self.binding)
-            return {k: self.values[k].numpy().copy() for k in STATE}
+            (self.sess.sess if isinstance(self.sess, Layered) else self.sess).run_with_iobinding(self.binding)
+            return {k: self._value(k) for k in STATE}
         out = self.sess.run([k + "_out" for k in STATE], self.state)
         self.state.update(zip(STATE, out))
         return {k: self.state[k].copy() for k in STATE}
 
     def get(self) -> dict:
         if self.inplace:
-            return {k: self.values[k].numpy().copy() for k in STATE}
+            return {k: self._value(k) for k in STATE}
         return {k: self.state[k].copy() for k in STATE}
 
 
@@ -263,7 +304,7 @@ class StaticStep(unittest.TestCase):
                         stack.append(p)
             return seen
 
-        for x in STATE:
+        for x in self.state_names():
             writer = producer[x + "_out"]
             before = ancestors(writer)
             names, readers = {x}, []
@@ -329,16 +370,25 @@ class StaticStep(unittest.TestCase):
             self.assertIn(name, shapes, name)
             self.assertTrue(all(dm.HasField("dim_value") for dm in shapes[name].dim), f"{name}: {shapes[name]}")
 
+    def state_names(self):
+        """The graph's state inputs (each has an X_out)."""
+        return STATE
+
     def test_interface(self):
         g = self.static.graph
-        self.assertEqual([i.name for i in g.input], STATE + CONTROL)
-        self.assertEqual([o.name for o in g.output], [k + "_out" for k in STATE])
+        self.assertEqual([i.name for i in g.input], self.state_names() + CONTROL)
+        self.assertEqual([o.name for o in g.output], [k + "_out" for k in self.state_names()])
         s = self.s
         L, H, D = s.gpt_layers, s.gpt_n_heads, s.gpt_n_model_channels
         shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
                   for v in list(g.input) + list(g.output)}
-        self.assertEqual(shapes["cache_k"], [L, "slots", H, "max_len", D // H])
-        self.assertEqual(shapes["cache_v_out"], [L, "slots", H, "max_len", D // H])
+        if "cache_k" in shapes:
+            self.assertEqual(shapes["cache_k"], [L, "slots", H, "max_len", D // H])
+            self.assertEqual(shapes["cache_v_out"], [L, "slots", H, "max_len", D // H])
+        else:
+            for i in range(L):
+                self.assertEqual(shapes[f"cache_k_{i}"], ["slots", H, "max_len", D // H])
+                self.assertEqual(shapes[f"cache_v_{i}_out"], ["slots", H, "max_len", D // H])
         self.assertEqual(shapes["latents"], ["slots", "chunk", D])
         self.assertEqual(shapes["iter"], [1])
         self.assertEqual({o.domain for o in self.static.opset_import}, self.DOMAINS)
@@ -396,6 +446,31 @@ class StaticFusedStep(StaticStep):
             return sum(n.name.startswith("h0/") for n in g.graph.node)
 
         self.assertLess(per_layer(self.static), per_layer(self.graphs["gpt_step_static_fp32"]) / 2)
+
+
+class StaticInplaceStep(StaticFusedStep):
+    """Every check above on gpt_step_static_inplace (the fused layers over a cache of one input per
+    layer, written in place before each layer's attention reads it), against the plain step too."""
+    STEM = "gpt_step_static_inplace_fp32"
+
+    def state_names(self):
+        return layered_state(self.s.gpt_layers)
+
+    def test_no_copy_of_the_cache(self):
+        """No node but a layer's GatherElements (its old column) and ScatterElements (the write) reads a
+        layer's cache, and the attention takes the written cache itself: no Gather or Concat of it (the
+        Shape of the sizes and the one-element Slice of the ordering flag aside)."""
+        g = self.static.graph
+        for n in g.node:
+            for x in n.input:
+                if x.startswith("cache_"):
+                    ok = n.op_type in ("GatherElements", "ScatterElements", "Shape", "MultiHeadAttention") or (
+                        n.op_type == "Slice" and n.name.startswith("w/"))
+                    self.assertTrue(ok, f"{n.name} ({n.op_type}) reads {x}")
+        att = [n for n in g.node if n.op_type == "MultiHeadAttention"]
+        self.assertEqual(len(att), self.s.gpt_layers)
+        for i, n in enumerate(att):
+            self.assertEqual(list(n.input[1:3]), [f"cache_k_{i}_out", f"cache_v_{i}_out"])
 
 
 if __name__ == "__main__":
