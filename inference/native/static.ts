@@ -20,6 +20,7 @@
  * Each row's arithmetic is the Loop's (gpt_batch_*) for that row, so the codes are those of the
  * batched path (xtts/batch.ts) for the same prompts, uniforms and settings.
  */
+import { recordPhase } from '../engine/phase-times.ts';
 import { tensorOf } from '../runtime/index.ts';
 import type { BatchDims } from '../xtts/batch.ts';
 import type { DecodeSettings } from '../xtts/gpt.ts';
@@ -142,6 +143,11 @@ export class StaticGpt {
   /** Totals: decodes, chunks, steps run, and steps a member made a code in. */
   readonly totals = { decodes: 0, chunks: 0, steps: 0, codes: 0 };
   private readonly state: Record<string, DeviceTensor> = {};
+  /**
+   * Host copies of the sampling settings as last uploaded (only run() writes those tensors), so that
+   * unchanged ones are not uploaded again.
+   */
+  private readonly held: Record<string, Uint8Array | Float32Array | BigInt64Array> = {};
   /** Views of the cache's layers, bound to a layered step's per-layer inputs and outputs. */
   private readonly views: DeviceTensor[] = [];
   private readonly binding: DeviceBinding;
@@ -387,7 +393,9 @@ export class StaticGpt {
       return { r, m, codes: [] as number[], latents: [] as Float32Array[], used: 0, live: r.uniforms.length > 0 };
     });
     const results = new Map<number, DecodeResult>();
+    const j0 = performance.now();
     const joined = await this.writePending();
+    if (joined) recordPhase('step: joins', performance.now() - j0, joined);
     const st = this.state as Record<string, DeviceTensor>;
     // Per row: the requested rows run, every other slot (empty, or sitting this decode out) is inactive.
     const done = new Uint8Array(slots).fill(1);
@@ -403,11 +411,15 @@ export class StaticGpt {
       topP[m.slot] = r.settings.topP;
       penalty[m.slot] = r.settings.repetitionPenalty;
     }
-    (st.done as DeviceTensor).upload(done);
-    (st.temperature as DeviceTensor).upload(temperature);
-    (st.top_k as DeviceTensor).upload(topK);
-    (st.top_p as DeviceTensor).upload(topP);
-    (st.repetition_penalty as DeviceTensor).upload(penalty);
+    const t0 = performance.now();
+    // The settings go up only when they differ from what the device holds (a window of the same
+    // streams as the last one changes none of them): each upload is a synchronous copy.
+    (st.done as DeviceTensor).upload(done); // the step and the write graph change it too
+    this.uploadIfChanged('temperature', temperature);
+    this.uploadIfChanged('top_k', topK);
+    this.uploadIfChanged('top_p', topP);
+    this.uploadIfChanged('repetition_penalty', penalty);
+    let runMs = 0;
     let steps = 0;
     let chunks = 0;
     const codesHost = new BigInt64Array(slots * chunk);
@@ -429,7 +441,9 @@ export class StaticGpt {
       let ran = 0;
       while (ran < most) {
         const k = Math.min(this.checkEvery, most - ran);
+        const r0 = performance.now();
         await this.binding.run(k);
+        runMs += performance.now() - r0;
         ran += k;
         if (ran >= most) break;
         // Every row stopped (or reached its limit): the rest of the chunk would change nothing.
@@ -468,11 +482,22 @@ export class StaticGpt {
       }
       this.totals.codes += x.codes.length;
     }
+    const total = performance.now() - t0;
+    recordPhase('step: graph runs', runMs, steps);
+    recordPhase('step: copies and host work', total - runMs);
     this.totals.decodes++;
     this.totals.chunks += chunks;
     this.totals.steps += steps;
     this.lastStats = { batch: rows.length, steps, chunks, joined };
     return results;
+  }
+
+  /** Uploads `data` into state tensor `name` unless the device already holds exactly that. */
+  private uploadIfChanged(name: string, data: Uint8Array | Float32Array | BigInt64Array): void {
+    const last = this.held[name];
+    if (last && last.length === data.length && last.every((v, i) => v === data[i])) return;
+    (this.state[name] as DeviceTensor).upload(data);
+    this.held[name] = data;
   }
 
   /** Writes the members that joined since the last decode into their slots (one run of the write graph each). */

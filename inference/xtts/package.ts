@@ -206,6 +206,13 @@ function lazySession(
   };
 }
 
+/**
+ * The CUDA arena of the addon's sessions grows by what is asked for, not by powers of two (onnxruntime's
+ * default): the fixed-shape step's state at 64 slots (16.3 GB at full size) took 25 GB of the GPU
+ * with the default. Freed blocks are still reused. INFERENCE_CUDA_OPTIONS may set it otherwise.
+ */
+const CUDA_ARENA = { arena_extend_strategy: 'kSameAsRequested' } as const;
+
 /** Sessions' settings on CUDA (see loadPackage). */
 const CUDA_SESSION: CpuSessionOptions = { config: { 'session.intra_op.allow_spinning': '0' } };
 
@@ -473,7 +480,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           ...cpuSession,
         },
         native,
-        native && device === 'cuda' ? { ...options.cudaOptions, ...tf32Option(tf32), ...extra } : {},
+        native && device === 'cuda' ? { ...CUDA_ARENA, ...options.cudaOptions, ...tf32Option(tf32), ...extra } : {},
       );
       opened.push(s);
       traceMemory(`opening ${basename(path)}${slot !== undefined ? ` (${slot})` : ''}`);
@@ -493,7 +500,9 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
         // The settings open() gives onnxruntime-node's sessions, so both paths run the graph alike.
         step = DeviceSession.open(path, {
           device,
-          ...(device === 'cuda' ? { providerOptions: { ...options.cudaOptions, ...tf32Option(false) } } : {}),
+          ...(device === 'cuda'
+            ? { providerOptions: { ...CUDA_ARENA, ...options.cudaOptions, ...tf32Option(false) } }
+            : {}),
           ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
           ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
           ...(cpuSession.cpuMemArena !== undefined ? { cpuMemArena: cpuSession.cpuMemArena } : {}),
