@@ -17,7 +17,8 @@
  *   npm run bench:gpu -- --package DIR [--device cuda|cpu] [--precision fp32|fp16] [--graphs DIR]
  *                        [--batches 1,8,32,64] [--codes N] [--runs N] [--concurrency 1,8,32,64]
  *                        [--rounds N] [--streams N] [--torch-model DIR] [--bandwidth-gbs 4800] [--json OUT]
- *                        [--server-only]   (sections 2 and 3 alone: the server under the INFERENCE_* settings it inherits)
+ *                        [--sections 1,1b,2,4] [--server-only]   (which sections run; --server-only: 2 and 3
+ *                        alone, the server under the INFERENCE_* settings it inherits)
  *
  * The package must be a base package. Its batched graph is the one the engine takes
  * (gpt_batch_fused_<precision>, else gpt_batch_<precision>, from its manifest); a package without
@@ -64,6 +65,7 @@ const { values: args } = parseArgs({
     'torch-model': { type: 'string' },
     'torch-sentences': { type: 'string', default: '3' },
     'server-only': { type: 'boolean', default: false },
+    sections: { type: 'string', default: '1,1b,2,4' },
     python: { type: 'string' },
     'bandwidth-gbs': { type: 'string', default: '4800' },
     'start-timeout-s': { type: 'string', default: '300' },
@@ -283,8 +285,9 @@ type BatchRow = { batch: number; mode: string; msPerCode: number; msPerStep: num
 let batchRows: BatchRow[] = [];
 let batchNote = '';
 let batchCodesRun = codes;
-const serverOnly = args['server-only'] === true;
-if (serverOnly) batchNote = 'skipped: --server-only';
+const sections = new Set(args['server-only'] ? ['2'] : (args.sections as string).split(',').map((x) => x.trim()));
+const skipped = (section: string) => (sections.has(section) ? '' : `skipped: not in --sections`);
+if (skipped('1')) batchNote = skipped('1');
 else if (!batchGraph) batchNote = 'skipped: no batched graph';
 else {
   // batch.ts decodes each sequence's warm-up run and its --runs runs one after another on one cache:
@@ -336,7 +339,7 @@ let stepAgreement: StepAgreement[] = [];
 let stepNote = '';
 const steps = stepNames.filter((g) => manifest.graphs[g]).map((g) => g.slice(0, -`_${precision}`.length));
 const addon = nativeAvailable();
-if (serverOnly) stepNote = 'skipped: --server-only';
+if (skipped('1b')) stepNote = skipped('1b');
 else if (steps.length === 0) stepNote = `skipped: no ${stepNames.join(' or ')} in the package`;
 else if (!addon.ok) stepNote = `skipped: the native addon is unavailable (${addon.reason})`;
 else {
@@ -527,9 +530,9 @@ const quantile = (xs: number[], q: number) => {
 };
 
 console.log(
-  `\n## 2. the server (api/server.ts), streamed /v1/tts pcm, ${rounds} request(s) per client per level, INFERENCE_BATCH_GRAPH=1`,
+  `\n## 2. the server (api/server.ts), streamed /v1/tts pcm, ${rounds} request(s) per client per level, INFERENCE_BATCH_GRAPH=1${skipped('2') ? `: ${skipped('2')}` : ''}`,
 );
-for (const c of levels) {
+for (const c of skipped('2') ? [] : levels) {
   const streams = args.streams ? Number(args.streams) : c;
   const level: Level = {
     concurrency: c,
@@ -648,7 +651,7 @@ result.server = levelsOut;
 type TorchRun = { text: string; msPerCode_fp32?: number; msPerCode_fp16?: number; error?: string };
 const torchRuns: TorchRun[] = [];
 let torchNote = '';
-if (serverOnly) torchNote = 'skipped: --server-only';
+if (skipped('4')) torchNote = skipped('4');
 else if (!args['torch-model'])
   torchNote =
     'skipped: no --torch-model DIR (a Coqui-layout model folder: model.pth, dvae.pth, mel_stats.pth, config.json, vocab.json)';
