@@ -360,7 +360,8 @@ else {
       '--precision',
       precision,
       '--static-graph',
-      steps.join(','),
+      // The step the server takes (the first the package has, in the engine's order).
+      steps[0] as string,
       // The KV length the server's step holds (staticSizes: the longest prompt and the code limit).
       '--max-len',
       String(staticSizes(manifest, {}, maxTextTokens).maxLen),

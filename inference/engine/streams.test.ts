@@ -255,8 +255,6 @@ describe('which path the batched decode takes (nativeDecodePath)', () => {
   });
 });
 
-const staticStep = join(fixture, 'batch', 'gpt_step_static_fp32.onnx');
-
 for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
   describe(`several streams through the batched decode graph (batchedDecode, ${graph})`, () => {
     // The tiny package plus the fixture's batched graph (same weights), listed in its manifest as an exported one would be.
@@ -390,58 +388,60 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
       });
     });
 
-    // The package also has the fixed-shape step: through the addon it takes that one (StaticGpt).
-    const noStatic = graph !== 'gpt_batch_fp32' ? 'once' : !existsSync(staticStep) ? `no ${staticStep}` : false;
-    describe('with the fixed-shape step, through the native addon (gpt_step_static_fp32)', {
-      skip: noCompiler || noStatic,
-    }, () => {
-      const withStatic = join(dir, 'static');
-      let native: LocalEngine;
-      let staticVoice: VoiceConditioning;
-      before(async () => {
-        buildNative();
-        cpSync(withBatch, withStatic, { recursive: true });
-        await addTinyBatchGraph(withStatic, 'gpt_step_static_fp32');
-        native = createEngine({
-          workers: 1,
-          maxStreams: SPECS.length,
-          batchedDecode: true,
-          native: 'auto',
-          log: () => {},
-          maxAudioCodes: MAX_CODES,
+    // The package also has a fixed-shape step: through the addon it takes that one (StaticGpt).
+    for (const step of ['gpt_step_static_fp32', 'gpt_step_static_inplace_fp32'])
+      describe(`with the fixed-shape step, through the native addon (${step})`, {
+        skip:
+          noCompiler ||
+          (graph !== 'gpt_batch_fp32' ? 'once' : !existsSync(join(fixture, 'batch', `${step}.onnx`)) && `no ${step}`),
+      }, () => {
+        const withStatic = join(dir, `static-${step}`);
+        let native: LocalEngine;
+        let staticVoice: VoiceConditioning;
+        before(async () => {
+          buildNative();
+          cpSync(withBatch, withStatic, { recursive: true });
+          await addTinyBatchGraph(withStatic, step);
+          native = createEngine({
+            workers: 1,
+            maxStreams: SPECS.length,
+            batchedDecode: true,
+            native: 'auto',
+            log: () => {},
+            maxAudioCodes: MAX_CODES,
+          });
+          staticVoice = await native.computeVoice(withStatic, [clip]);
+          assert.ok(bytes(staticVoice.gptCondLatent).equals(bytes(voice.gptCondLatent)), 'the same voice');
         });
-        staticVoice = await native.computeVoice(withStatic, [clip]);
-        assert.ok(bytes(staticVoice.gptCondLatent).equals(bytes(voice.gptCondLatent)), 'the same voice');
-      });
-      after(() => native?.close());
+        after(() => native?.close());
 
-      // Another graph, whose latents differ from the Loop's in the last bits (static.test.ts): the same codes,
-      // so the same chunks, and audio within float rounding of onnxruntime-node's batched path.
-      it("concurrent renders and streams give onnxruntime-node's batched codes and chunks, audio within float rounding", async (t) => {
-        const [want0, wantStreams] = [await ortRenders(), await ortStreams()];
-        const got = await Promise.all(SPECS.map((s) => render(native, staticVoice, s, withStatic)));
-        let worst = 0;
-        for (const [i, g] of got.entries()) {
-          assert.deepEqual(g.codes, want.wholes[i]?.codes, `render ${i}: codes as alone`);
-          worst = Math.max(worst, maxAbsDiff(g.samples, want0[i]?.samples as Buffer));
-        }
-        await idle(native);
-        const streamed = await Promise.all(SPECS.map((s) => stream(native, staticVoice, s, undefined, withStatic)));
-        for (const [i, g] of streamed.entries()) {
-          const w = wantStreams[i] as Streamed;
-          assert.deepEqual(g.final, w.final, `stream ${i}: chunk boundaries`);
-          for (const [k, c] of g.chunks.entries()) worst = Math.max(worst, maxAbsDiff(c, w.chunks[k] as Buffer));
-        }
-        assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
-        t.diagnostic(`samples max abs difference from onnxruntime-node's batched path ${worst}`);
-        const b = native.decodeBatches;
-        assert.equal(b.graph, 'gpt_step_static_fp32', 'the fixed-shape step ran');
-        assert.ok(b.runs > 0 && b.nativeRuns === b.runs, `runs ${b.runs}, through the native addon ${b.nativeRuns}`);
-        assert.ok(b.largest > 1 && b.sequences / b.runs > 1.5, `batches ${JSON.stringify(b.sizes)}`);
-        t.diagnostic(`static decode runs by size ${JSON.stringify(b.sizes)}`);
-        await idle(native);
+        // Another graph, whose latents differ from the Loop's in the last bits (static.test.ts): the same codes,
+        // so the same chunks, and audio within float rounding of onnxruntime-node's batched path.
+        it("concurrent renders and streams give onnxruntime-node's batched codes and chunks, audio within float rounding", async (t) => {
+          const [want0, wantStreams] = [await ortRenders(), await ortStreams()];
+          const got = await Promise.all(SPECS.map((s) => render(native, staticVoice, s, withStatic)));
+          let worst = 0;
+          for (const [i, g] of got.entries()) {
+            assert.deepEqual(g.codes, want.wholes[i]?.codes, `render ${i}: codes as alone`);
+            worst = Math.max(worst, maxAbsDiff(g.samples, want0[i]?.samples as Buffer));
+          }
+          await idle(native);
+          const streamed = await Promise.all(SPECS.map((s) => stream(native, staticVoice, s, undefined, withStatic)));
+          for (const [i, g] of streamed.entries()) {
+            const w = wantStreams[i] as Streamed;
+            assert.deepEqual(g.final, w.final, `stream ${i}: chunk boundaries`);
+            for (const [k, c] of g.chunks.entries()) worst = Math.max(worst, maxAbsDiff(c, w.chunks[k] as Buffer));
+          }
+          assert.ok(worst < 1e-3, `samples max abs difference ${worst}`);
+          t.diagnostic(`samples max abs difference from onnxruntime-node's batched path ${worst}`);
+          const b = native.decodeBatches;
+          assert.equal(b.graph, step, 'the fixed-shape step ran');
+          assert.ok(b.runs > 0 && b.nativeRuns === b.runs, `runs ${b.runs}, through the native addon ${b.nativeRuns}`);
+          assert.ok(b.largest > 1 && b.sequences / b.runs > 1.5, `batches ${JSON.stringify(b.sizes)}`);
+          t.diagnostic(`static decode runs by size ${JSON.stringify(b.sizes)}`);
+          await idle(native);
+        });
       });
-    });
   });
 
 describe('closing a worker that serves several streams', () => {

@@ -202,7 +202,8 @@ export class Xtts {
     if (!batch) return sequentialDecode(this.gpt);
     const tokens = { audioStop: this.gpt.stopCode };
     if (!(batch instanceof DeviceSession)) return batchedDecode(new BatchedGpt(batch, tokens));
-    if (batch.inputs.some((i) => i.name === 'cache_k')) {
+    // The fixed-shape step: its cache as one input, or one per layer (gpt_step_static_inplace).
+    if (batch.inputs.some((i) => i.name === 'cache_k' || i.name === 'cache_k_0')) {
       this.staticBatch = new StaticGpt(batch);
       traceMemory(
         `allocating the decode state (${this.staticBatch.dims.slots} slots of ${this.staticBatch.dims.maxLen} positions)`,
