@@ -1084,12 +1084,16 @@ napi_value SessionAlloc(napi_env e, napi_callback_info info) {
     core->value = val;
     if (withData) {
       s->upload(*core, v.data, v.length);
+    } else if (!s->cuda && !s->copyWithGraph) {
+      std::memset(core->data(), 0, core->bytes());
     } else {
-      std::vector<uint8_t> zeros(s->cuda || s->copyWithGraph ? core->bytes() : 0);
-      if (zeros.empty())
-        std::memset(core->data(), 0, core->bytes());
-      else
-        s->upload(*core, zeros.data(), count);
+      // Zeros go up in pieces of at most 64 MiB: a copy runs through the copier's Identity graph, which
+      // takes its input to the device in a buffer of its own arena first, and that arena keeps what it
+      // took (one piece, instead of a second copy of an 8 GB cache), as the host keeps one piece of zeros.
+      const size_t es = typeByOrt(t.ort)->size;
+      const size_t piece = std::max<size_t>(1, (size_t{64} << 20) / es);
+      std::vector<uint8_t> zeros(std::min(count, piece) * es);
+      for (size_t at = 0; at < count; at += piece) s->upload(*core, zeros.data(), std::min(piece, count - at), at);
     }
     return newTensor(e, core);
   });

@@ -502,7 +502,7 @@ export class StaticGpt {
 
   /** Writes the members that joined since the last decode into their slots (one run of the write graph each). */
   private async writePending(): Promise<number> {
-    const { maxLen, layers, heads, headDim } = this.dims;
+    const { layers, heads, headDim } = this.dims;
     let n = 0;
     for (const m of this.members.values()) {
       const s = m.pending;
@@ -526,8 +526,6 @@ export class StaticGpt {
           ...Object.fromEntries(names.map((x) => [x, st[x] as DeviceTensor])),
           new_k: kv(s.past_k),
           new_v: kv(s.past_v),
-          pads: int64([0, 0, 0, 0, 0, 0, maxLen - p, 0], [8]),
-          kv_idx: int64(Array.from({ length: layers }, (_, l) => [l, m.slot]).flat(), [layers, 2]),
           row_idx: int64([m.slot], [1, 1]),
           new_logits: row(s.logits),
           new_latent: row(s.latent),
