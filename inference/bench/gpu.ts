@@ -43,7 +43,7 @@ import {
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { childEnv } from '../../infra/index.ts';
+import { childEnv, loadConfig } from '../../infra/index.ts';
 import { nativeAvailable } from '../native/index.ts';
 import { openSession } from '../runtime/index.ts';
 import { MANIFEST_FILE, type Manifest, readManifest } from '../xtts/manifest.ts';
@@ -107,7 +107,7 @@ const startTimeoutMs = Number(args['start-timeout-s']) * 1000;
 const requestTimeoutMs = Number(args['request-timeout-s']) * 1000;
 const stepTimeoutMs = Number(args['step-timeout-s']) * 1000;
 // The server's text cap (it inherits INFERENCE_MAX_TEXT_TOKENS), which sizes its fixed-shape step.
-const maxTextTokens = process.env.INFERENCE_MAX_TEXT_TOKENS ? Number(process.env.INFERENCE_MAX_TEXT_TOKENS) : undefined;
+const maxTextTokens = loadConfig().inference.maxTextTokens;
 if (!args.package) {
   console.error('bench:gpu: --package DIR is required (a base model package, e.g. test/fixtures/tiny/package)');
   process.exit(2);
