@@ -128,7 +128,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', trainingRoutes(studio));
   app.route('/', studioPages(studio));
   document(studioPageDocs);
-  app.route('/', speechRoutes({ ...shared, metrics, maxInFlight: deps.maxInFlight }));
+  app.route('/', speechRoutes({ ...shared, metrics, logger, maxInFlight: deps.maxInFlight }));
   app.route(
     '/',
     listeningAdmin({ ...deps, dataDir, listening, audioSandbox: audio, maxUploadBytes: limits.maxUploadBytes }),

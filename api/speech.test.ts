@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAdaptorServer } from '@hono/node-server';
 import OpenAI from 'openai';
+import pino from 'pino';
 import { decodeAudio } from '../inference/index.ts';
 import { limits } from '../infra/index.ts';
 import { testApp } from '../test/helpers/app.ts';
@@ -236,9 +237,12 @@ describe('synthesis: failures while streaming', () => {
   let engine: ReturnType<typeof toneEngine>;
   let port: number;
   let server: ReturnType<typeof createAdaptorServer>;
+  const logged: Record<string, unknown>[] = [];
   before(async () => {
     engine = toneEngine({ failAfterChunks: 2, chunkDelayMs: 20 });
-    t = await testApp({ engine, dataDir, modelDir: join(dataDir, 'models') });
+    // The app's log, as JSON lines (pino) into an array.
+    const logger = pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    t = await testApp({ engine, dataDir, modelDir: join(dataDir, 'models'), logger });
     await withVoice(t, join(dataDir, 'models'));
     server = createAdaptorServer({ fetch: t.app.fetch });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -282,6 +286,12 @@ describe('synthesis: failures while streaming', () => {
     assert.equal(r.status, 200);
     assert.ok(r.bytes > 0, 'some audio arrived first');
     assert.ok(r.error, 'the client sees a broken transfer, not a clean end');
+    // The client saw 200 and a broken transfer: the server's log says what failed.
+    const entry = logged.find((l) => l.msg === 'synthesis failed after its audio began');
+    assert.ok(entry, `logged: ${JSON.stringify(logged.map((l) => l.msg))}`);
+    assert.equal((entry.err as { code?: string }).code, 'ENGINE_FAILED');
+    assert.match(String((entry.err as { message?: string }).message), /the engine failed mid-stream/);
+    assert.equal(entry.level, 40);
   });
 
   it('answers JSON when the engine fails before any audio', async () => {

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import type { Logger } from 'pino';
 import { type Db, listCheckpoints } from '../../db/index.ts';
 import { type Engine, Limiter, SAMPLING_DEFAULTS, type SynthesisParams } from '../../inference/index.ts';
 import { limits } from '../../infra/index.ts';
@@ -156,6 +157,8 @@ export type SpeechRouteDeps = {
   modelDir?: string | undefined;
   metrics: HttpMetrics;
   localSecret?: string | undefined;
+  /** Where a synthesis that fails after its answer began is logged (its client only sees the transfer break). */
+  logger?: Logger | undefined;
 };
 
 export function speechRoutes(deps: SpeechRouteDeps) {
@@ -189,6 +192,17 @@ export function speechRoutes(deps: SpeechRouteDeps) {
   const done = (route: string, format: string, release: () => void) => (stats: StreamStats, error?: unknown) => {
     release();
     deps.metrics.ttsRequests.inc({ route, format, outcome: error ? 'error' : 'ok' });
+    // The status line went out as 200 before the failure: the log is the only place that says why.
+    if (error && (error as Error).message !== 'client went away')
+      deps.logger?.warn(
+        {
+          route,
+          format,
+          audioSeconds: stats.audioSeconds,
+          err: { message: (error as Error).message, code: (error as { code?: string }).code },
+        },
+        'synthesis failed after its audio began',
+      );
     deps.metrics.ttsFirstAudio.observe({ route }, stats.firstChunkMs / 1000);
     if (!error && stats.audioSeconds > 0) {
       deps.metrics.ttsRealTimeFactor.observe({ route }, stats.elapsedMs / 1000 / stats.audioSeconds);

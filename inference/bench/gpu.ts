@@ -425,6 +425,24 @@ const baseEnv: Record<string, string> = {
 let token: string | null = null;
 const voiceName = 'bench-gpu';
 
+/**
+ * A warning or error the server logged (pino JSON: its message and the error's, if any), so that a
+ * request that fails mid-stream says why in the bench's own output.
+ */
+function serverLogLine(line: string): string {
+  try {
+    const j = JSON.parse(line) as { msg?: string; err?: { message?: string; code?: string }; code?: string };
+    const err = j.err
+      ? ` (${j.err.code ? `${j.err.code}: ` : ''}${j.err.message ?? ''})`
+      : j.code
+        ? ` (${j.code})`
+        : '';
+    return `${j.msg ?? ''}${err}`.slice(0, 500);
+  } catch {
+    return line.trim().slice(0, 500);
+  }
+}
+
 /** Starts the server; resolves with its URL, or rejects with its output (exit or timeout). */
 function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [join(root, 'api', 'server.ts')], {
@@ -447,7 +465,10 @@ function startServer(env: Record<string, string>): Promise<{ url: string; child:
         // The engine's lines from then on (INFERENCE_PROFILE's times and memory), as they come.
         const lines = (partial + d).split('\n');
         partial = lines.pop() ?? '';
-        for (const line of lines) if (line.includes('inference:')) console.log(`  server: ${line.trim()}`);
+        for (const line of lines) {
+          if (line.includes('inference:')) console.log(`  server: ${line.trim()}`);
+          else if (/"level":\s*(40|50|60)\b/.test(line)) console.log(`  server log: ${serverLogLine(line)}`);
+        }
         return;
       }
       out += d;

@@ -1,4 +1,5 @@
 import { createAdaptorServer } from '@hono/node-server';
+import type { Logger } from 'pino';
 import supertest from 'supertest';
 import { type CrowdLimits, createApp } from '../../api/index.ts';
 import { createApiKey } from '../../db/index.ts';
@@ -17,6 +18,8 @@ export async function testApp(
     eventsPollMs?: number;
     /** The crowd routes' rate limits (the server's defaults when left out). */
     crowdLimits?: CrowdLimits;
+    /** The app's logger (silent when left out). */
+    logger?: Logger;
   } = {},
 ) {
   const db: TestDb = await openTestDb();
@@ -33,6 +36,7 @@ export async function testApp(
     ...(options.modelDir ? { modelDir: options.modelDir } : {}),
     ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.crowdLimits ? { listening: { crowdLimits: options.crowdLimits } } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   const server = createAdaptorServer({ fetch: app.fetch });
   const request = supertest(server);
