@@ -113,36 +113,37 @@ export interface DecodeBatcherLike {
   onRun: ((size: number) => void) | null;
 }
 
-type Waiting = DecodeItem & { resolve: (r: DecodeResult) => void; reject: (e: Error) => void };
-
-export class DecodeBatcher implements DecodeBatcherLike {
-  readonly maxBatch: number;
-  readonly gatherMs: number;
-  private readonly impl: DecodeMany;
-  private readonly waiting: Waiting[] = [];
-  /** Sequences that have prefilled or decoded and not been released: the ones a run waits for. */
-  private readonly open = new Set<GptKvCache>();
-  /** Generations in their prefill now (through `generate`): about to join, so also waited for. */
-  private joining = 0;
-  private running = false;
-  private timer: ReturnType<typeof setTimeout> | null = null;
+/**
+ * What both batchers share: the run statistics, `onRun`, and `generate` (a generation whose decode calls
+ * go through the batcher and whose sequence is released however it ends), with hooks around its prefill.
+ */
+export abstract class BatcherBase implements DecodeBatcherLike {
   private readonly counts: BatcherStats = { runs: 0, sequences: 0, largest: 0, sizes: {} };
   /** Called after every run with the number of sequences it carried. */
   onRun: ((size: number) => void) | null = null;
-
-  constructor(impl: DecodeMany, options: BatcherOptions = {}) {
-    this.impl = impl;
-    this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 16));
-    this.gatherMs = Math.max(0, options.gatherMs ?? 5);
-  }
 
   get stats(): BatcherStats {
     return { ...this.counts, sizes: { ...this.counts.sizes } };
   }
 
-  /** Sequences open now (prefilled through `generate` or decoded at least once, and not released). */
-  get sequences(): number {
-    return this.open.size;
+  abstract get sequences(): number;
+  /** `Gpt.decode` through the batcher. */
+  abstract decode(cache: GptKvCache, uniforms: Float32Array, settings: DecodeSettings): Promise<DecodeResult>;
+  /** The sequence of `cache` is done. */
+  abstract release(cache: GptKvCache): void;
+
+  /** Around a generation's prefill: before it, with its cache when it succeeded, and after it however it ended. */
+  protected prefillStarted(): void {}
+  protected prefilled(_cache: GptKvCache): void {}
+  protected prefillEnded(): void {}
+
+  /** Counts a run of `size` sequences and tells `onRun` (after the run's calls are answered). */
+  protected countRun(size: number): void {
+    this.counts.runs++;
+    this.counts.sequences += size;
+    this.counts.largest = Math.max(this.counts.largest, size);
+    this.counts.sizes[size] = (this.counts.sizes[size] ?? 0) + 1;
+    this.onRun?.(size);
   }
 
   /**
@@ -155,15 +156,14 @@ export class DecodeBatcher implements DecodeBatcherLike {
     // Everything else (prefill's sessions, stopCode, ...) is the package's own GPT, through the prototype.
     const gpt = Object.create(own) as Gpt;
     gpt.prefill = async (...args) => {
-      this.joining++;
+      this.prefillStarted();
       try {
         const r = await own.prefill(...args);
         cache = r.cache;
-        this.open.add(r.cache);
+        this.prefilled(r.cache);
         return r;
       } finally {
-        this.joining--;
-        this.pump();
+        this.prefillEnded();
       }
     };
     gpt.decode = (c, u, s) => this.decode(c, u, s);
@@ -172,6 +172,45 @@ export class DecodeBatcher implements DecodeBatcherLike {
     } finally {
       if (cache) this.release(cache);
     }
+  }
+}
+
+type Waiting = DecodeItem & { resolve: (r: DecodeResult) => void; reject: (e: Error) => void };
+
+export class DecodeBatcher extends BatcherBase {
+  readonly maxBatch: number;
+  readonly gatherMs: number;
+  private readonly impl: DecodeMany;
+  private readonly waiting: Waiting[] = [];
+  /** Sequences that have prefilled or decoded and not been released: the ones a run waits for. */
+  private readonly open = new Set<GptKvCache>();
+  /** Generations in their prefill now (through `generate`): about to join, so also waited for. */
+  private joining = 0;
+  private running = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(impl: DecodeMany, options: BatcherOptions = {}) {
+    super();
+    this.impl = impl;
+    this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 16));
+    this.gatherMs = Math.max(0, options.gatherMs ?? 5);
+  }
+
+  /** Sequences open now (prefilled through `generate` or decoded at least once, and not released). */
+  get sequences(): number {
+    return this.open.size;
+  }
+
+  // A generation in its prefill is about to join: runs wait for it too.
+  protected override prefillStarted(): void {
+    this.joining++;
+  }
+  protected override prefilled(cache: GptKvCache): void {
+    this.open.add(cache);
+  }
+  protected override prefillEnded(): void {
+    this.joining--;
+    this.pump();
   }
 
   /** `Gpt.decode`, batched with whatever other sequences are waiting. */
@@ -223,17 +262,13 @@ export class DecodeBatcher implements DecodeBatcherLike {
         const err = e instanceof Error ? e : new Error(String(e));
         results = batch.map(() => err);
       }
-      this.counts.runs++;
-      this.counts.sequences += batch.length;
-      this.counts.largest = Math.max(this.counts.largest, batch.length);
-      this.counts.sizes[batch.length] = (this.counts.sizes[batch.length] ?? 0) + 1;
       for (const [i, w] of batch.entries()) {
         const r = results[i];
         if (r === undefined) w.reject(new Error('decodeMany returned fewer results than items'));
         else if (r instanceof Error) w.reject(r);
         else w.resolve(r);
       }
-      this.onRun?.(batch.length);
+      this.countRun(batch.length);
     } finally {
       this.running = false;
       // Calls that queued during the run form the next one (after their owners' own work, above).

@@ -21,8 +21,8 @@
  * the codes with those of single calls).
  */
 import { recordPhase } from '../engine/phase-times.ts';
-import type { BatchedDriver, BatcherStats, DecodeBatcherLike } from './decode-batcher.ts';
-import type { DecodeResult, DecodeSettings, Gpt, GptKvCache } from './gpt.ts';
+import { type BatchedDriver, BatcherBase } from './decode-batcher.ts';
+import type { DecodeResult, DecodeSettings, GptKvCache } from './gpt.ts';
 
 export type StepBatcherOptions = {
   /**
@@ -49,7 +49,7 @@ type Call = {
   reject: (e: Error) => void;
 };
 
-export class StepBatcher implements DecodeBatcherLike {
+export class StepBatcher extends BatcherBase {
   readonly windowSteps: number;
   readonly maxBatch: number;
   readonly stopCode: number;
@@ -59,18 +59,13 @@ export class StepBatcher implements DecodeBatcherLike {
   /** Open calls, in arrival order (a sequence has at most one). */
   private readonly calls: Call[] = [];
   private running = false;
-  private readonly counts: BatcherStats = { runs: 0, sequences: 0, largest: 0, sizes: {} };
-  onRun: ((size: number) => void) | null = null;
 
   constructor(driver: BatchedDriver, options: StepBatcherOptions) {
+    super();
     this.driver = driver;
     this.stopCode = options.stopCode;
     this.windowSteps = Math.max(1, Math.floor(options.windowSteps ?? 8));
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 16));
-  }
-
-  get stats(): BatcherStats {
-    return { ...this.counts, sizes: { ...this.counts.sizes } };
   }
 
   /** Sequences that have joined the driver and not been released. */
@@ -78,25 +73,8 @@ export class StepBatcher implements DecodeBatcherLike {
     return this.members.size;
   }
 
-  /** Runs one generation with its decode calls going through this batcher (see DecodeBatcher.generate). */
-  async *generate<T>(own: Gpt, run: (gpt: Gpt) => AsyncGenerator<T, void, void>): AsyncGenerator<T, void, void> {
-    let cache: GptKvCache | null = null;
-    const gpt = Object.create(own) as Gpt;
-    gpt.prefill = async (...args) => {
-      const r = await own.prefill(...args);
-      cache = r.cache;
-      return r;
-    };
-    gpt.decode = (c, u, s) => this.decode(c, u, s);
-    try {
-      yield* run(gpt);
-    } finally {
-      if (cache) this.release(cache);
-    }
-  }
-
   /** `Gpt.decode`: answered once the sequence has `uniforms.length` codes or its stop code. */
-  decode(cache: GptKvCache, uniforms: Float32Array, settings: DecodeSettings): Promise<DecodeResult> {
+  override decode(cache: GptKvCache, uniforms: Float32Array, settings: DecodeSettings): Promise<DecodeResult> {
     if (this.calls.some((c) => c.cache === cache))
       return Promise.reject(new Error('a sequence already has a decode call open'));
     return new Promise<DecodeResult>((resolve, reject) => {
@@ -111,7 +89,7 @@ export class StepBatcher implements DecodeBatcherLike {
   }
 
   /** The sequence is done: its open call (if any) is refused and the driver forgets it. */
-  release(cache: GptKvCache): void {
+  override release(cache: GptKvCache): void {
     const at = this.calls.findIndex((c) => c.cache === cache);
     if (at >= 0) this.calls.splice(at, 1)[0]?.reject(new Error('sequence released while waiting to decode'));
     const id = this.members.get(cache);
@@ -179,10 +157,6 @@ export class StepBatcher implements DecodeBatcherLike {
     let made = 0;
     for (const r of out.values()) made += r.codes.length;
     recordPhase('decode window', performance.now() - t0, made);
-    this.counts.runs++;
-    this.counts.sequences += requests.length;
-    this.counts.largest = Math.max(this.counts.largest, requests.length);
-    this.counts.sizes[requests.length] = (this.counts.sizes[requests.length] ?? 0) + 1;
     for (const [i, c] of inWindow.entries()) {
       // Released during the window: its call was already refused.
       if (!this.calls.includes(c)) continue;
@@ -199,7 +173,7 @@ export class StepBatcher implements DecodeBatcherLike {
       // The stop code came (it is the last one: fewer codes than asked, or on the window's last step).
       if (r.codes.length < asked || r.codes.at(-1) === this.stopCode || c.used >= c.uniforms.length) this.answer(c);
     }
-    this.onRun?.(requests.length);
+    this.countRun(requests.length);
     return true;
   }
 
