@@ -7,7 +7,7 @@
  * prefill or HiFi-GAN no longer stops the thread that feeds the batched decode its next steps, and on
  * a GPU their kernels run beside the decode's.
  */
-import { checkFeeds, describeFeeds, RuntimeError, type Session, tensorOf } from '../runtime/index.ts';
+import { checkedRun, RuntimeError, type Session, tensorOf } from '../runtime/index.ts';
 import { DeviceSession, type DeviceSessionOptions, type HostInput, type HostTensor } from './index.ts';
 
 export function openHostSession(path: string, options: DeviceSessionOptions = {}): Session {
@@ -28,14 +28,7 @@ export function openHostSession(path: string, options: DeviceSessionOptions = {}
     inputs,
     outputs,
     async run(feeds) {
-      const problems = checkFeeds(inputs, feeds);
-      if (problems.length > 0) throw new RuntimeError(path, `bad feeds: ${problems.join('; ')}`);
-      let out: Record<string, unknown>;
-      try {
-        out = await s.run(feeds as Record<string, HostInput>, wanted);
-      } catch (e) {
-        throw new RuntimeError(path, `run failed with feeds {${describeFeeds(feeds)}}: ${(e as Error).message}`);
-      }
+      const out = await checkedRun(path, inputs, feeds, () => s.run(feeds as Record<string, HostInput>, wanted));
       const result: Record<string, ReturnType<typeof tensorOf>> = {};
       for (const o of outputs) {
         const t = out[o.name] as HostTensor | undefined;

@@ -117,17 +117,29 @@ export async function openSession(path: string, options: SessionOptions = {}): P
     path,
     inputs,
     outputs,
-    async run(feeds) {
-      const problems = checkFeeds(inputs, feeds);
-      if (problems.length > 0) throw new RuntimeError(path, `bad feeds: ${problems.join('; ')}`);
-      try {
-        return await s.run(feeds);
-      } catch (e) {
-        throw new RuntimeError(path, `run failed with feeds {${describeFeeds(feeds)}}: ${(e as Error).message}`);
-      }
-    },
+    run: (feeds) => checkedRun(path, inputs, feeds, () => s.run(feeds)),
     release: () => s.release(),
   };
+}
+
+/**
+ * A run of the graph at `path` as every Session here does it, whatever runs it (onnxruntime-node, or
+ * the native addon: native/host-session.ts): feeds checked against the inputs first (RuntimeError
+ * naming each problem), and a failed run's error naming the graph and the feeds' types and shapes.
+ */
+export async function checkedRun<R>(
+  path: string,
+  inputs: readonly ValueInfo[],
+  feeds: Feeds,
+  run: () => Promise<R>,
+): Promise<R> {
+  const problems = checkFeeds(inputs, feeds);
+  if (problems.length > 0) throw new RuntimeError(path, `bad feeds: ${problems.join('; ')}`);
+  try {
+    return await run();
+  } catch (e) {
+    throw new RuntimeError(path, `run failed with feeds {${describeFeeds(feeds)}}: ${(e as Error).message}`);
+  }
 }
 
 /** Makes a tensor; int64 data may be given as numbers. */
