@@ -280,6 +280,37 @@ const result: Record<string, unknown> = {
   batchGraph,
 };
 
+/**
+ * Runs inference/bench/<script> on the package with this run's device, precision, batches and runs (and
+ * `extra`), echoing its output; its --json result, or why it failed.
+ */
+async function benchChild<J>(script: string, extra: string[]): Promise<{ json: J } | { failed: string }> {
+  const out = join(temp, `${script}.json`);
+  const r = await runChild(
+    process.execPath,
+    [
+      join(root, 'inference', 'bench', script),
+      '--package',
+      pkg,
+      '--device',
+      device,
+      '--precision',
+      precision,
+      '--batches',
+      batches.join(','),
+      '--runs',
+      String(runs),
+      ...extra,
+      '--json',
+      out,
+    ],
+    { timeoutMs: stepTimeoutMs, echo: true },
+  );
+  return r.code === 0 && existsSync(out)
+    ? { json: JSON.parse(readFileSync(out, 'utf8')) as J }
+    : { failed: `FAILED: ${why(r, stepTimeoutMs / 1000)}` };
+}
+
 // ---- 1. ms per code, batched graph vs batch-1 graph ----
 type BatchRow = { batch: number; mode: string; msPerCode: number; msPerStep: number };
 let batchRows: BatchRow[] = [];
@@ -301,31 +332,10 @@ else {
   console.log(
     `## 1. ms per code, inference/bench/batch.ts, B = ${batches.join(', ')}, runs of ${batchCodes} codes x ${runs}`,
   );
-  const out = join(temp, 'batch.json');
-  const r = await runChild(
-    process.execPath,
-    [
-      join(root, 'inference', 'bench', 'batch.ts'),
-      '--package',
-      pkg,
-      '--device',
-      device,
-      '--precision',
-      precision,
-      '--batches',
-      batches.join(','),
-      '--codes',
-      String(batchCodes),
-      '--runs',
-      String(runs),
-      '--json',
-      out,
-    ],
-    { timeoutMs: stepTimeoutMs, echo: true },
-  );
-  if (r.code === 0 && existsSync(out)) batchRows = (JSON.parse(readFileSync(out, 'utf8')) as { rows: BatchRow[] }).rows;
+  const r = await benchChild<{ rows: BatchRow[] }>('batch.ts', ['--codes', String(batchCodes)]);
+  if ('json' in r) batchRows = r.json.rows;
   else {
-    batchNote = `FAILED: ${why(r, stepTimeoutMs / 1000)}`;
+    batchNote = r.failed;
     console.log(`batch bench ${batchNote}`);
   }
 }
@@ -346,43 +356,24 @@ else {
   console.log(
     `\n## 1b. ms per code, the fixed-shape step through the native addon${device === 'cuda' ? ' with its CUDA graph' : ''} (inference/bench/native.ts), B = ${batches.join(', ')}`,
   );
-  const out = join(temp, 'static.json');
-  const r = await runChild(
-    process.execPath,
-    [
-      join(root, 'inference', 'bench', 'native.ts'),
-      '--package',
-      pkg,
-      '--graphs',
-      pkg,
-      '--device',
-      device,
-      '--precision',
-      precision,
-      '--static-graph',
-      // The step the server takes (the first the package has, in the engine's order).
-      steps[0] as string,
-      // The KV length the server's step holds (staticSizes: the longest prompt and the code limit).
-      '--max-len',
-      String(staticSizes(manifest, {}, maxTextTokens).maxLen),
-      ...(device === 'cuda' ? ['--cuda-graph'] : []),
-      '--batches',
-      batches.join(','),
-      '--codes',
-      String(batchCodesRun),
-      '--runs',
-      String(runs),
-      '--json',
-      out,
-    ],
-    { timeoutMs: stepTimeoutMs, echo: true },
-  );
-  if (r.code === 0 && existsSync(out)) {
-    const j = JSON.parse(readFileSync(out, 'utf8')) as { rows: StepRow[]; agreement: StepAgreement[] };
-    stepRows = j.rows;
-    stepAgreement = j.agreement;
+  const r = await benchChild<{ rows: StepRow[]; agreement: StepAgreement[] }>('native.ts', [
+    '--graphs',
+    pkg,
+    '--codes',
+    String(batchCodesRun),
+    // The step the server takes (the first the package has, in the engine's order).
+    '--static-graph',
+    steps[0] as string,
+    // The KV length the server's step holds (staticSizes: the longest prompt and the code limit).
+    '--max-len',
+    String(staticSizes(manifest, {}, maxTextTokens).maxLen),
+    ...(device === 'cuda' ? ['--cuda-graph'] : []),
+  ]);
+  if ('json' in r) {
+    stepRows = r.json.rows;
+    stepAgreement = r.json.agreement;
   } else {
-    stepNote = `FAILED: ${why(r, stepTimeoutMs / 1000)}`;
+    stepNote = r.failed;
     console.log(`fixed-shape step bench ${stepNote}`);
   }
 }
