@@ -18,7 +18,7 @@ import { openSession, type Session, type Tensor, tensor } from '../runtime/index
 import { BatchedGpt, type BatchRequest, batchDims, packPlaces } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import type { DecodeResult, DecodeSettings, DecodeState } from '../xtts/gpt.ts';
-import { tinyCondLatent } from '../xtts/tiny-graphs.ts';
+import { TINY_SETTINGS, tinyCondLatent, tinySentenceIds } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceBatchedGpt } from './batch.ts';
 import { DeviceSession, type DeviceTensor, NATIVE_ADDON, nativeAvailable } from './index.ts';
@@ -404,23 +404,13 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
     let ids: number[][];
     before(async () => {
       x = await Xtts.load(join(fixture, 'package'), { warmUp: false });
-      ids = [
-        'The quick brown fox jumps over the lazy dog.',
-        'It was a bright cold day in April.',
-        'Hello, world! This is a test.',
-        'She sells sea shells by the sea shore.',
-      ].map((text) => x.sentenceIds(text, 'en')[0] as number[]);
+      ids = tinySentenceIds(x);
     });
     after(async () => {
       await x.release();
     });
 
-    const SETTINGS: DecodeSettings[] = [
-      { temperature: 0.8, topK: 50, topP: 0.85, repetitionPenalty: 2 },
-      { temperature: 1, topK: 1, topP: 1, repetitionPenalty: 5 },
-      { temperature: 1.1, topK: 20, topP: 0.95, repetitionPenalty: 1 },
-      { temperature: 0.7, topK: 0, topP: 0.8, repetitionPenalty: 3 },
-    ];
+    const SETTINGS = TINY_SETTINGS;
 
     it('outputs bound to the device feed the next run as they are, and give what onnxruntime-node gives', async (t) => {
       // The graph alone: 4 runs, state outputs left on the device and fed back; counts written into a

@@ -20,7 +20,7 @@ import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import { type DecodeResult, type DecodeSettings, Gpt } from '../xtts/gpt.ts';
 import { loadPackage, openSessionCount, type PackageOptions, staticSizes } from '../xtts/package.ts';
-import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
+import { addTinyBatchGraph, TINY_SETTINGS, tinyCondLatent, tinySentenceIds } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceSession } from './index.ts';
 import { StaticGpt, staticDims } from './static.ts';
@@ -40,12 +40,7 @@ const skip = spawnSync(cxx, ['--version']).error
     ? `no ${staticGraph}`
     : false;
 
-const SETTINGS: DecodeSettings[] = [
-  { temperature: 0.8, topK: 50, topP: 0.85, repetitionPenalty: 2 },
-  { temperature: 1, topK: 1, topP: 1, repetitionPenalty: 5 },
-  { temperature: 1.1, topK: 20, topP: 0.95, repetitionPenalty: 1 },
-  { temperature: 0.7, topK: 0, topP: 0.8, repetitionPenalty: 3 },
-];
+const SETTINGS = TINY_SETTINGS;
 
 describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip }, () => {
   let x: Xtts;
@@ -54,12 +49,7 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
   before(async () => {
     execFileSync('bash', [join(import.meta.dirname, 'build.sh')], { encoding: 'utf8', timeout: 180_000 });
     x = await Xtts.load(join(fixture, 'package'), { warmUp: false });
-    ids = [
-      'The quick brown fox jumps over the lazy dog.',
-      'It was a bright cold day in April.',
-      'Hello, world! This is a test.',
-      'She sells sea shells by the sea shore.',
-    ].map((text) => x.sentenceIds(text, 'en')[0] as number[]);
+    ids = tinySentenceIds(x);
     host = await openSession(batchGraph);
   });
   after(async () => {

@@ -17,7 +17,7 @@ import type { BatchedDriver } from './decode-batcher.ts';
 import { generateCodes, UniformSource } from './generate.ts';
 import type { DecodeResult, DecodeSettings, GptKvCache } from './gpt.ts';
 import { StepBatcher } from './step-batcher.ts';
-import { tinyCondLatent } from './tiny-graphs.ts';
+import { TINY_SETTINGS, tinyCondLatent, tinySentenceIds } from './tiny-graphs.ts';
 import { Xtts } from './xtts.ts';
 
 const settings: DecodeSettings = { temperature: 1, topK: 1, topP: 1, repetitionPenalty: 1 };
@@ -202,21 +202,11 @@ describe('StepBatcher over the tiny fixed-shape step (StaticGpt)', { skip }, () 
   let x: Xtts;
   let ids: number[][];
   const cond = tinyCondLatent();
-  const SETTINGS: DecodeSettings[] = [
-    { temperature: 0.8, topK: 50, topP: 0.85, repetitionPenalty: 2 },
-    { temperature: 1, topK: 1, topP: 1, repetitionPenalty: 5 },
-    { temperature: 1.1, topK: 20, topP: 0.95, repetitionPenalty: 1 },
-    { temperature: 0.7, topK: 0, topP: 0.8, repetitionPenalty: 3 },
-  ];
+  const SETTINGS = TINY_SETTINGS;
   before(async () => {
     if (!existsSync(addon)) spawnSync('bash', [join(root, 'inference', 'native', 'build.sh')], { stdio: 'inherit' });
     x = await Xtts.load(join(root, 'test', 'fixtures', 'tiny', 'package'), { warmUp: false });
-    ids = [
-      'The quick brown fox jumps over the lazy dog.',
-      'It was a bright cold day in April.',
-      'Hello, world! This is a test.',
-      'She sells sea shells by the sea shore.',
-    ].map((text) => x.sentenceIds(text, 'en')[0] as number[]);
+    ids = tinySentenceIds(x);
   });
   after(() => x?.release());
 
