@@ -109,6 +109,13 @@ export interface DeviceSessionOptions {
    * CPU-only host.
    */
   copyWithGraph?: boolean;
+  /**
+   * Every run and binding run of the session on one thread of its own (implied by `cudaGraph`):
+   * onnxruntime's CUDA provider keeps a captured CUDA graph per thread, so runs spread over libuv's
+   * pool would capture one on every pool thread, and a capture beside another session's run makes
+   * both fail. The pool thread that takes a run waits for it there.
+   */
+  ownThread?: boolean;
 }
 
 /**
@@ -143,6 +150,7 @@ type NativeSession = {
     outputs: Record<string, OutputPlace>,
   ): Promise<object>;
   bind(inputs: Readonly<Record<string, DeviceTensor>>, outputs: Readonly<Record<string, DeviceTensor>>): DeviceBinding;
+  readonly runThreads: number;
   release(): void;
 };
 type NativeModule = {
@@ -256,6 +264,11 @@ export class DeviceSession {
    */
   bind(inputs: Readonly<Record<string, DeviceTensor>>, outputs: Readonly<Record<string, DeviceTensor>>): DeviceBinding {
     return this.s.bind(inputs, outputs);
+  }
+
+  /** How many threads its runs have run on so far (1 with `ownThread` or `cudaGraph`, once it has run). */
+  get runThreads(): number {
+    return this.s.runThreads;
   }
 
   /** Closes the session; tensors it allocated stay valid until they are released. */

@@ -318,6 +318,40 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
       }
     });
 
+    it('ownThread runs every run and binding run of the session on one thread, with the same results', async (t) => {
+      const one = DeviceSession.open(stepGraph(), { threads: 1, dims: { slots: S, chunk: N }, ownThread: true });
+      const pool = DeviceSession.open(stepGraph(), { threads: 1, dims: { slots: S, chunk: N } });
+      try {
+        assert.equal(one.runThreads, 0, 'no run yet');
+        const results = async (s: DeviceSession) => {
+          const acc = s.alloc('float32', [S, 4], acc0);
+          const hist = s.alloc('float32', [S, N, 4]);
+          const iter = s.alloc('int64', [1]);
+          const x = s.alloc('float32', [S, N], xs);
+          // Sixteen runs at once (libuv's pool takes them on its threads), then a binding's runs.
+          const outs = await Promise.all(
+            Array.from({ length: 16 }, () =>
+              s.run({ acc, hist, iter, x }, { acc_out: 'cpu', hist_out: 'cpu', iter_out: 'cpu' }),
+            ),
+          );
+          const b = s.bind({ acc, hist, iter, x }, { acc_out: acc, hist_out: hist, iter_out: iter });
+          await b.run(2);
+          await b.run(3);
+          const r = { first: outs[0]?.acc_out.data, acc: acc.download(), hist: hist.download() };
+          b.release();
+          for (const u of [acc, hist, iter, x]) u.release();
+          return r;
+        };
+        const [a, p] = [await results(one), await results(pool)];
+        assert.equal(one.runThreads, 1, 'every run on its one thread');
+        assert.deepEqual(a, p, 'the same values as runs on the pool');
+        t.diagnostic(`the same runs on libuv's pool: ${pool.runThreads} thread(s)`);
+      } finally {
+        one.release();
+        pool.release();
+      }
+    });
+
     for (const copyWithGraph of [false, true])
       it(`part of a tensor goes up and comes back (one row of a [S, ...] tensor)${copyWithGraph ? ', through graph runs as on CUDA' : ''}`, async () => {
         const s = DeviceSession.open(stepGraph(), { threads: 1, copyWithGraph });

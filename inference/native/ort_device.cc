@@ -30,6 +30,11 @@
 #include <node_api.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <set>
+#include <thread>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -234,6 +239,61 @@ struct TensorCore {
   }
 };
 
+// One thread that runs the tasks given to it, in order: where every run of a session that must stay on
+// one thread goes (SessionCore::ownThread). onnxruntime's CUDA provider keeps a captured CUDA graph per
+// thread, so runs of a cudaGraph session spread over libuv's pool would capture a graph on every pool
+// thread, and a capture beside another session's run breaks both; Node-API offers no pinned thread.
+class OneThread {
+ public:
+  OneThread() : worker([this] { loop(); }) {}
+  ~OneThread() {
+    {
+      std::lock_guard<std::mutex> l(m);
+      stop = true;
+    }
+    cv.notify_all();
+    worker.join();
+  }
+  // Runs f on this thread and waits for it (the caller is a libuv pool thread doing the run's work).
+  void run(const std::function<void()>& f) {
+    std::mutex dm;
+    std::condition_variable dcv;
+    bool done = false;
+    {
+      std::lock_guard<std::mutex> l(m);
+      tasks.push_back([&] {
+        f();
+        std::lock_guard<std::mutex> dl(dm);
+        done = true;
+        dcv.notify_all();
+      });
+    }
+    cv.notify_all();
+    std::unique_lock<std::mutex> dl(dm);
+    dcv.wait(dl, [&] { return done; });
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::function<void()> t;
+      {
+        std::unique_lock<std::mutex> l(m);
+        cv.wait(l, [this] { return stop || !tasks.empty(); });
+        if (tasks.empty()) return;
+        t = std::move(tasks.front());
+        tasks.pop_front();
+      }
+      t();
+    }
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> tasks;
+  bool stop = false;
+  std::thread worker;
+};
+
 struct SessionCore {
   std::string path;
   bool cuda = false;
@@ -251,8 +311,29 @@ struct SessionCore {
   std::mutex copyLock;
   std::vector<IoInfo> inputs, outputs;
   std::string fixedDims;  // the free-dimension overrides, "name=size, ..." (for error messages)
+  // With options.ownThread (implied by cudaGraph) every run and binding run of the session happens on
+  // this one thread; else on whichever libuv pool thread takes it.
+  std::unique_ptr<OneThread> ownThread;
+  std::mutex threadsLock;
+  std::set<std::thread::id> runThreads;  // the threads its runs ran on (the runThreads property)
+
+  // Runs f, one of this session's runs: on its own thread when it has one; notes the thread.
+  void onItsThread(const std::function<void()>& f) {
+    auto body = [&] {
+      {
+        std::lock_guard<std::mutex> l(threadsLock);
+        runThreads.insert(std::this_thread::get_id());
+      }
+      f();
+    };
+    if (ownThread)
+      ownThread->run(body);
+    else
+      body();
+  }
 
   ~SessionCore() {
+    ownThread.reset();  // joins it (no run is in flight: each holds the session alive)
     for (auto& c : copiers) ort->ReleaseSession(c.second);
     if (copyOptions) ort->ReleaseSessionOptions(copyOptions);
     if (ownAlloc && deviceAlloc) ort->ReleaseAllocator(deviceAlloc);
@@ -910,7 +991,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     if (argc >= 2 && typeOf(e, argv[1]) == napi_object) o = argv[1];
     std::string device = "cpu";
     int threads = 0;
-    bool cudaGraph = false, arena = true;
+    bool cudaGraph = false, arena = true, ownThread = false;
     std::vector<std::pair<std::string, std::string>> config, provider;
     std::vector<std::pair<std::string, int64_t>> dims;  // free-dimension overrides by name
     auto entries = [&](napi_value obj, const std::string& what, std::vector<std::pair<std::string, std::string>>& into) {
@@ -933,6 +1014,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       if (opt(e, o, "deviceId", &v)) core->deviceId = static_cast<int>(number(e, v, "options.deviceId"));
       if (opt(e, o, "threads", &v)) threads = static_cast<int>(number(e, v, "options.threads"));
       if (opt(e, o, "cudaGraph", &v)) cudaGraph = boolean(e, v, "options.cudaGraph");
+      if (opt(e, o, "ownThread", &v)) ownThread = boolean(e, v, "options.ownThread");
       if (opt(e, o, "cpuMemArena", &v)) arena = boolean(e, v, "options.cpuMemArena");
       if (opt(e, o, "copyWithGraph", &v)) core->copyWithGraph = boolean(e, v, "options.copyWithGraph");
       if (opt(e, o, "name", &v)) core->path = str(e, v, "options.name");
@@ -959,6 +1041,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     if (cudaGraph && device != "cuda") bad("options.cudaGraph needs options.device 'cuda'");
     core->cuda = device == "cuda";
     core->cudaGraph = cudaGraph;
+    if (ownThread || cudaGraph) core->ownThread = std::make_unique<OneThread>();
 
     // The session and the Identity copier get the same provider setup.
     auto makeOptions = [&](bool main) {
@@ -1156,8 +1239,12 @@ void checkAgainst(const SessionCore& s, const IoInfo& io, ONNXTensorElementDataT
         (s.fixedDims.empty() ? "" : " (dims fixed at open: " + s.fixedDims + ")"));
 }
 
+void runExecuteHere(RunJob* j);
 void runExecute(napi_env, void* data) {
   auto* j = static_cast<RunJob*>(data);
+  j->s->onItsThread([&] { runExecuteHere(j); });
+}
+void runExecuteHere(RunJob* j) {
   OrtIoBinding* b = nullptr;
   OrtStatus* st = ort->CreateIoBinding(j->s->session, &b);
   for (size_t i = 0; !st && i < j->inNames.size(); i++) st = ort->BindInput(b, j->inNames[i].c_str(), j->inValues[i]);
@@ -1427,8 +1514,11 @@ struct BindingJob {
 void bindingExecute(napi_env, void* data) {
   auto* j = static_cast<BindingJob*>(data);
   OrtStatus* st = nullptr;
-  for (int64_t i = 0; !st && i < j->times; i++) st = ort->RunWithBinding(j->b->s->session, j->b->runOptions, j->b->binding);
-  if (!st && j->times > 0) st = ort->SynchronizeBoundOutputs(j->b->binding);
+  j->b->s->onItsThread([&] {
+    for (int64_t i = 0; !st && i < j->times; i++)
+      st = ort->RunWithBinding(j->b->s->session, j->b->runOptions, j->b->binding);
+    if (!st && j->times > 0) st = ort->SynchronizeBoundOutputs(j->b->binding);
+  });
   if (st) {
     j->errCode = std::string("ERR_ORT_") + ortCodeName(ort->GetErrorCode(st));
     j->errMsg = j->b->s->path + ": run failed: " + ort->GetErrorMessage(st);
@@ -1448,6 +1538,17 @@ void bindingComplete(napi_env e, napi_status, void* data) {
 }
 
 napi_value bindingClass(napi_env e);
+
+// How many threads this session's runs have run on (1 with ownThread or cudaGraph, once it has run).
+napi_value SessionRunThreads(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self, r;
+    auto s = liveSession(unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self));
+    std::lock_guard<std::mutex> l(s->threadsLock);
+    NAPI(napi_create_uint32(e, static_cast<uint32_t>(s->runThreads.size()), &r));
+    return r;
+  });
+}
 
 napi_value SessionBind(napi_env e, napi_callback_info info) {
   return guard(e, [&]() -> napi_value {
@@ -1651,6 +1752,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"alloc", nullptr, SessionAlloc, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"run", nullptr, SessionRun, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"bind", nullptr, SessionBind, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"runThreads", nullptr, nullptr, SessionRunThreads, nullptr, nullptr, napi_default, nullptr},
         {"release", nullptr, Release<SessionBox>, nullptr, nullptr, nullptr, napi_default, nullptr},
     };
     napi_value scls;

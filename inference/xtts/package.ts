@@ -507,14 +507,15 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
           ...(cpuSession.cpuMemArena !== undefined ? { cpuMemArena: cpuSession.cpuMemArena } : {}),
           ...(cpuSession.config ? { config: cpuSession.config } : {}),
-          // The fixed-shape step's shapes and buffers never change, so on CUDA onnxruntime captures it
-          // once as a CUDA graph and replays it every step (about 2.6x faster per step at batch 1 on an
-          // H200: the step is hundreds of small kernels, each launched from the host otherwise).
+          // The fixed-shape step's shapes and buffers never change, so onnxruntime could capture it as a
+          // CUDA graph and replay it. Not yet: onnxruntime's CUDA provider keeps a captured graph per
+          // thread, and the addon runs a session's runs on libuv's pool, so every pool thread captured a
+          // graph of its own while serving; a capture beside another session's run made both fail
+          // ("operation not permitted when stream is capturing": 2 of 3 streams at one slot on an H200,
+          // 2026-12-01), and the graph path measured slower than plain runs at every batch size that
+          // day. It comes back when the addon runs a graph session on one thread of its own.
           ...(batchGraph?.startsWith('gpt_step_static_')
-            ? {
-                dims: { slots: stepSizes.slots, max_len: stepSizes.maxLen, chunk: stepSizes.chunk },
-                ...(device === 'cuda' ? { cudaGraph: true } : {}),
-              }
+            ? { dims: { slots: stepSizes.slots, max_len: stepSizes.maxLen, chunk: stepSizes.chunk } }
             : {}),
         });
         traceMemory(`opening ${basename(path)} (the batched decode)`);
