@@ -12,12 +12,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { TINY_SETTINGS, tinySentenceIds } from '../../test/helpers/tiny.ts';
 import { StaticGpt } from '../native/static.ts';
 import type { BatchedDriver } from './decode-batcher.ts';
 import { generateCodes, UniformSource } from './generate.ts';
 import type { DecodeResult, DecodeSettings, GptKvCache } from './gpt.ts';
 import { StepBatcher } from './step-batcher.ts';
-import { TINY_SETTINGS, tinyCondLatent, tinySentenceIds } from './tiny-graphs.ts';
+import { tinyCondLatent } from './tiny-graphs.ts';
 import { Xtts } from './xtts.ts';
 
 const settings: DecodeSettings = { temperature: 1, topK: 1, topP: 1, repetitionPenalty: 1 };
