@@ -89,7 +89,7 @@ api="$(sed -n 's/^#define ORT_API_VERSION \([0-9]*\).*/\1/p' "$ortinc/onnxruntim
 # (GLIBCXX_3.4.29) where it runs.
 # rpath: libonnxruntime.so.1 from onnxruntime-node's folder, relative to the addon, so both load the
 # same library (the loader also reuses an already loaded libonnxruntime.so.1 by its soname).
-"$CXX" -std=c++17 -O2 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
+"$CXX" -std=c++17 -O2 -pthread -fPIC -shared -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
   -DNAPI_VERSION=8 -I"$ortinc" -I"$napiinc" "$src" -o "$out.tmp" \
   -L"$ortlib" -l:libonnxruntime.so.1 \
   -Wl,-rpath,'$ORIGIN/../../../node_modules/onnxruntime-node/bin/napi-v6/linux/x64' \

@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <set>
 #include <thread>
@@ -254,15 +255,21 @@ class OneThread {
     cv.notify_all();
     worker.join();
   }
-  // Runs f on this thread and waits for it (the caller is a libuv pool thread doing the run's work).
+  // Runs f on this thread and waits for it (the caller is a libuv pool thread doing the run's work);
+  // an exception f throws comes back to the caller.
   void run(const std::function<void()>& f) {
     std::mutex dm;
     std::condition_variable dcv;
     bool done = false;
+    std::exception_ptr failed;
     {
       std::lock_guard<std::mutex> l(m);
       tasks.push_back([&] {
-        f();
+        try {
+          f();
+        } catch (...) {
+          failed = std::current_exception();
+        }
         std::lock_guard<std::mutex> dl(dm);
         done = true;
         dcv.notify_all();
@@ -271,6 +278,7 @@ class OneThread {
     cv.notify_all();
     std::unique_lock<std::mutex> dl(dm);
     dcv.wait(dl, [&] { return done; });
+    if (failed) std::rethrow_exception(failed);
   }
 
  private:
