@@ -412,9 +412,13 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
           await fails(
             () => t.view(N + 1, [2, N]),
             'ERR_NATIVE_ARGUMENT',
-            /view\(6, \[2, 5\]\): outside the tensor's 15 elements/,
+            /view\(6, \[2, 5\]\): 10 elements at offset 6 run past the 15 in the tensor/,
           );
-          await fails(() => t.view(-1, [1]), 'ERR_NATIVE_ARGUMENT', /outside the tensor's 15 elements/);
+          await fails(
+            () => t.view(-1, [1]),
+            'ERR_NATIVE_ARGUMENT',
+            /view\(offset\) must be a non-negative integer, got -1/,
+          );
           if (copyWithGraph) {
             // Zero-filled in pieces of 64 MiB (a tensor past one piece): every element is 0, the last ones too.
             const big = s.alloc('float32', [17 << 20]);

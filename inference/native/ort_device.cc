@@ -240,6 +240,19 @@ struct TensorCore {
   }
 };
 
+// Elements [offset, offset + product(dims)) of t as an OrtValue of shape dims over the same memory, in
+// t's own memory (device or host): not owned, t must outlive it. Partial copies and Tensor.view use it.
+OrtValue* valueOver(const TensorCore& t, size_t offset, const std::vector<int64_t>& dims) {
+  const OrtMemoryInfo* mi = nullptr;
+  check(ort->GetTensorMemoryInfo(t.value, &mi), "reading a tensor's memory info");
+  const size_t es = typeByOrt(t.type)->size;
+  OrtValue* v = nullptr;
+  check(ort->CreateTensorWithDataAsOrtValue(mi, static_cast<char*>(t.data()) + offset * es, elementCount(dims) * es,
+                                            dims.data(), dims.size(), t.type, &v),
+        "a view of a tensor");
+  return v;
+}
+
 // One thread that runs the tasks given to it, in order: where every run of a session that must stay on
 // one thread goes (SessionCore::ownThread). onnxruntime's CUDA provider keeps a captured CUDA graph per
 // thread, so runs of a cudaGraph session spread over libuv's pool would capture a graph on every pool
@@ -431,13 +444,7 @@ struct SessionCore {
   // Elements [offset, offset + count) of a device tensor as an OrtValue of shape [count] over the same
   // memory (not owned): what a partial copy binds.
   OrtValue* viewOf(const TensorCore& t, size_t offset, size_t count) {
-    const size_t es = typeByOrt(t.type)->size;
-    std::vector<int64_t> d{static_cast<int64_t>(count)};
-    OrtValue* v = nullptr;
-    check(ort->CreateTensorWithDataAsOrtValue(deviceInfo, static_cast<char*>(t.data()) + offset * es, count * es,
-                                              d.data(), d.size(), t.type, &v),
-          "a view of a device tensor");
-    return v;
+    return valueOver(t, offset, {static_cast<int64_t>(count)});
   }
 
   // Host -> device (or <- with toDevice false) of `count` elements at element `offset` of t, from/to p.
@@ -778,6 +785,13 @@ napi_value TensorAddress(napi_env e, napi_callback_info info) {
   });
 }
 
+// A range of `length` elements at `offset` must lie inside the tensor's `count`.
+void within(size_t offset, size_t length, size_t count, const std::string& what) {
+  if (offset > count || length > count - offset)
+    bad(what + ": " + std::to_string(length) + " elements at offset " + std::to_string(offset) + " run past the " +
+        std::to_string(count) + " in the tensor");
+}
+
 // view(offset, dims): elements [offset, offset + product(dims)) of the tensor as a tensor of shape dims
 // over the same memory (no copy): what binds one layer of a [layers, ...] state to a graph's per-layer
 // input and output. The view keeps the tensor's memory alive until both are released; runs and copies
@@ -789,19 +803,12 @@ napi_value TensorView(napi_env e, napi_callback_info info) {
     auto t = liveTensor(unwrapThis<TensorBox>(e, info, &argc, argv, &self));
     if (argc < 2) bad("view(offset, dims): offset and dims are required");
     const double off = number(e, argv[0], "view(offset)");
+    if (!(off >= 0) || off != static_cast<double>(static_cast<int64_t>(off)))
+      bad("view(offset) must be a non-negative integer, got " + std::to_string(off));
     auto dims = dimsOf(e, argv[1], "view(dims)");
-    const size_t count = elementCount(dims), total = elementCount(t->dims);
-    if (!(off >= 0) || off != static_cast<double>(static_cast<size_t>(off)) || static_cast<size_t>(off) + count > total)
-      bad("view(" + std::to_string(static_cast<long long>(off)) + ", " + dimsText(dims) + "): outside the tensor's " +
-          std::to_string(total) + " elements");
-    const OrtMemoryInfo* mi = nullptr;
-    check(ort->GetTensorMemoryInfo(t->value, &mi), "reading a tensor's memory info");
-    const size_t es = typeByOrt(t->type)->size;
-    OrtValue* v = nullptr;
-    check(ort->CreateTensorWithDataAsOrtValue(mi, static_cast<char*>(t->data()) + static_cast<size_t>(off) * es,
-                                              count * es, dims.data(), dims.size(), t->type, &v),
-          "a view of a tensor");
-    auto c = wrapValue(v, t->owner, t->onDevice);
+    const size_t offset = static_cast<size_t>(off);
+    within(offset, elementCount(dims), elementCount(t->dims), "view(" + std::to_string(offset) + ", " + dimsText(dims) + ")");
+    auto c = wrapValue(valueOver(*t, offset, dims), t->owner, t->onDevice);
     c->parent = t;
     return newTensor(e, c);
   });
@@ -844,12 +851,6 @@ void rangeOf(napi_env e, napi_value o, const std::string& what, size_t* offset, 
   };
   if (opt(e, o, "offset", &v)) *offset = count("offset");
   if (withLength && opt(e, o, "length", &v)) *length = count("length");
-}
-
-void within(size_t offset, size_t length, size_t count, const std::string& what) {
-  if (offset > count || length > count - offset)
-    bad(what + ": " + std::to_string(length) + " elements at offset " + std::to_string(offset) + " run past the " +
-        std::to_string(count) + " in the tensor");
 }
 
 // upload(data) or upload(data, {offset}): data's elements to the tensor's, from element `offset`.
