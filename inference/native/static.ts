@@ -54,6 +54,8 @@ export class StaticDecodeError extends Error {
 const STATE = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done', 'iter', 'codes', 'latents'];
 const CONTROL = ['uniforms', 'steps', 'temperature', 'top_k', 'top_p', 'repetition_penalty'];
 const KV = ['cache_k', 'cache_v'];
+/** A layered step's per-layer cache input: its K or V and its layer. */
+const LAYER_INPUT = /^(cache_[kv])_(\d+)$/;
 
 export type StaticSizes = { slots: number; maxLen: number; chunk: number };
 
@@ -103,7 +105,7 @@ export function staticDims(path: string, inputs: DeviceSession['inputs']): Stati
   // The cache as one input [L, S, H, M, dh], or one input per layer (cache_k_0, ...: [S, H, M, dh]).
   const layered = !inputs.some((x) => x.name === 'cache_k') && inputs.some((x) => x.name === 'cache_k_0');
   for (const n of [...STATE, ...CONTROL]) if (!(layered && KV.includes(n))) input(n);
-  const perLayer = layered ? inputs.filter((x) => /^cache_k_\d+$/.test(x.name)).length : 0;
+  const perLayer = layered ? inputs.filter((x) => LAYER_INPUT.exec(x.name)?.[1] === 'cache_k').length : 0;
   for (let l = 0; l < perLayer; l++) for (const kv of KV) input(`${kv}_${l}`);
   const k = layered ? { ...input('cache_k_0'), shape: [perLayer, ...input('cache_k_0').shape] } : input('cache_k');
   const fixed = (d: number | string | undefined, what: string) => {
@@ -126,12 +128,6 @@ export function staticDims(path: string, inputs: DeviceSession['inputs']): Stati
     kvType: k.type === 'float16' ? 'float16' : 'float32',
     layered,
   };
-}
-
-/** The names of the step's per-layer cache inputs, when it has them (StaticDims.layered). */
-function layerNames(dims: StaticDims): string[] {
-  if (!dims.layered) return [];
-  return KV.flatMap((kv) => Array.from({ length: dims.layers }, (_, l) => `${kv}_${l}`));
 }
 
 export class StaticGpt {
@@ -168,14 +164,23 @@ export class StaticGpt {
     this.checkEvery = Math.max(1, Math.floor(options.checkEvery ?? 4));
     const { slots } = this.dims;
     const outputs = new Set(session.outputs.map((o) => o.name));
-    const perLayer = new Set(layerNames(this.dims));
+    const { layered, layers, heads, maxLen, headDim, kvType } = this.dims;
     try {
-      if (this.dims.layered) {
-        const { layers, heads, maxLen, headDim, kvType } = this.dims;
-        for (const kv of KV) this.state[kv] = session.alloc(kvType, [layers, slots, heads, maxLen, headDim]);
-      }
+      // A layered step's per-layer inputs are views of one [L, S, H, M, dh] tensor per K and V (the write
+      // and read graphs take those); every other input gets a tensor of its own.
+      if (layered) for (const kv of KV) this.state[kv] = session.alloc(kvType, [layers, slots, heads, maxLen, headDim]);
+      const bound: Record<string, DeviceTensor> = {};
       for (const i of session.inputs) {
-        if (perLayer.has(i.name)) continue;
+        const layer = layered ? LAYER_INPUT.exec(i.name) : null;
+        if (layer) {
+          const view = (this.state[layer[1] as string] as DeviceTensor).view(
+            Number(layer[2]) * slots * heads * maxLen * headDim,
+            [slots, heads, maxLen, headDim],
+          );
+          this.views.push(view);
+          bound[i.name] = view;
+          continue;
+        }
         const shape = i.shape.map((d) => {
           if (typeof d !== 'number')
             throw new StaticDecodeError(
@@ -185,23 +190,13 @@ export class StaticGpt {
           return d;
         });
         this.state[i.name] = session.alloc(i.type as 'float32', shape);
+        bound[i.name] = this.state[i.name] as DeviceTensor;
       }
       // Every slot starts empty.
       (this.state.done as DeviceTensor).upload(new Uint8Array(slots).fill(1));
-      // Inputs and outputs by name: per-layer names get views of the layers of the whole cache.
-      const bound: Record<string, DeviceTensor> = {};
-      for (const [name, t] of Object.entries(this.state))
-        if (!(this.dims.layered && KV.includes(name))) bound[name] = t;
-      const { layers, heads, maxLen, headDim } = this.dims;
-      const layerSize = slots * heads * maxLen * headDim;
-      for (const kv of this.dims.layered ? KV : [])
-        for (let l = 0; l < layers; l++) {
-          const view = (this.state[kv] as DeviceTensor).view(l * layerSize, [slots, heads, maxLen, headDim]);
-          this.views.push(view);
-          bound[`${kv}_${l}`] = view;
-        }
+      // Each piece of state is written in place: X_out bound to X's tensor (or view).
       const out: Record<string, DeviceTensor> = {};
-      for (const x of [...STATE.filter((n) => !(this.dims.layered && KV.includes(n))), ...perLayer]) {
+      for (const x of Object.keys(bound).filter((n) => STATE.includes(n) || (layered && LAYER_INPUT.test(n)))) {
         if (!outputs.has(`${x}_out`))
           throw new StaticDecodeError('ERR_STATIC_GRAPH', `${session.path}: no output ${x}_out`);
         out[`${x}_out`] = bound[x] as DeviceTensor;
