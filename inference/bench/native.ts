@@ -313,7 +313,7 @@ const nativePath = `addon, state on the device${device === 'cpu' ? ' (CPU memory
 const staticPath = (graph: string) =>
   `addon, fixed-shape step in place (${graph})${device === 'cpu' ? ' (CPU memory here)' : ''}`;
 /** Paths that failed at some B (noted, not fatal: the others are still timed). */
-const baseNotes: string[] = [];
+const failedPaths: string[] = [];
 for (const b of batches) {
   // onnxruntime-node's batched graph is the reference for the agreement; where it cannot run (fp32 at
   // B = 64: its Loop's Concat makes a larger cache every step, which exhausts even an H200), the other
@@ -323,8 +323,8 @@ for (const b of batches) {
     try {
       results.push([staticPath(graph), await timeStatic(b, graph, staticPath(graph), false)]);
     } catch (e) {
-      baseNotes.push(`B=${b} ${staticPath(graph)}: failed (${(e as Error).message.split('\n')[0]?.slice(-300)})`);
-      console.log(baseNotes.at(-1));
+      failedPaths.push(`B=${b} ${staticPath(graph)}: failed (${(e as Error).message.split('\n')[0]?.slice(-300)})`);
+      console.log(failedPaths.at(-1));
     }
     if (args['cuda-graph']) {
       const path = `${staticPath(graph)}, CUDA graph`;
@@ -347,8 +347,8 @@ for (const b of batches) {
   try {
     base = await timePath(b, ortPath, new BatchedGpt(batched, { audioStop: -1 }));
   } catch (e) {
-    baseNotes.push(`B=${b} ${ortPath}: failed (${(e as Error).message.split('\n')[0]?.slice(-300)})`);
-    console.log(baseNotes.at(-1));
+    failedPaths.push(`B=${b} ${ortPath}: failed (${(e as Error).message.split('\n')[0]?.slice(-300)})`);
+    console.log(failedPaths.at(-1));
   }
   for (const [path, got] of base ? results : []) {
     let same = 0;
@@ -372,7 +372,7 @@ console.log(
   `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}${staticGraphs.map((g) => ` and ${g}_${precision}`).join('')}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run${churn ? ', one member replaced before each' : ''}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
 );
 if (graphNote) console.log(graphNote);
-for (const n of baseNotes) console.log(n);
+for (const n of failedPaths) console.log(n);
 console.log(
   '| B | path | ms per code (throughput) | ms per step (per stream) | runs feeding the state back | runs packing on the device / in host memory | KV positions at the end |',
 );
@@ -402,7 +402,7 @@ if (args.json)
         staticGraphs,
         load: [load0, load1],
         graphNote,
-        baseNotes,
+        failedPaths,
         rows,
         agreement,
       },

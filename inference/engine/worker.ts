@@ -54,8 +54,8 @@ if (profileSeconds > 0 && init.xtts.device === 'cuda') {
         timeout: 5000,
         encoding: 'utf8',
       });
-      const dev = init.xtts.deviceId ?? 0;
-      const mib = used.trim().split('\n')[dev] ?? used.trim().split('\n')[0];
+      const gpus = used.trim().split('\n');
+      const mib = gpus[init.xtts.deviceId ?? 0] ?? gpus[0];
       console.log(`inference: GPU memory in use after ${label}: ${Number(mib)} MiB`);
     } catch (e) {
       console.log(`inference: GPU memory after ${label}: nvidia-smi failed (${(e as Error).message.split('\n')[0]})`);

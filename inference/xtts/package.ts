@@ -467,6 +467,13 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   };
   const opened: Session[] = [];
   const native = options.nativeBatch === true;
+  /** The CUDA provider options of an addon session: the arena, INFERENCE_CUDA_OPTIONS, TF32, then `extra`. */
+  const cudaProvider = (tf32: boolean, extra: Readonly<Record<string, string>> = {}) => ({
+    ...CUDA_ARENA,
+    ...options.cudaOptions,
+    ...tf32Option(tf32),
+    ...extra,
+  });
   const open = async (path: string, slot?: number, tf32 = false, extra: Readonly<Record<string, string>> = {}) => {
     try {
       // Through the addon with nativeBatch: its runs leave the worker's thread free (host-session.ts).
@@ -480,7 +487,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           ...cpuSession,
         },
         native,
-        native && device === 'cuda' ? { ...CUDA_ARENA, ...options.cudaOptions, ...tf32Option(tf32), ...extra } : {},
+        native && device === 'cuda' ? cudaProvider(tf32, extra) : {},
       );
       opened.push(s);
       traceMemory(`opening ${basename(path)}${slot !== undefined ? ` (${slot})` : ''}`);
@@ -500,9 +507,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
         // The settings open() gives onnxruntime-node's sessions, so both paths run the graph alike.
         step = DeviceSession.open(path, {
           device,
-          ...(device === 'cuda'
-            ? { providerOptions: { ...CUDA_ARENA, ...options.cudaOptions, ...tf32Option(false) } }
-            : {}),
+          ...(device === 'cuda' ? { providerOptions: cudaProvider(false) } : {}),
           ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
           ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
           ...(cpuSession.cpuMemArena !== undefined ? { cpuMemArena: cpuSession.cpuMemArena } : {}),
