@@ -85,7 +85,13 @@ STATIC_NOTE = (
     "the fused step with the cache as one input per layer, cache_k_<i>/cache_v_<i> [slots, heads, max_len, "
     "head_dim] (and cache_k_<i>_out ...), each layer writing its new K/V at column length before its attention "
     "reads the cache as it is: no copy of the cache per step (a caller holding one [layers, ...] buffer binds "
-    "views of its layers). A caller takes inplace, then fused, then the plain step.")
+    "views of its layers). gpt_step_static_dmmha is the in-place step with DecoderMaskedMultiHeadAttention, which "
+    "reads only columns [0, kv_past] of each row: more inputs kv_past (int32 [1], in host memory, a bound >= "
+    "length of every row that holds a sequence, < max_len) and kv_total (int64 scalar, kv_past + 1), more outputs "
+    "cache_k_<i>_present/cache_v_<i>_present bound to the cache's buffers too; it also writes column kv_past of "
+    "every row (past its valid columns). Its K layout is its kernel's: [slots, heads, head_dim/4, max_len, 4] in a "
+    "package exported for CUDA, [slots, heads, max_len, head_dim] for the CPU. A caller takes dmmha (of its "
+    "device's layout), then inplace, then fused, then the plain step.")
 
 
 def sample_inputs(sizes, start: int, stop: int, seed: int = 3):
@@ -140,7 +146,8 @@ def export_package(model_dir: str, out_dir: str, base: str = "", device: str = "
     checkdir = tempfile.mkdtemp(prefix="xtts-check-")
     try:
         t0 = time.time()
-        graphs = export_graphs(model, want, fp16=fp16)
+        # The DecoderMaskedMultiHeadAttention step's K layout is its kernel's: CUDA's for a CUDA package.
+        graphs = export_graphs(model, want, fp16=fp16, dmmha_layout="ft" if device == "cuda" else "bnsh")
         files = {}
         for stem in list(graphs):
             path = os.path.join(tmp, f"{stem}.onnx")

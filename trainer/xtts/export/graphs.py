@@ -15,7 +15,7 @@ from ..model.sampler import Sampler
 from .batch import BatchSampler, BatchStep
 from .fused import fused_batch_step
 from .onnx_tools import DetachedWeights, decode_loop, decode_loop_batch, to_float16
-from .static_fused import fused_inplace_step, fused_static_step
+from .static_fused import dmmha_step, fused_inplace_step, fused_static_step
 from .static_step import static_batch_step
 
 OPSET = 17
@@ -99,7 +99,7 @@ def _export(module: nn.Module, args: Tuple, inputs: Sequence[str], outputs: Sequ
     return onnx.load_from_string(buf.getvalue())
 
 
-def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, onnx.ModelProto]:
+def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True, dmmha_layout: str = "bnsh") -> Dict[str, onnx.ModelProto]:
     """want: names among cond_encoder, speaker_encoder, hifigan, hifigan_batch, gpt_prefill, gpt_decode, gpt_batch. Returns
     {file stem: model}, GPT graphs as `<name>_fp32` and (unless fp16 is False) `<name>_fp16`; gpt_batch also
     brings the fixed-shape steps `gpt_step_static_fp32` and `gpt_step_static_fused_fp32` (export_static; fp32 only).
@@ -157,7 +157,7 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True) -> Dict[str, 
         out["gpt_decode_fp16"] = decode_loop(_copy(sampler), step16, onnx.TensorProto.FLOAT16, "gpt_decode")
     if "gpt_batch" in want:
         out.update(export_batch(m, fp16, weights=w))
-        out.update(export_static(m))
+        out.update(export_static(m, dmmha_layout))
     if prefill is not None and fp16:
         out["gpt_prefill_fp16"] = to_float16(_copy(prefill), keep_f32=["cond", "logits", "latent"], weights=w)
     return {stem: w.attach(g) for stem, g in out.items()}
@@ -209,16 +209,19 @@ def batch_sampler(v: int) -> onnx.ModelProto:
                     "repetition_penalty": b, "token": b, "seen_next": b})
 
 
-def export_static(m: Xtts) -> Dict[str, onnx.ModelProto]:
+def export_static(m: Xtts, dmmha_layout: str = "bnsh") -> Dict[str, onnx.ModelProto]:
     """The fixed-shape decode step: `gpt_step_static_fp32` (static_step.static_batch_step, plain ONNX
     operators) and `gpt_step_static_fused_fp32` (static_fused.fused_static_step, the same interface with
     the layers from onnxruntime's fused operators), and `gpt_step_static_inplace_fp32`
     (static_fused.fused_inplace_step: the fused layers over a cache of one input per layer, read and
-    written in place, with no copy of the cache per step)."""
+    written in place, with no copy of the cache per step), and `gpt_step_static_dmmha_fp32`
+    (static_fused.dmmha_step: the in-place step whose attention reads only the columns a chunk needs; K in
+    `dmmha_layout`, "bnsh" for onnxruntime's CPU kernel, "ft" for its CUDA kernel)."""
     sampler = batch_sampler(m.sizes.gpt_num_audio_tokens)
     return {"gpt_step_static_fp32": static_batch_step(m.gpt, sampler),
             "gpt_step_static_fused_fp32": fused_static_step(m.gpt, sampler),
-            "gpt_step_static_inplace_fp32": fused_inplace_step(m.gpt, sampler)}
+            "gpt_step_static_inplace_fp32": fused_inplace_step(m.gpt, sampler),
+            "gpt_step_static_dmmha_fp32": dmmha_step(m.gpt, sampler, dmmha_layout)}
 
 
 def _copy(m: onnx.ModelProto) -> onnx.ModelProto:

@@ -26,26 +26,51 @@ from typing import List, Tuple
 
 import numpy as np
 import onnx
-from onnx import TensorProto
+from onnx import TensorProto, helper
 
 from .static_step import StepParts, build_static_step, key_keep
 
 MS = "com.microsoft"
 
 
-def fused_layers(p: StepParts, inplace: bool = False) -> Tuple[str, str, List[str], List[str]]:
+def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[str, str, List[str], List[str]]:
     """inplace: the layered cache (cache_k_<i> [S, H, M, dh]); each layer first writes its new K/V at
     column col[s] of its own cache (ScatterElements bound in place: the caller binds cache_k_<i>_out to
     cache_k_<i>'s buffer) and its attention then reads that cache as it is, masked to columns
     [0, length[s]]: no copy of the cache at all. An inactive row's write is the value already there
-    (GatherElements of the old column), so its cache stays bit for bit."""
+    (GatherElements of the old column), so its cache stays bit for bit.
+
+    dmmha ("bnsh" or "ft", with inplace): the attention is DecoderMaskedMultiHeadAttention over the
+    cache as a past/present buffer shared in place, reading only columns [0, kv_past) (see
+    dmmha_step); "ft" lays K out as that operator's CUDA kernel reads it."""
     b, gpt, d, heads, dh, ax0 = p.b, p.gpt, p.d, p.heads, p.dh, p.ax0
     node, init, i64c = b.node, b.init, b.i64c
-    if inplace:
+    ft = dmmha == "ft"
+    if dmmha:
+        # Columns [0, T) with T = kv_past + 1: a row's own [0, length[s]) and the current token's column
+        # kv_past (where the operator puts it); length[s] <= kv_past for every row that holds a sequence.
+        cols = node("Range", [p.zero, "kv_total", p.one], "m/cols_dm")  # [T]
+        cols2 = node("Unsqueeze", [cols, ax0], "m/cols2_dm")
+        past = node("Less", [cols2, node("Unsqueeze", ["length", p.ax1], "m/len2_dm")], "m/past_dm")
+        cur = node("GreaterOrEqual", [cols2, node("Cast", ["kv_past"], "m/p64", to=TensorProto.INT64)], "m/cur_dm")
+        mask_dm = node("Cast", [node("Or", [past, cur], "m/keep_dm")], "m/mask_dm", to=TensorProto.INT32)  # [S, T]
+    if ft:
+        shp_bnsh = i64c("r/bnsh", [0, heads, -1, dh])
+        # K as [S, H, dh / 4, M, 4]: column m of a head is 16 pieces of 4 floats, M * 4 floats apart.
+        x4 = 4
+        kv_idx_k = node("Expand", [node("Reshape", [p.col, i64c("w/col5", [-1, 1, 1, 1, 1])], "w/col5d"),
+                                   node("Concat", [p.sh_s, i64c("w/ft_dims", [heads, dh // x4, 1, x4])], "w/k_shape",
+                                        axis=0)], "w/kv_idx_k")  # [S, H, dh / 4, 1, 4]
+        write_k = node("Reshape", [p.active, i64c("w/row5", [-1, 1, 1, 1, 1])], "w/write5")
+        shp_ft = i64c("r/ft", [0, heads, 1, dh // x4, x4])
+    if inplace and dmmha:
+        mask = mask_dm
+    if inplace and not dmmha:
         cols = node("Range", [p.zero, p.m_len, p.one], "m/cols")  # [M]
         keep = node("LessOrEqual", [node("Unsqueeze", [cols, ax0], "m/cols2"),
                                     node("Unsqueeze", ["length", p.ax1], "m/len2")], "m/keep_in")  # [S, M]
         mask = node("Cast", [keep], "m/mask", to=TensorProto.INT32)
+    if inplace:
         kv_idx = node("Expand", [node("Reshape", [p.col, i64c("w/col4", [-1, 1, 1, 1])], "w/col4d"),
                                  node("Concat", [p.sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape", axis=0)],
                       "w/kv_idx")  # [S, H, 1, dh]
@@ -76,15 +101,33 @@ def fused_layers(p: StepParts, inplace: bool = False) -> Tuple[str, str, List[st
         kn = node("Reshape", [pf + "k", shp_row], pf + "kn")  # [S, H, 1, dh]
         vn = node("Reshape", [pf + "v", shp_row], pf + "vn")
         if inplace:
-            key, val = (node("ScatterElements", [f"{c}_{i}", kv_idx, node(
-                "Where", [write, new, node("GatherElements", [f"{c}_{i}", kv_idx], f"{pf}{c}_old", axis=2)],
-                f"{pf}{c}_upd")], f"{c}_{i}_out", axis=2) for c, new in (("cache_k", kn), ("cache_v", vn)))
+            def put(c, new, idx, wr, axis):
+                return node("ScatterElements", [f"{c}_{i}", idx, node(
+                    "Where", [wr, new, node("GatherElements", [f"{c}_{i}", idx], f"{pf}{c}_old", axis=axis)],
+                    f"{pf}{c}_upd")], f"{c}_{i}_out", axis=axis)
+            if ft:  # the new K [S, H, 1, dh] as [S, H, dh / 4, 1, 4]
+                k_ft = node("Transpose", [node("Reshape", [kn, shp_ft], pf + "k_ft0")], pf + "k_ft", perm=[0, 1, 3, 2, 4])
+                key = put("cache_k", k_ft, kv_idx_k, write_k, 3)
+            else:
+                key = put("cache_k", kn, kv_idx, write, 2)
+            val = put("cache_v", vn, kv_idx, write, 2)
         else:
             li = i64c(pf + "layer", i)
             key = node("Concat", [node("Gather", ["cache_k", li], pf + "kp", axis=0), kn], pf + "key", axis=2)
             val = node("Concat", [node("Gather", ["cache_v", li], pf + "vp", axis=0), vn], pf + "value", axis=2)
-        att = node("MultiHeadAttention", [node("Reshape", [pf + "q", shp_q], pf + "q3"), key, val, "", mask],
-                   pf + "att", domain=MS, num_heads=heads, mask_filter_value=lowest)  # [S, 1, D]
+        q3 = node("Reshape", [pf + "q", shp_q], pf + "q3")
+        if dmmha:
+            # past = present = the cache (as [S, H, M, dh]; for "ft" the same memory in the kernel's layout):
+            # the caller binds cache_<k|v>_<i>_present to the cache's buffer as well.
+            past_k = node("Reshape", [key, shp_bnsh], pf + "past_k") if ft else key
+            att = b.multi("DecoderMaskedMultiHeadAttention",
+                          [q3, node("Reshape", [pf + "k", shp_q], pf + "k3"), node("Reshape", [pf + "v", shp_q], pf + "v3"),
+                           mask, "", past_k, val, "kv_past"],
+                          [pf + "att", f"cache_k_{i}_present", f"cache_v_{i}_present"], pf + "att", domain=MS,
+                          num_heads=heads, mask_filter_value=lowest, past_present_share_buffer=1)[0]
+        else:
+            att = node("MultiHeadAttention", [q3, key, val, "", mask],
+                       pf + "att", domain=MS, num_heads=heads, mask_filter_value=lowest)  # [S, 1, D]
         o = node("MatMul", [node("Reshape", [att, shp_d], pf + "att2"), init(pf + "w_o", blk.attn.c_proj.weight)],
                  pf + "o0")
         m_in, x1 = skip_ln(pf + "ln2", x, o, blk.ln_2, init(pf + "b_o", blk.attn.c_proj.bias))
@@ -114,3 +157,35 @@ def fused_inplace_step(gpt, sampler: onnx.ModelProto, name: str = "gpt_step_stat
     state and semantics as gpt_step_static_fused, each layer's cache an input and output of its own."""
     return build_static_step(gpt, sampler, name, lambda p: fused_layers(p, inplace=True), domains=(MS,),
                              layered=True)
+
+
+def dmmha_step(gpt, sampler: onnx.ModelProto, layout: str = "bnsh",
+               name: str = "gpt_step_static_dmmha") -> onnx.ModelProto:
+    """The in-place step with onnxruntime's DecoderMaskedMultiHeadAttention, which reads only the cache
+    columns a chunk can need rather than all M of every row: gpt_step_static_inplace's state, semantics
+    and outputs, plus
+      inputs  kv_past  int32 [1] (in host memory: the operator reads it there) and kv_total int64 scalar
+              (= kv_past + 1): the caller's bound P >= length[s] of every row that holds a sequence, for
+              every step of the chunk, and P < M;
+      outputs cache_k_<i>_present, cache_v_<i>_present [S, H, M, dh]: bound to the same buffers as
+              cache_k_<i> / cache_v_<i> (the operator's past and present share one buffer).
+    Per layer: the new K/V written at column length[s] as in the in-place step (inactive rows: the value
+    already there), then the operator attends over columns [0, P] under the mask j < length[s] or j == P,
+    the current token's K/V taken from its inputs at column P. It also writes each row's new K/V at
+    column P: a column past every row's valid ones, which that row's own write replaces before any read
+    (a row's columns [0, length[s]) stay as they are, inactive rows included; columns past them do not).
+
+    layout "bnsh": K as [S, H, M, dh] (onnxruntime's CPU kernel). "ft": K as [S, H, dh / 4, M, 4], the
+    layout of the CUDA kernel (FasterTransformer's: 16 bytes of a head's key per column, column-major),
+    which reads the buffer so whatever its declared shape; the graph declares cache_k_<i> with that shape.
+    The CPU kernel reads K as BNSH, so an "ft" graph computes only on CUDA."""
+    vi = helper.make_tensor_value_info
+    s = gpt.sizes
+    heads, d, n = s.gpt_n_heads, s.gpt_n_model_channels, s.gpt_layers
+    dh = d // heads
+    kv_layer = ["slots", heads, "max_len", dh]
+    present = [vi(f"cache_{kv}_{i}_present", TensorProto.FLOAT, kv_layer) for kv in "kv" for i in range(n)]
+    extra_in = (vi("kv_past", TensorProto.INT32, [1]), vi("kv_total", TensorProto.INT64, []))
+    return build_static_step(gpt, sampler, name, lambda p: fused_layers(p, inplace=True, dmmha=layout),
+                             domains=(MS,), layered=True, extra_inputs=extra_in, extra_outputs=tuple(present),
+                             k_layer_shape=("slots", heads, dh // 4, "max_len", 4) if layout == "ft" else ())

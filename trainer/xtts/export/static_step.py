@@ -227,11 +227,15 @@ def layered_state(n_layers: int) -> List[str]:
 
 
 def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
-                      domains: Tuple[str, ...] = (), layered: bool = False) -> onnx.ModelProto:
+                      domains: Tuple[str, ...] = (), layered: bool = False,
+                      extra_inputs: Tuple = (), extra_outputs: Tuple = (),
+                      k_layer_shape: Tuple = ()) -> onnx.ModelProto:
     """The step's interface and state handling (the module's docstring) around `layers`, the GPT step
     on each row's (token, pos). domains: operator domains the layers use besides ONNX's (version 1).
     layered: the cache as one input per layer (layered_state), which `layers` writes itself, layer by
-    layer, before that layer's attention reads it (static_fused.fused_inplace_layers)."""
+    layer, before that layer's attention reads it (static_fused.fused_inplace_layers).
+    extra_inputs / extra_outputs: more graph inputs and outputs the layers use or make (ValueInfoProtos,
+    inputs after CONTROL). k_layer_shape: a layered K cache's declared shape when it is not V's."""
     s = gpt.sizes
     d, n_layers, heads = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
     dh = d // heads
@@ -242,7 +246,8 @@ def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
 
     # Sizes, from the inputs' shapes (constants once the symbolic dims are fixed).
     sh_s = node("Shape", ["length"], "c/shape_s")  # [S]
-    m_len = node("Gather", [node("Shape", ["cache_k_0" if layered else "cache_k"], "c/shape_k"),
+    # M from V's cache (a layered step's K may be laid out otherwise, static_fused's `ft` layout).
+    m_len = node("Gather", [node("Shape", ["cache_v_0" if layered else "cache_v"], "c/shape_k"),
                             i64c("c/three", 2 if layered else 3)], "c/m", axis=0)
     n_chunk = node("Gather", [node("Shape", ["codes"], "c/shape_codes"), i64c("c/one_1d", [1])], "c/n", axis=0)
     one, zero = i64c("c/one", 1), i64c("c/zero", 0)
@@ -312,7 +317,8 @@ def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
                                 ax1], nm)  # [1]
 
     last = n_layers - 1
-    probes = [first("w/k1", f"cache_k_{last}_out" if layered else "cache_k_out", 4 if layered else 5),
+    probes = [first("w/k1", f"cache_k_{last}_out" if layered else "cache_k_out",
+                    (len(k_layer_shape) or 4) if layered else 5),
               first("w/v1", f"cache_v_{last}_out" if layered else "cache_v_out", 4 if layered else 5),
               first("w/c1", "codes_out", 2), first("w/l1", "latents_out", 3)]
     flags = [node("Greater", [pr_, pr_], pr_ + "/false") for pr_ in probes]
@@ -339,15 +345,16 @@ def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
     vi = helper.make_tensor_value_info
     kv = [n_layers, "slots", heads, "max_len", dh]
     kv_layer = ["slots", heads, "max_len", dh]
-    types = {**{f"{x}_{i}": (f32, kv_layer) for x in ("cache_k", "cache_v") for i in range(n_layers)},
+    types = {**{f"{x}_{i}": (f32, list(k_layer_shape) if k_layer_shape and x == "cache_k" else kv_layer)
+                for x in ("cache_k", "cache_v") for i in range(n_layers)},
              "cache_k": (f32, kv), "cache_v": (f32, kv), "logits": (f32, ["slots", v]), "latent": (f32, ["slots", d]),
              "seen": (b8, ["slots", v]), "pos": (i64, ["slots"]), "length": (i64, ["slots"]), "done": (b8, ["slots"]),
              "iter": (i64, [1]), "codes": (i64, ["slots", "chunk"]), "latents": (f32, ["slots", "chunk", d]),
              "uniforms": (f32, ["slots", "chunk"]), "steps": (i64, ["slots"]), "temperature": (f32, ["slots"]),
              "top_k": (i64, ["slots"]), "top_p": (f32, ["slots"]), "repetition_penalty": (f32, ["slots"])}
     graph = helper.make_graph(
-        nodes, name, [vi(x, *types[x]) for x in state + CONTROL], [vi(x + "_out", *types[x]) for x in state],
-        initializer=inits)
+        nodes, name, [vi(x, *types[x]) for x in state + CONTROL] + list(extra_inputs),
+        [vi(x + "_out", *types[x]) for x in state] + list(extra_outputs), initializer=inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]
                           + [helper.make_opsetid(dm, 1) for dm in domains])
     m.ir_version = 8

@@ -473,5 +473,143 @@ class StaticInplaceStep(StaticFusedStep):
             self.assertEqual(list(n.input[1:3]), [f"cache_k_{i}_out", f"cache_v_{i}_out"])
 
 
+
+def to_ft(k: np.ndarray) -> np.ndarray:
+    """A K cache [..., M, dh] in the CUDA DecoderMaskedMultiHeadAttention layout [..., dh / 4, M, 4]."""
+    *lead, m, dh = k.shape
+    return np.ascontiguousarray(np.swapaxes(k.reshape(*lead, m, dh // 4, 4), -3, -2))
+
+
+class StaticDmmhaStep(unittest.TestCase):
+    """gpt_step_static_dmmha (static_fused.dmmha_step) against gpt_step_static_inplace, both run in place
+    (every X_out, and the dmmha step's present outputs, bound to X's OrtValue) from the same state through
+    both chunks, the dmmha step with the bound a caller gives it (kv_past = the longest row that holds a
+    sequence at the chunk's start plus the chunk's steps, below M)."""
+
+    STEM = "gpt_step_static_inplace_fp32"
+    _drive = StaticStep.__dict__["_drive"]
+
+    @classmethod
+    def setUpClass(cls):
+        StaticStep.setUpClass.__func__(cls)
+        cls.dm = cls.graphs["gpt_step_static_dmmha_fp32"]
+        cls.L = cls.s.gpt_layers
+
+    @classmethod
+    def tearDownClass(cls):
+        torch.set_num_threads(cls.threads)
+
+    def _drive_dmmha(self):
+        import onnxruntime as ort
+        sess = ort.InferenceSession(self.dm.SerializeToString(), _options(self.dims), providers=["CPUExecutionProvider"])
+        st = Layered(sess, self.L).split(self.start)
+        values = {k: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(v)) for k, v in st.items()}
+        binding = sess.io_binding()
+        for k, ov in values.items():
+            binding.bind_ortvalue_input(k, ov)
+            binding.bind_ortvalue_output(k + "_out", ov)
+            if k.startswith("cache_"):
+                binding.bind_ortvalue_output(k + "_present", ov)
+        control = dict(self.settings)
+        holds = [r for r in range(len(self.total)) if not self.start["done"][r]]
+        out = []
+        for c in range(CHUNKS):
+            values["iter"].update_inplace(np.zeros(1, np.int64))
+            control["uniforms"] = np.ascontiguousarray(self.uniforms[:, c * N:(c + 1) * N])
+            control["steps"] = np.array([t - c * N for t in self.total], np.int64)
+            longest = max(int(values["length"].numpy()[r]) for r in holds)
+            p = min(M - 1, longest + N)
+            control["kv_past"], control["kv_total"] = np.array([p], np.int32), np.array(p + 1, np.int64)
+            for k, v in control.items():
+                binding.bind_cpu_input(k, v)
+            for _ in range(N):
+                sess.run_with_iobinding(binding)
+                got = {k: values[k].numpy().copy() for k in values if not k.startswith("cache_")}
+                for kv in KV:
+                    got[kv] = np.stack([values[f"{kv}_{i}"].numpy() for i in range(self.L)])
+                out.append(got)
+        return out
+
+    def test_runs_as_the_inplace_step(self):
+        """The same codes, integer and boolean state at every step; the float state within 1e-5; each row's
+        valid KV columns [0, length) within 1e-5 of the in-place step's, and bit for bit what they were for
+        a row the step left inactive (the columns past them are the operator's to write)."""
+        got_steps = self._drive_dmmha()
+        for i, ((before, want), got) in enumerate(zip(self.plain[0], got_steps)):
+            for k in STATE:
+                if k in KV:
+                    continue
+                if want[k].dtype == np.float32:
+                    np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-5, err_msg=f"step {i} {k}")
+                else:
+                    np.testing.assert_array_equal(got[k], want[k], err_msg=f"step {i} {k}")
+            prev = got_steps[i - 1] if i else {kv: self.start[kv] for kv in KV}
+            for r in range(len(self.total)):
+                n = int(want["length"][r])
+                if self.start["done"][r] or n >= M:
+                    continue  # an empty slot, or a full row (its last column is past the caller's bound)
+                for kv in KV:
+                    np.testing.assert_allclose(got[kv][:, r, :, :n], want[kv][:, r, :, :n], rtol=0, atol=1e-5,
+                                               err_msg=f"step {i} row {r} {kv}")
+                    if got["codes"][r, i % N] == -1:
+                        np.testing.assert_array_equal(got[kv][:, r, :, :n], prev[kv][:, r, :, :n],
+                                                      err_msg=f"step {i} inactive row {r} {kv}")
+        codes = np.concatenate([c for c, _ in self.plain[1]], axis=1)
+        self.assertGreater((codes >= 0).sum(), 10)
+
+    def test_interface(self):
+        g = self.dm.graph
+        L, H, D = self.L, self.s.gpt_n_heads, self.s.gpt_n_model_channels
+        names = [i.name for i in g.input]
+        self.assertEqual(names, layered_state(L) + CONTROL + ["kv_past", "kv_total"])
+        outs = [o.name for o in g.output]
+        self.assertEqual(outs[:len(layered_state(L))], [k + "_out" for k in layered_state(L)])
+        self.assertEqual(outs[len(layered_state(L)):], [f"cache_{kv}_{i}_present" for kv in "kv" for i in range(L)])
+        shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+                  for v in list(g.input) + list(g.output)}
+        self.assertEqual(shapes["kv_past"], [1])
+        self.assertEqual(shapes["kv_total"], [])
+        self.assertEqual(shapes["cache_k_0"], ["slots", H, "max_len", D // H])
+        att = [n for n in g.node if n.op_type == "DecoderMaskedMultiHeadAttention"]
+        self.assertEqual(len(att), L)
+        self.assertFalse([n for n in g.node if n.op_type == "MultiHeadAttention"])
+        for i, n in enumerate(att):
+            self.assertEqual(list(n.input[5:8]), [f"cache_k_{i}_out", f"cache_v_{i}_out", "kv_past"])
+            self.assertEqual(list(n.output[1:]), [f"cache_k_{i}_present", f"cache_v_{i}_present"])
+
+    def test_ft_layout_writes_the_new_key_where_the_cuda_kernel_reads_it(self):
+        """The "ft" graph (K as [S, H, dh/4, M, 4], the CUDA kernel's layout) writes each active row's new
+        K at its column in that layout: layer 0's (its K depends on the embeddings only, not on an
+        attention, which onnxruntime's CPU kernel would compute from a BNSH reading) equals the "bnsh"
+        graph's, moved into the layout; every other element of the cache is as it was."""
+        from xtts.export.graphs import batch_sampler
+        from xtts.export.static_fused import dmmha_step
+        ft = dmmha_step(self.m.gpt, batch_sampler(self.s.gpt_num_audio_tokens), "ft")
+        k_in = [i for i in ft.graph.input if i.name == "cache_k_0"][0]
+        H, dh = self.s.gpt_n_heads, self.s.gpt_n_model_channels // self.s.gpt_n_heads
+        self.assertEqual([d.dim_param or d.dim_value for d in k_in.type.tensor_type.shape.dim],
+                         ["slots", H, dh // 4, "max_len", 4])
+        feeds = Layered(None, self.L).split(self.start)
+        feeds.update(self.settings)
+        feeds["uniforms"] = np.ascontiguousarray(self.uniforms[:, :N])
+        feeds["steps"] = np.array(self.total, np.int64)
+        feeds["kv_past"], feeds["kv_total"] = np.array([M - 1], np.int32), np.array(M, np.int64)
+        ref = _session(self.dm, self.dims).sess.run(["cache_k_0_out", "codes_out"], feeds)
+        for i in range(self.L):
+            feeds[f"cache_k_{i}"] = to_ft(feeds[f"cache_k_{i}"])
+        import onnxruntime as ort
+        sess = ort.InferenceSession(ft.SerializeToString(), _options(self.dims), providers=["CPUExecutionProvider"])
+        got, codes = sess.run(["cache_k_0_out", "codes_out"], feeds)
+        self.assertTrue((codes[:, 0] >= 0).any())
+        np.testing.assert_array_equal(got, to_ft(ref[0]))
+        changed = got != feeds["cache_k_0"]
+        for r in range(len(self.total)):
+            if codes[r, 0] >= 0:
+                col = self.start["length"][r]
+                self.assertTrue(changed[r, :, :, col].any(), f"row {r}")
+                changed[r, :, :, col] = False
+        self.assertFalse(changed.any())
+
+
 if __name__ == "__main__":
     unittest.main()
