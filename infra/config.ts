@@ -70,6 +70,18 @@ const envSchema = z.object({
    */
   INFERENCE_VOCODER_TF32: flag.default(false),
   /**
+   * The fixed-shape decode step to prefer through the native addon: `dmmha` (onnxruntime's
+   * DecoderMaskedMultiHeadAttention, reading only the KV columns the streams need; where the package has
+   * one for this device) or `inplace` (the in-place step over every column).
+   */
+  INFERENCE_STATIC_STEP: z.enum(['dmmha', 'inplace']).default('dmmha'),
+  /**
+   * Capture the decode step as a CUDA graph and replay it (the addon runs it on a thread of its own):
+   * fewer launches per step, for few streams. Takes the in-place step (the dmmha step's bound changes per
+   * chunk). Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true.
+   */
+  INFERENCE_STEP_CUDA_GRAPH: flag.default(false),
+  /**
    * More onnxruntime CUDA provider options for the sessions the native addon opens, as a JSON object
    * (e.g. {"cudnn_conv_use_max_workspace": "0", "arena_extend_strategy": "kSameAsRequested"}): memory
    * and speed trade-offs of the CUDA provider. Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and
@@ -224,6 +236,10 @@ export type Config = {
     precision: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
     /** HiFi-GAN in TF32 on CUDA through the native addon (INFERENCE_VOCODER_TF32). */
     vocoderTf32: boolean;
+    /** The decode step to prefer (INFERENCE_STATIC_STEP). */
+    staticStep: 'dmmha' | 'inplace';
+    /** The decode step as a CUDA graph (INFERENCE_STEP_CUDA_GRAPH). */
+    stepCudaGraph: boolean;
     /** More CUDA provider options for the addon's sessions (INFERENCE_CUDA_OPTIONS); undefined: none. */
     cudaOptions: Record<string, string> | undefined;
     /** HiFi-GAN's precision (INFERENCE_VOCODER_PRECISION). */
@@ -352,6 +368,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
     ]);
   }
+  if (
+    e.INFERENCE_STEP_CUDA_GRAPH &&
+    (e.INFERENCE_DEVICE !== 'cuda' || e.INFERENCE_NATIVE !== 'on' || !e.INFERENCE_BATCH_GRAPH)
+  ) {
+    throw fail([
+      {
+        name: 'INFERENCE_STEP_CUDA_GRAPH',
+        message: 'needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true',
+      },
+    ]);
+  }
   const cudaOptions = e.INFERENCE_CUDA_OPTIONS === undefined ? undefined : parseCudaOptions(e.INFERENCE_CUDA_OPTIONS);
   if (typeof cudaOptions === 'string') throw fail([{ name: 'INFERENCE_CUDA_OPTIONS', message: cudaOptions }]);
   if (cudaOptions && (e.INFERENCE_DEVICE !== 'cuda' || e.INFERENCE_NATIVE !== 'on' || !e.INFERENCE_BATCH_GRAPH)) {
@@ -383,6 +410,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       precision: e.INFERENCE_PRECISION === 'auto' ? undefined : e.INFERENCE_PRECISION,
       vocoderPrecision: e.INFERENCE_VOCODER_PRECISION,
       vocoderTf32: e.INFERENCE_VOCODER_TF32,
+      staticStep: e.INFERENCE_STATIC_STEP,
+      stepCudaGraph: e.INFERENCE_STEP_CUDA_GRAPH,
       cudaOptions,
       workers: e.INFERENCE_WORKERS,
       streams: e.INFERENCE_STREAMS,

@@ -191,6 +191,7 @@ if (sourceManifest.kind !== 'base') {
 const batchNames = [`gpt_batch_fused_${precision}`, `gpt_batch_${precision}`];
 // The fixed-shape steps the server prefers through the native addon (INFERENCE_NATIVE), listed with them.
 const stepNames = [
+  `gpt_step_static_dmmha_${precision}`,
   `gpt_step_static_inplace_${precision}`,
   `gpt_step_static_fused_${precision}`,
   `gpt_step_static_${precision}`,
@@ -361,9 +362,10 @@ else {
     pkg,
     '--codes',
     String(batchCodesRun),
-    // The step the server takes (the first the package has, in the engine's order).
+    // The step the server takes (the first the package has, in the engine's order), and the next one
+    // (the dmmha step's baseline: the in-place step over every column).
     '--static-graph',
-    steps[0] as string,
+    steps.slice(0, 2).join(','),
     // The KV length the server's step holds (staticSizes: the longest prompt and the code limit).
     '--max-len',
     String(staticSizes(manifest, {}, maxTextTokens).maxLen),

@@ -31,7 +31,7 @@
  * the device" counts the joins written into a slot during the timed runs (--churn).
  * --static-graph NAMES (implies --static): which fixed-shape steps, comma-separated, each timed in its
  * own rows (e.g. gpt_step_static,gpt_step_static_fused to compare the plain step with its fused-operator
- * variant in one run). Default: gpt_step_static_inplace, else gpt_step_static_fused, where the package or
+ * variant in one run). Default: gpt_step_static_dmmha, else gpt_step_static_inplace, else gpt_step_static_fused, where the package or
  * folder has it, else gpt_step_static (as the engine chooses); the choice is printed.
  * --max-len N: the fixed-shape step's KV columns per slot (default: room for these runs only); the
  * server's is the longest prompt plus the code limit (xtts/package.ts staticSizes), and a step whose
@@ -147,10 +147,12 @@ const staticGraphs = !staticMode
   ? []
   : args['static-graph'] !== undefined
     ? (args['static-graph'] as string).split(',').map((g) => g.trim())
-    : [['gpt_step_static_inplace', 'gpt_step_static_fused'].find(hasGraph) ?? 'gpt_step_static'];
+    : [['gpt_step_static_dmmha', 'gpt_step_static_inplace', 'gpt_step_static_fused'].find(hasGraph) ?? 'gpt_step_static'];
 for (const g of staticGraphs) {
-  if (!/^gpt_step_static(_fused|_inplace)?$/.test(g))
-    throw new Error(`--static-graph: ${g} is not gpt_step_static, gpt_step_static_fused or gpt_step_static_inplace`);
+  if (!/^gpt_step_static(_fused|_inplace|_dmmha)?$/.test(g))
+    throw new Error(
+      `--static-graph: ${g} is not gpt_step_static, gpt_step_static_fused, gpt_step_static_inplace or gpt_step_static_dmmha`,
+    );
   if (!hasGraph(g)) throw new Error(`--static-graph: no ${g}_${precision} here`);
 }
 if (staticMode)
@@ -274,7 +276,8 @@ async function timeStatic(
   // The KV length: --max-len (the server's: every slot holds its longest prompt and code limit, and
   // a step's attention may read all of it), else just room for these runs.
   const need = sizes.latents + 45 + codes * (runs + 2);
-  const maxLen = args['max-len'] ? Math.max(need, Number(args['max-len'])) : need;
+  // A dmmha step's rows hold one position fewer than its KV length (StaticGpt.capacity).
+  const maxLen = (args['max-len'] ? Math.max(need, Number(args['max-len'])) : need) + (graph.includes('dmmha') ? 1 : 0);
   const driver = StaticGpt.open(graphFile(graph), { slots: b, maxLen, chunk: codes }, { ...nativeOpts, cudaGraph });
   try {
     const { ids, requests, byIndex } = await startMembers(driver, b);
@@ -326,7 +329,8 @@ for (const b of batches) {
       failedPaths.push(`B=${b} ${staticPath(graph)}: failed (${(e as Error).message.split('\n')[0]?.slice(-300)})`);
       console.log(failedPaths.at(-1));
     }
-    if (args['cuda-graph']) {
+    // The dmmha step's bound changes per chunk: it is never captured.
+    if (args['cuda-graph'] && !graph.includes('dmmha')) {
       const path = `${staticPath(graph)}, CUDA graph`;
       try {
         results.push([path, await timeStatic(b, graph, path, true)]);

@@ -142,6 +142,8 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.precision ? { precision: i.precision } : {}),
     ...(i.vocoderPrecision ? { vocoderPrecision: i.vocoderPrecision } : {}),
     ...(i.vocoderTf32 ? { vocoderTf32: true } : {}),
+    ...(i.staticStep ? { staticStep: i.staticStep } : {}),
+    ...(i.stepCudaGraph ? { stepCudaGraph: true } : {}),
     ...(i.cudaOptions ? { cudaOptions: i.cudaOptions } : {}),
     workers: i.workers,
     ...(i.streams ? { maxStreams: i.streams } : {}),
@@ -162,6 +164,8 @@ type InferenceConfig = {
   precision?: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
   vocoderPrecision?: 'fp32' | 'int8' | undefined;
   vocoderTf32?: boolean | undefined;
+  staticStep?: 'dmmha' | 'inplace' | undefined;
+  stepCudaGraph?: boolean | undefined;
   cudaOptions?: Record<string, string> | undefined;
   workers: number;
   /** Jobs per worker at once (INFERENCE_STREAMS). */

@@ -145,6 +145,7 @@ type NativeSession = {
   readonly outputs: ValueInfo[];
   readonly device: 'cpu' | 'cuda';
   alloc(type: string, dims: readonly number[], data?: AnyTypedArray): DeviceTensor;
+  allocHost(type: string, dims: readonly number[], data?: AnyTypedArray): DeviceTensor;
   run(
     inputs: Readonly<Record<string, DeviceTensor | HostInput>>,
     outputs: Record<string, OutputPlace>,
@@ -240,6 +241,17 @@ export class DeviceSession {
   /** A tensor in the session's device memory: zero-filled, or holding `data`. */
   alloc<T extends TensorType>(type: T, dims: readonly number[], data?: TypedArrayOf[T]): DeviceTensor {
     return this.s.alloc(type, dims, data);
+  }
+
+  /**
+   * A tensor in host memory (zero-filled, or holding `data`) that a binding may take as an input: for
+   * an input the graph reads on the host (an operator's CPU input, e.g. DecoderMaskedMultiHeadAttention's
+   * past_sequence_length) an `upload` between runs changes what the next run reads; an input the graph
+   * reads on the device is copied there by every run. Not for a binding's outputs, nor for a session
+   * with `cudaGraph` (a captured graph replays the value it was captured with).
+   */
+  allocHost<T extends TensorType>(type: T, dims: readonly number[], data?: TypedArrayOf[T]): DeviceTensor {
+    return this.s.allocHost(type, dims, data);
   }
 
   /**

@@ -1191,6 +1191,39 @@ napi_value SessionAlloc(napi_env e, napi_callback_info info) {
   });
 }
 
+// allocHost(type, dims, data?): a zero-filled (or data's) tensor in host memory that a binding may take
+// as an input: for a graph input onnxruntime reads on the host (an operator's CPU input, such as
+// DecoderMaskedMultiHeadAttention's past_sequence_length) its value changes with an upload between
+// runs; an input the graph reads on the device is copied there by each run.
+napi_value SessionAllocHost(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    size_t argc = 3;
+    napi_value argv[3], self;
+    auto s = liveSession(unwrapThis<SessionBox>(e, info, &argc, argv, &self));
+    if (argc < 2) bad("allocHost(type, dims, data?): type and dims are required");
+    const TypeInfo& t = typeByName(str(e, argv[0], "allocHost(type)"));
+    auto dims = dimsOf(e, argv[1], "allocHost(dims)");
+    auto core = std::make_shared<TensorCore>();
+    core->owner = s;
+    core->type = t.ort;
+    core->dims = dims;
+    core->onDevice = false;
+    OrtAllocator* a = nullptr;
+    check(ort->GetAllocatorWithDefaultOptions(&a), "the CPU allocator");
+    OrtValue* val = nullptr;
+    check(ort->CreateTensorAsOrtValue(a, dims.data(), dims.size(), t.ort, &val),
+          "allocating a host " + std::string(t.name) + " tensor " + dimsText(dims));
+    core->value = val;
+    std::memset(core->data(), 0, core->bytes());
+    if (argc >= 3 && typeOf(e, argv[2]) != napi_undefined) {
+      View v = typedArray(e, argv[2], "allocHost(data)");
+      fits(v, t, elementCount(dims), "allocHost(data)");
+      std::memcpy(core->data(), v.data, core->bytes());
+    }
+    return newTensor(e, core);
+  });
+}
+
 // --- run ---
 
 enum class Where { Device, Host, Given };
@@ -1590,7 +1623,9 @@ napi_value SessionBind(napi_env e, napi_callback_info info) {
         TensorBox* tb = asTensor(e, v);
         if (!tb) bad(what + " must be a DeviceTensor (a binding takes no host tensors)");
         if (!tb->core) throw Failure("ERR_NATIVE_RELEASED", what + ": tensor used after release()");
-        if (!tb->core->onDevice || !tb->core->owner || tb->core->owner->cuda != s->cuda)
+        // A host tensor of this session (allocHost) may be an input; everything else is in its device memory.
+        const bool hostInput = input && !tb->core->onDevice && tb->core->owner == s;
+        if (!hostInput && (!tb->core->onDevice || !tb->core->owner || tb->core->owner->cuda != s->cuda))
           bad(what + ": not a tensor in this session's device memory (" + (s->cuda ? "cuda" : "cpu") + ")");
         checkAgainst(*s, *io, tb->core->type, tb->core->dims, what);
         if (!input)
@@ -1759,6 +1794,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"outputs", nullptr, nullptr, SessionOutputs, nullptr, nullptr, napi_default, nullptr},
         {"device", nullptr, nullptr, SessionDevice, nullptr, nullptr, napi_default, nullptr},
         {"alloc", nullptr, SessionAlloc, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"allocHost", nullptr, SessionAllocHost, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"run", nullptr, SessionRun, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"bind", nullptr, SessionBind, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"runThreads", nullptr, nullptr, SessionRunThreads, nullptr, nullptr, napi_default, nullptr},

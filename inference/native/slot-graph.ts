@@ -16,6 +16,9 @@
  *   row_idx           int64 [1, 1]         [[slot]]
  * Outputs X_out for every state X: ScatterND(X, index, update).
  *
+ * With K in the `ft` layout (KLayout) the graphs take cache_k as [L, S, H, dh / 4, M, 4] and move new_k
+ * into it (and a slot's columns out of it) through a Transpose; new_k and past_k stay [.., P, dh].
+ *
  * Read: cache_k, cache_v, all_logits, all_latent, all_seen (the state as above), `row` int64 [1] and `ends` int64 [1] (the
  * slot's length) -> past_k, past_v T [L, 1, H, length, dh] and logits, latent, seen [1, ...]: the slot
  * as a batch-1 decode state.
@@ -31,45 +34,78 @@ const ROWS = [
   ['done', 'bool'],
 ] as const;
 
-/** The write graph's ModelProto for a cache of element type `kv`. */
-export function slotWriteGraph(kv: 'float32' | 'float16'): Uint8Array {
+/**
+ * K's layout in the step's cache: `bnsh` [L, S, H, M, dh] as V's; `ft` [L, S, H, dh / 4, M, 4], the layout
+ * onnxruntime's CUDA DecoderMaskedMultiHeadAttention reads (gpt_step_static_dmmha exported for CUDA), in
+ * which a column of a head is dh / 4 pieces of 4 values, M * 4 values apart.
+ */
+export type KLayout = 'bnsh' | 'ft';
+
+/**
+ * Nodes making `out`, the ScatterND index of every element of `src` over its first `n` dims, with the slot
+ * (row_idx) inserted after the first: [d0, ..., d(n-1), n + 1] of (i0, slot, i1, ..., i(n-1)).
+ */
+function slotIndex(src: string, n: number, out: string): Pb[] {
+  const p = `${out}/`;
+  const c = (name: string, v: number[]) => constant(name, int64Proto(v, [v.length]));
+  const nodes: Pb[] = [
+    node('Shape', [src], [`${p}shape`]),
+    constant(`${p}zero`, int64Proto([0], [])),
+    constant(`${p}one`, int64Proto([1], [])),
+    c(`${p}ax0`, [0]),
+    c(`${p}last`, [1]),
+  ];
+  for (let i = 0; i <= n; i++) nodes.push(c(`${p}at${i}`, [i]));
+  const dims: string[] = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(node('Slice', [`${p}shape`, `${p}at${i}`, `${p}at${i + 1}`], [`${p}dim${i}`]));
+    dims.push(`${p}dim${i}`);
+  }
+  nodes.push(node('Concat', [...dims, `${p}last`], [`${p}grid`], [{ name: 'axis', i: 0 }]));
+  const coords: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const shape = Array.from({ length: n + 1 }, (_, j) => (j === i ? -1 : 1));
+    nodes.push(
+      node('Squeeze', [`${p}dim${i}`, `${p}ax0`], [`${p}n${i}`]),
+      node('Range', [`${p}zero`, `${p}n${i}`, `${p}one`], [`${p}r${i}`]),
+      c(`${p}shape_r${i}`, shape),
+      node('Reshape', [`${p}r${i}`, `${p}shape_r${i}`], [`${p}rr${i}`]),
+      node('Expand', [`${p}rr${i}`, `${p}grid`], [`${p}g${i}`]),
+    );
+    coords.push(`${p}g${i}`);
+  }
+  nodes.push(
+    c(`${p}ones`, Array(n + 1).fill(1)),
+    node('Reshape', ['row_idx', `${p}ones`], [`${p}slot1`]),
+    node('Expand', [`${p}slot1`, `${p}grid`], [`${p}gs`]),
+    node('Concat', [coords[0] as string, `${p}gs`, ...coords.slice(1)], [out], [{ name: 'axis', i: n }]),
+  );
+  return nodes;
+}
+
+/** The write graph's ModelProto for a cache of element type `kv`, K in `layout`. */
+export function slotWriteGraph(kv: 'float32' | 'float16', layout: KLayout = 'bnsh'): Uint8Array {
   const nodes: Pb[] = [];
   const inputs: Io[] = [];
   const outputs: Io[] = [];
-  // kv_idx [L, H, P, 4]: (layer, slot, head, column) of each of new_k's rows, from its shape and the slot.
-  const c = (name: string, v: number[]) => constant(name, int64Proto(v, [v.length]));
-  const part = (i: number) => node('Slice', ['i/shape', `i/at${i}`, `i/at${i + 1}`], [`i/dim${i}`]);
-  const axis = (i: number, shape: number[]) => [
-    node('Squeeze', [`i/dim${i}`, 'i/ax0'], [`i/n${i}`]),
-    node('Range', ['i/zero', `i/n${i}`, 'i/one'], [`i/r${i}`]),
-    node('Reshape', [`i/r${i}`, `i/shape_r${i}`], [`i/rr${i}`]),
-    c(`i/shape_r${i}`, shape),
-    node('Expand', [`i/rr${i}`, 'i/grid'], [`i/g${i}`]),
-  ];
-  nodes.push(
-    node('Shape', ['new_k'], ['i/shape']),
-    ...[0, 1, 2, 3].map((i) => c(`i/at${i}`, [i])),
-    part(0),
-    part(1),
-    part(2),
-    c('i/ax0', [0]),
-    constant('i/zero', int64Proto([0], [])),
-    constant('i/one', int64Proto([1], [])),
-    node('Concat', ['i/dim0', 'i/dim1', 'i/dim2', 'i/ax0_1'], ['i/grid'], [{ name: 'axis', i: 0 }]),
-    c('i/ax0_1', [1]),
-    ...axis(0, [-1, 1, 1, 1]),
-    ...axis(1, [1, -1, 1, 1]),
-    ...axis(2, [1, 1, -1, 1]),
-    node('Reshape', ['row_idx', 'i/one4'], ['i/slot4']),
-    c('i/one4', [1, 1, 1, 1]),
-    node('Expand', ['i/slot4', 'i/grid'], ['i/gs']),
-    node('Concat', ['i/g0', 'i/gs', 'i/g1', 'i/g2'], ['kv_idx'], [{ name: 'axis', i: 3 }]),
-  );
-  for (const x of ['k', 'v']) {
-    nodes.push(node('ScatterND', [`cache_${x}`, 'kv_idx', `new_${x}`], [`cache_${x}_out`]));
-    inputs.push([`cache_${x}`, kv, 5], [`new_${x}`, kv, 4]);
-    outputs.push([`cache_${x}_out`, kv, 5]);
+  // kv_idx [L, H, P, 4]: (layer, slot, head, column) of each of new_v's rows of dh, from its shape and the slot.
+  nodes.push(...slotIndex('new_v', 3, 'kv_idx'));
+  if (layout === 'ft') {
+    // new_k [L, H, P, dh] as [L, H, dh / 4, P, 4]; its index (layer, slot, head, piece, column) per 4 values.
+    nodes.push(
+      constant('k/shape5', int64Proto([0, 0, 0, -1, 4], [5])),
+      node('Reshape', ['new_k', 'k/shape5'], ['k/split']),
+      node('Transpose', ['k/split'], ['k/ft'], [{ name: 'perm', ints: [0, 1, 3, 2, 4] }]),
+      ...slotIndex('k/ft', 4, 'k_idx'),
+      node('ScatterND', ['cache_k', 'k_idx', 'k/ft'], ['cache_k_out']),
+    );
+  } else {
+    nodes.push(node('ScatterND', ['cache_k', 'kv_idx', 'new_k'], ['cache_k_out']));
   }
+  nodes.push(node('ScatterND', ['cache_v', 'kv_idx', 'new_v'], ['cache_v_out']));
+  const kRank = layout === 'ft' ? 6 : 5;
+  inputs.push(['cache_k', kv, kRank], ['new_k', kv, 4], ['cache_v', kv, 5], ['new_v', kv, 4]);
+  outputs.push(['cache_k_out', kv, kRank], ['cache_v_out', kv, 5]);
   inputs.push(['row_idx', 'int64', [1, 1]]);
   for (const [r, t] of ROWS) {
     const rank = r === 'logits' || r === 'latent' || r === 'seen' ? 2 : 1;
@@ -80,14 +116,26 @@ export function slotWriteGraph(kv: 'float32' | 'float16'): Uint8Array {
   return model('slot_write', nodes, inputs, outputs);
 }
 
-/** The read graph's ModelProto for a cache of element type `kv`. */
-export function slotReadGraph(kv: 'float32' | 'float16'): Uint8Array {
+/** The read graph's ModelProto for a cache of element type `kv`, K in `layout`. */
+export function slotReadGraph(kv: 'float32' | 'float16', layout: KLayout = 'bnsh'): Uint8Array {
   const nodes: Pb[] = [];
-  for (const x of ['k', 'v'])
+  nodes.push(
+    node('Gather', ['cache_v', 'row'], ['v/row'], [{ name: 'axis', i: 1 }]),
+    node('Slice', ['v/row', 'starts', 'ends', 'axes'], ['past_v']),
+    node('Gather', ['cache_k', 'row'], ['k/row'], [{ name: 'axis', i: 1 }]),
+  );
+  if (layout === 'ft') {
+    // [L, 1, H, dh / 4, M, 4] -> columns [0, ends) -> [L, 1, H, ends, dh / 4, 4] -> [L, 1, H, ends, dh].
     nodes.push(
-      node('Gather', [`cache_${x}`, 'row'], [`${x}/row`], [{ name: 'axis', i: 1 }]),
-      node('Slice', [`${x}/row`, 'starts', 'ends', 'axes'], [`past_${x}`]),
+      node('Constant', [], ['k/axes'], [{ name: 'value_ints', ints: [4] }]),
+      node('Slice', ['k/row', 'starts', 'ends', 'k/axes'], ['k/cols']),
+      node('Transpose', ['k/cols'], ['k/bnsh'], [{ name: 'perm', ints: [0, 1, 2, 4, 3, 5] }]),
+      constant('k/shape5', int64Proto([0, 0, 0, 0, -1], [5])),
+      node('Reshape', ['k/bnsh', 'k/shape5'], ['past_k']),
     );
+  } else {
+    nodes.push(node('Slice', ['k/row', 'starts', 'ends', 'axes'], ['past_k']));
+  }
   nodes.push(
     node('Constant', [], ['starts'], [{ name: 'value_ints', ints: [0] }]),
     node('Constant', [], ['axes'], [{ name: 'value_ints', ints: [3] }]),
@@ -95,7 +143,7 @@ export function slotReadGraph(kv: 'float32' | 'float16'): Uint8Array {
   for (const r of ['logits', 'latent', 'seen'])
     nodes.push(node('Gather', [`all_${r}`, 'row'], [r], [{ name: 'axis', i: 0 }]));
   const inputs: Io[] = [
-    ['cache_k', kv, 5],
+    ['cache_k', kv, layout === 'ft' ? 6 : 5],
     ['cache_v', kv, 5],
     ['all_logits', 'float32', 2],
     ['all_latent', 'float32', 2],

@@ -32,6 +32,7 @@ const batchGraph = join(fixture, 'batch', 'gpt_batch_fp32.onnx');
 const staticGraph = process.env.STATIC_STEP_GRAPH ?? join(fixture, 'batch', 'gpt_step_static_fp32.onnx');
 const fusedGraph = join(fixture, 'batch', 'gpt_step_static_fused_fp32.onnx');
 const inplaceGraph = join(fixture, 'batch', 'gpt_step_static_inplace_fp32.onnx');
+const dmmhaGraph = join(fixture, 'batch', 'gpt_step_static_dmmha_fp32.onnx');
 const cond = tinyCondLatent();
 
 const cxx = process.env.CXX ?? 'g++';
@@ -208,6 +209,10 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
   for (const [what, graph] of [
     ['the fused-operator step (gpt_step_static_fused_fp32)', fusedGraph],
     ['the in-place step (gpt_step_static_inplace_fp32: one cache input per layer, views of one buffer)', inplaceGraph],
+    [
+      'the DecoderMaskedMultiHeadAttention step (gpt_step_static_dmmha_fp32: host-memory bound, present outputs on the same views)',
+      dmmhaGraph,
+    ],
   ] as const)
     it(`${what} gives the plain step's codes, latents within 1e-5`, {
       skip: !existsSync(graph) && `no ${graph}`,
@@ -215,7 +220,9 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       const sizes = { slots: 3, maxLen: 160, chunk: 4 };
       const plain = StaticGpt.open(staticGraph, sizes, { threads: 1 });
       const fused = StaticGpt.open(graph, sizes, { threads: 1 });
-      assert.equal(fused.dims.layered, graph === inplaceGraph);
+      assert.equal(fused.dims.layered, graph !== fusedGraph);
+      assert.equal(fused.dims.dmmha, graph === dmmhaGraph);
+      assert.equal(fused.capacity, graph === dmmhaGraph ? sizes.maxLen - 1 : sizes.maxLen);
       try {
         type Seq = { k: number; plain: number; fused: number };
         const join = async (k: number): Promise<Seq> => {
@@ -305,6 +312,9 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_fused_fp32.onnx');
       await addTinyBatchGraph(pkg, 'gpt_step_static_inplace_fp32');
       assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_inplace_fp32.onnx');
+      // The fixture's dmmha step has the CPU kernel's K layout: taken on the CPU (a CUDA export's is not).
+      await addTinyBatchGraph(pkg, 'gpt_step_static_dmmha_fp32');
+      assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_dmmha_fp32.onnx');
       assert.equal(await opened({}), 'gpt_batch_fp32.onnx', 'onnxruntime-node: the batched Loop graph');
       // With the step every decode goes through it: the batch-1 decode graph opens on its first run only.
       const before = openSessionCount();

@@ -33,7 +33,7 @@ import {
   type HostInput,
   type HostTensor,
 } from './index.ts';
-import { slotReadGraph, slotWriteGraph } from './slot-graph.ts';
+import { type KLayout, slotReadGraph, slotWriteGraph } from './slot-graph.ts';
 
 /**
  * StaticGpt's errors, with a stable `code`: ERR_STATIC_GRAPH (not a fixed-shape step, or its dims not
@@ -56,6 +56,10 @@ const CONTROL = ['uniforms', 'steps', 'temperature', 'top_k', 'top_p', 'repetiti
 const KV = ['cache_k', 'cache_v'];
 /** A layered step's per-layer cache input: its K or V and its layer. */
 const LAYER_INPUT = /^(cache_[kv])_(\d+)$/;
+/** A DecoderMaskedMultiHeadAttention step's per-layer present output (the same buffer as the layer's cache). */
+const PRESENT = /^(cache_[kv])_(\d+)_present$/;
+/** That step's bound on the columns it reads (kv_past, int32 [1], host memory) and kv_past + 1 (int64 scalar). */
+const BOUND = ['kv_past', 'kv_total'];
 
 export type StaticSizes = { slots: number; maxLen: number; chunk: number };
 
@@ -68,6 +72,13 @@ export type StaticDims = BatchDims &
      * one [L, S, H, M, dh] tensor per K and V and binds views of its layers.
      */
     layered: boolean;
+    /**
+     * The step's attention is DecoderMaskedMultiHeadAttention (gpt_step_static_dmmha): it reads columns
+     * [0, kv_past] of each row, a bound the driver gives each chunk, and a row holds at most M - 1 positions.
+     */
+    dmmha: boolean;
+    /** K's layout in the cache (slot-graph.ts KLayout): `ft` for a dmmha step exported for CUDA. */
+    kLayout: KLayout;
   };
 
 export type StaticStats = {
@@ -107,7 +118,11 @@ export function staticDims(path: string, inputs: DeviceSession['inputs']): Stati
   for (const n of [...STATE, ...CONTROL]) if (!(layered && KV.includes(n))) input(n);
   const perLayer = layered ? inputs.filter((x) => LAYER_INPUT.exec(x.name)?.[1] === 'cache_k').length : 0;
   for (let l = 0; l < perLayer; l++) for (const kv of KV) input(`${kv}_${l}`);
-  const k = layered ? { ...input('cache_k_0'), shape: [perLayer, ...input('cache_k_0').shape] } : input('cache_k');
+  const dmmha = inputs.some((x) => x.name === 'kv_past');
+  if (dmmha) for (const n of BOUND) input(n);
+  // The sizes from V's cache: K's may be laid out as [S, H, dh / 4, M, 4] (the `ft` layout).
+  const k = layered ? { ...input('cache_v_0'), shape: [perLayer, ...input('cache_v_0').shape] } : input('cache_k');
+  const kLayout: KLayout = layered && input('cache_k_0').shape.length === 5 ? 'ft' : 'bnsh';
   const fixed = (d: number | string | undefined, what: string) => {
     if (typeof d !== 'number' || d <= 0)
       throw new StaticDecodeError(
@@ -127,6 +142,8 @@ export function staticDims(path: string, inputs: DeviceSession['inputs']): Stati
     chunk: fixed(input('codes').shape[1], 'codes chunk'),
     kvType: k.type === 'float16' ? 'float16' : 'float32',
     layered,
+    dmmha,
+    kLayout,
   };
 }
 
@@ -146,6 +163,10 @@ export class StaticGpt {
   private readonly held: Record<string, Uint8Array | Float32Array | BigInt64Array> = {};
   /** Views of the cache's layers, bound to a layered step's per-layer inputs and outputs. */
   private readonly views: DeviceTensor[] = [];
+  /** The K cache as the `ft` layout's [L, S, H, dh / 4, M, 4] (a view), for the write and read graphs. */
+  private readonly kFt: DeviceTensor | null = null;
+  /** Positions a row may hold: max_len, one fewer for a dmmha step (its bound stays below M). */
+  readonly capacity: number;
   private readonly binding: DeviceBinding;
   private readonly members = new Map<number, Member>();
   private readonly free: number[];
@@ -168,17 +189,40 @@ export class StaticGpt {
     try {
       // A layered step's per-layer inputs are views of one [L, S, H, M, dh] tensor per K and V (the write
       // and read graphs take those); every other input gets a tensor of its own.
+      if (this.dims.dmmha && session.options.cudaGraph)
+        throw new StaticDecodeError(
+          'ERR_STATIC_GRAPH',
+          `${session.path}: a DecoderMaskedMultiHeadAttention step cannot run as a CUDA graph (its bound changes per chunk)`,
+        );
       if (layered) for (const kv of KV) this.state[kv] = session.alloc(kvType, [layers, slots, heads, maxLen, headDim]);
+      if (this.dims.kLayout === 'ft') {
+        this.kFt = (this.state.cache_k as DeviceTensor).view(0, [layers, slots, heads, headDim / 4, maxLen, 4]);
+        this.views.push(this.kFt);
+      }
+      /** A view of one layer of the K or V cache, with the shape the graph declares for `io`. */
+      const layerView = (kv: string, layer: number, io: { name: string; shape: readonly (number | string)[] }) => {
+        const view = (this.state[kv] as DeviceTensor).view(
+          layer * slots * heads * maxLen * headDim,
+          io.shape.map((d) => {
+            if (typeof d !== 'number')
+              throw new StaticDecodeError('ERR_STATIC_GRAPH', `${session.path}: ${io.name} has a free dimension ${d}`);
+            return d;
+          }),
+        );
+        this.views.push(view);
+        return view;
+      };
       const bound: Record<string, DeviceTensor> = {};
       for (const i of session.inputs) {
         const layer = layered ? LAYER_INPUT.exec(i.name) : null;
         if (layer) {
-          const view = (this.state[layer[1] as string] as DeviceTensor).view(
-            Number(layer[2]) * slots * heads * maxLen * headDim,
-            [slots, heads, maxLen, headDim],
-          );
-          this.views.push(view);
-          bound[i.name] = view;
+          bound[i.name] = layerView(layer[1] as string, Number(layer[2]), i);
+          continue;
+        }
+        if (BOUND.includes(i.name)) {
+          // In host memory: the operator reads kv_past there; both change between chunks (setBound).
+          this.state[i.name] = session.allocHost(i.type as 'int64', i.name === 'kv_past' ? [1] : []);
+          bound[i.name] = this.state[i.name] as DeviceTensor;
           continue;
         }
         const shape = i.shape.map((d) => {
@@ -201,12 +245,38 @@ export class StaticGpt {
           throw new StaticDecodeError('ERR_STATIC_GRAPH', `${session.path}: no output ${x}_out`);
         out[`${x}_out`] = bound[x] as DeviceTensor;
       }
+      // A dmmha step's present outputs: the layer's cache once more (the operator's past and present share it).
+      for (const o of session.outputs) {
+        const p = PRESENT.exec(o.name);
+        if (p) out[o.name] = layerView(p[1] as string, Number(p[2]), o);
+      }
       this.binding = session.bind(bound, out);
     } catch (e) {
       for (const t of [...this.views, ...Object.values(this.state)]) t.release();
       throw e;
     }
     this.free = Array.from({ length: slots }, (_, i) => i);
+    this.capacity = this.dims.dmmha ? maxLen - 1 : maxLen;
+    if (this.dims.dmmha) this.setBound(0);
+  }
+
+  /** The positions a row may hold, in words. */
+  private room(): string {
+    const { maxLen } = this.dims;
+    return this.capacity === maxLen
+      ? `max_len ${maxLen}`
+      : `${this.capacity} positions (max_len ${maxLen}, one column kept for its bound)`;
+  }
+
+  /**
+   * A dmmha step's bound for the next runs: kv_past = min(`longest`, M - 1), which must be at least the
+   * length of every row that holds a sequence at every step they run (the operator also writes column
+   * kv_past of every row, past their valid columns).
+   */
+  private setBound(longest: number): void {
+    const p = Math.min(longest, this.dims.maxLen - 1);
+    (this.state.kv_past as DeviceTensor).upload(Int32Array.of(p));
+    (this.state.kv_total as DeviceTensor).upload(BigInt64Array.of(BigInt(p + 1)));
   }
 
   /** Opens the step at `path` with the given sizes and a driver over it (the session is the driver's: `close` releases it). */
@@ -276,10 +346,10 @@ export class StaticGpt {
         `cache's logits or latent width differs from the static step's (${vocab}, ${width})`,
       );
     const length = d[3] as number;
-    if (length >= maxLen)
+    if (length >= this.capacity)
       throw new StaticDecodeError(
         'ERR_STATIC_TOO_LONG',
-        `a sequence of ${length} positions leaves no room for a code: the static step holds ${maxLen}`,
+        `a sequence of ${length} positions leaves no room for a code: the static step holds ${this.capacity}`,
       );
     const slot = this.free.shift();
     if (slot === undefined)
@@ -333,7 +403,7 @@ export class StaticGpt {
         const int64 = (v: number): HostInput => ({ type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(v)) });
         const out = await this.readSession().run(
           {
-            cache_k: this.state.cache_k as DeviceTensor,
+            cache_k: this.kFt ?? (this.state.cache_k as DeviceTensor),
             cache_v: this.state.cache_v as DeviceTensor,
             all_logits: this.state.logits as DeviceTensor,
             all_latent: this.state.latent as DeviceTensor,
@@ -377,13 +447,14 @@ export class StaticGpt {
     this.live();
     if (new Set(requests.map((r) => r.id)).size !== requests.length)
       throw new StaticDecodeError('ERR_STATIC_MEMBER', 'a member appears twice in one batch');
-    const { slots, chunk, vocab, width, maxLen } = this.dims;
+    const { slots, chunk, vocab, width } = this.dims;
+    const capacity = this.capacity;
     const rows = requests.map((r) => {
       const m = this.member(r.id);
-      if (m.length + r.uniforms.length > maxLen)
+      if (m.length + r.uniforms.length > capacity)
         throw new StaticDecodeError(
           'ERR_STATIC_TOO_LONG',
-          `member ${r.id}: ${m.length} positions and ${r.uniforms.length} more codes do not fit the static step's max_len ${maxLen}`,
+          `member ${r.id}: ${m.length} positions and ${r.uniforms.length} more codes do not fit the static step's ${this.room()}`,
         );
       return { r, m, codes: [] as number[], latents: [] as Float32Array[], used: 0, live: r.uniforms.length > 0 };
     });
@@ -433,6 +504,14 @@ export class StaticGpt {
       (st.steps as DeviceTensor).upload(stepLimit);
       (st.uniforms as DeviceTensor).upload(uniforms);
       (st.iter as DeviceTensor).upload(BigInt64Array.of(0n));
+      if (this.dims.dmmha) {
+        // Every member's length now (those in this decode have grown by what they made so far), plus the
+        // chunk's steps: no row that holds a sequence outgrows it during the chunk.
+        let longest = 0;
+        const grown = new Map(rows.map((x) => [x.m, x.used]));
+        for (const m of this.members.values()) longest = Math.max(longest, m.length + (grown.get(m) ?? 0));
+        this.setBound(longest + most);
+      }
       let ran = 0;
       while (ran < most) {
         const k = Math.min(this.checkEvery, most - ran);
@@ -516,9 +595,11 @@ export class StaticGpt {
       const row = (t: DecodeState['logits']): HostInput => ({ type: t.type, dims: [...t.dims], data: t.data });
       const st = this.state as Record<string, DeviceTensor>;
       const names = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done'] as const;
+      const kCache = this.kFt ?? (st.cache_k as DeviceTensor);
       await this.writeSession().run(
         {
           ...Object.fromEntries(names.map((x) => [x, st[x] as DeviceTensor])),
+          cache_k: kCache,
           new_k: kv(s.past_k),
           new_v: kv(s.past_v),
           row_idx: int64([m.slot], [1, 1]),
@@ -529,7 +610,7 @@ export class StaticGpt {
           new_length: int64([p], [1]),
           new_done: { type: 'bool', dims: [1], data: Uint8Array.of(0) },
         },
-        Object.fromEntries(names.map((x) => [`${x}_out`, st[x] as DeviceTensor])),
+        { ...Object.fromEntries(names.map((x) => [`${x}_out`, st[x] as DeviceTensor])), cache_k_out: kCache },
       );
       m.pending = null;
       n++;
@@ -538,12 +619,12 @@ export class StaticGpt {
   }
 
   private writeSession(): DeviceSession {
-    this.writer ??= this.open(slotWriteGraph(this.dims.kvType), 'slot write graph');
+    this.writer ??= this.open(slotWriteGraph(this.dims.kvType, this.dims.kLayout), 'slot write graph');
     return this.writer;
   }
 
   private readSession(): DeviceSession {
-    this.reader ??= this.open(slotReadGraph(this.dims.kvType), 'slot read graph');
+    this.reader ??= this.open(slotReadGraph(this.dims.kvType, this.dims.kLayout), 'slot read graph');
     return this.reader;
   }
 

@@ -78,6 +78,18 @@ export type PackageOptions = {
    */
   staticDecode?: { slots?: number; chunk?: number };
   /**
+   * Which fixed-shape step to prefer (INFERENCE_STATIC_STEP): `dmmha` (default: the step over
+   * DecoderMaskedMultiHeadAttention where the package has one in this device's layout, else the next) or
+   * `inplace` (skip the dmmha step: the in-place one, else the fused, else the plain one).
+   */
+  staticStep?: 'dmmha' | 'inplace' | undefined;
+  /**
+   * On CUDA, open the fixed-shape step with a CUDA graph (the addon runs it on a thread of its own and
+   * StaticGpt.warmUp captures it at load): the in-place step then, never the dmmha one, whose bound
+   * changes per chunk (INFERENCE_STEP_CUDA_GRAPH). Default off.
+   */
+  stepCudaGraph?: boolean | undefined;
+  /**
    * HiFi-GAN windows of several streams in one run (xtts/vocoder-batcher.ts) through the package's
    * `hifigan_batch` graph (its base's for a fine-tuned package), where it has one and the vocoder is
    * fp32; `maxRows` windows per run at most (default 8). Unset: each window runs alone.
@@ -437,24 +449,39 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   // Through the addon, the fixed-shape step first (its state in place on the device, CUDA graphs): the
   // variant that reads and writes each layer's cache in place (no copy of the cache per step), then the
   // fused-operator one, then the plain one (the same state, far fewer kernels per step each).
-  const batchGraph = [
-    ...(options.nativeBatch
-      ? [`gpt_step_static_inplace_${precision}`, `gpt_step_static_fused_${precision}`, `gpt_step_static_${precision}`]
-      : []),
-    `gpt_batch_fused_${precision}`,
-    `gpt_batch_${precision}`,
-  ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)));
-  const stepSizes = staticSizes(manifest, options.staticDecode, options.maxTextTokens);
-  const vocoderTf32 = options.vocoderTf32 === true;
-  const staticStep = Boolean(
-    options.nativeBatch && options.batchedDecode && batchGraph?.startsWith('gpt_step_static_'),
-  );
   /** A graph's inputs and outputs as its manifest lists them (the package's, else its base's). */
   const graphIo = (name: string) => {
     const g = manifest.graphs[name] ?? baseManifest.graphs[name];
     const info = (v: unknown) => (Array.isArray(v) ? (v as ValueInfo[]) : []);
     return { inputs: info(g?.inputs), outputs: info(g?.outputs) };
   };
+  // First of all the step over DecoderMaskedMultiHeadAttention, which reads only the columns a chunk can
+  // need, where its K layout is this device's kernel's (a CUDA export lays K out for the CUDA kernel, rank 5
+  // per layer; the CPU kernel reads [S, H, M, dh]).
+  const dmmhaStep = `gpt_step_static_dmmha_${precision}`;
+  const dmmhaFits = () => {
+    const k = graphIo(dmmhaStep).inputs.find((i) => i.name === 'cache_k_0');
+    return k !== undefined && (k.shape.length === 5) === (device === 'cuda');
+  };
+  const batchGraph = [
+    ...(options.nativeBatch
+      ? [
+          ...((options.staticStep ?? 'dmmha') === 'dmmha' && !options.stepCudaGraph ? [dmmhaStep] : []),
+          `gpt_step_static_inplace_${precision}`,
+          `gpt_step_static_fused_${precision}`,
+          `gpt_step_static_${precision}`,
+        ]
+      : []),
+    `gpt_batch_fused_${precision}`,
+    `gpt_batch_${precision}`,
+  ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)) && (g !== dmmhaStep || dmmhaFits()));
+  // A dmmha step's rows hold one position fewer than its KV length (static.ts: its bound stays below M).
+  const baseSizes = staticSizes(manifest, options.staticDecode, options.maxTextTokens);
+  const stepSizes = { ...baseSizes, maxLen: baseSizes.maxLen + (batchGraph === dmmhaStep ? 1 : 0) };
+  const vocoderTf32 = options.vocoderTf32 === true;
+  const staticStep = Boolean(
+    options.nativeBatch && options.batchedDecode && batchGraph?.startsWith('gpt_step_static_'),
+  );
   const vocoderBatchPath =
     options.vocoderBatch && vocoder === 'hifigan' && has('hifigan_batch') ? await graphPath('hifigan_batch') : null;
   const paths = {
@@ -512,13 +539,13 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           ...(options.intraOpThreads ? { threads: options.intraOpThreads } : {}),
           ...(cpuSession.cpuMemArena !== undefined ? { cpuMemArena: cpuSession.cpuMemArena } : {}),
           ...(cpuSession.config ? { config: cpuSession.config } : {}),
-          // The fixed-shape step's shapes and buffers never change, so onnxruntime could capture it as a
-          // CUDA graph and replay it. Not yet: onnxruntime's CUDA provider keeps a captured graph per
-          // thread, and the addon runs a session's runs on libuv's pool, so every pool thread captured a
-          // graph of its own while serving; a capture beside another session's run made both fail
-          // ("operation not permitted when stream is capturing": 2 of 3 streams at one slot on an H200,
-          // 2026-12-01), and the graph path measured slower than plain runs at every batch size that
-          // day. It comes back when the addon runs a graph session on one thread of its own.
+          // The fixed-shape step's shapes and buffers never change, so onnxruntime can capture it as a CUDA
+          // graph and replay it (stepCudaGraph). Not by default: onnxruntime's CUDA provider keeps a captured
+          // graph per thread, so a graph session's runs must stay on one thread (the addon's `ownThread`,
+          // which `cudaGraph` implies); runs spread over libuv's pool captured a graph on every pool thread,
+          // and a capture beside another session's run made both fail ("operation not permitted when stream
+          // is capturing": 2 of 3 streams at one slot on an H200, 2026-12-01).
+          ...(options.stepCudaGraph && device === 'cuda' ? { cudaGraph: true } : {}),
           ...(batchGraph?.startsWith('gpt_step_static_')
             ? { dims: { slots: stepSizes.slots, max_len: stepSizes.maxLen, chunk: stepSizes.chunk } }
             : {}),
