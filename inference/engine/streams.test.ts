@@ -389,7 +389,7 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
     });
 
     // The package also has a fixed-shape step: through the addon it takes that one (StaticGpt).
-    for (const step of ['gpt_step_static_fp32', 'gpt_step_static_inplace_fp32'])
+    for (const step of ['gpt_step_static_fp32', 'gpt_step_static_inplace_fp32', 'gpt_step_static_dmmha_fp32'])
       describe(`with the fixed-shape step, through the native addon (${step})`, {
         skip:
           noCompiler ||

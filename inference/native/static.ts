@@ -257,7 +257,7 @@ export class StaticGpt {
     }
     this.free = Array.from({ length: slots }, (_, i) => i);
     this.capacity = this.dims.dmmha ? maxLen - 1 : maxLen;
-    if (this.dims.dmmha) this.setBound(0);
+    if (this.dims.dmmha) this.setBound(1);
   }
 
   /** The positions a row may hold, in words. */
@@ -269,12 +269,14 @@ export class StaticGpt {
   }
 
   /**
-   * A dmmha step's bound for the next runs: kv_past = min(`longest`, M - 1), which must be at least the
+   * A dmmha step's bound for the next runs: kv_past = min(`longest`, M - 1) (and at least 1), which must be at least the
    * length of every row that holds a sequence at every step they run (the operator also writes column
    * kv_past of every row, past their valid columns).
    */
   private setBound(longest: number): void {
-    const p = Math.min(longest, this.dims.maxLen - 1);
+    // At least 1: onnxruntime's CPU kernel takes a past_sequence_length of 0 for "none given" and then
+    // the buffer's whole length, writing a column past every row's buffer (so the warm-up's bound is 1).
+    const p = Math.max(1, Math.min(longest, this.dims.maxLen - 1));
     (this.state.kv_past as DeviceTensor).upload(Int32Array.of(p));
     (this.state.kv_total as DeviceTensor).upload(BigInt64Array.of(BigInt(p + 1)));
   }

@@ -164,7 +164,8 @@ def dmmha_step(gpt, sampler: onnx.ModelProto, layout: str = "bnsh",
     """The in-place step with onnxruntime's DecoderMaskedMultiHeadAttention, which reads only the cache
     columns a chunk can need rather than all M of every row: gpt_step_static_inplace's state, semantics
     and outputs, plus
-      inputs  kv_past  int32 [1] (in host memory: the operator reads it there) and kv_total int64 scalar
+      inputs  kv_past  int32 [1] (in host memory: the operator reads it there; at least 1, since
+              onnxruntime's CPU kernel takes 0 for "not given" and then writes past the buffer) and kv_total int64 scalar
               (= kv_past + 1): the caller's bound P >= length[s] of every row that holds a sequence, for
               every step of the chunk, and P < M;
       outputs cache_k_<i>_present, cache_v_<i>_present [S, H, M, dh]: bound to the same buffers as
