@@ -76,9 +76,9 @@ const envSchema = z.object({
    */
   INFERENCE_STATIC_STEP: z.enum(['dmmha', 'inplace']).default('dmmha'),
   /**
-   * Capture the decode step as a CUDA graph and replay it (the addon runs it on a thread of its own):
-   * fewer launches per step, for few streams. Takes the in-place step (the dmmha step's bound changes per
-   * chunk). Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true.
+   * Capture the decode step as CUDA graphs and replay them (the addon runs the step on a thread of its
+   * own; the dmmha step gets one graph per bound on the columns it reads): far fewer launches per step.
+   * Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true.
    */
   INFERENCE_STEP_CUDA_GRAPH: flag.default(false),
   /**

@@ -329,8 +329,7 @@ for (const b of batches) {
       failedPaths.push(`B=${b} ${staticPath(graph)}: failed (${(e as Error).message.split('\n')[0]?.slice(-300)})`);
       console.log(failedPaths.at(-1));
     }
-    // The dmmha step's bound changes per chunk: it is never captured.
-    if (args['cuda-graph'] && !graph.includes('dmmha')) {
+    if (args['cuda-graph']) {
       const path = `${staticPath(graph)}, CUDA graph`;
       try {
         results.push([path, await timeStatic(b, graph, path, true)]);

@@ -24,7 +24,7 @@ import { loadPackage, openSessionCount, type PackageOptions, staticSizes } from 
 import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceSession } from './index.ts';
-import { StaticGpt, staticDims } from './static.ts';
+import { BOUND_STEP, StaticGpt, staticDims } from './static.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixture = join(root, 'test', 'fixtures', 'tiny');
@@ -223,6 +223,12 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       assert.equal(fused.dims.layered, graph !== fusedGraph);
       assert.equal(fused.dims.dmmha, graph === dmmhaGraph);
       assert.equal(fused.capacity, graph === dmmhaGraph ? sizes.maxLen - 1 : sizes.maxLen);
+      // The dmmha step's bounds: multiples of BOUND_STEP columns, at least 1, below max_len.
+      if (graph === dmmhaGraph)
+        assert.deepEqual(
+          [0, 1, BOUND_STEP, BOUND_STEP + 1, 10_000].map((n) => fused.bound(n)),
+          [1, BOUND_STEP, BOUND_STEP, 2 * BOUND_STEP, sizes.maxLen - 1],
+        );
       try {
         type Seq = { k: number; plain: number; fused: number };
         const join = async (k: number): Promise<Seq> => {

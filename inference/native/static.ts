@@ -60,6 +60,12 @@ const LAYER_INPUT = /^(cache_[kv])_(\d+)$/;
 const PRESENT = /^(cache_[kv])_(\d+)_present$/;
 /** That step's bound on the columns it reads (kv_past, int32 [1], host memory) and kv_past + 1 (int64 scalar). */
 const BOUND = ['kv_past', 'kv_total'];
+/**
+ * The dmmha step's bounds are multiples of this many columns (or M - 1): one binding per bound, each with
+ * its own host tensors holding it, so no bound is ever rewritten and each binding can be captured as a
+ * CUDA graph of its own; a row's attention reads at most this many columns more than it needs.
+ */
+export const BOUND_STEP = 64;
 
 export type StaticSizes = { slots: number; maxLen: number; chunk: number };
 
@@ -167,7 +173,15 @@ export class StaticGpt {
   private readonly kFt: DeviceTensor | null = null;
   /** Positions a row may hold: max_len, one fewer for a dmmha step (its bound stays below M). */
   readonly capacity: number;
-  private readonly binding: DeviceBinding;
+  /** The step's binding (a dmmha step's: that of the bound last used, `bindings`). */
+  private binding: DeviceBinding;
+  /** A dmmha step's bindings by bound, each with its two host tensors. */
+  private readonly bindings = new Map<number, { binding: DeviceBinding; hold: DeviceTensor[] }>();
+  /** The inputs and outputs every binding takes (a dmmha step's bound aside). */
+  private readonly io: { bound: Record<string, DeviceTensor>; out: Record<string, DeviceTensor> } = {
+    bound: {},
+    out: {},
+  };
   private readonly members = new Map<number, Member>();
   private readonly free: number[];
   private nextId = 1;
@@ -189,11 +203,6 @@ export class StaticGpt {
     try {
       // A layered step's per-layer inputs are views of one [L, S, H, M, dh] tensor per K and V (the write
       // and read graphs take those); every other input gets a tensor of its own.
-      if (this.dims.dmmha && session.options.cudaGraph)
-        throw new StaticDecodeError(
-          'ERR_STATIC_GRAPH',
-          `${session.path}: a DecoderMaskedMultiHeadAttention step cannot run as a CUDA graph (its bound changes per chunk)`,
-        );
       if (layered) for (const kv of KV) this.state[kv] = session.alloc(kvType, [layers, slots, heads, maxLen, headDim]);
       if (this.dims.kLayout === 'ft') {
         this.kFt = (this.state.cache_k as DeviceTensor).view(0, [layers, slots, heads, headDim / 4, maxLen, 4]);
@@ -219,12 +228,7 @@ export class StaticGpt {
           bound[i.name] = layerView(layer[1] as string, Number(layer[2]), i);
           continue;
         }
-        if (BOUND.includes(i.name)) {
-          // In host memory: the operator reads kv_past there; both change between chunks (setBound).
-          this.state[i.name] = session.allocHost(i.type as 'int64', i.name === 'kv_past' ? [1] : []);
-          bound[i.name] = this.state[i.name] as DeviceTensor;
-          continue;
-        }
+        if (BOUND.includes(i.name)) continue; // per binding (bindingFor)
         const shape = i.shape.map((d) => {
           if (typeof d !== 'number')
             throw new StaticDecodeError(
@@ -250,14 +254,20 @@ export class StaticGpt {
         const p = PRESENT.exec(o.name);
         if (p) out[o.name] = layerView(p[1] as string, Number(p[2]), o);
       }
-      this.binding = session.bind(bound, out);
+      this.io = { bound, out };
+      this.binding = this.dims.dmmha ? this.bindingFor(1) : session.bind(bound, out);
     } catch (e) {
+      for (const b of this.bindings.values()) for (const t of b.hold) t.release();
       for (const t of [...this.views, ...Object.values(this.state)]) t.release();
       throw e;
     }
     this.free = Array.from({ length: slots }, (_, i) => i);
     this.capacity = this.dims.dmmha ? maxLen - 1 : maxLen;
-    if (this.dims.dmmha) this.setBound(1);
+  }
+
+  /** A dmmha step's bound for rows of up to `longest` positions: a multiple of BOUND_STEP, at least 1, below M. */
+  bound(longest: number): number {
+    return Math.max(1, Math.min(Math.ceil(longest / BOUND_STEP) * BOUND_STEP, this.dims.maxLen - 1));
   }
 
   /** The positions a row may hold, in words. */
@@ -269,16 +279,31 @@ export class StaticGpt {
   }
 
   /**
-   * A dmmha step's bound for the next runs: kv_past = min(`longest`, M - 1) (and at least 1), which must be at least the
-   * length of every row that holds a sequence at every step they run (the operator also writes column
-   * kv_past of every row, past their valid columns).
+   * A dmmha step's binding for rows of up to `longest` positions, made on first use: kv_past = bound(longest),
+   * which is at least the length of every row that holds a sequence at every step it runs (the operator
+   * also writes column kv_past of every row, past their valid columns), in host tensors of its own.
+   * At least 1: onnxruntime's CPU kernel takes a past_sequence_length of 0 for "none given" and then the
+   * buffer's whole length, and wrote a column past every row's buffer.
    */
-  private setBound(longest: number): void {
-    // At least 1: onnxruntime's CPU kernel takes a past_sequence_length of 0 for "none given" and then
-    // the buffer's whole length, writing a column past every row's buffer (so the warm-up's bound is 1).
-    const p = Math.max(1, Math.min(longest, this.dims.maxLen - 1));
-    (this.state.kv_past as DeviceTensor).upload(Int32Array.of(p));
-    (this.state.kv_total as DeviceTensor).upload(BigInt64Array.of(BigInt(p + 1)));
+  private bindingFor(longest: number): DeviceBinding {
+    const p = this.bound(longest);
+    let b = this.bindings.get(p);
+    if (!b) {
+      const past = this.session.allocHost('int32', [1], Int32Array.of(p));
+      const total = this.session.allocHost('int64', [], BigInt64Array.of(BigInt(p + 1)));
+      try {
+        b = {
+          binding: this.session.bind({ ...this.io.bound, kv_past: past, kv_total: total }, this.io.out),
+          hold: [past, total],
+        };
+      } catch (e) {
+        past.release();
+        total.release();
+        throw e;
+      }
+      this.bindings.set(p, b);
+    }
+    return b.binding;
   }
 
   /** Opens the step at `path` with the given sizes and a driver over it (the session is the driver's: `close` releases it). */
@@ -382,8 +407,13 @@ export class StaticGpt {
       (st.done as DeviceTensor).upload(new Uint8Array(slots).fill(1));
       (st.steps as DeviceTensor).upload(new BigInt64Array(slots));
       (st.iter as DeviceTensor).upload(BigInt64Array.of(0n));
-      // onnxruntime runs a graph once or twice before it captures it.
-      await this.binding.run(3);
+      // onnxruntime runs a graph once or twice before it captures it. A dmmha step captured as CUDA graphs:
+      // one per bound, all of them now.
+      const bounds =
+        this.dims.dmmha && this.session.options.cudaGraph
+          ? Array.from({ length: Math.ceil((this.dims.maxLen - 1) / BOUND_STEP) }, (_, i) => (i + 1) * BOUND_STEP)
+          : [1];
+      for (const p of bounds) await (this.dims.dmmha ? this.bindingFor(p) : this.binding).run(3);
       this.writeSession();
     });
   }
@@ -512,7 +542,7 @@ export class StaticGpt {
         let longest = 0;
         const grown = new Map(rows.map((x) => [x.m, x.used]));
         for (const m of this.members.values()) longest = Math.max(longest, m.length + (grown.get(m) ?? 0));
-        this.setBound(longest + most);
+        this.binding = this.bindingFor(longest + most);
       }
       let ran = 0;
       while (ran < most) {
@@ -661,7 +691,11 @@ export class StaticGpt {
     return this.serial(async () => {
       if (this.closed) return;
       this.closed = true;
-      this.binding.release();
+      if (this.bindings.size === 0) this.binding.release();
+      for (const b of this.bindings.values()) {
+        b.binding.release();
+        for (const t of b.hold) t.release();
+      }
       for (const t of [...this.views, ...Object.values(this.state)]) t.release();
       this.writer?.release();
       this.reader?.release();

@@ -84,9 +84,9 @@ export type PackageOptions = {
    */
   staticStep?: 'dmmha' | 'inplace' | undefined;
   /**
-   * On CUDA, open the fixed-shape step with a CUDA graph (the addon runs it on a thread of its own and
-   * StaticGpt.warmUp captures it at load): the in-place step then, never the dmmha one, whose bound
-   * changes per chunk (INFERENCE_STEP_CUDA_GRAPH). Default off.
+   * On CUDA, open the fixed-shape step with CUDA graphs (the addon runs it on a thread of its own and
+   * StaticGpt.warmUp captures them at load; the dmmha step one per bound, static.ts BOUND_STEP)
+   * (INFERENCE_STEP_CUDA_GRAPH). Default off.
    */
   stepCudaGraph?: boolean | undefined;
   /**
@@ -466,7 +466,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   const batchGraph = [
     ...(options.nativeBatch
       ? [
-          ...((options.staticStep ?? 'dmmha') === 'dmmha' && !options.stepCudaGraph ? [dmmhaStep] : []),
+          ...((options.staticStep ?? 'dmmha') === 'dmmha' ? [dmmhaStep] : []),
           `gpt_step_static_inplace_${precision}`,
           `gpt_step_static_fused_${precision}`,
           `gpt_step_static_${precision}`,

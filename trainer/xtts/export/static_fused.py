@@ -52,7 +52,10 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
         cols = node("Range", [p.zero, "kv_total", p.one], "m/cols_dm")  # [T]
         cols2 = node("Unsqueeze", [cols, ax0], "m/cols2_dm")
         past = node("Less", [cols2, node("Unsqueeze", ["length", p.ax1], "m/len2_dm")], "m/past_dm")
-        cur = node("GreaterOrEqual", [cols2, node("Cast", ["kv_past"], "m/p64", to=TensorProto.INT64)], "m/cur_dm")
+        # The current column is the last of cols (kv_past itself stays in host memory: no copy to the device,
+        # so the step can be captured as a CUDA graph, one per value of the bound).
+        last = node("Slice", [cols, i64c("m/last_s", [-1]), i64c("m/last_e", [np.iinfo(np.int64).max])], "m/last_dm")
+        cur = node("GreaterOrEqual", [cols2, last], "m/cur_dm")
         mask_dm = node("Cast", [node("Or", [past, cur], "m/keep_dm")], "m/mask_dm", to=TensorProto.INT32)  # [S, T]
     if ft:
         shp_bnsh = i64c("r/bnsh", [0, heads, -1, dh])

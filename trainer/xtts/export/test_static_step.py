@@ -572,6 +572,10 @@ class StaticDmmhaStep(unittest.TestCase):
         self.assertEqual(shapes["cache_k_0"], ["slots", H, "max_len", D // H])
         att = [n for n in g.node if n.op_type == "DecoderMaskedMultiHeadAttention"]
         self.assertEqual(len(att), L)
+        # The bound is read on the host only (the operator's CPU input, Range's limit): nothing copies it
+        # to the device, which would keep the step from being captured as a CUDA graph.
+        self.assertEqual({n.op_type for n in g.node if "kv_past" in n.input}, {"DecoderMaskedMultiHeadAttention"})
+        self.assertEqual({n.op_type for n in g.node if "kv_total" in n.input}, {"Range"})
         self.assertFalse([n for n in g.node if n.op_type == "MultiHeadAttention"])
         for i, n in enumerate(att):
             self.assertEqual(list(n.input[5:8]), [f"cache_k_{i}_out", f"cache_v_{i}_out", "kv_past"])
