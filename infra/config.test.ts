@@ -39,6 +39,21 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ INFERENCE_NATIVE: 'on' }).inference.native, 'on');
   });
 
+  it('prefers the dmmha decode step, and captures the step as CUDA graphs by default on CUDA only', () => {
+    assert.equal(loadConfig({}).inference.staticStep, 'dmmha');
+    assert.equal(loadConfig({ INFERENCE_STATIC_STEP: 'inplace' }).inference.staticStep, 'inplace');
+    assert.equal(loadConfig({}).inference.stepCudaGraph, false);
+    const cuda = { INFERENCE_DEVICE: 'cuda', INFERENCE_NATIVE: 'on', INFERENCE_BATCH_GRAPH: 'true' };
+    assert.equal(loadConfig({ INFERENCE_DEVICE: 'cuda' }).inference.stepCudaGraph, true);
+    assert.equal(loadConfig({ ...cuda, INFERENCE_STEP_CUDA_GRAPH: '0' }).inference.stepCudaGraph, false);
+    assert.equal(loadConfig({ ...cuda, INFERENCE_STEP_CUDA_GRAPH: '1' }).inference.stepCudaGraph, true);
+    // Asked for where no step runs through the addon on CUDA: refused, not silently ignored.
+    assert.throws(
+      () => loadConfig({ INFERENCE_STEP_CUDA_GRAPH: '1' }),
+      /INFERENCE_STEP_CUDA_GRAPH: needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true/,
+    );
+  });
+
   it('reads the worker profile interval and the vocoder TF32 switch, both off by default', () => {
     assert.equal(loadConfig({}).inference.profileSeconds, 0);
     assert.equal(loadConfig({ INFERENCE_PROFILE: '5' }).inference.profileSeconds, 5);
@@ -145,6 +160,8 @@ describe('loadConfig', () => {
     ['INFERENCE_PROFILE', '-1'],
     ['INFERENCE_PROFILE', 'often'],
     ['INFERENCE_VOCODER_TF32', 'maybe'],
+    ['INFERENCE_STATIC_STEP', 'fused'],
+    ['INFERENCE_STEP_CUDA_GRAPH', 'sometimes'],
     ['INFERENCE_MAX_TEXT_TOKENS', '16'],
     ['INFERENCE_URLS', 'http://a:8000,not a url'],
     ['MAX_JSON_BODY_BYTES', '-1'],

@@ -78,9 +78,10 @@ const envSchema = z.object({
   /**
    * Capture the decode step as CUDA graphs and replay them (the addon runs the step on a thread of its
    * own; the dmmha step gets one graph per bound on the columns it reads): far fewer launches per step.
-   * Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true.
+   * Unset: on with INFERENCE_DEVICE=cuda (where the step runs through the addon); set to 1 it needs
+   * INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true; 0 turns it off.
    */
-  INFERENCE_STEP_CUDA_GRAPH: flag.default(false),
+  INFERENCE_STEP_CUDA_GRAPH: flag.optional(),
   /**
    * More onnxruntime CUDA provider options for the sessions the native addon opens, as a JSON object
    * (e.g. {"cudnn_conv_use_max_workspace": "0", "arena_extend_strategy": "kSameAsRequested"}): memory
@@ -411,7 +412,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       vocoderPrecision: e.INFERENCE_VOCODER_PRECISION,
       vocoderTf32: e.INFERENCE_VOCODER_TF32,
       staticStep: e.INFERENCE_STATIC_STEP,
-      stepCudaGraph: e.INFERENCE_STEP_CUDA_GRAPH,
+      stepCudaGraph: e.INFERENCE_STEP_CUDA_GRAPH ?? e.INFERENCE_DEVICE === 'cuda',
       cudaOptions,
       workers: e.INFERENCE_WORKERS,
       streams: e.INFERENCE_STREAMS,

@@ -147,7 +147,10 @@ const staticGraphs = !staticMode
   ? []
   : args['static-graph'] !== undefined
     ? (args['static-graph'] as string).split(',').map((g) => g.trim())
-    : [['gpt_step_static_dmmha', 'gpt_step_static_inplace', 'gpt_step_static_fused'].find(hasGraph) ?? 'gpt_step_static'];
+    : [
+        ['gpt_step_static_dmmha', 'gpt_step_static_inplace', 'gpt_step_static_fused'].find(hasGraph) ??
+          'gpt_step_static',
+      ];
 for (const g of staticGraphs) {
   if (!/^gpt_step_static(_fused|_inplace|_dmmha)?$/.test(g))
     throw new Error(

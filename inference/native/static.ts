@@ -358,7 +358,7 @@ export class StaticGpt {
   join(cache: GptKvCache): number {
     this.live();
     const s = cache.feeds() as DecodeState;
-    const { kvType, maxLen, slots, layers, heads, headDim, vocab, width } = this.dims;
+    const { kvType, slots, layers, heads, headDim, vocab, width } = this.dims;
     if (s.past_k.type !== kvType)
       throw new StaticDecodeError('ERR_STATIC_CACHE', `cache is ${s.past_k.type}, the static step wants ${kvType}`);
     const d = s.past_k.dims;

@@ -540,11 +540,11 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           ...(cpuSession.cpuMemArena !== undefined ? { cpuMemArena: cpuSession.cpuMemArena } : {}),
           ...(cpuSession.config ? { config: cpuSession.config } : {}),
           // The fixed-shape step's shapes and buffers never change, so onnxruntime can capture it as a CUDA
-          // graph and replay it (stepCudaGraph). Not by default: onnxruntime's CUDA provider keeps a captured
-          // graph per thread, so a graph session's runs must stay on one thread (the addon's `ownThread`,
-          // which `cudaGraph` implies); runs spread over libuv's pool captured a graph on every pool thread,
-          // and a capture beside another session's run made both fail ("operation not permitted when stream
-          // is capturing": 2 of 3 streams at one slot on an H200, 2026-12-01).
+          // graph and replay it (stepCudaGraph; the engine's default on CUDA). onnxruntime's CUDA provider
+          // keeps a captured graph per thread, so a graph session's runs stay on one thread (the addon's
+          // `ownThread`, which `cudaGraph` implies): runs spread over libuv's pool captured a graph on every
+          // pool thread, and a capture beside another session's run made both fail ("operation not
+          // permitted when stream is capturing": 2 of 3 streams at one slot on an H200, 2026-12-01).
           ...(options.stepCudaGraph && device === 'cuda' ? { cudaGraph: true } : {}),
           ...(batchGraph?.startsWith('gpt_step_static_')
             ? { dims: { slots: stepSizes.slots, max_len: stepSizes.maxLen, chunk: stepSizes.chunk } }
