@@ -104,7 +104,7 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
         kn = node("Reshape", [pf + "k", shp_row], pf + "kn")  # [S, H, 1, dh]
         vn = node("Reshape", [pf + "v", shp_row], pf + "vn")
         if inplace:
-            def put(c, new, idx, wr, axis):
+            def put(c, new, idx, wr, axis, i=i, pf=pf):
                 return node("ScatterElements", [f"{c}_{i}", idx, node(
                     "Where", [wr, new, node("GatherElements", [f"{c}_{i}", idx], f"{pf}{c}_old", axis=axis)],
                     f"{pf}{c}_upd")], f"{c}_{i}_out", axis=axis)

@@ -535,7 +535,7 @@ class StaticDmmhaStep(unittest.TestCase):
         valid KV columns [0, length) within 1e-5 of the in-place step's, and bit for bit what they were for
         a row the step left inactive (the columns past them are the operator's to write)."""
         got_steps = self._drive_dmmha()
-        for i, ((before, want), got) in enumerate(zip(self.plain[0], got_steps)):
+        for i, ((_before, want), got) in enumerate(zip(self.plain[0], got_steps)):
             for k in STATE:
                 if k in KV:
                     continue
