@@ -6,7 +6,7 @@
  *   node inference/bench/native.ts --package DIR [--graphs DIR] | --dir GRAPHS
  *        [--device cpu|cuda] [--precision fp32|fp16] [--batched gpt_batch|gpt_batch_fused] [--cuda-graph]
  *        [--batches 1,8,32,64] [--codes N] [--runs N] [--churn] [--static] [--static-graph NAMES]
- *        [--max-len N] [--threads N] [--json OUT]
+ *        [--max-len N] [--threads N] [--json OUT] [--greedy] [--repetition-penalty R]
  *
  * --package DIR: a model package; its batched graph from its manifest, or from --graphs DIR (default:
  * a `batch` folder beside the package, as in the tiny fixture: `--package test/fixtures/tiny/package`).
@@ -36,6 +36,9 @@
  * --max-len N: the fixed-shape step's KV columns per slot (default: room for these runs only); the
  * server's is the longest prompt plus the code limit (xtts/package.ts staticSizes), and a step whose
  * attention reads every column costs more with it.
+ * --greedy: every row takes the most likely code (top_k 1) instead of the release's sampling settings,
+ * with --repetition-penalty R (default the release's): the agreement then says whether each path's
+ * greedy codes are onnxruntime-node's (the fp32 engine's batched graph) for those prompts.
  * The addon is built first if it is not (npm run build:native).
  */
 import { execFileSync } from 'node:child_process';
@@ -72,6 +75,8 @@ const { values: args } = parseArgs({
     'max-len': { type: 'string' },
     threads: { type: 'string' },
     json: { type: 'string' },
+    greedy: { type: 'boolean', default: false },
+    'repetition-penalty': { type: 'string' },
   },
 });
 
@@ -126,12 +131,17 @@ execFileSync('bash', [join(import.meta.dirname, '..', 'native', 'build.sh')], { 
 const available = nativeAvailable();
 if (!available.ok) throw new Error(`native addon: ${available.reason}`);
 
-const settings: DecodeSettings = {
-  temperature: SAMPLING_DEFAULTS.temperature,
-  topK: SAMPLING_DEFAULTS.top_k,
-  topP: SAMPLING_DEFAULTS.top_p,
-  repetitionPenalty: SAMPLING_DEFAULTS.repetition_penalty,
-};
+const penalty = args['repetition-penalty'] ? Number(args['repetition-penalty']) : SAMPLING_DEFAULTS.repetition_penalty;
+if (!(penalty >= 1))
+  throw new Error(`--repetition-penalty must be a number of at least 1, got ${args['repetition-penalty']}`);
+const settings: DecodeSettings = args.greedy
+  ? { temperature: 1, topK: 1, topP: 1, repetitionPenalty: penalty }
+  : {
+      temperature: SAMPLING_DEFAULTS.temperature,
+      topK: SAMPLING_DEFAULTS.top_k,
+      topP: SAMPLING_DEFAULTS.top_p,
+      repetitionPenalty: penalty,
+    };
 const threads = args.threads ? Number(args.threads) : undefined;
 const load0 = loadavg()[0] as number;
 const ortOpts = { device, ...(threads ? { intraOpThreads: threads } : {}) };
@@ -375,7 +385,7 @@ for (const b of batches) {
 
 const load1 = loadavg()[0] as number;
 console.log(
-  `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}${staticGraphs.map((g) => ` and ${g}_${precision}`).join('')}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run${churn ? ', one member replaced before each' : ''}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
+  `\n${sizes.size} (${sizes.layers} layers, width ${sizes.width}), ${batchedName}_${precision}${staticGraphs.map((g) => ` and ${g}_${precision}`).join('')}, ${device}, onnxruntime ${available.ortVersion}, runs of ${codes} codes x ${runs} after a warm-up run${churn ? ', one member replaced before each' : ''}${args.greedy ? `, greedy (top_k 1), repetition penalty ${penalty}` : ''}; load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`,
 );
 if (graphNote) console.log(graphNote);
 for (const n of failedPaths) console.log(n);
