@@ -46,7 +46,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SAMPLING_DEFAULTS } from '../generation/config.ts';
+import { GREEDY, SAMPLING_DEFAULTS } from '../generation/config.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
 import { StaticGpt } from '../native/static.ts';
@@ -135,7 +135,7 @@ const penalty = args['repetition-penalty'] ? Number(args['repetition-penalty']) 
 if (!(penalty >= 1))
   throw new Error(`--repetition-penalty must be a number of at least 1, got ${args['repetition-penalty']}`);
 const settings: DecodeSettings = args.greedy
-  ? { temperature: 1, topK: 1, topP: 1, repetitionPenalty: penalty }
+  ? { temperature: GREEDY.temperature, topK: GREEDY.top_k, topP: GREEDY.top_p, repetitionPenalty: penalty }
   : {
       temperature: SAMPLING_DEFAULTS.temperature,
       topK: SAMPLING_DEFAULTS.top_k,
