@@ -356,33 +356,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (kubernetes && !e.K8S_TRAINER_IMAGE) {
     throw fail([{ name: 'K8S_TRAINER_IMAGE', message: 'required when TRAINING_LAUNCHER=kubernetes' }]);
   }
-  if (
-    e.INFERENCE_VOCODER_TF32 &&
-    (e.INFERENCE_DEVICE !== 'cuda' || e.INFERENCE_NATIVE !== 'on' || !e.INFERENCE_BATCH_GRAPH)
-  ) {
-    // Only the addon's sessions take a TF32 setting of their own: through onnxruntime-node the GPT would
-    // get the vocoder's TF32 too, and its greedy path would change.
-    throw fail([
-      {
-        name: 'INFERENCE_VOCODER_TF32',
-        message: 'needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true',
-      },
-    ]);
-  }
-  if (
-    e.INFERENCE_STEP_CUDA_GRAPH &&
-    (e.INFERENCE_DEVICE !== 'cuda' || e.INFERENCE_NATIVE !== 'on' || !e.INFERENCE_BATCH_GRAPH)
-  ) {
-    throw fail([
-      {
-        name: 'INFERENCE_STEP_CUDA_GRAPH',
-        message: 'needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true',
-      },
-    ]);
-  }
+  // Settings that only the native addon's sessions on CUDA take: refused elsewhere rather than ignored.
+  // INFERENCE_VOCODER_TF32: through onnxruntime-node the GPT would get the vocoder's TF32 too, and its
+  // greedy path would change. INFERENCE_STEP_CUDA_GRAPH: no step runs through the addon on CUDA.
+  const addonOnCuda = e.INFERENCE_DEVICE === 'cuda' && e.INFERENCE_NATIVE === 'on' && e.INFERENCE_BATCH_GRAPH;
+  for (const name of ['INFERENCE_VOCODER_TF32', 'INFERENCE_STEP_CUDA_GRAPH'] as const)
+    if (e[name] && !addonOnCuda)
+      throw fail([
+        { name, message: 'needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true' },
+      ]);
   const cudaOptions = e.INFERENCE_CUDA_OPTIONS === undefined ? undefined : parseCudaOptions(e.INFERENCE_CUDA_OPTIONS);
   if (typeof cudaOptions === 'string') throw fail([{ name: 'INFERENCE_CUDA_OPTIONS', message: cudaOptions }]);
-  if (cudaOptions && (e.INFERENCE_DEVICE !== 'cuda' || e.INFERENCE_NATIVE !== 'on' || !e.INFERENCE_BATCH_GRAPH)) {
+  if (cudaOptions && !addonOnCuda) {
     // onnxruntime-node's sessions take no provider options: the setting would silently do nothing.
     throw fail([
       {

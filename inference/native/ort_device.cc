@@ -1145,26 +1145,47 @@ napi_value SessionDevice(napi_env e, napi_callback_info info) {
   });
 }
 
+// The arguments of alloc and allocHost (`what`): (type, dims, data?), checked, and the tensor's core.
+struct AllocArgs {
+  std::shared_ptr<SessionCore> s;
+  const TypeInfo* t;
+  std::vector<int64_t> dims;
+  View v{};
+  bool withData = false;
+  std::shared_ptr<TensorCore> core;
+};
+
+AllocArgs allocArgs(napi_env e, napi_callback_info info, const std::string& what, bool onDevice) {
+  size_t argc = 3;
+  napi_value argv[3], self;
+  AllocArgs a;
+  a.s = liveSession(unwrapThis<SessionBox>(e, info, &argc, argv, &self));
+  if (argc < 2) bad(what + "(type, dims, data?): type and dims are required");
+  a.t = &typeByName(str(e, argv[0], what + "(type)"));
+  a.dims = dimsOf(e, argv[1], what + "(dims)");
+  a.withData = argc >= 3 && typeOf(e, argv[2]) != napi_undefined;
+  if (a.withData) {
+    a.v = typedArray(e, argv[2], what + "(data)");
+    fits(a.v, *a.t, elementCount(a.dims), what + "(data)");
+  }
+  a.core = std::make_shared<TensorCore>();
+  a.core->owner = a.s;
+  a.core->type = a.t->ort;
+  a.core->dims = a.dims;
+  a.core->onDevice = onDevice;
+  return a;
+}
+
 napi_value SessionAlloc(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
-    size_t argc = 3;
-    napi_value argv[3], self;
-    auto s = liveSession(unwrapThis<SessionBox>(e, info, &argc, argv, &self));
-    if (argc < 2) bad("alloc(type, dims, data?): type and dims are required");
-    const TypeInfo& t = typeByName(str(e, argv[0], "alloc(type)"));
-    auto dims = dimsOf(e, argv[1], "alloc(dims)");
+    AllocArgs a = allocArgs(e, info, "alloc", true);
+    auto& s = a.s;
+    const TypeInfo& t = *a.t;
+    const auto& dims = a.dims;
     size_t count = elementCount(dims);
-    View v{};
-    bool withData = argc >= 3 && typeOf(e, argv[2]) != napi_undefined;
-    if (withData) {
-      v = typedArray(e, argv[2], "alloc(data)");
-      fits(v, t, count, "alloc(data)");
-    }
-    auto core = std::make_shared<TensorCore>();
-    core->owner = s;
-    core->type = t.ort;
-    core->dims = dims;
-    core->onDevice = true;
+    const View& v = a.v;
+    const bool withData = a.withData;
+    auto core = a.core;
     if (!s->deviceAlloc || s->copyWithGraph) {
       std::vector<uint8_t> zeros(withData ? 0 : core->bytes());
       core->value = s->allocByRun(withData ? v.data : zeros.data(), withData ? v.bytes : zeros.size(), dims, t.ort);
@@ -1197,30 +1218,16 @@ napi_value SessionAlloc(napi_env e, napi_callback_info info) {
 // runs; an input the graph reads on the device is copied there by each run.
 napi_value SessionAllocHost(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
-    size_t argc = 3;
-    napi_value argv[3], self;
-    auto s = liveSession(unwrapThis<SessionBox>(e, info, &argc, argv, &self));
-    if (argc < 2) bad("allocHost(type, dims, data?): type and dims are required");
-    const TypeInfo& t = typeByName(str(e, argv[0], "allocHost(type)"));
-    auto dims = dimsOf(e, argv[1], "allocHost(dims)");
-    auto core = std::make_shared<TensorCore>();
-    core->owner = s;
-    core->type = t.ort;
-    core->dims = dims;
-    core->onDevice = false;
-    OrtAllocator* a = nullptr;
-    check(ort->GetAllocatorWithDefaultOptions(&a), "the CPU allocator");
+    AllocArgs a = allocArgs(e, info, "allocHost", false);
+    OrtAllocator* cpu = nullptr;
+    check(ort->GetAllocatorWithDefaultOptions(&cpu), "the CPU allocator");
     OrtValue* val = nullptr;
-    check(ort->CreateTensorAsOrtValue(a, dims.data(), dims.size(), t.ort, &val),
-          "allocating a host " + std::string(t.name) + " tensor " + dimsText(dims));
-    core->value = val;
-    std::memset(core->data(), 0, core->bytes());
-    if (argc >= 3 && typeOf(e, argv[2]) != napi_undefined) {
-      View v = typedArray(e, argv[2], "allocHost(data)");
-      fits(v, t, elementCount(dims), "allocHost(data)");
-      std::memcpy(core->data(), v.data, core->bytes());
-    }
-    return newTensor(e, core);
+    check(ort->CreateTensorAsOrtValue(cpu, a.dims.data(), a.dims.size(), a.t->ort, &val),
+          "allocating a host " + std::string(a.t->name) + " tensor " + dimsText(a.dims));
+    a.core->value = val;
+    std::memset(a.core->data(), 0, a.core->bytes());
+    if (a.withData) std::memcpy(a.core->data(), a.v.data, a.core->bytes());
+    return newTensor(e, a.core);
   });
 }
 
