@@ -49,7 +49,7 @@ import { parseArgs } from 'node:util';
 import { GREEDY, SAMPLING_DEFAULTS } from '../generation/config.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
-import { StaticGpt } from '../native/static.ts';
+import { StaticGpt, stepMaxLen } from '../native/static.ts';
 import { type Device, openSession } from '../runtime/index.ts';
 import { type BatchCore, BatchedGpt, type KvState } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
@@ -289,8 +289,7 @@ async function timeStatic(
   // The KV length: --max-len (the server's: every slot holds its longest prompt and code limit, and
   // a step's attention may read all of it), else just room for these runs.
   const need = sizes.latents + 45 + codes * (runs + 2);
-  // A dmmha step's rows hold one position fewer than its KV length (StaticGpt.capacity).
-  const maxLen = (args['max-len'] ? Math.max(need, Number(args['max-len'])) : need) + (graph.includes('dmmha') ? 1 : 0);
+  const maxLen = stepMaxLen(args['max-len'] ? Math.max(need, Number(args['max-len'])) : need, graph.includes('dmmha'));
   const driver = StaticGpt.open(graphFile(graph), { slots: b, maxLen, chunk: codes }, { ...nativeOpts, cudaGraph });
   try {
     const { ids, requests, byIndex } = await startMembers(driver, b);

@@ -69,6 +69,14 @@ export const BOUND_STEP = 64;
 
 export type StaticSizes = { slots: number; maxLen: number; chunk: number };
 
+/**
+ * The KV length (max_len) a step needs for rows of up to `positions`: one column more for a dmmha step,
+ * whose rows hold max_len - 1 (StaticGpt.capacity).
+ */
+export function stepMaxLen(positions: number, dmmha: boolean): number {
+  return positions + (dmmha ? 1 : 0);
+}
+
 /** The batched graph's dims (xtts/batch.ts) and the sizes fixed when the step opens. */
 export type StaticDims = BatchDims &
   StaticSizes & {
@@ -178,10 +186,7 @@ export class StaticGpt {
   /** A dmmha step's bindings by bound, each with its two host tensors. */
   private readonly bindings = new Map<number, { binding: DeviceBinding; hold: DeviceTensor[] }>();
   /** The inputs and outputs every binding takes (a dmmha step's bound aside). */
-  private readonly io: { bound: Record<string, DeviceTensor>; out: Record<string, DeviceTensor> } = {
-    bound: {},
-    out: {},
-  };
+  private readonly io: { bound: Record<string, DeviceTensor>; out: Record<string, DeviceTensor> };
   private readonly members = new Map<number, Member>();
   private readonly free: number[];
   private nextId = 1;
@@ -208,16 +213,20 @@ export class StaticGpt {
         this.kFt = (this.state.cache_k as DeviceTensor).view(0, [layers, slots, heads, headDim / 4, maxLen, 4]);
         this.views.push(this.kFt);
       }
+      type Io = { name: string; shape: readonly (number | string)[] };
+      /** The shape the graph declares for an input or output, every dim fixed (dims given at open). */
+      const fixedShape = (io: Io) =>
+        io.shape.map((d) => {
+          if (typeof d !== 'number')
+            throw new StaticDecodeError(
+              'ERR_STATIC_GRAPH',
+              `${session.path}: ${outputs.has(io.name) ? 'output' : 'input'} ${io.name} has a free dimension ${d}`,
+            );
+          return d;
+        });
       /** A view of one layer of the K or V cache, with the shape the graph declares for `io`. */
-      const layerView = (kv: string, layer: number, io: { name: string; shape: readonly (number | string)[] }) => {
-        const view = (this.state[kv] as DeviceTensor).view(
-          layer * slots * heads * maxLen * headDim,
-          io.shape.map((d) => {
-            if (typeof d !== 'number')
-              throw new StaticDecodeError('ERR_STATIC_GRAPH', `${session.path}: ${io.name} has a free dimension ${d}`);
-            return d;
-          }),
-        );
+      const layerView = (kv: string, layer: number, io: Io) => {
+        const view = (this.state[kv] as DeviceTensor).view(layer * slots * heads * maxLen * headDim, fixedShape(io));
         this.views.push(view);
         return view;
       };
@@ -229,15 +238,7 @@ export class StaticGpt {
           continue;
         }
         if (BOUND.includes(i.name)) continue; // per binding (bindingFor)
-        const shape = i.shape.map((d) => {
-          if (typeof d !== 'number')
-            throw new StaticDecodeError(
-              'ERR_STATIC_GRAPH',
-              `${session.path}: input ${i.name} has a free dimension ${d}`,
-            );
-          return d;
-        });
-        this.state[i.name] = session.alloc(i.type as 'float32', shape);
+        this.state[i.name] = session.alloc(i.type as 'float32', fixedShape(i));
         bound[i.name] = this.state[i.name] as DeviceTensor;
       }
       // Every slot starts empty.
@@ -691,7 +692,7 @@ export class StaticGpt {
     return this.serial(async () => {
       if (this.closed) return;
       this.closed = true;
-      if (this.bindings.size === 0) this.binding.release();
+      if (!this.dims.dmmha) this.binding.release(); // a dmmha step's is among `bindings`
       for (const b of this.bindings.values()) {
         b.binding.release();
         for (const t of b.hold) t.release();

@@ -12,6 +12,7 @@ import { traceMemory } from '../engine/phase-times.ts';
 import { EngineError } from '../engine/types.ts';
 import { openHostSession } from '../native/host-session.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
+import { stepMaxLen } from '../native/static.ts';
 import {
   type Device,
   openSession,
@@ -475,9 +476,8 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     `gpt_batch_fused_${precision}`,
     `gpt_batch_${precision}`,
   ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)) && (g !== dmmhaStep || dmmhaFits()));
-  // A dmmha step's rows hold one position fewer than its KV length (static.ts: its bound stays below M).
   const baseSizes = staticSizes(manifest, options.staticDecode, options.maxTextTokens);
-  const stepSizes = { ...baseSizes, maxLen: baseSizes.maxLen + (batchGraph === dmmhaStep ? 1 : 0) };
+  const stepSizes = { ...baseSizes, maxLen: stepMaxLen(baseSizes.maxLen, batchGraph === dmmhaStep) };
   const vocoderTf32 = options.vocoderTf32 === true;
   const staticStep = Boolean(
     options.nativeBatch && options.batchedDecode && batchGraph?.startsWith('gpt_step_static_'),
