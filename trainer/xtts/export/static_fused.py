@@ -41,22 +41,29 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
     (GatherElements of the old column), so its cache stays bit for bit.
 
     dmmha ("bnsh" or "ft", with inplace): the attention is DecoderMaskedMultiHeadAttention over the
-    cache as a past/present buffer shared in place, reading only columns [0, kv_past) (see
+    cache as a past/present buffer shared in place, reading only columns [0, kv_past] (see
     dmmha_step); "ft" lays K out as that operator's CUDA kernel reads it."""
     b, gpt, d, heads, dh, ax0 = p.b, p.gpt, p.d, p.heads, p.dh, p.ax0
     node, init, i64c = b.node, b.init, b.i64c
     ft = dmmha == "ft"
     if dmmha:
-        # Columns [0, T) with T = kv_past + 1: a row's own [0, length[s]) and the current token's column
-        # kv_past (where the operator puts it); length[s] <= kv_past for every row that holds a sequence.
-        cols = node("Range", [p.zero, "kv_total", p.one], "m/cols_dm")  # [T]
-        cols2 = node("Unsqueeze", [cols, ax0], "m/cols2_dm")
-        past = node("Less", [cols2, node("Unsqueeze", ["length", p.ax1], "m/len2_dm")], "m/past_dm")
-        # The current column is the last of cols (kv_past itself stays in host memory: no copy to the device,
-        # so the step can be captured as a CUDA graph, one per value of the bound).
-        last = node("Slice", [cols, i64c("m/last_s", [-1]), i64c("m/last_e", [np.iinfo(np.int64).max])], "m/last_dm")
-        cur = node("GreaterOrEqual", [cols2, last], "m/cur_dm")
-        mask_dm = node("Cast", [node("Or", [past, cur], "m/keep_dm")], "m/mask_dm", to=TensorProto.INT32)  # [S, T]
+        # Columns [0, kv_total): a row's own [0, length[s]) and the current token's column kv_past, the last
+        # (where the operator puts it); length[s] <= kv_past for every row that holds a sequence. kv_total
+        # only sets the Range's length: nothing copies the bound to the device, so the step can be captured
+        # as a CUDA graph, one per value of the bound.
+        mask = node("Cast", [key_keep(p, "kv_total", "_dm")], "m/mask_dm", to=TensorProto.INT32)  # [S, T]
+    elif inplace:
+        cols = node("Range", [p.zero, p.m_len, p.one], "m/cols")  # [M]
+        keep = node("LessOrEqual", [node("Unsqueeze", [cols, ax0], "m/cols2"),
+                                    node("Unsqueeze", ["length", p.ax1], "m/len2")], "m/keep_in")  # [S, M]
+        mask = node("Cast", [keep], "m/mask", to=TensorProto.INT32)
+    else:
+        mask = node("Cast", [key_keep(p)], "m/mask", to=TensorProto.INT32)  # [S, M + 1]
+    if inplace:
+        kv_idx = node("Expand", [node("Reshape", [p.col, i64c("w/col4", [-1, 1, 1, 1])], "w/col4d"),
+                                 node("Concat", [p.sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape", axis=0)],
+                      "w/kv_idx")  # [S, H, 1, dh]
+        write = node("Reshape", [p.active, i64c("w/row4", [-1, 1, 1, 1])], "w/write4")
     if ft:
         shp_bnsh = i64c("r/bnsh", [0, heads, -1, dh])
         # K as [S, H, dh / 4, M, 4]: column m of a head is 16 pieces of 4 floats, M * 4 floats apart.
@@ -66,20 +73,6 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
                                         axis=0)], "w/kv_idx_k")  # [S, H, dh / 4, 1, 4]
         write_k = node("Reshape", [p.active, i64c("w/row5", [-1, 1, 1, 1, 1])], "w/write5")
         shp_ft = i64c("r/ft", [0, heads, 1, dh // x4, x4])
-    if inplace and dmmha:
-        mask = mask_dm
-    if inplace and not dmmha:
-        cols = node("Range", [p.zero, p.m_len, p.one], "m/cols")  # [M]
-        keep = node("LessOrEqual", [node("Unsqueeze", [cols, ax0], "m/cols2"),
-                                    node("Unsqueeze", ["length", p.ax1], "m/len2")], "m/keep_in")  # [S, M]
-        mask = node("Cast", [keep], "m/mask", to=TensorProto.INT32)
-    if inplace:
-        kv_idx = node("Expand", [node("Reshape", [p.col, i64c("w/col4", [-1, 1, 1, 1])], "w/col4d"),
-                                 node("Concat", [p.sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape", axis=0)],
-                      "w/kv_idx")  # [S, H, 1, dh]
-        write = node("Reshape", [p.active, i64c("w/row4", [-1, 1, 1, 1])], "w/write4")
-    else:
-        mask = node("Cast", [key_keep(p)], "m/mask", to=TensorProto.INT32)  # [S, M + 1]
     lowest = float(np.finfo(np.float32).min)
     shp_q = i64c("r/q", [-1, 1, d])  # [S, 1, D]
     shp_row = i64c("r/kv_row", [-1, heads, 1, dh])  # [S, H, 1, dh]

@@ -136,13 +136,20 @@ class StepParts:
 Layers = Callable[[StepParts], Tuple[str, str, List[str], List[str]]]
 
 
-def key_keep(p: StepParts) -> str:
-    """The key mask [S, M + 1] (bool): the cache's columns [0, length[s]) and the new column (the last)."""
+def key_keep(p: StepParts, total: str = "", sfx: str = "") -> str:
+    """The key mask [S, T] (bool): the cache's columns [0, length[s]) and the new column (the last). T is
+    M + 1 (the cache's columns and the new one), or the scalar `total` (its last column the new one's:
+    static_fused's dmmha step, whose operator puts the new K/V at column total - 1); sfx tells its nodes
+    apart."""
     b, one, zero, m_len = p.b, p.one, p.zero, p.m_len
-    cols = b.node("Range", [zero, b.node("Add", [m_len, one], "m/m1"), one], "m/cols")
-    past = b.node("Less", [b.node("Unsqueeze", [cols, p.ax0], "m/cols2"),
-                           b.node("Unsqueeze", ["length", p.ax1], "m/len2")], "m/past")
-    return b.node("Or", [past, b.node("Equal", [cols, m_len], "m/new")], "m/keep2")
+    cols = b.node("Range", [zero, total or b.node("Add", [m_len, one], "m/m1"), one], "m/cols" + sfx)
+    past = b.node("Less", [b.node("Unsqueeze", [cols, p.ax0], "m/cols2" + sfx),
+                           b.node("Unsqueeze", ["length", p.ax1], "m/len2" + sfx)], "m/past" + sfx)
+    # The new column: M, or the last of cols (taken from cols, so `total` is read on the host only).
+    new = m_len if not total else b.node(
+        "Slice", [cols, b.i64c("m/last_s" + sfx, [-1]), b.i64c("m/last_e" + sfx, [np.iinfo(np.int64).max])],
+        "m/last" + sfx)
+    return b.node("Or", [past, b.node("Equal", [cols, new], "m/new" + sfx)], "m/keep2" + sfx)
 
 
 def plain_layers(p: StepParts) -> Tuple[str, str, List[str], List[str]]:
