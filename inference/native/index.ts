@@ -247,8 +247,9 @@ export class DeviceSession {
    * A tensor in host memory (zero-filled, or holding `data`) that a binding may take as an input: for
    * an input the graph reads on the host (an operator's CPU input, e.g. DecoderMaskedMultiHeadAttention's
    * past_sequence_length) an `upload` between runs changes what the next run reads; an input the graph
-   * reads on the device is copied there by every run. Not for a binding's outputs, nor for a session
-   * with `cudaGraph` (a captured graph replays the value it was captured with).
+   * reads on the device is copied there by every run. Not for a binding's outputs. With `cudaGraph`, a
+   * binding's captured graph replays the value it was captured with: give each value a binding of its own
+   * (as StaticGpt does for the dmmha step's bounds) rather than uploading another.
    */
   allocHost<T extends TensorType>(type: T, dims: readonly number[], data?: TypedArrayOf[T]): DeviceTensor {
     return this.s.allocHost(type, dims, data);

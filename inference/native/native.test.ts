@@ -233,6 +233,43 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
       }
     });
 
+    it('a binding takes a host tensor (allocHost) as an input, reading what was last uploaded; never as an output', async () => {
+      const s = DeviceSession.open(stepGraph(), { threads: 1, dims: { slots: S, chunk: N } });
+      try {
+        const acc = s.alloc('float32', [S, 4], acc0);
+        const hist = s.alloc('float32', [S, N, 4]);
+        const iter = s.alloc('int64', [1]);
+        const x = s.allocHost('float32', [S, N], xs);
+        assert.equal(x.device, 'cpu');
+        const b = s.bind({ acc, hist, iter, x }, { acc_out: acc, hist_out: hist, iter_out: iter });
+        await b.run();
+        const want = Float32Array.from(acc0, (a, i) =>
+          Math.fround(Math.fround(a * 0.5) + (xs[Math.floor(i / 4) * N] as number)),
+        );
+        assert.deepEqual(acc.download(), want);
+        // A new value between runs: the next run reads it (column iter = 1 of the new x).
+        const xs2 = Float32Array.from(xs, (v) => v + 10);
+        x.upload(xs2);
+        await b.run();
+        assert.deepEqual(
+          acc.download(),
+          Float32Array.from(want, (a, i) =>
+            Math.fround(Math.fround(a * 0.5) + (xs2[Math.floor(i / 4) * N + 1] as number)),
+          ),
+        );
+        b.release();
+        const hostAcc = s.allocHost('float32', [S, 4]);
+        await fails(
+          () => s.bind({ acc, hist, iter, x }, { acc_out: hostAcc }),
+          'ERR_NATIVE_ARGUMENT',
+          /output 'acc_out': not a tensor in this session's device memory/,
+        );
+        for (const t of [acc, hist, iter, x, hostAcc]) t.release();
+      } finally {
+        s.release();
+      }
+    });
+
     it('dims fixes symbolic dimensions when the session opens: other sizes are refused, clearly', async () => {
       const free = DeviceSession.open(stepGraph(), { threads: 1 });
       assert.deepEqual(free.inputs.find((i) => i.name === 'hist')?.shape, ['slots', 'chunk', 4]);
@@ -280,7 +317,7 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
               { acc_out: acc },
             ),
           'ERR_NATIVE_ARGUMENT',
-          /input 'x' must be a DeviceTensor \(a binding takes no host tensors\)/,
+          /input 'x' must be a DeviceTensor \(a binding takes no \{type, dims, data\} host inputs; allocHost makes a host tensor it takes\)/,
         );
         await fails(
           () => s.bind({ acc, hist, iter, x }, { acc_out: acc, hist_out: acc }),

@@ -1215,7 +1215,8 @@ napi_value SessionAlloc(napi_env e, napi_callback_info info) {
 // allocHost(type, dims, data?): a zero-filled (or data's) tensor in host memory that a binding may take
 // as an input: for a graph input onnxruntime reads on the host (an operator's CPU input, such as
 // DecoderMaskedMultiHeadAttention's past_sequence_length) its value changes with an upload between
-// runs; an input the graph reads on the device is copied there by each run.
+// runs (not under a captured CUDA graph, which replays the value it captured); an input the graph reads
+// on the device is copied there by each run.
 napi_value SessionAllocHost(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
     AllocArgs a = allocArgs(e, info, "allocHost", false);
@@ -1628,7 +1629,7 @@ napi_value SessionBind(napi_env e, napi_callback_info info) {
           bad(s->path + ": unknown " + what + " (the graph's " + (input ? "inputs: " : "outputs: ") + known + ")");
         }
         TensorBox* tb = asTensor(e, v);
-        if (!tb) bad(what + " must be a DeviceTensor (a binding takes no host tensors)");
+        if (!tb) bad(what + " must be a DeviceTensor (a binding takes no {type, dims, data} host inputs; allocHost makes a host tensor it takes)");
         if (!tb->core) throw Failure("ERR_NATIVE_RELEASED", what + ": tensor used after release()");
         // A host tensor of this session (allocHost) may be an input; everything else is in its device memory.
         const bool hostInput = input && !tb->core->onDevice && tb->core->owner == s;
