@@ -111,6 +111,11 @@ const envSchema = z.object({
    * fixed-shape decode step holds that many fewer KV positions per stream. Unset: the model's limit.
    */
   INFERENCE_MAX_TEXT_TOKENS: z.coerce.number().int().min(32).max(4096).optional(),
+  /**
+   * Codes in a stream's first chunk (its time to first audio is the prompt's pass, these codes and one
+   * HiFi-GAN window); later chunks grow from it. Unset: the engine's default (16).
+   */
+  INFERENCE_STREAM_FIRST_CODES: z.coerce.number().int().min(1).max(100).optional(),
   /** Every SECONDS, each engine worker logs where its time went (prefill, decode windows, HiFi-GAN); 0: off. */
   INFERENCE_PROFILE: z.coerce.number().min(0).max(3600).default(0),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
@@ -256,6 +261,8 @@ export type Config = {
     native: 'auto' | 'on' | 'off';
     /** Text tokens per sentence at most (INFERENCE_MAX_TEXT_TOKENS); undefined: the model's limit. */
     maxTextTokens: number | undefined;
+    /** Codes in a stream's first chunk (INFERENCE_STREAM_FIRST_CODES); undefined: the engine's default. */
+    streamFirstCodes: number | undefined;
     /** Seconds between each worker's `inference: times` lines (INFERENCE_PROFILE); 0: none. */
     profileSeconds: number;
     threads: number | undefined;
@@ -406,6 +413,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       native: e.INFERENCE_NATIVE,
       profileSeconds: e.INFERENCE_PROFILE,
       maxTextTokens: e.INFERENCE_MAX_TEXT_TOKENS,
+      streamFirstCodes: e.INFERENCE_STREAM_FIRST_CODES,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,
       packageBudgetBytes:

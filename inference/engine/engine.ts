@@ -152,6 +152,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.native ? { native: i.native } : {}),
     ...(i.profileSeconds ? { profileSeconds: i.profileSeconds } : {}),
     ...(i.maxTextTokens ? { maxTextTokens: i.maxTextTokens } : {}),
+    ...(i.streamFirstCodes ? { streamChunkCodes: i.streamFirstCodes } : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
@@ -180,6 +181,8 @@ type InferenceConfig = {
   profileSeconds?: number | undefined;
   /** Text tokens per sentence at most (INFERENCE_MAX_TEXT_TOKENS). */
   maxTextTokens?: number | undefined;
+  /** Codes in a stream's first chunk (INFERENCE_STREAM_FIRST_CODES). */
+  streamFirstCodes?: number | undefined;
   queue: number;
   maxPackages: number;
   packageBudgetBytes: number | undefined;
