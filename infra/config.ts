@@ -66,9 +66,11 @@ const envSchema = z.object({
   INFERENCE_VOCODER_PRECISION: z.enum(['fp32', 'int8']).default('fp32'),
   /**
    * On CUDA, HiFi-GAN's convolutions in TF32 (tensor cores) through the native addon; every other graph
-   * keeps TF32 off. Off by default: fp32 everywhere.
+   * keeps TF32 off, so the GPT's codes are fp32's. Unset: on where the addon's sessions run on CUDA
+   * (INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on, INFERENCE_BATCH_GRAPH=true), as PyTorch's cuDNN
+   * convolutions are by default (torch.backends.cudnn.allow_tf32); set to 1 elsewhere it is refused; 0: fp32.
    */
-  INFERENCE_VOCODER_TF32: flag.default(false),
+  INFERENCE_VOCODER_TF32: flag.optional(),
   /**
    * The fixed-shape decode step to prefer through the native addon: `dmmha` (onnxruntime's
    * DecoderMaskedMultiHeadAttention, reading only the KV columns the streams need; where the package has
@@ -387,7 +389,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // xtts/package.ts); onnxruntime-node's sessions take no provider options, so on CUDA it is turned off
   // for the whole process (read when CUDA starts, later), unless set already or the vocoder's TF32 is
   // asked for (which needs the addon's sessions to keep the GPT's off).
-  if (env === process.env && e.INFERENCE_DEVICE === 'cuda' && !e.INFERENCE_VOCODER_TF32)
+  if (env === process.env && e.INFERENCE_DEVICE === 'cuda' && !(e.INFERENCE_VOCODER_TF32 ?? addonOnCuda))
     process.env.NVIDIA_TF32_OVERRIDE ??= '0';
   const dataDir = resolve(e.DATA_DIR);
   return {
@@ -402,7 +404,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       device: e.INFERENCE_DEVICE,
       precision: e.INFERENCE_PRECISION === 'auto' ? undefined : e.INFERENCE_PRECISION,
       vocoderPrecision: e.INFERENCE_VOCODER_PRECISION,
-      vocoderTf32: e.INFERENCE_VOCODER_TF32,
+      vocoderTf32: e.INFERENCE_VOCODER_TF32 ?? addonOnCuda,
       staticStep: e.INFERENCE_STATIC_STEP,
       stepCudaGraph: e.INFERENCE_STEP_CUDA_GRAPH ?? e.INFERENCE_DEVICE === 'cuda',
       cudaOptions,

@@ -17,7 +17,7 @@
  *   npm run bench:gpu -- --package DIR [--device cuda|cpu] [--precision fp32|fp16] [--graphs DIR]
  *                        [--batches 1,8,32,64] [--codes N] [--runs N] [--concurrency 1,8,32,64]
  *                        [--rounds N] [--streams N] [--torch-model DIR] [--bandwidth-gbs 4800] [--json OUT]
- *                        [--sections 1,1b,2,4] [--server-only]   (which sections run; --server-only: 2 and 3
+ *                        [--sections 1,1b,2,4] [--server-only] [--whole N]   (which sections run; --server-only: 2 and 3
  *                        alone, the server under the INFERENCE_* settings it inherits)
  *
  * The package must be a base package. Its batched graph is the one the engine takes
@@ -72,6 +72,7 @@ const { values: args } = parseArgs({
     'request-timeout-s': { type: 'string', default: '300' },
     'step-timeout-s': { type: 'string', default: '1800' },
     json: { type: 'string' },
+    whole: { type: 'string', default: '2' },
   },
 });
 
@@ -401,6 +402,18 @@ type Level = {
   note?: string;
 };
 const levelsOut: Level[] = [];
+/** Requests of the whole-utterance path at C = 1 (--whole), one after another, after the streamed ones. */
+const wholeRequests = Number(args.whole);
+/** GPT codes per second of output audio (a code is 1024 samples at 22.05 kHz). */
+const codesPerSecond = 22050 / 1024;
+let wholeOut: {
+  requests: number;
+  ok: number;
+  audioSeconds: number;
+  wallSeconds: number;
+  msPerCode: number | null;
+  firstByteP50Ms: number | null;
+} | null = null;
 const dataDir = join(temp, 'data');
 mkdirSync(dataDir);
 const clip = join(root, 'test', 'fixtures', 'tiny', 'ref.wav');
@@ -492,8 +505,8 @@ async function stopServer(child: ChildProcess) {
   clearTimeout(t);
 }
 
-type Answer = { status: number; ttfaMs: number | null; bytes: number; error?: string };
-async function speak(url: string, i: number): Promise<Answer> {
+type Answer = { status: number; ttfaMs: number | null; bytes: number; wallMs?: number; error?: string };
+async function speak(url: string, i: number, stream = true): Promise<Answer> {
   const t0 = performance.now();
   let status = 0;
   let bytes = 0;
@@ -507,7 +520,7 @@ async function speak(url: string, i: number): Promise<Answer> {
         voice: voiceName,
         language: 'en',
         format: 'pcm',
-        stream: true,
+        stream,
         seed: 1000 + i,
       }),
       signal: AbortSignal.timeout(requestTimeoutMs),
@@ -520,7 +533,7 @@ async function speak(url: string, i: number): Promise<Answer> {
       bytes += chunk.byteLength;
     }
     if (bytes === 0) return { status, ttfaMs, bytes, error: '200 without audio' };
-    return { status, ttfaMs, bytes };
+    return { status, ttfaMs, bytes, wallMs: performance.now() - t0 };
   } catch (e) {
     return { status, ttfaMs, bytes, error: `${status ? `${status}, then ` : ''}${(e as Error).message}` };
   }
@@ -652,6 +665,31 @@ for (const c of skipped('2') ? [] : levels) {
         `peak GPU ${level.peakGpuMiB ?? '-'} MiB (idle ${level.idleGpuMiB ?? '-'}), server RSS peak ${level.peakRssMiB?.toFixed(0) ?? '-'} MiB`,
     );
     for (const f of level.failureSamples) console.log(`  FAILED request: ${f}`);
+    if (c === 1 && wholeRequests > 0) {
+      // The whole-utterance path on the same server: requests without `stream`, one at a time.
+      const whole: Answer[] = [];
+      for (let r = 0; r < wholeRequests; r++) whole.push(await speak(server.url, 20_000 + r, false));
+      const done = whole.filter((a) => !a.error && a.wallMs !== undefined);
+      const audio = done.reduce((t, a) => t + a.bytes / 2 / outputRate, 0);
+      const wallMs = done.reduce((t, a) => t + (a.wallMs as number), 0);
+      wholeOut = {
+        requests: whole.length,
+        ok: done.length,
+        audioSeconds: audio,
+        wallSeconds: wallMs / 1000,
+        msPerCode: audio > 0 ? wallMs / (audio * codesPerSecond) : null,
+        firstByteP50Ms: quantile(
+          done.map((a) => a.ttfaMs as number),
+          0.5,
+        ),
+      };
+      console.log(
+        `C=1 whole utterance (no stream): ${done.length}/${whole.length} ok, ${audio.toFixed(1)} s of audio in ${(wallMs / 1000).toFixed(2)} s; ` +
+          `${wholeOut.msPerCode?.toFixed(2) ?? '-'} ms per code all in (prefill, decode, HiFi-GAN; ${codesPerSecond.toFixed(2)} codes a second of audio), ` +
+          `first byte p50 ${wholeOut.firstByteP50Ms?.toFixed(0) ?? '-'} ms`,
+      );
+      for (const a of whole) if (a.error) console.log(`  FAILED whole-utterance request: ${a.error}`);
+    }
   } catch (e) {
     level.note = `${stage}: ${(e as Error).message}`;
     level.failures = level.requests - level.ok;
@@ -661,6 +699,7 @@ for (const c of skipped('2') ? [] : levels) {
   }
 }
 result.server = levelsOut;
+result.wholeUtterance = wholeOut;
 
 // ---- 4. PyTorch eager ----
 type TorchRun = { text: string; msPerCode_fp32?: number; msPerCode_fp16?: number; error?: string };
@@ -796,12 +835,17 @@ for (const l of levelsOut) {
     `| ${l.concurrency} | ${l.streams} | ${l.requests} | ${l.ok} | ${bad.length ? bad.map(([s, n]) => `${n}×${s}`).join(', ') : 0} | ${l.failures}${l.note ? ` (${l.note.split('\n')[0]})` : ''} | ${f2(l.audioPerWall)} | ${f2(l.ttfaP50Ms, 0)} | ${f2(l.ttfaP95Ms, 0)} | ${l.peakGpuMiB ?? (hasSmi ? '-' : 'no nvidia-smi')}${l.idleGpuMiB !== null ? ` (${l.idleGpuMiB})` : ''} | ${f2(l.peakRssMiB, 0)} |`,
   );
 }
+if (wholeOut)
+  console.log(
+    `\nwhole utterance at C = 1 (no stream, ${wholeOut.ok}/${wholeOut.requests} ok): ${f2(wholeOut.msPerCode)} ms per code all in, ${f2(wholeOut.audioSeconds / wholeOut.wallSeconds)} s of audio per s, first byte p50 ${f2(wholeOut.firstByteP50Ms, 0)} ms`,
+  );
 if (args.json) {
   writeFileSync(resolve(args.json), JSON.stringify(result, null, 1));
   console.log(`\nwrote ${resolve(args.json)}`);
 }
 const failed =
   levelsOut.some((l) => l.failures > 0 || Object.keys(l.non200).length > 0) ||
+  (wholeOut !== null && wholeOut.ok < wholeOut.requests) ||
   batchNote.startsWith('FAILED') ||
   stepNote.startsWith('FAILED') ||
   torchRuns.some((r) => r.error);
