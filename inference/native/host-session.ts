@@ -38,5 +38,15 @@ export function openHostSession(path: string, options: DeviceSessionOptions = {}
       return result;
     },
     release: async () => s.release(),
-  };
+    native: s,
+  } as Session;
+}
+
+/**
+ * The addon's session under a Session that openHostSession made (also through a copy of it, as the
+ * package's shared sessions are), for runs that leave outputs in device memory; null for any other.
+ */
+export function nativeSessionOf(session: Session): DeviceSession | null {
+  const n = (session as { native?: unknown }).native;
+  return n instanceof DeviceSession ? n : null;
 }

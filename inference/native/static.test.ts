@@ -23,7 +23,7 @@ import { type DecodeResult, type DecodeSettings, Gpt } from '../xtts/gpt.ts';
 import { loadPackage, openSessionCount, type PackageOptions, staticSizes } from '../xtts/package.ts';
 import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
-import { DeviceSession } from './index.ts';
+import { DeviceSession, type DeviceTensor } from './index.ts';
 import { BOUND_STEP, StaticGpt, staticDims } from './static.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -203,6 +203,60 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       t.diagnostic(`totals ${JSON.stringify(dev.totals)}`);
     } finally {
       await dev.close();
+    }
+  });
+
+  it("takes a prefill whose keys and values stayed in device memory: a host cache's codes, the tensors released once written", async () => {
+    const pre = DeviceSession.open(join(fixture, 'package', 'gpt_prefill_fp32.onnx'), { threads: 1 });
+    const sizes = { slots: 2, maxLen: 160, chunk: 5 };
+    const a = StaticGpt.open(dmmhaGraph, sizes, { threads: 1 });
+    const b = StaticGpt.open(dmmhaGraph, sizes, { threads: 1 });
+    const onDevice = async (k: number) => {
+      x.gpt.devicePrefill = pre;
+      try {
+        return (await x.gpt.prefill(cond.data, cond.shape, ids[k] as number[])).cache;
+      } finally {
+        x.gpt.devicePrefill = null;
+      }
+    };
+    try {
+      for (const k of [0, 2]) {
+        const host = (await x.gpt.prefill(cond.data, cond.shape, ids[k] as number[])).cache;
+        const dev = await onDevice(k);
+        assert.equal(host.onDevice, false);
+        assert.equal(dev.onDevice, true);
+        assert.equal(dev.length, host.length);
+        assert.equal(dev.bytes, host.bytes);
+        assert.throws(() => dev.feeds(), /device memory: only the fixed-shape step takes it/);
+        const keys = dev.parts().past_k as DeviceTensor;
+        const ia = a.join(host);
+        const ib = b.join(dev);
+        assert.equal(dev.disposed, true, 'the join took the cache over');
+        assert.equal(keys.released, false, 'kept until the next decode writes them');
+        const u = new UniformSource(40 + k).peek(12);
+        const settings = SETTINGS[k] as DecodeSettings;
+        const want = (await a.decode([{ id: ia, uniforms: u, settings }])).get(ia) as DecodeResult;
+        const got = (await b.decode([{ id: ib, uniforms: u, settings }])).get(ib) as DecodeResult;
+        assert.ok(want.codes.length > 0);
+        assert.deepEqual(got.codes, want.codes, `sequence ${k}: codes`);
+        assert.ok(maxAbsDiff(got.latents, want.latents) <= 1e-5, `sequence ${k}: latents`);
+        assert.equal(keys.released, true, 'released once written into the slot');
+        a.drop(ia);
+        b.drop(ib);
+      }
+      // Never joined (a request that ended first), or joined and dropped before its write: released either way.
+      const lone = await onDevice(1);
+      const keys = lone.parts().past_v as DeviceTensor;
+      lone.dispose();
+      assert.equal(keys.released, true);
+      const dropped = await onDevice(1);
+      const values = dropped.parts().past_v as DeviceTensor;
+      b.drop(b.join(dropped));
+      assert.equal(values.released, true);
+    } finally {
+      await a.close();
+      await b.close();
+      pre.release();
     }
   });
 

@@ -24,7 +24,7 @@ import { recordPhase } from '../engine/phase-times.ts';
 import { tensorOf } from '../runtime/index.ts';
 import type { BatchDims } from '../xtts/batch.ts';
 import type { DecodeSettings } from '../xtts/gpt.ts';
-import { type DecodeResult, type DecodeState, GptKvCache } from '../xtts/gpt.ts';
+import { type CacheParts, type DecodeResult, GptKvCache } from '../xtts/gpt.ts';
 import {
   type DeviceBinding,
   DeviceSession,
@@ -113,11 +113,19 @@ type Member = {
   /** Audio position of its next code. */
   pos: bigint;
   promptLength: number;
-  /** Its state in host memory until the next decode writes it into the slot. */
-  pending: DecodeState | null;
+  /**
+   * Its state until the next decode writes it into the slot: in host memory, or with the keys and
+   * values in device memory (a prefill through the addon), released once written.
+   */
+  pending: CacheParts | null;
 };
 
 type Request = { id: number; uniforms: Float32Array; settings: DecodeSettings };
+
+/** Releases the keys and values of a pending state that lie in device memory (a host state has none). */
+function releaseDeviceKv(s: CacheParts | null): void {
+  if (s) for (const t of [s.past_k, s.past_v]) if (!('data' in t)) t.release();
+}
 
 /** The step's sizes from its declared inputs: an error naming `path` when it is not one, or a dim is not fixed. */
 export function staticDims(path: string, inputs: DeviceSession['inputs']): StaticDims {
@@ -358,7 +366,7 @@ export class StaticGpt {
    */
   join(cache: GptKvCache): number {
     this.live();
-    const s = cache.feeds() as DecodeState;
+    const s = cache.parts();
     const { kvType, slots, layers, heads, headDim, vocab, width } = this.dims;
     if (s.past_k.type !== kvType)
       throw new StaticDecodeError('ERR_STATIC_CACHE', `cache is ${s.past_k.type}, the static step wants ${kvType}`);
@@ -388,9 +396,8 @@ export class StaticGpt {
       length,
       pos: (s.pos.data as BigInt64Array)[0] as bigint,
       promptLength: cache.promptLength,
-      pending: s,
+      pending: cache.take(),
     });
-    cache.dispose();
     return id;
   }
 
@@ -422,6 +429,8 @@ export class StaticGpt {
   /** Forgets a member; its slot is free for the next join (and inactive from the next decode on). */
   drop(id: number): void {
     const m = this.member(id);
+    releaseDeviceKv(m.pending);
+    m.pending = null;
     this.members.delete(id);
     this.free.push(m.slot);
     this.free.sort((a, b) => a - b);
@@ -432,6 +441,7 @@ export class StaticGpt {
     return this.serial(async () => {
       const m = this.member(id);
       let state = m.pending;
+      m.pending = null;
       if (!state) {
         const int64 = (v: number): HostInput => ({ type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(v)) });
         const out = await this.readSession().run(
@@ -457,7 +467,7 @@ export class StaticGpt {
         };
       }
       this.drop(id);
-      return new GptKvCache(state, m.promptLength);
+      return GptKvCache.onDevice(state, m.promptLength);
     });
   }
 
@@ -620,12 +630,16 @@ export class StaticGpt {
         dims,
         data: BigInt64Array.from(v, BigInt),
       });
-      const kv = (t: DecodeState['past_k']): HostInput => ({
-        type: t.type,
-        dims: [layers, heads, p, headDim],
-        data: t.data,
-      });
-      const row = (t: DecodeState['logits']): HostInput => ({ type: t.type, dims: [...t.dims], data: t.data });
+      // Keys and values a prefill left on the device go in as they lie ([L, 1, H, P, dh] seen as [L, H, P, dh]).
+      const views: DeviceTensor[] = [];
+      const kv = (t: CacheParts['past_k']): HostInput | DeviceTensor => {
+        const dims = [layers, heads, p, headDim];
+        if ('data' in t) return { type: t.type, dims, data: t.data };
+        const v = t.view(0, dims);
+        views.push(v);
+        return v;
+      };
+      const row = (t: CacheParts['logits']): HostInput => ({ type: t.type, dims: [...t.dims], data: t.data });
       const st = this.state as Record<string, DeviceTensor>;
       const names = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done'] as const;
       const kCache = this.kFt ?? (st.cache_k as DeviceTensor);
@@ -645,6 +659,8 @@ export class StaticGpt {
         },
         { ...Object.fromEntries(names.map((x) => [`${x}_out`, st[x] as DeviceTensor])), cache_k_out: kCache },
       );
+      for (const v of views) v.release();
+      releaseDeviceKv(s);
       m.pending = null;
       n++;
     }
@@ -701,6 +717,7 @@ export class StaticGpt {
       this.writer?.release();
       this.reader?.release();
       if (this.ownSession) this.session.release();
+      for (const m of this.members.values()) releaseDeviceKv(m.pending);
       this.members.clear();
     });
   }

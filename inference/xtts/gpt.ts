@@ -7,7 +7,8 @@
  */
 import { timed } from '../engine/phase-times.ts';
 import { GREEDY } from '../generation/config.ts';
-import { type Session, type Tensor, tensor } from '../runtime/index.ts';
+import type { DeviceSession, DeviceTensor } from '../native/index.ts';
+import { type Session, type Tensor, tensor, tensorOf } from '../runtime/index.ts';
 
 export type DecodeSettings = {
   temperature: number;
@@ -45,13 +46,31 @@ export function nextDecodeState(out: Record<string, Tensor>, graph = 'gpt_decode
 }
 
 /**
+ * A decode state whose keys and values may lie in device memory ([layers, 1, heads, positions, head
+ * dim] DeviceTensors of the native addon, from a prefill run through it), the rest on the host.
+ */
+export type CacheParts = Omit<DecodeState, 'past_k' | 'past_v'> & {
+  past_k: Tensor | DeviceTensor;
+  past_v: Tensor | DeviceTensor;
+};
+
+const kvBytes = (t: Tensor | DeviceTensor): number =>
+  'data' in t
+    ? (t.data as ArrayBufferView).byteLength
+    : t.dims.reduce((a, b) => a * b, 1) * (t.type === 'float16' ? 2 : 4);
+
+/**
  * The decode state between runs, owned by one generation: the KV cache ([layers, 1, heads,
  * positions, head dim], fp32 or fp16 as the graph wants) and the carried logits, latent, audio
  * position and the set of codes seen (for the repetition penalty). Tensors are swapped for the
  * graph's outputs after every run; `dispose` drops them.
+ *
+ * A prefill through the native addon for the fixed-shape step leaves the keys and values in device
+ * memory (`onDevice`): such a cache is only taken over by the step (`take`), which writes them into a
+ * slot without their crossing to the host and back; `feeds` refuses it.
  */
 export class GptKvCache {
-  private state: DecodeState | null;
+  private state: CacheParts | null;
   /** Prompt positions (conditioning + text + audio start). */
   readonly promptLength: number;
 
@@ -59,6 +78,17 @@ export class GptKvCache {
   constructor(state: DecodeState, promptLength?: number) {
     this.state = state;
     this.promptLength = promptLength ?? (state.past_k.dims[3] as number);
+  }
+
+  /** A cache whose keys and values (or either) may be device tensors; it owns them from now on. */
+  static onDevice(parts: CacheParts, promptLength?: number): GptKvCache {
+    const c = new GptKvCache(parts as DecodeState, promptLength);
+    return c;
+  }
+
+  /** Whether its keys and values lie in device memory. */
+  get onDevice(): boolean {
+    return !('data' in this.live().past_k);
   }
 
   /** Positions held: prompt plus the codes fed back so far. */
@@ -74,11 +104,26 @@ export class GptKvCache {
   /** Bytes of keys and values: what one decode run moves in and out of the runtime. */
   get bytes(): number {
     const s = this.live();
-    return (s.past_k.data as ArrayBufferView).byteLength + (s.past_v.data as ArrayBufferView).byteLength;
+    return kvBytes(s.past_k) + kvBytes(s.past_v);
   }
 
   feeds(): Record<string, Tensor> {
-    return { ...this.live() };
+    const s = this.live();
+    if (!('data' in s.past_k) || !('data' in s.past_v))
+      throw new Error('this GPT cache lies in device memory: only the fixed-shape step takes it (take)');
+    return { ...(s as DecodeState) };
+  }
+
+  /** Its parts as they are, for a check before `take`. */
+  parts(): Readonly<CacheParts> {
+    return this.live();
+  }
+
+  /** Hands the state over (device tensors included, not released): the cache is disposed. */
+  take(): CacheParts {
+    const s = this.live();
+    this.state = null;
+    return s;
   }
 
   update(out: Record<string, Tensor>): void {
@@ -90,7 +135,9 @@ export class GptKvCache {
   }
 
   dispose(): void {
+    const s = this.state;
     this.state = null;
+    if (s) for (const t of [s.past_k, s.past_v]) if (!('data' in t)) t.release();
   }
 
   private live() {
@@ -117,6 +164,12 @@ export class Gpt {
    * weight once instead of once per graph.
    */
   readonly shared: boolean;
+  /**
+   * The prefill graph's session in the native addon (the same graph and session as `prefillSession`),
+   * set where the fixed-shape step takes the caches: a prefill then leaves its keys and values in device
+   * memory for the step's join (GptKvCache.onDevice) instead of sending them to the host and back.
+   */
+  devicePrefill: DeviceSession | null = null;
   /** [layers, 1, heads, 0, head dim]: the empty cache a shared graph's prefill run is fed. */
   private readonly emptyKv: readonly number[];
   private readonly width: number;
@@ -157,6 +210,7 @@ export class Gpt {
   /** textIds: [START] ids... [STOP]. cond: [1, latents, width]. */
   async prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefillResult> {
     if (this.shared) return this.sharedPrefill(cond, condShape, textIds);
+    if (this.devicePrefill) return this.prefillOnDevice(this.devicePrefill, cond, condShape, textIds);
     const out = await timed('prefill', () =>
       this.prefillSession.run({
         cond: tensor('float32', cond, condShape),
@@ -172,6 +226,35 @@ export class Gpt {
       seen: this.seenAtStart(),
       past_k: present_k,
       past_v: present_v,
+    });
+    return { cache, logits: logits.data as Float32Array, latent: latent.data as Float32Array };
+  }
+
+  /** The prefill through the addon: logits and latent to the host, keys and values left on the device. */
+  private async prefillOnDevice(
+    session: DeviceSession,
+    cond: Float32Array,
+    condShape: readonly number[],
+    textIds: readonly number[],
+  ): Promise<PrefillResult> {
+    const out = await timed('prefill', () =>
+      session.run(
+        {
+          cond: { type: 'float32', dims: [...condShape], data: cond },
+          text_ids: { type: 'int64', dims: [1, textIds.length], data: BigInt64Array.from(textIds, BigInt) },
+        },
+        { logits: 'cpu', latent: 'cpu', present_k: 'device', present_v: 'device' },
+      ),
+    );
+    const logits = tensorOf('float32', out.logits.data as Float32Array, out.logits.dims);
+    const latent = tensorOf('float32', out.latent.data as Float32Array, out.latent.dims);
+    const cache = GptKvCache.onDevice({
+      logits,
+      latent,
+      pos: tensor('int64', [1], [1]),
+      seen: this.seenAtStart(),
+      past_k: out.present_k,
+      past_v: out.present_v,
     });
     return { cache, logits: logits.data as Float32Array, latent: latent.data as Float32Array };
   }

@@ -10,6 +10,7 @@ import { loadReference } from '../audio/reference.ts';
 import { traceMemory } from '../engine/phase-times.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from '../engine/types.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
+import { nativeSessionOf } from '../native/host-session.ts';
 import { DeviceSession } from '../native/index.ts';
 import { StaticGpt } from '../native/static.ts';
 import { UnsupportedLanguageError } from '../text/languages.ts';
@@ -205,6 +206,8 @@ export class Xtts {
     // The fixed-shape step: its cache as one input, or one per layer (gpt_step_static_inplace).
     if (batch.inputs.some((i) => i.name === 'cache_k' || i.name === 'cache_k_0')) {
       this.staticBatch = new StaticGpt(batch);
+      // Its joins take the prefill's keys and values where the prefill left them, on the device.
+      this.gpt.devicePrefill = nativeSessionOf(this.pkg.sessions.prefill);
       traceMemory(
         `allocating the decode state (${this.staticBatch.dims.slots} slots of ${this.staticBatch.dims.maxLen} positions)`,
       );
@@ -248,7 +251,8 @@ export class Xtts {
     const ids = new Array<number>(textTokenLimit(manifest, this.textTokens) + 1).fill(t.text_stop);
     ids[0] = t.text_start;
     const cond = new Float32Array(c.perceiver_latents * c.gpt_n_model_channels);
-    await this.gpt.prefill(cond, [1, c.perceiver_latents, c.gpt_n_model_channels], ids);
+    const { cache } = await this.gpt.prefill(cond, [1, c.perceiver_latents, c.gpt_n_model_channels], ids);
+    cache.dispose();
   }
 
   get sampleRate(): number {
