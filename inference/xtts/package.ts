@@ -226,6 +226,9 @@ function lazySession(
  */
 const CUDA_ARENA = { arena_extend_strategy: 'kSameAsRequested' } as const;
 
+/** HiFi-GAN's CUDA provider options through the addon (see openHifigan in loadPackage). */
+const HIFIGAN_CUDA = { cudnn_conv_algo_search: 'HEURISTIC' } as const;
+
 /** Sessions' settings on CUDA (see loadPackage). */
 const CUDA_SESSION: CpuSessionOptions = { config: { 'session.intra_op.allow_spinning': '0' } };
 
@@ -590,13 +593,14 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     melStats,
     bytes: sizes.reduce((a, b) => a + b, 0),
     sessions,
-    openHifigan: (bucket: number) => open(paths.hifigan, bucket, vocoderTf32),
-    // One session per bucket for every number of rows: its convolutions pick their algorithms by cuDNN's
-    // heuristics, so a change of rows costs a few ms of planning instead of the exhaustive search's
-    // second (hifigan.ts), and no (bucket, rows) pair holds a session, its weights and workspace of its own.
+    // Through the addon on CUDA, HiFi-GAN's convolutions pick their algorithms by cuDNN's heuristics: a
+    // new shape (a bucket's first window, or a change of rows) costs a few ms of planning instead of the
+    // exhaustive search's second or so (hifigan.ts), which a whole render's first use of a large bucket paid.
+    openHifigan: (bucket: number) => open(paths.hifigan, bucket, vocoderTf32, HIFIGAN_CUDA),
+    // One session per bucket for every number of rows, so no (bucket, rows) pair holds a session, its
+    // weights and workspace of its own.
     openHifiganBatch: vocoderBatchPath
-      ? (bucket: number, _rows: number) =>
-          open(vocoderBatchPath, bucket, vocoderTf32, { cudnn_conv_algo_search: 'HEURISTIC' })
+      ? (bucket: number, _rows: number) => open(vocoderBatchPath, bucket, vocoderTf32, HIFIGAN_CUDA)
       : null,
     release: async () => {
       step?.release();

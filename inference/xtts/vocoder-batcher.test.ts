@@ -96,7 +96,7 @@ describe('VocoderBatcher: HiFi-GAN windows of several callers in one run', () =>
 });
 
 describe('VocoderBatcher order', () => {
-  it("a stream's first window (urgent) goes in the next run, ahead of windows that waited longer", async () => {
+  it("a stream's first window (urgent) runs beside a run in flight, ahead of windows that waited longer", async () => {
     const width = 2;
     const runs: number[][] = [];
     let gate: (() => void) | null = null;
@@ -122,14 +122,24 @@ describe('VocoderBatcher order', () => {
     const spk = new Float32Array(3);
     const first = b.run(64, win(64), 50, spk);
     await new Promise((ok) => setImmediate(ok));
-    const older = [b.run(64, win(64), 40, spk), b.run(64, win(64), 30, spk)];
+    const older = [b.run(64, win(64), 40, spk), b.run(64, win(64), 30, spk), b.run(32, win(32), 20, spk)];
     const urgent = b.run(32, win(32), 16, spk, true);
+    await urgent;
+    assert.deepEqual(
+      runs,
+      [
+        [64, 1],
+        [32, 1],
+      ],
+      'the first window ran alone while the first run was still in flight; the older windows, of its bucket too, wait for it',
+    );
     (gate as unknown as () => void)();
     await Promise.all([first, urgent, ...older]);
     assert.deepEqual(runs, [
       [64, 1],
       [32, 1],
       [64, 2],
+      [32, 1],
     ]);
   });
 });

@@ -5,7 +5,9 @@
  * One batched run is in flight at a time; windows that arrive meanwhile wait, and when it ends the
  * bucket of a waiting stream's first window (`urgent`: the listener is waiting for its first audio)
  * goes next, else the bucket whose window has waited longest, with the largest power of two of its waiting
- * windows up to `maxRows` (the rest go in the next run), so a bucket's runs take a few shapes only:
+ * windows up to `maxRows` (the rest go in the next run), so a bucket's runs take a few shapes only.
+ * First windows do not wait for a run of later ones to end: while one is in flight, they get a run of
+ * their own beside it (one such at a time; short windows, so it ends soon, and the device shares out):
  * onnxruntime's CUDA convolutions plan again whenever the shape changes (hifigan.ts). `open(bucket, rows)` gives the session for a shape (the package's gives one
  * per bucket, whose convolutions plan by cuDNN's heuristics: a few ms, not an exhaustive search).
  *
@@ -42,6 +44,8 @@ export class VocoderBatcher {
   private readonly sessions = new Map<string, Promise<Session>>();
   private readonly waiting: Window[] = [];
   private running = false;
+  /** A run of first windows only, beside the one above. */
+  private urgentRunning = false;
   private readonly counts: VocoderBatchStats = { runs: 0, windows: 0, sizes: {} };
 
   /**
@@ -103,12 +107,21 @@ export class VocoderBatcher {
   }
 
   private pump(): void {
-    if (this.running || this.waiting.length === 0) return;
-    this.running = true;
-    void this.next().finally(() => {
-      this.running = false;
-      this.pump();
-    });
+    if (!this.running && this.waiting.length > 0) {
+      this.running = true;
+      void this.next(false).finally(() => {
+        this.running = false;
+        this.pump();
+      });
+    }
+    // next() takes its windows before its first await, so these are first windows the run above left.
+    if (!this.urgentRunning && this.waiting.some((w) => w.urgent)) {
+      this.urgentRunning = true;
+      void this.next(true).finally(() => {
+        this.urgentRunning = false;
+        this.pump();
+      });
+    }
   }
 
   private session(fed: number, rows: number): Promise<Session> {
@@ -123,16 +136,18 @@ export class VocoderBatcher {
     return s;
   }
 
-  private async next(): Promise<void> {
+  /** One run: with `urgentOnly`, of first windows alone. Takes its windows before its first await. */
+  private async next(urgentOnly: boolean): Promise<void> {
     const fed = (this.waiting.find((w) => w.urgent) ?? (this.waiting[0] as Window)).fed;
-    const same = this.waiting.filter((w) => w.fed === fed).length;
+    const fits = (w: Window) => w.fed === fed && (w.urgent || !urgentOnly);
+    const same = this.waiting.filter(fits).length;
     // A power of two of them: padding rows would be whole windows of work for nothing, so the rest
     // wait for the next run (which starts as soon as this one ends).
     const take = Math.min(this.maxRows, 2 ** Math.floor(Math.log2(same)));
     const batch: Window[] = [];
     for (let i = 0; i < this.waiting.length && batch.length < take; ) {
       const w = this.waiting[i] as Window;
-      if (w.fed === fed) {
+      if (fits(w)) {
         batch.push(w);
         this.waiting.splice(i, 1);
       } else i++;
