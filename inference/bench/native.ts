@@ -6,7 +6,7 @@
  *   node inference/bench/native.ts --package DIR [--graphs DIR] | --dir GRAPHS
  *        [--device cpu|cuda] [--precision fp32|fp16] [--batched gpt_batch|gpt_batch_fused] [--cuda-graph]
  *        [--batches 1,8,32,64] [--codes N] [--runs N] [--churn] [--static] [--static-graph NAMES]
- *        [--max-len N] [--threads N] [--json OUT] [--greedy] [--repetition-penalty R]
+ *        [--max-len N] [--threads N] [--json OUT] [--greedy] [--repetition-penalty R] [--sentences]
  *
  * --package DIR: a model package; its batched graph from its manifest, or from --graphs DIR (default:
  * a `batch` folder beside the package, as in the tiny fixture: `--package test/fixtures/tiny/package`).
@@ -39,6 +39,9 @@
  * --greedy: every row takes the most likely code (top_k 1) instead of the release's sampling settings,
  * with --repetition-penalty R (default the release's): the agreement then says whether each path's
  * greedy codes are onnxruntime-node's (the fp32 engine's batched graph) for those prompts.
+ * --sentences (with --package): prompt i is sentence i (mod their number) of bench:gpu's English
+ * sentences (sentences.ts) through the package's tokenizer, between its text start and stop tokens
+ * (cut to the model's text positions), instead of made-up ids.
  * The addon is built first if it is not (npm run build:native).
  */
 import { execFileSync } from 'node:child_process';
@@ -51,11 +54,13 @@ import { DeviceBatchedGpt } from '../native/batch.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
 import { StaticGpt, stepMaxLen } from '../native/static.ts';
 import { type Device, openSession } from '../runtime/index.ts';
+import { VoiceTokenizer } from '../text/tokenizer.ts';
 import { type BatchCore, BatchedGpt, type KvState } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
 import { type DecodeResult, type DecodeSettings, Gpt, type GptKvCache } from '../xtts/gpt.ts';
 import { readManifest } from '../xtts/manifest.ts';
 import { type GraphSizes, packageGraphSizes } from './graph-sizes.ts';
+import { SENTENCES } from './sentences.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -77,11 +82,13 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     greedy: { type: 'boolean', default: false },
     'repetition-penalty': { type: 'string' },
+    sentences: { type: 'boolean', default: false },
   },
 });
 
 const device = args.device as Device;
 if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${device}`);
+if (args.sentences && !args.package) throw new Error('--sentences needs --package (its tokenizer)');
 const precision = args.precision as string;
 const batches = (args.batches as string).split(',').map(Number);
 const codes = Number(args.codes);
@@ -94,6 +101,8 @@ for (const [name, v] of [
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be whole numbers of at least 1`);
 
 let sizes: GraphSizes;
+/** --sentences: each sentence's text ids, [START] ... [STOP], from the package's tokenizer. */
+let sentenceIds: number[][] | null = null;
 let graphFile: (name: string) => string;
 let hasGraph: (name: string) => boolean;
 let batchedName = args.batched ?? 'gpt_batch';
@@ -101,6 +110,15 @@ if (args.package) {
   const pkg = resolve(args.package);
   const { manifest: m } = await readManifest(pkg);
   sizes = packageGraphSizes(pkg, m);
+  if (args.sentences) {
+    const tokenizer = VoiceTokenizer.fromJson(readFileSync(join(pkg, m.vocab), 'utf8'));
+    // Cut to the model's text positions (the tiny fixture's are fewer than a sentence's tokens).
+    sentenceIds = SENTENCES.map((text) => [
+      m.tokens.text_start,
+      ...tokenizer.encode(text, 'en').slice(0, m.tokens.max_text_tokens - 1),
+      m.tokens.text_stop,
+    ]);
+  }
   const beside = resolve(args.graphs ?? join(pkg, '..', 'batch'));
   if (!args.batched)
     batchedName =
@@ -186,11 +204,13 @@ if (args['cuda-graph'] && !staticMode) {
 
 async function prompt(i: number): Promise<GptKvCache> {
   const n = 8 + ((i * 13) % 33);
-  const ids = [
-    sizes.text_tokens - 1,
-    ...Array.from({ length: n }, (_, j) => 3 + ((i * 7 + j * 11) % Math.min(200, sizes.text_tokens - 4))),
-    0,
-  ];
+  const ids = sentenceIds
+    ? (sentenceIds[i % sentenceIds.length] as number[])
+    : [
+        sizes.text_tokens - 1,
+        ...Array.from({ length: n }, (_, j) => 3 + ((i * 7 + j * 11) % Math.min(200, sizes.text_tokens - 4))),
+        0,
+      ];
   const cond = Float32Array.from({ length: sizes.latents * sizes.width }, (_, j) => Math.sin(i + j * 0.37) * 0.5);
   return (await gpt.prefill(cond, [1, sizes.latents, sizes.width], ids)).cache;
 }
