@@ -66,11 +66,10 @@ const envSchema = z.object({
   INFERENCE_VOCODER_PRECISION: z.enum(['fp32', 'int8']).default('fp32'),
   /**
    * On CUDA, HiFi-GAN's convolutions in TF32 (tensor cores) through the native addon; every other graph
-   * keeps TF32 off, so the GPT's codes are fp32's. Unset: on where the addon's sessions run on CUDA
-   * (INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on, INFERENCE_BATCH_GRAPH=true), as PyTorch's cuDNN
-   * convolutions are by default (torch.backends.cudnn.allow_tf32); set to 1 elsewhere it is refused; 0: fp32.
+   * keeps TF32 off, so the GPT's codes are fp32's. Off by default: in TF32 a window padded to its bucket
+   * is no longer the unpadded one within 1e-5 (3e-4 apart on an H200, README's benchmark), in fp32 it is.
    */
-  INFERENCE_VOCODER_TF32: flag.optional(),
+  INFERENCE_VOCODER_TF32: flag.default(false),
   /**
    * The fixed-shape decode step to prefer through the native addon: `dmmha` (onnxruntime's
    * DecoderMaskedMultiHeadAttention, reading only the KV columns the streams need; where the package has
@@ -389,7 +388,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // xtts/package.ts); onnxruntime-node's sessions take no provider options, so on CUDA it is turned off
   // for the whole process (read when CUDA starts, later), unless set already or the vocoder's TF32 is
   // asked for (which needs the addon's sessions to keep the GPT's off).
-  if (env === process.env && e.INFERENCE_DEVICE === 'cuda' && !(e.INFERENCE_VOCODER_TF32 ?? addonOnCuda))
+  if (env === process.env && e.INFERENCE_DEVICE === 'cuda' && !e.INFERENCE_VOCODER_TF32)
     process.env.NVIDIA_TF32_OVERRIDE ??= '0';
   const dataDir = resolve(e.DATA_DIR);
   return {
@@ -404,7 +403,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       device: e.INFERENCE_DEVICE,
       precision: e.INFERENCE_PRECISION === 'auto' ? undefined : e.INFERENCE_PRECISION,
       vocoderPrecision: e.INFERENCE_VOCODER_PRECISION,
-      vocoderTf32: e.INFERENCE_VOCODER_TF32 ?? addonOnCuda,
+      vocoderTf32: e.INFERENCE_VOCODER_TF32,
       staticStep: e.INFERENCE_STATIC_STEP,
       stepCudaGraph: e.INFERENCE_STEP_CUDA_GRAPH ?? e.INFERENCE_DEVICE === 'cuda',
       cudaOptions,

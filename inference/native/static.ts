@@ -7,7 +7,8 @@
  * (`cudaGraph`) and replay it every step, and memory stays flat.
  *
  * The driver has the `BatchedDriver` shape (xtts/decode-batcher.ts) that DeviceBatchedGpt has:
- * - `join(cache)` takes a sequence (a prefill's batch-1 cache, in host memory) and gives it a free
+ * - `join(cache)` takes a sequence (a prefill's batch-1 cache, in host memory or with its keys and
+ *   values in device memory, GptKvCache.onDevice) and gives it a free
  *   slot; its state is written there on the device (the slot graph, slot-graph.ts: its K/V into
  *   columns [0, P) of the slot's rows, its logits, latent, seen, position, length = P, done = false)
  *   by the next `decode`, which is where every device write happens.
