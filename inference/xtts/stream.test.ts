@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { takePhases } from '../engine/phase-times.ts';
 import type { VoiceConditioning } from '../engine/types.ts';
 import { generateCodes, UniformSource } from './generate.ts';
 import { outputSamples } from './hifigan.ts';
@@ -114,6 +115,17 @@ describe('streaming with growing chunks (tiny fixture)', () => {
     assert.equal(whole.codes[0]?.length, limit);
     const total = chunks.reduce((n, c) => n + c.length, 0);
     assert.ok(Math.abs(total - whole.samples.length) <= 256, `${total} streamed vs ${whole.samples.length}`);
+  });
+
+  it("records where each stream's time to first audio went: its first codes, then their HiFi-GAN window", async () => {
+    const x = await load();
+    takePhases(1000);
+    await stream(x);
+    await stream(x, text, 6);
+    const line = takePhases(1000);
+    // Once per stream each; the first run's 20 codes are the codes phase's units.
+    assert.match(line, /first audio: codes 2 runs, mean [\d.]+ ms, max [\d.]+ ms, busy \d+%, 40 units/);
+    assert.match(line, /first audio: HiFi-GAN 2 runs, mean [\d.]+ ms/);
   });
 
   it('samples the same codes whatever the run sizes (schedule, fixed runs)', async () => {

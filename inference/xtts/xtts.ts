@@ -7,7 +7,7 @@
 import { limits } from '../../infra/index.ts';
 import { AudioInputError } from '../audio/errors.ts';
 import { loadReference } from '../audio/reference.ts';
-import { traceMemory } from '../engine/phase-times.ts';
+import { recordPhase, traceMemory } from '../engine/phase-times.ts';
 import { type AudioChunk, EngineError, type SynthesisParams, type VoiceConditioning } from '../engine/types.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { nativeSessionOf } from '../native/host-session.ts';
@@ -409,6 +409,11 @@ export class Xtts {
     const schedule = chunkSchedule(o.streamChunkCodes, o.streamChunkGrowth, this.streamMaxChunk(p.speed));
     let chunk = 0;
     const runCodes = () => schedule(chunk++);
+    // Where a stream's time to first audio goes (INFERENCE_PROFILE): its first codes (the prompt's pass,
+    // the join and the first chunk's steps), then their HiFi-GAN window.
+    const t0 = performance.now();
+    let firstCodesAt: number | null = null;
+    let firstAudio = false;
     // Each chunk leaves as soon as it exists: the last one is known from the generator's own
     // `done`, so nothing is held back (holding one back would double the time to first audio).
     for (const [si, ids] of sentences.entries()) {
@@ -422,6 +427,10 @@ export class Xtts {
         };
       }
       for await (const run of this.generation(input.voice, ids, p, rng, runCodes, checkCancelled)) {
+        if (firstCodesAt === null) {
+          firstCodesAt = performance.now();
+          recordPhase('first audio: codes', firstCodesAt - t0, run.codes.length);
+        }
         chunker ??= new StreamChunker(
           run.width,
           // The stream's first window is what its listener waits for: ahead of the others' (VocoderBatcher).
@@ -431,6 +440,10 @@ export class Xtts {
         const samples = await chunker.push(run.latents, run.codes.length, run.done);
         const final = si === lastSentence && run.done;
         if (samples.length === 0 && !final) continue;
+        if (!firstAudio) {
+          firstAudio = true;
+          recordPhase('first audio: HiFi-GAN', performance.now() - (firstCodesAt ?? t0));
+        }
         guard.check(samples, final);
         yield { samples, sampleRate, index: index++, final };
         ended ||= final;
