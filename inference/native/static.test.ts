@@ -244,6 +244,18 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
         a.drop(ia);
         b.drop(ib);
       }
+      // Joined and leaving before its write: a batch-1 cache in host memory, the host cache's state.
+      const early = await onDevice(2);
+      const earlyKeys = early.parts().past_k as DeviceTensor;
+      const left = await b.leave(b.join(early));
+      assert.equal(earlyKeys.released, true);
+      assert.equal(left.onDevice, false);
+      const hostTwin = (await x.gpt.prefill(cond.data, cond.shape, ids[2] as number[])).cache;
+      for (const kv of ['past_k', 'past_v'] as const) {
+        const [l, h] = [left.feeds()[kv], hostTwin.feeds()[kv]];
+        assert.deepEqual(l?.dims, h?.dims);
+        assert.ok(maxAbsDiff(l?.data as Float32Array, h?.data as Float32Array) <= 1e-5, `${kv} as the host prefill's`);
+      }
       // Never joined (a request that ended first), or joined and dropped before its write: released either way.
       const lone = await onDevice(1);
       const keys = lone.parts().past_v as DeviceTensor;

@@ -443,6 +443,15 @@ export class StaticGpt {
       const m = this.member(id);
       let state = m.pending;
       m.pending = null;
+      // Not written yet, its keys and values still where the prefill left them: to the host, as a
+      // batch-1 cache's are.
+      if (state && !('data' in state.past_k && 'data' in state.past_v)) {
+        const host = (t: CacheParts['past_k']) =>
+          'data' in t ? t : tensorOf(t.type as 'float32', t.download() as Float32Array, t.dims);
+        const onHost = { ...state, past_k: host(state.past_k), past_v: host(state.past_v) };
+        releaseDeviceKv(state);
+        state = onHost;
+      }
       if (!state) {
         const int64 = (v: number): HostInput => ({ type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(v)) });
         const out = await this.readSession().run(
