@@ -8,7 +8,7 @@
  *
  * The driver has the `BatchedDriver` shape (xtts/decode-batcher.ts) that DeviceBatchedGpt has:
  * - `join(cache)` takes a sequence (a prefill's batch-1 cache, in host memory or with its keys and
- *   values in device memory, GptKvCache.onDevice) and gives it a free
+ *   values in device memory, a GptKvCache `onDevice`) and gives it a free
  *   slot; its state is written there on the device (the slot graph, slot-graph.ts: its K/V into
  *   columns [0, P) of the slot's rows, its logits, latent, seen, position, length = P, done = false)
  *   by the next `decode`, which is where every device write happens.
@@ -25,7 +25,7 @@ import { recordPhase } from '../engine/phase-times.ts';
 import { tensorOf } from '../runtime/index.ts';
 import type { BatchDims } from '../xtts/batch.ts';
 import type { DecodeSettings } from '../xtts/gpt.ts';
-import { type CacheParts, type DecodeResult, GptKvCache } from '../xtts/gpt.ts';
+import { type CacheParts, type DecodeResult, GptKvCache, isHostTensor, releaseDeviceKv } from '../xtts/gpt.ts';
 import {
   type DeviceBinding,
   DeviceSession,
@@ -122,11 +122,6 @@ type Member = {
 };
 
 type Request = { id: number; uniforms: Float32Array; settings: DecodeSettings };
-
-/** Releases the keys and values of a pending state that lie in device memory (a host state has none). */
-function releaseDeviceKv(s: CacheParts | null): void {
-  if (s) for (const t of [s.past_k, s.past_v]) if (!('data' in t)) t.release();
-}
 
 /** The step's sizes from its declared inputs: an error naming `path` when it is not one, or a dim is not fixed. */
 export function staticDims(path: string, inputs: DeviceSession['inputs']): StaticDims {
@@ -445,9 +440,9 @@ export class StaticGpt {
       m.pending = null;
       // Not written yet, its keys and values still where the prefill left them: to the host, as a
       // batch-1 cache's are.
-      if (state && !('data' in state.past_k && 'data' in state.past_v)) {
+      if (state && !(isHostTensor(state.past_k) && isHostTensor(state.past_v))) {
         const host = (t: CacheParts['past_k']) =>
-          'data' in t ? t : tensorOf(t.type as 'float32', t.download() as Float32Array, t.dims);
+          isHostTensor(t) ? t : tensorOf(t.type as 'float32', t.download() as Float32Array, t.dims);
         const onHost = { ...state, past_k: host(state.past_k), past_v: host(state.past_v) };
         releaseDeviceKv(state);
         state = onHost;
@@ -477,7 +472,7 @@ export class StaticGpt {
         };
       }
       this.drop(id);
-      return GptKvCache.onDevice(state, m.promptLength);
+      return new GptKvCache(state, m.promptLength);
     });
   }
 
@@ -644,7 +639,7 @@ export class StaticGpt {
       const views: DeviceTensor[] = [];
       const kv = (t: CacheParts['past_k']): HostInput | DeviceTensor => {
         const dims = [layers, heads, p, headDim];
-        if ('data' in t) return { type: t.type, dims, data: t.data };
+        if (isHostTensor(t)) return { type: t.type, dims, data: t.data };
         const v = t.view(0, dims);
         views.push(v);
         return v;

@@ -54,8 +54,18 @@ export type CacheParts = Omit<DecodeState, 'past_k' | 'past_v'> & {
   past_v: Tensor | DeviceTensor;
 };
 
+/** Whether a cache tensor is in host memory (a runtime Tensor), not a DeviceTensor of the addon. */
+export function isHostTensor(t: Tensor | DeviceTensor): t is Tensor {
+  return 'data' in t;
+}
+
+/** Releases the keys and values of a state that lie in device memory (host ones are left to the GC). */
+export function releaseDeviceKv(s: CacheParts | null): void {
+  if (s) for (const t of [s.past_k, s.past_v]) if (!isHostTensor(t)) t.release();
+}
+
 const kvBytes = (t: Tensor | DeviceTensor): number =>
-  'data' in t
+  isHostTensor(t)
     ? (t.data as ArrayBufferView).byteLength
     : t.dims.reduce((a, b) => a * b, 1) * (t.type === 'float16' ? 2 : 4);
 
@@ -67,7 +77,8 @@ const kvBytes = (t: Tensor | DeviceTensor): number =>
  *
  * A prefill through the native addon for the fixed-shape step leaves the keys and values in device
  * memory (`onDevice`): such a cache is only taken over by the step (`take`), which writes them into a
- * slot without their crossing to the host and back; `feeds` refuses it.
+ * slot without their crossing to the host and back; `feeds` refuses it. The cache owns such tensors:
+ * `dispose` releases them.
  */
 export class GptKvCache {
   private state: CacheParts | null;
@@ -75,20 +86,14 @@ export class GptKvCache {
   readonly promptLength: number;
 
   /** promptLength: given for a cache that already holds generated positions (one that left a batch). */
-  constructor(state: DecodeState, promptLength?: number) {
+  constructor(state: CacheParts, promptLength?: number) {
     this.state = state;
     this.promptLength = promptLength ?? (state.past_k.dims[3] as number);
   }
 
-  /** A cache whose keys and values (or either) may be device tensors; it owns them from now on. */
-  static onDevice(parts: CacheParts, promptLength?: number): GptKvCache {
-    const c = new GptKvCache(parts as DecodeState, promptLength);
-    return c;
-  }
-
   /** Whether its keys and values lie in device memory. */
   get onDevice(): boolean {
-    return !('data' in this.live().past_k);
+    return !isHostTensor(this.live().past_k);
   }
 
   /** Positions held: prompt plus the codes fed back so far. */
@@ -108,10 +113,10 @@ export class GptKvCache {
   }
 
   feeds(): Record<string, Tensor> {
-    const s = this.live();
-    if (!('data' in s.past_k) || !('data' in s.past_v))
+    const { past_k, past_v, ...rest } = this.live();
+    if (!isHostTensor(past_k) || !isHostTensor(past_v))
       throw new Error('this GPT cache lies in device memory: only the fixed-shape step takes it (take)');
-    return { ...(s as DecodeState) };
+    return { ...rest, past_k, past_v };
   }
 
   /** Its parts as they are, for a check before `take`. */
@@ -137,7 +142,7 @@ export class GptKvCache {
   dispose(): void {
     const s = this.state;
     this.state = null;
-    if (s) for (const t of [s.past_k, s.past_v]) if (!('data' in t)) t.release();
+    releaseDeviceKv(s);
   }
 
   private live() {
@@ -167,7 +172,7 @@ export class Gpt {
   /**
    * The prefill graph's session in the native addon (the same graph and session as `prefillSession`),
    * set where the fixed-shape step takes the caches: a prefill then leaves its keys and values in device
-   * memory for the step's join (GptKvCache.onDevice) instead of sending them to the host and back.
+   * memory for the step's join (a GptKvCache `onDevice`) instead of sending them to the host and back.
    */
   devicePrefill: DeviceSession | null = null;
   /** [layers, 1, heads, 0, head dim]: the empty cache a shared graph's prefill run is fed. */
@@ -219,13 +224,24 @@ export class Gpt {
     );
     const { logits, latent, present_k, present_v } = out;
     if (!logits || !latent || !present_k || !present_v) throw new Error('gpt_prefill returned incomplete outputs');
+    return this.prefilled(logits, latent, present_k, present_v);
+  }
+
+  /** A prefill's result: its cache at audio position 1, the dummy prompt's codes seen (unless `seen`). */
+  private prefilled(
+    logits: Tensor,
+    latent: Tensor,
+    pastK: CacheParts['past_k'],
+    pastV: CacheParts['past_v'],
+    seen = this.seenAtStart(),
+  ): PrefillResult {
     const cache = new GptKvCache({
       logits,
       latent,
       pos: tensor('int64', [1], [1]),
-      seen: this.seenAtStart(),
-      past_k: present_k,
-      past_v: present_v,
+      seen,
+      past_k: pastK,
+      past_v: pastV,
     });
     return { cache, logits: logits.data as Float32Array, latent: latent.data as Float32Array };
   }
@@ -246,17 +262,8 @@ export class Gpt {
         { logits: 'cpu', latent: 'cpu', present_k: 'device', present_v: 'device' },
       ),
     );
-    const logits = tensorOf('float32', out.logits.data as Float32Array, out.logits.dims);
-    const latent = tensorOf('float32', out.latent.data as Float32Array, out.latent.dims);
-    const cache = GptKvCache.onDevice({
-      logits,
-      latent,
-      pos: tensor('int64', [1], [1]),
-      seen: this.seenAtStart(),
-      past_k: out.present_k,
-      past_v: out.present_v,
-    });
-    return { cache, logits: logits.data as Float32Array, latent: latent.data as Float32Array };
+    const host = (t: { data: unknown; dims: readonly number[] }) => tensorOf('float32', t.data as Float32Array, t.dims);
+    return this.prefilled(host(out.logits), host(out.latent), out.present_k, out.present_v);
   }
 
   /** The shared graph's prefill: a run of one Loop iteration that feeds the prompt through the GPT. */
@@ -276,15 +283,7 @@ export class Gpt {
     });
     const { logits_out: logits, latent_out: latent, k_out, v_out } = out;
     if (!logits || !latent || !k_out || !v_out) throw new Error('gpt prefill returned incomplete outputs');
-    const cache = new GptKvCache({
-      logits,
-      latent,
-      pos: tensor('int64', [1], [1]),
-      seen,
-      past_k: k_out,
-      past_v: v_out,
-    });
-    return { cache, logits: logits.data as Float32Array, latent: latent.data as Float32Array };
+    return this.prefilled(logits, latent, k_out, v_out, seen);
   }
 
   private settingsFeeds(uniforms: Float32Array, s: DecodeSettings): Record<string, Tensor> {
