@@ -143,3 +143,65 @@ describe('VocoderBatcher order', () => {
     ]);
   });
 });
+
+describe('HiFi-GAN in float16 (vocoderPrecision fp16)', () => {
+  let dir: string;
+  let half: Xtts;
+  let full: Xtts;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'xtts-vocoder16-'));
+    cpSync(fixture, join(dir, 'pkg'), { recursive: true });
+    for (const g of ['hifigan_batch', 'hifigan_fp16', 'hifigan_batch_fp16'])
+      await addTinyBatchGraph(join(dir, 'pkg'), g);
+    half = await Xtts.load(join(dir, 'pkg'), {
+      warmUp: false,
+      hifiganBuckets: BUCKETS,
+      vocoderBatch: { maxRows: 4 },
+      vocoderPrecision: 'fp16',
+    });
+    full = await Xtts.load(join(dir, 'pkg'), { warmUp: false, hifiganBuckets: BUCKETS });
+  });
+  after(async () => {
+    await half?.release();
+    await full?.release();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("opens the float16 graphs, batched too, and gives fp32's samples within float16's rounding", async (t) => {
+    assert.equal(half.pkg.vocoder, 'hifigan_fp16');
+    assert.ok(half.hifigan.batcher, 'the float16 batched graph behind the batcher');
+    const c = half.pkg.manifest.model.config;
+    const width = c.gpt_n_model_channels;
+    const windows = [3, 16, 9, 30, 1, 20].map((frames, i) => ({
+      frames,
+      latents: Float32Array.from({ length: frames * width }, (_, k) => Math.sin(k * 0.37 + i) * 0.8),
+      speaker: Float32Array.from({ length: c.d_vector_dim }, (_, k) => Math.cos(k + i) * 0.3),
+    }));
+    const want = [];
+    for (const w of windows) want.push(await full.hifigan.decode(w.latents, w.frames, width, w.speaker));
+    const got = await Promise.all(windows.map((w) => half.hifigan.decode(w.latents, w.frames, width, w.speaker)));
+    let worst = 0;
+    let peak = 0;
+    for (const [i, g] of got.entries()) {
+      const w = want[i] as Float32Array;
+      assert.equal(g.length, w.length, `window ${i}: sample count`);
+      worst = Math.max(worst, maxAbsDiff(g, w));
+      for (const x of w) peak = Math.max(peak, Math.abs(x));
+    }
+    // float16 keeps 11 bits: the export's check against PyTorch found 1.7e-4 to 5.6e-4 on this model.
+    assert.ok(worst > 0, 'the float16 graph ran (its samples differ from float32 ones in the last bits)');
+    assert.ok(worst <= 2e-3 * Math.max(1, peak), `max abs difference from fp32 ${worst} (peak ${peak})`);
+    t.diagnostic(`max abs difference from the fp32 graph ${worst}, peak ${peak}`);
+  });
+
+  it('refuses a package without the float16 graph, naming it', async () => {
+    await assert.rejects(
+      Xtts.load(fixture, { warmUp: false, vocoderPrecision: 'fp16' }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'MODEL_NOT_FOUND');
+        assert.match(e.message, /no hifigan_fp16 graph in this package \(vocoder precision fp16 asked for/);
+        return true;
+      },
+    );
+  });
+});
