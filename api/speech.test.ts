@@ -357,3 +357,52 @@ describe('synthesis: admission under overload', () => {
     assert.equal((await tts()).status, 200);
   });
 });
+
+describe('synthesis: Server-Timing', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'xtts-timing-'));
+  let t: T;
+  before(async () => {
+    // The engine holds each request's first chunk for 40 ms: a first audio that takes at least that long.
+    const gate = (i: number) => (i === 0 ? new Promise<void>((ok) => setTimeout(ok, 40)) : undefined);
+    t = await testApp({ engine: toneEngine({ chunkSamples: 2400, gate }), dataDir, modelDir: join(dataDir, 'models') });
+    await withVoice(t, join(dataDir, 'models'));
+  });
+  after(async () => {
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const parse = (header: string | undefined) =>
+    Object.fromEntries(
+      (header ?? '').split(', ').map((e) => {
+        const m = /^([a-z-]+);dur=(\d+\.\d)$/.exec(e);
+        assert.ok(m, `Server-Timing entry "${e}" in "${header}"`);
+        return [m[1] as string, Number(m[2])];
+      }),
+    );
+
+  it('says where the time to the answer went, on both routes, streamed or not', async () => {
+    for (const [path, body] of [
+      ['/v1/tts', { text: 'Time this please.', voice: 'ada', stream: true }],
+      ['/v1/tts', { text: 'Time this please.', voice: 'ada' }],
+      ['/v1/audio/speech', { model: 'xtts-v2', input: 'Time this please.', voice: 'ada', response_format: 'pcm' }],
+    ] as const) {
+      const res = await t.request
+        .post(path)
+        .set(t.auth(t.tokens.synth))
+        .send(body)
+        .buffer(true)
+        .parse(binaryBody as never);
+      assert.equal(res.status, 200, path);
+      const timing = parse(res.headers['server-timing']);
+      assert.deepEqual(Object.keys(timing), ['request', 'voice', 'first-audio'], path);
+      assert.ok((timing['first-audio'] as number) >= 35, `${path}: first audio ${timing['first-audio']} ms`);
+      assert.ok((timing.voice as number) >= 0 && (timing.request as number) >= 0);
+    }
+  });
+
+  it('is absent from a refused request', async () => {
+    const res = await t.request.post('/v1/tts').set(t.auth(t.tokens.synth)).send({ text: 'x', voice: 'nobody' });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers['server-timing'], undefined);
+  });
+});

@@ -18,6 +18,8 @@ declare module 'hono' {
   interface ContextVariableMap {
     /** Frees the request's synthesis slot (see `admit`); safe to call more than once. */
     synthesisSlot: () => void;
+    /** When the request reached the synthesis routes (performance.now()), for its Server-Timing header. */
+    receivedAt: number;
   }
 }
 
@@ -174,6 +176,7 @@ export function speechRoutes(deps: SpeechRouteDeps) {
    */
   const admission = deps.maxInFlight ? new Limiter(deps.maxInFlight, 0) : undefined;
   const admit = createMiddleware(async function admit(c, next) {
+    c.set('receivedAt', performance.now());
     const slot = admission ? admission.acquire() : Promise.resolve(() => {});
     if (!slot) {
       throw new ApiError('OVERLOADED', 'The server is synthesising at capacity; retry shortly', {
@@ -186,6 +189,19 @@ export function speechRoutes(deps: SpeechRouteDeps) {
     if (c.res.status !== 200) release();
   });
   const speak = async (input: Parameters<typeof prepareSpeech>[1]) => prepareSpeech(deps, input);
+  /** Where the time to the answer went (`Server-Timing`, shown by browsers' developer tools, read by bench:gpu). */
+  const timing = (c: Context, handlerAt: number, prepared: PreparedSpeech) =>
+    c.header(
+      'Server-Timing',
+      serverTiming({
+        // Admission, the key's check and the body's validation.
+        request: handlerAt - c.get('receivedAt'),
+        // The voice, its checkpoint and conditioning (the database; an engine run for a new voice).
+        voice: prepared.startedAt - handlerAt,
+        // The engine: queue, prompt, first codes and their audio.
+        'first-audio': prepared.firstChunkMs,
+      }),
+    );
   app.use('/v1/tts', admit, synth);
   app.use('/v1/audio/speech', admit, synth);
 
@@ -211,6 +227,7 @@ export function speechRoutes(deps: SpeechRouteDeps) {
 
   return app
     .openapi(tts, async (c) => {
+      const handlerAt = performance.now();
       const b = c.req.valid('json');
       const params: Partial<SynthesisParams> = definedOnly({
         temperature: b.temperature,
@@ -230,9 +247,11 @@ export function speechRoutes(deps: SpeechRouteDeps) {
         params,
         fields: { text: 'text', voice: 'voice' },
       });
+      timing(c, handlerAt, prepared);
       return respond(c, prepared, b.format, b.stream ? b.stream_format : 'whole', done('/v1/tts', b.format, release));
     })
     .openapi(speech, async (c) => {
+      const handlerAt = performance.now();
       const b = c.req.valid('json');
       if (b.response_format === 'aac' || b.response_format === 'flac') {
         throw new ApiError(
@@ -266,6 +285,7 @@ export function speechRoutes(deps: SpeechRouteDeps) {
         params: definedOnly({ speed: b.speed, seed: b.seed }),
         fields: { text: 'input', voice: 'voice' },
       });
+      timing(c, handlerAt, prepared);
       // OpenAI streams speech as it is made; so does this route.
       return respond(c, prepared, format, b.stream_format, done('/v1/audio/speech', format, release));
     })
@@ -367,6 +387,13 @@ function sseResponse(
   c.header('Content-Type', 'text/event-stream');
   c.header('Cache-Control', 'no-store');
   return c.body(body, 200);
+}
+
+/** A Server-Timing header value: `name;dur=ms` for each entry, in milliseconds to 0.1. */
+export function serverTiming(entries: Readonly<Record<string, number>>): string {
+  return Object.entries(entries)
+    .map(([name, ms]) => `${name};dur=${Math.max(0, ms).toFixed(1)}`)
+    .join(', ');
 }
 
 function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {

@@ -486,7 +486,24 @@ async function stopServer(child: ChildProcess) {
   clearTimeout(t);
 }
 
-type Answer = { status: number; ttfaMs: number | null; bytes: number; wallMs?: number; error?: string };
+type Answer = {
+  status: number;
+  ttfaMs: number | null;
+  bytes: number;
+  wallMs?: number;
+  error?: string;
+  /** The server's Server-Timing header: where its part of the time to first audio went. */
+  timing?: Record<string, number>;
+};
+/** `a;dur=1.5, b;dur=2` → { a: 1.5, b: 2 }. */
+function parseServerTiming(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of (header ?? '').split(',')) {
+    const m = /^\s*([\w-]+);dur=([\d.]+)\s*$/.exec(e);
+    if (m) out[m[1] as string] = Number(m[2]);
+  }
+  return out;
+}
 async function speak(url: string, i: number, stream = true): Promise<Answer> {
   const t0 = performance.now();
   let status = 0;
@@ -509,12 +526,13 @@ async function speak(url: string, i: number, stream = true): Promise<Answer> {
     status = r.status;
     if (r.status !== 200) return { status, ttfaMs, bytes, error: `${r.status} ${(await r.text()).slice(0, 200)}` };
     if (!r.body) return { status, ttfaMs, bytes, error: 'no body' };
+    const timing = parseServerTiming(r.headers.get('server-timing'));
     for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
       if (chunk.byteLength > 0 && ttfaMs === null) ttfaMs = performance.now() - t0;
       bytes += chunk.byteLength;
     }
     if (bytes === 0) return { status, ttfaMs, bytes, error: '200 without audio' };
-    return { status, ttfaMs, bytes, wallMs: performance.now() - t0 };
+    return { status, ttfaMs, bytes, wallMs: performance.now() - t0, timing };
   } catch (e) {
     return { status, ttfaMs, bytes, error: `${status ? `${status}, then ` : ''}${(e as Error).message}` };
   }
@@ -645,6 +663,20 @@ for (const c of skipped('2') ? [] : levels) {
         `TTFA p50 ${level.ttfaP50Ms?.toFixed(0) ?? '-'} ms, p95 ${level.ttfaP95Ms?.toFixed(0) ?? '-'} ms; ` +
         `peak GPU ${level.peakGpuMiB ?? '-'} MiB (idle ${level.idleGpuMiB ?? '-'}), server RSS peak ${level.peakRssMiB?.toFixed(0) ?? '-'} MiB`,
     );
+    // The server's share of the time to first audio, part by part (its Server-Timing header); the rest
+    // of a client's TTFA is the network, the HTTP layers and the first bytes' way to the client.
+    const parts = [...new Set(answers.flatMap((a) => Object.keys(a.timing ?? {})))];
+    if (parts.length)
+      console.log(
+        `  server timing (p50 / p95 ms): ${parts
+          .map((k) => {
+            const xs = answers
+              .filter((a) => !a.error && a.timing?.[k] !== undefined)
+              .map((a) => a.timing?.[k] as number);
+            return `${k} ${quantile(xs, 0.5)?.toFixed(1) ?? '-'} / ${quantile(xs, 0.95)?.toFixed(1) ?? '-'}`;
+          })
+          .join(', ')}`,
+      );
     for (const f of level.failureSamples) console.log(`  FAILED request: ${f}`);
     if (c === 1 && wholeRequests > 0) {
       // The whole-utterance path on the same server: requests without `stream`, one at a time.

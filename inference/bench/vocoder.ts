@@ -56,7 +56,7 @@ const { manifest } = await readManifest(pkg);
 const config = manifest.model.config;
 const width = config.gpt_n_model_channels;
 const speakerDim = config.d_vector_dim;
-const codesPerSecond = manifest.sample_rates.codes_per_second;
+const codesPerSecond = Number(manifest.sample_rates.codes_per_second);
 
 type Variant = { name: string; graph: string; batchGraph: string; tf32: boolean };
 const variants: Variant[] = (args.variants as string)

@@ -35,6 +35,14 @@ export type GenerateOptions = {
    * this one left.
    */
   prefetch?: boolean;
+  /**
+   * With `prefetch`, whether to ask for the second run before the first one's audio too, asked when the
+   * first run ends: where the decode is shared with other sequences (the device is busy beside the first
+   * window's HiFi-GAN anyway), the sequence then keeps its place in the decode instead of sitting out
+   * until its first audio is made. Unset: never (a lone sequence's first window runs without a decode
+   * beside it: its time to first audio).
+   */
+  prefetchFirst?: () => boolean;
 };
 
 export type CodeRun = {
@@ -114,7 +122,7 @@ export async function* generateCodes(
       if (!reason && all.length >= o.maxCodes) reason = 'max_new_tokens';
       // Not before the first run's audio: that one is the time to first audio, and a decode beside it
       // on the device slows it down; the next run has the first chunk's playing time to be ready.
-      if (!reason && o.prefetch && runIndex > 1) {
+      if (!reason && o.prefetch && (runIndex > 1 || o.prefetchFirst?.() === true)) {
         next = start();
         // Awaited on the next turn; a caller that stops before then never reads it.
         next.catch(() => undefined);

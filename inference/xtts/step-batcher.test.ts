@@ -218,16 +218,32 @@ describe('StepBatcher over the tiny fixed-shape step (StaticGpt)', { skip }, () 
     runs: (i: number) => number,
     prefetch: boolean,
     stopAfter = Number.POSITIVE_INFINITY,
+    prefetchFirst?: () => boolean,
+    events?: string[],
   ): Promise<number[][]> {
     const out: number[][] = [];
-    for await (const run of generateCodes(gpt, cond, ids[k] as number[], {
+    // `events`: each decode call and each run handed to the consumer, in order.
+    const traced = events
+      ? (new Proxy(gpt, {
+          get: (target, key, receiver) =>
+            key === 'decode'
+              ? (...a: Parameters<typeof gpt.decode>) => {
+                  events.push('decode');
+                  return target.decode(...a);
+                }
+              : Reflect.get(target, key, receiver),
+        }) as typeof gpt)
+      : gpt;
+    for await (const run of generateCodes(traced, cond, ids[k] as number[], {
       settings: SETTINGS[k] as DecodeSettings,
       rng: new UniformSource(100 + k),
       runCodes: runs,
       maxCodes: 60,
       babbleGuard: null,
       prefetch,
+      ...(prefetchFirst ? { prefetchFirst } : {}),
     })) {
+      events?.push('run');
       out.push(run.codes);
       // The consumer's own work between runs (HiFi-GAN in the engine).
       await new Promise((ok) => setTimeout(ok, 1 + k));
@@ -261,6 +277,66 @@ describe('StepBatcher over the tiny fixed-shape step (StaticGpt)', { skip }, () 
     } finally {
       await g.close();
     }
+  });
+
+  it('asks for the second run before the first is vocoded while others decode, with the same codes', async () => {
+    const schedules = [() => 4, () => 5, () => 3];
+    const alone = [];
+    for (let k = 0; k < 3; k++) alone.push(await codes(x.gpt, k, schedules[k] as (i: number) => number, false));
+    const g = StaticGpt.open(staticGraph, { slots: 3, maxLen: 200, chunk: 6 }, { threads: 1 });
+    try {
+      const b = new StepBatcher(g, { stopCode: x.gpt.stopCode, windowSteps: 2, maxBatch: 3 });
+      const events: string[][] = [[], [], []];
+      const asked: boolean[][] = [[], [], []];
+      const together = await Promise.all(
+        [0, 1, 2].map(async (k) => {
+          const [got] = await collectAll(
+            b.generate(x.gpt, (gpt) =>
+              oneShot(
+                codes(
+                  gpt,
+                  k,
+                  schedules[k] as (i: number) => number,
+                  true,
+                  Number.POSITIVE_INFINITY,
+                  () => {
+                    const shared = b.sequences > 1;
+                    (asked[k] as boolean[]).push(shared);
+                    return shared;
+                  },
+                  events[k],
+                ),
+              ),
+            ),
+          );
+          return got;
+        }),
+      );
+      for (let k = 0; k < 3; k++) {
+        assert.deepEqual(together[k], alone[k], `sentence ${k}: same runs, same codes`);
+        if ((alone[k] as number[][]).length > 1 && asked[k]?.[0])
+          assert.deepEqual(events[k]?.slice(0, 3), ['decode', 'decode', 'run'], `sentence ${k}: ${events[k]}`);
+      }
+      assert.ok(
+        asked.some((a) => a[0] === true),
+        `at least one first run ended beside another sequence: ${JSON.stringify(asked)}`,
+      );
+      assert.equal(g.size, 0, 'every slot free');
+    } finally {
+      await g.close();
+    }
+    // Alone, the first run's audio comes first: the second run is asked for after it.
+    const lone: string[] = [];
+    await codes(
+      x.gpt,
+      0,
+      () => 4,
+      true,
+      Number.POSITIVE_INFINITY,
+      () => false,
+      lone,
+    );
+    assert.deepEqual(lone.slice(0, 3), ['decode', 'run', 'decode']);
   });
 
   it('a generation that stops early (cancelled) frees its slot and leaves the others their codes', async () => {

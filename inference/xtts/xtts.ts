@@ -386,6 +386,8 @@ export class Xtts {
         ...(cancelled ? { checkCancelled: cancelled } : {}),
         // With continuous batching the next run's codes are made while this one's audio is.
         prefetch: this.batcher instanceof StepBatcher,
+        // The first run's too while other streams decode (the device is shared anyway).
+        prefetchFirst: () => this.batcher instanceof StepBatcher && this.batcher.sequences > 1,
       });
     return this.batcher ? this.batcher.generate(this.gpt, generate) : generate(this.gpt);
   }
