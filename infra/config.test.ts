@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { engineOptions, GPU_STREAM_FIRST_CHUNK_CODES } from '../inference/engine/engine.ts';
 import { ConfigError, loadConfig } from './config.ts';
 
 const kube = {
@@ -31,6 +32,24 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ INFERENCE_PRECISION: 'auto' }).inference.precision, undefined);
     assert.equal(loadConfig({ INFERENCE_PRECISION: 'int8' }).inference.precision, 'int8');
     assert.equal(loadConfig({ INFERENCE_PRECISION: 'int4' }).inference.precision, 'int4');
+  });
+
+  it("sizes a stream's first chunk by device unless INFERENCE_STREAM_FIRST_CODES names it", () => {
+    assert.equal(engineOptions(loadConfig({})).streamChunkCodes, undefined, "a CPU: the engine's own default");
+    assert.equal(
+      engineOptions(loadConfig({ INFERENCE_DEVICE: 'cuda' })).streamChunkCodes,
+      GPU_STREAM_FIRST_CHUNK_CODES,
+    );
+    assert.equal(GPU_STREAM_FIRST_CHUNK_CODES, 8);
+    const named = { INFERENCE_DEVICE: 'cuda', INFERENCE_STREAM_FIRST_CODES: '20' };
+    assert.equal(engineOptions(loadConfig(named)).streamChunkCodes, 20);
+    assert.throws(() => loadConfig({ INFERENCE_STREAM_FIRST_CODES: '0' }), /INFERENCE_STREAM_FIRST_CODES/);
+  });
+
+  it('takes fp16 for HiFi-GAN', () => {
+    assert.equal(loadConfig({}).inference.vocoderPrecision, 'fp32');
+    assert.equal(loadConfig({ INFERENCE_VOCODER_PRECISION: 'fp16' }).inference.vocoderPrecision, 'fp16');
+    assert.throws(() => loadConfig({ INFERENCE_VOCODER_PRECISION: 'bf16' }), /INFERENCE_VOCODER_PRECISION/);
   });
 
   it('keeps the batched decode off the native addon unless INFERENCE_NATIVE says otherwise', () => {

@@ -116,7 +116,7 @@ const envSchema = z.object({
   INFERENCE_MAX_TEXT_TOKENS: z.coerce.number().int().min(32).max(4096).optional(),
   /**
    * Codes in a stream's first chunk (its time to first audio is the prompt's pass, these codes and one
-   * HiFi-GAN window); later chunks grow from it. Unset: the engine's default (16).
+   * HiFi-GAN window); later chunks grow from it. Unset: the engine's default (16 on a CPU, 8 on CUDA).
    */
   INFERENCE_STREAM_FIRST_CODES: z.coerce.number().int().min(1).max(100).optional(),
   /** Every SECONDS, each engine worker logs where its time went (prefill, decode windows, HiFi-GAN); 0: off. */

@@ -494,6 +494,11 @@ type Answer = {
   error?: string;
   /** The server's Server-Timing header: where its part of the time to first audio went. */
   timing?: Record<string, number>;
+  /**
+   * A listener's wait after the first audio (ms): playing from the first byte on, the time the audio
+   * received so far had run out before more came (0: every chunk came before the one before had played).
+   */
+  stallMs?: number;
 };
 /** `a;dur=1.5, b;dur=2` → { a: 1.5, b: 2 }. */
 function parseServerTiming(header: string | null): Record<string, number> {
@@ -527,12 +532,26 @@ async function speak(url: string, i: number, stream = true): Promise<Answer> {
     if (r.status !== 200) return { status, ttfaMs, bytes, error: `${r.status} ${(await r.text()).slice(0, 200)}` };
     if (!r.body) return { status, ttfaMs, bytes, error: 'no body' };
     const timing = parseServerTiming(r.headers.get('server-timing'));
+    // When the audio received so far ends playing (16-bit mono PCM at the output rate).
+    let playedOutAt = 0;
+    let stallMs = 0;
     for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
-      if (chunk.byteLength > 0 && ttfaMs === null) ttfaMs = performance.now() - t0;
+      if (chunk.byteLength === 0) continue;
+      const now = performance.now();
+      if (ttfaMs === null) {
+        ttfaMs = now - t0;
+        playedOutAt = now;
+      }
+      if (now > playedOutAt) {
+        stallMs += now - playedOutAt;
+        playedOutAt = now;
+      }
+      playedOutAt += (chunk.byteLength / 2 / outputRate) * 1000;
       bytes += chunk.byteLength;
     }
     if (bytes === 0) return { status, ttfaMs, bytes, error: '200 without audio' };
-    return { status, ttfaMs, bytes, wallMs: performance.now() - t0, timing };
+    // The first chunk's own arrival is not a stall.
+    return { status, ttfaMs, bytes, wallMs: performance.now() - t0, timing, stallMs: Math.max(0, stallMs) };
   } catch (e) {
     return { status, ttfaMs, bytes, error: `${status ? `${status}, then ` : ''}${(e as Error).message}` };
   }
@@ -676,6 +695,11 @@ for (const c of skipped('2') ? [] : levels) {
             return `${k} ${quantile(xs, 0.5)?.toFixed(1) ?? '-'} / ${quantile(xs, 0.95)?.toFixed(1) ?? '-'}`;
           })
           .join(', ')}`,
+      );
+    const stalls = answers.filter((a) => !a.error && a.stallMs !== undefined).map((a) => a.stallMs as number);
+    if (stalls.length)
+      console.log(
+        `  playback from the first byte: ${stalls.filter((x) => x > 0).length}/${stalls.length} requests ran out of audio before the next chunk; wait after the first audio p50 / p95 / max ${quantile(stalls, 0.5)?.toFixed(0)} / ${quantile(stalls, 0.95)?.toFixed(0)} / ${Math.max(...stalls).toFixed(0)} ms`,
       );
     for (const f of level.failureSamples) console.log(`  FAILED request: ${f}`);
     if (c === 1 && wholeRequests > 0) {

@@ -134,6 +134,15 @@ export function nativeDecodePath(
       };
 }
 
+/**
+ * Codes in a stream's first chunk on CUDA when INFERENCE_STREAM_FIRST_CODES is unset (xtts.ts's
+ * STREAM_FIRST_CHUNK_CODES, 16, elsewhere): there the prompt's pass and each code take a few ms, and the
+ * first chunk's codes are most of the time to first audio. On an H200 (full size, one stream, HiFi-GAN
+ * in TF32) 8 codes gave the first audio in 79 / 92 ms (p50 / p95) against 98 / 113 with 16; 64 streams
+ * 165 s of audio per second against 168 (README, benchmark).
+ */
+export const GPU_STREAM_FIRST_CHUNK_CODES = 8;
+
 /** Engine options from the INFERENCE_* settings (infra/config.ts), shared by the API and pods. */
 export function engineOptions(config: { inference: InferenceConfig }): EngineOptions {
   const i = config.inference;
@@ -152,7 +161,12 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.native ? { native: i.native } : {}),
     ...(i.profileSeconds ? { profileSeconds: i.profileSeconds } : {}),
     ...(i.maxTextTokens ? { maxTextTokens: i.maxTextTokens } : {}),
-    ...(i.streamFirstCodes ? { streamChunkCodes: i.streamFirstCodes } : {}),
+    // Unset: fewer codes on a GPU, where they are quick and the first chunk's decode is most of the wait.
+    ...(i.streamFirstCodes
+      ? { streamChunkCodes: i.streamFirstCodes }
+      : i.device === 'cuda'
+        ? { streamChunkCodes: GPU_STREAM_FIRST_CHUNK_CODES }
+        : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
