@@ -46,12 +46,6 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ INFERENCE_STREAM_FIRST_CODES: '0' }), /INFERENCE_STREAM_FIRST_CODES/);
   });
 
-  it('takes fp16 for HiFi-GAN', () => {
-    assert.equal(loadConfig({}).inference.vocoderPrecision, 'fp32');
-    assert.equal(loadConfig({ INFERENCE_VOCODER_PRECISION: 'fp16' }).inference.vocoderPrecision, 'fp16');
-    assert.throws(() => loadConfig({ INFERENCE_VOCODER_PRECISION: 'bf16' }), /INFERENCE_VOCODER_PRECISION/);
-  });
-
   it('keeps the batched decode off the native addon unless INFERENCE_NATIVE says otherwise', () => {
     assert.equal(loadConfig({}).inference.native, 'off');
     assert.equal(loadConfig({ INFERENCE_NATIVE: 'auto' }).inference.native, 'auto');

@@ -59,13 +59,11 @@ const envSchema = z.object({
    */
   INFERENCE_PRECISION: z.enum(['auto', 'fp32', 'fp16', 'int8', 'int4']).default('auto'),
   /**
-   * HiFi-GAN's precision: fp32 (the default and the reference), int8 (the package's hifigan_int8,
+   * HiFi-GAN's precision: fp32 (the default and the reference), or int8 (the package's hifigan_int8,
    * from the same quantizer as the GPT's int8 graphs): on a 2-core CPU the int8 GPT with it is real
-   * time, at a cost in agreement with fp32 that README's benchmark states; or fp16 (hifigan_fp16 and
-   * hifigan_batch_fp16 of an `xtts.export --batch` package): on a GPU, HiFi-GAN's convolutions on tensor
-   * cores, the GPT untouched, the samples within what README's benchmark states of fp32's.
+   * time, at a cost in agreement with fp32 that README's benchmark states.
    */
-  INFERENCE_VOCODER_PRECISION: z.enum(['fp32', 'int8', 'fp16']).default('fp32'),
+  INFERENCE_VOCODER_PRECISION: z.enum(['fp32', 'int8']).default('fp32'),
   /**
    * On CUDA, HiFi-GAN's convolutions in TF32 (tensor cores) through the native addon; every other graph
    * keeps TF32 off, so the GPT's codes are fp32's. Off by default: in TF32 a window padded to its bucket
@@ -252,7 +250,7 @@ export type Config = {
     /** More CUDA provider options for the addon's sessions (INFERENCE_CUDA_OPTIONS); undefined: none. */
     cudaOptions: Record<string, string> | undefined;
     /** HiFi-GAN's precision (INFERENCE_VOCODER_PRECISION). */
-    vocoderPrecision: 'fp32' | 'int8' | 'fp16';
+    vocoderPrecision: 'fp32' | 'int8';
     workers: number;
     /** Requests per engine worker at once (INFERENCE_STREAMS). */
     streams: number;

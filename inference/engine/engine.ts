@@ -177,7 +177,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
 type InferenceConfig = {
   device: 'cpu' | 'cuda';
   precision?: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
-  vocoderPrecision?: 'fp32' | 'int8' | 'fp16' | undefined;
+  vocoderPrecision?: 'fp32' | 'int8' | undefined;
   vocoderTf32?: boolean | undefined;
   staticStep?: 'dmmha' | 'inplace' | undefined;
   stepCudaGraph?: boolean | undefined;

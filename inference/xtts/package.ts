@@ -47,12 +47,10 @@ export type PackageOptions = {
   precision?: Precision;
   /**
    * HiFi-GAN's precision: fp32 by default; int8 opens `hifigan_int8` (the quantizer's int8 HiFi-GAN,
-   * 2.6x faster on CPU, at a cost in agreement with fp32 measured in README's benchmark); fp16 opens
-   * `hifigan_fp16` and `hifigan_batch_fp16` (an `xtts.export --batch` package's: convolutions on a GPU's
-   * tensor cores, frame arithmetic in float32, float32 in and out; made for CUDA, slow on a CPU). A
-   * package without the graph is refused (MODEL_NOT_FOUND).
+   * 2.6x faster on CPU, at a cost in agreement with fp32 measured in README's benchmark), refused
+   * (MODEL_NOT_FOUND) by a package without it.
    */
-  vocoderPrecision?: VocoderPrecision;
+  vocoderPrecision?: 'fp32' | 'int8';
   intraOpThreads?: number;
   /** onnxruntime settings for every session on CPU (default: CPU_SESSION). */
   cpuSession?: CpuSessionOptions;
@@ -149,7 +147,7 @@ export type ModelPackage = {
   baseManifest: Manifest;
   precision: Precision;
   /** HiFi-GAN's graph: `hifigan` (fp32) or `hifigan_int8`. */
-  vocoder: (typeof VOCODER_GRAPH)[VocoderPrecision];
+  vocoder: 'hifigan' | 'hifigan_int8';
   device: Device;
   tokenizer: VoiceTokenizer;
   melStats: Float32Array;
@@ -189,11 +187,6 @@ export type CpuSessionOptions = Pick<SessionOptions, 'cpuMemArena' | 'config'>;
 function tf32Option(on: boolean): Record<string, string> {
   return { use_tf32: on ? '1' : '0' };
 }
-
-export type VocoderPrecision = 'fp32' | 'int8' | 'fp16';
-
-/** The HiFi-GAN graph of each vocoder precision (PackageOptions.vocoderPrecision). */
-export const VOCODER_GRAPH = { fp32: 'hifigan', int8: 'hifigan_int8', fp16: 'hifigan_fp16' } as const;
 
 /**
  * A session that opens on its first run, its inputs and outputs known before (from the manifest);
@@ -398,18 +391,12 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     }
   }
 
-  const vocoderPrecision = options.vocoderPrecision ?? 'fp32';
-  const vocoder = VOCODER_GRAPH[vocoderPrecision];
-  if (vocoder !== 'hifigan' && !has(vocoder))
+  const vocoder = options.vocoderPrecision === 'int8' ? 'hifigan_int8' : 'hifigan';
+  if (vocoder === 'hifigan_int8' && !has(vocoder))
     throw new EngineError(
       'MODEL_NOT_FOUND',
-      `${dir}: no ${vocoder} graph in this package (vocoder precision ${vocoderPrecision} asked for${
-        vocoderPrecision === 'fp16' ? '; `python3 -m xtts.export ... --batch` exports it' : ''
-      })`,
+      `${dir}: no hifigan_int8 graph in this package (vocoder precision int8 asked for)`,
     );
-  // The batched graph of the same precision (none for int8: its runs are one window each).
-  const vocoderBatchGraph =
-    vocoderPrecision === 'fp16' ? 'hifigan_batch_fp16' : vocoder === 'hifigan' ? 'hifigan_batch' : null;
 
   // Each file checked once, also when two graphs name it (the int8 variant's shared GPT graph).
   const checked = new Map<string, Promise<string>>();
@@ -499,7 +486,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     options.nativeBatch && options.batchedDecode && batchGraph?.startsWith('gpt_step_static_'),
   );
   const vocoderBatchPath =
-    options.vocoderBatch && vocoderBatchGraph && has(vocoderBatchGraph) ? await graphPath(vocoderBatchGraph) : null;
+    options.vocoderBatch && vocoder === 'hifigan' && has('hifigan_batch') ? await graphPath('hifigan_batch') : null;
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath('speaker_encoder'),

@@ -140,15 +140,3 @@ def build_cases(m: Xtts, graphs: List[str], w: CaseWriter, text_ids: torch.Tenso
         frames = torch.tensor([12, 5, 20], device=dev)
         w.add("hifigan_batch", "hifigan_batch.onnx", {"latents": rows, "speaker": spks, "frames": frames.cpu()},
               {"wav": m.hifigan_decoder(rows, spks, frames)}, TOLERANCE["fp32"])
-        if "fp16" in dtypes:
-            # The float16 HiFi-GAN graphs (graphs.HalfHifigan) against the float32 module: one window, one
-            # padded with noise, and the three rows.
-            one = rows[:1, :12]
-            w.add("hifigan_fp16", "hifigan_fp16.onnx", {"latents": one, "speaker": spks[:1], "frames": torch.tensor(12)},
-                  {"wav": m.hifigan_decoder(one, spks[:1])}, TOLERANCE["fp16"])
-            w.add("hifigan_fp16_padded", "hifigan_fp16.onnx",
-                  {"latents": rows[:1], "speaker": spks[:1], "frames": torch.tensor(12)},
-                  {"wav": m.hifigan_decoder(rows[:1], spks[:1], torch.tensor(12, device=dev))}, TOLERANCE["fp16"])
-            w.add("hifigan_batch_fp16", "hifigan_batch_fp16.onnx",
-                  {"latents": rows, "speaker": spks, "frames": frames.cpu()},
-                  {"wav": m.hifigan_decoder(rows, spks, frames)}, TOLERANCE["fp16"])

@@ -3,7 +3,6 @@
 Every graph has batch 1. GPT graphs exist in fp32 and fp16; fp16 graphs keep float32 at their
 interface except for the KV cache, which never leaves the runtime's hands (TypeScript only passes it
 from prefill to decode and from one decode run to the next)."""
-import copy
 import io
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -11,7 +10,6 @@ import onnx
 import torch
 from torch import nn
 
-from ..model.hifigan import WNConv
 from ..model.model import Xtts
 from ..model.sampler import Sampler
 from .batch import BatchSampler, BatchStep
@@ -86,34 +84,6 @@ class Hifigan(nn.Module):
         return self.dec(latents, speaker, frames)
 
 
-class HalfHifigan(nn.Module):
-    """Hifigan with its convolutions, resampling and activations in float16 (tensor cores on a GPU), everything
-    that counts frames in integers or float32 as in the float32 graph, and float32 at its interface.
-
-    The generic float16 pass (onnx_tools.to_float16) cannot make this graph: it would also turn the float32
-    arithmetic of `resized_length` and Resize's scale into float16, which gives wrong lengths (24000 / 22050
-    is 1.0889 in float16, not 1.0884). Traced from a float16 copy of the decoder instead, where that arithmetic
-    is float32 by construction. Weight norm is folded into each convolution's weight in float32 first (g·v/‖v‖
-    computed in float16 would lose bits the float32 graph keeps)."""
-
-    def __init__(self, m: Xtts):
-        super().__init__()
-        speaker_encoder = m.hifigan_decoder.speaker_encoder
-        m.hifigan_decoder.speaker_encoder = None  # not part of this graph: not copied
-        try:
-            self.dec = copy.deepcopy(m.hifigan_decoder)
-        finally:
-            m.hifigan_decoder.speaker_encoder = speaker_encoder
-        for mod in self.dec.modules():
-            if isinstance(mod, WNConv):
-                w = mod.weight().detach().half()
-                mod.weight = lambda w=w: w  # the folded weight, a constant of the trace
-        self.dec.half()
-
-    def forward(self, latents, speaker, frames):
-        return self.dec(latents.half(), speaker.half(), frames).float()
-
-
 def _export(module: nn.Module, args: Tuple, inputs: Sequence[str], outputs: Sequence[str],
             dynamic: Dict[str, Dict[int, str]]) -> onnx.ModelProto:
     # The wrapper must be in eval mode: the exporter restores the wrapper's mode afterwards, and a fresh
@@ -155,18 +125,6 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True, dmmha_layout:
         # what a server vocoding many streams runs, one run for the windows that wait together.
         out["hifigan_batch"] = _export(
             Hifigan(m), (torch.randn(2, 12, d), torch.randn(2, s.d_vector_dim, 1), torch.tensor([9, 12])),
-            ["latents", "speaker", "frames"], ["wav"],
-            {"latents": {0: "batch", 1: "codes"}, "speaker": {0: "batch"}, "frames": {0: "batch"},
-             "wav": {0: "batch", 2: "samples"}})
-
-    if "hifigan_batch" in want and fp16:
-        # HiFi-GAN in float16 for a GPU server (INFERENCE_VOCODER_PRECISION=fp16), one and several windows.
-        out["hifigan_fp16"] = _export(HalfHifigan(m), (torch.randn(1, 12, d), torch.randn(1, s.d_vector_dim, 1),
-                                                       torch.tensor(9)),
-                                      ["latents", "speaker", "frames"], ["wav"],
-                                      {"latents": {1: "codes"}, "wav": {2: "samples"}})
-        out["hifigan_batch_fp16"] = _export(
-            HalfHifigan(m), (torch.randn(2, 12, d), torch.randn(2, s.d_vector_dim, 1), torch.tensor([9, 12])),
             ["latents", "speaker", "frames"], ["wav"],
             {"latents": {0: "batch", 1: "codes"}, "speaker": {0: "batch"}, "frames": {0: "batch"},
              "wav": {0: "batch", 2: "samples"}})
