@@ -59,20 +59,28 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
         mask = node("Cast", [keep], "m/mask", to=TensorProto.INT32)
     else:
         mask = node("Cast", [key_keep(p)], "m/mask", to=TensorProto.INT32)  # [S, M + 1]
+    col = p.col
+    if dmmha:
+        # An inactive row writes its (unused) new K/V at column M - 1 rather than its old value back at its
+        # column: no row ever holds M - 1 positions (the step's capacity is M - 1), so that column is never one
+        # a row reads as its own, and the write needs no GatherElements and Where first: 4 kernels a layer
+        # fewer (120 at full size, a few µs each at one slot, where the step is launch-bound).
+        col = node("Where", [p.active, p.col, "w/m_last"], "w/col_dm")
     if inplace:
-        kv_idx = node("Expand", [node("Reshape", [p.col, i64c("w/col4", [-1, 1, 1, 1])], "w/col4d"),
+        kv_idx = node("Expand", [node("Reshape", [col, i64c("w/col4", [-1, 1, 1, 1])], "w/col4d"),
                                  node("Concat", [p.sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape", axis=0)],
                       "w/kv_idx")  # [S, H, 1, dh]
-        write = node("Reshape", [p.active, i64c("w/row4", [-1, 1, 1, 1])], "w/write4")
+        write = "" if dmmha else node("Reshape", [p.active, i64c("w/row4", [-1, 1, 1, 1])], "w/write4")
     if ft:
         shp_bnsh = i64c("r/bnsh", [0, heads, -1, dh])
         # K as [S, H, dh / 4, M, 4]: column m of a head is 16 pieces of 4 floats, M * 4 floats apart.
         x4 = 4
-        kv_idx_k = node("Expand", [node("Reshape", [p.col, i64c("w/col5", [-1, 1, 1, 1, 1])], "w/col5d"),
+        kv_idx_k = node("Expand", [node("Reshape", [col, i64c("w/col5", [-1, 1, 1, 1, 1])], "w/col5d"),
                                    node("Concat", [p.sh_s, i64c("w/ft_dims", [heads, dh // x4, 1, x4])], "w/k_shape",
                                         axis=0)], "w/kv_idx_k")  # [S, H, dh / 4, 1, 4]
-        write_k = node("Reshape", [p.active, i64c("w/row5", [-1, 1, 1, 1, 1])], "w/write5")
-        shp_ft = i64c("r/ft", [0, heads, 1, dh // x4, x4])
+        # The new K [S, H, 1, dh] as [S, H, dh / 4, 1, 4]: the same memory order (the moved axis has size 1), a
+        # Reshape rather than a Transpose's copy.
+        shp_ft = i64c("r/ft", [0, heads, dh // x4, 1, x4])
     lowest = float(np.finfo(np.float32).min)
     shp_q = i64c("r/q", [-1, 1, d])  # [S, 1, D]
     shp_row = i64c("r/kv_row", [-1, heads, 1, dh])  # [S, H, 1, dh]
@@ -98,12 +106,14 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
         vn = node("Reshape", [pf + "v", shp_row], pf + "vn")
         if inplace:
             def put(c, new, idx, wr, axis, i=i, pf=pf):
+                if dmmha:  # inactive rows write at column M - 1 (above)
+                    return node("ScatterElements", [f"{c}_{i}", idx, new], f"{c}_{i}_out", axis=axis)
                 return node("ScatterElements", [f"{c}_{i}", idx, node(
                     "Where", [wr, new, node("GatherElements", [f"{c}_{i}", idx], f"{pf}{c}_old", axis=axis)],
                     f"{pf}{c}_upd")], f"{c}_{i}_out", axis=axis)
             if ft:  # the new K [S, H, 1, dh] as [S, H, dh / 4, 1, 4]
-                k_ft = node("Transpose", [node("Reshape", [kn, shp_ft], pf + "k_ft0")], pf + "k_ft", perm=[0, 1, 3, 2, 4])
-                key = put("cache_k", k_ft, kv_idx_k, write_k, 3)
+                k_ft = node("Reshape", [kn, shp_ft], pf + "k_ft")
+                key = put("cache_k", k_ft, kv_idx_k, "", 3)
             else:
                 key = put("cache_k", kn, kv_idx, write, 2)
             val = put("cache_v", vn, kv_idx, write, 2)

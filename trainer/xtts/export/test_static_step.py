@@ -585,10 +585,12 @@ class StaticDmmhaStep(unittest.TestCase):
         """The "ft" graph (K as [S, H, dh/4, M, 4], the CUDA kernel's layout) writes each active row's new
         K at its column in that layout: layer 0's (its K depends on the embeddings only, not on an
         attention, which onnxruntime's CPU kernel would compute from a BNSH reading) equals the "bnsh"
-        graph's, moved into the layout; every other element of the cache is as it was."""
+        graph's, moved into the layout; an inactive row writes at column M - 1 (no row's own: the capacity
+        is M - 1 positions); every other element of the cache is as it was."""
         from xtts.export.graphs import batch_sampler
         from xtts.export.static_fused import dmmha_step
         ft = dmmha_step(self.m.gpt, batch_sampler(self.s.gpt_num_audio_tokens), "ft")
+        self.assertFalse([n for n in ft.graph.node if n.op_type == "Transpose"], "the new K reshaped, not copied")
         k_in = [i for i in ft.graph.input if i.name == "cache_k_0"][0]
         H, dh = self.s.gpt_n_heads, self.s.gpt_n_model_channels // self.s.gpt_n_heads
         self.assertEqual([d.dim_param or d.dim_value for d in k_in.type.tensor_type.shape.dim],
@@ -607,12 +609,22 @@ class StaticDmmhaStep(unittest.TestCase):
         self.assertTrue((codes[:, 0] >= 0).any())
         np.testing.assert_array_equal(got, to_ft(ref[0]))
         changed = got != feeds["cache_k_0"]
+        inactive = 0
         for r in range(len(self.total)):
+            col = self.start["length"][r] if codes[r, 0] >= 0 else M - 1
+            inactive += codes[r, 0] < 0
             if codes[r, 0] >= 0:
-                col = self.start["length"][r]
                 self.assertTrue(changed[r, :, :, col].any(), f"row {r}")
-                changed[r, :, :, col] = False
+            changed[r, :, :, col] = False
+        self.assertGreater(inactive, 0, "a row the step left inactive")
         self.assertFalse(changed.any())
+
+    def test_inactive_rows_write_only_the_spare_column(self):
+        """No GatherElements or Where on a layer's cache: an inactive row's write goes to column M - 1."""
+        g = self.dm.graph
+        self.assertFalse([n for n in g.node if n.op_type == "GatherElements" and n.input[0].startswith("cache_")])
+        scatters = [n for n in g.node if n.op_type == "ScatterElements" and n.input[0].startswith("cache_")]
+        self.assertEqual(len(scatters), 2 * self.L)
 
 
 if __name__ == "__main__":
