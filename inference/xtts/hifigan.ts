@@ -111,8 +111,11 @@ export class Hifigan {
     width: number,
     speaker: Float32Array,
     speed = 1,
-    /** A stream's first window: ahead of others where windows wait to share a run (VocoderBatcher). */
-    urgent = false,
+    /**
+     * When the listener needs this window's audio (performance.now() ms; a stream's first window: now):
+     * where windows wait to share a run, the one due soonest goes first (VocoderBatcher). Unset: a render's.
+     */
+    deadline?: number,
   ): Promise<Float32Array> {
     let x = latents.subarray(0, frames * width);
     let t = frames;
@@ -137,7 +140,7 @@ export class Hifigan {
       'hifigan',
       async () => {
         // Several streams' windows of one bucket share a run (vocoder-batcher.ts).
-        if (batcher && this.buckets && this.takesFrames) return batcher.run(fed, x, t, speaker, urgent);
+        if (batcher && this.buckets && this.takesFrames) return batcher.run(fed, x, t, speaker, deadline);
         const session = await this.sessionFor(fed);
         const out = await session.run({
           latents: tensor('float32', x, [1, fed, width]),

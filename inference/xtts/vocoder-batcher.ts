@@ -2,14 +2,17 @@
  * HiFi-GAN windows of several streams in one run (the package's `hifigan_batch` graph: rows padded to
  * one bucket, each with its own speaker and real length, `frames` [B]).
  *
- * One batched run is in flight at a time; windows that arrive meanwhile wait, and when it ends the
- * bucket of a waiting stream's first window (`urgent`: the listener is waiting for its first audio)
- * goes next, else the bucket whose window has waited longest, with the largest power of two of its waiting
- * windows up to `maxRows` (the rest go in the next run), so a bucket's runs take a few shapes only.
- * First windows do not wait for a run of later ones to end: while one is in flight, they get a run of
- * their own beside it (one such at a time; short windows, so it ends soon, and the device shares out):
- * onnxruntime's CUDA convolutions plan again whenever the shape changes (hifigan.ts). `open(bucket, rows)` gives the session for a shape (the package's gives one
- * per bucket, whose convolutions plan by cuDNN's heuristics: a few ms, not an exhaustive search).
+ * Each window comes with its deadline: when its listener needs its audio (a stream's first window: now,
+ * its listener is waiting; a later one: when the audio already sent has played; a whole render's: a
+ * second after it asked, RENDER_SLACK_MS). One batched run is in flight at a time; windows that arrive
+ * meanwhile wait, and when it ends the bucket of the window due soonest goes next, its windows in order of
+ * deadline, the largest power of two of them up to `maxRows` (the rest go in the next run), so a bucket's
+ * runs take a few shapes only. Windows already due (a first window; a stream whose audio ran out) do not
+ * wait for a run of others to end: while one is in flight, they get a run of their own beside it (one
+ * such at a time; short windows, so it ends soon, and the device shares out). Earliest deadline first:
+ * a stream with seconds of audio ahead of its listener waits for one whose listener has none.
+ * `open(bucket, rows)` gives the session for a shape (the package's gives one per bucket, whose
+ * convolutions plan by cuDNN's heuristics: a few ms, not an exhaustive search).
  *
  * A row's samples are those of the window run alone through the batch-1 graph, within float rounding
  * (the graph computes each row as the module does alone: model/test_hifigan.py, vocoder-batcher.test.ts).
@@ -22,13 +25,16 @@ export type VocoderBatcherOptions = {
   maxRows?: number;
 };
 
+/** How long a window without a deadline (a whole render's) may wait behind streams' (ms). */
+export const RENDER_SLACK_MS = 1000;
+
 type Window = {
   fed: number;
   latents: Float32Array;
   frames: number;
   speaker: Float32Array;
-  /** A stream's first window (its time to first audio): its bucket goes next. */
-  urgent: boolean;
+  /** When its listener needs it (performance.now() ms). */
+  deadline: number;
   resolve: (wav: Float32Array) => void;
   reject: (e: Error) => void;
 };
@@ -70,19 +76,22 @@ export class VocoderBatcher {
 
   /**
    * The samples of one window: `latents` [fed * width] (already padded to its bucket `fed`), `frames` of
-   * them real, `speaker` [d]. Resolves with the row's whole output (samples(fed)); the caller crops it.
+   * them real, `speaker` [d]; `deadline`: when its listener needs it (performance.now() ms; unset: a
+   * render's, RENDER_SLACK_MS from now). Resolves with the row's whole output (samples(fed)); the caller
+   * crops it.
    */
   run(
     fed: number,
     latents: Float32Array,
     frames: number,
     speaker: Float32Array,
-    urgent = false,
+    deadline?: number,
   ): Promise<Float32Array> {
     if (latents.length !== fed * this.width)
       return Promise.reject(new Error(`vocoder window: ${latents.length} values for ${fed} latents of ${this.width}`));
+    const due = deadline ?? performance.now() + RENDER_SLACK_MS;
     return new Promise((resolve, reject) => {
-      this.waiting.push({ fed, latents, frames, speaker, urgent, resolve, reject });
+      this.waiting.push({ fed, latents, frames, speaker, deadline: due, resolve, reject });
       this.pump();
     });
   }
@@ -114,8 +123,8 @@ export class VocoderBatcher {
         this.pump();
       });
     }
-    // next() takes its windows before its first await, so these are first windows the run above left.
-    if (!this.urgentRunning && this.waiting.some((w) => w.urgent)) {
+    // next() takes its windows before its first await, so these are due windows the run above left.
+    if (!this.urgentRunning && this.waiting.some(isDue(performance.now()))) {
       this.urgentRunning = true;
       void this.next(true).finally(() => {
         this.urgentRunning = false;
@@ -136,22 +145,17 @@ export class VocoderBatcher {
     return s;
   }
 
-  /** One run: with `urgentOnly`, of first windows alone. Takes its windows before its first await. */
-  private async next(urgentOnly: boolean): Promise<void> {
-    const fed = (this.waiting.find((w) => w.urgent) ?? (this.waiting[0] as Window)).fed;
-    const fits = (w: Window) => w.fed === fed && (w.urgent || !urgentOnly);
-    const same = this.waiting.filter(fits).length;
+  /** One run: with `dueOnly`, of windows already due alone. Takes its windows before its first await. */
+  private async next(dueOnly: boolean): Promise<void> {
+    const due = isDue(performance.now());
+    // The waiting windows by deadline (a stable sort: equal deadlines in the order they came).
+    const order = this.waiting.filter((w) => due(w) || !dueOnly).sort((a, b) => a.deadline - b.deadline);
+    const fed = (order[0] as Window).fed;
+    const same = order.filter((w) => w.fed === fed);
     // A power of two of them: padding rows would be whole windows of work for nothing, so the rest
     // wait for the next run (which starts as soon as this one ends).
-    const take = Math.min(this.maxRows, 2 ** Math.floor(Math.log2(same)));
-    const batch: Window[] = [];
-    for (let i = 0; i < this.waiting.length && batch.length < take; ) {
-      const w = this.waiting[i] as Window;
-      if (fits(w)) {
-        batch.push(w);
-        this.waiting.splice(i, 1);
-      } else i++;
-    }
+    const batch = same.slice(0, Math.min(this.maxRows, 2 ** Math.floor(Math.log2(same.length))));
+    for (const w of batch) this.waiting.splice(this.waiting.indexOf(w), 1);
     try {
       const rows = batch.length;
       const d = (batch[0] as Window).speaker.length;
@@ -182,4 +186,9 @@ export class VocoderBatcher {
       for (const w of batch) w.reject(err);
     }
   }
+}
+
+/** Whether a window is due at `now`: its listener needs its audio already. */
+function isDue(now: number): (w: Window) => boolean {
+  return (w) => w.deadline <= now;
 }

@@ -416,11 +416,18 @@ export class Xtts {
     const t0 = performance.now();
     let firstCodesAt: number | null = null;
     let firstAudio = false;
+    // When the listener started hearing (the first chunk's yield) and the samples yielded since: a
+    // window is due when those have played (its deadline for the HiFi-GAN queue, VocoderBatcher).
+    let playingSince: number | null = null;
+    let sent = 0;
+    const deadline = () => (playingSince === null ? performance.now() : playingSince + (sent / sampleRate) * 1000);
     // Each chunk leaves as soon as it exists: the last one is known from the generator's own
     // `done`, so nothing is held back (holding one back would double the time to first audio).
     for (const [si, ids] of sentences.entries()) {
       let chunker: StreamChunker | null = null;
       if (si > 0 && this.options.sentencePauseSamples > 0) {
+        playingSince ??= performance.now();
+        sent += this.options.sentencePauseSamples;
         yield {
           samples: new Float32Array(this.options.sentencePauseSamples),
           sampleRate,
@@ -435,8 +442,8 @@ export class Xtts {
         }
         chunker ??= new StreamChunker(
           run.width,
-          // The stream's first window is what its listener waits for: ahead of the others' (VocoderBatcher).
-          (lat, n) => this.hifigan.decode(lat, n, run.width, input.voice.speakerEmbedding, p.speed, index === 0),
+          // Due when the audio already sent has played; the first window now (its listener waits).
+          (lat, n) => this.hifigan.decode(lat, n, run.width, input.voice.speakerEmbedding, p.speed, deadline()),
           { ...DEFAULT_STREAM, samplesPerCode: DEFAULT_STREAM.samplesPerCode / p.speed },
         );
         const samples = await chunker.push(run.latents, run.codes.length, run.done);
@@ -447,6 +454,8 @@ export class Xtts {
           recordPhase('first audio: HiFi-GAN', performance.now() - (firstCodesAt ?? t0));
         }
         guard.check(samples, final);
+        if (samples.length > 0) playingSince ??= performance.now();
+        sent += samples.length;
         yield { samples, sampleRate, index: index++, final };
         ended ||= final;
       }
