@@ -46,6 +46,19 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ INFERENCE_STREAM_FIRST_CODES: '0' }), /INFERENCE_STREAM_FIRST_CODES/);
   });
 
+  it('puts the decode step on a high-priority CUDA stream only where asked, and only where the addon runs it', () => {
+    assert.equal(loadConfig({}).inference.stepStreamPriority, 'normal');
+    const gpu = { INFERENCE_DEVICE: 'cuda', INFERENCE_NATIVE: 'on', INFERENCE_BATCH_GRAPH: 'true' };
+    const high = loadConfig({ ...gpu, INFERENCE_STEP_STREAM_PRIORITY: 'high' });
+    assert.equal(high.inference.stepStreamPriority, 'high');
+    assert.equal(engineOptions(high).stepStreamPriority, 'high');
+    assert.throws(
+      () => loadConfig({ INFERENCE_STEP_STREAM_PRIORITY: 'high' }),
+      /INFERENCE_STEP_STREAM_PRIORITY: high needs INFERENCE_DEVICE=cuda/,
+    );
+    assert.throws(() => loadConfig({ INFERENCE_STEP_STREAM_PRIORITY: 'top' }), /INFERENCE_STEP_STREAM_PRIORITY/);
+  });
+
   it('keeps the batched decode off the native addon unless INFERENCE_NATIVE says otherwise', () => {
     assert.equal(loadConfig({}).inference.native, 'off');
     assert.equal(loadConfig({ INFERENCE_NATIVE: 'auto' }).inference.native, 'auto');

@@ -84,6 +84,13 @@ const envSchema = z.object({
    */
   INFERENCE_STEP_CUDA_GRAPH: flag.optional(),
   /**
+   * The decode step's CUDA stream: `high` runs its kernels on a stream of the device's highest priority,
+   * so HiFi-GAN's long convolutions beside it do not hold each of its short kernels back; `normal`
+   * (default): onnxruntime's own stream. `high` needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and
+   * INFERENCE_BATCH_GRAPH=true.
+   */
+  INFERENCE_STEP_STREAM_PRIORITY: z.enum(['high', 'normal']).default('normal'),
+  /**
    * More onnxruntime CUDA provider options for the sessions the native addon opens, as a JSON object
    * (e.g. {"cudnn_conv_use_max_workspace": "0", "arena_extend_strategy": "kSameAsRequested"}): memory
    * and speed trade-offs of the CUDA provider. Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and
@@ -247,6 +254,8 @@ export type Config = {
     staticStep: 'dmmha' | 'inplace';
     /** The decode step as a CUDA graph (INFERENCE_STEP_CUDA_GRAPH). */
     stepCudaGraph: boolean;
+    /** The decode step's CUDA stream priority (INFERENCE_STEP_STREAM_PRIORITY). */
+    stepStreamPriority: 'high' | 'normal';
     /** More CUDA provider options for the addon's sessions (INFERENCE_CUDA_OPTIONS); undefined: none. */
     cudaOptions: Record<string, string> | undefined;
     /** HiFi-GAN's precision (INFERENCE_VOCODER_PRECISION). */
@@ -373,6 +382,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw fail([
         { name, message: 'needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true' },
       ]);
+  if (e.INFERENCE_STEP_STREAM_PRIORITY === 'high' && !addonOnCuda)
+    throw fail([
+      {
+        name: 'INFERENCE_STEP_STREAM_PRIORITY',
+        message: 'high needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true',
+      },
+    ]);
   const cudaOptions = e.INFERENCE_CUDA_OPTIONS === undefined ? undefined : parseCudaOptions(e.INFERENCE_CUDA_OPTIONS);
   if (typeof cudaOptions === 'string') throw fail([{ name: 'INFERENCE_CUDA_OPTIONS', message: cudaOptions }]);
   if (cudaOptions && !addonOnCuda) {
@@ -406,6 +422,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       vocoderTf32: e.INFERENCE_VOCODER_TF32,
       staticStep: e.INFERENCE_STATIC_STEP,
       stepCudaGraph: e.INFERENCE_STEP_CUDA_GRAPH ?? e.INFERENCE_DEVICE === 'cuda',
+      stepStreamPriority: e.INFERENCE_STEP_STREAM_PRIORITY,
       cudaOptions,
       workers: e.INFERENCE_WORKERS,
       streams: e.INFERENCE_STREAMS,

@@ -153,6 +153,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.vocoderTf32 ? { vocoderTf32: true } : {}),
     ...(i.staticStep ? { staticStep: i.staticStep } : {}),
     ...(i.stepCudaGraph ? { stepCudaGraph: true } : {}),
+    ...(i.stepStreamPriority === 'high' ? { stepStreamPriority: 'high' as const } : {}),
     ...(i.cudaOptions ? { cudaOptions: i.cudaOptions } : {}),
     workers: i.workers,
     ...(i.streams ? { maxStreams: i.streams } : {}),
@@ -181,6 +182,7 @@ type InferenceConfig = {
   vocoderTf32?: boolean | undefined;
   staticStep?: 'dmmha' | 'inplace' | undefined;
   stepCudaGraph?: boolean | undefined;
+  stepStreamPriority?: 'high' | 'normal' | undefined;
   cudaOptions?: Record<string, string> | undefined;
   workers: number;
   /** Jobs per worker at once (INFERENCE_STREAMS). */

@@ -116,6 +116,12 @@ export interface DeviceSessionOptions {
    * both fail. The pool thread that takes a run waits for it there.
    */
   ownThread?: boolean;
+  /**
+   * On CUDA, 'high': the session's kernels go to a CUDA stream of its own at the device's highest
+   * priority (onnxruntime's `user_compute_stream`), so where other sessions' long kernels keep the device
+   * busy, its blocks get the SMs first as they free up; 'normal' (default): onnxruntime's own stream.
+   */
+  streamPriority?: 'high' | 'normal';
 }
 
 /**

@@ -270,6 +270,21 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
       }
     });
 
+    it('streamPriority: normal is the default stream; high is refused off CUDA, a bad value refused', async () => {
+      const s = DeviceSession.open(stepGraph(), { threads: 1, streamPriority: 'normal' });
+      s.release();
+      await fails(
+        () => DeviceSession.open(stepGraph(), { threads: 1, streamPriority: 'high' }),
+        'ERR_NATIVE_ARGUMENT',
+        /options\.streamPriority needs options\.device 'cuda'/,
+      );
+      await fails(
+        () => DeviceSession.open(stepGraph(), { threads: 1, streamPriority: 'urgent' as never }),
+        'ERR_NATIVE_ARGUMENT',
+        /options\.streamPriority must be 'high' or 'normal', got 'urgent'/,
+      );
+    });
+
     it('dims fixes symbolic dimensions when the session opens: other sizes are refused, clearly', async () => {
       const free = DeviceSession.open(stepGraph(), { threads: 1 });
       assert.deepEqual(free.inputs.find((i) => i.name === 'hist')?.shape, ['slots', 'chunk', 4]);

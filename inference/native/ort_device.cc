@@ -12,7 +12,7 @@
 // JS surface (wrapped and typed by index.ts):
 //   ortVersion: string, apiVersion: number
 //   new Session(path | modelBytes, {device, deviceId, threads, cudaGraph, cpuMemArena, config, providerOptions,
-//               copyWithGraph, name})
+//               copyWithGraph, name, ownThread, streamPriority, dims})
 //     .inputs / .outputs: [{name, type, shape}]   .device: 'cpu' | 'cuda'
 //     .alloc(type, dims, data?) -> Tensor          zero-filled, or holding data (a typed array)
 //     .run(inputs, outputs) -> Promise<{name: Tensor | {type, dims, data}}>
@@ -27,6 +27,7 @@
 //
 // Errors are JS Errors with `code` (ERR_ORT_<onnxruntime's code>, ERR_NATIVE_ARGUMENT, ERR_NATIVE_RELEASED,
 // ERR_NATIVE_BUSY) and a message naming the input, output or argument at fault.
+#include <dlfcn.h>
 #include <node_api.h>
 
 #include <algorithm>
@@ -315,8 +316,39 @@ class OneThread {
   std::thread worker;
 };
 
+// The CUDA runtime's few stream calls, from the libcudart onnxruntime's CUDA provider has loaded (no CUDA
+// headers or link here: the addon builds on hosts without the toolkit). Only `streamPriority` needs them.
+struct Cudart {
+  int (*setDevice)(int) = nullptr;
+  int (*priorityRange)(int*, int*) = nullptr;
+  int (*createWithPriority)(void**, unsigned, int) = nullptr;
+  int (*destroy)(void*) = nullptr;
+  std::string error;
+};
+
+const Cudart& cudart() {
+  static const Cudart c = [] {
+    Cudart r;
+    void* h = nullptr;
+    for (const char* name : {"libcudart.so.13", "libcudart.so.12", "libcudart.so"})
+      if ((h = dlopen(name, RTLD_NOW | RTLD_GLOBAL))) break;
+    if (!h) {
+      r.error = "no libcudart.so.13, .12 or libcudart.so could be loaded";
+      return r;
+    }
+    r.setDevice = reinterpret_cast<int (*)(int)>(dlsym(h, "cudaSetDevice"));
+    r.priorityRange = reinterpret_cast<int (*)(int*, int*)>(dlsym(h, "cudaDeviceGetStreamPriorityRange"));
+    r.createWithPriority = reinterpret_cast<int (*)(void**, unsigned, int)>(dlsym(h, "cudaStreamCreateWithPriority"));
+    r.destroy = reinterpret_cast<int (*)(void*)>(dlsym(h, "cudaStreamDestroy"));
+    if (!r.setDevice || !r.priorityRange || !r.createWithPriority || !r.destroy) r.error = "libcudart lacks the stream calls";
+    return r;
+  }();
+  return c;
+}
+
 struct SessionCore {
   std::string path;
+  void* stream = nullptr;  // options.streamPriority: the session's own CUDA stream (user_compute_stream)
   bool cuda = false;
   bool cudaGraph = false;  // enable_cuda_graph: each binding replays its own graph (gpu_graph_id), run() none
   int graphIds = 0;        // the last gpu_graph_id given to a binding (0 is onnxruntime's own)
@@ -361,6 +393,7 @@ struct SessionCore {
     if (deviceInfo) ort->ReleaseMemoryInfo(deviceInfo);
     if (hostInfo) ort->ReleaseMemoryInfo(hostInfo);
     if (session) ort->ReleaseSession(session);
+    if (stream) cudart().destroy(stream);
   }
 
   const IoInfo* input(const std::string& n) const {
@@ -1001,6 +1034,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     std::string device = "cpu";
     int threads = 0;
     bool cudaGraph = false, arena = true, ownThread = false;
+    std::string priority;  // "" (onnxruntime's own stream) or "high"
     std::vector<std::pair<std::string, std::string>> config, provider;
     std::vector<std::pair<std::string, int64_t>> dims;  // free-dimension overrides by name
     auto entries = [&](napi_value obj, const std::string& what, std::vector<std::pair<std::string, std::string>>& into) {
@@ -1024,6 +1058,12 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       if (opt(e, o, "threads", &v)) threads = static_cast<int>(number(e, v, "options.threads"));
       if (opt(e, o, "cudaGraph", &v)) cudaGraph = boolean(e, v, "options.cudaGraph");
       if (opt(e, o, "ownThread", &v)) ownThread = boolean(e, v, "options.ownThread");
+      if (opt(e, o, "streamPriority", &v)) {
+        priority = str(e, v, "options.streamPriority");
+        if (priority != "high" && priority != "normal")
+          bad("options.streamPriority must be 'high' or 'normal', got '" + priority + "'");
+        if (priority == "normal") priority.clear();
+      }
       if (opt(e, o, "cpuMemArena", &v)) arena = boolean(e, v, "options.cpuMemArena");
       if (opt(e, o, "copyWithGraph", &v)) core->copyWithGraph = boolean(e, v, "options.copyWithGraph");
       if (opt(e, o, "name", &v)) core->path = str(e, v, "options.name");
@@ -1048,6 +1088,21 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       }
     }
     if (cudaGraph && device != "cuda") bad("options.cudaGraph needs options.device 'cuda'");
+    if (!priority.empty() && device != "cuda") bad("options.streamPriority needs options.device 'cuda'");
+    if (!priority.empty()) {
+      // The session's kernels on a stream of the device's highest priority: where another session's
+      // long kernels (HiFi-GAN's convolutions) keep the device busy, the scheduler gives this stream's
+      // blocks the SMs first as they free up.
+      const Cudart& c = cudart();
+      if (!c.error.empty()) bad("options.streamPriority: " + c.error);
+      int least = 0, greatest = 0;
+      void* stream = nullptr;
+      int rc = c.setDevice(core->deviceId);
+      if (!rc) rc = c.priorityRange(&least, &greatest);
+      if (!rc) rc = c.createWithPriority(&stream, 1 /* cudaStreamNonBlocking */, greatest);
+      if (rc) bad("options.streamPriority: a CUDA stream could not be made (cudaError " + std::to_string(rc) + ")");
+      core->stream = stream;
+    }
     core->cuda = device == "cuda";
     core->cudaGraph = cudaGraph;
     if (ownThread || cudaGraph) core->ownThread = std::make_unique<OneThread>();
@@ -1074,6 +1129,8 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
           std::vector<const char*> k, val;
           for (size_t i = 0; i < keys.size(); i++) k.push_back(keys[i].c_str()), val.push_back(vals[i].c_str());
           OrtStatus* st = ort->UpdateCUDAProviderOptions(cu, k.data(), val.data(), k.size());
+          if (!st && main && core->stream)
+            st = ort->UpdateCUDAProviderOptionsWithValue(cu, "user_compute_stream", core->stream);
           if (!st) st = ort->SessionOptionsAppendExecutionProvider_CUDA_V2(so, cu);
           ort->ReleaseCUDAProviderOptions(cu);
           check(st, "the CUDA execution provider (are libonnxruntime_providers_cuda.so and CUDA/cuDNN there?)");

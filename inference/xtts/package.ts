@@ -91,6 +91,11 @@ export type PackageOptions = {
    */
   stepCudaGraph?: boolean | undefined;
   /**
+   * On CUDA, the fixed-shape step's kernels on a CUDA stream of the device's highest priority (the addon's
+   * `streamPriority`; INFERENCE_STEP_STREAM_PRIORITY). Default: onnxruntime's own stream.
+   */
+  stepStreamPriority?: 'high' | 'normal' | undefined;
+  /**
    * HiFi-GAN windows of several streams in one run (xtts/vocoder-batcher.ts) through the package's
    * `hifigan_batch` graph (its base's for a fine-tuned package), where it has one and the vocoder is
    * fp32; `maxRows` windows per run at most (default 8). Unset: each window runs alone.
@@ -549,6 +554,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
           // pool thread, and a capture beside another session's run made both fail ("operation not
           // permitted when stream is capturing": 2 of 3 streams at one slot on an H200, 2026-12-01).
           ...(options.stepCudaGraph && device === 'cuda' ? { cudaGraph: true } : {}),
+          ...(options.stepStreamPriority === 'high' && device === 'cuda' ? { streamPriority: 'high' as const } : {}),
           ...(batchGraph?.startsWith('gpt_step_static_')
             ? { dims: { slots: stepSizes.slots, max_len: stepSizes.maxLen, chunk: stepSizes.chunk } }
             : {}),
