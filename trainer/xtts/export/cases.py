@@ -121,6 +121,21 @@ def build_cases(m: Xtts, graphs: List[str], w: CaseWriter, text_ids: torch.Tenso
                 ref = run_decode(m, logits, latent, pos, seen, k, v, ps, steps)
                 w.add("gpt_decode_fp32_sampled", "gpt_decode_fp32.onnx", dict(feeds, **ps),
                       {n: ref[n] for n in keep}, tol)
+    if "gpt_prefill" in graphs and "gpt_batch" in graphs:
+        # Two prompts of different text lengths in one run, the shorter padded: the graph against the module
+        # (test_prefill_batch.py checks each row against the batch-1 prefill).
+        from .graphs import PrefillBatch
+        short = ids[:, : max(2, ids.shape[1] // 2)].clone()
+        short[0, -1] = s.gpt_stop_text_token
+        pad = torch.full_like(ids, s.gpt_stop_text_token)
+        pad[:, : short.shape[1]] = short
+        two_ids = torch.cat([ids, pad], 0)
+        two_len = torch.tensor([ids.shape[1], short.shape[1]], device=dev)
+        two_cond = torch.cat([cond, cond.flip(1)], 0)
+        pl, plat, pk, pv = PrefillBatch(m)(two_cond, two_ids, two_len)
+        w.add("gpt_prefill_batch_fp32", "gpt_prefill_batch_fp32.onnx",
+              {"cond": two_cond, "text_ids": two_ids, "text_len": two_len.cpu()},
+              {"logits": pl, "latent": plat, "present_k": pk, "present_v": pv}, TOLERANCE["fp32"])
     if "hifigan" in graphs:
         lat = m.gpt.latents_for_codes(cond, ids, torch.randint(0, 1024, (1, 12), generator=g).to(dev))
         wav = m.hifigan_decoder(lat, spk.unsqueeze(-1))

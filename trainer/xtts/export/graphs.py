@@ -48,6 +48,38 @@ class Prefill(nn.Module):
         return self.gpt.prefill(cond, text_ids)
 
 
+class PrefillBatch(nn.Module):
+    """The prefill of B prompts in one run, their text right-padded: cond [B, latents, D], text_ids [B, T]
+    ([START] ids [STOP], then anything), text_len [B] (each row's real length, 1 <= text_len <= T) ->
+    logits [B, V], latent [B, D], present_k / present_v [L, B, H, latents + T + 1, dh]. Row b's sequence is
+    the batch-1 prefill's ([cond, its text, the audio start]) in its columns [0, latents + text_len[b] + 1),
+    padding after them: the attention is causal, so no real position sees the padding, and logits and
+    latent are taken at the row's own last position. The padding columns hold finite values (a caller may
+    keep them past the row's length, where a step masks them)."""
+
+    def __init__(self, m: Xtts):
+        super().__init__()
+        self.gpt = m.gpt
+
+    def forward(self, cond, text_ids, text_len):
+        g = self.gpt
+        b, t = text_ids.shape
+        cols = torch.arange(t + 1, device=text_ids.device)[None, :]  # [1, T + 1]: text positions, then one more
+        n = text_len.reshape(-1, 1)
+        ids = torch.cat([text_ids, torch.zeros_like(text_ids[:, :1])], dim=1)
+        # Padding positions past the table read its last row: their values are never attended.
+        pos = torch.clamp(cols, max=g.text_pos_embedding.emb.weight.shape[0] - 1)
+        text = g.text_embedding(ids) + g.text_pos_embedding.emb(pos)
+        start = torch.full((1, 1), g.sizes.gpt_start_audio_token, dtype=torch.long, device=text_ids.device)
+        audio = g.mel_embedding(start) + g.mel_pos_embedding.emb.weight[0:1].unsqueeze(0)  # [1, 1, D]
+        emb = torch.where((cols < n)[..., None], text,
+                          torch.where((cols == n)[..., None], audio.expand_as(text), torch.zeros_like(text)))
+        h, k, v = g.gpt(torch.cat([cond.to(text.dtype), emb], dim=1))
+        last = (n + cond.shape[1]).reshape(-1, 1, 1).expand(b, 1, h.shape[-1])
+        logits, latent = g.head(h.gather(1, last)[:, 0])
+        return logits, latent, k, v
+
+
 class Step(nn.Module):
     """One decode step with the KV cache one tensor per layer, in two parts, as the decode Loop holds
     it: (token, pos, frozen_k_0 .. frozen_k_{L-1}, frozen_v_0 .., past_k_0 .., past_v_0 ..) ->
@@ -138,6 +170,9 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True, dmmha_layout:
                           ["cond", "text_ids"], ["logits", "latent", "present_k", "present_v"],
                           {"text_ids": {1: "text"}, "present_k": kv_dyn("k", "prompt"), "present_v": kv_dyn("v", "prompt")}))
         out["gpt_prefill_fp32"] = prefill
+    if "gpt_prefill" in want and "gpt_batch" in want:
+        # Several streams' prompts in one run (a server's streams that arrive together).
+        out["gpt_prefill_batch_fp32"] = w.detach(export_prefill_batch(m))
     if "gpt_decode" in want:
         frozen, past, present = kv_names("frozen", L), kv_names("past", L), kv_names("present", L)
         step = w.detach(_export(Step(m), (torch.tensor([3]), torch.tensor([1]), *(torch.randn(1, H, 7, dh) for _ in frozen),
@@ -161,6 +196,18 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True, dmmha_layout:
     if prefill is not None and fp16:
         out["gpt_prefill_fp16"] = to_float16(_copy(prefill), keep_f32=["cond", "logits", "latent"], weights=w)
     return {stem: w.attach(g) for stem, g in out.items()}
+
+
+def export_prefill_batch(m: Xtts) -> onnx.ModelProto:
+    """`gpt_prefill_batch_fp32`: PrefillBatch, B prompts of up to T text tokens in one run."""
+    s = m.sizes
+    return _export(
+        PrefillBatch(m), (torch.randn(2, s.perceiver_latents, s.gpt_n_model_channels),
+                          torch.tensor([[1, 2, 3, 4], [1, 2, 0, 0]]), torch.tensor([4, 2])),
+        ["cond", "text_ids", "text_len"], ["logits", "latent", "present_k", "present_v"],
+        {"cond": {0: "batch"}, "text_ids": {0: "batch", 1: "text"}, "text_len": {0: "batch"},
+         "logits": {0: "batch"}, "latent": {0: "batch"},
+         "present_k": {1: "batch", 3: "prompt"}, "present_v": {1: "batch", 3: "prompt"}})
 
 
 def export_batch(m: Xtts, fp16: bool = True, fused: bool = False,
