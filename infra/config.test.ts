@@ -59,6 +59,14 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ INFERENCE_STEP_STREAM_PRIORITY: 'top' }), /INFERENCE_STEP_STREAM_PRIORITY/);
   });
 
+  it('batches prefills only where INFERENCE_PREFILL_BATCH asks for more than one prompt a run', () => {
+    assert.equal(loadConfig({}).inference.prefillBatch, 1);
+    assert.equal(engineOptions(loadConfig({})).prefillBatch, undefined);
+    assert.deepEqual(engineOptions(loadConfig({ INFERENCE_PREFILL_BATCH: '16' })).prefillBatch, { maxRows: 16 });
+    assert.throws(() => loadConfig({ INFERENCE_PREFILL_BATCH: '0' }), /INFERENCE_PREFILL_BATCH/);
+    assert.throws(() => loadConfig({ INFERENCE_PREFILL_BATCH: '65' }), /INFERENCE_PREFILL_BATCH/);
+  });
+
   it('keeps the batched decode off the native addon unless INFERENCE_NATIVE says otherwise', () => {
     assert.equal(loadConfig({}).inference.native, 'off');
     assert.equal(loadConfig({ INFERENCE_NATIVE: 'auto' }).inference.native, 'auto');

@@ -91,6 +91,12 @@ const envSchema = z.object({
    */
   INFERENCE_STEP_STREAM_PRIORITY: z.enum(['high', 'normal']).default('normal'),
   /**
+   * Prompts of streams that arrive together in one prefill run, at most this many (1: one prefill a
+   * prompt). Takes effect where the fixed-shape step runs through the native addon (INFERENCE_NATIVE,
+   * INFERENCE_BATCH_GRAPH) and the package has gpt_prefill_batch_fp32 (`xtts.export --batch`).
+   */
+  INFERENCE_PREFILL_BATCH: z.coerce.number().int().min(1).max(64).default(1),
+  /**
    * More onnxruntime CUDA provider options for the sessions the native addon opens, as a JSON object
    * (e.g. {"cudnn_conv_use_max_workspace": "0", "arena_extend_strategy": "kSameAsRequested"}): memory
    * and speed trade-offs of the CUDA provider. Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and
@@ -256,6 +262,8 @@ export type Config = {
     stepCudaGraph: boolean;
     /** The decode step's CUDA stream priority (INFERENCE_STEP_STREAM_PRIORITY). */
     stepStreamPriority: 'high' | 'normal';
+    /** Prompts a prefill run at most (INFERENCE_PREFILL_BATCH); 1: one a run. */
+    prefillBatch: number;
     /** More CUDA provider options for the addon's sessions (INFERENCE_CUDA_OPTIONS); undefined: none. */
     cudaOptions: Record<string, string> | undefined;
     /** HiFi-GAN's precision (INFERENCE_VOCODER_PRECISION). */
@@ -423,6 +431,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       staticStep: e.INFERENCE_STATIC_STEP,
       stepCudaGraph: e.INFERENCE_STEP_CUDA_GRAPH ?? e.INFERENCE_DEVICE === 'cuda',
       stepStreamPriority: e.INFERENCE_STEP_STREAM_PRIORITY,
+      prefillBatch: e.INFERENCE_PREFILL_BATCH,
       cudaOptions,
       workers: e.INFERENCE_WORKERS,
       streams: e.INFERENCE_STREAMS,

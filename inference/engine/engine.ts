@@ -154,6 +154,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.staticStep ? { staticStep: i.staticStep } : {}),
     ...(i.stepCudaGraph ? { stepCudaGraph: true } : {}),
     ...(i.stepStreamPriority === 'high' ? { stepStreamPriority: 'high' as const } : {}),
+    ...(i.prefillBatch && i.prefillBatch > 1 ? { prefillBatch: { maxRows: i.prefillBatch } } : {}),
     ...(i.cudaOptions ? { cudaOptions: i.cudaOptions } : {}),
     workers: i.workers,
     ...(i.streams ? { maxStreams: i.streams } : {}),
@@ -183,6 +184,7 @@ type InferenceConfig = {
   staticStep?: 'dmmha' | 'inplace' | undefined;
   stepCudaGraph?: boolean | undefined;
   stepStreamPriority?: 'high' | 'normal' | undefined;
+  prefillBatch?: number | undefined;
   cudaOptions?: Record<string, string> | undefined;
   workers: number;
   /** Jobs per worker at once (INFERENCE_STREAMS). */

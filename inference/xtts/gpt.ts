@@ -8,6 +8,7 @@
 import { timed } from '../engine/phase-times.ts';
 import { GREEDY } from '../generation/config.ts';
 import type { DeviceSession, DeviceTensor } from '../native/index.ts';
+import type { DevicePrefiller } from '../native/prefill-batcher.ts';
 import { type Session, type Tensor, tensor, tensorOf } from '../runtime/index.ts';
 
 export type DecodeSettings = {
@@ -175,12 +176,20 @@ export class Gpt {
    * memory for the step's join (a GptKvCache `onDevice`) instead of sending them to the host and back.
    */
   devicePrefill: DeviceSession | null = null;
+  /**
+   * Where set (with devicePrefill, a package whose prefill graph is gpt_prefill_batch_fp32), prefills run
+   * through it: the prompts of streams that arrive together share a run (native/prefill-batcher.ts).
+   */
+  devicePrefiller: DevicePrefiller | null = null;
+  /** The prefill graph is gpt_prefill_batch_fp32 (a batch of one here; it takes each row's text length). */
+  private readonly batchedPrefill: boolean;
   /** [layers, 1, heads, 0, head dim]: the empty cache a shared graph's prefill run is fed. */
   private readonly emptyKv: readonly number[];
   private readonly width: number;
 
   constructor(prefill: Session, decode: Session, tokens: { audioStart: number; audioStop: number; vocab: number }) {
     this.prefillSession = prefill;
+    this.batchedPrefill = prefill.inputs.some((i) => i.name === 'text_len');
     this.vocab = tokens.vocab;
     this.dummyIds = [1, tokens.audioStart];
     this.stopCode = tokens.audioStop;
@@ -215,11 +224,17 @@ export class Gpt {
   /** textIds: [START] ids... [STOP]. cond: [1, latents, width]. */
   async prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefillResult> {
     if (this.shared) return this.sharedPrefill(cond, condShape, textIds);
+    if (this.devicePrefill && this.devicePrefiller) {
+      const batcher = this.devicePrefiller;
+      const r = await timed('prefill', () => batcher.prefill(cond, condShape, textIds));
+      return this.prefilled(r.logits, r.latent, r.present_k, r.present_v);
+    }
     if (this.devicePrefill) return this.prefillOnDevice(this.devicePrefill, cond, condShape, textIds);
     const out = await timed('prefill', () =>
       this.prefillSession.run({
         cond: tensor('float32', cond, condShape),
         text_ids: tensor('int64', textIds, [1, textIds.length]),
+        ...(this.batchedPrefill ? { text_len: tensor('int64', [textIds.length], [1]) } : {}),
       }),
     );
     const { logits, latent, present_k, present_v } = out;
@@ -258,6 +273,9 @@ export class Gpt {
         {
           cond: { type: 'float32', dims: [...condShape], data: cond },
           text_ids: { type: 'int64', dims: [1, textIds.length], data: BigInt64Array.from(textIds, BigInt) },
+          ...(this.batchedPrefill
+            ? { text_len: { type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(textIds.length)) } }
+            : {}),
         },
         { logits: 'cpu', latent: 'cpu', present_k: 'device', present_v: 'device' },
       ),

@@ -96,6 +96,13 @@ export type PackageOptions = {
    */
   stepStreamPriority?: 'high' | 'normal' | undefined;
   /**
+   * With the fixed-shape step through the addon, the prompts of streams that arrive together in one
+   * prefill run, `maxRows` at most (native/prefill-batcher.ts), where the package has
+   * gpt_prefill_batch_<precision> (`xtts.export --batch`); that graph is then the package's prefill.
+   * INFERENCE_PREFILL_BATCH. Unset: one prefill a prompt.
+   */
+  prefillBatch?: { maxRows: number } | undefined;
+  /**
    * HiFi-GAN windows of several streams in one run (xtts/vocoder-batcher.ts) through the package's
    * `hifigan_batch` graph (its base's for a fine-tuned package), where it has one and the vocoder is
    * fp32; `maxRows` windows per run at most (default 8). Unset: each window runs alone.
@@ -492,11 +499,19 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   );
   const vocoderBatchPath =
     options.vocoderBatch && vocoder === 'hifigan' && has('hifigan_batch') ? await graphPath('hifigan_batch') : null;
+  // Several streams' prompts a run (prefillBatch): the batched prefill graph is then the prefill (one copy
+  // of the GPT's weights for both), where the fixed-shape step takes the prefill's cache on the device.
+  const prefillBatchGraph = `gpt_prefill_batch_${precision}`;
+  const prefillBatched = Boolean(
+    options.prefillBatch &&
+      staticStep &&
+      (gptHere ? Boolean(manifest.graphs[prefillBatchGraph]) : has(prefillBatchGraph)),
+  );
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath('speaker_encoder'),
     hifigan: await graphPath(vocoder),
-    prefill: await graphPath(`gpt_prefill_${precision}`),
+    prefill: await graphPath(prefillBatched ? prefillBatchGraph : `gpt_prefill_${precision}`),
     decode: await graphPath(`gpt_decode_${precision}`),
     ...(options.batchedDecode && batchGraph ? { batch: await graphPath(batchGraph) } : {}),
   };

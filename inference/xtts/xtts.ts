@@ -12,6 +12,7 @@ import { type AudioChunk, EngineError, type SynthesisParams, type VoiceCondition
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { nativeSessionOf } from '../native/host-session.ts';
 import { DeviceSession } from '../native/index.ts';
+import { DevicePrefiller } from '../native/prefill-batcher.ts';
 import { StaticGpt } from '../native/static.ts';
 import { UnsupportedLanguageError } from '../text/languages.ts';
 import { splitSentences } from '../text/sentences.ts';
@@ -124,9 +125,12 @@ export class Xtts {
   private deviceBatch: DeviceBatchedGpt | null = null;
   /** The fixed-shape step's driver, when the package opened gpt_step_static_* (PackageOptions.staticDecode). */
   private staticBatch: StaticGpt | null = null;
+  /** Prompts a prefill run at most, where the package's prefill is the batched graph (PackageOptions.prefillBatch). */
+  private readonly prefillRows: number | undefined;
 
   private constructor(pkg: ModelPackage, options: XttsOptions) {
     this.pkg = pkg;
+    this.prefillRows = options.prefillBatch?.maxRows;
     this.textTokens = options.maxTextTokens;
     this.bucketSizedChunks = options.streamMaxChunkCodes === undefined;
     const t = pkg.manifest.tokens;
@@ -208,6 +212,13 @@ export class Xtts {
       this.staticBatch = new StaticGpt(batch);
       // Its joins take the prefill's keys and values where the prefill left them, on the device.
       this.gpt.devicePrefill = nativeSessionOf(this.pkg.sessions.prefill);
+      // The prompts of streams that arrive together share a prefill run (where the prefill is the batched graph).
+      const prefill = this.gpt.devicePrefill;
+      if (prefill && this.prefillRows && prefill.inputs.some((i) => i.name === 'text_len'))
+        this.gpt.devicePrefiller = new DevicePrefiller(prefill, {
+          maxRows: this.prefillRows,
+          padToken: this.pkg.manifest.tokens.text_stop,
+        });
       traceMemory(
         `allocating the decode state (${this.staticBatch.dims.slots} slots of ${this.staticBatch.dims.maxLen} positions)`,
       );
@@ -251,8 +262,12 @@ export class Xtts {
     const ids = new Array<number>(textTokenLimit(manifest, this.textTokens) + 1).fill(t.text_stop);
     ids[0] = t.text_start;
     const cond = new Float32Array(c.perceiver_latents * c.gpt_n_model_channels);
-    const { cache } = await this.gpt.prefill(cond, [1, c.perceiver_latents, c.gpt_n_model_channels], ids);
-    cache.dispose();
+    // With batched prefills, a run of one (the first) and then one of the most prompts a run takes.
+    const n = this.gpt.devicePrefiller ? this.gpt.devicePrefiller.maxRows + 1 : 1;
+    const done = await Promise.all(
+      Array.from({ length: n }, () => this.gpt.prefill(cond, [1, c.perceiver_latents, c.gpt_n_model_channels], ids)),
+    );
+    for (const { cache } of done) cache.dispose();
   }
 
   get sampleRate(): number {
@@ -265,6 +280,7 @@ export class Xtts {
   }
 
   async release(): Promise<void> {
+    this.gpt.devicePrefiller?.close();
     this.deviceBatch?.close();
     await this.staticBatch?.close();
     return this.pkg.release();

@@ -1,7 +1,6 @@
 """gpt_prefill_batch_fp32 (graphs.PrefillBatch) in onnxruntime against gpt_prefill_fp32 run on each row alone:
 rows of different text lengths padded to the longest give each row the batch-1 prefill's logits, latent and
 keys and values in its own columns, and finite values in the padding's."""
-import os
 import shutil
 import tempfile
 import unittest

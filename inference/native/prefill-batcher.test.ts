@@ -1,0 +1,164 @@
+/**
+ * Prompts of several streams in one prefill run (prefill-batcher.ts over the tiny fixture's
+ * gpt_prefill_batch_fp32, through the addon on this CPU): prompts that arrive together share a run, and each
+ * gets the batch-1 prefill's logits, latent and keys and values (its own columns only); through Xtts with the
+ * fixed-shape step, concurrent streams get the codes they get without it; bad input and a closed prefiller
+ * are refused.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
+import { openSession, type Session, tensor } from '../runtime/index.ts';
+import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
+import { Xtts } from '../xtts/xtts.ts';
+import { DeviceSession, NATIVE_ADDON } from './index.ts';
+import { DevicePrefiller } from './prefill-batcher.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const fixture = join(root, 'test', 'fixtures', 'tiny');
+const batched = join(fixture, 'batch', 'gpt_prefill_batch_fp32.onnx');
+
+describe('DevicePrefiller: several prompts a prefill run', () => {
+  let session: DeviceSession;
+  let single: Session;
+  let prefiller: DevicePrefiller;
+  const cond = tinyCondLatent();
+  const tokens = { start: 0, stop: 0 };
+  before(async () => {
+    if (!existsSync(NATIVE_ADDON))
+      spawnSync('bash', [join(root, 'inference', 'native', 'build.sh')], { stdio: 'inherit' });
+    const x = await Xtts.load(join(fixture, 'package'), { warmUp: false });
+    tokens.start = x.pkg.manifest.tokens.text_start;
+    tokens.stop = x.pkg.manifest.tokens.text_stop;
+    await x.release();
+    session = DeviceSession.open(batched, { threads: 1 });
+    single = await openSession(join(fixture, 'package', 'gpt_prefill_fp32.onnx'));
+    prefiller = new DevicePrefiller(session, { maxRows: 4, padToken: tokens.stop });
+  });
+  after(async () => {
+    prefiller?.close();
+    session?.release();
+    await single?.release();
+  });
+
+  const prompt = (n: number, seed: number) => [
+    tokens.start,
+    ...Array.from({ length: n }, (_, i) => 5 + ((i * 7 + seed) % 50)),
+    tokens.stop,
+  ];
+
+  it("prompts that arrive together share a run, each with the batch-1 prefill's numbers in its own columns", async (t) => {
+    const prompts = [prompt(6, 1), prompt(2, 2), prompt(9, 3), prompt(1, 4), prompt(9, 5)];
+    const before = prefiller.stats.runs;
+    const rows = await Promise.all(prompts.map((ids) => prefiller.prefill(cond.data, cond.shape, ids)));
+    // The first prompt starts a run at once; the four that came while it ran share the next.
+    assert.equal(prefiller.stats.runs - before, 2);
+    assert.equal(prefiller.stats.sizes[4], 1, `runs by size ${JSON.stringify(prefiller.stats.sizes)}`);
+    let worst = 0;
+    for (const [i, ids] of prompts.entries()) {
+      const r = rows[i];
+      assert.ok(r);
+      const want = await single.run({
+        cond: tensor('float32', cond.data, cond.shape),
+        text_ids: tensor('int64', ids, [1, ids.length]),
+      });
+      const wantK = want.present_k;
+      assert.ok(wantK);
+      assert.deepEqual(r.present_k.dims, wantK.dims, `prompt ${i}: its own columns only`);
+      assert.deepEqual(r.present_v.dims, want.present_v?.dims);
+      worst = Math.max(
+        worst,
+        maxAbsDiff(r.logits.data as Float32Array, want.logits?.data as Float32Array),
+        maxAbsDiff(r.latent.data as Float32Array, want.latent?.data as Float32Array),
+        maxAbsDiff(r.present_k.download() as Float32Array, wantK.data as Float32Array),
+        maxAbsDiff(r.present_v.download() as Float32Array, want.present_v?.data as Float32Array),
+      );
+      r.present_k.release();
+      r.present_v.release();
+    }
+    assert.ok(worst <= 1e-5, `max abs difference from the batch-1 prefill ${worst}`);
+    t.diagnostic(`max abs difference from the batch-1 prefill ${worst}`);
+  });
+
+  it('refuses a conditioning of the wrong shape, no text, and a graph that is not the batched prefill', async () => {
+    await assert.rejects(prefiller.prefill(cond.data, [2, 3], prompt(2, 1)), /not \[1, latents, width\]/);
+    await assert.rejects(prefiller.prefill(cond.data, cond.shape, []), /no text ids/);
+    const plain = DeviceSession.open(join(fixture, 'package', 'gpt_prefill_fp32.onnx'), { threads: 1 });
+    try {
+      assert.throws(() => new DevicePrefiller(plain, { maxRows: 2, padToken: 0 }), /not a batched prefill graph/);
+    } finally {
+      plain.release();
+    }
+  });
+
+  it('a closed prefiller refuses new prompts', async () => {
+    const p = new DevicePrefiller(session, { maxRows: 2, padToken: tokens.stop });
+    p.close();
+    await assert.rejects(p.prefill(cond.data, cond.shape, prompt(2, 1)), /closed/);
+  });
+});
+
+describe('Xtts with batched prefills and the fixed-shape step', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xtts-prefill-batch-'));
+  const withStep = join(dir, 'pkg');
+  before(async () => {
+    cpSync(join(fixture, 'package'), withStep, { recursive: true });
+    for (const g of ['gpt_step_static_dmmha_fp32', 'gpt_prefill_batch_fp32']) await addTinyBatchGraph(withStep, g);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('concurrent streams get the codes they get with one prefill a prompt, their prompts in shared runs', async (t) => {
+    const texts = [
+      'It was a bright cold day in April.',
+      'The quick brown fox jumps over the lazy dog, twice.',
+      'Four score and seven years ago.',
+      'Hello there.',
+    ];
+    const load = (prefillBatch?: { maxRows: number }) =>
+      Xtts.load(withStep, {
+        warmUp: false,
+        batchedDecode: true,
+        nativeBatch: true,
+        decodeBatch: { maxBatch: texts.length },
+        staticDecode: { slots: texts.length },
+        maxAudioCodes: 40,
+        ...(prefillBatch ? { prefillBatch } : {}),
+      });
+    const codes = async (x: Xtts) => {
+      const c = x.pkg.manifest.model.config;
+      const voice = {
+        packageKey: x.pkg.key,
+        gptCondLatent: tinyCondLatent().data,
+        gptCondShape: tinyCondLatent().shape,
+        speakerEmbedding: new Float32Array(c.d_vector_dim).fill(0.1),
+        speakerShape: [1, c.d_vector_dim, 1],
+      };
+      return Promise.all(
+        texts.map(async (text, i) => {
+          const r = await x.render({ text, language: 'en', voice, params: { seed: 7 + i } });
+          return r.codes;
+        }),
+      );
+    };
+    const plain = await load();
+    const want = await codes(plain);
+    assert.equal(plain.gpt.devicePrefiller, null, 'no prefiller unless asked for');
+    await plain.release();
+    const x = await load({ maxRows: 4 });
+    try {
+      assert.ok(x.gpt.devicePrefiller, 'the batched prefill is the prefill');
+      assert.equal(x.pkg.sessions.prefill.path.endsWith('gpt_prefill_batch_fp32.onnx'), true);
+      const got = await codes(x);
+      assert.deepEqual(got, want);
+      const s = x.gpt.devicePrefiller.stats;
+      assert.ok(s.prompts >= texts.length && s.runs < s.prompts, `prefill runs by size ${JSON.stringify(s.sizes)}`);
+      t.diagnostic(`prefill runs by size ${JSON.stringify(s.sizes)}`);
+    } finally {
+      await x.release();
+    }
+  });
+});
