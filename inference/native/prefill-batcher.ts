@@ -126,6 +126,8 @@ export class DevicePrefiller {
     const jobs = this.waiting.splice(0, this.maxRows);
     let k: DeviceTensor | null = null;
     let v: DeviceTensor | null = null;
+    // Rows cut out so far: released if a later step fails (their jobs are refused).
+    const cutOut: DeviceTensor[] = [];
     try {
       const b = jobs.length;
       const [, latents, width] = (jobs[0] as Job).condShape as [number, number, number];
@@ -173,6 +175,7 @@ export class DevicePrefiller {
           );
           rk = cut.k_row;
           rv = cut.v_row;
+          cutOut.push(rk, rv);
         }
         rows.push({
           logits: tensorOf('float32', (logits.data as Float32Array).slice(r * vocab, (r + 1) * vocab), [1, vocab]),
@@ -191,6 +194,7 @@ export class DevicePrefiller {
       this.counts.sizes[b] = (this.counts.sizes[b] ?? 0) + 1;
       for (const [r, j] of jobs.entries()) j.resolve(rows[r] as PrefillRow);
     } catch (e) {
+      for (const x of cutOut) x.release();
       k?.release();
       v?.release();
       const err = e instanceof Error ? e : new Error(String(e));
@@ -200,6 +204,7 @@ export class DevicePrefiller {
 
   /** The row-slicing graph, on the prefill's device. */
   private slice(): DeviceSession {
+    if (this.closed) throw new Error('the prefiller was closed');
     if (!this.slicer) {
       const { device, deviceId, providerOptions } = this.session.options;
       this.slicer = DeviceSession.open(rowSliceGraph(), {
