@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { engineOptions, GPU_STREAM_FIRST_CHUNK_CODES } from '../inference/engine/engine.ts';
 import { ConfigError, loadConfig } from './config.ts';
 
 const kube = {
@@ -34,15 +33,9 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ INFERENCE_PRECISION: 'int4' }).inference.precision, 'int4');
   });
 
-  it("sizes a stream's first chunk by device unless INFERENCE_STREAM_FIRST_CODES names it", () => {
-    assert.equal(engineOptions(loadConfig({})).streamChunkCodes, undefined, "a CPU: the engine's own default");
-    assert.equal(
-      engineOptions(loadConfig({ INFERENCE_DEVICE: 'cuda' })).streamChunkCodes,
-      GPU_STREAM_FIRST_CHUNK_CODES,
-    );
-    assert.equal(GPU_STREAM_FIRST_CHUNK_CODES, 8);
-    const named = { INFERENCE_DEVICE: 'cuda', INFERENCE_STREAM_FIRST_CODES: '20' };
-    assert.equal(engineOptions(loadConfig(named)).streamChunkCodes, 20);
+  it('takes INFERENCE_STREAM_FIRST_CODES from 1 to 100, unset by default', () => {
+    assert.equal(loadConfig({}).inference.streamFirstCodes, undefined);
+    assert.equal(loadConfig({ INFERENCE_STREAM_FIRST_CODES: '20' }).inference.streamFirstCodes, 20);
     assert.throws(() => loadConfig({ INFERENCE_STREAM_FIRST_CODES: '0' }), /INFERENCE_STREAM_FIRST_CODES/);
   });
 
@@ -51,7 +44,6 @@ describe('loadConfig', () => {
     const gpu = { INFERENCE_DEVICE: 'cuda', INFERENCE_NATIVE: 'on', INFERENCE_BATCH_GRAPH: 'true' };
     const high = loadConfig({ ...gpu, INFERENCE_STEP_STREAM_PRIORITY: 'high' });
     assert.equal(high.inference.stepStreamPriority, 'high');
-    assert.equal(engineOptions(high).stepStreamPriority, 'high');
     assert.throws(
       () => loadConfig({ INFERENCE_STEP_STREAM_PRIORITY: 'high' }),
       /INFERENCE_STEP_STREAM_PRIORITY: high needs INFERENCE_DEVICE=cuda/,
@@ -61,8 +53,7 @@ describe('loadConfig', () => {
 
   it('batches prefills only where INFERENCE_PREFILL_BATCH asks for more than one prompt a run', () => {
     assert.equal(loadConfig({}).inference.prefillBatch, 1);
-    assert.equal(engineOptions(loadConfig({})).prefillBatch, undefined);
-    assert.deepEqual(engineOptions(loadConfig({ INFERENCE_PREFILL_BATCH: '16' })).prefillBatch, { maxRows: 16 });
+    assert.equal(loadConfig({ INFERENCE_PREFILL_BATCH: '16' }).inference.prefillBatch, 16);
     assert.throws(() => loadConfig({ INFERENCE_PREFILL_BATCH: '0' }), /INFERENCE_PREFILL_BATCH/);
     assert.throws(() => loadConfig({ INFERENCE_PREFILL_BATCH: '65' }), /INFERENCE_PREFILL_BATCH/);
   });

@@ -493,3 +493,14 @@ function podNamespace(serviceAccountDir: string): string | undefined {
 export function childEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
   return { ...process.env, ...extra };
 }
+
+/**
+ * For a tool that compares onnxruntime-node's sessions with the native addon's on CUDA: onnxruntime-node's
+ * take no per-session setting, so TF32 goes off for the whole process (NVIDIA_TF32_OVERRIDE=0, read when
+ * CUDA starts), unless the environment already says. Returns whether it was turned off here.
+ */
+export function cudaFp32WithoutTf32(): boolean {
+  if (process.env.NVIDIA_TF32_OVERRIDE !== undefined) return false;
+  process.env.NVIDIA_TF32_OVERRIDE = '0';
+  return true;
+}

@@ -49,6 +49,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cudaFp32WithoutTf32 } from '../../infra/index.ts';
 import { GREEDY, SAMPLING_DEFAULTS } from '../generation/config.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
@@ -90,10 +91,8 @@ const device = args.device as Device;
 // onnxruntime-node's sessions (the comparison path) take no provider options, and CUDA's default TF32
 // rounds their fp32 matrix products to 10 bits once a batch is past one row: their codes would then part
 // from the addon's (whose sessions set use_tf32=0) for TF32's reasons, not the step's. Read when CUDA starts.
-if (device === 'cuda' && process.env.NVIDIA_TF32_OVERRIDE === undefined) {
-  process.env.NVIDIA_TF32_OVERRIDE = '0';
+if (device === 'cuda' && cudaFp32WithoutTf32())
   console.log('native.ts: NVIDIA_TF32_OVERRIDE=0 (fp32 without TF32 in both paths; set it to compare otherwise)');
-}
 if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${device}`);
 if (args.sentences && !args.package) throw new Error('--sentences needs --package (its tokenizer)');
 const precision = args.precision as string;

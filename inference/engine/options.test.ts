@@ -1,0 +1,31 @@
+/**
+ * engineOptions: the engine's options from the INFERENCE_* settings (infra/config.ts), where the engine
+ * decides a default of its own or passes a setting on in another form.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../infra/index.ts';
+import { engineOptions, GPU_STREAM_FIRST_CHUNK_CODES } from './engine.ts';
+
+describe('engineOptions', () => {
+  it("sizes a stream's first chunk by device unless INFERENCE_STREAM_FIRST_CODES names it", () => {
+    assert.equal(engineOptions(loadConfig({})).streamChunkCodes, undefined, "a CPU: Xtts's own default (16)");
+    assert.equal(GPU_STREAM_FIRST_CHUNK_CODES, 8);
+    assert.equal(engineOptions(loadConfig({ INFERENCE_DEVICE: 'cuda' })).streamChunkCodes, 8);
+    const named = { INFERENCE_DEVICE: 'cuda', INFERENCE_STREAM_FIRST_CODES: '20' };
+    assert.equal(engineOptions(loadConfig(named)).streamChunkCodes, 20);
+    assert.equal(engineOptions(loadConfig({ INFERENCE_STREAM_FIRST_CODES: '12' })).streamChunkCodes, 12);
+  });
+
+  it('passes the step stream priority and prefill batching on only where they ask for something', () => {
+    const gpu = { INFERENCE_DEVICE: 'cuda', INFERENCE_NATIVE: 'on', INFERENCE_BATCH_GRAPH: 'true' };
+    assert.equal(engineOptions(loadConfig(gpu)).stepStreamPriority, undefined);
+    assert.equal(
+      engineOptions(loadConfig({ ...gpu, INFERENCE_STEP_STREAM_PRIORITY: 'high' })).stepStreamPriority,
+      'high',
+    );
+    assert.equal(engineOptions(loadConfig({})).prefillBatch, undefined);
+    assert.equal(engineOptions(loadConfig({ INFERENCE_PREFILL_BATCH: '1' })).prefillBatch, undefined);
+    assert.deepEqual(engineOptions(loadConfig({ INFERENCE_PREFILL_BATCH: '16' })).prefillBatch, { maxRows: 16 });
+  });
+});
