@@ -236,6 +236,21 @@ export class DeviceSession {
   }
 
   /**
+   * A small graph built in memory (a ModelProto's bytes), opened on `beside`'s device with its provider
+   * options and one thread: the graphs a driver runs next to its main session (`what` names it in errors).
+   */
+  static openBeside(beside: DeviceSession, graph: Uint8Array, what: string): DeviceSession {
+    const { device, deviceId, providerOptions } = beside.options;
+    return DeviceSession.open(graph, {
+      ...(device ? { device } : {}),
+      ...(deviceId !== undefined ? { deviceId } : {}),
+      ...(providerOptions ? { providerOptions } : {}),
+      threads: 1,
+      name: `${beside.path} (${what})`,
+    });
+  }
+
+  /**
    * Opens the graph at `path`, or the serialised ModelProto `model` (synchronously: onnxruntime loads
    * and optimises the graph on this thread).
    */

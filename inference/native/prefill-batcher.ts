@@ -205,16 +205,7 @@ export class DevicePrefiller {
   /** The row-slicing graph, on the prefill's device. */
   private slice(): DeviceSession {
     if (this.closed) throw new Error('the prefiller was closed');
-    if (!this.slicer) {
-      const { device, deviceId, providerOptions } = this.session.options;
-      this.slicer = DeviceSession.open(rowSliceGraph(), {
-        ...(device ? { device } : {}),
-        ...(deviceId !== undefined ? { deviceId } : {}),
-        ...(providerOptions ? { providerOptions } : {}),
-        threads: 1,
-        name: `${this.session.path} (row slice graph)`,
-      });
-    }
+    this.slicer ??= DeviceSession.openBeside(this.session, rowSliceGraph(), 'row slice graph');
     return this.slicer;
   }
 }

@@ -684,14 +684,7 @@ export class StaticGpt {
 
   /** A small graph on the step's device. */
   private open(graph: Uint8Array, what: string): DeviceSession {
-    const { device, deviceId, providerOptions } = this.session.options;
-    return DeviceSession.open(graph, {
-      ...(device ? { device } : {}),
-      ...(deviceId !== undefined ? { deviceId } : {}),
-      ...(providerOptions ? { providerOptions } : {}),
-      threads: 1,
-      name: `${this.session.path} (${what})`,
-    });
+    return DeviceSession.openBeside(this.session, graph, what);
   }
 
   private member(id: number): Member {

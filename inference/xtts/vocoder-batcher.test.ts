@@ -95,47 +95,59 @@ describe('VocoderBatcher: HiFi-GAN windows of several callers in one run', () =>
   });
 });
 
+/**
+ * A stand-in for the batched graph's session: notes each run's bucket, rows and the first value of each
+ * row's latents (a window's tag), and holds its first run until `release()`.
+ */
+function heldSession(width: number) {
+  const runs: { fed: number; rows: number; tags: number[] }[] = [];
+  let gate: (() => void) | null = null;
+  const session = {
+    path: 'fake',
+    inputs: [],
+    outputs: [],
+    async run(feeds: Record<string, { dims: readonly number[]; data: Float32Array }>) {
+      const [rows, fed] = (feeds.latents?.dims ?? []) as [number, number];
+      const data = feeds.latents?.data as Float32Array;
+      runs.push({ fed, rows, tags: Array.from({ length: rows }, (_, r) => data[r * fed * width] as number) });
+      if (runs.length === 1) await new Promise<void>((ok) => (gate = ok));
+      return { wav: { data: new Float32Array(rows * fed * 10) } };
+    },
+    release: async () => undefined,
+  };
+  const batcher = new VocoderBatcher(
+    async () => session as never,
+    width,
+    (fed) => fed * 10,
+    { maxRows: 4 },
+  );
+  const shapes = () => runs.map((r) => [r.fed, r.rows]);
+  return { runs, shapes, batcher, release: () => (gate as unknown as () => void)() };
+}
+
+const win = (fed: number, width: number, tag = 0) => new Float32Array(fed * width).fill(tag);
+const spk = new Float32Array(3);
+const tick = () => new Promise((ok) => setImmediate(ok));
+
 describe('VocoderBatcher order', () => {
   it("a stream's first window (due now) runs beside a run in flight, ahead of windows that waited longer", async () => {
-    const width = 2;
-    const runs: number[][] = [];
-    let gate: (() => void) | null = null;
-    const session = {
-      path: 'fake',
-      inputs: [],
-      outputs: [],
-      async run(feeds: Record<string, { dims: readonly number[] }>) {
-        const [rows, fed] = (feeds.latents?.dims ?? []) as number[];
-        runs.push([fed as number, rows as number]);
-        if (runs.length === 1) await new Promise<void>((ok) => (gate = ok));
-        return { wav: { data: new Float32Array((rows as number) * (fed as number) * 10) } };
-      },
-      release: async () => undefined,
-    };
-    const b = new VocoderBatcher(
-      async () => session as never,
-      width,
-      (fed) => fed * 10,
-      { maxRows: 4 },
-    );
-    const win = (fed: number) => new Float32Array(fed * width);
-    const spk = new Float32Array(3);
-    const first = b.run(64, win(64), 50, spk);
-    await new Promise((ok) => setImmediate(ok));
-    const older = [b.run(64, win(64), 40, spk), b.run(64, win(64), 30, spk), b.run(32, win(32), 20, spk)];
-    const urgent = b.run(32, win(32), 16, spk, performance.now());
+    const { shapes, batcher: b, release } = heldSession(2);
+    const first = b.run(64, win(64, 2), 50, spk);
+    await tick();
+    const older = [b.run(64, win(64, 2), 40, spk), b.run(64, win(64, 2), 30, spk), b.run(32, win(32, 2), 20, spk)];
+    const urgent = b.run(32, win(32, 2), 16, spk, performance.now());
     await urgent;
     assert.deepEqual(
-      runs,
+      shapes(),
       [
         [64, 1],
         [32, 1],
       ],
       'the first window ran alone while the first run was still in flight; the older windows, of its bucket too, wait for it',
     );
-    (gate as unknown as () => void)();
+    release();
     await Promise.all([first, urgent, ...older]);
-    assert.deepEqual(runs, [
+    assert.deepEqual(shapes(), [
       [64, 1],
       [32, 1],
       [64, 2],
@@ -144,92 +156,49 @@ describe('VocoderBatcher order', () => {
   });
 
   it('the window due soonest goes first, whatever came first; its bucket takes its windows in order of deadline', async () => {
-    const width = 1;
-    const runs: { fed: number; tags: number[] }[] = [];
-    let gate: (() => void) | null = null;
-    const session = {
-      path: 'fake',
-      inputs: [],
-      outputs: [],
-      async run(feeds: Record<string, { dims: readonly number[]; data: Float32Array }>) {
-        const [rows, fed] = (feeds.latents?.dims ?? []) as number[];
-        const data = feeds.latents?.data as Float32Array;
-        runs.push({
-          fed: fed as number,
-          tags: Array.from({ length: rows as number }, (_, r) => data[r * (fed as number)] as number),
-        });
-        if (runs.length === 1) await new Promise<void>((ok) => (gate = ok));
-        return { wav: { data: new Float32Array((rows as number) * (fed as number) * 10) } };
-      },
-      release: async () => undefined,
-    };
-    const b = new VocoderBatcher(
-      async () => session as never,
-      width,
-      (fed) => fed * 10,
-      { maxRows: 4 },
-    );
+    const { runs, batcher: b, release } = heldSession(1);
     const now = performance.now();
-    const win = (fed: number, tag: number) => new Float32Array(fed * width).fill(tag);
-    const spk = new Float32Array(3);
-    const first = b.run(64, win(64, 0), 50, spk, now + 60_000);
-    await new Promise((ok) => setImmediate(ok));
+    const first = b.run(64, win(64, 1, 0), 50, spk, now + 60_000);
+    await tick();
     // Arrival order A, B, C, D; deadlines B < C < D < A; none due yet, so nothing runs beside the first.
     const later = [
-      b.run(32, win(32, 1), 20, spk, now + 50_000),
-      b.run(64, win(64, 2), 40, spk, now + 20_000),
-      b.run(64, win(64, 3), 40, spk, now + 30_000),
-      b.run(32, win(32, 4), 20, spk, now + 40_000),
+      b.run(32, win(32, 1, 1), 20, spk, now + 50_000),
+      b.run(64, win(64, 1, 2), 40, spk, now + 20_000),
+      b.run(64, win(64, 1, 3), 40, spk, now + 30_000),
+      b.run(32, win(32, 1, 4), 20, spk, now + 40_000),
     ];
     await new Promise((ok) => setTimeout(ok, 5));
     assert.equal(runs.length, 1, 'no run beside the first: no window is due');
-    (gate as unknown as () => void)();
+    release();
     await Promise.all([first, ...later]);
-    assert.deepEqual(runs, [
-      { fed: 64, tags: [0] },
-      { fed: 64, tags: [2, 3] },
-      { fed: 32, tags: [4, 1] },
-    ]);
+    assert.deepEqual(
+      runs.map((r) => ({ fed: r.fed, tags: r.tags })),
+      [
+        { fed: 64, tags: [0] },
+        { fed: 64, tags: [2, 3] },
+        { fed: 32, tags: [4, 1] },
+      ],
+    );
   });
 
   it("a window whose listener ran out of audio runs beside the run in flight; a render's waits its slack", async () => {
-    const runs: number[][] = [];
-    let gate: (() => void) | null = null;
-    const session = {
-      path: 'fake',
-      inputs: [],
-      outputs: [],
-      async run(feeds: Record<string, { dims: readonly number[] }>) {
-        const [rows, fed] = (feeds.latents?.dims ?? []) as number[];
-        runs.push([fed as number, rows as number]);
-        if (runs.length === 1) await new Promise<void>((ok) => (gate = ok));
-        return { wav: { data: new Float32Array((rows as number) * (fed as number) * 10) } };
-      },
-      release: async () => undefined,
-    };
-    const b = new VocoderBatcher(
-      async () => session as never,
-      1,
-      (fed) => fed * 10,
-      { maxRows: 4 },
-    );
-    const spk = new Float32Array(3);
-    const first = b.run(128, new Float32Array(128), 100, spk, performance.now() + 60_000);
-    await new Promise((ok) => setImmediate(ok));
-    const render = b.run(64, new Float32Array(64), 60, spk);
-    const late = b.run(64, new Float32Array(64), 60, spk, performance.now() - 50);
+    const { shapes, batcher: b, release } = heldSession(1);
+    const first = b.run(128, win(128, 1), 100, spk, performance.now() + 60_000);
+    await tick();
+    const render = b.run(64, win(64, 1), 60, spk);
+    const late = b.run(64, win(64, 1), 60, spk, performance.now() - 50);
     await late;
     assert.deepEqual(
-      runs,
+      shapes(),
       [
         [128, 1],
         [64, 1],
       ],
       "the late window ran beside the first; the render's (deadline a second away) did not join it",
     );
-    (gate as unknown as () => void)();
+    release();
     await Promise.all([first, render]);
-    assert.deepEqual(runs.at(-1), [64, 1]);
+    assert.deepEqual(shapes().at(-1), [64, 1]);
     assert.ok(RENDER_SLACK_MS >= 100);
   });
 });
