@@ -51,6 +51,12 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ INFERENCE_STEP_STREAM_PRIORITY: 'top' }), /INFERENCE_STEP_STREAM_PRIORITY/);
   });
 
+  it('caps the codes per sentence only where INFERENCE_MAX_AUDIO_CODES says', () => {
+    assert.equal(loadConfig({}).inference.maxAudioCodes, undefined);
+    assert.equal(loadConfig({ INFERENCE_MAX_AUDIO_CODES: '400' }).inference.maxAudioCodes, 400);
+    assert.throws(() => loadConfig({ INFERENCE_MAX_AUDIO_CODES: '5' }), /INFERENCE_MAX_AUDIO_CODES/);
+  });
+
   it('batches prefills only where INFERENCE_PREFILL_BATCH asks for more than one prompt a run', () => {
     assert.equal(loadConfig({}).inference.prefillBatch, 1);
     assert.equal(loadConfig({ INFERENCE_PREFILL_BATCH: '16' }).inference.prefillBatch, 16);

@@ -126,6 +126,12 @@ const envSchema = z.object({
    */
   INFERENCE_MAX_TEXT_TOKENS: z.coerce.number().int().min(32).max(4096).optional(),
   /**
+   * Codes per sentence at most (21.5 codes a second of audio), below the model's own limit (605 for
+   * XTTS-v2, 28 s): a sentence's audio ends there, and the fixed-shape decode step holds that many fewer KV
+   * positions per stream (240 KiB each at full size in fp32). Unset: the model's limit.
+   */
+  INFERENCE_MAX_AUDIO_CODES: z.coerce.number().int().min(20).max(100_000).optional(),
+  /**
    * Codes in a stream's first chunk (its time to first audio is the prompt's pass, these codes and one
    * HiFi-GAN window); later chunks grow from it. Unset: the engine's default (16 on a CPU, 8 on CUDA).
    */
@@ -279,6 +285,8 @@ export type Config = {
     native: 'auto' | 'on' | 'off';
     /** Text tokens per sentence at most (INFERENCE_MAX_TEXT_TOKENS); undefined: the model's limit. */
     maxTextTokens: number | undefined;
+    /** Codes per sentence at most (INFERENCE_MAX_AUDIO_CODES); undefined: the model's limit. */
+    maxAudioCodes: number | undefined;
     /** Codes in a stream's first chunk (INFERENCE_STREAM_FIRST_CODES); undefined: the engine's default. */
     streamFirstCodes: number | undefined;
     /** Seconds between each worker's `inference: times` lines (INFERENCE_PROFILE); 0: none. */
@@ -440,6 +448,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       native: e.INFERENCE_NATIVE,
       profileSeconds: e.INFERENCE_PROFILE,
       maxTextTokens: e.INFERENCE_MAX_TEXT_TOKENS,
+      maxAudioCodes: e.INFERENCE_MAX_AUDIO_CODES,
       streamFirstCodes: e.INFERENCE_STREAM_FIRST_CODES,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,

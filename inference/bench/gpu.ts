@@ -88,8 +88,8 @@ const bandwidth = Number(args['bandwidth-gbs']);
 const startTimeoutMs = Number(args['start-timeout-s']) * 1000;
 const requestTimeoutMs = Number(args['request-timeout-s']) * 1000;
 const stepTimeoutMs = Number(args['step-timeout-s']) * 1000;
-// The server's text cap (it inherits INFERENCE_MAX_TEXT_TOKENS), which sizes its fixed-shape step.
-const maxTextTokens = loadConfig().inference.maxTextTokens;
+// The server's text and code caps (it inherits INFERENCE_MAX_TEXT_TOKENS and INFERENCE_MAX_AUDIO_CODES), which size its fixed-shape step.
+const { maxTextTokens, maxAudioCodes } = loadConfig().inference;
 if (!args.package) {
   console.error('bench:gpu: --package DIR is required (a base model package, e.g. test/fixtures/tiny/package)');
   process.exit(2);
@@ -350,7 +350,7 @@ else {
     steps.slice(0, 2).join(','),
     // The KV length the server's step holds (staticSizes: the longest prompt and the code limit).
     '--max-len',
-    String(staticSizes(manifest, {}, maxTextTokens).maxLen),
+    String(staticSizes(manifest, {}, maxTextTokens, maxAudioCodes).maxLen),
     ...(device === 'cuda' ? ['--cuda-graph'] : []),
   ]);
   if ('json' in r) {

@@ -163,6 +163,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.native ? { native: i.native } : {}),
     ...(i.profileSeconds ? { profileSeconds: i.profileSeconds } : {}),
     ...(i.maxTextTokens ? { maxTextTokens: i.maxTextTokens } : {}),
+    ...(i.maxAudioCodes ? { maxAudioCodes: i.maxAudioCodes } : {}),
     // Unset: fewer codes on a GPU, where they are quick and the first chunk's decode is most of the wait.
     ...(i.streamFirstCodes
       ? { streamChunkCodes: i.streamFirstCodes }
@@ -199,6 +200,8 @@ type InferenceConfig = {
   profileSeconds?: number | undefined;
   /** Text tokens per sentence at most (INFERENCE_MAX_TEXT_TOKENS). */
   maxTextTokens?: number | undefined;
+  /** Codes per sentence at most (INFERENCE_MAX_AUDIO_CODES). */
+  maxAudioCodes?: number | undefined;
   /** Codes in a stream's first chunk (INFERENCE_STREAM_FIRST_CODES). */
   streamFirstCodes?: number | undefined;
   queue: number;

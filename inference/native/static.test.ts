@@ -362,6 +362,41 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
     }
   });
 
+  it('under a code cap, the step holds the longest prompt and that many codes, and the cap ends the sequence', async () => {
+    const m = x.pkg.manifest;
+    const codes = 12;
+    const sizes = staticSizes(m, { slots: 1, chunk: 5 }, 20, codes);
+    assert.equal(sizes.maxLen, staticSizes(m, { slots: 1, chunk: 5 }, 20).maxLen - (m.tokens.max_audio_codes - codes));
+    const g = StaticGpt.open(staticGraph, sizes, { threads: 1 });
+    try {
+      const longest = [m.tokens.text_start, ...Array.from({ length: 19 }, (_, i) => 10 + i), m.tokens.text_stop];
+      const { cache } = await x.gpt.prefill(cond.data, cond.shape, longest);
+      const id = g.join(cache);
+      const r = await g.decode([
+        { id, uniforms: new UniformSource(5).peek(codes), settings: SETTINGS[2] as DecodeSettings },
+      ]);
+      assert.ok((r.get(id)?.codes.length ?? 0) > 0);
+      assert.ok((r.get(id)?.codes.length ?? 0) <= codes);
+      // One code more than the cap would pass the slot: refused, not written past it.
+      const again = await x.gpt.prefill(cond.data, cond.shape, longest);
+      const other = StaticGpt.open(staticGraph, sizes, { threads: 1 });
+      try {
+        const id2 = other.join(again.cache);
+        await assert.rejects(
+          other.decode([
+            { id: id2, uniforms: new UniformSource(5).peek(g.capacity), settings: SETTINGS[2] as DecodeSettings },
+          ]),
+          (e: Error & { code?: string }) =>
+            e.code === 'ERR_STATIC_TOO_LONG' && /do not fit the static step/.test(e.message),
+        );
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await g.close();
+    }
+  });
+
   it('a package with the steps opens the in-place one through the addon, else the fused, else the plain one', {
     skip: !existsSync(fusedGraph) && `no ${fusedGraph}`,
   }, async () => {

@@ -211,6 +211,12 @@ describe('a text-token cap below the model limit (maxTextTokens)', () => {
         m.model.config.perceiver_latents + t.max_text_tokens + 2 + t.max_audio_codes,
       );
       assert.equal(staticSizes(m, {}, 10_000).maxLen, staticSizes(m).maxLen, 'never above the model limit');
+      // A code cap takes its positions off every slot, never above the model's either.
+      assert.equal(
+        staticSizes(m, { slots: 2 }, 12, 30).maxLen,
+        m.model.config.perceiver_latents + 12 + 2 + Math.min(30, t.max_audio_codes),
+      );
+      assert.equal(staticSizes(m, {}, undefined, 1e9).maxLen, staticSizes(m).maxLen, 'code cap above the limit');
     } finally {
       await x.release();
       await plain.release();

@@ -116,6 +116,11 @@ export type PackageOptions = {
    */
   maxTextTokens?: number | undefined;
   /**
+   * Codes per sentence at most; the package's limit (max_audio_codes) when unset or larger. The fixed-shape
+   * step's KV cache then holds that many fewer positions per slot (INFERENCE_MAX_AUDIO_CODES).
+   */
+  maxAudioCodes?: number | undefined;
+  /**
    * On CUDA through the native addon, let HiFi-GAN's convolutions use TF32 (tensor cores; faster, its
    * samples then differ from fp32's in the last bits of a 10-bit mantissa). Default off: every graph in
    * fp32 with TF32 off (tf32Option).
@@ -139,13 +144,19 @@ export function textTokenLimit(manifest: Manifest, maxTextTokens?: number): numb
 }
 
 /** Sizes of the fixed-shape step opened for a package (the symbolic dims fixed at open). */
-export function staticSizes(manifest: Manifest, options: PackageOptions['staticDecode'] = {}, maxTextTokens?: number) {
+export function staticSizes(
+  manifest: Manifest,
+  options: PackageOptions['staticDecode'] = {},
+  maxTextTokens?: number,
+  maxAudioCodes?: number,
+) {
   const t = manifest.tokens;
+  const codes = Math.min(t.max_audio_codes, Math.max(1, Math.floor(maxAudioCodes ?? t.max_audio_codes)));
   return {
     slots: Math.max(1, Math.floor(options.slots ?? 16)),
     // The longest prompt: conditioning latents, [START], fewer than `limit` text tokens, [STOP] and the
     // audio start (sentenceIds); then every code of the longest sentence.
-    maxLen: manifest.model.config.perceiver_latents + textTokenLimit(manifest, maxTextTokens) + 2 + t.max_audio_codes,
+    maxLen: manifest.model.config.perceiver_latents + textTokenLimit(manifest, maxTextTokens) + 2 + codes,
     chunk: Math.max(1, Math.floor(options.chunk ?? 20)),
   };
 }
@@ -491,7 +502,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     `gpt_batch_fused_${precision}`,
     `gpt_batch_${precision}`,
   ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)) && (g !== dmmhaStep || dmmhaFits()));
-  const baseSizes = staticSizes(manifest, options.staticDecode, options.maxTextTokens);
+  const baseSizes = staticSizes(manifest, options.staticDecode, options.maxTextTokens, options.maxAudioCodes);
   const stepSizes = { ...baseSizes, maxLen: stepMaxLen(baseSizes.maxLen, batchGraph === dmmhaStep) };
   const vocoderTf32 = options.vocoderTf32 === true;
   const staticStep = Boolean(

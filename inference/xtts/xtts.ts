@@ -51,8 +51,6 @@ export type XttsOptions = PackageOptions & {
   sentencePauseSamples?: number;
   /** Longer texts are refused (TEXT_TOO_LONG) rather than occupying a worker for hours. */
   maxTextChars?: number;
-  /** Codes per sentence at most; the package's limit (602) when unset or larger. */
-  maxAudioCodes?: number;
   /**
    * Concurrent generations on this package share decode runs through one DecodeBatcher (see
    * decode-batcher.ts): at most `maxBatch` sequences per run. Unset: each generation calls the
