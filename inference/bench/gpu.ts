@@ -739,7 +739,15 @@ result.server = levelsOut;
 result.wholeUtterance = wholeOut;
 
 // ---- 4. PyTorch eager ----
-type TorchRun = { text: string; msPerCode_fp32?: number; msPerCode_fp16?: number; error?: string };
+type TorchRun = {
+  text: string;
+  msPerCode_fp32?: number;
+  msPerCode_fp16?: number;
+  /** Greedy over a static KV cache (static_torch.py), fp32; and with its step as a CUDA graph. */
+  msPerCode_static_fp32?: number;
+  msPerCode_static_graph_fp32?: number;
+  error?: string;
+};
 const torchRuns: TorchRun[] = [];
 let torchNote = '';
 if (skipped('4')) torchNote = skipped('4');
@@ -779,9 +787,13 @@ else {
         text,
         msPerCode_fp32: j.msPerCode_fp32,
         ...(j.msPerCode_fp16 ? { msPerCode_fp16: j.msPerCode_fp16 } : {}),
+        ...(j.msPerCode_static_fp32 ? { msPerCode_static_fp32: j.msPerCode_static_fp32 } : {}),
+        ...(j.msPerCode_static_graph_fp32 ? { msPerCode_static_graph_fp32: j.msPerCode_static_graph_fp32 } : {}),
       });
       console.log(
-        `fp32 ${j.msPerCode_fp32} ms/code${j.msPerCode_fp16 ? `, fp16 ${j.msPerCode_fp16} ms/code` : ''}: ${text}`,
+        `fp32 ${j.msPerCode_fp32} ms/code${j.msPerCode_fp16 ? `, fp16 ${j.msPerCode_fp16} ms/code` : ''}` +
+          `${j.msPerCode_static_fp32 ? `; static cache fp32 greedy ${j.msPerCode_static_fp32}` : ''}` +
+          `${j.msPerCode_static_graph_fp32 ? `, with a CUDA graph ${j.msPerCode_static_graph_fp32}` : ''}: ${text}`,
       );
     } catch (e) {
       torchRuns.push({ text, error: (e as Error).message });
@@ -796,7 +808,16 @@ const mean = (xs: (number | undefined)[]) => {
 };
 const torchFp32 = mean(torchRuns.map((r) => r.msPerCode_fp32));
 const torchFp16 = mean(torchRuns.map((r) => r.msPerCode_fp16));
-result.torch = { runs: torchRuns, note: torchNote || undefined, msPerCode_fp32: torchFp32, msPerCode_fp16: torchFp16 };
+const torchStatic = mean(torchRuns.map((r) => r.msPerCode_static_fp32));
+const torchGraph = mean(torchRuns.map((r) => r.msPerCode_static_graph_fp32));
+result.torch = {
+  runs: torchRuns,
+  note: torchNote || undefined,
+  msPerCode_fp32: torchFp32,
+  msPerCode_fp16: torchFp16,
+  msPerCode_static_fp32: torchStatic,
+  msPerCode_static_graph_fp32: torchGraph,
+};
 
 // ---- 5. weight-bandwidth floor ----
 const floorGraph = batchGraph ?? `gpt_decode_${precision}`;
@@ -857,7 +878,7 @@ if (stepRows.length) {
   );
 } else console.log(`| ms per code, fixed-shape step | ${stepNote} |`);
 console.log(
-  `| PyTorch eager, ms per code (mean of ${torchRuns.length} sentence(s)) | ${torchNote || `fp32 ${f2(torchFp32)}${torchFp16 !== null ? `, fp16 ${f2(torchFp16)}` : ''}${torchRuns.some((r) => r.error) ? `; ${torchRuns.filter((r) => r.error).length} FAILED` : ''}`} |`,
+  `| PyTorch eager, ms per code (mean of ${torchRuns.length} sentence(s)) | ${torchNote || `fp32 ${f2(torchFp32)}${torchFp16 !== null ? `, fp16 ${f2(torchFp16)}` : ''}${torchStatic !== null ? `; static cache (fp32, greedy) ${f2(torchStatic)}` : ''}${torchGraph !== null ? `, with a CUDA graph ${f2(torchGraph)}` : ''}${torchRuns.some((r) => r.error) ? `; ${torchRuns.filter((r) => r.error).length} FAILED` : ''}`} |`,
 );
 console.log(
   `| weight-bandwidth floor, ms per code at B = ${batches.join(' / ')} (${(weightBytes / 2 ** 20).toFixed(1)} MiB at ${bandwidth} GB/s) | ${batches.map((b) => (floorMs / b).toPrecision(3)).join(' / ')} |`,

@@ -12,7 +12,10 @@ Measures, batch 1, in eager mode:
   - decode: N codes, each one sampler call (released settings, fixed uniforms) plus one GPT step with
     the explicit KV cache, in fp32 and (CUDA only) fp16, which is what one code costs inside the
     exported gpt_decode Loop; also the GPT step alone;
-  - HiFi-GAN on the N latents.
+  - HiFi-GAN on the N latents;
+  - greedy decode over a static KV cache (static_torch.StaticDecoder: the cache allocated once and written
+    in place, fixed shapes), fp32, N codes; on CUDA also with the step captured as a CUDA graph and
+    replayed (`msPerCode_static_fp32`, `msPerCode_static_graph_fp32`).
 Prints one JSON object on the last line of stdout (bench.ts parses that line)."""
 import argparse
 import copy
@@ -24,6 +27,7 @@ import torch
 from ..fixtures.vocab import tokenizer_input
 from ..model.checkpoint import read_model_folder
 from ..model.sampler import Sampler
+from .static_torch import StaticDecoder
 
 TEXT = "Hello, world! This is a test."
 CLIP_S = 6.0
@@ -148,6 +152,19 @@ def bench(model_dir: str, device: str, codes: int, repeat: int, text: str = TEXT
         out[f"kvMiBAtEnd_{p}"] = round(per_pos * (k.shape[3] + codes) / 2 ** 20, 2)
         if p != "fp32":
             del gpt
+    # PyTorch's own best at batch 1: a static cache, and on CUDA the step as a CUDA graph (fp32, greedy).
+    logits, _latent, k, v = model.gpt.prefill(cond, ids)
+    static = StaticDecoder(model.gpt, k.shape[3] + codes + 1)
+
+    def static_run():
+        static.load(logits, k, v)
+        for _ in range(codes):
+            static.run()
+
+    out["msPerCode_static_fp32"] = round(timer.ms(static_run, max(1, repeat // 2)) / codes, 3)
+    if dev.type == "cuda":
+        static.capture()
+        out["msPerCode_static_graph_fp32"] = round(timer.ms(static_run, max(1, repeat // 2)) / codes, 3)
     hifigan_ms = timer.ms(lambda: model.hifigan_decoder(latents, spk), repeat)
     wav = model.hifigan_decoder(latents, spk)
     audio_s = wav.shape[-1] / s.output_sample_rate
