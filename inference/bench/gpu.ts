@@ -793,7 +793,8 @@ else {
       console.log(
         `fp32 ${j.msPerCode_fp32} ms/code${j.msPerCode_fp16 ? `, fp16 ${j.msPerCode_fp16} ms/code` : ''}` +
           `${j.msPerCode_static_fp32 ? `; static cache fp32 greedy ${j.msPerCode_static_fp32}` : ''}` +
-          `${j.msPerCode_static_graph_fp32 ? `, with a CUDA graph ${j.msPerCode_static_graph_fp32}` : ''}: ${text}`,
+          `${j.msPerCode_static_graph_fp32 ? `, with a CUDA graph ${j.msPerCode_static_graph_fp32}` : ''}` +
+          `${j.staticGraphError ? ` (its CUDA graph failed: ${j.staticGraphError})` : ''}: ${text}`,
       );
     } catch (e) {
       torchRuns.push({ text, error: (e as Error).message });
