@@ -392,36 +392,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Settings that only the native addon's sessions on CUDA take: refused elsewhere rather than ignored.
   // INFERENCE_VOCODER_TF32: through onnxruntime-node the GPT would get the vocoder's TF32 too, and its
   // greedy path would change. INFERENCE_STEP_CUDA_GRAPH: no step runs through the addon on CUDA.
+  // INFERENCE_STEP_STREAM_PRIORITY=high: only the addon opens a session on a stream of its own.
+  // INFERENCE_CUDA_OPTIONS: onnxruntime-node's sessions take no provider options.
   const addonOnCuda = e.INFERENCE_DEVICE === 'cuda' && e.INFERENCE_NATIVE === 'on' && e.INFERENCE_BATCH_GRAPH;
-  for (const name of ['INFERENCE_VOCODER_TF32', 'INFERENCE_STEP_CUDA_GRAPH'] as const)
-    if (e[name] && !addonOnCuda)
+  const addonOnly = (name: string, asked: unknown, what = '') => {
+    if (asked && !addonOnCuda)
       throw fail([
-        { name, message: 'needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true' },
+        { name, message: `${what}needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true` },
       ]);
-  if (e.INFERENCE_STEP_STREAM_PRIORITY === 'high' && !addonOnCuda)
-    throw fail([
-      {
-        name: 'INFERENCE_STEP_STREAM_PRIORITY',
-        message: 'high needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true',
-      },
-    ]);
+  };
+  addonOnly('INFERENCE_VOCODER_TF32', e.INFERENCE_VOCODER_TF32);
+  addonOnly('INFERENCE_STEP_CUDA_GRAPH', e.INFERENCE_STEP_CUDA_GRAPH);
+  addonOnly('INFERENCE_STEP_STREAM_PRIORITY', e.INFERENCE_STEP_STREAM_PRIORITY === 'high', 'high ');
   const cudaOptions = e.INFERENCE_CUDA_OPTIONS === undefined ? undefined : parseCudaOptions(e.INFERENCE_CUDA_OPTIONS);
   if (typeof cudaOptions === 'string') throw fail([{ name: 'INFERENCE_CUDA_OPTIONS', message: cudaOptions }]);
-  if (cudaOptions && !addonOnCuda) {
-    // onnxruntime-node's sessions take no provider options: the setting would silently do nothing.
-    throw fail([
-      {
-        name: 'INFERENCE_CUDA_OPTIONS',
-        message: 'needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true',
-      },
-    ]);
-  }
+  addonOnly('INFERENCE_CUDA_OPTIONS', cudaOptions);
   // TF32 changes the GPT's greedy path. The native addon's sessions turn it off per session (use_tf32,
   // xtts/package.ts); onnxruntime-node's sessions take no provider options, so on CUDA it is turned off
   // for the whole process (read when CUDA starts, later), unless set already or the vocoder's TF32 is
   // asked for (which needs the addon's sessions to keep the GPT's off).
-  if (env === process.env && e.INFERENCE_DEVICE === 'cuda' && !e.INFERENCE_VOCODER_TF32)
-    process.env.NVIDIA_TF32_OVERRIDE ??= '0';
+  if (env === process.env && e.INFERENCE_DEVICE === 'cuda' && !e.INFERENCE_VOCODER_TF32) cudaFp32WithoutTf32();
   const dataDir = resolve(e.DATA_DIR);
   return {
     nodeEnv: e.NODE_ENV,

@@ -22,12 +22,13 @@
  * float32) it ran on a CPU within 8e-4 of fp32, but on an H200 (onnxruntime 1.29, cuDNN 9.19, 2026-12-01)
  * cuDNN's heuristics found no plan for its dilated convolutions (HEURISTIC_QUERY_FAILED, in NCHW, NHWC
  * and `cudnn_conv1d_pad_to_nc1d` alike) and the exhaustive search's fallback took 43 ms for one window of
- * 32 codes against 6.7 in TF32; the default algorithm gave 180 ms for 8 × 128, no faster than fp32. Latents are seeded (xorshift32) in [-2, 2],
+ * 32 codes against 6.7 in TF32; the default algorithm gave 180 ms for 8 × 128, no faster than fp32. Latents are seeded (the project's Rng, seed 7) in [-2, 2],
  * speakers seeded unit vectors, one per row.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Rng } from '../generation/rng.ts';
 import { DeviceSession, type HostTensor } from '../native/index.ts';
 import { readManifest } from '../xtts/manifest.ts';
 
@@ -64,13 +65,12 @@ const width = config.gpt_n_model_channels;
 const speakerDim = config.d_vector_dim;
 const codesPerSecond = Number(manifest.sample_rates.codes_per_second);
 
-type Variant = { name: string; graph: string; batchGraph: string; tf32: boolean };
-const variants: Variant[] = (args.variants as string).split(',').map((v) => {
+const variants = (args.variants as string).split(',').map((v) => {
   if (v !== 'fp32' && v !== 'tf32') {
     console.error(`--variants: ${v} is not fp32 or tf32`);
     process.exit(2);
   }
-  return { name: v, graph: 'hifigan', batchGraph: 'hifigan_batch', tf32: v === 'tf32' };
+  return { name: v, tf32: v === 'tf32' };
 });
 if (!manifest.graphs.hifigan_batch) {
   console.error(`${pkg}: no hifigan_batch graph (python3 -m xtts.export ... --batch makes one)`);
@@ -92,15 +92,8 @@ const open = (graph: string, tf32: boolean) =>
       : {}),
   });
 
-let seed = 7;
-const rand = () => {
-  seed ^= seed << 13;
-  seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  seed >>>= 0;
-  return seed / 2 ** 32;
-};
+const rng = Rng.fromSeed(7);
+const rand = () => rng.next();
 const maxRows = Math.max(...shapes.map((s) => s.rows), 1);
 const maxFed = Math.max(...buckets, ...lengths);
 const latents = Float32Array.from({ length: maxRows * maxFed * width }, () => rand() * 4 - 2);
@@ -139,7 +132,7 @@ const report: Record<string, unknown> = { package: pkg, device, algo: args.algo,
 const outputs = new Map<string, Float32Array>(); // `${variant} ${rows}x${bucket}` → samples
 console.log(`HiFi-GAN on ${device} (cudnn_conv_algo_search ${args.algo}), ${runs} timed runs a shape`);
 for (const v of variants) {
-  const batch = open(v.batchGraph, v.tf32);
+  const batch = open('hifigan_batch', v.tf32);
   const speed: Record<string, unknown>[] = [];
   for (const { rows, bucket } of shapes) {
     const input = feeds(rows, bucket, Array(rows).fill(bucket));
@@ -159,7 +152,7 @@ for (const v of variants) {
     );
   }
   // Padding: unpadded through the batch-1 graph, each length as it is, against the padded batched run.
-  const single = open(v.graph, v.tf32);
+  const single = open('hifigan', v.tf32);
   const pad: Record<string, number> = {};
   let worst = 0;
   for (const n of lengths) {

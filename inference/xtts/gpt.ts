@@ -177,8 +177,9 @@ export class Gpt {
    */
   devicePrefill: DeviceSession | null = null;
   /**
-   * Where set (with devicePrefill, a package whose prefill graph is gpt_prefill_batch_fp32), prefills run
-   * through it: the prompts of streams that arrive together share a run (native/prefill-batcher.ts).
+   * Set with devicePrefill where the prefill graph is gpt_prefill_batch_fp32 (Xtts.decodeMany), and then
+   * every prefill runs through it: the prompts of streams that arrive together share a run
+   * (native/prefill-batcher.ts).
    */
   devicePrefiller: DevicePrefiller | null = null;
   /** The prefill graph is gpt_prefill_batch_fp32 (a batch of one here; it takes each row's text length). */
@@ -224,7 +225,7 @@ export class Gpt {
   /** textIds: [START] ids... [STOP]. cond: [1, latents, width]. */
   async prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefillResult> {
     if (this.shared) return this.sharedPrefill(cond, condShape, textIds);
-    if (this.devicePrefill && this.devicePrefiller) {
+    if (this.devicePrefiller) {
       const batcher = this.devicePrefiller;
       const r = await timed('prefill', () => batcher.prefill(cond, condShape, textIds));
       return this.prefilled(r.logits, r.latent, r.present_k, r.present_v);
@@ -273,9 +274,6 @@ export class Gpt {
         {
           cond: { type: 'float32', dims: [...condShape], data: cond },
           text_ids: { type: 'int64', dims: [1, textIds.length], data: BigInt64Array.from(textIds, BigInt) },
-          ...(this.batchedPrefill
-            ? { text_len: { type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(textIds.length)) } }
-            : {}),
         },
         { logits: 'cpu', latent: 'cpu', present_k: 'device', present_v: 'device' },
       ),

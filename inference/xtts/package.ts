@@ -473,6 +473,8 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   // a fine-tuned package without one of its own never takes its base's (the base model's voice).
   // The fused-operator variant when there are both: the same interface, fewer kernels.
   const gptHere = Boolean(manifest.graphs[`gpt_decode_${precision}`]);
+  /** Whether the package has this GPT-side graph: its own, or (a fine-tuned one without GPT graphs) its base's. */
+  const hasGpt = (g: string) => (gptHere ? Boolean(manifest.graphs[g]) : has(g));
   // Through the addon, the fixed-shape step first (its state in place on the device, CUDA graphs): the
   // variant that reads and writes each layer's cache in place (no copy of the cache per step), then the
   // fused-operator one, then the plain one (the same state, far fewer kernels per step each).
@@ -501,7 +503,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
       : []),
     `gpt_batch_fused_${precision}`,
     `gpt_batch_${precision}`,
-  ].find((g) => (gptHere ? Boolean(manifest.graphs[g]) : has(g)) && (g !== dmmhaStep || dmmhaFits()));
+  ].find((g) => hasGpt(g) && (g !== dmmhaStep || dmmhaFits()));
   const baseSizes = staticSizes(manifest, options.staticDecode, options.maxTextTokens, options.maxAudioCodes);
   const stepSizes = { ...baseSizes, maxLen: stepMaxLen(baseSizes.maxLen, batchGraph === dmmhaStep) };
   const vocoderTf32 = options.vocoderTf32 === true;
@@ -513,11 +515,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   // Several streams' prompts a run (prefillBatch): the batched prefill graph is then the prefill (one copy
   // of the GPT's weights for both), where the fixed-shape step takes the prefill's cache on the device.
   const prefillBatchGraph = `gpt_prefill_batch_${precision}`;
-  const prefillBatched = Boolean(
-    options.prefillBatch &&
-      staticStep &&
-      (gptHere ? Boolean(manifest.graphs[prefillBatchGraph]) : has(prefillBatchGraph)),
-  );
+  const prefillBatched = Boolean(options.prefillBatch && staticStep && hasGpt(prefillBatchGraph));
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath('speaker_encoder'),

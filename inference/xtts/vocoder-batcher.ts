@@ -50,8 +50,8 @@ export class VocoderBatcher {
   private readonly sessions = new Map<string, Promise<Session>>();
   private readonly waiting: Window[] = [];
   private running = false;
-  /** A run of first windows only, beside the one above. */
-  private urgentRunning = false;
+  /** A run of due windows only (a first window; a listener out of audio), beside the one above. */
+  private dueRunning = false;
   private readonly counts: VocoderBatchStats = { runs: 0, windows: 0, sizes: {} };
 
   /**
@@ -124,10 +124,10 @@ export class VocoderBatcher {
       });
     }
     // next() takes its windows before its first await, so these are due windows the run above left.
-    if (!this.urgentRunning && this.waiting.some(isDue(performance.now()))) {
-      this.urgentRunning = true;
+    if (!this.dueRunning && this.waiting.some(isDue(performance.now()))) {
+      this.dueRunning = true;
       void this.next(true).finally(() => {
-        this.urgentRunning = false;
+        this.dueRunning = false;
         this.pump();
       });
     }

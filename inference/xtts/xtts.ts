@@ -210,11 +210,12 @@ export class Xtts {
       this.staticBatch = new StaticGpt(batch);
       // Its joins take the prefill's keys and values where the prefill left them, on the device.
       this.gpt.devicePrefill = nativeSessionOf(this.pkg.sessions.prefill);
-      // The prompts of streams that arrive together share a prefill run (where the prefill is the batched graph).
+      // Where the prefill is the batched graph (PackageOptions.prefillBatch), the prompts of streams that
+      // arrive together share a run of it.
       const prefill = this.gpt.devicePrefill;
-      if (prefill && this.prefillRows && prefill.inputs.some((i) => i.name === 'text_len'))
+      if (prefill?.inputs.some((i) => i.name === 'text_len'))
         this.gpt.devicePrefiller = new DevicePrefiller(prefill, {
-          maxRows: this.prefillRows,
+          maxRows: this.prefillRows ?? 1,
           padToken: this.pkg.manifest.tokens.text_stop,
         });
       traceMemory(
@@ -429,8 +430,7 @@ export class Xtts {
     // the join and the first chunk's steps), then their HiFi-GAN window.
     const t0 = performance.now();
     let firstCodesAt: number | null = null;
-    let firstAudio = false;
-    // When the listener started hearing (the first chunk's yield) and the samples yielded since: a
+    // When the listener started hearing (the first audio's yield) and the samples yielded since: a
     // window is due when those have played (its deadline for the HiFi-GAN queue, VocoderBatcher).
     let playingSince: number | null = null;
     let sent = 0;
@@ -463,12 +463,11 @@ export class Xtts {
         const samples = await chunker.push(run.latents, run.codes.length, run.done);
         const final = si === lastSentence && run.done;
         if (samples.length === 0 && !final) continue;
-        if (!firstAudio) {
-          firstAudio = true;
-          recordPhase('first audio: HiFi-GAN', performance.now() - (firstCodesAt ?? t0));
-        }
         guard.check(samples, final);
-        if (samples.length > 0) playingSince ??= performance.now();
+        if (samples.length > 0 && playingSince === null) {
+          playingSince = performance.now();
+          recordPhase('first audio: HiFi-GAN', playingSince - (firstCodesAt ?? t0));
+        }
         sent += samples.length;
         yield { samples, sampleRate, index: index++, final };
         ended ||= final;

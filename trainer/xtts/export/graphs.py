@@ -70,8 +70,7 @@ class PrefillBatch(nn.Module):
         # Padding positions past the table read its last row: their values are never attended.
         pos = torch.clamp(cols, max=g.text_pos_embedding.emb.weight.shape[0] - 1)
         text = g.text_embedding(ids) + g.text_pos_embedding.emb(pos)
-        start = torch.full((1, 1), g.sizes.gpt_start_audio_token, dtype=torch.long, device=text_ids.device)
-        audio = g.mel_embedding(start) + g.mel_pos_embedding.emb.weight[0:1].unsqueeze(0)  # [1, 1, D]
+        audio = g.audio_start(text_ids.device)  # [1, 1, D]
         emb = torch.where((cols < n)[..., None], text,
                           torch.where((cols == n)[..., None], audio.expand_as(text), torch.zeros_like(text)))
         h, k, v = g.gpt(torch.cat([cond.to(text.dtype), emb], dim=1))

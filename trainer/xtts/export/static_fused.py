@@ -70,7 +70,7 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
         kv_idx = node("Expand", [node("Reshape", [col, i64c("w/col4", [-1, 1, 1, 1])], "w/col4d"),
                                  node("Concat", [p.sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape", axis=0)],
                       "w/kv_idx")  # [S, H, 1, dh]
-        write = "" if dmmha else node("Reshape", [p.active, i64c("w/row4", [-1, 1, 1, 1])], "w/write4")
+        write = None if dmmha else node("Reshape", [p.active, i64c("w/row4", [-1, 1, 1, 1])], "w/write4")
     if ft:
         shp_bnsh = i64c("r/bnsh", [0, heads, -1, dh])
         # K as [S, H, dh / 4, M, 4]: column m of a head is 16 pieces of 4 floats, M * 4 floats apart.
@@ -105,18 +105,17 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
         kn = node("Reshape", [pf + "k", shp_row], pf + "kn")  # [S, H, 1, dh]
         vn = node("Reshape", [pf + "v", shp_row], pf + "vn")
         if inplace:
-            def put(c, new, idx, wr, axis, i=i, pf=pf):
-                if dmmha:  # inactive rows write at column M - 1 (above)
+            def put(c, new, idx, axis, i=i, pf=pf):
+                if write is None:  # dmmha: inactive rows write at column M - 1 (above)
                     return node("ScatterElements", [f"{c}_{i}", idx, new], f"{c}_{i}_out", axis=axis)
                 return node("ScatterElements", [f"{c}_{i}", idx, node(
-                    "Where", [wr, new, node("GatherElements", [f"{c}_{i}", idx], f"{pf}{c}_old", axis=axis)],
+                    "Where", [write, new, node("GatherElements", [f"{c}_{i}", idx], f"{pf}{c}_old", axis=axis)],
                     f"{pf}{c}_upd")], f"{c}_{i}_out", axis=axis)
             if ft:  # the new K [S, H, 1, dh] as [S, H, dh / 4, 1, 4]
-                k_ft = node("Reshape", [kn, shp_ft], pf + "k_ft")
-                key = put("cache_k", k_ft, kv_idx_k, "", 3)
+                key = put("cache_k", node("Reshape", [kn, shp_ft], pf + "k_ft"), kv_idx_k, 3)
             else:
-                key = put("cache_k", kn, kv_idx, write, 2)
-            val = put("cache_v", vn, kv_idx, write, 2)
+                key = put("cache_k", kn, kv_idx, 2)
+            val = put("cache_v", vn, kv_idx, 2)
         else:
             li = i64c(pf + "layer", i)
             key = node("Concat", [node("Gather", ["cache_k", li], pf + "kp", axis=0), kn], pf + "key", axis=2)

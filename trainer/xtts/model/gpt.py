@@ -41,9 +41,12 @@ class XttsGPT(nn.Module):
         the audio start token at audio position 0."""
         t = torch.arange(text_ids.shape[1], device=text_ids.device)
         text = self.text_embedding(text_ids) + self.text_pos_embedding.emb(t).unsqueeze(0)
-        start = torch.full((1, 1), self.sizes.gpt_start_audio_token, dtype=torch.long, device=text_ids.device)
-        audio = self.mel_embedding(start) + self.mel_pos_embedding.emb.weight[0:1].unsqueeze(0)
-        return torch.cat([cond.to(text.dtype), text, audio], dim=1)
+        return torch.cat([cond.to(text.dtype), text, self.audio_start(text_ids.device)], dim=1)
+
+    def audio_start(self, device) -> torch.Tensor:
+        """[1, 1, D]: the audio start token at audio position 0, the prompt's last row."""
+        start = torch.full((1, 1), self.sizes.gpt_start_audio_token, dtype=torch.long, device=device)
+        return self.mel_embedding(start) + self.mel_pos_embedding.emb.weight[0:1].unsqueeze(0)
 
     def head(self, h_last):
         """h_last: ln_f output of the last position(s). Returns logits and the HiFi-GAN latent
