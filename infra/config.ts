@@ -136,6 +136,7 @@ const envSchema = z.object({
    * HiFi-GAN window); later chunks grow from it. Unset: the engine's default (16 on a CPU, 8 on CUDA).
    */
   INFERENCE_STREAM_FIRST_CODES: z.coerce.number().int().min(1).max(100).optional(),
+  INFERENCE_STREAM_DECODE_AHEAD: z.coerce.number().int().min(0).max(8).optional(),
   /** Every SECONDS, each engine worker logs where its time went (prefill, decode windows, HiFi-GAN); 0: off. */
   INFERENCE_PROFILE: z.coerce.number().min(0).max(3600).default(0),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
@@ -289,6 +290,8 @@ export type Config = {
     maxAudioCodes: number | undefined;
     /** Codes in a stream's first chunk (INFERENCE_STREAM_FIRST_CODES); undefined: the engine's default. */
     streamFirstCodes: number | undefined;
+    /** Decode runs a stream reads ahead of its audio (INFERENCE_STREAM_DECODE_AHEAD); undefined: the engine's default. */
+    streamDecodeAhead: number | undefined;
     /** Seconds between each worker's `inference: times` lines (INFERENCE_PROFILE); 0: none. */
     profileSeconds: number;
     threads: number | undefined;
@@ -440,6 +443,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTextTokens: e.INFERENCE_MAX_TEXT_TOKENS,
       maxAudioCodes: e.INFERENCE_MAX_AUDIO_CODES,
       streamFirstCodes: e.INFERENCE_STREAM_FIRST_CODES,
+      streamDecodeAhead: e.INFERENCE_STREAM_DECODE_AHEAD,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,
       packageBudgetBytes:

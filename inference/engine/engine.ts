@@ -170,6 +170,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
       : i.device === 'cuda'
         ? { streamChunkCodes: GPU_STREAM_FIRST_CHUNK_CODES }
         : {}),
+    ...(i.streamDecodeAhead !== undefined ? { streamDecodeAhead: i.streamDecodeAhead } : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
@@ -204,6 +205,8 @@ type InferenceConfig = {
   maxAudioCodes?: number | undefined;
   /** Codes in a stream's first chunk (INFERENCE_STREAM_FIRST_CODES). */
   streamFirstCodes?: number | undefined;
+  /** Decode runs a stream reads ahead of its audio (INFERENCE_STREAM_DECODE_AHEAD). */
+  streamDecodeAhead?: number | undefined;
   queue: number;
   maxPackages: number;
   packageBudgetBytes: number | undefined;

@@ -11,7 +11,7 @@ import { takePhases } from '../engine/phase-times.ts';
 import type { VoiceConditioning } from '../engine/types.ts';
 import { generateCodes, UniformSource } from './generate.ts';
 import { outputSamples } from './hifigan.ts';
-import { chunkForBuckets, chunkSchedule, StreamChunker, windowContextCodes } from './stream.ts';
+import { chunkForBuckets, chunkSchedule, readAhead, StreamChunker, windowContextCodes } from './stream.ts';
 import { STREAM_CHUNK_GROWTH, STREAM_FIRST_CHUNK_CODES, Xtts, type XttsOptions } from './xtts.ts';
 
 const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
@@ -30,6 +30,76 @@ describe('chunkSchedule', () => {
     assert.throws(() => chunkSchedule(0, 1.5, 100));
     assert.throws(() => chunkSchedule(20, 0.5, 100));
     assert.throws(() => chunkSchedule(20, 1.5, 10));
+  });
+});
+
+describe('readAhead', () => {
+  /** A source that logs when each item is started and finished, and fails at `failAt` if given. */
+  function source(n: number, log: string[], failAt = -1) {
+    return (async function* () {
+      try {
+        for (let i = 0; i < n; i++) {
+          log.push(`start ${i}`);
+          await new Promise((r) => setTimeout(r, 2));
+          if (i === failAt) throw new Error(`item ${i} failed`);
+          log.push(`made ${i}`);
+          yield i;
+        }
+      } finally {
+        log.push('closed');
+      }
+    })();
+  }
+
+  it("hands over the source's items in order, asking for later ones before the consumer has taken them", async () => {
+    const log: string[] = [];
+    const got: number[] = [];
+    for await (const x of readAhead(source(4, log), (i) => (i === 0 ? 0 : 1))) {
+      log.push(`took ${x}`);
+      await new Promise((r) => setTimeout(r, 10));
+      got.push(x);
+    }
+    assert.deepEqual(got, [0, 1, 2, 3]);
+    // Item 0 alone (ahead 0); from item 1 on, the next one is made while the consumer holds the current.
+    assert.ok(log.indexOf('took 0') < log.indexOf('start 1'), log.join(', '));
+    assert.ok(log.indexOf('made 2') < log.indexOf('took 2'), log.join(', '));
+    assert.ok(log.indexOf('start 2') < log.indexOf('took 2'), log.join(', '));
+    assert.ok(log.includes('closed'));
+  });
+
+  it('with nothing ahead, asks for each item only when the consumer does', async () => {
+    const log: string[] = [];
+    for await (const x of readAhead(source(3, log), () => 0)) log.push(`took ${x}`);
+    assert.deepEqual(log, [
+      'start 0',
+      'made 0',
+      'took 0',
+      'start 1',
+      'made 1',
+      'took 1',
+      'start 2',
+      'made 2',
+      'took 2',
+      'closed',
+    ]);
+  });
+
+  it("passes the source's error on where its item would have come, after the items before it", async () => {
+    const log: string[] = [];
+    const got: number[] = [];
+    await assert.rejects(async () => {
+      for await (const x of readAhead(source(5, log, 2), () => 2)) got.push(x);
+    }, /item 2 failed/);
+    assert.deepEqual(got, [0, 1]);
+    assert.ok(log.includes('closed'));
+  });
+
+  it('closes the source when the consumer stops early, after the items asked for have settled', async () => {
+    const log: string[] = [];
+    for await (const x of readAhead(source(10, log), () => 2)) if (x === 1) break;
+    assert.equal(log.at(-1), 'closed');
+    // Items 2 and 3 had been asked for; nothing past them was started.
+    assert.ok(!log.includes('start 4'), log.join(', '));
   });
 });
 

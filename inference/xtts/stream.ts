@@ -131,3 +131,42 @@ export class StreamChunker {
     this.frames += frames;
   }
 }
+
+/**
+ * Reads `source` ahead of its consumer: before item `i` is handed over, up to `ahead(i)` later items are
+ * asked for, so the source works on them while the consumer works on item `i` (a stream's decode runs on
+ * while its last run's audio is made). Items, their order and errors are the source's: an error reaches
+ * the consumer where its item would have. A consumer that stops early closes the source once the items
+ * already asked for have settled (an async generator takes its calls in order).
+ */
+export async function* readAhead<T>(
+  source: AsyncGenerator<T, void, void>,
+  ahead: (index: number) => number,
+): AsyncGenerator<T, void, void> {
+  const asked: Promise<IteratorResult<T, void>>[] = [];
+  const ask = () => {
+    const p = source.next();
+    // Read in order below; one asked for after the consumer stopped is never read.
+    p.catch(() => undefined);
+    asked.push(p);
+  };
+  let stopped = false;
+  try {
+    for (let i = 0; ; i++) {
+      if (asked.length === 0) ask();
+      const r = await (asked.shift() as Promise<IteratorResult<T, void>>);
+      if (r.done) {
+        stopped = true;
+        return;
+      }
+      const want = Math.max(0, Math.floor(ahead(i)));
+      while (asked.length < want) ask();
+      yield r.value;
+    }
+  } catch (e) {
+    stopped = true;
+    throw e;
+  } finally {
+    if (!stopped) await source.return(undefined).catch(() => undefined);
+  }
+}
