@@ -103,6 +103,14 @@ describe('loadConfig', () => {
           }),
         /INFERENCE_VOCODER_TF32: needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true/,
       );
+    // HiFi-GAN on part of the GPU's SMs: a positive count, with the addon on CUDA only.
+    assert.equal(loadConfig({}).inference.vocoderSms, undefined);
+    assert.equal(loadConfig({ ...tf32, INFERENCE_VOCODER_SMS: '112' }).inference.vocoderSms, 112);
+    assert.throws(() => loadConfig({ ...tf32, INFERENCE_VOCODER_SMS: '0' }), /INFERENCE_VOCODER_SMS/);
+    assert.throws(
+      () => loadConfig({ INFERENCE_VOCODER_SMS: '112' }),
+      /INFERENCE_VOCODER_SMS: needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true/,
+    );
     // More CUDA provider options, as strings, under the same conditions; the engine's own are refused.
     assert.equal(loadConfig({}).inference.cudaOptions, undefined);
     assert.deepEqual(

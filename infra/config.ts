@@ -70,6 +70,7 @@ const envSchema = z.object({
    * is no longer the unpadded one within 1e-5 (3e-4 apart on an H200, README's benchmark), in fp32 it is.
    */
   INFERENCE_VOCODER_TF32: flag.default(false),
+  INFERENCE_VOCODER_SMS: z.coerce.number().int().min(1).max(1024).optional(),
   /**
    * The fixed-shape decode step to prefer through the native addon: `dmmha` (onnxruntime's
    * DecoderMaskedMultiHeadAttention, reading only the KV columns the streams need; where the package has
@@ -263,6 +264,8 @@ export type Config = {
     precision: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
     /** HiFi-GAN in TF32 on CUDA through the native addon (INFERENCE_VOCODER_TF32). */
     vocoderTf32: boolean;
+    /** HiFi-GAN's kernels on this many SMs on CUDA through the native addon (INFERENCE_VOCODER_SMS). */
+    vocoderSms: number | undefined;
     /** The decode step to prefer (INFERENCE_STATIC_STEP). */
     staticStep: 'dmmha' | 'inplace';
     /** The decode step as a CUDA graph (INFERENCE_STEP_CUDA_GRAPH). */
@@ -395,7 +398,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Settings that only the native addon's sessions on CUDA take: refused elsewhere rather than ignored.
   // INFERENCE_VOCODER_TF32: through onnxruntime-node the GPT would get the vocoder's TF32 too, and its
   // greedy path would change. INFERENCE_STEP_CUDA_GRAPH: no step runs through the addon on CUDA.
-  // INFERENCE_STEP_STREAM_PRIORITY=high: only the addon opens a session on a stream of its own.
+  // INFERENCE_STEP_STREAM_PRIORITY=high, INFERENCE_VOCODER_SMS: only the addon opens a session on a stream
+  // of its own.
   // INFERENCE_CUDA_OPTIONS: onnxruntime-node's sessions take no provider options.
   const addonOnCuda = e.INFERENCE_DEVICE === 'cuda' && e.INFERENCE_NATIVE === 'on' && e.INFERENCE_BATCH_GRAPH;
   const addonOnly = (name: string, asked: unknown, what = '') => {
@@ -407,6 +411,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   addonOnly('INFERENCE_VOCODER_TF32', e.INFERENCE_VOCODER_TF32);
   addonOnly('INFERENCE_STEP_CUDA_GRAPH', e.INFERENCE_STEP_CUDA_GRAPH);
   addonOnly('INFERENCE_STEP_STREAM_PRIORITY', e.INFERENCE_STEP_STREAM_PRIORITY === 'high', 'high ');
+  addonOnly('INFERENCE_VOCODER_SMS', e.INFERENCE_VOCODER_SMS);
   const cudaOptions = e.INFERENCE_CUDA_OPTIONS === undefined ? undefined : parseCudaOptions(e.INFERENCE_CUDA_OPTIONS);
   if (typeof cudaOptions === 'string') throw fail([{ name: 'INFERENCE_CUDA_OPTIONS', message: cudaOptions }]);
   addonOnly('INFERENCE_CUDA_OPTIONS', cudaOptions);
@@ -429,6 +434,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       precision: e.INFERENCE_PRECISION === 'auto' ? undefined : e.INFERENCE_PRECISION,
       vocoderPrecision: e.INFERENCE_VOCODER_PRECISION,
       vocoderTf32: e.INFERENCE_VOCODER_TF32,
+      vocoderSms: e.INFERENCE_VOCODER_SMS,
       staticStep: e.INFERENCE_STATIC_STEP,
       stepCudaGraph: e.INFERENCE_STEP_CUDA_GRAPH ?? e.INFERENCE_DEVICE === 'cuda',
       stepStreamPriority: e.INFERENCE_STEP_STREAM_PRIORITY,

@@ -151,6 +151,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.precision ? { precision: i.precision } : {}),
     ...(i.vocoderPrecision ? { vocoderPrecision: i.vocoderPrecision } : {}),
     ...(i.vocoderTf32 ? { vocoderTf32: true } : {}),
+    ...(i.vocoderSms ? { vocoderSms: i.vocoderSms } : {}),
     ...(i.staticStep ? { staticStep: i.staticStep } : {}),
     ...(i.stepCudaGraph ? { stepCudaGraph: true } : {}),
     ...(i.stepStreamPriority === 'high' ? { stepStreamPriority: 'high' as const } : {}),
@@ -183,6 +184,7 @@ type InferenceConfig = {
   precision?: 'fp32' | 'fp16' | 'int8' | 'int4' | undefined;
   vocoderPrecision?: 'fp32' | 'int8' | undefined;
   vocoderTf32?: boolean | undefined;
+  vocoderSms?: number | undefined;
   staticStep?: 'dmmha' | 'inplace' | undefined;
   stepCudaGraph?: boolean | undefined;
   stepStreamPriority?: 'high' | 'normal' | undefined;

@@ -409,6 +409,8 @@ for (const graph of ['gpt_batch_fp32', 'gpt_batch_fused_fp32'])
             native: 'auto',
             log: () => {},
             maxAudioCodes: MAX_CODES,
+            // Streams read their decode a run ahead of their audio here (not the default): the same chunks.
+            streamDecodeAhead: 1,
           });
           staticVoice = await native.computeVoice(withStatic, [clip]);
           assert.ok(bytes(staticVoice.gptCondLatent).equals(bytes(voice.gptCondLatent)), 'the same voice');

@@ -122,6 +122,13 @@ export interface DeviceSessionOptions {
    * busy, its blocks get the SMs first as they free up; 'normal' (default): onnxruntime's own stream.
    */
   streamPriority?: 'high' | 'normal';
+  /**
+   * On CUDA, the session's kernels on this many of the device's SMs only (at least; the driver rounds up to
+   * its partition size): a stream of its own in a CUDA green context (the driver's, CUDA 12.4+), so other
+   * sessions' kernels always find the remaining SMs free. Memory is shared as usual. Not with `cudaGraph`
+   * or `streamPriority`.
+   */
+  smCount?: number;
 }
 
 /**
@@ -150,6 +157,7 @@ type NativeSession = {
   readonly inputs: ValueInfo[];
   readonly outputs: ValueInfo[];
   readonly device: 'cpu' | 'cuda';
+  readonly sms: [number, number] | null;
   alloc(type: string, dims: readonly number[], data?: AnyTypedArray): DeviceTensor;
   allocHost(type: string, dims: readonly number[], data?: AnyTypedArray): DeviceTensor;
   run(
@@ -225,6 +233,11 @@ export class DeviceSession {
   /** The options it was opened with. */
   readonly options: Readonly<DeviceSessionOptions>;
   private readonly s: NativeSession;
+
+  /** With `smCount`: [SMs its partition got, SMs of the device]; else null. */
+  get sms(): readonly [number, number] | null {
+    return this.s.sms;
+  }
 
   private constructor(path: string, s: NativeSession, options: DeviceSessionOptions) {
     this.path = path;

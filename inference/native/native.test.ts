@@ -285,6 +285,28 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
       );
     });
 
+    it('smCount: refused off CUDA, with stream settings of its own, and when not a positive integer; none: sms is null', async () => {
+      const s = DeviceSession.open(stepGraph(), { threads: 1 });
+      assert.equal(s.sms, null);
+      s.release();
+      await fails(
+        () => DeviceSession.open(stepGraph(), { threads: 1, smCount: 16 }),
+        'ERR_NATIVE_ARGUMENT',
+        /options\.smCount needs options\.device 'cuda'/,
+      );
+      await fails(
+        () => DeviceSession.open(stepGraph(), { threads: 1, smCount: 16, streamPriority: 'high' }),
+        'ERR_NATIVE_ARGUMENT',
+        /options\.streamPriority needs options\.device 'cuda'|cannot be combined/,
+      );
+      for (const bad of [0, 2.5, -4])
+        await fails(
+          () => DeviceSession.open(stepGraph(), { threads: 1, smCount: bad }),
+          'ERR_NATIVE_ARGUMENT',
+          /options\.smCount must be a positive integer/,
+        );
+    });
+
     it('dims fixes symbolic dimensions when the session opens: other sizes are refused, clearly', async () => {
       const free = DeviceSession.open(stepGraph(), { threads: 1 });
       assert.deepEqual(free.inputs.find((i) => i.name === 'hist')?.shape, ['slots', 'chunk', 4]);

@@ -346,9 +346,96 @@ const Cudart& cudart() {
   return c;
 }
 
+// The CUDA driver's green-context calls (CUDA 12.4+), from the driver's libcuda, for `smCount`: a stream whose
+// kernels run on a partition of the device's SMs only. Declared here by hand, like libcudart's calls above;
+// the resource structs are only ever passed back to the driver (in buffers larger than any CUDA version's
+// CUdevResource), except the SM count read at its documented offset for the log.
+struct CudaDriver {
+  int (*init)(unsigned) = nullptr;
+  int (*deviceGet)(int*, int) = nullptr;
+  int (*getDevResource)(int, void*, int) = nullptr;
+  int (*smSplitByCount)(void*, unsigned*, const void*, void*, unsigned, unsigned) = nullptr;
+  int (*generateDesc)(void**, void*, unsigned) = nullptr;
+  int (*greenCtxCreate)(void**, void*, int, unsigned) = nullptr;
+  int (*greenStreamCreate)(void**, void*, unsigned, int) = nullptr;
+  int (*streamDestroy)(void*) = nullptr;
+  std::string error;
+};
+
+const CudaDriver& cudaDriver() {
+  static const CudaDriver d = [] {
+    CudaDriver r;
+    void* h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+    if (!h) {
+      r.error = "the CUDA driver (libcuda.so.1) could not be loaded";
+      return r;
+    }
+    r.init = reinterpret_cast<int (*)(unsigned)>(dlsym(h, "cuInit"));
+    r.deviceGet = reinterpret_cast<int (*)(int*, int)>(dlsym(h, "cuDeviceGet"));
+    r.getDevResource = reinterpret_cast<int (*)(int, void*, int)>(dlsym(h, "cuDeviceGetDevResource"));
+    r.smSplitByCount = reinterpret_cast<int (*)(void*, unsigned*, const void*, void*, unsigned, unsigned)>(
+        dlsym(h, "cuDevSmResourceSplitByCount"));
+    r.generateDesc = reinterpret_cast<int (*)(void**, void*, unsigned)>(dlsym(h, "cuDevResourceGenerateDesc"));
+    r.greenCtxCreate = reinterpret_cast<int (*)(void**, void*, int, unsigned)>(dlsym(h, "cuGreenCtxCreate"));
+    r.greenStreamCreate = reinterpret_cast<int (*)(void**, void*, unsigned, int)>(dlsym(h, "cuGreenCtxStreamCreate"));
+    r.streamDestroy = reinterpret_cast<int (*)(void*)>(dlsym(h, "cuStreamDestroy_v2"));
+    if (!r.init || !r.deviceGet || !r.getDevResource || !r.smSplitByCount || !r.generateDesc || !r.greenCtxCreate ||
+        !r.greenStreamCreate || !r.streamDestroy)
+      r.error = "this CUDA driver has no green contexts (they need CUDA 12.4 or later)";
+    return r;
+  }();
+  return d;
+}
+
+// One green context per (device, SMs asked), made on first use and kept for the process: every session
+// asking for that partition gets a stream of its own in it (their runs still overlap one another).
+struct GreenPartition {
+  void* ctx = nullptr;
+  unsigned sms = 0;     // SMs the partition got (the driver rounds the count up to its granularity)
+  unsigned total = 0;   // SMs of the device
+};
+
+GreenPartition greenPartition(int deviceId, unsigned smCount) {
+  static std::mutex m;
+  static std::map<std::pair<int, unsigned>, GreenPartition> made;
+  std::lock_guard<std::mutex> l(m);
+  auto it = made.find({deviceId, smCount});
+  if (it != made.end()) return it->second;
+  const CudaDriver& d = cudaDriver();
+  if (!d.error.empty()) throw std::runtime_error(d.error);
+  // Larger than CUdevResource in any CUDA version so far (about 144 bytes in 13.x), 8-byte aligned.
+  alignas(16) static thread_local unsigned char input[4096], result[4096], remaining[4096];
+  std::memset(input, 0, sizeof input);
+  std::memset(result, 0, sizeof result);
+  std::memset(remaining, 0, sizeof remaining);
+  constexpr int kSmResource = 1;              // CU_DEV_RESOURCE_TYPE_SM
+  constexpr size_t kSmCountOffset = 4 + 92;   // CUdevResource: type, _internal_padding[92], then sm.smCount
+  int dev = 0;
+  unsigned groups = 1;
+  void* desc = nullptr;
+  GreenPartition p;
+  int rc = d.init(0);
+  const char* step = "cuInit";
+  if (!rc) rc = d.deviceGet(&dev, deviceId), step = "cuDeviceGet";
+  if (!rc) rc = d.getDevResource(dev, input, kSmResource), step = "cuDeviceGetDevResource";
+  if (!rc) rc = d.smSplitByCount(result, &groups, input, remaining, 0, smCount), step = "cuDevSmResourceSplitByCount";
+  if (!rc && groups < 1) rc = -1, step = "cuDevSmResourceSplitByCount (no group of that many SMs)";
+  if (!rc) rc = d.generateDesc(&desc, result, 1), step = "cuDevResourceGenerateDesc";
+  if (!rc) rc = d.greenCtxCreate(&p.ctx, desc, dev, 1 /* CU_GREEN_CTX_DEFAULT_STREAM */), step = "cuGreenCtxCreate";
+  if (rc)
+    throw std::runtime_error(std::string(step) + " failed (CUresult " + std::to_string(rc) + ") for " +
+                             std::to_string(smCount) + " SMs on device " + std::to_string(deviceId));
+  std::memcpy(&p.total, input + kSmCountOffset, sizeof p.total);
+  std::memcpy(&p.sms, result + kSmCountOffset, sizeof p.sms);
+  made[{deviceId, smCount}] = p;
+  return p;
+}
+
 struct SessionCore {
   std::string path;
-  void* stream = nullptr;  // options.streamPriority: the session's own CUDA stream (user_compute_stream)
+  void* stream = nullptr;  // options.streamPriority or smCount: the session's own CUDA stream (user_compute_stream)
+  bool greenStream = false;  // the stream is a green context's (options.smCount), destroyed through the driver
+  unsigned smsGot = 0, smsOfDevice = 0;  // options.smCount: the partition's SMs and the device's
   bool cuda = false;
   bool cudaGraph = false;  // enable_cuda_graph: each binding replays its own graph (gpu_graph_id), run() none
   int graphIds = 0;        // the last gpu_graph_id given to a binding (0 is onnxruntime's own)
@@ -393,7 +480,7 @@ struct SessionCore {
     if (deviceInfo) ort->ReleaseMemoryInfo(deviceInfo);
     if (hostInfo) ort->ReleaseMemoryInfo(hostInfo);
     if (session) ort->ReleaseSession(session);
-    if (stream) cudart().destroy(stream);
+    if (stream) greenStream ? cudaDriver().streamDestroy(stream) : cudart().destroy(stream);
   }
 
   const IoInfo* input(const std::string& n) const {
@@ -1035,6 +1122,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     int threads = 0;
     bool cudaGraph = false, arena = true, ownThread = false;
     std::string priority;  // "" (onnxruntime's own stream) or "high"
+    unsigned smCount = 0;  // 0: every SM; else the session's stream in a green context of that many SMs
     std::vector<std::pair<std::string, std::string>> config, provider;
     std::vector<std::pair<std::string, int64_t>> dims;  // free-dimension overrides by name
     auto entries = [&](napi_value obj, const std::string& what, std::vector<std::pair<std::string, std::string>>& into) {
@@ -1063,6 +1151,12 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
         if (priority != "high" && priority != "normal")
           bad("options.streamPriority must be 'high' or 'normal', got '" + priority + "'");
         if (priority == "normal") priority.clear();
+      }
+      if (opt(e, o, "smCount", &v)) {
+        double n = number(e, v, "options.smCount");
+        if (!(n >= 1) || n != static_cast<double>(static_cast<unsigned>(n)))
+          bad("options.smCount must be a positive integer, got " + std::to_string(n));
+        smCount = static_cast<unsigned>(n);
       }
       if (opt(e, o, "cpuMemArena", &v)) arena = boolean(e, v, "options.cpuMemArena");
       if (opt(e, o, "copyWithGraph", &v)) core->copyWithGraph = boolean(e, v, "options.copyWithGraph");
@@ -1102,6 +1196,27 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       if (!rc) rc = c.createWithPriority(&stream, 1 /* cudaStreamNonBlocking */, greatest);
       if (rc) bad("options.streamPriority: a CUDA stream could not be made (cudaError " + std::to_string(rc) + ")");
       core->stream = stream;
+    }
+    if (smCount && device != "cuda") bad("options.smCount needs options.device 'cuda'");
+    if (smCount && !priority.empty()) bad("options.smCount and options.streamPriority cannot be combined");
+    if (smCount && cudaGraph) bad("options.smCount and options.cudaGraph cannot be combined");
+    if (smCount) {
+      // The session's kernels on a partition of the device's SMs (a green context's stream): another
+      // session's short kernels (the decode step's) then always find the other SMs free, instead of waiting
+      // for these long ones (HiFi-GAN's convolutions) to leave the SMs they fill. Memory is the device's.
+      GreenPartition p;
+      try {
+        p = greenPartition(core->deviceId, smCount);
+      } catch (const std::exception& x) {
+        bad(std::string("options.smCount: ") + x.what());
+      }
+      void* stream = nullptr;
+      int rc = cudaDriver().greenStreamCreate(&stream, p.ctx, 1 /* CU_STREAM_NON_BLOCKING */, 0);
+      if (rc) bad("options.smCount: cuGreenCtxStreamCreate failed (CUresult " + std::to_string(rc) + ")");
+      core->stream = stream;
+      core->greenStream = true;
+      core->smsGot = p.sms;
+      core->smsOfDevice = p.total;
     }
     core->cuda = device == "cuda";
     core->cudaGraph = cudaGraph;
@@ -1185,6 +1300,23 @@ napi_value SessionInputs(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
     napi_value self;
     return ioArray(e, liveSession(unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self))->inputs);
+  });
+}
+
+// options.smCount: [SMs of the session's partition, SMs of the device]; null without one.
+napi_value SessionSms(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self;
+    auto s = liveSession(unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self));
+    napi_value r;
+    if (!s->greenStream) {
+      NAPI(napi_get_null(e, &r));
+      return r;
+    }
+    NAPI(napi_create_array_with_length(e, 2, &r));
+    NAPI(napi_set_element(e, r, 0, jsNum(e, s->smsGot)));
+    NAPI(napi_set_element(e, r, 1, jsNum(e, s->smsOfDevice)));
+    return r;
   });
 }
 
@@ -1858,6 +1990,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"inputs", nullptr, nullptr, SessionInputs, nullptr, nullptr, napi_default, nullptr},
         {"outputs", nullptr, nullptr, SessionOutputs, nullptr, nullptr, napi_default, nullptr},
         {"device", nullptr, nullptr, SessionDevice, nullptr, nullptr, napi_default, nullptr},
+        {"sms", nullptr, nullptr, SessionSms, nullptr, nullptr, napi_default, nullptr},
         {"alloc", nullptr, SessionAlloc, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"allocHost", nullptr, SessionAllocHost, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"run", nullptr, SessionRun, nullptr, nullptr, nullptr, napi_default, nullptr},

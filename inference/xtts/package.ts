@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { traceMemory } from '../engine/phase-times.ts';
 import { EngineError } from '../engine/types.ts';
-import { openHostSession } from '../native/host-session.ts';
+import { nativeSessionOf, openHostSession } from '../native/host-session.ts';
 import { DeviceSession, nativeAvailable } from '../native/index.ts';
 import { stepMaxLen } from '../native/static.ts';
 import {
@@ -126,6 +126,12 @@ export type PackageOptions = {
    * fp32 with TF32 off (tf32Option).
    */
   vocoderTf32?: boolean;
+  /**
+   * On CUDA through the native addon, HiFi-GAN's kernels on this many of the GPU's SMs only (a CUDA green
+   * context; INFERENCE_VOCODER_SMS): the decode step and the prompts' passes then always find the other SMs
+   * free instead of waiting for HiFi-GAN's long convolutions to leave them. Unset: every SM.
+   */
+  vocoderSms?: number | undefined;
   /**
    * More onnxruntime CUDA provider options for every session the native addon opens on CUDA (names as
    * onnxruntime's CUDA provider takes them, e.g. `cudnn_conv_use_max_workspace`; INFERENCE_CUDA_OPTIONS).
@@ -276,12 +282,14 @@ async function acquireSession(
   options: SessionOptions,
   native = false,
   providerOptions: Readonly<Record<string, string>> = {},
+  smCount?: number,
 ): Promise<Session> {
   const key = JSON.stringify([
     path,
     slot ?? null,
     native,
     providerOptions,
+    smCount ?? null,
     options.device,
     options.deviceId ?? 0,
     options.intraOpThreads ?? 0,
@@ -300,6 +308,7 @@ async function acquireSession(
               ...(options.cpuMemArena !== undefined ? { cpuMemArena: options.cpuMemArena } : {}),
               ...(options.config ? { config: options.config } : {}),
               providerOptions,
+              ...(smCount ? { smCount } : {}),
             }),
           )
         : openSession(path, options),
@@ -533,7 +542,13 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     ...tf32Option(tf32),
     ...extra,
   });
-  const open = async (path: string, slot?: number, tf32 = false, extra: Readonly<Record<string, string>> = {}) => {
+  const open = async (
+    path: string,
+    slot?: number,
+    tf32 = false,
+    extra: Readonly<Record<string, string>> = {},
+    sms?: number,
+  ) => {
     try {
       // Through the addon with nativeBatch: its runs leave the worker's thread free (host-session.ts).
       const s = await acquireSession(
@@ -547,9 +562,13 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
         },
         native,
         native && device === 'cuda' ? cudaProvider(tf32, extra) : {},
+        native && device === 'cuda' ? sms : undefined,
       );
       opened.push(s);
-      traceMemory(`opening ${basename(path)}${slot !== undefined ? ` (${slot})` : ''}`);
+      const got = nativeSessionOf(s)?.sms;
+      traceMemory(
+        `opening ${basename(path)}${slot !== undefined ? ` (${slot})` : ''}${got ? ` on ${got[0]} of the GPU's ${got[1]} SMs` : ''}`,
+      );
       return s;
     } catch (e) {
       await Promise.all(opened.map((s) => s.release()));
@@ -594,7 +613,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   const sessions = {
     condEncoder: await open(paths.condEncoder),
     speakerEncoder: await open(paths.speakerEncoder),
-    hifigan: await open(paths.hifigan, undefined, vocoderTf32),
+    hifigan: await open(paths.hifigan, undefined, vocoderTf32, {}, options.vocoderSms),
     // A package whose prefill and decode name one file (the int8 variant: one copy of the weights,
     // see quantize.py) opens it once: both get the same session.
     prefill: await open(paths.prefill),
@@ -626,11 +645,11 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     // Through the addon on CUDA, HiFi-GAN's convolutions pick their algorithms by cuDNN's heuristics: a
     // new shape (a bucket's first window, or a change of rows) costs a few ms of planning instead of the
     // exhaustive search's second or so (hifigan.ts), which a whole render's first use of a large bucket paid.
-    openHifigan: (bucket: number) => open(paths.hifigan, bucket, vocoderTf32, HIFIGAN_CUDA),
+    openHifigan: (bucket: number) => open(paths.hifigan, bucket, vocoderTf32, HIFIGAN_CUDA, options.vocoderSms),
     // One session per bucket for every number of rows, so no (bucket, rows) pair holds a session, its
     // weights and workspace of its own.
     openHifiganBatch: vocoderBatchPath
-      ? (bucket: number, _rows: number) => open(vocoderBatchPath, bucket, vocoderTf32, HIFIGAN_CUDA)
+      ? (bucket: number, _rows: number) => open(vocoderBatchPath, bucket, vocoderTf32, HIFIGAN_CUDA, options.vocoderSms)
       : null,
     release: async () => {
       step?.release();

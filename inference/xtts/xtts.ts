@@ -51,7 +51,7 @@ export type XttsOptions = PackageOptions & {
    * With continuous batching (the fixed-shape step's StepBatcher), decode runs a stream may have finished
    * beyond the one whose audio HiFi-GAN is making (0: the next run is decoding while this one's audio is
    * made, and waits for it to be taken; see readAhead). More keeps a stream in the batch's steps while
-   * its windows wait in HiFi-GAN's queue; the codes are the same. Default 1.
+   * its windows wait in HiFi-GAN's queue; the codes are the same. Default 0 (STREAM_DECODE_AHEAD).
    */
   streamDecodeAhead?: number;
   /** Zero samples between sentences (the reference's TTS API uses 10000 at 24 kHz). */
@@ -92,11 +92,14 @@ export const STREAM_MAX_CHUNK_CODES = 100;
 
 /**
  * Decode runs a stream reads ahead of its audio with continuous batching (XttsOptions.streamDecodeAhead).
- * With none, a stream's row sat out of the batch's steps whenever its last window waited in HiFi-GAN's
- * queue longer than its next run took to decode: at 64 streams on an H200 the early chunks (8 to 41 codes,
- * 0.1 to 0.5 s of steps) against 0.4 to 0.65 s in that queue.
+ * Made for a stream's row that sat out of the batch's steps while its last window waited in HiFi-GAN's
+ * queue longer than its next run took to decode (the early chunks, 8 to 41 codes, at 64 streams). On an
+ * H200 at 64 streams 1 against 0 gave the same (164.0 against 164.2 s of audio per second, first audio
+ * 828 / 1,197 against 819 / 1,188 ms): the rows were already in 61 of 64 places a step on average, and
+ * HiFi-GAN's share of the GPU sets the pace. So 0 stays the default: a stream that stops frees its slot
+ * without waiting for a run it asked for ahead.
  */
-export const STREAM_DECODE_AHEAD = 1;
+export const STREAM_DECODE_AHEAD = 0;
 
 export const DEFAULT_BABBLE_GUARD: BabbleGuard = { maxRepeatRun: 40, maxCodesPerTextToken: 12 };
 

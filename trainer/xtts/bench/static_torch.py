@@ -69,7 +69,11 @@ class StaticDecoder:
 
     def capture(self) -> None:
         """Captures step() as a CUDA graph (after warm-up steps on a side stream, as PyTorch asks); the
-        steps run to warm up advance the state, so load() again before decoding."""
+        steps run to warm up advance the state, so load() before (they need 3 free columns) and again
+        before decoding."""
+        if int(self.length.item()) + 3 >= self.k.shape[3]:
+            raise ValueError(f"capture: the cache holds {int(self.length.item())} of {self.k.shape[3]} columns; "
+                             "its 3 warm-up steps need room (load() first)")
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
