@@ -104,9 +104,9 @@ export interface DeviceSessionOptions {
   name?: string;
   /**
    * Copies host <-> session memory, and allocates tensors, through runs of a one-node onnxruntime
-   * graph (as on CUDA, where allocation falls back to it when the session's allocator cannot be had)
-   * also on CPU, where a memcpy and the CPU allocator do otherwise: lets those paths be tested on a
-   * CPU-only host.
+   * graph (on CUDA the fallback of the runtime's own copies, and of allocation where the session's
+   * allocator cannot be had), also on CPU, where a memcpy and the CPU allocator do otherwise: lets those
+   * paths be tested on a CPU-only host, and keeps a CUDA session's copies off the runtime's.
    */
   copyWithGraph?: boolean;
   /**
