@@ -233,7 +233,17 @@ type Row = {
 };
 const churn = args.churn as boolean;
 const rows: Row[] = [];
-const agreement: { batch: number; path: string; sameCodes: number; of: number; latentMaxAbsErr: number }[] = [];
+/** A latent difference past which two fp32 paths have parted (their kernels' rounding stays near 1e-5). */
+const DEPARTS = 1e-4;
+type Departure = { sequence: number; step: number; latentDiff: number; code: boolean };
+const agreement: {
+  batch: number;
+  path: string;
+  sameCodes: number;
+  of: number;
+  latentMaxAbsErr: number;
+  departs: Departure | null;
+}[] = [];
 const now = () => performance.now();
 
 /** One path at batch size b: its first run's results (for the comparison), then the timed runs. */
@@ -394,17 +404,31 @@ for (const b of batches) {
   for (const [path, got] of base ? results : []) {
     let same = 0;
     let err = 0;
+    // Where the paths first part (a code, or a latent more than DEPARTS apart), over every sequence: the
+    // step tells a prompt's pass or join (0) from a chunk's bound (a multiple of --codes) or one step.
+    let departs: Departure | null = null;
     for (const [i, w] of base as Map<number, DecodeResult>) {
       const g = got.get(i) as DecodeResult;
       // The fixed-shape step stops at the model's stop code: its codes against as many of the others'.
       const n = staticMode ? g.codes.length : w.codes.length;
+      const width = sizes.width;
+      for (let j = 0; j < Math.min(n, w.codes.length); j++) {
+        let d = 0;
+        for (let k = j * width; k < (j + 1) * width; k++)
+          d = Math.max(d, Math.abs((w.latents[k] as number) - (g.latents[k] as number)));
+        const code = g.codes[j] !== w.codes[j];
+        if (code || d > DEPARTS) {
+          if (!departs || j < departs.step) departs = { sequence: i, step: j, latentDiff: d, code };
+          break;
+        }
+      }
       if (g.codes.length === n && g.codes.every((c, j) => c === w.codes[j])) {
         same++;
         for (let j = 0; j < n * sizes.width; j++)
           err = Math.max(err, Math.abs((w.latents[j] as number) - (g.latents[j] as number)));
       }
     }
-    agreement.push({ batch: b, path, sameCodes: same, of: b, latentMaxAbsErr: err });
+    agreement.push({ batch: b, path, sameCodes: same, of: b, latentMaxAbsErr: err, departs });
   }
 }
 
@@ -425,7 +449,11 @@ for (const r of rows)
 console.log('\nwarm-up run of each path from the same prompts and uniforms, against onnxruntime-node:');
 for (const a of agreement)
   console.log(
-    `B=${a.batch} ${a.path}: ${a.sameCodes}/${a.of} sequences with identical codes; their latents max abs difference ${a.latentMaxAbsErr.toExponential(2)}`,
+    `B=${a.batch} ${a.path}: ${a.sameCodes}/${a.of} sequences with identical codes; their latents max abs difference ${a.latentMaxAbsErr.toExponential(2)}${
+      a.departs
+        ? `; first parts at code ${a.departs.step} of sequence ${a.departs.sequence} (${a.departs.code ? 'another code' : `latents ${a.departs.latentDiff.toExponential(2)} apart`})`
+        : `; never more than ${DEPARTS} apart`
+    }`,
   );
 if (args.json)
   writeFileSync(
