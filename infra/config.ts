@@ -504,9 +504,10 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
 }
 
 /**
- * For a tool that compares onnxruntime-node's sessions with the native addon's on CUDA: onnxruntime-node's
- * take no per-session setting, so TF32 goes off for the whole process (NVIDIA_TF32_OVERRIDE=0, read when
- * CUDA starts), unless the environment already says. Returns whether it was turned off here.
+ * fp32 without TF32 for onnxruntime-node's sessions on CUDA (loadConfig's, and a tool's that compares them
+ * with the native addon's): they take no per-session setting, so TF32 goes off for the whole process
+ * (NVIDIA_TF32_OVERRIDE=0, read when CUDA starts), unless the environment already says. Returns whether it
+ * was turned off here.
  */
 export function cudaFp32WithoutTf32(): boolean {
   if (process.env.NVIDIA_TF32_OVERRIDE !== undefined) return false;

@@ -209,10 +209,6 @@ export async function createVoice(
 }
 
 /**
- * The voice's conditioning for a package: from the cache, or computed from its stored clips
- * (the first time a newly promoted checkpoint speaks with this voice) and cached.
- */
-/**
  * Conditioning read from the database, by voice id and package key, the most recently used kept. A
  * voice's conditioning for a package is written once and never changed (putConditioning keeps the first
  * row; a voice's clips are fixed when it is made), so a kept copy is never stale; the voice itself is still
@@ -232,6 +228,10 @@ function keepConditioning(key: string, c: VoiceConditioning): VoiceConditioning 
   return c;
 }
 
+/**
+ * The voice's conditioning for a package: from the cache, or computed from its stored clips
+ * (the first time a newly promoted checkpoint speaks with this voice) and cached.
+ */
 export async function conditioningFor(
   deps: VoiceDeps,
   voice: Voice,
@@ -239,12 +239,13 @@ export async function conditioningFor(
 ): Promise<VoiceConditioning> {
   const key = checkpoint.packageKey;
   if (key) {
-    const kept = keptConditioning.get(`${voice.id} ${key}`);
-    if (kept) return keepConditioning(`${voice.id} ${key}`, kept);
+    const keptKey = `${voice.id} ${key}`;
+    const kept = keptConditioning.get(keptKey);
+    if (kept) return keepConditioning(keptKey, kept);
     const row = await getConditioning(deps.db, voice.id, key);
     if (row)
       return keepConditioning(
-        `${voice.id} ${key}`,
+        keptKey,
         voiceFromBytes(key, row.gptCondLatent, row.gptCondShape, row.speakerEmbedding, row.speakerShape),
       );
   }

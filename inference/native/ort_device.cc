@@ -12,8 +12,8 @@
 // JS surface (wrapped and typed by index.ts):
 //   ortVersion: string, apiVersion: number
 //   new Session(path | modelBytes, {device, deviceId, threads, cudaGraph, cpuMemArena, config, providerOptions,
-//               copyWithGraph, name, ownThread, streamPriority, dims})
-//     .inputs / .outputs: [{name, type, shape}]   .device: 'cpu' | 'cuda'
+//               copyWithGraph, name, ownThread, streamPriority, smCount, dims})
+//     .inputs / .outputs: [{name, type, shape}]   .device: 'cpu' | 'cuda'   .sms: [got, of device] | null
 //     .alloc(type, dims, data?) -> Tensor          zero-filled, or holding data (a typed array)
 //     .run(inputs, outputs) -> Promise<{name: Tensor | {type, dims, data}}>
 //         inputs: {name: Tensor | {type, dims, data}}  (host data is copied in by onnxruntime)
@@ -317,8 +317,9 @@ class OneThread {
   std::thread worker;
 };
 
-// The CUDA runtime's few stream calls, from the libcudart onnxruntime's CUDA provider has loaded (no CUDA
-// headers or link here: the addon builds on hosts without the toolkit). Only `streamPriority` needs them.
+// The CUDA runtime's few stream and copy calls, from the libcudart onnxruntime's CUDA provider has loaded (no
+// CUDA headers or link here: the addon builds on hosts without the toolkit): `streamPriority`'s stream and
+// the copies between host and device (SessionCore::copyByRuntime, which falls back to graph runs without them).
 struct Cudart {
   int (*setDevice)(int) = nullptr;
   int (*priorityRange)(int*, int*) = nullptr;
@@ -527,7 +528,6 @@ struct SessionCore {
     return s;
   }
 
-  // dst <- src through one run of the Identity graph; one of them is a device tensor.
   // On CUDA, a copy by the runtime's cudaMemcpyAsync on a non-blocking stream of the addon's own, then a
   // wait for that stream: the GPU's copy engines move the bytes, so the copy does not wait for SMs that
   // other sessions' kernels hold (a copy through an Identity graph run does: on an H200 serving 64 streams,
@@ -549,6 +549,7 @@ struct SessionCore {
     return rc == 0;
   }
 
+  // dst <- src through one run of the Identity graph; one of them is a device tensor.
   void copyByRun(OrtValue* src, OrtValue* dst, ONNXTensorElementDataType t) {
     OrtSession* s = copier(t);
     OrtIoBinding* b = nullptr;
@@ -1261,6 +1262,9 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     }
     if (cudaGraph && device != "cuda") bad("options.cudaGraph needs options.device 'cuda'");
     if (!priority.empty() && device != "cuda") bad("options.streamPriority needs options.device 'cuda'");
+    if (smCount && device != "cuda") bad("options.smCount needs options.device 'cuda'");
+    if (smCount && !priority.empty()) bad("options.smCount and options.streamPriority cannot be combined");
+    if (smCount && cudaGraph) bad("options.smCount and options.cudaGraph cannot be combined");
     if (!priority.empty()) {
       // The session's kernels on a stream of the device's highest priority: where another session's
       // long kernels (HiFi-GAN's convolutions) keep the device busy, the scheduler gives this stream's
@@ -1275,9 +1279,6 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       if (rc) bad("options.streamPriority: a CUDA stream could not be made (cudaError " + std::to_string(rc) + ")");
       core->stream = stream;
     }
-    if (smCount && device != "cuda") bad("options.smCount needs options.device 'cuda'");
-    if (smCount && !priority.empty()) bad("options.smCount and options.streamPriority cannot be combined");
-    if (smCount && cudaGraph) bad("options.smCount and options.cudaGraph cannot be combined");
     if (smCount) {
       // The session's kernels on a partition of the device's SMs (a green context's stream): another
       // session's short kernels (the decode step's) then always find the other SMs free, instead of waiting

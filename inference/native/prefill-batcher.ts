@@ -32,6 +32,11 @@ type Job = {
   reject: (e: Error) => void;
 };
 
+/** Whether a prefill graph is the batched one (gpt_prefill_batch_*): it takes each row's text length. */
+export function isBatchedPrefill(graph: { readonly inputs: readonly { readonly name: string }[] }): boolean {
+  return graph.inputs.some((i) => i.name === 'text_len');
+}
+
 /** What the prefiller has run: runs, prompts, and runs by their number of prompts. */
 export type PrefillBatchStats = { runs: number; prompts: number; sizes: Record<number, number> };
 
@@ -79,8 +84,7 @@ export class DevicePrefiller {
    * prompt's text (any id: its positions come after the row's own and no real position attends them).
    */
   constructor(session: DeviceSession, options: { maxRows: number; padToken: number }) {
-    if (!session.inputs.some((i) => i.name === 'text_len'))
-      throw new Error(`${session.path}: not a batched prefill graph (no text_len input)`);
+    if (!isBatchedPrefill(session)) throw new Error(`${session.path}: not a batched prefill graph (no text_len input)`);
     this.session = session;
     this.maxRows = Math.max(1, Math.floor(options.maxRows));
     this.padToken = options.padToken;

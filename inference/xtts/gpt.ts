@@ -8,7 +8,7 @@
 import { timed } from '../engine/phase-times.ts';
 import { GREEDY } from '../generation/config.ts';
 import type { DeviceSession, DeviceTensor } from '../native/index.ts';
-import type { DevicePrefiller } from '../native/prefill-batcher.ts';
+import { type DevicePrefiller, isBatchedPrefill } from '../native/prefill-batcher.ts';
 import { type Session, type Tensor, tensor, tensorOf } from '../runtime/index.ts';
 
 export type DecodeSettings = {
@@ -190,7 +190,7 @@ export class Gpt {
 
   constructor(prefill: Session, decode: Session, tokens: { audioStart: number; audioStop: number; vocab: number }) {
     this.prefillSession = prefill;
-    this.batchedPrefill = prefill.inputs.some((i) => i.name === 'text_len');
+    this.batchedPrefill = isBatchedPrefill(prefill);
     this.vocab = tokens.vocab;
     this.dummyIds = [1, tokens.audioStart];
     this.stopCode = tokens.audioStop;

@@ -576,6 +576,9 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
       throw new EngineError(verify ? 'ENGINE_FAILED' : 'MODEL_CORRUPT', (e as Error).message);
     }
   };
+  /** A HiFi-GAN session: its TF32 and SM settings (vocoderTf32, vocoderSms). */
+  const openVocoder = (path: string, slot?: number, extra: Readonly<Record<string, string>> = {}) =>
+    open(path, slot, vocoderTf32, extra, options.vocoderSms);
   let step: DeviceSession | null = null;
   const openNative = async (path: string): Promise<DeviceSession> => {
     const addon = nativeAvailable();
@@ -613,7 +616,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   const sessions = {
     condEncoder: await open(paths.condEncoder),
     speakerEncoder: await open(paths.speakerEncoder),
-    hifigan: await open(paths.hifigan, undefined, vocoderTf32, {}, options.vocoderSms),
+    hifigan: await openVocoder(paths.hifigan),
     // A package whose prefill and decode name one file (the int8 variant: one copy of the weights,
     // see quantize.py) opens it once: both get the same session.
     prefill: await open(paths.prefill),
@@ -645,11 +648,11 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     // Through the addon on CUDA, HiFi-GAN's convolutions pick their algorithms by cuDNN's heuristics: a
     // new shape (a bucket's first window, or a change of rows) costs a few ms of planning instead of the
     // exhaustive search's second or so (hifigan.ts), which a whole render's first use of a large bucket paid.
-    openHifigan: (bucket: number) => open(paths.hifigan, bucket, vocoderTf32, HIFIGAN_CUDA, options.vocoderSms),
+    openHifigan: (bucket: number) => openVocoder(paths.hifigan, bucket, HIFIGAN_CUDA),
     // One session per bucket for every number of rows, so no (bucket, rows) pair holds a session, its
     // weights and workspace of its own.
     openHifiganBatch: vocoderBatchPath
-      ? (bucket: number, _rows: number) => open(vocoderBatchPath, bucket, vocoderTf32, HIFIGAN_CUDA, options.vocoderSms)
+      ? (bucket: number, _rows: number) => openVocoder(vocoderBatchPath, bucket, HIFIGAN_CUDA)
       : null,
     release: async () => {
       step?.release();

@@ -12,7 +12,7 @@ import { type AudioChunk, EngineError, type SynthesisParams, type VoiceCondition
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { nativeSessionOf } from '../native/host-session.ts';
 import { DeviceSession } from '../native/index.ts';
-import { DevicePrefiller } from '../native/prefill-batcher.ts';
+import { DevicePrefiller, isBatchedPrefill } from '../native/prefill-batcher.ts';
 import { StaticGpt } from '../native/static.ts';
 import { UnsupportedLanguageError } from '../text/languages.ts';
 import { splitSentences } from '../text/sentences.ts';
@@ -233,7 +233,7 @@ export class Xtts {
       // Where the prefill is the batched graph (PackageOptions.prefillBatch), the prompts of streams that
       // arrive together share a run of it.
       const prefill = this.gpt.devicePrefill;
-      if (prefill?.inputs.some((i) => i.name === 'text_len'))
+      if (prefill && isBatchedPrefill(prefill))
         this.gpt.devicePrefiller = new DevicePrefiller(prefill, {
           maxRows: this.prefillRows ?? 1,
           padToken: this.pkg.manifest.tokens.text_stop,
@@ -422,9 +422,14 @@ export class Xtts {
         // With continuous batching the next run's codes are made while this one's audio is.
         prefetch: this.batcher instanceof StepBatcher,
         // The first run's too while other streams decode (the device is shared anyway).
-        prefetchFirst: () => this.batcher instanceof StepBatcher && this.batcher.sequences > 1,
+        prefetchFirst: () => this.decodeShared(),
       });
     return this.batcher ? this.batcher.generate(this.gpt, generate) : generate(this.gpt);
+  }
+
+  /** Whether other sequences share the step batcher's decode now (continuous batching with company). */
+  private decodeShared(): boolean {
+    return this.batcher instanceof StepBatcher && this.batcher.sequences > 1;
   }
 
   /**
@@ -472,7 +477,7 @@ export class Xtts {
       // Only where the decode is shared (see streamDecodeAhead): a lone stream's first window runs without
       // a decode beside it, as generateCodes' prefetchFirst.
       const ahead = (i: number) =>
-        this.batcher instanceof StepBatcher && (i > 0 || this.batcher.sequences > 1) ? o.streamDecodeAhead : 0;
+        this.batcher instanceof StepBatcher && (i > 0 || this.decodeShared()) ? o.streamDecodeAhead : 0;
       const runs = readAhead(this.generation(input.voice, ids, p, rng, runCodes, checkCancelled), ahead);
       for await (const run of runs) {
         if (firstCodesAt === null) {
