@@ -138,6 +138,11 @@ const envSchema = z.object({
    */
   INFERENCE_STREAM_FIRST_CODES: z.coerce.number().int().min(1).max(100).optional(),
   INFERENCE_STREAM_DECODE_AHEAD: z.coerce.number().int().min(0).max(8).optional(),
+  /**
+   * Where HiFi-GAN runs padded to buckets (CUDA): `fill` sizes later streamed chunks so that their windows
+   * fill their buckets (8, 10, 26, 58, 122 codes), `grow` by the growth factor alone (8, 12, 18, 27, ...).
+   */
+  INFERENCE_STREAM_CHUNKS: z.enum(['fill', 'grow']).default('fill'),
   /** Every SECONDS, each engine worker logs where its time went (prefill, decode windows, HiFi-GAN); 0: off. */
   INFERENCE_PROFILE: z.coerce.number().min(0).max(3600).default(0),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
@@ -295,6 +300,8 @@ export type Config = {
     streamFirstCodes: number | undefined;
     /** Decode runs a stream reads ahead of its audio (INFERENCE_STREAM_DECODE_AHEAD); undefined: the engine's default. */
     streamDecodeAhead: number | undefined;
+    /** How later streamed chunks are sized where HiFi-GAN has buckets (INFERENCE_STREAM_CHUNKS). */
+    streamChunks: 'fill' | 'grow';
     /** Seconds between each worker's `inference: times` lines (INFERENCE_PROFILE); 0: none. */
     profileSeconds: number;
     threads: number | undefined;
@@ -450,6 +457,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAudioCodes: e.INFERENCE_MAX_AUDIO_CODES,
       streamFirstCodes: e.INFERENCE_STREAM_FIRST_CODES,
       streamDecodeAhead: e.INFERENCE_STREAM_DECODE_AHEAD,
+      streamChunks: e.INFERENCE_STREAM_CHUNKS,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,
       packageBudgetBytes:

@@ -18,7 +18,7 @@ const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     device: { type: 'string', default: 'cuda' },
-    lengths: { type: 'string', default: '1,2,20,31,32,33,63,64,65,127,129,255,257,383,385,511,513,639,641' },
+    lengths: { type: 'string', default: '1,2,15,16,17,20,31,32,33,63,64,65,127,129,255,257,383,385,511,513,639,641' },
   },
 });
 const pkg = positionals[0];

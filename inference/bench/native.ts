@@ -52,7 +52,7 @@ import { parseArgs } from 'node:util';
 import { cudaFp32WithoutTf32 } from '../../infra/index.ts';
 import { GREEDY, SAMPLING_DEFAULTS } from '../generation/config.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
-import { DeviceSession, nativeAvailable } from '../native/index.ts';
+import { DeviceSession, nativeAvailable, nativeCopyPath } from '../native/index.ts';
 import { StaticGpt, stepMaxLen } from '../native/static.ts';
 import { type Device, openSession } from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
@@ -438,6 +438,7 @@ console.log(
 );
 if (graphNote) console.log(graphNote);
 for (const n of failedPaths) console.log(n);
+console.log(`host-device copies: ${nativeCopyPath()}`);
 console.log(
   '| B | path | ms per code (throughput) | ms per step (per stream) | runs feeding the state back | runs packing on the device / in host memory | KV positions at the end |',
 );

@@ -12,7 +12,7 @@
  *      them), the largest sample difference per length and overall (the limit: 1e-5).
  *
  *   node inference/bench/vocoder.ts PACKAGE_DIR [--device cuda|cpu] [--variants fp32,tf32]
- *        [--shapes 1x32,8x128,16x128] [--runs 10] [--lengths 1,2,20,31,...] [--algo HEURISTIC]
+ *        [--shapes 1x16,64x16,8x128] [--runs 10] [--lengths 1,2,15,16,17,...] [--algo HEURISTIC]
  *        [--json OUT]
  *
  * --algo sets cudnn_conv_algo_search (HEURISTIC, the engine's; EXHAUSTIVE; DEFAULT) for every session.
@@ -37,9 +37,9 @@ const { values: args, positionals } = parseArgs({
   options: {
     device: { type: 'string', default: 'cuda' },
     variants: { type: 'string', default: 'fp32,tf32' },
-    shapes: { type: 'string', default: '1x32,1x128,8x128,16x128' },
+    shapes: { type: 'string', default: '1x16,64x16,1x32,1x128,8x128,16x128' },
     runs: { type: 'string', default: '10' },
-    lengths: { type: 'string', default: '1,2,20,31,32,33,63,64,65,100,127,128' },
+    lengths: { type: 'string', default: '1,2,8,15,16,17,20,31,32,33,63,64,65,100,127,128' },
     algo: { type: 'string', default: 'HEURISTIC' },
     json: { type: 'string' },
   },

@@ -172,6 +172,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
         ? { streamChunkCodes: GPU_STREAM_FIRST_CHUNK_CODES }
         : {}),
     ...(i.streamDecodeAhead !== undefined ? { streamDecodeAhead: i.streamDecodeAhead } : {}),
+    ...(i.streamChunks ? { streamBucketChunks: i.streamChunks === 'fill' } : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
@@ -209,6 +210,8 @@ type InferenceConfig = {
   streamFirstCodes?: number | undefined;
   /** Decode runs a stream reads ahead of its audio (INFERENCE_STREAM_DECODE_AHEAD). */
   streamDecodeAhead?: number | undefined;
+  /** How later streamed chunks are sized where HiFi-GAN has buckets (INFERENCE_STREAM_CHUNKS). */
+  streamChunks?: 'fill' | 'grow' | undefined;
   queue: number;
   maxPackages: number;
   packageBudgetBytes: number | undefined;

@@ -30,4 +30,10 @@ describe('engineOptions', () => {
     assert.equal(engineOptions(loadConfig({})).maxAudioCodes, undefined);
     assert.equal(engineOptions(loadConfig({ INFERENCE_MAX_AUDIO_CODES: '400' })).maxAudioCodes, 400);
   });
+
+  it('sizes later chunks to fill HiFi-GAN buckets unless INFERENCE_STREAM_CHUNKS=grow', () => {
+    assert.equal(engineOptions(loadConfig({})).streamBucketChunks, true);
+    assert.equal(engineOptions(loadConfig({ INFERENCE_STREAM_CHUNKS: 'grow' })).streamBucketChunks, false);
+    assert.throws(() => loadConfig({ INFERENCE_STREAM_CHUNKS: 'both' }), /INFERENCE_STREAM_CHUNKS/);
+  });
 });

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
+import { nativeCopyPath } from '../native/index.ts';
 import { toEngineError, Xtts } from '../xtts/xtts.ts';
 import { setMemoryTrace, takePhases } from './phase-times.ts';
 import type { WorkerCommand, WorkerInit, WorkerJob, WorkerReply } from './protocol.ts';
@@ -36,9 +37,12 @@ if (profileSeconds > 0) {
     const elu = performance.eventLoopUtilization(last);
     last = performance.eventLoopUtilization();
     const phases = takePhases(profileSeconds * 1000);
+    // Through the addon on CUDA: whether its host <-> device copies use the copy engines (nativeCopyPath).
+    const copies = init.xtts.device === 'cuda' ? nativeCopyPath() : null;
     if (phases)
       console.log(
-        `inference: times (${profileSeconds} s): thread busy ${(100 * elu.utilization).toFixed(0)}%; ${phases}`,
+        `inference: times (${profileSeconds} s): thread busy ${(100 * elu.utilization).toFixed(0)}%; ${phases}` +
+          (copies ? `; host-device copies: ${copies}` : ''),
       );
   }, profileSeconds * 1000).unref();
 }

@@ -173,6 +173,7 @@ type NativeModule = {
   Tensor: abstract new () => DeviceTensor;
   ortVersion: string;
   apiVersion: number;
+  copyPath(): 'runtime' | 'graph' | 'unchecked';
 };
 
 /** The built addon's path. */
@@ -211,6 +212,16 @@ export class NativeUnavailableError extends Error {
 export function nativeAvailable(): { ok: true; ortVersion: string } | { ok: false; reason: string } {
   const l = load();
   return 'error' in l ? { ok: false, reason: l.error } : { ok: true, ortVersion: l.module.ortVersion };
+}
+
+/**
+ * How the addon copies between host and CUDA memory in this process: 'runtime' (libcudart's
+ * cudaMemcpyAsync on a stream of its own: the copy engines; its first copy was checked byte for byte
+ * against a graph run's), 'graph' (runs of a one-node graph: the runtime's calls are not there or failed
+ * that check), 'unchecked' (no such copy yet, or not on CUDA); null where the addon is not loaded.
+ */
+export function nativeCopyPath(): 'runtime' | 'graph' | 'unchecked' | null {
+  return loaded && 'module' in loaded ? loaded.module.copyPath() : null;
 }
 
 /** Whether `x` is a tensor of the addon (live or released). */

@@ -22,7 +22,7 @@ import type { DecodeResult, DecodeSettings, DecodeState } from '../xtts/gpt.ts';
 import { tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceBatchedGpt } from './batch.ts';
-import { DeviceSession, type DeviceTensor, NATIVE_ADDON, nativeAvailable } from './index.ts';
+import { DeviceSession, type DeviceTensor, NATIVE_ADDON, nativeAvailable, nativeCopyPath } from './index.ts';
 import { constant, int64Proto, model, node, tensorProto } from './onnx-build.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -65,6 +65,9 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
     assert.match(build(), /up to date/);
     assert.ok(performance.now() - t < 5000, 'an up-to-date build returns at once');
     assert.ok(NATIVE_ADDON.endsWith(join('build', 'ort_device.node')));
+    // On a CPU nothing crosses to a CUDA device: the runtime copy is never tried (on CUDA it says which
+    // path the copies took: the bench and INFERENCE_PROFILE print it).
+    assert.equal(nativeCopyPath(), 'unchecked');
   });
 
   for (const copyWithGraph of [false, true])

@@ -2007,6 +2007,14 @@ napi_value BindingGraphId(napi_env e, napi_callback_info info) {
 
 // ---------- module ----------
 
+// copyPath(): how this process copies between host and CUDA memory (SessionCore::copy): "runtime"
+// (cudaMemcpyAsync, its first copy checked against a graph run's), "graph" (graph runs: the runtime copy
+// is not there or failed its check), "unchecked" (no such copy yet, or none on CUDA).
+napi_value CopyPath(napi_env e, napi_callback_info) {
+  int s = runtimeCopy().state.load();
+  return jsStr(e, s == RuntimeCopy::kGood ? "runtime" : s == RuntimeCopy::kBroken ? "graph" : "unchecked");
+}
+
 napi_value Init(napi_env e, napi_value exports) {
   const OrtApiBase* base = OrtGetApiBase();
   ort = base->GetApi(ORT_API_VERSION);
@@ -2085,6 +2093,9 @@ napi_value Init(napi_env e, napi_value exports) {
     NAPI(napi_set_named_property(e, exports, "Binding", bcls));
     NAPI(napi_set_named_property(e, exports, "ortVersion", jsStr(e, base->GetVersionString())));
     NAPI(napi_set_named_property(e, exports, "apiVersion", jsNum(e, ORT_API_VERSION)));
+    napi_value copyPath;
+    NAPI(napi_create_function(e, "copyPath", NAPI_AUTO_LENGTH, CopyPath, nullptr, &copyPath));
+    NAPI(napi_set_named_property(e, exports, "copyPath", copyPath));
     return exports;
   });
 }

@@ -92,7 +92,7 @@ describe('engine behaviour (tiny fixture)', () => {
     for (const n of [3, 19, 20, 26, 33]) await bucketed.decode(lat, n, 32, spk);
     assert.deepEqual(
       [...bucketed.shapesSeen].sort((a, b) => a - b),
-      [32, 64],
+      [16, 32, 64],
     );
     assert.equal(bucketFor(700, DEFAULT_BUCKETS), 768);
   });
@@ -110,9 +110,13 @@ describe('engine behaviour (tiny fixture)', () => {
     for (const n of [20, 37, 5, 37]) {
       assert.deepEqual(await perBucket.decode(lat, n, 32, spk), await shared.decode(lat, n, 32, spk), `${n} codes`);
     }
-    assert.deepEqual(opened, [32, 64], 'one session per bucket met, none reopened');
+    assert.deepEqual(opened, [32, 64, 16], 'one session per bucket met, none reopened');
     assert.equal(await perBucket.warmUp(32, spk.length, DEFAULT_BUCKETS.length), DEFAULT_BUCKETS.length);
-    assert.deepEqual(opened, [...DEFAULT_BUCKETS], 'a session for every bucket');
+    assert.deepEqual(
+      opened.sort((a, b) => a - b),
+      [...DEFAULT_BUCKETS],
+      'a session for every bucket',
+    );
   });
 
   it('speed stretches the latents as F.interpolate(linear) does', () => {

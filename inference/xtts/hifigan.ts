@@ -20,7 +20,7 @@ import { timed } from '../engine/phase-times.ts';
 import { type Session, tensor } from '../runtime/index.ts';
 import type { VocoderBatcher } from './vocoder-batcher.ts';
 
-export const DEFAULT_BUCKETS: readonly number[] = [32, 64, 128, 256, 384, 512, 640];
+export const DEFAULT_BUCKETS: readonly number[] = [16, 32, 64, 128, 256, 384, 512, 640];
 
 /** PyTorch's F.interpolate(mode='linear', align_corners=False, scale_factor=s) over time. */
 export function stretchLatents(latents: Float32Array, frames: number, width: number, scale: number): Float32Array {
@@ -90,12 +90,12 @@ export class Hifigan {
   /**
    * Opens and runs the sessions of the first `count` buckets once, so their setup (about 1 s
    * each on an H100) happens at load instead of inside a listener's first request. Streaming
-   * decodes windows of its chunks plus about 4 codes of left context, and the chunks grow from 16
-   * to 100 codes (xtts.ts), so every stream meets buckets 32, 64 and 128; longer ones (whole
-   * renders) open on first use. With the batcher, every (bucket, rows) shape of those buckets.
-   * Returns the shapes warmed; 0 without buckets.
+   * decodes windows of its chunks plus about 5 codes of left context, and the chunks grow from 8
+   * to 122 codes (xtts.ts, bucketChunkSchedule), so every stream meets buckets 16, 32, 64 and 128;
+   * longer ones (whole renders) open on first use. With the batcher, every (bucket, rows) shape of
+   * those buckets. Returns the shapes warmed; 0 without buckets.
    */
-  async warmUp(width: number, speakerDim: number, count = 3): Promise<number> {
+  async warmUp(width: number, speakerDim: number, count = 4): Promise<number> {
     if (!this.buckets || !this.openMore) return 0;
     const buckets = this.buckets.slice(0, count);
     if (this.batcher && this.takesFrames) return this.batcher.warmUp(buckets, speakerDim);

@@ -10,8 +10,15 @@ import { after, before, describe, it } from 'node:test';
 import { takePhases } from '../engine/phase-times.ts';
 import type { VoiceConditioning } from '../engine/types.ts';
 import { generateCodes, UniformSource } from './generate.ts';
-import { outputSamples } from './hifigan.ts';
-import { chunkForBuckets, chunkSchedule, readAhead, StreamChunker, windowContextCodes } from './stream.ts';
+import { bucketFor, outputSamples } from './hifigan.ts';
+import {
+  bucketChunkSchedule,
+  chunkForBuckets,
+  chunkSchedule,
+  readAhead,
+  StreamChunker,
+  windowContextCodes,
+} from './stream.ts';
 import { STREAM_CHUNK_GROWTH, STREAM_FIRST_CHUNK_CODES, Xtts, type XttsOptions } from './xtts.ts';
 
 const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
@@ -130,6 +137,58 @@ describe('chunkForBuckets', () => {
       windows.every((n) => n <= 128),
       `windows ${windows.join(', ')}`,
     );
+  });
+});
+
+describe('bucketChunkSchedule', () => {
+  const buckets = [16, 32, 64, 128, 256];
+  const max = chunkForBuckets(100, buckets);
+
+  /** The chunks and the HiFi-GAN latents (windows padded to their buckets) of a sentence of `total` codes. */
+  async function latents(schedule: (chunk: number) => number, total: number) {
+    const windows: number[] = [];
+    const chunks: number[] = [];
+    const c = new StreamChunker(1, async (_l, n) => {
+      windows.push(n);
+      return new Float32Array(outputSamples(n));
+    });
+    for (let i = 0, sent = 0; sent < total; i++) {
+      const n = Math.min(schedule(i), total - sent);
+      chunks.push(n);
+      sent += n;
+      await c.push(new Float32Array(n), n, sent >= total);
+    }
+    return { chunks, windows, padded: windows.reduce((a, n) => a + bucketFor(n, buckets), 0) };
+  }
+
+  it('walks up the bucket fills from the first chunk, each window inside its bucket', async () => {
+    const s = bucketChunkSchedule(8, 1.5, max, buckets);
+    assert.equal(max, 122);
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map(s), [8, 10, 26, 58, 122, 122, 122]);
+    const { windows } = await latents(s, 605);
+    // Every full window but the first (which has no context yet) is within its bucket's last 2 latents.
+    for (const n of windows.slice(1, -1)) assert.ok(bucketFor(n, buckets) - n <= 2, `windows ${windows.join(', ')}`);
+  });
+
+  it('sends fewer latents through HiFi-GAN than the growth schedule (the figures in its comment)', async () => {
+    const grow = chunkSchedule(8, 1.5, max);
+    const fill = bucketChunkSchedule(8, 1.5, max, buckets);
+    const got: number[][] = [];
+    for (const total of [100, 200, 605])
+      got.push([(await latents(fill, total)).padded, (await latents(grow, total)).padded]);
+    assert.deepEqual(got, [
+      [128, 176],
+      [256, 368],
+      [672, 816],
+    ]);
+    assert.deepEqual((await latents(grow, 200)).chunks, [8, 12, 18, 27, 41, 61, 33]);
+  });
+
+  it('takes the largest fill within the growth, stops at a max that is no fill, and keeps growth 1 flat', () => {
+    assert.deepEqual([0, 1, 2, 3].map(bucketChunkSchedule(8, 4, max, buckets)), [8, 26, 58, 122]);
+    assert.deepEqual([0, 1, 2, 3, 4].map(bucketChunkSchedule(8, 1.5, 40, buckets)), [8, 10, 26, 40, 40]);
+    assert.deepEqual([0, 1, 2].map(bucketChunkSchedule(20, 1, 100, buckets)), [20, 20, 20]);
+    assert.throws(() => bucketChunkSchedule(20, 1.5, 10, buckets));
   });
 });
 
@@ -263,6 +322,52 @@ describe('streaming with growing chunks (tiny fixture)', () => {
     assert.equal(x.streamMaxChunk(0.85), 100);
     assert.equal(plain.streamMaxChunk(1), 100, 'no buckets (CPU): the default');
     assert.equal(set.streamMaxChunk(0.5), 90, 'a size given is kept at every speed');
+  });
+
+  it('with HiFi-GAN buckets sizes later chunks to fill them (streamBucketChunks), as many codes', async () => {
+    const buckets = [16, 32, 64, 128, 256];
+    const [fill, grow] = await Promise.all(
+      [true, false].map((streamBucketChunks) =>
+        Xtts.load(join(fixture, 'package'), {
+          warmUp: false,
+          hifiganBuckets: buckets,
+          streamChunkCodes: 8,
+          streamBucketChunks,
+        }),
+      ),
+    );
+    open.push(fill as Xtts, grow as Xtts);
+    const runs = [fill as Xtts, grow as Xtts].map(runSizes);
+    const audio = [await stream(fill as Xtts), await stream(grow as Xtts)];
+    const limit = (fill as Xtts).pkg.manifest.tokens.max_audio_codes;
+    const want = (s: (i: number) => number) => {
+      const out: number[] = [];
+      for (let i = 0, left = limit; left > 0 && out.length < 4; i++) {
+        out.push(Math.min(s(i), left));
+        left -= s(i);
+      }
+      return out;
+    };
+    const max = chunkForBuckets(100, buckets);
+    assert.deepEqual(runs[0]?.slice(0, 4), want(bucketChunkSchedule(8, STREAM_CHUNK_GROWTH, max, buckets)));
+    assert.deepEqual(runs[1]?.slice(0, 4), want(chunkSchedule(8, STREAM_CHUNK_GROWTH, max)));
+    assert.deepEqual(
+      runs[0]?.slice(0, 3),
+      [8, 10, 26].map((n, i) => Math.min(n, limit - [0, 8, 18][i]!)),
+    );
+    // As many codes; the audio's length differs by a window's rounding of its start (samples per code
+    // are not whole), here a few tens of samples.
+    assert.equal(
+      runs[0]?.reduce((a, n) => a + n, 0),
+      runs[1]?.reduce((a, n) => a + n, 0),
+    );
+    const total = (chunks: Float32Array[]) => chunks.reduce((a, c) => a + c.length, 0);
+    assert.ok(Math.abs(total(audio[0] as Float32Array[]) - total(audio[1] as Float32Array[])) < 256);
+    // Below speed 1 windows are stretched past their buckets: the growth schedule.
+    const slow = runSizes(fill as Xtts);
+    for await (const _ of (fill as Xtts).stream({ text, language: 'en', voice, params: { seed: 5, speed: 0.85 } })) {
+    }
+    assert.deepEqual(slow.slice(0, 3), want(chunkSchedule(8, STREAM_CHUNK_GROWTH, 100)).slice(0, 3));
   });
 
   it('by default streams a first chunk of STREAM_FIRST_CHUNK_CODES codes, then grows by STREAM_CHUNK_GROWTH', async () => {

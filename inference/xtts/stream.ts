@@ -63,6 +63,44 @@ export function chunkForBuckets(
   return b === undefined ? maxChunk : b - ctx;
 }
 
+/**
+ * Codes per streamed chunk where HiFi-GAN runs padded to `buckets` (CUDA): each window fills its
+ * bucket instead of leaving it padded. The first chunk is `first` codes (the time to first audio);
+ * each later chunk is a bucket's fill (the bucket less the window's context, windowContextCodes): the
+ * largest fill in (previous, growth × previous], else the smallest fill above the previous chunk, up
+ * to `max` (which need not be a fill). With buckets 16, 32, 64, 128, a first chunk of 8 and growth
+ * 1.5: 8, 10, 26, 58, 122, 122, ... (windows of 8, 15, 31, 63, 127 latents in buckets 16, 16, 32, 64,
+ * 128) where chunkSchedule gives 8, 12, 18, 27, 41, 61, 91, 122 (windows of 8, 17, 23, 32, 46, 66, 96
+ * padded to 16, 32, 32, 32, 64, 128, 128): latents through HiFi-GAN for a sentence of 100 codes 128
+ * instead of 176, of 200 codes 256 instead of 368, of 605 codes 672 instead of 816 (stream.test.ts).
+ * The jumps are larger than `growth` where fills lie further
+ * apart (10 to 26): on a GPU a code takes a fraction of the audio it makes (at 64 streams on an H200
+ * about 14 ms of decode for 46 ms of audio), so a chunk 2.6 times the last is still ready before
+ * the audio already sent has played. growth 1 keeps every chunk at `first`, as chunkSchedule does.
+ */
+export function bucketChunkSchedule(
+  first: number,
+  growth: number,
+  max: number,
+  buckets: readonly number[],
+  options: StreamOptions = DEFAULT_STREAM,
+): (chunk: number) => number {
+  const plain = chunkSchedule(first, growth, max);
+  if (growth === 1) return plain;
+  const ctx = windowContextCodes(options);
+  const fills = [...new Set([...buckets.map((b) => b - ctx).filter((f) => f >= 1 && f < max), max])].sort(
+    (a, b) => a - b,
+  );
+  const sizes = [first];
+  for (let prev = first; prev < max; ) {
+    const above = fills.filter((f) => f > prev);
+    const within = above.filter((f) => f <= growth * prev);
+    prev = within.at(-1) ?? (above[0] as number);
+    sizes.push(prev);
+  }
+  return (chunk) => sizes[Math.min(chunk, sizes.length - 1)] as number;
+}
+
 /** Decodes latents [frames * width] of codes [start, start + frames) to audio. */
 export type WindowDecoder = (latents: Float32Array, frames: number) => Promise<Float32Array>;
 

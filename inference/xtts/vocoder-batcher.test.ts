@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { addTinyBatchGraph } from './tiny-graphs.ts';
-import { RENDER_SLACK_MS, VocoderBatcher } from './vocoder-batcher.ts';
+import { RENDER_SLACK_MS, ROW_LATENTS, VocoderBatcher } from './vocoder-batcher.ts';
 import { Xtts } from './xtts.ts';
 
 const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny', 'package');
@@ -79,12 +79,16 @@ describe('VocoderBatcher: HiFi-GAN windows of several callers in one run', () =>
     );
   });
 
-  it('warms every (bucket, rows) shape up to maxRows', async () => {
+  it("warms every (bucket, rows) shape up to the bucket's rows", async () => {
     const b = batched.hifigan.batcher;
     assert.ok(b);
     assert.equal(b.maxRows, 4);
     const runs = b.stats.runs;
-    assert.equal(await b.warmUp([16, 32], batched.pkg.manifest.model.config.d_vector_dim), 6, 'rows 1, 2, 4 of each');
+    assert.equal(
+      await b.warmUp([16, 32], batched.pkg.manifest.model.config.d_vector_dim),
+      11,
+      'rows 1 to 32 of bucket 16, 1 to 16 of bucket 32 (as many latents as 4 rows of 128)',
+    );
     assert.equal(b.stats.runs, runs, 'warm-up runs are not counted as windows');
   });
 
@@ -130,6 +134,29 @@ const spk = new Float32Array(3);
 const tick = () => new Promise((ok) => setImmediate(ok));
 
 describe('VocoderBatcher order', () => {
+  it('takes maxRows windows of ROW_LATENTS latents or more a run, and as many latents of shorter ones', async () => {
+    const { shapes, batcher: b, release } = heldSession(1);
+    assert.deepEqual(
+      [16, 32, 48, 64, 127, 128, 256].map((fed) => b.rowsFor(fed)),
+      [32, 16, 8, 8, 4, 4, 4],
+    );
+    assert.equal(ROW_LATENTS, 128);
+    const first = b.run(128, win(128, 1), 100, spk, performance.now() + 60_000);
+    await tick();
+    const rest = [
+      ...Array.from({ length: 16 }, () => b.run(32, win(32, 1), 20, spk, performance.now() + 30_000)),
+      ...Array.from({ length: 8 }, () => b.run(128, win(128, 1), 100, spk, performance.now() + 40_000)),
+    ];
+    release();
+    await Promise.all([first, ...rest]);
+    assert.deepEqual(shapes(), [
+      [128, 1],
+      [32, 16],
+      [128, 4],
+      [128, 4],
+    ]);
+  });
+
   it("a stream's first window (due now) runs beside a run in flight, ahead of windows that waited longer", async () => {
     const { shapes, batcher: b, release } = heldSession(2);
     const first = b.run(64, win(64, 2), 50, spk);

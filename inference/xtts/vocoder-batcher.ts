@@ -6,8 +6,9 @@
  * its listener is waiting; a later one: when the audio already sent has played; a whole render's: a
  * second after it asked, RENDER_SLACK_MS). One batched run is in flight at a time; windows that arrive
  * meanwhile wait, and when it ends the bucket of the window due soonest goes next, its windows in order of
- * deadline, the largest power of two of them up to `maxRows` (the rest go in the next run), so a bucket's
- * runs take a few shapes only. Windows already due (a first window; a stream whose audio ran out) do not
+ * deadline, the largest power of two of them up to the bucket's rows (rowsFor: `maxRows` windows of
+ * ROW_LATENTS latents or more, as many latents' worth of shorter ones; the rest go in the next run), so a
+ * bucket's runs take a few shapes only. Windows already due (a first window; a stream whose audio ran out) do not
  * wait for a run of others to end: while one is in flight, they get a run of their own beside it (one
  * such at a time; short windows, so it ends soon, and the device shares out). Earliest deadline first:
  * a stream with seconds of audio ahead of its listener waits for one whose listener has none.
@@ -21,9 +22,17 @@ import type { Session } from '../runtime/index.ts';
 import { tensor } from '../runtime/index.ts';
 
 export type VocoderBatcherOptions = {
-  /** Windows per run at most (default 8; rounded down to a power of two). */
+  /** Windows of ROW_LATENTS latents or more per run at most (default 8; rounded down to a power of two). */
   maxRows?: number;
 };
+
+/**
+ * A run of short windows takes as many latents as `maxRows` windows of this many: on an H200 (fp32,
+ * bench:vocoder) a run of 1 x 32 latents took 7.7 ms and 8 x 128 116.6 ms, so HiFi-GAN spends about
+ * twice the time per latent on a short window run alone; windows of 16 latents (a stream's first two,
+ * bucketChunkSchedule) go up to 64 a run with maxRows 8.
+ */
+export const ROW_LATENTS = 128;
 
 /** How long a window without a deadline (a whole render's) may wait behind streams' (ms). */
 export const RENDER_SLACK_MS = 1000;
@@ -70,6 +79,12 @@ export class VocoderBatcher {
     this.maxRows = 2 ** Math.floor(Math.log2(Math.max(1, options.maxRows ?? 8)));
   }
 
+  /** Windows a run of bucket `fed` takes at most: a power of two, `maxRows` at ROW_LATENTS latents and above. */
+  rowsFor(fed: number): number {
+    if (fed >= ROW_LATENTS) return this.maxRows;
+    return 2 ** Math.floor(Math.log2((this.maxRows * ROW_LATENTS) / Math.max(1, fed)));
+  }
+
   get stats(): VocoderBatchStats {
     return { ...this.counts, sizes: { ...this.counts.sizes } };
   }
@@ -103,7 +118,7 @@ export class VocoderBatcher {
   async warmUp(buckets: readonly number[], speakerDim: number): Promise<number> {
     let n = 0;
     for (const fed of buckets)
-      for (let rows = 1; rows <= this.maxRows; rows *= 2) {
+      for (let rows = 1; rows <= this.rowsFor(fed); rows *= 2) {
         const session = await this.session(fed, rows);
         await session.run({
           latents: tensor('float32', new Float32Array(rows * fed * this.width), [rows, fed, this.width]),
@@ -154,7 +169,7 @@ export class VocoderBatcher {
     const same = order.filter((w) => w.fed === fed);
     // A power of two of them: padding rows would be whole windows of work for nothing, so the rest
     // wait for the next run (which starts as soon as this one ends).
-    const batch = same.slice(0, Math.min(this.maxRows, 2 ** Math.floor(Math.log2(same.length))));
+    const batch = same.slice(0, Math.min(this.rowsFor(fed), 2 ** Math.floor(Math.log2(same.length))));
     for (const w of batch) this.waiting.splice(this.waiting.indexOf(w), 1);
     try {
       const rows = batch.length;

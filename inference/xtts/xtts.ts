@@ -30,7 +30,14 @@ import { Gpt } from './gpt.ts';
 import { DEFAULT_BUCKETS, Hifigan, outputSamples } from './hifigan.ts';
 import { loadPackage, type ModelPackage, type PackageOptions, textTokenLimit } from './package.ts';
 import { StepBatcher } from './step-batcher.ts';
-import { chunkForBuckets, chunkSchedule, DEFAULT_STREAM, readAhead, StreamChunker } from './stream.ts';
+import {
+  bucketChunkSchedule,
+  chunkForBuckets,
+  chunkSchedule,
+  DEFAULT_STREAM,
+  readAhead,
+  StreamChunker,
+} from './stream.ts';
 import { VocoderBatcher } from './vocoder-batcher.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
 
@@ -45,6 +52,11 @@ export type XttsOptions = PackageOptions & {
   streamChunkGrowth?: number;
   /** Codes per streamed chunk at most, however far it has grown. */
   streamMaxChunkCodes?: number;
+  /**
+   * Where HiFi-GAN runs padded to buckets (CUDA), later chunks are sized so that their windows fill
+   * their buckets (bucketChunkSchedule; default true); false: chunkSchedule's growth, windows padded.
+   */
+  streamBucketChunks?: boolean;
   /** Codes per decode run without streaming (the cache crosses the runtime once per run). */
   renderRunCodes?: number;
   /**
@@ -125,6 +137,7 @@ export class Xtts {
       | 'streamChunkCodes'
       | 'streamChunkGrowth'
       | 'streamMaxChunkCodes'
+      | 'streamBucketChunks'
       | 'renderRunCodes'
       | 'streamDecodeAhead'
       | 'sentencePauseSamples'
@@ -185,6 +198,7 @@ export class Xtts {
             : STREAM_MAX_CHUNK_CODES),
         options.streamChunkCodes ?? STREAM_FIRST_CHUNK_CODES,
       ),
+      streamBucketChunks: options.streamBucketChunks ?? true,
       renderRunCodes: options.renderRunCodes ?? 100,
       streamDecodeAhead: Math.max(0, Math.floor(options.streamDecodeAhead ?? STREAM_DECODE_AHEAD)),
       sentencePauseSamples: options.sentencePauseSamples ?? 10000,
@@ -448,7 +462,7 @@ export class Xtts {
     let ended = false;
     const guard = new OutputGuard();
     const o = this.options;
-    const schedule = chunkSchedule(o.streamChunkCodes, o.streamChunkGrowth, this.streamMaxChunk(p.speed));
+    const schedule = this.chunkSchedule(p.speed);
     let chunk = 0;
     const runCodes = () => schedule(chunk++);
     // Where a stream's time to first audio goes (INFERENCE_PROFILE): its first codes (the prompt's pass,
@@ -507,6 +521,20 @@ export class Xtts {
       guard.check(new Float32Array(0), true);
       yield { samples: new Float32Array(0), sampleRate, index, final: true };
     }
+  }
+
+  /**
+   * Codes per streamed chunk at this speed: windows that fill HiFi-GAN's buckets where it has them
+   * (streamBucketChunks; a speed below 1 stretches each window past its bucket, so those streams keep
+   * chunkSchedule's growth), else chunkSchedule's.
+   */
+  chunkSchedule(speed: number): (chunk: number) => number {
+    const o = this.options;
+    const max = this.streamMaxChunk(speed);
+    const buckets = this.hifigan.buckets;
+    return o.streamBucketChunks && buckets && speed >= 1
+      ? bucketChunkSchedule(o.streamChunkCodes, o.streamChunkGrowth, max, buckets)
+      : chunkSchedule(o.streamChunkCodes, o.streamChunkGrowth, max);
   }
 
   /**
