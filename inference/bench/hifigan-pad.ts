@@ -5,12 +5,14 @@
  *
  *   node inference/bench/hifigan-pad.ts PACKAGE_DIR [--device cuda|cpu] [--lengths 1,2,31,33,...]
  *
- * Run it with NVIDIA_TF32_OVERRIDE=0 on CUDA, so convolutions are fp32 in both paths and the
- * difference is the padding's own. Latents are seeded (xorshift32) in [-2, 2]; the speaker
+ * On CUDA it sets NVIDIA_TF32_OVERRIDE=0 unless the environment sets it (onnxruntime-node's sessions
+ * take no per-session TF32 setting), so convolutions are fp32 in both paths and the difference is the
+ * padding's own (with TF32 it is 2e-4 to 3e-4: cuDNN picks other kernels for other lengths). Latents are seeded (xorshift32) in [-2, 2]; the speaker
  * embedding is seeded too (unit length).
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cudaFp32WithoutTf32 } from '../../infra/index.ts';
 import { openSession } from '../runtime/index.ts';
 import { bucketFor, DEFAULT_BUCKETS, Hifigan } from '../xtts/hifigan.ts';
 
@@ -27,6 +29,9 @@ if (!pkg) {
   process.exit(2);
 }
 const device = args.device === 'cpu' ? 'cpu' : 'cuda';
+if (device === 'cuda' && cudaFp32WithoutTf32())
+  console.log('hifigan-pad.ts: NVIDIA_TF32_OVERRIDE=0 (fp32 in both paths)');
+else if (device === 'cuda') console.log(`hifigan-pad.ts: NVIDIA_TF32_OVERRIDE is set by the environment`);
 const path = join(pkg, 'hifigan.onnx');
 const base = await openSession(path, { device });
 const width = base.inputs.find((i) => i.name === 'latents')?.shape[2];

@@ -42,6 +42,9 @@
  * --sentences (with --package): prompt i is sentence i (mod their number) of bench:gpu's English
  * sentences (sentences.ts) through the package's tokenizer, between its text start and stop tokens
  * (cut to the model's text positions), instead of made-up ids.
+ * --batch-addon (with --static-graph): the batched graph through the addon too (its session's TF32 off
+ * by use_tf32=0, where onnxruntime-node's relies on NVIDIA_TF32_OVERRIDE), each compared with
+ * onnxruntime-node's: where the steps part from onnxruntime-node, whether they part from it too.
  * The addon is built first if it is not (npm run build:native).
  */
 import { execFileSync } from 'node:child_process';
@@ -84,13 +87,15 @@ const { values: args } = parseArgs({
     greedy: { type: 'boolean', default: false },
     'repetition-penalty': { type: 'string' },
     sentences: { type: 'boolean', default: false },
+    'batch-addon': { type: 'boolean', default: false },
   },
 });
 
 const device = args.device as Device;
 // onnxruntime-node's sessions (the comparison path) take no provider options, and CUDA's default TF32
 // rounds their fp32 matrix products to 10 bits once a batch is past one row: their codes would then part
-// from the addon's (whose sessions set use_tf32=0) for TF32's reasons, not the step's. Read when CUDA starts.
+// from the addon's (whose sessions set use_tf32=0, below, as the server's do) for TF32's reasons, not the
+// step's. Read when CUDA starts.
 if (device === 'cuda' && cudaFp32WithoutTf32())
   console.log('native.ts: NVIDIA_TF32_OVERRIDE=0 (fp32 without TF32 in both paths; set it to compare otherwise)');
 if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${device}`);
@@ -174,7 +179,12 @@ const [prefill, decode, batched] = await Promise.all(
 );
 if (!prefill || !decode || !batched) throw new Error('sessions did not open');
 const gpt = new Gpt(prefill, decode, { audioStart: sizes.audio_start, audioStop: -1, vocab: sizes.vocab });
-const nativeOpts = { device, ...(threads ? { threads } : {}) };
+// As the server opens them (xtts/package.ts): fp32 without TF32 by the session's own setting.
+const nativeOpts = {
+  device,
+  ...(threads ? { threads } : {}),
+  ...(device === 'cuda' ? { providerOptions: { use_tf32: '0' } } : {}),
+};
 const staticMode = (args.static as boolean) || args['static-graph'] !== undefined;
 // The fixed-shape steps to time: as asked, else the one the engine would take.
 const staticGraphs = !staticMode
@@ -196,7 +206,10 @@ if (staticMode)
   console.log(
     `fixed-shape step${staticGraphs.length > 1 ? 's' : ''}: ${staticGraphs.map((g) => `${g}_${precision}`).join(', ')}${args['static-graph'] === undefined ? ' (the fused-operator one when there is one)' : ''}`,
   );
-const native = staticMode ? null : DeviceSession.open(graphFile(batchedName), nativeOpts);
+// With --batch-addon the fixed-shape steps are also set beside the batched graph run through the addon (its
+// TF32 off by its session setting, not by NVIDIA_TF32_OVERRIDE as onnxruntime-node's): a second reference.
+const batchAddon = !staticMode || (args['batch-addon'] as boolean);
+const native = batchAddon ? DeviceSession.open(graphFile(batchedName), nativeOpts) : null;
 let graphNative: DeviceSession | null = null;
 let graphNote = '';
 if (args['cuda-graph'] && !staticMode) {
@@ -387,7 +400,7 @@ for (const b of batches) {
       }
     }
   }
-  if (!staticMode) {
+  if (batchAddon) {
     const paths: [string, DeviceSession][] = [[nativePath, native as DeviceSession]];
     if (graphNative) paths.push([`${nativePath}, CUDA graph`, graphNative]);
     for (const [path, s] of paths)

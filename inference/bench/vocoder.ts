@@ -15,7 +15,8 @@
  *        [--shapes 1x16,64x16,8x128] [--runs 10] [--lengths 1,2,15,16,17,...] [--algo HEURISTIC]
  *        [--json OUT]
  *
- * --algo sets cudnn_conv_algo_search (HEURISTIC, the engine's; EXHAUSTIVE; DEFAULT) for every session.
+ * --algo sets cudnn_conv_algo_search (HEURISTIC, the engine's; EXHAUSTIVE; DEFAULT) for every session,
+ * --cuda-options more CUDA provider options (a JSON object of strings, as INFERENCE_CUDA_OPTIONS).
  * TF32 is a CUDA setting; on a CPU the tf32 variant is fp32.
  *
  * Not here: HiFi-GAN in float16. Exported from a float16 copy of the decoder (frame arithmetic kept in
@@ -41,6 +42,7 @@ const { values: args, positionals } = parseArgs({
     runs: { type: 'string', default: '10' },
     lengths: { type: 'string', default: '1,2,8,15,16,17,20,31,32,33,63,64,65,100,127,128' },
     algo: { type: 'string', default: 'HEURISTIC' },
+    'cuda-options': { type: 'string', default: '{}' },
     json: { type: 'string' },
   },
 });
@@ -77,6 +79,8 @@ if (!manifest.graphs.hifigan_batch) {
   process.exit(2);
 }
 
+// More CUDA provider options for every session, as INFERENCE_CUDA_OPTIONS gives the server's.
+const cudaOptions = JSON.parse(args['cuda-options'] as string) as Record<string, string>;
 const open = (graph: string, tf32: boolean) =>
   DeviceSession.open(join(pkg, manifest.graphs[graph]?.file ?? `${graph}.onnx`), {
     device,
@@ -87,6 +91,7 @@ const open = (graph: string, tf32: boolean) =>
             arena_extend_strategy: 'kSameAsRequested',
             use_tf32: tf32 ? '1' : '0',
             cudnn_conv_algo_search: args.algo as string,
+            ...cudaOptions,
           },
         }
       : {}),
@@ -128,9 +133,11 @@ async function wav(s: DeviceSession, input: ReturnType<typeof feeds>): Promise<F
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-const report: Record<string, unknown> = { package: pkg, device, algo: args.algo, variants: {} };
+const report: Record<string, unknown> = { package: pkg, device, algo: args.algo, cudaOptions, variants: {} };
 const outputs = new Map<string, Float32Array>(); // `${variant} ${rows}x${bucket}` → samples
-console.log(`HiFi-GAN on ${device} (cudnn_conv_algo_search ${args.algo}), ${runs} timed runs a shape`);
+console.log(
+  `HiFi-GAN on ${device} (cudnn_conv_algo_search ${args.algo}${Object.keys(cudaOptions).length ? `, ${JSON.stringify(cudaOptions)}` : ''}), ${runs} timed runs a shape`,
+);
 for (const v of variants) {
   const batch = open('hifigan_batch', v.tf32);
   const speed: Record<string, unknown>[] = [];
