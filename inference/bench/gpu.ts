@@ -42,6 +42,7 @@ import {
 } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { childEnv, loadConfig } from '../../infra/index.ts';
 import { nativeAvailable } from '../native/index.ts';
@@ -380,9 +381,29 @@ type Level = {
   peakGpuMiB: number | null;
   idleGpuMiB: number | null;
   peakRssMiB: number | null;
+  /** Event-loop delay during the level, ms (p50, p99, max): the server's main thread (its /metrics), this client's. */
+  loopDelayMs?: { server: LoopDelay | null; client: LoopDelay };
   note?: string;
 };
+type LoopDelay = { p50: number; p99: number; max: number };
 const levelsOut: Level[] = [];
+
+/**
+ * The server's main-thread event-loop delay since its /metrics was last read (prom-client's
+ * nodejs_eventloop_lag_* gauges, from a monitorEventLoopDelay histogram it resets at every read), in ms.
+ */
+async function serverLoopDelay(url: string): Promise<LoopDelay | null> {
+  try {
+    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const ms = (name: string) => {
+      const m = new RegExp(`^nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+      return m ? Number(m[1]) * 1000 : Number.NaN;
+    };
+    return { p50: ms('p50'), p99: ms('p99'), max: ms('max') };
+  } catch {
+    return null;
+  }
+}
 /** Requests of the whole-utterance path at C = 1 (--whole), one after another, after the streamed ones. */
 const wholeRequests = Number(args.whole);
 /** GPT codes per second of output audio (a code is 1024 samples at 22.05 kHz). */
@@ -654,6 +675,11 @@ for (const c of skipped('2') ? [] : levels) {
       }
     })();
     const answers: Answer[] = [];
+    // Where a client's time to first audio goes beyond the server's own first-audio time: each event
+    // loop's delay over the level (the server's read from its /metrics, which this first read resets).
+    await serverLoopDelay(server.url);
+    const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+    clientLoop.enable();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: c }, async (_, client) => {
@@ -661,6 +687,15 @@ for (const c of skipped('2') ? [] : levels) {
       }),
     );
     level.wallSeconds = (performance.now() - t0) / 1000;
+    clientLoop.disable();
+    level.loopDelayMs = {
+      server: await serverLoopDelay(server.url),
+      client: {
+        p50: clientLoop.percentile(50) / 1e6,
+        p99: clientLoop.percentile(99) / 1e6,
+        max: clientLoop.max / 1e6,
+      },
+    };
     sampling = false;
     await sampler;
     for (const a of answers) {
@@ -695,6 +730,13 @@ for (const c of skipped('2') ? [] : levels) {
             return `${k} ${quantile(xs, 0.5)?.toFixed(1) ?? '-'} / ${quantile(xs, 0.95)?.toFixed(1) ?? '-'}`;
           })
           .join(', ')}`,
+      );
+    const loop = level.loopDelayMs;
+    const lag = (d: LoopDelay | null | undefined) =>
+      d ? `${d.p50.toFixed(1)} / ${d.p99.toFixed(1)} / ${d.max.toFixed(1)}` : '-';
+    if (loop)
+      console.log(
+        `  event-loop delay during the level (p50 / p99 / max ms, sampled every 10 ms: a quiet loop reads about 10): the server's main thread ${lag(loop.server)}, this client's ${lag(loop.client)}`,
       );
     const stalls = answers.filter((a) => !a.error && a.stallMs !== undefined).map((a) => a.stallMs as number);
     if (stalls.length)
