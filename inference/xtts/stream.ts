@@ -73,10 +73,11 @@ export function chunkForBuckets(
  * 128) where chunkSchedule gives 8, 12, 18, 27, 41, 61, 91, 122 (windows of 8, 17, 23, 32, 46, 66, 96
  * padded to 16, 32, 32, 32, 64, 128, 128): latents through HiFi-GAN for a sentence of 100 codes 128
  * instead of 176, of 200 codes 256 instead of 368, of 605 codes 672 instead of 816 (stream.test.ts).
- * The jumps are larger than `growth` where fills lie further
- * apart (10 to 26): on a GPU a code takes a fraction of the audio it makes (at 64 streams on an H200
- * about 14 ms of decode for 46 ms of audio), so a chunk 2.6 times the last is still ready before
- * the audio already sent has played. growth 1 keeps every chunk at `first`, as chunkSchedule does.
+ * The jumps are larger than `growth` where fills lie further apart (10 to 26): on a GPU a code takes a
+ * fraction of the audio it makes (at 64 streams on an H200 about 14 ms of decode for 46 ms of audio),
+ * so a chunk 2.6 times the last is still ready before the audio already sent has played. On an H200 at
+ * 64 streams (README, INFERENCE_STREAM_CHUNKS) 4 to 10 of 128 requests ran out of audio at least once
+ * with it, 89 and 104 with chunkSchedule's. growth 1 keeps every chunk at `first`, as chunkSchedule does.
  */
 export function bucketChunkSchedule(
   first: number,

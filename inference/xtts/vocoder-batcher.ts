@@ -28,8 +28,9 @@ export type VocoderBatcherOptions = {
 
 /**
  * A run of short windows takes as many latents as `maxRows` windows of this many: on an H200 (fp32,
- * bench:vocoder) a run of 1 x 32 latents took 7.7 ms and 8 x 128 116.6 ms, so HiFi-GAN spends about
- * twice the time per latent on a short window run alone; windows of 16 latents (a stream's first two,
+ * bench:vocoder, 2026-12-01) one window of 16 latents took 5.8 ms, of 32 7.6 ms, and 8 of 128 116.6 ms,
+ * so a short window run alone costs 2 to 3 times as much per latent; 64 windows of 16 took 115.7 ms and
+ * 16 of 32 61.8 ms, the per-latent cost of 8 of 128. Windows of 16 latents (a stream's first two,
  * bucketChunkSchedule) go up to 64 a run with maxRows 8.
  */
 export const ROW_LATENTS = 128;

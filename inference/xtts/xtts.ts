@@ -93,8 +93,9 @@ export type SynthesisInput = {
 export const STREAM_FIRST_CHUNK_CODES = 16;
 
 /**
- * Later streamed chunks grow by this factor (see chunkSchedule): 16, 24, 36, 54, 81, 100 codes (122
- * with HiFi-GAN buckets, whose windows then fill bucket 128: chunkForBuckets). A
+ * Later streamed chunks grow by this factor (see chunkSchedule): 16, 24, 36, 54, 81, 100 codes. With
+ * HiFi-GAN buckets (CUDA) each later chunk fills one instead (bucketChunkSchedule: 8, 10, 26, 58, 122
+ * from the GPU's first chunk of 8). A
  * chunk is ready before the audio already sent has played while the growth stays below 1 / the
  * synthesis' RTF: on the 2-core CPU with the int8 variant 1 / 0.69 ≈ 1.45, so the second chunk may
  * come a few tens of ms late there; from the third on, the audio ahead covers it.
