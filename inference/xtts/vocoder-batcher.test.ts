@@ -134,6 +134,35 @@ const spk = new Float32Array(3);
 const tick = () => new Promise((ok) => setImmediate(ok));
 
 describe('VocoderBatcher order', () => {
+  it("warms each bucket's shapes largest first (so a growing arena's later, smaller runs fit in what it freed)", async () => {
+    const shapes: [number, number][] = [];
+    const session = {
+      path: 'fake',
+      inputs: [],
+      outputs: [],
+      async run(feeds: Record<string, { dims: readonly number[] }>) {
+        const [rows, fed] = (feeds.latents?.dims ?? []) as [number, number];
+        shapes.push([fed, rows]);
+        return { wav: { data: new Float32Array(rows * fed * 10) } };
+      },
+      release: async () => undefined,
+    };
+    const b = new VocoderBatcher(
+      async () => session as never,
+      1,
+      (fed) => fed * 10,
+      { maxRows: 2 },
+    );
+    assert.equal(await b.warmUp([64, 128], 3), 5);
+    assert.deepEqual(shapes, [
+      [64, 4],
+      [64, 2],
+      [64, 1],
+      [128, 2],
+      [128, 1],
+    ]);
+  });
+
   it('takes maxRows windows of ROW_LATENTS latents or more a run, and as many latents of shorter ones', async () => {
     const { shapes, batcher: b, release } = heldSession(1);
     assert.deepEqual(
