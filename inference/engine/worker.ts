@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { nativeCopyPath } from '../native/index.ts';
+import { nativeCopyPath, nativeMemory } from '../native/index.ts';
 import { toEngineError, Xtts } from '../xtts/xtts.ts';
 import { setMemoryTrace, takePhases } from './phase-times.ts';
 import type { WorkerCommand, WorkerInit, WorkerJob, WorkerReply } from './protocol.ts';
@@ -39,12 +39,29 @@ if (profileSeconds > 0) {
     const phases = takePhases(profileSeconds * 1000);
     // Through the addon on CUDA: whether its host <-> device copies use the copy engines (nativeCopyPath).
     const copies = init.xtts.device === 'cuda' ? nativeCopyPath() : null;
-    if (phases)
+    if (phases) {
       console.log(
         `inference: times (${profileSeconds} s): thread busy ${(100 * elu.utilization).toFixed(0)}%; ${phases}` +
           (copies ? `; host-device copies: ${copies}` : ''),
       );
+      const arenas = init.xtts.device === 'cuda' ? arenaLine() : '';
+      if (arenas) console.log(`inference: device memory by session (MiB held / in use / most in use): ${arenas}`);
+    }
   }, profileSeconds * 1000).unref();
+}
+
+/**
+ * What the addon's sessions in this worker hold in device memory (their arenas: nativeMemory), largest
+ * first, and in all; '' where none holds any (not on the addon's path).
+ */
+function arenaLine(): string {
+  const mib = (b: number | undefined) => ((b ?? 0) / 2 ** 20).toFixed(0);
+  const held = nativeMemory()
+    .filter((s) => s.device === 'cuda' && (s.stats.TotalAllocated ?? 0) > 0)
+    .sort((a, b) => (b.stats.TotalAllocated ?? 0) - (a.stats.TotalAllocated ?? 0));
+  if (held.length === 0) return '';
+  const sum = (k: string) => held.reduce((a, s) => a + (s.stats[k] ?? 0), 0);
+  return `${held.map((s) => `${s.label} ${mib(s.stats.TotalAllocated)} / ${mib(s.stats.InUse)} / ${mib(s.stats.MaxInUse)}`).join(', ')}; all ${mib(sum('TotalAllocated'))} / ${mib(sum('InUse'))}`;
 }
 
 // With the profile on CUDA, the GPU's memory in use after each step of loading a package (a session

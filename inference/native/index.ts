@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export type TensorType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8' | 'float64';
 
@@ -102,6 +102,8 @@ export interface DeviceSessionOptions {
   dims?: Readonly<Record<string, number>>;
   /** What errors call the graph (default: its path, or "(graph in memory)" for bytes). */
   name?: string;
+  /** What nativeMemory() calls the session (default: the graph file's name, or `name`). */
+  label?: string;
   /**
    * Copies host <-> session memory, and allocates tensors, through runs of a one-node onnxruntime
    * graph (on CUDA the fallback of the runtime's own copies, and of allocation where the session's
@@ -166,6 +168,7 @@ type NativeSession = {
   ): Promise<object>;
   bind(inputs: Readonly<Record<string, DeviceTensor>>, outputs: Readonly<Record<string, DeviceTensor>>): DeviceBinding;
   readonly runThreads: number;
+  memoryStats(): Record<string, number>;
   release(): void;
 };
 type NativeModule = {
@@ -280,7 +283,19 @@ export class DeviceSession {
    */
   static open(model: string | Uint8Array, options: DeviceSessionOptions = {}): DeviceSession {
     const name = typeof model === 'string' ? model : (options.name ?? '(graph in memory)');
-    return new DeviceSession(name, new (native().Session)(model, options), options);
+    const s = new DeviceSession(name, new (native().Session)(model, options), options);
+    liveSessions.add(s);
+    return s;
+  }
+
+  /**
+   * The statistics of the allocator its activations, outputs and `alloc`ed tensors take memory from, as
+   * onnxruntime keeps them (bytes and counts: on CUDA its arena's InUse, TotalAllocated, MaxInUse,
+   * NumAllocs, NumArenaExtensions, MaxAllocSize ...; on CPU with `cpuMemArena` its CPU arena's); {} for an
+   * allocator that keeps none.
+   */
+  memoryStats(): Record<string, number> {
+    return this.s.memoryStats();
   }
 
   /** A tensor in the session's device memory: zero-filled, or holding `data`. */
@@ -331,6 +346,22 @@ export class DeviceSession {
 
   /** Closes the session; tensors it allocated stay valid until they are released. */
   release(): void {
+    liveSessions.delete(this);
     this.s.release();
   }
+}
+
+/** The addon's open sessions in this thread (nativeMemory). */
+const liveSessions = new Set<DeviceSession>();
+
+/**
+ * Each open session of this thread with what its allocator holds (memoryStats), by its label (the
+ * `label` option, else the graph file's name): where a worker's device memory is, while it serves.
+ */
+export function nativeMemory(): { label: string; device: 'cpu' | 'cuda'; stats: Record<string, number> }[] {
+  return [...liveSessions].map((s) => ({
+    label: s.options.label ?? basename(s.path),
+    device: s.device,
+    stats: s.memoryStats(),
+  }));
 }

@@ -22,7 +22,14 @@ import type { DecodeResult, DecodeSettings, DecodeState } from '../xtts/gpt.ts';
 import { tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceBatchedGpt } from './batch.ts';
-import { DeviceSession, type DeviceTensor, NATIVE_ADDON, nativeAvailable, nativeCopyPath } from './index.ts';
+import {
+  DeviceSession,
+  type DeviceTensor,
+  NATIVE_ADDON,
+  nativeAvailable,
+  nativeCopyPath,
+  nativeMemory,
+} from './index.ts';
 import { constant, int64Proto, model, node, tensorProto } from './onnx-build.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -68,6 +75,42 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
     // On a CPU nothing crosses to a CUDA device: the runtime copy is never tried (on CUDA it says which
     // path the copies took: the bench and INFERENCE_PROFILE print it).
     assert.equal(nativeCopyPath(), 'unchecked');
+  });
+
+  it("memoryStats and nativeMemory: what a session's arena holds, by label, while it is open", async () => {
+    const hifigan = join(fixture, 'package', 'hifigan.onnx');
+    const withArena = DeviceSession.open(hifigan, { threads: 1, cpuMemArena: true, label: 'vocoder (16)' });
+    const without = DeviceSession.open(hifigan, { threads: 1, cpuMemArena: false });
+    try {
+      const feeds = {
+        latents: { type: 'float32' as const, dims: [1, 16, 32], data: new Float32Array(16 * 32).fill(0.1) },
+        speaker: { type: 'float32' as const, dims: [1, 16, 1], data: new Float32Array(16).fill(0.25) },
+        frames: { type: 'int64' as const, dims: [], data: BigInt64Array.of(16n) },
+      };
+      const before = withArena.memoryStats();
+      await withArena.run(feeds, { wav: 'cpu' });
+      const after = withArena.memoryStats();
+      assert.ok((after.TotalAllocated ?? 0) > 0, JSON.stringify(after));
+      assert.ok(
+        (after.MaxInUse ?? 0) >= (before.MaxInUse ?? 0) && (after.MaxInUse ?? 0) <= (after.TotalAllocated ?? 0),
+      );
+      assert.ok((after.NumAllocs ?? 0) > (before.NumAllocs ?? 0), 'the run allocated from the arena');
+      assert.deepEqual(without.memoryStats(), {}, 'no arena: nothing kept');
+      const listed = nativeMemory();
+      assert.deepEqual(
+        listed.filter((m) => m.label === 'vocoder (16)').map((m) => m.stats.TotalAllocated),
+        [after.TotalAllocated],
+      );
+      assert.ok(
+        listed.some((m) => m.label === 'hifigan.onnx'),
+        'unlabelled: the file name',
+      );
+    } finally {
+      withArena.release();
+      without.release();
+    }
+    assert.ok(!nativeMemory().some((m) => m.label === 'vocoder (16)'), 'a released session is not listed');
+    assert.throws(() => withArena.memoryStats(), { code: 'ERR_NATIVE_RELEASED' });
   });
 
   for (const copyWithGraph of [false, true])

@@ -1858,6 +1858,44 @@ void bindingComplete(napi_env e, napi_status, void* data) {
 napi_value bindingClass(napi_env e);
 
 // How many threads this session's runs have run on (1 with ownThread or cudaGraph, once it has run).
+// memoryStats(): the statistics of the allocator the session's outputs and activations take memory from,
+// as onnxruntime keeps them (AllocatorGetStats; its arena's Limit, InUse, TotalAllocated, MaxInUse,
+// NumAllocs, NumArenaExtensions, MaxAllocSize ...), in numbers; {} for an allocator that keeps none.
+// On CUDA the session's own device allocator (its arena); on CPU one made for the session's CPU memory.
+napi_value SessionMemoryStats(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self, r;
+    auto s = liveSession(unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self));
+    OrtAllocator* a = s->cuda ? s->deviceAlloc : nullptr;
+    bool made = false;
+    if (!a) {
+      OrtMemoryInfo* cpu = nullptr;
+      check(ort->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &cpu), "CPU memory info");
+      OrtStatus* st = ort->CreateAllocator(s->session, cpu, &a);
+      ort->ReleaseMemoryInfo(cpu);
+      if (st) {
+        ort->ReleaseStatus(st);
+        a = nullptr;
+      } else {
+        made = true;
+      }
+    }
+    NAPI(napi_create_object(e, &r));
+    if (!a) return r;
+    OrtKeyValuePairs* kv = nullptr;
+    OrtStatus* st = ort->AllocatorGetStats(a, &kv);
+    if (made) ort->ReleaseAllocator(a);
+    check(st, "memoryStats: the allocator's statistics");
+    const char* const* keys = nullptr;
+    const char* const* values = nullptr;
+    size_t n = 0;
+    ort->GetKeyValuePairs(kv, &keys, &values, &n);
+    for (size_t i = 0; i < n; i++) NAPI(napi_set_named_property(e, r, keys[i], jsNum(e, std::strtod(values[i], nullptr))));
+    ort->ReleaseKeyValuePairs(kv);
+    return r;
+  });
+}
+
 napi_value SessionRunThreads(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
     napi_value self, r;
@@ -2083,6 +2121,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"run", nullptr, SessionRun, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"bind", nullptr, SessionBind, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"runThreads", nullptr, nullptr, SessionRunThreads, nullptr, nullptr, napi_default, nullptr},
+        {"memoryStats", nullptr, SessionMemoryStats, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"release", nullptr, Release<SessionBox>, nullptr, nullptr, nullptr, napi_default, nullptr},
     };
     napi_value scls;

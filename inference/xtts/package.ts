@@ -309,6 +309,7 @@ async function acquireSession(
               ...(options.config ? { config: options.config } : {}),
               providerOptions,
               ...(smCount ? { smCount } : {}),
+              label: `${basename(path)}${slot !== undefined ? ` (${slot})` : ''}`,
             }),
           )
         : openSession(path, options),
