@@ -282,7 +282,8 @@ export function createEngine(options: EngineOptions = {}): LocalEngine {
           ...(lanes > 1 || batched ? { decodeBatch: { maxBatch: Math.max(1, batchMax ?? lanes) } } : {}),
           // Several streams' HiFi-GAN windows in one run, where the package has hifigan_batch (and buckets are on: CUDA).
           // At most 8 a run: on an H200 (full size, bucket 128) 16 rows took 2.7 times as long as 8, not 2.
-          ...(lanes > 1 ? { vocoderBatch: { maxRows: Math.min(8, lanes) } } : {}),
+          // Shorter windows go more a run (ROW_LATENTS), but never more than the streams can have waiting.
+          ...(lanes > 1 ? { vocoderBatch: { maxRows: Math.min(8, lanes), maxWindows: lanes } } : {}),
         },
         maxPackages: maxPackages ?? 2,
         profileSeconds: profileSeconds ?? 0,

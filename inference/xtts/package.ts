@@ -107,7 +107,7 @@ export type PackageOptions = {
    * `hifigan_batch` graph (its base's for a fine-tuned package), where it has one and the vocoder is
    * fp32; `maxRows` windows per run at most (default 8). Unset: each window runs alone.
    */
-  vocoderBatch?: { maxRows?: number } | undefined;
+  vocoderBatch?: { maxRows?: number; maxWindows?: number } | undefined;
   /**
    * Text tokens per sentence at most, below the package's limit (402 for XTTS-v2): longer sentences are
    * split in two (Xtts.sentenceIds), and the fixed-shape step's KV cache holds that many fewer

@@ -169,6 +169,27 @@ describe('VocoderBatcher order', () => {
       [16, 32, 48, 64, 127, 128, 256].map((fed) => b.rowsFor(fed)),
       [32, 16, 8, 8, 4, 4, 4],
     );
+    // No more than the windows that can wait at once (a worker's streams), never below maxRows.
+    const few = new VocoderBatcher(
+      async () => ({}) as never,
+      1,
+      (fed) => fed,
+      { maxRows: 4, maxWindows: 12 },
+    );
+    assert.deepEqual(
+      [16, 32, 64, 128].map((fed) => few.rowsFor(fed)),
+      [8, 8, 8, 4],
+    );
+    const fewer = new VocoderBatcher(
+      async () => ({}) as never,
+      1,
+      (fed) => fed,
+      { maxRows: 4, maxWindows: 2 },
+    );
+    assert.deepEqual(
+      [16, 128].map((fed) => fewer.rowsFor(fed)),
+      [4, 4],
+    );
     assert.equal(ROW_LATENTS, 128);
     const first = b.run(128, win(128, 1), 100, spk, performance.now() + 60_000);
     await tick();

@@ -24,6 +24,11 @@ import { tensor } from '../runtime/index.ts';
 export type VocoderBatcherOptions = {
   /** Windows of ROW_LATENTS latents or more per run at most (default 8; rounded down to a power of two). */
   maxRows?: number;
+  /**
+   * Windows that can wait at once at most (the streams the worker serves: a stream's windows go one at a
+   * time); no larger run is warmed or made. Unset: no limit.
+   */
+  maxWindows?: number;
 };
 
 /**
@@ -54,6 +59,8 @@ export type VocoderBatchStats = { runs: number; windows: number; sizes: Record<n
 
 export class VocoderBatcher {
   readonly maxRows: number;
+  /** No run takes more windows than this (VocoderBatcherOptions.maxWindows, a power of two). */
+  private readonly windowCap: number;
   private readonly open: (bucket: number, rows: number) => Promise<Session>;
   private readonly width: number;
   private readonly samples: (fed: number) => number;
@@ -78,12 +85,19 @@ export class VocoderBatcher {
     this.width = width;
     this.samples = samples;
     this.maxRows = 2 ** Math.floor(Math.log2(Math.max(1, options.maxRows ?? 8)));
+    this.windowCap =
+      options.maxWindows === undefined
+        ? Number.POSITIVE_INFINITY
+        : 2 ** Math.floor(Math.log2(Math.max(this.maxRows, options.maxWindows)));
   }
 
-  /** Windows a run of bucket `fed` takes at most: a power of two, `maxRows` at ROW_LATENTS latents and above. */
+  /**
+   * Windows a run of bucket `fed` takes at most: a power of two, `maxRows` at ROW_LATENTS latents and above,
+   * no more than maxWindows.
+   */
   rowsFor(fed: number): number {
     if (fed >= ROW_LATENTS) return this.maxRows;
-    return 2 ** Math.floor(Math.log2((this.maxRows * ROW_LATENTS) / Math.max(1, fed)));
+    return Math.min(this.windowCap, 2 ** Math.floor(Math.log2((this.maxRows * ROW_LATENTS) / Math.max(1, fed))));
   }
 
   get stats(): VocoderBatchStats {
