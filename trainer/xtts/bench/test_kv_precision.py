@@ -1,29 +1,20 @@
 """kv_precision's rounded decode attention: with no rounding it is the model's own decode step to the bit;
 kv16 leaves a cache of fp16 values; attn16 also rounds the query and the output; the model's attention is
 itself again afterwards. Tiny model; bench:gpu's sentences read from the TypeScript file."""
-import shutil
-import tempfile
 import unittest
 
 import torch
 
 from xtts.bench.kv_precision import bench_sentences, greedy_codes, rounded_attention
-from xtts.fixtures.fixture import SEED, write_model_folder
+from xtts.fixtures.fixture import tiny_gpt_model
 from xtts.model import gpt2
-from xtts.model.checkpoint import read_model_folder
 
 
 class KvPrecision(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="xtts-kv-precision-")
-        write_model_folder(cls.dir, "tiny", SEED)
-        _c, cls.s, m, _d, _t = read_model_folder(cls.dir, gpt_only=True)
-        cls.gpt = m.gpt.eval()
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        cls.s, m = tiny_gpt_model()
+        cls.gpt = m.gpt
 
     def prompt(self):
         s = self.s

@@ -1,27 +1,18 @@
 """static_torch.StaticDecoder (a preallocated cache written in place, attention masked to the valid columns)
 against the model's own decode_step: the same greedy codes and logits within 1e-5, step after step."""
-import shutil
-import tempfile
 import unittest
 
 import torch
 
 from xtts.bench.static_torch import StaticDecoder
-from xtts.fixtures.fixture import SEED, write_model_folder
-from xtts.model.checkpoint import read_model_folder
+from xtts.fixtures.fixture import tiny_gpt_model
 
 
 class StaticTorch(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="xtts-static-torch-")
-        write_model_folder(cls.dir, "tiny", SEED)
-        _c, cls.s, m, _d, _t = read_model_folder(cls.dir, gpt_only=True)
-        cls.gpt = m.gpt.eval()
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        cls.s, m = tiny_gpt_model()
+        cls.gpt = m.gpt
 
     @torch.inference_mode()
     def test_greedy_steps_match_decode_step(self):

@@ -1,16 +1,13 @@
 """gpt_prefill_batch_fp32 (graphs.PrefillBatch) in onnxruntime against gpt_prefill_fp32 run on each row alone:
 rows of different text lengths padded to the longest give each row the batch-1 prefill's logits, latent and
 keys and values in its own columns, and finite values in the padding's."""
-import shutil
-import tempfile
 import unittest
 
 import numpy as np
 import torch
 
 from xtts.export.graphs import export_graphs
-from xtts.fixtures.fixture import SEED, write_model_folder
-from xtts.model.checkpoint import read_model_folder
+from xtts.fixtures.fixture import tiny_gpt_model
 
 
 class PrefillBatch(unittest.TestCase):
@@ -18,16 +15,12 @@ class PrefillBatch(unittest.TestCase):
     def setUpClass(cls):
         cls.threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        cls.dir = tempfile.mkdtemp(prefix="xtts-prefill-batch-")
-        write_model_folder(cls.dir, "tiny", SEED)
-        _c, cls.s, m, _d, _t = read_model_folder(cls.dir, gpt_only=True)
-        m.eval()
+        cls.s, m = tiny_gpt_model()
         cls.graphs = export_graphs(m, ["gpt_prefill", "gpt_batch"], fp16=False)
 
     @classmethod
     def tearDownClass(cls):
         torch.set_num_threads(cls.threads)
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def _session(self, stem):
         import onnxruntime as ort
