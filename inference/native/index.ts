@@ -247,6 +247,8 @@ export class DeviceSession {
   /** The options it was opened with. */
   readonly options: Readonly<DeviceSessionOptions>;
   private readonly s: NativeSession;
+  /** Its entry in liveSessions: weak, so a session dropped without release() is still collected. */
+  private readonly live = new WeakRef(this);
 
   /** With `smCount`: [SMs its partition got, SMs of the device]; else null. */
   get sms(): readonly [number, number] | null {
@@ -284,7 +286,7 @@ export class DeviceSession {
   static open(model: string | Uint8Array, options: DeviceSessionOptions = {}): DeviceSession {
     const name = typeof model === 'string' ? model : (options.name ?? '(graph in memory)');
     const s = new DeviceSession(name, new (native().Session)(model, options), options);
-    liveSessions.add(s);
+    liveSessions.add(s.live);
     return s;
   }
 
@@ -346,22 +348,26 @@ export class DeviceSession {
 
   /** Closes the session; tensors it allocated stay valid until they are released. */
   release(): void {
-    liveSessions.delete(this);
+    liveSessions.delete(this.live);
     this.s.release();
   }
 }
 
-/** The addon's open sessions in this thread (nativeMemory). */
-const liveSessions = new Set<DeviceSession>();
+type SessionMemory = { label: string; device: 'cpu' | 'cuda'; stats: Record<string, number> };
+
+/** The addon's open sessions in this thread (nativeMemory), held weakly. */
+const liveSessions = new Set<WeakRef<DeviceSession>>();
 
 /**
  * Each open session of this thread with what its allocator holds (memoryStats), by its label (the
  * `label` option, else the graph file's name): where a worker's device memory is, while it serves.
  */
-export function nativeMemory(): { label: string; device: 'cpu' | 'cuda'; stats: Record<string, number> }[] {
-  return [...liveSessions].map((s) => ({
-    label: s.options.label ?? basename(s.path),
-    device: s.device,
-    stats: s.memoryStats(),
-  }));
+export function nativeMemory(): SessionMemory[] {
+  const out: SessionMemory[] = [];
+  for (const ref of liveSessions) {
+    const s = ref.deref();
+    if (!s) liveSessions.delete(ref);
+    else out.push({ label: s.options.label ?? basename(s.path), device: s.device, stats: s.memoryStats() });
+  }
+  return out;
 }

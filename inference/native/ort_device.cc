@@ -1857,7 +1857,6 @@ void bindingComplete(napi_env e, napi_status, void* data) {
 
 napi_value bindingClass(napi_env e);
 
-// How many threads this session's runs have run on (1 with ownThread or cudaGraph, once it has run).
 // memoryStats(): the statistics of the allocator the session's outputs and activations take memory from,
 // as onnxruntime keeps them (AllocatorGetStats; its arena's Limit, InUse, TotalAllocated, MaxInUse,
 // NumAllocs, NumArenaExtensions, MaxAllocSize ...), in numbers; {} for an allocator that keeps none.
@@ -1896,6 +1895,7 @@ napi_value SessionMemoryStats(napi_env e, napi_callback_info info) {
   });
 }
 
+// How many threads this session's runs have run on (1 with ownThread or cudaGraph, once it has run).
 napi_value SessionRunThreads(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
     napi_value self, r;
