@@ -23,6 +23,7 @@ import {
 } from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
 import { hasManifest, type Manifest, readManifest } from './manifest.ts';
+import type { VocoderBatcherOptions } from './vocoder-batcher.ts';
 
 /**
  * GPT graph precision. fp32 is the reference; fp16 is for CUDA; int8 (weights int8, activations
@@ -105,9 +106,10 @@ export type PackageOptions = {
   /**
    * HiFi-GAN windows of several streams in one run (xtts/vocoder-batcher.ts) through the package's
    * `hifigan_batch` graph (its base's for a fine-tuned package), where it has one and the vocoder is
-   * fp32; `maxRows` windows per run at most (default 8). Unset: each window runs alone.
+   * fp32, with the batcher's options (VocoderBatcherOptions: `maxRows`, `maxWindows`). Unset: each window
+   * runs alone.
    */
-  vocoderBatch?: { maxRows?: number; maxWindows?: number } | undefined;
+  vocoderBatch?: VocoderBatcherOptions | undefined;
   /**
    * Text tokens per sentence at most, below the package's limit (402 for XTTS-v2): longer sentences are
    * split in two (Xtts.sentenceIds), and the fixed-shape step's KV cache holds that many fewer
@@ -276,6 +278,11 @@ export const CPU_SESSION: CpuSessionOptions = { cpuMemArena: false };
  */
 const sharedSessions = new Map<string, { session: Promise<Session>; refs: number }>();
 
+/** What the memory trace and nativeMemory call a session: its graph file, and its slot (a HiFi-GAN bucket). */
+function sessionLabel(path: string, slot: number | undefined): string {
+  return `${basename(path)}${slot !== undefined ? ` (${slot})` : ''}`;
+}
+
 async function acquireSession(
   path: string,
   slot: number | undefined,
@@ -309,7 +316,7 @@ async function acquireSession(
               ...(options.config ? { config: options.config } : {}),
               providerOptions,
               ...(smCount ? { smCount } : {}),
-              label: `${basename(path)}${slot !== undefined ? ` (${slot})` : ''}`,
+              label: sessionLabel(path, slot),
             }),
           )
         : openSession(path, options),
@@ -567,9 +574,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
       );
       opened.push(s);
       const got = nativeSessionOf(s)?.sms;
-      traceMemory(
-        `opening ${basename(path)}${slot !== undefined ? ` (${slot})` : ''}${got ? ` on ${got[0]} of the GPU's ${got[1]} SMs` : ''}`,
-      );
+      traceMemory(`opening ${sessionLabel(path, slot)}${got ? ` on ${got[0]} of the GPU's ${got[1]} SMs` : ''}`);
       return s;
     } catch (e) {
       await Promise.all(opened.map((s) => s.release()));

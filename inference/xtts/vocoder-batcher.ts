@@ -40,6 +40,11 @@ export type VocoderBatcherOptions = {
  */
 export const ROW_LATENTS = 128;
 
+/** The largest power of two not above n (n >= 1): a run's rows, so a bucket's runs take a few shapes only. */
+function powerOfTwoAtMost(n: number): number {
+  return 2 ** Math.floor(Math.log2(n));
+}
+
 /** How long a window without a deadline (a whole render's) may wait behind streams' (ms). */
 export const RENDER_SLACK_MS = 1000;
 
@@ -84,11 +89,11 @@ export class VocoderBatcher {
     this.open = open;
     this.width = width;
     this.samples = samples;
-    this.maxRows = 2 ** Math.floor(Math.log2(Math.max(1, options.maxRows ?? 8)));
+    this.maxRows = powerOfTwoAtMost(Math.max(1, options.maxRows ?? 8));
     this.windowCap =
       options.maxWindows === undefined
         ? Number.POSITIVE_INFINITY
-        : 2 ** Math.floor(Math.log2(Math.max(this.maxRows, options.maxWindows)));
+        : powerOfTwoAtMost(Math.max(this.maxRows, options.maxWindows));
   }
 
   /**
@@ -97,7 +102,7 @@ export class VocoderBatcher {
    */
   rowsFor(fed: number): number {
     if (fed >= ROW_LATENTS) return this.maxRows;
-    return Math.min(this.windowCap, 2 ** Math.floor(Math.log2((this.maxRows * ROW_LATENTS) / Math.max(1, fed))));
+    return Math.min(this.windowCap, powerOfTwoAtMost((this.maxRows * ROW_LATENTS) / Math.max(1, fed)));
   }
 
   get stats(): VocoderBatchStats {
@@ -190,7 +195,7 @@ export class VocoderBatcher {
     const same = order.filter((w) => w.fed === fed);
     // A power of two of them: padding rows would be whole windows of work for nothing, so the rest
     // wait for the next run (which starts as soon as this one ends).
-    const batch = same.slice(0, Math.min(this.rowsFor(fed), 2 ** Math.floor(Math.log2(same.length))));
+    const batch = same.slice(0, Math.min(this.rowsFor(fed), powerOfTwoAtMost(same.length)));
     for (const w of batch) this.waiting.splice(this.waiting.indexOf(w), 1);
     try {
       const rows = batch.length;

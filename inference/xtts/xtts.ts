@@ -185,10 +185,7 @@ export class Xtts {
         (bucket, rows) => openBatch(bucket > (buckets.at(-1) ?? 0) ? -1 : bucket, rows),
         pkg.manifest.model.config.gpt_n_model_channels,
         (fed) => outputSamples(fed),
-        {
-          ...(options.vocoderBatch?.maxRows !== undefined ? { maxRows: options.vocoderBatch.maxRows } : {}),
-          ...(options.vocoderBatch?.maxWindows !== undefined ? { maxWindows: options.vocoderBatch.maxWindows } : {}),
-        },
+        options.vocoderBatch ?? {},
       );
     this.options = {
       streamChunkCodes: options.streamChunkCodes ?? STREAM_FIRST_CHUNK_CODES,
