@@ -76,7 +76,7 @@ const envSchema = z.object({
    * DecoderMaskedMultiHeadAttention, reading only the KV columns the streams need; where the package has
    * one for this device) or `inplace` (the in-place step over every column).
    */
-  INFERENCE_STATIC_STEP: z.enum(['dmmha', 'inplace']).default('dmmha'),
+  INFERENCE_STATIC_STEP: z.enum(['dmmha', 'inplace', 'xattn', 'xattn16']).default('dmmha'),
   /**
    * Capture the decode step as CUDA graphs and replay them (the addon runs the step on a thread of its
    * own; the dmmha step gets one graph per bound on the columns it reads): far fewer launches per step.
@@ -272,7 +272,7 @@ export type Config = {
     /** HiFi-GAN's kernels on this many SMs on CUDA through the native addon (INFERENCE_VOCODER_SMS). */
     vocoderSms: number | undefined;
     /** The decode step to prefer (INFERENCE_STATIC_STEP). */
-    staticStep: 'dmmha' | 'inplace';
+    staticStep: 'dmmha' | 'inplace' | 'xattn' | 'xattn16';
     /** The decode step as a CUDA graph (INFERENCE_STEP_CUDA_GRAPH). */
     stepCudaGraph: boolean;
     /** The decode step's CUDA stream priority (INFERENCE_STEP_STREAM_PRIORITY). */

@@ -196,9 +196,9 @@ const staticGraphs = !staticMode
           'gpt_step_static',
       ];
 for (const g of staticGraphs) {
-  if (!/^gpt_step_static(_fused|_inplace|_dmmha)?$/.test(g))
+  if (!/^gpt_step_static(_fused|_inplace|_dmmha|_xattn|_xattn_kv16)?$/.test(g))
     throw new Error(
-      `--static-graph: ${g} is not gpt_step_static, gpt_step_static_fused, gpt_step_static_inplace or gpt_step_static_dmmha`,
+      `--static-graph: ${g} is not gpt_step_static, gpt_step_static_fused, gpt_step_static_inplace, gpt_step_static_dmmha, gpt_step_static_xattn or gpt_step_static_xattn_kv16`,
     );
   if (!hasGraph(g)) throw new Error(`--static-graph: no ${g}_${precision} here`);
 }

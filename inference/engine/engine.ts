@@ -186,7 +186,7 @@ type InferenceConfig = {
   vocoderPrecision?: 'fp32' | 'int8' | undefined;
   vocoderTf32?: boolean | undefined;
   vocoderSms?: number | undefined;
-  staticStep?: 'dmmha' | 'inplace' | undefined;
+  staticStep?: 'dmmha' | 'inplace' | 'xattn' | 'xattn16' | undefined;
   stepCudaGraph?: boolean | undefined;
   stepStreamPriority?: 'high' | 'normal' | undefined;
   prefillBatch?: number | undefined;

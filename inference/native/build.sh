@@ -17,6 +17,13 @@ root="$(cd "$here/../.." && pwd)"
 build="$here/build"
 out="$build/ort_device.node"
 src="$here/ort_device.cc"
+# The ai.xtts DecodeAttention operators: their onnxruntime side (compiled into the addon) and their CUDA
+# kernel (decode_attention.cu, built into build/decode_attention.fatbin where nvcc is found: $NVCC, else
+# nvcc on PATH, else $CUDA_HOME/bin/nvcc or /usr/local/cuda/bin/nvcc; without it the CPU kernel still works
+# and a CUDA session using the op fails with a message saying so).
+opsrc="$here/decode_attention.cc"
+cusrc="$here/decode_attention.cu"
+fatbin="$build/decode_attention.fatbin"
 ortlib="$root/node_modules/onnxruntime-node/bin/napi-v6/linux/x64"
 
 ORT_HEADERS_PKG="com.github.asus4.onnxruntime@0.4.9"
@@ -42,8 +49,14 @@ flock 9
 # stamp of their digests rather than file times, so that a tree copied elsewhere with the built addon
 # (a GPU host without a compiler or the network) does not rebuild because the copy touched the files.
 libver="$(node -p "require('$root/node_modules/onnxruntime-node/package.json').version")"
-stamp="$(cat "$src" "$here/build.sh" | sha256sum | cut -d' ' -f1) onnxruntime-node $libver $(uname -m)"
-if [ -z "${FORCE:-}" ] && [ -f "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
+nvcc="${NVCC:-$(command -v nvcc || true)}"
+for c in "${CUDA_HOME:-}/bin/nvcc" /usr/local/cuda/bin/nvcc; do
+  [ -z "$nvcc" ] && [ -x "$c" ] && nvcc="$c"
+done
+stamp="$(cat "$src" "$opsrc" "$cusrc" "$here/build.sh" | sha256sum | cut -d' ' -f1) onnxruntime-node $libver $(uname -m) cuda:${nvcc:+yes}"
+# Up to date also where the stamp says a fatbin was built and it is there (a copy without the toolkit keeps it).
+if [ -z "${FORCE:-}" ] && [ -f "$out" ] && { [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ] ||
+  { [ -z "$nvcc" ] && [ -f "$fatbin" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "${stamp%cuda:}cuda:yes" ]; }; }; then
   echo "build:native: $out is up to date"
   exit 0
 fi
@@ -90,10 +103,19 @@ api="$(sed -n 's/^#define ORT_API_VERSION \([0-9]*\).*/\1/p' "$ortinc/onnxruntim
 # rpath: libonnxruntime.so.1 from onnxruntime-node's folder, relative to the addon, so both load the
 # same library (the loader also reuses an already loaded libonnxruntime.so.1 by its soname).
 "$CXX" -std=c++17 -O2 -pthread -fPIC -shared -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
-  -DNAPI_VERSION=8 -I"$ortinc" -I"$napiinc" "$src" -o "$out.tmp" \
+  -DNAPI_VERSION=8 -I"$ortinc" -I"$napiinc" "$src" "$opsrc" -o "$out.tmp" \
   -L"$ortlib" -l:libonnxruntime.so.1 \
   -Wl,-rpath,'$ORIGIN/../../../node_modules/onnxruntime-node/bin/napi-v6/linux/x64' \
   -Wl,--allow-shlib-undefined
+# The kernel for sm_80 and sm_90 (A100, H100/H200) and as PTX for later GPUs (the driver compiles it on load).
+if [ -n "$nvcc" ]; then
+  "$nvcc" -O3 -std=c++17 -fatbin -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+    -gencode arch=compute_90,code=compute_90 "$cusrc" -o "$fatbin.tmp"
+  mv "$fatbin.tmp" "$fatbin"
+else
+  rm -f "$fatbin"
+  echo "build:native: no nvcc: the ai.xtts operators get their CPU kernels only" >&2
+fi
 mv "$out.tmp" "$out"
 echo "$stamp" >"$out.stamp"
 echo "build:native: built $out (onnxruntime $libver, C API $api)"

@@ -48,6 +48,11 @@
 
 #include "onnxruntime_c_api.h"
 
+namespace xattn {
+// decode_attention.cc: the ai.xtts domain's DecodeAttention ops, added to every session this addon opens.
+OrtStatus* registerDecodeAttention(OrtSessionOptions* so);
+}  // namespace xattn
+
 namespace {
 
 const OrtApi* ort = nullptr;
@@ -1311,6 +1316,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
         if (main)
           for (auto& kv : config)
             check(ort->AddSessionConfigEntry(so, kv.first.c_str(), kv.second.c_str()), "options.config." + kv.first);
+        if (main) check(xattn::registerDecodeAttention(so), "the ai.xtts operators");
         if (main)
           for (auto& kv : dims)
             check(ort->AddFreeDimensionOverrideByName(so, kv.first.c_str(), kv.second), "options.dims." + kv.first);

@@ -83,28 +83,44 @@ function slotIndex(src: string, n: number, out: string): Pb[] {
   return nodes;
 }
 
-/** The write graph's ModelProto for a cache of element type `kv`, K in `layout`. */
-export function slotWriteGraph(kv: 'float32' | 'float16', layout: KLayout = 'bnsh'): Uint8Array {
+type KvType = 'float32' | 'float16';
+
+/** ONNX's element type number of a cache type (for Cast's `to`). */
+const ONNX_TYPE: Record<KvType, number> = { float32: 1, float16: 10 };
+
+/**
+ * The write graph's ModelProto for a cache of element type `kv`, K in `layout`, taking the sequence's
+ * keys and values as `from` (cast to `kv` on the device when they differ: an fp32 prefill's cache into an
+ * fp16 step's).
+ */
+export function slotWriteGraph(kv: KvType, layout: KLayout = 'bnsh', from: KvType = kv): Uint8Array {
   const nodes: Pb[] = [];
   const inputs: Io[] = [];
   const outputs: Io[] = [];
+  // new_k / new_v as the cache's type: the inputs themselves, or their casts.
+  const [newK, newV] = from === kv ? ['new_k', 'new_v'] : ['new_k/as_kv', 'new_v/as_kv'];
+  if (from !== kv)
+    nodes.push(
+      node('Cast', ['new_k'], [newK], [{ name: 'to', i: ONNX_TYPE[kv] }]),
+      node('Cast', ['new_v'], [newV], [{ name: 'to', i: ONNX_TYPE[kv] }]),
+    );
   // kv_idx [L, H, P, 4]: (layer, slot, head, column) of each of new_v's rows of dh, from its shape and the slot.
   nodes.push(...slotIndex('new_v', 3, 'kv_idx'));
   if (layout === 'ft') {
     // new_k [L, H, P, dh] as [L, H, dh / 4, P, 4]; its index (layer, slot, head, piece, column) per 4 values.
     nodes.push(
       constant('k/shape5', int64Proto([0, 0, 0, -1, 4], [5])),
-      node('Reshape', ['new_k', 'k/shape5'], ['k/split']),
+      node('Reshape', [newK, 'k/shape5'], ['k/split']),
       node('Transpose', ['k/split'], ['k/ft'], [{ name: 'perm', ints: [0, 1, 3, 2, 4] }]),
       ...slotIndex('k/ft', 4, 'k_idx'),
       node('ScatterND', ['cache_k', 'k_idx', 'k/ft'], ['cache_k_out']),
     );
   } else {
-    nodes.push(node('ScatterND', ['cache_k', 'kv_idx', 'new_k'], ['cache_k_out']));
+    nodes.push(node('ScatterND', ['cache_k', 'kv_idx', newK], ['cache_k_out']));
   }
-  nodes.push(node('ScatterND', ['cache_v', 'kv_idx', 'new_v'], ['cache_v_out']));
+  nodes.push(node('ScatterND', ['cache_v', 'kv_idx', newV], ['cache_v_out']));
   const kRank = layout === 'ft' ? 6 : 5;
-  inputs.push(['cache_k', kv, kRank], ['new_k', kv, 4], ['cache_v', kv, 5], ['new_v', kv, 4]);
+  inputs.push(['cache_k', kv, kRank], ['new_k', from, 4], ['cache_v', kv, 5], ['new_v', from, 4]);
   outputs.push(['cache_k_out', kv, kRank], ['cache_v_out', kv, 5]);
   inputs.push(['row_idx', 'int64', [1, 1]]);
   for (const [r, t] of ROWS) {
@@ -116,12 +132,16 @@ export function slotWriteGraph(kv: 'float32' | 'float16', layout: KLayout = 'bns
   return model('slot_write', nodes, inputs, outputs);
 }
 
-/** The read graph's ModelProto for a cache of element type `kv`, K in `layout`. */
-export function slotReadGraph(kv: 'float32' | 'float16', layout: KLayout = 'bnsh'): Uint8Array {
+/**
+ * The read graph's ModelProto for a cache of element type `kv`, K in `layout`, giving past_k / past_v as
+ * `to` (cast on the device when it differs: an fp16 step's slot back as an fp32 decode's cache).
+ */
+export function slotReadGraph(kv: KvType, layout: KLayout = 'bnsh', to: KvType = kv): Uint8Array {
   const nodes: Pb[] = [];
+  const [pastK, pastV] = to === kv ? ['past_k', 'past_v'] : ['past_k/kv', 'past_v/kv'];
   nodes.push(
     node('Gather', ['cache_v', 'row'], ['v/row'], [{ name: 'axis', i: 1 }]),
-    node('Slice', ['v/row', 'starts', 'ends', 'axes'], ['past_v']),
+    node('Slice', ['v/row', 'starts', 'ends', 'axes'], [pastV]),
     node('Gather', ['cache_k', 'row'], ['k/row'], [{ name: 'axis', i: 1 }]),
   );
   if (layout === 'ft') {
@@ -131,15 +151,20 @@ export function slotReadGraph(kv: 'float32' | 'float16', layout: KLayout = 'bnsh
       node('Slice', ['k/row', 'starts', 'ends', 'k/axes'], ['k/cols']),
       node('Transpose', ['k/cols'], ['k/bnsh'], [{ name: 'perm', ints: [0, 1, 2, 4, 3, 5] }]),
       constant('k/shape5', int64Proto([0, 0, 0, 0, -1], [5])),
-      node('Reshape', ['k/bnsh', 'k/shape5'], ['past_k']),
+      node('Reshape', ['k/bnsh', 'k/shape5'], [pastK]),
     );
   } else {
-    nodes.push(node('Slice', ['k/row', 'starts', 'ends', 'axes'], ['past_k']));
+    nodes.push(node('Slice', ['k/row', 'starts', 'ends', 'axes'], [pastK]));
   }
   nodes.push(
     node('Constant', [], ['starts'], [{ name: 'value_ints', ints: [0] }]),
     node('Constant', [], ['axes'], [{ name: 'value_ints', ints: [3] }]),
   );
+  if (to !== kv)
+    nodes.push(
+      node('Cast', [pastK], ['past_k'], [{ name: 'to', i: ONNX_TYPE[to] }]),
+      node('Cast', [pastV], ['past_v'], [{ name: 'to', i: ONNX_TYPE[to] }]),
+    );
   for (const r of ['logits', 'latent', 'seen'])
     nodes.push(node('Gather', [`all_${r}`, 'row'], [r], [{ name: 'axis', i: 0 }]));
   const inputs: Io[] = [
@@ -152,8 +177,8 @@ export function slotReadGraph(kv: 'float32' | 'float16', layout: KLayout = 'bnsh
     ['ends', 'int64', [1]],
   ];
   const outputs: Io[] = [
-    ['past_k', kv, 5],
-    ['past_v', kv, 5],
+    ['past_k', to, 5],
+    ['past_v', to, 5],
     ['logits', 'float32', 2],
     ['latent', 'float32', 2],
     ['seen', 'bool', 2],

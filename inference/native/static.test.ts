@@ -33,6 +33,8 @@ const staticGraph = process.env.STATIC_STEP_GRAPH ?? join(fixture, 'batch', 'gpt
 const fusedGraph = join(fixture, 'batch', 'gpt_step_static_fused_fp32.onnx');
 const inplaceGraph = join(fixture, 'batch', 'gpt_step_static_inplace_fp32.onnx');
 const dmmhaGraph = join(fixture, 'batch', 'gpt_step_static_dmmha_fp32.onnx');
+const xattnGraph = join(fixture, 'batch', 'gpt_step_static_xattn_fp32.onnx');
+const xattn16Graph = join(fixture, 'batch', 'gpt_step_static_xattn_kv16_fp32.onnx');
 const cond = tinyCondLatent();
 
 const cxx = process.env.CXX ?? 'g++';
@@ -279,8 +281,16 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       'the DecoderMaskedMultiHeadAttention step (gpt_step_static_dmmha_fp32: host-memory bound, present outputs on the same views)',
       dmmhaGraph,
     ],
+    [
+      "the addon's own attention (gpt_step_static_xattn_fp32: ai.xtts DecodeAttention, each row read to its own length)",
+      xattnGraph,
+    ],
+    [
+      "the addon's own attention over an fp16 cache (gpt_step_static_xattn_kv16_fp32: fp32 prefills joined through a cast)",
+      xattn16Graph,
+    ],
   ] as const)
-    it(`${what} gives the plain step's codes, latents within 1e-5`, {
+    it(`${what} gives the plain step's codes, latents within ${graph === xattn16Graph ? '1e-4' : '1e-5'}`, {
       skip: !existsSync(graph) && `no ${graph}`,
     }, async (t) => {
       const sizes = { slots: 3, maxLen: 160, chunk: 4 };
@@ -329,7 +339,9 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
             assert.ok(w.codes.length > 0);
             assert.deepEqual(g.codes, w.codes, `round ${round}, sequence ${s.k}: codes`);
             const err = maxAbsDiff(g.latents, w.latents);
-            assert.ok(err <= 1e-5, `round ${round}, sequence ${s.k}: latents max abs error ${err}`);
+            // An fp16 cache rounds keys and values to 11 significant bits (relative 4.9e-4).
+            const tol = graph === xattn16Graph ? 1e-4 : 1e-5; // fp16: 7.3e-6 measured here
+            assert.ok(err <= tol, `round ${round}, sequence ${s.k}: latents max abs error ${err}`);
             worst = Math.max(worst, err);
             codes += g.codes.length;
             assert.equal(fused.length(s.fused), plain.length(s.plain));

@@ -114,6 +114,8 @@ type Member = {
   /** Audio position of its next code. */
   pos: bigint;
   promptLength: number;
+  /** Its keys' and values' type as joined (an fp16 step takes fp32 ones and gives them back as such). */
+  kvFrom: 'float32' | 'float16';
   /**
    * Its state until the next decode writes it into the slot: in host memory, or with the keys and
    * values in device memory (a prefill through the addon), released once written.
@@ -194,8 +196,9 @@ export class StaticGpt {
   private readonly members = new Map<number, Member>();
   private readonly free: number[];
   private nextId = 1;
-  private writer: DeviceSession | null = null;
-  private reader: DeviceSession | null = null;
+  /** The slot write graphs by the joining keys' type, and the read graphs by the type given back. */
+  private readonly writers = new Map<string, DeviceSession>();
+  private readonly readers = new Map<string, DeviceSession>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Whether `open` made the session (released by `close`). */
@@ -364,7 +367,8 @@ export class StaticGpt {
     this.live();
     const s = cache.parts();
     const { kvType, slots, layers, heads, headDim, vocab, width } = this.dims;
-    if (s.past_k.type !== kvType)
+    // An fp16 cache also takes an fp32 prefill's keys and values (the write graph casts them on the device).
+    if (s.past_k.type !== kvType && !(kvType === 'float16' && s.past_k.type === 'float32'))
       throw new StaticDecodeError('ERR_STATIC_CACHE', `cache is ${s.past_k.type}, the static step wants ${kvType}`);
     const d = s.past_k.dims;
     if (d[0] !== layers || d[1] !== 1 || d[2] !== heads || d[4] !== headDim)
@@ -392,6 +396,7 @@ export class StaticGpt {
       length,
       pos: (s.pos.data as BigInt64Array)[0] as bigint,
       promptLength: cache.promptLength,
+      kvFrom: s.past_k.type as 'float32' | 'float16',
       pending: cache.take(),
     });
     return id;
@@ -418,7 +423,8 @@ export class StaticGpt {
           ? Array.from({ length: Math.ceil((this.dims.maxLen - 1) / BOUND_STEP) }, (_, i) => (i + 1) * BOUND_STEP)
           : [1];
       for (const p of bounds) await (this.dims.dmmha ? this.bindingFor(p) : this.binding).run(3);
-      this.writeSession();
+      // The write graph for the joins to come: an fp16 cache's take an fp32 prefill's keys and values.
+      this.writeSession(this.dims.kvType === 'float16' ? 'float32' : this.dims.kvType);
     });
   }
 
@@ -449,7 +455,7 @@ export class StaticGpt {
       }
       if (!state) {
         const int64 = (v: number): HostInput => ({ type: 'int64', dims: [1], data: BigInt64Array.of(BigInt(v)) });
-        const out = await this.readSession().run(
+        const out = await this.readSession(m.kvFrom).run(
           {
             cache_k: this.kFt ?? (this.state.cache_k as DeviceTensor),
             cache_v: this.state.cache_v as DeviceTensor,
@@ -648,7 +654,7 @@ export class StaticGpt {
       const st = this.state as Record<string, DeviceTensor>;
       const names = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done'] as const;
       const kCache = this.kFt ?? (st.cache_k as DeviceTensor);
-      await this.writeSession().run(
+      await this.writeSession(m.kvFrom).run(
         {
           ...Object.fromEntries(names.map((x) => [x, st[x] as DeviceTensor])),
           cache_k: kCache,
@@ -672,14 +678,24 @@ export class StaticGpt {
     return n;
   }
 
-  private writeSession(): DeviceSession {
-    this.writer ??= this.open(slotWriteGraph(this.dims.kvType, this.dims.kLayout), 'slot write graph');
-    return this.writer;
+  /** The write graph for keys and values of type `from` (made on first use). */
+  private writeSession(from: 'float32' | 'float16'): DeviceSession {
+    let w = this.writers.get(from);
+    if (!w) {
+      w = this.open(slotWriteGraph(this.dims.kvType, this.dims.kLayout, from), 'slot write graph');
+      this.writers.set(from, w);
+    }
+    return w;
   }
 
-  private readSession(): DeviceSession {
-    this.reader ??= this.open(slotReadGraph(this.dims.kvType, this.dims.kLayout), 'slot read graph');
-    return this.reader;
+  /** The read graph giving keys and values of type `to` (made on first use). */
+  private readSession(to: 'float32' | 'float16'): DeviceSession {
+    let r = this.readers.get(to);
+    if (!r) {
+      r = this.open(slotReadGraph(this.dims.kvType, this.dims.kLayout, to), 'slot read graph');
+      this.readers.set(to, r);
+    }
+    return r;
   }
 
   /** A small graph on the step's device. */
@@ -712,8 +728,7 @@ export class StaticGpt {
         for (const t of b.hold) t.release();
       }
       for (const t of [...this.views, ...Object.values(this.state)]) t.release();
-      this.writer?.release();
-      this.reader?.release();
+      for (const g of [...this.writers.values(), ...this.readers.values()]) g.release();
       if (this.ownSession) this.session.release();
       for (const m of this.members.values()) releaseDeviceKv(m.pending);
       this.members.clear();

@@ -36,6 +36,9 @@ export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'int4']
 /** The CPU variants the trainer's quantizer (trainer/xtts/export/quantize.py) adds to a package. */
 export const QUANTIZED: readonly Precision[] = ['int8', 'int4'];
 
+/** The fixed-shape decode steps a caller may prefer (PackageOptions.staticStep). */
+export type StaticStepChoice = 'dmmha' | 'inplace' | 'xattn' | 'xattn16';
+
 export type PackageOptions = {
   device?: Device;
   deviceId?: number;
@@ -81,10 +84,13 @@ export type PackageOptions = {
   staticDecode?: { slots?: number; chunk?: number };
   /**
    * Which fixed-shape step to prefer (INFERENCE_STATIC_STEP): `dmmha` (default: the step over
-   * DecoderMaskedMultiHeadAttention where the package has one in this device's layout, else the next) or
-   * `inplace` (skip the dmmha step: the in-place one, else the fused, else the plain one).
+   * DecoderMaskedMultiHeadAttention where the package has one in this device's layout, else the next),
+   * `inplace` (skip the dmmha step: the in-place one, else the fused, else the plain one), `xattn` (the
+   * step on the addon's own attention, gpt_step_static_xattn_<precision>, which reads each row to its own
+   * length; else as `dmmha`) or `xattn16` (that step over an fp16 cache, gpt_step_static_xattn_kv16_<precision>,
+   * half the state; else as `xattn`).
    */
-  staticStep?: 'dmmha' | 'inplace' | undefined;
+  staticStep?: StaticStepChoice | undefined;
   /**
    * On CUDA, open the fixed-shape step with CUDA graphs (the addon runs it on a thread of its own and
    * StaticGpt.warmUp captures them at load; the dmmha step one per bound, static.ts BOUND_STEP)
@@ -509,10 +515,13 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     const k = graphIo(dmmhaStep).inputs.find((i) => i.name === 'cache_k_0');
     return k !== undefined && (k.shape.length === 5) === (device === 'cuda');
   };
+  const choice = options.staticStep ?? 'dmmha';
   const batchGraph = [
     ...(options.nativeBatch
       ? [
-          ...((options.staticStep ?? 'dmmha') === 'dmmha' ? [dmmhaStep] : []),
+          ...(choice === 'xattn16' ? [`gpt_step_static_xattn_kv16_${precision}`] : []),
+          ...(choice === 'xattn16' || choice === 'xattn' ? [`gpt_step_static_xattn_${precision}`] : []),
+          ...(choice !== 'inplace' ? [dmmhaStep] : []),
           `gpt_step_static_inplace_${precision}`,
           `gpt_step_static_fused_${precision}`,
           `gpt_step_static_${precision}`,

@@ -15,7 +15,7 @@ from ..model.sampler import Sampler
 from .batch import BatchSampler, BatchStep
 from .fused import fused_batch_step
 from .onnx_tools import DetachedWeights, decode_loop, decode_loop_batch, to_float16
-from .static_fused import dmmha_step, fused_inplace_step, fused_static_step
+from .static_fused import dmmha_step, fused_inplace_step, fused_static_step, xattn_step
 from .static_step import static_batch_step
 
 OPSET = 17
@@ -262,12 +262,17 @@ def export_static(m: Xtts, dmmha_layout: str = "bnsh") -> Dict[str, onnx.ModelPr
     (static_fused.fused_inplace_step: the fused layers over a cache of one input per layer, read and
     written in place, with no copy of the cache per step), and `gpt_step_static_dmmha_fp32`
     (static_fused.dmmha_step: the in-place step whose attention reads only the columns a chunk needs; K in
-    `dmmha_layout`, "bnsh" for onnxruntime's CPU kernel, "ft" for its CUDA kernel)."""
+    `dmmha_layout`, "bnsh" for onnxruntime's CPU kernel, "ft" for its CUDA kernel), and
+    `gpt_step_static_xattn_fp32` / `gpt_step_static_xattn_kv16_fp32` (static_fused.xattn_step: the in-place
+    step on the addon's own attention, which reads each row to its own length, its cache fp32 / fp16; only
+    the addon can open them)."""
     sampler = batch_sampler(m.sizes.gpt_num_audio_tokens)
     return {"gpt_step_static_fp32": static_batch_step(m.gpt, sampler),
             "gpt_step_static_fused_fp32": fused_static_step(m.gpt, sampler),
             "gpt_step_static_inplace_fp32": fused_inplace_step(m.gpt, sampler),
-            "gpt_step_static_dmmha_fp32": dmmha_step(m.gpt, sampler, dmmha_layout)}
+            "gpt_step_static_dmmha_fp32": dmmha_step(m.gpt, sampler, dmmha_layout),
+            "gpt_step_static_xattn_fp32": xattn_step(m.gpt, sampler),
+            "gpt_step_static_xattn_kv16_fp32": xattn_step(m.gpt, sampler, half=True)}
 
 
 def _copy(m: onnx.ModelProto) -> onnx.ModelProto:

@@ -31,9 +31,11 @@ from onnx import TensorProto, helper
 from .static_step import StepParts, build_static_step, key_keep
 
 MS = "com.microsoft"
+XT = "ai.xtts"  # the addon's operators (inference/native/decode_attention.cc)
 
 
-def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[str, str, List[str], List[str]]:
+def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "",
+                 xattn: str = "") -> Tuple[str, str, List[str], List[str]]:
     """inplace: the layered cache (cache_k_<i> [S, H, M, dh]); each layer first writes its new K/V at
     column col[s] of its own cache (ScatterElements bound in place: the caller binds cache_k_<i>_out to
     cache_k_<i>'s buffer) and its attention then reads that cache as it is, masked to columns
@@ -42,11 +44,17 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
 
     dmmha ("bnsh" or "ft", with inplace): the attention is DecoderMaskedMultiHeadAttention over the
     cache as a past/present buffer shared in place, reading only columns [0, kv_past] (see
-    dmmha_step); "ft" lays K out as that operator's CUDA kernel reads it."""
+    dmmha_step); "ft" lays K out as that operator's CUDA kernel reads it.
+
+    xattn ("float" or "half", with inplace): the attention, the new K/V's write and the cache's output
+    are the addon's ai.xtts DecodeAttention (a float cache) or DecodeAttentionHalfCache (an fp16 cache
+    read in fp32 arithmetic) on the layer's cache in place (xattn_step)."""
     b, gpt, d, heads, dh, ax0 = p.b, p.gpt, p.d, p.heads, p.dh, p.ax0
     node, init, i64c = b.node, b.init, b.i64c
     ft = dmmha == "ft"
-    if dmmha:
+    if xattn:
+        mask = ""  # the operator reads each row's columns [0, length[s]] itself
+    elif dmmha:
         # Columns [0, kv_total): a row's own [0, length[s]) and the current token's column kv_past, the last
         # (where the operator puts it); length[s] <= kv_past for every row that holds a sequence. kv_total
         # only sets the Range's length: nothing copies the bound to the device, so the step can be captured
@@ -66,7 +74,7 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
         # a row reads as its own, and the write needs no GatherElements and Where first: 4 kernels a layer
         # fewer (120 at full size, a few µs each at one slot, where the step is launch-bound).
         col = node("Where", [p.active, p.col, "w/m_last"], "w/col_dm")
-    if inplace:
+    if inplace and not xattn:
         kv_idx = node("Expand", [node("Reshape", [col, i64c("w/col4", [-1, 1, 1, 1])], "w/col4d"),
                                  node("Concat", [p.sh_s, i64c("w/hd_dims", [heads, 1, dh])], "w/kv_shape", axis=0)],
                       "w/kv_idx")  # [S, H, 1, dh]
@@ -102,39 +110,45 @@ def fused_layers(p: StepParts, inplace: bool = False, dmmha: str = "") -> Tuple[
         qkv = node("Gemm", [a_in, init(pf + "w_qkv", blk.attn.c_attn.weight), init(pf + "b_qkv", blk.attn.c_attn.bias)],
                    pf + "qkv")
         b.multi("Split", [qkv, split3], [pf + "q", pf + "k", pf + "v"], pf + "split", axis=1)
-        kn = node("Reshape", [pf + "k", shp_row], pf + "kn")  # [S, H, 1, dh]
-        vn = node("Reshape", [pf + "v", shp_row], pf + "vn")
-        if inplace:
-            def put(c, new, idx, axis, i=i, pf=pf):
-                if write is None:  # dmmha: inactive rows write at column M - 1 (above)
-                    return node("ScatterElements", [f"{c}_{i}", idx, new], f"{c}_{i}_out", axis=axis)
-                return node("ScatterElements", [f"{c}_{i}", idx, node(
-                    "Where", [write, new, node("GatherElements", [f"{c}_{i}", idx], f"{pf}{c}_old", axis=axis)],
-                    f"{pf}{c}_upd")], f"{c}_{i}_out", axis=axis)
-            if ft:  # the new K [S, H, 1, dh] as [S, H, dh / 4, 1, 4]
-                key = put("cache_k", node("Reshape", [kn, shp_ft], pf + "k_ft"), kv_idx_k, 3)
+        if xattn:
+            att2 = b.multi("DecodeAttentionHalfCache" if xattn == "half" else "DecodeAttention",
+                           [pf + "q", pf + "k", pf + "v", f"cache_k_{i}", f"cache_v_{i}", "length", p.active],
+                           [pf + "att2", f"cache_k_{i}_out", f"cache_v_{i}_out"], pf + "att", domain=XT,
+                           num_heads=heads, scale=1.0 / float(np.sqrt(dh)))[0]
+        else:
+            kn = node("Reshape", [pf + "k", shp_row], pf + "kn")  # [S, H, 1, dh]
+            vn = node("Reshape", [pf + "v", shp_row], pf + "vn")
+            if inplace:
+                def put(c, new, idx, axis, i=i, pf=pf):
+                    if write is None:  # dmmha: inactive rows write at column M - 1 (above)
+                        return node("ScatterElements", [f"{c}_{i}", idx, new], f"{c}_{i}_out", axis=axis)
+                    return node("ScatterElements", [f"{c}_{i}", idx, node(
+                        "Where", [write, new, node("GatherElements", [f"{c}_{i}", idx], f"{pf}{c}_old", axis=axis)],
+                        f"{pf}{c}_upd")], f"{c}_{i}_out", axis=axis)
+                if ft:  # the new K [S, H, 1, dh] as [S, H, dh / 4, 1, 4]
+                    key = put("cache_k", node("Reshape", [kn, shp_ft], pf + "k_ft"), kv_idx_k, 3)
+                else:
+                    key = put("cache_k", kn, kv_idx, 2)
+                val = put("cache_v", vn, kv_idx, 2)
             else:
-                key = put("cache_k", kn, kv_idx, 2)
-            val = put("cache_v", vn, kv_idx, 2)
-        else:
-            li = i64c(pf + "layer", i)
-            key = node("Concat", [node("Gather", ["cache_k", li], pf + "kp", axis=0), kn], pf + "key", axis=2)
-            val = node("Concat", [node("Gather", ["cache_v", li], pf + "vp", axis=0), vn], pf + "value", axis=2)
-        q3 = node("Reshape", [pf + "q", shp_q], pf + "q3")
-        if dmmha:
-            # past = present = the cache (as [S, H, M, dh]; for "ft" the same memory in the kernel's layout):
-            # the caller binds cache_<k|v>_<i>_present to the cache's buffer as well.
-            past_k = node("Reshape", [key, shp_bnsh], pf + "past_k") if ft else key
-            att = b.multi("DecoderMaskedMultiHeadAttention",
-                          [q3, node("Reshape", [pf + "k", shp_q], pf + "k3"), node("Reshape", [pf + "v", shp_q], pf + "v3"),
-                           mask, "", past_k, val, "kv_past"],
-                          [pf + "att", f"cache_k_{i}_present", f"cache_v_{i}_present"], pf + "att", domain=MS,
-                          num_heads=heads, mask_filter_value=lowest, past_present_share_buffer=1)[0]
-        else:
-            att = node("MultiHeadAttention", [q3, key, val, "", mask],
-                       pf + "att", domain=MS, num_heads=heads, mask_filter_value=lowest)  # [S, 1, D]
-        o = node("MatMul", [node("Reshape", [att, shp_d], pf + "att2"), init(pf + "w_o", blk.attn.c_proj.weight)],
-                 pf + "o0")
+                li = i64c(pf + "layer", i)
+                key = node("Concat", [node("Gather", ["cache_k", li], pf + "kp", axis=0), kn], pf + "key", axis=2)
+                val = node("Concat", [node("Gather", ["cache_v", li], pf + "vp", axis=0), vn], pf + "value", axis=2)
+            q3 = node("Reshape", [pf + "q", shp_q], pf + "q3")
+            if dmmha:
+                # past = present = the cache (as [S, H, M, dh]; for "ft" the same memory in the kernel's layout):
+                # the caller binds cache_<k|v>_<i>_present to the cache's buffer as well.
+                past_k = node("Reshape", [key, shp_bnsh], pf + "past_k") if ft else key
+                att = b.multi("DecoderMaskedMultiHeadAttention",
+                              [q3, node("Reshape", [pf + "k", shp_q], pf + "k3"), node("Reshape", [pf + "v", shp_q], pf + "v3"),
+                               mask, "", past_k, val, "kv_past"],
+                              [pf + "att", f"cache_k_{i}_present", f"cache_v_{i}_present"], pf + "att", domain=MS,
+                              num_heads=heads, mask_filter_value=lowest, past_present_share_buffer=1)[0]
+            else:
+                att = node("MultiHeadAttention", [q3, key, val, "", mask],
+                           pf + "att", domain=MS, num_heads=heads, mask_filter_value=lowest)  # [S, 1, D]
+            att2 = node("Reshape", [att, shp_d], pf + "att2")
+        o = node("MatMul", [att2, init(pf + "w_o", blk.attn.c_proj.weight)], pf + "o0")
         m_in, x1 = skip_ln(pf + "ln2", x, o, blk.ln_2, init(pf + "b_o", blk.attn.c_proj.bias))
         fc = node("MatMul", [m_in, init(pf + "w_fc", blk.mlp.c_fc.weight)], pf + "fc0")
         g = node("FastGelu", [fc, init(pf + "b_fc", blk.mlp.c_fc.bias)], pf + "g", domain=MS)
@@ -195,3 +209,23 @@ def dmmha_step(gpt, sampler: onnx.ModelProto, layout: str = "bnsh",
     return build_static_step(gpt, sampler, name, lambda p: fused_layers(p, inplace=True, dmmha=layout),
                              domains=(MS,), layered=True, extra_inputs=extra_in, extra_outputs=tuple(present),
                              k_layer_shape=("slots", heads, dh // 4, "max_len", 4) if layout == "ft" else ())
+
+
+def xattn_step(gpt, sampler: onnx.ModelProto, half: bool = False, name: str = "") -> onnx.ModelProto:
+    """The in-place step with the addon's own attention (ai.xtts DecodeAttention, in
+    inference/native/decode_attention.cc and .cu): gpt_step_static_inplace's inputs, outputs, state and
+    semantics, each layer's write, attention and cache output one operator that reads each row's columns
+    [0, length[s]] only (the dmmha step reads every row to one bound). half: the cache in fp16
+    (DecodeAttentionHalfCache; cache_k_<i>, cache_v_<i> and their outputs float16), its values read in fp32
+    arithmetic, which halves the step's state and the cache's reads. The step needs the addon (the
+    operators are registered there), so onnxruntime alone cannot open it; its checks are the addon's
+    (inference/native/static.test.ts against gpt_batch)."""
+    name = name or ("gpt_step_static_xattn_kv16" if half else "gpt_step_static_xattn")
+    m = build_static_step(gpt, sampler, name, lambda p: fused_layers(p, inplace=True, xattn="half" if half else "float"),
+                          domains=(MS, XT), layered=True, kv_type=TensorProto.FLOAT16 if half else TensorProto.FLOAT)
+    # The shared shape constants this step's layers do not use.
+    used = {x for n in m.graph.node for x in n.input}
+    keep = [t for t in m.graph.initializer if t.name in used]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)
+    return m

@@ -236,13 +236,14 @@ def layered_state(n_layers: int) -> List[str]:
 def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
                       domains: Tuple[str, ...] = (), layered: bool = False,
                       extra_inputs: Tuple = (), extra_outputs: Tuple = (),
-                      k_layer_shape: Tuple = ()) -> onnx.ModelProto:
+                      k_layer_shape: Tuple = (), kv_type: int = TensorProto.FLOAT) -> onnx.ModelProto:
     """The step's interface and state handling (the module's docstring) around `layers`, the GPT step
     on each row's (token, pos). domains: operator domains the layers use besides ONNX's (version 1).
     layered: the cache as one input per layer (layered_state), which `layers` writes itself, layer by
     layer, before that layer's attention reads it (static_fused.fused_inplace_layers).
     extra_inputs / extra_outputs: more graph inputs and outputs the layers use or make (ValueInfoProtos,
-    inputs after CONTROL). k_layer_shape: a layered K cache's declared shape when it is not V's."""
+    inputs after CONTROL). k_layer_shape: a layered K cache's declared shape when it is not V's. kv_type: a
+    layered cache's element type (FLOAT16: stored in half precision, static_fused.xattn_step)."""
     s = gpt.sizes
     d, n_layers, heads = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
     dh = d // heads
@@ -319,14 +320,17 @@ def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
     node("ScatterElements", ["latents", l_idx, l_upd], "latents_out", axis=1)
 
     # The element-wise updates, after the writes above (one element of each written tensor).
-    def first(nm, t, rank):
-        return node("Reshape", [node("Slice", [t, i64c(nm + "/s", [0] * rank), i64c(nm + "/e", [1] * rank)], nm + "/el"),
-                                ax1], nm)  # [1]
+    def first(nm, t, rank, cast=False):
+        el = node("Slice", [t, i64c(nm + "/s", [0] * rank), i64c(nm + "/e", [1] * rank)], nm + "/el")
+        if cast:  # an fp16 cache's element as float (for the comparison below)
+            el = node("Cast", [el], nm + "/f32", to=f32)
+        return node("Reshape", [el, ax1], nm)  # [1]
 
     last = n_layers - 1
+    half = layered and kv_type != f32
     probes = [first("w/k1", f"cache_k_{last}_out" if layered else "cache_k_out",
-                    (len(k_layer_shape) or 4) if layered else 5),
-              first("w/v1", f"cache_v_{last}_out" if layered else "cache_v_out", 4 if layered else 5),
+                    (len(k_layer_shape) or 4) if layered else 5, half),
+              first("w/v1", f"cache_v_{last}_out" if layered else "cache_v_out", 4 if layered else 5, half),
               first("w/c1", "codes_out", 2), first("w/l1", "latents_out", 3)]
     flags = [node("Greater", [pr_, pr_], pr_ + "/false") for pr_ in probes]
     any_false = node("Or", [node("Or", flags[:2], "w/f01"), node("Or", flags[2:], "w/f23")], "w/any_false")
@@ -352,7 +356,7 @@ def build_static_step(gpt, sampler: onnx.ModelProto, name: str, layers: Layers,
     vi = helper.make_tensor_value_info
     kv = [n_layers, "slots", heads, "max_len", dh]
     kv_layer = ["slots", heads, "max_len", dh]
-    types = {**{f"{x}_{i}": (f32, list(k_layer_shape) if k_layer_shape and x == "cache_k" else kv_layer)
+    types = {**{f"{x}_{i}": (kv_type, list(k_layer_shape) if k_layer_shape and x == "cache_k" else kv_layer)
                 for x in ("cache_k", "cache_v") for i in range(n_layers)},
              "cache_k": (f32, kv), "cache_v": (f32, kv), "logits": (f32, ["slots", v]), "latent": (f32, ["slots", d]),
              "seen": (b8, ["slots", v]), "pos": (i64, ["slots"]), "length": (i64, ["slots"]), "done": (b8, ["slots"]),
