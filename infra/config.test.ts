@@ -71,8 +71,10 @@ describe('loadConfig', () => {
   });
 
   it('prefers the dmmha decode step, and captures the step as CUDA graphs by default on CUDA only', () => {
-    assert.equal(loadConfig({}).inference.staticStep, 'dmmha');
+    // Unset: the package loader's per-device default (xattn on CUDA with the addon's kernel, else dmmha).
+    assert.equal(loadConfig({}).inference.staticStep, undefined);
     assert.equal(loadConfig({ INFERENCE_STATIC_STEP: 'inplace' }).inference.staticStep, 'inplace');
+    assert.equal(loadConfig({ INFERENCE_STATIC_STEP: 'xattn16' }).inference.staticStep, 'xattn16');
     assert.equal(loadConfig({}).inference.stepCudaGraph, false);
     const cuda = { INFERENCE_DEVICE: 'cuda', INFERENCE_NATIVE: 'on', INFERENCE_BATCH_GRAPH: 'true' };
     assert.equal(loadConfig({ INFERENCE_DEVICE: 'cuda' }).inference.stepCudaGraph, true);
@@ -110,6 +112,14 @@ describe('loadConfig', () => {
     assert.throws(
       () => loadConfig({ INFERENCE_VOCODER_SMS: '112' }),
       /INFERENCE_VOCODER_SMS: needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true/,
+    );
+    // One shared arena for the package's graphs but the step: on by default with the addon on CUDA only.
+    assert.equal(loadConfig({}).inference.sharedArena, false);
+    assert.equal(loadConfig(tf32).inference.sharedArena, true);
+    assert.equal(loadConfig({ ...tf32, INFERENCE_SHARED_ARENA: '0' }).inference.sharedArena, false);
+    assert.throws(
+      () => loadConfig({ INFERENCE_SHARED_ARENA: '1' }),
+      /INFERENCE_SHARED_ARENA: needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true/,
     );
     // More CUDA provider options, as strings, under the same conditions; the engine's own are refused.
     assert.equal(loadConfig({}).inference.cudaOptions, undefined);

@@ -76,7 +76,7 @@ const envSchema = z.object({
    * DecoderMaskedMultiHeadAttention, reading only the KV columns the streams need; where the package has
    * one for this device) or `inplace` (the in-place step over every column).
    */
-  INFERENCE_STATIC_STEP: z.enum(['dmmha', 'inplace', 'xattn', 'xattn16']).default('dmmha'),
+  INFERENCE_STATIC_STEP: z.enum(['dmmha', 'inplace', 'xattn', 'xattn16']).optional(),
   /**
    * Capture the decode step as CUDA graphs and replay them (the addon runs the step on a thread of its
    * own; the dmmha step gets one graph per bound on the columns it reads): far fewer launches per step.
@@ -84,6 +84,13 @@ const envSchema = z.object({
    * INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true; 0 turns it off.
    */
   INFERENCE_STEP_CUDA_GRAPH: flag.optional(),
+  /**
+   * The package's graphs other than the decode step (HiFi-GAN's sessions, the prefill, the encoders) take
+   * their GPU memory from one shared arena instead of one each. Default: on where the addon serves on
+   * CUDA (INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and INFERENCE_BATCH_GRAPH=true), which setting it to
+   * 1 needs; 0 turns it off.
+   */
+  INFERENCE_SHARED_ARENA: flag.optional(),
   /**
    * The decode step's CUDA stream: `high` runs its kernels on a stream of the device's highest priority,
    * so HiFi-GAN's long convolutions beside it do not hold each of its short kernels back; `normal`
@@ -272,9 +279,11 @@ export type Config = {
     /** HiFi-GAN's kernels on this many SMs on CUDA through the native addon (INFERENCE_VOCODER_SMS). */
     vocoderSms: number | undefined;
     /** The decode step to prefer (INFERENCE_STATIC_STEP). */
-    staticStep: 'dmmha' | 'inplace' | 'xattn' | 'xattn16';
+    staticStep: 'dmmha' | 'inplace' | 'xattn' | 'xattn16' | undefined;
     /** The decode step as a CUDA graph (INFERENCE_STEP_CUDA_GRAPH). */
     stepCudaGraph: boolean;
+    /** The package's other graphs' GPU memory from one shared arena (INFERENCE_SHARED_ARENA). */
+    sharedArena: boolean;
     /** The decode step's CUDA stream priority (INFERENCE_STEP_STREAM_PRIORITY). */
     stepStreamPriority: 'high' | 'normal';
     /** Prompts a prefill run at most (INFERENCE_PREFILL_BATCH); 1: one a run. */
@@ -419,6 +428,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   addonOnly('INFERENCE_STEP_CUDA_GRAPH', e.INFERENCE_STEP_CUDA_GRAPH);
   addonOnly('INFERENCE_STEP_STREAM_PRIORITY', e.INFERENCE_STEP_STREAM_PRIORITY === 'high', 'high ');
   addonOnly('INFERENCE_VOCODER_SMS', e.INFERENCE_VOCODER_SMS);
+  addonOnly('INFERENCE_SHARED_ARENA', e.INFERENCE_SHARED_ARENA);
   const cudaOptions = e.INFERENCE_CUDA_OPTIONS === undefined ? undefined : parseCudaOptions(e.INFERENCE_CUDA_OPTIONS);
   if (typeof cudaOptions === 'string') throw fail([{ name: 'INFERENCE_CUDA_OPTIONS', message: cudaOptions }]);
   addonOnly('INFERENCE_CUDA_OPTIONS', cudaOptions);
@@ -444,6 +454,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       vocoderSms: e.INFERENCE_VOCODER_SMS,
       staticStep: e.INFERENCE_STATIC_STEP,
       stepCudaGraph: e.INFERENCE_STEP_CUDA_GRAPH ?? e.INFERENCE_DEVICE === 'cuda',
+      sharedArena: e.INFERENCE_SHARED_ARENA ?? addonOnCuda,
       stepStreamPriority: e.INFERENCE_STEP_STREAM_PRIORITY,
       prefillBatch: e.INFERENCE_PREFILL_BATCH,
       cudaOptions,

@@ -153,6 +153,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.vocoderTf32 ? { vocoderTf32: true } : {}),
     ...(i.vocoderSms ? { vocoderSms: i.vocoderSms } : {}),
     ...(i.staticStep ? { staticStep: i.staticStep } : {}),
+    ...(i.sharedArena ? { sharedArena: true } : {}),
     ...(i.stepCudaGraph ? { stepCudaGraph: true } : {}),
     ...(i.stepStreamPriority === 'high' ? { stepStreamPriority: 'high' as const } : {}),
     ...(i.prefillBatch && i.prefillBatch > 1 ? { prefillBatch: { maxRows: i.prefillBatch } } : {}),
@@ -187,6 +188,8 @@ type InferenceConfig = {
   vocoderTf32?: boolean | undefined;
   vocoderSms?: number | undefined;
   staticStep?: 'dmmha' | 'inplace' | 'xattn' | 'xattn16' | undefined;
+  /** The package's graphs but the step from one shared CUDA arena (INFERENCE_SHARED_ARENA). */
+  sharedArena?: boolean | undefined;
   stepCudaGraph?: boolean | undefined;
   stepStreamPriority?: 'high' | 'normal' | undefined;
   prefillBatch?: number | undefined;

@@ -56,9 +56,12 @@ if (profileSeconds > 0) {
  */
 function arenaLine(): string {
   const mib = (b: number | undefined) => ((b ?? 0) / 2 ** 20).toFixed(0);
-  const held = nativeMemory()
-    .filter((s) => s.device === 'cuda' && (s.stats.TotalAllocated ?? 0) > 0)
-    .sort((a, b) => (b.stats.TotalAllocated ?? 0) - (a.stats.TotalAllocated ?? 0));
+  const cuda = nativeMemory().filter((s) => s.device === 'cuda' && (s.stats.TotalAllocated ?? 0) > 0);
+  // The sessions on the shared arena (INFERENCE_SHARED_ARENA) all report that one arena: listed once.
+  const shared = cuda.filter((s) => s.shared);
+  const own = cuda.filter((s) => !s.shared);
+  if (shared[0]) own.push({ ...shared[0], label: `shared arena (${shared.length} sessions)` });
+  const held = own.sort((a, b) => (b.stats.TotalAllocated ?? 0) - (a.stats.TotalAllocated ?? 0));
   if (held.length === 0) return '';
   const sum = (k: string) => held.reduce((a, s) => a + (s.stats[k] ?? 0), 0);
   return `${held.map((s) => `${s.label} ${mib(s.stats.TotalAllocated)} / ${mib(s.stats.InUse)} / ${mib(s.stats.MaxInUse)}`).join(', ')}; all ${mib(sum('TotalAllocated'))} / ${mib(sum('InUse'))}`;

@@ -185,7 +185,10 @@ OrtStatus* kernelsFor(Kernels* out) {
   return nullptr;
 }
 
-constexpr unsigned kThreads = 128;
+// Threads per block: 128 where the blocks (rows x heads) fill the GPU; more where they are few (one row:
+// 16 blocks on a GPU of 132 SMs), so that a block's columns are read by more threads at once (at one row
+// and 1,000 columns, 128 threads take 32 passes of 8 columns each; 1,024 take 4 of 64).
+unsigned threadsFor(int64_t blocks) { return blocks >= 512 ? 128 : blocks >= 128 ? 256 : blocks >= 32 ? 512 : 1024; }
 
 // ---------- the op ----------
 
@@ -334,14 +337,15 @@ OrtStatus* compute(void* self, OrtKernelContext* ctx) {
   int iHeads = static_cast<int>(heads), iMax = static_cast<int>(maxLen), iDh = static_cast<int>(dh);
   float scale = kn.scale;
   void* args[] = {&p[0], &p[1], &p[2], &o[1], &o[2], &p[5], &p[6], &o[0], &iHeads, &iMax, &iDh, &scale};
+  const unsigned threads = threadsFor(rows * heads);
   // Shared memory: the scores [M], then [groups, dh] partial sums (4 * threads floats).
-  const unsigned shared = static_cast<unsigned>((maxLen + 4 * kThreads) * sizeof(float));
+  const unsigned shared = static_cast<unsigned>((maxLen + 4 * threads) * sizeof(float));
   void* fn = kn.half ? ks.f16 : ks.f32;
   if (shared > 48 * 1024) {
     constexpr int kMaxDynamicShared = 8;  // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
     d.funcSetAttribute(fn, kMaxDynamicShared, static_cast<int>(shared));
   }
-  const int rc = d.launch(fn, static_cast<unsigned>(heads), static_cast<unsigned>(rows), 1, kThreads, 1, 1, shared,
+  const int rc = d.launch(fn, static_cast<unsigned>(heads), static_cast<unsigned>(rows), 1, threads, 1, 1, shared,
                           stream, args, nullptr);
   if (rc != 0) return fail("cuLaunchKernel failed with CUDA error " + std::to_string(rc));
   return nullptr;

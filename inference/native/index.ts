@@ -95,6 +95,11 @@ export interface DeviceSessionOptions {
   /** More CUDA provider options (names as in onnxruntime's CUDA provider, e.g. arena_extend_strategy). */
   providerOptions?: Readonly<Record<string, string>>;
   /**
+   * On CUDA, the device memory from one arena per device shared by every session opened so (onnxruntime's
+   * environment allocators, growing by what is asked) instead of an arena of the session's own.
+   */
+  sharedArena?: boolean;
+  /**
    * Sizes of the graph's symbolic dimensions, by name (onnxruntime's free-dimension overrides, fixed
    * when the session opens): the inputs then declare those sizes and tensors of other sizes are
    * refused. Names the graph does not have are ignored, as onnxruntime ignores them.
@@ -209,6 +214,17 @@ export class NativeUnavailableError extends Error {
     super(message);
     this.name = 'NativeUnavailableError';
   }
+}
+
+/**
+ * The CUDA kernel of the ai.xtts DecodeAttention operators (decode_attention.cu), built beside the addon
+ * where build:native found nvcc: without it the gpt_step_static_xattn steps run on the CPU only.
+ */
+export const NATIVE_ATTENTION_KERNEL = join(import.meta.dirname, 'build', 'decode_attention.fatbin');
+
+/** Whether the addon's DecodeAttention operators have their CUDA kernel (NATIVE_ATTENTION_KERNEL). */
+export function nativeCudaAttention(): boolean {
+  return existsSync(NATIVE_ATTENTION_KERNEL);
 }
 
 /** Whether the addon can be used here, and why not when it cannot (not built, failed to load). */
@@ -353,7 +369,8 @@ export class DeviceSession {
   }
 }
 
-type SessionMemory = { label: string; device: 'cpu' | 'cuda'; stats: Record<string, number> };
+/** A session's arena statistics; `shared`: the arena is the one its sessions opened with sharedArena share. */
+type SessionMemory = { label: string; device: 'cpu' | 'cuda'; shared: boolean; stats: Record<string, number> };
 
 /** The addon's open sessions in this thread (nativeMemory), held weakly. */
 const liveSessions = new Set<WeakRef<DeviceSession>>();
@@ -367,7 +384,13 @@ export function nativeMemory(): SessionMemory[] {
   for (const ref of liveSessions) {
     const s = ref.deref();
     if (!s) liveSessions.delete(ref);
-    else out.push({ label: s.options.label ?? basename(s.path), device: s.device, stats: s.memoryStats() });
+    else
+      out.push({
+        label: s.options.label ?? basename(s.path),
+        device: s.device,
+        shared: s.options.sharedArena === true && s.device === 'cuda',
+        stats: s.memoryStats(),
+      });
   }
   return out;
 }

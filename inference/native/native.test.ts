@@ -331,6 +331,15 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
       );
     });
 
+    it('sharedArena: refused off CUDA; false is the default', () => {
+      const s = DeviceSession.open(stepGraph(), { threads: 1, sharedArena: false });
+      s.release();
+      assert.throws(
+        () => DeviceSession.open(stepGraph(), { threads: 1, sharedArena: true }),
+        /options\.sharedArena needs options\.device 'cuda'/,
+      );
+    });
+
     it('smCount: refused off CUDA, with stream settings of its own, and when not a positive integer; none: sms is null', async () => {
       const s = DeviceSession.open(stepGraph(), { threads: 1 });
       assert.equal(s.sms, null);

@@ -40,6 +40,13 @@ export class Pb {
     return this.bytes(field, m.finish());
   }
 
+  /** A float field (wire type 5: 4 bytes, little-endian). */
+  float(field: number, v: number): this {
+    this.tag(field, 5);
+    for (const b of new Uint8Array(Float32Array.of(v).buffer)) this.out.push(b);
+    return this;
+  }
+
   /** A packed repeated varint field (non-negative values). */
   ints(field: number, vs: readonly number[]): this {
     const inner = new Pb();
@@ -79,7 +86,7 @@ export function int64Proto(values: readonly number[], dims: readonly number[] = 
   return tensorProto('int64', dims, new Uint8Array(BigInt64Array.from(values, BigInt).buffer), name);
 }
 
-export type Attr = { name: string; ints?: number[]; i?: number; s?: string; t?: Pb; zeroOf?: Elem };
+export type Attr = { name: string; ints?: number[]; i?: number; f?: number; s?: string; t?: Pb; zeroOf?: Elem };
 
 function attribute(a: Attr): Pb {
   const p = new Pb().str(1, a.name);
@@ -87,6 +94,8 @@ function attribute(a: Attr): Pb {
     p.ints(8, a.ints).int(20, 7); // INTS
   else if (a.i !== undefined)
     p.int(3, a.i).int(20, 2); // INT
+  else if (a.f !== undefined)
+    p.float(2, a.f).int(20, 1); // FLOAT
   else if (a.s !== undefined)
     p.str(4, a.s).int(20, 3); // STRING
   else if (a.t)
@@ -95,9 +104,10 @@ function attribute(a: Attr): Pb {
   return p;
 }
 
-/** A NodeProto (named after its first output). */
-export function node(op: string, inputs: string[], outputs: string[], attrs: Attr[] = []): Pb {
+/** A NodeProto (named after its first output), of ONNX's own operators unless `domain` names another set. */
+export function node(op: string, inputs: string[], outputs: string[], attrs: Attr[] = [], domain = ''): Pb {
   const p = new Pb();
+  if (domain) p.str(7, domain);
   for (const i of inputs) p.str(1, i);
   for (const o of outputs) p.str(2, o);
   p.str(3, outputs[0] as string).str(4, op);
@@ -123,12 +133,24 @@ export function valueInfo(name: string, t: Elem, shape: number | readonly (numbe
 
 export type Io = [name: string, type: Elem, shape: number | readonly (number | string)[]];
 
-/** A ModelProto{ir_version 8, graph, opset_import {"" opset}} of the nodes, inputs and outputs. */
-export function model(name: string, nodes: readonly Pb[], inputs: readonly Io[], outputs: readonly Io[], opset = 13) {
+/**
+ * A ModelProto{ir_version 8, graph, opset_import {"" opset}, and version 1 of each of `domains`} of the
+ * nodes, inputs and outputs.
+ */
+export function model(
+  name: string,
+  nodes: readonly Pb[],
+  inputs: readonly Io[],
+  outputs: readonly Io[],
+  opset = 13,
+  domains: readonly string[] = [],
+) {
   const graph = new Pb();
   for (const n of nodes) graph.msg(1, n);
   graph.str(2, name);
   for (const [n, t, s] of inputs) graph.msg(11, valueInfo(n, t, s));
   for (const [n, t, s] of outputs) graph.msg(12, valueInfo(n, t, s));
-  return new Pb().int(1, 8).msg(7, graph).msg(8, new Pb().str(1, '').int(2, opset)).finish();
+  const m = new Pb().int(1, 8).msg(7, graph).msg(8, new Pb().str(1, '').int(2, opset));
+  for (const d of domains) m.msg(8, new Pb().str(1, d).int(2, 1));
+  return m.finish();
 }

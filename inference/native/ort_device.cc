@@ -12,7 +12,7 @@
 // JS surface (wrapped and typed by index.ts):
 //   ortVersion: string, apiVersion: number
 //   new Session(path | modelBytes, {device, deviceId, threads, cudaGraph, cpuMemArena, config, providerOptions,
-//               copyWithGraph, name, ownThread, streamPriority, smCount, dims})
+//               copyWithGraph, name, ownThread, streamPriority, smCount, sharedArena, dims})
 //     .inputs / .outputs: [{name, type, shape}]   .device: 'cpu' | 'cuda'   .sms: [got, of device] | null
 //     .alloc(type, dims, data?) -> Tensor          zero-filled, or holding data (a typed array)
 //     .run(inputs, outputs) -> Promise<{name: Tensor | {type, dims, data}}>
@@ -1181,6 +1181,34 @@ napi_value ioArray(napi_env e, const std::vector<IoInfo>& io) {
   return arr;
 }
 
+// One CUDA arena per device for the sessions opened with `sharedArena`, registered on the process's OrtEnv
+// (onnxruntime's environment allocators): those sessions take their device memory from it instead of an
+// arena each. Several sessions whose runs come in turn (HiFi-GAN's bucket sessions, the prefill) then reuse
+// one another's freed memory, where arenas of their own each kept their own peak. It grows by what is
+// asked (arena_extend_strategy kSameAsRequested), as the engine's sessions' own arenas do.
+void registerSharedArena(int deviceId) {
+  static std::mutex mu;
+  static std::set<int> done;
+  std::lock_guard<std::mutex> lock(mu);
+  if (done.count(deviceId)) return;
+  OrtMemoryInfo* mem = nullptr;
+  check(ort->CreateMemoryInfo("Cuda", OrtArenaAllocator, deviceId, OrtMemTypeDefault, &mem), "options.sharedArena");
+  OrtArenaCfg* cfg = nullptr;
+  const char* keys[] = {"arena_extend_strategy"};
+  const size_t values[] = {1};  // kSameAsRequested
+  OrtStatus* st = ort->CreateArenaCfgV2(keys, values, 1, &cfg);
+  if (!st) {
+    const std::string id = std::to_string(deviceId);
+    const char* pk[] = {"device_id"};
+    const char* pv[] = {id.c_str()};
+    st = ort->CreateAndRegisterAllocatorV2(env, "CUDAExecutionProvider", mem, cfg, pk, pv, 1);
+    ort->ReleaseArenaCfg(cfg);
+  }
+  ort->ReleaseMemoryInfo(mem);
+  check(st, "options.sharedArena: the shared CUDA arena");
+  done.insert(deviceId);
+}
+
 napi_value SessionNew(napi_env e, napi_callback_info info) {
   return guard(e, [&]() -> napi_value {
     size_t argc = 2;
@@ -1204,7 +1232,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     if (argc >= 2 && typeOf(e, argv[1]) == napi_object) o = argv[1];
     std::string device = "cpu";
     int threads = 0;
-    bool cudaGraph = false, arena = true, ownThread = false;
+    bool cudaGraph = false, arena = true, ownThread = false, sharedArena = false;
     std::string priority;  // "" (onnxruntime's own stream) or "high"
     unsigned smCount = 0;  // 0: every SM; else the session's stream in a green context of that many SMs
     std::vector<std::pair<std::string, std::string>> config, provider;
@@ -1230,6 +1258,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       if (opt(e, o, "threads", &v)) threads = static_cast<int>(number(e, v, "options.threads"));
       if (opt(e, o, "cudaGraph", &v)) cudaGraph = boolean(e, v, "options.cudaGraph");
       if (opt(e, o, "ownThread", &v)) ownThread = boolean(e, v, "options.ownThread");
+      if (opt(e, o, "sharedArena", &v)) sharedArena = boolean(e, v, "options.sharedArena");
       if (opt(e, o, "streamPriority", &v)) {
         priority = str(e, v, "options.streamPriority");
         if (priority != "high" && priority != "normal")
@@ -1266,6 +1295,8 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       }
     }
     if (cudaGraph && device != "cuda") bad("options.cudaGraph needs options.device 'cuda'");
+    if (sharedArena && device != "cuda") bad("options.sharedArena needs options.device 'cuda'");
+    if (sharedArena) registerSharedArena(core->deviceId);
     if (!priority.empty() && device != "cuda") bad("options.streamPriority needs options.device 'cuda'");
     if (smCount && device != "cuda") bad("options.smCount needs options.device 'cuda'");
     if (smCount && !priority.empty()) bad("options.smCount and options.streamPriority cannot be combined");
@@ -1317,6 +1348,8 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
           for (auto& kv : config)
             check(ort->AddSessionConfigEntry(so, kv.first.c_str(), kv.second.c_str()), "options.config." + kv.first);
         if (main) check(xattn::registerDecodeAttention(so), "the ai.xtts operators");
+        if (main && sharedArena)
+          check(ort->AddSessionConfigEntry(so, "session.use_env_allocators", "1"), "options.sharedArena");
         if (main)
           for (auto& kv : dims)
             check(ort->AddFreeDimensionOverrideByName(so, kv.first.c_str(), kv.second), "options.dims." + kv.first);

@@ -355,6 +355,48 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       }
     });
 
+  it('an fp16-cache step takes fp32 prefills and gives a leaving sequence back as an fp32 cache, within fp16 rounding of the fp32 step', {
+    skip: !existsSync(xattn16Graph) && `no ${xattn16Graph}`,
+  }, async () => {
+    const sizes = { slots: 2, maxLen: 160, chunk: 4 };
+    const wide = StaticGpt.open(xattnGraph, sizes, { threads: 1 });
+    const half = StaticGpt.open(xattn16Graph, sizes, { threads: 1 });
+    try {
+      assert.equal(half.dims.kvType, 'float16');
+      const [a, b] = await Promise.all([
+        x.gpt.prefill(cond.data, cond.shape, ids[0] as number[]),
+        x.gpt.prefill(cond.data, cond.shape, ids[0] as number[]),
+      ]);
+      assert.equal(b.cache.parts().past_k.type, 'float32');
+      const [ia, ib] = [wide.join(a.cache), half.join(b.cache)];
+      const req = (id: number) => ({
+        id,
+        uniforms: new UniformSource(9).peek(6),
+        settings: SETTINGS[0] as DecodeSettings,
+      });
+      const [ra, rb] = [await wide.decode([req(ia)]), await half.decode([req(ib)])];
+      assert.deepEqual(rb.get(ib)?.codes, ra.get(ia)?.codes);
+      const [ca, cb] = [(await wide.leave(ia)).parts(), (await half.leave(ib)).parts()];
+      for (const kv of ['past_k', 'past_v'] as const) {
+        assert.equal(cb[kv].type, 'float32', `${kv} given back as fp32`);
+        assert.deepEqual(cb[kv].dims, ca[kv].dims);
+        const w = (ca[kv] as { data: Float32Array }).data;
+        const g = (cb[kv] as { data: Float32Array }).data;
+        let worst = 0;
+        for (let i = 0; i < w.length; i++)
+          worst = Math.max(
+            worst,
+            Math.abs((g[i] as number) - (w[i] as number)) / Math.max(Math.abs(w[i] as number), 2 ** -14),
+          );
+        // fp16 keeps 11 significant bits: a relative error of at most 2^-11 (plus the steps' own differences).
+        assert.ok(worst <= 2 ** -10, `${kv}: relative error ${worst}`);
+      }
+    } finally {
+      await wide.close();
+      await half.close();
+    }
+  });
+
   it('sized by staticSizes, the step holds the longest prompt under a text cap and every code after it', async () => {
     const m = x.pkg.manifest;
     const cap = 20;
@@ -434,6 +476,18 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       // The fixture's dmmha step has the CPU kernel's K layout: taken on the CPU (a CUDA export's is not).
       await addTinyBatchGraph(pkg, 'gpt_step_static_dmmha_fp32');
       assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_dmmha_fp32.onnx');
+      // The steps on the addon's own attention: on the CPU only when asked for (dmmha stays the default here).
+      await addTinyBatchGraph(pkg, 'gpt_step_static_xattn_fp32');
+      assert.equal(await opened({ nativeBatch: true }), 'gpt_step_static_dmmha_fp32.onnx');
+      assert.equal(await opened({ nativeBatch: true, staticStep: 'xattn' }), 'gpt_step_static_xattn_fp32.onnx');
+      assert.equal(
+        await opened({ nativeBatch: true, staticStep: 'xattn16' }),
+        'gpt_step_static_xattn_fp32.onnx',
+        'no fp16-cache step in the package: the fp32 one',
+      );
+      await addTinyBatchGraph(pkg, 'gpt_step_static_xattn_kv16_fp32');
+      assert.equal(await opened({ nativeBatch: true, staticStep: 'xattn16' }), 'gpt_step_static_xattn_kv16_fp32.onnx');
+      assert.equal(await opened({ nativeBatch: true, staticStep: 'inplace' }), 'gpt_step_static_inplace_fp32.onnx');
       assert.equal(await opened({}), 'gpt_batch_fp32.onnx', 'onnxruntime-node: the batched Loop graph');
       // With the step every decode goes through it: the batch-1 decode graph opens on its first run only.
       const before = openSessionCount();

@@ -11,7 +11,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { traceMemory } from '../engine/phase-times.ts';
 import { EngineError } from '../engine/types.ts';
 import { nativeSessionOf, openHostSession } from '../native/host-session.ts';
-import { DeviceSession, nativeAvailable } from '../native/index.ts';
+import { DeviceSession, nativeAvailable, nativeCudaAttention } from '../native/index.ts';
 import { stepMaxLen } from '../native/static.ts';
 import {
   type Device,
@@ -83,7 +83,8 @@ export type PackageOptions = {
    */
   staticDecode?: { slots?: number; chunk?: number };
   /**
-   * Which fixed-shape step to prefer (INFERENCE_STATIC_STEP): `dmmha` (default: the step over
+   * Which fixed-shape step to prefer (INFERENCE_STATIC_STEP; default `xattn` on CUDA where the addon has
+   * its attention kernel, else `dmmha`): `dmmha` (the step over
    * DecoderMaskedMultiHeadAttention where the package has one in this device's layout, else the next),
    * `inplace` (skip the dmmha step: the in-place one, else the fused, else the plain one), `xattn` (the
    * step on the addon's own attention, gpt_step_static_xattn_<precision>, which reads each row to its own
@@ -91,6 +92,12 @@ export type PackageOptions = {
    * half the state; else as `xattn`).
    */
   staticStep?: StaticStepChoice | undefined;
+  /**
+   * With nativeBatch on CUDA, the package's graphs other than the decode step (HiFi-GAN's sessions, the
+   * prefill, the encoders) take their device memory from one arena shared by them all
+   * (INFERENCE_SHARED_ARENA; DeviceSessionOptions.sharedArena) rather than an arena each.
+   */
+  sharedArena?: boolean | undefined;
   /**
    * On CUDA, open the fixed-shape step with CUDA graphs (the addon runs it on a thread of its own and
    * StaticGpt.warmUp captures them at load; the dmmha step one per bound, static.ts BOUND_STEP)
@@ -296,6 +303,7 @@ async function acquireSession(
   native = false,
   providerOptions: Readonly<Record<string, string>> = {},
   smCount?: number,
+  sharedArena = false,
 ): Promise<Session> {
   const key = JSON.stringify([
     path,
@@ -303,6 +311,7 @@ async function acquireSession(
     native,
     providerOptions,
     smCount ?? null,
+    sharedArena,
     options.device,
     options.deviceId ?? 0,
     options.intraOpThreads ?? 0,
@@ -322,6 +331,7 @@ async function acquireSession(
               ...(options.config ? { config: options.config } : {}),
               providerOptions,
               ...(smCount ? { smCount } : {}),
+              ...(sharedArena ? { sharedArena } : {}),
               label: sessionLabel(path, slot),
             }),
           )
@@ -515,12 +525,15 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
     const k = graphIo(dmmhaStep).inputs.find((i) => i.name === 'cache_k_0');
     return k !== undefined && (k.shape.length === 5) === (device === 'cuda');
   };
-  const choice = options.staticStep ?? 'dmmha';
+  // The addon's own attention (xattn) needs its CUDA kernel on CUDA (built where build:native found nvcc).
+  const xattnHere = device !== 'cuda' || nativeCudaAttention();
+  const choice = options.staticStep ?? (device === 'cuda' && xattnHere ? 'xattn' : 'dmmha');
+  const xattn = xattnHere && (choice === 'xattn16' || choice === 'xattn');
   const batchGraph = [
     ...(options.nativeBatch
       ? [
-          ...(choice === 'xattn16' ? [`gpt_step_static_xattn_kv16_${precision}`] : []),
-          ...(choice === 'xattn16' || choice === 'xattn' ? [`gpt_step_static_xattn_${precision}`] : []),
+          ...(xattn && choice === 'xattn16' ? [`gpt_step_static_xattn_kv16_${precision}`] : []),
+          ...(xattn ? [`gpt_step_static_xattn_${precision}`] : []),
           ...(choice !== 'inplace' ? [dmmhaStep] : []),
           `gpt_step_static_inplace_${precision}`,
           `gpt_step_static_fused_${precision}`,
@@ -580,6 +593,7 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
         native,
         native && device === 'cuda' ? cudaProvider(tf32, extra) : {},
         native && device === 'cuda' ? sms : undefined,
+        native && device === 'cuda' && options.sharedArena === true,
       );
       opened.push(s);
       const got = nativeSessionOf(s)?.sms;

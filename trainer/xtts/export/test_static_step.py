@@ -629,3 +629,50 @@ class StaticDmmhaStep(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class StaticXattnStep(unittest.TestCase):
+    """gpt_step_static_xattn[_kv16] (static_fused.xattn_step): the in-place step's interface, each layer's
+    attention one ai.xtts operator. Its arithmetic runs in the addon only (onnxruntime alone has no such
+    operator): inference/native/static.test.ts checks both steps against the exported plain step, and
+    decode-attention.test.ts the operators against attention computed in JS."""
+
+    @classmethod
+    def setUpClass(cls):
+        sizes, model = tiny_test_model()
+        cls.s = sizes
+        graphs = export_static(model)
+        cls.inplace = graphs["gpt_step_static_inplace_fp32"]
+        cls.steps = {half: graphs["gpt_step_static_xattn_kv16_fp32" if half else "gpt_step_static_xattn_fp32"]
+                     for half in (False, True)}
+
+    def test_interface_is_the_in_place_steps_with_the_cache_type(self):
+        want_in = {i.name: i.type.tensor_type.elem_type for i in self.inplace.graph.input}
+        want_out = {o.name: o.type.tensor_type.elem_type for o in self.inplace.graph.output}
+        for half, m in self.steps.items():
+            got_in = {i.name: i.type.tensor_type.elem_type for i in m.graph.input}
+            got_out = {o.name: o.type.tensor_type.elem_type for o in m.graph.output}
+            self.assertEqual(set(got_in), set(want_in))
+            self.assertEqual(set(got_out), set(want_out))
+            for name, t in {**got_in, **got_out}.items():
+                cache = name.startswith("cache_")
+                want = onnx.TensorProto.FLOAT16 if half and cache else {**want_in, **want_out}[name]
+                self.assertEqual(t, want, f"{name} (half={half})")
+
+    def test_one_operator_per_layer_reading_the_layer_cache_in_place(self):
+        for half, m in self.steps.items():
+            ops = [n for n in m.graph.node if n.domain == "ai.xtts"]
+            self.assertEqual(len(ops), self.s.gpt_layers)
+            for i, n in enumerate(ops):
+                self.assertEqual(n.op_type, "DecodeAttentionHalfCache" if half else "DecodeAttention")
+                self.assertEqual(list(n.input[3:6]), [f"cache_k_{i}", f"cache_v_{i}", "length"])
+                self.assertEqual(list(n.output[1:]), [f"cache_k_{i}_out", f"cache_v_{i}_out"])
+                attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+                self.assertEqual(attrs["num_heads"], self.s.gpt_n_heads)
+                dh = self.s.gpt_n_model_channels // self.s.gpt_n_heads
+                self.assertAlmostEqual(attrs["scale"], 1 / np.sqrt(dh), places=6)
+            # No attention of onnxruntime's own, and no initializer left unused.
+            self.assertFalse({"MultiHeadAttention", "DecoderMaskedMultiHeadAttention"} & {n.op_type for n in m.graph.node})
+            used = {x for n in m.graph.node for x in n.input}
+            self.assertEqual([t.name for t in m.graph.initializer if t.name not in used], [])
+            self.assertIn("ai.xtts", {o.domain for o in m.opset_import})
