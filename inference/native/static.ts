@@ -680,22 +680,32 @@ export class StaticGpt {
 
   /** The write graph for keys and values of type `from` (made on first use). */
   private writeSession(from: 'float32' | 'float16'): DeviceSession {
-    let w = this.writers.get(from);
-    if (!w) {
-      w = this.open(slotWriteGraph(this.dims.kvType, this.dims.kLayout, from), 'slot write graph');
-      this.writers.set(from, w);
-    }
-    return w;
+    return this.smallGraph(
+      this.writers,
+      from,
+      () => slotWriteGraph(this.dims.kvType, this.dims.kLayout, from),
+      'write',
+    );
   }
 
   /** The read graph giving keys and values of type `to` (made on first use). */
   private readSession(to: 'float32' | 'float16'): DeviceSession {
-    let r = this.readers.get(to);
-    if (!r) {
-      r = this.open(slotReadGraph(this.dims.kvType, this.dims.kLayout, to), 'slot read graph');
-      this.readers.set(to, r);
+    return this.smallGraph(this.readers, to, () => slotReadGraph(this.dims.kvType, this.dims.kLayout, to), 'read');
+  }
+
+  /** The slot graph kept in `graphs` under `type`, opened from `make()` on first use. */
+  private smallGraph(
+    graphs: Map<string, DeviceSession>,
+    type: string,
+    make: () => Uint8Array,
+    what: 'write' | 'read',
+  ): DeviceSession {
+    let g = graphs.get(type);
+    if (!g) {
+      g = this.open(make(), `slot ${what} graph`);
+      graphs.set(type, g);
     }
-    return r;
+    return g;
   }
 
   /** A small graph on the step's device. */
