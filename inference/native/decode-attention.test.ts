@@ -6,11 +6,12 @@
  * checked against the exported plain step in static.test.ts, and on CUDA by bench/native.ts.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { DeviceSession, nativeAvailable } from './index.ts';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { DeviceSession } from './index.ts';
 import { model, node } from './onnx-build.ts';
 
-const addon = nativeAvailable();
 const [S, H, DH, M] = [3, 2, 8, 10];
 const D = H * DH;
 
@@ -110,9 +111,11 @@ async function run(half: boolean, c: Case, heads = H) {
   }
 }
 
-describe('ai.xtts DecodeAttention on the CPU', {
-  skip: !addon.ok && `native addon: ${!addon.ok && addon.reason}`,
-}, () => {
+describe('ai.xtts DecodeAttention on the CPU', () => {
+  before(() => {
+    execFileSync('bash', [join(import.meta.dirname, 'build.sh')], { encoding: 'utf8', timeout: 180_000 });
+  });
+
   for (const half of [false, true])
     it(`${half ? 'DecodeAttentionHalfCache (fp16 cache)' : 'DecodeAttention (fp32 cache)'}: writes each active row's new column and attends over its own columns`, async () => {
       const c: Case = { lengths: [4, 0, 9], active: [true, true, false] };
