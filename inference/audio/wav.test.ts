@@ -15,6 +15,17 @@ test('PCM16 is little-endian, clipped and rounded', () => {
   );
 });
 
+test('PCM16 of many values: each sample clipped to [-1, 1], scaled by 32768 below 0 and 32767 above, rounded', () => {
+  const x = Float32Array.from({ length: 10_000 }, (_, i) => Math.sin(i * 0.37) * 1.3);
+  x.set([Number.NaN, -0, 0.5 / 32767, -0.5 / 32768, 1, -1, 1.0000001, -1.0000001], 0);
+  const got = new DataView(toPcm16(x).buffer);
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.max(-1, Math.min(1, x[i] as number));
+    const want = Number.isNaN(v) ? 0 : Math.round(v < 0 ? v * 32768 : v * 32767);
+    assert.equal(got.getInt16(i * 2, true), want === 0 ? 0 : want, `sample ${i} (${x[i]})`); // -0 reads back as 0
+  }
+});
+
 test('sox reads the written WAV as 24 kHz mono 16-bit with every sample', { skip: TOOLS_MISSING }, async () => {
   const x = Float32Array.from({ length: 24000 }, (_, i) => 0.3 * Math.sin(i / 10));
   const path = join(workDir(), 'out.wav');
