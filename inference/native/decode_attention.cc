@@ -13,6 +13,8 @@
 //                                                 nothing else is copied); otherwise the op copies the
 //                                                 input first
 //   attributes num_heads (int), scale (float)
+//   An active row's length must be in [0, M): the CPU kernel fails the run otherwise; the CUDA kernel, which
+//   does not read lengths back to the host, leaves such a row as an inactive one (never writes past a row).
 //
 // Per active row and head: the new K/V rounded to T and written at column length[s]; scores q . K_j * scale
 // over columns [0, length[s]] in fp32; softmax; out = sum_j p_j V_j in fp32. Each row reads its own

@@ -43,11 +43,14 @@ __device__ void attend(const float* __restrict__ q, const float* __restrict__ k,
   const int width = heads * dh;
   const float* qh = q + (size_t)s * width + h * dh;
   float* oh = out + (size_t)s * width + h * dh;
-  if (!active[s]) {
+  const int64_t len64 = length[s];  // valid columns before this step's; the new one goes at column len
+  // An active row always has a column left (the step's `room`); a length outside [0, M) is treated as an
+  // inactive row rather than written past the row's cache (the CPU kernel refuses it with an error).
+  if (!active[s] || len64 < 0 || len64 >= maxLen) {
     for (int i = tid; i < dh; i += blockDim.x) oh[i] = 0.f;
     return;
   }
-  const int len = (int)length[s];  // valid columns before this step's; the new one goes at column len
+  const int len = (int)len64;
   const size_t base = ((size_t)s * heads + h) * (size_t)maxLen * dh;
   T* kc = cacheK + base;
   T* vc = cacheV + base;
