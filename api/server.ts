@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { serve } from '@hono/node-server';
@@ -9,6 +10,7 @@ import { fileAudioStore } from '../listening/index.ts';
 import { kubernetesLauncherOptions, projectPythonReady, startKubernetesLauncher } from '../trainer/index.ts';
 import { reconcileCheckpointKinds, registerModelDir, stimulusRenderer } from '../voices/index.ts';
 import { createApp } from './app.ts';
+import { stampArrivals } from './arrival.ts';
 import { startJobWorkers } from './jobs.ts';
 import { DataDirInUseError, takeLock } from './local-admin.ts';
 import { createLogger } from './logger.ts';
@@ -54,6 +56,7 @@ export async function startServer(config: Config) {
   try {
     server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+      stampArrivals(s as Server);
       s.once('error', reject);
     });
   } catch (err) {

@@ -6,6 +6,7 @@ import { type Db, listCheckpoints } from '../../db/index.ts';
 import { type Engine, Limiter, SAMPLING_DEFAULTS, type SynthesisParams } from '../../inference/index.ts';
 import { limits } from '../../infra/index.ts';
 import { type PreparedSpeech, prepareSpeech } from '../../voices/index.ts';
+import { arrivedAt } from '../arrival.ts';
 import { ApiError } from '../errors.ts';
 import { exampleIds } from '../examples.ts';
 import type { HttpMetrics } from '../metrics.ts';
@@ -194,6 +195,9 @@ export function speechRoutes(deps: SpeechRouteDeps) {
     c.header(
       'Server-Timing',
       serverTiming({
+        // From the request's arrival in this process to the routes' first middleware (the main thread busy
+        // with other work; arrival.ts), where the server stamped it.
+        ...(arrivedAt(c) !== undefined ? { queue: c.get('receivedAt') - (arrivedAt(c) as number) } : {}),
         // Admission, the key's check and the body's validation.
         request: handlerAt - c.get('receivedAt'),
         // The voice, its checkpoint and conditioning (the database; an engine run for a new voice).

@@ -515,6 +515,8 @@ type Answer = {
   error?: string;
   /** The server's Server-Timing header: where its part of the time to first audio went. */
   timing?: Record<string, number>;
+  /** When the response's headers came (ms after the request was sent). */
+  headersMs?: number;
   /**
    * A listener's wait after the first audio (ms): playing from the first byte on, the time the audio
    * received so far had run out before more came (0: every chunk came before the one before had played).
@@ -549,6 +551,7 @@ async function speak(url: string, i: number, stream = true): Promise<Answer> {
       }),
       signal: AbortSignal.timeout(requestTimeoutMs),
     });
+    const headersMs = performance.now() - t0;
     status = r.status;
     if (r.status !== 200) return { status, ttfaMs, bytes, error: `${r.status} ${(await r.text()).slice(0, 200)}` };
     if (!r.body) return { status, ttfaMs, bytes, error: 'no body' };
@@ -572,7 +575,15 @@ async function speak(url: string, i: number, stream = true): Promise<Answer> {
     }
     if (bytes === 0) return { status, ttfaMs, bytes, error: '200 without audio' };
     // The first chunk's own arrival is not a stall.
-    return { status, ttfaMs, bytes, wallMs: performance.now() - t0, timing, stallMs: Math.max(0, stallMs) };
+    return {
+      status,
+      ttfaMs,
+      bytes,
+      wallMs: performance.now() - t0,
+      timing,
+      headersMs,
+      stallMs: Math.max(0, stallMs),
+    };
   } catch (e) {
     return { status, ttfaMs, bytes, error: `${status ? `${status}, then ` : ''}${(e as Error).message}` };
   }
@@ -730,6 +741,21 @@ for (const c of skipped('2') ? [] : levels) {
             return `${k} ${quantile(xs, 0.5)?.toFixed(1) ?? '-'} / ${quantile(xs, 0.95)?.toFixed(1) ?? '-'}`;
           })
           .join(', ')}`,
+      );
+    // Per request, the client's time to first audio less the server's parts, in two: until the response's
+    // headers came (the request's way in before the server's clock starts, and the headers' way out), and
+    // from them to the first audio byte (the server's main thread, HTTP and the network on the way out).
+    const timed = answers.filter(
+      (a) => !a.error && a.ttfaMs !== null && a.headersMs !== undefined && a.timing && Object.keys(a.timing).length,
+    );
+    const serverPart = (a: Answer) => Object.values(a.timing ?? {}).reduce((x, y) => x + y, 0);
+    const spread = (xs: number[]) =>
+      `${quantile(xs, 0.5)?.toFixed(1)} / ${quantile(xs, 0.95)?.toFixed(1)} / ${Math.max(...xs).toFixed(1)}`;
+    if (timed.length)
+      console.log(
+        `  client TTFA less the server's parts (p50 / p95 / max ms): ${spread(timed.map((a) => (a.ttfaMs as number) - serverPart(a)))}; ` +
+          `of which until the headers ${spread(timed.map((a) => (a.headersMs as number) - serverPart(a)))}, ` +
+          `then to the first audio byte ${spread(timed.map((a) => (a.ttfaMs as number) - (a.headersMs as number)))}`,
       );
     const loop = level.loopDelayMs;
     const lag = (d: LoopDelay | null | undefined) =>

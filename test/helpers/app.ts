@@ -1,7 +1,8 @@
+import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
 import supertest from 'supertest';
-import { type CrowdLimits, createApp } from '../../api/index.ts';
+import { type CrowdLimits, createApp, stampArrivals } from '../../api/index.ts';
 import { createApiKey } from '../../db/index.ts';
 import type { Engine } from '../../inference/index.ts';
 import { openTestDb, type TestDb } from './db.ts';
@@ -39,6 +40,7 @@ export async function testApp(
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const server = createAdaptorServer({ fetch: app.fetch });
+  stampArrivals(server as Server); // as api/server.ts does
   const request = supertest(server);
   const admin = (await createApiKey(db.db, { name: 'test admin', scope: 'admin' })).token;
   const synth = (await createApiKey(db.db, { name: 'test synth', scope: 'synth' })).token;
