@@ -63,10 +63,7 @@ def rounded_attention(mode: str):
             return original(self, x, past_k, past_v, causal, frozen_k, frozen_v)
         b, t, _ = x.shape
         dh = self.dim // self.heads
-        q, k, v = self.c_attn(x).split(self.dim, dim=2)
-        q = q.view(b, t, self.heads, dh).transpose(1, 2)
-        k = k.view(b, t, self.heads, dh).transpose(1, 2)
-        v = v.view(b, t, self.heads, dh).transpose(1, 2)
+        q, k, v = self.qkv(x)
         if mode != "fp32":
             k, v = _half(k), _half(v)
         if mode == "attn16":

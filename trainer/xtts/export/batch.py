@@ -19,10 +19,7 @@ def _attend(attn, x, past_k, past_v, keep):
     """gpt2.Attention.forward for one new position with a key mask; keep [B, 1, 1, S] bool."""
     b, t, _ = x.shape
     dh = attn.dim // attn.heads
-    q, k, v = attn.c_attn(x).split(attn.dim, dim=2)
-    q = q.view(b, t, attn.heads, dh).transpose(1, 2)
-    k = k.view(b, t, attn.heads, dh).transpose(1, 2)
-    v = v.view(b, t, attn.heads, dh).transpose(1, 2)
+    q, k, v = attn.qkv(x)
     k = torch.cat([past_k, k], dim=2)
     v = torch.cat([past_v, v], dim=2)
     w = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(dh)

@@ -31,6 +31,15 @@ class Attention(nn.Module):
         self.c_attn = Conv1D(dim, 3 * dim)
         self.c_proj = Conv1D(dim, dim)
 
+    def qkv(self, x) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The query, key and value of x [B, T, D], each [B, H, T, dh]: c_attn's projection split into
+        heads (also the decode steps restated in export/batch.py and bench/kv_precision.py)."""
+        b, t, _ = x.shape
+        dh = self.dim // self.heads
+        q, k, v = self.c_attn(x).split(self.dim, dim=2)
+        return (q.view(b, t, self.heads, dh).transpose(1, 2), k.view(b, t, self.heads, dh).transpose(1, 2),
+                v.view(b, t, self.heads, dh).transpose(1, 2))
+
     def forward(self, x, past_k: Optional[torch.Tensor], past_v: Optional[torch.Tensor], causal: bool,
                 frozen_k: Optional[torch.Tensor] = None, frozen_v: Optional[torch.Tensor] = None):
         """frozen_k/v: positions before past_k/v that this call only reads ([B, H, F, dh]): the
@@ -38,10 +47,7 @@ class Attention(nn.Module):
         returned k/v are [past, new] only."""
         b, t, _ = x.shape
         dh = self.dim // self.heads
-        q, k, v = self.c_attn(x).split(self.dim, dim=2)
-        q = q.view(b, t, self.heads, dh).transpose(1, 2)
-        k = k.view(b, t, self.heads, dh).transpose(1, 2)
-        v = v.view(b, t, self.heads, dh).transpose(1, 2)
+        q, k, v = self.qkv(x)
         if past_k is not None:
             k = torch.cat([past_k, k], dim=2)
             v = torch.cat([past_v, v], dim=2)
