@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeviceSession } from '../native/index.ts';
+import { openHostSession } from '../native/host-session.ts';
 import { openSession } from '../runtime/index.ts';
 import { MANIFEST_FILE, readManifestJson } from './manifest.ts';
 
@@ -19,17 +19,11 @@ export async function addTinyBatchGraph(dir: string, graph: string): Promise<voi
   writeFileSync(join(dir, file), onnx);
   // Its inputs and outputs as the manifest lists them; the steps on the addon's own operators
   // (gpt_step_static_xattn*) open through the addon only.
-  let io: { inputs: unknown; outputs: unknown };
-  if (graph.includes('_xattn')) {
-    const s = DeviceSession.open(join(dir, file), { threads: 1 });
-    const spec = (v: DeviceSession['inputs']) => v.map((i) => ({ name: i.name, dtype: i.type, shape: i.shape }));
-    io = { inputs: spec(s.inputs), outputs: spec(s.outputs) };
-    s.release();
-  } else {
-    const session = await openSession(join(dir, file));
-    io = { inputs: session.inputs, outputs: session.outputs };
-    await session.release();
-  }
+  const session = graph.includes('_xattn')
+    ? openHostSession(join(dir, file), { threads: 1 })
+    : await openSession(join(dir, file));
+  const io = { inputs: session.inputs, outputs: session.outputs };
+  await session.release();
   const manifest = (await readManifestJson(dir)).json as {
     graphs: Record<string, unknown>;
     files: Record<string, unknown>;

@@ -170,26 +170,17 @@ describe('VocoderBatcher order', () => {
       [32, 16, 8, 8, 4, 4, 4],
     );
     // No more than the windows that can wait at once (a worker's streams), never below maxRows.
-    const few = new VocoderBatcher(
-      async () => ({}) as never,
-      1,
-      (fed) => fed,
-      { maxRows: 4, maxWindows: 12 },
-    );
-    assert.deepEqual(
-      [16, 32, 64, 128].map((fed) => few.rowsFor(fed)),
-      [8, 8, 8, 4],
-    );
-    const fewer = new VocoderBatcher(
-      async () => ({}) as never,
-      1,
-      (fed) => fed,
-      { maxRows: 4, maxWindows: 2 },
-    );
-    assert.deepEqual(
-      [16, 128].map((fed) => fewer.rowsFor(fed)),
-      [4, 4],
-    );
+    const rows = (maxWindows: number, feds: number[]) => {
+      const v = new VocoderBatcher(
+        async () => ({}) as never,
+        1,
+        (fed) => fed,
+        { maxRows: 4, maxWindows },
+      );
+      return feds.map((fed) => v.rowsFor(fed));
+    };
+    assert.deepEqual(rows(12, [16, 32, 64, 128]), [8, 8, 8, 4]);
+    assert.deepEqual(rows(2, [16, 128]), [4, 4]);
     assert.equal(ROW_LATENTS, 128);
     const first = b.run(128, win(128, 1), 100, spk, performance.now() + 60_000);
     await tick();
