@@ -191,13 +191,14 @@ export function speechRoutes(deps: SpeechRouteDeps) {
   });
   const speak = async (input: Parameters<typeof prepareSpeech>[1]) => prepareSpeech(deps, input);
   /** Where the time to the answer went (`Server-Timing`, shown by browsers' developer tools, read by bench:gpu). */
-  const timing = (c: Context, handlerAt: number, prepared: PreparedSpeech) =>
+  const timing = (c: Context, handlerAt: number, prepared: PreparedSpeech) => {
+    const arrived = arrivedAt(c);
     c.header(
       'Server-Timing',
       serverTiming({
         // From the request's arrival in this process to the routes' first middleware (the main thread busy
         // with other work; arrival.ts), where the server stamped it.
-        ...(arrivedAt(c) !== undefined ? { queue: c.get('receivedAt') - (arrivedAt(c) as number) } : {}),
+        ...(arrived !== undefined ? { queue: c.get('receivedAt') - arrived } : {}),
         // Admission, the key's check and the body's validation.
         request: handlerAt - c.get('receivedAt'),
         // The voice, its checkpoint and conditioning (the database; an engine run for a new voice).
@@ -206,6 +207,7 @@ export function speechRoutes(deps: SpeechRouteDeps) {
         'first-audio': prepared.firstChunkMs,
       }),
     );
+  };
   app.use('/v1/tts', admit, synth);
   app.use('/v1/audio/speech', admit, synth);
 

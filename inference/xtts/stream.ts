@@ -86,6 +86,7 @@ export function bucketChunkSchedule(
   buckets: readonly number[],
   options: StreamOptions = DEFAULT_STREAM,
 ): (chunk: number) => number {
+  // chunkSchedule also checks the arguments (a max below the first chunk is refused), whatever the growth.
   const plain = chunkSchedule(first, growth, max);
   if (growth === 1) return plain;
   const ctx = windowContextCodes(options);
