@@ -57,6 +57,11 @@ export type AppDeps = {
   listening?: ListeningAppDeps;
   /** Where uploaded audio is decoded and checked; one of the app's own when left out. */
   audio?: AudioSandbox;
+  /**
+   * LOOKUP_MAX_AGE_MS: how long synthesis requests may reuse a recent lookup of their key, voice and
+   * checkpoint (db/queries/lookups.ts); 0 (every request queries) when left out.
+   */
+  lookupMaxAgeMs?: number;
   /** TRUSTED_PROXIES: reverse proxies whose X-Forwarded-For names the client (none when left out). */
   trustedProxies?: readonly string[];
 };
@@ -128,7 +133,10 @@ export function createApp(deps: AppDeps) {
   app.route('/', trainingRoutes(studio));
   app.route('/', studioPages(studio));
   document(studioPageDocs);
-  app.route('/', speechRoutes({ ...shared, metrics, logger, maxInFlight: deps.maxInFlight }));
+  app.route(
+    '/',
+    speechRoutes({ ...shared, metrics, logger, maxInFlight: deps.maxInFlight, lookupMaxAgeMs: deps.lookupMaxAgeMs }),
+  );
   app.route(
     '/',
     listeningAdmin({ ...deps, dataDir, listening, audioSandbox: audio, maxUploadBytes: limits.maxUploadBytes }),

@@ -50,6 +50,7 @@ export async function startServer(config: Config) {
     audio,
     ...(config.urlSecret ? { urlSecret: new TextEncoder().encode(config.urlSecret) } : {}),
     trustedProxies: config.trustedProxies,
+    lookupMaxAgeMs: config.lookupMaxAgeMs,
     ...(lock ? { localSecret: lock.secret } : {}),
   });
   let server: ReturnType<typeof serve>;

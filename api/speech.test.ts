@@ -149,6 +149,30 @@ describe('synthesis: /v1/tts', () => {
     assert.equal((await t.request.post('/v1/tts').send({ text: 'hi', voice: 'ada' })).status, 401);
   });
 
+  it('refuses a key at once when it is revoked, a voice when it is deleted, though lookups are kept a minute', async () => {
+    const made = await t.request.post('/v1/keys').set(t.auth(t.tokens.admin)).send({ name: 'app', scope: 'synth' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const before = await tts({ text: 'Before revoking.', voice: 'ada' }, made.body.token);
+    assert.equal(before.status, 200, before.body.toString());
+    assert.equal((await t.request.delete(`/v1/keys/${made.body.key.id}`).set(t.auth(t.tokens.admin))).status, 200);
+    const refused = await tts({ text: 'After revoking.', voice: 'ada' }, made.body.token);
+    assert.equal(refused.status, 401);
+    assert.equal(JSON.parse(refused.body.toString()).code, 'INVALID_API_KEY');
+
+    const other = await t.request
+      .post('/v1/voices')
+      .set(t.auth(t.tokens.admin))
+      .field('name', 'brief')
+      .field('language', 'en')
+      .attach('clips', Buffer.from(espeakWav('A voice that does not stay.')), 'brief.wav');
+    assert.equal(other.status, 201);
+    assert.equal((await tts({ text: 'Still here.', voice: 'brief' })).status, 200);
+    assert.equal((await t.request.delete(`/v1/voices/${other.body.id}`).set(t.auth(t.tokens.admin))).status, 204);
+    const gone = await tts({ text: 'Gone.', voice: 'brief' });
+    assert.equal(gone.status, 404);
+    assert.equal(JSON.parse(gone.body.toString()).code, 'VOICE_NOT_FOUND');
+  });
+
   it('counts requests, first-audio time and real-time factor in /metrics', async () => {
     const text = (await t.request.get('/metrics')).text;
     assert.match(text, /tts_requests_total\{route="\/v1\/tts",format="wav",outcome="ok"\} [1-9]/);

@@ -221,6 +221,13 @@ const envSchema = z.object({
    * JOB_WORKERS, so that a training run holding every worker does not hold its epochs' tests back.
    */
   JOB_SHORT_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
+  /**
+   * How long a synthesis request may reuse a recent lookup of its API key, voice and checkpoint (ms; 0:
+   * every request queries the database). Changes made through this process are seen at once; with a
+   * PostgreSQL server, ones made by other processes (another replica, a job worker, the keys CLI) within
+   * this time (db/queries/lookups.ts).
+   */
+  LOOKUP_MAX_AGE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** How long a worker's claim on a job lasts without a heartbeat; a job of a dead worker is resumed after it. */
   JOB_LEASE_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
   /** Job kinds this process's workers claim, comma-separated (default: all; with TRAINING_LAUNCHER=kubernetes, dataset.build). */
@@ -336,6 +343,7 @@ export type Config = {
   /** TRUSTED_PROXIES: addresses and CIDR ranges whose X-Forwarded-For is believed (empty: none). */
   trustedProxies: string[];
   jobLeaseMs: number;
+  lookupMaxAgeMs: number;
   jobKinds: JobKind[];
   workerExitWhenIdle: boolean;
   trainingLauncher: 'local' | 'kubernetes';
@@ -493,6 +501,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     urlSecret: e.URL_SECRET,
     trustedProxies: e.TRUSTED_PROXIES ?? [],
     jobLeaseMs: e.JOB_LEASE_MS,
+    lookupMaxAgeMs: e.LOOKUP_MAX_AGE_MS,
     jobKinds: kinds,
     workerExitWhenIdle: e.WORKER_EXIT_WHEN_IDLE,
     trainingLauncher: e.TRAINING_LAUNCHER,

@@ -4,7 +4,10 @@ import type { AudioChunk, SynthesisParams } from '../inference/index.ts';
 import { VoiceError } from './errors.ts';
 import { checkpointOf, conditioningFor, requireEngine, type VoiceDeps } from './voices.ts';
 
-export type SpeechDeps = VoiceDeps;
+export type SpeechDeps = VoiceDeps & {
+  /** How long a recent lookup of the voice and its checkpoint may be reused (ms; db/queries/lookups.ts). */
+  lookupMaxAgeMs?: number | undefined;
+};
 
 export type SpeechInput = {
   text: string;
@@ -34,15 +37,16 @@ export type PreparedSpeech = {
 /** Resolves voice and checkpoint, and starts generating; resolves when the first chunk exists. */
 export async function prepareSpeech(deps: SpeechDeps, input: SpeechInput): Promise<PreparedSpeech> {
   const engine = requireEngine(deps.engine);
-  const voice = await findVoice(deps.db, input.voice);
+  const maxAge = deps.lookupMaxAgeMs ?? 0;
+  const voice = await findVoice(deps.db, input.voice, maxAge);
   if (!voice) {
     throw new VoiceError('VOICE_NOT_FOUND', `${input.fields.voice}: no voice with id or name "${input.voice}"`, {
       field: `body.${input.fields.voice}`,
     });
   }
   const checkpoint = input.checkpointId
-    ? await getCheckpoint(deps.db, input.checkpointId)
-    : await checkpointOf(deps.db, voice, deps.modelDir);
+    ? await getCheckpoint(deps.db, input.checkpointId, maxAge)
+    : await checkpointOf(deps.db, voice, deps.modelDir, maxAge);
   if (!checkpoint) {
     throw new VoiceError('CHECKPOINT_NOT_FOUND', `No checkpoint with id ${input.checkpointId}`, {
       field: 'body.model',

@@ -55,8 +55,11 @@ export async function checkpointOf(
   db: Db,
   voice: Pick<Voice, 'checkpointId'>,
   modelDir?: string | undefined,
+  maxAgeMs = 0,
 ): Promise<Checkpoint> {
-  let checkpoint = voice.checkpointId ? await getCheckpoint(db, voice.checkpointId) : await defaultBaseCheckpoint(db);
+  let checkpoint = voice.checkpointId
+    ? await getCheckpoint(db, voice.checkpointId, maxAgeMs)
+    : await defaultBaseCheckpoint(db, maxAgeMs);
   if (!checkpoint && !voice.checkpointId && modelDir) {
     await registerModelDir(db, modelDir);
     checkpoint = await defaultBaseCheckpoint(db);

@@ -35,7 +35,13 @@ const opensPage = (c: Context) =>
  * Without either, a browser opening a page is redirected to /sign-in; any other request gets
  * 401. An unknown/revoked key is 401, a key without the scope is 403.
  */
-export function requireScope(options: { db: Db; scope: ApiKeyScope; localSecret?: string | undefined }) {
+export function requireScope(options: {
+  db: Db;
+  scope: ApiKeyScope;
+  localSecret?: string | undefined;
+  /** How long a recent lookup of the same key may be reused (ms; findActiveKey). */
+  lookupMaxAgeMs?: number | undefined;
+}) {
   return createMiddleware<{ Variables: AuthVariables }>(async function requireScope(c, next) {
     const header = c.req.header('authorization');
     if (!header) {
@@ -59,7 +65,7 @@ export function requireScope(options: { db: Db; scope: ApiKeyScope; localSecret?
       c.set('apiKey', localAdmin);
       return next();
     }
-    const key = token ? await findActiveKey(options.db, token) : undefined;
+    const key = token ? await findActiveKey(options.db, token, options.lookupMaxAgeMs) : undefined;
     if (!key) {
       throw new ApiError('INVALID_API_KEY', 'The API key is unknown or revoked', {
         field: 'header.authorization',

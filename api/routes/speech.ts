@@ -162,11 +162,18 @@ export type SpeechRouteDeps = {
   localSecret?: string | undefined;
   /** Where a synthesis that fails after its answer began is logged (its client only sees the transfer break). */
   logger?: Logger | undefined;
+  /** How long a request may reuse a recent lookup of its key, voice and checkpoint (ms; db/queries/lookups.ts). */
+  lookupMaxAgeMs?: number | undefined;
 };
 
 export function speechRoutes(deps: SpeechRouteDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
-  const synth = requireScope({ db: deps.db, scope: 'synth', localSecret: deps.localSecret });
+  const synth = requireScope({
+    db: deps.db,
+    scope: 'synth',
+    localSecret: deps.localSecret,
+    lookupMaxAgeMs: deps.lookupMaxAgeMs,
+  });
   app.use('/v1/models', synth);
 
   /**

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { type ApiKeyScope, apiKeys } from '../schema/auth.ts';
+import { forgetLookups, remembered } from './lookups.ts';
 
 export type ApiKey = typeof apiKeys.$inferSelect;
 /** A key as listings show it: never the hash. */
@@ -27,15 +28,21 @@ export async function createApiKey(
   return { key: view(row), token };
 }
 
-/** The unrevoked key a bearer token belongs to, or undefined. */
-export async function findActiveKey(db: Db, token: string): Promise<ApiKeyView | undefined> {
+/**
+ * The unrevoked key a bearer token belongs to, or undefined. With `maxAgeMs`, a key found that recently
+ * may be given again (lookups.ts: a key revoked through this process is refused at once).
+ */
+export async function findActiveKey(db: Db, token: string, maxAgeMs = 0): Promise<ApiKeyView | undefined> {
   if (!token.startsWith(TOKEN_PREFIX)) return undefined;
-  const [row] = await db
-    .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.tokenHash, hashToken(token)), isNull(apiKeys.revokedAt)))
-    .limit(1);
-  return row ? view(row) : undefined;
+  const hash = hashToken(token);
+  return remembered(db, `key ${hash}`, maxAgeMs, async () => {
+    const [row] = await db
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.tokenHash, hash), isNull(apiKeys.revokedAt)))
+      .limit(1);
+    return row ? view(row) : undefined;
+  });
 }
 
 export async function listApiKeys(db: Db): Promise<ApiKeyView[]> {
@@ -49,6 +56,7 @@ export async function revokeApiKey(db: Db, id: string): Promise<ApiKeyView | und
     .update(apiKeys)
     .set({ revokedAt: new Date() })
     .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)));
+  forgetLookups(db);
   const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
   return row ? view(row) : undefined;
 }

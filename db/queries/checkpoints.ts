@@ -1,6 +1,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { checkpoints } from '../schema/checkpoints.ts';
+import { forgetLookups, remembered } from './lookups.ts';
 
 export type Checkpoint = typeof checkpoints.$inferSelect;
 export type NewCheckpoint = typeof checkpoints.$inferInsert;
@@ -8,12 +9,17 @@ export type NewCheckpoint = typeof checkpoints.$inferInsert;
 export async function insertCheckpoint(db: Db, values: NewCheckpoint): Promise<Checkpoint> {
   const [row] = await db.insert(checkpoints).values(values).returning();
   if (!row) throw new Error('insert into checkpoints returned no row');
+  // A new base may become the default (defaultBaseCheckpoint).
+  forgetLookups(db);
   return row;
 }
 
-export async function getCheckpoint(db: Db, id: string): Promise<Checkpoint | undefined> {
-  const [row] = await db.select().from(checkpoints).where(eq(checkpoints.id, id)).limit(1);
-  return row;
+/** With `maxAgeMs`, an answer found that recently may be given again (lookups.ts). */
+export function getCheckpoint(db: Db, id: string, maxAgeMs = 0): Promise<Checkpoint | undefined> {
+  return remembered(db, `checkpoint ${id}`, maxAgeMs, async () => {
+    const [row] = await db.select().from(checkpoints).where(eq(checkpoints.id, id)).limit(1);
+    return row;
+  });
 }
 
 export async function findCheckpointByPackage(db: Db, packagePath: string): Promise<Checkpoint | undefined> {
@@ -30,16 +36,19 @@ export async function listCheckpoints(db: Db, filter: { runId?: string } = {}): 
 }
 
 /** The newest ready base model: what a voice speaks with until a checkpoint is promoted for it. */
-export async function defaultBaseCheckpoint(db: Db): Promise<Checkpoint | undefined> {
-  const [row] = await db
-    .select()
-    .from(checkpoints)
-    .where(and(eq(checkpoints.kind, 'base'), eq(checkpoints.status, 'ready')))
-    .orderBy(desc(checkpoints.createdAt))
-    .limit(1);
-  return row;
+export function defaultBaseCheckpoint(db: Db, maxAgeMs = 0): Promise<Checkpoint | undefined> {
+  return remembered(db, 'default base checkpoint', maxAgeMs, async () => {
+    const [row] = await db
+      .select()
+      .from(checkpoints)
+      .where(and(eq(checkpoints.kind, 'base'), eq(checkpoints.status, 'ready')))
+      .orderBy(desc(checkpoints.createdAt))
+      .limit(1);
+    return row;
+  });
 }
 
 export async function setCheckpointKind(db: Db, id: string, kind: Checkpoint['kind']): Promise<void> {
   await db.update(checkpoints).set({ kind }).where(eq(checkpoints.id, id));
+  forgetLookups(db);
 }

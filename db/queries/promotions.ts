@@ -3,6 +3,7 @@ import type { Db } from '../client.ts';
 import { promotions } from '../schema/promotions.ts';
 import { voices } from '../schema/voices.ts';
 import { defaultBaseCheckpoint } from './checkpoints.ts';
+import { afterWrite } from './lookups.ts';
 
 export type Promotion = typeof promotions.$inferSelect;
 
@@ -26,28 +27,31 @@ export async function promoteCheckpoint(
     actor: string;
   },
 ): Promise<PromotionOutcome> {
-  return db.transaction(async (tx) => {
-    const [voice] = await tx.select().from(voices).where(eq(voices.id, input.voiceId)).for('update');
-    if (!voice) return { ok: false, reason: 'voice-not-found' } as const;
-    if (voice.checkpointId !== input.expectedFrom) {
-      return { ok: false, reason: 'voice-changed', current: voice.checkpointId } as const;
-    }
-    await tx.update(voices).set({ checkpointId: input.to, updatedAt: new Date() }).where(eq(voices.id, voice.id));
-    const [row] = await tx
-      .insert(promotions)
-      .values({
-        voiceId: voice.id,
-        action: 'promote',
-        fromCheckpointId: input.expectedFrom,
-        toCheckpointId: input.to,
-        testId: input.testId,
-        statistics: input.statistics,
-        actor: input.actor,
-      })
-      .returning();
-    if (!row) throw new Error('insert into promotions returned no row');
-    return { ok: true, promotion: row } as const;
-  });
+  return afterWrite(
+    db,
+    db.transaction(async (tx) => {
+      const [voice] = await tx.select().from(voices).where(eq(voices.id, input.voiceId)).for('update');
+      if (!voice) return { ok: false, reason: 'voice-not-found' } as const;
+      if (voice.checkpointId !== input.expectedFrom) {
+        return { ok: false, reason: 'voice-changed', current: voice.checkpointId } as const;
+      }
+      await tx.update(voices).set({ checkpointId: input.to, updatedAt: new Date() }).where(eq(voices.id, voice.id));
+      const [row] = await tx
+        .insert(promotions)
+        .values({
+          voiceId: voice.id,
+          action: 'promote',
+          fromCheckpointId: input.expectedFrom,
+          toCheckpointId: input.to,
+          testId: input.testId,
+          statistics: input.statistics,
+          actor: input.actor,
+        })
+        .returning();
+      if (!row) throw new Error('insert into promotions returned no row');
+      return { ok: true, promotion: row } as const;
+    }),
+  );
 }
 
 /**
@@ -55,42 +59,45 @@ export async function promoteCheckpoint(
  * uses now. A rollback is itself recorded; rolling back twice in a row finds nothing to undo.
  */
 export async function rollbackPromotion(db: Db, voiceId: string, actor: string): Promise<PromotionOutcome> {
-  return db.transaction(async (tx) => {
-    const [voice] = await tx.select().from(voices).where(eq(voices.id, voiceId)).for('update');
-    if (!voice) return { ok: false, reason: 'voice-not-found' } as const;
-    const [last] = await tx
-      .select()
-      .from(promotions)
-      .where(eq(promotions.voiceId, voiceId))
-      .orderBy(desc(promotions.createdAt))
-      .limit(1);
-    if (last?.action !== 'promote' || last.toCheckpointId !== voice.checkpointId) {
-      return { ok: false, reason: 'nothing-to-roll-back', current: voice.checkpointId } as const;
-    }
-    // A voice's first promotion comes from no checkpoint of its own (it spoke with the default
-    // base model): rolling it back restores exactly that, and the record names the base it
-    // speaks with again.
-    const to = last.fromCheckpointId ?? (await defaultBaseCheckpoint(tx))?.id;
-    if (!to) return { ok: false, reason: 'nothing-to-roll-back', current: voice.checkpointId } as const;
-    await tx
-      .update(voices)
-      .set({ checkpointId: last.fromCheckpointId, updatedAt: new Date() })
-      .where(eq(voices.id, voice.id));
-    const [row] = await tx
-      .insert(promotions)
-      .values({
-        voiceId: voice.id,
-        action: 'rollback',
-        fromCheckpointId: voice.checkpointId,
-        toCheckpointId: to,
-        testId: last.testId,
-        statistics: { rolled_back: last.id },
-        actor,
-      })
-      .returning();
-    if (!row) throw new Error('insert into promotions returned no row');
-    return { ok: true, promotion: row } as const;
-  });
+  return afterWrite(
+    db,
+    db.transaction(async (tx) => {
+      const [voice] = await tx.select().from(voices).where(eq(voices.id, voiceId)).for('update');
+      if (!voice) return { ok: false, reason: 'voice-not-found' } as const;
+      const [last] = await tx
+        .select()
+        .from(promotions)
+        .where(eq(promotions.voiceId, voiceId))
+        .orderBy(desc(promotions.createdAt))
+        .limit(1);
+      if (last?.action !== 'promote' || last.toCheckpointId !== voice.checkpointId) {
+        return { ok: false, reason: 'nothing-to-roll-back', current: voice.checkpointId } as const;
+      }
+      // A voice's first promotion comes from no checkpoint of its own (it spoke with the default
+      // base model): rolling it back restores exactly that, and the record names the base it
+      // speaks with again.
+      const to = last.fromCheckpointId ?? (await defaultBaseCheckpoint(tx))?.id;
+      if (!to) return { ok: false, reason: 'nothing-to-roll-back', current: voice.checkpointId } as const;
+      await tx
+        .update(voices)
+        .set({ checkpointId: last.fromCheckpointId, updatedAt: new Date() })
+        .where(eq(voices.id, voice.id));
+      const [row] = await tx
+        .insert(promotions)
+        .values({
+          voiceId: voice.id,
+          action: 'rollback',
+          fromCheckpointId: voice.checkpointId,
+          toCheckpointId: to,
+          testId: last.testId,
+          statistics: { rolled_back: last.id },
+          actor,
+        })
+        .returning();
+      if (!row) throw new Error('insert into promotions returned no row');
+      return { ok: true, promotion: row } as const;
+    }),
+  );
 }
 
 /** A voice's promotions and rollbacks, newest first. */

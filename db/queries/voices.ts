@@ -1,6 +1,7 @@
 import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { voiceClips, voiceConditioning, voices } from '../schema/voices.ts';
+import { afterWrite, forgetLookups, remembered } from './lookups.ts';
 
 export type Voice = typeof voices.$inferSelect;
 export type VoiceClip = typeof voiceClips.$inferSelect;
@@ -13,18 +14,22 @@ export async function insertVoice(
   clips: Omit<typeof voiceClips.$inferInsert, 'voiceId'>[],
   conditioning?: Omit<typeof voiceConditioning.$inferInsert, 'voiceId'>,
 ): Promise<{ voice: Voice; clips: VoiceClip[] }> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx.insert(voices).values(voice).returning();
-    if (!row) throw new Error('insert into voices returned no row');
-    const clipRows = clips.length
-      ? await tx
-          .insert(voiceClips)
-          .values(clips.map((c) => ({ ...c, voiceId: row.id })))
-          .returning()
-      : [];
-    if (conditioning) await tx.insert(voiceConditioning).values({ ...conditioning, voiceId: row.id });
-    return { voice: row, clips: clipRows };
-  });
+  // A new voice may take a name another answered to (findVoice: the newest of that name).
+  return afterWrite(
+    db,
+    db.transaction(async (tx) => {
+      const [row] = await tx.insert(voices).values(voice).returning();
+      if (!row) throw new Error('insert into voices returned no row');
+      const clipRows = clips.length
+        ? await tx
+            .insert(voiceClips)
+            .values(clips.map((c) => ({ ...c, voiceId: row.id })))
+            .returning()
+        : [];
+      if (conditioning) await tx.insert(voiceConditioning).values({ ...conditioning, voiceId: row.id });
+      return { voice: row, clips: clipRows };
+    }),
+  );
 }
 
 export async function getVoice(db: Db, id: string): Promise<Voice | undefined> {
@@ -32,8 +37,15 @@ export async function getVoice(db: Db, id: string): Promise<Voice | undefined> {
   return row;
 }
 
-/** Voices are addressed by id or, for OpenAI-style clients, by name (the newest of that name). */
-export async function findVoice(db: Db, idOrName: string): Promise<Voice | undefined> {
+/**
+ * Voices are addressed by id or, for OpenAI-style clients, by name (the newest of that name). With
+ * `maxAgeMs`, an answer found that recently may be given again (lookups.ts).
+ */
+export function findVoice(db: Db, idOrName: string, maxAgeMs = 0): Promise<Voice | undefined> {
+  return remembered(db, `voice ${idOrName}`, maxAgeMs, () => lookUpVoice(db, idOrName));
+}
+
+async function lookUpVoice(db: Db, idOrName: string): Promise<Voice | undefined> {
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrName)) {
     const byId = await getVoice(db, idOrName);
     if (byId) return byId;
@@ -65,12 +77,14 @@ export async function updateVoice(
     .set({ ...patch, updatedAt: new Date() })
     .where(eq(voices.id, id))
     .returning();
+  forgetLookups(db);
   return row;
 }
 
 /** Deletes a voice; its clips and cached conditioning go with it (cascade). */
 export async function deleteVoice(db: Db, id: string): Promise<Voice | undefined> {
   const [row] = await db.delete(voices).where(eq(voices.id, id)).returning();
+  forgetLookups(db);
   return row;
 }
 

@@ -21,6 +21,12 @@ export async function testApp(
     crowdLimits?: CrowdLimits;
     /** The app's logger (silent when left out). */
     logger?: Logger;
+    /**
+     * LOOKUP_MAX_AGE_MS (db/queries/lookups.ts). Default a minute, far beyond any test: synthesis requests
+     * reuse their key, voice and checkpoint lookups as the server does, so a write that does not forget
+     * them fails the tests that read after it instead of passing by timing.
+     */
+    lookupMaxAgeMs?: number;
   } = {},
 ) {
   const db: TestDb = await openTestDb();
@@ -38,6 +44,7 @@ export async function testApp(
     ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
     ...(options.crowdLimits ? { listening: { crowdLimits: options.crowdLimits } } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    lookupMaxAgeMs: options.lookupMaxAgeMs ?? 60_000,
   });
   const server = createAdaptorServer({ fetch: app.fetch });
   stampArrivals(server as Server); // as api/server.ts does
