@@ -182,6 +182,7 @@ type NativeModule = {
   ortVersion: string;
   apiVersion: number;
   copyPath(): 'runtime' | 'graph' | 'unchecked';
+  copyBlocks(items: CopyBlocksItem[]): boolean;
 };
 
 /** The built addon's path. */
@@ -241,6 +242,25 @@ export function nativeAvailable(): { ok: true; ortVersion: string } | { ok: fals
  */
 export function nativeCopyPath(): 'runtime' | 'graph' | 'unchecked' | null {
   return loaded && 'module' in loaded ? loaded.module.copyPath() : null;
+}
+
+/**
+ * One item of copyBlocks: rows of `src`'s elements into `dst`. `src` is a device tensor of dst's device and
+ * type, or a typed array of its type (host memory); `blocks` holds sextuples (dstOffset, dstPitch,
+ * srcOffset, srcPitch, width, rows) in elements: for r < rows, elements [dstOffset + r * dstPitch, + width)
+ * of dst become src's [srcOffset + r * srcPitch, + width).
+ */
+export type CopyBlocksItem = [dst: DeviceTensor, src: DeviceTensor | AnyTypedArray, blocks: Float64Array];
+
+/**
+ * Copies every item's rows, all checked before any is copied (errors as the tensors' own: ERR_NATIVE_ARGUMENT
+ * naming the item and block, ERR_NATIVE_BUSY, ERR_NATIVE_RELEASED). On CUDA the runtime's cudaMemcpy2DAsync
+ * on the addon's copy stream (the copy engines, beside other sessions' kernels) and one wait for them all;
+ * on a CPU session memmove. False, and nothing copied, where the runtime copy is not this process's copy
+ * path (`nativeCopyPath()` other than 'runtime': not checked yet, or broken): the caller takes another way.
+ */
+export function copyBlocks(items: readonly CopyBlocksItem[]): boolean {
+  return native().copyBlocks(items as CopyBlocksItem[]);
 }
 
 /** Whether `x` is a tensor of the addon (live or released). */

@@ -23,6 +23,7 @@ import { tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceBatchedGpt } from './batch.ts';
 import {
+  copyBlocks,
   DeviceSession,
   type DeviceTensor,
   NATIVE_ADDON,
@@ -149,6 +150,75 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
         s.release();
       }
     });
+
+  it('copyBlocks: rows of device tensors and host arrays into device tensors, every item checked first', () => {
+    const s = DeviceSession.open(graphPath('gpt_batch_fp32'), { threads: 1 });
+    try {
+      // A [L=2, S=3, H=2, M=4, d=2] cache and a sequence's [L, H, P=3, d] keys: its rows go to slot 1.
+      const cache = s.alloc('float32', [2, 3, 2, 4, 2]);
+      const seq = Float32Array.from({ length: 2 * 2 * 3 * 2 }, (_, i) => i + 1);
+      const keys = s.alloc('float32', [2, 2, 3, 2], seq);
+      const blocks = new Float64Array(
+        [0, 1].flatMap((l) => [(l * 3 + 1) * 2 * 4 * 2, 4 * 2, l * 2 * 3 * 2, 3 * 2, 3 * 2, 2]),
+      );
+      const row = s.alloc('int64', [3]);
+      assert.equal(
+        copyBlocks([
+          [cache, keys, blocks],
+          [row, BigInt64Array.of(7n), Float64Array.of(2, 1, 0, 1, 1, 1)],
+        ]),
+        true,
+      );
+      // What the copy must give, element by element.
+      const want = new Float32Array(2 * 3 * 2 * 4 * 2);
+      for (let l = 0; l < 2; l++)
+        for (let h = 0; h < 2; h++)
+          for (let p = 0; p < 3; p++)
+            for (let d = 0; d < 2; d++)
+              want[(((l * 3 + 1) * 2 + h) * 4 + p) * 2 + d] = seq[((l * 2 + h) * 3 + p) * 2 + d] as number;
+      assert.deepEqual(cache.download(), want);
+      assert.deepEqual(row.download(), BigInt64Array.of(0n, 0n, 7n));
+
+      const before = cache.download();
+      const bad = (items: unknown, message: RegExp) =>
+        assert.throws(() => copyBlocks(items as never), { code: 'ERR_NATIVE_ARGUMENT', message });
+      bad('x', /items must be an array of \[dst, src, blocks\]/);
+      bad([[cache, keys]], /item 0 must be \[dst, src, blocks\]/);
+      bad([[cache, keys, Float64Array.of(0, 1, 0, 1, 1)]], /item 0: blocks must be a Float64Array of sextuples/);
+      bad(
+        [[cache, keys, Float64Array.of(0.5, 1, 0, 1, 1, 1)]],
+        /item 0, block 0: its values must be non-negative integers/,
+      );
+      bad([[cache, keys, Float64Array.of(0, 1, 0, 2, 2, 2)]], /item 0, block 0: a pitch is below the width/);
+      bad(
+        [[cache, keys, Float64Array.of(95, 1, 0, 1, 2, 1)]],
+        /item 0, block 0 in dst: 2 elements at offset 95 run past the 96/,
+      );
+      bad(
+        [[cache, keys, Float64Array.of(0, 1, 23, 1, 2, 1)]],
+        /item 0, block 0 in src: 2 elements at offset 23 run past the 24/,
+      );
+      bad([[cache, row, Float64Array.of(0, 1, 0, 1, 1, 1)]], /item 0: src is int64, dst float32/);
+      bad(
+        [[row, Float32Array.of(1), Float64Array.of(0, 1, 0, 1, 1, 1)]],
+        /item 0: src's typed array does not hold int64/,
+      );
+      bad([[Float32Array.of(1), keys, blocks]], /item 0: dst must be a device tensor/);
+      // A bad second item: nothing is copied, the first item's rows neither.
+      bad(
+        [
+          [cache, new Float32Array(96).fill(5), Float64Array.of(0, 1, 0, 1, 96, 1)],
+          [row, BigInt64Array.of(1n), Float64Array.of(3, 1, 0, 1, 1, 1)],
+        ],
+        /item 1, block 0 in dst: 1 elements at offset 3 run past the 3/,
+      );
+      assert.deepEqual(cache.download(), before);
+      keys.release();
+      assert.throws(() => copyBlocks([[cache, keys, blocks]]), { code: 'ERR_NATIVE_RELEASED' });
+    } finally {
+      s.release();
+    }
+  });
 
   describe('in-place bindings, fixed dimensions, partial copies', () => {
     /**

@@ -332,6 +332,7 @@ struct Cudart {
   int (*destroy)(void*) = nullptr;
   int (*createWithFlags)(void**, unsigned) = nullptr;
   int (*memcpyAsync)(void*, const void*, size_t, int, void*) = nullptr;
+  int (*memcpy2DAsync)(void*, size_t, const void*, size_t, size_t, size_t, int, void*) = nullptr;
   int (*synchronize)(void*) = nullptr;
   std::string error;
 };
@@ -353,6 +354,8 @@ const Cudart& cudart() {
     r.createWithFlags = reinterpret_cast<int (*)(void**, unsigned)>(dlsym(h, "cudaStreamCreateWithFlags"));
     r.memcpyAsync = reinterpret_cast<int (*)(void*, const void*, size_t, int, void*)>(dlsym(h, "cudaMemcpyAsync"));
     r.synchronize = reinterpret_cast<int (*)(void*)>(dlsym(h, "cudaStreamSynchronize"));
+    r.memcpy2DAsync = reinterpret_cast<int (*)(void*, size_t, const void*, size_t, size_t, size_t, int, void*)>(
+        dlsym(h, "cudaMemcpy2DAsync"));
     if (!r.setDevice || !r.priorityRange || !r.createWithPriority || !r.destroy) r.error = "libcudart lacks the stream calls";
     return r;
   }();
@@ -689,6 +692,49 @@ struct SessionCore {
   }
 
   void download(TensorCore& src, void* p, size_t count, size_t offset = 0) { copy(src, p, count, offset, false); }
+
+  // Rows of bytes into device tensors (CopyItem, Block in bytes), from device tensors or host memory: on a CPU
+  // session by memmove; on CUDA by the runtime's cudaMemcpy2DAsync on the addon's copy stream, all of them,
+  // then one wait for that stream (as copyByRuntime: the copy engines, not behind other sessions' kernels).
+  // False, nothing copied, where the runtime copy is not the process's copy path (not yet checked, broken,
+  // or copies through graph runs): the caller then takes another way.
+  struct Block {
+    size_t dst, dstPitch, src, srcPitch, width, rows;
+  };
+  struct CopyItem {
+    char* dst;
+    const char* src;
+    bool srcOnDevice;
+    std::vector<Block> blocks;
+  };
+  bool copyBlocks(const std::vector<CopyItem>& items) {
+    if (!cuda) {
+      for (const CopyItem& it : items)
+        for (const Block& b : it.blocks)
+          for (size_t r = 0; r < b.rows; r++)
+            std::memmove(it.dst + b.dst + r * b.dstPitch, it.src + b.src + r * b.srcPitch, b.width);
+      return true;
+    }
+    RuntimeCopy& rc = runtimeCopy();
+    if (copyWithGraph || rc.state != RuntimeCopy::kGood) return false;
+    std::lock_guard<std::mutex> l(rc.m);
+    const Cudart& c = cudart();
+    if (!c.error.empty() || !c.memcpy2DAsync || !c.synchronize) return false;
+    void* stream = rc.streams[deviceId];  // made by the checked first copy
+    if (!stream) return false;
+    int err = c.setDevice(deviceId);
+    for (const CopyItem& it : items)
+      for (const Block& b : it.blocks) {
+        // cudaMemcpyDeviceToDevice 3, cudaMemcpyHostToDevice 1 (pageable host memory: staged by the driver)
+        if (!err)
+          err = c.memcpy2DAsync(it.dst + b.dst, b.dstPitch, it.src + b.src, b.srcPitch, b.width, b.rows,
+                                it.srcOnDevice ? 3 : 1, stream);
+      }
+    int waited = c.synchronize(stream);
+    if (err || waited)
+      throw std::runtime_error("a copy into device tensors failed (cudaError " + std::to_string(err ? err : waited) + ")");
+    return true;
+  }
 };
 
 std::shared_ptr<TensorCore> wrapValue(OrtValue* v, std::shared_ptr<SessionCore> owner, bool onDevice) {
@@ -1079,6 +1125,97 @@ napi_value TensorUpload(napi_env e, napi_callback_info info) {
     idle(*t, "upload(data)");
     t->owner->upload(*t, v.data, v.length, offset);
     return undefinedValue(e);
+  });
+}
+
+// copyBlocks(items): rows of elements into device tensors, all at once, with one wait on CUDA (a joining
+// stream's keys, values and state rows into its slot of the decode state). items: an array of
+// [dst, src, blocks]: dst a device tensor; src a device tensor of the same device and type, or a typed
+// array of dst's type (host memory); blocks a Float64Array of sextuples (dstOffset, dstPitch, srcOffset,
+// srcPitch, width, rows) in elements: for r < rows, elements [dstOffset + r * dstPitch, + width) of dst
+// become those at srcOffset + r * srcPitch of src. Every item is checked before anything is copied. Returns
+// whether it copied: false on CUDA where the runtime copy is not the process's copy path (copyPath()).
+napi_value CopyBlocks(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    size_t argc = 1;
+    napi_value argv[1], r;
+    NAPI(napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr));
+    bool isArray = false;
+    if (argc >= 1) NAPI(napi_is_array(e, argv[0], &isArray));
+    if (!isArray) bad("copyBlocks(items): items must be an array of [dst, src, blocks]");
+    uint32_t n = 0;
+    NAPI(napi_get_array_length(e, argv[0], &n));
+    std::vector<SessionCore::CopyItem> items;
+    std::vector<std::shared_ptr<TensorCore>> held;
+    std::shared_ptr<SessionCore> owner;
+    for (uint32_t i = 0; i < n; i++) {
+      const std::string what = "copyBlocks(items): item " + std::to_string(i);
+      napi_value item, dv, sv, bv;
+      NAPI(napi_get_element(e, argv[0], i, &item));
+      bool ok = false;
+      NAPI(napi_is_array(e, item, &ok));
+      uint32_t len = 0;
+      if (ok) NAPI(napi_get_array_length(e, item, &len));
+      if (!ok || len != 3) bad(what + " must be [dst, src, blocks]");
+      NAPI(napi_get_element(e, item, 0, &dv));
+      NAPI(napi_get_element(e, item, 1, &sv));
+      NAPI(napi_get_element(e, item, 2, &bv));
+      TensorBox* db = asTensor(e, dv);
+      if (!db) bad(what + ": dst must be a device tensor");
+      auto dst = liveTensor(db);
+      if (!dst->onDevice) bad(what + ": dst must be a device tensor (alloc, a run's output)");
+      if (owner && (owner->cuda != dst->owner->cuda || owner->deviceId != dst->owner->deviceId))
+        bad(what + ": dst is on another device than item 0's");
+      if (!owner) owner = dst->owner;
+      const TypeInfo& ti = *typeByOrt(dst->type);
+      const size_t es = ti.size, dn = elementCount(dst->dims);
+      SessionCore::CopyItem ci{static_cast<char*>(dst->data()), nullptr, false, {}};
+      size_t sn = 0;
+      if (TensorBox* sb = asTensor(e, sv)) {
+        auto src = liveTensor(sb);
+        if (!src->onDevice) bad(what + ": src must be a device tensor or a typed array");
+        if (src->type != dst->type) bad(what + ": src is " + typeByOrt(src->type)->name + ", dst " + ti.name);
+        if (src->owner->cuda != dst->owner->cuda || src->owner->deviceId != dst->owner->deviceId)
+          bad(what + ": src and dst are on different devices");
+        idle(*src, what + " (src)");
+        ci.src = static_cast<const char*>(src->data());
+        ci.srcOnDevice = dst->owner->cuda;
+        sn = elementCount(src->dims);
+        held.push_back(src);
+      } else {
+        View v = typedArray(e, sv, what + " (src)");
+        if (v.type != ti.js) bad(what + ": src's typed array does not hold " + ti.name);
+        ci.src = static_cast<const char*>(v.data);
+        ci.srcOnDevice = false;
+        sn = v.length;
+      }
+      View bl = typedArray(e, bv, what + " (blocks)");
+      if (bl.type != napi_float64_array || bl.length % 6 != 0)
+        bad(what + ": blocks must be a Float64Array of sextuples (dstOffset, dstPitch, srcOffset, srcPitch, width, rows)");
+      const double* q = static_cast<const double*>(bl.data);
+      for (size_t k = 0; k < bl.length; k += 6) {
+        const std::string bw = what + ", block " + std::to_string(k / 6);
+        size_t f[6];
+        for (int x = 0; x < 6; x++) {
+          const double d = q[k + x];
+          if (!(d >= 0) || d > 9e15 || d != static_cast<double>(static_cast<int64_t>(d)))
+            bad(bw + ": its values must be non-negative integers");
+          f[x] = static_cast<size_t>(d);
+        }
+        const size_t width = f[4], rows = f[5];
+        if (rows == 0 || width == 0) continue;
+        if (rows > 1 && (f[1] < width || f[3] < width)) bad(bw + ": a pitch is below the width");
+        within(f[0], (rows - 1) * f[1] + width, dn, bw + " in dst");
+        within(f[2], (rows - 1) * f[3] + width, sn, bw + " in src");
+        ci.blocks.push_back({f[0] * es, f[1] * es, f[2] * es, f[3] * es, width * es, rows});
+      }
+      idle(*dst, what + " (dst)");
+      held.push_back(dst);
+      items.push_back(std::move(ci));
+    }
+    const bool copied = owner ? owner->copyBlocks(items) : true;
+    NAPI(napi_get_boolean(e, copied, &r));
+    return r;
   });
 }
 
@@ -2174,6 +2311,9 @@ napi_value Init(napi_env e, napi_value exports) {
     napi_value copyPath;
     NAPI(napi_create_function(e, "copyPath", NAPI_AUTO_LENGTH, CopyPath, nullptr, &copyPath));
     NAPI(napi_set_named_property(e, exports, "copyPath", copyPath));
+    napi_value copyBlocks;
+    NAPI(napi_create_function(e, "copyBlocks", NAPI_AUTO_LENGTH, CopyBlocks, nullptr, &copyBlocks));
+    NAPI(napi_set_named_property(e, exports, "copyBlocks", copyBlocks));
     return exports;
   });
 }

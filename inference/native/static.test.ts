@@ -19,7 +19,7 @@ import { TINY_SETTINGS, tinySentenceIds } from '../../test/helpers/tiny.ts';
 import { openSession, type Session } from '../runtime/index.ts';
 import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
-import { type DecodeResult, type DecodeSettings, Gpt } from '../xtts/gpt.ts';
+import { type CacheParts, type DecodeResult, type DecodeSettings, Gpt, GptKvCache, isHostTensor } from '../xtts/gpt.ts';
 import { loadPackage, openSessionCount, type PackageOptions, staticSizes } from '../xtts/package.ts';
 import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
@@ -394,6 +394,62 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
     } finally {
       await wide.close();
       await half.close();
+    }
+  });
+
+  it('writes a sequence whose keys and values lie on the device into its slot by copies, as the write graph does', async () => {
+    for (const graph of [staticGraph, xattnGraph]) {
+      const sizes = { slots: 3, maxLen: 160, chunk: 4 };
+      const copying = StaticGpt.open(graph, sizes, { threads: 1 });
+      const writing = StaticGpt.open(graph, sizes, { threads: 1, joinByCopy: false });
+      try {
+        // A prefill's keys and values moved into each driver's device memory, as a prefill through the addon leaves them.
+        const prefilled = async (g: StaticGpt, k: number) => {
+          const p = (await x.gpt.prefill(cond.data, cond.shape, ids[k] as number[])).cache.parts();
+          const onDevice = (t: CacheParts['past_k']) => {
+            assert.ok(isHostTensor(t));
+            return g.session.alloc('float32', [...t.dims], t.data as Float32Array);
+          };
+          return new GptKvCache({ ...p, past_k: onDevice(p.past_k), past_v: onDevice(p.past_v) });
+        };
+        const both = async (k: number) => [
+          copying.join(await prefilled(copying, k)),
+          writing.join(await prefilled(writing, k)),
+        ];
+        const members = [await both(0), await both(1), await both(2)];
+        const round = async (live: number[][], seed: number) => {
+          const req = (id: number, i: number) => ({
+            id,
+            uniforms: new UniformSource(seed + i).peek(6),
+            settings: SETTINGS[i % SETTINGS.length] as DecodeSettings,
+          });
+          const a = await copying.decode(live.map((m, i) => req(m[0] as number, i)));
+          const b = await writing.decode(live.map((m, i) => req(m[1] as number, i)));
+          for (const m of live) {
+            const [ra, rb] = [a.get(m[0] as number) as DecodeResult, b.get(m[1] as number) as DecodeResult];
+            assert.ok(ra.codes.length > 0);
+            assert.deepEqual(ra.codes, rb.codes, `${basename(graph)}: codes`);
+            assert.deepEqual(ra.latents, rb.latents, `${basename(graph)}: latents, to the bit`);
+          }
+        };
+        await round(members, 40);
+        // The middle one leaves (its slot's keys and values read back the same), another joins its slot.
+        const mid = members[1] as number[];
+        const [la, lb] = [
+          (await copying.leave(mid[0] as number)).parts(),
+          (await writing.leave(mid[1] as number)).parts(),
+        ];
+        for (const kv of ['past_k', 'past_v'] as const)
+          assert.deepEqual((la[kv] as { data: Float32Array }).data, (lb[kv] as { data: Float32Array }).data, kv);
+        const again = await both(3);
+        assert.equal(copying.slotOf(again[0] as number), 1);
+        await round([members[0] as number[], again, members[2] as number[]], 50);
+        assert.deepEqual(copying.joins, { copied: 4, graph: 0 }, `${basename(graph)}: every join by copies`);
+        assert.deepEqual(writing.joins, { copied: 0, graph: 4 });
+      } finally {
+        await copying.close();
+        await writing.close();
+      }
     }
   });
 

@@ -27,6 +27,8 @@ import type { BatchDims } from '../xtts/batch.ts';
 import type { DecodeSettings } from '../xtts/gpt.ts';
 import { type CacheParts, type DecodeResult, GptKvCache, isHostTensor, releaseDeviceKv } from '../xtts/gpt.ts';
 import {
+  type AnyTypedArray,
+  copyBlocks,
   type DeviceBinding,
   DeviceSession,
   type DeviceSessionOptions,
@@ -172,6 +174,14 @@ export class StaticGpt {
   readonly dims: StaticDims;
   /** Steps between reads of `done` (to stop a chunk early once every row has stopped). */
   readonly checkEvery: number;
+  /**
+   * Whether a joining sequence is written into its slot by the addon's copies (copyBlocks) where they can:
+   * the cache in the step's own layout and type, its keys and values already on the device. Else, and
+   * with false, by a run of the slot write graph.
+   */
+  readonly joinByCopy: boolean;
+  /** Joins written by copies and by the write graph (what the tests look at). */
+  readonly joins = { copied: 0, graph: 0 };
   lastStats: StaticStats | null = null;
   /** Totals: decodes, chunks, steps run, and steps a member made a code in. */
   readonly totals = { decodes: 0, chunks: 0, steps: 0, codes: 0 };
@@ -205,10 +215,11 @@ export class StaticGpt {
   private ownSession = false;
 
   /** `session`: the step opened with dims { slots, max_len, chunk } (see `open`). */
-  constructor(session: DeviceSession, options: { checkEvery?: number } = {}) {
+  constructor(session: DeviceSession, options: { checkEvery?: number; joinByCopy?: boolean } = {}) {
     this.session = session;
     this.dims = staticDims(session.path, session.inputs);
     this.checkEvery = Math.max(1, Math.floor(options.checkEvery ?? 4));
+    this.joinByCopy = options.joinByCopy ?? true;
     const { slots } = this.dims;
     const outputs = new Set(session.outputs.map((o) => o.name));
     const { layered, layers, heads, maxLen, headDim, kvType } = this.dims;
@@ -318,15 +329,18 @@ export class StaticGpt {
   static open(
     path: string | Uint8Array,
     sizes: StaticSizes,
-    options: DeviceSessionOptions & { checkEvery?: number } = {},
+    options: DeviceSessionOptions & { checkEvery?: number; joinByCopy?: boolean } = {},
   ): StaticGpt {
-    const { checkEvery, ...session } = options;
+    const { checkEvery, joinByCopy, ...session } = options;
     const s = DeviceSession.open(path, {
       ...session,
       dims: { ...session.dims, slots: sizes.slots, max_len: sizes.maxLen, chunk: sizes.chunk },
     });
     try {
-      const g = new StaticGpt(s, checkEvery !== undefined ? { checkEvery } : {});
+      const g = new StaticGpt(s, {
+        ...(checkEvery !== undefined ? { checkEvery } : {}),
+        ...(joinByCopy !== undefined ? { joinByCopy } : {}),
+      });
       g.ownSession = true;
       return g;
     } catch (e) {
@@ -636,6 +650,12 @@ export class StaticGpt {
       const s = m.pending;
       if (!s) continue;
       const p = m.length;
+      n++;
+      if (this.copyJoin(m, s)) {
+        this.joins.copied++;
+        continue;
+      }
+      this.joins.graph++;
       const int64 = (v: readonly number[], dims: number[]): HostInput => ({
         type: 'int64',
         dims,
@@ -673,9 +693,53 @@ export class StaticGpt {
       for (const v of views) v.release();
       releaseDeviceKv(s);
       m.pending = null;
-      n++;
     }
     return n;
+  }
+
+  /**
+   * Writes a joining member's keys, values and state rows into its slot by the addon's copies, all waited for
+   * at once: for each layer, the H rows of P x dh elements of its keys (and values) go to the slot's first P
+   * columns of that layer's heads ([L, S, H, M, dh]); each state row to the slot's row. Why: a run of the
+   * write graph cost 3 to 11 ms a join on an H200 (the step alone, one join a run of 20 codes) and the whole
+   * batch waits for the joins; these are a few copies on the copy engines. False where it cannot (the `ft`
+   * layout, an fp16 cache from fp32 keys, keys in host memory, no runtime copy): the write graph does it.
+   */
+  private copyJoin(m: Member, s: CacheParts): boolean {
+    const { layers, heads, headDim, slots, maxLen, vocab, width, kLayout, kvType } = this.dims;
+    if (!this.joinByCopy || kLayout !== 'bnsh' || m.kvFrom !== kvType) return false;
+    if (isHostTensor(s.past_k) || isHostTensor(s.past_v)) return false;
+    const p = m.length;
+    const kv = new Float64Array(layers * 6);
+    for (let l = 0; l < layers; l++)
+      kv.set(
+        [
+          (l * slots + m.slot) * heads * maxLen * headDim,
+          maxLen * headDim,
+          l * heads * p * headDim,
+          p * headDim,
+          p * headDim,
+          heads,
+        ],
+        l * 6,
+      );
+    const st = this.state as Record<string, DeviceTensor>;
+    const row = (n: number) => Float64Array.of(m.slot * n, n, 0, n, n, 1);
+    const data = (t: CacheParts['logits']) => t.data as AnyTypedArray;
+    const copied = copyBlocks([
+      [st.cache_k as DeviceTensor, s.past_k, kv],
+      [st.cache_v as DeviceTensor, s.past_v, kv],
+      [st.logits as DeviceTensor, data(s.logits), row(vocab)],
+      [st.latent as DeviceTensor, data(s.latent), row(width)],
+      [st.seen as DeviceTensor, data(s.seen), row(vocab)],
+      [st.pos as DeviceTensor, data(s.pos), row(1)],
+      [st.length as DeviceTensor, BigInt64Array.of(BigInt(p)), row(1)],
+      [st.done as DeviceTensor, Uint8Array.of(0), row(1)],
+    ]);
+    if (!copied) return false;
+    releaseDeviceKv(s);
+    m.pending = null;
+    return true;
   }
 
   /** The write graph for keys and values of type `from` (made on first use). */
