@@ -21,7 +21,9 @@
  * (one worker's throughput); ms per step = wall time over the Loop's iterations (what each stream waits per code).
  * --churn: before each timed run one member leaves and a new prompt joins (as streams come and go in
  * service), so every timed run packs: in host memory for onnxruntime-node, on the device for the
- * addon (only the joining row crosses); the prefill is not timed.
+ * addon (only the joining row crosses); the prefill is not timed. The fixed-shape step's members join
+ * with their keys and values in its device memory (as the server's prefills leave them), written into
+ * their slots by copies (copyBlocks); --join-graph: by the slot write graph instead.
  * --static: the addon's rows are the fixed-shape step (gpt_step_static_<precision>, StaticGpt) instead
  * of the batched graph: B slots, chunks of --codes steps, its state bound in place; with --cuda-graph
  * also a second row with the step captured as a CUDA graph and replayed. Its stop code is the model's
@@ -61,7 +63,7 @@ import { type Device, openSession } from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
 import { type BatchCore, BatchedGpt, type KvState } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
-import { type DecodeResult, type DecodeSettings, Gpt, type GptKvCache } from '../xtts/gpt.ts';
+import { type CacheParts, type DecodeResult, type DecodeSettings, Gpt, GptKvCache, isHostTensor } from '../xtts/gpt.ts';
 import { readManifest } from '../xtts/manifest.ts';
 import { type GraphSizes, packageGraphSizes } from './graph-sizes.ts';
 import { SENTENCES } from './sentences.ts';
@@ -76,6 +78,7 @@ const { values: args } = parseArgs({
     batched: { type: 'string' },
     'cuda-graph': { type: 'boolean', default: false },
     churn: { type: 'boolean', default: false },
+    'join-graph': { type: 'boolean', default: false },
     static: { type: 'boolean', default: false },
     'static-graph': { type: 'string' },
     batches: { type: 'string', default: '1,8,32,64' },
@@ -339,15 +342,32 @@ async function timeStatic(
   // a step's attention may read all of it), else just room for these runs.
   const need = sizes.latents + 45 + codes * (runs + 2);
   const maxLen = stepMaxLen(args['max-len'] ? Math.max(need, Number(args['max-len'])) : need, graph.includes('dmmha'));
-  const driver = StaticGpt.open(graphFile(graph), { slots: b, maxLen, chunk: codes }, { ...nativeOpts, cudaGraph });
+  const driver = StaticGpt.open(
+    graphFile(graph),
+    { slots: b, maxLen, chunk: codes },
+    { ...nativeOpts, cudaGraph, joinByCopy: !args['join-graph'] },
+  );
+  // The prompts' keys and values moved into the step's device memory first, as a prefill through the addon
+  // leaves them in the server (the server's joins then go by copies; --join-graph: by the slot write graph).
+  const onDevice = (cache: GptKvCache) => {
+    const p = cache.parts();
+    const up = (t: CacheParts['past_k']) =>
+      isHostTensor(t) ? driver.session.alloc('float32', [...t.dims], t.data as Float32Array) : t;
+    return new GptKvCache({ ...p, past_k: up(p.past_k), past_v: up(p.past_v) });
+  };
+  const members: Members = {
+    join: (cache) => driver.join(onDevice(cache)),
+    drop: (id) => driver.drop(id),
+    decode: (requests) => driver.decode(requests),
+  };
   try {
-    const { ids, requests, byIndex } = await startMembers(driver, b);
+    const { ids, requests, byIndex } = await startMembers(members, b);
     let ms = 0;
     let made = 0;
     let steps = 0;
     let joins = 0;
     for (let r = 0; r < runs; r++) {
-      if (churn) await churnMember(driver, ids, requests, b, r);
+      if (churn) await churnMember(members, ids, requests, b, r);
       const t = now();
       const out = await driver.decode(requests);
       ms += now() - t;
