@@ -16,17 +16,22 @@ import { toneEngine } from '../test/helpers/tone-engine.ts';
 
 type T = Awaited<ReturnType<typeof testApp>>;
 
-async function withVoice(t: T, modelDir: string): Promise<string> {
-  manifestOnlyPackage(modelDir, 'base');
-  await t.request.post('/v1/checkpoints').set(t.auth(t.tokens.admin)).send({ name: 'base', package_path: 'base' });
+/** A voice made through the API from one espeak-ng clip of `words`; its id. */
+async function makeVoice(t: T, name: string, words: string): Promise<string> {
   const res = await t.request
     .post('/v1/voices')
     .set(t.auth(t.tokens.admin))
-    .field('name', 'ada')
+    .field('name', name)
     .field('language', 'en')
-    .attach('clips', Buffer.from(espeakWav('Hello there, this is my voice.')), 'ada.wav');
+    .attach('clips', Buffer.from(espeakWav(words)), `${name}.wav`);
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return res.body.id;
+}
+
+async function withVoice(t: T, modelDir: string): Promise<string> {
+  manifestOnlyPackage(modelDir, 'base');
+  await t.request.post('/v1/checkpoints').set(t.auth(t.tokens.admin)).send({ name: 'base', package_path: 'base' });
+  return makeVoice(t, 'ada', 'Hello there, this is my voice.');
 }
 
 describe('synthesis: /v1/tts', () => {
@@ -159,15 +164,9 @@ describe('synthesis: /v1/tts', () => {
     assert.equal(refused.status, 401);
     assert.equal(JSON.parse(refused.body.toString()).code, 'INVALID_API_KEY');
 
-    const other = await t.request
-      .post('/v1/voices')
-      .set(t.auth(t.tokens.admin))
-      .field('name', 'brief')
-      .field('language', 'en')
-      .attach('clips', Buffer.from(espeakWav('A voice that does not stay.')), 'brief.wav');
-    assert.equal(other.status, 201);
+    const brief = await makeVoice(t, 'brief', 'A voice that does not stay.');
     assert.equal((await tts({ text: 'Still here.', voice: 'brief' })).status, 200);
-    assert.equal((await t.request.delete(`/v1/voices/${other.body.id}`).set(t.auth(t.tokens.admin))).status, 204);
+    assert.equal((await t.request.delete(`/v1/voices/${brief}`).set(t.auth(t.tokens.admin))).status, 204);
     const gone = await tts({ text: 'Gone.', voice: 'brief' });
     assert.equal(gone.status, 404);
     assert.equal(JSON.parse(gone.body.toString()).code, 'VOICE_NOT_FOUND');
