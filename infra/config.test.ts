@@ -57,6 +57,15 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ INFERENCE_MAX_AUDIO_CODES: '5' }), /INFERENCE_MAX_AUDIO_CODES/);
   });
 
+  it('keeps synthesis lookups a second unless LOOKUP_MAX_AGE_MS says otherwise (0: never)', () => {
+    assert.equal(loadConfig({}).lookupMaxAgeMs, 1000);
+    assert.equal(loadConfig({ LOOKUP_MAX_AGE_MS: '0' }).lookupMaxAgeMs, 0);
+    assert.equal(loadConfig({ LOOKUP_MAX_AGE_MS: '5000' }).lookupMaxAgeMs, 5000);
+    assert.throws(() => loadConfig({ LOOKUP_MAX_AGE_MS: '-1' }), /LOOKUP_MAX_AGE_MS/);
+    assert.throws(() => loadConfig({ LOOKUP_MAX_AGE_MS: '60001' }), /LOOKUP_MAX_AGE_MS/);
+    assert.throws(() => loadConfig({ LOOKUP_MAX_AGE_MS: 'soon' }), /LOOKUP_MAX_AGE_MS/);
+  });
+
   it('batches prefills only where INFERENCE_PREFILL_BATCH asks for more than one prompt a run', () => {
     assert.equal(loadConfig({}).inference.prefillBatch, 1);
     assert.equal(loadConfig({ INFERENCE_PREFILL_BATCH: '16' }).inference.prefillBatch, 16);
