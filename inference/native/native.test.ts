@@ -187,7 +187,7 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
       bad([[cache, keys, Float64Array.of(0, 1, 0, 1, 1)]], /item 0: blocks must be a Float64Array of sextuples/);
       bad(
         [[cache, keys, Float64Array.of(0.5, 1, 0, 1, 1, 1)]],
-        /item 0, block 0: its values must be non-negative integers/,
+        /item 0, block 0's dstOffset must be a non-negative integer, got 0\.5/,
       );
       bad([[cache, keys, Float64Array.of(0, 1, 0, 2, 2, 2)]], /item 0, block 0: a pitch is below the width/);
       bad(

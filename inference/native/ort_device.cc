@@ -814,6 +814,14 @@ double number(napi_env e, napi_value v, const std::string& what) {
   return d;
 }
 
+// d as a count or an offset: refused unless a non-negative integer that a double holds exactly (at most
+// 2^53, so the conversion is defined).
+int64_t nonNegativeInteger(double d, const std::string& what) {
+  if (!(d >= 0) || d > 9007199254740992.0 || d != static_cast<double>(static_cast<int64_t>(d)))
+    bad(what + " must be a non-negative integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
 bool boolean(napi_env e, napi_value v, const std::string& what) {
   if (typeOf(e, v) != napi_boolean) bad(what + " must be a boolean");
   bool b;
@@ -831,10 +839,8 @@ std::vector<int64_t> dimsOf(napi_env e, napi_value v, const std::string& what) {
   for (uint32_t i = 0; i < n; i++) {
     napi_value x;
     NAPI(napi_get_element(e, v, i, &x));
-    double f = number(e, x, what + "[" + std::to_string(i) + "]");
-    if (f < 0 || f != static_cast<double>(static_cast<int64_t>(f)))
-      bad(what + "[" + std::to_string(i) + "] must be a non-negative integer, got " + std::to_string(f));
-    d[i] = static_cast<int64_t>(f);
+    const std::string at = what + "[" + std::to_string(i) + "]";
+    d[i] = nonNegativeInteger(number(e, x, at), at);
   }
   return d;
 }
@@ -1052,11 +1058,8 @@ napi_value TensorView(napi_env e, napi_callback_info info) {
     napi_value argv[2], self;
     auto t = liveTensor(unwrapThis<TensorBox>(e, info, &argc, argv, &self));
     if (argc < 2) bad("view(offset, dims): offset and dims are required");
-    const double off = number(e, argv[0], "view(offset)");
-    if (!(off >= 0) || off != static_cast<double>(static_cast<int64_t>(off)))
-      bad("view(offset) must be a non-negative integer, got " + std::to_string(off));
+    const size_t offset = static_cast<size_t>(nonNegativeInteger(number(e, argv[0], "view(offset)"), "view(offset)"));
     auto dims = dimsOf(e, argv[1], "view(dims)");
-    const size_t offset = static_cast<size_t>(off);
     within(offset, elementCount(dims), elementCount(t->dims), "view(" + std::to_string(offset) + ", " + dimsText(dims) + ")");
     auto c = wrapValue(valueOver(*t, offset, dims), t->owner, t->onDevice);
     c->parent = t;
@@ -1094,10 +1097,8 @@ void rangeOf(napi_env e, napi_value o, const std::string& what, size_t* offset, 
   if (typeOf(e, o) != napi_object) bad(what + " must be an object");
   napi_value v;
   auto count = [&](const char* k) {
-    double d = number(e, v, what + "." + k);
-    if (!(d >= 0) || d != static_cast<double>(static_cast<int64_t>(d)))
-      bad(what + "." + k + " must be a non-negative integer, got " + std::to_string(d));
-    return static_cast<size_t>(d);
+    const std::string at = what + "." + k;
+    return static_cast<size_t>(nonNegativeInteger(number(e, v, at), at));
   };
   if (opt(e, o, "offset", &v)) *offset = count("offset");
   if (withLength && opt(e, o, "length", &v)) *length = count("length");
@@ -1193,15 +1194,11 @@ napi_value CopyBlocks(napi_env e, napi_callback_info info) {
       if (bl.type != napi_float64_array || bl.length % 6 != 0)
         bad(what + ": blocks must be a Float64Array of sextuples (dstOffset, dstPitch, srcOffset, srcPitch, width, rows)");
       const double* q = static_cast<const double*>(bl.data);
+      static const char* const fields[6] = {"dstOffset", "dstPitch", "srcOffset", "srcPitch", "width", "rows"};
       for (size_t k = 0; k < bl.length; k += 6) {
         const std::string bw = what + ", block " + std::to_string(k / 6);
         size_t f[6];
-        for (int x = 0; x < 6; x++) {
-          const double d = q[k + x];
-          if (!(d >= 0) || d > 9e15 || d != static_cast<double>(static_cast<int64_t>(d)))
-            bad(bw + ": its values must be non-negative integers");
-          f[x] = static_cast<size_t>(d);
-        }
+        for (int x = 0; x < 6; x++) f[x] = static_cast<size_t>(nonNegativeInteger(q[k + x], bw + "'s " + fields[x]));
         const size_t width = f[4], rows = f[5];
         if (rows == 0 || width == 0) continue;
         if (rows > 1 && (f[1] < width || f[3] < width)) bad(bw + ": a pitch is below the width");
@@ -2179,10 +2176,7 @@ napi_value BindingRun(napi_env e, napi_callback_info info) {
     auto b = liveBinding(unwrapThis<BindingBox>(e, info, &argc, argv, &self));
     int64_t times = 1;
     if (argc >= 1 && typeOf(e, argv[0]) != napi_undefined) {
-      double d = number(e, argv[0], "run(times)");
-      if (!(d >= 0) || d != static_cast<double>(static_cast<int64_t>(d)))
-        bad("run(times) must be a non-negative integer, got " + std::to_string(d));
-      times = static_cast<int64_t>(d);
+      times = nonNegativeInteger(number(e, argv[0], "run(times)"), "run(times)");
     }
     if (b->running) throw Failure("ERR_NATIVE_BUSY", b->s->path + ": the binding is running already (await its run)");
     auto j = std::make_unique<BindingJob>();
