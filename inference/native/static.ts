@@ -642,59 +642,66 @@ export class StaticGpt {
     this.held[name] = data;
   }
 
-  /** Writes the members that joined since the last decode into their slots (one run of the write graph each). */
+  /**
+   * Writes the members that joined since the last decode into their slots: by copies where they can be
+   * (copyJoin), else by a run of the write graph each (writeByGraph).
+   */
   private async writePending(): Promise<number> {
-    const { layers, heads, headDim } = this.dims;
     let n = 0;
     for (const m of this.members.values()) {
       const s = m.pending;
       if (!s) continue;
-      const p = m.length;
-      n++;
-      if (this.copyJoin(m, s)) {
-        this.joins.copied++;
-        continue;
+      if (this.copyJoin(m, s)) this.joins.copied++;
+      else {
+        this.joins.graph++;
+        await this.writeByGraph(m, s);
       }
-      this.joins.graph++;
-      const int64 = (v: readonly number[], dims: number[]): HostInput => ({
-        type: 'int64',
-        dims,
-        data: BigInt64Array.from(v, BigInt),
-      });
-      // Keys and values a prefill left on the device go in as they lie ([L, 1, H, P, dh] seen as [L, H, P, dh]).
-      const views: DeviceTensor[] = [];
-      const kv = (t: CacheParts['past_k']): HostInput | DeviceTensor => {
-        const dims = [layers, heads, p, headDim];
-        if (isHostTensor(t)) return { type: t.type, dims, data: t.data };
-        const v = t.view(0, dims);
-        views.push(v);
-        return v;
-      };
-      const row = (t: CacheParts['logits']): HostInput => ({ type: t.type, dims: [...t.dims], data: t.data });
-      const st = this.state as Record<string, DeviceTensor>;
-      const names = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done'] as const;
-      const kCache = this.kFt ?? (st.cache_k as DeviceTensor);
-      await this.writeSession(m.kvFrom).run(
-        {
-          ...Object.fromEntries(names.map((x) => [x, st[x] as DeviceTensor])),
-          cache_k: kCache,
-          new_k: kv(s.past_k),
-          new_v: kv(s.past_v),
-          row_idx: int64([m.slot], [1, 1]),
-          new_logits: row(s.logits),
-          new_latent: row(s.latent),
-          new_seen: row(s.seen),
-          new_pos: row(s.pos),
-          new_length: int64([p], [1]),
-          new_done: { type: 'bool', dims: [1], data: Uint8Array.of(0) },
-        },
-        { ...Object.fromEntries(names.map((x) => [`${x}_out`, st[x] as DeviceTensor])), cache_k_out: kCache },
-      );
-      for (const v of views) v.release();
       releaseDeviceKv(s);
       m.pending = null;
+      n++;
     }
     return n;
+  }
+
+  /** Writes a joining member's keys, values and state rows into its slot through one run of the slot write graph. */
+  private async writeByGraph(m: Member, s: CacheParts): Promise<void> {
+    const { layers, heads, headDim } = this.dims;
+    const p = m.length;
+    const int64 = (v: readonly number[], dims: number[]): HostInput => ({
+      type: 'int64',
+      dims,
+      data: BigInt64Array.from(v, BigInt),
+    });
+    // Keys and values a prefill left on the device go in as they lie ([L, 1, H, P, dh] seen as [L, H, P, dh]).
+    const views: DeviceTensor[] = [];
+    const kv = (t: CacheParts['past_k']): HostInput | DeviceTensor => {
+      const dims = [layers, heads, p, headDim];
+      if (isHostTensor(t)) return { type: t.type, dims, data: t.data };
+      const v = t.view(0, dims);
+      views.push(v);
+      return v;
+    };
+    const row = (t: CacheParts['logits']): HostInput => ({ type: t.type, dims: [...t.dims], data: t.data });
+    const st = this.state as Record<string, DeviceTensor>;
+    const names = ['cache_k', 'cache_v', 'logits', 'latent', 'seen', 'pos', 'length', 'done'] as const;
+    const kCache = this.kFt ?? (st.cache_k as DeviceTensor);
+    await this.writeSession(m.kvFrom).run(
+      {
+        ...Object.fromEntries(names.map((x) => [x, st[x] as DeviceTensor])),
+        cache_k: kCache,
+        new_k: kv(s.past_k),
+        new_v: kv(s.past_v),
+        row_idx: int64([m.slot], [1, 1]),
+        new_logits: row(s.logits),
+        new_latent: row(s.latent),
+        new_seen: row(s.seen),
+        new_pos: row(s.pos),
+        new_length: int64([p], [1]),
+        new_done: { type: 'bool', dims: [1], data: Uint8Array.of(0) },
+      },
+      { ...Object.fromEntries(names.map((x) => [`${x}_out`, st[x] as DeviceTensor])), cache_k_out: kCache },
+    );
+    for (const v of views) v.release();
   }
 
   /**
@@ -736,10 +743,7 @@ export class StaticGpt {
       [st.length as DeviceTensor, BigInt64Array.of(BigInt(p)), row(1)],
       [st.done as DeviceTensor, Uint8Array.of(0), row(1)],
     ]);
-    if (!copied) return false;
-    releaseDeviceKv(s);
-    m.pending = null;
-    return true;
+    return copied;
   }
 
   /** The write graph for keys and values of type `from` (made on first use). */
