@@ -58,12 +58,12 @@ import { cudaFp32WithoutTf32 } from '../../infra/index.ts';
 import { GREEDY, SAMPLING_DEFAULTS } from '../generation/config.ts';
 import { DeviceBatchedGpt } from '../native/batch.ts';
 import { DeviceSession, nativeAvailable, nativeCopyPath } from '../native/index.ts';
-import { StaticGpt, stepMaxLen } from '../native/static.ts';
+import { cacheOnDevice, StaticGpt, stepMaxLen } from '../native/static.ts';
 import { type Device, openSession } from '../runtime/index.ts';
 import { VoiceTokenizer } from '../text/tokenizer.ts';
 import { type BatchCore, BatchedGpt, type KvState } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
-import { type CacheParts, type DecodeResult, type DecodeSettings, Gpt, GptKvCache, isHostTensor } from '../xtts/gpt.ts';
+import { type DecodeResult, type DecodeSettings, Gpt, type GptKvCache } from '../xtts/gpt.ts';
 import { readManifest } from '../xtts/manifest.ts';
 import { type GraphSizes, packageGraphSizes } from './graph-sizes.ts';
 import { SENTENCES } from './sentences.ts';
@@ -349,14 +349,8 @@ async function timeStatic(
   );
   // The prompts' keys and values moved into the step's device memory first, as a prefill through the addon
   // leaves them in the server (the server's joins then go by copies; --join-graph: by the slot write graph).
-  const onDevice = (cache: GptKvCache) => {
-    const p = cache.parts();
-    const up = (t: CacheParts['past_k']) =>
-      isHostTensor(t) ? driver.session.alloc('float32', [...t.dims], t.data as Float32Array) : t;
-    return new GptKvCache({ ...p, past_k: up(p.past_k), past_v: up(p.past_v) });
-  };
   const members: Members = {
-    join: (cache) => driver.join(onDevice(cache)),
+    join: (cache) => driver.join(cacheOnDevice(driver.session, cache)),
     drop: (id) => driver.drop(id),
     decode: (requests) => driver.decode(requests),
   };

@@ -19,12 +19,12 @@ import { TINY_SETTINGS, tinySentenceIds } from '../../test/helpers/tiny.ts';
 import { openSession, type Session } from '../runtime/index.ts';
 import { BatchedGpt } from '../xtts/batch.ts';
 import { UniformSource } from '../xtts/generate.ts';
-import { type CacheParts, type DecodeResult, type DecodeSettings, Gpt, GptKvCache, isHostTensor } from '../xtts/gpt.ts';
+import { type DecodeResult, type DecodeSettings, Gpt } from '../xtts/gpt.ts';
 import { loadPackage, openSessionCount, type PackageOptions, staticSizes } from '../xtts/package.ts';
 import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceSession, type DeviceTensor } from './index.ts';
-import { BOUND_STEP, StaticGpt, staticDims } from './static.ts';
+import { BOUND_STEP, cacheOnDevice, StaticGpt, staticDims } from './static.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixture = join(root, 'test', 'fixtures', 'tiny');
@@ -405,12 +405,11 @@ describe('StaticGpt: the fixed-shape decode step, state bound in place', { skip 
       try {
         // A prefill's keys and values moved into each driver's device memory, as a prefill through the addon leaves them.
         const prefilled = async (g: StaticGpt, k: number) => {
-          const p = (await x.gpt.prefill(cond.data, cond.shape, ids[k] as number[])).cache.parts();
-          const onDevice = (t: CacheParts['past_k']) => {
-            assert.ok(isHostTensor(t));
-            return g.session.alloc('float32', [...t.dims], t.data as Float32Array);
-          };
-          return new GptKvCache({ ...p, past_k: onDevice(p.past_k), past_v: onDevice(p.past_v) });
+          const { cache } = await x.gpt.prefill(cond.data, cond.shape, ids[k] as number[]);
+          assert.ok(!cache.onDevice);
+          const moved = cacheOnDevice(g.session, cache);
+          assert.ok(moved.onDevice);
+          return moved;
         };
         const both = async (k: number) => [
           copying.join(await prefilled(copying, k)),

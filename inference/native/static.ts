@@ -73,6 +73,18 @@ export const BOUND_STEP = 64;
 export type StaticSizes = { slots: number; maxLen: number; chunk: number };
 
 /**
+ * `cache` with its keys and values in `session`'s device memory (copied there, of their own type, where they
+ * lie in host memory), as a prefill run through the addon leaves them: the bench and the tests join such
+ * caches, which StaticGpt writes into a slot by copies.
+ */
+export function cacheOnDevice(session: DeviceSession, cache: GptKvCache): GptKvCache {
+  const p = cache.parts();
+  const up = (t: CacheParts['past_k']) =>
+    isHostTensor(t) ? session.alloc(t.type as 'float32', [...t.dims], t.data as Float32Array) : t;
+  return new GptKvCache({ ...p, past_k: up(p.past_k), past_v: up(p.past_v) });
+}
+
+/**
  * The KV length (max_len) a step needs for rows of up to `positions`: one column more for a dmmha step,
  * whose rows hold max_len - 1 (StaticGpt.capacity).
  */
