@@ -73,6 +73,21 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ INFERENCE_PREFILL_BATCH: '65' }), /INFERENCE_PREFILL_BATCH/);
   });
 
+  it("takes HiFi-GAN's buckets from INFERENCE_VOCODER_BUCKETS: whole numbers, ascending, without repeats", () => {
+    assert.equal(loadConfig({}).inference.vocoderBuckets, undefined);
+    const c = loadConfig({ INFERENCE_VOCODER_BUCKETS: '8, 16,32,64,128' });
+    assert.deepEqual(c.inference.vocoderBuckets, [8, 16, 32, 64, 128]);
+    for (const bad of ['16,8', '8,8', '0,8', '8,5000', '8,,16', 'eight'])
+      assert.throws(() => loadConfig({ INFERENCE_VOCODER_BUCKETS: bad }), /INFERENCE_VOCODER_BUCKETS/, bad);
+  });
+
+  it('lets decode windows wait for prompt passes only where INFERENCE_PREFILL_FIRST_MS says so', () => {
+    assert.equal(loadConfig({}).inference.prefillFirstMs, 0);
+    assert.equal(loadConfig({ INFERENCE_PREFILL_FIRST_MS: '150' }).inference.prefillFirstMs, 150);
+    assert.throws(() => loadConfig({ INFERENCE_PREFILL_FIRST_MS: '-1' }), /INFERENCE_PREFILL_FIRST_MS/);
+    assert.throws(() => loadConfig({ INFERENCE_PREFILL_FIRST_MS: '1001' }), /INFERENCE_PREFILL_FIRST_MS/);
+  });
+
   it('keeps the batched decode off the native addon unless INFERENCE_NATIVE says otherwise', () => {
     assert.equal(loadConfig({}).inference.native, 'off');
     assert.equal(loadConfig({ INFERENCE_NATIVE: 'auto' }).inference.native, 'auto');

@@ -150,6 +150,24 @@ const envSchema = z.object({
    * fill their buckets (8, 10, 26, 58, 122 codes), `grow` by the growth factor alone (8, 12, 18, 27, ...).
    */
   INFERENCE_STREAM_CHUNKS: z.enum(['fill', 'grow']).default('fill'),
+  /**
+   * HiFi-GAN's input lengths on CUDA, ascending (comma-separated latents): a window is padded to the
+   * first that holds it. Unset: the engine's (inference/xtts/hifigan.ts, DEFAULT_BUCKETS).
+   */
+  INFERENCE_VOCODER_BUCKETS: z
+    .string()
+    .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'comma-separated whole numbers')
+    .transform((s) => s.split(',').map(Number))
+    .refine(
+      (b) => b.every((x, i) => x >= 1 && x <= 4096 && (i === 0 || x > (b[i - 1] as number))),
+      'each from 1 to 4096, ascending, without repeats',
+    )
+    .optional(),
+  /**
+   * With continuous batching on the fixed-shape step: the longest a decode window waits for prompt passes
+   * in flight to end before it runs (ms; 0: it never waits), so that a burst's prompts have the device.
+   */
+  INFERENCE_PREFILL_FIRST_MS: z.coerce.number().int().min(0).max(1000).default(0),
   /** Every SECONDS, each engine worker logs where its time went (prefill, decode windows, HiFi-GAN); 0: off. */
   INFERENCE_PROFILE: z.coerce.number().min(0).max(3600).default(0),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
@@ -318,6 +336,10 @@ export type Config = {
     streamDecodeAhead: number | undefined;
     /** How later streamed chunks are sized where HiFi-GAN has buckets (INFERENCE_STREAM_CHUNKS). */
     streamChunks: 'fill' | 'grow';
+    /** HiFi-GAN's input lengths on CUDA (INFERENCE_VOCODER_BUCKETS); undefined: the engine's. */
+    vocoderBuckets: number[] | undefined;
+    /** How long a decode window waits for prompt passes in flight (INFERENCE_PREFILL_FIRST_MS); 0: never. */
+    prefillFirstMs: number;
     /** Seconds between each worker's `inference: times` lines (INFERENCE_PROFILE); 0: none. */
     profileSeconds: number;
     threads: number | undefined;
@@ -477,6 +499,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       streamFirstCodes: e.INFERENCE_STREAM_FIRST_CODES,
       streamDecodeAhead: e.INFERENCE_STREAM_DECODE_AHEAD,
       streamChunks: e.INFERENCE_STREAM_CHUNKS,
+      vocoderBuckets: e.INFERENCE_VOCODER_BUCKETS,
+      prefillFirstMs: e.INFERENCE_PREFILL_FIRST_MS,
       threads: e.INFERENCE_THREADS,
       maxPackages: e.INFERENCE_MAX_PACKAGES,
       packageBudgetBytes:

@@ -4,6 +4,7 @@
  * them on CUDA), at lengths around every bucket edge; prints the max abs difference per length.
  *
  *   node inference/bench/hifigan-pad.ts PACKAGE_DIR [--device cuda|cpu] [--lengths 1,2,31,33,...]
+ *                                       [--buckets 8,16,32,...]   (default: the engine's, DEFAULT_BUCKETS)
  *
  * On CUDA it sets NVIDIA_TF32_OVERRIDE=0 unless the environment sets it (onnxruntime-node's sessions
  * take no per-session TF32 setting), so convolutions are fp32 in both paths and the difference is the
@@ -20,7 +21,11 @@ const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     device: { type: 'string', default: 'cuda' },
-    lengths: { type: 'string', default: '1,2,15,16,17,20,31,32,33,63,64,65,127,129,255,257,383,385,511,513,639,641' },
+    lengths: {
+      type: 'string',
+      default: '1,2,7,8,9,15,16,17,20,31,32,33,63,64,65,127,129,255,257,383,385,511,513,639,641',
+    },
+    buckets: { type: 'string' },
   },
 });
 const pkg = positionals[0];
@@ -39,8 +44,13 @@ const speakerDim = base.inputs.find((i) => i.name === 'speaker')?.shape[1];
 if (typeof width !== 'number' || typeof speakerDim !== 'number')
   throw new Error(`${path}: latents/speaker widths unknown`);
 const exact = new Hifigan(base, null);
-const bucketed = new Hifigan(base, DEFAULT_BUCKETS, () => openSession(path, { device }));
-console.log(`${path} on ${device}: width ${width}, takes frames: ${bucketed.takesFrames}`);
+const buckets = args.buckets ? args.buckets.split(',').map(Number) : DEFAULT_BUCKETS;
+if (!buckets.every((b, i) => Number.isInteger(b) && b >= 1 && (i === 0 || b > (buckets[i - 1] as number))))
+  throw new Error(`--buckets ${args.buckets}: whole numbers from 1, ascending`);
+const bucketed = new Hifigan(base, buckets, () => openSession(path, { device }));
+console.log(
+  `${path} on ${device}: width ${width}, takes frames: ${bucketed.takesFrames}, buckets ${buckets.join(', ')}`,
+);
 
 let s = 7;
 const rand = () => {
@@ -70,7 +80,7 @@ for (const n of lengths) {
   }
   worst = Math.max(worst, err);
   console.log(
-    `${n} latents → bucket ${bucketFor(n, DEFAULT_BUCKETS)}: max abs diff ${err.toExponential(2)} (peak ${peak.toFixed(3)})`,
+    `${n} latents → bucket ${bucketFor(n, buckets)}: max abs diff ${err.toExponential(2)} (peak ${peak.toFixed(3)})`,
   );
 }
 console.log(`worst: ${worst.toExponential(2)} (limit 1e-5: ${worst <= 1e-5 ? 'met' : 'NOT met'})`);

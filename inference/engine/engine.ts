@@ -174,6 +174,9 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
         : {}),
     ...(i.streamDecodeAhead !== undefined ? { streamDecodeAhead: i.streamDecodeAhead } : {}),
     ...(i.streamChunks ? { streamBucketChunks: i.streamChunks === 'fill' } : {}),
+    // Buckets pad HiFi-GAN's windows, which only CUDA's per-shape planning needs (a CPU stays exact).
+    ...(i.vocoderBuckets && i.device === 'cuda' ? { hifiganBuckets: i.vocoderBuckets } : {}),
+    ...(i.prefillFirstMs ? { prefillFirstMs: i.prefillFirstMs } : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
@@ -215,6 +218,10 @@ type InferenceConfig = {
   streamDecodeAhead?: number | undefined;
   /** How later streamed chunks are sized where HiFi-GAN has buckets (INFERENCE_STREAM_CHUNKS). */
   streamChunks?: 'fill' | 'grow' | undefined;
+  /** HiFi-GAN's input lengths on CUDA (INFERENCE_VOCODER_BUCKETS). */
+  vocoderBuckets?: number[] | undefined;
+  /** How long a decode window waits for prompt passes in flight (INFERENCE_PREFILL_FIRST_MS). */
+  prefillFirstMs?: number | undefined;
   queue: number;
   maxPackages: number;
   packageBudgetBytes: number | undefined;

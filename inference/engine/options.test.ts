@@ -36,4 +36,16 @@ describe('engineOptions', () => {
     assert.equal(engineOptions(loadConfig({ INFERENCE_STREAM_CHUNKS: 'grow' })).streamBucketChunks, false);
     assert.throws(() => loadConfig({ INFERENCE_STREAM_CHUNKS: 'both' }), /INFERENCE_STREAM_CHUNKS/);
   });
+
+  it("passes HiFi-GAN's buckets to a CUDA engine only, and the prompts' priority where it is asked for", () => {
+    const buckets = { INFERENCE_VOCODER_BUCKETS: '8,16,32,64,128' };
+    assert.deepEqual(
+      engineOptions(loadConfig({ ...buckets, INFERENCE_DEVICE: 'cuda' })).hifiganBuckets,
+      [8, 16, 32, 64, 128],
+    );
+    assert.equal(engineOptions(loadConfig(buckets)).hifiganBuckets, undefined, 'a CPU stays exact (no padding)');
+    assert.equal(engineOptions(loadConfig({ INFERENCE_DEVICE: 'cuda' })).hifiganBuckets, undefined);
+    assert.equal(engineOptions(loadConfig({})).prefillFirstMs, undefined);
+    assert.equal(engineOptions(loadConfig({ INFERENCE_PREFILL_FIRST_MS: '150' })).prefillFirstMs, 150);
+  });
 });

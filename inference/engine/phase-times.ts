@@ -5,7 +5,13 @@
  */
 import { performance } from 'node:perf_hooks';
 
-type Phase = { n: number; ms: number; units: number; maxMs: number };
+type Phase = { n: number; ms: number; units: number; maxMs: number; samples: number[] };
+
+/**
+ * Runs whose times a phase keeps per line for its p95 (the first ones of the interval; a burst's phases
+ * come a few hundred a second at most, a decode window's a few hundred).
+ */
+export const PHASE_SAMPLES = 4096;
 
 const phases = new Map<string, Phase>();
 
@@ -13,13 +19,14 @@ const phases = new Map<string, Phase>();
 export function recordPhase(name: string, ms: number, units = 0): void {
   let p = phases.get(name);
   if (!p) {
-    p = { n: 0, ms: 0, units: 0, maxMs: 0 };
+    p = { n: 0, ms: 0, units: 0, maxMs: 0, samples: [] };
     phases.set(name, p);
   }
   p.n++;
   p.ms += ms;
   p.units += units;
   p.maxMs = Math.max(p.maxMs, ms);
+  if (p.samples.length < PHASE_SAMPLES) p.samples.push(ms);
 }
 
 /** Times `f` as one run of `name`. */
@@ -30,8 +37,14 @@ export async function timed<T>(name: string, f: () => Promise<T>, units?: (r: T)
   return r;
 }
 
+/** The nearest-rank quantile q of xs (sorted in place). */
+function quantile(xs: number[], q: number): number {
+  xs.sort((a, b) => a - b);
+  return xs[Math.max(0, Math.ceil(q * xs.length) - 1)] as number;
+}
+
 /**
- * One line for the interval since the last: per phase runs, mean and max ms, busy share, units. A run's
+ * One line for the interval since the last: per phase runs, mean, p95 and max ms, busy share, units. A run's
  * time is its caller's wait, from the call to the answer, the queue in front of it included (a batcher's,
  * libuv's pool): the mean is what a stream waits, not device time, and the busy share, the runs' times
  * summed over the interval, passes 100 % when runs overlap.
@@ -41,7 +54,7 @@ export function takePhases(intervalMs: number): string {
   for (const [name, p] of [...phases.entries()].sort()) {
     if (p.n === 0) continue;
     parts.push(
-      `${name} ${p.n} runs, mean ${(p.ms / p.n).toFixed(1)} ms, max ${p.maxMs.toFixed(1)} ms, busy ${((100 * p.ms) / intervalMs).toFixed(0)}%${p.units ? `, ${p.units} units` : ''}`,
+      `${name} ${p.n} runs, mean ${(p.ms / p.n).toFixed(1)} ms, p95 ${quantile(p.samples, 0.95).toFixed(1)} ms, max ${p.maxMs.toFixed(1)} ms, busy ${((100 * p.ms) / intervalMs).toFixed(0)}%${p.units ? `, ${p.units} units` : ''}`,
     );
   }
   phases.clear();

@@ -26,6 +26,26 @@ describe('engine behaviour (tiny fixture)', () => {
   });
   after(() => x.release());
 
+  it('counts the prompt passes in flight, and says when none is left (what prefillFirst waits for)', async () => {
+    assert.equal(x.gpt.prefillsInFlight, 0);
+    await x.gpt.prefillsIdle();
+    const a = x.gpt.prefill(voice.gptCondLatent, voice.gptCondShape, ids);
+    const b = x.gpt.prefill(voice.gptCondLatent, voice.gptCondShape, ids);
+    assert.equal(x.gpt.prefillsInFlight, 2);
+    let idle = false;
+    const waiting = x.gpt.prefillsIdle().then(() => {
+      idle = true;
+    });
+    (await a).cache.dispose();
+    assert.equal(idle, false, 'one pass is still in flight');
+    (await b).cache.dispose();
+    await waiting;
+    assert.equal(x.gpt.prefillsInFlight, 0);
+    // A failed pass counts out too.
+    await assert.rejects(x.gpt.prefill(voice.gptCondLatent, [1, 1, 1], ids));
+    assert.equal(x.gpt.prefillsInFlight, 0);
+  });
+
   it('refuses sampling settings it cannot use with PARAMS_INVALID, naming them', () => {
     for (const bad of [
       { temperature: 0 },

@@ -187,6 +187,9 @@ export class Gpt {
   /** [layers, 1, heads, 0, head dim]: the empty cache a shared graph's prefill run is fed. */
   private readonly emptyKv: readonly number[];
   private readonly width: number;
+  /** Prompt passes in flight, and who waits for there to be none (prefillsIdle). */
+  private inFlight = 0;
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(prefill: Session, decode: Session, tokens: { audioStart: number; audioStop: number; vocab: number }) {
     this.prefillSession = prefill;
@@ -222,8 +225,32 @@ export class Gpt {
     return tensor('bool', seen, [1, this.vocab]);
   }
 
+  /** Prompt passes (prefill calls) begun and not yet ended. */
+  get prefillsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves when no prompt pass is in flight (at once when none is). */
+  prefillsIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((ok) => this.idleWaiters.push(ok));
+  }
+
   /** textIds: [START] ids... [STOP]. cond: [1, latents, width]. */
   async prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefillResult> {
+    this.inFlight++;
+    try {
+      return await this.prefillOnce(cond, condShape, textIds);
+    } finally {
+      if (--this.inFlight === 0) for (const ok of this.idleWaiters.splice(0)) ok();
+    }
+  }
+
+  private async prefillOnce(
+    cond: Float32Array,
+    condShape: readonly number[],
+    textIds: readonly number[],
+  ): Promise<PrefillResult> {
     if (this.shared) return this.sharedPrefill(cond, condShape, textIds);
     if (this.devicePrefiller) {
       const batcher = this.devicePrefiller;

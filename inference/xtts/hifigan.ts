@@ -91,9 +91,10 @@ export class Hifigan {
    * Opens and runs the sessions of the first `count` buckets once, so their setup (about 1 s
    * each on an H100) happens at load instead of inside a listener's first request. Streaming
    * decodes windows of its chunks plus about 5 codes of left context, and the chunks grow from 8
-   * to 122 codes (xtts.ts, bucketChunkSchedule), so every stream meets buckets 16, 32, 64 and 128;
-   * longer ones (whole renders) open on first use. With the batcher, every (bucket, rows) shape of
-   * those buckets. Returns the shapes warmed; 0 without buckets.
+   * to 122 codes (xtts.ts, bucketChunkSchedule), so every stream meets the buckets up to 128 (the
+   * first four of DEFAULT_BUCKETS; Xtts.streamBuckets counts them for other lists); longer ones (whole
+   * renders) open on first use. With the batcher, every (bucket, rows) shape of those buckets. Returns
+   * the shapes warmed; 0 without buckets.
    */
   async warmUp(width: number, speakerDim: number, count = 4): Promise<number> {
     if (!this.buckets || !this.openMore) return 0;

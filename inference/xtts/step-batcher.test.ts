@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TINY_SETTINGS, tinySentenceIds } from '../../test/helpers/tiny.ts';
+import { takePhases } from '../engine/phase-times.ts';
 import { StaticGpt } from '../native/static.ts';
 import type { BatchedDriver } from './decode-batcher.ts';
 import { generateCodes, UniformSource } from './generate.ts';
@@ -73,6 +74,56 @@ function scripted(stopAt: Record<string, number> = {}, refuse = new Set<string>(
 const cache = (name: string) => ({ name }) as unknown as GptKvCache;
 
 describe('StepBatcher over a scripted driver', () => {
+  it('with prefillFirst, a window waits for the prompt passes in flight, at most waitMs', async () => {
+    let inFlight = 1;
+    let idle: () => void = () => {};
+    const prefills = {
+      get prefillsInFlight() {
+        return inFlight;
+      },
+      prefillsIdle: () => new Promise<void>((ok) => (idle = ok)),
+    };
+    const s = scripted();
+    const b = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 4, prefillFirst: { waitMs: 60_000, prefills } });
+    const one = b.decode(cache('s1'), new Float32Array(4), settings);
+    for (let i = 0; i < 5; i++) await tick();
+    assert.equal(s.windows.length, 0, 'no window while a prompt pass is in flight');
+    inFlight = 0;
+    idle();
+    assert.equal((await one).codes.length, 4);
+    assert.equal(s.windows.length, 1);
+    // A pass that never ends holds a window waitMs at most.
+    inFlight = 1;
+    const held = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 4, prefillFirst: { waitMs: 30, prefills } });
+    const t0 = performance.now();
+    const two = await held.decode(cache('s2'), new Float32Array(4), settings);
+    const waited = performance.now() - t0;
+    assert.equal(two.codes.length, 4);
+    assert.ok(waited >= 25 && waited < 5000, `waited ${waited} ms`);
+    // No pass in flight: no wait at all.
+    inFlight = 0;
+    const t1 = performance.now();
+    await held.decode(cache('s3'), new Float32Array(4), settings);
+    assert.ok(performance.now() - t1 < 25);
+  });
+
+  it("records each sequence's first window once (INFERENCE_PROFILE): its wait from the call, then the window", async () => {
+    const s = scripted();
+    const b = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 4, maxBatch: 8 });
+    takePhases(1000);
+    // s1 decodes in two calls (its second is no join); s2 joins in the window after s1's first.
+    const s1 = cache('s1');
+    const one = b.decode(s1, new Float32Array(6), settings);
+    await tick();
+    const two = b.decode(cache('s2'), new Float32Array(3), settings);
+    await Promise.all([one, two]);
+    await b.decode(s1, new Float32Array(4), settings);
+    const line = takePhases(1000);
+    assert.match(line, /first window: run 2 runs, /);
+    assert.match(line, /first window: wait 2 runs, /);
+    assert.match(line, /decode window 4 runs, .*, 13 units/);
+  });
+
   it('a call arriving during a long one joins the next window and is answered first', async () => {
     const s = scripted();
     const b = new StepBatcher(s.driver, { stopCode: STOP, windowSteps: 4, maxBatch: 8 });

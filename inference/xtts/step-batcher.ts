@@ -34,7 +34,16 @@ export type StepBatcherOptions = {
   windowSteps?: number;
   /** Sequences per window at most (default 16: the driver's slots). */
   maxBatch?: number;
+  /**
+   * Before each window, wait up to `waitMs` for the prompt passes in flight (`prefills`, the Gpt's) to
+   * end: a burst's prompts then run with the device to themselves instead of beside the decode of the
+   * first streams to join, and the burst joins in fewer windows. Unset: windows never wait.
+   */
+  prefillFirst?: { waitMs: number; prefills: PrefillsInFlight };
 };
+
+/** What prefillFirst watches: the Gpt's prompt passes. */
+export type PrefillsInFlight = { readonly prefillsInFlight: number; prefillsIdle(): Promise<void> };
 
 type Call = {
   cache: GptKvCache;
@@ -47,6 +56,8 @@ type Call = {
   width: number;
   resolve: (r: DecodeResult) => void;
   reject: (e: Error) => void;
+  /** When it came (performance.now() ms). */
+  at: number;
 };
 
 export class StepBatcher extends BatcherBase {
@@ -56,6 +67,7 @@ export class StepBatcher extends BatcherBase {
   private readonly driver: BatchedDriver;
   /** The driver's id of each sequence that has joined it. */
   private readonly members = new Map<GptKvCache, number>();
+  private readonly prefillFirst: StepBatcherOptions['prefillFirst'];
   /** Open calls, in arrival order (a sequence has at most one). */
   private readonly calls: Call[] = [];
   private running = false;
@@ -66,6 +78,7 @@ export class StepBatcher extends BatcherBase {
     this.stopCode = options.stopCode;
     this.windowSteps = Math.max(1, Math.floor(options.windowSteps ?? 8));
     this.maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 16));
+    this.prefillFirst = options.prefillFirst;
   }
 
   /** Sequences that have joined the driver and not been released. */
@@ -78,7 +91,18 @@ export class StepBatcher extends BatcherBase {
     if (this.calls.some((c) => c.cache === cache))
       return Promise.reject(new Error('a sequence already has a decode call open'));
     return new Promise<DecodeResult>((resolve, reject) => {
-      const call: Call = { cache, uniforms, settings, used: 0, codes: [], latents: [], width: 0, resolve, reject };
+      const call: Call = {
+        cache,
+        uniforms,
+        settings,
+        used: 0,
+        codes: [],
+        latents: [],
+        width: 0,
+        resolve,
+        reject,
+        at: performance.now(),
+      };
       if (uniforms.length === 0) {
         resolve({ codes: [], latents: new Float32Array(0), width: 0 });
         return;
@@ -126,8 +150,25 @@ export class StepBatcher extends BatcherBase {
 
   /** One window; false when no call could run (each one waits for a free slot). */
   private async window(): Promise<boolean> {
+    const first = this.prefillFirst;
+    if (first && first.waitMs > 0 && first.prefills.prefillsInFlight > 0) {
+      const w0 = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        first.prefills.prefillsIdle(),
+        new Promise<void>((ok) => {
+          timer = setTimeout(ok, first.waitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      recordPhase('decode window: wait for prompts', performance.now() - w0);
+      // A call may have been released meanwhile; nothing else changed what the window takes.
+      if (this.calls.length === 0) return true;
+    }
     const requests: { id: number; uniforms: Float32Array; settings: DecodeSettings }[] = [];
     const inWindow: Call[] = [];
+    // The calls whose sequence joins in this window (their first codes: INFERENCE_PROFILE's phases).
+    const joining: Call[] = [];
     for (const c of [...this.calls]) {
       if (inWindow.length >= this.maxBatch) break;
       let id = this.members.get(c.cache);
@@ -135,6 +176,7 @@ export class StepBatcher extends BatcherBase {
         try {
           id = this.driver.join(c.cache);
           this.members.set(c.cache, id);
+          joining.push(c);
         } catch (e) {
           // No free slot: the call waits for a sequence to be released. Any other refusal fails it.
           if ((e as { code?: unknown }).code !== 'ERR_STATIC_FULL') this.fail(c, e);
@@ -156,7 +198,14 @@ export class StepBatcher extends BatcherBase {
     }
     let made = 0;
     for (const r of out.values()) made += r.codes.length;
-    recordPhase('decode window', performance.now() - t0, made);
+    const t1 = performance.now();
+    recordPhase('decode window', t1 - t0, made);
+    // A joining sequence's first codes: the wait from its call to this window (the join included, which
+    // the driver makes at the window's start), then the window itself.
+    for (const c of joining) {
+      recordPhase('first window: wait', t0 - c.at);
+      recordPhase('first window: run', t1 - t0);
+    }
     for (const [i, c] of inWindow.entries()) {
       // Released during the window: its call was already refused.
       if (!this.calls.includes(c)) continue;

@@ -253,7 +253,7 @@ describe('streaming with growing chunks (tiny fixture)', () => {
     await stream(x, text, 6);
     const line = takePhases(1000);
     // Once per stream each; the first run's 20 codes are the codes phase's units.
-    assert.match(line, /first audio: codes 2 runs, mean [\d.]+ ms, max [\d.]+ ms, busy \d+%, 40 units/);
+    assert.match(line, /first audio: codes 2 runs, mean [\d.]+ ms, p95 [\d.]+ ms, max [\d.]+ ms, busy \d+%, 40 units/);
     assert.match(line, /first audio: HiFi-GAN 2 runs, mean [\d.]+ ms/);
   });
 

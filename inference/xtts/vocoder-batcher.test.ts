@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
+import { takePhases } from '../engine/phase-times.ts';
 import { addTinyBatchGraph } from './tiny-graphs.ts';
 import { RENDER_SLACK_MS, ROW_LATENTS, VocoderBatcher } from './vocoder-batcher.ts';
 import { Xtts } from './xtts.ts';
@@ -200,6 +201,7 @@ describe('VocoderBatcher order', () => {
 
   it("a stream's first window (due now) runs beside a run in flight, ahead of windows that waited longer", async () => {
     const { shapes, batcher: b, release } = heldSession(2);
+    takePhases(1000);
     const first = b.run(64, win(64, 2), 50, spk);
     await tick();
     const older = [b.run(64, win(64, 2), 40, spk), b.run(64, win(64, 2), 30, spk), b.run(32, win(32, 2), 20, spk)];
@@ -221,6 +223,12 @@ describe('VocoderBatcher order', () => {
       [64, 2],
       [32, 1],
     ]);
+    // INFERENCE_PROFILE: each run by bucket with its rows as units, and the wait of the one window due
+    // when it came.
+    const line = takePhases(1000);
+    assert.match(line, /vocoder run 64 2 runs, .*, 3 units/);
+    assert.match(line, /vocoder run 32 2 runs, .*, 2 units/);
+    assert.match(line, /vocoder due window: wait 1 runs, /);
   });
 
   it('the window due soonest goes first, whatever came first; its bucket takes its windows in order of deadline', async () => {

@@ -18,6 +18,7 @@
  * A row's samples are those of the window run alone through the batch-1 graph, within float rounding
  * (the graph computes each row as the module does alone: model/test_hifigan.py, vocoder-batcher.test.ts).
  */
+import { recordPhase } from '../engine/phase-times.ts';
 import type { Session } from '../runtime/index.ts';
 import { tensor } from '../runtime/index.ts';
 
@@ -55,6 +56,8 @@ type Window = {
   speaker: Float32Array;
   /** When its listener needs it (performance.now() ms). */
   deadline: number;
+  /** When it came (performance.now() ms). */
+  queued: number;
   resolve: (wav: Float32Array) => void;
   reject: (e: Error) => void;
 };
@@ -124,9 +127,10 @@ export class VocoderBatcher {
   ): Promise<Float32Array> {
     if (latents.length !== fed * this.width)
       return Promise.reject(new Error(`vocoder window: ${latents.length} values for ${fed} latents of ${this.width}`));
-    const due = deadline ?? performance.now() + RENDER_SLACK_MS;
+    const queued = performance.now();
+    const due = deadline ?? queued + RENDER_SLACK_MS;
     return new Promise((resolve, reject) => {
-      this.waiting.push({ fed, latents, frames, speaker, deadline: due, resolve, reject });
+      this.waiting.push({ fed, latents, frames, speaker, deadline: due, queued, resolve, reject });
       this.pump();
     });
   }
@@ -209,6 +213,7 @@ export class VocoderBatcher {
         frames[r] = BigInt(w.frames);
       }
       const session = await this.session(fed, rows);
+      const t0 = performance.now();
       const out = await session.run({
         latents: tensor('float32', latents, [rows, fed, this.width]),
         speaker: tensor('float32', speakers, [rows, d, 1]),
@@ -218,6 +223,10 @@ export class VocoderBatcher {
       const n = this.samples(fed);
       if (!wav || wav.length !== rows * n)
         throw new Error(`hifigan_batch gave ${wav?.length ?? 'no'} samples for ${rows} rows of ${n}`);
+      // For INFERENCE_PROFILE: each run by bucket (its rows the units), and how long the windows that were
+      // due when they came (a stream's first; a listener out of audio) waited for their run to start.
+      recordPhase(`vocoder run ${fed}`, performance.now() - t0, rows);
+      for (const w of batch) if (w.deadline <= w.queued) recordPhase('vocoder due window: wait', t0 - w.queued);
       this.counts.runs++;
       this.counts.windows += batch.length;
       this.counts.sizes[batch.length] = (this.counts.sizes[batch.length] ?? 0) + 1;

@@ -27,7 +27,7 @@ import {
 } from './decode-batcher.ts';
 import { type BabbleGuard, generateCodes, UniformSource } from './generate.ts';
 import { Gpt } from './gpt.ts';
-import { DEFAULT_BUCKETS, Hifigan, outputSamples } from './hifigan.ts';
+import { bucketFor, DEFAULT_BUCKETS, Hifigan, outputSamples } from './hifigan.ts';
 import { loadPackage, type ModelPackage, type PackageOptions, textTokenLimit } from './package.ts';
 import { StepBatcher } from './step-batcher.ts';
 import {
@@ -37,6 +37,7 @@ import {
   DEFAULT_STREAM,
   readAhead,
   StreamChunker,
+  windowContextCodes,
 } from './stream.ts';
 import { VocoderBatcher } from './vocoder-batcher.ts';
 import { computeVoiceFromAudio, type VoiceOptions } from './voice.ts';
@@ -76,6 +77,12 @@ export type XttsOptions = PackageOptions & {
    * GPT directly, one at a time as its caller awaits.
    */
   decodeBatch?: { maxBatch: number; gatherMs?: number; windowSteps?: number } | undefined;
+  /**
+   * With continuous batching on the fixed-shape step (StepBatcher): the longest a decode window waits for
+   * the prompt passes in flight to end before it runs (ms; default 0, it never waits). A burst of streams
+   * then has its prompts' passes alone on the device rather than beside the decode of the first to join.
+   */
+  prefillFirstMs?: number;
 };
 
 export type SynthesisInput = {
@@ -158,9 +165,12 @@ export class Xtts {
   private staticBatch: StaticGpt | null = null;
   /** Prompts a prefill run at most, where the package's prefill is the batched graph (PackageOptions.prefillBatch). */
   private readonly prefillRows: number | undefined;
+  /** XttsOptions.prefillFirstMs. */
+  private readonly prefillFirstMs: number;
 
   private constructor(pkg: ModelPackage, options: XttsOptions) {
     this.pkg = pkg;
+    this.prefillFirstMs = Math.max(0, options.prefillFirstMs ?? 0);
     this.prefillRows = options.prefillBatch?.maxRows;
     this.textTokens = options.maxTextTokens;
     this.bucketSizedChunks = options.streamMaxChunkCodes === undefined;
@@ -221,6 +231,7 @@ export class Xtts {
         stopCode: this.gpt.stopCode,
         maxBatch: Math.min(o.maxBatch, this.staticBatch.dims.slots),
         ...(o.windowSteps !== undefined ? { windowSteps: o.windowSteps } : {}),
+        ...(this.prefillFirstMs > 0 ? { prefillFirst: { waitMs: this.prefillFirstMs, prefills: this.gpt } } : {}),
       });
     return new DecodeBatcher(many, {
       maxBatch: o.maxBatch,
@@ -262,6 +273,17 @@ export class Xtts {
     return batchedDecode(this.deviceBatch);
   }
 
+  /**
+   * How many of HiFi-GAN's buckets (from the first) a stream's windows use at speed 1: up to the one of
+   * its largest window (the largest chunk and the window's context); 0 without buckets.
+   */
+  streamBuckets(): number {
+    const buckets = this.hifigan.buckets;
+    if (!buckets) return 0;
+    const largest = bucketFor(this.options.streamMaxChunkCodes + windowContextCodes(), buckets);
+    return buckets.filter((b) => b <= largest).length;
+  }
+
   /** Whether the batched decode runs through the native addon. */
   get nativeDecode(): boolean {
     return this.deviceBatch !== null || this.staticBatch !== null;
@@ -271,7 +293,7 @@ export class Xtts {
     const x = new Xtts(await loadPackage(dir, options), options);
     if (options.warmUp ?? true) {
       const c = x.pkg.manifest.model.config;
-      await x.hifigan.warmUp(c.gpt_n_model_channels, c.d_vector_dim);
+      await x.hifigan.warmUp(c.gpt_n_model_channels, c.d_vector_dim, x.streamBuckets());
       traceMemory('warming HiFi-GAN up');
       await x.staticBatch?.warmUp();
       if (x.staticBatch) traceMemory('warming the fixed-shape step up');
