@@ -81,8 +81,9 @@ describe('loadConfig', () => {
       assert.throws(() => loadConfig({ INFERENCE_VOCODER_BUCKETS: bad }), /INFERENCE_VOCODER_BUCKETS/, bad);
   });
 
-  it('lets decode windows wait for prompt passes only where INFERENCE_PREFILL_FIRST_MS says so', () => {
-    assert.equal(loadConfig({}).inference.prefillFirstMs, 0);
+  it('reads how long decode windows wait for prompt passes from INFERENCE_PREFILL_FIRST_MS (unset: the engine decides)', () => {
+    assert.equal(loadConfig({}).inference.prefillFirstMs, undefined);
+    assert.equal(loadConfig({ INFERENCE_PREFILL_FIRST_MS: '0' }).inference.prefillFirstMs, 0);
     assert.equal(loadConfig({ INFERENCE_PREFILL_FIRST_MS: '150' }).inference.prefillFirstMs, 150);
     assert.throws(() => loadConfig({ INFERENCE_PREFILL_FIRST_MS: '-1' }), /INFERENCE_PREFILL_FIRST_MS/);
     assert.throws(() => loadConfig({ INFERENCE_PREFILL_FIRST_MS: '1001' }), /INFERENCE_PREFILL_FIRST_MS/);

@@ -166,8 +166,9 @@ const envSchema = z.object({
   /**
    * With continuous batching on the fixed-shape step: the longest a decode window waits for prompt passes
    * in flight to end before it runs (ms; 0: it never waits), so that a burst's prompts have the device.
+   * Unset: the engine's (200 on CUDA, 0 on a CPU).
    */
-  INFERENCE_PREFILL_FIRST_MS: z.coerce.number().int().min(0).max(1000).default(0),
+  INFERENCE_PREFILL_FIRST_MS: z.coerce.number().int().min(0).max(1000).optional(),
   /** Every SECONDS, each engine worker logs where its time went (prefill, decode windows, HiFi-GAN); 0: off. */
   INFERENCE_PROFILE: z.coerce.number().min(0).max(3600).default(0),
   /** onnxruntime threads per engine worker; by default the API leaves one core to its event loop, a pod uses all. */
@@ -338,8 +339,8 @@ export type Config = {
     streamChunks: 'fill' | 'grow';
     /** HiFi-GAN's input lengths on CUDA (INFERENCE_VOCODER_BUCKETS); undefined: the engine's. */
     vocoderBuckets: number[] | undefined;
-    /** How long a decode window waits for prompt passes in flight (INFERENCE_PREFILL_FIRST_MS); 0: never. */
-    prefillFirstMs: number;
+    /** How long a decode window waits for prompt passes in flight (INFERENCE_PREFILL_FIRST_MS); undefined: the engine's. */
+    prefillFirstMs: number | undefined;
     /** Seconds between each worker's `inference: times` lines (INFERENCE_PROFILE); 0: none. */
     profileSeconds: number;
     threads: number | undefined;

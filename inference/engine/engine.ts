@@ -143,6 +143,15 @@ export function nativeDecodePath(
  */
 export const GPU_STREAM_FIRST_CHUNK_CODES = 8;
 
+/**
+ * How long a decode window waits for prompt passes in flight on CUDA unless INFERENCE_PREFILL_FIRST_MS says
+ * (XttsOptions.prefillFirstMs). On an H200 at 64 streams (full size, fp32, HiFi-GAN bucket of 8; README,
+ * 2026-12-01) the burst's first audio p95 was 583 and 571 ms with 200 against 604 and 641 without, 651
+ * with 50; no stream ran out of audio in the runs with 200. A CPU runs the prompts and the step on the
+ * same cores either way: 0.
+ */
+export const GPU_PREFILL_FIRST_MS = 200;
+
 /** Engine options from the INFERENCE_* settings (infra/config.ts), shared by the API and pods. */
 export function engineOptions(config: { inference: InferenceConfig }): EngineOptions {
   const i = config.inference;
@@ -176,7 +185,10 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.streamChunks ? { streamBucketChunks: i.streamChunks === 'fill' } : {}),
     // Buckets pad HiFi-GAN's windows, which only CUDA's per-shape planning needs (a CPU stays exact).
     ...(i.vocoderBuckets && i.device === 'cuda' ? { hifiganBuckets: i.vocoderBuckets } : {}),
-    ...(i.prefillFirstMs ? { prefillFirstMs: i.prefillFirstMs } : {}),
+    // Unset: on CUDA a burst's prompt passes get the device before the decode of the first to join.
+    ...((i.prefillFirstMs ?? (i.device === 'cuda' ? GPU_PREFILL_FIRST_MS : 0)) > 0
+      ? { prefillFirstMs: i.prefillFirstMs ?? GPU_PREFILL_FIRST_MS }
+      : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),

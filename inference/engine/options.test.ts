@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../infra/index.ts';
-import { engineOptions, GPU_STREAM_FIRST_CHUNK_CODES } from './engine.ts';
+import { engineOptions, GPU_PREFILL_FIRST_MS, GPU_STREAM_FIRST_CHUNK_CODES } from './engine.ts';
 
 describe('engineOptions', () => {
   it("sizes a stream's first chunk by device unless INFERENCE_STREAM_FIRST_CODES names it", () => {
@@ -37,7 +37,7 @@ describe('engineOptions', () => {
     assert.throws(() => loadConfig({ INFERENCE_STREAM_CHUNKS: 'both' }), /INFERENCE_STREAM_CHUNKS/);
   });
 
-  it("passes HiFi-GAN's buckets to a CUDA engine only, and the prompts' priority where it is asked for", () => {
+  it("passes HiFi-GAN's buckets to a CUDA engine only, and gives a burst's prompts the device first on CUDA", () => {
     const buckets = { INFERENCE_VOCODER_BUCKETS: '8,16,32,64,128' };
     assert.deepEqual(
       engineOptions(loadConfig({ ...buckets, INFERENCE_DEVICE: 'cuda' })).hifiganBuckets,
@@ -45,7 +45,11 @@ describe('engineOptions', () => {
     );
     assert.equal(engineOptions(loadConfig(buckets)).hifiganBuckets, undefined, 'a CPU stays exact (no padding)');
     assert.equal(engineOptions(loadConfig({ INFERENCE_DEVICE: 'cuda' })).hifiganBuckets, undefined);
-    assert.equal(engineOptions(loadConfig({})).prefillFirstMs, undefined);
+    assert.equal(engineOptions(loadConfig({})).prefillFirstMs, undefined, 'a CPU: windows never wait');
+    assert.equal(GPU_PREFILL_FIRST_MS, 200);
+    assert.equal(engineOptions(loadConfig({ INFERENCE_DEVICE: 'cuda' })).prefillFirstMs, 200);
+    const cuda0 = { INFERENCE_DEVICE: 'cuda', INFERENCE_PREFILL_FIRST_MS: '0' };
+    assert.equal(engineOptions(loadConfig(cuda0)).prefillFirstMs, undefined, 'off where set to 0');
     assert.equal(engineOptions(loadConfig({ INFERENCE_PREFILL_FIRST_MS: '150' })).prefillFirstMs, 150);
   });
 });

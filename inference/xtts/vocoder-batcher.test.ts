@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { takePhases } from '../engine/phase-times.ts';
 import { addTinyBatchGraph } from './tiny-graphs.ts';
-import { RENDER_SLACK_MS, ROW_LATENTS, VocoderBatcher } from './vocoder-batcher.ts';
+import { PAD_FILL, RENDER_SLACK_MS, ROW_LATENTS, VocoderBatcher } from './vocoder-batcher.ts';
 import { Xtts } from './xtts.ts';
 
 const fixture = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny', 'package');
@@ -80,6 +80,31 @@ describe('VocoderBatcher: HiFi-GAN windows of several callers in one run', () =>
     );
   });
 
+  it('a run of windows that nearly fill the next power of two of rows is padded to it, and each keeps its own samples', async () => {
+    const c = batched.pkg.manifest.model.config;
+    const width = c.gpt_n_model_channels;
+    const b = batched.hifigan.batcher;
+    assert.ok(b);
+    // One window starts a run alone; the seven that come meanwhile (bucket 16) fill 7/8 of 8 rows: one run.
+    const windows = [16, 9, 12, 16, 10, 15, 11, 13].map((frames, i) => ({
+      frames,
+      latents: Float32Array.from({ length: frames * width }, (_, k) => Math.sin(k * 0.21 + i) * 0.7),
+      speaker: Float32Array.from({ length: c.d_vector_dim }, (_, k) => Math.cos(k * 1.3 + i) * 0.3),
+    }));
+    const want = [];
+    for (const w of windows) want.push(await alone.hifigan.decode(w.latents, w.frames, width, w.speaker));
+    const before = b.stats;
+    const got = await Promise.all(windows.map((w) => batched.hifigan.decode(w.latents, w.frames, width, w.speaker)));
+    const after = b.stats;
+    assert.equal(after.runs - before.runs, 2, `runs by windows ${JSON.stringify(after.sizes)}`);
+    assert.equal((after.sizes[7] ?? 0) - (before.sizes[7] ?? 0), 1, 'the seven in one run');
+    assert.equal(after.padded - before.padded, 1, 'one padding row');
+    for (const [i, g] of got.entries()) {
+      assert.equal(g.length, (want[i] as Float32Array).length);
+      assert.ok(maxAbsDiff(g, want[i] as Float32Array) <= 1e-5, `window ${i}`);
+    }
+  });
+
   it("warms every (bucket, rows) shape up to the bucket's rows", async () => {
     const b = batched.hifigan.batcher;
     assert.ok(b);
@@ -135,6 +160,34 @@ const spk = new Float32Array(3);
 const tick = () => new Promise((ok) => setImmediate(ok));
 
 describe('VocoderBatcher order', () => {
+  it('pads a run only where its windows fill 7/8 of the next power of two (PAD_FILL); padding rows are zeros', async () => {
+    assert.equal(PAD_FILL, 7 / 8);
+    const { runs, batcher: b, release } = heldSession(2);
+    const first = b.run(16, win(16, 2, 1), 16, spk);
+    await tick();
+    // Seven windows wait behind the held run: 8 rows, the last a padding row.
+    const seven = Array.from({ length: 7 }, (_, i) => b.run(16, win(16, 2, 10 + i), 16, spk));
+    release();
+    await Promise.all([first, ...seven]);
+    assert.deepEqual(
+      runs.map((r) => [r.fed, r.rows]),
+      [
+        [16, 1],
+        [16, 8],
+      ],
+    );
+    assert.deepEqual(runs[1]?.tags, [10, 11, 12, 13, 14, 15, 16, 0]);
+    assert.equal(b.stats.padded, 1);
+    // Six: the first runs alone (nothing in flight), the five that wait fill less than 7/8 of 8: a run of
+    // 4, then the last.
+    const six = Array.from({ length: 6 }, (_, i) => b.run(16, win(16, 2, 20 + i), 16, spk));
+    await Promise.all(six);
+    assert.deepEqual(
+      runs.slice(2).map((r) => r.rows),
+      [1, 4, 1],
+    );
+  });
+
   it("warms each bucket's shapes largest first (so a growing arena's later, smaller runs fit in what it freed)", async () => {
     const shapes: [number, number][] = [];
     const session = {

@@ -46,6 +46,15 @@ function powerOfTwoAtMost(n: number): number {
   return 2 ** Math.floor(Math.log2(n));
 }
 
+/**
+ * Windows waiting that fill at least this share of the next power of two of rows go in one run of that
+ * many, the rest of its rows padding (zeros, their samples dropped), instead of runs of the powers of two
+ * below: at 64 streams on an H200 (2026-12-01) a burst's 63 first windows went as 32, 16, 8, 4, 2 and 1
+ * (a stream's first audio waited for HiFi-GAN 112–143 ms at p95) where one run of 64 windows of 8 latents
+ * takes 62 ms; the one padded row costs a 64th of that run.
+ */
+export const PAD_FILL = 7 / 8;
+
 /** How long a window without a deadline (a whole render's) may wait behind streams' (ms). */
 export const RENDER_SLACK_MS = 1000;
 
@@ -62,8 +71,8 @@ type Window = {
   reject: (e: Error) => void;
 };
 
-/** What the batcher has run: runs, windows, and runs by their number of windows. */
-export type VocoderBatchStats = { runs: number; windows: number; sizes: Record<number, number> };
+/** What the batcher has run: runs, windows, runs by their number of windows, and padding rows run (PAD_FILL). */
+export type VocoderBatchStats = { runs: number; windows: number; sizes: Record<number, number>; padded: number };
 
 export class VocoderBatcher {
   readonly maxRows: number;
@@ -77,7 +86,7 @@ export class VocoderBatcher {
   private running = false;
   /** A run of due windows only (a first window; a listener out of audio), beside the one above. */
   private dueRunning = false;
-  private readonly counts: VocoderBatchStats = { runs: 0, windows: 0, sizes: {} };
+  private readonly counts: VocoderBatchStats = { runs: 0, windows: 0, sizes: {}, padded: 0 };
 
   /**
    * `open(bucket, rows)`: a session of the batched graph for that shape; `samples(fed)`: the samples the
@@ -197,16 +206,21 @@ export class VocoderBatcher {
     const order = this.waiting.filter((w) => due(w) || !dueOnly).sort((a, b) => a.deadline - b.deadline);
     const fed = (order[0] as Window).fed;
     const same = order.filter((w) => w.fed === fed);
-    // A power of two of them: padding rows would be whole windows of work for nothing, so the rest
-    // wait for the next run (which starts as soon as this one ends).
-    const batch = same.slice(0, Math.min(this.rowsFor(fed), powerOfTwoAtMost(same.length)));
+    // A power of two of rows. Padding rows are whole windows of work for nothing, so unless the windows
+    // fill PAD_FILL of the next power of two, the run takes the power of two below and the rest wait for
+    // the next run (which starts as soon as this one ends).
+    const cap = this.rowsFor(fed);
+    const up = Math.min(cap, 2 ** Math.ceil(Math.log2(same.length)));
+    const rows = same.length >= up * PAD_FILL ? up : Math.min(cap, powerOfTwoAtMost(same.length));
+    const batch = same.slice(0, rows);
     for (const w of batch) this.waiting.splice(this.waiting.indexOf(w), 1);
     try {
-      const rows = batch.length;
       const d = (batch[0] as Window).speaker.length;
       const latents = new Float32Array(rows * fed * this.width);
       const speakers = new Float32Array(rows * d);
       const frames = new BigInt64Array(rows);
+      // Padding rows (past the batch): zero latents and speaker, whole length.
+      frames.fill(BigInt(fed));
       for (const [r, w] of batch.entries()) {
         latents.set(w.latents, r * fed * this.width);
         speakers.set(w.speaker, r * d);
@@ -229,6 +243,7 @@ export class VocoderBatcher {
       for (const w of batch) if (w.deadline <= w.queued) recordPhase('vocoder due window: wait', t0 - w.queued);
       this.counts.runs++;
       this.counts.windows += batch.length;
+      this.counts.padded += rows - batch.length;
       this.counts.sizes[batch.length] = (this.counts.sizes[batch.length] ?? 0) + 1;
       for (const [r, w] of batch.entries()) w.resolve(wav.slice(r * n, (r + 1) * n));
     } catch (e) {
