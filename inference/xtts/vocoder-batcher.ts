@@ -7,8 +7,9 @@
  * second after it asked, RENDER_SLACK_MS). One batched run is in flight at a time; windows that arrive
  * meanwhile wait, and when it ends the bucket of the window due soonest goes next, its windows in order of
  * deadline, the largest power of two of them up to the bucket's rows (rowsFor: `maxRows` windows of
- * ROW_LATENTS latents or more, as many latents' worth of shorter ones; the rest go in the next run), so a
- * bucket's runs take a few shapes only. Windows already due (a first window; a stream whose audio ran out) do not
+ * ROW_LATENTS latents or more, as many latents' worth of shorter ones; the rest go in the next run), or the
+ * next power of two with padding rows where they fill PAD_FILL of it, so a bucket's runs take a few shapes
+ * only. Windows already due (a first window; a stream whose audio ran out) do not
  * wait for a run of others to end: while one is in flight, they get a run of their own beside it (one
  * such at a time; short windows, so it ends soon, and the device shares out). Earliest deadline first:
  * a stream with seconds of audio ahead of its listener waits for one whose listener has none.
