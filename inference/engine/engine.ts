@@ -147,8 +147,10 @@ export const GPU_STREAM_FIRST_CHUNK_CODES = 8;
  * How long a decode window waits for prompt passes in flight on CUDA unless INFERENCE_PREFILL_FIRST_MS says
  * (XttsOptions.prefillFirstMs). On an H200 at 64 streams (full size, fp32, HiFi-GAN bucket of 8; README,
  * 2026-12-01) the burst's first audio p95 was 583 and 571 ms with 200 against 604 and 641 without, 651
- * with 50; no stream ran out of audio in the runs with 200. A CPU runs the prompts and the step on the
- * same cores either way: 0.
+ * with 50; no stream ran out of audio in the runs with 200. Even where prompts kept coming so that every
+ * window waited its whole 200 ms, a window of 8 steps (370 ms of audio) would still end before its streams'
+ * listeners had played it (a window takes 40–90 ms at 64 streams). A CPU runs the prompts and the step on
+ * the same cores either way: 0.
  */
 export const GPU_PREFILL_FIRST_MS = 200;
 
