@@ -36,6 +36,7 @@ describe('engine behaviour (tiny fixture)', () => {
     const waiting = x.gpt.prefillsIdle().then(() => {
       idle = true;
     });
+    assert.equal(x.gpt.prefillsIdle(), x.gpt.prefillsIdle(), 'waiters share one promise');
     (await a).cache.dispose();
     assert.equal(idle, false, 'one pass is still in flight');
     (await b).cache.dispose();

@@ -187,9 +187,9 @@ export class Gpt {
   /** [layers, 1, heads, 0, head dim]: the empty cache a shared graph's prefill run is fed. */
   private readonly emptyKv: readonly number[];
   private readonly width: number;
-  /** Prompt passes in flight, and who waits for there to be none (prefillsIdle). */
+  /** Prompt passes in flight, and the one promise that resolves when none is (prefillsIdle). */
   private inFlight = 0;
-  private readonly idleWaiters: (() => void)[] = [];
+  private idle: { promise: Promise<void>; resolve: () => void } | null = null;
 
   constructor(prefill: Session, decode: Session, tokens: { audioStart: number; audioStop: number; vocab: number }) {
     this.prefillSession = prefill;
@@ -230,10 +230,20 @@ export class Gpt {
     return this.inFlight;
   }
 
-  /** Resolves when no prompt pass is in flight (at once when none is). */
+  /**
+   * Resolves when no prompt pass is in flight (at once when none is). Callers in the meantime share one
+   * promise, so a caller that stops waiting (a decode window's timeout) leaves nothing behind.
+   */
   prefillsIdle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((ok) => this.idleWaiters.push(ok));
+    if (!this.idle) {
+      let resolve: () => void = () => {};
+      const promise = new Promise<void>((ok) => {
+        resolve = ok;
+      });
+      this.idle = { promise, resolve };
+    }
+    return this.idle.promise;
   }
 
   /** textIds: [START] ids... [STOP]. cond: [1, latents, width]. */
@@ -242,7 +252,10 @@ export class Gpt {
     try {
       return await this.prefillOnce(cond, condShape, textIds);
     } finally {
-      if (--this.inFlight === 0) for (const ok of this.idleWaiters.splice(0)) ok();
+      if (--this.inFlight === 0 && this.idle) {
+        this.idle.resolve();
+        this.idle = null;
+      }
     }
   }
 
