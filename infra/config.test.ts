@@ -89,6 +89,13 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ INFERENCE_PREFILL_FIRST_MS: '1001' }), /INFERENCE_PREFILL_FIRST_MS/);
   });
 
+  it('keeps no voice prefixes unless INFERENCE_PREFIX_CACHE names how many', () => {
+    assert.equal(loadConfig({}).inference.prefixCache, 0);
+    assert.equal(loadConfig({ INFERENCE_PREFIX_CACHE: '64' }).inference.prefixCache, 64);
+    for (const bad of ['-1', '4097', '1.5', 'all'])
+      assert.throws(() => loadConfig({ INFERENCE_PREFIX_CACHE: bad }), /INFERENCE_PREFIX_CACHE/, bad);
+  });
+
   it('keeps the batched decode off the native addon unless INFERENCE_NATIVE says otherwise', () => {
     assert.equal(loadConfig({}).inference.native, 'off');
     assert.equal(loadConfig({ INFERENCE_NATIVE: 'auto' }).inference.native, 'auto');

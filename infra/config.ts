@@ -105,6 +105,12 @@ const envSchema = z.object({
    */
   INFERENCE_PREFILL_BATCH: z.coerce.number().int().min(1).max(64).default(1),
   /**
+   * Voices whose conditioning positions each engine worker keeps on the device, so a prompt's prefill
+   * computes only its text (0: none, each prompt in one pass). Takes effect where the fixed-shape step runs
+   * through the native addon and the package has gpt_prefill_prefix_fp32 (`xtts.export --batch`).
+   */
+  INFERENCE_PREFIX_CACHE: z.coerce.number().int().min(0).max(4096).default(0),
+  /**
    * More onnxruntime CUDA provider options for the sessions the native addon opens, as a JSON object
    * (e.g. {"cudnn_conv_use_max_workspace": "0", "arena_extend_strategy": "kSameAsRequested"}): memory
    * and speed trade-offs of the CUDA provider. Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and
@@ -312,6 +318,8 @@ export type Config = {
     sharedArena: boolean;
     /** The decode step's CUDA stream priority (INFERENCE_STEP_STREAM_PRIORITY). */
     stepStreamPriority: 'high' | 'normal';
+    /** Voices whose conditioning positions are kept (INFERENCE_PREFIX_CACHE); 0: none. */
+    prefixCache: number;
     /** Prompts a prefill run at most (INFERENCE_PREFILL_BATCH); 1: one a run. */
     prefillBatch: number;
     /** More CUDA provider options for the addon's sessions (INFERENCE_CUDA_OPTIONS); undefined: none. */
@@ -488,6 +496,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sharedArena: e.INFERENCE_SHARED_ARENA ?? addonOnCuda,
       stepStreamPriority: e.INFERENCE_STEP_STREAM_PRIORITY,
       prefillBatch: e.INFERENCE_PREFILL_BATCH,
+      prefixCache: e.INFERENCE_PREFIX_CACHE,
       cudaOptions,
       workers: e.INFERENCE_WORKERS,
       streams: e.INFERENCE_STREAMS,

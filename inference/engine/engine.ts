@@ -168,6 +168,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.stepCudaGraph ? { stepCudaGraph: true } : {}),
     ...(i.stepStreamPriority === 'high' ? { stepStreamPriority: 'high' as const } : {}),
     ...(i.prefillBatch && i.prefillBatch > 1 ? { prefillBatch: { maxRows: i.prefillBatch } } : {}),
+    ...(i.prefixCache ? { prefixCache: { voices: i.prefixCache } } : {}),
     ...(i.cudaOptions ? { cudaOptions: i.cudaOptions } : {}),
     workers: i.workers,
     ...(i.streams ? { maxStreams: i.streams } : {}),
@@ -210,6 +211,8 @@ type InferenceConfig = {
   stepCudaGraph?: boolean | undefined;
   stepStreamPriority?: 'high' | 'normal' | undefined;
   prefillBatch?: number | undefined;
+  /** Voices whose conditioning positions are kept (INFERENCE_PREFIX_CACHE). */
+  prefixCache?: number | undefined;
   cudaOptions?: Record<string, string> | undefined;
   workers: number;
   /** Jobs per worker at once (INFERENCE_STREAMS). */

@@ -17,7 +17,7 @@ describe('engineOptions', () => {
     assert.equal(engineOptions(loadConfig({ INFERENCE_STREAM_FIRST_CODES: '12' })).streamChunkCodes, 12);
   });
 
-  it('passes the step stream priority, prefill batching and the code cap on only where they ask for something', () => {
+  it('passes the step stream priority, prefill batching, the prefix cache and the code cap on only where they ask for something', () => {
     const gpu = { INFERENCE_DEVICE: 'cuda', INFERENCE_NATIVE: 'on', INFERENCE_BATCH_GRAPH: 'true' };
     assert.equal(engineOptions(loadConfig(gpu)).stepStreamPriority, undefined);
     assert.equal(
@@ -27,6 +27,8 @@ describe('engineOptions', () => {
     assert.equal(engineOptions(loadConfig({})).prefillBatch, undefined);
     assert.equal(engineOptions(loadConfig({ INFERENCE_PREFILL_BATCH: '1' })).prefillBatch, undefined);
     assert.deepEqual(engineOptions(loadConfig({ INFERENCE_PREFILL_BATCH: '16' })).prefillBatch, { maxRows: 16 });
+    assert.equal(engineOptions(loadConfig({})).prefixCache, undefined);
+    assert.deepEqual(engineOptions(loadConfig({ INFERENCE_PREFIX_CACHE: '8' })).prefixCache, { voices: 8 });
     assert.equal(engineOptions(loadConfig({})).maxAudioCodes, undefined);
     assert.equal(engineOptions(loadConfig({ INFERENCE_MAX_AUDIO_CODES: '400' })).maxAudioCodes, 400);
   });

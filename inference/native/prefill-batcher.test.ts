@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { openSession, type Session, tensor } from '../runtime/index.ts';
-import { addTinyBatchGraph, tinyCondLatent } from '../xtts/tiny-graphs.ts';
+import { addTinyBatchGraph, concurrentStepCodes, STEP_TEXTS, tinyCondLatent } from '../xtts/tiny-graphs.ts';
 import { Xtts } from '../xtts/xtts.ts';
 import { DeviceSession, NATIVE_ADDON } from './index.ts';
 import { DevicePrefiller } from './prefill-batcher.ts';
@@ -112,53 +112,17 @@ describe('Xtts with batched prefills and the fixed-shape step', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('concurrent streams get the codes they get with one prefill a prompt, their prompts in shared runs', async (t) => {
-    const texts = [
-      'It was a bright cold day in April.',
-      'The quick brown fox jumps over the lazy dog, twice.',
-      'Four score and seven years ago.',
-      'Hello there.',
-    ];
-    const load = (prefillBatch?: { maxRows: number }) =>
-      Xtts.load(withStep, {
-        warmUp: false,
-        batchedDecode: true,
-        nativeBatch: true,
-        decodeBatch: { maxBatch: texts.length },
-        staticDecode: { slots: texts.length },
-        maxAudioCodes: 40,
-        ...(prefillBatch ? { prefillBatch } : {}),
-      });
-    const codes = async (x: Xtts) => {
-      const c = x.pkg.manifest.model.config;
-      const voice = {
-        packageKey: x.pkg.key,
-        gptCondLatent: tinyCondLatent().data,
-        gptCondShape: tinyCondLatent().shape,
-        speakerEmbedding: new Float32Array(c.d_vector_dim).fill(0.1),
-        speakerShape: [1, c.d_vector_dim, 1],
-      };
-      return Promise.all(
-        texts.map(async (text, i) => {
-          const r = await x.render({ text, language: 'en', voice, params: { seed: 7 + i } });
-          return r.codes;
-        }),
-      );
-    };
-    const plain = await load();
-    const want = await codes(plain);
-    assert.equal(plain.gpt.devicePrefiller, null, 'no prefiller unless asked for');
-    await plain.release();
-    const x = await load({ maxRows: 4 });
-    try {
+    const texts = STEP_TEXTS;
+    const want = await concurrentStepCodes(withStep, texts, {}, undefined, (x) =>
+      assert.equal(x.gpt.devicePrefiller, null, 'no prefiller unless asked for'),
+    );
+    const got = await concurrentStepCodes(withStep, texts, { prefillBatch: { maxRows: 4 } }, undefined, (x) => {
       assert.ok(x.gpt.devicePrefiller, 'the batched prefill is the prefill');
       assert.equal(x.pkg.sessions.prefill.path.endsWith('gpt_prefill_batch_fp32.onnx'), true);
-      const got = await codes(x);
-      assert.deepEqual(got, want);
       const s = x.gpt.devicePrefiller.stats;
       assert.ok(s.prompts >= texts.length && s.runs < s.prompts, `prefill runs by size ${JSON.stringify(s.sizes)}`);
       t.diagnostic(`prefill runs by size ${JSON.stringify(s.sizes)}`);
-    } finally {
-      await x.release();
-    }
+    });
+    assert.deepEqual(got, want);
   });
 });

@@ -9,6 +9,7 @@ import { timed } from '../engine/phase-times.ts';
 import { GREEDY } from '../generation/config.ts';
 import type { DeviceSession, DeviceTensor } from '../native/index.ts';
 import { type DevicePrefiller, isBatchedPrefill } from '../native/prefill-batcher.ts';
+import type { PrefixCache } from '../native/prefix-cache.ts';
 import { type Session, type Tensor, tensor, tensorOf } from '../runtime/index.ts';
 
 export type DecodeSettings = {
@@ -182,6 +183,12 @@ export class Gpt {
    * (native/prefill-batcher.ts).
    */
   devicePrefiller: DevicePrefiller | null = null;
+  /**
+   * Set with devicePrefill where the prefill graph is gpt_prefill_prefix_fp32 (PackageOptions.prefixCache),
+   * and then every prefill runs through it: each voice's conditioning positions kept, each prompt's text
+   * computed after them (native/prefix-cache.ts).
+   */
+  devicePrefixes: PrefixCache | null = null;
   /** The prefill graph is gpt_prefill_batch_fp32 (a batch of one here; it takes each row's text length). */
   private readonly batchedPrefill: boolean;
   /** [layers, 1, heads, 0, head dim]: the empty cache a shared graph's prefill run is fed. */
@@ -265,6 +272,11 @@ export class Gpt {
     textIds: readonly number[],
   ): Promise<PrefillResult> {
     if (this.shared) return this.sharedPrefill(cond, condShape, textIds);
+    if (this.devicePrefixes) {
+      const cache = this.devicePrefixes;
+      const r = await timed('prefill', () => cache.prefill(cond, condShape, textIds));
+      return this.prefilled(r.logits, r.latent, r.present_k, r.present_v);
+    }
     if (this.devicePrefiller) {
       const batcher = this.devicePrefiller;
       const r = await timed('prefill', () => batcher.prefill(cond, condShape, textIds));

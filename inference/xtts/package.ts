@@ -117,6 +117,14 @@ export type PackageOptions = {
    */
   prefillBatch?: { maxRows: number } | undefined;
   /**
+   * With the fixed-shape step through the addon, each voice's conditioning positions kept on the device,
+   * `voices` of them at most, and each prompt's text computed after them (native/prefix-cache.ts), where the
+   * package has gpt_prefill_prefix_<precision> (`xtts.export --batch`); that graph is then the package's
+   * prefill (one copy of the GPT's weights). Takes the place of prefillBatch where both are asked for.
+   * INFERENCE_PREFIX_CACHE. Unset: each prompt in one pass.
+   */
+  prefixCache?: { voices: number } | undefined;
+  /**
    * HiFi-GAN windows of several streams in one run (xtts/vocoder-batcher.ts) through the package's
    * `hifigan_batch` graph (its base's for a fine-tuned package), where it has one and the vocoder is
    * fp32, with the batcher's options (VocoderBatcherOptions: `maxRows`, `maxWindows`). Unset: each window
@@ -554,12 +562,14 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   // Several streams' prompts a run (prefillBatch): the batched prefill graph is then the prefill (one copy
   // of the GPT's weights for both), where the fixed-shape step takes the prefill's cache on the device.
   const prefillBatchGraph = `gpt_prefill_batch_${precision}`;
-  const prefillBatched = Boolean(options.prefillBatch && staticStep && hasGpt(prefillBatchGraph));
+  const prefixGraph = `gpt_prefill_prefix_${precision}`;
+  const prefixed = Boolean(options.prefixCache && staticStep && hasGpt(prefixGraph));
+  const prefillBatched = !prefixed && Boolean(options.prefillBatch && staticStep && hasGpt(prefillBatchGraph));
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath('speaker_encoder'),
     hifigan: await graphPath(vocoder),
-    prefill: await graphPath(prefillBatched ? prefillBatchGraph : `gpt_prefill_${precision}`),
+    prefill: await graphPath(prefixed ? prefixGraph : prefillBatched ? prefillBatchGraph : `gpt_prefill_${precision}`),
     decode: await graphPath(`gpt_decode_${precision}`),
     ...(options.batchedDecode && batchGraph ? { batch: await graphPath(batchGraph) } : {}),
   };

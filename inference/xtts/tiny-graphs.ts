@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { openHostSession } from '../native/host-session.ts';
 import { openSession } from '../runtime/index.ts';
 import { MANIFEST_FILE, readManifestJson } from './manifest.ts';
+import { Xtts, type XttsOptions } from './xtts.ts';
 
 /** The tiny test fixture (test/fixtures/tiny): its package and, in batch/, its batched and fixed-shape decode graphs. */
 const fixtures = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tiny');
@@ -44,4 +45,56 @@ export function tinyCondLatent(): { data: Float32Array; shape: number[] } {
     data: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)),
     shape: reference.files['cond_latent.f32']?.shape as number[],
   };
+}
+
+/** The texts concurrentStepCodes renders, one stream each. */
+export const STEP_TEXTS = [
+  'It was a bright cold day in April.',
+  'The quick brown fox jumps over the lazy dog, twice.',
+  'Four score and seven years ago.',
+  'Hello there.',
+] as const;
+
+/**
+ * The codes of `texts` rendered at once (seeds 7 + i) through the fixed-shape step on the package at `dir`
+ * (a copy of the fixture's with its step graph added), each text's voice the fixture's conditioning scaled by
+ * `scale(i)`, with `options` on top (a prefill variant): what the tests of prefill variants compare with
+ * and without the variant. `inspect` sees the loaded engine after the renders, before it is released.
+ */
+export async function concurrentStepCodes(
+  dir: string,
+  texts: readonly string[],
+  options: XttsOptions = {},
+  scale: (i: number) => number = () => 1,
+  inspect: (x: Xtts) => void = () => {},
+): Promise<number[][][]> {
+  const x = await Xtts.load(dir, {
+    warmUp: false,
+    batchedDecode: true,
+    nativeBatch: true,
+    decodeBatch: { maxBatch: texts.length },
+    staticDecode: { slots: texts.length },
+    maxAudioCodes: 40,
+    ...options,
+  });
+  try {
+    const c = x.pkg.manifest.model.config;
+    const cond = tinyCondLatent();
+    const codes = await Promise.all(
+      texts.map(async (text, i) => {
+        const voice = {
+          packageKey: x.pkg.key,
+          gptCondLatent: cond.data.map((v) => v * scale(i)),
+          gptCondShape: cond.shape,
+          speakerEmbedding: new Float32Array(c.d_vector_dim).fill(0.1),
+          speakerShape: [1, c.d_vector_dim, 1],
+        };
+        return (await x.render({ text, language: 'en', voice, params: { seed: 7 + i } })).codes;
+      }),
+    );
+    inspect(x);
+    return codes;
+  } finally {
+    await x.release();
+  }
 }

@@ -13,6 +13,7 @@ import { DeviceBatchedGpt } from '../native/batch.ts';
 import { nativeSessionOf } from '../native/host-session.ts';
 import { DeviceSession } from '../native/index.ts';
 import { DevicePrefiller, isBatchedPrefill } from '../native/prefill-batcher.ts';
+import { isPrefixPrefill, PrefixCache } from '../native/prefix-cache.ts';
 import { StaticGpt } from '../native/static.ts';
 import { UnsupportedLanguageError } from '../text/languages.ts';
 import { splitSentences } from '../text/sentences.ts';
@@ -165,6 +166,8 @@ export class Xtts {
   private staticBatch: StaticGpt | null = null;
   /** Prompts a prefill run at most, where the package's prefill is the batched graph (PackageOptions.prefillBatch). */
   private readonly prefillRows: number | undefined;
+  /** Voices whose conditioning positions are kept, where the package's prefill is the prefix graph (PackageOptions.prefixCache). */
+  private readonly prefixVoices: number | undefined;
   /** XttsOptions.prefillFirstMs. */
   private readonly prefillFirstMs: number;
 
@@ -172,6 +175,7 @@ export class Xtts {
     this.pkg = pkg;
     this.prefillFirstMs = Math.max(0, options.prefillFirstMs ?? 0);
     this.prefillRows = options.prefillBatch?.maxRows;
+    this.prefixVoices = options.prefixCache?.voices;
     this.textTokens = options.maxTextTokens;
     this.bucketSizedChunks = options.streamMaxChunkCodes === undefined;
     const t = pkg.manifest.tokens;
@@ -259,7 +263,11 @@ export class Xtts {
       // Where the prefill is the batched graph (PackageOptions.prefillBatch), the prompts of streams that
       // arrive together share a run of it.
       const prefill = this.gpt.devicePrefill;
-      if (prefill && isBatchedPrefill(prefill))
+      // Where the prefill continues from kept keys and values (PackageOptions.prefixCache), each voice's
+      // conditioning positions are kept and each prompt computes its text only.
+      if (prefill && isPrefixPrefill(prefill))
+        this.gpt.devicePrefixes = new PrefixCache(prefill, { voices: this.prefixVoices ?? 1 });
+      else if (prefill && isBatchedPrefill(prefill))
         this.gpt.devicePrefiller = new DevicePrefiller(prefill, {
           maxRows: this.prefillRows ?? 1,
           padToken: this.pkg.manifest.tokens.text_stop,
@@ -337,6 +345,7 @@ export class Xtts {
 
   async release(): Promise<void> {
     this.gpt.devicePrefiller?.close();
+    this.gpt.devicePrefixes?.close();
     this.deviceBatch?.close();
     await this.staticBatch?.close();
     return this.pkg.release();

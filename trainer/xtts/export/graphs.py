@@ -48,6 +48,21 @@ class Prefill(nn.Module):
         return self.gpt.prefill(cond, text_ids)
 
 
+class PrefillPrefix(nn.Module):
+    """`gpt_prefill_prefix_fp32`: the prefill continued from keys and values already made (XttsGPT.prefill_after):
+    cond [1, C, D], past_k / past_v [L, 1, H, P, dh], text_ids [1, T] (each of C, P, T may be 0) -> logits,
+    latent, present_k / present_v [L, 1, H, P + C + T + 1, dh]. One graph, one copy of the GPT's weights, for
+    both runs of a prompt whose voice's conditioning positions are kept: the conditioning alone (P = 0,
+    T = 0; its first C columns are the voice's prefix), then the text after that prefix (C = 0)."""
+
+    def __init__(self, m: Xtts):
+        super().__init__()
+        self.gpt = m.gpt
+
+    def forward(self, cond, past_k, past_v, text_ids):
+        return self.gpt.prefill_after(cond, past_k, past_v, text_ids)
+
+
 class PrefillBatch(nn.Module):
     """The prefill of B prompts in one run, their text right-padded: cond [B, latents, D], text_ids [B, T]
     ([START] ids [STOP], then anything), text_len [B] (each row's real length, 1 <= text_len <= T) ->
@@ -172,6 +187,8 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True, dmmha_layout:
     if "gpt_prefill" in want and "gpt_batch" in want:
         # Several streams' prompts in one run (a server's streams that arrive together).
         out["gpt_prefill_batch_fp32"] = w.detach(export_prefill_batch(m))
+        # A prompt after its voice's kept conditioning positions (a server's prefix cache).
+        out["gpt_prefill_prefix_fp32"] = w.detach(export_prefill_prefix(m))
     if "gpt_decode" in want:
         frozen, past, present = kv_names("frozen", L), kv_names("past", L), kv_names("present", L)
         step = w.detach(_export(Step(m), (torch.tensor([3]), torch.tensor([1]), *(torch.randn(1, H, 7, dh) for _ in frozen),
@@ -195,6 +212,18 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True, dmmha_layout:
     if prefill is not None and fp16:
         out["gpt_prefill_fp16"] = to_float16(_copy(prefill), keep_f32=["cond", "logits", "latent"], weights=w)
     return {stem: w.attach(g) for stem, g in out.items()}
+
+
+def export_prefill_prefix(m: Xtts) -> onnx.ModelProto:
+    """`gpt_prefill_prefix_fp32`: PrefillPrefix, every length dynamic (and possibly 0)."""
+    s = m.sizes
+    d, L, H = s.gpt_n_model_channels, s.gpt_layers, s.gpt_n_heads
+    past = torch.randn(L, 1, H, 2, d // H)
+    return _export(
+        PrefillPrefix(m), (torch.randn(1, 3, d), past, torch.randn_like(past), torch.tensor([[1, 2, 3, 4]])),
+        ["cond", "past_k", "past_v", "text_ids"], ["logits", "latent", "present_k", "present_v"],
+        {"cond": {1: "cond"}, "past_k": {3: "past"}, "past_v": {3: "past"}, "text_ids": {1: "text"},
+         "present_k": {3: "prompt"}, "present_v": {3: "prompt"}})
 
 
 def export_prefill_batch(m: Xtts) -> onnx.ModelProto:

@@ -6,28 +6,10 @@ import unittest
 import numpy as np
 import torch
 
-from xtts.export.graphs import export_graphs
-from xtts.fixtures.fixture import tiny_gpt_model
+from xtts.export.testing import TinyGraphsCase
 
 
-class PrefillBatch(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        cls.s, m = tiny_gpt_model()
-        cls.graphs = export_graphs(m, ["gpt_prefill", "gpt_batch"], fp16=False)
-
-    @classmethod
-    def tearDownClass(cls):
-        torch.set_num_threads(cls.threads)
-
-    def _session(self, stem):
-        import onnxruntime as ort
-        o = ort.SessionOptions()
-        o.intra_op_num_threads = 1
-        return ort.InferenceSession(self.graphs[stem].SerializeToString(), o, providers=["CPUExecutionProvider"])
-
+class PrefillBatch(TinyGraphsCase):
     def test_rows_are_the_batch_1_prefill(self):
         s = self.s
         g = torch.Generator().manual_seed(3)

@@ -59,6 +59,18 @@ class XttsGPT(nn.Module):
         logits, latent = self.head(h[:, -1])
         return logits, latent, k, v
 
+    def prefill_after(self, cond, past_k, past_v, text_ids):
+        """The prefill continued from keys and values already made: the prompt [cond, text, audio start]
+        (cond [1, C, D], C >= 0; text_ids [1, T], T >= 0) after past_k/v [L, 1, H, P, dh] (P >= 0), each new
+        position attending to the past and to the new ones up to itself. With P = 0 this is prefill();
+        with C = 0 after a prefix [L, 1, H, 32, dh] made from the conditioning alone (the first 32 columns
+        of a run with T = 0), the same as prefill() over [cond, text, start] up to float rounding: a
+        voice's conditioning positions can be kept and only its text computed per request.
+        Returns logits [1, V], latent [1, D], present k/v [L, 1, H, P + C + T + 1, dh]."""
+        h, k, v = self.gpt(self.prompt_embeddings(cond, text_ids), past_k, past_v, causal=True)
+        logits, latent = self.head(h[:, -1])
+        return logits, latent, k, v
+
     def decode_step(self, token, pos, past_k, past_v):
         """token [1] int64 (the code just chosen), pos [1] int64 (its audio position, 1 for the first
         code) -> logits [1, V], latent [1, D], present k/v with one more position."""

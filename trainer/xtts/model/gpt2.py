@@ -104,11 +104,14 @@ class GPT2Stack(nn.Module):
         self.h = nn.ModuleList([Block(dim, heads) for _ in range(layers)])
         self.ln_f = nn.LayerNorm(dim, eps=1e-5)
 
-    def forward(self, x, past_k: Optional[torch.Tensor] = None, past_v: Optional[torch.Tensor] = None
-                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x, past_k: Optional[torch.Tensor] = None, past_v: Optional[torch.Tensor] = None,
+                causal: Optional[bool] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: [B, T, D] input embeddings. past_k/v: [L, B, H, S, dh] or None (then causal prefill).
-        Returns ln_f(h), present_k, present_v ([L, B, H, S+T, dh])."""
-        causal = past_k is None
+        causal: each new position attends to the past and to the new ones up to itself; default: only
+        without a past (a decode step of one position needs no mask). Returns ln_f(h), present_k,
+        present_v ([L, B, H, S+T, dh])."""
+        if causal is None:
+            causal = past_k is None
         ks, vs = [], []
         for i, block in enumerate(self.h):
             pk = None if past_k is None else past_k[i]
