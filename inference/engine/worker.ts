@@ -116,6 +116,13 @@ async function model(dir: string): Promise<Xtts> {
     const graph = x.pkg.sessions.batch ? basename(x.pkg.sessions.batch.path, '.onnx') : null;
     const native = x.nativeDecode;
     if (x.batcher) x.batcher.onRun = (size) => send({ kind: 'batch', size, graph, native });
+    // Where a prompt setting was asked for, whether it took effect (it needs the fixed-shape step through
+    // the addon and the package's graph for it).
+    const asked = [
+      init.xtts.prefixCache ? `INFERENCE_PREFIX_CACHE=${init.xtts.prefixCache.voices}` : '',
+      init.xtts.prefillBatch ? `INFERENCE_PREFILL_BATCH=${init.xtts.prefillBatch.maxRows}` : '',
+    ].filter(Boolean);
+    if (asked.length) console.log(`inference: ${basename(dir)}: prompts ${x.promptPath} (${asked.join(', ')})`);
     return x;
   });
   packages.set(dir, p);

@@ -118,6 +118,7 @@ describe('Xtts with batched prefills and the fixed-shape step', () => {
     );
     const got = await concurrentStepCodes(withStep, texts, { prefillBatch: { maxRows: 4 } }, undefined, (x) => {
       assert.ok(x.gpt.devicePrefiller, 'the batched prefill is the prefill');
+      assert.equal(x.promptPath, 'in shared runs (4 prompts a run at most)');
       assert.equal(x.pkg.sessions.prefill.path.endsWith('gpt_prefill_batch_fp32.onnx'), true);
       const s = x.gpt.devicePrefiller.stats;
       assert.ok(s.prompts >= texts.length && s.runs < s.prompts, `prefill runs by size ${JSON.stringify(s.sizes)}`);

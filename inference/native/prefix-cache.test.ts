@@ -161,10 +161,11 @@ describe('Xtts with kept voice prefixes and the fixed-shape step', () => {
     const texts = STEP_TEXTS;
     const twoVoices = (i: number) => (i % 2 ? 0.5 : 1);
     const want = await concurrentStepCodes(withStep, texts, {}, twoVoices, (x) =>
-      assert.equal(x.gpt.devicePrefixes, null, 'no prefix cache unless asked for'),
+      assert.equal(x.promptPath, 'one pass each', 'no prefix cache unless asked for'),
     );
     const got = await concurrentStepCodes(withStep, texts, { prefixCache: { voices: 4 } }, twoVoices, (x) => {
       assert.ok(x.gpt.devicePrefixes, 'the prefix graph is the prefill');
+      assert.equal(x.promptPath, 'after kept voice prefixes (4 voices at most)');
       assert.equal(x.pkg.sessions.prefill.path.endsWith('gpt_prefill_prefix_fp32.onnx'), true);
       const s = x.gpt.devicePrefixes.stats;
       assert.equal(s.computed, 2, `two voices, each made once: ${JSON.stringify(s)}`);

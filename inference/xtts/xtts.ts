@@ -292,6 +292,19 @@ export class Xtts {
     return buckets.filter((b) => b <= largest).length;
   }
 
+  /**
+   * How prompts are prefilled, in words: after kept voice prefixes (PackageOptions.prefixCache), in shared
+   * runs (prefillBatch), or one pass each (also where those were asked for and the package or path has no
+   * graph for them: what the worker logs).
+   */
+  get promptPath(): string {
+    const prefixes = this.gpt.devicePrefixes;
+    const batched = this.gpt.devicePrefiller;
+    if (prefixes) return `after kept voice prefixes (${prefixes.voices} voices at most)`;
+    if (batched) return `in shared runs (${batched.maxRows} prompts a run at most)`;
+    return 'one pass each';
+  }
+
   /** Whether the batched decode runs through the native addon. */
   get nativeDecode(): boolean {
     return this.deviceBatch !== null || this.staticBatch !== null;
