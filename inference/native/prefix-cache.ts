@@ -18,17 +18,14 @@
  * Concurrent prompts of a voice not yet kept share its one conditioning run.
  */
 import { createHash } from 'node:crypto';
-import type { Tensor } from '../runtime/index.ts';
 import { tensorOf } from '../runtime/index.ts';
 import { DeviceSession, type DeviceTensor, type HostTensor } from './index.ts';
-import { rowSliceGraph } from './prefill-batcher.ts';
+import { type PrefillRow, rowSliceGraph } from './prefill-batcher.ts';
 
 /** Whether a prefill graph continues from past keys and values (gpt_prefill_prefix_*). */
 export function isPrefixPrefill(graph: { readonly inputs: readonly { readonly name: string }[] }): boolean {
   return graph.inputs.some((i) => i.name === 'past_k');
 }
-
-export type PrefixRow = { logits: Tensor; latent: Tensor; present_k: DeviceTensor; present_v: DeviceTensor };
 
 /** What the cache has done: prompts, voices computed (misses), voices dropped, voices kept now. */
 export type PrefixCacheStats = { prompts: number; computed: number; dropped: number; kept: number };
@@ -58,7 +55,7 @@ export class PrefixCache {
   }
 
   /** One prompt's prefill: cond [1, latents, D] (the voice), textIds [START] ... [STOP]. */
-  async prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefixRow> {
+  async prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefillRow> {
     if (this.closed) throw new Error('prefill after the prefix cache was closed');
     const [one, latents, width] = condShape as [number, number, number];
     if (condShape.length !== 3 || one !== 1 || cond.length !== latents * width)

@@ -272,14 +272,10 @@ export class Gpt {
     textIds: readonly number[],
   ): Promise<PrefillResult> {
     if (this.shared) return this.sharedPrefill(cond, condShape, textIds);
-    if (this.devicePrefixes) {
-      const cache = this.devicePrefixes;
-      const r = await timed('prefill', () => cache.prefill(cond, condShape, textIds));
-      return this.prefilled(r.logits, r.latent, r.present_k, r.present_v);
-    }
-    if (this.devicePrefiller) {
-      const batcher = this.devicePrefiller;
-      const r = await timed('prefill', () => batcher.prefill(cond, condShape, textIds));
+    // Kept voice prefixes or shared runs: either answers with a row whose keys and values stay on the device.
+    const prompts = this.devicePrefixes ?? this.devicePrefiller;
+    if (prompts) {
+      const r = await timed('prefill', () => prompts.prefill(cond, condShape, textIds));
       return this.prefilled(r.logits, r.latent, r.present_k, r.present_v);
     }
     if (this.devicePrefill) return this.prefillOnDevice(this.devicePrefill, cond, condShape, textIds);
