@@ -157,6 +157,8 @@ export const GPU_PREFILL_FIRST_MS = 200;
 /** Engine options from the INFERENCE_* settings (infra/config.ts), shared by the API and pods. */
 export function engineOptions(config: { inference: InferenceConfig }): EngineOptions {
   const i = config.inference;
+  // Unset: on CUDA a burst's prompt passes get the device before the decode of the first to join.
+  const prefillFirstMs = i.prefillFirstMs ?? (i.device === 'cuda' ? GPU_PREFILL_FIRST_MS : 0);
   return {
     device: i.device,
     ...(i.precision ? { precision: i.precision } : {}),
@@ -188,10 +190,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.streamChunks ? { streamBucketChunks: i.streamChunks === 'fill' } : {}),
     // Buckets pad HiFi-GAN's windows, which only CUDA's per-shape planning needs (a CPU stays exact).
     ...(i.vocoderBuckets && i.device === 'cuda' ? { hifiganBuckets: i.vocoderBuckets } : {}),
-    // Unset: on CUDA a burst's prompt passes get the device before the decode of the first to join.
-    ...((i.prefillFirstMs ?? (i.device === 'cuda' ? GPU_PREFILL_FIRST_MS : 0)) > 0
-      ? { prefillFirstMs: i.prefillFirstMs ?? GPU_PREFILL_FIRST_MS }
-      : {}),
+    ...(prefillFirstMs > 0 ? { prefillFirstMs } : {}),
     maxQueue: i.queue,
     maxPackages: i.maxPackages,
     ...(i.packageBudgetBytes ? { packageBudgetBytes: i.packageBudgetBytes } : {}),
