@@ -745,7 +745,7 @@ export class StaticGpt {
     const st = this.state as Record<string, DeviceTensor>;
     const row = (n: number) => Float64Array.of(m.slot * n, n, 0, n, n, 1);
     const data = (t: CacheParts['logits']) => t.data as AnyTypedArray;
-    const copied = copyBlocks([
+    return copyBlocks([
       [st.cache_k as DeviceTensor, s.past_k, kv],
       [st.cache_v as DeviceTensor, s.past_v, kv],
       [st.logits as DeviceTensor, data(s.logits), row(vocab)],
@@ -755,7 +755,6 @@ export class StaticGpt {
       [st.length as DeviceTensor, BigInt64Array.of(BigInt(p)), row(1)],
       [st.done as DeviceTensor, Uint8Array.of(0), row(1)],
     ]);
-    return copied;
   }
 
   /** The write graph for keys and values of type `from` (made on first use). */

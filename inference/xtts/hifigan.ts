@@ -102,7 +102,7 @@ export class Hifigan {
    * renders) open on first use. With the batcher, every (bucket, rows) shape of those buckets. Returns
    * the shapes warmed; 0 without buckets.
    */
-  async warmUp(width: number, speakerDim: number, count = 4): Promise<number> {
+  async warmUp(width: number, speakerDim: number, count: number): Promise<number> {
     if (!this.buckets || !this.openMore) return 0;
     const buckets = this.buckets.slice(0, count);
     if (this.batcher && this.takesFrames) return this.batcher.warmUp(buckets, speakerDim);

@@ -260,11 +260,10 @@ export class Xtts {
       this.staticBatch = new StaticGpt(batch);
       // Its joins take the prefill's keys and values where the prefill left them, on the device.
       this.gpt.devicePrefill = nativeSessionOf(this.pkg.sessions.prefill);
-      // Where the prefill is the batched graph (PackageOptions.prefillBatch), the prompts of streams that
-      // arrive together share a run of it.
       const prefill = this.gpt.devicePrefill;
       // Where the prefill continues from kept keys and values (PackageOptions.prefixCache), each voice's
-      // conditioning positions are kept and each prompt computes its text only.
+      // conditioning positions are kept and each prompt computes its text only; where it is the batched
+      // graph (PackageOptions.prefillBatch), the prompts of streams that arrive together share a run of it.
       if (prefill && isPrefixPrefill(prefill))
         this.gpt.devicePrefixes = new PrefixCache(prefill, { voices: this.prefixVoices ?? 1 });
       else if (prefill && isBatchedPrefill(prefill))
