@@ -37,6 +37,17 @@ export function isBatchedPrefill(graph: { readonly inputs: readonly { readonly n
   return graph.inputs.some((i) => i.name === 'text_len');
 }
 
+/** Why a prompt cannot be prefilled (cond not [1, latents, width], no text ids), or null: the device prefill paths' check. */
+export function promptError(
+  cond: Float32Array,
+  condShape: readonly number[],
+  textIds: readonly number[],
+): string | null {
+  if (condShape.length !== 3 || condShape[0] !== 1 || cond.length !== condShape[1]! * condShape[2]!)
+    return `prefill: cond of ${cond.length} values is not [1, latents, width] ${condShape}`;
+  return textIds.length === 0 ? 'prefill: no text ids' : null;
+}
+
 /** What the prefiller has run: runs, prompts, and runs by their number of prompts. */
 export type PrefillBatchStats = { runs: number; prompts: number; sizes: Record<number, number> };
 
@@ -97,11 +108,8 @@ export class DevicePrefiller {
   /** One prompt's prefill: cond [1, latents, D], textIds [START] ... [STOP]. */
   prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefillRow> {
     if (this.closed) return Promise.reject(new Error('prefill after the prefiller was closed'));
-    if (condShape.length !== 3 || condShape[0] !== 1 || cond.length !== condShape[1]! * condShape[2]!)
-      return Promise.reject(
-        new Error(`prefill: cond of ${cond.length} values is not [1, latents, width] ${condShape}`),
-      );
-    if (textIds.length === 0) return Promise.reject(new Error('prefill: no text ids'));
+    const bad = promptError(cond, condShape, textIds);
+    if (bad) return Promise.reject(new Error(bad));
     return new Promise((resolve, reject) => {
       this.waiting.push({ cond, condShape, textIds, resolve, reject });
       this.pump();

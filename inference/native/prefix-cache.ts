@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { tensorOf } from '../runtime/index.ts';
 import { DeviceSession, type DeviceTensor, type HostTensor } from './index.ts';
-import { type PrefillRow, rowSliceGraph } from './prefill-batcher.ts';
+import { type PrefillRow, promptError, rowSliceGraph } from './prefill-batcher.ts';
 
 /** Whether a prefill graph continues from past keys and values (gpt_prefill_prefix_*). */
 export function isPrefixPrefill(graph: { readonly inputs: readonly { readonly name: string }[] }): boolean {
@@ -57,10 +57,9 @@ export class PrefixCache {
   /** One prompt's prefill: cond [1, latents, D] (the voice), textIds [START] ... [STOP]. */
   async prefill(cond: Float32Array, condShape: readonly number[], textIds: readonly number[]): Promise<PrefillRow> {
     if (this.closed) throw new Error('prefill after the prefix cache was closed');
-    const [one, latents, width] = condShape as [number, number, number];
-    if (condShape.length !== 3 || one !== 1 || cond.length !== latents * width)
-      throw new Error(`prefill: cond of ${cond.length} values is not [1, latents, width] ${condShape}`);
-    if (textIds.length === 0) throw new Error('prefill: no text ids');
+    const bad = promptError(cond, condShape, textIds);
+    if (bad) throw new Error(bad);
+    const [, latents, width] = condShape as [number, number, number];
     const key = `${latents}x${width}:${createHash('sha1')
       .update(new Uint8Array(cond.buffer, cond.byteOffset, cond.byteLength))
       .digest('hex')}`;
