@@ -7,14 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { openSession, type Session, tensor } from '../runtime/index.ts';
-import { addTinyBatchGraph, concurrentStepCodes, STEP_TEXTS, tinyCondLatent } from '../xtts/tiny-graphs.ts';
-import { Xtts } from '../xtts/xtts.ts';
+import { concurrentStepCodes, STEP_TEXTS, tinyCondLatent, tinyPackageWith, tinyPrompts } from '../xtts/tiny-graphs.ts';
 import { DeviceSession, NATIVE_ADDON } from './index.ts';
 import { DevicePrefiller } from './prefill-batcher.ts';
 
@@ -27,29 +25,21 @@ describe('DevicePrefiller: several prompts a prefill run', () => {
   let single: Session;
   let prefiller: DevicePrefiller;
   const cond = tinyCondLatent();
-  const tokens = { start: 0, stop: 0 };
+  let stop = 0;
+  let prompt: (n: number, seed: number) => number[] = () => [];
   before(async () => {
     if (!existsSync(NATIVE_ADDON))
       spawnSync('bash', [join(root, 'inference', 'native', 'build.sh')], { stdio: 'inherit' });
-    const x = await Xtts.load(join(fixture, 'package'), { warmUp: false });
-    tokens.start = x.pkg.manifest.tokens.text_start;
-    tokens.stop = x.pkg.manifest.tokens.text_stop;
-    await x.release();
+    ({ stop, prompt } = await tinyPrompts());
     session = DeviceSession.open(batched, { threads: 1 });
     single = await openSession(join(fixture, 'package', 'gpt_prefill_fp32.onnx'));
-    prefiller = new DevicePrefiller(session, { maxRows: 4, padToken: tokens.stop });
+    prefiller = new DevicePrefiller(session, { maxRows: 4, padToken: stop });
   });
   after(async () => {
     prefiller?.close();
     session?.release();
     await single?.release();
   });
-
-  const prompt = (n: number, seed: number) => [
-    tokens.start,
-    ...Array.from({ length: n }, (_, i) => 5 + ((i * 7 + seed) % 50)),
-    tokens.stop,
-  ];
 
   it("prompts that arrive together share a run, each with the batch-1 prefill's numbers in its own columns", async (t) => {
     const prompts = [prompt(6, 1), prompt(2, 2), prompt(9, 3), prompt(1, 4), prompt(9, 5)];
@@ -96,20 +86,19 @@ describe('DevicePrefiller: several prompts a prefill run', () => {
   });
 
   it('a closed prefiller refuses new prompts', async () => {
-    const p = new DevicePrefiller(session, { maxRows: 2, padToken: tokens.stop });
+    const p = new DevicePrefiller(session, { maxRows: 2, padToken: stop });
     p.close();
     await assert.rejects(p.prefill(cond.data, cond.shape, prompt(2, 1)), /closed/);
   });
 });
 
 describe('Xtts with batched prefills and the fixed-shape step', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xtts-prefill-batch-'));
-  const withStep = join(dir, 'pkg');
+  let withStep: string;
+  let remove = () => {};
   before(async () => {
-    cpSync(join(fixture, 'package'), withStep, { recursive: true });
-    for (const g of ['gpt_step_static_dmmha_fp32', 'gpt_prefill_batch_fp32']) await addTinyBatchGraph(withStep, g);
+    ({ dir: withStep, remove } = await tinyPackageWith(['gpt_step_static_dmmha_fp32', 'gpt_prefill_batch_fp32']));
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => remove());
 
   it('concurrent streams get the codes they get with one prefill a prompt, their prompts in shared runs', async (t) => {
     const texts = STEP_TEXTS;

@@ -8,14 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { maxAbsDiff } from '../../test/helpers/max-abs-diff.ts';
 import { openSession, type Session, tensor } from '../runtime/index.ts';
-import { addTinyBatchGraph, concurrentStepCodes, STEP_TEXTS, tinyCondLatent } from '../xtts/tiny-graphs.ts';
-import { Xtts } from '../xtts/xtts.ts';
+import { concurrentStepCodes, STEP_TEXTS, tinyCondLatent, tinyPackageWith, tinyPrompts } from '../xtts/tiny-graphs.ts';
 import { DeviceSession, NATIVE_ADDON } from './index.ts';
 import { isPrefixPrefill, PrefixCache } from './prefix-cache.ts';
 
@@ -29,14 +27,11 @@ describe('PrefixCache: each voice’s conditioning positions kept', () => {
   const cond = tinyCondLatent();
   /** Another voice: the fixture's conditioning, scaled. */
   const other = { data: cond.data.map((x) => x * 0.5), shape: cond.shape };
-  const tokens = { start: 0, stop: 0 };
+  let prompt: (n: number, seed: number) => number[] = () => [];
   before(async () => {
     if (!existsSync(NATIVE_ADDON))
       spawnSync('bash', [join(root, 'inference', 'native', 'build.sh')], { stdio: 'inherit' });
-    const x = await Xtts.load(join(fixture, 'package'), { warmUp: false });
-    tokens.start = x.pkg.manifest.tokens.text_start;
-    tokens.stop = x.pkg.manifest.tokens.text_stop;
-    await x.release();
+    ({ prompt } = await tinyPrompts());
     session = DeviceSession.open(prefixGraph, { threads: 1 });
     single = await openSession(join(fixture, 'package', 'gpt_prefill_fp32.onnx'));
   });
@@ -44,12 +39,6 @@ describe('PrefixCache: each voice’s conditioning positions kept', () => {
     session?.release();
     await single?.release();
   });
-
-  const prompt = (n: number, seed: number) => [
-    tokens.start,
-    ...Array.from({ length: n }, (_, i) => 5 + ((i * 7 + seed) % 50)),
-    tokens.stop,
-  ];
 
   /** The one-pass prefill's outputs for this voice and prompt. */
   const onePass = async (voice: typeof cond, ids: number[]) => {
@@ -149,13 +138,12 @@ describe('PrefixCache: each voice’s conditioning positions kept', () => {
 });
 
 describe('Xtts with kept voice prefixes and the fixed-shape step', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xtts-prefix-cache-'));
-  const withStep = join(dir, 'pkg');
+  let withStep: string;
+  let remove = () => {};
   before(async () => {
-    cpSync(join(fixture, 'package'), withStep, { recursive: true });
-    for (const g of ['gpt_step_static_dmmha_fp32', 'gpt_prefill_prefix_fp32']) await addTinyBatchGraph(withStep, g);
+    ({ dir: withStep, remove } = await tinyPackageWith(['gpt_step_static_dmmha_fp32', 'gpt_prefill_prefix_fp32']));
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => remove());
 
   it('concurrent streams of two voices get the codes they get with one pass a prompt', async (t) => {
     const texts = STEP_TEXTS;

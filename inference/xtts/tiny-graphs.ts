@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openHostSession } from '../native/host-session.ts';
 import { openSession } from '../runtime/index.ts';
@@ -32,6 +33,37 @@ export async function addTinyBatchGraph(dir: string, graph: string): Promise<voi
   manifest.graphs[graph] = { file, ...io, precision: 'fp32' };
   manifest.files[file] = { sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.length };
   writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+}
+
+/**
+ * A copy of the fixture's package in a new temporary folder with the fixture's `graphs` added
+ * (addTinyBatchGraph): its path, and `remove()` for the folder.
+ */
+export async function tinyPackageWith(graphs: readonly string[]): Promise<{ dir: string; remove: () => void }> {
+  const tmp = mkdtempSync(join(tmpdir(), 'xtts-tiny-graphs-'));
+  const dir = join(tmp, 'pkg');
+  cpSync(join(fixtures, 'package'), dir, { recursive: true });
+  for (const g of graphs) await addTinyBatchGraph(dir, g);
+  return { dir, remove: () => rmSync(tmp, { recursive: true, force: true }) };
+}
+
+/**
+ * The fixture package's text tokens, and a prompt of `n` text ids between them ([START] ids [STOP], the ids
+ * drawn from 5 to 54 by `seed`): what the device prefill tests feed.
+ */
+export async function tinyPrompts(): Promise<{
+  start: number;
+  stop: number;
+  prompt: (n: number, seed: number) => number[];
+}> {
+  const { json } = await readManifestJson(join(fixtures, 'package'));
+  const { text_start: start, text_stop: stop } = (json as { tokens: { text_start: number; text_stop: number } }).tokens;
+  const prompt = (n: number, seed: number) => [
+    start,
+    ...Array.from({ length: n }, (_, i) => 5 + ((i * 7 + seed) % 50)),
+    stop,
+  ];
+  return { start, stop, prompt };
 }
 
 /** The fixture's reference conditioning latents (reference/cond_latent.f32) with their shape. */
