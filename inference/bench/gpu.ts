@@ -17,8 +17,13 @@
  *   npm run bench:gpu -- --package DIR [--device cuda|cpu] [--precision fp32|fp16] [--graphs DIR]
  *                        [--batches 1,8,32,64] [--codes N] [--runs N] [--concurrency 1,8,32,64]
  *                        [--rounds N] [--streams N] [--torch-model DIR] [--bandwidth-gbs 4800] [--json OUT]
- *                        [--sections 1,1b,2,4] [--server-only] [--whole N]   (which sections run; --server-only: 2 and 3
- *                        alone, the server under the INFERENCE_* settings it inherits)
+ *                        [--sections 1,1b,2,4] [--server-only] [--whole N] [--voices N]   (which sections run;
+ *                        --server-only: 2 and 3 alone, the server under the INFERENCE_* settings it inherits)
+ *
+ * --voices N: the requests take turns over N voices (request i the voice i mod N), each made from the
+ * reference clip with its first 5 × k ms cut (voice k), so that each has conditioning of its own: a
+ * burst of many voices against one of a single voice (1, the default), for what the engine keeps per
+ * voice (INFERENCE_PREFIX_CACHE).
  *
  * The package must be a base package. Its batched graph is the one the engine takes
  * (gpt_batch_fused_<precision>, else gpt_batch_<precision>, from its manifest); a package without
@@ -45,6 +50,8 @@ import { basename, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { childEnv, loadConfig } from '../../infra/index.ts';
+import { decodeAudio } from '../audio/decode.ts';
+import { encodeWav } from '../audio/wav.ts';
 import { nativeAvailable } from '../native/index.ts';
 import { openSession } from '../runtime/index.ts';
 import { MANIFEST_FILE, type Manifest, readManifest } from '../xtts/manifest.ts';
@@ -75,6 +82,7 @@ const { values: args } = parseArgs({
     'step-timeout-s': { type: 'string', default: '1800' },
     json: { type: 'string' },
     whole: { type: 'string', default: '2' },
+    voices: { type: 'string', default: '1' },
   },
 });
 
@@ -84,6 +92,7 @@ const list = (s: string) => s.split(',').map((x) => Number(x.trim()));
 const batches = list(args.batches as string);
 const levels = list(args.concurrency as string);
 const rounds = Number(args.rounds);
+const voiceCount = Number(args.voices);
 const runs = Number(args.runs);
 const bandwidth = Number(args['bandwidth-gbs']);
 const startTimeoutMs = Number(args['start-timeout-s']) * 1000;
@@ -95,8 +104,8 @@ if (!args.package) {
   console.error('bench:gpu: --package DIR is required (a base model package, e.g. test/fixtures/tiny/package)');
   process.exit(2);
 }
-if ([...batches, ...levels, rounds, runs].some((n) => !Number.isInteger(n) || n < 1)) {
-  console.error('bench:gpu: --batches, --concurrency, --rounds and --runs take positive integers');
+if ([...batches, ...levels, rounds, runs, voiceCount].some((n) => !Number.isInteger(n) || n < 1)) {
+  console.error('bench:gpu: --batches, --concurrency, --rounds, --runs and --voices take positive integers');
   process.exit(2);
 }
 
@@ -431,7 +440,16 @@ const baseEnv: Record<string, string> = {
   INFERENCE_BATCH_GRAPH: '1',
 };
 let token: string | null = null;
-const voiceName = 'bench-gpu';
+/** Request i's voice (--voices). */
+const voiceName = (i: number) => (voiceCount === 1 ? 'bench-gpu' : `bench-gpu-${i % voiceCount}`);
+
+/** Voice k's clip: the reference clip with its first 5 × k ms cut, as a 16-bit WAV. */
+async function voiceClip(k: number): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(readFileSync(clip));
+  if (k === 0) return bytes;
+  const { samples, sampleRate } = await decodeAudio(bytes);
+  return new Uint8Array(encodeWav(samples.subarray(Math.round((sampleRate * 5 * k) / 1000)), sampleRate));
+}
 
 /**
  * A warning or error the server logged (pino JSON: its message and the error's, if any), so that a
@@ -543,7 +561,7 @@ async function speak(url: string, i: number, stream = true): Promise<Answer> {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({
         text: SENTENCES[i % SENTENCES.length],
-        voice: voiceName,
+        voice: voiceName(i),
         language: 'en',
         format: 'pcm',
         stream,
@@ -655,17 +673,19 @@ for (const c of skipped('2') ? [] : levels) {
       );
       token = /(xvs_\S+)/.exec(r.stdout)?.[1] ?? null;
       if (!token) throw new Error(`admin key not created (npm run keys -- create): ${why(r, 60)}`);
-      const form = new FormData();
-      form.set('name', voiceName);
-      form.set('language', 'en');
-      form.set('clips', new Blob([readFileSync(clip)], { type: 'audio/wav' }), 'ref.wav');
-      const v = await fetch(`${server.url}/v1/voices`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-        body: form,
-        signal: AbortSignal.timeout(requestTimeoutMs),
-      });
-      if (v.status !== 201) throw new Error(`voice from ${clip} not created: ${v.status} ${await v.text()}`);
+      for (let k = 0; k < voiceCount; k++) {
+        const form = new FormData();
+        form.set('name', voiceName(k));
+        form.set('language', 'en');
+        form.set('clips', new Blob([await voiceClip(k)], { type: 'audio/wav' }), 'ref.wav');
+        const v = await fetch(`${server.url}/v1/voices`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+          body: form,
+          signal: AbortSignal.timeout(requestTimeoutMs),
+        });
+        if (v.status !== 201) throw new Error(`voice ${k} from ${clip} not created: ${v.status} ${await v.text()}`);
+      }
     }
     // One request first, not counted: the package loads and the sessions warm up.
     stage = 'load';
@@ -723,7 +743,7 @@ for (const c of skipped('2') ? [] : levels) {
     level.audioPerWall = level.audioSeconds / level.wallSeconds;
     const bad = Object.values(level.non200).reduce((a, b) => a + b, 0);
     console.log(
-      `C=${c} (streams ${streams}): ${level.ok}/${level.requests} ok, non-200 ${bad} ${JSON.stringify(level.non200)}, failures ${level.failures}; ` +
+      `C=${c} (streams ${streams}${voiceCount > 1 ? `, ${voiceCount} voices` : ''}): ${level.ok}/${level.requests} ok, non-200 ${bad} ${JSON.stringify(level.non200)}, failures ${level.failures}; ` +
         `${level.audioSeconds.toFixed(1)} s of audio in ${level.wallSeconds.toFixed(1)} s = ${level.audioPerWall.toFixed(2)} audio s per wall s; ` +
         `TTFA p50 ${level.ttfaP50Ms?.toFixed(0) ?? '-'} ms, p95 ${level.ttfaP95Ms?.toFixed(0) ?? '-'} ms; ` +
         `peak GPU ${level.peakGpuMiB ?? '-'} MiB (idle ${level.idleGpuMiB ?? '-'}), server RSS peak ${level.peakRssMiB?.toFixed(0) ?? '-'} MiB`,
