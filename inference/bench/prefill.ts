@@ -145,7 +145,16 @@ const diff = (a: Outputs, b: Outputs) =>
   Math.max(maxDiff(a.logits, b.logits), maxDiff(a.latent, b.latent), maxDiff(a.k, b.k), maxDiff(a.v, b.v));
 
 const one = open(onePath);
-const graphSession = args['cuda-graph'] ? open(onePath, true) : null;
+// onnxruntime refuses a CUDA graph for a graph with nodes it places on the CPU (a dynamic-shape graph's
+// shape arithmetic): that answer is the row's result.
+let graphSession: DeviceSession | null = null;
+let graphRefused: string | null = null;
+if (args['cuda-graph'])
+  try {
+    graphSession = open(onePath, true);
+  } catch (e) {
+    graphRefused = `the session did not open: ${(e as Error).message.slice(0, 300)}`;
+  }
 const prefix = prefixPath ? new PrefixCache(open(prefixPath), { voices: 1 }) : null;
 console.log(
   `prefill at batch 1, ${device}, ${onePath}${prefixPath ? ` and ${prefixPath}` : ''}; ${latents} conditioning ` +
@@ -217,6 +226,7 @@ for (const t of lengths) {
   plainBound.release();
   const row: Row = { textTokens: t, onePass, bound, burst: { wallMs: 0, mean: 0, p95: 0 } };
 
+  if (graphRefused) row.cudaGraph = { error: graphRefused };
   if (graphSession) {
     try {
       const g = bindOn(graphSession);
