@@ -3,7 +3,10 @@
  * stream's prompt costs, and what a burst of them costs in flight at once, the way the server runs them.
  *
  *   node inference/bench/prefill.ts --package DIR [--graphs DIR] [--device cuda|cpu]
- *        [--lengths 8,16,32,64,128] [--runs 20] [--burst 64] [--cuda-graph] [--json OUT]
+ *        [--lengths 8,16,32,64,128] [--runs 20] [--burst 64] [--cuda-graph] [--prefill FILE] [--json OUT]
+ *
+ * --prefill FILE: this gpt_prefill graph instead of the package's (e.g. one exported another way, for a
+ * baseline in the same run on the same device).
  *
  * For each length T (text tokens, start and stop included; the voice's conditioning latents come first),
  * ms per prompt, mean and p95 of --runs runs one after another:
@@ -42,6 +45,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '20' },
     burst: { type: 'string', default: '64' },
     'cuda-graph': { type: 'boolean', default: false },
+    prefill: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -78,7 +82,7 @@ const width = config.gpt_n_model_channels as number;
 const latents = config.perceiver_latents as number;
 const textTokens = config.gpt_number_text_tokens as number;
 const precision = args.precision as string;
-const onePath = graphFile(`gpt_prefill_${precision}`);
+const onePath = args.prefill ? resolve(args.prefill) : graphFile(`gpt_prefill_${precision}`);
 if (!onePath) {
   console.error(`bench:prefill: ${pkg} has no gpt_prefill_${precision}`);
   process.exit(2);
