@@ -58,9 +58,9 @@ def rounded_attention(mode: str):
 
     # gpt2.Attention.forward's decode arithmetic restated with the roundings between its operations: the
     # module has no hook there, and a probe must not change the model the trainer and the exports use.
-    def forward(self, x, past_k, past_v, causal, frozen_k=None, frozen_v=None, masked=None):
+    def forward(self, x, past_k, past_v, causal, frozen_k=None, frozen_v=None):
         if past_k is None or frozen_k is not None or x.shape[1] != 1:
-            return original(self, x, past_k, past_v, causal, frozen_k, frozen_v, masked)
+            return original(self, x, past_k, past_v, causal, frozen_k, frozen_v)
         b, t, _ = x.shape
         dh = self.dim // self.heads
         q, k, v = self.qkv(x)

@@ -24,13 +24,6 @@ class Conv1D(nn.Module):
         return torch.matmul(x, self.weight) + self.bias
 
 
-def causal_masked(t: int, s: int, device) -> torch.Tensor:
-    """[T, S] bool, True where new position i (of T, the last T of S) must not attend to position j:
-    j > i + (S - T). Built from index comparisons rather than tril() so every runtime has the kernels."""
-    rows = torch.arange(t, device=device).unsqueeze(1) + (s - t)
-    return ~(torch.arange(s, device=device).unsqueeze(0) <= rows)
-
-
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -48,12 +41,10 @@ class Attention(nn.Module):
                 v.view(b, t, self.heads, dh).transpose(1, 2))
 
     def forward(self, x, past_k: Optional[torch.Tensor], past_v: Optional[torch.Tensor], causal: bool,
-                frozen_k: Optional[torch.Tensor] = None, frozen_v: Optional[torch.Tensor] = None,
-                masked: Optional[torch.Tensor] = None):
+                frozen_k: Optional[torch.Tensor] = None, frozen_v: Optional[torch.Tensor] = None):
         """frozen_k/v: positions before past_k/v that this call only reads ([B, H, F, dh]): the
         attention runs over [frozen, past, new] without concatenating the frozen part, and the
-        returned k/v are [past, new] only. masked: with causal, causal_masked(T, S) made once for
-        every layer (GPT2Stack); else made here."""
+        returned k/v are [past, new] only."""
         b, t, _ = x.shape
         dh = self.dim // self.heads
         q, k, v = self.qkv(x)
@@ -70,9 +61,12 @@ class Attention(nn.Module):
             return self.c_proj(o.transpose(1, 2).reshape(b, t, self.dim)), k, v
         w = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(dh)
         if causal:
-            if masked is None:
-                masked = causal_masked(t, k.shape[2], x.device)
-            w = w.masked_fill(masked, torch.finfo(w.dtype).min)
+            # Prefill starts from an empty cache, so the mask is the square lower triangle.
+            # Built from index comparisons rather than tril() so every runtime has the kernels.
+            s = k.shape[2]
+            rows = torch.arange(t, device=x.device).unsqueeze(1) + (s - t)
+            keep = torch.arange(s, device=x.device).unsqueeze(0) <= rows
+            w = w.masked_fill(~keep, torch.finfo(w.dtype).min)
         # HF upcasts the softmax for fp16; do the same so fp16 graphs stay close to fp32.
         a = torch.softmax(w.float(), dim=-1).to(v.dtype)
         o = torch.matmul(a, v).transpose(1, 2).reshape(b, t, self.dim)
@@ -97,8 +91,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(dim, eps=1e-5)
         self.mlp = MLP(dim)
 
-    def forward(self, x, past_k, past_v, causal: bool, frozen_k=None, frozen_v=None, masked=None):
-        a, k, v = self.attn(self.ln_1(x), past_k, past_v, causal, frozen_k, frozen_v, masked)
+    def forward(self, x, past_k, past_v, causal: bool, frozen_k=None, frozen_v=None):
+        a, k, v = self.attn(self.ln_1(x), past_k, past_v, causal, frozen_k, frozen_v)
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, k, v
@@ -118,17 +112,11 @@ class GPT2Stack(nn.Module):
         present_v ([L, B, H, S+T, dh])."""
         if causal is None:
             causal = past_k is None
-        # One mask for every layer. Its index arithmetic follows the input's shape, so onnxruntime runs it
-        # on the CPU and copies the mask to the GPU: made in each layer, that was a copy from host memory
-        # per layer, each of which waits for the GPU's queued work, so a prefill's kernels were never
-        # queued ahead (about 12 ms a prompt on an H200 whatever its length; bench:prefill).
-        t = x.shape[1]
-        masked = causal_masked(t, t + (0 if past_k is None else past_k.shape[3]), x.device) if causal else None
         ks, vs = [], []
         for i, block in enumerate(self.h):
             pk = None if past_k is None else past_k[i]
             pv = None if past_v is None else past_v[i]
-            x, k, v = block(x, pk, pv, causal, masked=masked)
+            x, k, v = block(x, pk, pv, causal)
             ks.append(k)
             vs.append(v)
         return self.ln_f(x), torch.stack(ks), torch.stack(vs)
