@@ -96,6 +96,13 @@ describe('loadConfig', () => {
       assert.throws(() => loadConfig({ INFERENCE_PREFIX_CACHE: bad }), /INFERENCE_PREFIX_CACHE/, bad);
   });
 
+  it('runs prompts through the traced prefill unless INFERENCE_PREFILL_GRAPH says fused', () => {
+    assert.equal(loadConfig({}).inference.prefillGraph, 'trace');
+    assert.equal(loadConfig({ INFERENCE_PREFILL_GRAPH: 'fused' }).inference.prefillGraph, 'fused');
+    for (const bad of ['Fused', 'cuda-graph'])
+      assert.throws(() => loadConfig({ INFERENCE_PREFILL_GRAPH: bad }), /INFERENCE_PREFILL_GRAPH/, bad);
+  });
+
   it('keeps the batched decode off the native addon unless INFERENCE_NATIVE says otherwise', () => {
     assert.equal(loadConfig({}).inference.native, 'off');
     assert.equal(loadConfig({ INFERENCE_NATIVE: 'auto' }).inference.native, 'auto');

@@ -111,6 +111,13 @@ const envSchema = z.object({
    */
   INFERENCE_PREFIX_CACHE: z.coerce.number().int().min(0).max(4096).default(0),
   /**
+   * Which graph runs a prompt's pass: `trace` (gpt_prefill_<precision>, the traced model) or `fused`
+   * (gpt_prefill_fused_fp32 from `xtts.export --batch`: onnxruntime's fused operators, far fewer nodes a run;
+   * its numbers are the trace's up to float rounding). Where the package lacks the fused graph, or the
+   * precision is not fp32, the traced one runs; the worker's log says which.
+   */
+  INFERENCE_PREFILL_GRAPH: z.enum(['trace', 'fused']).default('trace'),
+  /**
    * More onnxruntime CUDA provider options for the sessions the native addon opens, as a JSON object
    * (e.g. {"cudnn_conv_use_max_workspace": "0", "arena_extend_strategy": "kSameAsRequested"}): memory
    * and speed trade-offs of the CUDA provider. Needs INFERENCE_DEVICE=cuda, INFERENCE_NATIVE=on and
@@ -320,6 +327,8 @@ export type Config = {
     stepStreamPriority: 'high' | 'normal';
     /** Voices whose conditioning positions are kept (INFERENCE_PREFIX_CACHE); 0: none. */
     prefixCache: number;
+    /** The graph of a prompt's pass (INFERENCE_PREFILL_GRAPH). */
+    prefillGraph: 'trace' | 'fused';
     /** Prompts a prefill run at most (INFERENCE_PREFILL_BATCH); 1: one a run. */
     prefillBatch: number;
     /** More CUDA provider options for the addon's sessions (INFERENCE_CUDA_OPTIONS); undefined: none. */
@@ -497,6 +506,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       stepStreamPriority: e.INFERENCE_STEP_STREAM_PRIORITY,
       prefillBatch: e.INFERENCE_PREFILL_BATCH,
       prefixCache: e.INFERENCE_PREFIX_CACHE,
+      prefillGraph: e.INFERENCE_PREFILL_GRAPH,
       cudaOptions,
       workers: e.INFERENCE_WORKERS,
       streams: e.INFERENCE_STREAMS,

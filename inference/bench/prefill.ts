@@ -3,10 +3,15 @@
  * stream's prompt costs, and what a burst of them costs in flight at once, the way the server runs them.
  *
  *   node inference/bench/prefill.ts --package DIR [--graphs DIR] [--device cuda|cpu]
- *        [--lengths 8,16,32,64,128] [--runs 20] [--burst 64] [--cuda-graph] [--prefill FILE] [--json OUT]
+ *        [--lengths 8,16,32,64,128] [--runs 20] [--burst 64] [--cuda-graph] [--prefill FILE]
+ *        [--ort-profile DIR] [--json OUT]
  *
  * --prefill FILE: this gpt_prefill graph instead of the package's (e.g. one exported another way, for a
  * baseline in the same run on the same device).
+ * --ort-profile DIR: at the end, a session of the same graph with onnxruntime's profiling runs 5 prompts of
+ * each length one after another (after one not counted); for each length, a run's wall time inside
+ * onnxruntime, the sum of its nodes' times on the calling thread (on CUDA a node's time is mostly its
+ * kernels' launch), how many nodes ran, and the op types that took the most; the trace is left in DIR.
  *
  * For each length T (text tokens, start and stop included; the voice's conditioning latents come first),
  * ms per prompt, mean and p95 of --runs runs one after another:
@@ -28,7 +33,7 @@
  * hardly change from 8 to 128 tokens is bound by its kernels' launches (a CUDA graph's case), one that
  * grows with T by its arithmetic (fewer positions' case: the kept prefix).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeviceSession, type DeviceTensor, nativeAvailable } from '../native/index.ts';
@@ -46,6 +51,7 @@ const { values: args } = parseArgs({
     burst: { type: 'string', default: '64' },
     'cuda-graph': { type: 'boolean', default: false },
     prefill: { type: 'string' },
+    'ort-profile': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -303,7 +309,75 @@ for (const t of lengths) {
 prefix?.close();
 graphSession?.release();
 one.release();
+
+type TraceEvent = { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } };
+type ProfileRow = { textTokens: number; runMs: number; nodesMs: number; nodes: number; topOps: [string, number][] };
+const profileRows: ProfileRow[] = [];
+if (args['ort-profile']) {
+  const dir = resolve(args['ort-profile']);
+  mkdirSync(dir, { recursive: true });
+  const profiled = DeviceSession.open(onePath, {
+    device,
+    ...(device === 'cuda' ? { providerOptions: cudaOptions } : {}),
+    config: { 'session.intra_op.allow_spinning': '0' },
+    profile: join(dir, 'prefill'),
+  });
+  const counted = 5;
+  for (const t of lengths) {
+    const ids = prompt(t);
+    for (let i = 0; i <= counted; i++) {
+      const out = await profiled.run(hostInputs(ids), {
+        logits: 'cpu',
+        latent: 'cpu',
+        present_k: 'device',
+        present_v: 'device',
+      });
+      out.present_k.release();
+      out.present_v.release();
+    }
+  }
+  const path = profiled.endProfiling();
+  profiled.release();
+  const events = JSON.parse(readFileSync(path, 'utf8')) as TraceEvent[];
+  const runsSeen = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  lengths.forEach((t, li) => {
+    const mine = runsSeen.slice(li * (counted + 1) + 1, (li + 1) * (counted + 1));
+    const byOp = new Map<string, number>();
+    let nodeUs = 0;
+    let nodeCount = 0;
+    for (const r of mine)
+      for (const n of nodes)
+        if (n.ts >= r.ts && n.ts <= r.ts + r.dur) {
+          nodeUs += n.dur;
+          nodeCount++;
+          const op = n.args?.op_name ?? '?';
+          byOp.set(op, (byOp.get(op) ?? 0) + n.dur);
+        }
+    const runs = Math.max(1, mine.length);
+    const row: ProfileRow = {
+      textTokens: t,
+      runMs: mine.reduce((a, r) => a + r.dur, 0) / runs / 1000,
+      nodesMs: nodeUs / runs / 1000,
+      nodes: nodeCount / runs,
+      topOps: [...byOp.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 6)
+        .map(([op, us]) => [op, us / runs / 1000]),
+    };
+    profileRows.push(row);
+    console.log(
+      `T=${t}, onnxruntime's profile: a run ${row.runMs.toFixed(2)} ms, its ${row.nodes.toFixed(0)} nodes ` +
+        `${row.nodesMs.toFixed(2)} ms on the calling thread; most: ` +
+        row.topOps.map(([op, ms]) => `${op} ${ms.toFixed(2)}`).join(', '),
+    );
+  });
+  console.log(`onnxruntime's trace: ${path}`);
+}
 if (args.json) {
-  writeFileSync(resolve(args.json), `${JSON.stringify({ device, precision, latents, runs, burst, rows }, null, 2)}\n`);
+  writeFileSync(
+    resolve(args.json),
+    `${JSON.stringify({ device, precision, latents, runs, burst, rows, profile: profileRows }, null, 2)}\n`,
+  );
   console.log(`wrote ${resolve(args.json)}`);
 }

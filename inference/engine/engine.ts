@@ -171,6 +171,7 @@ export function engineOptions(config: { inference: InferenceConfig }): EngineOpt
     ...(i.stepStreamPriority === 'high' ? { stepStreamPriority: 'high' as const } : {}),
     ...(i.prefillBatch && i.prefillBatch > 1 ? { prefillBatch: { maxRows: i.prefillBatch } } : {}),
     ...(i.prefixCache ? { prefixCache: { voices: i.prefixCache } } : {}),
+    ...(i.prefillGraph === 'fused' ? { prefillGraph: 'fused' as const } : {}),
     ...(i.cudaOptions ? { cudaOptions: i.cudaOptions } : {}),
     workers: i.workers,
     ...(i.streams ? { maxStreams: i.streams } : {}),
@@ -212,6 +213,8 @@ type InferenceConfig = {
   prefillBatch?: number | undefined;
   /** Voices whose conditioning positions are kept (INFERENCE_PREFIX_CACHE). */
   prefixCache?: number | undefined;
+  /** The graph of a prompt's pass (INFERENCE_PREFILL_GRAPH). */
+  prefillGraph?: 'trace' | 'fused' | undefined;
   cudaOptions?: Record<string, string> | undefined;
   workers: number;
   /** Jobs per worker at once (INFERENCE_STREAMS). */

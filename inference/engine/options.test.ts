@@ -29,6 +29,9 @@ describe('engineOptions', () => {
     assert.deepEqual(engineOptions(loadConfig({ INFERENCE_PREFILL_BATCH: '16' })).prefillBatch, { maxRows: 16 });
     assert.equal(engineOptions(loadConfig({})).prefixCache, undefined);
     assert.deepEqual(engineOptions(loadConfig({ INFERENCE_PREFIX_CACHE: '8' })).prefixCache, { voices: 8 });
+    assert.equal(engineOptions(loadConfig({})).prefillGraph, undefined);
+    assert.equal(engineOptions(loadConfig({ INFERENCE_PREFILL_GRAPH: 'trace' })).prefillGraph, undefined);
+    assert.equal(engineOptions(loadConfig({ INFERENCE_PREFILL_GRAPH: 'fused' })).prefillGraph, 'fused');
     assert.equal(engineOptions(loadConfig({})).maxAudioCodes, undefined);
     assert.equal(engineOptions(loadConfig({ INFERENCE_MAX_AUDIO_CODES: '400' })).maxAudioCodes, 400);
   });

@@ -121,6 +121,7 @@ async function model(dir: string): Promise<Xtts> {
     const asked = [
       init.xtts.prefixCache ? `INFERENCE_PREFIX_CACHE=${init.xtts.prefixCache.voices}` : '',
       init.xtts.prefillBatch ? `INFERENCE_PREFILL_BATCH=${init.xtts.prefillBatch.maxRows}` : '',
+      init.xtts.prefillGraph === 'fused' ? 'INFERENCE_PREFILL_GRAPH=fused' : '',
     ].filter(Boolean);
     if (asked.length) console.log(`inference: ${basename(dir)}: prompts ${x.promptPath} (${asked.join(', ')})`);
     return x;

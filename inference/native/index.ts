@@ -105,6 +105,11 @@ export interface DeviceSessionOptions {
    * refused. Names the graph does not have are ignored, as onnxruntime ignores them.
    */
   dims?: Readonly<Record<string, number>>;
+  /**
+   * onnxruntime's profiling of the session's runs (each run, and each node's time on the thread that ran
+   * it), written to a JSON file whose name starts with this prefix when `endProfiling()` is called.
+   */
+  profile?: string;
   /** What errors call the graph (default: its path, or "(graph in memory)" for bytes). */
   name?: string;
   /** What nativeMemory() calls the session (default: the graph file's name, or `name`). */
@@ -174,6 +179,7 @@ type NativeSession = {
   bind(inputs: Readonly<Record<string, DeviceTensor>>, outputs: Readonly<Record<string, DeviceTensor>>): DeviceBinding;
   readonly runThreads: number;
   memoryStats(): Record<string, number>;
+  endProfiling(): string;
   release(): void;
 };
 type NativeModule = {
@@ -334,6 +340,11 @@ export class DeviceSession {
    */
   memoryStats(): Record<string, number> {
     return this.s.memoryStats();
+  }
+
+  /** With `profile`: ends onnxruntime's profiling and answers the path of the JSON file it wrote. */
+  endProfiling(): string {
+    return this.s.endProfiling();
   }
 
   /** A tensor in the session's device memory: zero-filled, or holding `data`. */

@@ -114,6 +114,38 @@ describe('native addon (ort_device.node) on CPU', { skip: noCompiler }, () => {
     assert.throws(() => withArena.memoryStats(), { code: 'ERR_NATIVE_RELEASED' });
   });
 
+  it("profile and endProfiling: onnxruntime's trace of the session's runs, each node's time in it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'native-profile-'));
+    const s = DeviceSession.open(join(fixture, 'package', 'gpt_prefill_fp32.onnx'), {
+      threads: 1,
+      profile: join(dir, 'prefill'),
+    });
+    try {
+      const feeds = {
+        cond: { type: 'float32', dims: [1, 32, 32], data: new Float32Array(32 * 32).fill(0.5) },
+        text_ids: { type: 'int64', dims: [1, 4], data: BigInt64Array.of(115n, 7n, 9n, 0n) },
+      };
+      for (let i = 0; i < 2; i++) await s.run(feeds, { logits: 'cpu' });
+      const path = s.endProfiling();
+      assert.ok(path.startsWith(join(dir, 'prefill')), path);
+      const events = JSON.parse(readFileSync(path, 'utf8')) as { cat: string; name: string; dur: number }[];
+      assert.equal(events.filter((ev) => ev.cat === 'Session' && ev.name === 'model_run').length, 2, 'both runs');
+      const nodes = events.filter((ev) => ev.cat === 'Node' && ev.name.endsWith('_kernel_time'));
+      assert.ok(
+        nodes.some((ev) => ev.name.includes('MatMul')),
+        'the nodes that ran, by name',
+      );
+      assert.ok(nodes.every((ev) => ev.dur >= 0));
+    } finally {
+      s.release();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.throws(
+      () => DeviceSession.open(join(fixture, 'package', 'hifigan.onnx'), { profile: '' }),
+      /options\.profile/,
+    );
+  });
+
   for (const copyWithGraph of [false, true])
     it(`tensors: alloc, upload and download keep every value${copyWithGraph ? ' (copies through a graph run, as on CUDA)' : ''}`, () => {
       const s = DeviceSession.open(graphPath('gpt_batch_fp32'), { copyWithGraph, threads: 1 });

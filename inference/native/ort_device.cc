@@ -1371,6 +1371,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
     unsigned smCount = 0;  // 0: every SM; else the session's stream in a green context of that many SMs
     std::vector<std::pair<std::string, std::string>> config, provider;
     std::vector<std::pair<std::string, int64_t>> dims;  // free-dimension overrides by name
+    std::string profile;  // options.profile: onnxruntime's profiling, its file's name prefix
     auto entries = [&](napi_value obj, const std::string& what, std::vector<std::pair<std::string, std::string>>& into) {
       if (typeOf(e, obj) != napi_object) bad(what + " must be an object of strings");
       napi_value keys;
@@ -1409,6 +1410,10 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
       if (opt(e, o, "copyWithGraph", &v)) core->copyWithGraph = boolean(e, v, "options.copyWithGraph");
       if (opt(e, o, "name", &v)) core->path = str(e, v, "options.name");
       if (opt(e, o, "config", &v)) entries(v, "options.config", config);
+      if (opt(e, o, "profile", &v)) {
+        profile = str(e, v, "options.profile");
+        if (profile.empty()) bad("options.profile must be a file name prefix, not empty");
+      }
       if (opt(e, o, "providerOptions", &v)) entries(v, "options.providerOptions", provider);
       if (opt(e, o, "dims", &v)) {
         if (typeOf(e, v) != napi_object) bad("options.dims must be an object of sizes by dimension name");
@@ -1482,6 +1487,7 @@ napi_value SessionNew(napi_env e, napi_callback_info info) {
           for (auto& kv : config)
             check(ort->AddSessionConfigEntry(so, kv.first.c_str(), kv.second.c_str()), "options.config." + kv.first);
         if (main) check(xattn::registerDecodeAttention(so), "the ai.xtts operators");
+        if (main && !profile.empty()) check(ort->EnableProfiling(so, profile.c_str()), "options.profile");
         if (main && sharedArena)
           check(ort->AddSessionConfigEntry(so, "session.use_env_allocators", "1"), "options.sharedArena");
         if (main)
@@ -2068,6 +2074,23 @@ napi_value SessionMemoryStats(napi_env e, napi_callback_info info) {
   });
 }
 
+// endProfiling(): with options.profile, ends onnxruntime's profiling of the session and answers the path of
+// the JSON file it wrote (a Chrome trace: each run, and each node's time on the calling thread).
+napi_value SessionEndProfiling(napi_env e, napi_callback_info info) {
+  return guard(e, [&] {
+    napi_value self, r;
+    auto s = liveSession(unwrapThis<SessionBox>(e, info, nullptr, nullptr, &self));
+    OrtAllocator* a = nullptr;
+    check(ort->GetAllocatorWithDefaultOptions(&a), "the default allocator");
+    char* out = nullptr;
+    check(ort->SessionEndProfiling(s->session, a, &out), "endProfiling");
+    std::string path = out ? out : "";
+    if (out) a->Free(a, out);
+    NAPI(napi_create_string_utf8(e, path.c_str(), path.size(), &r));
+    return r;
+  });
+}
+
 // How many threads this session's runs have run on (1 with ownThread or cudaGraph, once it has run).
 napi_value SessionRunThreads(napi_env e, napi_callback_info info) {
   return guard(e, [&] {
@@ -2292,6 +2315,7 @@ napi_value Init(napi_env e, napi_value exports) {
         {"bind", nullptr, SessionBind, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"runThreads", nullptr, nullptr, SessionRunThreads, nullptr, nullptr, napi_default, nullptr},
         {"memoryStats", nullptr, SessionMemoryStats, nullptr, nullptr, nullptr, napi_default, nullptr},
+        {"endProfiling", nullptr, SessionEndProfiling, nullptr, nullptr, nullptr, napi_default, nullptr},
         {"release", nullptr, Release<SessionBox>, nullptr, nullptr, nullptr, napi_default, nullptr},
     };
     napi_value scls;

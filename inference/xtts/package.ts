@@ -125,6 +125,13 @@ export type PackageOptions = {
    */
   prefixCache?: { voices: number } | undefined;
   /**
+   * `fused`: a prompt's pass through gpt_prefill_fused_fp32 (`xtts.export --batch`: onnxruntime's fused
+   * operators, far fewer nodes a run than the trace) where the package has it and the precision is fp32;
+   * else, or `trace` (the default), gpt_prefill_<precision>. Not where prefixCache or prefillBatch chose
+   * their graph. INFERENCE_PREFILL_GRAPH.
+   */
+  prefillGraph?: 'trace' | 'fused' | undefined;
+  /**
    * HiFi-GAN windows of several streams in one run (xtts/vocoder-batcher.ts) through the package's
    * `hifigan_batch` graph (its base's for a fine-tuned package), where it has one and the vocoder is
    * fp32, with the batcher's options (VocoderBatcherOptions: `maxRows`, `maxWindows`). Unset: each window
@@ -565,11 +572,21 @@ export async function loadPackage(dirIn: string, options: PackageOptions = {}): 
   const prefixGraph = `gpt_prefill_prefix_${precision}`;
   const prefixed = Boolean(options.prefixCache && staticStep && hasGpt(prefixGraph));
   const prefillBatched = !prefixed && Boolean(options.prefillBatch && staticStep && hasGpt(prefillBatchGraph));
+  const fusedPrefill = `gpt_prefill_fused_${precision}`;
+  const prefillFused = !prefixed && !prefillBatched && options.prefillGraph === 'fused' && hasGpt(fusedPrefill);
   const paths = {
     condEncoder: await graphPath('cond_encoder'),
     speakerEncoder: await graphPath('speaker_encoder'),
     hifigan: await graphPath(vocoder),
-    prefill: await graphPath(prefixed ? prefixGraph : prefillBatched ? prefillBatchGraph : `gpt_prefill_${precision}`),
+    prefill: await graphPath(
+      prefixed
+        ? prefixGraph
+        : prefillBatched
+          ? prefillBatchGraph
+          : prefillFused
+            ? fusedPrefill
+            : `gpt_prefill_${precision}`,
+    ),
     decode: await graphPath(`gpt_decode_${precision}`),
     ...(options.batchedDecode && batchGraph ? { batch: await graphPath(batchGraph) } : {}),
   };

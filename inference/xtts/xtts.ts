@@ -4,6 +4,7 @@
  * it (onnxruntime's run() blocks that thread), which is why the engine keeps it in a worker.
  */
 
+import { basename } from 'node:path';
 import { limits } from '../../infra/index.ts';
 import { AudioInputError } from '../audio/errors.ts';
 import { loadReference } from '../audio/reference.ts';
@@ -301,7 +302,8 @@ export class Xtts {
     const batched = this.gpt.devicePrefiller;
     if (prefixes) return `after kept voice prefixes (${prefixes.voices} voices at most)`;
     if (batched) return `in shared runs (${batched.maxRows} prompts a run at most)`;
-    return 'one pass each';
+    const fused = basename(this.pkg.sessions.prefill.path).startsWith('gpt_prefill_fused_');
+    return fused ? 'one pass each, through the fused-operator graph' : 'one pass each';
   }
 
   /** Whether the batched decode runs through the native addon. */

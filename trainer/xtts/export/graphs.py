@@ -13,7 +13,7 @@ from torch import nn
 from ..model.model import Xtts
 from ..model.sampler import Sampler
 from .batch import BatchSampler, BatchStep
-from .fused import fused_batch_step
+from .fused import fused_batch_step, fused_prefill
 from .onnx_tools import DetachedWeights, decode_loop, decode_loop_batch, to_float16
 from .static_fused import dmmha_step, fused_inplace_step, fused_static_step, xattn_step
 from .static_step import static_batch_step
@@ -189,6 +189,8 @@ def export_graphs(m: Xtts, want: Sequence[str], fp16: bool = True, dmmha_layout:
         out["gpt_prefill_batch_fp32"] = w.detach(export_prefill_batch(m))
         # A prompt after its voice's kept conditioning positions (a server's prefix cache).
         out["gpt_prefill_prefix_fp32"] = w.detach(export_prefill_prefix(m))
+        # The prefill from onnxruntime's fused operators (fewer nodes a run: INFERENCE_PREFILL_GRAPH=fused).
+        out["gpt_prefill_fused_fp32"] = w.detach(fused_prefill(m.gpt))
     if "gpt_decode" in want:
         frozen, past, present = kv_names("frozen", L), kv_names("past", L), kv_names("present", L)
         step = w.detach(_export(Step(m), (torch.tensor([3]), torch.tensor([1]), *(torch.randn(1, H, 7, dh) for _ in frozen),
