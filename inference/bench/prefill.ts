@@ -98,12 +98,12 @@ const prefixPath = graphFile(`gpt_prefill_prefix_${precision}`);
 // The server's settings for an addon session on CUDA (xtts/package.ts): the arena grown by what is
 // asked, TF32 off, no spinning threads.
 const cudaOptions = { arena_extend_strategy: 'kSameAsRequested', use_tf32: '0' };
-const open = (path: string, cudaGraph = false) =>
+const open = (path: string, extra: { cudaGraph?: boolean; profile?: string } = {}) =>
   DeviceSession.open(path, {
     device,
     ...(device === 'cuda' ? { providerOptions: cudaOptions } : {}),
     config: { 'session.intra_op.allow_spinning': '0' },
-    ...(cudaGraph ? { cudaGraph: true } : {}),
+    ...extra,
   });
 
 /** A deterministic voice and prompt: cond values in [-1, 1), text ids [start] ... [stop]. */
@@ -126,6 +126,16 @@ const hostInputs = (ids: readonly number[]) => ({
   cond: { type: 'float32', dims: condShape, data: cond },
   text_ids: { type: 'int64', dims: [1, ids.length], data: BigInt64Array.from(ids, BigInt) },
 });
+
+/** A prompt's pass as the server runs it: logits and latent to host memory, keys and values left on the device. */
+const pass = (s: DeviceSession, ids: readonly number[]) =>
+  s.run(hostInputs(ids), { logits: 'cpu', latent: 'cpu', present_k: 'device', present_v: 'device' });
+/** The same, its keys and values given back at once. */
+const passOnly = async (s: DeviceSession, ids: readonly number[]) => {
+  const out = await pass(s, ids);
+  out.present_k.release();
+  out.present_v.release();
+};
 
 const stats = (ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
@@ -161,7 +171,7 @@ let graphSession: DeviceSession | null = null;
 let graphRefused: string | null = null;
 if (args['cuda-graph'])
   try {
-    graphSession = open(onePath, true);
+    graphSession = open(onePath, { cudaGraph: true });
   } catch (e) {
     graphRefused = `the session did not open: ${(e as Error).message.slice(0, 300)}`;
   }
@@ -193,16 +203,7 @@ for (const t of lengths) {
     k: ref.present_k.data as Float32Array,
     v: ref.present_v.data as Float32Array,
   };
-  const onePass = await timeRuns(async () => {
-    const out = await one.run(hostInputs(ids), {
-      logits: 'cpu',
-      latent: 'cpu',
-      present_k: 'device',
-      present_v: 'device',
-    });
-    out.present_k.release();
-    out.present_v.release();
-  });
+  const onePass = await timeRuns(() => passOnly(one, ids));
 
   /** Inputs and outputs of this length in `s`'s device memory, bound once. */
   const bindOn = (s: DeviceSession) => {
@@ -280,10 +281,8 @@ for (const t of lengths) {
     );
     return { wallMs: performance.now() - t0, ...stats(each) };
   };
-  const onePassOut = () =>
-    one.run(hostInputs(ids), { logits: 'cpu', latent: 'cpu', present_k: 'device', present_v: 'device' });
-  await inFlight(onePassOut); // warm-up: the arena grows to a burst's size
-  row.burst = await inFlight(onePassOut);
+  await inFlight(() => pass(one, ids)); // warm-up: the arena grows to a burst's size
+  row.burst = await inFlight(() => pass(one, ids));
   if (prefix) {
     await inFlight(() => prefix.prefill(cond, condShape, ids));
     row.burstKeptPrefix = await inFlight(() => prefix.prefill(cond, condShape, ids));
@@ -316,25 +315,11 @@ const profileRows: ProfileRow[] = [];
 if (args['ort-profile']) {
   const dir = resolve(args['ort-profile']);
   mkdirSync(dir, { recursive: true });
-  const profiled = DeviceSession.open(onePath, {
-    device,
-    ...(device === 'cuda' ? { providerOptions: cudaOptions } : {}),
-    config: { 'session.intra_op.allow_spinning': '0' },
-    profile: join(dir, 'prefill'),
-  });
+  const profiled = open(onePath, { profile: join(dir, 'prefill') });
   const counted = 5;
   for (const t of lengths) {
     const ids = prompt(t);
-    for (let i = 0; i <= counted; i++) {
-      const out = await profiled.run(hostInputs(ids), {
-        logits: 'cpu',
-        latent: 'cpu',
-        present_k: 'device',
-        present_v: 'device',
-      });
-      out.present_k.release();
-      out.present_v.release();
-    }
+    for (let i = 0; i <= counted; i++) await passOnly(profiled, ids);
   }
   const path = profiled.endProfiling();
   profiled.release();
