@@ -4,7 +4,7 @@
  *
  *   node inference/bench/prefill.ts --package DIR [--graphs DIR] [--device cuda|cpu]
  *        [--lengths 8,16,32,64,128] [--runs 20] [--burst 64] [--cuda-graph] [--prefill FILE]
- *        [--ort-profile DIR] [--json OUT]
+ *        [--ort-profile DIR] [--greedy-codes N [--penalties 1,5,10] [--sentences 8]] [--json OUT]
  *
  * --prefill FILE: this gpt_prefill graph instead of the package's (e.g. one exported another way, for a
  * baseline in the same run on the same device).
@@ -12,6 +12,11 @@
  * each length one after another (after one not counted); for each length, a run's wall time inside
  * onnxruntime, the sum of its nodes' times on the calling thread (on CUDA a node's time is mostly its
  * kernels' launch), how many nodes ran, and the op types that took the most; the trace is left in DIR.
+ * --greedy-codes N (with a package that has gpt_prefill_fused_fp32): whether the fused-operator prefill
+ * (INFERENCE_PREFILL_GRAPH=fused) keeps the traced prefill's greedy codes: the engine (Xtts, as the server
+ * loads it with the settings of the environment: INFERENCE_NATIVE, INFERENCE_BATCH_GRAPH and so on, one
+ * slot a sentence) renders --sentences of bench:gpu's sentences at once, greedily (top_k 1), at most N codes
+ * each, at each repetition penalty, with either prefill; each sentence's codes are compared.
  *
  * For each length T (text tokens, start and stop included; the voice's conditioning latents come first),
  * ms per prompt, mean and p95 of --runs runs one after another:
@@ -36,9 +41,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../../infra/index.ts';
+import { engineOptions } from '../engine/engine.ts';
 import { DeviceSession, type DeviceTensor, nativeAvailable } from '../native/index.ts';
 import { PrefixCache } from '../native/prefix-cache.ts';
 import { readManifest } from '../xtts/manifest.ts';
+import { Xtts } from '../xtts/xtts.ts';
+import { SENTENCES } from './sentences.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,6 +61,9 @@ const { values: args } = parseArgs({
     'cuda-graph': { type: 'boolean', default: false },
     prefill: { type: 'string' },
     'ort-profile': { type: 'string' },
+    'greedy-codes': { type: 'string', default: '0' },
+    penalties: { type: 'string', default: '1,5,10' },
+    sentences: { type: 'string', default: '8' },
     json: { type: 'string' },
   },
 });
@@ -359,10 +371,84 @@ if (args['ort-profile']) {
   });
   console.log(`onnxruntime's trace: ${path}`);
 }
+type CodesRow = { repetitionPenalty: number; equal: number; sentences: number; firstDifference: (number | null)[] };
+const codesRows: CodesRow[] = [];
+const greedyCodes = Number(args['greedy-codes']);
+if (greedyCodes > 0) {
+  if (!manifest.graphs.gpt_prefill_fused_fp32) {
+    console.error(`bench:prefill: --greedy-codes needs a package with gpt_prefill_fused_fp32 (xtts.export --batch)`);
+    process.exit(2);
+  }
+  const texts = SENTENCES.slice(0, Number(args.sentences));
+  const base = engineOptions(loadConfig());
+  const c = config;
+  const voice = {
+    packageKey: '',
+    gptCondLatent: cond,
+    gptCondShape: condShape,
+    speakerEmbedding: Float32Array.from({ length: c.d_vector_dim as number }, () => rand() * 0.2 - 0.1),
+    speakerShape: [1, c.d_vector_dim as number, 1],
+  };
+  const render = async (prefillGraph: 'trace' | 'fused', penalty: number) => {
+    const x = await Xtts.load(pkg, {
+      ...base,
+      device,
+      precision: 'fp32',
+      prefillGraph,
+      warmUp: false,
+      batchedDecode: base.batchedDecode ?? false,
+      nativeBatch: base.native === 'on',
+      staticDecode: { slots: texts.length },
+      decodeBatch: { maxBatch: texts.length },
+      maxAudioCodes: greedyCodes,
+    });
+    try {
+      const got = await Promise.all(
+        texts.map(async (text) => {
+          const r = await x.render({
+            text,
+            language: 'en',
+            voice: { ...voice, packageKey: x.pkg.key },
+            params: { topK: 1, topP: 1, temperature: 1, repetitionPenalty: penalty, seed: 1, babbleGuard: false },
+          });
+          return r.codes.flat();
+        }),
+      );
+      return { codes: got, path: x.promptPath };
+    } finally {
+      await x.release();
+    }
+  };
+  for (const penalty of list(args.penalties as string)) {
+    const trace = await render('trace', penalty);
+    const fused = await render('fused', penalty);
+    const firstDifference = trace.codes.map((a, i) => {
+      const b = fused.codes[i] as number[];
+      const n = Math.max(a.length, b.length);
+      for (let j = 0; j < n; j++) if (a[j] !== b[j]) return j;
+      return null;
+    });
+    const row = {
+      repetitionPenalty: penalty,
+      equal: firstDifference.filter((d) => d === null).length,
+      sentences: texts.length,
+      firstDifference,
+    };
+    codesRows.push(row);
+    console.log(
+      `greedy codes, repetition penalty ${penalty}: fused prefill ("${fused.path}") against traced ("${trace.path}"): ` +
+        `${row.equal}/${row.sentences} sentences equal (${trace.codes.map((a) => a.length).join(', ')} codes)` +
+        (row.equal < row.sentences
+          ? `; first differences at codes ${firstDifference.map((d) => d ?? '-').join(', ')}`
+          : ''),
+    );
+  }
+}
+
 if (args.json) {
   writeFileSync(
     resolve(args.json),
-    `${JSON.stringify({ device, precision, latents, runs, burst, rows, profile: profileRows }, null, 2)}\n`,
+    `${JSON.stringify({ device, precision, latents, runs, burst, rows, profile: profileRows, greedy: codesRows }, null, 2)}\n`,
   );
   console.log(`wrote ${resolve(args.json)}`);
 }
