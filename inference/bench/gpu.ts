@@ -377,6 +377,8 @@ result.static = { rows: stepRows, agreement: stepAgreement, note: stepNote || un
 type Level = {
   concurrency: number;
   streams: number;
+  /** Voices the requests took turns over (--voices). */
+  voices: number;
   requests: number;
   ok: number;
   non200: Record<string, number>;
@@ -633,6 +635,7 @@ for (const c of skipped('2') ? [] : levels) {
   const level: Level = {
     concurrency: c,
     streams,
+    voices: voiceCount,
     requests: c * rounds,
     ok: 0,
     non200: {},
