@@ -43,6 +43,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../infra/index.ts';
 import { engineOptions } from '../engine/engine.ts';
+import { GREEDY } from '../generation/config.ts';
 import { DeviceSession, type DeviceTensor, nativeAvailable } from '../native/index.ts';
 import { PrefixCache } from '../native/prefix-cache.ts';
 import { readManifest } from '../xtts/manifest.ts';
@@ -409,7 +410,14 @@ if (greedyCodes > 0) {
             text,
             language: 'en',
             voice: { ...voice, packageKey: x.pkg.key },
-            params: { topK: 1, topP: 1, temperature: 1, repetitionPenalty: penalty, seed: 1, babbleGuard: false },
+            params: {
+              topK: GREEDY.top_k,
+              topP: GREEDY.top_p,
+              temperature: GREEDY.temperature,
+              repetitionPenalty: penalty,
+              seed: 1,
+              babbleGuard: false,
+            },
           });
           return r.codes.flat();
         }),
