@@ -445,11 +445,15 @@ let token: string | null = null;
 /** Request i's voice (--voices). */
 const voiceName = (i: number) => (voiceCount === 1 ? 'bench-gpu' : `bench-gpu-${i % voiceCount}`);
 
+/** The reference clip's bytes, and its samples (decoded once, for the voices after the first). */
+let clipBytes: Uint8Array<ArrayBuffer> | null = null;
+let clipDecoded: ReturnType<typeof decodeAudio> | null = null;
 /** Voice k's clip: the reference clip with its first 5 × k ms cut, as a 16-bit WAV. */
 async function voiceClip(k: number): Promise<Uint8Array<ArrayBuffer>> {
-  const bytes = new Uint8Array(readFileSync(clip));
-  if (k === 0) return bytes;
-  const { samples, sampleRate } = await decodeAudio(bytes);
+  clipBytes ??= new Uint8Array(readFileSync(clip));
+  if (k === 0) return clipBytes;
+  clipDecoded ??= decodeAudio(clipBytes);
+  const { samples, sampleRate } = await clipDecoded;
   return new Uint8Array(encodeWav(samples.subarray(Math.round((sampleRate * 5 * k) / 1000)), sampleRate));
 }
 

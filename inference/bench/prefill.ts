@@ -143,12 +143,13 @@ const hostInputs = (ids: readonly number[]) => ({
 /** A prompt's pass as the server runs it: logits and latent to host memory, keys and values left on the device. */
 const pass = (s: DeviceSession, ids: readonly number[]) =>
   s.run(hostInputs(ids), { logits: 'cpu', latent: 'cpu', present_k: 'device', present_v: 'device' });
-/** The same, its keys and values given back at once. */
-const passOnly = async (s: DeviceSession, ids: readonly number[]) => {
-  const out = await pass(s, ids);
-  out.present_k.release();
-  out.present_v.release();
+/** Gives back a pass's keys and values (device memory). */
+const releaseKv = (r: { present_k: DeviceTensor; present_v: DeviceTensor }) => {
+  r.present_k.release();
+  r.present_v.release();
 };
+/** A pass as the server runs it, its keys and values given back at once. */
+const passOnly = async (s: DeviceSession, ids: readonly number[]) => releaseKv(await pass(s, ids));
 
 const stats = (ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
@@ -270,13 +271,8 @@ for (const t of lengths) {
       k: first.present_k.download() as Float32Array,
       v: first.present_v.download() as Float32Array,
     };
-    first.present_k.release();
-    first.present_v.release();
-    const s = await timeRuns(async () => {
-      const r = await kept();
-      r.present_k.release();
-      r.present_v.release();
-    });
+    releaseKv(first);
+    const s = await timeRuns(async () => releaseKv(await kept()));
     row.keptPrefix = { ...s, maxDiff: diff(got, refOut) };
   }
 
@@ -287,8 +283,7 @@ for (const t of lengths) {
       Array.from({ length: burst }, async () => {
         const r = await pass();
         const ms = performance.now() - t0;
-        r.present_k.release();
-        r.present_v.release();
+        releaseKv(r);
         return ms;
       }),
     );
@@ -382,15 +377,16 @@ if (greedyCodes > 0) {
   }
   const texts = SENTENCES.slice(0, Number(args.sentences));
   const base = engineOptions(loadConfig());
-  const c = config;
+  const penalties = list(args.penalties as string);
   const voice = {
     packageKey: '',
     gptCondLatent: cond,
     gptCondShape: condShape,
-    speakerEmbedding: Float32Array.from({ length: c.d_vector_dim as number }, () => rand() * 0.2 - 0.1),
-    speakerShape: [1, c.d_vector_dim as number, 1],
+    speakerEmbedding: Float32Array.from({ length: config.d_vector_dim as number }, () => rand() * 0.2 - 0.1),
+    speakerShape: [1, config.d_vector_dim as number, 1],
   };
-  const render = async (prefillGraph: 'trace' | 'fused', penalty: number) => {
+  /** The engine loaded once with that prefill: each sentence's greedy codes at each penalty, in order. */
+  const render = async (prefillGraph: 'trace' | 'fused') => {
     const x = await Xtts.load(pkg, {
       ...base,
       device,
@@ -404,34 +400,40 @@ if (greedyCodes > 0) {
       maxAudioCodes: greedyCodes,
     });
     try {
-      const got = await Promise.all(
-        texts.map(async (text) => {
-          const r = await x.render({
-            text,
-            language: 'en',
-            voice: { ...voice, packageKey: x.pkg.key },
-            params: {
-              topK: GREEDY.top_k,
-              topP: GREEDY.top_p,
-              temperature: GREEDY.temperature,
-              repetitionPenalty: penalty,
-              seed: 1,
-              babbleGuard: false,
-            },
-          });
-          return r.codes.flat();
-        }),
-      );
-      return { codes: got, path: x.promptPath };
+      const codes: number[][][] = [];
+      for (const penalty of penalties) {
+        const got = await Promise.all(
+          texts.map(async (text) => {
+            const r = await x.render({
+              text,
+              language: 'en',
+              voice: { ...voice, packageKey: x.pkg.key },
+              params: {
+                topK: GREEDY.top_k,
+                topP: GREEDY.top_p,
+                temperature: GREEDY.temperature,
+                repetitionPenalty: penalty,
+                seed: 1,
+                babbleGuard: false,
+              },
+            });
+            return r.codes.flat();
+          }),
+        );
+        codes.push(got);
+      }
+      return { codes, path: x.promptPath };
     } finally {
       await x.release();
     }
   };
-  for (const penalty of list(args.penalties as string)) {
-    const trace = await render('trace', penalty);
-    const fused = await render('fused', penalty);
-    const firstDifference = trace.codes.map((a, i) => {
-      const b = fused.codes[i] as number[];
+  const trace = await render('trace');
+  const fused = await render('fused');
+  for (const [p, penalty] of penalties.entries()) {
+    const want = trace.codes[p] as number[][];
+    const got = fused.codes[p] as number[][];
+    const firstDifference = want.map((a, i) => {
+      const b = got[i] as number[];
       const n = Math.max(a.length, b.length);
       for (let j = 0; j < n; j++) if (a[j] !== b[j]) return j;
       return null;
@@ -445,7 +447,7 @@ if (greedyCodes > 0) {
     codesRows.push(row);
     console.log(
       `greedy codes, repetition penalty ${penalty}: fused prefill ("${fused.path}") against traced ("${trace.path}"): ` +
-        `${row.equal}/${row.sentences} sentences equal (${trace.codes.map((a) => a.length).join(', ')} codes)` +
+        `${row.equal}/${row.sentences} sentences equal (${want.map((a) => a.length).join(', ')} codes)` +
         (row.equal < row.sentences
           ? `; first differences at codes ${firstDifference.map((d) => d ?? '-').join(', ')}`
           : ''),
