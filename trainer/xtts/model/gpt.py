@@ -55,9 +55,8 @@ class XttsGPT(nn.Module):
         return self.mel_head(latent), latent
 
     def prefill(self, cond, text_ids):
-        h, k, v = self.gpt(self.prompt_embeddings(cond, text_ids))
-        logits, latent = self.head(h[:, -1])
-        return logits, latent, k, v
+        """The prompt [cond, text, audio start] from an empty cache: prefill_after with no past."""
+        return self.prefill_after(cond, None, None, text_ids)
 
     def prefill_after(self, cond, past_k, past_v, text_ids):
         """The prefill continued from keys and values already made: the prompt [cond, text, audio start]
